@@ -1,0 +1,1 @@
+"""Thin adapters from wire protocols and the command line to engine calls."""

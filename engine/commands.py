@@ -1,0 +1,104 @@
+"""Commands, decisions, and the handler registry: the shape of every write (Cosmic Python style).
+
+A handler is a function `(command, state) -> Decision`. It reads whatever state it needs through
+`state`, raises an `EngineError` to refuse, or returns the events to append. It never writes:
+the unit of work appends the events and applies the projections, so a refused command has
+nothing to undo.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from engine.events import DomainEvent
+from engine.log.records import ANY, AppendResult, ExpectedVersion, Metadata, NewEvent, RecordedEvent
+
+if TYPE_CHECKING:
+    from engine.writes import UnitOfWork
+
+R = TypeVar("R")
+C = TypeVar("C", bound="Command")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Command:
+    """A request to change one session. Subclasses add their fields."""
+
+    namespace: str
+    stream: str
+    idempotency_key: str | None = None
+    metadata: Metadata = field(default_factory=Metadata)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AppendEvents(Command):
+    """Append events as they are: the raw log API."""
+
+    events: Sequence[NewEvent | DomainEvent]
+    expected_version: ExpectedVersion = ANY
+
+
+@dataclass(frozen=True)
+class Decision(Generic[R]):
+    """What a handler decided: events to append (maybe none) and the caller's result.
+
+    `then` computes the result from the recorded events when it needs their positions or versions.
+    """
+
+    events: Sequence[NewEvent | DomainEvent] = ()
+    result: R | None = None
+    expected_version: ExpectedVersion = ANY
+    then: Callable[[list[RecordedEvent]], R] | None = None
+
+
+@dataclass(frozen=True)
+class Outcome(Generic[R]):
+    """What `Engine.execute` returns once the command's transaction has committed."""
+
+    result: R | None
+    events: list[RecordedEvent]
+    append: AppendResult | None
+    repeated: bool = False
+    """True when the idempotency key matched an earlier command: nothing was appended now."""
+
+
+Handler = Callable[[Any, "UnitOfWork"], Decision[Any]]
+
+
+class CommandHandlers:
+    """Which handler decides each command type."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[type[Command], Handler] = {}
+
+    def register(self, command_type: type[C]) -> Callable[[Callable[[C, UnitOfWork], Decision[Any]]], Any]:
+        def decorate(handler: Callable[[C, UnitOfWork], Decision[Any]]) -> Any:
+            self._handlers[command_type] = handler
+            return handler
+
+        return decorate
+
+    def extend(self, other: CommandHandlers) -> None:
+        self._handlers.update(other._handlers)
+
+    def for_command(self, command: Command) -> Handler:
+        try:
+            return self._handlers[type(command)]
+        except KeyError:
+            raise TypeError(f"no handler registered for {type(command).__name__}") from None
+
+
+handlers = CommandHandlers()
+
+
+@handlers.register(AppendEvents)
+def _append_events(command: AppendEvents, state: UnitOfWork) -> Decision[None]:
+    return Decision(events=command.events, expected_version=command.expected_version)
+
+
+def instant_of(state: UnitOfWork) -> datetime:
+    """The instant a batch is recorded at (same for every command of the batch)."""
+    return state.now

@@ -1,0 +1,297 @@
+"""The Engine: one object that opens the database, runs the write path and serves reads.
+
+    async with Engine.open("sqlite:///app.db") as engine:
+        await engine.append("ns", "session-1", [NewEvent("noted", {"text": "hi"})])
+        async for event in engine.subscribe(after=0): ...
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import IO, Any, TypeVar
+
+import anyio
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Connection
+
+from engine.clock import Clock, SystemClock, as_utc
+from engine.commands import AppendEvents, Command, CommandHandlers, Outcome
+from engine.errors import ValidationFailed
+from engine.events import DomainEvent, EventRegistry
+from engine.log import reads, transfer
+from engine.log.backend import Backend, Durability, PostgresListener, normalise_url
+from engine.log.records import ANY, AppendResult, ExpectedVersion, Metadata, NewEvent, RecordedEvent
+from engine.log.subscriptions import EventFilter, SubscriptionHub
+from engine.migrate import upgrade
+from engine.modules import Domain, domains
+from engine.projections.asof import SessionState
+from engine.projections.base import Projection
+from engine.projections.rebuild import catch_up, rebuild_in_place, replay, scratch_copy
+from engine.projections.registry import ProjectionSet, read_checkpoints
+from engine.projections.verify import Difference, diff_projections
+from engine.writes import Committer
+
+log = logging.getLogger("session_engine")
+T = TypeVar("T")
+
+
+class Engine:
+    """An open engine. Create it with `Engine.open(...)`, an async context manager."""
+
+    def __init__(
+        self,
+        url: str | URL | None = None,
+        *,
+        clock: Clock | None = None,
+        durability: Durability = "full",
+        events: EventRegistry | None = None,
+        extra_domains: Sequence[Domain] = (),
+        read_pool_size: int = 8,
+        max_batch: int = 1000,
+    ) -> None:
+        self.backend = Backend(normalise_url(url), durability)
+        self.clock: Clock = clock or SystemClock()
+        self.domains = [*domains(), *extra_domains]
+        self.registry = EventRegistry()
+        self.handlers = CommandHandlers()
+        self.projections = ProjectionSet()
+        for domain in self.domains:
+            self.registry.extend(domain.events)
+            self.handlers.extend(domain.handlers)
+            for projection in domain.projections:
+                self.projections.add(projection)
+        if events is not None:
+            self.registry.extend(events)
+        self._writer = self.backend.create_engine(writer=True)
+        self._reader = self.backend.create_engine(writer=False, pool_size=read_pool_size)
+        self._readers = anyio.CapacityLimiter(read_pool_size)
+        self.hub = SubscriptionHub(self._read_page, poll_interval=None if self.backend.is_sqlite else 2.0)
+        self._committer = Committer(
+            self.backend,
+            self._writer,
+            self.registry,
+            self.projections,
+            self.handlers,
+            self.clock,
+            self.hub.published,
+            max_batch=max_batch,
+        )
+        self._listener: PostgresListener | None = None
+
+    @property
+    def url(self) -> URL:
+        return self.backend.url
+
+    # -- life cycle ---------------------------------------------------------------------------
+    @classmethod
+    @asynccontextmanager
+    async def open(cls, url: str | URL | None = None, *, migrate: bool = True, **options: Any) -> AsyncIterator[Engine]:
+        """Open (migrating first, by default), catch projections up with the log, and start the writer."""
+        engine = cls(url, **options)
+        try:
+            await anyio.to_thread.run_sync(engine._prepare, migrate)
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(engine._committer.run)
+                engine._start_listener()
+                try:
+                    yield engine
+                finally:
+                    with anyio.CancelScope(shield=True):
+                        await engine._committer.close()
+        finally:
+            engine._dispose()
+
+    def _prepare(self, migrate: bool) -> None:
+        if migrate:
+            upgrade(self._writer, self.backend)
+        with self._writer.begin() as connection:
+            done = catch_up(connection, self.backend, self.registry, self.projections, read_checkpoints(connection))
+            self.hub.head = reads.head(connection)
+        for name, what in done.items():
+            log.info("projection %s %s", name, what)
+
+    def _start_listener(self) -> None:
+        if self.backend.is_sqlite:
+            return
+        token = anyio.lowlevel.current_token()
+
+        def on_head(position: int) -> None:
+            try:
+                anyio.from_thread.run_sync(self.hub.observe_head, position, token=token)
+            except RuntimeError:
+                pass  # the event loop is gone: the engine is closing
+
+        self._listener = PostgresListener(self.backend.url, on_head)
+        self._listener.start()
+
+    def _dispose(self) -> None:
+        if self._listener is not None:
+            self._listener.stop()
+        self._writer.dispose()
+        self._reader.dispose()
+
+    # -- writes -------------------------------------------------------------------------------
+    async def execute(self, command: Command) -> Outcome[Any]:
+        """Run a command through the group-committed write path; returns after its commit."""
+        return await self._committer.execute(command)
+
+    async def append(
+        self,
+        namespace: str,
+        stream: str,
+        events: Sequence[NewEvent | DomainEvent],
+        *,
+        expected_version: ExpectedVersion = ANY,
+        idempotency_key: str | None = None,
+        metadata: Metadata | None = None,
+    ) -> AppendResult:
+        """Append events to a stream. Raises `WrongExpectedVersion` when `expected_version` is stale."""
+        if not events:
+            raise ValidationFailed("an append needs at least one event")
+        outcome = await self.execute(
+            AppendEvents(
+                namespace=namespace,
+                stream=stream,
+                events=list(events),
+                expected_version=expected_version,
+                idempotency_key=idempotency_key,
+                metadata=metadata or Metadata(),
+            )
+        )
+        assert outcome.append is not None
+        return outcome.append
+
+    # -- reads --------------------------------------------------------------------------------
+    async def read(self, function: Callable[[Connection], T]) -> T:
+        """Run a read function on a pooled read connection, off the event loop."""
+        return await anyio.to_thread.run_sync(self._read_sync, function, limiter=self._readers)
+
+    def _read_sync(self, function: Callable[[Connection], T]) -> T:
+        with self._reader.connect() as connection:
+            return function(connection)
+
+    async def read_stream(
+        self, namespace: str, stream: str, *, from_version: int = 1, limit: int | None = None, **cutoff: Any
+    ) -> list[RecordedEvent]:
+        return await self.read(
+            lambda c: reads.read_stream(
+                c, self.registry, namespace, stream, from_version=from_version, limit=limit, **cutoff
+            )
+        )
+
+    async def read_all(self, *, after: int = 0, limit: int = 1000, **filters: Any) -> list[RecordedEvent]:
+        """One page of the whole log, strictly after position `after`."""
+        return await self.read(lambda c: reads.read_all(c, self.registry, after=after, limit=limit, **filters))
+
+    async def _read_page(self, after: int, limit: int) -> list[RecordedEvent]:
+        return await self.read_all(after=after, limit=limit)
+
+    async def head(self) -> int:
+        return await self.read(reads.head)
+
+    async def status(self) -> dict[str, Any]:
+        def collect(connection: Connection) -> dict[str, Any]:
+            summary = reads.status(connection)
+            summary["projections"] = {
+                name: {"position": position, "version": version}
+                for name, (position, version) in read_checkpoints(connection).items()
+            }
+            return summary
+
+        summary = await self.read(collect)
+        summary["database"] = self.url.render_as_string(hide_password=True)
+        return summary
+
+    def subscribe(
+        self,
+        after: int = 0,
+        *,
+        namespace: str | None = None,
+        stream: str | None = None,
+        types: Iterable[str] | None = None,
+    ) -> AsyncIterator[RecordedEvent]:
+        """Every event after `after` (catch-up from the log, then live), optionally filtered."""
+        event_filter = EventFilter(namespace, stream, frozenset(types) if types is not None else None)
+        return self.hub.follow(after, event_filter)
+
+    # -- history, replay, verification ----------------------------------------------------------
+    async def state_as_of(
+        self,
+        namespace: str,
+        stream: str,
+        *,
+        version: int | None = None,
+        position: int | None = None,
+        at: datetime | None = None,
+    ) -> SessionState:
+        """The session's read models as of a version, a position or an instant (one of them)."""
+        if sum(x is not None for x in (version, position, at)) != 1:
+            raise ValidationFailed("give exactly one of version, position or at")
+        cutoff = {"to_version": version, "to_position": position, "until": as_utc(at) if at else None}
+        events = await self.read_stream(namespace, stream, **cutoff)
+        return await anyio.to_thread.run_sync(
+            SessionState, namespace, stream, events, list(self.projections)
+        )
+
+    async def rebuild(
+        self, names: Iterable[str] | None = None, *, progress: Callable[[int], None] | None = None
+    ) -> int:
+        """Drop and rebuild projections from the log, in one transaction. Returns events applied."""
+        projections = self.projections.named(names)
+
+        def run() -> int:
+            with self._writer.begin() as connection:
+                return rebuild_in_place(connection, self.backend, self.registry, projections, progress=progress)
+
+        return await anyio.to_thread.run_sync(run, limiter=self._committer_limiter)
+
+    async def verify(
+        self, names: Iterable[str] | None = None, *, progress: Callable[[int], None] | None = None
+    ) -> list[Difference]:
+        """Rebuild into a scratch copy and return every difference from the live read models."""
+        projections = self.projections.named(names)
+        return await anyio.to_thread.run_sync(self._verify_sync, projections, progress)
+
+    def _verify_sync(self, projections: list[Projection], progress: Callable[[int], None] | None) -> list[Difference]:
+        with scratch_copy(self.backend, projections) as scratch, self._reader.connect() as live:
+            # One snapshot for the whole comparison: writers go on, verification sees one state.
+            if not self.backend.is_sqlite:
+                live = live.execution_options(isolation_level="REPEATABLE READ")
+            upto = reads.head(live)
+            with scratch.connect() as target:
+                replay(live, target, self.registry, projections, upto=upto, progress=progress)
+            with scratch.connect() as target:
+                return diff_projections(live, target, projections)
+
+    async def export(self, out: IO[bytes]) -> int:
+        """Write the whole log as JSON Lines, as stored. Returns the number of events."""
+        return await self.read(lambda connection: transfer.write_export(connection, out))
+
+    async def import_(self, lines: Iterable[bytes]) -> int:
+        """Load an export into an empty log, rebuild every projection from it. Returns events imported."""
+
+        def run() -> int:
+            with self._writer.begin() as connection:
+                self.backend.lock_log(connection)
+                count = transfer.import_lines(connection, lines)
+                rebuild_in_place(connection, self.backend, self.registry, list(self.projections))
+                self.hub.head = max(self.hub.head, count)
+                self._committer.forget_state()
+                return count
+
+        return await anyio.to_thread.run_sync(run, limiter=self._committer_limiter)
+
+    @property
+    def _committer_limiter(self) -> anyio.CapacityLimiter:
+        return self._committer._thread
+
+    @property
+    def stats(self) -> dict[str, int]:
+        return {"batches": self._committer.batches, "commands": self._committer.commands}
+
+
+def count_rows(connection: Connection, table: sa.Table) -> int:
+    return int(connection.execute(sa.select(sa.func.count()).select_from(table)).scalar() or 0)

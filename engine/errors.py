@@ -1,0 +1,50 @@
+"""The engine's typed errors. Adapters map each to their protocol's own error form."""
+
+from __future__ import annotations
+
+
+class EngineError(Exception):
+    """Base class of every error the engine raises on purpose."""
+
+    code = "engine_error"
+
+
+class WrongExpectedVersion(EngineError):
+    """An append stated a stream version that is no longer current."""
+
+    code = "wrong_expected_version"
+
+    def __init__(self, namespace: str, stream: str, expected: int | None, actual: int) -> None:
+        self.namespace = namespace
+        self.stream = stream
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            f"stream {namespace}/{stream}: expected version {expected}, current version {actual}"
+        )
+
+
+class ValidationFailed(EngineError):
+    """A command or payload is malformed; nothing was written."""
+
+    code = "validation_failed"
+
+
+class NotFound(EngineError):
+    code = "not_found"
+
+
+class LimitExceeded(EngineError):
+    """A size or count limit would be exceeded; nothing was written."""
+
+    code = "limit_exceeded"
+
+
+class CommandFailed(EngineError):
+    """A command crashed inside the engine; it was rolled back and the others in its batch were not."""
+
+    code = "internal_error"
+
+
+class EngineClosed(EngineError):
+    code = "engine_closed"

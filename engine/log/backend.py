@@ -1,0 +1,154 @@
+"""What differs between SQLite and PostgreSQL: engines, pragmas, the log lock, notifications.
+
+The write path runs on one connection of a single-connection "writer" pool; reads use a separate
+pool, which SQLite's WAL mode serves concurrently with the writer.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Connection, make_url
+
+Durability = Literal["full", "normal", "off"]
+NOTIFY_CHANNEL = "session_engine_events"
+LOG_LOCK_KEY = 0x5E55_E7E1  # arbitrary: the advisory lock that serialises appends across processes
+
+DEFAULT_URL = "sqlite:///session-engine.db"
+
+
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def normalise_url(url: str | URL | None) -> URL:
+    """`postgresql://` means psycopg 3; a bare path means an SQLite file."""
+    if url is None:
+        url = os.environ.get("SESSION_ENGINE_DATABASE") or DEFAULT_URL
+    if isinstance(url, str) and "://" not in url:
+        url = f"sqlite:///{url}"
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.drivername == "sqlite":
+        parsed = parsed.set(drivername="sqlite+pysqlite")
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ValueError(f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql")
+    return parsed
+
+
+@dataclass(frozen=True)
+class Backend:
+    url: URL
+    durability: Durability = "full"
+
+    @property
+    def name(self) -> str:
+        return self.url.get_backend_name()
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.name == "sqlite"
+
+    def create_engine(self, *, writer: bool, pool_size: int = 4) -> sa.Engine:
+        options: dict[str, Any] = {
+            "json_serializer": _json_dumps,
+            "json_deserializer": orjson.loads,
+        }
+        if self.is_sqlite:
+            if self.url.database in (None, "", ":memory:"):
+                raise ValueError("the engine needs an SQLite file; ':memory:' cannot be shared by its pools")
+            options["connect_args"] = {"check_same_thread": False, "timeout": 30}
+            options["pool_size"] = 1 if writer else pool_size
+            options["max_overflow"] = 0 if writer else pool_size
+            options["poolclass"] = sa.QueuePool
+        else:
+            options["pool_size"] = 1 if writer else pool_size
+            options["max_overflow"] = 0 if writer else pool_size
+            options["pool_pre_ping"] = not writer
+        engine = sa.create_engine(self.url, **options)
+        if self.is_sqlite:
+            self._configure_sqlite(engine, writer=writer)
+        elif self.durability != "full" and writer:
+            self._configure_postgres_durability(engine)
+        return engine
+
+    def _configure_sqlite(self, engine: sa.Engine, *, writer: bool) -> None:
+        synchronous = {"full": "FULL", "normal": "NORMAL", "off": "OFF"}[self.durability]
+
+        @event.listens_for(engine, "connect")
+        def _connect(dbapi_connection: Any, _record: Any) -> None:
+            # Take transaction control away from pysqlite so BEGIN is ours (SQLAlchemy's recipe).
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA synchronous={synchronous}")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(connection: Connection) -> None:
+            # The writer takes the write lock up front, so its reads and writes see one state.
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+
+    def _configure_postgres_durability(self, engine: sa.Engine) -> None:
+        @event.listens_for(engine, "connect")
+        def _connect(dbapi_connection: Any, _record: Any) -> None:
+            previous = dbapi_connection.autocommit
+            dbapi_connection.autocommit = True
+            dbapi_connection.execute("SET synchronous_commit = off")
+            dbapi_connection.autocommit = previous
+
+    def lock_log(self, connection: Connection) -> None:
+        """Serialise appends across processes until this transaction ends.
+
+        Positions are taken under this lock and the lock is released only after commit, so
+        positions are gap-free and strictly increasing in commit order: a reader that has seen
+        position N will never later find a committed N-1. SQLite's BEGIN IMMEDIATE already does this.
+        """
+        if not self.is_sqlite:
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({LOG_LOCK_KEY})")
+
+    def notify(self, connection: Connection, position: int) -> None:
+        """Tell other processes that the log grew (delivered on commit, dropped on rollback)."""
+        if not self.is_sqlite:
+            connection.exec_driver_sql(f"SELECT pg_notify('{NOTIFY_CHANNEL}', '{int(position)}')")
+
+
+class PostgresListener:
+    """Follows NOTIFY on a thread of its own and reports each new head position."""
+
+    def __init__(self, url: URL, on_head: Callable[[int], None]) -> None:
+        self._url = url
+        self._on_head = on_head
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="session-engine-listen", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        import psycopg
+
+        conninfo = self._url.set(drivername="postgresql").render_as_string(hide_password=False)
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(conninfo, autocommit=True) as connection:
+                    connection.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                    while not self._stop.is_set():
+                        for notice in connection.notifies(timeout=0.5, stop_after=64):
+                            self._on_head(int(notice.payload))
+            except Exception:  # noqa: BLE001 - the server went away: reconnect, subscribers poll meanwhile
+                self._stop.wait(1.0)

@@ -1,0 +1,164 @@
+"""Reads of the event log. Plain functions on a connection; the Engine runs them off the event loop."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from engine.events import EventRegistry
+from engine.log.records import RecordedEvent
+from engine.log.schema import events
+
+_COLUMNS = (
+    events.c.position,
+    events.c.namespace,
+    events.c.stream,
+    events.c.version,
+    events.c.type,
+    events.c.schema_version,
+    events.c.data,
+    events.c.meta,
+    events.c.recorded_at,
+)
+
+
+def to_recorded(row: Sequence[Any], registry: EventRegistry) -> RecordedEvent:
+    position, namespace, stream, version, type_, schema_version, data, meta, recorded_at = row
+    if registry.current_version(type_) > schema_version:
+        schema_version, data = registry.upcast(type_, schema_version, data)
+    return RecordedEvent(position, namespace, stream, version, type_, schema_version, data, meta, recorded_at)
+
+
+def head(connection: Connection) -> int:
+    """The position of the last committed event (0 for an empty log)."""
+    return int(connection.execute(sa.select(sa.func.max(events.c.position))).scalar() or 0)
+
+
+def head_with_time(connection: Connection) -> tuple[int, datetime | None]:
+    row = connection.execute(
+        sa.select(events.c.position, events.c.recorded_at).order_by(events.c.position.desc()).limit(1)
+    ).first()
+    return (0, None) if row is None else (int(row[0]), row[1])
+
+
+_stream_version = (
+    sa.select(sa.func.max(events.c.version))
+    .where(events.c.namespace == sa.bindparam("namespace"), events.c.stream == sa.bindparam("stream"))
+)
+
+
+def stream_version(connection: Connection, namespace: str, stream: str) -> int:
+    value = connection.execute(_stream_version, {"namespace": namespace, "stream": stream}).scalar()
+    return int(value or 0)
+
+
+def read_stream(
+    connection: Connection,
+    registry: EventRegistry,
+    namespace: str,
+    stream: str,
+    *,
+    from_version: int = 1,
+    to_version: int | None = None,
+    to_position: int | None = None,
+    until: datetime | None = None,
+    types: Iterable[str] | None = None,
+    limit: int | None = None,
+    descending: bool = False,
+) -> list[RecordedEvent]:
+    """One stream's events in version order, optionally cut off at a version, position or instant."""
+    query = sa.select(*_COLUMNS).where(
+        events.c.namespace == namespace, events.c.stream == stream, events.c.version >= from_version
+    )
+    if to_version is not None:
+        query = query.where(events.c.version <= to_version)
+    if to_position is not None:
+        query = query.where(events.c.position <= to_position)
+    if until is not None:
+        query = query.where(events.c.recorded_at <= until)
+    if types is not None:
+        query = query.where(events.c.type.in_(list(types)))
+    query = query.order_by(events.c.version.desc() if descending else events.c.version)
+    if limit is not None:
+        query = query.limit(limit)
+    return [to_recorded(row, registry) for row in connection.execute(query)]
+
+
+def read_all(
+    connection: Connection,
+    registry: EventRegistry,
+    *,
+    after: int = 0,
+    limit: int = 1000,
+    upto: int | None = None,
+    namespace: str | None = None,
+    stream: str | None = None,
+    types: Iterable[str] | None = None,
+) -> list[RecordedEvent]:
+    """A page of the whole log in position order, strictly after `after`."""
+    query = sa.select(*_COLUMNS).where(events.c.position > after)
+    if upto is not None:
+        query = query.where(events.c.position <= upto)
+    if namespace is not None:
+        query = query.where(events.c.namespace == namespace)
+    if stream is not None:
+        query = query.where(events.c.stream == stream)
+    if types is not None:
+        query = query.where(events.c.type.in_(list(types)))
+    query = query.order_by(events.c.position).limit(limit)
+    return [to_recorded(row, registry) for row in connection.execute(query)]
+
+
+def position_at(connection: Connection, instant: datetime) -> int:
+    """The last position recorded at or before an instant (recorded_at never decreases along the log)."""
+    value = connection.execute(
+        sa.select(sa.func.max(events.c.position)).where(events.c.recorded_at <= instant)
+    ).scalar()
+    return int(value or 0)
+
+
+_by_idempotency_key = sa.select(events.c.version, events.c.meta).where(
+    events.c.namespace == sa.bindparam("namespace"),
+    events.c.stream == sa.bindparam("stream"),
+    events.c.idempotency_key == sa.bindparam("key"),
+)
+
+
+def find_idempotent(
+    connection: Connection, registry: EventRegistry, namespace: str, stream: str, key: str
+) -> list[RecordedEvent] | None:
+    """The events of the earlier append that carried this idempotency key, if any."""
+    row = connection.execute(
+        _by_idempotency_key, {"namespace": namespace, "stream": stream, "key": key}
+    ).first()
+    if row is None:
+        return None
+    version, meta = row
+    size = int(meta.get("append_size", 1))
+    return read_stream(
+        connection, registry, namespace, stream, from_version=version, to_version=version + size - 1
+    )
+
+
+def status(connection: Connection) -> dict[str, Any]:
+    """A summary of the log: head, event and stream counts, first and last record times."""
+    first = connection.execute(
+        sa.select(events.c.recorded_at).order_by(events.c.position).limit(1)
+    ).scalar()
+    position, last = head_with_time(connection)
+    streams = connection.execute(
+        sa.select(sa.func.count()).select_from(
+            sa.select(events.c.namespace, events.c.stream).distinct().subquery()
+        )
+    ).scalar()
+    return {
+        "head": position,
+        "events": int(connection.execute(sa.select(sa.func.count()).select_from(events)).scalar() or 0),
+        "streams": int(streams or 0),
+        "first_recorded_at": first.isoformat() if first else None,
+        "last_recorded_at": last.isoformat() if last else None,
+    }

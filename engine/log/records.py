@@ -1,0 +1,82 @@
+"""Plain records that travel in and out of the event log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+ANY: None = None
+"""Expected version: append whatever the stream's current version is."""
+NO_STREAM = 0
+"""Expected version: the stream must not exist yet."""
+
+ExpectedVersion = int | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event about to be appended."""
+
+    type: str
+    data: dict[str, Any]
+    schema_version: int = 1
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedEvent:
+    """An event as stored in the log; `data` is already upcast to the current schema version."""
+
+    position: int
+    namespace: str
+    stream: str
+    version: int
+    type: str
+    schema_version: int
+    data: dict[str, Any]
+    metadata: dict[str, Any]
+    recorded_at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "position": self.position,
+            "namespace": self.namespace,
+            "stream": self.stream,
+            "version": self.version,
+            "type": self.type,
+            "schema_version": self.schema_version,
+            "data": self.data,
+            "metadata": self.metadata,
+            "recorded_at": self.recorded_at.isoformat(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    """Where an append landed. `repeated` is true when an idempotency key matched an earlier append."""
+
+    namespace: str
+    stream: str
+    first_version: int
+    last_version: int
+    first_position: int
+    last_position: int
+    repeated: bool = False
+
+    @property
+    def count(self) -> int:
+        return self.last_version - self.first_version + 1 if self.last_position else 0
+
+
+@dataclass(frozen=True, slots=True)
+class Metadata:
+    """Who and what caused a write. Stored with every event of the write."""
+
+    actor: str | None = None
+    adapter: str | None = None
+    correlation_id: str | None = None
+    causation_id: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {name: value for name in self.__slots__ if (value := getattr(self, name)) is not None}

@@ -1,0 +1,84 @@
+"""The event log's tables (SQLAlchemy Core). Alembic migrations in `migrations/` create them.
+
+Every read model of every domain is declared on the same `metadata`, so one comparison proves that
+the migrated schema matches the code.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+from engine.clock import as_utc
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+Json = JSON().with_variant(JSONB(), "postgresql")
+"""JSON documents: JSONB on PostgreSQL, JSON text on SQLite."""
+
+Position = BigInteger().with_variant(Integer(), "sqlite")
+"""A global log position. On SQLite an INTEGER primary key is the rowid itself."""
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC instant on every backend (SQLite hands back naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = as_utc(value)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        return None if value is None else as_utc(value)
+
+
+events = Table(
+    "events",
+    metadata,
+    Column("position", Position, primary_key=True, autoincrement=False),
+    Column("namespace", String(200), nullable=False),
+    Column("stream", String(200), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("type", String(200), nullable=False),
+    Column("schema_version", Integer, nullable=False),
+    Column("data", Json, nullable=False),
+    Column("metadata", Json, nullable=False, key="meta"),
+    Column("idempotency_key", String(200), nullable=True),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    UniqueConstraint("namespace", "stream", "version"),
+    Index("ix_events_idempotency", "namespace", "stream", "idempotency_key", unique=True),
+)
+
+checkpoints = Table(
+    "projection_checkpoints",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("position", Position, nullable=False),
+    Column("version", Integer, nullable=False),
+)

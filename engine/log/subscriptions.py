@@ -1,0 +1,108 @@
+"""Subscriptions: catch up from the log, then follow live appends - in order, no gaps, no repeats.
+
+The log is the source of truth: a subscriber always asks "what comes after the last position I
+delivered?", from a buffer of this process's recent commits when it covers the answer, from the
+database otherwise. Since positions are gap-free and commit-ordered, that question never skips
+or repeats an event. Other processes' commits (PostgreSQL) arrive as head notifications.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass
+
+import anyio
+
+from engine.log.records import RecordedEvent
+
+ReadPage = Callable[[int, int], Awaitable[list[RecordedEvent]]]
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    namespace: str | None = None
+    stream: str | None = None
+    types: frozenset[str] | None = None
+
+    def __call__(self, event: RecordedEvent) -> bool:
+        return (
+            (self.namespace is None or event.namespace == self.namespace)
+            and (self.stream is None or event.stream == self.stream)
+            and (self.types is None or event.type in self.types)
+        )
+
+
+class SubscriptionHub:
+    """Knows the log's head and keeps the recent contiguous run of committed events."""
+
+    def __init__(self, read_page: ReadPage, *, buffer_size: int = 50_000, poll_interval: float | None = None) -> None:
+        self._read_page = read_page
+        self._recent: deque[RecordedEvent] = deque(maxlen=buffer_size)
+        self._changed = anyio.Event()
+        self._poll_interval = poll_interval
+        self.head = 0
+
+    def published(self, events: list[RecordedEvent]) -> None:
+        """This process committed `events` (called on the event loop, in commit order)."""
+        if not events:
+            return
+        if self._recent and self._recent[-1].position != events[0].position - 1:
+            self._recent.clear()  # another process wrote in between: the buffer would have a gap
+        self._recent.extend(events)
+        self.observe_head(events[-1].position)
+
+    def observe_head(self, position: int) -> None:
+        """The log has grown to at least `position` (maybe by another process)."""
+        if position > self.head:
+            self.head = position
+            self._changed.set()
+            self._changed = anyio.Event()
+
+    def _buffered_after(self, position: int, limit: int) -> list[RecordedEvent] | None:
+        recent = self._recent
+        if not recent or recent[0].position > position + 1 or recent[-1].position <= position:
+            return None
+        start = position + 1 - recent[0].position
+        end = min(len(recent), start + limit)
+        return [recent[i] for i in range(start, end)]
+
+    async def follow(
+        self, after: int, event_filter: EventFilter | None = None, *, page: int = 1000
+    ) -> AsyncIterator[RecordedEvent]:
+        """Every event after `after`, forever: catch-up first, then live."""
+        position = after
+        wanted = event_filter or EventFilter()
+        while True:
+            changed = self._changed
+            if self.head > position or self._poll_interval is not None:
+                batch = self._buffered_after(position, page)
+                if batch is None:
+                    batch = await self._read_page(position, page)
+                if batch:
+                    for event in batch:
+                        position = event.position
+                        if wanted(event):
+                            yield event
+                    continue
+                if position > self.head:
+                    self.head = position
+            if self._poll_interval is None:
+                await changed.wait()
+            else:
+                with anyio.move_on_after(self._poll_interval):
+                    await changed.wait()
+
+
+async def take(events: AsyncIterator[RecordedEvent], count: int) -> list[RecordedEvent]:
+    """The next `count` events of a subscription (a test and tooling convenience)."""
+    taken: list[RecordedEvent] = []
+    async for event in events:
+        taken.append(event)
+        if len(taken) >= count:
+            break
+    return taken
+
+
+def positions(events: Iterable[RecordedEvent]) -> list[int]:
+    return [event.position for event in events]

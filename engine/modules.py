@@ -1,0 +1,33 @@
+"""The engine's domains. Each contributes event types, command handlers and projections.
+
+A new domain adds one entry to `DOMAINS`; the Engine builds itself from this list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from engine.commands import CommandHandlers
+from engine.commands import handlers as core_handlers
+from engine.events import EventRegistry
+from engine.projections.base import Projection
+
+
+@dataclass(frozen=True)
+class Domain:
+    name: str
+    events: EventRegistry = field(default_factory=EventRegistry)
+    handlers: CommandHandlers = field(default_factory=CommandHandlers)
+    projections: Sequence[Projection] = ()
+
+
+def _core() -> Domain:
+    from engine.catalog import catalog
+
+    return Domain("core", handlers=core_handlers, projections=[catalog])
+
+
+def domains() -> list[Domain]:
+    """Every domain of the engine, core first. Imported lazily to keep import order simple."""
+    return [_core()]

@@ -1,0 +1,77 @@
+"""A session's read models as they were at an earlier version, position or instant.
+
+The session's events up to the cut-off are applied, by the same projection code, to an empty
+in-memory database: the live projections are never touched, and every domain's ordinary read
+functions work on the result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.pool import StaticPool
+
+from engine.log.records import RecordedEvent
+from engine.projections.base import Projection, ProjectionContext
+from engine.projections.rebuild import create_tables
+
+T = TypeVar("T")
+
+
+class SessionState:
+    """Read models holding one session's state at a cut-off. Close it (or use `with`) when done."""
+
+    def __init__(
+        self,
+        namespace: str,
+        stream: str,
+        events: Sequence[RecordedEvent],
+        projections: list[Projection],
+    ) -> None:
+        self.namespace = namespace
+        self.stream = stream
+        self.version = events[-1].version if events else 0
+        self.position = events[-1].position if events else 0
+        self.at: datetime | None = events[-1].recorded_at if events else None
+        self.projections = projections
+        self._engine = sa.create_engine(
+            "sqlite+pysqlite://",
+            poolclass=StaticPool,
+            connect_args={"check_same_thread": False},
+            json_serializer=lambda value: orjson.dumps(value).decode(),
+            json_deserializer=orjson.loads,
+        )
+        with self._engine.begin() as connection:
+            create_tables(connection, projections, [t for p in projections for t in p.tables])
+            context = ProjectionContext(connection)
+            for projection in projections:
+                projection.apply(context, events)
+            context.flush()
+
+    def read(self, function: Callable[[Connection], T]) -> T:
+        """Run a read function (the same ones the live engine uses) on this state."""
+        with self._engine.connect() as connection:
+            return function(connection)
+
+    def rows(self, table: sa.Table) -> list[dict[str, Any]]:
+        key = list(table.primary_key.columns)
+        return self.read(lambda c: [dict(r) for r in c.execute(sa.select(table).order_by(*key)).mappings()])
+
+    @property
+    def tables(self) -> dict[str, list[dict[str, Any]]]:
+        """Every projection table's rows for this session."""
+        return {t.name: self.rows(t) for p in self.projections for t in p.tables}
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> SessionState:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

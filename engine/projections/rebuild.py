@@ -1,0 +1,171 @@
+"""Rebuilding projections from the log, into the live tables or into a scratch copy."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from engine.events import EventRegistry
+from engine.log import reads
+from engine.log.backend import Backend
+from engine.log.records import RecordedEvent
+from engine.projections.base import Projection, ProjectionContext
+from engine.projections.registry import ProjectionSet, write_checkpoint
+
+Progress = Callable[[int], None]
+PAGE = 5000
+
+
+def replay(
+    source: Connection,
+    target: Connection,
+    registry: EventRegistry,
+    projections: list[Projection],
+    *,
+    after: int = 0,
+    upto: int,
+    progress: Progress | None = None,
+    page: int = PAGE,
+) -> int:
+    """Apply the log's events in (after, upto] to `projections` on `target`. Returns events applied."""
+    wanted = frozenset().union(*(p.event_types for p in projections))
+    everything = any(p.all_events for p in projections)
+    context = ProjectionContext(target)
+    applied = 0
+    position = after
+    while position < upto:
+        batch = reads.read_all(
+            source, registry, after=position, limit=page, upto=upto, types=None if everything else wanted
+        )
+        if not batch:
+            break
+        for projection in projections:
+            projection.apply(context, batch)
+        context.flush()
+        applied += len(batch)
+        if progress is not None:
+            progress(batch[-1].position - position)
+        position = batch[-1].position
+    if progress is not None and position < upto:
+        progress(upto - position)
+    return applied
+
+
+def rebuild_in_place(
+    connection: Connection,
+    backend: Backend,
+    registry: EventRegistry,
+    projections: list[Projection],
+    *,
+    progress: Progress | None = None,
+) -> int:
+    """Empty the projections' live tables and replay the whole log into them (one transaction)."""
+    backend.lock_log(connection)
+    upto = reads.head(connection)
+    context = ProjectionContext(connection)
+    for projection in projections:
+        projection.clear(context)
+    applied = replay(connection, connection, registry, projections, upto=upto, progress=progress)
+    for projection in projections:
+        write_checkpoint(connection, projection, upto)
+    return applied
+
+
+def catch_up(
+    connection: Connection,
+    backend: Backend,
+    registry: EventRegistry,
+    projections: ProjectionSet,
+    checkpoints: dict[str, tuple[int, int]],
+) -> dict[str, str]:
+    """Bring every projection level with the log: rebuild new or re-versioned ones, replay lagging ones."""
+    backend.lock_log(connection)
+    upto = reads.head(connection)
+    done: dict[str, str] = {}
+    for projection in projections:
+        position, version = checkpoints.get(projection.name, (0, 0))
+        if version != projection.version:
+            context = ProjectionContext(connection)
+            projection.clear(context)
+            replay(connection, connection, registry, [projection], upto=upto)
+            done[projection.name] = "rebuilt"
+        elif position < upto:
+            replay(connection, connection, registry, [projection], after=position, upto=upto)
+            done[projection.name] = "caught up"
+        else:
+            continue
+        write_checkpoint(connection, projection, upto)
+    return done
+
+
+@dataclass
+class Scratch:
+    """An empty copy of the projections' tables: a temporary SQLite file, or a PostgreSQL schema."""
+
+    engine: sa.Engine
+    schema: str | None
+
+    def connect(self) -> contextlib.AbstractContextManager[Connection]:
+        return self._connection()
+
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[Connection]:
+        with self.engine.begin() as connection:
+            if self.schema is not None:
+                connection = connection.execution_options(schema_translate_map={None: self.schema})
+            yield connection
+
+
+@contextlib.contextmanager
+def scratch_copy(backend: Backend, projections: list[Projection]) -> Iterator[Scratch]:
+    tables = [table for projection in projections for table in projection.tables]
+    if backend.is_sqlite:
+        directory = tempfile.mkdtemp(prefix="session-engine-verify-")
+        path = os.path.join(directory, "scratch.db")
+        engine = Backend(sa.make_url(f"sqlite+pysqlite:///{path}"), durability="off").create_engine(writer=True)
+        try:
+            with engine.begin() as connection:
+                create_tables(connection, projections, tables)
+            yield Scratch(engine, None)
+        finally:
+            engine.dispose()
+            for name in os.listdir(directory):
+                os.unlink(os.path.join(directory, name))
+            os.rmdir(directory)
+        return
+    schema = f"scratch_{uuid.uuid4().hex[:12]}"
+    engine = backend.create_engine(writer=True)
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+            create_tables(connection.execution_options(schema_translate_map={None: schema}), projections, tables)
+        yield Scratch(engine, schema)
+    finally:
+        with engine.begin() as connection:
+            connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        engine.dispose()
+
+
+def create_tables(connection: Connection, projections: list[Projection], tables: list[sa.Table]) -> None:
+    """Create projection tables from the metadata (scratch copies only; live tables come from Alembic)."""
+    tables[0].metadata.create_all(connection, tables=tables)
+    for projection in projections:
+        for ddl in projection.extra_ddl:
+            ddl(connection)
+
+
+def events_upto(connection: Connection, registry: EventRegistry, upto: int) -> Iterator[RecordedEvent]:
+    position = 0
+    while True:
+        batch = reads.read_all(connection, registry, after=position, limit=PAGE, upto=upto)
+        if not batch:
+            return
+        yield from batch
+        position = batch[-1].position

@@ -1,0 +1,81 @@
+"""The set of projections an engine maintains, and their checkpoints."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from engine.log.records import RecordedEvent
+from engine.log.schema import checkpoints
+from engine.projections.base import Projection, ProjectionContext
+
+
+class ProjectionSet:
+    def __init__(self, projections: Iterable[Projection] = ()) -> None:
+        self._projections: list[Projection] = []
+        for projection in projections:
+            self.add(projection)
+
+    def add(self, projection: Projection) -> None:
+        if any(p.name == projection.name for p in self._projections):
+            raise ValueError(f"projection {projection.name!r} registered twice")
+        self._projections.append(projection)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._projections)
+
+    def __len__(self) -> int:
+        return len(self._projections)
+
+    def named(self, names: Iterable[str] | None) -> list[Projection]:
+        if names is None:
+            return list(self._projections)
+        wanted = set(names)
+        unknown = wanted - {p.name for p in self._projections}
+        if unknown:
+            raise KeyError(f"unknown projections: {', '.join(sorted(unknown))}")
+        return [p for p in self._projections if p.name in wanted]
+
+    @property
+    def tables(self) -> list[sa.Table]:
+        return [table for projection in self._projections for table in projection.tables]
+
+    @property
+    def event_types(self) -> frozenset[str]:
+        return frozenset().union(*(p.event_types for p in self._projections))
+
+    def apply(self, context: ProjectionContext, events: Sequence[RecordedEvent]) -> None:
+        for projection in self._projections:
+            projection.apply(context, events)
+
+
+def read_checkpoints(connection: Connection) -> dict[str, tuple[int, int]]:
+    """name -> (position, version) of every projection that has a checkpoint."""
+    rows = connection.execute(sa.select(checkpoints.c.name, checkpoints.c.position, checkpoints.c.version))
+    return {name: (int(position), int(version)) for name, position, version in rows}
+
+
+def write_checkpoint(connection: Connection, projection: Projection, position: int) -> None:
+    updated = connection.execute(
+        checkpoints.update()
+        .where(checkpoints.c.name == projection.name)
+        .values(position=position, version=projection.version)
+    )
+    if updated.rowcount == 0:
+        connection.execute(
+            checkpoints.insert().values(name=projection.name, position=position, version=projection.version)
+        )
+
+
+_advance = (
+    checkpoints.update()
+    .where(checkpoints.c.name.in_(sa.bindparam("names", expanding=True)))
+    .values(position=sa.bindparam("position"))
+)
+
+
+def advance_checkpoints(connection: Connection, names: list[str], position: int) -> None:
+    """Move the checkpoints of inline projections to the end of a committed batch."""
+    connection.execute(_advance, {"names": names, "position": position})
