@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 run: setup
-	$(BIN)/session-engine run
+	$(BIN)/session-engine serve
 
 lint: setup
 	$(BIN)/ruff check .

@@ -32,6 +32,8 @@ from engine.projections.base import Projection
 from engine.projections.rebuild import catch_up, rebuild_in_place, replay, scratch_copy
 from engine.projections.registry import ProjectionSet, read_checkpoints
 from engine.projections.verify import Difference, diff_projections
+from engine.objects.service import ObjectsService
+from engine.values.service import ValuesService
 from engine.writes import Committer
 
 log = logging.getLogger("session_engine")
@@ -80,6 +82,8 @@ class Engine:
             max_batch=max_batch,
         )
         self._listener: PostgresListener | None = None
+        self.values = ValuesService(self)
+        self.objects = ObjectsService(self)
 
     @property
     def url(self) -> URL:
@@ -93,14 +97,20 @@ class Engine:
         engine = cls(url, **options)
         try:
             await anyio.to_thread.run_sync(engine._prepare, migrate)
-            async with anyio.create_task_group() as tasks:
-                tasks.start_soon(engine._committer.run)
-                engine._start_listener()
-                try:
-                    yield engine
-                finally:
-                    with anyio.CancelScope(shield=True):
-                        await engine._committer.close()
+            try:
+                async with anyio.create_task_group() as tasks:
+                    tasks.start_soon(engine._committer.run)
+                    engine._start_listener()
+                    try:
+                        yield engine
+                    finally:
+                        with anyio.CancelScope(shield=True):
+                            await engine._committer.close()
+            except BaseExceptionGroup as group:
+                # The caller's own error, not wrapped by the engine's internal task group.
+                if len(group.exceptions) == 1:
+                    raise group.exceptions[0] from None
+                raise
         finally:
             engine._dispose()
 
@@ -185,6 +195,10 @@ class Engine:
     async def read_all(self, *, after: int = 0, limit: int = 1000, **filters: Any) -> list[RecordedEvent]:
         """One page of the whole log, strictly after position `after`."""
         return await self.read(lambda c: reads.read_all(c, self.registry, after=after, limit=limit, **filters))
+
+    def payload(self, event: RecordedEvent) -> DomainEvent:
+        """The typed payload of a recorded event (its data is already upcast to the current version)."""
+        return self.registry.payload(event.type, event.data)
 
     async def _read_page(self, after: int, limit: int) -> list[RecordedEvent]:
         return await self.read_all(after=after, limit=limit)

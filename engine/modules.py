@@ -30,4 +30,7 @@ def _core() -> Domain:
 
 def domains() -> list[Domain]:
     """Every domain of the engine, core first. Imported lazily to keep import order simple."""
-    return [_core()]
+    from engine.objects import domain as objects
+    from engine.values import domain as values
+
+    return [_core(), values, objects]

@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection
 
 from engine.clock import Clock, as_utc
 from engine.commands import Command, CommandHandlers, Decision, Outcome
-from engine.errors import CommandFailed, EngineClosed, EngineError, WrongExpectedVersion
+from engine.errors import CommandFailed, EngineClosed, EngineError, ValidationFailed, WrongExpectedVersion
 from engine.events import DomainEvent, EventRegistry
 from engine.log import reads
 from engine.log.backend import Backend
@@ -38,6 +38,19 @@ from engine.projections.registry import ProjectionSet, advance_checkpoints
 log = logging.getLogger("session_engine.writes")
 
 _insert_events = events_table.insert()
+
+
+MAX_IDENTIFIER = 200
+
+
+def check_identifier(what: str, value: str) -> None:
+    """Namespaces, streams and keys must fit their columns on every backend (PostgreSQL text refuses NUL)."""
+    if not isinstance(value, str) or not value:
+        raise ValidationFailed(f"{what} must be a non-empty string")
+    if len(value) > MAX_IDENTIFIER:
+        raise ValidationFailed(f"{what} is longer than {MAX_IDENTIFIER} characters")
+    if "\x00" in value:
+        raise ValidationFailed(f"{what} must not contain the NUL character")
 
 
 class _StreamVersions:
@@ -114,6 +127,8 @@ class UnitOfWork:
     def record(self, command: Command, decision: Decision[Any]) -> list[RecordedEvent]:
         """Check the expected version, stage the events, and apply them to the projections."""
         namespace, stream = command.namespace, command.stream
+        check_identifier("namespace", namespace)
+        check_identifier("stream", stream)
         current = self.stream_version(namespace, stream)
         expected = decision.expected_version
         if expected is not None and expected != current:

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from adapters.cli.serve import serve
 from engine import Engine
 from engine.errors import EngineError
 from engine.migrate import upgrade
@@ -209,6 +210,8 @@ def run(database: str | None) -> None:
     """The main job: migrate the database and report the log's status."""
     print_status(run_with_engine(database, lambda engine: engine.status()))
 
+
+main.add_command(serve)
 
 if __name__ == "__main__":
     main()

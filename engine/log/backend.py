@@ -148,7 +148,7 @@ class PostgresListener:
                 with psycopg.connect(conninfo, autocommit=True) as connection:
                     connection.execute(f"LISTEN {NOTIFY_CHANNEL}")
                     while not self._stop.is_set():
-                        for notice in connection.notifies(timeout=0.5, stop_after=64):
+                        for notice in connection.notifies(timeout=0.1, stop_after=64):
                             self._on_head(int(notice.payload))
             except Exception:  # noqa: BLE001 - the server went away: reconnect, subscribers poll meanwhile
                 self._stop.wait(1.0)

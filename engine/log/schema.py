@@ -23,7 +23,6 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 
 from engine.clock import as_utc
 
@@ -35,8 +34,12 @@ metadata = MetaData(
     }
 )
 
-Json = JSON().with_variant(JSONB(), "postgresql")
-"""JSON documents: JSONB on PostgreSQL, JSON text on SQLite."""
+Json = JSON()
+"""JSON documents, stored verbatim as text on both backends.
+
+Not JSONB: PostgreSQL's jsonb refuses strings holding U+0000, which SQLite and JSON itself accept,
+so the log could not store every event it is given; `json` keeps the exact text and inserts faster.
+"""
 
 Position = BigInteger().with_variant(Integer(), "sqlite")
 """A global log position. On SQLite an INTEGER primary key is the rowid itself."""

@@ -1,0 +1,101 @@
+"""One ASGI application serving every adapter on one port.
+
+The engine is opened in the Starlette lifespan and shared by all adapters; each adapter only
+translates its protocol into engine calls. `uvicorn_config` holds the server settings that belong
+with the app (the websocket protocol class that counts pings, frame limits, graceful shutdown).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route, WebSocketRoute
+
+from adapters.config import ServerConfig
+from adapters.websocket.endpoint import WebsocketAdapter
+from adapters.websocket.transport import HookedWebSocketProtocol
+from engine import Engine
+
+log = logging.getLogger("session_engine.server")
+READY_TIMEOUT = 2.0
+
+
+def create_app(engine_url: str | None, config: ServerConfig, **engine_options: Any) -> Starlette:
+    websocket = WebsocketAdapter(config)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        options = {"durability": config.server.durability, **engine_options}
+        async with Engine.open(engine_url, **options) as engine, anyio.create_task_group() as tasks:
+            app.state.engine = websocket.engine = engine
+            tasks.start_soon(websocket.reap_forever)
+            log.info("engine open", extra={"database": engine.url.render_as_string(hide_password=True)})
+            try:
+                yield
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await websocket.stop()
+                websocket.engine = app.state.engine = None
+                tasks.cancel_scope.cancel()
+        log.info("engine closed")
+
+    async def healthz(request: Request) -> JSONResponse:
+        """Liveness: the process answers."""
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> JSONResponse:
+        """Readiness: the engine is open and the database answers a read."""
+        engine: Engine | None = getattr(request.app.state, "engine", None)
+        if engine is None:
+            return JSONResponse({"status": "unavailable", "reason": "engine not open"}, status_code=503)
+        try:
+            with anyio.fail_after(READY_TIMEOUT):
+                head = await engine.head()
+        except Exception as error:  # noqa: BLE001 - any failure means: not ready
+            log.warning("readiness check failed", extra={"error": repr(error)})
+            return JSONResponse(
+                {"status": "unavailable", "reason": "database not answering"}, status_code=503
+            )
+        return JSONResponse({"status": "ready", "head": head})
+
+    app = Starlette(
+        routes=[
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            WebSocketRoute("/ws", websocket),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.engine = None
+    app.state.config = config
+    app.state.websocket = websocket
+    return app
+
+
+def uvicorn_config(
+    app: Starlette, config: ServerConfig, *, host: str, port: int, **options: Any
+) -> uvicorn.Config:
+    """The uvicorn settings this app relies on (one place for `serve`, tests and benchmarks)."""
+    limits = config.limits
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        ws=HookedWebSocketProtocol,
+        # A hard backstop: uvicorn refuses bigger frames (1009) before the app sees them.
+        ws_max_size=limits.max_frame_bytes * 4 + 1024,
+        timeout_graceful_shutdown=math.ceil(config.server.graceful_shutdown_seconds),
+        log_config=None,
+        lifespan="on",
+        server_header=False,
+        **options,
+    )

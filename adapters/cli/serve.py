@@ -1,0 +1,66 @@
+"""`session-engine serve`: every adapter on one port, with uvicorn."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from adapters.config import ConfigError, ServerConfig, development_config, is_loopback, load_config
+from adapters.logs import configure_logging
+
+log = logging.getLogger("session_engine.server")
+
+
+def resolve(
+    config_file: str | None, host: str | None, port: int | None, database: str | None
+) -> tuple[ServerConfig, str, int, str | None]:
+    """The configuration and where to listen: option/environment first, then the file, then defaults."""
+    config = load_config(config_file) if config_file else development_config()
+    host = host or config.server.host
+    port = config.server.port if port is None else port
+    if config.development and not is_loopback(host):
+        raise ConfigError(
+            f"refusing to listen on {host} without a configuration file: the development tenant is "
+            "anonymous; give --config with real tenants and keys"
+        )
+    return config, host, port, database or config.server.database
+
+
+@click.command()
+@click.option("--host", envvar="SESSION_ENGINE_HOST", default=None, help="Bind address (default 127.0.0.1).")
+@click.option("--port", envvar="SESSION_ENGINE_PORT", type=int, default=None, help="Port (default 8787).")
+@click.option(
+    "--database",
+    "-d",
+    envvar="SESSION_ENGINE_DATABASE",
+    default=None,
+    help="Database URL (default: sqlite:///session-engine.db).",
+)
+@click.option(
+    "--config",
+    "config_file",
+    envvar="SESSION_ENGINE_CONFIG",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="TOML configuration file (see specs/server-config.md).",
+)
+def serve(host: str | None, port: int | None, database: str | None, config_file: str | None) -> None:
+    """Serve the websocket, REST and RPC adapters on one port."""
+    import uvicorn
+
+    from adapters.app import create_app, uvicorn_config
+
+    try:
+        config, host, port, database = resolve(config_file, host, port, database)
+    except ConfigError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(2)
+    configure_logging(config.server.log_level)
+    if config.development:
+        key = config.tenants[0].api_keys[0]
+        click.echo(f"development mode: anonymous tenant 'default', websocket API key {key}", err=True)
+        log.info("development configuration", extra={"websocket_api_key": key})
+    app = create_app(database, config)
+    uvicorn.Server(uvicorn_config(app, config, host=host, port=port)).run()

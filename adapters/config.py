@@ -1,0 +1,155 @@
+"""Server configuration: a TOML file validated with pydantic, or safe development defaults.
+
+Precedence for where to listen and which database to open: command-line option, then environment
+variable, then the file's `[server]` table, then the defaults. Without a file the server serves one
+anonymous tenant and a freshly generated development API key, and only on loopback.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+import string
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+WEBSOCKET_KEY_LENGTH = 21
+KEY_ALPHABET = string.ascii_letters + string.digits
+
+
+class ConfigError(ValueError):
+    """The configuration file is missing, unreadable or invalid."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Tenant(Strict):
+    """One application served by the server; its credentials map to one engine namespace."""
+
+    name: str = Field(min_length=1, max_length=64)
+    namespace: str = Field(min_length=1, max_length=128)
+    app_name: str = Field(min_length=1, max_length=128)
+    app_version: str = Field(min_length=1, max_length=64)
+    api_keys: tuple[str, ...] = ()
+    anonymous: bool = False
+
+    @field_validator("api_keys")
+    @classmethod
+    def _keys_not_blank(cls, keys: tuple[str, ...]) -> tuple[str, ...]:
+        if any(len(key) < 8 for key in keys):
+            raise ValueError("every API key needs at least 8 characters")
+        return keys
+
+
+class Bus(Strict):
+    """The RPC bus: messages are authenticated with HMAC over this secret."""
+
+    secret: str = Field(default_factory=lambda: secrets.token_urlsafe(32), min_length=16)
+
+
+class Limits(Strict):
+    """Every bound the adapters enforce. Defaults follow the BlazeAuth reference."""
+
+    rate_limit_actions: int = Field(default=60, ge=1)
+    rate_limit_window_seconds: float = Field(default=60.0, gt=0)
+    max_frame_bytes: int = Field(default=65_536, ge=1024, le=16 * 1024 * 1024)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1024 * 1024)
+    initialize_deadline_seconds: float = Field(default=15.0, gt=0)
+    max_failed_initialize: int = Field(default=3, ge=1)
+    resume_window_seconds: float = Field(default=60.0, ge=0)
+    max_subscriptions: int = Field(default=4, ge=0, le=64)
+    history_page_limit: int = Field(default=100, ge=1, le=1000)
+
+
+class Server(Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8787, ge=0, le=65535)
+    database: str | None = None
+    durability: Literal["full", "normal", "off"] = "full"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    graceful_shutdown_seconds: float = Field(default=10.0, gt=0)
+
+
+class ServerConfig(Strict):
+    server: Server = Server()
+    tenants: tuple[Tenant, ...] = Field(min_length=1)
+    bus: Bus = Bus()
+    limits: Limits = Limits()
+    development: bool = False
+    """True when built from defaults (no file): the server then refuses non-loopback hosts."""
+
+    @model_validator(mode="after")
+    def _unique(self) -> ServerConfig:
+        names = [tenant.name for tenant in self.tenants]
+        if len(set(names)) != len(names):
+            raise ValueError("tenant names must be unique")
+        keys = [key for tenant in self.tenants for key in tenant.api_keys]
+        if len(set(keys)) != len(keys):
+            raise ValueError("an API key may belong to one tenant only")
+        if sum(tenant.anonymous for tenant in self.tenants) > 1:
+            raise ValueError("at most one tenant may be anonymous")
+        return self
+
+    def tenant_for_key(self, key: str) -> Tenant | None:
+        for tenant in self.tenants:
+            if key in tenant.api_keys:
+                return tenant
+        return None
+
+    @property
+    def anonymous_tenant(self) -> Tenant | None:
+        return next((tenant for tenant in self.tenants if tenant.anonymous), None)
+
+    def with_limits(self, **changes: Any) -> ServerConfig:
+        return self.model_copy(update={"limits": self.limits.model_copy(update=changes)})
+
+
+def generate_api_key(length: int = WEBSOCKET_KEY_LENGTH) -> str:
+    return "".join(secrets.choice(KEY_ALPHABET) for _ in range(length))
+
+
+def development_config(api_key: str | None = None) -> ServerConfig:
+    """No file given: one anonymous tenant `default` with one generated websocket-length key."""
+    tenant = Tenant(
+        name="default",
+        namespace="default",
+        app_name="session-engine",
+        app_version="dev",
+        api_keys=(api_key or generate_api_key(),),
+        anonymous=True,
+    )
+    return ServerConfig(tenants=(tenant,), development=True)
+
+
+def parse_config(data: dict[str, Any]) -> ServerConfig:
+    if "development" in data:
+        raise ConfigError("'development' is not a configuration key")
+    try:
+        return ServerConfig.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(f"invalid configuration:\n{error}") from None
+
+
+def load_config(path: str | Path) -> ServerConfig:
+    try:
+        with Path(path).open("rb") as file:
+            data = tomllib.load(file)
+    except OSError as error:
+        raise ConfigError(f"cannot read {path}: {error.strerror}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path} is not valid TOML: {error}") from None
+    return parse_config(data)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,337 @@
+"""The `/ws` ASGI endpoint: accept or resume, read packets, push events, close with the right code.
+
+Closing is always done by the connection's own task, after its task group has stopped, so nothing
+is ever sent after the close frame. Packet handling is shielded: a deadline, rate-limit or shutdown
+close waits for the packet in flight to finish (in-flight writes complete).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+from typing import Any
+
+import anyio
+import orjson
+from anyio.abc import TaskGroup
+
+from adapters.config import ServerConfig
+from adapters.websocket.protocol import (
+    CLOSE_REASONS,
+    SERVER_EVENT_ID,
+    Close,
+    Initialize,
+    KeyBody,
+    PacketType,
+    ProtocolClose,
+    ReadHistory,
+    SetValue,
+    Status,
+    SubscribeEvents,
+    UnsubscribeEvents,
+    parse_envelope,
+    response,
+)
+from adapters.websocket.resumption import ResumptionTable, SessionState, new_resume_id
+from adapters.websocket.session import ADAPTER, PacketHandler, event_json, new_session
+from adapters.websocket.transport import hooks_of
+from engine import Engine, Metadata, ValidationFailed
+
+log = logging.getLogger("session_engine.websocket")
+Scope = dict[str, Any]
+Receive = Any
+Send = Any
+
+
+class WebsocketAdapter:
+    """One server's websocket side: its resumption table and its live connections."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.table = ResumptionTable(config.limits.resume_window_seconds)
+        self.live: set[Connection] = set()
+        self.engine: Engine | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.engine is None:  # not started (or already stopped): refuse the upgrade
+            await receive()
+            await send({"type": "websocket.close", "code": 1013})
+            return
+        await Connection(self, self.engine, scope, receive, send).run()
+
+    async def end(self, state: SessionState, reason: str) -> None:
+        """End an initialized session's engine side: its values are gone. Never raises."""
+        state.ended = True
+        if state.tenant is None or self.engine is None:
+            return
+        with anyio.CancelScope(shield=True):
+            try:
+                await self.engine.values.end_connection_session(
+                    state.tenant.namespace,
+                    state.session_id,
+                    reason=reason,
+                    metadata=Metadata(actor=state.client_id, adapter=ADAPTER),
+                )
+            except Exception:
+                log.exception("could not end session %s", state.session_id)
+
+    async def reap_forever(self) -> None:
+        """End parked sessions whose resumption window has passed."""
+        interval = min(1.0, max(0.05, self.table.window / 4))
+        while True:
+            await anyio.sleep(interval)
+            for state in self.table.expired():
+                await state.detached.wait()
+                log.info("resumption window expired", extra={"session_id": state.session_id})
+                await self.end(state, "resumption window expired")
+
+    async def stop(self) -> None:
+        """Server shutdown: parked sessions cannot be resumed from another process; end them."""
+        for state in self.table.drain():
+            await self.end(state, "server shutdown")
+
+
+class Connection:
+    def __init__(
+        self, adapter: WebsocketAdapter, engine: Engine, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        self.adapter = adapter
+        self.engine = engine
+        self.config = adapter.config
+        self.scope = scope
+        self._receive = receive
+        self._send = send
+        self.close_code: Close | None = None
+        self.disconnected = False
+        self.tasks: TaskGroup | None = None
+        self.subscriptions: dict[int, anyio.CancelScope] = {}
+        self._subscription_ids = itertools.count(1)
+        self.state: SessionState
+        self.handler: PacketHandler
+
+    # -- life cycle -------------------------------------------------------------------------------
+    async def run(self) -> None:
+        if (await self._receive())["type"] != "websocket.connect":
+            return
+        resume_id = new_resume_id()
+        state = await self._session_for(self._header(b"resume-id"))
+        if state is None:
+            return
+        self.state = state
+        self.handler = PacketHandler(self.engine, self.config, state)
+        await self._send({"type": "websocket.accept", "headers": [(b"resume-id", resume_id.encode())]})
+        hooks = hooks_of(self.scope)
+        if hooks is not None:
+            hooks.on_ping = self._on_ping
+            hooks.on_shutdown = lambda: self.request_close(Close.NORMAL)
+        self.adapter.live.add(self)
+        try:
+            await self._serve()
+        finally:
+            self.adapter.live.discard(self)
+            if hooks is not None:
+                hooks.on_ping = hooks.on_shutdown = None
+            with anyio.CancelScope(shield=True):
+                await self._finish(resume_id)
+
+    async def _session_for(self, resume_id: str | None) -> SessionState | None:
+        """A fresh session, the parked one `resume_id` names, or None after closing 4401/4400."""
+        if resume_id is None:
+            return new_session(self.config)
+        state = self.adapter.table.claim(resume_id)
+        if state is not None:
+            await state.detached.wait()
+        if state is None or state.tenant is None or state.ended:
+            await self._refuse(Close.RESUME_NOT_FOUND)
+            return None
+        state.detached = anyio.Event()
+        try:
+            await self.engine.values.resume(
+                state.tenant.namespace,
+                state.session_id,
+                metadata=Metadata(actor=state.client_id, adapter=ADAPTER),
+            )
+        except Exception:
+            log.exception("could not resume session %s", state.session_id)
+            await self._refuse(Close.RESUME_FAILED)
+            await self.adapter.end(state, "resume failed")
+            return None
+        log.info("websocket resumed", extra={"session_id": state.session_id})
+        return state
+
+    async def _refuse(self, code: Close) -> None:
+        await self._send({"type": "websocket.accept"})
+        await self._send({"type": "websocket.close", "code": int(code), "reason": CLOSE_REASONS[code]})
+
+    async def _serve(self) -> None:
+        async with anyio.create_task_group() as tasks:
+            self.tasks = tasks
+            if not self.state.initialized:
+                tasks.start_soon(self._deadline)
+            await self._read_loop()
+            tasks.cancel_scope.cancel()
+
+    async def _finish(self, resume_id: str) -> None:
+        state, code = self.state, self.close_code
+        if code is None:  # the client went away: keep the session for a while
+            if state.initialized and self.adapter.table.window > 0:
+                self.adapter.table.park(resume_id, state)  # first: the client may be back at once
+                try:
+                    assert state.tenant is not None
+                    await self.engine.values.disconnect(
+                        state.tenant.namespace,
+                        state.session_id,
+                        metadata=Metadata(actor=state.client_id, adapter=ADAPTER),
+                    )
+                except Exception:
+                    log.exception("could not detach session %s", state.session_id)
+                    self.adapter.table.claim(resume_id)
+                    state.ended = True
+                    await self.adapter.end(state, "disconnect failed")
+                finally:
+                    state.detached.set()
+            else:
+                await self.adapter.end(state, "client disconnected")
+            return
+        if not self.disconnected:
+            with contextlib.suppress(OSError):
+                await self._send(
+                    {"type": "websocket.close", "code": int(code), "reason": CLOSE_REASONS[code]}
+                )
+        log.info("websocket closed", extra={"session_id": state.session_id, "close_code": int(code)})
+        await self.adapter.end(state, "server shutdown" if code == Close.NORMAL else f"closed {int(code)}")
+
+    def request_close(self, code: Close) -> None:
+        """Close with `code` as soon as the packet in flight is done (first request wins)."""
+        if self.close_code is None:
+            self.close_code = code
+        if self.tasks is not None:
+            self.tasks.cancel_scope.cancel()
+
+    def _on_ping(self) -> None:
+        if not self.state.rate.hit():
+            self.request_close(Close.RATE_LIMIT)
+
+    async def _deadline(self) -> None:
+        await anyio.sleep(self.config.limits.initialize_deadline_seconds)
+        if not self.state.initialized:
+            self.request_close(Close.INITIALIZE_DEADLINE)
+
+    def _header(self, name: bytes) -> str | None:
+        for key, value in self.scope.get("headers", []):
+            if key.lower() == name:
+                return bytes(value).decode("latin-1")
+        return None
+
+    # -- packets ------------------------------------------------------------------------------------
+    async def _read_loop(self) -> None:
+        while self.close_code is None:
+            message = await self._receive()
+            with anyio.CancelScope(shield=True):
+                if message["type"] != "websocket.receive":
+                    self.disconnected = True
+                    return
+                try:
+                    await self._on_message(message)
+                except ProtocolClose as close:
+                    if close.answer is not None:
+                        await self.send_text(close.answer)
+                    self.request_close(close.code)
+                except ValidationFailed:  # the engine's own bounds (key size, NUL, TTL range)
+                    self.request_close(Close.INVALID_BODY)
+                except Exception:
+                    log.exception("websocket packet failed", extra={"session_id": self.state.session_id})
+                    self.request_close(Close.INTERNAL_ERROR)
+
+    async def _on_message(self, message: dict[str, Any]) -> None:
+        if not self.state.rate.hit():
+            raise ProtocolClose(Close.RATE_LIMIT)
+        text = message.get("text")
+        if text is None:
+            raise ProtocolClose(Close.UNSUPPORTED_DATA)
+        limit = self.config.limits.max_frame_bytes
+        if len(text) > limit // 4 and len(text.encode()) > limit:
+            raise ProtocolClose(Close.MESSAGE_TOO_BIG)
+        kind, packet_id, packet = parse_envelope(text)
+        body = self.handler.body(kind, packet)
+        answer = await self._dispatch(kind, packet_id, body)
+        if answer is not None:
+            await self.send_text(answer)
+
+    async def _dispatch(self, kind: int, packet_id: int, body: Any) -> str | None:
+        handler = self.handler
+        if kind == PacketType.INITIALIZE:
+            assert isinstance(body, Initialize)
+            answer = await handler.initialize(packet_id, body)
+            if self.state.initialized:
+                log.info("websocket initialized", extra={"session_id": self.state.session_id})
+            return answer
+        if kind == PacketType.SET_VALUE:
+            assert isinstance(body, SetValue)
+            return await handler.set_value(packet_id, body)
+        if kind == PacketType.GET_VALUE:
+            assert isinstance(body, KeyBody)
+            return await handler.get_value(packet_id, body)
+        if kind == PacketType.DELETE_VALUE:
+            assert isinstance(body, KeyBody)
+            return await handler.delete_value(packet_id, body)
+        if kind == PacketType.READ_HISTORY:
+            assert isinstance(body, ReadHistory)
+            return await handler.read_history(packet_id, body)
+        if kind == PacketType.SUBSCRIBE_EVENTS:
+            assert isinstance(body, SubscribeEvents)
+            await self._subscribe(packet_id, body)
+            return None
+        assert isinstance(body, UnsubscribeEvents)
+        scope = self.subscriptions.pop(body.subscription, None)
+        if scope is None:
+            return response(packet_id, Status.SUBSCRIPTION_NOT_FOUND)
+        scope.cancel()
+        return response(packet_id, Status.OK)
+
+    async def send_text(self, text: str) -> None:
+        with contextlib.suppress(OSError):  # uvicorn's ClientDisconnected: the disconnect message follows
+            await self._send({"type": "websocket.send", "text": text})
+
+    # -- event subscriptions ------------------------------------------------------------------------
+    async def _subscribe(self, packet_id: int, body: SubscribeEvents) -> None:
+        if len(self.subscriptions) >= self.config.limits.max_subscriptions:
+            await self.send_text(response(packet_id, Status.TOO_MANY_SUBSCRIPTIONS))
+            return
+        number = next(self._subscription_ids)
+        head = self.engine.hub.head
+        scope = anyio.CancelScope()
+        self.subscriptions[number] = scope
+        await self.send_text(response(packet_id, Status.OK, subscription=number, head=head))
+        assert self.tasks is not None
+        self.tasks.start_soon(self._push, number, scope, body, head)
+
+    async def _push(self, number: int, scope: anyio.CancelScope, body: SubscribeEvents, head: int) -> None:
+        assert self.state.tenant is not None
+        namespace, stream = self.state.tenant.namespace, self.state.session_id
+        types = frozenset(body.types) if body.types is not None else None
+        with scope:
+            try:
+                if body.from_version is not None:
+                    past = await self.engine.read_stream(
+                        namespace, stream, from_version=body.from_version, to_position=head, types=types
+                    )
+                    for event in past:
+                        await self._push_event(number, event)
+                async for event in self.engine.subscribe(
+                    head, namespace=namespace, stream=stream, types=types
+                ):
+                    await self._push_event(number, event)
+            except Exception:
+                log.exception("subscription failed", extra={"session_id": self.state.session_id})
+                self.request_close(Close.INTERNAL_ERROR)
+
+    async def _push_event(self, number: int, event: Any) -> None:
+        packet = {
+            "id": SERVER_EVENT_ID,
+            "type": int(PacketType.SESSION_EVENT),
+            "subscription": number,
+            "event": event_json(event),
+        }
+        await self.send_text(orjson.dumps(packet).decode())

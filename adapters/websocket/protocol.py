@@ -1,0 +1,166 @@
+"""The wire format: packet types, request bodies, statuses and close codes (BlazeAuth, plus ours).
+
+Every constant here is quoted from `specs/websocket.md`; the reference owns 0-99, this project
+owns 100 and up (packets) and 800 and up (statuses).
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+UINT64_MAX = 2**64 - 1
+SERVER_EVENT_ID = UINT64_MAX
+"""Server-pushed packets carry this id so they never collide with a request id."""
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+class PacketType(IntEnum):
+    INITIALIZE = 0
+    SET_VALUE = 12
+    GET_VALUE = 13
+    DELETE_VALUE = 14
+    # this project's own packets
+    SUBSCRIBE_EVENTS = 100
+    UNSUBSCRIBE_EVENTS = 101
+    READ_HISTORY = 102
+    SESSION_EVENT = 150
+    """Server -> client only: one event of a subscription."""
+
+
+class Status(IntEnum):
+    OK = 1
+    INVALID_API_KEY = 2
+    ALREADY_INITIALIZED = 4
+    INTERNAL_SERVER_ERROR = 6
+    CLIENT_ID_TOO_SHORT = 500
+    CLIENT_ID_TOO_LONG = 501
+    STORE_VALUE_NOT_FOUND = 700
+    STORE_OUT_OF_MEMORY = 701
+    STORE_OUT_OF_ENTRIES = 702
+    # this project's own statuses
+    SUBSCRIPTION_NOT_FOUND = 800
+    TOO_MANY_SUBSCRIPTIONS = 801
+
+
+class Close(IntEnum):
+    NORMAL = 1000
+    MESSAGE_TOO_BIG = 1009
+    INTERNAL_ERROR = 4000
+    NOT_INITIALIZED = 4200
+    RATE_LIMIT = 4201
+    INITIALIZE_DEADLINE = 4202
+    INITIALIZE_FAILED = 4205
+    MISSING_TYPE_OR_ID = 4300
+    UNKNOWN_TYPE = 4301
+    INVALID_BODY = 4302
+    UNSUPPORTED_DATA = 4304
+    RESUME_FAILED = 4400
+    RESUME_NOT_FOUND = 4401
+
+
+CLOSE_REASONS: dict[int, str] = {
+    Close.NORMAL: "",
+    Close.MESSAGE_TOO_BIG: "frame too large",
+    Close.INTERNAL_ERROR: "internal server error",
+    Close.NOT_INITIALIZED: "connection is not initialized",
+    Close.RATE_LIMIT: "rate limit hit",
+    Close.INITIALIZE_DEADLINE: "session wasn't initialized in 15 seconds after connection",
+    Close.INITIALIZE_FAILED: "failed to initialize session",
+    Close.MISSING_TYPE_OR_ID: "packet does not contain mandatory 'type' and/or 'id' fields",
+    Close.UNKNOWN_TYPE: "invalid handler type specified",
+    Close.INVALID_BODY: "invalid request body",
+    Close.UNSUPPORTED_DATA: "received unsupported data",
+    Close.RESUME_FAILED: "failed to resume session",
+    Close.RESUME_NOT_FOUND: "resume ID was not found or it is expired",
+}
+
+
+class ProtocolClose(Exception):
+    """Raised anywhere in packet handling to close the connection with `code`."""
+
+    def __init__(self, code: Close, *, answer: str | None = None) -> None:
+        super().__init__(CLOSE_REASONS[code])
+        self.code = code
+        self.answer = answer
+        """A response to send before closing (the packet that crossed a limit is still answered)."""
+
+
+# -- request bodies (validated strictly: "1" is not an int, true is not an int) ---------------------
+class Body(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+
+class Initialize(Body):
+    websocket_api_key: str | None = None
+    client_id: str
+
+
+class SetValue(Body):
+    key: str
+    value: str
+    ttl: int = Field(ge=INT64_MIN, le=INT64_MAX)
+
+
+class KeyBody(Body):
+    key: str
+
+
+class SubscribeEvents(Body):
+    from_version: int | None = Field(default=None, ge=1, le=INT64_MAX)
+    types: list[str] | None = Field(default=None, max_length=64)
+
+
+class UnsubscribeEvents(Body):
+    subscription: int = Field(ge=1, le=INT64_MAX)
+
+
+class ReadHistory(Body):
+    from_version: int = Field(default=1, ge=1, le=INT64_MAX)
+    limit: int = Field(default=50, ge=1, le=1000)
+
+
+BODIES: dict[int, type[Body]] = {
+    PacketType.INITIALIZE: Initialize,
+    PacketType.SET_VALUE: SetValue,
+    PacketType.GET_VALUE: KeyBody,
+    PacketType.DELETE_VALUE: KeyBody,
+    PacketType.SUBSCRIBE_EVENTS: SubscribeEvents,
+    PacketType.UNSUBSCRIBE_EVENTS: UnsubscribeEvents,
+    PacketType.READ_HISTORY: ReadHistory,
+}
+
+
+def is_uint64(value: object) -> bool:
+    return type(value) is int and 0 <= value <= UINT64_MAX
+
+
+def parse_envelope(text: str) -> tuple[int, int, dict[str, Any]]:
+    """(type, id, the whole object) or ProtocolClose 4300/4301. The body is validated later."""
+    try:
+        packet = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        raise ProtocolClose(Close.MISSING_TYPE_OR_ID) from None
+    if type(packet) is not dict:
+        raise ProtocolClose(Close.MISSING_TYPE_OR_ID)
+    kind, packet_id = packet.get("type"), packet.get("id")
+    if not is_uint64(kind) or not is_uint64(packet_id):
+        raise ProtocolClose(Close.MISSING_TYPE_OR_ID)
+    assert isinstance(kind, int) and isinstance(packet_id, int)
+    if kind not in BODIES:
+        raise ProtocolClose(Close.UNKNOWN_TYPE)
+    return kind, packet_id, packet
+
+
+def parse_body(kind: int, packet: dict[str, Any]) -> Body:
+    try:
+        return BODIES[kind].model_validate(packet)
+    except ValidationError:
+        raise ProtocolClose(Close.INVALID_BODY) from None
+
+
+def response(packet_id: int, status: Status, **fields: Any) -> str:
+    return orjson.dumps({"id": packet_id, "status": int(status), **fields}).decode()

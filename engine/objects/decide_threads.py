@@ -1,0 +1,78 @@
+"""Posting thread items: the server sets id, created_at and user_id; content is required."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.commands import Command, Decision
+from engine.log.records import RecordedEvent
+from engine.objects.errors import InvalidThreadEnvelope, InvalidThreadItem, ThreadItemTooLarge
+from engine.objects.events import ThreadItemPosted
+from engine.objects.limits import MAX_ID, MAX_THREAD_ITEM_BYTES
+from engine.objects.models import has_nul, json_size, parse_content
+from engine.objects.state import find_object, handlers
+from engine.objects.thread_reads import item_document
+from engine.writes import UnitOfWork
+
+
+@dataclass(frozen=True, kw_only=True)
+class PostThreadItem(Command):
+    """Build it with `post_item(...)`, which validates content, sizes and ids."""
+
+    alias: str
+    content: list[dict[str, Any]]
+    parent_id: str | None = None
+    item_metadata: dict[str, Any] | None = None
+    user_id: str | None = None
+    item_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+def check_item(content: Any, parent_id: Any, item_metadata: Any, user_id: Any) -> list[dict[str, Any]]:
+    """Validate a thread item's parts; returns the content in its stored JSON form."""
+    if json_size({"content": content, "metadata": item_metadata}) > MAX_THREAD_ITEM_BYTES:
+        raise ThreadItemTooLarge(
+            f"a thread item's content and metadata are limited to {MAX_THREAD_ITEM_BYTES} bytes"
+        )
+    blocks = parse_content(content)
+    for name, value in (("parent_id", parent_id), ("user_id", user_id)):
+        if value is not None and (
+            not isinstance(value, str) or not 1 <= len(value) <= MAX_ID or has_nul(value)
+        ):
+            raise InvalidThreadItem(f"{name} must be a string of 1 to {MAX_ID} characters")
+    if item_metadata is not None and (not isinstance(item_metadata, dict) or has_nul(item_metadata)):
+        raise InvalidThreadItem("metadata must be an object (without NUL characters)")
+    return [block.model_dump(mode="json", by_alias=True) for block in blocks]
+
+
+@handlers.register(PostThreadItem)
+def post(command: PostThreadItem, state: UnitOfWork) -> Decision[dict[str, Any]]:
+    thread = find_object(state.read, command.namespace, command.stream, command.alias)
+    if thread is None or thread.type != "thread":
+        raise InvalidThreadEnvelope(f"{command.alias!r} is not a thread in this session")
+    event = ThreadItemPosted(
+        alias=command.alias,
+        object_id=thread.object_id,
+        item_id=command.item_id,
+        user_id=command.user_id,
+        content=command.content,
+        parent_id=command.parent_id,
+        metadata=command.item_metadata,
+    )
+
+    def then(recorded: list[RecordedEvent]) -> dict[str, Any]:
+        first = recorded[0]
+        return item_document(
+            first.namespace,
+            first.stream,
+            command.alias,
+            item_id=command.item_id,
+            created_at=first.recorded_at,
+            user_id=command.user_id,
+            content=command.content,
+            parent_id=command.parent_id,
+            metadata=command.item_metadata,
+        )
+
+    return Decision(events=[event], then=then)

@@ -1,0 +1,59 @@
+"""Reading envelopes: download one (never its thread items or graph elements) and list a session's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from engine.objects.errors import ObjectNotFound
+from engine.objects.limits import MAX_PAGE, page_size
+from engine.objects.state import find_object, iso
+from engine.objects.tables import object_messages as om
+from engine.objects.tables import session_objects as so
+
+
+def download(connection: Connection, namespace: str, session_id: str, alias: str) -> dict[str, Any]:
+    """The full envelope; a `messages` value is reassembled from its rows in ordinal order."""
+    found = find_object(connection.execute, namespace, session_id, alias)
+    if found is None:
+        raise ObjectNotFound(f"no session object {alias!r} in session {session_id!r}")
+    value = dict(found.value)
+    if found.type == "messages":
+        rows = connection.execute(
+            sa.select(om.c.message).where(om.c.object_id == found.object_id).order_by(om.c.ordinal)
+        )
+        value["messages"] = [row.message for row in rows]
+    return {
+        "revision_id": namespace,
+        "session_id": session_id,
+        "alias": alias,
+        "updated_at": iso(found.updated_at),
+        "value": value,
+    }
+
+
+def list_objects(
+    connection: Connection,
+    namespace: str,
+    session_id: str,
+    *,
+    after: str | None = None,
+    limit: int | None = None,
+) -> dict[str, Any]:
+    """`{objects: [{alias, type, updated_at}], cursor}` in alias order; `cursor` (the last alias) pages on."""
+    size = page_size(limit, MAX_PAGE)
+    query = sa.select(so.c.alias, so.c.type, so.c.updated_at).where(
+        so.c.namespace == namespace, so.c.session_id == session_id
+    )
+    alias = so.c.alias.collate("C") if connection.dialect.name == "postgresql" else so.c.alias
+    if after is not None:
+        query = query.where(alias > after)
+    rows = connection.execute(query.order_by(alias).limit(size + 1)).all()
+    more = len(rows) > size
+    rows = rows[:size]
+    return {
+        "objects": [{"alias": r.alias, "type": r.type, "updated_at": iso(r.updated_at)} for r in rows],
+        "cursor": rows[-1].alias if more else None,
+    }

@@ -1,0 +1,157 @@
+"""Graph reads: get one or many, list (by creation or update), neighbors. Every query is indexed."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from engine.clock import as_utc
+from engine.objects import cursors, graph_store
+from engine.objects.errors import ElementNotFound, InvalidGraphEnvelope, InvalidGraphQuery
+from engine.objects.limits import DEFAULT_GRAPH_PAGE, MAX_GET_MANY, MAX_NEIGHBOR_SOURCES, page_size
+from engine.objects.state import find_object
+from engine.objects.tables import graph_elements as ge
+from engine.objects.tables import vertex_labels as vl
+
+Direction = Literal["out", "in", "both"]
+
+
+def graph_id(connection: Connection, namespace: str, session_id: str, alias: str) -> int:
+    """The graph's object id; `invalid_graph_envelope` when the alias is missing or not a graph."""
+    graph = find_object(connection.execute, namespace, session_id, alias)
+    if graph is None or graph.type != "graph":
+        raise InvalidGraphEnvelope(f"{alias!r} is not a graph in this session")
+    return graph.object_id
+
+
+def get_element(
+    connection: Connection, namespace: str, session_id: str, alias: str, element_id: str
+) -> dict[str, Any]:
+    object_id = graph_id(connection, namespace, session_id, alias)
+    found = graph_store.load(connection.execute, object_id, [element_id])
+    if element_id not in found:
+        raise ElementNotFound(element_id)
+    return found[element_id].to_api()
+
+
+def get_elements(
+    connection: Connection, namespace: str, session_id: str, alias: str, element_ids: list[str]
+) -> dict[str, Any]:
+    """`{elements}` in the order asked; missing ids are left out."""
+    if len(element_ids) > MAX_GET_MANY:
+        raise InvalidGraphQuery(f"at most {MAX_GET_MANY} element ids per request")
+    object_id = graph_id(connection, namespace, session_id, alias)
+    found = graph_store.load(connection.execute, object_id, element_ids)
+    return {"elements": [found[i].to_api() for i in dict.fromkeys(element_ids) if i in found]}
+
+
+def list_elements(
+    connection: Connection,
+    namespace: str,
+    session_id: str,
+    alias: str,
+    *,
+    type: Literal["vertex", "edge"] | None = None,
+    ascending: bool = False,
+    cursor: str | None = None,
+    updated_since: datetime | None = None,
+    ids_only: bool = False,
+    limit: int | None = None,
+) -> dict[str, Any]:
+    """By creation order, or by update order (strictly after `updated_since`) when that is given."""
+    object_id = graph_id(connection, namespace, session_id, alias)
+    size = page_size(limit, DEFAULT_GRAPH_PAGE)
+    kind = "g" if updated_since is None else "u"
+    key = ge.c.created_seq if updated_since is None else ge.c.updated_seq
+    after = cursors.decode(cursor, kind, ascending)
+    query = sa.select(*graph_store.COLUMNS).where(ge.c.object_id == object_id)
+    if type is not None:
+        query = query.where(ge.c.type == type)
+    if updated_since is not None:
+        query = query.where(ge.c.updated_at > as_utc(updated_since))
+    if after is not None:
+        query = query.where(key > after if ascending else key < after)
+    rows = connection.execute(query.order_by(key if ascending else key.desc()).limit(size + 1)).all()
+    more = len(rows) > size
+    elements = [graph_store.to_element(row) for row in rows[:size]]
+    last = elements[-1] if elements else None
+    page: dict[str, Any] = {
+        "cursor": cursors.encode(kind, ascending, last.created_seq if kind == "g" else last.updated_seq)
+        if more and last
+        else None
+    }
+    if ids_only:
+        page["element_ids"] = [{"element_id": e.element_id, "type": e.type, "rev": e.rev} for e in elements]
+    else:
+        page["elements"] = [e.to_api() for e in elements]
+    return page
+
+
+def neighbors(
+    connection: Connection,
+    namespace: str,
+    session_id: str,
+    alias: str,
+    from_ids: list[str],
+    *,
+    direction: Direction = "both",
+    label: str | None = None,
+    neighbor_label: str | None = None,
+    cursor: str | None = None,
+    limit: int | None = None,
+) -> dict[str, Any]:
+    """Edges touching `from_ids` (insertion order) and the vertices they reach (deduplicated).
+
+    A page holds up to `limit` edges; `cursor` continues after the last edge returned.
+    """
+    if direction not in ("out", "in", "both"):
+        raise InvalidGraphQuery("direction must be out, in or both")
+    if not from_ids or len(from_ids) > MAX_NEIGHBOR_SOURCES:
+        raise InvalidGraphQuery(f"from must list 1 to {MAX_NEIGHBOR_SOURCES} element ids")
+    object_id = graph_id(connection, namespace, session_id, alias)
+    size = page_size(limit, DEFAULT_GRAPH_PAGE)
+    after = cursors.decode(cursor, "n", True)
+    sources = list(dict.fromkeys(from_ids))
+    branches = []
+    for end, other in (("from_id", "to_id"), ("to_id", "from_id")):
+        if direction == ("in" if end == "from_id" else "out"):
+            continue
+        query = sa.select(*graph_store.COLUMNS).where(ge.c.object_id == object_id, ge.c[end].in_(sources))
+        if label is not None:
+            query = query.where(ge.c.label == label)
+        if after is not None:
+            query = query.where(ge.c.created_seq > after)
+        if neighbor_label is not None:
+            labelled = sa.select(vl.c.element_id).where(
+                vl.c.object_id == object_id, vl.c.label == neighbor_label
+            )
+            query = query.where(ge.c[other].in_(labelled))
+        branches.append(query.order_by(ge.c.created_seq).limit(size + 1))
+    edges: dict[str, Any] = {}
+    for branch in branches:
+        for row in connection.execute(branch):
+            edges.setdefault(row.element_id, graph_store.to_element(row))
+    ordered = sorted(edges.values(), key=lambda e: e.created_seq)
+    more = len(ordered) > size
+    ordered = ordered[:size]
+    reached: list[str] = []
+    source_set = set(sources)
+    for edge in ordered:
+        if direction != "in" and edge.from_id in source_set and edge.to_id is not None:
+            reached.append(edge.to_id)
+        if direction != "out" and edge.to_id in source_set and edge.from_id is not None:
+            reached.append(edge.from_id)
+    found = graph_store.load(connection.execute, object_id, reached)
+    vertices = [
+        found[v].to_api()
+        for v in dict.fromkeys(reached)
+        if v in found and (neighbor_label is None or neighbor_label in (found[v].labels or ()))
+    ]
+    return {
+        "edges": [e.to_api() for e in ordered],
+        "vertices": vertices,
+        "cursor": cursors.encode("n", True, ordered[-1].created_seq) if more else None,
+    }

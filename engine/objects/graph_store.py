@@ -1,0 +1,88 @@
+"""Rows of `graph_elements` as `Element`s, and the indexed lookups both writes and reads share."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.sql import Executable
+
+from engine.clock import as_utc
+from engine.objects.graph_ops import Element
+from engine.objects.tables import graph_elements as ge
+
+Run = Callable[[Executable], CursorResult[Any]]
+"""Runs a query: `connection.execute`, `UnitOfWork.read` or `ProjectionContext.read`."""
+
+COLUMNS = (
+    ge.c.element_id,
+    ge.c.type,
+    ge.c.labels,
+    ge.c.label,
+    ge.c.from_id,
+    ge.c.to_id,
+    ge.c.props,
+    ge.c.rev,
+    ge.c.created_at,
+    ge.c.updated_at,
+    ge.c.user_id,
+    ge.c.created_seq,
+    ge.c.updated_seq,
+)
+
+
+def to_element(row: Any) -> Element:
+    return Element(
+        row.element_id,
+        row.type,
+        row.labels,
+        row.label,
+        row.from_id,
+        row.to_id,
+        row.props,
+        row.rev,
+        as_utc(row.created_at),
+        as_utc(row.updated_at),
+        row.user_id,
+        row.created_seq,
+        row.updated_seq,
+    )
+
+
+def to_row(object_id: int, element: Element) -> dict[str, Any]:
+    return {
+        "object_id": object_id,
+        "element_id": element.element_id,
+        "type": element.type,
+        "labels": element.labels,
+        "label": element.label,
+        "from_id": element.from_id,
+        "to_id": element.to_id,
+        "props": element.props,
+        "rev": element.rev,
+        "created_at": element.created_at,
+        "updated_at": element.updated_at,
+        "user_id": element.user_id,
+        "created_seq": element.created_seq,
+        "updated_seq": element.updated_seq,
+    }
+
+
+def load(run: Run, object_id: int, ids: Iterable[str]) -> dict[str, Element]:
+    wanted = list(dict.fromkeys(ids))
+    found: dict[str, Element] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        query = sa.select(*COLUMNS).where(ge.c.object_id == object_id, ge.c.element_id.in_(chunk))
+        for row in run(query):
+            found[row.element_id] = to_element(row)
+    return found
+
+
+def incident(run: Run, object_id: int, vertex_id: str) -> dict[str, Element]:
+    """Every edge from or to a vertex (two index range scans)."""
+    outgoing = sa.select(*COLUMNS).where(ge.c.object_id == object_id, ge.c.from_id == vertex_id)
+    incoming = sa.select(*COLUMNS).where(ge.c.object_id == object_id, ge.c.to_id == vertex_id)
+    return {row.element_id: to_element(row) for row in run(sa.union_all(outgoing, incoming))}

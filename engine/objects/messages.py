@@ -1,0 +1,139 @@
+"""The messages read model's contract: per-session stats and full-text session matching.
+
+Query syntax (both backends, parsed here so they agree): words, "quoted phrases", `or` between
+groups, `-word` / `-"phrase"` to exclude. Each `or`-separated group needs one positive term.
+SQLite runs it as an FTS5 MATCH (porter unicode61), PostgreSQL as websearch_to_tsquery.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql import Select
+
+from engine.objects.errors import InvalidSearchQuery
+from engine.objects.limits import MAX_SEARCH_QUERY
+from engine.objects.tables import FTS_CONFIG, FTS_TABLE, messages, search_vector
+
+_TOKEN = re.compile(r'(-?)"([^"]*)"|(\S+)')
+_fts = sa.table(FTS_TABLE, sa.column("rowid"))
+
+
+@dataclass
+class _Group:
+    positive: list[str] = field(default_factory=list)
+    negative: list[str] = field(default_factory=list)
+
+
+def parse_search(query: str) -> list[_Group]:
+    """Groups of (positive, negative) terms; raises `InvalidSearchQuery` (a ValidationFailed)."""
+    if not isinstance(query, str) or not query.strip() or len(query) > MAX_SEARCH_QUERY:
+        raise InvalidSearchQuery(f"a search query is 1 to {MAX_SEARCH_QUERY} characters")
+    if query.count('"') % 2:
+        raise InvalidSearchQuery("unbalanced quote in search query")
+    groups = [_Group()]
+    for match in _TOKEN.finditer(query):
+        negated, phrase, word = match.groups()
+        if word is not None and word.lower() == "or":
+            groups.append(_Group())
+            continue
+        if word is not None:
+            negated, phrase = ("-", word[1:]) if word.startswith("-") else ("", word)
+        words = re.findall(r"\w+", phrase or "")
+        if not words:
+            continue
+        term = " ".join(words)
+        (groups[-1].negative if negated else groups[-1].positive).append(term)
+    groups = [g for g in groups if g.positive or g.negative]
+    if not groups or any(not g.positive for g in groups):
+        raise InvalidSearchQuery("every part of a search query needs at least one word to look for")
+    return groups
+
+
+def _fts5(groups: list[_Group]) -> str:
+    parts = []
+    for group in groups:
+        expression = "(" + " AND ".join(f'"{t}"' for t in group.positive) + ")"
+        for term in group.negative:
+            expression = f'({expression} NOT "{term}")'
+        parts.append(expression)
+    return " OR ".join(parts)
+
+
+def _websearch(groups: list[_Group]) -> str:
+    return " or ".join(
+        " ".join([*(f'"{t}"' for t in g.positive), *(f'-"{t}"' for t in g.negative)]) for g in groups
+    )
+
+
+def matching_sessions(connection: Connection, namespace: str, query: str) -> Select[Any]:
+    """A selectable of the distinct session ids in `namespace` with a message matching `query`."""
+    groups = parse_search(query)
+    if connection.dialect.name == "postgresql":
+        tsquery = sa.func.websearch_to_tsquery(
+            sa.literal_column(f"'{FTS_CONFIG}'::regconfig"), _websearch(groups)
+        )
+        return (
+            sa.select(messages.c.session_id)
+            .where(messages.c.namespace == namespace, search_vector.bool_op("@@")(tsquery))
+            .distinct()
+        )
+    return (
+        sa.select(messages.c.session_id)
+        .select_from(_fts.join(messages, messages.c.id == _fts.c.rowid))
+        .where(sa.literal_column(FTS_TABLE).op("MATCH")(_fts5(groups)), messages.c.namespace == namespace)
+        .distinct()
+    )
+
+
+def message_stats(
+    connection: Connection, namespace: str, session_ids: Iterable[str]
+) -> dict[str, tuple[int, str | None]]:
+    """For each session asked: (messages count, text of the first user message or None).
+
+    "First" is log order: the row written by the earliest event, then its ordinal.
+    """
+    wanted = list(dict.fromkeys(session_ids))
+    stats: dict[str, tuple[int, str | None]] = {s: (0, None) for s in wanted}
+    m = messages.c
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        scope = (m.namespace == namespace, m.session_id.in_(chunk))
+        counts = connection.execute(
+            sa.select(m.session_id, sa.func.count()).where(*scope).group_by(m.session_id)
+        )
+        for session_id, count in counts:
+            stats[session_id] = (int(count), None)
+        first = sa.select(sa.func.min(m.id)).where(*scope, m.role == "user").group_by(m.session_id)
+        for session_id, text in connection.execute(sa.select(m.session_id, m.text).where(m.id.in_(first))):
+            stats[session_id] = (stats[session_id][0], text)
+    return stats
+
+
+def search_messages(
+    connection: Connection, namespace: str, query: str, *, session_id: str | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
+    """Matching message rows (newest first): a convenience over `matching_sessions`' index."""
+    groups = parse_search(query)
+    m = messages.c
+    columns = (m.session_id, m.source_alias, m.ordinal, m.role, m.text, m.position)
+    if connection.dialect.name == "postgresql":
+        tsquery = sa.func.websearch_to_tsquery(
+            sa.literal_column(f"'{FTS_CONFIG}'::regconfig"), _websearch(groups)
+        )
+        select = sa.select(*columns).where(m.namespace == namespace, search_vector.bool_op("@@")(tsquery))
+    else:
+        select = (
+            sa.select(*columns)
+            .select_from(_fts.join(messages, m.id == _fts.c.rowid))
+            .where(sa.literal_column(FTS_TABLE).op("MATCH")(_fts5(groups)), m.namespace == namespace)
+        )
+    if session_id is not None:
+        select = select.where(m.session_id == session_id)
+    rows = connection.execute(select.order_by(m.id.desc()).limit(max(1, min(limit, 1000))))
+    return [dict(row._mapping) for row in rows]

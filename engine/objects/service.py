@@ -1,0 +1,290 @@
+"""`ObjectsService`: the public, async calls of typed session objects (BlobHub's commands).
+
+Writes validate their input here (off the writer thread) and go through `engine.execute`;
+reads are pure query functions run by `engine.read`. Namespace = BlobHub's revision_id.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+from sqlalchemy.engine import Connection
+
+from engine.commands import Command
+from engine.log.records import Metadata
+from engine.objects import envelope_reads, graph_reads, thread_reads, traversal
+from engine.objects import messages as search
+from engine.objects.decide_envelopes import AppendMessages, DeleteObject, UploadObject
+from engine.objects.decide_graph import ApplyGraphMutations
+from engine.objects.decide_threads import PostThreadItem, check_item
+from engine.objects.errors import InvalidCursor
+from engine.objects.graph_ops import parse_operations
+from engine.objects.models import check_identifier, parse_messages, parse_value
+
+if TYPE_CHECKING:
+    from engine.engine import Engine
+
+Instant = datetime | str | None
+
+
+def _instant(value: Instant, name: str) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    try:
+        return datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise InvalidCursor(f"{name} must be an ISO 8601 instant") from None
+
+
+class ObjectsService:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @staticmethod
+    def _address(namespace: str, session_id: str, alias: str | None = None) -> None:
+        check_identifier("revision_id", namespace)
+        check_identifier("session_id", session_id)
+        if alias is not None:
+            check_identifier("alias", alias)
+
+    async def _run(self, command: Command) -> dict[str, Any]:
+        outcome = await self._engine.execute(command)
+        return cast(dict[str, Any], outcome.result)
+
+    # -- envelopes ---------------------------------------------------------------------------
+    async def upload(
+        self, namespace: str, session_id: str, alias: str, value: Any, *, metadata: Metadata | None = None
+    ) -> dict[str, Any]:
+        """Create or replace; returns `{revision_id, session_id, alias, type, updated_at}`."""
+        self._address(namespace, session_id, alias)
+        parsed = parse_value(value)
+        return await self._run(
+            UploadObject(
+                namespace=namespace,
+                stream=session_id,
+                alias=alias,
+                value=parsed,
+                metadata=metadata or Metadata(),
+            )
+        )
+
+    async def download(self, namespace: str, session_id: str, alias: str) -> dict[str, Any]:
+        return await self._engine.read(lambda c: envelope_reads.download(c, namespace, session_id, alias))
+
+    async def list_objects(
+        self, namespace: str, session_id: str, *, after: str | None = None, limit: int | None = None
+    ) -> dict[str, Any]:
+        return await self._engine.read(
+            lambda c: envelope_reads.list_objects(c, namespace, session_id, after=after, limit=limit)
+        )
+
+    async def delete(
+        self, namespace: str, session_id: str, alias: str, *, metadata: Metadata | None = None
+    ) -> None:
+        self._address(namespace, session_id, alias)
+        await self._run(
+            DeleteObject(namespace=namespace, stream=session_id, alias=alias, metadata=metadata or Metadata())
+        )
+
+    async def append_messages(
+        self, namespace: str, session_id: str, alias: str, messages: Any, *, metadata: Metadata | None = None
+    ) -> dict[str, Any]:
+        """Append to a `messages` object; returns the summary plus `first_ordinal` and `count`."""
+        self._address(namespace, session_id, alias)
+        parsed = parse_messages(messages)
+        command = AppendMessages(
+            namespace=namespace,
+            stream=session_id,
+            alias=alias,
+            messages=parsed,
+            metadata=metadata or Metadata(),
+        )
+        return await self._run(command)
+
+    # -- threads -----------------------------------------------------------------------------
+    async def post_thread_item(
+        self,
+        namespace: str,
+        session_id: str,
+        alias: str,
+        content: Any,
+        *,
+        parent_id: str | None = None,
+        item_metadata: dict[str, Any] | None = None,
+        user_id: str | None = None,
+        metadata: Metadata | None = None,
+    ) -> dict[str, Any]:
+        """Returns the item. `user_id` defaults to `metadata.actor`."""
+        self._address(namespace, session_id, alias)
+        metadata = metadata or Metadata()
+        user_id = user_id if user_id is not None else metadata.actor
+        blocks = check_item(content, parent_id, item_metadata, user_id)
+        command = PostThreadItem(
+            namespace=namespace,
+            stream=session_id,
+            alias=alias,
+            content=blocks,
+            parent_id=parent_id,
+            item_metadata=item_metadata,
+            user_id=user_id,
+            metadata=metadata,
+        )
+        return await self._run(command)
+
+    async def get_thread_item(
+        self, namespace: str, session_id: str, alias: str, item_id: str
+    ) -> dict[str, Any]:
+        return await self._engine.read(
+            lambda c: thread_reads.get_item(c, namespace, session_id, alias, item_id)
+        )
+
+    async def list_thread_items(
+        self,
+        namespace: str,
+        session_id: str,
+        alias: str,
+        *,
+        ascending: bool = False,
+        created_since: Instant = None,
+        created_before: Instant = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> dict[str, Any]:
+        since, before = _instant(created_since, "created_since"), _instant(created_before, "created_before")
+        return await self._engine.read(
+            lambda c: thread_reads.list_items(
+                c,
+                namespace,
+                session_id,
+                alias,
+                ascending=ascending,
+                created_since=since,
+                created_before=before,
+                limit=limit,
+                cursor=cursor,
+            )
+        )
+
+    # -- graphs ------------------------------------------------------------------------------
+    async def apply_graph_mutations(
+        self,
+        namespace: str,
+        session_id: str,
+        alias: str,
+        operations: Any,
+        *,
+        user_id: str | None = None,
+        metadata: Metadata | None = None,
+    ) -> dict[str, Any]:
+        """All or nothing; returns `{elements: [{element_id, type, change, rev}]}`."""
+        self._address(namespace, session_id, alias)
+        metadata = metadata or Metadata()
+        command = ApplyGraphMutations(
+            namespace=namespace,
+            stream=session_id,
+            alias=alias,
+            operations=parse_operations(operations),
+            user_id=user_id if user_id is not None else metadata.actor,
+            metadata=metadata,
+        )
+        return await self._run(command)
+
+    async def get_graph_element(
+        self, namespace: str, session_id: str, alias: str, element_id: str
+    ) -> dict[str, Any]:
+        return await self._engine.read(
+            lambda c: graph_reads.get_element(c, namespace, session_id, alias, element_id)
+        )
+
+    async def get_graph_elements(
+        self, namespace: str, session_id: str, alias: str, element_ids: list[str]
+    ) -> dict[str, Any]:
+        return await self._engine.read(
+            lambda c: graph_reads.get_elements(c, namespace, session_id, alias, element_ids)
+        )
+
+    async def list_graph_elements(
+        self,
+        namespace: str,
+        session_id: str,
+        alias: str,
+        *,
+        type: Literal["vertex", "edge"] | None = None,
+        ascending: bool = False,
+        cursor: str | None = None,
+        updated_since: Instant = None,
+        ids_only: bool = False,
+        limit: int | None = None,
+    ) -> dict[str, Any]:
+        since = _instant(updated_since, "updated_since")
+        return await self._engine.read(
+            lambda c: graph_reads.list_elements(
+                c,
+                namespace,
+                session_id,
+                alias,
+                type=type,
+                ascending=ascending,
+                cursor=cursor,
+                updated_since=since,
+                ids_only=ids_only,
+                limit=limit,
+            )
+        )
+
+    async def graph_neighbors(
+        self,
+        namespace: str,
+        session_id: str,
+        alias: str,
+        from_ids: list[str],
+        *,
+        direction: Literal["out", "in", "both"] = "both",
+        label: str | None = None,
+        neighbor_label: str | None = None,
+        cursor: str | None = None,
+        limit: int | None = None,
+    ) -> dict[str, Any]:
+        return await self._engine.read(
+            lambda c: graph_reads.neighbors(
+                c,
+                namespace,
+                session_id,
+                alias,
+                from_ids,
+                direction=direction,
+                label=label,
+                neighbor_label=neighbor_label,
+                cursor=cursor,
+                limit=limit,
+            )
+        )
+
+    async def query_graph(self, namespace: str, session_id: str, alias: str, query: Any) -> dict[str, Any]:
+        return await self._engine.read(lambda c: traversal.run_query(c, namespace, session_id, alias, query))
+
+    # -- the messages read model ---------------------------------------------------------------
+    async def message_stats(
+        self, namespace: str, session_ids: list[str]
+    ) -> dict[str, tuple[int, str | None]]:
+        return await self._engine.read(lambda c: search.message_stats(c, namespace, session_ids))
+
+    async def matching_sessions(self, namespace: str, query: str, *, limit: int = 100) -> list[str]:
+        """Session ids (sorted) whose messages match a search query."""
+
+        def run(connection: Connection) -> list[str]:
+            selectable = search.matching_sessions(connection, namespace, query).subquery()
+            rows = connection.execute(
+                selectable.select().order_by(selectable.c.session_id).limit(max(1, min(limit, 1000)))
+            )
+            return [row[0] for row in rows]
+
+        return await self._engine.read(run)
+
+    async def search_messages(
+        self, namespace: str, query: str, *, session_id: str | None = None, limit: int = 50
+    ) -> list[dict[str, Any]]:
+        return await self._engine.read(
+            lambda c: search.search_messages(c, namespace, query, session_id=session_id, limit=limit)
+        )

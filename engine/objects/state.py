@@ -1,0 +1,65 @@
+"""What decisions and reads share: the command-handler registry and the envelope lookup."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from engine.clock import as_utc
+from engine.commands import CommandHandlers
+from engine.objects.graph_store import Run
+from engine.objects.tables import session_objects as so
+
+handlers = CommandHandlers()
+
+
+@dataclass(frozen=True)
+class ObjectRow:
+    namespace: str
+    session_id: str
+    alias: str
+    object_id: int
+    type: str
+    value: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    position: int
+
+
+_find = sa.select(
+    so.c.namespace,
+    so.c.session_id,
+    so.c.alias,
+    so.c.object_id,
+    so.c.type,
+    so.c.value,
+    so.c.created_at,
+    so.c.updated_at,
+    so.c.position,
+).where(
+    so.c.namespace == sa.bindparam("ns"),
+    so.c.session_id == sa.bindparam("sid"),
+    so.c.alias == sa.bindparam("al"),
+)
+
+
+def find_object(run: Run, namespace: str, session_id: str, alias: str) -> ObjectRow | None:
+    row = run(_find.params(ns=namespace, sid=session_id, al=alias)).first()
+    if row is None:
+        return None
+    values = row._asdict()
+    values["created_at"] = as_utc(values["created_at"])
+    values["updated_at"] = as_utc(values["updated_at"])
+    return ObjectRow(**values)
+
+
+def iso(instant: datetime) -> str:
+    """BlobHub timestamps: ISO 8601, UTC, microseconds (`2026-06-06T10:00:00.000000+00:00`)."""
+    return as_utc(instant).isoformat(timespec="microseconds")
+
+
+def epoch_ms(instant: datetime) -> int:
+    return int(as_utc(instant).timestamp() * 1000)

@@ -1,0 +1,265 @@
+"""Commands of the values domain and the handlers that decide them.
+
+Handlers read the read model as the current batch has left it (`state.read`), judge expiry at the
+batch's instant (`state.now`), and refuse with a typed error before deciding any event, so a
+refused write changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from engine.commands import Command, CommandHandlers, Decision
+from engine.errors import ValidationFailed
+from engine.log.schema import UtcDateTime
+from engine.values import events as ev
+from engine.values import validation
+from engine.values.errors import (
+    SessionConflict,
+    SessionEnded,
+    SessionNotFound,
+    StoreOutOfEntries,
+    StoreOutOfMemory,
+)
+from engine.values.policy import Kind, Policies, Policy
+from engine.values.projection import PART_PREFIX, value_entries, value_sessions
+
+if TYPE_CHECKING:
+    from engine.writes import UnitOfWork
+
+handlers = CommandHandlers()
+
+_s, _e = value_sessions.c, value_entries.c
+_NS: sa.BindParameter[str] = sa.bindparam("ns")
+_SID: sa.BindParameter[str] = sa.bindparam("sid")
+_NOW: sa.BindParameter[datetime] = sa.bindparam("now", type_=UtcDateTime)
+_its_entries = sa.and_(_e.namespace == _NS, _e.session_id == _SID)
+_live = sa.or_(_e.expires_at.is_(None), _e.expires_at > _NOW)
+
+_session = sa.select(_s.kind, _s.status).where(_s.namespace == _NS, _s.session_id == _SID)
+_entry = sa.select(_e.size, _e.expires_at).where(_its_entries, _e.key == sa.bindparam("k"))
+_row_count = sa.select(sa.func.count()).where(_its_entries)
+_live_totals = sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(_e.size), 0)).where(
+    _its_entries, _live
+)
+_live_keys = sa.select(_e.key).where(_its_entries, _live)
+_live_parts = _live_keys.where(_e.key.startswith(PART_PREFIX, autoescape=True))
+_any_part = sa.select(_e.key).where(_its_entries, _e.key.startswith(PART_PREFIX, autoescape=True)).limit(1)
+_any_entry = sa.select(_e.key).where(_its_entries).limit(1)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ValuesCommand(Command):
+    """Checks the ids in the caller's task, before the command joins the write queue."""
+
+    def __post_init__(self) -> None:
+        validation.check_id("namespace", self.namespace)
+        validation.check_id("session id", self.stream)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetValue(ValuesCommand):
+    key: str
+    value: Any
+    ttl_seconds: float | None = None
+    expires_at: datetime | None = None
+    policies: Policies = field(default_factory=Policies)
+    size: int = field(init=False, default=0)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        validation.check_key(self.key)
+        validation.check_expiry_inputs(self.ttl_seconds, self.expires_at)
+        # Measured here, off the writer thread: serialising a large value is the costly part.
+        object.__setattr__(self, "size", validation.measure(self.value))
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeleteValue(ValuesCommand):
+    key: str
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        validation.check_key(self.key)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClearValues(ValuesCommand):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClearParts(ValuesCommand):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class OpenConnectionSession(ValuesCommand):
+    client_id: str
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        validation.check_id("client id", self.client_id)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Disconnect(ValuesCommand):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class Resume(ValuesCommand):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class EndConnectionSession(ValuesCommand):
+    reason: str
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not isinstance(self.reason, str) or len(self.reason) > 1000 or "\x00" in self.reason:
+            raise ValidationFailed("the reason must be a string of at most 1000 characters")
+
+
+# -- reading state --------------------------------------------------------------------------------
+def _ids(command: Command) -> dict[str, Any]:
+    return {"ns": command.namespace, "sid": command.stream}
+
+
+def _session_of(command: Command, state: UnitOfWork) -> tuple[Kind, str] | None:
+    row: Any = state.read(_session, _ids(command)).first()
+    return None if row is None else (row[0], row[1])
+
+
+def _live_size(command: SetValue | DeleteValue, state: UnitOfWork) -> int | None:
+    """The size of the key's live value, or None when it is missing or expired."""
+    row: Any = state.read(_entry, {**_ids(command), "k": command.key}).first()
+    if row is None or (row[1] is not None and row[1] <= state.now):
+        return None
+    return int(row[0])
+
+
+def _keys(statement: sa.Select[Any], command: Command, state: UnitOfWork) -> list[str]:
+    return sorted(state.read(statement, {**_ids(command), "now": state.now}).scalars())
+
+
+def _connection_session(command: Command, state: UnitOfWork) -> str:
+    """The status of a connection-bound session; refuses any other session."""
+    session = _session_of(command, state)
+    if session is None or session[0] != "connection":
+        raise SessionNotFound(f"no connection-bound session {command.namespace}/{command.stream}")
+    return session[1]
+
+
+# -- values ---------------------------------------------------------------------------------------
+def _check_limits(command: SetValue, state: UnitOfWork, policy: Policy, replacing: int | None) -> None:
+    """Refuse a write that breaks the policy. Bytes first: both exceeded reports out of memory."""
+    if policy.max_value_bytes is not None and command.size > policy.max_value_bytes:
+        raise StoreOutOfMemory(f"the value is {command.size} bytes; at most {policy.max_value_bytes} allowed")
+    adds_key = replacing is None
+    if policy.max_total_bytes is None:
+        if not adds_key or policy.max_entries is None:
+            return
+        # Cheap first: fewer rows than the limit, expired or not, means fewer live keys too.
+        if int(state.read(_row_count, _ids(command)).scalar_one()) < policy.max_entries:
+            return
+    totals: Any = state.read(_live_totals, {**_ids(command), "now": state.now}).one()
+    count, total = totals
+    if policy.max_total_bytes is not None:
+        new_total = int(total) - (replacing or 0) + command.size
+        if new_total > policy.max_total_bytes:
+            raise StoreOutOfMemory(
+                f"the session would hold {new_total} bytes; at most {policy.max_total_bytes} allowed"
+            )
+    if adds_key and policy.max_entries is not None and int(count) + 1 > policy.max_entries:
+        raise StoreOutOfEntries(f"the session already holds {policy.max_entries} entries")
+
+
+@handlers.register(SetValue)
+def set_value(command: SetValue, state: UnitOfWork) -> Decision[None]:
+    session = _session_of(command, state)
+    kind: Kind = session[0] if session is not None else "durable"
+    if session is not None and session[1] == "ended":
+        raise SessionEnded(f"session {command.namespace}/{command.stream} has ended")
+    policy = command.policies.of(kind)
+    if policy.strings_only and not isinstance(command.value, str):
+        raise ValidationFailed(f"{kind} sessions hold string values only")
+    expires_at = validation.expiry(command.ttl_seconds, command.expires_at, policy, state.now)
+    replacing = _live_size(command, state)
+    _check_limits(command, state, policy, replacing)
+    event = ev.ValueSet(
+        key=command.key,
+        value=command.value,
+        size=command.size,
+        expires_at=expires_at,
+        replaced=replacing is not None,
+    )
+    return Decision(events=[event])
+
+
+@handlers.register(DeleteValue)
+def delete_value(command: DeleteValue, state: UnitOfWork) -> Decision[bool]:
+    # Deleting a missing or expired key records nothing: nothing a client could see changed.
+    if _live_size(command, state) is None:
+        return Decision(result=False)
+    return Decision(events=[ev.ValueDeleted(key=command.key)], result=True)
+
+
+@handlers.register(ClearValues)
+def clear_values(command: ClearValues, state: UnitOfWork) -> Decision[int]:
+    if state.read(_any_entry, _ids(command)).first() is None:
+        return Decision(result=0)
+    keys = _keys(_live_keys, command, state)
+    return Decision(events=[ev.ValuesCleared(keys=keys)], result=len(keys))
+
+
+@handlers.register(ClearParts)
+def clear_parts(command: ClearParts, state: UnitOfWork) -> Decision[int]:
+    if state.read(_any_part, _ids(command)).first() is None:
+        return Decision(result=0)
+    keys = _keys(_live_parts, command, state)
+    return Decision(events=[ev.UserPartsCleared(keys=keys)], result=len(keys))
+
+
+# -- connection-bound lifetime ----------------------------------------------------------------------
+@handlers.register(OpenConnectionSession)
+def open_connection_session(command: OpenConnectionSession, state: UnitOfWork) -> Decision[None]:
+    session = _session_of(command, state)
+    if session is not None:
+        if session[1] == "ended":
+            raise SessionEnded(f"session {command.namespace}/{command.stream} has ended")
+        raise SessionConflict(f"session {command.namespace}/{command.stream} already exists ({session[0]})")
+    return Decision(events=[ev.ConnectionSessionOpened(client_id=command.client_id)])
+
+
+@handlers.register(Disconnect)
+def disconnect(command: Disconnect, state: UnitOfWork) -> Decision[None]:
+    status = _connection_session(command, state)
+    if status == "ended":
+        raise SessionEnded(f"session {command.namespace}/{command.stream} has ended")
+    if status == "disconnected":
+        return Decision()
+    return Decision(events=[ev.ConnectionSessionDisconnected()])
+
+
+@handlers.register(Resume)
+def resume(command: Resume, state: UnitOfWork) -> Decision[None]:
+    status = _connection_session(command, state)
+    if status == "ended":
+        raise SessionEnded(f"session {command.namespace}/{command.stream} has ended")
+    if status == "open":
+        return Decision()
+    return Decision(events=[ev.ConnectionSessionResumed()])
+
+
+@handlers.register(EndConnectionSession)
+def end_connection_session(command: EndConnectionSession, state: UnitOfWork) -> Decision[None]:
+    if _connection_session(command, state) == "ended":
+        return Decision()
+    keys = _keys(_live_keys, command, state)
+    return Decision(events=[ev.ConnectionSessionEnded(reason=command.reason, keys=keys)])

@@ -1,0 +1,130 @@
+"""Read functions of the values domain: pure queries on a connection, judged at an instant `now`.
+
+The service runs them against the live read model with the engine clock; `SessionState.read`
+runs them against a session as it was, so history and live reads share one definition.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from engine.log.schema import UtcDateTime
+from engine.values.projection import PART_PREFIX, value_entries, value_sessions
+
+_s, _e = value_sessions.c, value_entries.c
+_NS: sa.BindParameter[str] = sa.bindparam("ns")
+_SID: sa.BindParameter[str] = sa.bindparam("sid")
+_NOW: sa.BindParameter[datetime] = sa.bindparam("now", type_=UtcDateTime)
+_its_entries = sa.and_(_e.namespace == _NS, _e.session_id == _SID)
+_live = sa.or_(_e.expires_at.is_(None), _e.expires_at > _NOW)
+
+
+@dataclass(frozen=True)
+class StoredValue:
+    key: str
+    value: Any
+    expires_at: datetime | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class SessionSummary:
+    """One row of the session listing (Distri's `GET /v1/sessions`). `keys` are sorted."""
+
+    session_id: str
+    key_count: int
+    keys: list[str]
+    updated_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ValueSession:
+    """What kind of session this is and where it is in its lifetime."""
+
+    session_id: str
+    kind: str
+    status: str
+    client_id: str | None
+    created_at: datetime
+    updated_at: datetime | None
+
+
+_get = sa.select(_e.value, _e.expires_at, _e.updated_at).where(
+    _its_entries, _e.key == sa.bindparam("k"), _live
+)
+_get_all = sa.select(_e.key, _e.value).where(_its_entries, _live)
+_parts = (
+    sa.select(_e.value)
+    .where(_its_entries, _live, _e.key.startswith(PART_PREFIX, autoescape=True))
+    .order_by(_e.created_position)
+)
+_session = sa.select(value_sessions).where(_s.namespace == _NS, _s.session_id == _SID)
+_holds_live_values = (
+    sa.select(sa.literal(1))
+    .where(_e.namespace == _s.namespace, _e.session_id == _s.session_id, _live)
+    .exists()
+)
+_page_keys = sa.select(_e.session_id, _e.key).where(
+    _e.namespace == _NS, _e.session_id.in_(sa.bindparam("sids", expanding=True)), _live
+)
+
+
+def get_value(
+    connection: Connection, namespace: str, session_id: str, key: str, now: datetime
+) -> StoredValue | None:
+    row = connection.execute(_get, {"ns": namespace, "sid": session_id, "k": key, "now": now}).first()
+    return None if row is None else StoredValue(key, row[0], row[1], row[2])
+
+
+def get_all(connection: Connection, namespace: str, session_id: str, now: datetime) -> dict[str, Any]:
+    """Every live value, in key order (code point order, the same on every backend)."""
+    rows = connection.execute(_get_all, {"ns": namespace, "sid": session_id, "now": now}).all()
+    return {key: value for key, value in sorted(rows, key=lambda row: row[0])}
+
+
+def get_parts(connection: Connection, namespace: str, session_id: str, now: datetime) -> list[dict[str, Any]]:
+    """The live user parts in the order they were created (an overwrite keeps a part's place)."""
+    rows = connection.execute(_parts, {"ns": namespace, "sid": session_id, "now": now}).scalars()
+    return [value for value in rows if isinstance(value, dict)]
+
+
+def list_sessions(
+    connection: Connection,
+    namespace: str,
+    now: datetime,
+    *,
+    limit: int = 50,
+    offset: int = 0,
+    session_id: str | None = None,
+) -> list[SessionSummary]:
+    """Sessions holding at least one live value, most recently changed first, one page of them."""
+    query = (
+        sa.select(_s.session_id, _s.updated_at)
+        .where(_s.namespace == _NS, _s.updated_position.is_not(None), _holds_live_values)
+        .order_by(_s.updated_position.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    if session_id is not None:
+        query = query.where(_s.session_id == session_id)
+    page = connection.execute(query, {"ns": namespace, "now": now}).all()
+    if not page:
+        return []
+    keys: dict[str, list[str]] = {sid: [] for sid, _ in page}
+    for sid, key in connection.execute(_page_keys, {"ns": namespace, "sids": list(keys), "now": now}):
+        keys[sid].append(key)
+    return [SessionSummary(sid, len(keys[sid]), sorted(keys[sid]), updated_at) for sid, updated_at in page]
+
+
+def session_info(connection: Connection, namespace: str, session_id: str) -> ValueSession | None:
+    row = connection.execute(_session, {"ns": namespace, "sid": session_id}).mappings().first()
+    if row is None:
+        return None
+    return ValueSession(
+        row["session_id"], row["kind"], row["status"], row["client_id"], row["created_at"], row["updated_at"]
+    )

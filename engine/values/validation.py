@@ -1,0 +1,95 @@
+"""Checks every input meets before it reaches the write path, and how a value is measured.
+
+PostgreSQL cannot store NUL in text or JSONB, and lone surrogates are not UTF-8: both are refused
+on every backend so the two backends accept exactly the same inputs.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+
+from engine.clock import as_utc
+from engine.errors import ValidationFailed
+from engine.values.policy import MAX_KEY_BYTES, MAX_TTL, Policy
+
+MAX_ID_LENGTH = 200
+
+
+def check_id(what: str, value: object) -> None:
+    if not isinstance(value, str) or not value or len(value) > MAX_ID_LENGTH or "\x00" in value:
+        raise ValidationFailed(f"{what} must be a non-empty string of at most {MAX_ID_LENGTH} characters")
+
+
+def check_key(key: object) -> None:
+    if not isinstance(key, str):
+        raise ValidationFailed("a key must be a string")
+    if "\x00" in key or len(_utf8(key, "key")) > MAX_KEY_BYTES:
+        raise ValidationFailed(f"a key must be at most {MAX_KEY_BYTES} UTF-8 bytes, without NUL")
+
+
+def measure(value: Any) -> int:
+    """The bytes a value counts against limits: UTF-8 length of a string, compact JSON otherwise."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValidationFailed("values cannot contain NUL characters")
+        return len(_utf8(value, "value"))
+    try:
+        encoded = orjson.dumps(value)
+    except TypeError as error:  # orjson.JSONEncodeError: not JSON, too deep, surrogates, huge ints
+        raise ValidationFailed(f"the value is not JSON: {error}") from None
+    _check_json(value)
+    return len(encoded)
+
+
+def _check_json(value: Any) -> None:
+    # orjson turns NaN/Infinity into null silently; a value must come back as it was sent.
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValidationFailed("values cannot contain NUL characters")
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValidationFailed("JSON numbers must be finite")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_json(key)
+            _check_json(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _check_json(item)
+
+
+def _utf8(text: str, what: str) -> bytes:
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationFailed(f"the {what} is not valid Unicode (lone surrogate)") from None
+
+
+def check_expiry_inputs(ttl_seconds: object, expires_at: object) -> None:
+    if ttl_seconds is not None and expires_at is not None:
+        raise ValidationFailed("give a TTL or an expiry instant, not both")
+    if ttl_seconds is not None:
+        if isinstance(ttl_seconds, bool) or not isinstance(ttl_seconds, int | float):
+            raise ValidationFailed("ttl_seconds must be a number")
+        if not math.isfinite(ttl_seconds) or ttl_seconds > MAX_TTL.total_seconds():
+            raise ValidationFailed(f"ttl_seconds must be finite and at most {int(MAX_TTL.total_seconds())}")
+    if expires_at is not None and not isinstance(expires_at, datetime):
+        raise ValidationFailed("expires_at must be a datetime")
+
+
+def expiry(
+    ttl_seconds: float | None, expires_at: datetime | None, policy: Policy, now: datetime
+) -> datetime | None:
+    """The absolute expiry of a write recorded at `now`. A TTL <= 0 means the policy's default."""
+    if expires_at is not None:
+        try:
+            return as_utc(expires_at)
+        except OverflowError:
+            raise ValidationFailed("expires_at is out of range") from None
+    if ttl_seconds is not None and ttl_seconds > 0:
+        return now + timedelta(seconds=ttl_seconds)
+    return now + policy.default_ttl if policy.default_ttl is not None else None

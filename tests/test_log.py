@@ -1,0 +1,176 @@
+"""The event log contract, on SQLite and on PostgreSQL: versions, conflicts, idempotency, reads."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import anyio
+import pytest
+
+from engine import (
+    ANY,
+    NO_STREAM,
+    Engine,
+    ManualClock,
+    Metadata,
+    NewEvent,
+    ValidationFailed,
+    WrongExpectedVersion,
+)
+
+pytestmark = pytest.mark.anyio
+
+
+def ev(kind: str = "noted", **data: object) -> NewEvent:
+    return NewEvent(kind, dict(data))
+
+
+async def test_versions_and_positions_start_at_one_and_have_no_gaps(engine: Engine) -> None:
+    first = await engine.append("ns", "a", [ev(n=1), ev(n=2)])
+    second = await engine.append("ns", "b", [ev(n=3)])
+    third = await engine.append("ns", "a", [ev(n=4)])
+    assert (first.first_version, first.last_version, first.first_position, first.last_position) == (1, 2, 1, 2)
+    assert (second.first_version, second.first_position) == (1, 3)
+    assert (third.first_version, third.first_position) == (3, 4)
+    log = await engine.read_all(after=0)
+    assert [e.position for e in log] == [1, 2, 3, 4]
+    assert [(e.stream, e.version) for e in log] == [("a", 1), ("a", 2), ("b", 1), ("a", 3)]
+
+
+async def test_expected_version_no_stream(engine: Engine) -> None:
+    await engine.append("ns", "s", [ev()], expected_version=NO_STREAM)
+    with pytest.raises(WrongExpectedVersion) as raised:
+        await engine.append("ns", "s", [ev()], expected_version=NO_STREAM)
+    assert (raised.value.expected, raised.value.actual) == (0, 1)
+
+
+async def test_expected_version_exact_and_stale(engine: Engine) -> None:
+    await engine.append("ns", "s", [ev(), ev()])
+    await engine.append("ns", "s", [ev()], expected_version=2)
+    with pytest.raises(WrongExpectedVersion) as raised:
+        await engine.append("ns", "s", [ev()], expected_version=2)
+    assert raised.value.actual == 3
+    with pytest.raises(WrongExpectedVersion):
+        await engine.append("ns", "other", [ev()], expected_version=5)
+    # a refused append writes nothing
+    assert [e.version for e in await engine.read_stream("ns", "s")] == [1, 2, 3]
+    assert await engine.read_stream("ns", "other") == []
+
+
+async def test_namespaces_separate_streams(engine: Engine) -> None:
+    await engine.append("one", "s", [ev()], expected_version=NO_STREAM)
+    await engine.append("two", "s", [ev()], expected_version=NO_STREAM)
+    assert len(await engine.read_stream("one", "s")) == 1
+    assert len(await engine.read_stream("two", "s")) == 1
+
+
+async def test_idempotency_key_repeat_returns_first_result_and_appends_nothing(engine: Engine) -> None:
+    first = await engine.append("ns", "s", [ev(n=1), ev(n=2)], idempotency_key="k")
+    await engine.append("ns", "s", [ev(n=3)])
+    again = await engine.append("ns", "s", [ev(n=9)], idempotency_key="k", expected_version=NO_STREAM)
+    assert again.repeated and not first.repeated
+    assert (again.first_position, again.last_position) == (first.first_position, first.last_position)
+    assert (again.first_version, again.last_version) == (1, 2)
+    assert [e.data["n"] for e in await engine.read_stream("ns", "s")] == [1, 2, 3]
+
+
+async def test_idempotency_keys_are_per_stream(engine: Engine) -> None:
+    a = await engine.append("ns", "a", [ev()], idempotency_key="k")
+    b = await engine.append("ns", "b", [ev()], idempotency_key="k")
+    assert not b.repeated and b.first_position != a.first_position
+
+
+async def test_concurrent_repeats_of_one_key_append_once(engine: Engine) -> None:
+    results = []
+
+    async def send() -> None:
+        results.append(await engine.append("ns", "s", [ev()], idempotency_key="same"))
+
+    async with anyio.create_task_group() as tasks:
+        for _ in range(10):
+            tasks.start_soon(send)
+    assert len(await engine.read_stream("ns", "s")) == 1
+    assert sum(not r.repeated for r in results) == 1
+    assert {r.first_position for r in results} == {1}
+
+
+async def test_metadata_and_clock_are_recorded(engine: Engine, clock: ManualClock) -> None:
+    clock.advance(3600)
+    meta = Metadata(actor="alice", adapter="test", correlation_id="c1", causation_id="c0")
+    await engine.append("ns", "s", [NewEvent("noted", {"x": 1}, metadata={"extra": True})], metadata=meta)
+    [event] = await engine.read_stream("ns", "s")
+    assert event.recorded_at == clock.now()
+    assert event.metadata == {
+        "actor": "alice",
+        "adapter": "test",
+        "correlation_id": "c1",
+        "causation_id": "c0",
+        "extra": True,
+    }
+
+
+async def test_recorded_at_never_decreases_even_if_the_clock_does(engine: Engine, clock: ManualClock) -> None:
+    await engine.append("ns", "s", [ev()])
+    clock.advance(-60)
+    await engine.append("ns", "s", [ev()])
+    first, second = await engine.read_stream("ns", "s")
+    assert second.recorded_at >= first.recorded_at
+
+
+async def test_read_all_pages_by_position(engine: Engine) -> None:
+    for i in range(25):
+        await engine.append("ns", f"s{i % 3}", [ev(i=i)])
+    seen: list[int] = []
+    after = 0
+    while page := await engine.read_all(after=after, limit=7):
+        seen.extend(e.position for e in page)
+        after = page[-1].position
+    assert seen == list(range(1, 26))
+    only = await engine.read_all(after=0, stream="s1")
+    assert [e.data["i"] for e in only] == [1, 4, 7, 10, 13, 16, 19, 22]
+
+
+async def test_read_stream_cutoffs(engine: Engine, clock: ManualClock) -> None:
+    for i in range(5):
+        await engine.append("ns", "s", [ev(i=i)])
+        clock.advance(10)
+    assert [e.version for e in await engine.read_stream("ns", "s", to_version=3)] == [1, 2, 3]
+    assert [e.version for e in await engine.read_stream("ns", "s", from_version=4)] == [4, 5]
+    third = (await engine.read_stream("ns", "s"))[2]
+    until = await engine.read_stream("ns", "s", until=third.recorded_at + timedelta(seconds=1))
+    assert [e.version for e in until] == [1, 2, 3]
+
+
+async def test_empty_append_is_refused(engine: Engine) -> None:
+    with pytest.raises(ValidationFailed):
+        await engine.append("ns", "s", [])
+
+
+async def test_status_and_catalog(engine: Engine) -> None:
+    await engine.append("ns", "a", [ev(), ev()])
+    await engine.append("ns", "b", [ev()])
+    status = await engine.status()
+    assert (status["head"], status["events"], status["streams"]) == (3, 3, 2)
+    assert status["projections"]["streams"]["position"] == 3
+
+
+async def test_writes_survive_a_restart(database_url: str) -> None:
+    async with Engine.open(database_url, migrate=False) as engine:
+        await engine.append("ns", "s", [ev(n=1)], expected_version=ANY)
+    async with Engine.open(database_url, migrate=False) as engine:
+        await engine.append("ns", "s", [ev(n=2)], expected_version=1)
+        assert [e.data["n"] for e in await engine.read_stream("ns", "s")] == [1, 2]
+
+
+async def test_json_is_stored_verbatim_on_every_backend(engine: Engine) -> None:
+    data = {"text": "nul \x00 inside, emoji \U0001f600, quote \" and \\\\", "n": 1.5, "none": None}
+    await engine.append("ns", "s", [NewEvent("noted", data)])
+    [event] = await engine.read_stream("ns", "s")
+    assert event.data == data
+
+
+@pytest.mark.parametrize("stream", ["", "x" * 201, "nul\x00"])
+async def test_bad_stream_ids_are_refused(engine: Engine, stream: str) -> None:
+    with pytest.raises(ValidationFailed):
+        await engine.append("ns", stream, [ev()])
+    assert await engine.head() == 0

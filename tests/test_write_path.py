@@ -1,0 +1,134 @@
+"""The write path: group commit, per-command isolation inside a batch, serial decisions per session."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import anyio
+import pytest
+import sqlalchemy as sa
+
+from engine import Command, CommandFailed, Decision, Engine, EngineError, NewEvent
+from engine.commands import CommandHandlers
+from engine.modules import Domain
+from engine.writes import UnitOfWork
+
+pytestmark = pytest.mark.anyio
+
+
+@dataclass(frozen=True, kw_only=True)
+class Explode(Command):
+    """A command whose handler has a bug."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Refuse(Command):
+    """A command that is refused by its handler."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class CountUp(Command):
+    """Appends the stream's next counter value: a decision that reads state."""
+
+
+class Refused(EngineError):
+    code = "refused"
+
+
+test_handlers = CommandHandlers()
+
+
+@test_handlers.register(Explode)
+def _explode(command: Explode, state: UnitOfWork) -> Decision[None]:
+    raise RuntimeError("bug")
+
+
+@test_handlers.register(Refuse)
+def _refuse(command: Refuse, state: UnitOfWork) -> Decision[None]:
+    raise Refused("no")
+
+
+@test_handlers.register(CountUp)
+def _count_up(command: CountUp, state: UnitOfWork) -> Decision[int]:
+    current = state.stream_version(command.namespace, command.stream)
+    return Decision(events=[NewEvent("counted", {"n": current + 1})], result=current + 1)
+
+
+TEST_DOMAIN = Domain("write-path-tests", handlers=test_handlers)
+
+
+@pytest.fixture
+async def test_engine(database_url: str) -> Engine:  # type: ignore[misc]
+    async with Engine.open(database_url, migrate=False, extra_domains=[TEST_DOMAIN]) as engine:
+        yield engine
+
+
+async def test_concurrent_commands_share_transactions(test_engine: Engine) -> None:
+    async def write(i: int) -> None:
+        for _ in range(20):
+            await test_engine.append("ns", f"s{i}", [NewEvent("noted", {"i": i})])
+
+    async with anyio.create_task_group() as tasks:
+        for i in range(32):
+            tasks.start_soon(write, i)
+    stats = test_engine.stats
+    assert stats["commands"] == 640
+    assert stats["batches"] < 640 / 4, stats  # group commit: many commands per transaction
+    assert await test_engine.head() == 640
+
+
+async def test_a_crashing_command_fails_alone(test_engine: Engine) -> None:
+    outcomes: dict[str, object] = {}
+
+    async def run(name: str, command: Command) -> None:
+        try:
+            outcomes[name] = await test_engine.execute(command)
+        except EngineError as error:
+            outcomes[name] = error
+
+    async with anyio.create_task_group() as tasks:
+        for i in range(10):
+            tasks.start_soon(run, f"good{i}", CountUp(namespace="ns", stream=f"s{i}"))
+        tasks.start_soon(run, "bug", Explode(namespace="ns", stream="x"))
+        tasks.start_soon(run, "no", Refuse(namespace="ns", stream="y"))
+        for i in range(10, 20):
+            tasks.start_soon(run, f"good{i}", CountUp(namespace="ns", stream=f"s{i}"))
+    assert isinstance(outcomes.pop("bug"), CommandFailed)
+    assert isinstance(outcomes.pop("no"), Refused)
+    assert all(not isinstance(o, Exception) for o in outcomes.values())
+    assert await test_engine.head() == 20
+    assert await test_engine.read_stream("ns", "x") == []
+    assert await test_engine.verify() == []
+
+
+async def test_decisions_on_one_session_never_interleave(test_engine: Engine) -> None:
+    results: list[int] = []
+
+    async def bump() -> None:
+        outcome = await test_engine.execute(CountUp(namespace="ns", stream="counter"))
+        results.append(outcome.result)
+
+    async with anyio.create_task_group() as tasks:
+        for _ in range(50):
+            tasks.start_soon(bump)
+    assert sorted(results) == list(range(1, 51))
+    assert [e.data["n"] for e in await test_engine.read_stream("ns", "counter")] == list(range(1, 51))
+
+
+async def test_a_foreign_writer_invalidates_cached_versions(test_engine: Engine) -> None:
+    """Another process appended behind the committer's back: its cached stream versions are dropped."""
+    await test_engine.append("ns", "raced", [NewEvent("noted", {})])
+    # Simulate a foreign writer: bump the stream behind the committer's cached version.
+    def sneak(connection: sa.Connection) -> None:
+        from engine.log.schema import events
+
+        with connection.begin():
+            found = connection.execute(sa.select(events).where(events.c.position == 1)).one()
+            row = {column.key: found[i] for i, column in enumerate(events.columns)}
+            row.update(position=2, version=2)
+            connection.execute(events.insert(), [row])
+
+    await test_engine.read(sneak)
+    # The committer notices the head moved and re-reads versions, so this lands at version 3.
+    result = await test_engine.append("ns", "raced", [NewEvent("noted", {})], expected_version=2)
+    assert (result.first_version, result.first_position) == (3, 3)

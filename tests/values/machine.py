@@ -1,0 +1,106 @@
+"""The state machine shared by both policies: drive engine and model, compare after every step."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from hypothesis.stateful import RuleBasedStateMachine, invariant
+from sqlalchemy.engine import Connection
+
+from engine import Engine, ManualClock
+from engine.log import reads
+from engine.values import queries
+from engine.values.policy import Policies
+from tests.harness import EngineHarness
+from tests.values.model import Model
+
+NS = "tenant"
+VERIFY_EVERY = 8
+
+
+class ValuesMachine(RuleBasedStateMachine):
+    """Subclasses add rules; this class holds the engine, the model and the comparisons."""
+
+    make: Callable[..., EngineHarness]
+    policies = Policies()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.clock = ManualClock()
+        self.harness = self.make(clock=self.clock)
+        self.engine: Engine = self.harness.start()
+        self.engine.values.policies = self.policies
+        self.model = Model(self.clock.now(), self.policies)
+        self.steps = 0
+        self.touched: str | None = None
+
+    def call(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return self.harness.call(function, *args, **kwargs)
+
+    def expect(self, expected: type[Exception] | None, function: Callable[..., Any], *args: Any, **kw: Any) -> None:
+        """Run a write; it must fail exactly when (and how) the model says."""
+        try:
+            self.call(function, *args, **kw)
+        except Exception as error:  # noqa: BLE001 - compared with the model's verdict below
+            assert expected is not None and isinstance(error, expected), f"engine raised {error!r}, model {expected}"
+        else:
+            assert expected is None, f"engine accepted, model expected {expected.__name__}"
+
+    def advance(self, seconds: float) -> None:
+        self.model.now = self.clock.advance(seconds)
+
+    # -- comparisons ---------------------------------------------------------------------------
+    def snapshot(self, connection: Connection, now: datetime) -> dict[str, Any]:
+        sids = sorted(self.model.sessions)
+        return {
+            "values": {sid: queries.get_all(connection, NS, sid, now) for sid in sids},
+            "stored": {
+                sid: {
+                    key: (stored.value, stored.expires_at)
+                    for key in self.model.sessions[sid].entries
+                    if (stored := queries.get_value(connection, NS, sid, key, now)) is not None
+                }
+                for sid in sids
+            },
+            "head": reads.head(connection),
+            "listing": [
+                (s.session_id, s.key_count, s.keys, s.updated_at)
+                for s in queries.list_sessions(connection, NS, now, limit=1000)
+            ],
+        }
+
+    @invariant()
+    def engine_and_model_agree(self) -> None:
+        now = self.clock.now()
+        got = self.call(self.engine.read, lambda c: self.snapshot(c, now))
+        sids = sorted(self.model.sessions)
+        assert got["values"] == {sid: self.model.values(sid) for sid in sids}
+        assert got["stored"] == {
+            sid: {k: (e.value, e.expires_at) for k, e in self.model.live(sid).items()} for sid in sids
+        }
+        assert got["listing"] == self.model.listing()
+        assert got["head"] == self.model.events  # every change is one event, refusals none
+
+    @invariant()
+    def the_log_rebuilds_the_same_state(self) -> None:
+        self.steps += 1
+        if self.touched is not None:
+            sid, now = self.touched, self.clock.now()
+            with self.call(self.engine.state_as_of, NS, sid, position=self.model.events or 1) as state:
+                assert state.read(lambda c: queries.get_all(c, NS, sid, now)) == self.model.values(sid)
+                assert state.read(lambda c: queries.get_parts(c, NS, sid, now)) == self.model_parts(sid)
+        if self.steps % VERIFY_EVERY == 0:
+            assert self.call(self.engine.verify) == []
+
+    def model_parts(self, sid: str) -> list[Any]:
+        live = self.model.live(sid)
+        parts = sorted((e.created, e.value) for k, e in live.items() if k.startswith("__user_part_"))
+        return [value for _, value in parts if isinstance(value, dict)]
+
+    def teardown(self) -> None:
+        try:
+            assert self.call(self.engine.verify) == []
+        finally:
+            self.harness.stop()
