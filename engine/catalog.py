@@ -11,7 +11,7 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 
 from engine.log.records import RecordedEvent
-from engine.log.schema import Position, UtcDateTime, metadata
+from engine.log.schema import Position, UtcDateTime, metadata, stored_instant
 from engine.projections.base import Projection, ProjectionContext
 
 streams = sa.Table(
@@ -28,34 +28,43 @@ streams = sa.Table(
 )
 
 
+_UPSERT = (
+    "INSERT INTO streams (namespace, stream, version, first_position, last_position, created_at, updated_at)"
+    " VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}) ON CONFLICT (namespace, stream) DO UPDATE SET"
+    " version = excluded.version, last_position = excluded.last_position, updated_at = excluded.updated_at"
+)
+UPSERT = {"sqlite": _UPSERT.format(p="?"), "postgresql": _UPSERT.format(p="%s")}
+
+
 class StreamsCatalog(Projection):
     all_events = True
+
     def __init__(self) -> None:
         super().__init__("streams", [streams])
 
     def apply(self, context: ProjectionContext, events: Iterable[RecordedEvent]) -> None:
+        """One upsert per stream per batch; driver SQL, because this runs for every event appended."""
         first: dict[tuple[str, str], RecordedEvent] = {}
         last: dict[tuple[str, str], RecordedEvent] = {}
         for event in events:
             key = (event.namespace, event.stream)
             first.setdefault(key, event)
             last[key] = event
-        if not last:
-            return
-        statement = context.upsert(streams, ["namespace", "stream"], ["version", "last_position", "updated_at"])
+        dialect = context.dialect
+        sql = UPSERT[dialect]
         for key, event in last.items():
             start = first[key]
-            context.execute(
-                statement,
-                {
-                    "namespace": event.namespace,
-                    "stream": event.stream,
-                    "version": event.version,
-                    "first_position": start.position,
-                    "last_position": event.position,
-                    "created_at": start.recorded_at,
-                    "updated_at": event.recorded_at,
-                },
+            context.execute_sql(
+                sql,
+                (
+                    event.namespace,
+                    event.stream,
+                    event.version,
+                    start.position,
+                    event.position,
+                    stored_instant(start.recorded_at, dialect),
+                    stored_instant(event.recorded_at, dialect),
+                ),
             )
 
 

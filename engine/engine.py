@@ -1,8 +1,8 @@
 """The Engine: one object that opens the database, runs the write path and serves reads.
 
-    async with Engine.open("sqlite:///app.db") as engine:
-        await engine.append("ns", "session-1", [NewEvent("noted", {"text": "hi"})])
-        async for event in engine.subscribe(after=0): ...
+async with Engine.open("sqlite:///app.db") as engine:
+    await engine.append("ns", "session-1", [NewEvent("noted", {"text": "hi"})])
+    async for event in engine.subscribe(after=0): ...
 """
 
 from __future__ import annotations
@@ -92,7 +92,9 @@ class Engine:
     # -- life cycle ---------------------------------------------------------------------------
     @classmethod
     @asynccontextmanager
-    async def open(cls, url: str | URL | None = None, *, migrate: bool = True, **options: Any) -> AsyncIterator[Engine]:
+    async def open(
+        cls, url: str | URL | None = None, *, migrate: bool = True, **options: Any
+    ) -> AsyncIterator[Engine]:
         """Open (migrating first, by default), catch projections up with the log, and start the writer."""
         engine = cls(url, **options)
         try:
@@ -118,7 +120,9 @@ class Engine:
         if migrate:
             upgrade(self._writer, self.backend)
         with self._writer.begin() as connection:
-            done = catch_up(connection, self.backend, self.registry, self.projections, read_checkpoints(connection))
+            done = catch_up(
+                connection, self.backend, self.registry, self.projections, read_checkpoints(connection)
+            )
             self.hub.head = reads.head(connection)
         for name, what in done.items():
             log.info("projection %s %s", name, what)
@@ -194,7 +198,9 @@ class Engine:
 
     async def read_all(self, *, after: int = 0, limit: int = 1000, **filters: Any) -> list[RecordedEvent]:
         """One page of the whole log, strictly after position `after`."""
-        return await self.read(lambda c: reads.read_all(c, self.registry, after=after, limit=limit, **filters))
+        return await self.read(
+            lambda c: reads.read_all(c, self.registry, after=after, limit=limit, **filters)
+        )
 
     def payload(self, event: RecordedEvent) -> DomainEvent:
         """The typed payload of a recorded event (its data is already upcast to the current version)."""
@@ -246,9 +252,7 @@ class Engine:
             raise ValidationFailed("give exactly one of version, position or at")
         cutoff = {"to_version": version, "to_position": position, "until": as_utc(at) if at else None}
         events = await self.read_stream(namespace, stream, **cutoff)
-        return await anyio.to_thread.run_sync(
-            SessionState, namespace, stream, events, list(self.projections)
-        )
+        return await anyio.to_thread.run_sync(SessionState, namespace, stream, events, list(self.projections))
 
     async def rebuild(
         self, names: Iterable[str] | None = None, *, progress: Callable[[int], None] | None = None
@@ -258,7 +262,9 @@ class Engine:
 
         def run() -> int:
             with self._writer.begin() as connection:
-                return rebuild_in_place(connection, self.backend, self.registry, projections, progress=progress)
+                return rebuild_in_place(
+                    connection, self.backend, self.registry, projections, progress=progress
+                )
 
         return await anyio.to_thread.run_sync(run, limiter=self._committer_limiter)
 
@@ -269,7 +275,9 @@ class Engine:
         projections = self.projections.named(names)
         return await anyio.to_thread.run_sync(self._verify_sync, projections, progress)
 
-    def _verify_sync(self, projections: list[Projection], progress: Callable[[int], None] | None) -> list[Difference]:
+    def _verify_sync(
+        self, projections: list[Projection], progress: Callable[[int], None] | None
+    ) -> list[Difference]:
         with scratch_copy(self.backend, projections) as scratch, self._reader.connect() as live:
             # One snapshot for the whole comparison: writers go on, verification sees one state.
             if not self.backend.is_sqlite:

@@ -69,7 +69,9 @@ class EventRegistry:
         entry = self._entries.get(event_type)
         return entry.model.schema_version if entry else 1
 
-    def upcast(self, event_type: str, schema_version: int, data: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    def upcast(
+        self, event_type: str, schema_version: int, data: dict[str, Any]
+    ) -> tuple[int, dict[str, Any]]:
         """Bring stored data up to the current schema version of its type."""
         entry = self._entries.get(event_type)
         if entry is None:
@@ -91,4 +93,3 @@ class EventRegistry:
         if entry is None:
             raise ValidationFailed(f"unknown event type {event_type!r}")
         return entry.model.model_validate(data)
-

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
+from collections.abc import Iterator
 
 import click
+import uvicorn
 
 from adapters.config import ConfigError, ServerConfig, development_config, is_loopback, load_config
 from adapters.logs import configure_logging
@@ -28,6 +31,18 @@ def resolve(
     return config, host, port, database or config.server.database
 
 
+class QuietServer(uvicorn.Server):
+    """uvicorn re-raises SIGINT/SIGTERM after its graceful shutdown; a clean stop should exit 0."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        with super().capture_signals():
+            yield
+            captured = getattr(self, "_captured_signals", None)
+            if isinstance(captured, list):
+                captured.clear()
+
+
 @click.command()
 @click.option("--host", envvar="SESSION_ENGINE_HOST", default=None, help="Bind address (default 127.0.0.1).")
 @click.option("--port", envvar="SESSION_ENGINE_PORT", type=int, default=None, help="Port (default 8787).")
@@ -48,8 +63,6 @@ def resolve(
 )
 def serve(host: str | None, port: int | None, database: str | None, config_file: str | None) -> None:
     """Serve the websocket, REST and RPC adapters on one port."""
-    import uvicorn
-
     from adapters.app import create_app, uvicorn_config
 
     try:
@@ -63,4 +76,5 @@ def serve(host: str | None, port: int | None, database: str | None, config_file:
         click.echo(f"development mode: anonymous tenant 'default', websocket API key {key}", err=True)
         log.info("development configuration", extra={"websocket_api_key": key})
     app = create_app(database, config)
-    uvicorn.Server(uvicorn_config(app, config, host=host, port=port)).run()
+    QuietServer(uvicorn_config(app, config, host=host, port=port)).run()
+    log.info("server stopped")

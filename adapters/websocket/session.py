@@ -101,7 +101,7 @@ class PacketHandler:
                     client_id=body.client_id,
                     metadata=Metadata(actor=body.client_id, adapter=ADAPTER, correlation_id=str(packet_id)),
                 )
-            except Exception:  # noqa: BLE001 - answered with InternalServerError
+            except Exception:
                 log.exception("could not open session %s", state.session_id)
                 status = Status.INTERNAL_SERVER_ERROR
         if status is not Status.OK:

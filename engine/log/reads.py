@@ -38,16 +38,18 @@ def head(connection: Connection) -> int:
     return int(connection.execute(sa.select(sa.func.max(events.c.position))).scalar() or 0)
 
 
+_head_with_time = (
+    sa.select(events.c.position, events.c.recorded_at).order_by(events.c.position.desc()).limit(1)
+)
+
+
 def head_with_time(connection: Connection) -> tuple[int, datetime | None]:
-    row = connection.execute(
-        sa.select(events.c.position, events.c.recorded_at).order_by(events.c.position.desc()).limit(1)
-    ).first()
+    row = connection.execute(_head_with_time).first()
     return (0, None) if row is None else (int(row[0]), row[1])
 
 
-_stream_version = (
-    sa.select(sa.func.max(events.c.version))
-    .where(events.c.namespace == sa.bindparam("namespace"), events.c.stream == sa.bindparam("stream"))
+_stream_version = sa.select(sa.func.max(events.c.version)).where(
+    events.c.namespace == sa.bindparam("namespace"), events.c.stream == sa.bindparam("stream")
 )
 
 
@@ -146,9 +148,7 @@ def find_idempotent(
 
 def status(connection: Connection) -> dict[str, Any]:
     """A summary of the log: head, event and stream counts, first and last record times."""
-    first = connection.execute(
-        sa.select(events.c.recorded_at).order_by(events.c.position).limit(1)
-    ).scalar()
+    first = connection.execute(sa.select(events.c.recorded_at).order_by(events.c.position).limit(1)).scalar()
     position, last = head_with_time(connection)
     streams = connection.execute(
         sa.select(sa.func.count()).select_from(

@@ -61,6 +61,13 @@ class UtcDateTime(TypeDecorator[datetime]):
         return None if value is None else as_utc(value)
 
 
+def stored_instant(instant: datetime, dialect: str) -> Any:
+    """An instant exactly as `UtcDateTime` binds it, for hot paths that hand rows to the driver."""
+    if dialect == "sqlite":
+        return as_utc(instant).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    return instant
+
+
 events = Table(
     "events",
     metadata,

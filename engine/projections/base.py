@@ -28,7 +28,7 @@ class ProjectionContext:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
         self.dialect = connection.dialect.name
-        self._statement: Executable | None = None
+        self._statement: Executable | str | None = None
         self._keys: Any = None
         self._params: list[dict[str, Any]] = []
         self._upserts: dict[tuple[Any, ...], Executable] = {}
@@ -42,12 +42,25 @@ class ProjectionContext:
             self._statement, self._keys = statement, keys
         self._params.append(params)
 
+    def execute_sql(self, sql: str, row: tuple[Any, ...]) -> None:
+        """Queue a write as driver SQL with positional parameters: for projections that see every event.
+
+        The caller formats values as the column types would (see `stored_instant`).
+        """
+        if sql is not self._statement:
+            self.flush()
+            self._statement, self._keys = sql, None
+        self._params.append(row)  # type: ignore[arg-type]
+
     def flush(self) -> None:
         if self._statement is None:
             return
         statement, params = self._statement, self._params
         self._statement, self._keys, self._params = None, None, []
-        self.connection.execute(statement, params if len(params) > 1 else params[0])
+        if isinstance(statement, str):
+            self.connection.exec_driver_sql(statement, params)  # type: ignore[arg-type]
+        else:
+            self.connection.execute(statement, params if len(params) > 1 else params[0])
 
     def read(self, statement: Executable, params: dict[str, Any] | None = None) -> CursorResult[Any]:
         """Run a query after every queued write, so handlers read their own writes."""

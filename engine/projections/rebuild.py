@@ -119,7 +119,8 @@ class Scratch:
     def _connection(self) -> Iterator[Connection]:
         with self.engine.begin() as connection:
             if self.schema is not None:
-                connection = connection.execution_options(schema_translate_map={None: self.schema})
+                # search_path, not schema_translate_map: driver SQL in projections must land here too.
+                connection.exec_driver_sql(f'SET LOCAL search_path TO "{self.schema}"')
             yield connection
 
 
@@ -129,7 +130,9 @@ def scratch_copy(backend: Backend, projections: list[Projection]) -> Iterator[Sc
     if backend.is_sqlite:
         directory = tempfile.mkdtemp(prefix="session-engine-verify-")
         path = os.path.join(directory, "scratch.db")
-        engine = Backend(sa.make_url(f"sqlite+pysqlite:///{path}"), durability="off").create_engine(writer=True)
+        engine = Backend(sa.make_url(f"sqlite+pysqlite:///{path}"), durability="off").create_engine(
+            writer=True
+        )
         try:
             with engine.begin() as connection:
                 create_tables(connection, projections, tables)
@@ -145,7 +148,9 @@ def scratch_copy(backend: Backend, projections: list[Projection]) -> Iterator[Sc
     try:
         with engine.begin() as connection:
             connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-            create_tables(connection.execution_options(schema_translate_map={None: schema}), projections, tables)
+            create_tables(
+                connection.execution_options(schema_translate_map={None: schema}), projections, tables
+            )
         yield Scratch(engine, schema)
     finally:
         with engine.begin() as connection:

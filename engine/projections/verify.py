@@ -45,9 +45,7 @@ def _rows(connection: Connection, table: sa.Table) -> Iterator[tuple[tuple[Any, 
     columns = compared_columns(table)
     # Python compares strings by code point; so does the "C" collation (PostgreSQL's default may not).
     postgres = connection.dialect.name == "postgresql"
-    order = [
-        c.collate("C") if postgres and isinstance(c.type, sa.String) else c for c in key_columns
-    ]
+    order = [c.collate("C") if postgres and isinstance(c.type, sa.String) else c for c in key_columns]
     query = sa.select(*columns).order_by(*order)
     result = connection.execution_options(yield_per=2000).execute(query)
     for row in result.mappings():
@@ -75,5 +73,7 @@ def diff_table(live: Connection, rebuilt: Connection, table: sa.Table, limit: in
     return differences
 
 
-def diff_projections(live: Connection, rebuilt: Connection, projections: list[Projection]) -> list[Difference]:
+def diff_projections(
+    live: Connection, rebuilt: Connection, projections: list[Projection]
+) -> list[Difference]:
     return [d for p in projections for table in p.tables for d in diff_table(live, rebuilt, table)]

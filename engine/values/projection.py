@@ -41,6 +41,7 @@ class JsonValue(sa.types.TypeDecorator[Any]):
     def process_result_value(self, value: Any, dialect: sa.Dialect) -> Any:
         return value if dialect.name == "postgresql" or value is None else orjson.loads(value)
 
+
 value_sessions = sa.Table(
     "value_sessions",
     metadata,

@@ -8,7 +8,13 @@ from typing import Any
 
 import orjson
 
-from engine.values.errors import SessionConflict, SessionEnded, SessionNotFound, StoreOutOfEntries, StoreOutOfMemory
+from engine.values.errors import (
+    SessionConflict,
+    SessionEnded,
+    SessionNotFound,
+    StoreOutOfEntries,
+    StoreOutOfMemory,
+)
 from engine.values.policy import Policies, Policy
 
 

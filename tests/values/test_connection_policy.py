@@ -36,7 +36,9 @@ async def test_set_get_delete_like_the_reference_example(engine: Engine) -> None
 
 
 @pytest.mark.parametrize("ttl", [None, 0, -5])
-async def test_ttl_at_or_below_zero_means_72_hours(engine: Engine, clock: ManualClock, ttl: int | None) -> None:
+async def test_ttl_at_or_below_zero_means_72_hours(
+    engine: Engine, clock: ManualClock, ttl: int | None
+) -> None:
     await opened(engine)
     await engine.values.set(NS, SID, "k", "v", ttl_seconds=ttl)
     clock.advance(hours=72, seconds=-1)
@@ -158,7 +160,11 @@ async def test_lifetime_end_removes_values_by_an_event(engine: Engine) -> None:
     ended = (await engine.read_stream(NS, SID))[-1]
     assert ended.data == {"reason": "closed 4201", "keys": ["k"]}
     info = await engine.values.session(NS, SID)
-    assert info is not None and (info.kind, info.status, info.client_id) == ("connection", "ended", "desktop-main")
+    assert info is not None and (info.kind, info.status, info.client_id) == (
+        "connection",
+        "ended",
+        "desktop-main",
+    )
     with pytest.raises(SessionEnded):
         await engine.values.set(NS, SID, "k", "v")
     with pytest.raises(SessionEnded):

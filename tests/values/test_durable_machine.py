@@ -20,12 +20,21 @@ TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters=
 SCALARS = st.none() | st.booleans() | st.integers(-(2**53), 2**53) | TEXT
 SCALARS |= st.floats(min_value=-1e15, max_value=1e15, allow_nan=False)
 JSON: st.SearchStrategy[Any] = st.recursive(
-    SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TEXT, inner, max_size=3), max_leaves=6
+    SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TEXT, inner, max_size=3),
+    max_leaves=6,
 )
-EXPIRY = st.sampled_from([None, ("ttl", -1), ("ttl", 0), ("ttl", 2), ("ttl", 60), ("at", -1), ("at", 0), ("at", 3)])
+EXPIRY = st.sampled_from(
+    [None, ("ttl", -1), ("ttl", 0), ("ttl", 2), ("ttl", 60), ("at", -1), ("at", 0), ("at", 3)]
+)
 SECONDS = st.sampled_from([0.5, 1, 2, 5, 3600])
 SMALL = Policy(
-    kind="durable", strings_only=False, default_ttl=None, max_entries=4, max_total_bytes=None, max_value_bytes=40
+    kind="durable",
+    strings_only=False,
+    default_ttl=None,
+    max_entries=4,
+    max_total_bytes=None,
+    max_value_bytes=40,
 )
 
 
@@ -44,7 +53,9 @@ class DurableMachine(ValuesMachine):
         self.write(sid, key, value, expiry)
 
     @rule(sid=SESSIONS, key=KEYS, size=st.integers(30, 44), expiry=EXPIRY)
-    def set_near_the_value_limit(self, sid: str, key: str, size: int, expiry: tuple[str, float] | None) -> None:
+    def set_near_the_value_limit(
+        self, sid: str, key: str, size: int, expiry: tuple[str, float] | None
+    ) -> None:
         self.write(sid, key, {"t": "é" * ((size - 8) // 2)}, expiry)
 
     @rule(sid=SESSIONS, name=st.sampled_from(["x", "y", "z"]), text=TEXT)

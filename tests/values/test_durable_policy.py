@@ -18,7 +18,20 @@ NS, SID = "tenant", "thread-1"
 
 @pytest.mark.parametrize(
     "value",
-    [None, True, 0, -7, 2**62, 1.5, "text", "", [], {}, {"nested": [1, {"a": None}], "é": "😀"}, [1, "two", 3.25]],
+    [
+        None,
+        True,
+        0,
+        -7,
+        2**62,
+        1.5,
+        "text",
+        "",
+        [],
+        {},
+        {"nested": [1, {"a": None}], "é": "😀"},
+        [1, "two", 3.25],
+    ],
 )
 async def test_any_json_round_trips(engine: Engine, value: Any) -> None:
     await engine.values.set(NS, SID, "k", value)
@@ -136,7 +149,13 @@ async def test_every_change_is_an_event_with_its_metadata(engine: Engine, clock:
         (5, "values_cleared"),
     ]
     expires = (clock.now() + timedelta(seconds=60)).isoformat().replace("+00:00", "Z")
-    assert events[0].data == {"key": "a", "value": {"x": 1}, "size": 7, "expires_at": expires, "replaced": False}
+    assert events[0].data == {
+        "key": "a",
+        "value": {"x": 1},
+        "size": 7,
+        "expires_at": expires,
+        "replaced": False,
+    }
     assert events[1].data["replaced"] is True and events[1].data["expires_at"] is None
     assert events[4].data == {"keys": ["a"]}
     assert events[0].metadata["actor"] == "alice" and events[0].metadata["adapter"] == "rest"

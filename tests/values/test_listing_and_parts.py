@@ -47,7 +47,9 @@ async def test_listing_refuses_bad_paging(engine: Engine, paging: dict[str, int]
 
 async def test_parts_have_distri_shapes_and_creation_order(engine: Engine) -> None:
     await engine.values.set_text_part(NS, "t", "zeta", "first")
-    await engine.values.set_image_part(NS, "t", "alpha", bytes_b64="aGk=", mime_type="image/png", filename="s.png")
+    await engine.values.set_image_part(
+        NS, "t", "alpha", bytes_b64="aGk=", mime_type="image/png", filename="s.png"
+    )
     await engine.values.set_image_part(NS, "t", "mid", url="https://x/y.png", mime_type="image/png")
     await engine.values.set_text_part(NS, "t", "zeta", "first, edited")  # keeps its place
     await engine.values.set(NS, "t", "plain", "not a part")
@@ -57,7 +59,10 @@ async def test_parts_have_distri_shapes_and_creation_order(engine: Engine) -> No
             "part_type": "image",
             "data": {"type": "bytes", "bytes": "aGk=", "mime_type": "image/png", "name": "s.png"},
         },
-        {"part_type": "image", "data": {"type": "url", "url": "https://x/y.png", "mime_type": "image/png", "name": None}},
+        {
+            "part_type": "image",
+            "data": {"type": "url", "url": "https://x/y.png", "mime_type": "image/png", "name": None},
+        },
     ]
     values = await engine.values.get_all(NS, "t")
     assert set(values) == {"__user_part_zeta", "__user_part_alpha", "__user_part_mid", "plain"}
@@ -85,7 +90,9 @@ async def test_expired_part_set_again_goes_last(engine: Engine, clock: ManualClo
 
 
 async def test_part_prefix_is_matched_literally(engine: Engine) -> None:
-    await engine.values.set(NS, "t", "xx_user_part_a", {"part_type": "text", "data": "no"})  # _ is no wildcard
+    await engine.values.set(
+        NS, "t", "xx_user_part_a", {"part_type": "text", "data": "no"}
+    )  # _ is no wildcard
     await engine.values.set_text_part(NS, "t", "a%", "yes")
     assert await engine.values.get_parts(NS, "t") == [{"part_type": "text", "data": "yes"}]
     assert await engine.values.clear_parts(NS, "t") == 1

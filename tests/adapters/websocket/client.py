@@ -43,7 +43,9 @@ class Client:
         self.send({"type": kind, "id": packet_id, **fields})
         return self.receive()
 
-    def initialize(self, key: str | None, client_id: str = "desktop-main", packet_id: int = 1) -> dict[str, Any]:
+    def initialize(
+        self, key: str | None, client_id: str = "desktop-main", packet_id: int = 1
+    ) -> dict[str, Any]:
         fields: dict[str, Any] = {"client_id": client_id}
         if key is not None:
             fields["websocket_api_key"] = key

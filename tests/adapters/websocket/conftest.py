@@ -21,12 +21,23 @@ assert len(ACME_KEY) == len(GLOBEX_KEY) == len(ANON_KEY) == 21
 
 def make_config(*, anonymous: bool = False, **limits: Any) -> ServerConfig:
     tenants = [
-        Tenant(name="acme", namespace="acme", app_name="Acme Launcher", app_version="1.2.3", api_keys=(ACME_KEY,)),
-        Tenant(name="globex", namespace="globex", app_name="Globex", app_version="9.0", api_keys=(GLOBEX_KEY,)),
+        Tenant(
+            name="acme", namespace="acme", app_name="Acme Launcher", app_version="1.2.3", api_keys=(ACME_KEY,)
+        ),
+        Tenant(
+            name="globex", namespace="globex", app_name="Globex", app_version="9.0", api_keys=(GLOBEX_KEY,)
+        ),
     ]
     if anonymous:
         tenants.append(
-            Tenant(name="open", namespace="open", app_name="Open", app_version="0.1", api_keys=(ANON_KEY,), anonymous=True)
+            Tenant(
+                name="open",
+                namespace="open",
+                app_name="Open",
+                app_version="0.1",
+                api_keys=(ANON_KEY,),
+                anonymous=True,
+            )
         )
     limits.setdefault("rate_limit_actions", 10_000)
     return ServerConfig(tenants=tuple(tenants)).with_limits(**limits)

@@ -20,7 +20,11 @@ def test_subscribe_pushes_the_sessions_new_events(ws_url: str) -> None:
         pushed = client.push()
         assert pushed["id"] == SERVER_EVENT_ID and pushed["type"] == 150 and pushed["subscription"] == 1
         event = pushed["event"]
-        assert event["type"] == "value_set" and event["data"]["key"] == "k" and event["position"] > answer["head"]
+        assert (
+            event["type"] == "value_set"
+            and event["data"]["key"] == "k"
+            and event["position"] > answer["head"]
+        )
         assert client.call(14, 4, key="k")["status"] == 1
         assert client.push()["event"]["type"] == "value_deleted"
 

@@ -144,7 +144,7 @@ def test_frame_far_over_the_limit_is_refused_by_the_transport(start_server: Serv
         assert client.closed_with()[0] == 1009
 
 
-def Client_dumps(packet: dict[str, Any]) -> str:  # noqa: N802 - reads like the client's encoder
+def Client_dumps(packet: dict[str, Any]) -> str:
     import orjson
 
     return orjson.dumps(packet).decode()

@@ -90,7 +90,10 @@ def test_anonymous_tenant_serves_requests_without_a_credential(start_server: Ser
 def test_initialize_deadline_closes_4202(start_server: ServerFactory) -> None:
     url = start_server(initialize_deadline_seconds=0.3)
     with Client(url) as client:
-        assert client.closed_with(timeout=5) == (4202, "session wasn't initialized in 15 seconds after connection")
+        assert client.closed_with(timeout=5) == (
+            4202,
+            "session wasn't initialized in 15 seconds after connection",
+        )
     with Client(url) as client:  # an initialized connection outlives the deadline
         assert client.initialize(ACME_KEY)["status"] == 1
         with pytest.raises(TimeoutError):

@@ -20,10 +20,13 @@ def test_the_reference_example_byte_for_byte(ws_url: str) -> None:
     with Client(ws_url) as client:
         exchange = [
             (
-                '{"type":0,"id":1,"websocket_api_key":"%s","client_id":"desktop-main"}' % ACME_KEY,
+                f'{{"type":0,"id":1,"websocket_api_key":"{ACME_KEY}","client_id":"desktop-main"}}',
                 '{"id":1,"status":1,"app_name":"Acme Launcher","app_version":"1.2.3"}',
             ),
-            ('{"type":12,"id":13,"key":"launcher_token","value":"abc123","ttl":3600}', '{"id":13,"status":1}'),
+            (
+                '{"type":12,"id":13,"key":"launcher_token","value":"abc123","ttl":3600}',
+                '{"id":13,"status":1}',
+            ),
             ('{"type":13,"id":14,"key":"launcher_token"}', '{"id":14,"status":1,"value":"abc123"}'),
             ('{"type":14,"id":15,"key":"launcher_token"}', '{"id":15,"status":1}'),
             ('{"type":13,"id":16,"key":"launcher_token"}', '{"id":16,"status":700}'),
@@ -93,7 +96,7 @@ def test_ttl_expiry(ws_url: str) -> None:
 
 def test_unicode_round_trips(ws_url: str) -> None:
     with initialized(ws_url) as client:
-        value = "ключ 🔑 \"quoted\" \\ back\nslash"
+        value = 'ключ 🔑 "quoted" \\ back\nslash'
         assert client.call(12, 2, key="ключ 🔑", value=value, ttl=0)["status"] == 1
         client.send({"type": 13, "id": 3, "key": "ключ 🔑"})
         assert orjson.loads(client.ws.recv(timeout=5)) == {"id": 3, "status": 1, "value": value}

@@ -1,0 +1,96 @@
+"""Shared helpers for the benchmarks: fresh databases, timing, and side-by-side tables."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import sqlalchemy as sa
+from rich.console import Console
+from rich.table import Table
+
+from engine.log.backend import Backend, normalise_url
+from engine.migrate import upgrade
+
+POSTGRES_ADMIN = os.environ.get("SESSION_ENGINE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+console = Console()
+
+
+@contextlib.contextmanager
+def sqlite_database() -> Iterator[str]:
+    with tempfile.TemporaryDirectory(prefix="session-engine-bench-") as directory:
+        url = f"sqlite:///{Path(directory) / 'bench.db'}"
+        migrate(url)
+        yield url
+
+
+@contextlib.contextmanager
+def postgres_database() -> Iterator[str]:
+    admin = sa.create_engine(normalise_url(POSTGRES_ADMIN), isolation_level="AUTOCOMMIT")
+    name = f"bench_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = normalise_url(POSTGRES_ADMIN).set(database=name).render_as_string(hide_password=False)
+    try:
+        migrate(url)
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@contextlib.contextmanager
+def database(backend: str) -> Iterator[str]:
+    with sqlite_database() if backend == "sqlite" else postgres_database() as url:
+        yield url
+
+
+def migrate(url: str) -> None:
+    backend = Backend(normalise_url(url))
+    engine = backend.create_engine(writer=True)
+    try:
+        upgrade(engine, backend)
+    finally:
+        engine.dispose()
+
+
+class Stopwatch:
+    def __enter__(self) -> Stopwatch:
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds = time.perf_counter() - self.start
+
+
+def percentile(samples: Sequence[float], q: float) -> float:
+    ordered = sorted(samples)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def median(samples: Sequence[float]) -> float:
+    return statistics.median(samples)
+
+
+def show(title: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column, justify="right" if column != columns[0] else "left")
+    for row in rows:
+        table.add_row(*(f"{v:,.0f}" if isinstance(v, float) and v >= 100 else str(v) for v in row))
+    console.print(table)
+
+
+def payload(size: int = 200) -> dict[str, str]:
+    """An event payload of about `size` bytes of JSON."""
+    return {"kind": "bench", "text": "x" * max(0, size - 30)}

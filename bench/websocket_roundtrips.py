@@ -1,0 +1,230 @@
+"""Websocket round trips: set/get through the server vs a bare `websockets` echo server, and memory per
+idle initialized connection.
+
+Both servers run as subprocesses (so the load generator does not share their GIL); the client is the
+asyncio `websockets` client in this process. The echo server answers each frame with the same frame:
+the ceiling for "one JSON frame in, one out" in Python on this machine.
+
+    python -m bench.websocket_roundtrips [--seconds 3] [--connections 1,100] [--idle 2000]
+                                        [--durability full|normal|off]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import re
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+from websockets.asyncio.client import ClientConnection, connect
+
+ROOT = Path(__file__).resolve().parents[1]
+KEY = "BENCH0123456789abcdef"
+ECHO_SERVER = """
+import asyncio, sys
+from websockets.asyncio.server import serve
+async def echo(ws):
+    async for message in ws:
+        await ws.send(message)
+async def main():
+    async with serve(echo, "127.0.0.1", int(sys.argv[1]), compression=None, max_size=None):
+        print("ready", flush=True)
+        await asyncio.Future()
+asyncio.run(main())
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def config_text(durability: str) -> str:
+    return f"""
+[server]
+durability = "{durability}"
+log_level = "warning"
+[[tenants]]
+name = "bench"
+namespace = "bench"
+app_name = "Bench"
+app_version = "1"
+api_keys = ["{KEY}"]
+[limits]
+rate_limit_actions = 1000000000
+initialize_deadline_seconds = 600
+"""
+
+
+@contextlib.contextmanager
+def engine_server(durability: str) -> Iterator[tuple[str, int]]:
+    with tempfile.TemporaryDirectory(prefix="ws-bench-") as directory:
+        config = Path(directory) / "server.toml"
+        config.write_text(config_text(durability))
+        port = free_port()
+        command = [
+            sys.executable,
+            "-m",
+            "adapters.cli.main",
+            "serve",
+            "--port",
+            str(port),
+            "--config",
+            str(config),
+        ]
+        env = {**os.environ, "SESSION_ENGINE_DATABASE": f"sqlite:///{Path(directory) / 'bench.db'}"}
+        with subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.DEVNULL) as process:
+            try:
+                wait_for_port(port)
+                yield f"ws://127.0.0.1:{port}/ws", process.pid
+            finally:
+                process.terminate()
+                process.wait(timeout=30)
+
+
+@contextlib.contextmanager
+def echo_server() -> Iterator[tuple[str, int]]:
+    port = free_port()
+    with subprocess.Popen([sys.executable, "-c", ECHO_SERVER, str(port)], stdout=subprocess.PIPE) as process:
+        try:
+            assert process.stdout is not None
+            process.stdout.readline()
+            yield f"ws://127.0.0.1:{port}", process.pid
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def wait_for_port(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on port {port}")
+
+
+def rss_kib(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    found = re.search(r"VmRSS:\s+(\d+) kB", status)
+    return int(found.group(1)) if found else 0
+
+
+async def open_client(url: str, initialize: bool) -> ClientConnection:
+    ws = await connect(url, compression=None, max_size=None, open_timeout=60, ping_interval=None)
+    if initialize:
+        await ws.send(
+            orjson.dumps({"type": 0, "id": 1, "websocket_api_key": KEY, "client_id": "bench-client"}).decode()
+        )
+        answer = orjson.loads(await ws.recv())
+        assert answer["status"] == 1, answer
+    return ws
+
+
+SET = orjson.dumps({"type": 12, "id": 2, "key": "token", "value": "abc123", "ttl": 3600}).decode()
+GET = orjson.dumps({"type": 13, "id": 3, "key": "token"}).decode()
+AGAIN = orjson.dumps({"type": 0, "id": 4, "websocket_api_key": KEY, "client_id": "bench-client"}).decode()
+"""Initialize on an initialized connection: answered AlreadyInitialized without any engine call."""
+
+
+async def round_trips(url: str, connections: int, seconds: float, engine: bool, frames: list[str]) -> float:
+    """Round trips per second over `connections` clients, each sending one frame at a time."""
+    clients = [await open_client(url, engine) for _ in range(connections)]
+    done = 0
+    stop = time.perf_counter() + seconds
+
+    async def drive(ws: ClientConnection) -> None:
+        nonlocal done
+        while time.perf_counter() < stop:
+            for frame in frames:
+                await ws.send(frame)
+                await ws.recv()
+            done += len(frames)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(drive(ws) for ws in clients))
+    elapsed = time.perf_counter() - started
+    await asyncio.gather(*(ws.close() for ws in clients))
+    return done / elapsed
+
+
+async def idle_memory(url: str, pid: int, count: int, engine: bool) -> tuple[float, float]:
+    """(KiB per idle connection, seconds to open them) measured on the server's RSS."""
+    warm = [await open_client(url, engine) for _ in range(20)]  # load code paths before measuring
+    await asyncio.sleep(0.5)
+    before = rss_kib(pid)
+    started = time.perf_counter()
+    clients: list[ClientConnection] = []
+    for start in range(0, count, 100):
+        clients += await asyncio.gather(*(open_client(url, engine) for _ in range(min(100, count - start))))
+    opened = time.perf_counter() - started
+    await asyncio.sleep(1.0)
+    after = rss_kib(pid)
+    await asyncio.gather(*(ws.close() for ws in clients + warm))
+    return (after - before) / count, opened
+
+
+async def run(args: argparse.Namespace) -> None:
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    fan = [int(n) for n in args.connections.split(",")]
+    rows: list[tuple[str, str]] = []
+    with echo_server() as (echo_url, echo_pid):
+        echo = {n: await round_trips(echo_url, n, args.seconds, False, [SET, GET]) for n in fan}
+        echo_memory = await idle_memory(echo_url, echo_pid, args.idle, engine=False) if args.idle else None
+    with engine_server(args.durability) as (url, pid):
+        ours = {n: await round_trips(url, n, args.seconds, True, [SET, GET]) for n in fan}
+        sets = {n: await round_trips(url, n, args.seconds, True, [SET]) for n in fan}
+        gets = {n: await round_trips(url, n, args.seconds, True, [GET]) for n in fan}
+        bare = {n: await round_trips(url, n, args.seconds, True, [AGAIN]) for n in fan}
+        memory = await idle_memory(url, pid, args.idle, engine=True) if args.idle else None
+    for n in fan:
+        rows.append((f"echo server, {n} connection(s)", f"{echo[n]:,.0f}"))
+        for name, figures in (
+            ("set+get", ours),
+            ("set only", sets),
+            ("get only", gets),
+            ("no engine call", bare),
+        ):
+            share = figures[n] / echo[n]
+            rows.append((f"{name}, {n} connection(s)", f"{figures[n]:,.0f} ({share:.0%} of echo)"))
+    if memory and echo_memory:
+        rows.append(
+            (
+                f"KiB/idle initialized connection (n={args.idle:,})",
+                f"{memory[0]:.1f} (open: {memory[1]:.1f} s)",
+            )
+        )
+        rows.append((f"KiB/idle echo connection (n={args.idle:,})", f"{echo_memory[0]:.1f}"))
+        rows.append(("server RSS growth at 10,000 (extrapolated)", f"{memory[0] * 10_000 / 1024:,.0f} MiB"))
+    print(
+        f"websocket round trips per second (SQLite, durability={args.durability}, {args.seconds:g} s per run)"
+    )
+    for name, value in rows:
+        print(f"  {name:<48} {value}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--connections", default="1,100")
+    parser.add_argument(
+        "--idle", type=int, default=2000, help="idle connections for the memory figure (0: skip)"
+    )
+    parser.add_argument("--durability", default="full", choices=["full", "normal", "off"])
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,161 @@
+"""The server: health and readiness, graceful shutdown, configuration, and `session-engine serve`."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from adapters.cli.serve import resolve
+from adapters.config import ConfigError, ServerConfig, development_config, load_config, parse_config
+from tests.adapters.server import ServerThread, running_server
+from tests.adapters.websocket.client import Client
+from tests.adapters.websocket.conftest import ACME_KEY, make_config
+from tests.databases import SqliteDatabases
+
+ROOT = Path(__file__).absolute().parents[2]
+
+
+def test_health_and_readiness(sqlite_databases: SqliteDatabases) -> None:
+    with running_server(sqlite_databases.fresh(), make_config(), migrate=False) as base:
+        assert httpx.get(f"{base}/healthz").json() == {"status": "ok"}
+        ready = httpx.get(f"{base}/readyz")
+        assert ready.status_code == 200 and ready.json()["status"] == "ready"
+        assert httpx.get(f"{base}/nope").status_code == 404
+
+
+def test_graceful_shutdown_closes_websockets_with_1000(sqlite_databases: SqliteDatabases) -> None:
+    server = ServerThread(sqlite_databases.fresh(), make_config(), migrate=False)
+    url = server.start().replace("http://", "ws://") + "/ws"
+    with Client(url) as idle, Client(url) as busy:
+        assert busy.initialize(ACME_KEY)["status"] == 1
+        assert busy.call(12, 2, key="k", value="v", ttl=0)["status"] == 1
+        started = time.monotonic()
+        server.stop()
+        assert time.monotonic() - started < 5
+        assert idle.closed_with() == (1000, "")
+        assert busy.closed_with() == (1000, "")
+
+
+def test_example_configuration_in_the_spec_is_valid() -> None:
+    text = (ROOT / "specs" / "server-config.md").read_text()
+    example = re.search(r"```toml\n(.*?)```", text, re.S)
+    assert example is not None
+    import tomllib
+
+    config = parse_config(tomllib.loads(example.group(1)))
+    assert config.tenant_for_key("BA0123456789ABCDEFGHI") is not None
+    assert config.limits.rate_limit_actions == 60
+
+
+def test_load_config_errors(tmp_path: Path) -> None:
+    path = tmp_path / "server.toml"
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(path)
+    path.write_text("[[tenants]\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(path)
+    path.write_text('[[tenants]]\nname = "a"\n')
+    with pytest.raises(ConfigError, match="invalid configuration"):
+        load_config(path)
+    tenant = 'name = "{n}"\nnamespace = "{n}"\napp_name = "A"\napp_version = "1"\napi_keys = ["{k}"]\n'
+    path.write_text(
+        "[[tenants]]\n"
+        + tenant.format(n="a", k="K" * 21)
+        + "[[tenants]]\n"
+        + tenant.format(n="b", k="K" * 21)
+    )
+    with pytest.raises(ConfigError, match="one tenant only"):
+        load_config(path)
+    path.write_text("[[tenants]]\n" + tenant.format(n="a", k="K" * 21) + "[limits]\nunknown_limit = 1\n")
+    with pytest.raises(ConfigError, match="unknown_limit"):
+        load_config(path)
+
+
+def test_development_defaults_and_precedence(tmp_path: Path) -> None:
+    config = development_config()
+    (tenant,) = config.tenants
+    assert tenant.anonymous and len(tenant.api_keys[0]) == 21 and config.anonymous_tenant is tenant
+    assert development_config().tenants[0].api_keys != config.tenants[0].api_keys
+    resolved, host, port, database = resolve(None, None, None, None)
+    assert (host, port, database, resolved.development) == ("127.0.0.1", 8787, None, True)
+    with pytest.raises(ConfigError, match="refusing to listen"):
+        resolve(None, "0.0.0.0", None, None)
+    path = tmp_path / "server.toml"
+    path.write_text(
+        '[server]\nhost = "0.0.0.0"\nport = 9000\ndatabase = "sqlite:///x.db"\n'
+        '[[tenants]]\nname = "a"\nnamespace = "a"\napp_name = "A"\napp_version = "1"\n'
+    )
+    resolved, host, port, database = resolve(str(path), None, None, None)
+    assert (host, port, database) == ("0.0.0.0", 9000, "sqlite:///x.db")
+    assert resolve(str(path), "127.0.0.2", 9001, "sqlite:///y.db")[1:] == (
+        "127.0.0.2",
+        9001,
+        "sqlite:///y.db",
+    )
+    assert isinstance(resolved, ServerConfig) and not resolved.development
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_serve_command_end_to_end(tmp_path: Path) -> None:
+    port = free_port()
+    command = [sys.executable, "-m", "adapters.cli.main", "serve", "--port", str(port)]
+    env = {**os.environ, "SESSION_ENGINE_DATABASE": f"sqlite:///{tmp_path / 'serve.db'}"}
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stderr is not None
+        key = None
+        deadline = time.monotonic() + 30
+        while key is None and time.monotonic() < deadline:
+            line = process.stderr.readline()
+            found = re.search(r"websocket API key (\w{21})", line)
+            key = found.group(1) if found else None
+        assert key is not None, "the development key was not printed"
+        base = f"http://127.0.0.1:{port}"
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        with Client(f"ws://127.0.0.1:{port}/ws") as client:
+            assert client.initialize(key) == {
+                "id": 1,
+                "status": 1,
+                "app_name": "session-engine",
+                "app_version": "dev",
+            }
+        with Client(f"ws://127.0.0.1:{port}/ws") as client:
+            assert client.initialize(None)["status"] == 1  # the development tenant is anonymous
+            process.send_signal(signal.SIGINT)
+            assert client.closed_with() == (1000, "")
+        assert process.wait(timeout=20) == 0
+        logs = process.stderr.read()
+        assert '"logger":"session_engine.websocket"' in logs and '"message":"engine closed"' in logs
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_serve_refuses_a_public_host_without_configuration() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "adapters.cli.main", "serve", "--host", "0.0.0.0"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2 and "refusing to listen" in result.stderr

@@ -1,0 +1,223 @@
+"""Graphs against the in-memory model: atomic batches, reads, neighbors and random traversals."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from hypothesis import event
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from hypothesis.stateful import run_state_machine_as_test
+
+from engine import Engine, ManualClock
+from engine.objects.errors import InvalidGraphEnvelope
+from tests.harness import EngineHarness
+from tests.objects.graph_model import Model
+
+NS, S, G = "rev", "sess", "g"
+IDS = st.sampled_from(["a", "b", "c", "d", "e", "f"])
+VERTEX_LABELS = st.sampled_from(["p", "q", "r"])
+EDGE_LABELS = st.sampled_from(["k", "l"])
+KEYS = st.sampled_from(["x", "y", "z"])
+SCALARS = st.sampled_from([-2, 0, 1, 2, 0.5, 1.0, 2.5, "a", "b", "B", "é", True, False, None])
+PROPS = st.dictionaries(KEYS, SCALARS | st.just([1, 2]), max_size=2)
+IF_REV = st.none() | st.integers(1, 3)
+
+
+def operation() -> st.SearchStrategy[dict[str, Any]]:
+    return st.one_of(
+        st.fixed_dictionaries(
+            {"op": st.just("add_vertex"), "element_id": IDS, "labels": st.lists(VERTEX_LABELS, min_size=1, max_size=2, unique=True), "props": PROPS}
+        ),
+        st.fixed_dictionaries(
+            {"op": st.just("add_edge"), "element_id": IDS, "label": EDGE_LABELS, "from_id": IDS, "to_id": IDS, "props": PROPS}
+        ),
+        st.fixed_dictionaries(
+            {"op": st.sampled_from(["set_vertex_props", "set_edge_props"]), "element_id": IDS, "props": PROPS, "if_rev": IF_REV}
+        ),
+        st.fixed_dictionaries(
+            {"op": st.sampled_from(["remove_vertex_props", "remove_edge_props"]), "element_id": IDS, "keys": st.lists(KEYS, max_size=2), "if_rev": IF_REV}
+        ),
+        st.fixed_dictionaries(
+            {"op": st.sampled_from(["delete_vertex", "delete_edge"]), "element_id": IDS, "if_rev": IF_REV}
+        ),
+    )
+
+
+def step(kind: str) -> st.SearchStrategy[list[Any]]:
+    common = [
+        st.tuples(st.just("hasLabel"), VERTEX_LABELS if kind == "vertex" else EDGE_LABELS),
+        st.tuples(st.just("has"), KEYS, st.sampled_from(["eq", "neq", "lt", "lte", "gt", "gte"]), SCALARS),
+        st.tuples(st.just("limit"), st.integers(0, 4)),
+    ]
+    if kind == "vertex":
+        moves = st.sampled_from(["out", "in", "both", "outE", "inE", "bothE"])
+        common.append(st.tuples(moves) | st.tuples(moves, EDGE_LABELS))
+    else:
+        common.append(st.tuples(st.sampled_from(["inV", "outV"])))
+    return st.one_of(common).map(list)
+
+
+TERMINALS = st.none() | st.sampled_from([["count"], ["properties"]]) | st.tuples(st.just("values"), KEYS).map(list)
+TERMINALS |= st.lists(KEYS, max_size=2).map(lambda keys: ["project", keys])
+
+
+class GraphMachine(RuleBasedStateMachine):
+    make: Callable[..., EngineHarness]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.clock = ManualClock()
+        self.harness = self.make(clock=self.clock)
+        self.engine: Engine = self.harness.start()
+        self.model = Model()
+        self.steps = 0
+
+    def call(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return self.harness.call(function, *args, **kwargs)
+
+    @initialize()
+    def create_graph(self) -> None:
+        self.call(self.engine.objects.upload, NS, S, G, {"type": "graph", "graph": {"attributes": {"name": "g"}}})
+
+    def mutate(self, ops: list[dict[str, Any]], user: str | None) -> None:
+        expected: Exception | None = None
+        try:
+            changes = self.model.apply(ops, self.clock.now(), user)
+        except Exception as error:  # noqa: BLE001 - the model's verdict
+            expected = error
+        head = self.call(self.engine.head)
+        try:
+            result = self.call(self.engine.objects.apply_graph_mutations, NS, S, G, ops, user_id=user)
+        except Exception as error:  # noqa: BLE001 - compared below
+            assert expected is not None, f"engine refused {error!r}, model accepted"
+            assert type(error) is type(expected) and getattr(error, "element_id", None) == getattr(
+                expected, "element_id", None
+            ), (error, expected)
+            assert self.call(self.engine.head) == head
+            return
+        assert expected is None, f"engine accepted, model raised {expected!r}"
+        assert result == {"elements": changes}
+        event(f"batch accepted, {len(self.model.elements)} elements")
+
+    @rule(ops=st.lists(operation(), min_size=1, max_size=5), user=st.sampled_from([None, "u1", "u2"]))
+    def apply_batch(self, ops: list[dict[str, Any]], user: str | None) -> None:
+        self.mutate([{k: v for k, v in op.items() if v is not None or k != "if_rev"} for op in ops], user)
+
+    @rule(data=st.data())
+    def correct_if_rev(self, data: st.DataObject) -> None:
+        if not self.model.elements:
+            return
+        element = data.draw(st.sampled_from(self.model.ordered()))
+        self.mutate(
+            [{"op": f"set_{element['type']}_props", "element_id": element["element_id"], "props": {"x": 1}, "if_rev": element["rev"]}],
+            "u1",
+        )
+
+    @rule(labels=st.lists(VERTEX_LABELS, min_size=1, max_size=2, unique=True))
+    def add_vertex_with_server_id(self, labels: list[str]) -> None:
+        result = self.call(self.engine.objects.apply_graph_mutations, NS, S, G, [{"op": "add_vertex", "labels": labels}])
+        new_id = result["elements"][0]["element_id"]
+        self.model.apply([{"op": "add_vertex", "element_id": new_id, "labels": labels}], self.clock.now(), None)
+
+    @rule()
+    def reupload_keeps_elements(self) -> None:
+        self.call(self.engine.objects.upload, NS, S, G, {"type": "graph", "graph": {"attributes": {"v": 2}}})
+
+    @rule(seconds=st.sampled_from([0, 1]))
+    def tick(self, seconds: float) -> None:
+        self.clock.advance(seconds)
+
+    @rule(data=st.data(), ascending=st.booleans(), limit=st.integers(1, 3), ids_only=st.booleans())
+    def page_elements(self, data: st.DataObject, ascending: bool, limit: int, ids_only: bool) -> None:
+        kind = data.draw(st.sampled_from([None, "vertex", "edge"]))
+        stamps = sorted({e["updated_at"] for e in self.model.ordered()})
+        since = data.draw(st.none() | st.sampled_from(stamps)) if stamps else None
+        seen: list[Any] = []
+        cursor = None
+        for _ in range(200):
+            page = self.call(
+                self.engine.objects.list_graph_elements, NS, S, G, type=kind, ascending=ascending,
+                cursor=cursor, updated_since=since, ids_only=ids_only, limit=limit,
+            )
+            seen += page["element_ids" if ids_only else "elements"]
+            cursor = page["cursor"]
+            if cursor is None:
+                break
+        expected = [e for e in self.model.ordered() if kind is None or e["type"] == kind]
+        if since is not None:
+            expected = sorted((e for e in expected if e["updated_at"] > since), key=lambda e: e["_updated"])
+        if not ascending:
+            expected.reverse()
+        if ids_only:
+            assert seen == [{"element_id": e["element_id"], "type": e["type"], "rev": e["rev"]} for e in expected]
+        else:
+            assert seen == [Model.public(e) for e in expected]
+
+    @rule(
+        sources=st.lists(IDS, min_size=1, max_size=3),
+        direction=st.sampled_from(["out", "in", "both"]),
+        label=st.none() | EDGE_LABELS,
+        neighbor_label=st.none() | VERTEX_LABELS,
+        limit=st.integers(1, 3),
+    )
+    def neighbors(
+        self, sources: list[str], direction: str, label: str | None, neighbor_label: str | None, limit: int
+    ) -> None:
+        want_edges, want_vertices = self.model.neighbors(sources, direction, label, neighbor_label)
+        options = {"direction": direction, "label": label, "neighbor_label": neighbor_label}
+        whole = self.call(self.engine.objects.graph_neighbors, NS, S, G, sources, limit=1000, **options)
+        assert [e["element_id"] for e in whole["edges"]] == want_edges
+        assert [v["element_id"] for v in whole["vertices"]] == want_vertices
+        assert whole["cursor"] is None
+        seen: list[str] = []
+        cursor = None
+        for _ in range(100):
+            page = self.call(self.engine.objects.graph_neighbors, NS, S, G, sources, limit=limit, cursor=cursor, **options)
+            seen += [e["element_id"] for e in page["edges"]]
+            cursor = page["cursor"]
+            if cursor is None:
+                break
+        assert seen == want_edges
+
+    @rule(data=st.data())
+    def traverse(self, data: st.DataObject) -> None:
+        start = data.draw(st.sampled_from([["V"], ["E"]]) | st.tuples(st.sampled_from(["V", "E"]), IDS).map(list))
+        kind = "vertex" if start[0] == "V" else "edge"
+        steps: list[list[Any]] = []
+        for _ in range(data.draw(st.integers(0, 3))):
+            chosen = data.draw(step(kind))
+            steps.append(chosen)
+            if chosen[0] in ("out", "in", "both", "inV", "outV"):
+                kind = "vertex"
+            elif chosen[0] in ("outE", "inE", "bothE"):
+                kind = "edge"
+        terminal = data.draw(TERMINALS)
+        if terminal is not None:
+            steps.append(terminal)
+        query = {"start": start, "steps": steps}
+        expected = self.model.query(query)
+        event("query with results" if expected.get("results") or expected.get("count") else "query empty")
+        assert self.call(self.engine.objects.query_graph, NS, S, G, query) == self.model.query(query), query
+
+    @invariant()
+    def elements_match(self) -> None:
+        got = self.call(self.engine.objects.list_graph_elements, NS, S, G, ascending=True, limit=1000)
+        assert got["elements"] == [Model.public(e) for e in self.model.ordered()]
+        self.steps += 1
+        if self.steps % 12 == 0:
+            assert self.call(self.engine.verify) == []
+
+    def teardown(self) -> None:
+        try:
+            assert self.call(self.engine.verify) == []
+        finally:
+            self.harness.stop()
+
+
+def test_graphs_match_the_model(harness: Callable[..., EngineHarness]) -> None:
+    class Machine(GraphMachine):
+        make = staticmethod(harness)
+
+    run_state_machine_as_test(Machine)
