@@ -37,6 +37,8 @@ class Tenant(Strict):
     app_version: str = Field(min_length=1, max_length=64)
     api_keys: tuple[str, ...] = ()
     anonymous: bool = False
+    bus_secret: str | None = Field(default=None, min_length=16)
+    """This tenant's own RPC bus secret (a bus peer signing with it is served in this namespace)."""
 
     @field_validator("api_keys")
     @classmethod
@@ -50,6 +52,8 @@ class Bus(Strict):
     """The RPC bus: messages are authenticated with HMAC over this secret."""
 
     secret: str = Field(default_factory=lambda: secrets.token_urlsafe(32), min_length=16)
+    tenant: str | None = None
+    """The tenant a peer signing with `secret` is served as; default: the anonymous tenant, else the first."""
 
 
 class Limits(Strict):
@@ -93,6 +97,11 @@ class ServerConfig(Strict):
             raise ValueError("an API key may belong to one tenant only")
         if sum(tenant.anonymous for tenant in self.tenants) > 1:
             raise ValueError("at most one tenant may be anonymous")
+        if self.bus.tenant is not None and self.bus.tenant not in names:
+            raise ValueError(f"[bus].tenant {self.bus.tenant!r} is not a tenant name")
+        bus_secrets = [self.bus.secret, *(t.bus_secret for t in self.tenants if t.bus_secret is not None)]
+        if len(set(bus_secrets)) != len(bus_secrets):
+            raise ValueError("a bus secret may belong to one tenant only")
         return self
 
     def tenant_for_key(self, key: str) -> Tenant | None:
@@ -100,6 +109,14 @@ class ServerConfig(Strict):
             if key in tenant.api_keys:
                 return tenant
         return None
+
+    @property
+    def bus_tenant(self) -> Tenant:
+        """The tenant `[bus].secret` serves: `[bus].tenant`, else the anonymous tenant, else the first."""
+        named = {tenant.name: tenant for tenant in self.tenants}
+        if self.bus.tenant is not None:
+            return named[self.bus.tenant]
+        return self.anonymous_tenant or self.tenants[0]
 
     @property
     def anonymous_tenant(self) -> Tenant | None:

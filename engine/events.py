@@ -39,6 +39,8 @@ class EventRegistry:
 
     def __init__(self, models: Iterable[type[DomainEvent]] = ()) -> None:
         self._entries: dict[str, _Entry] = {}
+        self.versions: dict[str, int] = {}
+        """event type -> current schema version (read on every event of a replay)."""
         for model in models:
             self.register(model)
 
@@ -47,6 +49,7 @@ class EventRegistry:
         previous = self._entries.get(model.event_type)
         upcasters = previous.upcasters if previous else {}
         self._entries[model.event_type] = _Entry(model, upcasters)
+        self.versions[model.event_type] = model.schema_version
         return model
 
     def upcaster(self, event_type: str, from_version: int) -> Callable[[Upcaster], Upcaster]:
@@ -61,6 +64,7 @@ class EventRegistry:
     def extend(self, other: EventRegistry) -> None:
         for name, entry in other._entries.items():
             self._entries[name] = _Entry(entry.model, dict(entry.upcasters))
+            self.versions[name] = entry.model.schema_version
 
     def knows(self, event_type: str) -> bool:
         return event_type in self._entries

@@ -45,7 +45,8 @@ _INSERT_EVENTS = {
     # The hot path hands rows straight to the driver: SQLAlchemy's per-row bind processing
     # costs more than the insert itself. Formats match what the Core types write and read.
     "sqlite": f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    "postgresql": f"INSERT INTO events ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s::json, %s::json, %s, %s)",
+    "postgresql": f"INSERT INTO events ({_COLUMNS})"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s::json, %s::json, %s, %s)",
 }
 
 
@@ -389,11 +390,11 @@ class Committer:
             raise _Crashed(pending, half.cause) from half.cause
         except sa.exc.DBAPIError:
             raise
-        except Exception as error:  # noqa: BLE001 - a bug in one command must not fail the batch
+        except Exception as error:  # a bug in one command must not fail the batch
             raise _Crashed(pending, error) from error
         try:
             result = decision.then(recorded) if decision.then is not None else decision.result
-        except Exception as error:  # noqa: BLE001 - its events are staged: roll back, rerun without it
+        except Exception as error:  # its events are staged: roll back, rerun without it
             raise _Crashed(pending, error) from error
         pending.outcome = Outcome(result, recorded, _append_result(recorded) if recorded else None)
 

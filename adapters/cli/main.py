@@ -32,7 +32,9 @@ database_option = click.option(
 )
 
 
-def run_with_engine(database: str | None, job: Callable[[Engine], Awaitable[T]], *, migrate: bool = True) -> T:
+def run_with_engine(
+    database: str | None, job: Callable[[Engine], Awaitable[T]], *, migrate: bool = True
+) -> T:
     async def main() -> T:
         async with Engine.open(database, migrate=migrate) as engine:
             return await job(engine)
@@ -199,7 +201,9 @@ def import_(database: str | None, file: Path) -> None:
     for difference in differences:
         console.print(difference.describe(), markup=False)
     if differences:
-        errors.print(f"[red]imported {count} events but verification found {len(differences)} differences[/red]")
+        errors.print(
+            f"[red]imported {count} events but verification found {len(differences)} differences[/red]"
+        )
         sys.exit(1)
     console.print(f"imported {count} events; verified")
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -28,7 +29,7 @@ _COLUMNS = (
 
 def to_recorded(row: Sequence[Any], registry: EventRegistry) -> RecordedEvent:
     position, namespace, stream, version, type_, schema_version, data, meta, recorded_at = row
-    if registry.current_version(type_) > schema_version:
+    if registry.versions.get(type_, 1) > schema_version:
         schema_version, data = registry.upcast(type_, schema_version, data)
     return RecordedEvent(position, namespace, stream, version, type_, schema_version, data, meta, recorded_at)
 
@@ -90,6 +91,12 @@ def read_stream(
     return [to_recorded(row, registry) for row in connection.execute(query)]
 
 
+_SELECT = (
+    "SELECT position, namespace, stream, version, type, schema_version, data, metadata, recorded_at"
+    " FROM events WHERE position > {p}"
+)
+
+
 def read_all(
     connection: Connection,
     registry: EventRegistry,
@@ -101,18 +108,50 @@ def read_all(
     stream: str | None = None,
     types: Iterable[str] | None = None,
 ) -> list[RecordedEvent]:
-    """A page of the whole log in position order, strictly after `after`."""
-    query = sa.select(*_COLUMNS).where(events.c.position > after)
+    """A page of the whole log in position order, strictly after `after`.
+
+    Replays and subscriptions read the whole log through here, so it talks to the driver directly:
+    SQLAlchemy's result processing would cost more than the read.
+    """
+    p = "?" if connection.dialect.name == "sqlite" else "%s"
+    sql = _SELECT.format(p=p)
+    params: list[Any] = [after]
     if upto is not None:
-        query = query.where(events.c.position <= upto)
+        sql += f" AND position <= {p}"
+        params.append(upto)
     if namespace is not None:
-        query = query.where(events.c.namespace == namespace)
+        sql += f" AND namespace = {p}"
+        params.append(namespace)
     if stream is not None:
-        query = query.where(events.c.stream == stream)
+        sql += f" AND stream = {p}"
+        params.append(stream)
     if types is not None:
-        query = query.where(events.c.type.in_(list(types)))
-    query = query.order_by(events.c.position).limit(limit)
-    return [to_recorded(row, registry) for row in connection.execute(query)]
+        wanted = list(types)
+        if not wanted:
+            return []
+        sql += f" AND type IN ({', '.join([p] * len(wanted))})"
+        params.extend(wanted)
+    sql += f" ORDER BY position LIMIT {int(limit)}"
+    rows = connection.exec_driver_sql(sql, tuple(params)).fetchall()
+    versions = registry.versions
+    loads = orjson.loads
+    recorded: list[RecordedEvent] = []
+    last_text: Any = None
+    instant: Any = None
+    for position, namespace_, stream_, version, type_, schema_version, data, meta, at in rows:
+        if isinstance(data, str | bytes):
+            data = loads(data)
+        if isinstance(meta, str | bytes):
+            meta = loads(meta)
+        if at is not last_text and at != last_text:  # events of one commit share their instant
+            last_text = at
+            instant = datetime.fromisoformat(at).replace(tzinfo=UTC) if isinstance(at, str) else at
+        if versions.get(type_, 1) > schema_version:
+            schema_version, data = registry.upcast(type_, schema_version, data)
+        recorded.append(
+            RecordedEvent(position, namespace_, stream_, version, type_, schema_version, data, meta, instant)
+        )
+    return recorded
 
 
 def position_at(connection: Connection, instant: datetime) -> int:

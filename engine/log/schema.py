@@ -61,11 +61,21 @@ class UtcDateTime(TypeDecorator[datetime]):
         return None if value is None else as_utc(value)
 
 
+_last_stored: tuple[datetime | None, str] = (None, "")
+
+
 def stored_instant(instant: datetime, dialect: str) -> Any:
     """An instant exactly as `UtcDateTime` binds it, for hot paths that hand rows to the driver."""
-    if dialect == "sqlite":
-        return as_utc(instant).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
-    return instant
+    global _last_stored
+    if dialect != "sqlite":
+        return instant
+    # Every event of one commit shares its instant: remember the last conversion.
+    last_in, last_out = _last_stored
+    if instant is last_in:
+        return last_out
+    text = as_utc(instant).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    _last_stored = (instant, text)
+    return text
 
 
 events = Table(

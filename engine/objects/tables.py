@@ -73,7 +73,6 @@ graph_elements = sa.Table(
     sa.Index("ix_graph_elements_object_id_type_created_seq", "object_id", "type", "created_seq"),
     sa.Index("ix_graph_elements_object_id_from_id_created_seq", "object_id", "from_id", "created_seq"),
     sa.Index("ix_graph_elements_object_id_to_id_created_seq", "object_id", "to_id", "created_seq"),
-    sa.Index("ix_graph_elements_object_id_label", "object_id", "label"),
 )
 
 vertex_labels = sa.Table(

@@ -92,10 +92,8 @@ def _check_step(name: str, args: list[Any], kind: str) -> str:
         key, op, value = args
         if not key or '"' in key or "\\" in key:
             raise InvalidGraphQuery('has: property keys must be non-empty, without " or \\')
-        if not isinstance(value, str | int | float | bool | None) or (
-            value is None and op not in ("eq", "neq")
-        ):
-            raise InvalidGraphQuery("has compares with a string, number or boolean (null only with eq/neq)")
+        if not isinstance(value, str | int | float | bool | None):
+            raise InvalidGraphQuery("has compares with a string, number, boolean or null")
         return kind
     if name == "limit":
         if len(args) != 1 or not isinstance(args[0], int) or isinstance(args[0], bool) or args[0] < 0:
@@ -123,51 +121,55 @@ def _in(column: Any, stage: Select[Any]) -> ColumnElement[bool]:
 
 
 def compile_stage(query: Query, object_id: int, dialect: str) -> Select[Any]:
-    """The SQL selecting the element ids of the last step's set."""
+    """The SQL selecting the element ids of the last step's set: one CTE per step, each referenced once."""
     scope = ge.c.object_id == object_id
-    stage = sa.select(ge.c.element_id).where(scope, ge.c.type == query.kind)
+    first = sa.select(ge.c.element_id).where(scope, ge.c.type == query.kind)
     if query.start_id is not None:
-        stage = stage.where(ge.c.element_id == query.start_id)
+        first = first.where(ge.c.element_id == query.start_id)
+    current = first.cte("step0")
     kind = query.kind
-    for name, *args in query.steps:
+    for index, (name, *args) in enumerate(query.steps, start=1):
+        previous = sa.select(current.c.element_id)
         label = args[0] if args else None
-        if name in ("out", "in", "both", "outE", "inE", "bothE"):
+        stage: Any
+        if name in MOVES:
             parts = []
             base = name.rstrip("E")
             for end, other in (("from_id", "to_id"), ("to_id", "from_id")):
                 if base == ("in" if end == "from_id" else "out"):
                     continue
+                # No `type = 'edge'` here: only edges have endpoints, and it would tempt the planner
+                # away from the (object_id, from_id / to_id) indexes.
                 target = ge.c.element_id if name.endswith("E") else ge.c[other]
-                part = sa.select(target.label("element_id")).where(
-                    scope, ge.c.type == "edge", _in(ge.c[end], stage)
-                )
+                part = sa.select(target.label("element_id")).where(scope, _in(ge.c[end], previous))
                 if label is not None:
                     part = part.where(ge.c.label == label)
                 parts.append(part)
-            stage = parts[0] if len(parts) == 1 else sa.select(sa.union(*parts).subquery().c.element_id)
+            stage = parts[0] if len(parts) == 1 else sa.union(*parts)
         elif name in ("inV", "outV"):
             endpoint = ge.c.to_id if name == "inV" else ge.c.from_id
-            stage = sa.select(endpoint.label("element_id")).where(scope, _in(ge.c.element_id, stage))
+            stage = sa.select(endpoint.label("element_id")).where(scope, _in(ge.c.element_id, previous))
         elif name == "hasLabel" and kind == "vertex":
             stage = sa.select(vl.c.element_id).where(
-                vl.c.object_id == object_id, vl.c.label == label, _in(vl.c.element_id, stage)
+                vl.c.object_id == object_id, vl.c.label == label, _in(vl.c.element_id, previous)
             )
         elif name == "hasLabel":
-            stage = sa.select(ge.c.element_id).where(scope, ge.c.label == label, _in(ge.c.element_id, stage))
+            stage = sa.select(ge.c.element_id).where(scope, _in(ge.c.element_id, previous), ge.c.label == label)
         elif name == "has":
             key, op, value = args
             stage = sa.select(ge.c.element_id).where(
-                scope, _in(ge.c.element_id, stage), has_predicate(dialect, key, op, value)
+                scope, _in(ge.c.element_id, previous), has_predicate(dialect, key, op, value)
             )
-        elif name == "limit":
+        else:  # limit
             stage = (
                 sa.select(ge.c.element_id)
-                .where(scope, _in(ge.c.element_id, stage))
+                .where(scope, _in(ge.c.element_id, previous))
                 .order_by(ge.c.created_seq)
                 .limit(args[0])
             )
+        current = stage.cte(f"step{index}")
         kind = MOVES.get(name, "vertex" if name in ("inV", "outV") else kind)
-    return stage
+    return sa.select(current.c.element_id)
 
 
 def _kind(value: Scalar) -> str:
@@ -226,7 +228,8 @@ def run_query(
     stage = compile_stage(query, object_id, connection.dialect.name)
     terminal = query.terminal or ["elements"]
     if terminal[0] == "count":
-        total = connection.execute(sa.select(sa.func.count()).select_from(stage.subquery())).scalar()
+        counted = sa.select(sa.func.count()).where(ge.c.object_id == object_id, _in(ge.c.element_id, stage))
+        total = connection.execute(counted).scalar()
         return {"count": int(total or 0)}
     final = (
         sa.select(*graph_store.COLUMNS)

@@ -92,7 +92,6 @@ def upgrade() -> None:
         ("type_created_seq", ["object_id", "type", "created_seq"], False),
         ("from_id_created_seq", ["object_id", "from_id", "created_seq"], False),
         ("to_id_created_seq", ["object_id", "to_id", "created_seq"], False),
-        ("label", ["object_id", "label"], False),
     ):
         op.create_index(f"ix_graph_elements_object_id_{name}", "graph_elements", columns, unique=unique)
     op.create_table(

@@ -78,11 +78,23 @@ class Model:
         for element_id in touched:
             if element_id not in work:
                 if element_id in before:
-                    changes.append({"element_id": element_id, "type": before[element_id], "change": "deleted", "rev": None})
+                    changes.append(
+                        {
+                            "element_id": element_id,
+                            "type": before[element_id],
+                            "change": "deleted",
+                            "rev": None,
+                        }
+                    )
                 continue
             change = "created" if element_id in created else "updated"
             changes.append(
-                {"element_id": element_id, "type": work[element_id]["type"], "change": change, "rev": work[element_id]["rev"]}
+                {
+                    "element_id": element_id,
+                    "type": work[element_id]["type"],
+                    "change": change,
+                    "rev": work[element_id]["rev"],
+                }
             )
         self.elements = work
         self.clock = clock
@@ -96,7 +108,11 @@ class Model:
         return list(self.elements.values())
 
     def has_label(self, element: dict[str, Any], label: str) -> bool:
-        return label in (element.get("labels") or []) if element["type"] == "vertex" else element["label"] == label
+        return (
+            label in (element.get("labels") or [])
+            if element["type"] == "vertex"
+            else element["label"] == label
+        )
 
     # -- neighbors -----------------------------------------------------------------------------
     def neighbors(
@@ -125,7 +141,11 @@ class Model:
     def query(self, query: dict[str, Any]) -> dict[str, Any]:
         start = query["start"]
         kind = "vertex" if start[0] == "V" else "edge"
-        current = [e for e in self.ordered() if e["type"] == kind and (len(start) == 1 or e["element_id"] == start[1])]
+        current = [
+            e
+            for e in self.ordered()
+            if e["type"] == kind and (len(start) == 1 or e["element_id"] == start[1])
+        ]
         terminal = None
         for step in query.get("steps", []):
             name, args = step[0], step[1:]
@@ -158,9 +178,15 @@ class Model:
         if terminal[0] == "count":
             return {"count": len(current)}
         if terminal[0] == "values":
-            return {"results": [e["props"][terminal[1]] for e in current if terminal[1] in e["props"]], "truncated": False}
+            return {
+                "results": [e["props"][terminal[1]] for e in current if terminal[1] in e["props"]],
+                "truncated": False,
+            }
         if terminal[0] == "properties":
-            return {"results": [{"element_id": e["element_id"], "props": e["props"]} for e in current], "truncated": False}
+            return {
+                "results": [{"element_id": e["element_id"], "props": e["props"]} for e in current],
+                "truncated": False,
+            }
         return {"results": [{k: e["props"].get(k) for k in terminal[1]} for e in current], "truncated": False}
 
 

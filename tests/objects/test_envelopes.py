@@ -28,7 +28,10 @@ def message(role: str, text: str) -> dict[str, Any]:
         "content": [{"type": "text", "text": text}],
         "attributes": {"id": f"m-{text[:8]}", "created_at": 1780000000000, "syntax_mode": "text"},
         "providers": [
-            {"interface": "genai.chat", "ports": [{"route": "temperature", "value": {"type": "integer", "integer": 1}}]}
+            {
+                "interface": "genai.chat",
+                "ports": [{"route": "temperature", "value": {"type": "integer", "integer": 1}}],
+            }
         ],
     }
 
@@ -47,8 +50,12 @@ async def test_upload_download_list_delete(engine: Engine, clock: ManualClock) -
         "value": value,
     }
     clock.advance(5)
-    await objects.upload(NS, S, "conv", {"type": "messages", "messages": [message("user", "a"), message("assistant", "b")]})
-    await objects.upload(NS, S, "t", {"type": "thread", "thread": {"attributes": {"name": "n"}, "metadata": {}}})
+    await objects.upload(
+        NS, S, "conv", {"type": "messages", "messages": [message("user", "a"), message("assistant", "b")]}
+    )
+    await objects.upload(
+        NS, S, "t", {"type": "thread", "thread": {"attributes": {"name": "n"}, "metadata": {}}}
+    )
     listing = await objects.list_objects(NS, S)
     assert [(o["alias"], o["type"]) for o in listing["objects"]] == [
         ("conv", "messages"),
@@ -83,7 +90,9 @@ async def test_bad_values_are_refused_and_change_nothing(engine: Engine) -> None
         with pytest.raises(InvalidSessionObject):
             await objects.upload(NS, S, "x", value)
     with pytest.raises(SessionObjectTooLarge):
-        await objects.upload(NS, S, "x", {"type": "thread", "thread": {"metadata": {"a": "x" * MAX_VALUE_BYTES}}})
+        await objects.upload(
+            NS, S, "x", {"type": "thread", "thread": {"metadata": {"a": "x" * MAX_VALUE_BYTES}}}
+        )
     with pytest.raises(InvalidSessionObject):
         await objects.upload(NS, S, "", {"type": "thread", "thread": {}})
     assert await engine.head() == head
@@ -92,7 +101,9 @@ async def test_bad_values_are_refused_and_change_nothing(engine: Engine) -> None
 async def test_messages_append_and_replace(engine: Engine) -> None:
     objects = engine.objects
     await objects.upload(NS, S, "conv", {"type": "messages", "messages": [message("user", "first question")]})
-    appended = await objects.append_messages(NS, S, "conv", [message("assistant", "answer"), message("user", "more")])
+    appended = await objects.append_messages(
+        NS, S, "conv", [message("assistant", "answer"), message("user", "more")]
+    )
     assert (appended["first_ordinal"], appended["count"]) == (1, 2)
     value = (await objects.download(NS, S, "conv"))["value"]
     assert [m["content"][0]["text"] for m in value["messages"]] == ["first question", "answer", "more"]
@@ -133,7 +144,9 @@ async def test_blobhub_events(engine: Engine) -> None:
     await objects.upload(NS, S, "t", {"type": "thread", "thread": {}})
     item = await objects.post_thread_item(NS, S, "t", [{"type": "text", "text": "x"}], user_id="u1")
     await objects.upload(NS, S, "g", {"type": "graph", "graph": {}})
-    await objects.apply_graph_mutations(NS, S, "g", [{"op": "add_vertex", "labels": ["p"], "element_id": "v"}])
+    await objects.apply_graph_mutations(
+        NS, S, "g", [{"op": "add_vertex", "labels": ["p"], "element_id": "v"}]
+    )
     await objects.delete(NS, S, "t")
     events = [blobhub_event(e) for e in await engine.read_all()]
     translated = [e for e in events if e is not None]

@@ -16,40 +16,68 @@ from tests.harness import EngineHarness
 from tests.objects.graph_model import Model
 
 NS, S, G = "rev", "sess", "g"
-IDS = st.sampled_from(["a", "b", "c", "d", "e", "f"])
+IDS = st.sampled_from([f"n{i}" for i in range(12)])
 VERTEX_LABELS = st.sampled_from(["p", "q", "r"])
 EDGE_LABELS = st.sampled_from(["k", "l"])
 KEYS = st.sampled_from(["x", "y", "z"])
 SCALARS = st.sampled_from([-2, 0, 1, 2, 0.5, 1.0, 2.5, "a", "b", "B", "é", True, False, None])
 PROPS = st.dictionaries(KEYS, SCALARS | st.just([1, 2]), max_size=2)
-IF_REV = st.none() | st.integers(1, 3)
+IF_REV = st.none() | st.none() | st.integers(1, 3)
 
 
-def operation() -> st.SearchStrategy[dict[str, Any]]:
-    return st.one_of(
-        st.fixed_dictionaries(
-            {"op": st.just("add_vertex"), "element_id": IDS, "labels": st.lists(VERTEX_LABELS, min_size=1, max_size=2, unique=True), "props": PROPS}
-        ),
-        st.fixed_dictionaries(
-            {"op": st.just("add_edge"), "element_id": IDS, "label": EDGE_LABELS, "from_id": IDS, "to_id": IDS, "props": PROPS}
-        ),
-        st.fixed_dictionaries(
-            {"op": st.sampled_from(["set_vertex_props", "set_edge_props"]), "element_id": IDS, "props": PROPS, "if_rev": IF_REV}
-        ),
-        st.fixed_dictionaries(
-            {"op": st.sampled_from(["remove_vertex_props", "remove_edge_props"]), "element_id": IDS, "keys": st.lists(KEYS, max_size=2), "if_rev": IF_REV}
-        ),
-        st.fixed_dictionaries(
-            {"op": st.sampled_from(["delete_vertex", "delete_edge"]), "element_id": IDS, "if_rev": IF_REV}
-        ),
+def operation(
+    ids: st.SearchStrategy[str], vertices: st.SearchStrategy[str]
+) -> st.SearchStrategy[dict[str, Any]]:
+    """Operations whose ids mostly name existing elements (`ids`, `vertices`), sometimes any id."""
+    add_vertex = st.fixed_dictionaries(
+        {
+            "op": st.just("add_vertex"),
+            "element_id": IDS,
+            "labels": st.lists(VERTEX_LABELS, min_size=1, max_size=2, unique=True),
+            "props": PROPS,
+        }
     )
+    add_edge = st.fixed_dictionaries(
+        {
+            "op": st.just("add_edge"),
+            "element_id": IDS,
+            "label": EDGE_LABELS,
+            "from_id": vertices,
+            "to_id": vertices,
+            "props": PROPS,
+        }
+    )
+    set_props = st.fixed_dictionaries(
+        {
+            "op": st.sampled_from(["set_vertex_props", "set_edge_props"]),
+            "element_id": ids,
+            "props": PROPS,
+            "if_rev": IF_REV,
+        }
+    )
+    remove_props = st.fixed_dictionaries(
+        {
+            "op": st.sampled_from(["remove_vertex_props", "remove_edge_props"]),
+            "element_id": ids,
+            "keys": st.lists(KEYS, max_size=2),
+            "if_rev": IF_REV,
+        }
+    )
+    delete = st.fixed_dictionaries(
+        {
+            "op": st.sampled_from(["delete_vertex", "delete_edge"]),
+            "element_id": ids,
+            "if_rev": st.none() | st.none() | IF_REV,
+        }
+    )
+    return st.one_of(add_vertex, add_edge, add_edge, set_props, remove_props, delete)
 
 
 def step(kind: str) -> st.SearchStrategy[list[Any]]:
     common = [
         st.tuples(st.just("hasLabel"), VERTEX_LABELS if kind == "vertex" else EDGE_LABELS),
         st.tuples(st.just("has"), KEYS, st.sampled_from(["eq", "neq", "lt", "lte", "gt", "gte"]), SCALARS),
-        st.tuples(st.just("limit"), st.integers(0, 4)),
+        st.tuples(st.just("limit"), st.integers(1, 4) | st.just(0)),
     ]
     if kind == "vertex":
         moves = st.sampled_from(["out", "in", "both", "outE", "inE", "bothE"])
@@ -59,7 +87,9 @@ def step(kind: str) -> st.SearchStrategy[list[Any]]:
     return st.one_of(common).map(list)
 
 
-TERMINALS = st.none() | st.sampled_from([["count"], ["properties"]]) | st.tuples(st.just("values"), KEYS).map(list)
+TERMINALS = (
+    st.none() | st.sampled_from([["count"], ["properties"]]) | st.tuples(st.just("values"), KEYS).map(list)
+)
 TERMINALS |= st.lists(KEYS, max_size=2).map(lambda keys: ["project", keys])
 
 
@@ -73,13 +103,16 @@ class GraphMachine(RuleBasedStateMachine):
         self.engine: Engine = self.harness.start()
         self.model = Model()
         self.steps = 0
+        self.fresh = 0
 
     def call(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return self.harness.call(function, *args, **kwargs)
 
     @initialize()
     def create_graph(self) -> None:
-        self.call(self.engine.objects.upload, NS, S, G, {"type": "graph", "graph": {"attributes": {"name": "g"}}})
+        self.call(
+            self.engine.objects.upload, NS, S, G, {"type": "graph", "graph": {"attributes": {"name": "g"}}}
+        )
 
     def mutate(self, ops: list[dict[str, Any]], user: str | None) -> None:
         expected: Exception | None = None
@@ -101,9 +134,44 @@ class GraphMachine(RuleBasedStateMachine):
         assert result == {"elements": changes}
         event(f"batch accepted, {len(self.model.elements)} elements")
 
-    @rule(ops=st.lists(operation(), min_size=1, max_size=5), user=st.sampled_from([None, "u1", "u2"]))
-    def apply_batch(self, ops: list[dict[str, Any]], user: str | None) -> None:
+    @rule(data=st.data(), size=st.integers(1, 4), user=st.sampled_from([None, "u1", "u2"]))
+    def apply_batch(self, data: st.DataObject, size: int, user: str | None) -> None:
+        existing = [e["element_id"] for e in self.model.ordered()]
+        vertices = [e["element_id"] for e in self.model.ordered() if e["type"] == "vertex"]
+        ids = st.sampled_from(existing) | IDS if existing else IDS
+        vertex_ids = st.sampled_from(vertices) | st.sampled_from(vertices) | IDS if vertices else IDS
+        ops = [data.draw(operation(ids, vertex_ids)) for _ in range(size)]
         self.mutate([{k: v for k, v in op.items() if v is not None or k != "if_rev"} for op in ops], user)
+
+    @rule(data=st.data(), count=st.integers(1, 3))
+    def grow(self, data: st.DataObject, count: int) -> None:
+        """A valid batch: new vertices, and edges between any vertices (so traversals have paths)."""
+        self.fresh += count
+        new = [f"w{self.fresh - i}" for i in range(count)]
+        ops: list[dict[str, Any]] = [
+            {
+                "op": "add_vertex",
+                "element_id": v,
+                "labels": data.draw(st.lists(VERTEX_LABELS, min_size=1, max_size=2, unique=True)),
+                "props": data.draw(PROPS),
+            }
+            for v in new
+        ]
+        vertices = st.sampled_from(
+            new + [e["element_id"] for e in self.model.ordered() if e["type"] == "vertex"]
+        )
+        for index in range(data.draw(st.integers(1, 4))):
+            ops.append(
+                {
+                    "op": "add_edge",
+                    "element_id": f"{new[0]}-e{index}",
+                    "label": data.draw(EDGE_LABELS),
+                    "from_id": data.draw(vertices),
+                    "to_id": data.draw(vertices),
+                    "props": data.draw(PROPS),
+                }
+            )
+        self.mutate(ops, "u2")
 
     @rule(data=st.data())
     def correct_if_rev(self, data: st.DataObject) -> None:
@@ -111,15 +179,26 @@ class GraphMachine(RuleBasedStateMachine):
             return
         element = data.draw(st.sampled_from(self.model.ordered()))
         self.mutate(
-            [{"op": f"set_{element['type']}_props", "element_id": element["element_id"], "props": {"x": 1}, "if_rev": element["rev"]}],
+            [
+                {
+                    "op": f"set_{element['type']}_props",
+                    "element_id": element["element_id"],
+                    "props": {"x": 1},
+                    "if_rev": element["rev"],
+                }
+            ],
             "u1",
         )
 
     @rule(labels=st.lists(VERTEX_LABELS, min_size=1, max_size=2, unique=True))
     def add_vertex_with_server_id(self, labels: list[str]) -> None:
-        result = self.call(self.engine.objects.apply_graph_mutations, NS, S, G, [{"op": "add_vertex", "labels": labels}])
+        result = self.call(
+            self.engine.objects.apply_graph_mutations, NS, S, G, [{"op": "add_vertex", "labels": labels}]
+        )
         new_id = result["elements"][0]["element_id"]
-        self.model.apply([{"op": "add_vertex", "element_id": new_id, "labels": labels}], self.clock.now(), None)
+        self.model.apply(
+            [{"op": "add_vertex", "element_id": new_id, "labels": labels}], self.clock.now(), None
+        )
 
     @rule()
     def reupload_keeps_elements(self) -> None:
@@ -138,8 +217,16 @@ class GraphMachine(RuleBasedStateMachine):
         cursor = None
         for _ in range(200):
             page = self.call(
-                self.engine.objects.list_graph_elements, NS, S, G, type=kind, ascending=ascending,
-                cursor=cursor, updated_since=since, ids_only=ids_only, limit=limit,
+                self.engine.objects.list_graph_elements,
+                NS,
+                S,
+                G,
+                type=kind,
+                ascending=ascending,
+                cursor=cursor,
+                updated_since=since,
+                ids_only=ids_only,
+                limit=limit,
             )
             seen += page["element_ids" if ids_only else "elements"]
             cursor = page["cursor"]
@@ -151,20 +238,26 @@ class GraphMachine(RuleBasedStateMachine):
         if not ascending:
             expected.reverse()
         if ids_only:
-            assert seen == [{"element_id": e["element_id"], "type": e["type"], "rev": e["rev"]} for e in expected]
+            assert seen == [
+                {"element_id": e["element_id"], "type": e["type"], "rev": e["rev"]} for e in expected
+            ]
         else:
             assert seen == [Model.public(e) for e in expected]
 
     @rule(
-        sources=st.lists(IDS, min_size=1, max_size=3),
+        data=st.data(),
         direction=st.sampled_from(["out", "in", "both"]),
         label=st.none() | EDGE_LABELS,
         neighbor_label=st.none() | VERTEX_LABELS,
         limit=st.integers(1, 3),
     )
     def neighbors(
-        self, sources: list[str], direction: str, label: str | None, neighbor_label: str | None, limit: int
+        self, data: st.DataObject, direction: str, label: str | None, neighbor_label: str | None, limit: int
     ) -> None:
+        known = (
+            st.sampled_from([e["element_id"] for e in self.model.ordered()]) if self.model.elements else IDS
+        )
+        sources = data.draw(st.lists(known | IDS, min_size=1, max_size=3))
         want_edges, want_vertices = self.model.neighbors(sources, direction, label, neighbor_label)
         options = {"direction": direction, "label": label, "neighbor_label": neighbor_label}
         whole = self.call(self.engine.objects.graph_neighbors, NS, S, G, sources, limit=1000, **options)
@@ -174,7 +267,9 @@ class GraphMachine(RuleBasedStateMachine):
         seen: list[str] = []
         cursor = None
         for _ in range(100):
-            page = self.call(self.engine.objects.graph_neighbors, NS, S, G, sources, limit=limit, cursor=cursor, **options)
+            page = self.call(
+                self.engine.objects.graph_neighbors, NS, S, G, sources, limit=limit, cursor=cursor, **options
+            )
             seen += [e["element_id"] for e in page["edges"]]
             cursor = page["cursor"]
             if cursor is None:
@@ -183,7 +278,9 @@ class GraphMachine(RuleBasedStateMachine):
 
     @rule(data=st.data())
     def traverse(self, data: st.DataObject) -> None:
-        start = data.draw(st.sampled_from([["V"], ["E"]]) | st.tuples(st.sampled_from(["V", "E"]), IDS).map(list))
+        start = data.draw(
+            st.sampled_from([["V"], ["E"]]) | st.tuples(st.sampled_from(["V", "E"]), IDS).map(list)
+        )
         kind = "vertex" if start[0] == "V" else "edge"
         steps: list[list[Any]] = []
         for _ in range(data.draw(st.integers(0, 3))):

@@ -8,7 +8,13 @@ from datetime import datetime
 from typing import Any
 
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 
 from engine import Engine, ManualClock
 from engine.objects.errors import (
@@ -60,7 +66,10 @@ class ThreadMachine(RuleBasedStateMachine):
         if kind == "thread":
             value: dict[str, Any] = {"type": "thread", "thread": {"attributes": {"name": alias}}}
         else:
-            value = {"type": "message", "message": {"role": "user", "content": [{"type": "text", "text": "m"}]}}
+            value = {
+                "type": "message",
+                "message": {"role": "user", "content": [{"type": "text", "text": "m"}]},
+            }
         self.call(self.engine.objects.upload, NS, S, alias, value)
         if kind == "thread" and self.kinds.get(alias) != "thread":
             self.threads[alias] = []
@@ -95,8 +104,14 @@ class ThreadMachine(RuleBasedStateMachine):
             expected = InvalidThreadEnvelope
         try:
             item = self.call(
-                self.engine.objects.post_thread_item, NS, S, alias, content,
-                parent_id=parent, item_metadata=metadata, user_id=user,
+                self.engine.objects.post_thread_item,
+                NS,
+                S,
+                alias,
+                content,
+                parent_id=parent,
+                item_metadata=metadata,
+                user_id=user,
             )
         except Exception as error:  # noqa: BLE001 - compared with the model's verdict
             assert expected is not None and isinstance(error, expected), repr(error)
@@ -145,8 +160,15 @@ class ThreadMachine(RuleBasedStateMachine):
         cursor = None
         for _ in range(100):
             page = self.call(
-                self.engine.objects.list_thread_items, NS, S, alias, ascending=ascending,
-                created_since=since, created_before=before, limit=limit, cursor=cursor,
+                self.engine.objects.list_thread_items,
+                NS,
+                S,
+                alias,
+                ascending=ascending,
+                created_since=since,
+                created_before=before,
+                limit=limit,
+                cursor=cursor,
             )
             assert len(page["items"]) <= limit
             seen += [item["id"] for item in page["items"]]
@@ -159,7 +181,10 @@ class ThreadMachine(RuleBasedStateMachine):
     def items_match(self) -> None:
         for alias, items in self.threads.items():
             page = self.call(self.engine.objects.list_thread_items, NS, S, alias, ascending=True, limit=1000)
-            got = [(i["id"], i["content"], i.get("metadata"), i["user_id"], i["created_at"]) for i in page["items"]]
+            got = [
+                (i["id"], i["content"], i.get("metadata"), i["user_id"], i["created_at"])
+                for i in page["items"]
+            ]
             assert got == [
                 (i.id, i.content, i.metadata, i.user_id, i.created_at.isoformat(timespec="microseconds"))
                 for i in items

@@ -1,0 +1,124 @@
+"""Graph reads at size: neighbor pages and two-hop traversals (p50/p99), after loading through the engine.
+
+    python -m bench.objects_graph [--vertices 100000] [--edges 300000] [--samples 300] [--backends sqlite,postgres]
+
+The graph is built with `apply_graph_mutations` batches of 1,000 operations (the real write path),
+then each read is timed on its own: a random vertex's neighbors (both directions, one page of 100),
+and a two-hop traversal from a random vertex, counted and as a first page of 100 results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+
+from bench.common import Stopwatch, database, percentile, show
+from engine import Engine
+
+NS, S, G = "bench", "graph-session", "g"
+VERTEX_LABELS = ["person", "company", "place"]
+EDGE_LABELS = ["knows", "likes", "works_at"]
+BATCH = 1000
+
+
+async def load(engine: Engine, vertices: int, edges: int, rng: random.Random) -> float:
+    await engine.objects.upload(NS, S, G, {"type": "graph", "graph": {"attributes": {"name": "bench"}}})
+    ops: list[dict[str, Any]] = [
+        {"op": "add_vertex", "element_id": f"v{i}", "labels": [rng.choice(VERTEX_LABELS)], "props": {"n": i}}
+        for i in range(vertices)
+    ]
+    ops += [
+        {
+            "op": "add_edge",
+            "element_id": f"e{i}",
+            "label": rng.choice(EDGE_LABELS),
+            "from_id": f"v{rng.randrange(vertices)}",
+            "to_id": f"v{rng.randrange(vertices)}",
+            "props": {"w": rng.randrange(100)},
+        }
+        for i in range(edges)
+    ]
+    with Stopwatch() as watch:
+        for start in range(0, len(ops), BATCH):
+            await engine.objects.apply_graph_mutations(NS, S, G, ops[start : start + BATCH])
+    return len(ops) / watch.seconds
+
+
+async def timed(samples: int, call: Callable[[], Awaitable[Any]]) -> tuple[float, float]:
+    """(p50, p99) in milliseconds."""
+    durations = []
+    for _ in range(samples):
+        started = time.perf_counter()
+        await call()
+        durations.append((time.perf_counter() - started) * 1000)
+    return percentile(durations, 50), percentile(durations, 99)
+
+
+async def run(url: str, vertices: int, edges: int, samples: int) -> list[tuple[str, str]]:
+    rng = random.Random(7)
+    results: list[tuple[str, str]] = []
+    async with Engine.open(url, migrate=False, durability="normal") as engine:
+        rate = await load(engine, vertices, edges, rng)
+        results.append(("load (ops/s, batches of 1,000)", f"{rate:,.0f}"))
+        objects = engine.objects
+
+        def vertex() -> str:
+            return f"v{rng.randrange(vertices)}"
+
+        reads: list[tuple[str, Callable[[], Awaitable[Any]]]] = [
+            ("neighbors both, 1 vertex, page 100", lambda: objects.graph_neighbors(NS, S, G, [vertex()], limit=100)),
+            (
+                "neighbors out, 10 vertices, label",
+                lambda: objects.graph_neighbors(
+                    NS, S, G, [vertex() for _ in range(10)], direction="out", label="knows", limit=100
+                ),
+            ),
+            (
+                "two-hop out.out, count",
+                lambda: objects.query_graph(NS, S, G, {"start": ["V", vertex()], "steps": [["out"], ["out"], ["count"]]}),
+            ),
+            (
+                "two-hop both.both, first 100 elements",
+                lambda: objects.query_graph(
+                    NS, S, G, {"start": ["V", vertex()], "steps": [["both"], ["both"], ["limit", 100]]}
+                ),
+            ),
+            (
+                "two-hop out(knows).hasLabel.has, values",
+                lambda: objects.query_graph(
+                    NS,
+                    S,
+                    G,
+                    {
+                        "start": ["V", vertex()],
+                        "steps": [["out", "knows"], ["out"], ["hasLabel", "person"], ["has", "n", "lt", vertices // 2], ["values", "n"]],
+                    },
+                ),
+            ),
+        ]
+        for name, call in reads:
+            p50, p99 = await timed(samples, call)
+            results.append((name, f"p50 {p50:.2f} ms / p99 {p99:.2f} ms"))
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--vertices", type=int, default=100_000)
+    parser.add_argument("--edges", type=int, default=300_000)
+    parser.add_argument("--samples", type=int, default=300)
+    parser.add_argument("--backends", default="sqlite,postgres")
+    args = parser.parse_args()
+    for backend in args.backends.split(","):
+        with database(backend) as url:
+            rows = anyio.run(run, url, args.vertices, args.edges, args.samples)
+        show(f"graph {args.vertices:,} vertices / {args.edges:,} edges on {backend}", ["measure", "result"], rows)
+
+
+if __name__ == "__main__":
+    main()
