@@ -18,9 +18,12 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
 
 from adapters.config import ServerConfig
+from adapters.rest.app import create_rest_app
+from adapters.rpc.bus_endpoint import BusAdapter
+from adapters.rpc.jsonrpc_endpoint import JsonRpcHttp, JsonRpcWebsocket
 from adapters.websocket.endpoint import WebsocketAdapter
 from adapters.websocket.transport import HookedWebSocketProtocol
 from engine import Engine
@@ -72,6 +75,10 @@ def create_app(engine_url: str | None, config: ServerConfig, **engine_options: A
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             WebSocketRoute("/ws", websocket),
+            WebSocketRoute("/bus", BusAdapter(config)),
+            WebSocketRoute("/rpc", JsonRpcWebsocket(config).serve),
+            Route("/rpc", JsonRpcHttp(config).serve, methods=["POST"]),
+            Mount("", create_rest_app(config, engine=lambda: app.state.engine)),  # REST: last, catch-all
         ],
         lifespan=lifespan,
     )

@@ -118,7 +118,9 @@ async def engine_appends(url: str, writers: int, seconds: float) -> tuple[float,
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--batch", type=int, default=100_000, help="rows in the one-transaction ceiling")

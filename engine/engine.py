@@ -34,6 +34,7 @@ from engine.projections.base import Projection
 from engine.projections.rebuild import catch_up, rebuild_in_place, replay, scratch_copy
 from engine.projections.registry import ProjectionSet, read_checkpoints
 from engine.projections.verify import Difference, diff_projections
+from engine.records.service import RecordsService
 from engine.values.service import ValuesService
 from engine.writes import Committer
 
@@ -86,6 +87,7 @@ class Engine:
         self._lookup_connection: Connection | None = None
         self.values = ValuesService(self)
         self.objects = ObjectsService(self)
+        self.records = RecordsService(self)
 
     @property
     def url(self) -> URL:
@@ -278,7 +280,9 @@ class Engine:
         if sum(x is not None for x in (version, position, at)) != 1:
             raise ValidationFailed("give exactly one of version, position or at")
         until = as_utc(at) if at else None
-        events = await self.read_stream(namespace, stream, to_version=version, to_position=position, until=until)
+        events = await self.read_stream(
+            namespace, stream, to_version=version, to_position=position, until=until
+        )
         return await anyio.to_thread.run_sync(SessionState, namespace, stream, events, list(self.projections))
 
     async def rebuild(

@@ -31,6 +31,7 @@ def _core() -> Domain:
 def domains() -> list[Domain]:
     """Every domain of the engine, core first. Imported lazily to keep import order simple."""
     from engine.objects import domain as objects
+    from engine.records import domain as records
     from engine.values import domain as values
 
-    return [_core(), values, objects]
+    return [_core(), values, objects, records]

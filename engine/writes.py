@@ -14,9 +14,9 @@ crashes makes the batch roll back and run again without it, so it fails alone.
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -196,7 +196,7 @@ class UnitOfWork:
         self._staged_versions[(namespace, stream)] = current + len(recorded)
         if command.idempotency_key is not None:
             self._staged_keys[(namespace, stream, command.idempotency_key)] = recorded
-        self._projections.apply(self.projection, recorded)
+        self._projections.apply_per_command(self.projection, recorded)
         self.recorded.extend(recorded)
         return recorded
 
@@ -211,6 +211,8 @@ class UnitOfWork:
 
     def finish(self, backend: Backend, advance: sa.Update) -> None:
         """Write the staged events, the projections' pending writes and their checkpoints."""
+        if self.recorded:
+            self._projections.apply_per_batch(self.projection, self.recorded)
         self.projection.flush()
         if self._rows:
             self.connection.exec_driver_sql(_INSERT_EVENTS[self.connection.dialect.name], self._rows)
@@ -224,7 +226,6 @@ class UnitOfWork:
 @dataclass(eq=False)
 class _Pending:
     command: Command
-    done: anyio.Event = field(default_factory=anyio.Event)
     outcome: Outcome[Any] | None = None
     error: BaseException | None = None
 
@@ -269,7 +270,8 @@ class Committer:
         self._clock = clock
         self._on_commit = on_commit
         self._max_batch = max_batch
-        self._queue: deque[_Pending] = deque()
+        self._queue: list[_Pending] = []
+        self._batch_done = anyio.Event()
         self._wakeup = anyio.Event()
         self._closing = False
         self._stopped = anyio.Event()
@@ -286,8 +288,11 @@ class Committer:
             raise EngineClosed("the engine is closing; no new writes are accepted")
         pending = _Pending(command)
         self._queue.append(pending)
+        # Every command queued until the committer takes the queue shares one "done" event:
+        # one event per batch, not per command (creating them was a measurable share of a write).
+        done = self._batch_done
         self._wakeup.set()
-        await pending.done.wait()
+        await done.wait()
         if pending.error is not None:
             raise pending.error
         assert pending.outcome is not None
@@ -303,15 +308,17 @@ class Committer:
                     self._wakeup = anyio.Event()
                     await self._wakeup.wait()
                     continue
-                batch = [self._queue.popleft() for _ in range(min(len(self._queue), self._max_batch))]
+                taken, self._queue = self._queue, []
+                done, self._batch_done = self._batch_done, anyio.Event()
                 with anyio.CancelScope(shield=True):
-                    recorded = await anyio.to_thread.run_sync(self._commit, batch, limiter=self._thread)
-                    self.batches += 1
-                    self.commands += len(batch)
-                    if recorded:
-                        self._on_commit(recorded)
-                    for pending in batch:
-                        pending.done.set()
+                    for start in range(0, len(taken), self._max_batch):
+                        batch = taken[start : start + self._max_batch]
+                        recorded = await anyio.to_thread.run_sync(self._commit, batch, limiter=self._thread)
+                        self.batches += 1
+                        self.commands += len(batch)
+                        if recorded:
+                            self._on_commit(recorded)
+                    done.set()
         finally:
             self._fail_queued(EngineClosed("the engine closed before this command ran"))
             self._stopped.set()
@@ -322,10 +329,10 @@ class Committer:
         await self._stopped.wait()
 
     def _fail_queued(self, error: EngineError) -> None:
-        while self._queue:
-            pending = self._queue.popleft()
+        for pending in self._queue:
             pending.error = error
-            pending.done.set()
+        self._queue = []
+        self._batch_done.set()
 
     # -- on the worker thread --------------------------------------------------------------
     def _commit(self, batch: list[_Pending]) -> list[RecordedEvent]:

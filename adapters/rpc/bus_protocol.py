@@ -94,8 +94,8 @@ class Request(Message):
     namespace: str = Field(max_length=MAX_ID_LENGTH)
     subject: str = Field(max_length=MAX_ID_LENGTH)
     payload: Any = None
-    correlationId: str = Identifier  # noqa: N815 - the wire name
-    messageId: str | None = Field(default=None, max_length=MAX_ID_LENGTH)  # noqa: N815
+    correlationId: str = Identifier
+    messageId: str | None = Field(default=None, max_length=MAX_ID_LENGTH)
     timeout: int | float | None = Field(default=None, gt=0)
     priority: int | None = None
     deadline: int | float | None = None
@@ -119,7 +119,7 @@ class Response(Message):
 
 class Broadcast(Message):
     type: Literal["broadcast"]
-    correlationId: str | None = Field(default=None, max_length=MAX_ID_LENGTH)  # noqa: N815
+    correlationId: str | None = Field(default=None, max_length=MAX_ID_LENGTH)
 
 
 class BroadcastResponse(Message):
@@ -227,7 +227,7 @@ def result_response(correlation_id: str, result: Any) -> str:
 def error_response(
     correlation_id: str,
     message: str,
-    code: ErrorCode,
+    code: ErrorCode | str,
     *,
     subject: str | None = None,
     data: dict[str, Any] | None = None,

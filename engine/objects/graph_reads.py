@@ -129,7 +129,7 @@ def neighbors(
                 vl.c.object_id == object_id, vl.c.label == neighbor_label
             )
             query = query.where(ge.c[other].in_(labelled))
-        branches.append(query.order_by(ge.c.created_seq).limit(size + 1))
+        branches.append(query.order_by(graph_store.SORTED_BY_CREATION).limit(size + 1))
     edges: dict[str, Any] = {}
     for branch in branches:
         for row in connection.execute(branch):

@@ -33,6 +33,11 @@ COLUMNS = (
 )
 
 
+SORTED_BY_CREATION = (ge.c.created_seq + 0).label(None)
+"""ORDER BY for id-filtered sets: `+ 0` stops the planner from walking the whole graph in creation
+order to honour the ORDER BY ... LIMIT, instead of looking ids up by index and sorting the few rows."""
+
+
 def to_element(row: Any) -> Element:
     return Element(
         row.element_id,

@@ -154,7 +154,9 @@ def compile_stage(query: Query, object_id: int, dialect: str) -> Select[Any]:
                 vl.c.object_id == object_id, vl.c.label == label, _in(vl.c.element_id, previous)
             )
         elif name == "hasLabel":
-            stage = sa.select(ge.c.element_id).where(scope, _in(ge.c.element_id, previous), ge.c.label == label)
+            stage = sa.select(ge.c.element_id).where(
+                scope, _in(ge.c.element_id, previous), ge.c.label == label
+            )
         elif name == "has":
             key, op, value = args
             stage = sa.select(ge.c.element_id).where(
@@ -164,7 +166,7 @@ def compile_stage(query: Query, object_id: int, dialect: str) -> Select[Any]:
             stage = (
                 sa.select(ge.c.element_id)
                 .where(scope, _in(ge.c.element_id, previous))
-                .order_by(ge.c.created_seq)
+                .order_by(graph_store.SORTED_BY_CREATION)
                 .limit(args[0])
             )
         current = stage.cte(f"step{index}")
@@ -234,7 +236,7 @@ def run_query(
     final = (
         sa.select(*graph_store.COLUMNS)
         .where(ge.c.object_id == object_id, _in(ge.c.element_id, stage))
-        .order_by(ge.c.created_seq)
+        .order_by(graph_store.SORTED_BY_CREATION)
         .limit(MAX_PAGE + 1)
     )
     elements = [graph_store.to_element(row) for row in connection.execute(final)]

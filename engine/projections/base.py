@@ -97,6 +97,9 @@ class Projection:
 
     all_events = False
     """True for a projection whose `apply` looks at every event, not only its handlers' types."""
+    per_batch = False
+    """True for a projection that no command handler reads: the write path applies it once per
+    batch, to all the batch's events, instead of after each command."""
 
     def __init__(
         self,

@@ -47,8 +47,21 @@ class ProjectionSet:
         return frozenset().union(*(p.event_types for p in self._projections))
 
     def apply(self, context: ProjectionContext, events: Sequence[RecordedEvent]) -> None:
+        """Apply events to every projection (rebuilds and scratch copies)."""
         for projection in self._projections:
             projection.apply(context, events)
+
+    def apply_per_command(self, context: ProjectionContext, events: Sequence[RecordedEvent]) -> None:
+        """After each command of a batch: the projections that later commands may read."""
+        for projection in self._projections:
+            if not projection.per_batch:
+                projection.apply(context, events)
+
+    def apply_per_batch(self, context: ProjectionContext, events: Sequence[RecordedEvent]) -> None:
+        """Once per batch, before commit: the projections no command reads."""
+        for projection in self._projections:
+            if projection.per_batch:
+                projection.apply(context, events)
 
 
 def read_checkpoints(connection: Connection) -> dict[str, tuple[int, int]]:

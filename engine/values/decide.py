@@ -41,6 +41,19 @@ _its_entries = sa.and_(_e.namespace == _NS, _e.session_id == _SID)
 _live = sa.or_(_e.expires_at.is_(None), _e.expires_at > _NOW)
 
 _session = sa.select(_s.kind, _s.status).where(_s.namespace == _NS, _s.session_id == _SID)
+# A value row implies its session row, so one join answers both questions of a write.
+_session_and_entry = (
+    sa.select(_s.kind, _s.status, _e.size, _e.expires_at)
+    .select_from(
+        value_sessions.outerjoin(
+            value_entries,
+            sa.and_(
+                _e.namespace == _s.namespace, _e.session_id == _s.session_id, _e.key == sa.bindparam("k")
+            ),
+        )
+    )
+    .where(_s.namespace == _NS, _s.session_id == _SID)
+)
 _entry = sa.select(_e.size, _e.expires_at).where(_its_entries, _e.key == sa.bindparam("k"))
 _row_count = sa.select(sa.func.count()).where(_its_entries)
 _live_totals = sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(_e.size), 0)).where(
@@ -139,9 +152,13 @@ def _session_of(command: Command, state: UnitOfWork) -> tuple[Kind, str] | None:
 def _live_size(command: SetValue | DeleteValue, state: UnitOfWork) -> int | None:
     """The size of the key's live value, or None when it is missing or expired."""
     row: Any = state.read(_entry, {**_ids(command), "k": command.key}).first()
-    if row is None or (row[1] is not None and row[1] <= state.now):
+    return None if row is None else _size_if_live(row[0], row[1], state)
+
+
+def _size_if_live(size: int | None, expires_at: datetime | None, state: UnitOfWork) -> int | None:
+    if size is None or (expires_at is not None and expires_at <= state.now):
         return None
-    return int(row[0])
+    return int(size)
 
 
 def _keys(statement: sa.Select[Any], command: Command, state: UnitOfWork) -> list[str]:
@@ -182,15 +199,15 @@ def _check_limits(command: SetValue, state: UnitOfWork, policy: Policy, replacin
 
 @handlers.register(SetValue)
 def set_value(command: SetValue, state: UnitOfWork) -> Decision[None]:
-    session = _session_of(command, state)
-    kind: Kind = session[0] if session is not None else "durable"
-    if session is not None and session[1] == "ended":
+    row: Any = state.read(_session_and_entry, {**_ids(command), "k": command.key}).first()
+    kind: Kind = row[0] if row is not None else "durable"
+    if row is not None and row[1] == "ended":
         raise SessionEnded(f"session {command.namespace}/{command.stream} has ended")
     policy = command.policies.of(kind)
     if policy.strings_only and not isinstance(command.value, str):
         raise ValidationFailed(f"{kind} sessions hold string values only")
     expires_at = validation.expiry(command.ttl_seconds, command.expires_at, policy, state.now)
-    replacing = _live_size(command, state)
+    replacing = None if row is None else _size_if_live(row[2], row[3], state)
     _check_limits(command, state, policy, replacing)
     event = ev.ValueSet(
         key=command.key,

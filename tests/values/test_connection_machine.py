@@ -6,7 +6,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
-
 from hypothesis import strategies as st
 from hypothesis.stateful import precondition, rule, run_state_machine_as_test
 
@@ -16,7 +15,7 @@ from tests.values.machine import NS, ValuesMachine
 KEYS = st.sampled_from(["a", "b", "é", "日本", "k/with/slash", "a_b%"])
 # 1, 2, 3 and 4 UTF-8 bytes per character, so sizes land on and around 16384 bytes.
 CHARS = st.sampled_from(["x", "é", "€", "😀"])
-TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=12)
+TEXT = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=12)
 TTLS = st.sampled_from([None, -5, 0, 1, 2, 5, 3600])
 SECONDS = st.sampled_from([0.5, 1, 2, 5, 3600, 72 * 3600])
 

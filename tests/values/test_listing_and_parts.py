@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from engine import Engine, ManualClock, ValidationFailed
@@ -40,7 +42,7 @@ async def test_listing_leaves_out_sessions_without_live_values(engine: Engine, c
 
 
 @pytest.mark.parametrize("paging", [{"limit": 0}, {"limit": 1001}, {"offset": -1}, {"limit": True}])
-async def test_listing_refuses_bad_paging(engine: Engine, paging: dict[str, int]) -> None:
+async def test_listing_refuses_bad_paging(engine: Engine, paging: dict[str, Any]) -> None:
     with pytest.raises(ValidationFailed):
         await engine.values.list_sessions(NS, **paging)
 

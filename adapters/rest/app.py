@@ -1,0 +1,76 @@
+"""The REST sub-application (FastAPI), mounted into the server's Starlette app at `/`.
+
+It holds no engine of its own: `engine()` returns the engine the outer app's lifespan opened
+(None before start and after shutdown, answered 503). OpenAPI at `/openapi.json`, docs at `/docs`.
+Regenerate the checked-in document with `python -m adapters.rest.openapi`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+
+from adapters.config import ServerConfig
+from adapters.rest import blobhub_routes, distri, errors, history, objects
+from adapters.rest.body import BodyAndPath
+from adapters.rest.schema import build_openapi
+from engine import Engine
+
+TITLE = "session-engine REST API"
+VERSION = "0.1.0"
+DESCRIPTION = (
+    "Distri session store routes (`/v1`, `/api/v1`), the BlobHub command endpoint "
+    "(`/revisions/{revision_id}/data`), and resource routes (`/api/...`) for objects, records and "
+    "history. See specs/rest.md."
+)
+
+
+def _unique_id(prefix: str) -> Callable[[APIRoute], str]:
+    def generate(route: APIRoute) -> str:
+        return f"{prefix}{route.name}"
+
+    return generate
+
+
+def create_rest_app(config: ServerConfig, engine: Callable[[], Engine | None]) -> FastAPI:
+    app = FastAPI(
+        title=TITLE,
+        version=VERSION,
+        description=DESCRIPTION,
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+        strict_content_type=False,
+    )
+    app.state.config = config
+    app.state.engine = engine
+    app.include_router(distri.router, prefix="/v1", generate_unique_id_function=_unique_id("distri_v1_"))
+    app.include_router(
+        distri.router, prefix="/api/v1", generate_unique_id_function=_unique_id("distri_api_v1_")
+    )
+    app.include_router(blobhub_routes.router, generate_unique_id_function=_unique_id("blobhub_"))
+    app.include_router(history.router, generate_unique_id_function=_unique_id("history_"))
+    app.include_router(objects.router, generate_unique_id_function=_unique_id("objects_"))
+    _include_records(app)
+    errors.install(app)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = build_openapi(app, title=TITLE, version=VERSION, description=DESCRIPTION)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    app.add_middleware(BodyAndPath, max_body_bytes=config.limits.max_body_bytes)
+    return app
+
+
+def _include_records(app: FastAPI) -> None:
+    """Session records routes, once the records domain exists in the engine."""
+    try:
+        from adapters.rest import records
+    except ImportError:
+        return
+    app.include_router(records.router, generate_unique_id_function=_unique_id("records_"))

@@ -1,0 +1,194 @@
+"""The Distri session store routes (mounted under both `/v1` and `/api/v1`).
+
+Byte-compatible with `@distri/core` and the Rust `distri` client: 204 on writes, `{"value": null}`
+for a missing or expired key, a bare array from the session listing, `{"error": ...}` with 400 on
+bad input. Bodies are parsed here (not by FastAPI) so that no Content-Type is required and every
+refusal keeps Distri's error shape; gzip bodies were already inflated by `body.BodyAndPath`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.responses import Response
+
+from adapters.rest.auth import Caller, caller
+from adapters.rest.errors import ApiError, DistriError, responses, validation_message
+from adapters.rest.schema import json_body
+
+router = APIRouter(tags=["distri"], responses=responses(DistriError, 400, 401, 404, 413, 500))
+CallerDep = Annotated[Caller, Depends(caller)]
+JSON = "application/json"
+_RFC3339 = re.compile(
+    r"^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})$"
+)
+
+
+class SetValueBody(BaseModel):
+    """`POST /sessions/{id}/values`. `expiry` absent or null: the value never expires."""
+
+    model_config = ConfigDict(extra="ignore")
+    key: str = Field(description="Any string; `__user_part_<name>` keys are user parts.")
+    value: Any = Field(description="Any JSON value (null included).")
+    expiry: str | None = Field(default=None, description="RFC 3339 instant, e.g. 2026-01-01T00:00:00.000Z")
+
+
+class ValueResponse(BaseModel):
+    value: Any = Field(description="The live value, or null when missing or expired.")
+
+
+class ValuesResponse(BaseModel):
+    values: dict[str, Any]
+
+
+class SessionSummaryOut(BaseModel):
+    session_id: str
+    thread_id: str
+    key_count: int
+    keys: list[str]
+    updated_at: str | None
+
+
+class PartsResponse(BaseModel):
+    parts: list[dict[str, Any]] = Field(description="Live user parts in creation order.")
+
+
+class ClearedResponse(BaseModel):
+    cleared: int = Field(description="How many live user parts were removed (in one event).")
+
+
+def parse_expiry(text: str) -> datetime:
+    """RFC 3339 with `Z`, fractions of any length (`Date.toISOString()` sends ms) or an offset."""
+    match = _RFC3339.match(text)
+    if match is None:
+        raise ApiError(400, "bad_expiry", f"expiry must be an RFC 3339 date-time, got {text!r}")
+    date, time, fraction, zone = match.groups()
+    micro = (fraction or "0")[:6].ljust(6, "0")
+    zone = "+00:00" if zone in ("Z", "z") else zone
+    try:
+        return datetime.fromisoformat(f"{date}T{time}.{micro}{zone}").astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise ApiError(400, "bad_expiry", f"expiry is not a valid instant: {text!r}") from None
+
+
+def _json(document: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(document), status_code=status, media_type=JSON)
+
+
+NO_CONTENT = 204
+
+
+async def read_body(request: Request) -> Any:
+    body = await request.body()
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise ApiError(400, "invalid_json", "the body is not valid JSON") from None
+
+
+@router.post(
+    "/sessions/{session_id:seg}/values",
+    status_code=NO_CONTENT,
+    response_class=Response,
+    openapi_extra=json_body(SetValueBody),
+    summary="setSessionValue: upsert one key",
+)
+async def set_value(session_id: str, request: Request, who: CallerDep) -> Response:
+    try:
+        body = SetValueBody.model_validate(await read_body(request))
+    except ValidationError as error:
+        raise ApiError(400, "invalid_request", validation_message(error.errors())) from None
+    expires_at = parse_expiry(body.expiry) if body.expiry is not None else None
+    await who.engine.values.set(
+        who.namespace,
+        session_id,
+        body.key,
+        body.value,
+        expires_at=expires_at,
+        metadata=who.metadata(request),
+    )
+    return Response(status_code=NO_CONTENT)
+
+
+@router.get(
+    "/sessions/{session_id:seg}/values", response_model=ValuesResponse, summary="getSessionValues"
+)
+async def get_values(session_id: str, who: CallerDep) -> Response:
+    return _json({"values": await who.engine.values.get_all(who.namespace, session_id)})
+
+
+@router.get(
+    "/sessions/{session_id:seg}/values/{key:rest}",
+    response_model=ValueResponse,
+    summary="getSessionValue: null when missing or expired, never 404",
+)
+async def get_value(session_id: str, key: str, who: CallerDep) -> Response:
+    stored = await who.engine.values.get(who.namespace, session_id, key)
+    return _json({"value": None if stored is None else stored.value})
+
+
+@router.delete(
+    "/sessions/{session_id:seg}/values/{key:rest}",
+    status_code=NO_CONTENT,
+    response_class=Response,
+    summary="deleteSessionValue: a missing key is not an error",
+)
+async def delete_value(session_id: str, key: str, request: Request, who: CallerDep) -> Response:
+    await who.engine.values.delete(who.namespace, session_id, key, metadata=who.metadata(request))
+    return Response(status_code=NO_CONTENT)
+
+
+@router.delete(
+    "/sessions/{session_id:seg}",
+    status_code=NO_CONTENT,
+    response_class=Response,
+    summary="clearSession: remove every value",
+)
+async def clear_session(session_id: str, request: Request, who: CallerDep) -> Response:
+    await who.engine.values.clear(who.namespace, session_id, metadata=who.metadata(request))
+    return Response(status_code=NO_CONTENT)
+
+
+@router.get("/sessions", response_model=list[SessionSummaryOut], summary="List sessions, newest first")
+async def list_sessions(
+    who: CallerDep,
+    thread_id: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
+) -> Response:
+    page = await who.engine.values.list_sessions(who.namespace, limit=limit, offset=offset, session_id=thread_id)
+    return _json(
+        [
+            {
+                "session_id": s.session_id,
+                "thread_id": s.session_id,
+                "key_count": s.key_count,
+                "keys": s.keys,
+                "updated_at": s.updated_at.isoformat() if s.updated_at else None,
+            }
+            for s in page
+        ]
+    )
+
+
+@router.get(
+    "/sessions/{session_id:seg}/user-parts",
+    response_model=PartsResponse,
+    summary="The session's user parts, in creation order, ready to attach to a user message",
+)
+async def get_parts(session_id: str, who: CallerDep) -> Response:
+    return _json({"parts": await who.engine.values.get_parts(who.namespace, session_id)})
+
+
+@router.delete(
+    "/sessions/{session_id:seg}/user-parts",
+    response_model=ClearedResponse,
+    summary="Clear every user part atomically (one event)",
+)
+async def clear_parts(session_id: str, who: CallerDep) -> Response:
+    return _json({"cleared": await who.engine.values.clear_parts(who.namespace, session_id)})

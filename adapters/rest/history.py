@@ -1,0 +1,171 @@
+"""Audit and time travel: a session's events, the whole log from a position, a session as it was.
+
+Every read is bounded to the caller's namespace: the log listing passes it to the engine as a
+filter, so positions of other tenants' events are skipped, never shown. Pages are capped by
+`[limits].history_page_limit`; `next_*` says where the next page starts (null: no more).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import anyio
+import orjson
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.encoders import jsonable_encoder
+from pydantic import BaseModel, Field
+from starlette.responses import Response
+
+from adapters.rest.auth import Caller, caller
+from adapters.rest.errors import ApiError, ResourceError, responses
+from engine.clock import as_utc
+from engine.log.records import RecordedEvent
+from engine.objects import envelope_reads
+from engine.projections.asof import SessionState
+from engine.values import queries
+
+router = APIRouter(prefix="/api", tags=["history"], responses=responses(ResourceError, 400, 401, 404, 500))
+CallerDep = Annotated[Caller, Depends(caller)]
+Types = Annotated[list[str] | None, Query(alias="type", description="Only events of these types.")]
+PageLimit = Annotated[int, Query(ge=1, le=1000, description="Capped by [limits].history_page_limit.")]
+
+
+class EventOut(BaseModel):
+    position: int
+    stream: str = Field(description="The session id.")
+    version: int
+    type: str
+    schema_version: int
+    data: dict[str, Any]
+    metadata: dict[str, Any]
+    recorded_at: str
+
+
+class StreamPage(BaseModel):
+    events: list[EventOut]
+    next_version: int | None = Field(description="`from_version` of the next page; null at the end.")
+
+
+class LogPage(BaseModel):
+    events: list[EventOut]
+    next_after: int | None = Field(description="`after` of the next page; null at the end.")
+
+
+class SessionStateOut(BaseModel):
+    session_id: str
+    version: int = Field(description="The last event applied (0: none).")
+    position: int
+    recorded_at: str | None
+    values: dict[str, Any] = Field(description="Live values at the cut-off instant.")
+    user_parts: list[dict[str, Any]]
+    objects: list[dict[str, Any]]
+    tables: dict[str, list[dict[str, Any]]] = Field(description="Every read model's rows for the session.")
+
+
+def event_json(event: RecordedEvent) -> dict[str, Any]:
+    return {
+        "position": event.position,
+        "stream": event.stream,
+        "version": event.version,
+        "type": event.type,
+        "schema_version": event.schema_version,
+        "data": event.data,
+        "metadata": event.metadata,
+        "recorded_at": event.recorded_at.isoformat(),
+    }
+
+
+def _json(document: Any) -> Response:
+    return Response(orjson.dumps(document), media_type="application/json")
+
+
+def _cap(request: Request, limit: int) -> int:
+    return min(limit, request.app.state.config.limits.history_page_limit)
+
+
+@router.get("/sessions/{session_id:seg}/events", response_model=StreamPage, summary="A session's events")
+async def session_events(
+    session_id: str,
+    request: Request,
+    who: CallerDep,
+    from_version: Annotated[int, Query(ge=1, le=2**62)] = 1,
+    limit: PageLimit = 100,
+    types: Types = None,
+) -> Response:
+    size = _cap(request, limit)
+    events = await who.engine.read_stream(
+        who.namespace, session_id, from_version=from_version, limit=size, types=types
+    )
+    more = len(events) == size
+    return _json(
+        {"events": [event_json(e) for e in events], "next_version": events[-1].version + 1 if more else None}
+    )
+
+
+@router.get("/events", response_model=LogPage, summary="The log (this namespace) strictly after a position")
+async def log_events(
+    request: Request,
+    who: CallerDep,
+    after: Annotated[int, Query(ge=0, le=2**62)] = 0,
+    limit: PageLimit = 100,
+    types: Types = None,
+    session_id: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+) -> Response:
+    size = _cap(request, limit)
+    events = await who.engine.read_all(
+        after=after, limit=size, namespace=who.namespace, stream=session_id, types=types
+    )
+    more = len(events) == size
+    return _json({"events": [event_json(e) for e in events], "next_after": events[-1].position if more else None})
+
+
+def _render(state: SessionState, cutoff: datetime) -> dict[str, Any]:
+    """The session's state as the engine's own read functions see it on the snapshot.
+
+    Expiry is judged at the cut-off: the requested instant, else the last event's time.
+    """
+    ns, sid = state.namespace, state.stream
+    values = state.read(lambda c: queries.get_all(c, ns, sid, cutoff))
+    parts = state.read(lambda c: queries.get_parts(c, ns, sid, cutoff))
+    objects = state.read(lambda c: envelope_reads.list_objects(c, ns, sid, limit=1000))["objects"]
+    return {
+        "session_id": sid,
+        "version": state.version,
+        "position": state.position,
+        "recorded_at": state.at.isoformat() if state.at else None,
+        "values": values,
+        "user_parts": parts,
+        "objects": objects,
+        "tables": jsonable_encoder(state.tables),
+    }
+
+
+@router.get(
+    "/sessions/{session_id:seg}/state",
+    response_model=SessionStateOut,
+    summary="A session as of a version, a position or an instant (exactly one)",
+)
+async def session_state(
+    session_id: str,
+    who: CallerDep,
+    version: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+    position: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+    at: Annotated[datetime | None, Query(description="An ISO 8601 instant with a time zone.")] = None,
+) -> Response:
+    if sum(x is not None for x in (version, position, at)) != 1:
+        raise ApiError(400, "invalid_request", "give exactly one of version, position or at")
+    if at is not None and at.tzinfo is None:
+        raise ApiError(400, "invalid_request", "at needs a time zone (e.g. Z or +00:00)")
+    try:
+        instant = as_utc(at) if at is not None else None
+    except OverflowError:
+        raise ApiError(400, "invalid_request", "at is out of range") from None
+    engine = who.engine
+    state = await engine.state_as_of(who.namespace, session_id, version=version, position=position, at=instant)
+    try:
+        cutoff = instant or state.at or as_utc(engine.clock.now())
+        document = await anyio.to_thread.run_sync(_render, state, cutoff)
+    finally:
+        state.close()
+    return _json(document)

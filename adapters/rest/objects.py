@@ -1,0 +1,212 @@
+"""Resource routes for typed session objects, thread items and graphs (`/api/sessions/{id}/objects`).
+
+The same engine calls as the BlobHub commands, in resource style. Payloads the engine validates
+by name (object values, content, operations, queries) pass through as JSON; the engine's named
+error becomes the `code` of the resource error shape.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import orjson
+from fastapi import APIRouter, Body, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import Response
+
+from adapters.rest.auth import Caller, caller
+from adapters.rest.errors import ResourceError, responses
+
+router = APIRouter(
+    prefix="/api/sessions/{session_id:seg}/objects",
+    tags=["objects"],
+    responses=responses(ResourceError, 400, 401, 404, 409, 413, 500),
+)
+CallerDep = Annotated[Caller, Depends(caller)]
+Limit = Annotated[int | None, Query(ge=1, le=1000, description="Page size (capped by the server).")]
+Cursor = Annotated[str | None, Query(max_length=1000, description="The `cursor` of the previous page.")]
+Instant = Annotated[str | None, Query(max_length=64, description="ISO 8601 instant.")]
+
+
+class Document(BaseModel):
+    """A JSON document as described in specs/rest.md (BlobHub shapes)."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class MessagesIn(BaseModel):
+    messages: list[dict[str, Any]] = Field(min_length=1, description="BlobHub messages to append.")
+
+
+class ThreadItemIn(BaseModel):
+    content: list[dict[str, Any]] = Field(min_length=1, description="Content blocks.")
+    parent_id: str | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class MutationsIn(BaseModel):
+    operations: list[dict[str, Any]] = Field(description="Graph operations, applied all or none.")
+
+
+class NeighborsIn(BaseModel):
+    from_: list[str] = Field(alias="from", min_length=1, max_length=1000)
+    direction: Literal["out", "in", "both"] = "both"
+    label: str | None = None
+    neighbor_label: str | None = None
+    cursor: str | None = None
+    limit: int | None = Field(default=None, ge=1, le=1000)
+
+
+class QueryIn(BaseModel):
+    query: dict[str, Any] = Field(description='`{"start": ["V"], "steps": [...]}`')
+
+
+def _json(document: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(document), status_code=status, media_type="application/json")
+
+
+@router.get("", response_model=Document, summary="The session's objects (alias, type, updated_at)")
+async def list_objects(session_id: str, who: CallerDep, cursor: Cursor = None, limit: Limit = None) -> Response:
+    return _json(await who.engine.objects.list_objects(who.namespace, session_id, after=cursor, limit=limit))
+
+
+@router.put("/{alias:seg}", response_model=Document, summary="Create or replace an object")
+async def upload(
+    session_id: str,
+    alias: str,
+    request: Request,
+    who: CallerDep,
+    value: Annotated[dict[str, Any], Body(description="`{type: message|messages|thread|graph, ...}`")],
+) -> Response:
+    summary = await who.engine.objects.upload(
+        who.namespace, session_id, alias, value, metadata=who.metadata(request)
+    )
+    return _json(summary)
+
+
+@router.get("/{alias:seg}", response_model=Document, summary="The full envelope")
+async def download(session_id: str, alias: str, who: CallerDep) -> Response:
+    return _json(await who.engine.objects.download(who.namespace, session_id, alias))
+
+
+@router.delete("/{alias:seg}", status_code=204, response_class=Response, summary="Delete (cascades)")
+async def delete(session_id: str, alias: str, request: Request, who: CallerDep) -> Response:
+    await who.engine.objects.delete(who.namespace, session_id, alias, metadata=who.metadata(request))
+    return Response(status_code=204)
+
+
+@router.post("/{alias:seg}/messages", response_model=Document, summary="Append to a messages object")
+async def append_messages(
+    session_id: str, alias: str, body: MessagesIn, request: Request, who: CallerDep
+) -> Response:
+    result = await who.engine.objects.append_messages(
+        who.namespace, session_id, alias, body.messages, metadata=who.metadata(request)
+    )
+    return _json(result)
+
+
+@router.post("/{alias:seg}/items", status_code=201, response_model=Document, summary="Post a thread item")
+async def post_item(session_id: str, alias: str, body: ThreadItemIn, request: Request, who: CallerDep) -> Response:
+    item = await who.engine.objects.post_thread_item(
+        who.namespace,
+        session_id,
+        alias,
+        body.content,
+        parent_id=body.parent_id,
+        item_metadata=body.metadata,
+        metadata=who.metadata(request),
+    )
+    return _json(item, 201)
+
+
+@router.get("/{alias:seg}/items", response_model=Document, summary="A page of thread items")
+async def list_items(
+    session_id: str,
+    alias: str,
+    who: CallerDep,
+    ascending: bool = False,
+    created_since: Instant = None,
+    created_before: Instant = None,
+    cursor: Cursor = None,
+    limit: Limit = None,
+) -> Response:
+    page = await who.engine.objects.list_thread_items(
+        who.namespace,
+        session_id,
+        alias,
+        ascending=ascending,
+        created_since=created_since,
+        created_before=created_before,
+        cursor=cursor,
+        limit=limit,
+    )
+    return _json(page)
+
+
+@router.get("/{alias:seg}/items/{item_id:seg}", response_model=Document, summary="One thread item")
+async def get_item(session_id: str, alias: str, item_id: str, who: CallerDep) -> Response:
+    return _json(await who.engine.objects.get_thread_item(who.namespace, session_id, alias, item_id))
+
+
+@router.post("/{alias:seg}/mutations", response_model=Document, summary="Apply graph mutations atomically")
+async def mutate(session_id: str, alias: str, body: MutationsIn, request: Request, who: CallerDep) -> Response:
+    result = await who.engine.objects.apply_graph_mutations(
+        who.namespace, session_id, alias, body.operations, metadata=who.metadata(request)
+    )
+    return _json(result)
+
+
+@router.get("/{alias:seg}/elements", response_model=Document, summary="List graph elements (or get by `id`)")
+async def list_elements(
+    session_id: str,
+    alias: str,
+    who: CallerDep,
+    id: Annotated[list[str] | None, Query(max_length=1000, description="Get these elements.")] = None,
+    type: Literal["vertex", "edge"] | None = None,
+    ascending: bool = False,
+    cursor: Cursor = None,
+    updated_since: Instant = None,
+    ids_only: bool = False,
+    limit: Limit = None,
+) -> Response:
+    objects = who.engine.objects
+    if id is not None:
+        return _json(await objects.get_graph_elements(who.namespace, session_id, alias, id))
+    page = await objects.list_graph_elements(
+        who.namespace,
+        session_id,
+        alias,
+        type=type,
+        ascending=ascending,
+        cursor=cursor,
+        updated_since=updated_since,
+        ids_only=ids_only,
+        limit=limit,
+    )
+    return _json(page)
+
+
+@router.get("/{alias:seg}/elements/{element_id:seg}", response_model=Document, summary="One graph element")
+async def get_element(session_id: str, alias: str, element_id: str, who: CallerDep) -> Response:
+    return _json(await who.engine.objects.get_graph_element(who.namespace, session_id, alias, element_id))
+
+
+@router.post("/{alias:seg}/neighbors", response_model=Document, summary="Edges and vertices next to some elements")
+async def neighbors(session_id: str, alias: str, body: NeighborsIn, who: CallerDep) -> Response:
+    page = await who.engine.objects.graph_neighbors(
+        who.namespace,
+        session_id,
+        alias,
+        body.from_,
+        direction=body.direction,
+        label=body.label,
+        neighbor_label=body.neighbor_label,
+        cursor=body.cursor,
+        limit=body.limit,
+    )
+    return _json(page)
+
+
+@router.post("/{alias:seg}/query", response_model=Document, summary="Run a graph traversal")
+async def query(session_id: str, alias: str, body: QueryIn, who: CallerDep) -> Response:
+    return _json(await who.engine.objects.query_graph(who.namespace, session_id, alias, body.query))

@@ -1,0 +1,163 @@
+"""`/rpc`: JSON-RPC 2.0 over a websocket (one message per text frame) and over HTTP POST.
+
+Methods are the BlobHub commands (served by the shared dispatcher `adapters.blobhub`) and, on the
+websocket only, `subscription/add` / `subscription/remove`. The tenant comes from the credential:
+`Authorization: Bearer <key>` or `X-Api-Key: <key>` (or `?api_key=` on the websocket upgrade), the
+anonymous tenant without one. BlobHub's `revision_id` is the tenant's namespace.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import anyio
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from adapters.blobhub import COMMANDS, CommandError, run_command
+from adapters.config import ServerConfig, Tenant
+from adapters.rpc.jsonrpc import INVALID_PARAMS, METHOD_NOT_FOUND, RpcError, answer
+from adapters.rpc.subscriptions import FORBIDDEN, Subscriptions
+from engine import Engine
+
+log = logging.getLogger("session_engine.jsonrpc")
+SUBSCRIPTION_METHODS = frozenset({"subscription/add", "subscription/remove"})
+MAX_USER_ID = 128
+BAD_REQUEST = 400
+ADAPTER = "jsonrpc"
+
+
+def tenant_for(config: ServerConfig, headers: Mapping[str, str], query: Mapping[str, str]) -> Tenant | None:
+    """The tenant a request's credential names; the anonymous tenant without one; None if unknown."""
+    authorization = headers.get("authorization", "")
+    key = authorization[7:].strip() if authorization[:7].lower() == "bearer " else None
+    key = key or headers.get("x-api-key") or query.get("api_key")
+    if not key:
+        return config.anonymous_tenant
+    return config.tenant_for_key(key)
+
+
+class Methods:
+    """Dispatch for one caller: BlobHub commands, plus subscriptions when there is a websocket."""
+
+    def __init__(
+        self, engine: Engine, tenant: Tenant, user_id: str | None, subscriptions: Subscriptions | None
+    ) -> None:
+        self.engine = engine
+        self.tenant = tenant
+        self.user_id = user_id
+        self.subscriptions = subscriptions
+
+    async def __call__(self, method: str, params: dict[str, Any]) -> Any:
+        if method in SUBSCRIPTION_METHODS:
+            if self.subscriptions is None:
+                raise RpcError(METHOD_NOT_FOUND, f"{method} needs the websocket transport")
+            if method == "subscription/add":
+                return self.subscriptions.add(params)
+            return self.subscriptions.remove(params)
+        if method not in COMMANDS:
+            raise RpcError(METHOD_NOT_FOUND, f"method not found: {method}")
+        revision = params.get("revision_id", self.tenant.namespace)
+        if revision != self.tenant.namespace:
+            raise RpcError(FORBIDDEN, "revision_id is not this credential's revision")
+        body = {key: value for key, value in params.items() if key not in ("revision_id", "command")}
+        body["command"] = method
+        try:
+            return await run_command(
+                self.engine, self.tenant.namespace, body, user_id=self.user_id, adapter=ADAPTER
+            )
+        except CommandError as error:
+            code = INVALID_PARAMS if error.status == BAD_REQUEST else error.status
+            raise RpcError(code, error.message, {"error": error.error, "status": error.status}) from None
+
+
+def _user_id(headers: Mapping[str, str]) -> str | None:
+    user = headers.get("x-user-id")
+    return user[:MAX_USER_ID] if user else None
+
+
+def _engine(app_state: Any) -> Engine | None:
+    engine: Engine | None = app_state.engine
+    return engine
+
+
+class JsonRpcHttp:
+    """POST /rpc: one message (single or batch) per body; 204 when it held only notifications."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+
+    async def serve(self, request: Request) -> Response:
+        engine = _engine(request.app.state)
+        if engine is None:
+            return JSONResponse({"error": "engine not open"}, status_code=503)
+        tenant = tenant_for(self.config, request.headers, request.query_params)
+        if tenant is None:
+            error = {"code": 401, "message": "unknown credential"}
+            return JSONResponse({"jsonrpc": "2.0", "id": None, "error": error}, status_code=401)
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > self.config.limits.max_body_bytes:
+                error = {"code": 413, "message": "request body too large"}
+                return JSONResponse({"jsonrpc": "2.0", "id": None, "error": error}, status_code=413)
+        methods = Methods(engine, tenant, _user_id(request.headers), None)
+        with anyio.CancelScope(shield=True):  # a client that hangs up does not cancel a write half-way
+            reply = await answer(body, methods)
+        if reply is None:
+            return Response(status_code=204)
+        return Response(reply, media_type="application/json")
+
+
+class JsonRpcWebsocket:
+    """The websocket side of `/rpc`: answers in frame order; notifications pushed in between."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+
+    async def serve(self, websocket: WebSocket) -> None:
+        engine = _engine(websocket.app.state)
+        tenant = tenant_for(self.config, websocket.headers, websocket.query_params)
+        if engine is None or tenant is None:
+            await websocket.close(code=1013 if engine is None else 4401)  # before accept: HTTP 403
+            return
+        await websocket.accept()
+        limit = self.config.limits.max_frame_bytes
+        try:
+            async with anyio.create_task_group() as tasks:
+
+                async def send(data: bytes) -> None:
+                    with contextlib.suppress(OSError, RuntimeError):
+                        await websocket.send_text(data.decode())
+
+                subscriptions = Subscriptions(
+                    engine, tenant.namespace, tasks, send, self.config.limits.max_subscriptions
+                )
+                methods = Methods(engine, tenant, _user_id(websocket.headers), subscriptions)
+                while True:
+                    message = await websocket.receive()
+                    if message["type"] == "websocket.disconnect":
+                        break
+                    text = message.get("text")
+                    if text is None:
+                        await websocket.close(code=1003, reason="binary frames are not supported")
+                        break
+                    if len(text) > limit // 4 and len(text.encode()) > limit:
+                        await websocket.close(code=1009, reason="frame too large")
+                        break
+                    with anyio.CancelScope(shield=True):
+                        reply = await answer(text, methods)
+                        if reply is not None:
+                            await send(reply)
+                        subscriptions.release()
+                tasks.cancel_scope.cancel()
+        except WebSocketDisconnect:
+            pass
+        finally:
+            if websocket.client_state == WebSocketState.CONNECTED:
+                with contextlib.suppress(OSError, RuntimeError):
+                    await websocket.close(code=1000)

@@ -1,0 +1,16 @@
+"""The records domain: Makaio's `storage:session` session records, with lineage and search.
+
+See `specs/records.md` for the decisions (order, delete and recreate, search syntax, previews).
+"""
+
+from __future__ import annotations
+
+from engine.modules import Domain
+from engine.records.decide import handlers
+from engine.records.events import bus_event, registry
+from engine.records.projection import records
+from engine.records.service import SUBJECTS, RecordsService
+
+domain = Domain("records", events=registry, handlers=handlers, projections=[records])
+
+__all__ = ["SUBJECTS", "RecordsService", "bus_event", "domain"]

@@ -1,0 +1,45 @@
+"""The records domain's typed errors. Adapters map them by base class (`ValidationFailed`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from engine.errors import ValidationFailed
+
+Path = tuple[str | int, ...]
+M = TypeVar("M", bound=BaseModel)
+
+
+class InvalidRecordRequest(ValidationFailed):
+    """A request that breaks the seed's schema or the reference's rules. `path` names the field."""
+
+    code = "validation_failed"
+
+    def __init__(self, message: str, path: Sequence[str | int] = ()) -> None:
+        self.path: Path = tuple(path)
+        self.field = ".".join(str(part) for part in self.path)
+        super().__init__(f"{self.field}: {message}" if self.field else message)
+
+
+class InvalidSearchSyntax(InvalidRecordRequest):
+    """The full-text query cannot be parsed (the reference: a validation error, never a server error)."""
+
+    code = "invalid_search_query"
+
+
+def parse(model: type[M], raw: object) -> M:
+    """Validate a wire dict (or pass a model through), turning pydantic's error into ours."""
+    if isinstance(raw, model):
+        return raw
+    try:
+        return model.model_validate(raw)
+    except ValidationError as error:
+        first = error.errors()[0]
+        # Union branches add their type name to the location; the wire path is what callers need.
+        path = [
+            part for part in first["loc"] if part not in ("int", "float", "function-after[_no_nul(), str]")
+        ]
+        raise InvalidRecordRequest(first["msg"], path) from None

@@ -1,0 +1,69 @@
+"""The records read model's tables: one row per live record, its agents, and status counts.
+
+A deleted record has no row (its events stay in the log). Every list is an index walk: the order
+is `last_activity_at DESC, session_id DESC` and each filter has an index ending in those columns.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+from engine.log.schema import Json, metadata
+
+SessionKey = sa.String(200).with_variant(postgresql.VARCHAR(200, collation="C"), "postgresql")
+"""Session ids sort by code point on both backends (the list tie-breaker), whatever the database's locale."""
+
+Millis = sa.Double()
+"""Epoch milliseconds as the client gave them (a JavaScript number: a double)."""
+
+session_records = sa.Table(
+    "session_records",
+    metadata,
+    sa.Column("namespace", sa.String(200), primary_key=True),
+    sa.Column("session_id", SessionKey, primary_key=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("created_at", Millis, nullable=False),
+    sa.Column("last_activity_at", Millis, nullable=False),
+    sa.Column("parent_session_id", sa.String(200), nullable=True),
+    sa.Column("adapter_session_id", sa.String(200), nullable=True),
+    sa.Column("execution_target_id", sa.String(200), nullable=True),
+    sa.Column("is_imported", sa.Boolean, nullable=False),
+    sa.Column("title_folded", sa.Text, nullable=True),
+    sa.Column("record", Json, nullable=False),
+    sa.Index("ix_session_records_recent", "namespace", "last_activity_at", "session_id"),
+    sa.Index("ix_session_records_status_recent", "namespace", "status", "last_activity_at", "session_id"),
+    sa.Index(
+        "ix_session_records_target_recent",
+        "namespace",
+        "execution_target_id",
+        "last_activity_at",
+        "session_id",
+    ),
+    sa.Index("ix_session_records_children", "namespace", "parent_session_id", "created_at", "session_id"),
+    sa.Index("ix_session_records_adapter", "namespace", "adapter_session_id"),
+)
+"""record: the wire record. title_folded: the title case-folded in Python (the same on both backends)."""
+
+session_agents = sa.Table(
+    "session_agents",
+    metadata,
+    sa.Column("namespace", sa.String(200), primary_key=True),
+    sa.Column("session_id", sa.String(200), primary_key=True),
+    sa.Column("ordinal", sa.Integer, primary_key=True),
+    sa.Column("agent_id", sa.Text, nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("adapter_id", sa.Text, nullable=False),
+    sa.Column("adapter_session_id", sa.Text, nullable=True),
+)
+"""The agents of each live record, in the record's order: who works in which session."""
+
+session_status_counts = sa.Table(
+    "session_status_counts",
+    metadata,
+    sa.Column("namespace", sa.String(200), primary_key=True),
+    sa.Column("status", sa.String(16), primary_key=True),
+    sa.Column("count", sa.Integer, nullable=False),
+)
+"""Live records per status, kept by the projection: counts and list totals without a scan."""
