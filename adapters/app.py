@@ -18,7 +18,7 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.routing import Route, WebSocketRoute
 
 from adapters.config import ServerConfig
 from adapters.rest.app import create_rest_app
@@ -78,10 +78,11 @@ def create_app(engine_url: str | None, config: ServerConfig, **engine_options: A
             WebSocketRoute("/bus", BusAdapter(config)),
             WebSocketRoute("/rpc", JsonRpcWebsocket(config).serve),
             Route("/rpc", JsonRpcHttp(config).serve, methods=["POST"]),
-            Mount("", create_rest_app(config, engine=lambda: app.state.engine)),  # REST: last, catch-all
         ],
         lifespan=lifespan,
     )
+    # REST (FastAPI) serves every request no route above takes.
+    app.router.default = create_rest_app(config, engine=lambda: app.state.engine)
     app.state.engine = None
     app.state.config = config
     app.state.websocket = websocket

@@ -349,7 +349,11 @@ def event_matches(event: dict[str, Any], params: SubscriptionParams) -> bool:
     """True when a BlobHub event (`engine.objects.blobhub_event`) falls under a subscription."""
     if event.get("revision_id") != params.scope_id:
         return False
-    if params.target == "session" and params.target_id is not None and event.get("session_id") != params.target_id:
+    if (
+        params.target == "session"
+        and params.target_id is not None
+        and event.get("session_id") != params.target_id
+    ):
         return False
     return not params.types or event.get("type") in params.types
 

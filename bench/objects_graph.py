@@ -1,6 +1,7 @@
 """Graph reads at size: neighbor pages and two-hop traversals (p50/p99), after loading through the engine.
 
-    python -m bench.objects_graph [--vertices 100000] [--edges 300000] [--samples 300] [--backends sqlite,postgres]
+    python -m bench.objects_graph [--vertices 100000] [--edges 300000] [--samples 300]
+                                  [--backends sqlite,postgres]
 
 The graph is built with `apply_graph_mutations` batches of 1,000 operations (the real write path),
 then each read is timed on its own: a random vertex's neighbors (both directions, one page of 100),

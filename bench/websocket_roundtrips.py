@@ -68,10 +68,10 @@ initialize_deadline_seconds = 600
 
 
 @contextlib.contextmanager
-def engine_server(durability: str) -> Iterator[tuple[str, int]]:
+def engine_server(durability: str, extra_config: str = "") -> Iterator[tuple[str, int]]:
     with tempfile.TemporaryDirectory(prefix="ws-bench-") as directory:
         config = Path(directory) / "server.toml"
-        config.write_text(config_text(durability))
+        config.write_text(config_text(durability) + extra_config)
         port = free_port()
         command = [
             sys.executable,

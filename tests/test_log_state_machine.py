@@ -95,6 +95,17 @@ def test_log_agrees_with_model(harness: Callable[..., EngineHarness], clock: Man
             assert state.version == expected
             state.close()
 
+        @rule(data=st.data())
+        def as_of_instant(self, data: st.DataObject) -> None:
+            if not self.model:
+                return
+            _, _, instant = self.model[data.draw(st.integers(0, len(self.model) - 1))]
+            stream = data.draw(streams)
+            state = self.h.call(self.engine.state_as_of, "ns", stream, at=instant)
+            expected = sum(1 for s, _, t in self.model if s == stream and t <= instant)
+            assert state.version == expected
+            state.close()
+
         @invariant()
         def log_matches_model(self) -> None:
             log = self.h.call(self.engine.read_all, after=0, limit=10_000)

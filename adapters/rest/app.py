@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from adapters.config import ServerConfig
-from adapters.rest import blobhub_routes, distri, errors, history, objects
+from adapters.rest import blobhub_routes, distri, errors, history, objects, records
 from adapters.rest.body import BodyAndPath
 from adapters.rest.schema import build_openapi
 from engine import Engine
@@ -54,7 +54,7 @@ def create_rest_app(config: ServerConfig, engine: Callable[[], Engine | None]) -
     app.include_router(blobhub_routes.router, generate_unique_id_function=_unique_id("blobhub_"))
     app.include_router(history.router, generate_unique_id_function=_unique_id("history_"))
     app.include_router(objects.router, generate_unique_id_function=_unique_id("objects_"))
-    _include_records(app)
+    app.include_router(records.router, generate_unique_id_function=_unique_id("records_"))
     errors.install(app)
 
     def openapi() -> dict[str, Any]:
@@ -65,12 +65,3 @@ def create_rest_app(config: ServerConfig, engine: Callable[[], Engine | None]) -
     app.openapi = openapi  # type: ignore[method-assign]
     app.add_middleware(BodyAndPath, max_body_bytes=config.limits.max_body_bytes)
     return app
-
-
-def _include_records(app: FastAPI) -> None:
-    """Session records routes, once the records domain exists in the engine."""
-    try:
-        from adapters.rest import records
-    except ImportError:
-        return
-    app.include_router(records.router, generate_unique_id_function=_unique_id("records_"))

@@ -58,8 +58,8 @@ def resolve_tenant(config: ServerConfig, authorization: str | None) -> Tenant:
     return tenant
 
 
-def caller(request: Request) -> Caller:
-    """FastAPI dependency: the tenant of this request, and the open engine (503 when not open)."""
+async def caller(request: Request) -> Caller:
+    """FastAPI dependency (async: a sync one would cost a thread hop per request)."""
     state = request.app.state
     tenant = resolve_tenant(state.config, request.headers.get("authorization"))
     engine: Engine | None = state.engine()

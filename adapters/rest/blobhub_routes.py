@@ -7,7 +7,7 @@ command; `/data/query` only the reading ones. Errors: `{"error": "<name>", "mess
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Depends, Request
@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from adapters.blobhub import COMMANDS, QUERIES, command_schema, run_command
 from adapters.rest.auth import ADAPTER, Caller, caller
+from adapters.rest.bodies import read_json
 from adapters.rest.errors import ApiError, BlobHubError, responses
 from adapters.rest.schema import json_body
 
@@ -33,10 +34,7 @@ class CommandResult(BaseModel):
 async def _run(revision_id: str, request: Request, who: Caller, allowed: frozenset[str]) -> Response:
     if revision_id != who.namespace:
         raise ApiError(403, "forbidden", f"revision {revision_id!r} is not this API key's revision")
-    try:
-        body: Any = orjson.loads(await request.body())
-    except orjson.JSONDecodeError:
-        raise ApiError(400, "invalid_json", "the body is not valid JSON") from None
+    body = await read_json(request)
     result = await run_command(
         who.engine,
         who.namespace,

@@ -14,19 +14,18 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from adapters.rest.auth import Caller, caller
-from adapters.rest.errors import ApiError, DistriError, responses, validation_message
+from adapters.rest.bodies import read_model
+from adapters.rest.errors import ApiError, DistriError, responses
 from adapters.rest.schema import json_body
 
 router = APIRouter(tags=["distri"], responses=responses(DistriError, 400, 401, 404, 413, 500))
 CallerDep = Annotated[Caller, Depends(caller)]
 JSON = "application/json"
-_RFC3339 = re.compile(
-    r"^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})$"
-)
+_RFC3339 = re.compile(r"^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})$")
 
 
 class SetValueBody(BaseModel):
@@ -83,14 +82,6 @@ def _json(document: Any, status: int = 200) -> Response:
 NO_CONTENT = 204
 
 
-async def read_body(request: Request) -> Any:
-    body = await request.body()
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise ApiError(400, "invalid_json", "the body is not valid JSON") from None
-
-
 @router.post(
     "/sessions/{session_id:seg}/values",
     status_code=NO_CONTENT,
@@ -99,10 +90,7 @@ async def read_body(request: Request) -> Any:
     summary="setSessionValue: upsert one key",
 )
 async def set_value(session_id: str, request: Request, who: CallerDep) -> Response:
-    try:
-        body = SetValueBody.model_validate(await read_body(request))
-    except ValidationError as error:
-        raise ApiError(400, "invalid_request", validation_message(error.errors())) from None
+    body = await read_model(request, SetValueBody)
     expires_at = parse_expiry(body.expiry) if body.expiry is not None else None
     await who.engine.values.set(
         who.namespace,
@@ -115,9 +103,7 @@ async def set_value(session_id: str, request: Request, who: CallerDep) -> Respon
     return Response(status_code=NO_CONTENT)
 
 
-@router.get(
-    "/sessions/{session_id:seg}/values", response_model=ValuesResponse, summary="getSessionValues"
-)
+@router.get("/sessions/{session_id:seg}/values", response_model=ValuesResponse, summary="getSessionValues")
 async def get_values(session_id: str, who: CallerDep) -> Response:
     return _json({"values": await who.engine.values.get_all(who.namespace, session_id)})
 
@@ -161,7 +147,9 @@ async def list_sessions(
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
 ) -> Response:
-    page = await who.engine.values.list_sessions(who.namespace, limit=limit, offset=offset, session_id=thread_id)
+    page = await who.engine.values.list_sessions(
+        who.namespace, limit=limit, offset=offset, session_id=thread_id
+    )
     return _json(
         [
             {

@@ -10,6 +10,7 @@ No response ever carries a stack trace; unexpected failures are logged and answe
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from enum import Enum
 from typing import Any
 
@@ -59,7 +60,7 @@ def error_body(family: Family, code: str, message: str) -> dict[str, Any]:
 
 
 def error_response(
-    path: str, status: int, code: str, message: str, headers: dict[str, str] | None = None
+    path: str, status: int, code: str, message: str, headers: Mapping[str, str] | None = None
 ) -> JSONResponse:
     return JSONResponse(error_body(family_of(path), code, message), status_code=status, headers=headers)
 

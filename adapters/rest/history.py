@@ -17,6 +17,7 @@ from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
+from adapters.config import ServerConfig
 from adapters.rest.auth import Caller, caller
 from adapters.rest.errors import ApiError, ResourceError, responses
 from engine.clock import as_utc
@@ -81,7 +82,8 @@ def _json(document: Any) -> Response:
 
 
 def _cap(request: Request, limit: int) -> int:
-    return min(limit, request.app.state.config.limits.history_page_limit)
+    config: ServerConfig = request.app.state.config
+    return min(limit, config.limits.history_page_limit)
 
 
 @router.get("/sessions/{session_id:seg}/events", response_model=StreamPage, summary="A session's events")
@@ -117,7 +119,9 @@ async def log_events(
         after=after, limit=size, namespace=who.namespace, stream=session_id, types=types
     )
     more = len(events) == size
-    return _json({"events": [event_json(e) for e in events], "next_after": events[-1].position if more else None})
+    return _json(
+        {"events": [event_json(e) for e in events], "next_after": events[-1].position if more else None}
+    )
 
 
 def _render(state: SessionState, cutoff: datetime) -> dict[str, Any]:
@@ -137,7 +141,10 @@ def _render(state: SessionState, cutoff: datetime) -> dict[str, Any]:
         "values": values,
         "user_parts": parts,
         "objects": objects,
-        "tables": jsonable_encoder(state.tables),
+        "tables": {
+            str(name): [jsonable_encoder({str(k): v for k, v in row.items()}) for row in rows]
+            for name, rows in state.tables.items()
+        },
     }
 
 
@@ -162,7 +169,9 @@ async def session_state(
     except OverflowError:
         raise ApiError(400, "invalid_request", "at is out of range") from None
     engine = who.engine
-    state = await engine.state_as_of(who.namespace, session_id, version=version, position=position, at=instant)
+    state = await engine.state_as_of(
+        who.namespace, session_id, version=version, position=position, at=instant
+    )
     try:
         cutoff = instant or state.at or as_utc(engine.clock.now())
         document = await anyio.to_thread.run_sync(_render, state, cutoff)

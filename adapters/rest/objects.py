@@ -10,12 +10,14 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from adapters.rest.auth import Caller, caller
+from adapters.rest.bodies import read_model
 from adapters.rest.errors import ResourceError, responses
+from adapters.rest.schema import json_body
 
 router = APIRouter(
     prefix="/api/sessions/{session_id:seg}/objects",
@@ -32,6 +34,13 @@ class Document(BaseModel):
     """A JSON document as described in specs/rest.md (BlobHub shapes)."""
 
     model_config = ConfigDict(extra="allow")
+
+
+class ObjectValueIn(BaseModel):
+    """The object's `value`: `type` selects the shape (message, messages, thread, graph)."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str = Field(description="message | messages | thread | graph")
 
 
 class MessagesIn(BaseModel):
@@ -66,18 +75,20 @@ def _json(document: Any, status: int = 200) -> Response:
 
 
 @router.get("", response_model=Document, summary="The session's objects (alias, type, updated_at)")
-async def list_objects(session_id: str, who: CallerDep, cursor: Cursor = None, limit: Limit = None) -> Response:
+async def list_objects(
+    session_id: str, who: CallerDep, cursor: Cursor = None, limit: Limit = None
+) -> Response:
     return _json(await who.engine.objects.list_objects(who.namespace, session_id, after=cursor, limit=limit))
 
 
-@router.put("/{alias:seg}", response_model=Document, summary="Create or replace an object")
-async def upload(
-    session_id: str,
-    alias: str,
-    request: Request,
-    who: CallerDep,
-    value: Annotated[dict[str, Any], Body(description="`{type: message|messages|thread|graph, ...}`")],
-) -> Response:
+@router.put(
+    "/{alias:seg}",
+    response_model=Document,
+    openapi_extra=json_body(ObjectValueIn),
+    summary="Create or replace an object",
+)
+async def upload(session_id: str, alias: str, request: Request, who: CallerDep) -> Response:
+    value = (await read_model(request, ObjectValueIn)).model_dump()
     summary = await who.engine.objects.upload(
         who.namespace, session_id, alias, value, metadata=who.metadata(request)
     )
@@ -95,18 +106,29 @@ async def delete(session_id: str, alias: str, request: Request, who: CallerDep) 
     return Response(status_code=204)
 
 
-@router.post("/{alias:seg}/messages", response_model=Document, summary="Append to a messages object")
-async def append_messages(
-    session_id: str, alias: str, body: MessagesIn, request: Request, who: CallerDep
-) -> Response:
+@router.post(
+    "/{alias:seg}/messages",
+    response_model=Document,
+    openapi_extra=json_body(MessagesIn),
+    summary="Append to a messages object",
+)
+async def append_messages(session_id: str, alias: str, request: Request, who: CallerDep) -> Response:
+    body = await read_model(request, MessagesIn)
     result = await who.engine.objects.append_messages(
         who.namespace, session_id, alias, body.messages, metadata=who.metadata(request)
     )
     return _json(result)
 
 
-@router.post("/{alias:seg}/items", status_code=201, response_model=Document, summary="Post a thread item")
-async def post_item(session_id: str, alias: str, body: ThreadItemIn, request: Request, who: CallerDep) -> Response:
+@router.post(
+    "/{alias:seg}/items",
+    status_code=201,
+    response_model=Document,
+    openapi_extra=json_body(ThreadItemIn),
+    summary="Post a thread item",
+)
+async def post_item(session_id: str, alias: str, request: Request, who: CallerDep) -> Response:
+    body = await read_model(request, ThreadItemIn)
     item = await who.engine.objects.post_thread_item(
         who.namespace,
         session_id,
@@ -148,8 +170,14 @@ async def get_item(session_id: str, alias: str, item_id: str, who: CallerDep) ->
     return _json(await who.engine.objects.get_thread_item(who.namespace, session_id, alias, item_id))
 
 
-@router.post("/{alias:seg}/mutations", response_model=Document, summary="Apply graph mutations atomically")
-async def mutate(session_id: str, alias: str, body: MutationsIn, request: Request, who: CallerDep) -> Response:
+@router.post(
+    "/{alias:seg}/mutations",
+    response_model=Document,
+    openapi_extra=json_body(MutationsIn),
+    summary="Apply graph mutations atomically",
+)
+async def mutate(session_id: str, alias: str, request: Request, who: CallerDep) -> Response:
+    body = await read_model(request, MutationsIn)
     result = await who.engine.objects.apply_graph_mutations(
         who.namespace, session_id, alias, body.operations, metadata=who.metadata(request)
     )
@@ -191,8 +219,14 @@ async def get_element(session_id: str, alias: str, element_id: str, who: CallerD
     return _json(await who.engine.objects.get_graph_element(who.namespace, session_id, alias, element_id))
 
 
-@router.post("/{alias:seg}/neighbors", response_model=Document, summary="Edges and vertices next to some elements")
-async def neighbors(session_id: str, alias: str, body: NeighborsIn, who: CallerDep) -> Response:
+@router.post(
+    "/{alias:seg}/neighbors",
+    response_model=Document,
+    openapi_extra=json_body(NeighborsIn),
+    summary="Edges and vertices next to some elements",
+)
+async def neighbors(session_id: str, alias: str, request: Request, who: CallerDep) -> Response:
+    body = await read_model(request, NeighborsIn)
     page = await who.engine.objects.graph_neighbors(
         who.namespace,
         session_id,
@@ -207,6 +241,12 @@ async def neighbors(session_id: str, alias: str, body: NeighborsIn, who: CallerD
     return _json(page)
 
 
-@router.post("/{alias:seg}/query", response_model=Document, summary="Run a graph traversal")
-async def query(session_id: str, alias: str, body: QueryIn, who: CallerDep) -> Response:
+@router.post(
+    "/{alias:seg}/query",
+    response_model=Document,
+    openapi_extra=json_body(QueryIn),
+    summary="Run a graph traversal",
+)
+async def query(session_id: str, alias: str, request: Request, who: CallerDep) -> Response:
+    body = await read_model(request, QueryIn)
     return _json(await who.engine.objects.query_graph(who.namespace, session_id, alias, body.query))

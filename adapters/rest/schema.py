@@ -22,7 +22,9 @@ def _register(name: str, schema: dict[str, Any]) -> None:
     _extra[name] = schema
 
 
-def json_body(model: type[BaseModel] | tuple[str, TypeAdapter[Any]], *, required: bool = True) -> dict[str, Any]:
+def json_body(
+    model: type[BaseModel] | tuple[str, TypeAdapter[Any]], *, required: bool = True
+) -> dict[str, Any]:
     """`openapi_extra` for a route reading a JSON body of this model (or named TypeAdapter)."""
     if isinstance(model, tuple):
         name, adapter = model

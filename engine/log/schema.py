@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     TypeDecorator,
     UniqueConstraint,
 )
@@ -34,8 +36,25 @@ metadata = MetaData(
     }
 )
 
-Json = JSON()
-"""JSON documents, stored verbatim as text on both backends.
+class _JsonText(TypeDecorator[Any]):
+    """JSON in a TEXT column, for SQLite.
+
+    A column declared JSON gets SQLite's NUMERIC affinity, which turns a stored scalar such as
+    "0" into the integer 0 and breaks decoding; TEXT affinity keeps the document as written.
+    """
+
+    impl = Text()
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else orjson.dumps(value).decode()
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        return None if value is None else orjson.loads(value)
+
+
+Json = JSON().with_variant(_JsonText(), "sqlite")
+"""JSON documents, stored as text on both backends (`json` on PostgreSQL, TEXT on SQLite).
 
 Not JSONB: PostgreSQL's jsonb refuses strings holding U+0000, which SQLite and JSON itself accept,
 so the log could not store every event it is given; `json` keeps the exact text and inserts faster.

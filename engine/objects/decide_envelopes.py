@@ -13,7 +13,7 @@ from engine.objects.errors import InvalidMessagesEnvelope, ObjectNotFound, Sessi
 from engine.objects.events import MessagesAppended, ObjectDeleted, ObjectUploaded, PreviousObject
 from engine.objects.limits import MAX_MESSAGES, ROW_STRIDE
 from engine.objects.models import GraphValue, Message, MessagesValue, MessageValue, ThreadValue, dump
-from engine.objects.state import find_object, handlers, iso
+from engine.objects.state import handlers, iso, lookup
 from engine.objects.tables import object_messages
 from engine.writes import UnitOfWork
 
@@ -53,7 +53,7 @@ def _summary(command: Command, alias: str, kind: str) -> Any:
 
 @handlers.register(UploadObject)
 def upload(command: UploadObject, state: UnitOfWork) -> Decision[dict[str, Any]]:
-    existing = find_object(state.read, command.namespace, command.stream, command.alias)
+    existing = lookup(state, command.namespace, command.stream, command.alias)
     kind = command.value.type
     previous = PreviousObject(object_id=existing.object_id, type=existing.type) if existing else None
     keep = existing is not None and existing.type == kind and kind in ("thread", "graph")
@@ -65,7 +65,7 @@ def upload(command: UploadObject, state: UnitOfWork) -> Decision[dict[str, Any]]
 
 @handlers.register(DeleteObject)
 def delete(command: DeleteObject, state: UnitOfWork) -> Decision[None]:
-    existing = find_object(state.read, command.namespace, command.stream, command.alias)
+    existing = lookup(state, command.namespace, command.stream, command.alias)
     if existing is None:
         raise ObjectNotFound(f"no session object {command.alias!r} in session {command.stream!r}")
     return Decision(
@@ -75,7 +75,7 @@ def delete(command: DeleteObject, state: UnitOfWork) -> Decision[None]:
 
 @handlers.register(AppendMessages)
 def append(command: AppendMessages, state: UnitOfWork) -> Decision[dict[str, Any]]:
-    existing = find_object(state.read, command.namespace, command.stream, command.alias)
+    existing = lookup(state, command.namespace, command.stream, command.alias)
     if existing is None or existing.type != "messages":
         raise InvalidMessagesEnvelope(f"{command.alias!r} is not a messages object in this session")
     if len(command.messages) > min(MAX_MESSAGES, ROW_STRIDE - 1):

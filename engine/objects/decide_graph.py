@@ -10,7 +10,7 @@ from engine.objects import graph_store
 from engine.objects.errors import InvalidGraphEnvelope
 from engine.objects.events import GraphMutated
 from engine.objects.graph_ops import Operation, Workspace, dump_operations
-from engine.objects.state import find_object, handlers
+from engine.objects.state import handlers, lookup
 from engine.writes import UnitOfWork
 
 
@@ -25,7 +25,7 @@ class ApplyGraphMutations(Command):
 
 @handlers.register(ApplyGraphMutations)
 def mutate(command: ApplyGraphMutations, state: UnitOfWork) -> Decision[dict[str, Any]]:
-    graph = find_object(state.read, command.namespace, command.stream, command.alias)
+    graph = lookup(state, command.namespace, command.stream, command.alias)
     if graph is None or graph.type != "graph":
         raise InvalidGraphEnvelope(f"{command.alias!r} is not a graph in this session")
     object_id = graph.object_id

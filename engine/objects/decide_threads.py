@@ -12,7 +12,7 @@ from engine.objects.errors import InvalidThreadEnvelope, InvalidThreadItem, Thre
 from engine.objects.events import ThreadItemPosted
 from engine.objects.limits import MAX_ID, MAX_THREAD_ITEM_BYTES
 from engine.objects.models import has_nul, json_size, parse_content
-from engine.objects.state import find_object, handlers
+from engine.objects.state import handlers, lookup
 from engine.objects.thread_reads import item_document
 from engine.writes import UnitOfWork
 
@@ -48,7 +48,7 @@ def check_item(content: Any, parent_id: Any, item_metadata: Any, user_id: Any) -
 
 @handlers.register(PostThreadItem)
 def post(command: PostThreadItem, state: UnitOfWork) -> Decision[dict[str, Any]]:
-    thread = find_object(state.read, command.namespace, command.stream, command.alias)
+    thread = lookup(state, command.namespace, command.stream, command.alias)
     if thread is None or thread.type != "thread":
         raise InvalidThreadEnvelope(f"{command.alias!r} is not a thread in this session")
     event = ThreadItemPosted(

@@ -7,13 +7,12 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import CursorResult
-from sqlalchemy.sql import Executable
 
 from engine.clock import as_utc
 from engine.objects.graph_ops import Element
 from engine.objects.tables import graph_elements as ge
 
-Run = Callable[[Executable], CursorResult[Any]]
+Run = Callable[..., CursorResult[Any]]
 """Runs a query: `connection.execute`, `UnitOfWork.read` or `ProjectionContext.read`."""
 
 COLUMNS = (

@@ -5,6 +5,7 @@ Handlers use only the event (payload, position, recorded_at): live and rebuilt r
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
@@ -35,7 +36,37 @@ from engine.projections.base import Projection, ProjectionContext
 
 ROLES = ("system", "user", "assistant")
 
-projection = Projection(
+
+class ObjectsProjection(Projection):
+    """Runs of posted thread items are written table by table, so each table gets one executemany."""
+
+    def apply(self, context: ProjectionContext, events: Iterable[RecordedEvent]) -> None:
+        items: list[dict[str, Any]] = []
+        texts: list[dict[str, Any]] = []
+        for event in events:
+            if event.type == ThreadItemPosted.event_type:
+                item, message = _item_rows(event)
+                items.append(item)
+                if message is not None:
+                    texts.append(message)
+                continue
+            _write_items(context, items, texts)
+            super().apply(context, [event])
+        _write_items(context, items, texts)
+
+
+def _write_items(
+    context: ProjectionContext, items: list[dict[str, Any]], texts: list[dict[str, Any]]
+) -> None:
+    for row in items:
+        context.execute(_insert_items, row)
+    for row in texts:
+        context.execute(_insert_messages, row)
+    items.clear()
+    texts.clear()
+
+
+projection = ObjectsProjection(
     "objects",
     [session_objects, object_messages, thread_items, graph_elements, vertex_labels, messages],
     extra_ddl=[create_search_index],
@@ -173,40 +204,43 @@ def _deleted(context: ProjectionContext, event: RecordedEvent) -> None:
     context.execute(_delete_object, {"ns": event.namespace, "sid": event.stream, "al": data["alias"]})
 
 
-@projection.on(ThreadItemPosted)
-def _posted(context: ProjectionContext, event: RecordedEvent) -> None:
+def _item_rows(event: RecordedEvent) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The thread_items row of a posted item, and its messages row when it has text."""
     data = event.data
     object_id = data["object_id"]
-    context.execute(
-        _insert_items,
-        {
-            "object_id": object_id,
-            "seq": event.position,
-            "item_id": data["item_id"],
-            "created_at": event.recorded_at,
-            "user_id": data.get("user_id"),
-            "content": data["content"],
-            "parent_id": data.get("parent_id"),
-            "item_metadata": data.get("metadata"),
-        },
-    )
+    item = {
+        "object_id": object_id,
+        "seq": event.position,
+        "item_id": data["item_id"],
+        "created_at": event.recorded_at,
+        "user_id": data.get("user_id"),
+        "content": data["content"],
+        "parent_id": data.get("parent_id"),
+        "item_metadata": data.get("metadata"),
+    }
     if not any(block.get("type") == "text" for block in data["content"]):
-        return
+        return item, None
     role = (data.get("metadata") or {}).get("role")
-    context.execute(
-        _insert_messages,
-        {
-            "id": event.position * ROW_STRIDE,
-            "object_id": object_id,
-            "namespace": event.namespace,
-            "session_id": event.stream,
-            "source_alias": data["alias"],
-            "ordinal": event.position,
-            "role": role if role in ROLES else None,
-            "text": text_of(data["content"]),
-            "position": event.position,
-        },
-    )
+    message = {
+        "id": event.position * ROW_STRIDE,
+        "object_id": object_id,
+        "namespace": event.namespace,
+        "session_id": event.stream,
+        "source_alias": data["alias"],
+        "ordinal": event.position,
+        "role": role if role in ROLES else None,
+        "text": text_of(data["content"]),
+        "position": event.position,
+    }
+    return item, message
+
+
+@projection.on(ThreadItemPosted)
+def _posted(context: ProjectionContext, event: RecordedEvent) -> None:
+    item, message = _item_rows(event)
+    context.execute(_insert_items, item)
+    if message is not None:
+        context.execute(_insert_messages, message)
 
 
 @projection.on(GraphMutated)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from weakref import WeakKeyDictionary
 
 import sqlalchemy as sa
 
@@ -12,6 +13,9 @@ from engine.clock import as_utc
 from engine.commands import CommandHandlers
 from engine.objects.graph_store import Run
 from engine.objects.tables import session_objects as so
+
+if TYPE_CHECKING:
+    from engine.writes import UnitOfWork
 
 handlers = CommandHandlers()
 
@@ -47,13 +51,34 @@ _find = sa.select(
 
 
 def find_object(run: Run, namespace: str, session_id: str, alias: str) -> ObjectRow | None:
-    row = run(_find.params(ns=namespace, sid=session_id, al=alias)).first()
+    row = run(_find, {"ns": namespace, "sid": session_id, "al": alias}).first()
     if row is None:
         return None
     values = row._asdict()
     values["created_at"] = as_utc(values["created_at"])
     values["updated_at"] = as_utc(values["updated_at"])
     return ObjectRow(**values)
+
+
+_decided: WeakKeyDictionary[UnitOfWork, dict[tuple[str, str, str], ObjectRow | None]] = WeakKeyDictionary()
+
+
+def lookup(state: UnitOfWork, namespace: str, session_id: str, alias: str) -> ObjectRow | None:
+    """`find_object` for handlers, remembered for the rest of the batch.
+
+    A read flushes the batch's queued projection writes, so without this every thread post would
+    send its inserts one by one. Only this domain's upload and delete change envelopes, and they
+    call `forget` before their events are applied.
+    """
+    known = _decided.setdefault(state, {})
+    key = (namespace, session_id, alias)
+    if key not in known:
+        known[key] = find_object(state.read, namespace, session_id, alias)
+    return known[key]
+
+
+def forget(state: UnitOfWork, namespace: str, session_id: str, alias: str) -> None:
+    _decided.get(state, {}).pop((namespace, session_id, alias), None)
 
 
 def iso(instant: datetime) -> str:

@@ -48,7 +48,7 @@ thread_items = sa.Table(
     sa.Column("parent_id", sa.String(200), nullable=True),
     sa.Column("item_metadata", Json, nullable=True),
     sa.Index("ix_thread_items_object_id_item_id", "object_id", "item_id", unique=True),
-    sa.Index("ix_thread_items_object_id_created_at", "object_id", "created_at"),
+    sa.Index("ix_thread_items_object_id_created_at", "object_id", "created_at", "seq"),
 )
 
 graph_elements = sa.Table(

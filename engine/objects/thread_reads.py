@@ -107,10 +107,20 @@ def list_items(
     query = sa.select(*_COLUMNS).where(ti.c.object_id == thread.object_id)
     if after is not None:
         query = query.where(ti.c.seq > after if ascending else ti.c.seq < after)
+    scope = ti.c.object_id == thread.object_id
+    # created_at never decreases along the log (the committer guarantees it), so a time bound is
+    # also a seq bound: find it with one probe of the (object_id, created_at, seq) index, and page
+    # on the primary key instead of scanning every item before the instant.
     if created_since is not None:
-        query = query.where(ti.c.created_at > as_utc(created_since))
+        since = as_utc(created_since)
+        first = sa.select(ti.c.seq).where(scope, ti.c.created_at > since)
+        first = first.order_by(ti.c.created_at, ti.c.seq).limit(1)
+        query = query.where(ti.c.created_at > since, ti.c.seq >= first.scalar_subquery())
     if created_before is not None:
-        query = query.where(ti.c.created_at < as_utc(created_before))
+        before = as_utc(created_before)
+        last = sa.select(ti.c.seq).where(scope, ti.c.created_at < before)
+        last = last.order_by(ti.c.created_at.desc(), ti.c.seq.desc()).limit(1)
+        query = query.where(ti.c.created_at < before, ti.c.seq <= last.scalar_subquery())
     query = query.order_by(ti.c.seq if ascending else ti.c.seq.desc()).limit(size + 1)
     rows = connection.execute(query).all()
     more = len(rows) > size

@@ -89,7 +89,7 @@ def _check_step(name: str, args: list[Any], kind: str) -> str:
     if name == "has":
         if len(args) != 3 or not isinstance(args[0], str) or args[1] not in OPERATORS:
             raise InvalidGraphQuery(f"has takes [key, op, value] with op in {', '.join(OPERATORS)}")
-        key, op, value = args
+        key, _, value = args
         if not key or '"' in key or "\\" in key:
             raise InvalidGraphQuery('has: property keys must be non-empty, without " or \\')
         if not isinstance(value, str | int | float | bool | None):

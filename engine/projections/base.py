@@ -31,7 +31,6 @@ class ProjectionContext:
         self._statement: Executable | str | None = None
         self._keys: Any = None
         self._params: list[dict[str, Any]] = []
-        self._upserts: dict[tuple[Any, ...], Executable] = {}
 
     def execute(self, statement: Executable, params: dict[str, Any] | None = None) -> None:
         """Queue a write. Runs in order with every other write of this context."""
@@ -68,13 +67,16 @@ class ProjectionContext:
         return self.connection.execute(statement, params or {})
 
     def upsert(self, table: sa.Table, key: Sequence[str], update: Sequence[str] | None = None) -> Executable:
-        """An `INSERT ... ON CONFLICT (key) DO UPDATE` for this dialect, built once and reused."""
-        cache_key = (table.name, tuple(key), tuple(update) if update is not None else None)
-        statement = self._upserts.get(cache_key)
+        """An `INSERT ... ON CONFLICT (key) DO UPDATE` for this dialect, built once per process."""
+        cache_key = (self.dialect, table.name, tuple(key), tuple(update) if update is not None else None)
+        statement = _UPSERTS.get(cache_key)
         if statement is None:
-            statement = upsert_statement(self.dialect, table, key, update)
-            self._upserts[cache_key] = statement
+            statement = _UPSERTS[cache_key] = upsert_statement(self.dialect, table, key, update)
         return statement
+
+
+_UPSERTS: dict[tuple[Any, ...], Executable] = {}
+"""Upsert statements by (dialect, table, key, update): building one costs about a millisecond."""
 
 
 def upsert_statement(

@@ -45,13 +45,13 @@ class ClientAccountChanged(DomainEvent):
 
     event_type = "session_client_account_changed"
 
-    sessionId: str  # noqa: N815 - the bus payload's own field names
-    clientId: str | None = None  # noqa: N815
-    previousClientAccountId: str | None = None  # noqa: N815
-    clientAccountId: str  # noqa: N815
+    sessionId: str  # the bus payload's own field names
+    clientId: str | None = None
+    previousClientAccountId: str | None = None
+    clientAccountId: str
     source: str | None = None
-    observedAt: int | float | None = None  # noqa: N815
-    lastClientIdentityObservation: dict[str, Any] | None = None  # noqa: N815
+    observedAt: int | float | None = None
+    lastClientIdentityObservation: dict[str, Any] | None = None
 
 
 registry = EventRegistry([SessionRecordSet, SessionRecordUpdated, SessionRecordDeleted, ClientAccountChanged])

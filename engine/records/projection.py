@@ -5,6 +5,7 @@ Rows come from event payloads only (never the wall clock), so a rebuild writes t
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,8 +15,6 @@ from engine.log.records import RecordedEvent
 from engine.projections.base import Projection, ProjectionContext
 from engine.records import events as ev
 from engine.records.tables import session_agents, session_records, session_status_counts
-
-records = Projection("records", [session_records, session_agents, session_status_counts])
 
 _r, _a = session_records.c, session_agents.c
 _delete_record = session_records.delete().where(
@@ -62,51 +61,92 @@ def record_row(namespace: str, record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _count(context: ProjectionContext, namespace: str, status: str, delta: int) -> None:
-    context.execute(_bump(context.dialect), {"namespace": namespace, "status": status, "count": delta})
+class RecordsProjection(Projection):
+    """Applies events in runs where no session repeats, one statement kind at a time.
+
+    Within such a run the writes of different sessions commute, so grouping them by statement
+    lets the context send each group as one executemany - the same rows as event by event, in a
+    fraction of the round trips (this is what makes a rebuild of 100,000 records fast).
+    """
+
+    def apply(self, context: ProjectionContext, events: Iterable[RecordedEvent]) -> None:
+        run: list[RecordedEvent] = []
+        seen: set[tuple[str, str]] = set()
+        for event in events:
+            if event.type not in _TYPES:
+                continue
+            key = (event.namespace, event.stream)
+            if key in seen:
+                _apply_run(context, run)
+                run, seen = [], set()
+            run.append(event)
+            seen.add(key)
+        _apply_run(context, run)
 
 
-def _store(
-    context: ProjectionContext, event: RecordedEvent, record: dict[str, Any], previous: str | None
-) -> None:
-    ids = {"ns": event.namespace, "sid": event.stream}
-    upsert = context.upsert(session_records, ["namespace", "session_id"])
-    context.execute(upsert, record_row(event.namespace, record))
-    if previous is not None:
-        context.execute(_delete_agents, ids)
-    for ordinal, agent in enumerate(record["agents"]):
-        context.execute(
-            _insert_agent,
-            {
-                "namespace": event.namespace,
-                "session_id": event.stream,
-                "ordinal": ordinal,
-                "agent_id": agent["agentId"],
-                "role": agent["role"],
-                "status": agent["status"],
-                "adapter_id": agent["adapterId"],
-                "adapter_session_id": agent.get("adapterSessionId"),
-            },
-        )
-    if previous != record["status"]:
+records = RecordsProjection("records", [session_records, session_agents, session_status_counts])
+_TYPES = frozenset(
+    {ev.SessionRecordSet.event_type, ev.SessionRecordUpdated.event_type, ev.SessionRecordDeleted.event_type}
+)
+
+
+def _apply_run(context: ProjectionContext, run: list[RecordedEvent]) -> None:
+    deletes: list[dict[str, str]] = []
+    clears: list[dict[str, str]] = []
+    stores: list[dict[str, Any]] = []
+    agents: list[dict[str, Any]] = []
+    deltas: dict[tuple[str, str], int] = {}
+
+    def bump(namespace: str, status: str, delta: int) -> None:
+        # Net zero still writes: a count row exists for every status ever touched, batch or not.
+        deltas[(namespace, status)] = deltas.get((namespace, status), 0) + delta
+
+    for event in run:
+        ids = {"ns": event.namespace, "sid": event.stream}
+        if event.type == ev.SessionRecordDeleted.event_type:
+            deletes.append(ids)
+            clears.append(ids)
+            bump(event.namespace, event.data["status"], -1)
+            continue
+        record, previous = event.data["record"], event.data.get("previous_status")
         if previous is not None:
-            _count(context, event.namespace, previous, -1)
-        _count(context, event.namespace, record["status"], 1)
+            clears.append(ids)
+        stores.append(record_row(event.namespace, record))
+        agents.extend(_agent_rows(event, record))
+        if previous != record["status"]:
+            if previous is not None:
+                bump(event.namespace, previous, -1)
+            bump(event.namespace, record["status"], 1)
+    for params in deletes:
+        context.execute(_delete_record, params)
+    for params in clears:
+        context.execute(_delete_agents, params)
+    upsert = context.upsert(session_records, ["namespace", "session_id"])
+    for row in stores:
+        context.execute(upsert, row)
+    for row in agents:
+        context.execute(_insert_agent, row)
+    for (namespace, status), delta in sorted(deltas.items()):
+        context.execute(_bump(context.dialect), {"namespace": namespace, "status": status, "count": delta})
 
 
-@records.on(ev.SessionRecordSet)
-def _set(context: ProjectionContext, event: RecordedEvent) -> None:
-    _store(context, event, event.data["record"], event.data.get("previous_status"))
+def _agent_rows(event: RecordedEvent, record: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {
+            "namespace": event.namespace,
+            "session_id": event.stream,
+            "ordinal": ordinal,
+            "agent_id": agent["agentId"],
+            "role": agent["role"],
+            "status": agent["status"],
+            "adapter_id": agent["adapterId"],
+            "adapter_session_id": agent.get("adapterSessionId"),
+        }
+        for ordinal, agent in enumerate(record["agents"])
+    ]
 
 
-@records.on(ev.SessionRecordUpdated)
-def _updated(context: ProjectionContext, event: RecordedEvent) -> None:
-    _store(context, event, event.data["record"], event.data["previous_status"])
-
-
-@records.on(ev.SessionRecordDeleted)
-def _deleted(context: ProjectionContext, event: RecordedEvent) -> None:
-    ids = {"ns": event.namespace, "sid": event.stream}
-    context.execute(_delete_record, ids)
-    context.execute(_delete_agents, ids)
-    _count(context, event.namespace, event.data["status"], -1)
+@records.on(ev.SessionRecordSet, ev.SessionRecordUpdated, ev.SessionRecordDeleted)
+def _one(context: ProjectionContext, event: RecordedEvent) -> None:
+    """Declares the event types (the batch `apply` above does the work)."""
+    _apply_run(context, [event])

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 
 from engine.log.records import Metadata
 from engine.records import decide, queries
+from engine.records.errors import parse
 from engine.records.events import bus_event
 from engine.records.models import (
     DeleteRequest,
@@ -35,7 +36,6 @@ from engine.records.models import (
     UpdateResponse,
     Wire,
 )
-from engine.records.errors import parse
 from engine.writes import check_identifier
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ from engine.log.schema import Json, metadata
 SessionKey = sa.String(200).with_variant(postgresql.VARCHAR(200, collation="C"), "postgresql")
 """Session ids sort by code point on both backends (the list tie-breaker), whatever the database's locale."""
 
-Millis = sa.Double()
+Millis: sa.Double[float] = sa.Double()
 """Epoch milliseconds as the client gave them (a JavaScript number: a double)."""
 
 session_records = sa.Table(

@@ -6,15 +6,17 @@ time question (against the engine clock), so the tables are a pure function of t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.sql import Executable
 
 from engine.log.records import RecordedEvent
 from engine.log.schema import Position, UtcDateTime, metadata
-from engine.projections.base import Projection, ProjectionContext
+from engine.projections.base import Projection, ProjectionContext, upsert_statement
 from engine.values import events as ev
 
 PART_PREFIX = "__user_part_"
@@ -106,10 +108,25 @@ def _where(event: RecordedEvent) -> dict[str, str]:
     return {"ns": event.namespace, "sid": event.stream}
 
 
+_upserts: dict[tuple[str, str, tuple[str, ...]], Executable] = {}
+
+
+def _upsert(
+    context: ProjectionContext, table: sa.Table, key: Sequence[str], update: Sequence[str]
+) -> Executable:
+    """`context.upsert`, but built once per process: a context lives for one batch only, and
+    building an upsert costs about a millisecond - a large share of one write."""
+    cache_key = (context.dialect, table.name, tuple(update))
+    statement = _upserts.get(cache_key)
+    if statement is None:
+        statement = _upserts[cache_key] = upsert_statement(context.dialect, table, key, update)
+    return statement
+
+
 def _touch(context: ProjectionContext, event: RecordedEvent) -> None:
     """Mark the session's values as changed now, creating a durable session row on first use."""
-    statement = context.upsert(
-        value_sessions, ["namespace", "session_id"], ["updated_at", "updated_position"]
+    statement = _upsert(
+        context, value_sessions, ["namespace", "session_id"], ["updated_at", "updated_position"]
     )
     context.execute(
         statement,
@@ -130,7 +147,7 @@ def _value_set(context: ProjectionContext, event: RecordedEvent) -> None:
     payload = ev.ValueSet.model_validate(event.data)
     # An overwrite keeps the key's creation position; a new (or expired) key takes this one.
     update = [c for c in _ENTRY_COLUMNS if c != "created_position"] if payload.replaced else _ENTRY_COLUMNS
-    statement = context.upsert(value_entries, ["namespace", "session_id", "key"], update)
+    statement = _upsert(context, value_entries, ["namespace", "session_id", "key"], update)
     context.execute(
         statement,
         {

@@ -41,6 +41,11 @@ class ValuesService:
         now = self._now()
         return await self._engine.read(lambda connection: query(connection, now))
 
+    async def _lookup(self, query: Callable[[Connection, datetime], T]) -> T:
+        """A point read by primary key (see `Engine.lookup`)."""
+        now = self._now()
+        return await self._engine.lookup(lambda connection: query(connection, now))
+
     async def _run(self, command: decide.ValuesCommand) -> Any:
         return (await self._engine.execute(command)).result
 
@@ -74,7 +79,7 @@ class ValuesService:
         """The live value, or None when it is missing or expired. Never extends a TTL."""
         _check_ids(namespace, session_id)
         check_key(key)
-        return await self._read(lambda c, now: queries.get_value(c, namespace, session_id, key, now))
+        return await self._lookup(lambda c, now: queries.get_value(c, namespace, session_id, key, now))
 
     async def get_all(self, namespace: str, session_id: str) -> dict[str, Any]:
         _check_ids(namespace, session_id)
@@ -114,7 +119,7 @@ class ValuesService:
     async def session(self, namespace: str, session_id: str) -> ValueSession | None:
         """The session's kind and lifetime status (None: it never held values nor was opened)."""
         _check_ids(namespace, session_id)
-        return await self._engine.read(lambda c: queries.session_info(c, namespace, session_id))
+        return await self._engine.lookup(lambda c: queries.session_info(c, namespace, session_id))
 
     # -- connection-bound lifetime ----------------------------------------------------------------
     async def open_connection_session(

@@ -67,7 +67,9 @@ def upgrade() -> None:
     op.create_index(
         "ix_thread_items_object_id_item_id", "thread_items", ["object_id", "item_id"], unique=True
     )
-    op.create_index("ix_thread_items_object_id_created_at", "thread_items", ["object_id", "created_at"])
+    op.create_index(
+        "ix_thread_items_object_id_created_at", "thread_items", ["object_id", "created_at", "seq"]
+    )
     op.create_table(
         "graph_elements",
         sa.Column("object_id", Position, nullable=False),

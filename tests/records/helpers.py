@@ -36,12 +36,20 @@ def agent(agent_id: str, session_id: str, **fields: Any) -> dict[str, Any]:
 
 
 def identity(client_id: str, account: str) -> dict[str, Any]:
-    observation = {"clientId": client_id, "source": "hook", "kind": "login", "observedAt": 5, "payload": {"a": 1}}
+    observation = {
+        "clientId": client_id,
+        "source": "hook",
+        "kind": "login",
+        "observedAt": 5,
+        "payload": {"a": 1},
+    }
     return {"clientId": client_id, "clientAccountId": account, "lastClientIdentityObservation": observation}
 
 
 async def put(engine: Engine, session_id: str, last: float = 1000, **fields: Any) -> dict[str, Any]:
-    result = await engine.records.set(NS, {"sessionId": session_id, "session": record(session_id, last, **fields)})
+    result = await engine.records.set(
+        NS, {"sessionId": session_id, "session": record(session_id, last, **fields)}
+    )
     return result.model_dump()
 
 

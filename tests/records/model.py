@@ -82,9 +82,13 @@ class Model:
         counts = {s: sum(r["status"] == s for r in self.records.values()) for s in STATUSES}
         return {**counts, "all": len(self.records)}
 
-    def list(self, status: str | None, target: str | None, limit: int, offset: int, preview: bool) -> dict[str, Any]:
+    def list(
+        self, status: str | None, target: str | None, limit: int, offset: int, preview: bool
+    ) -> dict[str, Any]:
         def keep(r: dict[str, Any]) -> bool:
-            return status in (None, "all", r["status"]) and (target is None or r.get("executionTargetId") == target)
+            return status in (None, "all", r["status"]) and (
+                target is None or r.get("executionTargetId") == target
+            )
 
         found = self.ordered(keep)
         page = found[offset : offset + limit]

@@ -16,7 +16,10 @@ pytestmark = pytest.mark.anyio
 
 
 async def get(engine: Engine, session_id: str) -> dict[str, Any] | None:
-    return (await engine.records.get(NS, {"sessionId": session_id})).model_dump()["session"]
+    found: dict[str, Any] | None = (await engine.records.get(NS, {"sessionId": session_id})).model_dump()[
+        "session"
+    ]
+    return found
 
 
 async def test_set_get_replace_and_if_absent(engine: Engine) -> None:
@@ -55,7 +58,10 @@ async def test_set_validation(engine: Engine) -> None:
         ({"sessionId": "s", "session": record("s", status="open")}, ("session", "status")),
         ({"sessionId": "s", "session": record("s", title=None)}, ("session", "title")),
         ({"sessionId": "s", "session": record("s", createdAt="1")}, ("session", "createdAt")),
-        ({"sessionId": "s", "session": record("s", agents=[{"agentId": "a"}])}, ("session", "agents", 0, "adapterId")),
+        (
+            {"sessionId": "s", "session": record("s", agents=[{"agentId": "a"}])},
+            ("session", "agents", 0, "adapterId"),
+        ),
         ({"sessionId": "s\x00", "session": record("s\x00")}, ("sessionId",)),
         ({"sessionId": "s", "session": record("s", clientAccountId="acc")}, ("session", "clientId")),
         (
@@ -77,8 +83,14 @@ async def test_set_validation(engine: Engine) -> None:
 async def test_client_account_changes_and_bus_event(engine: Engine) -> None:
     first = await put(engine, "s", **identity("c1", "acc-1"))
     assert first == {"success": True, "clientAccountChanged": True}
-    assert await put(engine, "s", 2000, **identity("c1", "acc-1")) == {"success": True, "clientAccountChanged": False}
-    assert await put(engine, "s", 3000, **identity("c2", "acc-2")) == {"success": True, "clientAccountChanged": True}
+    assert await put(engine, "s", 2000, **identity("c1", "acc-1")) == {
+        "success": True,
+        "clientAccountChanged": False,
+    }
+    assert await put(engine, "s", 3000, **identity("c2", "acc-2")) == {
+        "success": True,
+        "clientAccountChanged": True,
+    }
     # To no account: changed, but no bus event (the reference emits only for a non-null account).
     assert await put(engine, "s", 4000) == {"success": True, "clientAccountChanged": True}
     published = [bus_event(e) for e in await engine.read_all()]
@@ -115,11 +127,27 @@ async def test_client_account_changes_and_bus_event(engine: Engine) -> None:
 async def test_update(engine: Engine) -> None:
     update = engine.records.update
     assert (await update(NS, {"sessionId": "nobody", "title": "x"})).model_dump() == {"success": False}
-    assert (await update(NS, {"sessionId": "nobody"})).model_dump() == {"success": True, "clientAccountChanged": False}
-    await put(engine, "s", executionTargetId="t1", spawningToolCallId="call", approvalPolicyOverride="reject", title="a")
+    assert (await update(NS, {"sessionId": "nobody"})).model_dump() == {
+        "success": True,
+        "clientAccountChanged": False,
+    }
+    await put(
+        engine,
+        "s",
+        executionTargetId="t1",
+        spawningToolCallId="call",
+        approvalPolicyOverride="reject",
+        title="a",
+    )
     result = await update(
         NS,
-        {"sessionId": "s", "title": "b", "status": "closed", "executionTargetId": None, "approvalPolicyOverride": None},
+        {
+            "sessionId": "s",
+            "title": "b",
+            "status": "closed",
+            "executionTargetId": None,
+            "approvalPolicyOverride": None,
+        },
     )
     assert result.model_dump() == {"success": True, "clientAccountChanged": False}
     assert await get(engine, "s") == record("s", spawningToolCallId="call", title="b", status="closed")
@@ -145,7 +173,9 @@ async def test_delete_hides_and_set_recreates(engine: Engine) -> None:
     listed = (await engine.records.list(NS, {})).model_dump()
     assert [s["sessionId"] for s in listed["sessions"]] == ["c"] and listed["total"] == 1
     assert (await engine.records.get_status_counts(NS)).model_dump()["all"] == 1
-    assert (await engine.records.update(NS, {"sessionId": "p", "title": "x"})).model_dump() == {"success": False}
+    assert (await engine.records.update(NS, {"sessionId": "p", "title": "x"})).model_dump() == {
+        "success": False
+    }
     # History stays: the stream still holds the record's set and delete.
     types = [e.type for e in await engine.read_stream(NS, "p")]
     assert types == ["session_record_set", "session_record_deleted"]
@@ -158,8 +188,12 @@ async def test_delete_hides_and_set_recreates(engine: Engine) -> None:
 
 async def test_children_lineage(engine: Engine) -> None:
     await put(engine, "root")
-    await put(engine, "a", parentSessionId="root", createdAt=2, title="A", branchKind="fork", forkPointMessageId="m")
-    await put(engine, "b", parentSessionId="root", createdAt=1, spawningToolCallId="call-1", branchKind="subagent")
+    await put(
+        engine, "a", parentSessionId="root", createdAt=2, title="A", branchKind="fork", forkPointMessageId="m"
+    )
+    await put(
+        engine, "b", parentSessionId="root", createdAt=1, spawningToolCallId="call-1", branchKind="subagent"
+    )
     await put(engine, "a1", parentSessionId="a", createdAt=3)
     await say(engine, "a", ("user", "one"), ("assistant", "two"))
     await say(engine, "a1", ("user", "grandchild"))
@@ -229,6 +263,16 @@ async def test_namespaces_are_separate(engine: Engine) -> None:
 
 def test_subjects_cover_the_seed() -> None:
     assert sorted(SUBJECTS) == sorted(
-        ["delete", "get", "getByAdapterSessionId", "getChildren", "getStatusCounts", "list", "search", "set", "update"]
+        [
+            "delete",
+            "get",
+            "getByAdapterSessionId",
+            "getChildren",
+            "getStatusCounts",
+            "list",
+            "search",
+            "set",
+            "update",
+        ]
     )
     assert SUBJECTS["set"][0] is SetRequest and SUBJECTS["update"] == (UpdateRequest, "update")

@@ -88,7 +88,9 @@ class RecordsMachine(RuleBasedStateMachine):
     def call(self, function: Callable[..., Any], *args: Any) -> Any:
         return self.harness.call(function, *args)
 
-    def write(self, expected: Callable[[], dict[str, Any]], function: Callable[..., Any], request: Any) -> None:
+    def write(
+        self, expected: Callable[[], dict[str, Any]], function: Callable[..., Any], request: Any
+    ) -> None:
         try:
             want: dict[str, Any] | None = expected()
         except Refused:
@@ -104,7 +106,11 @@ class RecordsMachine(RuleBasedStateMachine):
     @rule(data=st.data(), sid=SIDS, if_absent=st.sampled_from([None, False, True]))
     def set(self, data: st.DataObject, sid: str, if_absent: bool | None) -> None:
         record = data.draw(records(sid))
-        request = {"sessionId": sid, "session": record, **({} if if_absent is None else {"ifAbsent": if_absent})}
+        request = {
+            "sessionId": sid,
+            "session": record,
+            **({} if if_absent is None else {"ifAbsent": if_absent}),
+        }
         self.write(lambda: self.model.set(record, bool(if_absent)), self.records.set, request)
 
     @rule(data=st.data(), sid=SIDS)
@@ -113,18 +119,26 @@ class RecordsMachine(RuleBasedStateMachine):
         changes = {name: data.draw(UPDATABLE[name]) for name in sorted(names)}
         if data.draw(st.booleans()):
             changes.update(identity(data.draw(ACCOUNT)))
-        self.write(lambda: self.model.update(sid, changes), self.records.update, {"sessionId": sid, **changes})
+        self.write(
+            lambda: self.model.update(sid, changes), self.records.update, {"sessionId": sid, **changes}
+        )
 
     @rule(sid=SIDS)
     def delete(self, sid: str) -> None:
         self.write(lambda: self.model.delete(sid), self.records.delete, {"sessionId": sid})
 
-    @rule(sid=SIDS, role=st.sampled_from(["user", "assistant"]), words=st.lists(st.sampled_from(WORDS), min_size=1, max_size=2))
+    @rule(
+        sid=SIDS,
+        role=st.sampled_from(["user", "assistant"]),
+        words=st.lists(st.sampled_from(WORDS), min_size=1, max_size=2),
+    )
     def say(self, sid: str, role: str, words: list[str]) -> None:
         self.said += 1
         text = " ".join(words)
         message = {"role": role, "content": [{"type": "text", "text": text}]}
-        self.call(self.engine.objects.upload, NS, sid, f"m{self.said}", {"type": "message", "message": message})
+        self.call(
+            self.engine.objects.upload, NS, sid, f"m{self.said}", {"type": "message", "message": message}
+        )
         self.model.say(sid, role, text)
 
     # -- reads ------------------------------------------------------------------------------
@@ -150,7 +164,9 @@ class RecordsMachine(RuleBasedStateMachine):
         offset=st.integers(0, 4),
         preview=st.booleans(),
     )
-    def list(self, status: str | None, exec_target: str | None, limit: int, offset: int, preview: bool) -> None:
+    def list(
+        self, status: str | None, exec_target: str | None, limit: int, offset: int, preview: bool
+    ) -> None:
         target = exec_target
         request: dict[str, Any] = {"limit": limit, "offset": offset, "includePreview": preview}
         if status is not None:

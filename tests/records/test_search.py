@@ -15,7 +15,9 @@ pytestmark = pytest.mark.anyio
 
 async def seed(engine: Engine) -> None:
     await put(engine, "bake", 50, title="Kitchen notes")
-    await say(engine, "bake", ("user", "How do I bake bread?"), ("assistant", "Knead the dough, then let it rise."))
+    await say(
+        engine, "bake", ("user", "How do I bake bread?"), ("assistant", "Knead the dough, then let it rise.")
+    )
     await put(engine, "run", 40, status="closed", isImported=True)
     await say(engine, "run", ("user", "Running shoes for marathons"))
     await put(engine, "titled", 30, title="Bread Recipes (Sourdough)")
@@ -70,7 +72,10 @@ async def test_search_filters_limits_and_previews(engine: Engine) -> None:
 async def test_empty_and_malformed_queries(engine: Engine) -> None:
     await seed(engine)
     for empty in ("", "   ", "\t\n"):
-        assert (await engine.records.search(NS, {"query": empty})).model_dump() == {"sessions": [], "total": 0}
+        assert (await engine.records.search(NS, {"query": empty})).model_dump() == {
+            "sessions": [],
+            "total": 0,
+        }
     for malformed in ('"unbalanced', "-only", "a or -b", "!!!", "x" * 2000):
         with pytest.raises(InvalidSearchSyntax) as caught:
             await engine.records.search(NS, {"query": malformed})

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from hypothesis import settings
 from hypothesis.stateful import RuleBasedStateMachine, invariant
 from sqlalchemy.engine import Connection
 
@@ -17,6 +18,13 @@ from tests.harness import EngineHarness
 from tests.values.model import Model
 
 NS = "tenant"
+
+
+def machine_settings() -> settings:
+    """Half the profile's examples: every example opens an engine on a fresh database."""
+    return settings(settings.default, max_examples=max(5, settings.default.max_examples // 2))
+
+
 VERIFY_EVERY = 15
 """`verify` rebuilds every projection into a scratch copy: costly, so not after every step (as-of is)."""
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import precondition, rule, run_state_machine_as_test
 
 from tests.harness import EngineHarness
-from tests.values.machine import NS, ValuesMachine
+from tests.values.machine import NS, ValuesMachine, machine_settings
 
 KEYS = st.sampled_from(["a", "b", "é", "日本", "k/with/slash", "a_b%"])
 # 1, 2, 3 and 4 UTF-8 bytes per character, so sizes land on and around 16384 bytes.
@@ -119,4 +119,4 @@ def test_connection_sessions_match_the_model(harness: Callable[..., EngineHarnes
     class Machine(ConnectionMachine):
         make = staticmethod(harness)
 
-    run_state_machine_as_test(Machine)
+    run_state_machine_as_test(Machine, settings=machine_settings())

@@ -11,7 +11,7 @@ from hypothesis.stateful import rule, run_state_machine_as_test
 
 from engine.values import DURABLE, Policies, Policy
 from tests.harness import EngineHarness
-from tests.values.machine import NS, ValuesMachine
+from tests.values.machine import NS, ValuesMachine, machine_settings
 
 SESSIONS = st.sampled_from(["thread-1", "thread-2", "thread-3"])
 KEYS = st.sampled_from(["a", "b", "é", "k/with/slash", "__user_part_x", "__user_part_y"])
@@ -94,4 +94,4 @@ def test_durable_sessions_match_the_model(harness: Callable[..., EngineHarness])
     class Machine(DurableMachine):
         make = staticmethod(harness)
 
-    run_state_machine_as_test(Machine)
+    run_state_machine_as_test(Machine, settings=machine_settings())

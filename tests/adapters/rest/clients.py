@@ -77,7 +77,12 @@ class DistriTs:
         self.set_session_value(thread_id, PART_PREFIX + name, {"part_type": "text", "data": text})
 
     def set_user_part_image(self, thread_id: str, name: str, image: dict[str, Any]) -> None:
-        data = {"type": "bytes", "bytes": image["bytes"], "mime_type": image["mimeType"], "name": image.get("name")}
+        data = {
+            "type": "bytes",
+            "bytes": image["bytes"],
+            "mime_type": image["mimeType"],
+            "name": image.get("name"),
+        }
         self.set_session_value(thread_id, PART_PREFIX + name, {"part_type": "image", "data": data})
 
     def delete_user_part(self, thread_id: str, name: str) -> None:
@@ -107,8 +112,13 @@ class DistriRust:
             headers={"content-type": "application/json"},
         )
 
-    def set_image_part(self, thread_id: str, name: str, png: str, mime_type: str, filename: str | None) -> httpx.Response:
-        value = {"part_type": "image", "data": {"type": "bytes", "bytes": png, "mime_type": mime_type, "name": filename}}
+    def set_image_part(
+        self, thread_id: str, name: str, png: str, mime_type: str, filename: str | None
+    ) -> httpx.Response:
+        value = {
+            "part_type": "image",
+            "data": {"type": "bytes", "bytes": png, "mime_type": mime_type, "name": filename},
+        }
         body = gzip.compress(json.dumps({"key": PART_PREFIX + name, "value": value, "expiry": None}).encode())
         return self.http.post(
             self._url(thread_id, "values"),

@@ -52,7 +52,9 @@ def test_wire_status_codes_and_shapes(acme: httpx.Client, sid: str) -> None:
 def test_user_parts_text_and_image(acme: httpx.Client, sid: str) -> None:
     client = DistriTs(acme)
     client.set_user_part_text(sid, "screenshot_description", "Screenshot shows the login form")
-    client.set_user_part_image(sid, "screenshot", {"bytes": PNG, "mimeType": "image/png", "name": "screenshot.png"})
+    client.set_user_part_image(
+        sid, "screenshot", {"bytes": PNG, "mimeType": "image/png", "name": "screenshot.png"}
+    )
     client.set_session_value(sid, "other", "x")
     stored = client.get_session_value(sid, "__user_part_screenshot")
     assert stored == {
@@ -142,9 +144,13 @@ def test_session_listing(acme: httpx.Client, sid: str) -> None:
     listing = acme.get("/v1/sessions", params={"limit": 2}).json()
     assert [row["session_id"] for row in listing] == [f"{sid}-2", f"{sid}-1"]
     first = listing[1]
-    assert first["thread_id"] == first["session_id"] and first["key_count"] == 2 and first["keys"] == ["a", "b"]
+    assert (
+        first["thread_id"] == first["session_id"] and first["key_count"] == 2 and first["keys"] == ["a", "b"]
+    )
     assert datetime.fromisoformat(first["updated_at"]).tzinfo is not None
-    assert acme.get("/api/v1/sessions", params={"limit": 1, "offset": 1}).json()[0]["session_id"] == f"{sid}-1"
+    assert (
+        acme.get("/api/v1/sessions", params={"limit": 1, "offset": 1}).json()[0]["session_id"] == f"{sid}-1"
+    )
     only = acme.get("/v1/sessions", params={"thread_id": f"{sid}-1"}).json()
     assert [row["session_id"] for row in only] == [f"{sid}-1"]
     for params in ({"limit": 0}, {"limit": "x"}, {"offset": -1}):
@@ -165,7 +171,12 @@ def test_rust_client_with_gzip_image_body(acme: httpx.Client, sid: str) -> None:
     )
     assert broken.status_code == 400 and "error" in broken.json()
     truncated = gzip.compress(json.dumps({"key": "t", "value": 1}).encode())[:-6]
-    assert acme.post(f"/v1/sessions/{sid}/values", content=truncated, headers={"content-encoding": "gzip"}).status_code == 400
+    assert (
+        acme.post(
+            f"/v1/sessions/{sid}/values", content=truncated, headers={"content-encoding": "gzip"}
+        ).status_code
+        == 400
+    )
 
 
 def test_body_limit_is_413(acme: httpx.Client, sid: str) -> None:

@@ -10,11 +10,16 @@ from tests.adapters.rpc.test_jsonrpc import ACME, message_value
 from tests.records.helpers import identity, record
 
 
-def test_account_changes_reach_a_subscribed_peer_in_order(bus_url: str, request: pytest.FixtureRequest) -> None:
+def test_account_changes_reach_a_subscribed_peer_in_order(
+    bus_url: str, request: pytest.FixtureRequest
+) -> None:
     sid = f"acct-{request.node.name}"
-    with BusClient(bus_url) as writer, BusClient(bus_url, handshake=False) as listener, BusClient(
-        bus_url, handshake=False
-    ) as bystander, BusClient(bus_url, secret=GLOBEX_BUS_SECRET, handshake=False) as other_tenant:
+    with (
+        BusClient(bus_url) as writer,
+        BusClient(bus_url, handshake=False) as listener,
+        BusClient(bus_url, handshake=False) as bystander,
+        BusClient(bus_url, secret=GLOBEX_BUS_SECRET, handshake=False) as other_tenant,
+    ):
         listener.handshake({"session.clientAccount.changed": []})
         bystander.handshake({"storage:session.*": [0]})
         other_tenant.handshake({"*": []})
@@ -25,7 +30,9 @@ def test_account_changes_reach_a_subscribed_peer_in_order(bus_url: str, request:
             assert writer.call("set", {"sessionId": sid, "session": session})["clientAccountChanged"] is True
         events = [listener.event() for _ in range(4)]
         assert [e["payload"]["clientAccountId"] for e in events] == [f"acct-{n}" for n in range(4)]
-        assert [e["payload"]["previousClientAccountId"] for e in events[1:]] == [f"acct-{n}" for n in range(3)]
+        assert [e["payload"]["previousClientAccountId"] for e in events[1:]] == [
+            f"acct-{n}" for n in range(3)
+        ]
         first = events[0]
         assert first["namespace"] == "session" and first["subject"] == "clientAccount.changed"
         assert first["messageId"]
@@ -46,9 +53,10 @@ def test_account_changes_reach_a_subscribed_peer_in_order(bus_url: str, request:
 
 def test_session_object_events_and_unsubscribe(bus_url: str, request: pytest.FixtureRequest) -> None:
     sid = f"obj-{request.node.name}"
-    with BusClient(bus_url, handshake=False) as listener, RpcClient(
-        bus_url.replace("/bus", "/rpc"), additional_headers=ACME
-    ) as rpc:
+    with (
+        BusClient(bus_url, handshake=False) as listener,
+        RpcClient(bus_url.replace("/bus", "/rpc"), additional_headers=ACME) as rpc,
+    ):
         listener.handshake({"objects:session.*": []})
         listener.call("getStatusCounts", {})
         rpc.call("upload_session_object", session_id=sid, alias="a", value=message_value())
@@ -56,7 +64,10 @@ def test_session_object_events_and_unsubscribe(bus_url: str, request: pytest.Fix
         modified, deleted = listener.event(), listener.event()
         assert (modified["namespace"], modified["subject"]) == ("objects:session", "session_object_modified")
         assert modified["payload"]["session_object"] == {"alias": "a"}
-        assert deleted["subject"] == "session_object_deleted" and deleted["payload"]["id"] > modified["payload"]["id"]
+        assert (
+            deleted["subject"] == "session_object_deleted"
+            and deleted["payload"]["id"] > modified["payload"]["id"]
+        )
         listener.send({"type": "unsubscribe", "subjects": ["objects:session.*"]})
         listener.call("getStatusCounts", {})
         rpc.call("upload_session_object", session_id=sid, alias="b", value=message_value())

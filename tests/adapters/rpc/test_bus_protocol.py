@@ -102,7 +102,9 @@ def test_validation_errors_name_the_field(bus_url: str) -> None:
         error = bus.request("get", {})["error"]
         assert error["code"] == "VALIDATION_ERROR" and error["subject"] == "storage:session.get"
         assert error["data"]["path"] == ["sessionId"]
-        error = bus.request("set", {"sessionId": "v1", "session": {**record("v1"), "status": "bogus"}})["error"]
+        error = bus.request("set", {"sessionId": "v1", "session": {**record("v1"), "status": "bogus"}})[
+            "error"
+        ]
         assert error["data"]["path"] == ["session", "status"]
         assert error["data"]["field"] == "session.status"
         error = bus.request("set", {"sessionId": "v1", "session": record("other")})["error"]
@@ -150,7 +152,11 @@ def test_internal_errors_do_not_leak(fresh_server: Callable[..., ServerThread]) 
     records.get = explode
     with BusClient(server.base_url.replace("http", "ws") + "/bus") as bus:
         error = bus.request("get", {"sessionId": "x"})["error"]
-        assert error == {"message": "internal error", "code": "INTERNAL_ERROR", "subject": "storage:session.get"}
+        assert error == {
+            "message": "internal error",
+            "code": "INTERNAL_ERROR",
+            "subject": "storage:session.get",
+        }
         assert bus.call("getStatusCounts", {})["all"] == 0  # the connection lives on
 
 

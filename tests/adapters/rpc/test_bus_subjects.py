@@ -6,9 +6,8 @@ from typing import Any
 
 import pytest
 
-from tests.adapters.rpc.client import BusClient
+from tests.adapters.rpc.client import BusClient, RpcClient
 from tests.adapters.rpc.test_jsonrpc import ACME
-from tests.adapters.rpc.client import RpcClient
 from tests.records.helpers import agent, identity, record
 
 
@@ -65,7 +64,10 @@ def bus(bus_url: str) -> Any:
 def test_set_get_and_get_by_adapter_session_id(bus: BusClient, request: pytest.FixtureRequest) -> None:
     sid = f"sg-{request.node.name}"
     session = full_record(sid)
-    assert bus.call("set", {"sessionId": sid, "session": session}) == {"success": True, "clientAccountChanged": True}
+    assert bus.call("set", {"sessionId": sid, "session": session}) == {
+        "success": True,
+        "clientAccountChanged": True,
+    }
     assert bus.call("get", {"sessionId": sid}) == {"session": session}
     assert bus.call("getByAdapterSessionId", {"adapterSessionId": f"ad-{sid}"}) == {"session": session}
     assert bus.call("getByAdapterSessionId", {"adapterSessionId": "nobody"}) == {"session": None}
@@ -76,9 +78,9 @@ def test_set_get_and_get_by_adapter_session_id(bus: BusClient, request: pytest.F
 def test_update(bus: BusClient, request: pytest.FixtureRequest) -> None:
     sid = f"up-{request.node.name}"
     bus.call("set", {"sessionId": sid, "session": full_record(sid)})
-    assert bus.call("update", {"sessionId": sid, "title": "New", "executionTargetId": None, "status": "closed"})[
-        "success"
-    ]
+    assert bus.call(
+        "update", {"sessionId": sid, "title": "New", "executionTargetId": None, "status": "closed"}
+    )["success"]
     stored = bus.call("get", {"sessionId": sid})["session"]
     assert stored["title"] == "New" and stored["status"] == "closed" and "executionTargetId" not in stored
     assert bus.call("update", {"sessionId": sid}) == {"success": True, "clientAccountChanged": False}
@@ -115,19 +117,30 @@ def test_get_children(bus: BusClient, request: pytest.FixtureRequest) -> None:
 
 def test_status_counts_list_and_search(bus_url: str) -> None:
     # on its own tenant-wide view: counts move by exactly what this test writes
-    with BusClient(bus_url) as bus, RpcClient(bus_url.replace("/bus", "/rpc"), additional_headers=ACME) as rpc:
+    with (
+        BusClient(bus_url) as bus,
+        RpcClient(bus_url.replace("/bus", "/rpc"), additional_headers=ACME) as rpc,
+    ):
         before = bus.call("getStatusCounts", {})
         assert set(before) == {"active", "all", "archived", "closed", "discovered"}
         for n, status in enumerate(["active", "archived", "archived"]):
             sid = f"lc-{n}"
-            bus.call("set", {"sessionId": sid, "session": record(sid, last=9e12 + n, status=status, title=f"zebra {n}")})
+            bus.call(
+                "set",
+                {"sessionId": sid, "session": record(sid, last=9e12 + n, status=status, title=f"zebra {n}")},
+            )
         after = bus.call("getStatusCounts", {})
         assert after["archived"] - before["archived"] == 2 and after["all"] - before["all"] == 3
         listed = bus.call("list", {"status": "archived", "limit": 1, "offset": 0, "includePreview": True})
         assert listed["total"] >= 2 and [s["sessionId"] for s in listed["sessions"]] == ["lc-2"]
         assert listed["sessions"][0]["preview"] == {"messageCount": 0, "firstUserMessage": None}
         messages = [{"role": "user", "content": [{"type": "text", "text": "the quokka smiles"}]}]
-        rpc.call("upload_session_object", session_id="lc-0", alias="conv", value={"type": "messages", "messages": messages})
+        rpc.call(
+            "upload_session_object",
+            session_id="lc-0",
+            alias="conv",
+            value={"type": "messages", "messages": messages},
+        )
         found = bus.call("search", {"query": "quokka", "status": "all", "isImported": False, "limit": 5})
         assert [s["sessionId"] for s in found["sessions"]] == ["lc-0"] and found["total"] == 1
         assert found["sessions"][0]["preview"] == {"messageCount": 1, "firstUserMessage": "the quokka smiles"}

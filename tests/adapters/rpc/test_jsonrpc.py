@@ -40,7 +40,9 @@ def rpc(rpc_ws_url: str) -> Any:
 
 def test_blobhub_commands_round_trip(rpc: RpcClient, request: pytest.FixtureRequest) -> None:
     session = f"s-{request.node.name}"
-    assert rpc.call("upload_session_object", session_id=session, alias="greeting", value=message_value()) == {}
+    assert (
+        rpc.call("upload_session_object", session_id=session, alias="greeting", value=message_value()) == {}
+    )
     envelope = rpc.call("download_session_object", session_id=session, alias="greeting")
     assert envelope["revision_id"] == "acme" and envelope["session_id"] == session
     assert envelope["value"] == message_value()
@@ -61,7 +63,10 @@ def test_domain_errors_carry_the_blobhub_error_name(rpc: RpcClient) -> None:
     answer = rpc.request("download_session_object", {"session_id": "nobody", "alias": "missing"})
     assert answer["error"]["code"] == 404
     assert answer["error"]["data"]["error"] == "not_found"
-    answer = rpc.request("post_session_thread_item", {"session_id": "nobody", "alias": "x", "content": [{"type": "text", "text": "t"}]})
+    answer = rpc.request(
+        "post_session_thread_item",
+        {"session_id": "nobody", "alias": "x", "content": [{"type": "text", "text": "t"}]},
+    )
     assert answer["error"]["data"]["error"] == "invalid_thread_envelope"
 
 
@@ -89,7 +94,11 @@ def test_standard_errors(rpc: RpcClient) -> None:
     assert rpc.raw({"jsonrpc": "2.0", "id": 2, "method": 7})["error"]["code"] == -32600
     assert rpc.raw({"jsonrpc": "2.0", "id": 3, "method": "x", "params": 5})["error"]["code"] == -32600
     assert rpc.raw("[]")["error"]["code"] == -32600
-    assert rpc.raw("42") == {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": "a request must be a JSON object"}}
+    assert rpc.raw("42") == {
+        "jsonrpc": "2.0",
+        "id": None,
+        "error": {"code": -32600, "message": "a request must be a JSON object"},
+    }
     answer = rpc.request("no_such_method", {})
     assert answer["error"]["code"] == -32601
 

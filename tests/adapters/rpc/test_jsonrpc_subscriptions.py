@@ -18,14 +18,19 @@ def params(session: str, **extra: Any) -> dict[str, Any]:
 
 def test_events_reach_a_second_connection_in_order(rpc_ws_url: str, request: pytest.FixtureRequest) -> None:
     session = f"ev-{request.node.name}"
-    with RpcClient(rpc_ws_url, additional_headers=ACME) as watcher, RpcClient(
-        rpc_ws_url, additional_headers=ACME
-    ) as writer:
+    with (
+        RpcClient(rpc_ws_url, additional_headers=ACME) as watcher,
+        RpcClient(rpc_ws_url, additional_headers=ACME) as writer,
+    ):
         assert watcher.call("subscription/add", **params(session)) == {}
         for n in range(5):
-            writer.call("upload_session_object", session_id=session, alias=f"m{n}", value=message_value(str(n)))
+            writer.call(
+                "upload_session_object", session_id=session, alias=f"m{n}", value=message_value(str(n))
+            )
         writer.call("upload_session_object", session_id=session, alias="t", value=thread_value())
-        writer.call("post_session_thread_item", session_id=session, alias="t", content=[{"type": "text", "text": "x"}])
+        writer.call(
+            "post_session_thread_item", session_id=session, alias="t", content=[{"type": "text", "text": "x"}]
+        )
         writer.call("delete_session_object", session_id=session, alias="m0")
         writer.call("upload_session_object", session_id="elsewhere", alias="m", value=message_value())
         events = [watcher.notification()["params"] for _ in range(8)]
@@ -60,7 +65,9 @@ def test_types_filter_and_remove(rpc_ws_url: str, request: pytest.FixtureRequest
 
 def test_subscription_errors(rpc_ws_url: str) -> None:
     with RpcClient(rpc_ws_url, additional_headers=ACME) as client:
-        assert client.request("subscription/add", {**params("s"), "scope_id": "globex"})["error"]["code"] == 403
+        assert (
+            client.request("subscription/add", {**params("s"), "scope_id": "globex"})["error"]["code"] == 403
+        )
         bad = client.request("subscription/add", {**params("s"), "types": ["nope"]})["error"]
         assert bad["code"] == -32602 and bad["data"]["issues"][0]["path"][0] == "types"
         assert client.request("subscription/add", {"scope": "revision"})["error"]["code"] == -32602
@@ -81,7 +88,9 @@ def test_a_resumed_subscription_gets_exactly_the_missed_events(
             last_seen = first.notification()["params"]["id"]
         missed = []
         for n in range(3):  # while nobody listens
-            writer.call("upload_session_object", session_id=session, alias=f"missed{n}", value=message_value())
+            writer.call(
+                "upload_session_object", session_id=session, alias=f"missed{n}", value=message_value()
+            )
             missed.append(f"missed{n}")
         with RpcClient(rpc_ws_url, additional_headers=ACME) as second:
             assert second.call("subscription/add", **params(session, after=last_seen)) == {}
@@ -95,9 +104,10 @@ def test_a_resumed_subscription_gets_exactly_the_missed_events(
 
 def test_tenants_are_isolated(rpc_ws_url: str, request: pytest.FixtureRequest) -> None:
     session = f"iso-{request.node.name}"
-    with RpcClient(rpc_ws_url, additional_headers=GLOBEX) as globex, RpcClient(
-        rpc_ws_url, additional_headers=ACME
-    ) as acme:
+    with (
+        RpcClient(rpc_ws_url, additional_headers=GLOBEX) as globex,
+        RpcClient(rpc_ws_url, additional_headers=ACME) as acme,
+    ):
         globex.call("subscription/add", **{**params(session), "scope_id": "globex", "after": 0})
         acme.call("upload_session_object", session_id=session, alias="a", value=message_value())
         with pytest.raises(TimeoutError):

@@ -1,0 +1,196 @@
+"""REST throughput: Distri `setSessionValue` / `getSessionValue` requests per second through the server,
+against a bare endpoint of the same framework (FastAPI on uvicorn, same settings) in the same run.
+
+Both servers run as subprocesses; the load generator is a minimal keep-alive HTTP/1.1 client on
+asyncio streams in this process (httpx would be the bottleneck). The bare app answers the same
+routes with a constant (it reads the POST body and returns 204): the ceiling for "one HTTP request
+in, one answer out" with this framework on this machine.
+
+    python -m bench.rest_throughput [--seconds 3] [--connections 1,16] [--durability full|normal|off]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+
+from bench.common import show
+from bench.websocket_roundtrips import free_port, wait_for_port
+
+ROOT = Path(__file__).resolve().parents[1]
+KEY = "BENCH0123456789abcdef"
+BARE_APP = """
+import sys, uvicorn
+from fastapi import FastAPI, Request
+from starlette.responses import Response
+app = FastAPI()
+@app.post("/api/v1/sessions/{session_id}/values", status_code=204)
+async def set_value(session_id: str, request: Request) -> Response:
+    await request.body()
+    return Response(status_code=204)
+@app.get("/api/v1/sessions/{session_id}/values/{key}")
+async def get_value(session_id: str, key: str) -> Response:
+    return Response(b'{"value":{"theme":"dark","language":"en"}}', media_type="application/json")
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", server_header=False)
+"""
+
+
+def config_text(durability: str) -> str:
+    return f"""
+[server]
+durability = "{durability}"
+log_level = "warning"
+[[tenants]]
+name = "bench"
+namespace = "bench"
+app_name = "Bench"
+app_version = "1"
+api_keys = ["{KEY}"]
+"""
+
+
+@contextlib.contextmanager
+def engine_server(durability: str) -> Iterator[int]:
+    with tempfile.TemporaryDirectory(prefix="rest-bench-") as directory:
+        config = Path(directory) / "server.toml"
+        config.write_text(config_text(durability))
+        port = free_port()
+        command = [
+            sys.executable,
+            "-m",
+            "adapters.cli.main",
+            "serve",
+            "--port",
+            str(port),
+            "--config",
+            str(config),
+        ]
+        env = {**os.environ, "SESSION_ENGINE_DATABASE": f"sqlite:///{Path(directory) / 'bench.db'}"}
+        with subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.DEVNULL) as process:
+            try:
+                wait_for_port(port)
+                yield port
+            finally:
+                process.terminate()
+                process.wait(timeout=30)
+
+
+@contextlib.contextmanager
+def bare_server() -> Iterator[int]:
+    port = free_port()
+    with subprocess.Popen([sys.executable, "-c", BARE_APP, str(port)], stderr=subprocess.DEVNULL) as process:
+        try:
+            wait_for_port(port)
+            yield port
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def set_request(port: int, session: str) -> bytes:
+    body = orjson.dumps({"key": "user_preference", "value": {"theme": "dark", "language": "en"}})
+    head = (
+        f"POST /api/v1/sessions/{session}/values HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Authorization: Bearer {KEY}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+def get_request(port: int, session: str) -> bytes:
+    return (
+        f"GET /api/v1/sessions/{session}/values/user_preference HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Authorization: Bearer {KEY}\r\n\r\n"
+    ).encode()
+
+
+async def exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> int:
+    """Send one request, read one response (Content-Length framed); returns the status code."""
+    writer.write(request)
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line[:15].lower() == b"content-length:":
+            length = int(line[15:])
+    if length:
+        await reader.readexactly(length)
+    return status
+
+
+async def requests_per_second(port: int, connections: int, seconds: float, kind: str) -> float:
+    streams = [await asyncio.open_connection("127.0.0.1", port) for _ in range(connections)]
+    make = set_request if kind == "set" else get_request
+    done = 0
+    # Each connection works on its own session (like clients with their own threads).
+    prepared = [make(port, f"bench-thread-{i}") for i in range(connections)]
+    for (reader, writer), request in zip(streams, prepared, strict=True):  # warm up, and a value to get
+        assert await exchange(reader, writer, set_request(port, request.split(b"/")[4].decode())) in (
+            200,
+            204,
+        )
+    stop = time.perf_counter() + seconds
+
+    async def drive(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> None:
+        nonlocal done
+        while time.perf_counter() < stop:
+            status = await exchange(reader, writer, request)
+            assert status in (200, 204), status
+            done += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(drive(r, w, q) for (r, w), q in zip(streams, prepared, strict=True)))
+    elapsed = time.perf_counter() - started
+    for _, writer in streams:
+        writer.close()
+    return done / elapsed
+
+
+async def run(args: argparse.Namespace) -> None:
+    fan = [int(n) for n in args.connections.split(",")]
+    kinds = ("set", "get")
+    with bare_server() as port:
+        bare = {(k, n): await requests_per_second(port, n, args.seconds, k) for k in kinds for n in fan}
+    with engine_server(args.durability) as port:
+        ours = {(k, n): await requests_per_second(port, n, args.seconds, k) for k in kinds for n in fan}
+    rows = []
+    for kind in kinds:
+        name = "setSessionValue" if kind == "set" else "getSessionValue"
+        for n in fan:
+            share = ours[kind, n] / bare[kind, n]
+            rows.append(
+                (
+                    f"{name}, {n} connection(s)",
+                    f"{bare[kind, n]:,.0f}",
+                    f"{ours[kind, n]:,.0f}",
+                    f"{share:.0%}",
+                )
+            )
+    show(
+        f"REST throughput (requests/s, durability={args.durability}, target >= 60% of bare)",
+        ["case", "bare FastAPI", "session-engine", "share"],
+        rows,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--connections", default="1,16")
+    parser.add_argument("--durability", choices=["full", "normal", "off"], default="full")
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
