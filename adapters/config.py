@@ -62,7 +62,8 @@ class Limits(Strict):
     rate_limit_actions: int = Field(default=60, ge=1)
     rate_limit_window_seconds: float = Field(default=60.0, gt=0)
     max_frame_bytes: int = Field(default=65_536, ge=1024, le=16 * 1024 * 1024)
-    max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1024 * 1024)
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    """Distri values may be large base64 images: 8 MiB, the durable value limit."""
     initialize_deadline_seconds: float = Field(default=15.0, gt=0)
     max_failed_initialize: int = Field(default=3, ge=1)
     resume_window_seconds: float = Field(default=60.0, ge=0)

@@ -101,7 +101,8 @@ def set_request(port: int, session: str) -> bytes:
     body = orjson.dumps({"key": "user_preference", "value": {"theme": "dark", "language": "en"}})
     head = (
         f"POST /api/v1/sessions/{session}/values HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-        f"Authorization: Bearer {KEY}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        f"Authorization: Bearer {KEY}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
     )
     return head.encode() + body
 

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
-from adapters.rest.auth import Caller, caller
+from adapters.rest.auth import Caller, caller, caller_of
 from adapters.rest.bodies import read_model
 from adapters.rest.errors import ApiError, DistriError, responses
 from adapters.rest.schema import json_body
@@ -89,7 +89,8 @@ NO_CONTENT = 204
     openapi_extra=json_body(SetValueBody),
     summary="setSessionValue: upsert one key",
 )
-async def set_value(session_id: str, request: Request, who: CallerDep) -> Response:
+async def set_value(session_id: str, request: Request) -> Response:
+    who = caller_of(request)
     body = await read_model(request, SetValueBody)
     expires_at = parse_expiry(body.expiry) if body.expiry is not None else None
     await who.engine.values.set(
@@ -113,7 +114,8 @@ async def get_values(session_id: str, who: CallerDep) -> Response:
     response_model=ValueResponse,
     summary="getSessionValue: null when missing or expired, never 404",
 )
-async def get_value(session_id: str, key: str, who: CallerDep) -> Response:
+async def get_value(session_id: str, key: str, request: Request) -> Response:
+    who = caller_of(request)
     stored = await who.engine.values.get(who.namespace, session_id, key)
     return _json({"value": None if stored is None else stored.value})
 

@@ -75,9 +75,10 @@ class Methods:
             raise RpcError(code, error.message, {"error": error.error, "status": error.status}) from None
 
 
-def _user_id(headers: Mapping[str, str]) -> str | None:
+def _user_id(headers: Mapping[str, str], tenant: Tenant) -> str:
+    """`X-User-Id` when given, else the tenant's name (what the REST adapter records)."""
     user = headers.get("x-user-id")
-    return user[:MAX_USER_ID] if user else None
+    return user[:MAX_USER_ID] if user else tenant.name
 
 
 def _engine(app_state: Any) -> Engine | None:
@@ -105,7 +106,7 @@ class JsonRpcHttp:
             if len(body) > self.config.limits.max_body_bytes:
                 error = {"code": 413, "message": "request body too large"}
                 return JSONResponse({"jsonrpc": "2.0", "id": None, "error": error}, status_code=413)
-        methods = Methods(engine, tenant, _user_id(request.headers), None)
+        methods = Methods(engine, tenant, _user_id(request.headers, tenant), None)
         with anyio.CancelScope(shield=True):  # a client that hangs up does not cancel a write half-way
             reply = await answer(body, methods)
         if reply is None:
@@ -137,7 +138,7 @@ class JsonRpcWebsocket:
                 subscriptions = Subscriptions(
                     engine, tenant.namespace, tasks, send, self.config.limits.max_subscriptions
                 )
-                methods = Methods(engine, tenant, _user_id(websocket.headers), subscriptions)
+                methods = Methods(engine, tenant, _user_id(websocket.headers, tenant), subscriptions)
                 while True:
                     message = await websocket.receive()
                     if message["type"] == "websocket.disconnect":

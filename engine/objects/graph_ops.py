@@ -209,9 +209,15 @@ class Workspace:
         if isinstance(op, DeleteElement):
             if kind == "vertex":
                 self._fetch_incident(element_id)
-                for edge_id, edge in list(self.elements.items()):
-                    if edge is not None and edge.type == "edge" and element_id in (edge.from_id, edge.to_id):
-                        self._touch(edge_id, None)
+                edges = [
+                    edge
+                    for edge in self.elements.values()
+                    if edge is not None and edge.type == "edge" and element_id in (edge.from_id, edge.to_id)
+                ]
+                # Cascaded deletions are listed in creation order (earlier batches first).
+                edges.sort(key=lambda edge: (edge.element_id in self.created, edge.created_seq))
+                for edge in edges:
+                    self._touch(edge.element_id, None)
             self._touch(element_id, None)
             return
         if isinstance(op, SetProps):

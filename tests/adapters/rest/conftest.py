@@ -8,16 +8,27 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
 
+from adapters.config import ServerConfig
 from tests.adapters.server import running_server
 from tests.adapters.websocket.conftest import ACME_KEY, GLOBEX_KEY, make_config, shared_postgres
 from tests.conftest import BACKENDS
 from tests.databases import PostgresDatabases, SqliteDatabases
 
 __all__ = ["ACME_KEY", "GLOBEX_KEY", "shared_postgres"]
+
+
+BODY_LIMIT = 1_048_576
+"""The test servers' `[limits].max_body_bytes` (smaller than the 8 MiB default, to test 413 cheaply)."""
+
+
+def config(**limits: Any) -> ServerConfig:
+    limits.setdefault("max_body_bytes", BODY_LIMIT)
+    return make_config(anonymous=True, **limits)
 
 
 def bearer(key: str) -> dict[str, str]:
@@ -27,7 +38,7 @@ def bearer(key: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def sqlite_base(sqlite_databases: SqliteDatabases) -> Iterator[str]:
     """One server on SQLite for the module (anonymous tenant `open` configured)."""
-    with running_server(sqlite_databases.fresh(), make_config(anonymous=True), migrate=False) as base:
+    with running_server(sqlite_databases.fresh(), config(), migrate=False) as base:
         yield base
 
 
@@ -38,7 +49,7 @@ def base_url(request: pytest.FixtureRequest) -> Iterator[str]:
         yield request.getfixturevalue("sqlite_base")
         return
     databases: PostgresDatabases = request.getfixturevalue("shared_postgres")
-    with running_server(databases.fresh(), make_config(anonymous=True), migrate=False) as base:
+    with running_server(databases.fresh(), config(), migrate=False) as base:
         yield base
 
 

@@ -8,13 +8,24 @@ from tests.records.helpers import agent, identity, record
 
 
 def test_set_get_update_delete(acme: httpx.Client, sid: str) -> None:
-    body = record(sid, 2000, agents=[agent("a1", sid)], title="Fix the login form", adapterSessionId=f"ad-{sid}")
-    assert acme.put(f"/api/records/{sid}", json=body).json() == {"success": True, "clientAccountChanged": False}
+    body = record(
+        sid, 2000, agents=[agent("a1", sid)], title="Fix the login form", adapterSessionId=f"ad-{sid}"
+    )
+    assert acme.put(f"/api/records/{sid}", json=body).json() == {
+        "success": True,
+        "clientAccountChanged": False,
+    }
     assert acme.put(f"/api/records/{sid}", params={"ifAbsent": True}, json=body).json()["success"] is False
     got = acme.get(f"/api/records/{sid}").json()
-    assert got["sessionId"] == sid and got["agents"][0]["agentId"] == "a1" and got["title"] == "Fix the login form"
+    assert (
+        got["sessionId"] == sid
+        and got["agents"][0]["agentId"] == "a1"
+        and got["title"] == "Fix the login form"
+    )
     assert acme.get(f"/api/adapter-sessions/ad-{sid}/record").json()["sessionId"] == sid
-    assert acme.patch(f"/api/records/{sid}", json={"status": "closed", "executionTargetId": None}).json()["success"]
+    assert acme.patch(f"/api/records/{sid}", json={"status": "closed", "executionTargetId": None}).json()[
+        "success"
+    ]
     assert acme.get(f"/api/records/{sid}").json()["status"] == "closed"
     changed = acme.patch(f"/api/records/{sid}", json=identity("c1", "acct-1")).json()
     assert changed == {"success": True, "clientAccountChanged": True}
@@ -28,7 +39,10 @@ def test_set_get_update_delete(acme: httpx.Client, sid: str) -> None:
 def test_children_counts_list_and_search(acme: httpx.Client, sid: str) -> None:
     acme.put(f"/api/records/{sid}", json=record(sid, 10, title="Parent planning"))
     child = f"{sid}-child"
-    acme.put(f"/api/records/{child}", json=record(child, 20, parentSessionId=sid, branchKind="fork", status="discovered"))
+    acme.put(
+        f"/api/records/{child}",
+        json=record(child, 20, parentSessionId=sid, branchKind="fork", status="discovered"),
+    )
     children = acme.get(f"/api/records/{sid}/children").json()["children"]
     assert [(c["sessionId"], c["branchKind"], c["hasChildren"]) for c in children] == [(child, "fork", False)]
     counts = acme.get("/api/record-status-counts").json()

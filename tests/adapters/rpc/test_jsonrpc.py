@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -10,6 +11,7 @@ import pytest
 
 from adapters.rpc.jsonrpc import MAX_BATCH
 from tests.adapters.rpc.client import RpcClient
+from tests.adapters.server import ServerThread
 from tests.adapters.websocket.conftest import ACME_KEY, GLOBEX_KEY
 
 ACME = {"Authorization": f"Bearer {ACME_KEY}"}
@@ -149,10 +151,13 @@ def test_http_post(base_url: str, request: pytest.FixtureRequest) -> None:
         assert http.post(url, json=subscribe, headers=ACME).json()["error"]["code"] == -32601
 
 
-def test_http_body_limit(base_url: str) -> None:
-    body = orjson.dumps({"jsonrpc": "2.0", "id": 1, "method": "x", "params": {"pad": "x" * 1_100_000}})
+def test_http_body_limit(fresh_server: Callable[..., ServerThread]) -> None:
+    url = fresh_server(max_body_bytes=2048).base_url + "/rpc"
+    body = orjson.dumps({"jsonrpc": "2.0", "id": 1, "method": "x", "params": {"pad": "x" * 3000}})
     with httpx.Client(timeout=10) as http:
-        assert http.post(base_url + "/rpc", content=body, headers=ACME).status_code == 413
+        assert http.post(url, content=body, headers=ACME).status_code == 413
+        small = {"jsonrpc": "2.0", "id": 1, "method": "list_session_objects", "params": {"session_id": "s"}}
+        assert http.post(url, json=small, headers=ACME).status_code == 200
 
 
 def test_websocket_refuses_an_unknown_key(rpc_ws_url: str) -> None:
