@@ -28,7 +28,7 @@ test: lint
 	$(BIN)/pytest
 
 bench: setup
-	$(BIN)/python bench/run_all.py
+	$(BIN)/python -m bench.run_all
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -146,24 +146,30 @@ class UnitOfWork:
             raise WrongExpectedVersion(namespace, stream, expected, current)
         if not decision.events:
             return []
+        events = [self._as_new_event(event) for event in decision.events]
         try:
-            return self._stage(command, decision, current)
+            encoded = [(_dumps(event.data), event) for event in events]
+        except orjson.JSONEncodeError as error:  # e.g. a lone surrogate: not representable as UTF-8
+            raise ValidationFailed(f"event data is not valid JSON text: {error}") from None
+        try:
+            return self._stage(command, encoded, current)
         except BaseException as error:
             # Something is half-written: only rolling back the whole transaction undoes it.
             raise _HalfWritten(error) from error
 
-    def _stage(self, command: Command, decision: Decision[Any], current: int) -> list[RecordedEvent]:
+    def _stage(
+        self, command: Command, encoded: list[tuple[str, NewEvent]], current: int
+    ) -> list[RecordedEvent]:
         namespace, stream = command.namespace, command.stream
         base_metadata = command.metadata.to_json()
         recorded: list[RecordedEvent] = []
-        for offset, event in enumerate(decision.events):
-            new = self._as_new_event(event)
+        for offset, (data, new) in enumerate(encoded):
             meta = {**base_metadata, **new.metadata}
             key = None
             if offset == 0 and command.idempotency_key is not None:
                 key = command.idempotency_key
                 meta["idempotency_key"] = key
-                meta["append_size"] = len(decision.events)
+                meta["append_size"] = len(encoded)
             self.head += 1
             version = current + offset + 1
             self._rows.append(
@@ -174,7 +180,7 @@ class UnitOfWork:
                     version,
                     new.type,
                     new.schema_version,
-                    _dumps(new.data),
+                    data,
                     _dumps(meta),
                     key,
                     self._stored_now,

@@ -14,11 +14,17 @@ from tests.databases import REQUIRE_POSTGRES, PostgresDatabases, SqliteDatabases
 from tests.harness import EngineHarness, portal
 
 settings.register_profile(
-    "ci", max_examples=25, stateful_step_count=30, deadline=None,
+    "ci",
+    max_examples=25,
+    stateful_step_count=30,
+    deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 settings.register_profile(
-    "heavy", max_examples=400, stateful_step_count=80, deadline=None,
+    "heavy",
+    max_examples=400,
+    stateful_step_count=80,
+    deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

@@ -26,7 +26,9 @@ class EngineHarness:
 
     def start(self) -> Engine:
         self.url = self._fresh_url()
-        manager = self._portal.wrap_async_context_manager(Engine.open(self.url, migrate=False, **self._options))
+        manager = self._portal.wrap_async_context_manager(
+            Engine.open(self.url, migrate=False, **self._options)
+        )
         self.engine = self._stack.enter_context(manager)
         return self.engine
 
@@ -36,7 +38,9 @@ class EngineHarness:
     def restart(self) -> Engine:
         """Close and reopen the engine on the same database (what a process restart does)."""
         self._stack.close()
-        manager = self._portal.wrap_async_context_manager(Engine.open(self.url, migrate=False, **self._options))
+        manager = self._portal.wrap_async_context_manager(
+            Engine.open(self.url, migrate=False, **self._options)
+        )
         self.engine = self._stack.enter_context(manager)
         return self.engine
 

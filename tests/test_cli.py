@@ -50,7 +50,9 @@ def test_history_table_and_json(database_url: str) -> None:
     assert cli("history", "nobody", url=database_url).returncode == 1
 
 
-def test_export_import_round_trip_preserves_positions(database_url: str, sqlite_databases, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_export_import_round_trip_preserves_positions(
+    database_url: str, sqlite_databases, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     seed(database_url)
     dump = tmp_path / "log.jsonl"
     exported = cli("export", str(dump), url=database_url)

@@ -28,7 +28,8 @@ CHILD = textwrap.dedent(
     async def writer(engine, i):
         n = 0
         while True:
-            result = await engine.append("ns", f"w{i}", [NewEvent("noted", {"i": i, "n": n, "pad": "x" * 200})])
+            event = NewEvent("noted", {"i": i, "n": n, "pad": "x" * 200})
+            result = await engine.append("ns", f"w{i}", [event])
             # Recorded only after the engine acknowledged the write.
             os.write(acks, f"w{i} {result.first_version} {result.first_position}\\n".encode())
             n += 1

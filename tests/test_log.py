@@ -29,7 +29,12 @@ async def test_versions_and_positions_start_at_one_and_have_no_gaps(engine: Engi
     first = await engine.append("ns", "a", [ev(n=1), ev(n=2)])
     second = await engine.append("ns", "b", [ev(n=3)])
     third = await engine.append("ns", "a", [ev(n=4)])
-    assert (first.first_version, first.last_version, first.first_position, first.last_position) == (1, 2, 1, 2)
+    assert (first.first_version, first.last_version, first.first_position, first.last_position) == (
+        1,
+        2,
+        1,
+        2,
+    )
     assert (second.first_version, second.first_position) == (1, 3)
     assert (third.first_version, third.first_position) == (3, 4)
     log = await engine.read_all(after=0)
@@ -163,7 +168,7 @@ async def test_writes_survive_a_restart(database_url: str) -> None:
 
 
 async def test_json_is_stored_verbatim_on_every_backend(engine: Engine) -> None:
-    data = {"text": "nul \x00 inside, emoji \U0001f600, quote \" and \\\\", "n": 1.5, "none": None}
+    data = {"text": 'nul \x00 inside, emoji \U0001f600, quote " and \\\\', "n": 1.5, "none": None}
     await engine.append("ns", "s", [NewEvent("noted", data)])
     [event] = await engine.read_stream("ns", "s")
     assert event.data == data
@@ -173,4 +178,10 @@ async def test_json_is_stored_verbatim_on_every_backend(engine: Engine) -> None:
 async def test_bad_stream_ids_are_refused(engine: Engine, stream: str) -> None:
     with pytest.raises(ValidationFailed):
         await engine.append("ns", stream, [ev()])
+    assert await engine.head() == 0
+
+
+async def test_data_that_is_not_valid_json_text_is_refused(engine: Engine) -> None:
+    with pytest.raises(ValidationFailed, match="not valid JSON text"):
+        await engine.append("ns", "s", [ev(text="lone \ud800 surrogate")])
     assert await engine.head() == 0

@@ -46,7 +46,9 @@ async def test_v1_event_reads_back_as_v2(database_url: str) -> None:
         assert isinstance(payload, RenamedV2)
         assert payload == RenamedV2(title="Planning")
         # history is never rewritten: the stored row is still v1
-        exported = await engine.read(lambda c: c.exec_driver_sql("SELECT schema_version FROM events").scalar())
+        exported = await engine.read(
+            lambda c: c.exec_driver_sql("SELECT schema_version FROM events").scalar()
+        )
         assert exported == 1
         await engine.append("ns", "s", [RenamedV2(title="Later", renamed_by="bob")])
         assert [e.schema_version for e in await engine.read_stream("ns", "s")] == [2, 2]
@@ -56,5 +58,7 @@ async def test_missing_upcaster_is_a_clear_error(database_url: str) -> None:
     async with Engine.open(database_url, migrate=False, events=EventRegistry([RenamedV1])) as engine:
         await engine.append("ns", "s", [RenamedV1(name="x")])
     async with Engine.open(database_url, migrate=False, events=EventRegistry([RenamedV2])) as engine:
-        with pytest.raises(Exception, match="no upcaster for event type 'session_renamed' from schema version 1"):
+        with pytest.raises(
+            Exception, match="no upcaster for event type 'session_renamed' from schema version 1"
+        ):
             await engine.read_stream("ns", "s")

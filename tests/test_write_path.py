@@ -118,6 +118,7 @@ async def test_decisions_on_one_session_never_interleave(test_engine: Engine) ->
 async def test_a_foreign_writer_invalidates_cached_versions(test_engine: Engine) -> None:
     """Another process appended behind the committer's back: its cached stream versions are dropped."""
     await test_engine.append("ns", "raced", [NewEvent("noted", {})])
+
     # Simulate a foreign writer: bump the stream behind the committer's cached version.
     def sneak(connection: sa.Connection) -> None:
         from engine.log.schema import events

@@ -36,6 +36,7 @@ metadata = MetaData(
     }
 )
 
+
 class _JsonText(TypeDecorator[Any]):
     """JSON in a TEXT column, for SQLite.
 

@@ -140,7 +140,10 @@ def dump(model: BaseModel) -> dict[str, Any]:
 
 
 def json_size(value: Any) -> int:
-    return len(orjson.dumps(value))
+    try:
+        return len(orjson.dumps(value))
+    except orjson.JSONEncodeError as error:  # e.g. a lone surrogate: not representable in UTF-8
+        raise InvalidSessionObject(f"the value is not valid JSON text: {error}") from None
 
 
 def check_identifier(what: str, value: object) -> str:
