@@ -117,6 +117,15 @@ class Backend:
         if not self.is_sqlite:
             connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({LOG_LOCK_KEY})")
 
+    def analyze(self, connection: Connection) -> None:
+        """Refresh PostgreSQL's statistics on the log before reading all of it.
+
+        A log loaded in bulk (import, restore) has none until autovacuum runs, and without them the
+        planner may answer each page of a replay with a scan and a sort: quadratic in the log.
+        """
+        if not self.is_sqlite:
+            connection.exec_driver_sql("ANALYZE events")
+
     def notify(self, connection: Connection, position: int) -> None:
         """Tell other processes that the log grew (delivered on commit, dropped on rollback)."""
         if not self.is_sqlite:

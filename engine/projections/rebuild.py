@@ -68,6 +68,7 @@ def rebuild_in_place(
 ) -> int:
     """Empty the projections' live tables and replay the whole log into them (one transaction)."""
     backend.lock_log(connection)
+    backend.analyze(connection)
     upto = reads.head(connection)
     context = ProjectionContext(connection)
     for projection in projections:
@@ -89,6 +90,8 @@ def catch_up(
     backend.lock_log(connection)
     upto = reads.head(connection)
     done: dict[str, str] = {}
+    if any(checkpoints.get(p.name, (0, 0)) != (upto, p.version) for p in projections):
+        backend.analyze(connection)
     for projection in projections:
         position, version = checkpoints.get(projection.name, (0, 0))
         if version != projection.version:
