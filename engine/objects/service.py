@@ -70,7 +70,7 @@ class ObjectsService:
         )
 
     async def download(self, namespace: str, session_id: str, alias: str) -> dict[str, Any]:
-        return await self._engine.read(lambda c: envelope_reads.download(c, namespace, session_id, alias))
+        return await self._engine.lookup(lambda c: envelope_reads.download(c, namespace, session_id, alias))
 
     async def list_objects(
         self, namespace: str, session_id: str, *, after: str | None = None, limit: int | None = None
@@ -135,7 +135,7 @@ class ObjectsService:
     async def get_thread_item(
         self, namespace: str, session_id: str, alias: str, item_id: str
     ) -> dict[str, Any]:
-        return await self._engine.read(
+        return await self._engine.lookup(
             lambda c: thread_reads.get_item(c, namespace, session_id, alias, item_id)
         )
 
@@ -193,7 +193,7 @@ class ObjectsService:
     async def get_graph_element(
         self, namespace: str, session_id: str, alias: str, element_id: str
     ) -> dict[str, Any]:
-        return await self._engine.read(
+        return await self._engine.lookup(
             lambda c: graph_reads.get_element(c, namespace, session_id, alias, element_id)
         )
 

@@ -71,6 +71,11 @@ class RecordsService:
         check_identifier("namespace", namespace)
         return await self._engine.read(query)
 
+    async def _lookup(self, namespace: str, query: Callable[[Connection], T]) -> T:
+        """A point read by index (see `Engine.lookup`)."""
+        check_identifier("namespace", namespace)
+        return await self._engine.lookup(query)
+
     async def _write(self, command: Any) -> Any:
         return (await self._engine.execute(command)).result
 
@@ -109,12 +114,12 @@ class RecordsService:
     async def get(self, namespace: str, request: Request) -> GetResponse:
         sid = parse(GetRequest, request).session_id
         return GetResponse(
-            session=await self._read(namespace, lambda c: queries.get_record(c, namespace, sid))
+            session=await self._lookup(namespace, lambda c: queries.get_record(c, namespace, sid))
         )
 
     async def get_by_adapter_session_id(self, namespace: str, request: Request) -> GetResponse:
         asid = parse(GetByAdapterSessionIdRequest, request).adapter_session_id
-        found = await self._read(namespace, lambda c: queries.get_by_adapter_session_id(c, namespace, asid))
+        found = await self._lookup(namespace, lambda c: queries.get_by_adapter_session_id(c, namespace, asid))
         return GetResponse(session=found)
 
     async def get_children(self, namespace: str, request: Request) -> GetChildrenResponse:
@@ -124,7 +129,7 @@ class RecordsService:
 
     async def get_status_counts(self, namespace: str, request: Request | None = None) -> StatusCounts:
         parse(GetStatusCountsRequest, request if request is not None else {})
-        return await self._read(namespace, lambda c: queries.status_counts(c, namespace))
+        return await self._lookup(namespace, lambda c: queries.status_counts(c, namespace))
 
     async def list(self, namespace: str, request: Request | None = None) -> ListResponse:
         parsed = parse(ListRequest, request if request is not None else {})
