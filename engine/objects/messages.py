@@ -1,8 +1,9 @@
 """The messages read model's contract: per-session stats and full-text session matching.
 
-Query syntax (both backends, parsed here so they agree): words, "quoted phrases", `or` between
-groups, `-word` / `-"phrase"` to exclude. Each `or`-separated group needs one positive term.
-SQLite runs it as an FTS5 MATCH (porter unicode61), PostgreSQL as websearch_to_tsquery.
+Query syntax (both backends, parsed here so they agree): words, `word*` prefixes, "quoted
+phrases", `or` between groups, `-word` / `-"phrase"` to exclude. Each `or`-separated group needs
+one positive term. SQLite runs it as an FTS5 MATCH (porter unicode61), PostgreSQL as a
+`to_tsquery` built from the same parse (websearch_to_tsquery has no prefix operator).
 """
 
 from __future__ import annotations
@@ -47,7 +48,9 @@ def parse_search(query: str) -> list[_Group]:
         words = re.findall(r"\w+", phrase or "")
         if not words:
             continue
-        term = " ".join(words)
+        # A bare word ending in `*` is a prefix; the marker stays on the term for the builders.
+        prefix = word is not None and phrase is not None and phrase.endswith("*") and len(words) == 1
+        term = " ".join(words) + ("*" if prefix else "")
         (groups[-1].negative if negated else groups[-1].positive).append(term)
     groups = [g for g in groups if g.positive or g.negative]
     if not groups or any(not g.positive for g in groups):
@@ -55,19 +58,33 @@ def parse_search(query: str) -> list[_Group]:
     return groups
 
 
+def _fts5_term(term: str) -> str:
+    return f'"{term[:-1]}"*' if term.endswith("*") else f'"{term}"'
+
+
 def _fts5(groups: list[_Group]) -> str:
     parts = []
     for group in groups:
-        expression = "(" + " AND ".join(f'"{t}"' for t in group.positive) + ")"
+        expression = "(" + " AND ".join(_fts5_term(t) for t in group.positive) + ")"
         for term in group.negative:
-            expression = f'({expression} NOT "{term}")'
+            expression = f"({expression} NOT {_fts5_term(term)})"
         parts.append(expression)
     return " OR ".join(parts)
 
 
-def _websearch(groups: list[_Group]) -> str:
-    return " or ".join(
-        " ".join([*(f'"{t}"' for t in g.positive), *(f'-"{t}"' for t in g.negative)]) for g in groups
+def _tsquery_term(term: str) -> str:
+    # Terms hold only \w characters, so quoting each lexeme is enough to make them literal.
+    if term.endswith("*"):
+        return f"'{term[:-1]}':*"
+    return "(" + " <-> ".join(f"'{word}'" for word in term.split(" ")) + ")"
+
+
+def _tsquery(groups: list[_Group]) -> str:
+    return " | ".join(
+        "("
+        + " & ".join([*(_tsquery_term(t) for t in g.positive), *(f"!{_tsquery_term(t)}" for t in g.negative)])
+        + ")"
+        for g in groups
     )
 
 
@@ -75,9 +92,7 @@ def matching_sessions(connection: Connection, namespace: str, query: str) -> Sel
     """A selectable of the distinct session ids in `namespace` with a message matching `query`."""
     groups = parse_search(query)
     if connection.dialect.name == "postgresql":
-        tsquery = sa.func.websearch_to_tsquery(
-            sa.literal_column(f"'{FTS_CONFIG}'::regconfig"), _websearch(groups)
-        )
+        tsquery = sa.func.to_tsquery(sa.literal_column(f"'{FTS_CONFIG}'::regconfig"), _tsquery(groups))
         return (
             sa.select(messages.c.session_id)
             .where(messages.c.namespace == namespace, search_vector.bool_op("@@")(tsquery))
@@ -123,9 +138,7 @@ def search_messages(
     m = messages.c
     columns = (m.session_id, m.source_alias, m.ordinal, m.role, m.text, m.position)
     if connection.dialect.name == "postgresql":
-        tsquery = sa.func.websearch_to_tsquery(
-            sa.literal_column(f"'{FTS_CONFIG}'::regconfig"), _websearch(groups)
-        )
+        tsquery = sa.func.to_tsquery(sa.literal_column(f"'{FTS_CONFIG}'::regconfig"), _tsquery(groups))
         select = sa.select(*columns).where(m.namespace == namespace, search_vector.bool_op("@@")(tsquery))
     else:
         select = (

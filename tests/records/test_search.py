@@ -45,9 +45,12 @@ async def test_search_semantics(engine: Engine) -> None:
     # Title: a case-insensitive substring, so prefixes and inner fragments match there.
     assert await found(engine, "SOURD") == ["titled"]
     assert await found(engine, "kitchen") == ["bake"]
-    # Messages: whole (stemmed) words; a trailing `*` is punctuation, not a prefix operator.
+    # Messages: whole (stemmed) words, or `word*` prefixes.
     assert await found(engine, "marath") == []
-    assert await found(engine, "marath*") == []
+    assert await found(engine, "marath*") == ["run"]
+    assert await found(engine, "kne*") == ["bake"]
+    assert await found(engine, "marath* -shoes") == []
+    assert await found(engine, "zzz* or bread") == ["bake"]  # the title rule takes the whole query
     assert await found(engine, "run*") == ["run"]  # "run" is a word (Running stems to run)
     assert await found(engine, "gone") == []  # deleted sessions are hidden
 
