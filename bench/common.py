@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from rich.console import Console
@@ -18,6 +22,7 @@ from rich.table import Table
 from engine.log.backend import Backend, normalise_url
 from engine.migrate import upgrade
 
+ROOT = Path(__file__).resolve().parents[1]
 POSTGRES_ADMIN = os.environ.get("SESSION_ENGINE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 console = Console()
 
@@ -94,3 +99,55 @@ def show(title: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -
 def payload(size: int = 200) -> dict[str, str]:
     """An event payload of about `size` bytes of JSON."""
     return {"kind": "bench", "text": "x" * max(0, size - 30)}
+
+
+async def latency(samples: int, call: Callable[[], Awaitable[Any]]) -> tuple[float, float]:
+    """(p50, p99) of `call` in milliseconds over `samples` sequential calls."""
+    durations = []
+    for _ in range(samples):
+        started = time.perf_counter()
+        await call()
+        durations.append((time.perf_counter() - started) * 1000)
+    return percentile(durations, 50), percentile(durations, 99)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on port {port}")
+
+
+@contextlib.contextmanager
+def served(config: str, prefix: str) -> Iterator[tuple[int, int]]:
+    """`session-engine serve` in a child process on a fresh SQLite file: yields (port, pid)."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as directory:
+        path = Path(directory) / "server.toml"
+        path.write_text(config)
+        port = free_port()
+        command = [
+            sys.executable,
+            "-m",
+            "adapters.cli.main",
+            "serve",
+            "--port",
+            str(port),
+            "--config",
+            str(path),
+        ]
+        env = {**os.environ, "SESSION_ENGINE_DATABASE": f"sqlite:///{Path(directory) / 'bench.db'}"}
+        with subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.DEVNULL) as process:
+            try:
+                wait_for_port(port)
+                yield port, process.pid
+            finally:
+                process.terminate()
+                process.wait(timeout=30)

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import argparse
 import random
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
 
-from bench.common import Stopwatch, database, percentile, show
+from bench.common import Stopwatch, database, latency, show
 from engine import Engine
 
 NS, S, G = "bench", "graph-session", "g"
@@ -63,16 +62,6 @@ async def analyze(engine: Engine) -> None:
         connection.commit()
 
     await engine.read(run)
-
-
-async def timed(samples: int, call: Callable[[], Awaitable[Any]]) -> tuple[float, float]:
-    """(p50, p99) in milliseconds."""
-    durations = []
-    for _ in range(samples):
-        started = time.perf_counter()
-        await call()
-        durations.append((time.perf_counter() - started) * 1000)
-    return percentile(durations, 50), percentile(durations, 99)
 
 
 async def run(url: str, vertices: int, edges: int, samples: int) -> list[tuple[str, str]]:
@@ -129,7 +118,7 @@ async def run(url: str, vertices: int, edges: int, samples: int) -> list[tuple[s
             ),
         ]
         for name, call in reads:
-            p50, p99 = await timed(samples, call)
+            p50, p99 = await latency(samples, call)
             results.append((name, f"p50 {p50:.2f} ms / p99 {p99:.2f} ms"))
     return results
 

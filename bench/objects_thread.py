@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -21,7 +20,7 @@ from typing import Any
 
 import anyio
 
-from bench.common import Stopwatch, database, percentile, show
+from bench.common import Stopwatch, database, latency, show
 from engine import Engine, ManualClock
 from engine.objects import cursors
 from engine.objects.events import ThreadItemPosted
@@ -70,15 +69,6 @@ async def bulk_load(engine: Engine, clock: ManualClock, items: int) -> tuple[flo
     return items / watch.seconds, ids
 
 
-async def timed(samples: int, call: Callable[[], Awaitable[Any]]) -> tuple[float, float]:
-    durations = []
-    for _ in range(samples):
-        started = time.perf_counter()
-        await call()
-        durations.append((time.perf_counter() - started) * 1000)
-    return percentile(durations, 50), percentile(durations, 99)
-
-
 async def run(url: str, items: int, samples: int, posts: int) -> list[tuple[str, str]]:
     rng = random.Random(3)
     clock = ManualClock()
@@ -117,7 +107,7 @@ async def run(url: str, items: int, samples: int, posts: int) -> list[tuple[str,
             ("one item by id", lambda: objects.get_thread_item(NS, S, T, rng.choice(ids))),
         ]
         for name, call in reads:
-            p50, p99 = await timed(samples, call)
+            p50, p99 = await latency(samples, call)
             results.append((name, f"p50 {p50:.2f} ms / p99 {p99:.2f} ms"))
     return results
 

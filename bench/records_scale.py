@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -22,7 +21,7 @@ from typing import Any
 import anyio
 import orjson
 
-from bench.common import Stopwatch, database, percentile, show
+from bench.common import Stopwatch, database, latency, show
 from engine import Engine
 
 NS = "bench"
@@ -152,15 +151,6 @@ async def analyze(engine: Engine) -> None:
     await engine.read(run)
 
 
-async def timed(samples: int, call: Callable[[], Awaitable[Any]]) -> tuple[float, float]:
-    durations = []
-    for _ in range(samples):
-        started = time.perf_counter()
-        await call()
-        durations.append((time.perf_counter() - started) * 1000)
-    return percentile(durations, 50), percentile(durations, 99)
-
-
 async def run(url: str, sessions: int, samples: int) -> list[tuple[str, str]]:
     rng = random.Random(9)
     results: list[tuple[str, str]] = []
@@ -195,7 +185,7 @@ async def run(url: str, sessions: int, samples: int) -> list[tuple[str, str]]:
             ),
         ]
         for name, call in reads:
-            p50, p99 = await timed(samples, call)
+            p50, p99 = await latency(samples, call)
             results.append((name, f"p50 {p50:.2f} ms / p99 {p99:.2f} ms"))
     return results
 

@@ -14,20 +14,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import orjson
 
-from bench.common import show
-from bench.websocket_roundtrips import free_port, wait_for_port
+from bench.common import free_port, served, show, wait_for_port
 
-ROOT = Path(__file__).resolve().parents[1]
 KEY = "BENCH0123456789abcdef"
 BARE_APP = """
 import sys, uvicorn
@@ -61,28 +56,8 @@ api_keys = ["{KEY}"]
 
 @contextlib.contextmanager
 def engine_server(durability: str) -> Iterator[int]:
-    with tempfile.TemporaryDirectory(prefix="rest-bench-") as directory:
-        config = Path(directory) / "server.toml"
-        config.write_text(config_text(durability))
-        port = free_port()
-        command = [
-            sys.executable,
-            "-m",
-            "adapters.cli.main",
-            "serve",
-            "--port",
-            str(port),
-            "--config",
-            str(config),
-        ]
-        env = {**os.environ, "SESSION_ENGINE_DATABASE": f"sqlite:///{Path(directory) / 'bench.db'}"}
-        with subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.DEVNULL) as process:
-            try:
-                wait_for_port(port)
-                yield port
-            finally:
-                process.terminate()
-                process.wait(timeout=30)
+    with served(config_text(durability), "rest-bench-") as (port, _pid):
+        yield port
 
 
 @contextlib.contextmanager

@@ -14,13 +14,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import re
 import resource
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,7 +25,8 @@ from pathlib import Path
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
 
-ROOT = Path(__file__).resolve().parents[1]
+from bench.common import free_port, served
+
 KEY = "BENCH0123456789abcdef"
 ECHO_SERVER = """
 import asyncio, sys
@@ -42,12 +40,6 @@ async def main():
         await asyncio.Future()
 asyncio.run(main())
 """
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def config_text(durability: str) -> str:
@@ -69,28 +61,8 @@ initialize_deadline_seconds = 600
 
 @contextlib.contextmanager
 def engine_server(durability: str, extra_config: str = "") -> Iterator[tuple[str, int]]:
-    with tempfile.TemporaryDirectory(prefix="ws-bench-") as directory:
-        config = Path(directory) / "server.toml"
-        config.write_text(config_text(durability) + extra_config)
-        port = free_port()
-        command = [
-            sys.executable,
-            "-m",
-            "adapters.cli.main",
-            "serve",
-            "--port",
-            str(port),
-            "--config",
-            str(config),
-        ]
-        env = {**os.environ, "SESSION_ENGINE_DATABASE": f"sqlite:///{Path(directory) / 'bench.db'}"}
-        with subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.DEVNULL) as process:
-            try:
-                wait_for_port(port)
-                yield f"ws://127.0.0.1:{port}/ws", process.pid
-            finally:
-                process.terminate()
-                process.wait(timeout=30)
+    with served(config_text(durability) + extra_config, "ws-bench-") as (port, pid):
+        yield f"ws://127.0.0.1:{port}/ws", pid
 
 
 @contextlib.contextmanager
@@ -104,15 +76,6 @@ def echo_server() -> Iterator[tuple[str, int]]:
         finally:
             process.terminate()
             process.wait(timeout=30)
-
-
-def wait_for_port(port: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
-            return
-        time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on port {port}")
 
 
 def rss_kib(pid: int) -> int:
