@@ -162,23 +162,42 @@ def search(connection: Connection, namespace: str, request: SearchRequest) -> Se
     except ValidationFailed as error:
         raise InvalidSearchSyntax(str(error), ("query",)) from None
     title = fold_title(query)
+    by_title = sa.select(_r.session_id).where(
+        _r.namespace == namespace, _r.title_folded.contains(title, autoescape=True)
+    )
+    # Start from the matching ids (a full-text index and a title index answer those) rather than
+    # walking every record in recency order and testing each: that walk was the whole cost.
+    candidates = sa.union(by_messages, by_title).subquery()
     where = _filtered(namespace, request.status)
-    where.append(sa.or_(_r.session_id.in_(by_messages), _r.title_folded.contains(title, autoescape=True)))
+    where.append(_r.session_id.in_(sa.select(candidates.c.session_id)))
     if request.is_imported is not None:
         where.append(_r.is_imported == request.is_imported)
     limit = request.limit or DEFAULT_SEARCH_LIMIT
-    page = sa.select(_r.record).where(*where).order_by(*_newest_first).limit(limit)
+    # One pass over the candidates gives the page's ids and the total (a window count); `+ 0`
+    # sorts the candidates instead of walking the recency index looking for them. The records
+    # themselves (large JSON) are read for the page only.
+    page_ids = (
+        sa.select(_r.session_id, sa.func.count().over().label("total"))
+        .where(*where)
+        .order_by((_r.last_activity_at + 0).desc(), _r.session_id.desc())
+        .limit(limit)
+    )
     try:
-        records = list(connection.execute(page).scalars())
-        total = len(records)
-        if total == limit:
-            total = int(connection.execute(sa.select(sa.func.count()).where(*where)).scalar_one())
+        rows = connection.execute(page_ids).all()
     except sa.exc.DBAPIError as error:
         # The parser builds only well-formed expressions; should a backend still refuse one,
         # the caller gets a validation error, not a server error.
         if "fts5" not in str(error.orig) and "tsquery" not in str(error.orig):
             raise
         raise InvalidSearchSyntax("the search query could not be run", ("query",)) from None
+    total = int(rows[0].total) if rows else 0
+    ids = [row.session_id for row in rows]
+    by_id = dict(
+        connection.execute(
+            sa.select(_r.session_id, _r.record).where(_r.namespace == namespace, _r.session_id.in_(ids))
+        ).all()
+    )
+    records = [by_id[session_id] for session_id in ids]
     found = previews(connection, namespace, [r["sessionId"] for r in records])
     sessions = [SearchedSession.model_validate({**r, "preview": found[r["sessionId"]]}) for r in records]
     return SearchResponse(sessions=sessions, total=total)

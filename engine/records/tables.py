@@ -45,6 +45,18 @@ session_records = sa.Table(
 )
 """record: the wire record. title_folded: the title case-folded in Python (the same on both backends)."""
 
+# Title search is a substring match (`LIKE '%q%'`). PostgreSQL answers it from a trigram index;
+# SQLite from a covering index, which is scanned but never touches the records themselves.
+sa.Index("ix_session_records_titles", session_records.c.namespace, session_records.c.title_folded).ddl_if(
+    dialect="sqlite"
+)
+sa.Index(
+    "ix_session_records_titles_trgm",
+    session_records.c.title_folded,
+    postgresql_using="gin",
+    postgresql_ops={"title_folded": "gin_trgm_ops"},
+).ddl_if(dialect="postgresql")
+
 session_agents = sa.Table(
     "session_agents",
     metadata,
