@@ -85,6 +85,7 @@ async def test_bad_values_are_refused_and_change_nothing(engine: Engine) -> None
         {"type": "graph", "graph": {"attributes": {}, "extra": 1}},
         {"nope": 1},
         {"type": "message", "message": {"role": "user", "content": [{"type": "text", "text": "a\x00b"}]}},
+        {"type": "thread", "thread": {"metadata": {"lone": "\ud800"}}},  # not encodable as UTF-8
     ]
     for value in bad:
         with pytest.raises(InvalidSessionObject):
