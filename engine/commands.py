@@ -17,7 +17,7 @@ from engine.events import DomainEvent
 from engine.log.records import ANY, AppendResult, ExpectedVersion, Metadata, NewEvent, RecordedEvent
 
 if TYPE_CHECKING:
-    from engine.writes import UnitOfWork
+    from engine.unit_of_work import UnitOfWork
 
 R = TypeVar("R")
 C = TypeVar("C", bound="Command")

@@ -1,4 +1,4 @@
-"""The write path: a unit of work per batch, and the group committer that feeds it.
+"""The write path: the group committer that feeds batches of commands to a unit of work each.
 
 command -> decide (from current state) -> append (expected version) -> apply inline projections
 -> commit -> acknowledge and publish.
@@ -14,219 +14,25 @@ crashes makes the batch roll back and run again without it, so it fails alone.
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import anyio
-import orjson
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
 from engine.clock import Clock, as_utc
-from engine.commands import Command, CommandHandlers, Decision, Outcome
-from engine.errors import CommandFailed, EngineClosed, EngineError, ValidationFailed, WrongExpectedVersion
-from engine.events import DomainEvent, EventRegistry
+from engine.commands import Command, CommandHandlers, Outcome
+from engine.errors import CommandFailed, EngineClosed, EngineError
+from engine.events import EventRegistry
 from engine.log import reads
 from engine.log.backend import Backend
-from engine.log.records import AppendResult, NewEvent, RecordedEvent
-from engine.log.schema import stored_instant
-from engine.projections.base import ProjectionContext
+from engine.log.records import AppendResult, RecordedEvent
 from engine.projections.registry import ProjectionSet, checkpoint_advance
+from engine.unit_of_work import HalfWritten, StreamVersions, UnitOfWork
 
 log = logging.getLogger("session_engine.writes")
-
-_COLUMNS = (
-    "position, namespace, stream, version, type, schema_version, data, metadata, idempotency_key, recorded_at"
-)
-_INSERT_EVENTS = {
-    # The hot path hands rows straight to the driver: SQLAlchemy's per-row bind processing
-    # costs more than the insert itself. Formats match what the Core types write and read.
-    "sqlite": f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    "postgresql": f"INSERT INTO events ({_COLUMNS})"
-    " VALUES (%s, %s, %s, %s, %s, %s, %s::json, %s::json, %s, %s)",
-}
-
-
-MAX_IDENTIFIER = 200
-
-
-def check_identifier(what: str, value: str) -> None:
-    """Namespaces, streams and keys must fit their columns on every backend (PostgreSQL text refuses NUL)."""
-    if not isinstance(value, str) or not value:
-        raise ValidationFailed(f"{what} must be a non-empty string")
-    if len(value) > MAX_IDENTIFIER:
-        raise ValidationFailed(f"{what} is longer than {MAX_IDENTIFIER} characters")
-    if "\x00" in value:
-        raise ValidationFailed(f"{what} must not contain the NUL character")
-
-
-class _StreamVersions:
-    """A bounded cache of stream versions, valid while nobody else appends to the log."""
-
-    def __init__(self, size: int = 100_000) -> None:
-        self._size = size
-        self._versions: OrderedDict[tuple[str, str], int] = OrderedDict()
-
-    def get(self, key: tuple[str, str]) -> int | None:
-        version = self._versions.get(key)
-        if version is not None:
-            self._versions.move_to_end(key)
-        return version
-
-    def update(self, changes: dict[tuple[str, str], int]) -> None:
-        self._versions.update(changes)
-        while len(self._versions) > self._size:
-            self._versions.popitem(last=False)
-
-    def clear(self) -> None:
-        self._versions.clear()
-
-
-class UnitOfWork:
-    """One batch's transaction: the state handlers read, and the events and projections they produce."""
-
-    def __init__(
-        self,
-        connection: Connection,
-        registry: EventRegistry,
-        projections: ProjectionSet,
-        versions: _StreamVersions,
-        head: int,
-        now: datetime,
-    ) -> None:
-        self.connection = connection
-        self.projection = ProjectionContext(connection)
-        self.now = now
-        self.head = head
-        self._registry = registry
-        self._projections = projections
-        self._versions = versions
-        self._staged_versions: dict[tuple[str, str], int] = {}
-        self._staged_keys: dict[tuple[str, str, str], list[RecordedEvent]] = {}
-        self._rows: list[tuple[Any, ...]] = []
-        self._stored_now = stored_instant(now, connection.dialect.name)
-        self.recorded: list[RecordedEvent] = []
-
-    # -- what handlers read -------------------------------------------------------------
-    def read(self, statement: Any, params: dict[str, Any] | None = None) -> sa.CursorResult[Any]:
-        """Query the read models as this batch has changed them so far."""
-        return self.projection.read(statement, params)
-
-    def stream_version(self, namespace: str, stream: str) -> int:
-        key = (namespace, stream)
-        version = self._staged_versions.get(key)
-        if version is None:
-            version = self._versions.get(key)
-        if version is None:
-            version = reads.stream_version(self.connection, namespace, stream)
-            self._staged_versions[key] = version
-        return version
-
-    # -- what the committer does with a decision ----------------------------------------
-    def earlier_append(self, command: Command) -> list[RecordedEvent] | None:
-        if command.idempotency_key is None:
-            return None
-        key = (command.namespace, command.stream, command.idempotency_key)
-        staged = self._staged_keys.get(key)
-        if staged is not None:
-            return staged
-        return reads.find_idempotent(self.connection, self._registry, *key)
-
-    def record(self, command: Command, decision: Decision[Any]) -> list[RecordedEvent]:
-        """Check the expected version, stage the events, and apply them to the projections."""
-        namespace, stream = command.namespace, command.stream
-        check_identifier("namespace", namespace)
-        check_identifier("stream", stream)
-        current = self.stream_version(namespace, stream)
-        expected = decision.expected_version
-        if expected is not None and expected != current:
-            raise WrongExpectedVersion(namespace, stream, expected, current)
-        if not decision.events:
-            return []
-        events = [self._as_new_event(event) for event in decision.events]
-        try:
-            encoded = [(_dumps(event.data), event) for event in events]
-        except orjson.JSONEncodeError as error:  # e.g. a lone surrogate: not representable as UTF-8
-            raise ValidationFailed(f"event data is not valid JSON text: {error}") from None
-        try:
-            return self._stage(command, encoded, current)
-        except BaseException as error:
-            # Something is half-written: only rolling back the whole transaction undoes it.
-            raise _HalfWritten(error) from error
-
-    def _stage(
-        self, command: Command, encoded: list[tuple[str, NewEvent]], current: int
-    ) -> list[RecordedEvent]:
-        namespace, stream = command.namespace, command.stream
-        base_metadata = command.metadata.to_json()
-        recorded: list[RecordedEvent] = []
-        for offset, (data, new) in enumerate(encoded):
-            meta = {**base_metadata, **new.metadata}
-            key = None
-            if offset == 0 and command.idempotency_key is not None:
-                key = command.idempotency_key
-                meta["idempotency_key"] = key
-                meta["append_size"] = len(encoded)
-            self.head += 1
-            version = current + offset + 1
-            self._rows.append(
-                (
-                    self.head,
-                    namespace,
-                    stream,
-                    version,
-                    new.type,
-                    new.schema_version,
-                    data,
-                    _dumps(meta),
-                    key,
-                    self._stored_now,
-                )
-            )
-            recorded.append(
-                RecordedEvent(
-                    self.head,
-                    namespace,
-                    stream,
-                    version,
-                    new.type,
-                    new.schema_version,
-                    new.data,
-                    meta,
-                    self.now,
-                )
-            )
-        self._staged_versions[(namespace, stream)] = current + len(recorded)
-        if command.idempotency_key is not None:
-            self._staged_keys[(namespace, stream, command.idempotency_key)] = recorded
-        self._projections.apply_per_command(self.projection, recorded)
-        self.recorded.extend(recorded)
-        return recorded
-
-    def _as_new_event(self, event: NewEvent | DomainEvent) -> NewEvent:
-        if isinstance(event, NewEvent):
-            return event
-        return NewEvent(
-            type=event.event_type,
-            data=event.model_dump(mode="json"),
-            schema_version=event.schema_version,
-        )
-
-    def finish(self, backend: Backend, advance: sa.Update) -> None:
-        """Write the staged events, the projections' pending writes and their checkpoints."""
-        if self.recorded:
-            self._projections.apply_per_batch(self.projection, self.recorded)
-        self.projection.flush()
-        if self._rows:
-            self.connection.exec_driver_sql(_INSERT_EVENTS[self.connection.dialect.name], self._rows)
-            self.connection.execute(advance, {"position": self.head})
-            backend.notify(self.connection, self.head)
-
-    def committed(self) -> None:
-        self._versions.update(self._staged_versions)
 
 
 @dataclass(eq=False)
@@ -238,13 +44,6 @@ class _Pending:
     def reset(self) -> None:
         self.outcome = None
         self.error = None
-
-
-class _HalfWritten(Exception):
-    """Staging failed after some writes were queued: the batch must roll back."""
-
-    def __init__(self, cause: BaseException) -> None:
-        self.cause = cause
 
 
 class _Crashed(Exception):
@@ -281,7 +80,7 @@ class Committer:
         self._wakeup = anyio.Event()
         self._closing = False
         self._stopped = anyio.Event()
-        self._versions = _StreamVersions()
+        self._versions = StreamVersions()
         self._known_head: int | None = None
         self._last_recorded_at: datetime | None = None
         self._thread = anyio.CapacityLimiter(1)
@@ -397,7 +196,7 @@ class Committer:
         except EngineError as refused:
             pending.error = refused  # refused before anything was staged: nothing to undo
             return
-        except _HalfWritten as half:
+        except HalfWritten as half:
             if isinstance(half.cause, sa.exc.DBAPIError):
                 raise half.cause from None
             raise _Crashed(pending, half.cause) from half.cause
@@ -415,10 +214,6 @@ class Committer:
         """Drop cached stream versions (after the log changed behind the committer's back)."""
         self._versions.clear()
         self._known_head = None
-
-
-def _dumps(value: Any) -> str:
-    return orjson.dumps(value).decode()
 
 
 def _append_result(recorded: Sequence[RecordedEvent], repeated: bool = False) -> AppendResult:

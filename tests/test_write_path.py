@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from engine import Command, CommandFailed, Decision, Engine, EngineError, NewEvent
 from engine.commands import CommandHandlers
 from engine.modules import Domain
-from engine.writes import UnitOfWork
+from engine.unit_of_work import UnitOfWork
 
 pytestmark = pytest.mark.anyio
 

@@ -15,7 +15,7 @@ from engine.objects.limits import MAX_MESSAGES, ROW_STRIDE
 from engine.objects.models import GraphValue, Message, MessagesValue, MessageValue, ThreadValue, dump
 from engine.objects.state import handlers, iso, lookup
 from engine.objects.tables import object_messages
-from engine.writes import UnitOfWork
+from engine.unit_of_work import UnitOfWork
 
 MAX_ORDINALS = 1_000_000
 """Messages one `messages` object may hold in total (uploads plus appends)."""

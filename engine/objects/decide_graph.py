@@ -11,7 +11,7 @@ from engine.objects.errors import InvalidGraphEnvelope
 from engine.objects.events import GraphMutated
 from engine.objects.graph_ops import Operation, Workspace, dump_operations
 from engine.objects.state import handlers, lookup
-from engine.writes import UnitOfWork
+from engine.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -14,7 +14,7 @@ from engine.objects.limits import MAX_ID, MAX_THREAD_ITEM_BYTES
 from engine.objects.models import has_nul, json_size, parse_content
 from engine.objects.state import handlers, lookup
 from engine.objects.thread_reads import item_document
-from engine.writes import UnitOfWork
+from engine.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True, kw_only=True)

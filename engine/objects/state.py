@@ -15,7 +15,7 @@ from engine.objects.graph_store import Run
 from engine.objects.tables import session_objects as so
 
 if TYPE_CHECKING:
-    from engine.writes import UnitOfWork
+    from engine.unit_of_work import UnitOfWork
 
 handlers = CommandHandlers()
 

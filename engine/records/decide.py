@@ -19,7 +19,7 @@ from engine.records.models import DeleteRequest, SetRequest, UpdateRequest, Writ
 from engine.records.tables import session_records
 
 if TYPE_CHECKING:
-    from engine.writes import UnitOfWork
+    from engine.unit_of_work import UnitOfWork
 
 handlers = CommandHandlers()
 

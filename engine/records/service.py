@@ -36,7 +36,7 @@ from engine.records.models import (
     UpdateResponse,
     Wire,
 )
-from engine.writes import check_identifier
+from engine.unit_of_work import check_identifier
 
 if TYPE_CHECKING:
     from engine.engine import Engine

@@ -29,7 +29,7 @@ from engine.values.policy import Kind, Policies, Policy
 from engine.values.projection import PART_PREFIX, value_entries, value_sessions
 
 if TYPE_CHECKING:
-    from engine.writes import UnitOfWork
+    from engine.unit_of_work import UnitOfWork
 
 handlers = CommandHandlers()
 
