@@ -151,3 +151,25 @@ def served(config: str, prefix: str) -> Iterator[tuple[int, int]]:
             finally:
                 process.terminate()
                 process.wait(timeout=30)
+
+
+async def round_trips_per_second(clients: Sequence[Any], seconds: float, frames: list[str]) -> float:
+    """Round trips/s over open websocket clients, each sending one frame at a time, then closed."""
+    import asyncio
+
+    done = 0
+    stop = time.perf_counter() + seconds
+
+    async def drive(ws: Any) -> None:
+        nonlocal done
+        while time.perf_counter() < stop:
+            for frame in frames:
+                await ws.send(frame)
+                await ws.recv()
+            done += len(frames)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(drive(ws) for ws in clients))
+    elapsed = time.perf_counter() - started
+    await asyncio.gather(*(ws.close() for ws in clients))
+    return done / elapsed

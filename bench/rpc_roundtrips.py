@@ -19,6 +19,7 @@ import orjson
 from websockets.asyncio.client import ClientConnection, connect
 
 from adapters.rpc.bus_auth import sign
+from bench.common import round_trips_per_second
 from bench.websocket_roundtrips import echo_server, engine_server
 
 SECRET = "bench-bus-secret-0123456789"
@@ -67,22 +68,7 @@ async def round_trips(url: str, connections: int, seconds: float, frames: list[s
     """Round trips per second over `connections` peers, each with one request in flight."""
     opener = open_peer if bus else open_echo
     peers = list(await asyncio.gather(*(opener(url) for _ in range(connections))))
-    done = 0
-    stop = time.perf_counter() + seconds
-
-    async def drive(ws: ClientConnection) -> None:
-        nonlocal done
-        while time.perf_counter() < stop:
-            for frame in frames:
-                await ws.send(frame)
-                await ws.recv()
-            done += len(frames)
-
-    started = time.perf_counter()
-    await asyncio.gather(*(drive(ws) for ws in peers))
-    elapsed = time.perf_counter() - started
-    await asyncio.gather(*(ws.close() for ws in peers))
-    return done / elapsed
+    return await round_trips_per_second(peers, seconds, frames)
 
 
 async def fan_out(url: str, subscribers: int, events: int) -> tuple[float, float]:

@@ -25,7 +25,7 @@ from pathlib import Path
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
 
-from bench.common import free_port, served
+from bench.common import free_port, round_trips_per_second, served
 
 KEY = "BENCH0123456789abcdef"
 ECHO_SERVER = """
@@ -104,22 +104,7 @@ AGAIN = orjson.dumps({"type": 0, "id": 4, "websocket_api_key": KEY, "client_id":
 async def round_trips(url: str, connections: int, seconds: float, engine: bool, frames: list[str]) -> float:
     """Round trips per second over `connections` clients, each sending one frame at a time."""
     clients = [await open_client(url, engine) for _ in range(connections)]
-    done = 0
-    stop = time.perf_counter() + seconds
-
-    async def drive(ws: ClientConnection) -> None:
-        nonlocal done
-        while time.perf_counter() < stop:
-            for frame in frames:
-                await ws.send(frame)
-                await ws.recv()
-            done += len(frames)
-
-    started = time.perf_counter()
-    await asyncio.gather(*(drive(ws) for ws in clients))
-    elapsed = time.perf_counter() - started
-    await asyncio.gather(*(ws.close() for ws in clients))
-    return done / elapsed
+    return await round_trips_per_second(clients, seconds, frames)
 
 
 async def idle_memory(url: str, pid: int, count: int, engine: bool) -> tuple[float, float]:
