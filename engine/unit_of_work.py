@@ -206,11 +206,14 @@ class UnitOfWork:
         """Write the staged events, the projections' pending writes and their checkpoints."""
         if self.recorded:
             self._projections.apply_per_batch(self.projection, self.recorded)
-        self.projection.flush()
-        if self._rows:
-            self.connection.exec_driver_sql(_INSERT_EVENTS[self.connection.dialect.name], self._rows)
-            self.connection.execute(advance, {"position": self.head})
-            backend.notify(self.connection, self.head)
+        if not self.projection.holds_driver_sql:
+            self.projection.flush()  # a Core statement may want its results: not in a pipeline
+        with backend.pipeline(self.connection):  # on PostgreSQL: one round trip for all of these
+            self.projection.flush()
+            if self._rows:
+                self.connection.exec_driver_sql(_INSERT_EVENTS[self.connection.dialect.name], self._rows)
+                self.connection.execute(advance, {"position": self.head})
+                backend.notify(self.connection, self.head)
 
     def committed(self) -> None:
         self._versions.update(self._staged_versions)

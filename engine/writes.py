@@ -165,14 +165,19 @@ class Committer:
 
     def _attempt(self, batch: list[_Pending]) -> list[RecordedEvent]:
         with self._writer.begin() as connection:
-            self._backend.lock_log(connection)
-            head, last_time = reads.head_with_time(connection)
+            head = self._backend.lock_and_read_head(connection)
             if head != self._known_head:
-                self._versions.clear()  # another process appended: cached versions may be stale
+                # Another process appended (or this is the first batch): cached versions may be
+                # stale, and its last event's time bounds ours from below.
+                self._versions.clear()
+                _, last_time = reads.head_with_time(connection)
+                if last_time is not None and (
+                    self._last_recorded_at is None or last_time > self._last_recorded_at
+                ):
+                    self._last_recorded_at = last_time
             now = as_utc(self._clock.now())
-            for previous in (self._last_recorded_at, last_time):
-                if previous is not None and previous > now:
-                    now = previous  # recorded_at never decreases along the log
+            if self._last_recorded_at is not None and self._last_recorded_at > now:
+                now = self._last_recorded_at  # recorded_at never decreases along the log
             unit = UnitOfWork(connection, self._registry, self._projections, self._versions, head, now)
             for pending in batch:
                 self._run_one(unit, pending)

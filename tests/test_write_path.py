@@ -133,3 +133,49 @@ async def test_a_foreign_writer_invalidates_cached_versions(test_engine: Engine)
     # The committer notices the head moved and re-reads versions, so this lands at version 3.
     result = await test_engine.append("ns", "raced", [NewEvent("noted", {})], expected_version=2)
     assert (result.first_version, result.first_position) == (3, 3)
+
+
+_REFUSE_FORBIDDEN = {
+    "sqlite": [
+        "CREATE TRIGGER refuse_forbidden BEFORE INSERT ON events WHEN NEW.type = 'forbidden'"
+        " BEGIN SELECT RAISE(ABORT, 'forbidden event'); END"
+    ],
+    "postgresql": [
+        "CREATE FUNCTION refuse_forbidden() RETURNS trigger LANGUAGE plpgsql AS"
+        " $$ BEGIN IF NEW.type = 'forbidden' THEN RAISE EXCEPTION 'forbidden event'; END IF;"
+        " RETURN NEW; END $$",
+        "CREATE TRIGGER refuse_forbidden BEFORE INSERT ON events FOR EACH ROW"
+        " EXECUTE FUNCTION refuse_forbidden()",
+    ],
+}
+
+
+async def test_a_write_the_database_refuses_fails_alone(test_engine: Engine) -> None:
+    """The database refuses one command's events at commit time (PostgreSQL: inside the pipelined
+    batch write): that command fails with a clear error, every other command of the batch lands."""
+
+    def install(connection: sa.Connection) -> None:
+        with connection.begin():
+            for statement in _REFUSE_FORBIDDEN[connection.dialect.name]:
+                connection.exec_driver_sql(statement)
+
+    await test_engine.read(install)
+    outcomes: dict[str, object] = {}
+
+    async def run(name: str, event_type: str) -> None:
+        try:
+            outcomes[name] = await test_engine.append("ns", name, [NewEvent(event_type, {})])
+        except EngineError as error:
+            outcomes[name] = error
+
+    async with anyio.create_task_group() as tasks:
+        for i in range(20):
+            tasks.start_soon(run, f"good{i}", "noted")
+            if i == 10:
+                tasks.start_soon(run, "bad", "forbidden")
+    refused = outcomes.pop("bad")
+    assert isinstance(refused, CommandFailed) and "forbidden event" in str(refused)
+    assert all(not isinstance(o, Exception) for o in outcomes.values())
+    assert await test_engine.head() == 20
+    assert [e.version for e in await test_engine.read_stream("ns", "good19")] == [1]
+    assert await test_engine.verify() == []

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -22,6 +23,7 @@ NOTIFY_CHANNEL = "session_engine_events"
 LOG_LOCK_KEY = 0x5E55_E7E1  # arbitrary: the advisory lock that serialises appends across processes
 
 DEFAULT_URL = "sqlite:///session-engine.db"
+_HEAD = "SELECT max(position) FROM events"
 
 
 def _json_dumps(value: Any) -> str:
@@ -116,6 +118,38 @@ class Backend:
         """
         if not self.is_sqlite:
             connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({LOG_LOCK_KEY})")
+
+    def lock_and_read_head(self, connection: Connection) -> int:
+        """Take the log lock (see `lock_log`) and read the head position: one round trip.
+
+        On PostgreSQL both statements go out in one pipeline (with the BEGIN); the head query still
+        runs after the lock is granted, on a fresh snapshot, so it sees every earlier commit.
+        """
+        dbapi: Any = connection.connection.dbapi_connection
+        if self.is_sqlite:
+            return int(dbapi.execute(_HEAD).fetchone()[0] or 0)
+        with self.pipeline(connection):
+            dbapi.execute(f"SELECT pg_advisory_xact_lock({LOG_LOCK_KEY})")
+            cursor = dbapi.execute(_HEAD)
+        return int(cursor.fetchone()[0] or 0)
+
+    @contextmanager
+    def pipeline(self, connection: Connection) -> Iterator[None]:
+        """Send the writes inside as one batch (a psycopg pipeline); a no-op on SQLite.
+
+        Only for statements whose results nobody reads before the block ends. Errors surface at
+        the end of the block; they are raised as SQLAlchemy's `DBAPIError`s, as if from `execute`.
+        """
+        if self.is_sqlite:
+            yield
+            return
+        import psycopg
+
+        try:
+            with connection.connection.dbapi_connection.pipeline():  # type: ignore[union-attr]
+                yield
+        except psycopg.Error as error:
+            raise sa.exc.DBAPIError.instance(None, None, error, psycopg.Error) from error
 
     def analyze(self, connection: Connection) -> None:
         """Refresh PostgreSQL's statistics on the log before reading all of it.

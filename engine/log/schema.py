@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 
 from engine.clock import as_utc
@@ -112,7 +113,15 @@ events = Table(
     Column("idempotency_key", String(200), nullable=True),
     Column("recorded_at", UtcDateTime, nullable=False),
     UniqueConstraint("namespace", "stream", "version"),
-    Index("ix_events_idempotency", "namespace", "stream", "idempotency_key", unique=True),
+    Index(
+        "ix_events_idempotency",
+        "namespace",
+        "stream",
+        "idempotency_key",
+        unique=True,
+        sqlite_where=text("idempotency_key IS NOT NULL"),
+        postgresql_where=text("idempotency_key IS NOT NULL"),
+    ),
 )
 
 checkpoints = Table(

@@ -51,6 +51,11 @@ class ProjectionContext:
             self._statement, self._keys = sql, None
         self._params.append(row)  # type: ignore[arg-type]
 
+    @property
+    def holds_driver_sql(self) -> bool:
+        """True when the writes waiting to be flushed are driver SQL (or there are none)."""
+        return self._statement is None or isinstance(self._statement, str)
+
     def flush(self) -> None:
         if self._statement is None:
             return
