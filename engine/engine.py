@@ -138,8 +138,8 @@ class Engine:
         token = anyio.lowlevel.current_token()
 
         def on_head(position: int) -> None:
-            if position <= self.hub.head:
-                return  # most notifications are this process's own commits: already published
+            if position <= max(self.hub.head, self._committer.committing):
+                return  # most notifications are this process's own commits: published by it
             with contextlib.suppress(RuntimeError):  # the event loop is gone: the engine is closing
                 anyio.from_thread.run_sync(self.hub.observe_head, position, token=token)
 

@@ -87,6 +87,8 @@ class Committer:
         self._advance = checkpoint_advance(projections)
         self.batches = 0
         self.commands = 0
+        self.committing = 0
+        """The head this process is committing or has committed: NOTIFYs up to it are its own."""
 
     async def execute(self, command: Command) -> Outcome[Any]:
         if self._closing:
@@ -182,6 +184,12 @@ class Committer:
             for pending in batch:
                 self._run_one(unit, pending)
             unit.finish(self._backend, self._advance)
+            self.committing = unit.head
+            try:
+                connection.commit()
+            except BaseException:
+                self.committing = self._known_head or 0  # nothing was committed: nothing to skip
+                raise
         unit.committed()
         self._known_head = unit.head
         self._last_recorded_at = now
