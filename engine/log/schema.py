@@ -6,7 +6,7 @@ the migrated schema matches the code.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -97,6 +97,15 @@ def stored_instant(instant: datetime, dialect: str) -> Any:
     text = as_utc(instant).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
     _last_stored = (instant, text)
     return text
+
+
+def instant_from_stored(value: Any) -> datetime | None:
+    """The inverse of `stored_instant`: what `UtcDateTime` reads back, for driver-level reads."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    return as_utc(value)
 
 
 events = Table(

@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from engine.log.schema import UtcDateTime
+from engine.log.schema import UtcDateTime, instant_from_stored, stored_instant
 from engine.values.projection import PART_PREFIX, value_entries, value_sessions
 
 _s, _e = value_sessions.c, value_entries.c
@@ -74,9 +75,28 @@ _page_keys = sa.select(_e.session_id, _e.key).where(
 )
 
 
+_GET_SQLITE = (
+    "SELECT value, expires_at, updated_at FROM value_entries"
+    " WHERE namespace = ? AND session_id = ? AND key = ? AND (expires_at IS NULL OR expires_at > ?)"
+)
+
+
 def get_value(
     connection: Connection, namespace: str, session_id: str, key: str, now: datetime
 ) -> StoredValue | None:
+    if connection.dialect.name == "sqlite":
+        # The server's hottest read: straight to the driver, one autocommit SELECT (its own
+        # snapshot). Through SQLAlchemy (autobegin, BEGIN, bind and result processing, rollback)
+        # it cost about 150 µs of CPU against 30 µs here: most of a get's time in the server.
+        dbapi: Any = connection.connection.dbapi_connection
+        found = dbapi.execute(_GET_SQLITE, (namespace, session_id, key, stored_instant(now, "sqlite")))
+        raw = found.fetchone()
+        if raw is None:
+            return None
+        value, expires_at, updated_at = raw
+        return StoredValue(
+            key, orjson.loads(value), instant_from_stored(expires_at), instant_from_stored(updated_at)
+        )
     row = connection.execute(_get, {"ns": namespace, "sid": session_id, "k": key, "now": now}).first()
     return None if row is None else StoredValue(key, row[0], row[1], row[2])
 
