@@ -99,10 +99,8 @@ def stored_instant(instant: datetime, dialect: str) -> Any:
     return text
 
 
-def instant_from_stored(value: Any) -> datetime | None:
+def instant_from_stored(value: Any) -> datetime:
     """The inverse of `stored_instant`: what `UtcDateTime` reads back, for driver-level reads."""
-    if value is None:
-        return None
     if isinstance(value, str):
         return datetime.fromisoformat(value).replace(tzinfo=UTC)
     return as_utc(value)

@@ -94,9 +94,8 @@ def get_value(
         if raw is None:
             return None
         value, expires_at, updated_at = raw
-        return StoredValue(
-            key, orjson.loads(value), instant_from_stored(expires_at), instant_from_stored(updated_at)
-        )
+        expiry = None if expires_at is None else instant_from_stored(expires_at)
+        return StoredValue(key, orjson.loads(value), expiry, instant_from_stored(updated_at))
     row = connection.execute(_get, {"ns": namespace, "sid": session_id, "k": key, "now": now}).first()
     return None if row is None else StoredValue(key, row[0], row[1], row[2])
 
