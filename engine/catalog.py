@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from engine.log.reads import LogPage
 from engine.log.records import RecordedEvent
 from engine.log.schema import Position, UtcDateTime, metadata, stored_instant
 from engine.projections.base import Projection, ProjectionContext
@@ -48,6 +49,7 @@ UPSERT_MANY = (
 class StreamsCatalog(Projection):
     all_events = True
     per_batch = True
+    headers_only = True
 
     def __init__(self) -> None:
         super().__init__("streams", [streams])
@@ -81,12 +83,40 @@ class StreamsCatalog(Projection):
             )
             for key, event in last.items()
         ]
-        if dialect == "postgresql":
-            context.execute_sql(UPSERT_MANY, tuple(list(column) for column in zip(*rows, strict=True)))
-            return
-        sql = UPSERT[dialect]
-        for row in rows:
-            context.execute_sql(sql, row)
+        _write(context, rows)
+
+    def apply_page(self, context: ProjectionContext, page: LogPage) -> None:
+        """`apply` from the headers alone (a replay): no payload is decoded, no event object built."""
+        rows = page.rows
+        last = {(row[1], row[2]): row for row in rows}
+        first = {(row[1], row[2]): row for row in reversed(rows)}
+        dialect = context.dialect
+        instants: dict[Any, Any] = {}  # recorded_at as the driver gave it -> as the catalog stores it
+
+        def stored(raw: Any) -> Any:
+            value = instants.get(raw)
+            if value is None:
+                value = instants[raw] = stored_instant(page.instant(raw), dialect)
+            return value
+
+        _write(
+            context,
+            [
+                (namespace, stream, version, start[0], position, stored(start[8]), stored(end[8]))
+                for key, end in last.items()
+                for position, namespace, stream, version in (end[:4],)
+                for start in (first[key],)
+            ],
+        )
+
+
+def _write(context: ProjectionContext, rows: list[tuple[Any, ...]]) -> None:
+    if context.dialect == "postgresql":
+        context.execute_sql(UPSERT_MANY, tuple(list(column) for column in zip(*rows, strict=True)))
+        return
+    sql = UPSERT[context.dialect]
+    for row in rows:
+        context.execute_sql(sql, row)
 
 
 catalog = StreamsCatalog()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -133,25 +133,113 @@ def read_all(
         params.extend(wanted)
     sql += f" ORDER BY position LIMIT {int(limit)}"
     rows = connection.exec_driver_sql(sql, tuple(params)).fetchall()
-    versions = registry.versions
-    loads = orjson.loads
-    recorded: list[RecordedEvent] = []
-    last_text: Any = None
-    instant: Any = None
-    for position, namespace_, stream_, version, type_, schema_version, data, meta, at in rows:
-        if isinstance(data, str | bytes):
-            data = loads(data)
-        if isinstance(meta, str | bytes):
-            meta = loads(meta)
-        if at is not last_text and at != last_text:  # events of one commit share their instant
-            last_text = at
-            instant = datetime.fromisoformat(at).replace(tzinfo=UTC) if isinstance(at, str) else at
-        if versions.get(type_, 1) > schema_version:
-            schema_version, data = registry.upcast(type_, schema_version, data)
-        recorded.append(
-            RecordedEvent(position, namespace_, stream_, version, type_, schema_version, data, meta, instant)
-        )
-    return recorded
+    return LogPage(rows, registry).events()
+
+
+Row = tuple[int, str, str, int, str, int, Any, Any, Any]
+"""A log row as the driver returns it: position, namespace, stream, version, type, schema_version,
+data, metadata, recorded_at (JSON as text and the instant as stored text on SQLite)."""
+
+
+class LogPage:
+    """Driver rows of the log, decoded only as far as a reader asks.
+
+    A replay reads every event once, but most projections handle a few event types and the streams
+    catalog needs only the headers: payloads are decoded for the events that someone will look at.
+    """
+
+    __slots__ = ("_instants", "registry", "rows")
+
+    def __init__(self, rows: Sequence[Row], registry: EventRegistry) -> None:
+        self.rows = rows
+        self.registry = registry
+        self._instants: dict[Any, datetime] = {}
+
+    def instant(self, stored: Any) -> datetime:
+        """The aware instant of a row's `recorded_at` (events of one commit share theirs)."""
+        instant = self._instants.get(stored)
+        if instant is None:
+            instant = stored
+            if isinstance(stored, str):
+                instant = datetime.fromisoformat(stored).replace(tzinfo=UTC)
+            self._instants[stored] = instant
+        return instant
+
+    def events(self, types: Collection[str] | None = None) -> list[RecordedEvent]:
+        """The page's events of these types (all when None), upcast, in position order."""
+        versions = self.registry.versions
+        upcast = self.registry.upcast
+        loads = orjson.loads
+        instant = self.instant
+        recorded: list[RecordedEvent] = []
+        append = recorded.append
+        for position, namespace_, stream_, version, type_, schema_version, data, meta, at in self.rows:
+            if types is not None and type_ not in types:
+                continue
+            if isinstance(data, str | bytes):
+                data = loads(data)
+            if isinstance(meta, str | bytes):
+                meta = loads(meta)
+            if versions.get(type_, 1) > schema_version:
+                schema_version, data = upcast(type_, schema_version, data)
+            append(
+                RecordedEvent(
+                    position, namespace_, stream_, version, type_, schema_version, data, meta, instant(at)
+                )
+            )
+        return recorded
+
+
+def read_page(
+    connection: Connection,
+    registry: EventRegistry,
+    *,
+    after: int,
+    upto: int,
+    limit: int,
+    types: Collection[str] | None = None,
+    payloads: Collection[str] | None = None,
+) -> LogPage:
+    """Up to `limit` events in (after, upto] (of `types` only, unless None), in position order, with
+    the data and metadata of `payloads` types only (all when None; the others read as None)."""
+    sqlite = connection.dialect.name == "sqlite"
+    p = "?" if sqlite else "%s"
+    params: list[Any] = []
+
+    def among(values: Collection[str]) -> str:
+        if sqlite:
+            params.extend(values)
+            return f"type IN ({', '.join([p] * len(values))})"
+        params.append(list(values))  # one array parameter: PostgreSQL plans IN lists as many ORs
+        return "type = ANY(%s)"
+
+    if types is not None and not types:
+        return LogPage([], registry)
+    if payloads is None:
+        columns = "data, metadata"
+    elif not payloads:
+        columns = "NULL, NULL"
+    else:
+        columns = f"CASE WHEN {among(payloads)} THEN data END, CASE WHEN {among(payloads)} THEN metadata END"
+    sql = (
+        f"SELECT position, namespace, stream, version, type, schema_version, {columns}, recorded_at"
+        f" FROM events WHERE position > {p} AND position <= {p}"
+    )
+    params.extend([after, upto])
+    if types is not None:
+        sql += f" AND {among(types)}"
+    sql += f" ORDER BY position LIMIT {int(limit)}"
+    if not connection.in_transaction():
+        connection.begin()  # what SQLAlchemy's autobegin does before its own first statement
+    # Driver tuples, not Row objects; PostgreSQL's binary format spares parsing numbers and instants.
+    driver = connection.connection.driver_connection
+    cursor = driver.cursor() if sqlite else driver.cursor(binary=True)  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql, tuple(params))
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    return LogPage(rows, registry)
 
 
 def position_at(connection: Connection, instant: datetime) -> int:

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection, CursorResult
 from sqlalchemy.sql import Executable
 
 from engine.events import DomainEvent
+from engine.log.reads import LogPage
 from engine.log.records import RecordedEvent
 
 Handler = Callable[["ProjectionContext", RecordedEvent], None]
@@ -107,6 +108,10 @@ class Projection:
     per_batch = False
     """True for a projection that no command handler reads: the write path applies it once per
     batch, to all the batch's events, instead of after each command."""
+    headers_only = False
+    """True for an `all_events` projection whose events outside its handlers' types need only their
+    headers: a replay then gives it raw pages (`apply_page`) and decodes payloads only for the event
+    types some projection handles."""
 
     def __init__(
         self,
@@ -145,6 +150,10 @@ class Projection:
             handler = handlers.get(event.type)
             if handler is not None:
                 handler(context, event)
+
+    def apply_page(self, context: ProjectionContext, page: LogPage) -> None:
+        """Replay a page of the log (`headers_only` projections): the same writes as `apply` on its events."""
+        self.apply(context, page.events())
 
     def clear(self, context: ProjectionContext) -> None:
         """Empty the projection's tables (children first, in reverse dependency order)."""

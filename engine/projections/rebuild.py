@@ -21,6 +21,8 @@ from engine.projections.registry import ProjectionSet, write_checkpoint
 
 Progress = Callable[[int], None]
 PAGE = 5000
+REPLAY_PAGE = 20_000
+"""Events per page of a replay: a page costs a query, and one catalog upsert per stream in it."""
 
 
 def replay(
@@ -32,27 +34,48 @@ def replay(
     after: int = 0,
     upto: int,
     progress: Progress | None = None,
-    page: int = PAGE,
+    page: int = REPLAY_PAGE,
 ) -> int:
-    """Apply the log's events in (after, upto] to `projections` on `target`. Returns events applied."""
-    wanted = frozenset().union(*(p.event_types for p in projections))
-    everything = any(p.all_events for p in projections)
+    """Apply the log's events in (after, upto] to `projections` on `target`. Returns events applied.
+
+    Each page is read once for all projections. Payloads are decoded only for the event types some
+    projection handles (`headers_only` projections see the rest as raw rows), and each projection
+    gets only its own events, so runs of them batch into one executemany per statement.
+    """
+    by_pages = [p for p in projections if p.all_events and p.headers_only]
+    full = [p for p in projections if p not in by_pages]
+    everything = any(p.all_events for p in full)
+    wanted = frozenset().union(*(p.event_types for p in full))
+    handled = wanted.union(*(p.event_types for p in by_pages))
+    own = {p.name: p.event_types for p in full if not p.all_events and len(full) > 1}
     context = ProjectionContext(target)
     applied = 0
     position = after
     while position < upto:
-        batch = reads.read_all(
-            source, registry, after=position, limit=page, upto=upto, types=None if everything else wanted
+        chunk = reads.read_page(
+            source,
+            registry,
+            after=position,
+            upto=upto,
+            limit=page,
+            types=None if by_pages or everything else wanted,
+            payloads=handled if by_pages and not everything else None,
         )
-        if not batch:
+        if not chunk.rows:
             break
-        for projection in projections:
-            projection.apply(context, batch)
+        for projection in by_pages:
+            projection.apply_page(context, chunk)
+        if full:
+            batch = chunk.events(wanted if by_pages and not everything else None)
+            for projection in full:
+                types = own.get(projection.name)
+                projection.apply(context, batch if types is None else [e for e in batch if e.type in types])
         context.flush()
-        applied += len(batch)
+        applied += len(chunk.rows)
+        last = chunk.rows[-1][0]
         if progress is not None:
-            progress(batch[-1].position - position)
-        position = batch[-1].position
+            progress(last - position)
+        position = last
     if progress is not None and position < upto:
         progress(upto - position)
     return applied

@@ -6,13 +6,15 @@ time question (against the engine clock), so the tables are a pure function of t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.sql import Executable
+from sqlalchemy.sql.dml import UpdateBase
 
 from engine.log.records import RecordedEvent
 from engine.log.schema import Position, UtcDateTime, metadata
@@ -97,7 +99,62 @@ _end_session = (
 
 _ENTRY_COLUMNS = ["value", "size", "expires_at", "created_position", "updated_at"]
 
-values = Projection("values", [value_sessions, value_entries])
+
+class ValuesProjection(Projection):
+    """Writes a batch table by table: each table's writes in event order, one table after the other.
+
+    No handler reads, and the two tables do not refer to each other, so each table's rows depend
+    only on the order of its own writes. A `value_set` writes both (entry, then session), which
+    would alternate statements and defeat the context's batching; grouped by table, consecutive
+    writes of one statement go as one executemany. And a session's touches with no other write to
+    the session between them are one upsert: the first's `created_at`, the last's `updated_*`.
+    """
+
+    def apply(self, context: ProjectionContext, events: Iterable[RecordedEvent]) -> None:
+        by_table = _ByTable(context)
+        super().apply(by_table, events)
+        by_table.drain()
+
+
+class _ByTable(ProjectionContext):
+    def __init__(self, target: ProjectionContext) -> None:
+        super().__init__(target.connection)
+        self._target = target
+        self._writes: dict[int, list[tuple[Executable, dict[str, Any] | None]]] = {}
+        self._touch = _upsert(self, value_sessions, ["namespace", "session_id"], _TOUCHED)
+        self._touches: dict[tuple[str, str], dict[str, Any]] = {}
+        """The queued touch of each session that nothing else has written since."""
+
+    def execute(self, statement: Executable, params: dict[str, Any] | None = None) -> None:
+        table = statement.table if isinstance(statement, UpdateBase) else None
+        if table is value_sessions:
+            if statement is self._touch and params is not None:
+                key = (params["namespace"], params["session_id"])
+                earlier = self._touches.get(key)
+                if earlier is not None:
+                    earlier.update({column: params[column] for column in _TOUCHED})
+                    return
+                self._touches[key] = params
+            else:
+                self._touches.clear()
+        self._writes.setdefault(id(table), []).append((statement, params))
+
+    def execute_sql(self, sql: str, row: tuple[Any, ...]) -> None:
+        raise NotImplementedError("values handlers write through SQLAlchemy statements")
+
+    def read(self, statement: Executable, params: dict[str, Any] | None = None) -> CursorResult[Any]:
+        self.drain()
+        return self._target.read(statement, params)
+
+    def drain(self) -> None:
+        for writes in self._writes.values():
+            for statement, params in writes:
+                self._target.execute(statement, params)
+        self._writes.clear()
+        self._touches.clear()
+
+
+values = ValuesProjection("values", [value_sessions, value_entries])
 
 
 def _ids(event: RecordedEvent) -> dict[str, str]:
@@ -123,11 +180,12 @@ def _upsert(
     return statement
 
 
+_TOUCHED = ["updated_at", "updated_position"]
+
+
 def _touch(context: ProjectionContext, event: RecordedEvent) -> None:
     """Mark the session's values as changed now, creating a durable session row on first use."""
-    statement = _upsert(
-        context, value_sessions, ["namespace", "session_id"], ["updated_at", "updated_position"]
-    )
+    statement = _upsert(context, value_sessions, ["namespace", "session_id"], _TOUCHED)
     context.execute(
         statement,
         {
