@@ -22,6 +22,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from adapters.config import ServerConfig
 from adapters.rest.app import create_rest_app
+from adapters.rest.hot import HotDistriRoutes
 from adapters.rpc.bus_endpoint import BusAdapter
 from adapters.rpc.jsonrpc_endpoint import JsonRpcHttp, JsonRpcWebsocket
 from adapters.websocket.endpoint import WebsocketAdapter
@@ -81,6 +82,8 @@ def create_app(engine_url: str | None, config: ServerConfig, **engine_options: A
         ],
         lifespan=lifespan,
     )
+    # getSessionValue / setSessionValue are answered before any routing (see adapters.rest.hot).
+    app.add_middleware(HotDistriRoutes, config=config, engine=lambda: app.state.engine)
     # REST (FastAPI) serves every request no route above takes.
     app.router.default = create_rest_app(config, engine=lambda: app.state.engine)
     app.state.engine = None

@@ -1,12 +1,22 @@
 """REST throughput: Distri `setSessionValue` / `getSessionValue` requests per second through the server,
 against a bare endpoint of the same framework (FastAPI on uvicorn, same settings) in the same run.
 
-Both servers run as subprocesses; the load generator is a minimal keep-alive HTTP/1.1 client on
+The servers run as subprocesses; the load generator is a minimal keep-alive HTTP/1.1 client on
 asyncio streams in this process (httpx would be the bottleneck). The bare app answers the same
 routes with a constant (it reads the POST body and returns 204): the ceiling for "one HTTP request
-in, one answer out" with this framework on this machine.
+in, one answer out" with this framework on this machine (the target's reference). The server answers
+these two routes before FastAPI's routing (`adapters.rest.hot`), so a second, informative baseline
+shows the floor below any framework: a bare ASGI callable on the same uvicorn.
 
-    python -m bench.rest_throughput [--seconds 3] [--connections 1,16] [--durability full|normal|off]
+Measurements alternate between the servers (`--rounds` slices of `--seconds / --rounds` each), so a
+change in machine load hits the baseline and the server alike; a figure is requests over time summed
+across its slices. Besides the default rows (the engine at `--durability`, full unless given), sets
+are also measured against a second server opened with `durability="normal"` (SQLite
+`synchronous=NORMAL`, no fsync per commit; never the default): what the adapter and the engine cost
+apart from the fsync.
+
+    python -m bench.rest_throughput [--seconds 3] [--rounds 3] [--connections 1,16]
+                                    [--durability full|normal|off]
 """
 
 from __future__ import annotations
@@ -20,8 +30,10 @@ import time
 from collections.abc import Iterator
 
 import orjson
+from rich.console import Console
+from rich.table import Table
 
-from bench.common import free_port, served, show, wait_for_port
+from bench.common import free_port, served, wait_for_port
 
 KEY = "BENCH0123456789abcdef"
 BARE_APP = """
@@ -38,6 +50,26 @@ async def get_value(session_id: str, key: str) -> Response:
     return Response(b'{"value":{"theme":"dark","language":"en"}}', media_type="application/json")
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", server_header=False)
 """
+BARE_ASGI = """
+import sys, uvicorn
+VALUE = b'{"value":{"theme":"dark","language":"en"}}'
+async def app(scope, receive, send):
+    more = scope["method"] == "POST"
+    while more:
+        more = (await receive()).get("more_body", False)
+    if scope["method"] == "POST":
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+        return
+    headers = [(b"content-length", b"%d" % len(VALUE)), (b"content-type", b"application/json")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": VALUE})
+uvicorn.run(
+    app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", server_header=False, lifespan="off"
+)
+"""
+"""No framework at all: the uvicorn floor. The adapter answers the two routes benchmarked here in
+a pure ASGI middleware (`adapters.rest.hot`), so this column shows how far from that floor it is."""
 
 
 def config_text(durability: str) -> str:
@@ -61,9 +93,9 @@ def engine_server(durability: str) -> Iterator[int]:
 
 
 @contextlib.contextmanager
-def bare_server() -> Iterator[int]:
+def bare_server(source: str = BARE_APP) -> Iterator[int]:
     port = free_port()
-    with subprocess.Popen([sys.executable, "-c", BARE_APP, str(port)], stderr=subprocess.DEVNULL) as process:
+    with subprocess.Popen([sys.executable, "-c", source, str(port)], stderr=subprocess.DEVNULL) as process:
         try:
             wait_for_port(port)
             yield port
@@ -104,6 +136,12 @@ async def exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, r
 
 
 async def requests_per_second(port: int, connections: int, seconds: float, kind: str) -> float:
+    done, elapsed = await requests_in(port, connections, seconds, kind)
+    return done / elapsed
+
+
+async def requests_in(port: int, connections: int, seconds: float, kind: str) -> tuple[int, float]:
+    """(requests answered, seconds) over `connections` keep-alive clients, one request in flight each."""
     streams = [await asyncio.open_connection("127.0.0.1", port) for _ in range(connections)]
     make = set_request if kind == "set" else get_request
     done = 0
@@ -128,41 +166,68 @@ async def requests_per_second(port: int, connections: int, seconds: float, kind:
     elapsed = time.perf_counter() - started
     for _, writer in streams:
         writer.close()
-    return done / elapsed
+    return done, elapsed
 
 
 async def run(args: argparse.Namespace) -> None:
     fan = [int(n) for n in args.connections.split(",")]
     kinds = ("set", "get")
-    with bare_server() as port:
-        bare = {(k, n): await requests_per_second(port, n, args.seconds, k) for k in kinds for n in fan}
-    with engine_server(args.durability) as port:
-        ours = {(k, n): await requests_per_second(port, n, args.seconds, k) for k in kinds for n in fan}
+    slice_seconds = args.seconds / args.rounds
+    with contextlib.ExitStack() as stack:
+        servers = {
+            "bare": stack.enter_context(bare_server()),
+            "asgi": stack.enter_context(bare_server(BARE_ASGI)),
+            "ours": stack.enter_context(engine_server(args.durability)),
+        }
+        if args.durability != "normal":
+            servers["normal"] = stack.enter_context(engine_server("normal"))
+        figures: dict[tuple[str, str, int], float] = {}
+        for kind in kinds:
+            for n in fan:
+                names = [name for name in servers if kind == "set" or name != "normal"]
+                totals = {name: [0.0, 0.0] for name in names}  # requests, seconds
+                for _ in range(args.rounds):
+                    for name in names:
+                        done, elapsed = await requests_in(servers[name], n, slice_seconds, kind)
+                        totals[name][0] += done
+                        totals[name][1] += elapsed
+                for name, (done, seconds) in totals.items():
+                    figures[name, kind, n] = done / seconds
     rows = []
     for kind in kinds:
         name = "setSessionValue" if kind == "set" else "getSessionValue"
-        for n in fan:
-            share = ours[kind, n] / bare[kind, n]
-            rows.append(
-                (
-                    f"{name}, {n} connection(s)",
-                    f"{bare[kind, n]:,.0f}",
-                    f"{ours[kind, n]:,.0f}",
-                    f"{share:.0%}",
+        variants = [("ours", "")]
+        if kind == "set" and "normal" in servers:
+            variants.append(("normal", ", durability=normal (not the default)"))
+        for server, label in variants:
+            for n in fan:
+                bare, ours = figures["bare", kind, n], figures[server, kind, n]
+                rows.append(
+                    (
+                        f"{name}, {n} connection(s){label}",
+                        f"{bare:,.0f}",
+                        f"{figures['asgi', kind, n]:,.0f}",
+                        f"{ours:,.0f}",
+                        f"{ours / bare:.0%}",
+                    )
                 )
-            )
-    show(
-        f"REST throughput (requests/s, durability={args.durability}, target >= 60% of bare)",
-        ["case", "bare FastAPI", "session-engine", "share"],
-        rows,
+    table = Table(
+        title=f"REST throughput (requests/s, durability={args.durability} unless a row says otherwise; "
+        "share: of bare FastAPI, target >= 60%)"
     )
+    for column in ("case", "bare FastAPI", "bare ASGI", "session-engine", "share"):
+        table.add_column(column, justify="left" if column == "case" else "right")
+    for row in rows:
+        table.add_row(*row)
+    Console(width=132).print(table)  # wide enough for the longest row name
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--seconds", type=float, default=3.0, help="per figure, over all rounds")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating slices per figure")
     parser.add_argument("--connections", default="1,16")
     parser.add_argument("--durability", choices=["full", "normal", "off"], default="full")
     asyncio.run(run(parser.parse_args()))

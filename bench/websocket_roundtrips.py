@@ -5,8 +5,14 @@ Both servers run as subprocesses (so the load generator does not share their GIL
 asyncio `websockets` client in this process. The echo server answers each frame with the same frame:
 the ceiling for "one JSON frame in, one out" in Python on this machine.
 
-    python -m bench.websocket_roundtrips [--seconds 3] [--connections 1,100] [--idle 2000]
-                                        [--durability full|normal|off]
+Measurements alternate between the servers (`--rounds` slices of `--seconds / --rounds` each, on
+connections opened once per server), so a change in machine load hits the baseline and the server
+alike. Besides the default rows (the engine at `--durability`, full unless given), sets are also
+measured against a second server opened with `durability="normal"` (SQLite `synchronous=NORMAL`, no
+fsync per commit; never the default): what the adapter and the engine cost apart from the fsync.
+
+    python -m bench.websocket_roundtrips [--seconds 3] [--rounds 3] [--connections 1,100]
+                                        [--idle 2000] [--durability full|normal|off]
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from pathlib import Path
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
 
-from bench.common import free_port, round_trips_per_second, served
+from bench.common import free_port, served
 
 KEY = "BENCH0123456789abcdef"
 ECHO_SERVER = """
@@ -101,10 +107,24 @@ AGAIN = orjson.dumps({"type": 0, "id": 4, "websocket_api_key": KEY, "client_id":
 """Initialize on an initialized connection: answered AlreadyInitialized without any engine call."""
 
 
-async def round_trips(url: str, connections: int, seconds: float, engine: bool, frames: list[str]) -> float:
-    """Round trips per second over `connections` clients, each sending one frame at a time."""
-    clients = [await open_client(url, engine) for _ in range(connections)]
-    return await round_trips_per_second(clients, seconds, frames)
+async def round_trips_on(
+    clients: list[ClientConnection], seconds: float, frames: list[str]
+) -> tuple[int, float]:
+    """(round trips, seconds) over open clients, each sending one frame at a time; they stay open."""
+    done = 0
+    stop = time.perf_counter() + seconds
+
+    async def drive(ws: ClientConnection) -> None:
+        nonlocal done
+        while time.perf_counter() < stop:
+            for frame in frames:
+                await ws.send(frame)
+                await ws.recv()
+            done += len(frames)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(drive(ws) for ws in clients))
+    return done, time.perf_counter() - started
 
 
 async def idle_memory(url: str, pid: int, count: int, engine: bool) -> tuple[float, float]:
@@ -123,30 +143,51 @@ async def idle_memory(url: str, pid: int, count: int, engine: bool) -> tuple[flo
     return (after - before) / count, opened
 
 
+CASES = (
+    ("echo", "echo server", [SET, GET]),
+    ("ours", "set+get", [SET, GET]),
+    ("ours", "set only", [SET]),
+    ("ours", "get only", [GET]),
+    ("ours", "no engine call", [AGAIN]),
+    ("normal", "set only, durability=normal (not the default)", [SET]),
+)
+"""(server, row label, frames sent in turn by each connection)."""
+
+
+async def interleaved(urls: dict[str, str], n: int, seconds: float, rounds: int) -> dict[str, float]:
+    """Round trips/s of every case in CASES on `n` connections per server, slices alternating."""
+    clients = {name: [await open_client(url, name != "echo") for _ in range(n)] for name, url in urls.items()}
+    cases = [(server, label, frames) for server, label, frames in CASES if server in urls]
+    totals = {label: [0.0, 0.0] for _, label, _ in cases}
+    for _ in range(rounds):
+        for server, label, frames in cases:
+            done, elapsed = await round_trips_on(clients[server], seconds / rounds, frames)
+            totals[label][0] += done
+            totals[label][1] += elapsed
+    await asyncio.gather(*(ws.close() for group in clients.values() for ws in group))
+    return {label: done / elapsed for label, (done, elapsed) in totals.items()}
+
+
 async def run(args: argparse.Namespace) -> None:
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     fan = [int(n) for n in args.connections.split(",")]
     rows: list[tuple[str, str]] = []
-    with echo_server() as (echo_url, echo_pid):
-        echo = {n: await round_trips(echo_url, n, args.seconds, False, [SET, GET]) for n in fan}
+    with contextlib.ExitStack() as stack:
+        echo_url, echo_pid = stack.enter_context(echo_server())
+        url, pid = stack.enter_context(engine_server(args.durability))
+        urls = {"echo": echo_url, "ours": url}
+        if args.durability != "normal":
+            urls["normal"] = stack.enter_context(engine_server("normal"))[0]
+        figures = {n: await interleaved(urls, n, args.seconds, args.rounds) for n in fan}
         echo_memory = await idle_memory(echo_url, echo_pid, args.idle, engine=False) if args.idle else None
-    with engine_server(args.durability) as (url, pid):
-        ours = {n: await round_trips(url, n, args.seconds, True, [SET, GET]) for n in fan}
-        sets = {n: await round_trips(url, n, args.seconds, True, [SET]) for n in fan}
-        gets = {n: await round_trips(url, n, args.seconds, True, [GET]) for n in fan}
-        bare = {n: await round_trips(url, n, args.seconds, True, [AGAIN]) for n in fan}
         memory = await idle_memory(url, pid, args.idle, engine=True) if args.idle else None
     for n in fan:
-        rows.append((f"echo server, {n} connection(s)", f"{echo[n]:,.0f}"))
-        for name, figures in (
-            ("set+get", ours),
-            ("set only", sets),
-            ("get only", gets),
-            ("no engine call", bare),
-        ):
-            share = figures[n] / echo[n]
-            rows.append((f"{name}, {n} connection(s)", f"{figures[n]:,.0f} ({share:.0%} of echo)"))
+        echo = figures[n]["echo server"]
+        rows.append((f"echo server, {n} connection(s)", f"{echo:,.0f}"))
+        for label, value in figures[n].items():
+            if label != "echo server":
+                rows.append((f"{label}, {n} connection(s)", f"{value:,.0f} ({value / echo:.0%} of echo)"))
     if memory and echo_memory:
         rows.append(
             (
@@ -157,15 +198,17 @@ async def run(args: argparse.Namespace) -> None:
         rows.append((f"KiB/idle echo connection (n={args.idle:,})", f"{echo_memory[0]:.1f}"))
         rows.append(("server RSS growth at 10,000 (extrapolated)", f"{memory[0] * 10_000 / 1024:,.0f} MiB"))
     print(
-        f"websocket round trips per second (SQLite, durability={args.durability}, {args.seconds:g} s per run)"
+        f"websocket round trips per second (SQLite, durability={args.durability} unless a row says "
+        f"otherwise, {args.seconds:g} s per figure in {args.rounds} alternating slices)"
     )
     for name, value in rows:
-        print(f"  {name:<48} {value}")
+        print(f"  {name:<64} {value}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--seconds", type=float, default=3.0, help="per figure, over all rounds")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating slices per figure")
     parser.add_argument("--connections", default="1,100")
     parser.add_argument(
         "--idle", type=int, default=2000, help="idle connections for the memory figure (0: skip)"

@@ -18,16 +18,24 @@ from adapters.rest.errors import ApiError, validation_message
 M = TypeVar("M", bound=BaseModel)
 
 
-async def read_json(request: Request) -> Any:
+def parse_json(raw: bytes) -> Any:
     try:
-        return orjson.loads(await request.body())
+        return orjson.loads(raw)
     except orjson.JSONDecodeError:
         raise ApiError(400, "invalid_json", "the body is not valid JSON") from None
 
 
-async def read_model(request: Request, model: type[M]) -> M:
-    data = await read_json(request)
+def parse_model(raw: bytes, model: type[M]) -> M:
+    data = parse_json(raw)
     try:
         return model.model_validate(data)
     except ValidationError as error:
         raise ApiError(400, "invalid_request", validation_message(error.errors())) from None
+
+
+async def read_json(request: Request) -> Any:
+    return parse_json(await request.body())
+
+
+async def read_model(request: Request, model: type[M]) -> M:
+    return parse_model(await request.body(), model)

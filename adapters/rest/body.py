@@ -30,6 +30,12 @@ class _Refused(Exception):
         self.status, self.code, self.message = status, code, message
 
 
+def routing_path(scope: Scope) -> str:
+    """The path routes match on: the raw path, still percent-encoded (normalised by `quote`)."""
+    raw = scope.get("raw_path")
+    return quote(raw, safe=_SAFE) if raw else str(scope["path"])
+
+
 class BodyAndPath:
     """Pure ASGI middleware (cheap on the hot path: GETs only get their path swapped)."""
 
@@ -41,9 +47,8 @@ class BodyAndPath:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        raw = scope.get("raw_path")
-        if raw:
-            scope = {**scope, "path": quote(raw, safe=_SAFE)}
+        if scope.get("raw_path"):
+            scope = {**scope, "path": routing_path(scope)}
         if scope["method"] not in _BODY_METHODS:
             await self.app(scope, receive, send)
             return

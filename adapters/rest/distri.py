@@ -4,6 +4,10 @@ Byte-compatible with `@distri/core` and the Rust `distri` client: 204 on writes,
 for a missing or expired key, a bare array from the session listing, `{"error": ...}` with 400 on
 bad input. Bodies are parsed here (not by FastAPI) so that no Content-Type is required and every
 refusal keeps Distri's error shape; gzip bodies were already inflated by `body.BodyAndPath`.
+
+In the server, `set_value` and `get_value` are answered before routing by `adapters.rest.hot` (the
+same rules, without FastAPI's per-request machinery): change both together;
+`tests/adapters/rest/test_hot_routes.py` compares their answers.
 """
 
 from __future__ import annotations

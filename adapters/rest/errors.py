@@ -106,12 +106,29 @@ def responses(model: type[BaseModel], *statuses: int) -> dict[int | str, dict[st
 # -- handlers ------------------------------------------------------------------------------------
 
 
+def api_error_response(path: str, error: ApiError) -> JSONResponse:
+    return error_response(path, error.status, error.code, error.message, error.headers)
+
+
+def engine_error_response(method: str, path: str, error: EngineError) -> JSONResponse:
+    status = status_for(error)
+    if status == 500:
+        log.error("engine error on %s %s", method, path, exc_info=error)
+        return error_response(path, 500, "internal_error", "internal server error")
+    return error_response(path, status, error.code, str(error))
+
+
+def crash_response(method: str, path: str, error: BaseException) -> JSONResponse:
+    log.error("unhandled error on %s %s", method, path, exc_info=error)
+    return error_response(path, 500, "internal_error", "internal server error")
+
+
 def install(app: FastAPI) -> None:
     """Replace FastAPI's default error answers (422, HTML-ish detail) with the family shapes."""
 
     async def on_api_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, ApiError)
-        return error_response(request.url.path, error.status, error.code, error.message, error.headers)
+        return api_error_response(request.url.path, error)
 
     async def on_validation(request: Request, error: Exception) -> Response:
         assert isinstance(error, RequestValidationError | ValidationError)
@@ -129,15 +146,10 @@ def install(app: FastAPI) -> None:
 
     async def on_engine(request: Request, error: Exception) -> Response:
         assert isinstance(error, EngineError)
-        status = status_for(error)
-        if status == 500:
-            log.error("engine error on %s %s", request.method, request.url.path, exc_info=error)
-            return error_response(request.url.path, 500, "internal_error", "internal server error")
-        return error_response(request.url.path, status, error.code, str(error))
+        return engine_error_response(request.method, request.url.path, error)
 
     async def on_crash(request: Request, error: Exception) -> Response:
-        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
-        return error_response(request.url.path, 500, "internal_error", "internal server error")
+        return crash_response(request.method, request.url.path, error)
 
     app.add_exception_handler(ApiError, on_api_error)
     app.add_exception_handler(RequestValidationError, on_validation)
