@@ -153,8 +153,8 @@ def served(config: str, prefix: str) -> Iterator[tuple[int, int]]:
                 process.wait(timeout=30)
 
 
-async def round_trips_per_second(clients: Sequence[Any], seconds: float, frames: list[str]) -> float:
-    """Round trips/s over open websocket clients, each sending one frame at a time, then closed."""
+async def round_trips_on(clients: Sequence[Any], seconds: float, frames: list[str]) -> tuple[int, float]:
+    """(round trips, seconds) over open websocket clients, each sending one frame at a time."""
     import asyncio
 
     done = 0
@@ -170,6 +170,13 @@ async def round_trips_per_second(clients: Sequence[Any], seconds: float, frames:
 
     started = time.perf_counter()
     await asyncio.gather(*(drive(ws) for ws in clients))
-    elapsed = time.perf_counter() - started
+    return done, time.perf_counter() - started
+
+
+async def round_trips_per_second(clients: Sequence[Any], seconds: float, frames: list[str]) -> float:
+    """Round trips/s over open websocket clients, each sending one frame at a time, then closed."""
+    import asyncio
+
+    done, elapsed = await round_trips_on(clients, seconds, frames)
     await asyncio.gather(*(ws.close() for ws in clients))
     return done / elapsed

@@ -31,7 +31,7 @@ from pathlib import Path
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
 
-from bench.common import free_port, served
+from bench.common import free_port, round_trips_on, served
 
 KEY = "BENCH0123456789abcdef"
 ECHO_SERVER = """
@@ -105,26 +105,6 @@ SET = orjson.dumps({"type": 12, "id": 2, "key": "token", "value": "abc123", "ttl
 GET = orjson.dumps({"type": 13, "id": 3, "key": "token"}).decode()
 AGAIN = orjson.dumps({"type": 0, "id": 4, "websocket_api_key": KEY, "client_id": "bench-client"}).decode()
 """Initialize on an initialized connection: answered AlreadyInitialized without any engine call."""
-
-
-async def round_trips_on(
-    clients: list[ClientConnection], seconds: float, frames: list[str]
-) -> tuple[int, float]:
-    """(round trips, seconds) over open clients, each sending one frame at a time; they stay open."""
-    done = 0
-    stop = time.perf_counter() + seconds
-
-    async def drive(ws: ClientConnection) -> None:
-        nonlocal done
-        while time.perf_counter() < stop:
-            for frame in frames:
-                await ws.send(frame)
-                await ws.recv()
-            done += len(frames)
-
-    started = time.perf_counter()
-    await asyncio.gather(*(drive(ws) for ws in clients))
-    return done, time.perf_counter() - started
 
 
 async def idle_memory(url: str, pid: int, count: int, engine: bool) -> tuple[float, float]:
