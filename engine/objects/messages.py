@@ -88,22 +88,27 @@ def _tsquery(groups: list[_Group]) -> str:
     )
 
 
-def matching_sessions(connection: Connection, namespace: str, query: str) -> Select[Any]:
-    """A selectable of the distinct session ids in `namespace` with a message matching `query`."""
+def matching_sessions(
+    connection: Connection, namespace: str, query: str, *, distinct: bool = True
+) -> Select[Any]:
+    """A selectable of the distinct session ids in `namespace` with a message matching `query`.
+
+    `distinct=False`: one id per matching message (repeats), for a caller that deduplicates anyway
+    (a `UNION`, an `IN`) and would otherwise pay for the deduplication twice.
+    """
     groups = parse_search(query)
     if connection.dialect.name == "postgresql":
         tsquery = sa.func.to_tsquery(sa.literal_column(f"'{FTS_CONFIG}'::regconfig"), _tsquery(groups))
-        return (
-            sa.select(messages.c.session_id)
-            .where(messages.c.namespace == namespace, search_vector.bool_op("@@")(tsquery))
-            .distinct()
+        select = sa.select(messages.c.session_id).where(
+            messages.c.namespace == namespace, search_vector.bool_op("@@")(tsquery)
         )
-    return (
-        sa.select(messages.c.session_id)
-        .select_from(_fts.join(messages, messages.c.id == _fts.c.rowid))
-        .where(sa.literal_column(FTS_TABLE).op("MATCH")(_fts5(groups)), messages.c.namespace == namespace)
-        .distinct()
-    )
+    else:
+        select = (
+            sa.select(messages.c.session_id)
+            .select_from(_fts.join(messages, messages.c.id == _fts.c.rowid))
+            .where(sa.literal_column(FTS_TABLE).op("MATCH")(_fts5(groups)), messages.c.namespace == namespace)
+        )
+    return select.distinct() if distinct else select
 
 
 def message_stats(

@@ -7,9 +7,11 @@ that is what makes rebuilding a million events fast without making handlers hard
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, CursorResult
@@ -95,6 +97,86 @@ def upsert_statement(
     return insert.on_conflict_do_update(
         index_elements=list(key), set_={name: insert.excluded[name] for name in columns}
     )
+
+
+def stored_json(value: Any, dialect: str) -> str | None:
+    """A document exactly as the shared `Json` type binds it (None: SQL NULL on SQLite, JSON null on
+    PostgreSQL), for driver-level writes. `JsonValue` (values) binds None as JSON null on both."""
+    if value is None and dialect == "sqlite":
+        return None
+    return orjson.dumps(value).decode()
+
+
+class Bulk:
+    """Driver SQL writing many rows in their stored form: an INSERT (or upsert, or a DELETE by key).
+
+    SQLite gets an executemany of a one-row statement; PostgreSQL one statement over arrays
+    (`unnest`, sent in the binary format), so a batch is one round trip and one execution, not one
+    per row. Callers format
+    values as the column types bind them (`stored_instant`, `stored_json`), and give an upsert rows
+    with distinct keys (one statement cannot update a row twice on PostgreSQL).
+    """
+
+    def __init__(
+        self,
+        table: sa.Table,
+        columns: Sequence[str],
+        *,
+        key: Sequence[str] = (),
+        update: Sequence[str] | None = None,
+        delete: bool = False,
+    ) -> None:
+        self.table = table
+        self.columns = tuple(columns)
+        self.key = tuple(key)
+        self.update = None if update is None else tuple(update)
+        self.delete = delete
+        self._sql: dict[str, str] = {}
+
+    def sql(self, dialect: str) -> str:
+        sql = self._sql.get(dialect)
+        if sql is None:
+            sql = self._sql[dialect] = self._build(dialect)
+        return sql
+
+    def _build(self, dialect: str) -> str:
+        name, columns = self.table.name, self.columns
+        if dialect == "postgresql":
+            # %b: arrays in the binary format, which spares escaping every string into an array literal.
+            arrays = ", ".join(f"%b::{_pg_type(self.table.c[c])}[]" for c in columns)
+            if self.delete:
+                match = " AND ".join(f'{name}."{c}" = d."{c}"' for c in columns)
+                names = ", ".join(f'"{c}"' for c in columns)
+                return f"DELETE FROM {name} USING unnest({arrays}) AS d({names}) WHERE {match}"
+            source = f"SELECT * FROM unnest({arrays})"
+        else:
+            if self.delete:
+                return f"DELETE FROM {name} WHERE " + " AND ".join(f'"{c}" = ?' for c in columns)
+            source = f"VALUES ({', '.join('?' * len(columns))})"
+        sql = f"INSERT INTO {name} ({', '.join(f'{chr(34)}{c}{chr(34)}' for c in columns)}) {source}"
+        if self.update is not None:
+            conflict = f" ON CONFLICT ({', '.join(f'{chr(34)}{c}{chr(34)}' for c in self.key)}) DO "
+            sets = ", ".join(f'"{c}" = excluded."{c}"' for c in self.update)
+            sql += conflict + (f"UPDATE SET {sets}" if sets else "NOTHING")
+        return sql
+
+    def write(self, context: ProjectionContext, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Queue the rows on the context (in order with its other writes)."""
+        if not rows:
+            return
+        sql = self.sql(context.dialect)
+        if context.dialect == "postgresql":
+            context.execute_sql(sql, tuple(list(column) for column in zip(*rows, strict=True)))
+            return
+        for row in rows:
+            context.execute_sql(sql, row)
+
+
+def _pg_type(column: sa.Column[Any]) -> str:
+    """The PostgreSQL type of a column, as an array cast names it: no collation, and no length (a
+    cast to VARCHAR(n) would truncate silently where the insert itself refuses a longer value)."""
+    compiled = column.type.compile(dialect=postgresql.dialect())  # type: ignore[no-untyped-call]
+    return re.sub(r"\(\d+\)", "", compiled.split(" COLLATE ")[0])
 
 
 class Projection:

@@ -15,6 +15,7 @@ from engine.projections.base import Projection, ProjectionContext
 class ProjectionSet:
     def __init__(self, projections: Iterable[Projection] = ()) -> None:
         self._projections: list[Projection] = []
+        self._interest_cache: dict[bool, list[tuple[Projection, frozenset[str] | None]]] = {}
         for projection in projections:
             self.add(projection)
 
@@ -22,6 +23,7 @@ class ProjectionSet:
         if any(p.name == projection.name for p in self._projections):
             raise ValueError(f"projection {projection.name!r} registered twice")
         self._projections.append(projection)
+        self._interest_cache.clear()
 
     def __iter__(self):  # type: ignore[no-untyped-def]
         return iter(self._projections)
@@ -53,15 +55,30 @@ class ProjectionSet:
 
     def apply_per_command(self, context: ProjectionContext, events: Sequence[RecordedEvent]) -> None:
         """After each command of a batch: the projections that later commands may read."""
-        for projection in self._projections:
-            if not projection.per_batch:
+        for projection, types in self._interests(per_batch=False):
+            if types is None or any(event.type in types for event in events):
                 projection.apply(context, events)
 
     def apply_per_batch(self, context: ProjectionContext, events: Sequence[RecordedEvent]) -> None:
         """Once per batch, before commit: the projections no command reads."""
-        for projection in self._projections:
-            if projection.per_batch:
+        for projection, types in self._interests(per_batch=True):
+            if types is None or any(event.type in types for event in events):
                 projection.apply(context, events)
+
+    def _interests(self, *, per_batch: bool) -> list[tuple[Projection, frozenset[str] | None]]:
+        """The write path's projections with the event types they handle (None: every event).
+
+        A batch form of `apply` may cost something even for events it ignores (setting up its
+        batch), so the write path calls a projection only for events it handles.
+        """
+        cached = self._interest_cache.get(per_batch)
+        if cached is None:
+            cached = self._interest_cache[per_batch] = [
+                (p, None if p.all_events else p.event_types)
+                for p in self._projections
+                if p.per_batch == per_batch
+            ]
+        return cached
 
 
 def read_checkpoints(connection: Connection) -> dict[str, tuple[int, int]]:

@@ -31,7 +31,7 @@ from engine.records.models import (
     StatusCounts,
 )
 from engine.records.projection import fold_title
-from engine.records.tables import session_records, session_status_counts
+from engine.records.tables import TITLE_FTS, session_records, session_status_counts
 
 MAX_CHILDREN = 1000
 """getChildren has no paging on the wire: at most this many children, oldest first."""
@@ -152,52 +152,114 @@ def _preview(found: dict[str, Preview], session_id: str) -> dict[str, Any]:
     return {} if preview is None else {"preview": preview}
 
 
+WALK_FACTOR = 1.0
+"""How a search page is planned (see `search`): walk the records newest first when the matches are
+dense enough - `matches ** 2 >= WALK_FACTOR * limit * records` - else sort the matches. Tests set
+0 (always walk) or a huge value (always sort) to compare the two plans."""
+
+_titles_fts = sa.table(TITLE_FTS, sa.column("rowid"))
+_record_rowid: sa.ColumnClause[int] = sa.literal_column(f"{session_records.name}.rowid")
+
+
+def _title_matches(connection: Connection, namespace: str, folded: str) -> sa.Select[Any]:
+    """Ids of the records whose folded title contains `folded` (LIKE, escaped: the exact rule).
+
+    SQLite narrows the rows with its trigram index first (a phrase of the query's trigrams; under
+    3 characters there is no trigram, and the covering title index is scanned instead).
+    PostgreSQL's planner takes the pg_trgm index for the LIKE by itself.
+    """
+    where = [_r.namespace == namespace, _r.title_folded.contains(folded, autoescape=True)]
+    if connection.dialect.name == "sqlite" and len(folded) >= 3:
+        phrase = '"' + folded.replace('"', '""') + '"'
+        trigrams = sa.select(_titles_fts.c.rowid).where(sa.literal_column(TITLE_FTS).op("MATCH")(phrase))
+        where.append(_record_rowid.in_(trigrams))
+    return sa.select(_r.session_id).where(*where)
+
+
 def search(connection: Connection, namespace: str, request: SearchRequest) -> SearchResponse:
-    """Sessions with a message matching the full-text query, or whose title contains it."""
+    """Sessions with a message matching the full-text query, or whose title contains it.
+
+    One statement: the matching session ids (full-text index + title index) are materialized
+    once; `hits` counts those that are live records passing the filters (the total: an indexed
+    probe per match, no sort); the page then comes from one of two branches, the other getting
+    `LIMIT 0` so it never runs:
+    - walk: the records newest first along the list index, each tested against the matches (a
+      hash / ephemeral-index probe), stopping at the page - about `limit * records / matches` rows;
+    - sort: the matches' records sorted (top-N), for sparse matches where a walk would go far.
+    """
     query = request.query.strip()
     if not query:
         return SearchResponse(sessions=[], total=0)
     try:
-        by_messages = matching_sessions(connection, namespace, query)
+        by_messages = matching_sessions(connection, namespace, query, distinct=False)
     except ValidationFailed as error:
         raise InvalidSearchSyntax(str(error), ("query",)) from None
-    title = fold_title(query)
-    by_title = sa.select(_r.session_id).where(
-        _r.namespace == namespace, _r.title_folded.contains(title, autoescape=True)
-    )
-    # Start from the matching ids (a full-text index and a title index answer those) rather than
-    # walking every record in recency order and testing each: that walk was the whole cost.
-    candidates = sa.union(by_messages, by_title).subquery()
+    by_title = _title_matches(connection, namespace, str(fold_title(query)))
+    # The UNION is the only deduplication (one id per matching message before it).
+    union: sa.CompoundSelect[Any] | sa.Select[Any] = sa.union(by_messages, by_title)
+    if connection.dialect.name == "postgresql":
+        # As unbounded text the planner sizes the matches as narrow rows (not 200-character ones)
+        # and sorts / hashes them, not every record, to join them with the records.
+        matched = union.subquery("matched")
+        union = sa.select(sa.cast(matched.c.session_id, sa.Text).label("session_id"))
+    matches = union.cte("matches").prefix_with("MATERIALIZED")
+    matched_ids = sa.select(matches.c.session_id)
     where = _filtered(namespace, request.status)
-    where.append(_r.session_id.in_(sa.select(candidates.c.session_id)))
     if request.is_imported is not None:
         where.append(_r.is_imported == request.is_imported)
     limit = request.limit or DEFAULT_SEARCH_LIMIT
-    # One pass over the candidates gives the page's ids and the total (a window count); `+ 0`
-    # sorts the candidates instead of walking the recency index looking for them. The records
-    # themselves (large JSON) are read for the page only.
-    page_ids = (
-        sa.select(_r.session_id, sa.func.count().over().label("total"))
+    # The matches are distinct: a plain join counts each live one once - on SQLite a probe of an
+    # index on (namespace, session_id[, status, is_imported]) per match, no set to build first.
+    hits = (
+        sa.select(sa.func.count().label("n"))
+        .select_from(matches.join(session_records, _r.session_id == matches.c.session_id))
         .where(*where)
-        .order_by((_r.last_activity_at + 0).desc(), _r.session_id.desc())
-        .limit(limit)
+        .cte("hits")
+        .prefix_with("MATERIALIZED")
     )
+    n = sa.select(hits.c.n).scalar_subquery()
+    counts = sa.select(sa.func.coalesce(sa.func.sum(_c.count), 0)).where(_c.namespace == namespace)
+    if request.status is not None and request.status != "all":
+        counts = counts.where(_c.status == request.status)
+    walk = n * n >= sa.literal(WALK_FACTOR) * limit * counts.scalar_subquery()
+    columns = (_r.session_id, _r.last_activity_at, _r.record)
+    # Walk: the membership test sits inside an expression, so neither backend turns it into a join
+    # (PostgreSQL keeps a hashed subplan, SQLite an ephemeral-index probe) and the list index,
+    # walked backwards, gives the order.
+    walked = (
+        sa.select(*columns)
+        .where(*where, sa.func.coalesce(_r.session_id.in_(matched_ids), False))
+        .order_by(*_newest_first)
+        .limit(sa.case((walk, limit), else_=0))
+        .subquery("walked")
+    )
+    # Sort: `+ 0` keeps the planners from walking the list index for the order.
+    sorted_ = (
+        sa.select(*columns)
+        .where(*where, _r.session_id.in_(matched_ids))
+        .order_by((_r.last_activity_at + 0).desc(), _r.session_id.desc())
+        .limit(sa.case((walk, 0), else_=limit))
+        .subquery("sorted")
+    )
+    page = sa.union_all(sa.select(walked, n.label("total")), sa.select(sorted_, n.label("total")))
+    if connection.dialect.name == "postgresql":
+        # The right plan depends on the values (how many match): after a few executions psycopg
+        # prepares the statement and PostgreSQL may settle on a generic plan, which was measured
+        # 1.5-2x slower here. Plan each search for its own values, for this read transaction only.
+        connection.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
     try:
-        rows = connection.execute(page_ids).all()
+        rows = list(connection.execute(page).all())
     except sa.exc.DBAPIError as error:
         # The parser builds only well-formed expressions; should a backend still refuse one,
         # the caller gets a validation error, not a server error.
         if "fts5" not in str(error.orig) and "tsquery" not in str(error.orig):
             raise
         raise InvalidSearchSyntax("the search query could not be run", ("query",)) from None
+    # Only one branch has rows, each in order; sorting the page again costs nothing and does not
+    # depend on how a backend concatenates the branches (str order = code point order, as SQL's).
+    rows.sort(key=lambda row: (row.last_activity_at, row.session_id), reverse=True)
     total = int(rows[0].total) if rows else 0
-    ids = [row.session_id for row in rows]
-    by_id = dict(
-        connection.execute(
-            sa.select(_r.session_id, _r.record).where(_r.namespace == namespace, _r.session_id.in_(ids))
-        ).all()
-    )
-    records = [by_id[session_id] for session_id in ids]
+    records = [row.record for row in rows]
     found = previews(connection, namespace, [r["sessionId"] for r in records])
     sessions = [SearchedSession.model_validate({**r, "preview": found[r["sessionId"]]}) for r in records]
     return SearchResponse(sessions=sessions, total=total)

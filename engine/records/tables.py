@@ -46,7 +46,8 @@ session_records = sa.Table(
 """record: the wire record. title_folded: the title case-folded in Python (the same on both backends)."""
 
 # Title search is a substring match (`LIKE '%q%'`). PostgreSQL answers it from a trigram index;
-# SQLite from a covering index, which is scanned but never touches the records themselves.
+# SQLite from an FTS5 trigram index (below), or for a query under 3 characters from a covering
+# index, which is scanned but never touches the records themselves.
 sa.Index("ix_session_records_titles", session_records.c.namespace, session_records.c.title_folded).ddl_if(
     dialect="sqlite"
 )
@@ -56,6 +57,47 @@ sa.Index(
     postgresql_using="gin",
     postgresql_ops={"title_folded": "gin_trgm_ops"},
 ).ddl_if(dialect="postgresql")
+# Search counts its hits with one probe per matching session id; with a status / isImported filter
+# the primary key alone would send each probe to the record's row (large JSON). PostgreSQL counts
+# with a join over an index that holds the filter (the status index) instead.
+sa.Index(
+    "ix_session_records_filters",
+    session_records.c.namespace,
+    session_records.c.session_id,
+    session_records.c.status,
+    session_records.c.is_imported,
+).ddl_if(dialect="sqlite")
+
+TITLE_FTS = "session_titles_fts"
+TITLE_FTS_TABLES = (TITLE_FTS, *(f"{TITLE_FTS}_{suffix}" for suffix in ("config", "data", "docsize", "idx")))
+SQLITE_TITLE_FTS_DDL = (
+    f"CREATE VIRTUAL TABLE IF NOT EXISTS {TITLE_FTS} USING fts5("
+    "title, content='', tokenize='trigram case_sensitive 1')",
+    f"CREATE TRIGGER IF NOT EXISTS {TITLE_FTS}_ai AFTER INSERT ON session_records"
+    " WHEN new.title_folded IS NOT NULL BEGIN"
+    f" INSERT INTO {TITLE_FTS}(rowid, title) VALUES (new.rowid, new.title_folded); END",
+    f"CREATE TRIGGER IF NOT EXISTS {TITLE_FTS}_ad AFTER DELETE ON session_records"
+    " WHEN old.title_folded IS NOT NULL BEGIN"
+    f" INSERT INTO {TITLE_FTS}({TITLE_FTS}, rowid, title)"
+    " VALUES ('delete', old.rowid, old.title_folded); END",
+    f"CREATE TRIGGER IF NOT EXISTS {TITLE_FTS}_au AFTER UPDATE OF title_folded ON session_records"
+    " WHEN old.title_folded IS NOT new.title_folded BEGIN"
+    f" INSERT INTO {TITLE_FTS}({TITLE_FTS}, rowid, title)"
+    " SELECT 'delete', old.rowid, old.title_folded WHERE old.title_folded IS NOT NULL;"
+    f" INSERT INTO {TITLE_FTS}(rowid, title) SELECT new.rowid, new.title_folded"
+    " WHERE new.title_folded IS NOT NULL; END",
+)
+"""SQLite: a contentless FTS5 trigram index of `title_folded`, keyed by the record's rowid and kept
+in step by triggers. It answers "the title contains q" (q of 3+ characters) as a phrase of trigrams:
+candidates only - the query rechecks `LIKE` on the row. (PostgreSQL: the pg_trgm GIN index above.)"""
+
+
+def create_title_index(connection: sa.Connection) -> None:
+    """`extra_ddl` for scratch copies (SQLite); PostgreSQL's trigram index is part of the metadata."""
+    if connection.dialect.name == "sqlite":
+        for statement in SQLITE_TITLE_FTS_DDL:
+            connection.exec_driver_sql(statement)
+
 
 session_agents = sa.Table(
     "session_agents",

@@ -6,7 +6,8 @@ time question (against the engine clock), so the tables are a pure function of t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -14,11 +15,11 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.sql import Executable
-from sqlalchemy.sql.dml import UpdateBase
 
+from engine.clock import as_utc
 from engine.log.records import RecordedEvent
-from engine.log.schema import Position, UtcDateTime, metadata
-from engine.projections.base import Projection, ProjectionContext, upsert_statement
+from engine.log.schema import Position, UtcDateTime, metadata, stored_instant
+from engine.projections.base import Bulk, Projection, ProjectionContext
 from engine.values import events as ev
 
 PART_PREFIX = "__user_part_"
@@ -82,8 +83,6 @@ _s, _e = value_sessions.c, value_entries.c
 _this_session = sa.and_(_s.namespace == sa.bindparam("ns"), _s.session_id == sa.bindparam("sid"))
 _its_entries = sa.and_(_e.namespace == sa.bindparam("ns"), _e.session_id == sa.bindparam("sid"))
 
-_delete_entry = value_entries.delete().where(_its_entries, _e.key == sa.bindparam("k"))
-_delete_entries = value_entries.delete().where(_its_entries)
 _delete_parts = value_entries.delete().where(_its_entries, _e.key.startswith(PART_PREFIX, autoescape=True))
 _insert_session = value_sessions.insert()
 _set_status = value_sessions.update().where(_this_session).values(status=sa.bindparam("new_status"))
@@ -101,98 +100,202 @@ _ENTRY_COLUMNS = ["value", "size", "expires_at", "created_position", "updated_at
 
 
 class ValuesProjection(Projection):
-    """Writes a batch table by table: each table's writes in event order, one table after the other.
+    """Folds a batch's writes in memory (`_Batch`), then writes them table by table.
 
     No handler reads, and the two tables do not refer to each other, so each table's rows depend
-    only on the order of its own writes. A `value_set` writes both (entry, then session), which
-    would alternate statements and defeat the context's batching; grouped by table, consecutive
-    writes of one statement go as one executemany. And a session's touches with no other write to
-    the session between them are one upsert: the first's `created_at`, the last's `updated_*`.
+    only on the order of its own writes, and those fold:
+
+    - entries: a key's writes in the batch become at most one delete of the stored row and one
+      upsert (successive sets fold into one: the first's row, each later set's columns over it);
+      a clear drops the session's pending keys and deletes its stored ones. Deletes run first,
+      then the upserts, one statement each for the whole batch;
+    - sessions: a session's n-th write runs in round n (writes to different sessions commute),
+      and its successive touches with no other write between them are one upsert: the first's
+      `created_at`, the last's `updated_*`.
+
+    A `user_parts_cleared` (rare) matches keys by prefix as the database does (`LIKE`): it drains
+    what came before and runs as its own statement.
     """
 
     def apply(self, context: ProjectionContext, events: Iterable[RecordedEvent]) -> None:
-        by_table = _ByTable(context)
-        super().apply(by_table, events)
-        by_table.drain()
+        batch = _Batch(context)
+        handlers = self._handlers
+        for event in events:
+            handler = handlers.get(event.type)
+            if handler is not None:
+                handler(batch, event)
+        batch.drain()
 
 
-class _ByTable(ProjectionContext):
+EntryKey = tuple[str, str, str]
+SessionKey = tuple[str, str]
+
+
+class _Batch(ProjectionContext):
     def __init__(self, target: ProjectionContext) -> None:
         super().__init__(target.connection)
         self._target = target
-        self._writes: dict[int, list[tuple[Executable, dict[str, Any] | None]]] = {}
-        self._touch = _upsert(self, value_sessions, ["namespace", "session_id"], _TOUCHED)
-        self._touches: dict[tuple[str, str], dict[str, Any]] = {}
+        self._reset()
+
+    def _reset(self) -> None:
+        self.entries: dict[EntryKey, tuple[dict[str, Any], list[bool]]] = {}
+        """Pending upserts: the folded row, and [whether any set updates `created_position`]."""
+        self.session_keys: dict[SessionKey, dict[str, None]] = {}
+        self.deleted: dict[EntryKey, None] = {}
+        self.cleared: dict[SessionKey, None] = {}
+        self.rounds: list[dict[int, tuple[Executable, list[dict[str, Any]]]]] = []
+        self.session_rounds: dict[SessionKey, int] = {}
+        self.touches: dict[SessionKey, dict[str, Any]] = {}
         """The queued touch of each session that nothing else has written since."""
 
+    # -- what handlers write ----------------------------------------------------------------
+    def set_entry(self, key: EntryKey, row: dict[str, Any], replaced: bool) -> None:
+        pending = self.entries.get(key)
+        if pending is None:
+            self.entries[key] = (row, [not replaced])
+            self.session_keys.setdefault(key[:2], {})[key[2]] = None  # type: ignore[index]
+            return
+        folded, creates = pending
+        folded.update((column, row[column]) for column in _ENTRY_COLUMNS if column != "created_position")
+        if not replaced:
+            folded["created_position"] = row["created_position"]
+            creates[0] = True
+
+    def delete_entry(self, key: EntryKey) -> None:
+        self.entries.pop(key, None)
+        self.deleted[key] = None
+
+    def clear_entries(self, session: SessionKey) -> None:
+        for name in self.session_keys.pop(session, {}):
+            self.entries.pop((*session, name), None)
+        self.cleared[session] = None
+
+    def clear_parts(self, session: SessionKey) -> None:
+        self.drain()
+        self._target.execute(_delete_parts, {"ns": session[0], "sid": session[1]})
+
+    def write_session(self, statement: Executable, params: dict[str, Any]) -> None:
+        session = (
+            (params["namespace"], params["session_id"])
+            if "namespace" in params
+            else (params["ns"], params["sid"])
+        )
+        if statement is _TOUCH:
+            earlier = self.touches.get(session)
+            if earlier is not None:
+                earlier.update({column: params[column] for column in _TOUCHED})
+                return
+            self.touches[session] = params
+        else:
+            self.touches.pop(session, None)
+        number = self.session_rounds[session] = self.session_rounds.get(session, -1) + 1
+        while len(self.rounds) <= number:
+            self.rounds.append({})
+        self.rounds[number].setdefault(id(statement), (statement, []))[1].append(params)
+
     def execute(self, statement: Executable, params: dict[str, Any] | None = None) -> None:
-        table = statement.table if isinstance(statement, UpdateBase) else None
-        if table is value_sessions:
-            if statement is self._touch and params is not None:
-                key = (params["namespace"], params["session_id"])
-                earlier = self._touches.get(key)
-                if earlier is not None:
-                    earlier.update({column: params[column] for column in _TOUCHED})
-                    return
-                self._touches[key] = params
-            else:
-                self._touches.clear()
-        self._writes.setdefault(id(table), []).append((statement, params))
+        raise NotImplementedError("values handlers write through the batch's methods")
 
     def execute_sql(self, sql: str, row: tuple[Any, ...]) -> None:
-        raise NotImplementedError("values handlers write through SQLAlchemy statements")
+        raise NotImplementedError("values handlers write through the batch's methods")
 
     def read(self, statement: Executable, params: dict[str, Any] | None = None) -> CursorResult[Any]:
-        self.drain()
-        return self._target.read(statement, params)
+        raise NotImplementedError("values handlers never read")
 
+    # -- to the database ----------------------------------------------------------------------
     def drain(self) -> None:
-        for writes in self._writes.values():
-            for statement, params in writes:
-                self._target.execute(statement, params)
-        self._writes.clear()
-        self._touches.clear()
+        target, dialect = self._target, self.dialect
+        instants: dict[datetime, Any] = {}
+
+        def at(instant: datetime | None) -> Any:
+            if instant is None:
+                return None
+            value = instants.get(instant)
+            if value is None:
+                value = instants[instant] = stored_instant(as_utc(instant), dialect)
+            return value
+
+        _DELETE_SESSION_ENTRIES.write(target, list(self.cleared))
+        _DELETE_ENTRIES.write(target, list(self.deleted))
+        for creates, upsert in ((True, _SET_ENTRY), (False, _REPLACE_ENTRY)):
+            upsert.write(
+                target,
+                [
+                    (
+                        *key,
+                        orjson.dumps(row["value"]).decode(),
+                        row["size"],
+                        at(row["expires_at"]),
+                        row["created_position"],
+                        at(row["updated_at"]),
+                    )
+                    for key, (row, flags) in self.entries.items()
+                    if flags[0] is creates
+                ],
+            )
+        for writes in self.rounds:
+            for statement, batch in writes.values():
+                if statement is _TOUCH:
+                    _TOUCH_SESSIONS.write(
+                        target,
+                        [
+                            (
+                                p["namespace"],
+                                p["session_id"],
+                                "durable",
+                                "active",
+                                None,
+                                at(p["created_at"]),
+                                at(p["updated_at"]),
+                                p["updated_position"],
+                            )
+                            for p in batch
+                        ],
+                    )
+                    continue
+                for params in batch:
+                    target.execute(statement, params)
+        self._reset()
 
 
 values = ValuesProjection("values", [value_sessions, value_entries])
 
 
-def _ids(event: RecordedEvent) -> dict[str, str]:
-    return {"namespace": event.namespace, "session_id": event.stream}
+_TOUCHED = ["updated_at", "updated_position"]
+_TOUCH = value_sessions.insert()  # stands for the touch upsert in a batch's rounds
+_TOUCH_SESSIONS = Bulk(
+    value_sessions, [c.name for c in value_sessions.columns], key=["namespace", "session_id"], update=_TOUCHED
+)
+_ENTRY_KEY = ["namespace", "session_id", "key"]
+_SET_ENTRY = Bulk(
+    value_entries, [c.name for c in value_entries.columns], key=_ENTRY_KEY, update=_ENTRY_COLUMNS
+)
+_REPLACE_ENTRY = Bulk(
+    value_entries,
+    [c.name for c in value_entries.columns],
+    key=_ENTRY_KEY,
+    update=[c for c in _ENTRY_COLUMNS if c != "created_position"],
+)
+_DELETE_ENTRIES = Bulk(value_entries, _ENTRY_KEY, delete=True)
+_DELETE_SESSION_ENTRIES = Bulk(value_entries, ["namespace", "session_id"], delete=True)
+
+
+def _batch(context: ProjectionContext) -> _Batch:
+    assert isinstance(context, _Batch), "values handlers run inside ValuesProjection.apply"
+    return context
 
 
 def _where(event: RecordedEvent) -> dict[str, str]:
     return {"ns": event.namespace, "sid": event.stream}
 
 
-_upserts: dict[tuple[str, str, tuple[str, ...]], Executable] = {}
-
-
-def _upsert(
-    context: ProjectionContext, table: sa.Table, key: Sequence[str], update: Sequence[str]
-) -> Executable:
-    """`context.upsert`, but built once per process: a context lives for one batch only, and
-    building an upsert costs about a millisecond - a large share of one write."""
-    cache_key = (context.dialect, table.name, tuple(update))
-    statement = _upserts.get(cache_key)
-    if statement is None:
-        statement = _upserts[cache_key] = upsert_statement(context.dialect, table, key, update)
-    return statement
-
-
-_TOUCHED = ["updated_at", "updated_position"]
-
-
-def _touch(context: ProjectionContext, event: RecordedEvent) -> None:
+def _touch(batch: _Batch, event: RecordedEvent) -> None:
     """Mark the session's values as changed now, creating a durable session row on first use."""
-    statement = _upsert(context, value_sessions, ["namespace", "session_id"], _TOUCHED)
-    context.execute(
-        statement,
+    batch.write_session(
+        _TOUCH,
         {
-            **_ids(event),
-            "kind": "durable",
-            "status": "active",
-            "client_id": None,
+            "namespace": event.namespace,
+            "session_id": event.stream,
             "created_at": event.recorded_at,
             "updated_at": event.recorded_at,
             "updated_position": event.position,
@@ -202,49 +305,48 @@ def _touch(context: ProjectionContext, event: RecordedEvent) -> None:
 
 @values.on(ev.ValueSet)
 def _value_set(context: ProjectionContext, event: RecordedEvent) -> None:
+    batch = _batch(context)
     payload = ev.ValueSet.model_validate(event.data)
     # An overwrite keeps the key's creation position; a new (or expired) key takes this one.
-    update = [c for c in _ENTRY_COLUMNS if c != "created_position"] if payload.replaced else _ENTRY_COLUMNS
-    statement = _upsert(context, value_entries, ["namespace", "session_id", "key"], update)
-    context.execute(
-        statement,
-        {
-            **_ids(event),
-            "key": payload.key,
-            "value": payload.value,
-            "size": payload.size,
-            "expires_at": payload.expires_at,
-            "created_position": event.position,
-            "updated_at": event.recorded_at,
-        },
-    )
-    _touch(context, event)
+    row = {
+        "value": payload.value,
+        "size": payload.size,
+        "expires_at": payload.expires_at,
+        "created_position": event.position,
+        "updated_at": event.recorded_at,
+    }
+    batch.set_entry((event.namespace, event.stream, payload.key), row, payload.replaced)
+    _touch(batch, event)
 
 
 @values.on(ev.ValueDeleted)
 def _value_deleted(context: ProjectionContext, event: RecordedEvent) -> None:
-    context.execute(_delete_entry, {**_where(event), "k": event.data["key"]})
-    _touch(context, event)
+    batch = _batch(context)
+    batch.delete_entry((event.namespace, event.stream, event.data["key"]))
+    _touch(batch, event)
 
 
 @values.on(ev.ValuesCleared)
 def _values_cleared(context: ProjectionContext, event: RecordedEvent) -> None:
-    context.execute(_delete_entries, _where(event))
-    _touch(context, event)
+    batch = _batch(context)
+    batch.clear_entries((event.namespace, event.stream))
+    _touch(batch, event)
 
 
 @values.on(ev.UserPartsCleared)
 def _parts_cleared(context: ProjectionContext, event: RecordedEvent) -> None:
-    context.execute(_delete_parts, _where(event))
-    _touch(context, event)
+    batch = _batch(context)
+    batch.clear_parts((event.namespace, event.stream))
+    _touch(batch, event)
 
 
 @values.on(ev.ConnectionSessionOpened)
 def _opened(context: ProjectionContext, event: RecordedEvent) -> None:
-    context.execute(
+    _batch(context).write_session(
         _insert_session,
         {
-            **_ids(event),
+            "namespace": event.namespace,
+            "session_id": event.stream,
             "kind": "connection",
             "status": "open",
             "client_id": event.data["client_id"],
@@ -257,15 +359,16 @@ def _opened(context: ProjectionContext, event: RecordedEvent) -> None:
 
 @values.on(ev.ConnectionSessionDisconnected)
 def _disconnected(context: ProjectionContext, event: RecordedEvent) -> None:
-    context.execute(_set_status, {**_where(event), "new_status": "disconnected"})
+    _batch(context).write_session(_set_status, {**_where(event), "new_status": "disconnected"})
 
 
 @values.on(ev.ConnectionSessionResumed)
 def _resumed(context: ProjectionContext, event: RecordedEvent) -> None:
-    context.execute(_set_status, {**_where(event), "new_status": "open"})
+    _batch(context).write_session(_set_status, {**_where(event), "new_status": "open"})
 
 
 @values.on(ev.ConnectionSessionEnded)
 def _ended(context: ProjectionContext, event: RecordedEvent) -> None:
-    context.execute(_delete_entries, _where(event))
-    context.execute(_end_session, {**_where(event), "at": event.recorded_at, "pos": event.position})
+    batch = _batch(context)
+    batch.clear_entries((event.namespace, event.stream))
+    batch.write_session(_end_session, {**_where(event), "at": event.recorded_at, "pos": event.position})

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from engine import Engine
+from engine.records import queries
 from engine.records.errors import InvalidRecordRequest, InvalidSearchSyntax
-from tests.records.helpers import NS, put, say
+from tests.records.helpers import NS, put, record, say
+from tests.records.model import STATUSES, Model
 
 pytestmark = pytest.mark.anyio
 
@@ -86,3 +90,106 @@ async def test_empty_and_malformed_queries(engine: Engine) -> None:
     for bad in ({}, {"query": 5}, {"query": "a", "limit": 0}, {"query": "a\x00"}):
         with pytest.raises(InvalidRecordRequest):
             await engine.records.search(NS, bad)
+
+
+# -- the two page plans and the title index --------------------------------------------------------
+VOCABULARY = ["alpha", "bravo", "charlie", "delta", "echo"]
+TITLES = ["Alpha notes", "BRAVO run", "zeta Charlie", "Straße 100%_done", "al", None]
+
+
+async def seed_random(engine: Engine, rng: random.Random) -> None:
+    """Ties in lastActivityAt, every status, imported or not, deleted records, messages without one."""
+    for i in range(40):
+        sid = f"r{rng.randrange(100):02d}"
+        fields: dict[str, Any] = {
+            "status": rng.choice(STATUSES),
+            **({"isImported": rng.random() < 0.3} if rng.random() < 0.8 else {}),
+        }
+        title = rng.choice(TITLES)
+        if title is not None:
+            fields["title"] = title
+        await put(engine, sid, rng.choice([1, 2, 2.5, 3, 4]), **fields)
+        if rng.random() < 0.7:
+            words = " ".join(rng.choice(VOCABULARY) for _ in range(rng.randrange(1, 4)))
+            await say(engine, sid, (rng.choice(["user", "assistant"]), words), alias=f"m{i}")
+        if rng.random() < 0.1:
+            await engine.records.delete(NS, {"sessionId": sid})
+    await say(engine, "no-record", ("user", "alpha bravo charlie delta echo"))
+
+
+QUERIES = ["alpha", "bravo or echo", "charlie -delta", "al", "alp*", "strasse", "100%_", "zeta", "notes"]
+REQUESTS: list[dict[str, Any]] = [
+    {},
+    {"limit": 1},
+    {"limit": 3},
+    {"status": "active"},
+    {"status": "all", "limit": 2},
+    {"isImported": True},
+    {"isImported": False, "status": "closed"},
+]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_walk_and_sort_plans_agree(engine: Engine, monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
+    await seed_random(engine, random.Random(seed))
+    for query in QUERIES:
+        for extra in REQUESTS:
+            answers = []
+            for factor in (0.0, 1e30):  # always walk the list index / always sort the matches
+                monkeypatch.setattr(queries, "WALK_FACTOR", factor)
+                answers.append((await engine.records.search(NS, {"query": query, **extra})).model_dump())
+            assert answers[0] == answers[1], (query, extra)
+    # The single-word, title-or-message rule against the model of tests/records.
+    model = await model_of(engine)
+    for word in ("alpha", "bravo", "zeta"):
+        for status in (None, "all", "active", "closed"):
+            for factor in (0.0, 1e30):
+                monkeypatch.setattr(queries, "WALK_FACTOR", factor)
+                request = {"query": word, "limit": 3, **({"status": status} if status else {})}
+                got = (await engine.records.search(NS, request)).model_dump()
+                assert got == model.search(word, status, 3)
+
+
+async def model_of(engine: Engine) -> Model:
+    """The model holding the engine's live records and every session's messages."""
+    model = Model()
+    listed = (await engine.records.list(NS, {"limit": 1000})).model_dump()["sessions"]
+    for item in listed:
+        record = (await engine.records.get(NS, {"sessionId": item["sessionId"]})).model_dump()["session"]
+        model.records[record["sessionId"]] = record
+    rows = await engine.read(
+        lambda c: c.execute(
+            sa.text("SELECT session_id, role, text FROM messages WHERE namespace = :ns ORDER BY id"),
+            {"ns": NS},
+        ).all()
+    )
+    for session_id, role, text in rows:
+        model.say(session_id, role, text)
+    return model
+
+
+async def test_title_index_follows_every_change_and_rebuild(engine: Engine) -> None:
+    await put(engine, "a", 10, title="Straße Café")
+    await put(engine, "b", 20, title='He said "hi" 100%_done')
+    await put(engine, "c", 30)
+    assert await found(engine, "STRASSE") == ["a"]  # casefold: ß is ss
+    assert await found(engine, "afé") == ["a"]
+    assert await found(engine, "ss") == ["a"]  # under 3 characters: no trigram, still found
+    assert await found(engine, '"hi"') == ["b"]  # the quotes are part of the title rule's text
+    assert await found(engine, "100%_") == ["b"]  # LIKE wildcards are literal
+    assert await found(engine, "0%_d") == ["b"]
+    assert await found(engine, "10%x") == []
+    await engine.records.update(NS, {"sessionId": "a", "title": "Other"})
+    await engine.records.update(NS, {"sessionId": "c", "title": "Café au lait"})
+    assert await found(engine, "café") == ["c"]
+    assert await found(engine, "other") == ["a"]
+    await engine.records.set(NS, {"sessionId": "a", "session": record("a", 10)})  # title removed
+    assert await found(engine, "other") == []
+    await engine.records.delete(NS, {"sessionId": "b"})
+    assert await found(engine, "100%_") == []
+    await put(engine, "b", 5, title="100%_ again")
+    before = [await found(engine, q) for q in ("café", "100%_", "other", "again", "ss")]
+    assert before == [["c"], ["b"], [], ["b"], []]
+    await engine.rebuild()
+    assert [await found(engine, q) for q in ("café", "100%_", "other", "again", "ss")] == before
+    assert await engine.verify() == []
