@@ -5,18 +5,11 @@ Handlers use only the event (payload, position, recorded_at): live and rebuilt r
 
 from __future__ import annotations
 
-import operator
-from collections.abc import Iterable, Iterator
-from datetime import datetime
+from collections.abc import Iterable
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.engine import CursorResult
-from sqlalchemy.sql import Executable
-
 from engine.log.records import RecordedEvent
-from engine.log.schema import stored_instant
-from engine.objects import graph_store
+from engine.objects.batch import ObjectsBatch, batch_of
 from engine.objects.events import (
     GraphMutated,
     MessagesAppended,
@@ -24,7 +17,7 @@ from engine.objects.events import (
     ObjectUploaded,
     ThreadItemPosted,
 )
-from engine.objects.graph_ops import Element, Workspace, parse_stored_operations
+from engine.objects.graph_ops import Workspace, parse_stored_operations
 from engine.objects.limits import ROW_STRIDE, SEQ_STRIDE
 from engine.objects.models import text_of
 from engine.objects.tables import (
@@ -37,17 +30,17 @@ from engine.objects.tables import (
     thread_items,
     vertex_labels,
 )
-from engine.projections.base import Bulk, Projection, ProjectionContext, stored_json
+from engine.projections.base import Projection, ProjectionContext
 
 ROLES = ("system", "user", "assistant")
 
 
 class ObjectsProjection(Projection):
-    """Applies a batch through `_Batch`, which folds its writes before any reaches the database."""
+    """Applies a batch through `ObjectsBatch`, which folds its writes before any reaches the database."""
 
     def apply(self, context: ProjectionContext, events: Iterable[RecordedEvent]) -> None:
         events = list(events)
-        batch = _Batch(context)
+        batch = ObjectsBatch(context)
         batch.prefetch_graphs(events)
         handlers = self._handlers
         for event in events:
@@ -57,396 +50,12 @@ class ObjectsProjection(Projection):
         batch.drain()
 
 
-ObjectKey = tuple[str, str, str]
-"""(namespace, session_id, alias): a `session_objects` row."""
-
-
-class _Batch(ProjectionContext):
-    """One batch of the objects projection's writes, folded in memory and sent table by table.
-
-    The tables do not refer to each other and no handler reads them, except a graph mutation, which
-    reads the graph elements it touches: those come from this batch's own view of each graph (the
-    elements as the batch left them; the others as stored before it, prefetched for the whole
-    batch). So each table's rows are a function of its own writes in order, and these fold:
-
-    - children (`object_messages`, `messages`, `thread_items`) are only inserted, and deleted by
-      object: a delete drops the batch's pending rows of that object and deletes the stored ones
-      (none for an object created in the batch), then every pending row is inserted;
-    - graph elements and their labels: each touched element's final state, after one delete of
-      the stored row (if there was one);
-    - `session_objects`: rows created in the batch are inserted once, in their final state; the
-      writes to stored rows run in rounds (a row's n-th write in round n; writes to different rows
-      commute), so each round is one executemany per statement, and a stored object's successive
-      touches with nothing else in between are one update.
-    """
-
-    def __init__(self, target: ProjectionContext) -> None:
-        super().__init__(target.connection)
-        self._target = target
-        self.created: set[int] = set()
-        """Objects created in this batch: nothing of theirs is stored yet."""
-        self.children: dict[str, dict[int, list[dict[str, Any]]]] = {name: {} for name in _CHILD_TABLES}
-        self.wiped: dict[str, dict[int, None]] = {name: {} for name in _CHILD_TABLES}
-        self.inserts: dict[str, list[dict[str, Any]]] = {name: [] for name in _CHILD_TABLES}
-        self.dropped: set[int] = set()
-        """The `id` of every pending child row that a later delete dropped."""
-        self.objects: dict[ObjectKey, dict[str, Any]] = {}
-        self.object_keys: dict[int, ObjectKey] = {}
-        self.rounds: list[dict[int, tuple[Executable, list[dict[str, Any]]]]] = []
-        self.row_rounds: dict[Any, int] = {}
-        self.last_touch: dict[int, tuple[int, dict[str, Any]]] = {}
-        """Stored object id -> (round, params) of a touch with no write to its row since."""
-        self.graphs: dict[int, dict[str, Element | None]] = {}
-        """Each graph's elements as this batch knows them (None: there is none with that id)."""
-        self.stored: dict[int, set[str]] = {}
-        """Each graph's elements that were stored before the batch (among the known ones)."""
-        self.dirty: dict[int, dict[str, None]] = {}
-        self.graph_wiped: dict[int, None] = {}
-        self.incident_known: set[tuple[int, str]] = set()
-
-    # -- nothing reaches the connection before `drain` ----------------------------------
-    def execute(self, statement: Executable, params: dict[str, Any] | None = None) -> None:
-        raise NotImplementedError("objects handlers write through the batch's methods")
-
-    def execute_sql(self, sql: str, row: tuple[Any, ...]) -> None:
-        raise NotImplementedError("objects handlers write through the batch's methods")
-
-    def read(self, statement: Executable, params: dict[str, Any] | None = None) -> CursorResult[Any]:
-        raise NotImplementedError("objects handlers read graphs through the batch's view")
-
-    # -- children -----------------------------------------------------------------------
-    def insert_child(self, table: str, row: dict[str, Any]) -> None:
-        self.children[table].setdefault(row["object_id"], []).append(row)
-        self.inserts[table].append(row)
-
-    def _pending(self, table: str) -> list[dict[str, Any]]:
-        """A child table's pending rows in the order they were written (the deleted ones left out)."""
-        dropped = self.dropped
-        return (
-            [row for row in self.inserts[table] if id(row) not in dropped] if dropped else self.inserts[table]
-        )
-
-    def delete_children(self, object_id: int, object_type: str) -> None:
-        if object_type == "graph":
-            self.graphs[object_id] = {}
-            self.stored.pop(object_id, None)
-            self.dirty.pop(object_id, None)
-            if object_id not in self.created:
-                self.graph_wiped[object_id] = None
-            return
-        for table in _children.get(object_type, ()):
-            self.dropped.update(id(row) for row in self.children[table.name].pop(object_id, ()))
-            if object_id not in self.created:
-                self.wiped[table.name][object_id] = None
-
-    # -- session_objects ------------------------------------------------------------------
-    def _write_stored(self, statement: Executable, params: dict[str, Any], rows: tuple[Any, ...]) -> int:
-        """Queue a write to stored `session_objects` rows (identified by key and object id)."""
-        number = 1 + max(self.row_rounds.get(row, -1) for row in rows)
-        for row in rows:
-            self.row_rounds[row] = number
-        while len(self.rounds) <= number:
-            self.rounds.append({})
-        self.rounds[number].setdefault(id(statement), (statement, []))[1].append(params)
-        return number
-
-    def insert_object(self, key: ObjectKey, row: dict[str, Any]) -> None:
-        self.objects[key] = row
-        self.object_keys[row["object_id"]] = key
-        self.created.add(row["object_id"])
-
-    def delete_object(self, key: ObjectKey, object_id: int) -> None:
-        pending = self.objects.pop(key, None)
-        if pending is not None:
-            del self.object_keys[pending["object_id"]]
-            return
-        self.last_touch.pop(object_id, None)
-        where = {"ns": key[0], "sid": key[1], "al": key[2]}
-        self._write_stored(_delete_object, where, (key, object_id))
-
-    def touch_object(self, key: ObjectKey, object_id: int, value: Any, at: datetime, position: int) -> None:
-        pending = self.objects.get(key)
-        if pending is not None:
-            pending.update(value=value, updated_at=at, position=position)
-            return
-        self.last_touch.pop(object_id, None)
-        where = {"ns": key[0], "sid": key[1], "al": key[2]}
-        self._write_stored(_touch_object, {**where, "v": value, "at": at, "pos": position}, (key, object_id))
-
-    def touch_appended(self, key: ObjectKey, object_id: int, at: datetime, position: int) -> None:
-        pending_key = self.object_keys.get(object_id)
-        if pending_key is not None:
-            self.objects[pending_key].update(updated_at=at, position=position)
-            return
-        last = self.last_touch.get(object_id)
-        if last is not None and self.row_rounds.get(key) == last[0] == self.row_rounds.get(object_id):
-            last[1].update(at=at, pos=position)
-            return
-        params = {"oid": object_id, "at": at, "pos": position}
-        self.last_touch[object_id] = (self._write_stored(_touch_appended, params, (key, object_id)), params)
-
-    # -- graphs ---------------------------------------------------------------------------
-    def prefetch_graphs(self, events: list[RecordedEvent]) -> None:
-        """Load, in a few queries, the stored elements the batch's graph mutations refer to."""
-        ids: dict[int, dict[str, None]] = {}
-        vertices: dict[int, dict[str, None]] = {}
-        for event in events:
-            if event.type != GraphMutated.event_type:
-                continue
-            object_id = event.data["object_id"]
-            wanted = ids.setdefault(object_id, {})
-            for operation in event.data["operations"]:
-                for name in ("element_id", "from_id", "to_id"):
-                    if (element_id := operation.get(name)) is not None:
-                        wanted[element_id] = None
-                if operation.get("op") == "delete_vertex":
-                    vertices.setdefault(object_id, {})[operation["element_id"]] = None
-        read = self._target.read
-        for object_id, element in _stored(read, ids, "element_id"):
-            self._known(object_id, {element.element_id: element})
-        for object_id, wanted in ids.items():
-            known = self.graphs.setdefault(object_id, {})
-            for element_id in wanted:
-                known.setdefault(element_id, None)
-        for object_id, element in _stored(read, vertices, "from_id", "to_id"):
-            self._known(object_id, {element.element_id: element})
-        self.incident_known.update((o, vertex) for o, ends in vertices.items() for vertex in ends)
-
-    def _known(self, object_id: int, found: dict[str, Element]) -> dict[str, Element | None]:
-        known = self.graphs.setdefault(object_id, {})
-        stored = self.stored.setdefault(object_id, set())
-        for element_id, element in found.items():
-            if element_id not in known:
-                known[element_id] = element
-                stored.add(element_id)
-        return known
-
-    def graph_load(self, object_id: int, ids: list[str]) -> dict[str, Element]:
-        """The elements with these ids, as the batch has left them."""
-        known = self.graphs.setdefault(object_id, {})
-        missing = [i for i in ids if i not in known]
-        if missing:
-            found = (
-                {}
-                if object_id in self.graph_wiped
-                else graph_store.load(self._target.read, object_id, missing)
-            )
-            known = self._known(object_id, found)
-            for element_id in missing:
-                known.setdefault(element_id, None)
-        return {i: element for i in ids if (element := known[i]) is not None}
-
-    def graph_incident(self, object_id: int, vertex: str) -> dict[str, Element]:
-        """Every edge from or to a vertex, as the batch has left them."""
-        if (object_id, vertex) not in self.incident_known:
-            if object_id not in self.graph_wiped:
-                self._known(object_id, graph_store.incident(self._target.read, object_id, vertex))
-            self.incident_known.add((object_id, vertex))
-        return {
-            element_id: element
-            for element_id, element in self.graphs[object_id].items()
-            if element is not None and element.type == "edge" and vertex in (element.from_id, element.to_id)
-        }
-
-    def graph_write(self, object_id: int, elements: dict[str, Element | None]) -> None:
-        self.graphs[object_id].update(elements)
-        self.dirty.setdefault(object_id, {}).update(dict.fromkeys(elements))
-
-    # -- to the database --------------------------------------------------------------------
-    def drain(self) -> None:
-        target, dialect = self._target, self.dialect
-        instants: dict[datetime, Any] = {}
-
-        def at(instant: datetime) -> Any:
-            value = instants.get(instant)
-            if value is None:
-                value = instants[instant] = stored_instant(instant, dialect)
-            return value
-
-        for writes in self.rounds:
-            for statement, batch in writes.values():
-                for params in batch:
-                    target.execute(statement, params)
-        _OBJECTS.write(
-            target,
-            [
-                (
-                    *row_key(row),
-                    row["object_id"],
-                    row["type"],
-                    stored_json(row["value"], dialect),
-                    at(row["created_at"]),
-                    at(row["updated_at"]),
-                    row["position"],
-                )
-                for row in self.objects.values()
-            ],
-        )
-        for name in _CHILD_TABLES:
-            for object_id in self.wiped[name]:
-                target.execute(_delete_children[name], {"oid": object_id})
-        _OBJECT_MESSAGES.write(
-            target,
-            [
-                (row["object_id"], row["ordinal"], stored_json(row["message"], dialect))
-                for row in self._pending(object_messages.name)
-            ],
-        )
-        _MESSAGES.write(target, [message_row(row) for row in self._pending(messages.name)])
-        _ITEMS.write(
-            target,
-            [
-                (
-                    row["object_id"],
-                    row["seq"],
-                    row["item_id"],
-                    at(row["created_at"]),
-                    row["user_id"],
-                    stored_json(row["content"], dialect),
-                    row["parent_id"],
-                    stored_json(row["item_metadata"], dialect),
-                )
-                for row in self._pending(thread_items.name)
-            ],
-        )
-        for table in (vertex_labels, graph_elements):
-            for object_id in self.graph_wiped:
-                target.execute(_delete_children[table.name], {"oid": object_id})
-        gone = [
-            (object_id, element_id)
-            for object_id, elements in self.dirty.items()
-            for element_id in elements
-            if element_id in self.stored.get(object_id, ())
-        ]
-        _DELETE_LABELS.write(target, gone)
-        _DELETE_ELEMENTS.write(target, gone)
-        alive = [
-            (object_id, element)
-            for object_id, elements in self.dirty.items()
-            for element_id in elements
-            if (element := self.graphs[object_id][element_id]) is not None
-        ]
-        _ELEMENTS.write(
-            target,
-            [
-                (
-                    object_id,
-                    e.element_id,
-                    e.type,
-                    stored_json(e.labels, dialect),
-                    e.label,
-                    e.from_id,
-                    e.to_id,
-                    stored_json(e.props, dialect),
-                    e.rev,
-                    at(e.created_at),
-                    at(e.updated_at),
-                    e.user_id,
-                    e.created_seq,
-                    e.updated_seq,
-                )
-                for object_id, e in alive
-            ],
-        )
-        _LABELS.write(
-            target,
-            [(object_id, label, e.element_id) for object_id, e in alive for label in e.labels or ()],
-        )
-
-
-def _batch(context: ProjectionContext) -> _Batch:
-    assert isinstance(context, _Batch), "objects handlers run inside ObjectsProjection.apply"
-    return context
-
-
 projection = ObjectsProjection(
     "objects",
     [session_objects, object_messages, thread_items, graph_elements, vertex_labels, messages],
     extra_ddl=[create_search_index],
     extra_tables=FTS_TABLES,
 )
-
-_oid: sa.BindParameter[int] = sa.bindparam("oid")
-_eid: sa.BindParameter[str] = sa.bindparam("eid")
-_insert_messages = messages.insert()
-_insert_object_messages = object_messages.insert()
-_insert_items = thread_items.insert()
-_insert_elements = graph_elements.insert()
-_insert_labels = vertex_labels.insert()
-_delete_element = graph_elements.delete().where(
-    graph_elements.c.object_id == _oid, graph_elements.c.element_id == _eid
-)
-_delete_labels = vertex_labels.delete().where(
-    vertex_labels.c.object_id == _oid, vertex_labels.c.element_id == _eid
-)
-_children = {
-    "message": (messages,),
-    "messages": (object_messages, messages),
-    "thread": (thread_items, messages),
-    "graph": (graph_elements, vertex_labels),
-}
-_delete_children = {
-    table.name: table.delete().where(table.c.object_id == _oid)
-    for tables in _children.values()
-    for table in tables
-}
-_key = (
-    session_objects.c.namespace == sa.bindparam("ns"),
-    session_objects.c.session_id == sa.bindparam("sid"),
-    session_objects.c.alias == sa.bindparam("al"),
-)
-_touch_object = (
-    session_objects.update()
-    .where(*_key)
-    .values(value=sa.bindparam("v"), updated_at=sa.bindparam("at"), position=sa.bindparam("pos"))
-)
-_touch_appended = (
-    session_objects.update()
-    .where(session_objects.c.object_id == _oid)
-    .values(updated_at=sa.bindparam("at"), position=sa.bindparam("pos"))
-)
-_delete_object = session_objects.delete().where(*_key)
-_insert_object = session_objects.insert()
-_CHILD_INSERTS = {
-    object_messages.name: _insert_object_messages,
-    messages.name: _insert_messages,
-    thread_items.name: _insert_items,
-}
-_CHILD_TABLES = tuple(_CHILD_INSERTS)
-_OBJECTS = Bulk(session_objects, [c.name for c in session_objects.columns])
-_OBJECT_MESSAGES = Bulk(object_messages, ["object_id", "ordinal", "message"])
-_MESSAGE_COLUMNS = [c.name for c in messages.columns]
-_MESSAGES = Bulk(messages, _MESSAGE_COLUMNS)
-message_row = operator.itemgetter(*_MESSAGE_COLUMNS)
-row_key = operator.itemgetter("namespace", "session_id", "alias")
-_ITEMS = Bulk(thread_items, [c.name for c in thread_items.columns])
-_ELEMENTS = Bulk(graph_elements, [c.name for c in graph_elements.columns])
-_LABELS = Bulk(vertex_labels, ["object_id", "label", "element_id"])
-_DELETE_ELEMENTS = Bulk(graph_elements, ["object_id", "element_id"], delete=True)
-_DELETE_LABELS = Bulk(vertex_labels, ["object_id", "element_id"], delete=True)
-
-
-def _stored(
-    run: graph_store.Run, wanted: dict[int, dict[str, None]], *columns: str
-) -> Iterator[tuple[int, Element]]:
-    """Stored elements of these graphs whose `columns` hold one of the graph's wanted ids, and maybe
-    a few more (a query per 500 graphs and 500 ids, not one per graph)."""
-    objects = list(wanted)
-    ids = list({element_id: None for each in wanted.values() for element_id in each})
-    ge = graph_elements.c
-    for first in range(0, len(objects), 500):
-        some = objects[first : first + 500]
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            queries = [
-                sa.select(ge.object_id, *graph_store.COLUMNS).where(
-                    ge.object_id.in_(some), ge[column].in_(chunk)
-                )
-                for column in columns
-            ]
-            query = queries[0] if len(queries) == 1 else sa.union_all(*queries)
-            for row in run(query):
-                yield row.object_id, graph_store.to_element(row)
 
 
 def _message_rows(
@@ -469,7 +78,12 @@ def _message_rows(
 
 
 def _add_messages(
-    batch: _Batch, event: RecordedEvent, object_id: int, alias: str, first: int, items: list[dict[str, Any]]
+    batch: ObjectsBatch,
+    event: RecordedEvent,
+    object_id: int,
+    alias: str,
+    first: int,
+    items: list[dict[str, Any]],
 ) -> None:
     for index, message in enumerate(items):
         batch.insert_child(
@@ -481,7 +95,7 @@ def _add_messages(
 
 @projection.on(ObjectUploaded)
 def _uploaded(context: ProjectionContext, event: RecordedEvent) -> None:
-    batch = _batch(context)
+    batch = batch_of(context)
     data = event.data
     alias, value, previous = data["alias"], data["value"], data.get("previous")
     kind = value["type"]
@@ -515,7 +129,7 @@ def _uploaded(context: ProjectionContext, event: RecordedEvent) -> None:
 
 @projection.on(MessagesAppended)
 def _appended(context: ProjectionContext, event: RecordedEvent) -> None:
-    batch = _batch(context)
+    batch = batch_of(context)
     data = event.data
     object_id, alias = data["object_id"], data["alias"]
     _add_messages(batch, event, object_id, alias, data["first_ordinal"], data["messages"])
@@ -524,7 +138,7 @@ def _appended(context: ProjectionContext, event: RecordedEvent) -> None:
 
 @projection.on(ObjectDeleted)
 def _deleted(context: ProjectionContext, event: RecordedEvent) -> None:
-    batch = _batch(context)
+    batch = batch_of(context)
     data = event.data
     batch.delete_children(data["object_id"], data["type"])
     batch.delete_object((event.namespace, event.stream, data["alias"]), data["object_id"])
@@ -563,7 +177,7 @@ def _item_rows(event: RecordedEvent) -> tuple[dict[str, Any], dict[str, Any] | N
 
 @projection.on(ThreadItemPosted)
 def _posted(context: ProjectionContext, event: RecordedEvent) -> None:
-    batch = _batch(context)
+    batch = batch_of(context)
     item, message = _item_rows(event)
     batch.insert_child("thread_items", item)
     if message is not None:
@@ -572,7 +186,7 @@ def _posted(context: ProjectionContext, event: RecordedEvent) -> None:
 
 @projection.on(GraphMutated)
 def _mutated(context: ProjectionContext, event: RecordedEvent) -> None:
-    batch = _batch(context)
+    batch = batch_of(context)
     data = event.data
     object_id = data["object_id"]
     workspace = Workspace(
