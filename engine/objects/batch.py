@@ -28,13 +28,13 @@ from engine.objects.tables import (
     thread_items,
     vertex_labels,
 )
-from engine.projections.base import Bulk, ProjectionContext, stored_json
+from engine.projections.base import Bulk, ProjectionContext, WriteBatch, stored_json
 
 ObjectKey = tuple[str, str, str]
 """(namespace, session_id, alias): a `session_objects` row."""
 
 
-class ObjectsBatch(ProjectionContext):
+class ObjectsBatch(WriteBatch):
     """One batch of the objects projection's writes, folded in memory and sent table by table.
 
     The tables do not refer to each other and no handler reads them, except a graph mutation, which

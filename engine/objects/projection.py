@@ -5,7 +5,6 @@ Handlers use only the event (payload, position, recorded_at): live and rebuilt r
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from engine.log.records import RecordedEvent
@@ -30,24 +29,18 @@ from engine.objects.tables import (
     thread_items,
     vertex_labels,
 )
-from engine.projections.base import Projection, ProjectionContext
+from engine.projections.base import BatchedProjection, ProjectionContext
 
 ROLES = ("system", "user", "assistant")
 
 
-class ObjectsProjection(Projection):
+class ObjectsProjection(BatchedProjection):
     """Applies a batch through `ObjectsBatch`, which folds its writes before any reaches the database."""
 
-    def apply(self, context: ProjectionContext, events: Iterable[RecordedEvent]) -> None:
-        events = list(events)
+    def new_batch(self, context: ProjectionContext, events: list[RecordedEvent]) -> ObjectsBatch:
         batch = ObjectsBatch(context)
         batch.prefetch_graphs(events)
-        handlers = self._handlers
-        for event in events:
-            handler = handlers.get(event.type)
-            if handler is not None:
-                handler(batch, event)
-        batch.drain()
+        return batch
 
 
 projection = ObjectsProjection(

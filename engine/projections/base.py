@@ -245,3 +245,31 @@ class Projection:
 
     def __repr__(self) -> str:
         return f"Projection({self.name!r}, v{self.version})"
+
+
+class WriteBatch(ProjectionContext):
+    """A context that folds a projection's writes in memory; `drain` sends them to the connection."""
+
+    def drain(self) -> None:
+        raise NotImplementedError
+
+
+class BatchedProjection(Projection):
+    """A projection whose handlers write into a `WriteBatch`, drained once per `apply`.
+
+    Live, `apply` gets one command's events; in a replay, a page of the log: the batch can fold
+    many events' writes to one row into one, and send each table's rows in one statement.
+    """
+
+    def new_batch(self, context: ProjectionContext, events: list[RecordedEvent]) -> WriteBatch:
+        raise NotImplementedError
+
+    def apply(self, context: ProjectionContext, events: Iterable[RecordedEvent]) -> None:
+        events = list(events)
+        batch = self.new_batch(context, events)
+        handlers = self._handlers
+        for event in events:
+            handler = handlers.get(event.type)
+            if handler is not None:
+                handler(batch, event)
+        batch.drain()

@@ -6,7 +6,6 @@ time question (against the engine clock), so the tables are a pure function of t
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +18,7 @@ from sqlalchemy.sql import Executable
 from engine.clock import as_utc
 from engine.log.records import RecordedEvent
 from engine.log.schema import Position, UtcDateTime, metadata, stored_instant
-from engine.projections.base import Bulk, Projection, ProjectionContext
+from engine.projections.base import BatchedProjection, Bulk, ProjectionContext, WriteBatch
 from engine.values import events as ev
 
 PART_PREFIX = "__user_part_"
@@ -99,7 +98,7 @@ _end_session = (
 _ENTRY_COLUMNS = ["value", "size", "expires_at", "created_position", "updated_at"]
 
 
-class ValuesProjection(Projection):
+class ValuesProjection(BatchedProjection):
     """Folds a batch's writes in memory (`_Batch`), then writes them table by table.
 
     No handler reads, and the two tables do not refer to each other, so each table's rows depend
@@ -117,21 +116,15 @@ class ValuesProjection(Projection):
     what came before and runs as its own statement.
     """
 
-    def apply(self, context: ProjectionContext, events: Iterable[RecordedEvent]) -> None:
-        batch = _Batch(context)
-        handlers = self._handlers
-        for event in events:
-            handler = handlers.get(event.type)
-            if handler is not None:
-                handler(batch, event)
-        batch.drain()
+    def new_batch(self, context: ProjectionContext, events: list[RecordedEvent]) -> WriteBatch:
+        return _Batch(context)
 
 
 EntryKey = tuple[str, str, str]
 SessionKey = tuple[str, str]
 
 
-class _Batch(ProjectionContext):
+class _Batch(WriteBatch):
     def __init__(self, target: ProjectionContext) -> None:
         super().__init__(target.connection)
         self._target = target
