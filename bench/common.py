@@ -126,6 +126,25 @@ def wait_for_port(port: int, timeout: float = 30) -> None:
     raise RuntimeError(f"nothing listens on port {port}")
 
 
+BENCH_KEY = "BENCH0123456789abcdef"
+"""The API key of the benchmarks' one tenant (`bench_config`)."""
+
+
+def bench_config(durability: str, extra: str = "") -> str:
+    """A server config with one tenant, `bench`, reached with `BENCH_KEY`; `extra` is more TOML."""
+    return f"""
+[server]
+durability = "{durability}"
+log_level = "warning"
+[[tenants]]
+name = "bench"
+namespace = "bench"
+app_name = "Bench"
+app_version = "1"
+api_keys = ["{BENCH_KEY}"]
+{extra}"""
+
+
 @contextlib.contextmanager
 def served(config: str, prefix: str) -> Iterator[tuple[int, int]]:
     """`session-engine serve` in a child process on a fresh SQLite file: yields (port, pid)."""

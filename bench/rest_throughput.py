@@ -33,9 +33,9 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
-from bench.common import free_port, served, wait_for_port
+from bench.common import BENCH_KEY, bench_config, free_port, served, wait_for_port
 
-KEY = "BENCH0123456789abcdef"
+KEY = BENCH_KEY
 BARE_APP = """
 import sys, uvicorn
 from fastapi import FastAPI, Request
@@ -72,23 +72,9 @@ uvicorn.run(
 a pure ASGI middleware (`adapters.rest.hot`), so this column shows how far from that floor it is."""
 
 
-def config_text(durability: str) -> str:
-    return f"""
-[server]
-durability = "{durability}"
-log_level = "warning"
-[[tenants]]
-name = "bench"
-namespace = "bench"
-app_name = "Bench"
-app_version = "1"
-api_keys = ["{KEY}"]
-"""
-
-
 @contextlib.contextmanager
 def engine_server(durability: str) -> Iterator[int]:
-    with served(config_text(durability), "rest-bench-") as (port, _pid):
+    with served(bench_config(durability), "rest-bench-") as (port, _pid):
         yield port
 
 

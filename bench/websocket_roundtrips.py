@@ -31,9 +31,9 @@ from pathlib import Path
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
 
-from bench.common import free_port, round_trips_on, served
+from bench.common import BENCH_KEY, bench_config, free_port, round_trips_on, served
 
-KEY = "BENCH0123456789abcdef"
+KEY = BENCH_KEY
 ECHO_SERVER = """
 import asyncio, sys
 from websockets.asyncio.server import serve
@@ -48,18 +48,7 @@ asyncio.run(main())
 """
 
 
-def config_text(durability: str) -> str:
-    return f"""
-[server]
-durability = "{durability}"
-log_level = "warning"
-[[tenants]]
-name = "bench"
-namespace = "bench"
-app_name = "Bench"
-app_version = "1"
-api_keys = ["{KEY}"]
-[limits]
+LIMITS = """[limits]
 rate_limit_actions = 1000000000
 initialize_deadline_seconds = 600
 """
@@ -67,7 +56,7 @@ initialize_deadline_seconds = 600
 
 @contextlib.contextmanager
 def engine_server(durability: str, extra_config: str = "") -> Iterator[tuple[str, int]]:
-    with served(config_text(durability) + extra_config, "ws-bench-") as (port, pid):
+    with served(bench_config(durability, LIMITS + extra_config), "ws-bench-") as (port, pid):
         yield f"ws://127.0.0.1:{port}/ws", pid
 
 
