@@ -166,7 +166,8 @@ class Committer:
         return []
 
     def _attempt(self, batch: list[_Pending]) -> list[RecordedEvent]:
-        with self._writer.begin() as connection:
+        # Committed explicitly below; on any error the connection goes back to the pool rolled back.
+        with self._writer.connect() as connection:
             head = self._backend.lock_and_read_head(connection)
             if head != self._known_head:
                 # Another process appended (or this is the first batch): cached versions may be

@@ -24,6 +24,7 @@ LOG_LOCK_KEY = 0x5E55_E7E1  # arbitrary: the advisory lock that serialises appen
 
 DEFAULT_URL = "sqlite:///session-engine.db"
 _HEAD = "SELECT max(position) FROM events"
+_LOCK_LOG = f"SELECT pg_advisory_xact_lock({LOG_LOCK_KEY})"
 
 
 def _json_dumps(value: Any) -> str:
@@ -117,7 +118,7 @@ class Backend:
         position N will never later find a committed N-1. SQLite's BEGIN IMMEDIATE already does this.
         """
         if not self.is_sqlite:
-            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({LOG_LOCK_KEY})")
+            connection.exec_driver_sql(_LOCK_LOG)
 
     def lock_and_read_head(self, connection: Connection) -> int:
         """Take the log lock (see `lock_log`) and read the head position: one round trip.
@@ -129,7 +130,7 @@ class Backend:
         if self.is_sqlite:
             return int(dbapi.execute(_HEAD).fetchone()[0] or 0)
         with self.pipeline(connection):
-            dbapi.execute(f"SELECT pg_advisory_xact_lock({LOG_LOCK_KEY})")
+            dbapi.execute(_LOCK_LOG)
             cursor = dbapi.execute(_HEAD)
         return int(cursor.fetchone()[0] or 0)
 
