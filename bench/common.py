@@ -111,6 +111,17 @@ async def latency(samples: int, call: Callable[[], Awaitable[Any]]) -> tuple[flo
     return percentile(durations, 50), percentile(durations, 99)
 
 
+async def latency_rows(
+    samples: int, reads: Sequence[tuple[str, Callable[[], Awaitable[Any]]]]
+) -> list[tuple[str, str]]:
+    """A table row `(name, "p50 .. ms / p99 .. ms")` for each named read, measured in turn."""
+    rows = []
+    for name, call in reads:
+        p50, p99 = await latency(samples, call)
+        rows.append((name, f"p50 {p50:.2f} ms / p99 {p99:.2f} ms"))
+    return rows
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -17,7 +17,7 @@ from typing import Any
 
 import anyio
 
-from bench.common import Stopwatch, database, latency, show
+from bench.common import Stopwatch, database, latency_rows, show
 from engine import Engine
 
 NS, S, G = "bench", "graph-session", "g"
@@ -117,9 +117,7 @@ async def run(url: str, vertices: int, edges: int, samples: int) -> list[tuple[s
                 ),
             ),
         ]
-        for name, call in reads:
-            p50, p99 = await latency(samples, call)
-            results.append((name, f"p50 {p50:.2f} ms / p99 {p99:.2f} ms"))
+        results.extend(await latency_rows(samples, reads))
     return results
 
 

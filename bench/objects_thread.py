@@ -20,7 +20,7 @@ from typing import Any
 
 import anyio
 
-from bench.common import Stopwatch, database, latency, show
+from bench.common import Stopwatch, database, latency_rows, show
 from engine import Engine, ManualClock
 from engine.objects import cursors
 from engine.objects.events import ThreadItemPosted
@@ -106,9 +106,7 @@ async def run(url: str, items: int, samples: int, posts: int) -> list[tuple[str,
             ),
             ("one item by id", lambda: objects.get_thread_item(NS, S, T, rng.choice(ids))),
         ]
-        for name, call in reads:
-            p50, p99 = await latency(samples, call)
-            results.append((name, f"p50 {p50:.2f} ms / p99 {p99:.2f} ms"))
+        results.extend(await latency_rows(samples, reads))
     return results
 
 

@@ -22,7 +22,7 @@ import anyio
 import orjson
 import sqlalchemy as sa
 
-from bench.common import Stopwatch, database, latency, show
+from bench.common import Stopwatch, database, latency_rows, show
 from engine import Engine
 
 NS = "bench"
@@ -200,9 +200,7 @@ async def run(url: str, sessions: int, samples: int) -> list[tuple[str, str]]:
                 ),
             ),
         ]
-        for name, call in reads:
-            p50, p99 = await latency(samples, call)
-            results.append((name, f"p50 {p50:.2f} ms / p99 {p99:.2f} ms"))
+        results.extend(await latency_rows(samples, reads))
     return results
 
 
