@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
 from anyio.from_thread import BlockingPortal, start_blocking_portal
+from hypothesis.stateful import RuleBasedStateMachine
 
 from engine import Engine
 
@@ -52,3 +53,27 @@ class EngineHarness:
 def portal() -> Iterator[BlockingPortal]:
     with start_blocking_portal(backend="asyncio") as running:
         yield running
+
+
+class EngineMachine(RuleBasedStateMachine):
+    """A state machine over one engine on a fresh database; every run ends with `verify` clean.
+
+    Subclasses set `make` (the `harness` fixture) and pass engine options to `__init__`.
+    """
+
+    make: Callable[..., EngineHarness]
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__()
+        self.harness = self.make(**options)
+        self.engine: Engine = self.harness.start()
+        self.steps = 0
+
+    def call(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return self.harness.call(function, *args, **kwargs)
+
+    def teardown(self) -> None:
+        try:
+            assert self.call(self.engine.verify) == []
+        finally:
+            self.harness.stop()

@@ -7,15 +7,14 @@ from typing import Any
 
 from hypothesis import strategies as st
 from hypothesis.stateful import (
-    RuleBasedStateMachine,
     initialize,
     invariant,
     rule,
     run_state_machine_as_test,
 )
 
-from engine import Engine, ManualClock
-from tests.harness import EngineHarness
+from engine import ManualClock
+from tests.harness import EngineHarness, EngineMachine
 from tests.objects.graph_model import Model
 
 NS, S, G = "rev", "sess", "g"
@@ -96,20 +95,12 @@ TERMINALS = (
 TERMINALS |= st.lists(KEYS, max_size=2).map(lambda keys: ["project", keys])
 
 
-class GraphMachine(RuleBasedStateMachine):
-    make: Callable[..., EngineHarness]
-
+class GraphMachine(EngineMachine):
     def __init__(self) -> None:
-        super().__init__()
         self.clock = ManualClock()
-        self.harness = self.make(clock=self.clock)
-        self.engine: Engine = self.harness.start()
+        super().__init__(clock=self.clock)
         self.model = Model()
-        self.steps = 0
         self.fresh = 0
-
-    def call(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        return self.harness.call(function, *args, **kwargs)
 
     @initialize()
     def create_graph(self) -> None:
@@ -306,12 +297,6 @@ class GraphMachine(RuleBasedStateMachine):
         self.steps += 1
         if self.steps % 25 == 0:
             assert self.call(self.engine.verify) == []
-
-    def teardown(self) -> None:
-        try:
-            assert self.call(self.engine.verify) == []
-        finally:
-            self.harness.stop()
 
 
 def test_graphs_match_the_model(harness: Callable[..., EngineHarness]) -> None:

@@ -10,14 +10,13 @@ from typing import Any
 import pytest
 from hypothesis import strategies as st
 from hypothesis.stateful import (
-    RuleBasedStateMachine,
     invariant,
     precondition,
     rule,
     run_state_machine_as_test,
 )
 
-from engine import Engine, ManualClock
+from engine import ManualClock
 from engine.objects.errors import (
     InvalidThreadEnvelope,
     InvalidThreadItem,
@@ -25,7 +24,7 @@ from engine.objects.errors import (
     ThreadItemTooLarge,
 )
 from engine.objects.limits import MAX_THREAD_ITEM_BYTES
-from tests.harness import EngineHarness
+from tests.harness import EngineHarness, EngineMachine
 
 NS, S = "rev", "sess"
 ALIASES = st.sampled_from(["t1", "t2", "other"])
@@ -47,20 +46,12 @@ class Item:
     user_id: str | None
 
 
-class ThreadMachine(RuleBasedStateMachine):
-    make: Callable[..., EngineHarness]
-
+class ThreadMachine(EngineMachine):
     def __init__(self) -> None:
-        super().__init__()
         self.clock = ManualClock()
-        self.harness = self.make(clock=self.clock)
-        self.engine: Engine = self.harness.start()
+        super().__init__(clock=self.clock)
         self.kinds: dict[str, str] = {}
         self.threads: dict[str, list[Item]] = {}
-        self.steps = 0
-
-    def call(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        return self.harness.call(function, *args, **kwargs)
 
     @rule(alias=ALIASES, kind=st.sampled_from(["thread", "thread", "message"]))
     def upload(self, alias: str, kind: str) -> None:
@@ -194,12 +185,6 @@ class ThreadMachine(RuleBasedStateMachine):
         self.steps += 1
         if self.steps % 25 == 0:
             assert self.call(self.engine.verify) == []
-
-    def teardown(self) -> None:
-        try:
-            assert self.call(self.engine.verify) == []
-        finally:
-            self.harness.stop()
 
 
 def test_threads_match_the_model(harness: Callable[..., EngineHarness]) -> None:

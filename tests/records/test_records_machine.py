@@ -10,10 +10,10 @@ from collections.abc import Callable
 from typing import Any
 
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+from hypothesis.stateful import invariant, rule, run_state_machine_as_test
 
 from engine.records.errors import InvalidRecordRequest
-from tests.harness import EngineHarness
+from tests.harness import EngineHarness, EngineMachine
 from tests.records.helpers import NS, agent
 from tests.records.model import STATUSES, Model, Refused
 
@@ -73,20 +73,12 @@ def records(draw: st.DrawFn, sid: str) -> dict[str, Any]:
     return record
 
 
-class RecordsMachine(RuleBasedStateMachine):
-    make: Callable[..., EngineHarness]
-
+class RecordsMachine(EngineMachine):
     def __init__(self) -> None:
-        super().__init__()
-        self.harness = self.make(durability="off")
-        self.engine = self.harness.start()
+        super().__init__(durability="off")
         self.records = self.engine.records
         self.model = Model()
-        self.steps = 0
         self.said = 0
-
-    def call(self, function: Callable[..., Any], *args: Any) -> Any:
-        return self.harness.call(function, *args)
 
     def write(
         self, expected: Callable[[], dict[str, Any]], function: Callable[..., Any], request: Any
@@ -188,12 +180,6 @@ class RecordsMachine(RuleBasedStateMachine):
         self.steps += 1
         if self.steps % VERIFY_EVERY == 0:
             assert self.call(self.engine.verify) == []
-
-    def teardown(self) -> None:
-        try:
-            assert self.call(self.engine.verify) == []
-        finally:
-            self.harness.stop()
 
 
 def test_records_match_the_model(harness: Callable[..., EngineHarness]) -> None:

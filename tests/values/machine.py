@@ -7,14 +7,14 @@ from datetime import datetime
 from typing import Any
 
 from hypothesis import settings
-from hypothesis.stateful import RuleBasedStateMachine, invariant
+from hypothesis.stateful import invariant
 from sqlalchemy.engine import Connection
 
-from engine import Engine, ManualClock
+from engine import ManualClock
 from engine.log import reads
 from engine.values import queries
 from engine.values.policy import Policies
-from tests.harness import EngineHarness
+from tests.harness import EngineMachine
 from tests.values.model import Model
 
 NS = "tenant"
@@ -29,25 +29,18 @@ VERIFY_EVERY = 15
 """`verify` rebuilds every projection into a scratch copy: costly, so not after every step (as-of is)."""
 
 
-class ValuesMachine(RuleBasedStateMachine):
+class ValuesMachine(EngineMachine):
     """Subclasses add rules; this class holds the engine, the model and the comparisons."""
 
-    make: Callable[..., EngineHarness]
     policies = Policies()
 
     def __init__(self) -> None:
-        super().__init__()
         self.clock = ManualClock()
         # Durability off: these machines check semantics; fsyncs would only slow them down.
-        self.harness = self.make(clock=self.clock, durability="off")
-        self.engine: Engine = self.harness.start()
+        super().__init__(clock=self.clock, durability="off")
         self.engine.values.policies = self.policies
         self.model = Model(self.clock.now(), self.policies)
-        self.steps = 0
         self.touched: str | None = None
-
-    def call(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        return self.harness.call(function, *args, **kwargs)
 
     def expect(
         self, expected: type[Exception] | None, function: Callable[..., Any], *args: Any, **kw: Any
@@ -122,9 +115,3 @@ class ValuesMachine(RuleBasedStateMachine):
         live = self.model.live(sid)
         parts = sorted((e.created, e.value) for k, e in live.items() if k.startswith("__user_part_"))
         return [value for _, value in parts if isinstance(value, dict)]
-
-    def teardown(self) -> None:
-        try:
-            assert self.call(self.engine.verify) == []
-        finally:
-            self.harness.stop()
