@@ -73,3 +73,15 @@ def running_server(database_url: str, config: ServerConfig, **engine_options: An
         yield base_url
     finally:
         server.stop()
+
+
+def close_frame(ws: Any, timeout: float) -> tuple[int, str]:
+    """Read a sync websocket client until the server closes it: the close code and reason it sent."""
+    from websockets.exceptions import ConnectionClosed
+
+    try:
+        while True:
+            ws.recv(timeout=timeout)
+    except ConnectionClosed as closed:
+        assert closed.rcvd is not None, "the server dropped the connection without a close frame"
+        return closed.rcvd.code, closed.rcvd.reason

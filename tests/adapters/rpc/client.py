@@ -7,11 +7,11 @@ import uuid
 from typing import Any
 
 import orjson
-from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from adapters.rpc.bus_auth import sign
 from tests.adapters.rpc.conftest import BUS_SECRET
+from tests.adapters.server import close_frame
 
 TIMEOUT = 10.0
 
@@ -36,13 +36,7 @@ class Frames:
         return orjson.loads(self.ws.recv(timeout=timeout))
 
     def closed_with(self, timeout: float = TIMEOUT) -> tuple[int, str]:
-        try:
-            while True:
-                self.ws.recv(timeout=timeout)
-        except ConnectionClosed as closed:
-            assert closed.rcvd is not None, "the server dropped the connection without a close frame"
-            return closed.rcvd.code, closed.rcvd.reason
-        raise AssertionError("unreachable")
+        return close_frame(self.ws, timeout)
 
 
 class BusClient(Frames):

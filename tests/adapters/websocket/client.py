@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
+
+from tests.adapters.server import close_frame
 
 SERVER_EVENT_ID = 2**64 - 1
 TIMEOUT = 10.0
@@ -53,13 +54,7 @@ class Client:
 
     def closed_with(self, timeout: float = TIMEOUT) -> tuple[int, str]:
         """Read until the server closes; the close code and reason it sent."""
-        try:
-            while True:
-                self.ws.recv(timeout=timeout)
-        except ConnectionClosed as closed:
-            assert closed.rcvd is not None, "the server dropped the connection without a close frame"
-            return closed.rcvd.code, closed.rcvd.reason
-        raise AssertionError("unreachable")
+        return close_frame(self.ws, timeout)
 
     def push(self, timeout: float = TIMEOUT) -> dict[str, Any]:
         """The next server-pushed packet."""
