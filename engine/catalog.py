@@ -1,7 +1,10 @@
-"""The streams catalog: one row per session stream, with its version and first/last activity.
+"""The streams catalog, opt-in: one row per stream, with its version and first and last activity.
 
-It is the engine's own read model, and the reference projection: it overrides `apply` with a
-batched form (one upsert per stream per batch) because it sees every event.
+The reference projection for one that sees every event (`all_events`, replayed from headers
+alone, written once per batch). It is not maintained by default: nothing the engine serves reads
+it, and it cost an upsert per stream in every group commit. An application that wants it opens
+the engine with `extra_domains=[catalog_domain]`; the engine then creates its table and builds it
+from the log. The framework tests use it as their read model of plain events.
 """
 
 from __future__ import annotations
@@ -14,9 +17,12 @@ import sqlalchemy as sa
 
 from engine.log.reads import LogPage
 from engine.log.records import RecordedEvent
-from engine.log.schema import Position, UtcDateTime, metadata, stored_instant
+from engine.log.schema import Position, UtcDateTime, stored_instant
+from engine.modules import Domain
 from engine.projections.base import Projection, ProjectionContext
 
+metadata = sa.MetaData()
+"""Its own metadata: the table is created by the engine when the domain is enabled, not by migrations."""
 streams = sa.Table(
     "streams",
     metadata,
@@ -27,7 +33,6 @@ streams = sa.Table(
     sa.Column("last_position", Position, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
-    sa.Index("ix_streams_namespace_updated", "namespace", "last_position"),
 )
 
 
@@ -120,3 +125,4 @@ def _write(context: ProjectionContext, rows: list[tuple[Any, ...]]) -> None:
 
 
 catalog = StreamsCatalog()
+catalog_domain = Domain("catalog", projections=[catalog])

@@ -31,7 +31,7 @@ from engine.modules import Domain, domains
 from engine.objects.service import ObjectsService
 from engine.projections.asof import SessionState
 from engine.projections.base import Projection
-from engine.projections.rebuild import catch_up, rebuild_in_place, replay, scratch_copy
+from engine.projections.rebuild import catch_up, create_tables, rebuild_in_place, replay, scratch_copy
 from engine.projections.registry import ProjectionSet, read_checkpoints
 from engine.projections.verify import Difference, diff_projections
 from engine.records.service import RecordsService
@@ -69,6 +69,7 @@ class Engine:
                 self.projections.add(projection)
         if events is not None:
             self.registry.extend(events)
+        self._extra_projections = [p for domain in extra_domains for p in domain.projections]
         self._writer = self.backend.create_engine(writer=True)
         self._reader = self.backend.create_engine(writer=False, pool_size=read_pool_size)
         self._readers = anyio.CapacityLimiter(read_pool_size)
@@ -125,6 +126,10 @@ class Engine:
         if migrate:
             upgrade(self._writer, self.backend)
         with self._writer.begin() as connection:
+            if self._extra_projections:
+                # Not in the engine's migrations: an embedding application's own read models.
+                tables = [table for projection in self._extra_projections for table in projection.tables]
+                create_tables(connection, self._extra_projections, tables)
             done = catch_up(
                 connection, self.backend, self.registry, self.projections, read_checkpoints(connection)
             )

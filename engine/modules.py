@@ -23,9 +23,7 @@ class Domain:
 
 
 def _core() -> Domain:
-    from engine.catalog import catalog
-
-    return Domain("core", handlers=core_handlers, projections=[catalog])
+    return Domain("core", handlers=core_handlers)
 
 
 def domains() -> list[Domain]:

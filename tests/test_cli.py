@@ -13,8 +13,8 @@ import pytest
 import sqlalchemy as sa
 
 from engine import Engine, Metadata, NewEvent
-from engine.catalog import streams
 from engine.log.backend import normalise_url
+from engine.values.projection import value_entries
 
 SCRIPT = shutil.which("session-engine") or str(Path(sys.executable).with_name("session-engine"))
 
@@ -32,6 +32,8 @@ def seed(url: str) -> None:
             await engine.append("default", "sess-1", [NewEvent("noted", {"text": "hello"})], metadata=meta)
             await engine.append("default", "sess-2", [NewEvent("noted", {"text": "other"})])
             await engine.append("default", "sess-1", [NewEvent("renamed", {"title": "Plan"})], metadata=meta)
+            await engine.values.set("default", "sess-3", "colour", "blue")
+            await engine.values.set("default", "sess-3", "size", 2)
 
     anyio.run(main)
 
@@ -60,7 +62,7 @@ def test_export_import_round_trip_preserves_positions(
     target = sqlite_databases.fresh()
     imported = cli("import", str(dump), url=target)
     assert imported.returncode == 0, imported.stdout + imported.stderr
-    assert "imported 3 events; verified" in imported.stdout
+    assert "imported 5 events; verified" in imported.stdout
     again = tmp_path / "again.jsonl"
     cli("export", str(again), url=target)
     assert again.read_text() == dump.read_text()
@@ -86,13 +88,14 @@ def test_verify_reports_tampering_and_replay_repairs_it(database_url: str) -> No
     assert cli("verify", url=database_url).returncode == 0
     engine = sa.create_engine(normalise_url(database_url))
     with engine.begin() as connection:
-        connection.execute(streams.update().where(streams.c.stream == "sess-1").values(version=99))
-        connection.execute(streams.delete().where(streams.c.stream == "sess-2"))
+        entries = value_entries.c
+        connection.execute(value_entries.update().where(entries.key == "size").values(size=99))
+        connection.execute(value_entries.delete().where(entries.key == "colour"))
     engine.dispose()
     broken = cli("verify", url=database_url)
     assert broken.returncode == 1
-    assert "version: live 99 != rebuilt 2" in broken.stdout
-    assert "sess-2" in broken.stdout and "missing from the live table" in broken.stdout
+    assert "size: live 99 != rebuilt" in broken.stdout
+    assert "colour" in broken.stdout and "missing from the live table" in broken.stdout
     replayed = cli("replay", url=database_url)
     assert replayed.returncode == 0 and "rebuilt from" in replayed.stdout
     assert cli("verify", url=database_url).returncode == 0
@@ -104,7 +107,7 @@ def test_status_and_migrate(sqlite_databases, tmp_path: Path) -> None:  # type: 
     assert first.returncode == 0 and "migrated" in first.stdout
     assert "already up to date" in cli("migrate", url=url).stdout
     status = json.loads(cli("status", "--json", url=url).stdout)
-    assert status["head"] == 0 and "streams" in status["projections"]
+    assert status["head"] == 0 and "values" in status["projections"]
 
 
 @pytest.mark.parametrize("command", [["history"], ["import", "/nonexistent"], ["frobnicate"]])

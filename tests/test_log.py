@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import anyio
 import pytest
+import sqlalchemy as sa
 
 from engine import (
     ANY,
@@ -17,6 +18,7 @@ from engine import (
     ValidationFailed,
     WrongExpectedVersion,
 )
+from engine.catalog import catalog_domain, streams
 
 pytestmark = pytest.mark.anyio
 
@@ -151,12 +153,33 @@ async def test_empty_append_is_refused(engine: Engine) -> None:
         await engine.append("ns", "s", [])
 
 
-async def test_status_and_catalog(engine: Engine) -> None:
+async def test_status_counts_the_log(engine: Engine) -> None:
     await engine.append("ns", "a", [ev(), ev()])
     await engine.append("ns", "b", [ev()])
     status = await engine.status()
     assert (status["head"], status["events"], status["streams"]) == (3, 3, 2)
-    assert status["projections"]["streams"]["position"] == 3
+    assert status["projections"]["values"]["position"] == 3
+    assert "streams" not in status["projections"]  # the catalog is opt-in
+
+
+async def test_the_opt_in_catalog_is_built_from_the_existing_log(
+    database_url: str, clock: ManualClock
+) -> None:
+    async with Engine.open(database_url, migrate=False, clock=clock) as engine:
+        await engine.append("ns", "a", [ev(), ev()])
+        clock.advance(5)
+        await engine.append("ns", "b", [ev()])
+    async with Engine.open(
+        database_url, migrate=False, clock=clock, extra_domains=[catalog_domain]
+    ) as engine:
+        await engine.append("ns", "a", [ev()])
+        rows = await engine.read(lambda c: c.execute(sa.select(streams).order_by(streams.c.stream)).all())
+        assert [(r.stream, r.version, r.first_position, r.last_position) for r in rows] == [
+            ("a", 3, 1, 4),
+            ("b", 1, 3, 3),
+        ]
+        assert (await engine.status())["projections"]["streams"]["position"] == 4
+        assert await engine.verify() == []
 
 
 async def test_writes_survive_a_restart(database_url: str) -> None:

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
 from engine import NO_STREAM, ManualClock, NewEvent, WrongExpectedVersion
+from engine.catalog import catalog_domain
 from tests.harness import EngineHarness
 
 streams = st.sampled_from(["a", "b", "c", "d"])
@@ -25,7 +26,7 @@ def test_log_agrees_with_model(harness: Callable[..., EngineHarness], clock: Man
     class LogMachine(RuleBasedStateMachine):
         def __init__(self) -> None:
             super().__init__()
-            self.h = harness(clock=clock)
+            self.h = harness(clock=clock, extra_domains=[catalog_domain])
             self.engine = self.h.start()
             self.model: list[tuple[str, dict[str, Any], Any]] = []  # (stream, data, recorded_at)
 
