@@ -19,20 +19,17 @@ from engine.commands import Command, Decision
 from engine.errors import ValidationFailed, WrongExpectedVersion
 from engine.events import DomainEvent, EventRegistry
 from engine.log import reads
-from engine.log.backend import Backend
+from engine.log.backend import EVENT_COLUMNS, Backend
 from engine.log.records import NewEvent, RecordedEvent
 from engine.log.schema import stored_instant
 from engine.projections.base import ProjectionContext
 from engine.projections.registry import ProjectionSet
 
-_COLUMNS = (
-    "position, namespace, stream, version, type, schema_version, data, metadata, idempotency_key, recorded_at"
-)
 _INSERT_EVENTS = {
     # The hot path hands rows straight to the driver: SQLAlchemy's per-row bind processing
     # costs more than the insert itself. Formats match what the Core types write and read.
-    "sqlite": f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    "postgresql": f"INSERT INTO events ({_COLUMNS})"
+    "sqlite": f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    "postgresql": f"INSERT INTO events ({EVENT_COLUMNS})"
     " VALUES (%s, %s, %s, %s, %s, %s, %s::json, %s::json, %s, %s)",
 }
 
@@ -208,10 +205,12 @@ class UnitOfWork:
             self._projections.apply_per_batch(self.projection, self.recorded)
         if not self.projection.holds_driver_sql:
             self.projection.flush()  # a Core statement may want its results: not in a pipeline
+        copied = bool(self._rows) and backend.copy_events(self.connection, self._rows)
         with backend.pipeline(self.connection):  # on PostgreSQL: one round trip for all of these
             self.projection.flush()
             if self._rows:
-                self.connection.exec_driver_sql(_INSERT_EVENTS[self.connection.dialect.name], self._rows)
+                if not copied:
+                    self.connection.exec_driver_sql(_INSERT_EVENTS[self.connection.dialect.name], self._rows)
                 self.connection.execute(advance, {"position": self.head})
                 backend.notify(self.connection, self.head)
 

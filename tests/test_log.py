@@ -81,6 +81,26 @@ async def test_idempotency_key_repeat_returns_first_result_and_appends_nothing(e
     assert [e.data["n"] for e in await engine.read_stream("ns", "s")] == [1, 2, 3]
 
 
+async def test_a_many_event_append_round_trips_every_field(engine: Engine, clock: ManualClock) -> None:
+    """Enough events for one append to be written as a bulk COPY on PostgreSQL: every field comes
+    back as it went in, the first event carries the key, and a repeat appends nothing."""
+    odd = {"nul": "a\u0000b", "emoji": "\U0001f600", "quote": "\"'\\", "big": 2**62, "f": 0.1, "none": None}
+    events = [NewEvent(f"kind{i % 3}", {**odd, "i": i}, metadata={"n": i}) for i in range(12)]
+    meta = Metadata(actor="ünïcode", adapter="test", correlation_id="c" * 200)
+    first = await engine.append("ns", "s" * 200, events, idempotency_key="k" * 200, metadata=meta)
+    stored = await engine.read_stream("ns", "s" * 200)
+    assert [(e.type, e.data, e.version, e.position) for e in stored] == [
+        (f"kind{i % 3}", {**odd, "i": i}, i + 1, i + 1) for i in range(12)
+    ]
+    assert all(e.recorded_at == clock.now() for e in stored)
+    assert stored[0].metadata["idempotency_key"] == "k" * 200 and stored[0].metadata["append_size"] == 12
+    assert [e.metadata["n"] for e in stored] == list(range(12))
+    assert all(e.metadata["actor"] == "ünïcode" for e in stored)
+    again = await engine.append("ns", "s" * 200, events[:1], idempotency_key="k" * 200, metadata=meta)
+    assert again.repeated and (again.first_position, again.last_position) == (first.first_position, 12)
+    assert await engine.head() == 12
+
+
 async def test_idempotency_keys_are_per_stream(engine: Engine) -> None:
     a = await engine.append("ns", "a", [ev()], idempotency_key="k")
     b = await engine.append("ns", "b", [ev()], idempotency_key="k")

@@ -151,8 +151,8 @@ _REFUSE_FORBIDDEN = {
 
 
 async def test_a_write_the_database_refuses_fails_alone(test_engine: Engine) -> None:
-    """The database refuses one command's events at commit time (PostgreSQL: inside the pipelined
-    batch write): that command fails with a clear error, every other command of the batch lands."""
+    """The database refuses one command's events at commit time (PostgreSQL: in the batch's bulk
+    COPY of 21 rows): that command fails with a clear error, every other command of the batch lands."""
 
     def install(connection: sa.Connection) -> None:
         with connection.begin():

@@ -25,6 +25,15 @@ LOG_LOCK_KEY = 0x5E55_E7E1  # arbitrary: the advisory lock that serialises appen
 DEFAULT_URL = "sqlite:///session-engine.db"
 _HEAD = "SELECT max(position) FROM events"
 _LOCK_LOG = f"SELECT pg_advisory_xact_lock({LOG_LOCK_KEY})"
+EVENT_COLUMNS = (
+    "position, namespace, stream, version, type, schema_version, data, metadata, idempotency_key, recorded_at"
+)
+COPY_MIN_ROWS = 8
+_COPY_EVENTS = f"COPY events ({EVENT_COLUMNS}) FROM STDIN (FORMAT BINARY)"
+# Binary COPY carries no types: the server reads each field with its column's input function.
+# json's binary form is its text, so the already-encoded documents go as text (oids: int8 20,
+# varchar 1043, int4 23, text 25, timestamptz 1184).
+_COPY_TYPES = [20, 1043, 1043, 23, 1043, 23, 25, 25, 1043, 1184]
 
 
 def _json_dumps(value: Any) -> str:
@@ -151,6 +160,29 @@ class Backend:
                 yield
         except psycopg.Error as error:
             raise sa.exc.DBAPIError.instance(None, None, error, psycopg.Error) from error
+
+    def copy_events(self, connection: Connection, rows: list[tuple[Any, ...]]) -> bool:
+        """Insert a batch's event rows with one binary COPY (PostgreSQL, batches of `COPY_MIN_ROWS`+).
+
+        Returns False when the caller should insert them itself (SQLite, small batches). A COPY is
+        one statement however many rows it carries: the server skips a statement's start-up and
+        the client a row's parameter binding per event (about a third of the client's CPU per row
+        of an executemany). It cannot run inside a pipeline, so it costs one round trip of its own,
+        which is why a batch of a few rows is not worth it.
+        """
+        if self.is_sqlite or len(rows) < COPY_MIN_ROWS:
+            return False
+        import psycopg
+
+        dbapi: Any = connection.connection.dbapi_connection
+        try:
+            with dbapi.cursor() as cursor, cursor.copy(_COPY_EVENTS) as copy:
+                copy.set_types(_COPY_TYPES)
+                for row in rows:
+                    copy.write_row(row)
+        except psycopg.Error as error:
+            raise sa.exc.DBAPIError.instance(_COPY_EVENTS, None, error, psycopg.Error) from error
+        return True
 
     def analyze(self, connection: Connection) -> None:
         """Refresh PostgreSQL's statistics on the log before reading all of it.
