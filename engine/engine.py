@@ -298,13 +298,10 @@ class Engine:
         """Drop and rebuild projections from the log, in one transaction. Returns events applied."""
         projections = self.projections.named(names)
 
-        def run() -> int:
-            with self._writer.begin() as connection:
-                return rebuild_in_place(
-                    connection, self.backend, self.registry, projections, progress=progress
-                )
+        def run(connection: Connection) -> int:
+            return rebuild_in_place(connection, self.backend, self.registry, projections, progress=progress)
 
-        return await anyio.to_thread.run_sync(run, limiter=self._committer_limiter)
+        return await self._committer.exclusive(run)
 
     async def verify(
         self, names: Iterable[str] | None = None, *, progress: Callable[[int], None] | None = None
@@ -333,20 +330,15 @@ class Engine:
     async def import_(self, lines: Iterable[bytes]) -> int:
         """Load an export into an empty log, rebuild every projection from it. Returns events imported."""
 
-        def run() -> int:
-            with self._writer.begin() as connection:
-                self.backend.lock_log(connection)
-                count = transfer.import_lines(connection, lines)
-                rebuild_in_place(connection, self.backend, self.registry, list(self.projections))
-                self.hub.head = max(self.hub.head, count)
-                self._committer.forget_state()
-                return count
+        def run(connection: Connection) -> int:
+            self.backend.lock_log(connection)
+            count = transfer.import_lines(connection, lines)
+            rebuild_in_place(connection, self.backend, self.registry, list(self.projections))
+            self.hub.head = max(self.hub.head, count)
+            self._committer.forget_state()
+            return count
 
-        return await anyio.to_thread.run_sync(run, limiter=self._committer_limiter)
-
-    @property
-    def _committer_limiter(self) -> anyio.CapacityLimiter:
-        return self._committer._thread
+        return await self._committer.exclusive(run)
 
     @property
     def stats(self) -> dict[str, int]:

@@ -23,7 +23,7 @@ from engine.log.backend import EVENT_COLUMNS, Backend
 from engine.log.records import NewEvent, RecordedEvent
 from engine.log.schema import stored_instant
 from engine.projections.base import ProjectionContext
-from engine.projections.registry import ProjectionSet
+from engine.projections.registry import CheckpointAdvance, ProjectionSet
 
 _INSERT_EVENTS = {
     # The hot path hands rows straight to the driver: SQLAlchemy's per-row bind processing
@@ -199,7 +199,7 @@ class UnitOfWork:
             schema_version=event.schema_version,
         )
 
-    def finish(self, backend: Backend, advance: sa.Update) -> None:
+    def finish(self, backend: Backend, advance: CheckpointAdvance) -> None:
         """Write the staged events, the projections' pending writes and their checkpoints."""
         if self.recorded:
             self._projections.apply_per_batch(self.projection, self.recorded)
@@ -211,7 +211,7 @@ class UnitOfWork:
             if self._rows:
                 if not copied:
                     self.connection.exec_driver_sql(_INSERT_EVENTS[self.connection.dialect.name], self._rows)
-                self.connection.execute(advance, {"position": self.head})
+                advance(self.connection, self.head)
                 backend.notify(self.connection, self.head)
 
     def committed(self) -> None:

@@ -17,10 +17,11 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from engine.clock import Clock, as_utc
 from engine.commands import Command, CommandHandlers, Outcome
@@ -29,10 +30,11 @@ from engine.events import EventRegistry
 from engine.log import reads
 from engine.log.backend import Backend
 from engine.log.records import AppendResult, RecordedEvent
-from engine.projections.registry import ProjectionSet, checkpoint_advance
+from engine.projections.registry import CheckpointAdvance, ProjectionSet
 from engine.unit_of_work import HalfWritten, StreamVersions, UnitOfWork
 
 log = logging.getLogger("session_engine.writes")
+T = TypeVar("T")
 
 
 @dataclass(eq=False)
@@ -84,7 +86,8 @@ class Committer:
         self._known_head: int | None = None
         self._last_recorded_at: datetime | None = None
         self._thread = anyio.CapacityLimiter(1)
-        self._advance = checkpoint_advance(projections)
+        self._held: Connection | None = None
+        self._advance = CheckpointAdvance(projections, backend.name)
         self.batches = 0
         self.commands = 0
         self.committing = 0
@@ -128,6 +131,7 @@ class Committer:
                     done.set()
         finally:
             self._fail_queued(EngineClosed("the engine closed before this command ran"))
+            self.release_connection()
             self._stopped.set()
 
     async def close(self) -> None:
@@ -155,6 +159,7 @@ class Committer:
                 remaining = [p for p in remaining if p is not crash.pending]
             except sa.exc.DBAPIError as error:
                 self.forget_state()
+                self.release_connection()  # it may be the connection that failed
                 if len(remaining) == 1:
                     log.error("write failed", exc_info=error)
                     remaining[0].error = CommandFailed(f"the database refused the write: {error.orig}")
@@ -166,8 +171,10 @@ class Committer:
         return []
 
     def _attempt(self, batch: list[_Pending]) -> list[RecordedEvent]:
-        # Committed explicitly below; on any error the connection goes back to the pool rolled back.
-        with self._writer.connect() as connection:
+        connection = self._connection()
+        try:
+            # `begin` first: on SQLite it is BEGIN IMMEDIATE, so the head is read under the write lock.
+            connection.begin()
             head = self._backend.lock_and_read_head(connection)
             if head != self._known_head:
                 # Another process appended (or this is the first batch): cached versions may be
@@ -186,15 +193,51 @@ class Committer:
                 self._run_one(unit, pending)
             unit.finish(self._backend, self._advance)
             self.committing = unit.head
-            try:
-                connection.commit()
-            except BaseException:
-                self.committing = self._known_head or 0  # nothing was committed: nothing to skip
-                raise
+            connection.commit()
+        except BaseException:
+            self.committing = self._known_head or 0  # nothing was committed: nothing to skip
+            self._roll_back()
+            raise
         unit.committed()
         self._known_head = unit.head
         self._last_recorded_at = now
         return unit.recorded
+
+    def _connection(self) -> Connection:
+        """The writer connection, held from batch to batch: a pool checkout and the reset on its
+        return cost about 30 µs of CPU per batch. Dropped after a database error."""
+        if self._held is None:
+            self._held = self._writer.connect()
+        return self._held
+
+    def _roll_back(self) -> None:
+        if self._held is None:
+            return
+        try:
+            self._held.rollback()
+        except Exception:  # noqa: BLE001 - a broken connection: the next batch opens a new one
+            self.release_connection()
+
+    def release_connection(self) -> None:
+        held, self._held = self._held, None
+        if held is not None:
+            try:
+                held.close()
+            except Exception:  # closing a broken connection can fail; it is gone either way
+                log.debug("closing the writer connection failed", exc_info=True)
+
+    async def exclusive(self, work: Callable[[Connection], T]) -> T:
+        """Run `work` in a transaction on the writer connection, between batches (rebuild, import)."""
+        return await anyio.to_thread.run_sync(self._exclusive, work, limiter=self._thread)
+
+    def _exclusive(self, work: Callable[[Connection], T]) -> T:
+        connection = self._connection()
+        try:
+            with connection.begin():
+                return work(connection)
+        except sa.exc.DBAPIError:
+            self.release_connection()
+            raise
 
     def _run_one(self, unit: UnitOfWork, pending: _Pending) -> None:
         command = pending.command

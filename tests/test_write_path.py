@@ -179,3 +179,24 @@ async def test_a_write_the_database_refuses_fails_alone(test_engine: Engine) -> 
     assert await test_engine.head() == 20
     assert [e.version for e in await test_engine.read_stream("ns", "good19")] == [1]
     assert await test_engine.verify() == []
+
+
+async def test_two_engines_on_one_database_share_the_log(database_url: str) -> None:
+    """Two engines (two processes' worth) append to one database at once: every append lands,
+    none is refused for a position the other took, and positions stay gap-free."""
+    async with Engine.open(database_url, migrate=False) as first, Engine.open(
+        database_url, migrate=False
+    ) as second:
+
+        async def write(engine: Engine, name: str) -> None:
+            for i in range(30):
+                await engine.append("ns", name, [NewEvent("noted", {"i": i})])
+
+        async with anyio.create_task_group() as tasks:
+            for i in range(4):
+                tasks.start_soon(write, first, f"a{i}")
+                tasks.start_soon(write, second, f"b{i}")
+        log = await first.read_all(after=0, limit=1000)
+        assert [e.position for e in log] == list(range(1, 241))
+        for name in [f"{side}{i}" for side in "ab" for i in range(4)]:
+            assert [e.data["i"] for e in await second.read_stream("ns", name)] == list(range(30))
