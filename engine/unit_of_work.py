@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 from engine.commands import Command, Decision
 from engine.errors import ValidationFailed, WrongExpectedVersion
 from engine.events import DomainEvent, EventRegistry
-from engine.log import reads
+from engine.log import driver, reads
 from engine.log.backend import EVENT_COLUMNS, Backend
 from engine.log.records import NewEvent, RecordedEvent
 from engine.log.schema import stored_instant
@@ -210,7 +210,9 @@ class UnitOfWork:
             self.projection.flush()
             if self._rows:
                 if not copied:
-                    self.connection.exec_driver_sql(_INSERT_EVENTS[self.connection.dialect.name], self._rows)
+                    driver.execute_many(
+                        self.connection, _INSERT_EVENTS[self.connection.dialect.name], self._rows
+                    )
                 advance(self.connection, self.head)
                 backend.notify(self.connection, self.head)
 

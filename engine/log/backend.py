@@ -18,6 +18,8 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, make_url
 
+from engine.log import driver
+
 Durability = Literal["full", "normal", "off"]
 NOTIFY_CHANNEL = "session_engine_events"
 LOG_LOCK_KEY = 0x5E55_E7E1  # arbitrary: the advisory lock that serialises appends across processes
@@ -106,10 +108,12 @@ class Backend:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 
+        begin = "BEGIN IMMEDIATE" if writer else "BEGIN"
+
         @event.listens_for(engine, "begin")
         def _begin(connection: Connection) -> None:
             # The writer takes the write lock up front, so its reads and writes see one state.
-            connection.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+            driver.execute(connection, begin)
 
     def _configure_postgres_durability(self, engine: sa.Engine) -> None:
         @event.listens_for(engine, "connect")
@@ -196,7 +200,7 @@ class Backend:
     def notify(self, connection: Connection, position: int) -> None:
         """Tell other processes that the log grew (delivered on commit, dropped on rollback)."""
         if not self.is_sqlite:
-            connection.exec_driver_sql(f"SELECT pg_notify('{NOTIFY_CHANNEL}', '{int(position)}')")
+            driver.execute(connection, f"SELECT pg_notify('{NOTIFY_CHANNEL}', '{int(position)}')")
 
 
 class PostgresListener:

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection, CursorResult
 from sqlalchemy.sql import Executable
 
 from engine.events import DomainEvent
+from engine.log import driver
 from engine.log.reads import LogPage
 from engine.log.records import RecordedEvent
 
@@ -65,7 +66,7 @@ class ProjectionContext:
         statement, params = self._statement, self._params
         self._statement, self._keys, self._params = None, None, []
         if isinstance(statement, str):
-            self.connection.exec_driver_sql(statement, params)  # type: ignore[arg-type]
+            driver.execute_many(self.connection, statement, params)  # type: ignore[arg-type]
         else:
             self.connection.execute(statement, params if len(params) > 1 else params[0])
 

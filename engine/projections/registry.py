@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from engine.log import driver
 from engine.log.records import RecordedEvent
 from engine.log.schema import checkpoints
 from engine.projections.base import Projection, ProjectionContext
@@ -114,4 +115,4 @@ class CheckpointAdvance:
 
     def __call__(self, connection: Connection, position: int) -> None:
         if self._names:
-            connection.exec_driver_sql(self._sql, (position, *self._names))
+            driver.execute(connection, self._sql, (position, *self._names))
