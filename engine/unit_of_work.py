@@ -8,6 +8,7 @@ events and applies the projections, and writes everything in `finish`, just befo
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -98,6 +99,15 @@ class UnitOfWork:
     def read(self, statement: Any, params: dict[str, Any] | None = None) -> sa.CursorResult[Any]:
         """Query the read models as this batch has changed them so far."""
         return self.projection.read(statement, params)
+
+    def fetch(self, sql: dict[str, str], params: Sequence[Any]) -> list[Any]:
+        """`read` for a hot handler: driver SQL (`driver.in_dialect`), rows as the driver gives them."""
+        self.projection.flush()
+        return driver.fetch_all(self.connection, sql[self.connection.dialect.name], params)
+
+    def stored(self, instant: datetime) -> Any:
+        """An instant as a driver-level statement compares it with stored ones."""
+        return stored_instant(instant, self.connection.dialect.name)
 
     def stream_version(self, namespace: str, stream: str) -> int:
         key = (namespace, stream)

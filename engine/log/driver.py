@@ -16,6 +16,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 
+def in_dialect(sql: str) -> dict[str, str]:
+    """A statement written with `?` placeholders, for each backend's driver (psycopg: `%s`)."""
+    return {"sqlite": sql, "postgresql": sql.replace("?", "%s")}
+
+
 @contextmanager
 def driver(connection: Connection) -> Iterator[Any]:
     """The connection's DB-API connection; driver errors inside are raised as `DBAPIError`s."""
