@@ -180,6 +180,7 @@ async def run(url: str, sessions: int, samples: int) -> list[tuple[str, str]]:
             ("list page at offset 1,000", lambda: records.list(NS, {"offset": 1000})),
             ("search rare word (0.1%)", lambda: records.search(NS, {"query": "quokka"})),
             ("search common word (10%)", lambda: records.search(NS, {"query": "harbour"})),
+            ("search common or rare word", lambda: records.search(NS, {"query": "harbour or quokka"})),
             (
                 "search common word, status=active",
                 lambda: records.search(NS, {"query": "harbour", "status": "active"}),

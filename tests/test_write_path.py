@@ -184,9 +184,10 @@ async def test_a_write_the_database_refuses_fails_alone(test_engine: Engine) -> 
 async def test_two_engines_on_one_database_share_the_log(database_url: str) -> None:
     """Two engines (two processes' worth) append to one database at once: every append lands,
     none is refused for a position the other took, and positions stay gap-free."""
-    async with Engine.open(database_url, migrate=False) as first, Engine.open(
-        database_url, migrate=False
-    ) as second:
+    async with (
+        Engine.open(database_url, migrate=False) as first,
+        Engine.open(database_url, migrate=False) as second,
+    ):
 
         async def write(engine: Engine, name: str) -> None:
             for i in range(30):

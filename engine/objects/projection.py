@@ -23,12 +23,14 @@ from engine.objects.tables import (
     FTS_TABLES,
     create_search_index,
     graph_elements,
+    message_terms,
     messages,
     object_messages,
     session_objects,
     thread_items,
     vertex_labels,
 )
+from engine.objects.terms import create_term_index, ensure_sqlite_function
 from engine.projections.base import BatchedProjection, ProjectionContext
 
 ROLES = ("system", "user", "assistant")
@@ -38,15 +40,21 @@ class ObjectsProjection(BatchedProjection):
     """Applies a batch through `ObjectsBatch`, which folds its writes before any reaches the database."""
 
     def new_batch(self, context: ProjectionContext, events: list[RecordedEvent]) -> ObjectsBatch:
+        ensure_sqlite_function(context.connection)  # the term index's triggers call it (SQLite)
         batch = ObjectsBatch(context)
         batch.prefetch_graphs(events)
         return batch
 
+    def clear(self, context: ProjectionContext) -> None:
+        ensure_sqlite_function(context.connection)
+        super().clear(context)
 
+
+# `message_terms` last: cleared first, so deleting the messages has no terms left to decrement.
 projection = ObjectsProjection(
     "objects",
-    [session_objects, object_messages, thread_items, graph_elements, vertex_labels, messages],
-    extra_ddl=[create_search_index],
+    [session_objects, object_messages, thread_items, graph_elements, vertex_labels, messages, message_terms],
+    extra_ddl=[create_search_index, create_term_index],
     extra_tables=FTS_TABLES,
 )
 

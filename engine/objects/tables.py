@@ -12,6 +12,8 @@ from engine.log.schema import Json, Position, UtcDateTime, metadata
 
 Seq = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 FTS_CONFIG = "english"
+FTS_TOKENIZE = "porter unicode61"
+"""SQLite FTS5's tokenizer for messages (PostgreSQL: the `FTS_CONFIG` text search configuration)."""
 
 session_objects = sa.Table(
     "session_objects",
@@ -106,11 +108,24 @@ sa.Index("ix_messages_fts", search_vector, postgresql_using="gin", _table=messag
     dialect="postgresql"
 )
 
+message_terms = sa.Table(
+    "message_terms",
+    metadata,
+    sa.Column("namespace", sa.String(200), nullable=False),
+    sa.Column("session_id", sa.String(200), nullable=False),
+    sa.Column("term", sa.Text, nullable=False),
+    sa.Column("messages", sa.Integer, nullable=False),
+    sa.PrimaryKeyConstraint("namespace", "term", "session_id"),
+    sqlite_with_rowid=False,
+)
+"""The full-text index folded to sessions: `messages` of the session's message rows contain `term`
+(> 0). Kept by triggers on `messages` (engine/objects/terms.py); a term's sessions are one range."""
+
 FTS_TABLE = "messages_fts"
 FTS_TABLES = (FTS_TABLE, *(f"{FTS_TABLE}_{suffix}" for suffix in ("config", "data", "docsize", "idx")))
 SQLITE_FTS_DDL = (
     f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} USING fts5("
-    "text, content='messages', content_rowid='id', tokenize='porter unicode61')",
+    f"text, content='messages', content_rowid='id', tokenize='{FTS_TOKENIZE}')",
     f"CREATE TRIGGER IF NOT EXISTS {FTS_TABLE}_ai AFTER INSERT ON messages BEGIN "
     f"INSERT INTO {FTS_TABLE}(rowid, text) VALUES (new.id, new.text); END",
     f"CREATE TRIGGER IF NOT EXISTS {FTS_TABLE}_ad AFTER DELETE ON messages BEGIN "

@@ -13,7 +13,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from engine.errors import ValidationFailed
-from engine.objects.messages import matching_sessions, message_stats
+from engine.objects.messages import (
+    has_term,
+    index_terms,
+    matching_sessions,
+    message_stats,
+    sessions_with_terms,
+)
 from engine.records.errors import InvalidSearchSyntax
 from engine.records.models import (
     DEFAULT_LIST_LIMIT,
@@ -179,10 +185,10 @@ def _title_matches(connection: Connection, namespace: str, folded: str) -> sa.Se
 def search(connection: Connection, namespace: str, request: SearchRequest) -> SearchResponse:
     """Sessions with a message matching the full-text query, or whose title contains it.
 
-    One statement: the matching session ids (full-text index + title index) are materialized
-    once; `hits` counts those that are live records passing the filters (the total: an indexed
-    probe per match, no sort); the page then comes from one of two branches, the other getting
-    `LIMIT 0` so it never runs:
+    One statement: the matching session ids (full-text index - or for bare words the per-session
+    term index `message_terms` - and title index) are materialized once; `hits` counts those that
+    are live records passing the filters (the total: an indexed probe per match, no sort); the
+    page then comes from one of two branches, the other getting `LIMIT 0` so it never runs:
     - walk: the records newest first along the list index, each tested against the matches (a
       hash / ephemeral-index probe), stopping at the page - about `limit * records / matches` rows;
     - sort: the matches' records sorted (top-N), for sparse matches where a walk would go far.
@@ -191,12 +197,24 @@ def search(connection: Connection, namespace: str, request: SearchRequest) -> Se
     if not query:
         return SearchResponse(sessions=[], total=0)
     try:
-        by_messages = matching_sessions(connection, namespace, query, distinct=False)
+        terms = index_terms(connection, query)
+        if terms is None:
+            by_messages = matching_sessions(connection, namespace, query, distinct=False)
+        else:
+            by_messages = sessions_with_terms(connection, namespace, terms)
     except ValidationFailed as error:
         raise InvalidSearchSyntax(str(error), ("query",)) from None
     by_title = _title_matches(connection, namespace, str(fold_title(query)))
-    # The UNION is the only deduplication (one id per matching message before it).
-    union: sa.CompoundSelect[Any] | sa.Select[Any] = sa.union(by_messages, by_title)
+    union: sa.CompoundSelect[Any] | sa.Select[Any]
+    if terms is not None and len(terms) <= 1:
+        # One term (or none): its sessions are distinct already, so nothing needs deduplicating -
+        # the titles add only the sessions without the term (a probe per title match).
+        if terms:
+            by_title = by_title.where(~has_term(namespace, terms[0], _r.session_id))
+        union = sa.union_all(by_messages, by_title)
+    else:
+        # The UNION is the only deduplication (one id per matching message, or per term, before it).
+        union = sa.union(by_messages, by_title)
     if connection.dialect.name == "postgresql":
         # As unbounded text the planner sizes the matches as narrow rows (not 200-character ones)
         # and sorts / hashes them, not every record, to join them with the records.

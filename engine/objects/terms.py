@@ -1,0 +1,201 @@
+"""The per-session term index `message_terms`: which sessions have a message containing a term.
+
+The full-text indexes (FTS5 / GIN) answer with one row per matching *message*; a search wants
+sessions. `message_terms` folds the full-text index to sessions - (namespace, term, session) and how
+many of the session's messages hold the term - so a word's sessions are one index range.
+
+Database triggers on `messages` keep it, so every writer of messages (the live projection, a replay)
+keeps it exact with no code of its own. PostgreSQL's triggers take the lexemes of the GIN index's own
+`to_tsvector`. SQLite's triggers cannot tokenize: they call `session_engine_terms(text)`, a Python
+function on the connection that asks FTS5 itself (a private in-memory FTS5 table with the tokenizer
+of `messages_fts`) for the terms - the tokenizer is never re-implemented here.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable
+from typing import Any, cast
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from engine.objects.tables import FTS_CONFIG, FTS_TOKENIZE, message_terms
+
+SQL_FUNCTION = "session_engine_terms"
+MAX_CACHED = 100_000
+"""Words whose terms are remembered (then the cache starts again): a text's words repeat a lot."""
+MAX_CACHED_WORD = 64
+
+
+class Fts5Terms:
+    """The distinct terms FTS5 indexes for a text, with the tokenizer `messages_fts` uses.
+
+    Asking FTS5 costs about 100 us a call (write a row, read the vocabulary, roll back), so a text is
+    cut at whitespace first and each word's terms are remembered. That cut is exact: unicode61's
+    token characters are letters, numbers and private-use ones (categories L*, N*, Co), never
+    whitespace, and porter stems each token on its own - a text's terms are its words' terms.
+    The words not yet known all go to FTS5 in one round.
+    """
+
+    def __init__(self, tokenize: str = FTS_TOKENIZE) -> None:
+        self._tokenize = tokenize
+        self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
+        self._known: dict[str, tuple[str, ...]] = {}
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._db is None:
+            db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+            # Contentless, no positions: only the vocabulary (term, doc) is ever read back.
+            tokenize = self._tokenize.replace("'", "''")
+            db.execute(
+                f"CREATE VIRTUAL TABLE t USING fts5(x, tokenize='{tokenize}', content='', detail=none)"
+            )
+            db.execute("CREATE VIRTUAL TABLE v USING fts5vocab(t, instance)")
+            self._db = db
+        return self._db
+
+    def _ask(self, words: list[str]) -> list[tuple[str, ...]]:
+        """Each word's terms, from FTS5 (one transaction, rolled back: the table stays empty)."""
+        found: list[list[str]] = [[] for _ in words]
+        with self._lock:
+            db = self._connection()
+            db.execute("BEGIN")
+            try:
+                db.executemany("INSERT INTO t(rowid, x) VALUES (?, ?)", enumerate(words, start=1))
+                for doc, term in db.execute("SELECT doc, term FROM v"):
+                    found[doc - 1].append(term)
+            finally:
+                db.execute("ROLLBACK")
+        return [tuple(dict.fromkeys(terms)) for terms in found]
+
+    def of_words(self, words: Iterable[str]) -> list[tuple[str, ...]]:
+        """The terms of each word (a word holds no whitespace), in order."""
+        words = list(words)
+        # Threads share the cache: look each word up once (another thread may clear it meanwhile).
+        found = [self._known.get(word) for word in words]
+        missing = list(dict.fromkeys(w for w, terms in zip(words, found, strict=True) if terms is None))
+        if not missing:
+            return cast(list[tuple[str, ...]], found)
+        asked = dict(zip(missing, self._ask(missing), strict=True))
+        known = self._known
+        if len(known) + len(missing) > MAX_CACHED:
+            known.clear()
+        known.update((w, terms) for w, terms in asked.items() if len(w) <= MAX_CACHED_WORD)
+        return [asked[w] if terms is None else terms for w, terms in zip(words, found, strict=True)]
+
+    def of_text(self, text: str) -> list[str]:
+        """The distinct terms of a text, as `messages_fts` indexes it."""
+        terms: dict[str, None] = {}
+        for word_terms in self.of_words(dict.fromkeys(text.split())):
+            terms.update(dict.fromkeys(word_terms))
+        return list(terms)
+
+
+fts5_terms = Fts5Terms()
+"""One per process: the SQL function on every SQLite connection and the query side share it."""
+_last: tuple[str, bytes] = ("", b"[]")
+
+
+def _sql_terms(text: str | None) -> bytes:
+    """`session_engine_terms(text)`: the text's distinct terms as a JSON array (for `json_each`)."""
+    global _last
+    if text is None:
+        return b"[]"
+    # The delete trigger asks twice for the same text (two statements, no CTE in a trigger).
+    last = _last
+    if last[0] == text:
+        return last[1]
+    result = orjson.dumps(fts5_terms.of_text(text))
+    _last = (text, result)
+    return result
+
+
+def ensure_sqlite_function(connection: Connection) -> None:
+    """Register `session_engine_terms` on this connection's SQLite handle, once per handle.
+
+    Called by the objects projection before it writes: its triggers need the function, whoever made
+    the connection (the pool record's `info` lives as long as the database handle).
+    """
+    if connection.dialect.name != "sqlite" or connection.info.get(SQL_FUNCTION):
+        return
+    dbapi = connection.connection.dbapi_connection
+    assert isinstance(dbapi, sqlite3.Connection)
+    dbapi.create_function(SQL_FUNCTION, 1, _sql_terms, deterministic=True)
+    connection.info[SQL_FUNCTION] = True
+
+
+_T = message_terms.name
+SQLITE_TERMS_DDL = (
+    f"CREATE TRIGGER IF NOT EXISTS {_T}_ai AFTER INSERT ON messages BEGIN"
+    f" INSERT INTO {_T}(namespace, session_id, term, messages)"
+    f" SELECT new.namespace, new.session_id, value, 1 FROM json_each({SQL_FUNCTION}(new.text)) WHERE true"
+    " ON CONFLICT(namespace, term, session_id) DO UPDATE SET messages = messages + 1; END",
+    # Emptied first (a projection's clear) there is nothing to decrement: skip tokenizing every row.
+    f"CREATE TRIGGER IF NOT EXISTS {_T}_ad AFTER DELETE ON messages"
+    f" WHEN EXISTS (SELECT 1 FROM {_T}) BEGIN"
+    f" DELETE FROM {_T} WHERE namespace = old.namespace AND session_id = old.session_id AND messages <= 1"
+    f" AND term IN (SELECT value FROM json_each({SQL_FUNCTION}(old.text)));"
+    f" UPDATE {_T} SET messages = messages - 1"
+    " WHERE namespace = old.namespace AND session_id = old.session_id"
+    f" AND term IN (SELECT value FROM json_each({SQL_FUNCTION}(old.text))); END",
+)
+"""SQLite: row triggers, one upsert / decrement per distinct term of the message."""
+
+_LEXEMES = f"unnest(tsvector_to_array(to_tsvector('{FTS_CONFIG}'::regconfig, {{row}}.text))) AS t(term)"
+
+
+def postgres_terms_ddl(schema: str | None = None) -> tuple[str, ...]:
+    """PostgreSQL: statement triggers over the transition tables - a bulk insert is one upsert.
+
+    The functions name their tables unqualified (found on the search_path, as all the engine's SQL
+    is): a scratch copy (`schema`) gets functions and triggers of its own.
+    """
+    prefix = "" if schema is None else f'"{schema}".'
+    added, removed = f"{prefix}{_T}_added", f"{prefix}{_T}_removed"
+    return (
+        f"CREATE OR REPLACE FUNCTION {added}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+        f" INSERT INTO {_T} AS m (namespace, session_id, term, messages)"
+        f" SELECT n.namespace, n.session_id, t.term, count(*) FROM {_T}_new n,"
+        f" {_LEXEMES.format(row='n')} GROUP BY 1, 2, 3"
+        " ON CONFLICT (namespace, term, session_id) DO UPDATE SET messages = m.messages + excluded.messages;"
+        " RETURN NULL; END $$",
+        # No "skip when the index is empty" test as on SQLite: after a clear, in the same transaction,
+        # that test would walk every dead row, for each later delete statement of the replay.
+        f"CREATE OR REPLACE FUNCTION {removed}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+        f" WITH gone AS (SELECT o.namespace, o.session_id, t.term, count(*) AS n FROM {_T}_old o,"
+        f" {_LEXEMES.format(row='o')} GROUP BY 1, 2, 3),"
+        f" emptied AS (DELETE FROM {_T} m USING gone g WHERE m.namespace = g.namespace"
+        " AND m.term = g.term AND m.session_id = g.session_id AND m.messages <= g.n)"
+        f" UPDATE {_T} m SET messages = m.messages - g.n FROM gone g WHERE m.namespace = g.namespace"
+        " AND m.term = g.term AND m.session_id = g.session_id AND m.messages > g.n;"
+        " RETURN NULL; END $$",
+        f"CREATE TRIGGER {_T}_ai AFTER INSERT ON {prefix}messages REFERENCING NEW TABLE AS {_T}_new"
+        f" FOR EACH STATEMENT EXECUTE FUNCTION {added}()",
+        f"CREATE TRIGGER {_T}_ad AFTER DELETE ON {prefix}messages REFERENCING OLD TABLE AS {_T}_old"
+        f" FOR EACH STATEMENT EXECUTE FUNCTION {removed}()",
+    )
+
+
+def create_term_index(connection: Connection) -> None:
+    """`extra_ddl` for scratch copies: the triggers (the table itself is in the metadata)."""
+    if connection.dialect.name == "sqlite":
+        for statement in SQLITE_TERMS_DDL:
+            connection.exec_driver_sql(statement)
+        return
+    schema = (connection.get_execution_options().get("schema_translate_map") or {}).get(None)
+    for statement in postgres_terms_ddl(schema):
+        connection.exec_driver_sql(statement)
+
+
+def query_terms(connection: Connection, words: list[str]) -> list[tuple[str, ...]]:
+    """Each query word's terms, the way the messages' text was indexed (order kept)."""
+    if connection.dialect.name == "sqlite":
+        return fts5_terms.of_words(words)
+    config: sa.ColumnClause[Any] = sa.literal_column(f"'{FTS_CONFIG}'::regconfig")
+    columns = [sa.func.tsvector_to_array(sa.func.to_tsvector(config, sa.literal(w, sa.Text))) for w in words]
+    row = connection.execute(sa.select(*columns)).one()
+    return [tuple(terms) for terms in row]
