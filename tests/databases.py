@@ -61,9 +61,16 @@ class PostgresDatabases:
         # Extra tables are backend-specific (SQLite FTS5 indexes): empty only those that exist here.
         present = set(sa.inspect(self._engine).get_table_names())
         self._tables = [t.name for t in reversed(metadata.sorted_tables)] + sorted(extra_tables() & present)
+        self._migrated = present
 
     def fresh(self) -> str:
         with self._engine.begin() as connection:
+            # Tables an earlier test's extra domain created (the opt-in catalog): gone, as in a new database.
+            for (name,) in connection.exec_driver_sql(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+            ):
+                if name not in self._migrated:
+                    connection.exec_driver_sql(f'DROP TABLE "{name}"')
             for name in self._tables:
                 connection.exec_driver_sql(f'DELETE FROM "{name}"')
         return self.url
