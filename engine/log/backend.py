@@ -139,10 +139,9 @@ class Backend:
         On PostgreSQL both statements go out in one pipeline (with the BEGIN); the head query still
         runs after the lock is granted, on a fresh snapshot, so it sees every earlier commit.
         """
-        dbapi: Any = connection.connection.dbapi_connection
         if self.is_sqlite:
-            return int(dbapi.execute(_HEAD).fetchone()[0] or 0)
-        with self.pipeline(connection):
+            return int(driver.fetch_all(connection, _HEAD)[0][0] or 0)
+        with self.pipeline(connection), driver.driver(connection) as dbapi:
             dbapi.execute(_LOCK_LOG)
             cursor = dbapi.execute(_HEAD)
         return int(cursor.fetchone()[0] or 0)
@@ -157,13 +156,8 @@ class Backend:
         if self.is_sqlite:
             yield
             return
-        import psycopg
-
-        try:
-            with connection.connection.dbapi_connection.pipeline():  # type: ignore[union-attr]
-                yield
-        except psycopg.Error as error:
-            raise sa.exc.DBAPIError.instance(None, None, error, psycopg.Error) from error
+        with driver.driver(connection) as dbapi, dbapi.pipeline():
+            yield
 
     def copy_events(self, connection: Connection, rows: list[tuple[Any, ...]]) -> bool:
         """Insert a batch's event rows with one binary COPY (PostgreSQL, batches of `COPY_MIN_ROWS`+).
@@ -176,16 +170,10 @@ class Backend:
         """
         if self.is_sqlite or len(rows) < COPY_MIN_ROWS:
             return False
-        import psycopg
-
-        dbapi: Any = connection.connection.dbapi_connection
-        try:
-            with dbapi.cursor() as cursor, cursor.copy(_COPY_EVENTS) as copy:
-                copy.set_types(_COPY_TYPES)
-                for row in rows:
-                    copy.write_row(row)
-        except psycopg.Error as error:
-            raise sa.exc.DBAPIError.instance(_COPY_EVENTS, None, error, psycopg.Error) from error
+        with driver.driver(connection) as dbapi, dbapi.cursor() as cursor, cursor.copy(_COPY_EVENTS) as copy:
+            copy.set_types(_COPY_TYPES)
+            for row in rows:
+                copy.write_row(row)
         return True
 
     def analyze(self, connection: Connection) -> None:
