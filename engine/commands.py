@@ -92,11 +92,8 @@ class CommandHandlers:
 
 
 handlers = CommandHandlers()
-
-
-@handlers.register(AppendEvents)
-def _append_events(command: AppendEvents, state: UnitOfWork) -> Decision[None]:
-    return Decision(events=command.events, expected_version=command.expected_version)
+"""The core domain's handlers: none. `AppendEvents` needs no decision - its events are appended
+as they are (the committer records them directly)."""
 
 
 def instant_of(state: UnitOfWork) -> datetime:

@@ -24,7 +24,15 @@ from engine.errors import ValidationFailed
 from engine.events import DomainEvent, EventRegistry
 from engine.log import reads, transfer
 from engine.log.backend import Backend, Durability, PostgresListener, normalise_url
-from engine.log.records import ANY, AppendResult, ExpectedVersion, Metadata, NewEvent, RecordedEvent
+from engine.log.records import (
+    ANY,
+    NO_METADATA,
+    AppendResult,
+    ExpectedVersion,
+    Metadata,
+    NewEvent,
+    RecordedEvent,
+)
 from engine.log.subscriptions import EventFilter, SubscriptionHub
 from engine.migrate import upgrade
 from engine.modules import Domain, domains
@@ -104,21 +112,14 @@ class Engine:
         engine = cls(url, **options)
         try:
             await anyio.to_thread.run_sync(engine._prepare, migrate)
+            engine._committer.start()
+            engine._start_listener()
             try:
-                async with anyio.create_task_group() as tasks:
-                    tasks.start_soon(engine._committer.run)
-                    engine._start_listener()
-                    try:
-                        yield engine
-                    finally:
-                        with anyio.CancelScope(shield=True):
-                            await engine._committer.close()
-                            await engine._stop_listener()
-            except BaseExceptionGroup as group:
-                # The caller's own error, not wrapped by the engine's internal task group.
-                if len(group.exceptions) == 1:
-                    raise group.exceptions[0] from None
-                raise
+                yield engine
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await engine._committer.close()
+                    await engine._stop_listener()
         finally:
             engine._dispose()
 
@@ -181,14 +182,14 @@ class Engine:
         """Append events to a stream. Raises `WrongExpectedVersion` when `expected_version` is stale."""
         if not events:
             raise ValidationFailed("an append needs at least one event")
-        outcome = await self.execute(
+        outcome = await self._committer.execute(
             AppendEvents(
                 namespace=namespace,
                 stream=stream,
                 events=list(events),
                 expected_version=expected_version,
                 idempotency_key=idempotency_key,
-                metadata=metadata or Metadata(),
+                metadata=metadata or NO_METADATA,
             )
         )
         assert outcome.append is not None

@@ -16,12 +16,12 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from engine.commands import Command, Decision
+from engine.commands import Command
 from engine.errors import ValidationFailed, WrongExpectedVersion
 from engine.events import DomainEvent, EventRegistry
 from engine.log import driver, reads
 from engine.log.backend import EVENT_COLUMNS, Backend
-from engine.log.records import NewEvent, RecordedEvent
+from engine.log.records import ExpectedVersion, NewEvent, RecordedEvent
 from engine.log.schema import stored_instant
 from engine.projections.base import ProjectionContext
 from engine.projections.registry import CheckpointAdvance, ProjectionSet
@@ -115,6 +115,9 @@ class UnitOfWork:
         if version is None:
             version = self._versions.get(key)
         if version is None:
+            # Only checked ids reach the caches, so a known stream needs no checking again.
+            check_identifier("namespace", namespace)
+            check_identifier("stream", stream)
             version = reads.stream_version(self.connection, namespace, stream)
             self._staged_versions[key] = version
         return version
@@ -129,85 +132,79 @@ class UnitOfWork:
             return staged
         return reads.find_idempotent(self.connection, self._registry, *key)
 
-    def record(self, command: Command, decision: Decision[Any]) -> list[RecordedEvent]:
-        """Check the expected version, stage the events, and apply them to the projections."""
+    def record(
+        self, command: Command, events: Sequence[NewEvent | DomainEvent], expected: ExpectedVersion
+    ) -> list[RecordedEvent]:
+        """Check the expected version, stage the decided events, and apply them to the projections."""
         namespace, stream = command.namespace, command.stream
-        check_identifier("namespace", namespace)
-        check_identifier("stream", stream)
         current = self.stream_version(namespace, stream)
-        expected = decision.expected_version
         if expected is not None and expected != current:
             raise WrongExpectedVersion(namespace, stream, expected, current)
-        if not decision.events:
+        if not events:
             return []
-        events = [self._as_new_event(event) for event in decision.events]
+        rows, recorded = self._encode(command, events, current)
         try:
-            encoded = [(_dumps(event.data), event) for event in events]
-        except orjson.JSONEncodeError as error:  # e.g. a lone surrogate: not representable as UTF-8
-            raise ValidationFailed(f"event data is not valid JSON text: {error}") from None
-        try:
-            return self._stage(command, encoded, current)
+            return self._stage(command, rows, recorded)
         except BaseException as error:
             # Something is half-written: only rolling back the whole transaction undoes it.
             raise HalfWritten(error) from error
 
-    def _stage(
-        self, command: Command, encoded: list[tuple[str, NewEvent]], current: int
-    ) -> list[RecordedEvent]:
-        namespace, stream = command.namespace, command.stream
+    def _encode(
+        self, command: Command, events: Sequence[NewEvent | DomainEvent], current: int
+    ) -> tuple[list[tuple[Any, ...]], list[RecordedEvent]]:
+        """The events' rows and records, positioned after this batch's head. Stages nothing yet, so
+        an event that cannot be encoded refuses the command with nothing to undo."""
+        namespace, stream, key = command.namespace, command.stream, command.idempotency_key
         base_metadata = command.metadata.to_json()
+        now, stored_now = self.now, self._stored_now
+        position = self.head
+        rows: list[tuple[Any, ...]] = []
         recorded: list[RecordedEvent] = []
-        for offset, (data, new) in enumerate(encoded):
+        for offset, event in enumerate(events):
+            new = event if isinstance(event, NewEvent) else _as_new_event(event)
             meta = {**base_metadata, **new.metadata}
-            key = None
-            if offset == 0 and command.idempotency_key is not None:
-                key = command.idempotency_key
+            if offset == 0 and key is not None:
                 meta["idempotency_key"] = key
-                meta["append_size"] = len(encoded)
-            self.head += 1
+                meta["append_size"] = len(events)
+            try:
+                data = _dumps(new.data)
+                meta_json = _dumps(meta) if meta else "{}"
+            except orjson.JSONEncodeError as error:  # e.g. a lone surrogate: not representable as UTF-8
+                raise ValidationFailed(f"event data is not valid JSON text: {error}") from None
+            position += 1
             version = current + offset + 1
-            self._rows.append(
+            rows.append(
                 (
-                    self.head,
+                    position,
                     namespace,
                     stream,
                     version,
                     new.type,
                     new.schema_version,
                     data,
-                    _dumps(meta),
-                    key,
-                    self._stored_now,
+                    meta_json,
+                    key if offset == 0 else None,
+                    stored_now,
                 )
             )
             recorded.append(
                 RecordedEvent(
-                    self.head,
-                    namespace,
-                    stream,
-                    version,
-                    new.type,
-                    new.schema_version,
-                    new.data,
-                    meta,
-                    self.now,
+                    position, namespace, stream, version, new.type, new.schema_version, new.data, meta, now
                 )
             )
-        self._staged_versions[(namespace, stream)] = current + len(recorded)
+        return rows, recorded
+
+    def _stage(
+        self, command: Command, rows: list[tuple[Any, ...]], recorded: list[RecordedEvent]
+    ) -> list[RecordedEvent]:
+        self._rows.extend(rows)
+        self.head = recorded[-1].position
+        self._staged_versions[(command.namespace, command.stream)] = recorded[-1].version
         if command.idempotency_key is not None:
-            self._staged_keys[(namespace, stream, command.idempotency_key)] = recorded
+            self._staged_keys[(command.namespace, command.stream, command.idempotency_key)] = recorded
         self._projections.apply_per_command(self.projection, recorded)
         self.recorded.extend(recorded)
         return recorded
-
-    def _as_new_event(self, event: NewEvent | DomainEvent) -> NewEvent:
-        if isinstance(event, NewEvent):
-            return event
-        return NewEvent(
-            type=event.event_type,
-            data=event.model_dump(mode="json"),
-            schema_version=event.schema_version,
-        )
 
     def finish(self, backend: Backend, advance: CheckpointAdvance) -> None:
         """Write the staged events, the projections' pending writes and their checkpoints."""
@@ -235,6 +232,12 @@ class HalfWritten(Exception):
 
     def __init__(self, cause: BaseException) -> None:
         self.cause = cause
+
+
+def _as_new_event(event: DomainEvent) -> NewEvent:
+    return NewEvent(
+        type=event.event_type, data=event.model_dump(mode="json"), schema_version=event.schema_version
+    )
 
 
 def _dumps(value: Any) -> str:

@@ -3,17 +3,20 @@
 command -> decide (from current state) -> append (expected version) -> apply inline projections
 -> commit -> acknowledge and publish.
 
-All commands of one engine go through one committer task. It takes every command that is
-waiting, runs them one after another inside one transaction on a worker thread (so commands on one
-session never interleave their decisions, and each sees the effects of those before it), commits
-once - one fsync for the whole batch - and only then acknowledges them. While a batch commits, the
+All commands of one engine go through one writer thread, which owns the writer connection. It
+takes every command that is waiting, runs them one after another inside one transaction (so
+commands on one session never interleave their decisions, and each sees the effects of those
+before it), commits once - one fsync for the whole batch - and only then acknowledges them, with
+one callback on the event loop for the whole batch (`engine.bridge`). While a batch commits, the
 next one gathers. A command that is refused (an `EngineError`) has written nothing; a command that
 crashes makes the batch roll back and run again without it, so it fails alone.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,8 +26,9 @@ import anyio
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from engine.bridge import Bridge, Waiter, current_bridge
 from engine.clock import Clock, as_utc
-from engine.commands import Command, CommandHandlers, Outcome
+from engine.commands import AppendEvents, Command, CommandHandlers, Outcome
 from engine.errors import CommandFailed, EngineClosed, EngineError
 from engine.events import EventRegistry
 from engine.log import reads
@@ -37,15 +41,24 @@ log = logging.getLogger("session_engine.writes")
 T = TypeVar("T")
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class _Pending:
     command: Command
+    waiter: Waiter
     outcome: Outcome[Any] | None = None
     error: BaseException | None = None
 
     def reset(self) -> None:
         self.outcome = None
         self.error = None
+
+
+@dataclass(eq=False, slots=True)
+class _Job:
+    """Work that needs the writer connection alone (rebuild, import), between two batches."""
+
+    work: Callable[[Connection], Any]
+    waiter: Waiter
 
 
 class _Crashed(Exception):
@@ -77,15 +90,17 @@ class Committer:
         self._clock = clock
         self._on_commit = on_commit
         self._max_batch = max_batch
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
         self._queue: list[_Pending] = []
-        self._batch_done = anyio.Event()
-        self._wakeup = anyio.Event()
+        self._jobs: list[_Job] = []
         self._closing = False
-        self._stopped = anyio.Event()
+        self._bridge: Bridge | None = None
+        self._thread: threading.Thread | None = None
+        self._stopped: Waiter | None = None
         self._versions = StreamVersions()
         self._known_head: int | None = None
         self._last_recorded_at: datetime | None = None
-        self._thread = anyio.CapacityLimiter(1)
         self._held: Connection | None = None
         self._advance = CheckpointAdvance(projections, backend.name)
         self.batches = 0
@@ -93,59 +108,117 @@ class Committer:
         self.committing = 0
         """The head this process is committing or has committed: NOTIFYs up to it are its own."""
 
-    async def execute(self, command: Command) -> Outcome[Any]:
-        if self._closing:
-            raise EngineClosed("the engine is closing; no new writes are accepted")
-        pending = _Pending(command)
-        self._queue.append(pending)
-        # Every command queued until the committer takes the queue shares one "done" event:
-        # one event per batch, not per command (creating them was a measurable share of a write).
-        done = self._batch_done
-        self._wakeup.set()
-        await done.wait()
-        if pending.error is not None:
-            raise pending.error
-        assert pending.outcome is not None
-        return pending.outcome
+    # -- on the event loop -------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the writer thread, answering to the running event loop."""
+        self._bridge = bridge = current_bridge()
+        self._stopped = bridge.waiter()
+        self._thread = threading.Thread(target=self._serve, name="session-engine-writer", daemon=True)
+        self._thread.start()
 
-    async def run(self) -> None:
-        """The committer loop. Returns once `close` was called and every queued command has finished."""
-        try:
-            while True:
-                if not self._queue:
-                    if self._closing:
-                        return
-                    self._wakeup = anyio.Event()
-                    await self._wakeup.wait()
-                    continue
-                taken, self._queue = self._queue, []
-                done, self._batch_done = self._batch_done, anyio.Event()
-                with anyio.CancelScope(shield=True):
-                    for start in range(0, len(taken), self._max_batch):
-                        batch = taken[start : start + self._max_batch]
-                        recorded = await anyio.to_thread.run_sync(self._commit, batch, limiter=self._thread)
-                        self.batches += 1
-                        self.commands += len(batch)
-                        if recorded:
-                            self._on_commit(recorded)
-                    done.set()
-        finally:
-            self._fail_queued(EngineClosed("the engine closed before this command ran"))
-            self.release_connection()
-            self._stopped.set()
+    async def execute(self, command: Command) -> Outcome[Any]:
+        bridge = self._bridge
+        if self._closing or bridge is None:
+            raise EngineClosed("the engine is closing; no new writes are accepted")
+        waiter = bridge.waiter()
+        with self._lock:
+            queue = self._queue
+            queue.append(_Pending(command, waiter))
+            if len(queue) == 1:  # the thread took everything before: it may be waiting
+                self._wake.notify()
+        outcome: Outcome[Any] = await waiter
+        return outcome
+
+    async def exclusive(self, work: Callable[[Connection], T]) -> T:
+        """Run `work` in a transaction on the writer connection, between batches (rebuild, import)."""
+        bridge = self._bridge
+        if self._closing or bridge is None:
+            raise EngineClosed("the engine is closing")
+        waiter = bridge.waiter()
+        with self._lock:
+            self._jobs.append(_Job(work, waiter))
+            self._wake.notify()
+        result: T = await waiter
+        return result
 
     async def close(self) -> None:
-        self._closing = True
-        self._wakeup.set()
-        await self._stopped.wait()
+        """Stop taking commands; returns once every queued one has finished and the thread is gone."""
+        if self._thread is None or self._stopped is None:
+            return
+        with self._lock:
+            self._closing = True
+            self._wake.notify()
+        await self._stopped
+        await anyio.to_thread.run_sync(self._thread.join)
 
-    def _fail_queued(self, error: EngineError) -> None:
-        for pending in self._queue:
-            pending.error = error
-        self._queue = []
-        self._batch_done.set()
+    def _finished(self, batch: list[_Pending], recorded: list[RecordedEvent]) -> None:
+        """A batch has committed (or failed): publish its events, then answer its callers."""
+        self.batches += 1
+        self.commands += len(batch)
+        if recorded:
+            self._on_commit(recorded)
+        settle = self._bridge.settle  # type: ignore[union-attr]
+        for pending in batch:
+            settle(pending.waiter, pending.outcome, pending.error)
 
-    # -- on the worker thread --------------------------------------------------------------
+    # -- on the writer thread ----------------------------------------------------------------
+    def _serve(self) -> None:
+        bridge = self._bridge
+        assert bridge is not None and self._stopped is not None
+        try:
+            while True:
+                with self._lock:
+                    while not self._queue and not self._jobs and not self._closing:
+                        self._wake.wait()
+                    if self._jobs:
+                        job, batch = self._jobs.pop(0), []
+                    elif self._queue:
+                        job, batch, self._queue = None, self._queue, []
+                    else:
+                        break  # closing, and nothing is left to do
+                if job is not None:
+                    self._run_job(bridge, job)
+                    continue
+                for start in range(0, len(batch), self._max_batch):
+                    part = batch[start : start + self._max_batch]
+                    recorded = self._commit_safely(part)
+                    bridge.call_soon(functools.partial(self._finished, part, recorded))
+        finally:
+            with self._lock:
+                self._closing = True
+                left, self._queue = self._queue, []
+                jobs, self._jobs = self._jobs, []
+            closed = EngineClosed("the engine closed before this command ran")
+            for pending in left:
+                pending.error = closed
+            for job in jobs:
+                bridge.call_soon(functools.partial(bridge.settle, job.waiter, None, closed))
+            if left:
+                bridge.call_soon(functools.partial(self._finished, left, []))
+            self.release_connection()
+            bridge.call_soon(functools.partial(bridge.settle, self._stopped, None, None))
+
+    def _commit_safely(self, batch: list[_Pending]) -> list[RecordedEvent]:
+        """`_commit`, and should the write path itself have a bug, fail the batch, not the thread."""
+        try:
+            return self._commit(batch)
+        except Exception as error:
+            log.error("the write path failed", exc_info=error)
+            self.forget_state()
+            self.release_connection()
+            for pending in batch:
+                pending.outcome = None
+                pending.error = CommandFailed("the write failed inside the engine; nothing was written")
+            return []
+
+    def _run_job(self, bridge: Bridge, job: _Job) -> None:
+        result, error = None, None
+        try:
+            result = self._exclusive(job.work)
+        except BaseException as caught:  # noqa: BLE001 - handed to the caller, raised there
+            error = caught
+        bridge.call_soon(functools.partial(bridge.settle, job.waiter, result, error))
+
     def _commit(self, batch: list[_Pending]) -> list[RecordedEvent]:
         remaining = batch
         while remaining:
@@ -226,10 +299,6 @@ class Committer:
             except Exception:  # closing a broken connection can fail; it is gone either way
                 log.debug("closing the writer connection failed", exc_info=True)
 
-    async def exclusive(self, work: Callable[[Connection], T]) -> T:
-        """Run `work` in a transaction on the writer connection, between batches (rebuild, import)."""
-        return await anyio.to_thread.run_sync(self._exclusive, work, limiter=self._thread)
-
     def _exclusive(self, work: Callable[[Connection], T]) -> T:
         connection = self._connection()
         try:
@@ -248,8 +317,12 @@ class Committer:
                     None, earlier, _append_result(earlier, repeated=True), repeated=True
                 )
                 return
-            decision = self._handlers.for_command(command)(command, unit)
-            recorded = unit.record(command, decision)
+            if type(command) is AppendEvents:  # the raw log API: the events are the decision
+                decision = None
+                recorded = unit.record(command, command.events, command.expected_version)
+            else:
+                decision = self._handlers.for_command(command)(command, unit)
+                recorded = unit.record(command, decision.events, decision.expected_version)
         except EngineError as refused:
             pending.error = refused  # refused before anything was staged: nothing to undo
             return
@@ -261,10 +334,12 @@ class Committer:
             raise
         except Exception as error:  # a bug in one command must not fail the batch
             raise _Crashed(pending, error) from error
-        try:
-            result = decision.then(recorded) if decision.then is not None else decision.result
-        except Exception as error:  # its events are staged: roll back, rerun without it
-            raise _Crashed(pending, error) from error
+        result = None
+        if decision is not None:
+            try:
+                result = decision.then(recorded) if decision.then is not None else decision.result
+            except Exception as error:  # its events are staged: roll back, rerun without it
+                raise _Crashed(pending, error) from error
         pending.outcome = Outcome(result, recorded, _append_result(recorded) if recorded else None)
 
     def forget_state(self) -> None:

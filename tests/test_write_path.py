@@ -8,7 +8,8 @@ import anyio
 import pytest
 import sqlalchemy as sa
 
-from engine import Command, CommandFailed, Decision, Engine, EngineError, NewEvent
+from engine import Command, CommandFailed, Decision, Engine, EngineError, NewEvent, writes
+from engine.bridge import AnyioBridge
 from engine.commands import CommandHandlers
 from engine.modules import Domain
 from engine.unit_of_work import UnitOfWork
@@ -201,3 +202,69 @@ async def test_two_engines_on_one_database_share_the_log(database_url: str) -> N
         assert [e.position for e in log] == list(range(1, 241))
         for name in [f"{side}{i}" for side in "ab" for i in range(4)]:
             assert [e.data["i"] for e in await second.read_stream("ns", name)] == list(range(30))
+
+
+async def test_the_backend_neutral_bridge_serves_the_write_path(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer thread answers through anyio's own primitives when the loop is not asyncio's
+    (trio): forced here on asyncio, commands, a rebuild between batches and a refusal all answer."""
+    monkeypatch.setattr(writes, "current_bridge", AnyioBridge)
+    async with Engine.open(database_url, migrate=False, extra_domains=[TEST_DOMAIN]) as engine:
+        async with anyio.create_task_group() as tasks:
+            for i in range(16):
+                tasks.start_soon(engine.append, "ns", f"s{i}", [NewEvent("noted", {"i": i})])
+        assert await engine.head() == 16
+        await engine.rebuild()  # a job on the writer connection, between batches
+        assert await engine.verify() == []
+        with pytest.raises(Refused):
+            await engine.execute(Refuse(namespace="ns", stream="y"))
+        outcome = await engine.execute(CountUp(namespace="ns", stream="s0"))
+        assert outcome.result == 2 and outcome.events[0].position == 17
+
+
+async def test_a_fault_in_the_write_path_fails_its_batch_not_the_engine(
+    test_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug outside any command (here: writing the batch) answers the batch's callers with
+    CommandFailed and writes nothing; the writer thread goes on serving the next batches."""
+    original = UnitOfWork.finish
+    faults = [RuntimeError("bug in the write path")]
+
+    def finish_once_broken(self: UnitOfWork, *args: object, **kwargs: object) -> None:
+        if faults:
+            raise faults.pop()
+        original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(UnitOfWork, "finish", finish_once_broken)
+    with pytest.raises(CommandFailed):
+        await test_engine.append("ns", "first", [NewEvent("noted", {})])
+    result = await test_engine.append("ns", "second", [NewEvent("noted", {})])
+    assert (result.first_position, result.first_version) == (1, 1)
+    assert await test_engine.read_stream("ns", "first") == []
+    assert await test_engine.verify() == []
+
+
+async def test_a_cancelled_caller_leaves_its_batch_unharmed(test_engine: Engine) -> None:
+    """Cancelling one waiting caller neither cancels nor fails the others of its batch (its own
+    command may still commit: it was already queued)."""
+    results: list[int] = []
+
+    async def write(i: int) -> None:
+        result = await test_engine.append("ns", f"s{i}", [NewEvent("noted", {})])
+        results.append(result.first_version)
+
+    async with anyio.create_task_group() as tasks:
+        with anyio.CancelScope() as doomed:
+            doomed.cancel()
+            tasks.start_soon(write, 99)
+        for i in range(10):
+            tasks.start_soon(write, i)
+        async with anyio.create_task_group() as inner:
+            inner.start_soon(write, 100)
+            await anyio.sleep(0)
+            inner.cancel_scope.cancel()
+    assert results.count(1) >= 10
+    head = await test_engine.head()
+    assert head in (10, 11, 12)
+    assert await test_engine.verify() == []

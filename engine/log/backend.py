@@ -6,10 +6,12 @@ pool, which SQLite's WAL mode serves concurrently with the writer.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -38,6 +40,9 @@ _COPY_EVENTS = f"COPY events ({EVENT_COLUMNS}) FROM STDIN (FORMAT BINARY)"
 _COPY_TYPES = [20, 1043, 1043, 23, 1043, 23, 25, 25, 1043, 1184]
 
 
+_NO_PIPELINE = contextlib.nullcontext()
+
+
 def _json_dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
@@ -63,11 +68,11 @@ class Backend:
     url: URL
     durability: Durability = "full"
 
-    @property
+    @functools.cached_property
     def name(self) -> str:
         return self.url.get_backend_name()
 
-    @property
+    @functools.cached_property
     def is_sqlite(self) -> bool:
         return self.name == "sqlite"
 
@@ -146,16 +151,18 @@ class Backend:
             cursor = dbapi.execute(_HEAD)
         return int(cursor.fetchone()[0] or 0)
 
-    @contextmanager
-    def pipeline(self, connection: Connection) -> Iterator[None]:
+    def pipeline(self, connection: Connection) -> AbstractContextManager[None]:
         """Send the writes inside as one batch (a psycopg pipeline); a no-op on SQLite.
 
         Only for statements whose results nobody reads before the block ends. Errors surface at
         the end of the block; they are raised as SQLAlchemy's `DBAPIError`s, as if from `execute`.
         """
         if self.is_sqlite:
-            yield
-            return
+            return _NO_PIPELINE
+        return self._pipeline(connection)
+
+    @contextmanager
+    def _pipeline(self, connection: Connection) -> Iterator[None]:
         with driver.driver(connection) as dbapi, dbapi.pipeline():
             yield
 

@@ -79,4 +79,18 @@ class Metadata:
     causation_id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {name: value for name in self.__slots__ if (value := getattr(self, name)) is not None}
+        # Spelled out: it runs for every command, and most carry no metadata at all.
+        found: dict[str, Any] = {}
+        if self.actor is not None:
+            found["actor"] = self.actor
+        if self.adapter is not None:
+            found["adapter"] = self.adapter
+        if self.correlation_id is not None:
+            found["correlation_id"] = self.correlation_id
+        if self.causation_id is not None:
+            found["causation_id"] = self.causation_id
+        return found
+
+
+NO_METADATA = Metadata()
+"""The metadata of a write that names no actor, adapter or ids (shared: it is immutable)."""

@@ -16,7 +16,7 @@ from engine.projections.base import Projection, ProjectionContext
 class ProjectionSet:
     def __init__(self, projections: Iterable[Projection] = ()) -> None:
         self._projections: list[Projection] = []
-        self._interest_cache: dict[bool, list[tuple[Projection, frozenset[str] | None]]] = {}
+        self._dispatch: dict[bool, _Dispatch] = {}
         for projection in projections:
             self.add(projection)
 
@@ -24,7 +24,7 @@ class ProjectionSet:
         if any(p.name == projection.name for p in self._projections):
             raise ValueError(f"projection {projection.name!r} registered twice")
         self._projections.append(projection)
-        self._interest_cache.clear()
+        self._dispatch.clear()
 
     def __iter__(self):  # type: ignore[no-untyped-def]
         return iter(self._projections)
@@ -56,30 +56,53 @@ class ProjectionSet:
 
     def apply_per_command(self, context: ProjectionContext, events: Sequence[RecordedEvent]) -> None:
         """After each command of a batch: the projections that later commands may read."""
-        for projection, types in self._interests(per_batch=False):
-            if types is None or any(event.type in types for event in events):
-                projection.apply(context, events)
+        for projection in self._interested(events, per_batch=False):
+            projection.apply(context, events)
 
     def apply_per_batch(self, context: ProjectionContext, events: Sequence[RecordedEvent]) -> None:
         """Once per batch, before commit: the projections no command reads."""
-        for projection, types in self._interests(per_batch=True):
-            if types is None or any(event.type in types for event in events):
-                projection.apply(context, events)
+        for projection in self._interested(events, per_batch=True):
+            projection.apply(context, events)
 
-    def _interests(self, *, per_batch: bool) -> list[tuple[Projection, frozenset[str] | None]]:
-        """The write path's projections with the event types they handle (None: every event).
+    def _interested(self, events: Sequence[RecordedEvent], *, per_batch: bool) -> tuple[Projection, ...]:
+        """The write path's projections that handle any of `events`, in registration order.
 
         A batch form of `apply` may cost something even for events it ignores (setting up its
-        batch), so the write path calls a projection only for events it handles.
+        batch), so the write path calls a projection only for events it handles. Looked up by event
+        type: most commands carry one event, of a type one projection (or none) handles.
         """
-        cached = self._interest_cache.get(per_batch)
-        if cached is None:
-            cached = self._interest_cache[per_batch] = [
-                (p, None if p.all_events else p.event_types)
-                for p in self._projections
-                if p.per_batch == per_batch
-            ]
-        return cached
+        table = self._dispatch.get(per_batch)
+        if table is None:
+            table = self._dispatch[per_batch] = _Dispatch(
+                [p for p in self._projections if p.per_batch == per_batch]
+            )
+        if len(events) == 1:
+            return table.for_type(events[0].type)
+        wanted: set[Projection] = set()
+        for event in events:
+            wanted.update(table.for_type(event.type))
+        return tuple(p for p in table.projections if p in wanted)
+
+
+_MAX_TYPES = 10_000
+
+
+class _Dispatch:
+    """Event type -> the projections that handle it (those that see every event included)."""
+
+    def __init__(self, projections: list[Projection]) -> None:
+        self.projections = tuple(projections)
+        self._by_type: dict[str, tuple[Projection, ...]] = {}
+
+    def for_type(self, event_type: str) -> tuple[Projection, ...]:
+        found = self._by_type.get(event_type)
+        if found is None:
+            if len(self._by_type) >= _MAX_TYPES:  # event types are the appender's choice: stay bounded
+                self._by_type.clear()
+            found = self._by_type[event_type] = tuple(
+                p for p in self.projections if p.all_events or event_type in p.event_types
+            )
+        return found
 
 
 def read_checkpoints(connection: Connection) -> dict[str, tuple[int, int]]:
