@@ -94,6 +94,8 @@ class UnitOfWork:
         self._rows: list[tuple[Any, ...]] = []
         self._stored_now = stored_instant(now, connection.dialect.name)
         self.recorded: list[RecordedEvent] = []
+        self._deferred: list[RecordedEvent] = []
+        self._deferred_streams: set[tuple[str, str]] = set()
 
     # -- what handlers read -------------------------------------------------------------
     def read(self, statement: Any, params: dict[str, Any] | None = None) -> sa.CursorResult[Any]:
@@ -123,6 +125,20 @@ class UnitOfWork:
         return version
 
     # -- what the committer does with a decision ----------------------------------------
+    def deciding(self, command: Command) -> None:
+        """A command of this stream is about to be decided: it must read the stream's own writes,
+        including those of the stream-local projections that wait for the batch's end."""
+        if (command.namespace, command.stream) in self._deferred_streams:
+            self._apply_deferred()
+
+    def _apply_deferred(self) -> None:
+        events, self._deferred = self._deferred, []
+        self._deferred_streams.clear()
+        try:
+            self._projections.apply_deferred(self.projection, events)
+        except BaseException as error:
+            raise DeferredFailed(error) from error
+
     def earlier_append(self, command: Command) -> list[RecordedEvent] | None:
         if command.idempotency_key is None:
             return None
@@ -202,12 +218,16 @@ class UnitOfWork:
         self._staged_versions[(command.namespace, command.stream)] = recorded[-1].version
         if command.idempotency_key is not None:
             self._staged_keys[(command.namespace, command.stream, command.idempotency_key)] = recorded
-        self._projections.apply_per_command(self.projection, recorded)
+        if self._projections.apply_per_command(self.projection, recorded):
+            self._deferred.extend(recorded)
+            self._deferred_streams.add((command.namespace, command.stream))
         self.recorded.extend(recorded)
         return recorded
 
     def finish(self, backend: Backend, advance: CheckpointAdvance) -> None:
         """Write the staged events, the projections' pending writes and their checkpoints."""
+        if self._deferred:
+            self._apply_deferred()
         if self.recorded:
             self._projections.apply_per_batch(self.projection, self.recorded)
         if not self.projection.holds_driver_sql:
@@ -225,6 +245,14 @@ class UnitOfWork:
 
     def committed(self) -> None:
         self._versions.update(self._staged_versions)
+
+
+class DeferredFailed(Exception):
+    """A stream-local projection failed on events of earlier commands of the batch: which command
+    caused it is unknown, so the batch must roll back and its commands run one by one."""
+
+    def __init__(self, cause: BaseException) -> None:
+        self.cause = cause
 
 
 class HalfWritten(Exception):

@@ -35,7 +35,7 @@ from engine.log import reads
 from engine.log.backend import Backend
 from engine.log.records import AppendResult, RecordedEvent
 from engine.projections.registry import CheckpointAdvance, ProjectionSet
-from engine.unit_of_work import HalfWritten, StreamVersions, UnitOfWork
+from engine.unit_of_work import DeferredFailed, HalfWritten, StreamVersions, UnitOfWork
 
 log = logging.getLogger("session_engine.writes")
 T = TypeVar("T")
@@ -225,17 +225,19 @@ class Committer:
             try:
                 return self._attempt(remaining)
             except _Crashed as crash:
-                log.error("command %s crashed", type(crash.pending.command).__name__, exc_info=crash.cause)
-                crash.pending.error = CommandFailed(
-                    f"{type(crash.pending.command).__name__} failed inside the engine; nothing was written"
-                )
+                crash.pending.error = _crashed(crash.pending, crash.cause)
                 remaining = [p for p in remaining if p is not crash.pending]
-            except sa.exc.DBAPIError as error:
-                self.forget_state()
-                self.release_connection()  # it may be the connection that failed
+            except (sa.exc.DBAPIError, DeferredFailed) as error:
+                cause = error.cause if isinstance(error, DeferredFailed) else error
+                if isinstance(cause, sa.exc.DBAPIError):
+                    self.forget_state()
+                    self.release_connection()  # it may be the connection that failed
                 if len(remaining) == 1:
-                    log.error("write failed", exc_info=error)
-                    remaining[0].error = CommandFailed(f"the database refused the write: {error.orig}")
+                    remaining[0].error = (
+                        _refused(cause)
+                        if isinstance(cause, sa.exc.DBAPIError)
+                        else _crashed(remaining[0], cause)
+                    )
                     return []
                 # Isolate the failure: every command gets a transaction of its own.
                 return [event for pending in remaining for event in self._commit([pending])]
@@ -310,6 +312,7 @@ class Committer:
 
     def _run_one(self, unit: UnitOfWork, pending: _Pending) -> None:
         command = pending.command
+        unit.deciding(command)  # outside the try below: a failure there is not this command's
         try:
             earlier = unit.earlier_append(command)
             if earlier is not None:
@@ -346,6 +349,17 @@ class Committer:
         """Drop cached stream versions (after the log changed behind the committer's back)."""
         self._versions.clear()
         self._known_head = None
+
+
+def _crashed(pending: _Pending, cause: BaseException) -> CommandFailed:
+    name = type(pending.command).__name__
+    log.error("command %s crashed", name, exc_info=cause)
+    return CommandFailed(f"{name} failed inside the engine; nothing was written")
+
+
+def _refused(error: sa.exc.DBAPIError) -> CommandFailed:
+    log.error("write failed", exc_info=error)
+    return CommandFailed(f"the database refused the write: {error.orig}")
 
 
 def _append_result(recorded: Sequence[RecordedEvent], repeated: bool = False) -> AppendResult:

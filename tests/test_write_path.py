@@ -12,6 +12,7 @@ from engine import Command, CommandFailed, Decision, Engine, EngineError, NewEve
 from engine.bridge import AnyioBridge
 from engine.commands import CommandHandlers
 from engine.modules import Domain
+from engine.projections.base import Projection
 from engine.unit_of_work import UnitOfWork
 
 pytestmark = pytest.mark.anyio
@@ -268,3 +269,42 @@ async def test_a_cancelled_caller_leaves_its_batch_unharmed(test_engine: Engine)
     head = await test_engine.head()
     assert head in (10, 11, 12)
     assert await test_engine.verify() == []
+
+
+class _Fragile(Projection):
+    """A stream-local projection with a bug: it fails on every `fragile` event."""
+
+    stream_local = True
+
+
+fragile = _Fragile("fragile", tables=[])
+
+
+@fragile.on("fragile")
+def _fail(context: object, event: object) -> None:
+    raise RuntimeError("projection bug")
+
+
+async def test_a_deferred_projection_failure_fails_only_its_command(database_url: str) -> None:
+    """A stream-local projection runs once for the whole batch, so when it fails nobody knows
+    which command's event broke it: the batch runs again one command at a time, and only the
+    command whose event it cannot take fails."""
+    domain = Domain("fragile-tests", projections=[fragile])
+    async with Engine.open(database_url, migrate=False, extra_domains=[domain]) as engine:
+        outcomes: dict[str, object] = {}
+
+        async def run(name: str, event_type: str) -> None:
+            try:
+                outcomes[name] = await engine.append("ns", name, [NewEvent(event_type, {})])
+            except EngineError as error:
+                outcomes[name] = error
+
+        async with anyio.create_task_group() as tasks:
+            for i in range(10):
+                tasks.start_soon(run, f"good{i}", "noted")
+                if i == 5:
+                    tasks.start_soon(run, "bad", "fragile")
+        assert isinstance(outcomes.pop("bad"), CommandFailed)
+        assert all(not isinstance(o, Exception) for o in outcomes.values())
+        assert await engine.head() == 10
+        assert await engine.read_stream("ns", "bad") == []

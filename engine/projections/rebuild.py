@@ -187,7 +187,8 @@ def scratch_copy(backend: Backend, projections: list[Projection]) -> Iterator[Sc
 def create_tables(connection: Connection, projections: list[Projection], tables: list[sa.Table]) -> None:
     """Create projection tables from the metadata: scratch copies, and the live tables of extra domains
     (an embedding application's read models; the engine's own live tables come from Alembic)."""
-    tables[0].metadata.create_all(connection, tables=tables)
+    if tables:
+        tables[0].metadata.create_all(connection, tables=tables)
     for projection in projections:
         for ddl in projection.extra_ddl:
             ddl(connection)

@@ -54,53 +54,72 @@ class ProjectionSet:
         for projection in self._projections:
             projection.apply(context, events)
 
-    def apply_per_command(self, context: ProjectionContext, events: Sequence[RecordedEvent]) -> None:
-        """After each command of a batch: the projections that later commands may read."""
-        for projection in self._interested(events, per_batch=False):
+    def apply_per_command(self, context: ProjectionContext, events: Sequence[RecordedEvent]) -> bool:
+        """After each command of a batch: the projections that later commands may read.
+
+        Stream-local projections are left out; True when one of them handles these events, which
+        the caller then gives to `apply_deferred` in time (see `Projection.stream_local`)."""
+        table = self._table(per_batch=False)
+        for projection in table.interested(events, table.immediate):
+            projection.apply(context, events)
+        return bool(table.interested(events, table.deferred))
+
+    def apply_deferred(self, context: ProjectionContext, events: Sequence[RecordedEvent]) -> None:
+        """The stream-local projections, for the events of several commands at once."""
+        table = self._table(per_batch=False)
+        for projection in table.interested(events, table.deferred):
             projection.apply(context, events)
 
     def apply_per_batch(self, context: ProjectionContext, events: Sequence[RecordedEvent]) -> None:
         """Once per batch, before commit: the projections no command reads."""
-        for projection in self._interested(events, per_batch=True):
+        table = self._table(per_batch=True)
+        for projection in table.interested(events, table.immediate):
             projection.apply(context, events)
 
-    def _interested(self, events: Sequence[RecordedEvent], *, per_batch: bool) -> tuple[Projection, ...]:
-        """The write path's projections that handle any of `events`, in registration order.
-
-        A batch form of `apply` may cost something even for events it ignores (setting up its
-        batch), so the write path calls a projection only for events it handles. Looked up by event
-        type: most commands carry one event, of a type one projection (or none) handles.
-        """
+    def _table(self, *, per_batch: bool) -> _Dispatch:
         table = self._dispatch.get(per_batch)
         if table is None:
             table = self._dispatch[per_batch] = _Dispatch(
                 [p for p in self._projections if p.per_batch == per_batch]
             )
-        if len(events) == 1:
-            return table.for_type(events[0].type)
-        wanted: set[Projection] = set()
-        for event in events:
-            wanted.update(table.for_type(event.type))
-        return tuple(p for p in table.projections if p in wanted)
+        return table
 
 
 _MAX_TYPES = 10_000
 
 
 class _Dispatch:
-    """Event type -> the projections that handle it (those that see every event included)."""
+    """Which of the write path's projections handle each event type (those that see every event
+    included), split into those applied right away and the stream-local ones, which wait.
+
+    A batch form of `apply` may cost something even for events it ignores (setting up its batch),
+    so the write path calls a projection only for events it handles. Looked up by event type: most
+    commands carry one event, of a type one projection (or none) handles.
+    """
 
     def __init__(self, projections: list[Projection]) -> None:
-        self.projections = tuple(projections)
-        self._by_type: dict[str, tuple[Projection, ...]] = {}
+        self.immediate = tuple(p for p in projections if not p.stream_local)
+        self.deferred = tuple(p for p in projections if p.stream_local)
+        self._by_type: dict[str, tuple[tuple[Projection, ...], tuple[Projection, ...]]] = {}
 
-    def for_type(self, event_type: str) -> tuple[Projection, ...]:
+    def interested(
+        self, events: Sequence[RecordedEvent], among: tuple[Projection, ...]
+    ) -> tuple[Projection, ...]:
+        """Those of `among` (`immediate` or `deferred`) that handle any of `events`, in order."""
+        side = 0 if among is self.immediate else 1
+        if len(events) == 1:
+            return self._for_type(events[0].type)[side]
+        wanted = {p for event in events for p in self._for_type(event.type)[side]}
+        return tuple(p for p in among if p in wanted)
+
+    def _for_type(self, event_type: str) -> tuple[tuple[Projection, ...], tuple[Projection, ...]]:
         found = self._by_type.get(event_type)
         if found is None:
             if len(self._by_type) >= _MAX_TYPES:  # event types are the appender's choice: stay bounded
                 self._by_type.clear()
-            found = self._by_type[event_type] = tuple(
-                p for p in self.projections if p.all_events or event_type in p.event_types
+            found = self._by_type[event_type] = (
+                tuple(p for p in self.immediate if p.all_events or event_type in p.event_types),
+                tuple(p for p in self.deferred if p.all_events or event_type in p.event_types),
             )
         return found
 

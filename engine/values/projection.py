@@ -99,7 +99,10 @@ _ENTRY_COLUMNS = ["value", "size", "expires_at", "created_position", "updated_at
 
 
 class ValuesProjection(BatchedProjection):
-    """Folds a batch's writes in memory (`_Batch`), then writes them table by table.
+    """Its tables are keyed by session (= stream), and values handlers read only their own
+    session's rows: the write path applies it once per batch (`stream_local`).
+
+    Folds a batch's writes in memory (`_Batch`), then writes them table by table.
 
     No handler reads, and the two tables do not refer to each other, so each table's rows depend
     only on the order of its own writes, and those fold:
@@ -115,6 +118,8 @@ class ValuesProjection(BatchedProjection):
     A `user_parts_cleared` (rare) matches keys by prefix as the database does (`LIKE`): it drains
     what came before and runs as its own statement.
     """
+
+    stream_local = True
 
     def new_batch(self, context: ProjectionContext, events: list[RecordedEvent]) -> WriteBatch:
         return _Batch(context)

@@ -187,3 +187,33 @@ async def test_lifetime_errors(engine: Engine) -> None:
         await opened(engine)
     with pytest.raises(ValidationFailed):
         await engine.values.open_connection_session(NS, "s2", client_id="")
+
+
+async def test_limits_hold_for_writes_of_one_session_in_one_batch(engine: Engine) -> None:
+    """Concurrent sets share a batch, and the values read model is applied once per batch: each
+    decision must still see the writes decided before it for its own session. Five 4,000-byte
+    values on one session (16,384 allowed) and on another: exactly four of each land, the fifth
+    is refused with 701, and nothing else is lost."""
+    import anyio
+
+    await opened(engine)
+    await opened(engine, "conn-2")
+    outcomes: dict[tuple[str, int], object] = {}
+
+    async def put(sid: str, i: int) -> None:
+        try:
+            await engine.values.set(NS, sid, f"k{i}", "x" * 4000)
+            outcomes[sid, i] = "ok"
+        except StoreOutOfMemory as error:
+            outcomes[sid, i] = error
+
+    async with anyio.create_task_group() as tasks:
+        for i in range(5):
+            for sid in (SID, "conn-2"):
+                tasks.start_soon(put, sid, i)
+    assert engine.stats["batches"] < engine.stats["commands"]  # they did share batches
+    for sid in (SID, "conn-2"):
+        landed = [i for i in range(5) if outcomes[sid, i] == "ok"]
+        assert len(landed) == 4, outcomes
+        assert sorted(await engine.values.get_all(NS, sid)) == sorted(f"k{i}" for i in landed)
+    assert await engine.verify() == []
