@@ -22,6 +22,7 @@ from adapters.blobhub import COMMANDS, CommandError, run_command
 from adapters.config import ServerConfig, Tenant
 from adapters.rpc.jsonrpc import INVALID_PARAMS, METHOD_NOT_FOUND, RpcError, answer
 from adapters.rpc.subscriptions import FORBIDDEN, Subscriptions
+from adapters.websocket.transport import hooks_of
 from engine import Engine
 
 log = logging.getLogger("session_engine.jsonrpc")
@@ -114,6 +115,29 @@ class JsonRpcHttp:
         return Response(reply, media_type="application/json")
 
 
+class _Reading:
+    """Waits for the next frame until `stop` (server shutdown); a request being answered is not
+    interrupted: the wait is cancelled, the answer is not."""
+
+    def __init__(self) -> None:
+        self._stopped = False
+        self._waiting: anyio.CancelScope | None = None
+
+    def stop(self) -> None:
+        self._stopped = True
+        if self._waiting is not None:
+            self._waiting.cancel()
+
+    async def receive(self, websocket: WebSocket) -> Mapping[str, Any] | None:
+        """The next ASGI message, or None once stopped (a frame already received is still answered)."""
+        message = None
+        with anyio.CancelScope() as self._waiting:
+            if not self._stopped:
+                message = await websocket.receive()
+        self._waiting = None
+        return message
+
+
 class JsonRpcWebsocket:
     """The websocket side of `/rpc`: answers in frame order; notifications pushed in between."""
 
@@ -128,6 +152,12 @@ class JsonRpcWebsocket:
             return
         await websocket.accept()
         limit = self.config.limits.max_frame_bytes
+        # Server shutdown: stop reading, finish the request in flight, then close with 1000
+        # (uvicorn alone would close with 1012 at once).
+        reading = _Reading()
+        hooks = hooks_of(websocket.scope)
+        if hooks is not None:
+            hooks.on_shutdown = reading.stop
         try:
             async with anyio.create_task_group() as tasks:
 
@@ -140,8 +170,8 @@ class JsonRpcWebsocket:
                 )
                 methods = Methods(engine, tenant, _user_id(websocket.headers, tenant), subscriptions)
                 while True:
-                    message = await websocket.receive()
-                    if message["type"] == "websocket.disconnect":
+                    message = await reading.receive(websocket)
+                    if message is None or message["type"] == "websocket.disconnect":
                         break
                     text = message.get("text")
                     if text is None:
@@ -159,6 +189,8 @@ class JsonRpcWebsocket:
         except WebSocketDisconnect:
             pass
         finally:
+            if hooks is not None:
+                hooks.on_shutdown = None
             if websocket.client_state == WebSocketState.CONNECTED:
                 with contextlib.suppress(OSError, RuntimeError):
                     await websocket.close(code=1000)

@@ -13,7 +13,7 @@ counted and shutdown closes the way that server does.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +28,7 @@ class ConnectionHooks:
     on_shutdown: Callable[[], None] | None = None
 
 
-def hooks_of(scope: dict[str, Any]) -> ConnectionHooks | None:
+def hooks_of(scope: Mapping[str, Any]) -> ConnectionHooks | None:
     hooks = scope.get("extensions", {}).get(EXTENSION)
     return hooks if isinstance(hooks, ConnectionHooks) else None
 

@@ -16,6 +16,8 @@ import pytest
 
 from adapters.cli.serve import resolve
 from adapters.config import ConfigError, ServerConfig, development_config, load_config, parse_config
+from tests.adapters.rpc.client import BusClient, RpcClient
+from tests.adapters.rpc.conftest import make_config as rpc_config
 from tests.adapters.server import ServerThread, running_server
 from tests.adapters.websocket.client import Client
 from tests.adapters.websocket.conftest import ACME_KEY, make_config
@@ -33,16 +35,26 @@ def test_health_and_readiness(sqlite_databases: SqliteDatabases) -> None:
 
 
 def test_graceful_shutdown_closes_websockets_with_1000(sqlite_databases: SqliteDatabases) -> None:
-    server = ServerThread(sqlite_databases.fresh(), make_config(), migrate=False)
-    url = server.start().replace("http://", "ws://") + "/ws"
-    with Client(url) as idle, Client(url) as busy:
+    """Every websocket surface (`/ws`, `/bus`, `/rpc`) closes with 1000 on shutdown, not uvicorn's 1012."""
+    server = ServerThread(sqlite_databases.fresh(), rpc_config(), migrate=False)
+    base = server.start().replace("http://", "ws://")
+    url = base + "/ws"
+    with (
+        Client(url) as idle,
+        Client(url) as busy,
+        BusClient(base + "/bus") as bus,
+        RpcClient(base + "/rpc", additional_headers={"Authorization": f"Bearer {ACME_KEY}"}) as rpc,
+    ):
         assert busy.initialize(ACME_KEY)["status"] == 1
         assert busy.call(12, 2, key="k", value="v", ttl=0)["status"] == 1
+        assert rpc.call("list_session_objects", session_id="s") is not None
         started = time.monotonic()
         server.stop()
         assert time.monotonic() - started < 5
         assert idle.closed_with() == (1000, "")
         assert busy.closed_with() == (1000, "")
+        assert bus.closed_with()[0] == 1000
+        assert rpc.closed_with()[0] == 1000
 
 
 def test_example_configuration_in_the_spec_is_valid() -> None:
