@@ -32,4 +32,7 @@ def domains() -> list[Domain]:
     from engine.records import domain as records
     from engine.values import domain as values
 
-    return [_core(), values, objects, records]
+    # Records before objects: in a replay page a message's new term rows then find their session's
+    # record already written and copy its filters once (engine/records/term_filters.py), instead of
+    # being written without them and updated when the record arrives.
+    return [_core(), values, records, objects]

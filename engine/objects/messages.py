@@ -136,6 +136,12 @@ def has_term(namespace: str, term: str, session_id: sa.ColumnElement[Any]) -> sa
     return sa.exists().where(t.namespace == namespace, t.term == term, t.session_id == session_id)
 
 
+def has_terms(namespace: str, terms: list[str], session_id: sa.ColumnElement[Any]) -> sa.Exists:
+    """Whether the session `session_id` has a message holding any of `terms` (a probe per term)."""
+    t = message_terms.c
+    return sa.exists().where(t.namespace == namespace, t.term.in_(terms), t.session_id == session_id)
+
+
 def matching_sessions(
     connection: Connection, namespace: str, query: str, *, distinct: bool = True
 ) -> Select[Any]:

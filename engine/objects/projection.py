@@ -51,11 +51,13 @@ class ObjectsProjection(BatchedProjection):
 
 
 # `message_terms` last: cleared first, so deleting the messages has no terms left to decrement.
+# Its term rows copy each session's record filters from the records' table (engine/records/term_filters.py).
 projection = ObjectsProjection(
     "objects",
     [session_objects, object_messages, thread_items, graph_elements, vertex_labels, messages, message_terms],
     extra_ddl=[create_search_index, create_term_index],
     extra_tables=FTS_TABLES,
+    depends_on=["records"],
 )
 
 

@@ -115,11 +115,23 @@ message_terms = sa.Table(
     sa.Column("session_id", sa.String(200), nullable=False),
     sa.Column("term", sa.Text, nullable=False),
     sa.Column("messages", sa.Integer, nullable=False),
-    sa.PrimaryKeyConstraint("namespace", "term", "session_id"),
+    sa.Column("record_status", sa.String(16), nullable=True),
+    sa.Column("record_imported", sa.Boolean, nullable=True),
+    # PostgreSQL: the record columns ride in the key's index, so a search counts a term's live
+    # sessions by an index-only scan of its range (SQLite's WITHOUT ROWID key holds every column).
+    sa.PrimaryKeyConstraint(
+        "namespace", "term", "session_id", postgresql_include=["record_status", "record_imported"]
+    ),
+    sa.Index("ix_message_terms_namespace_session_id", "namespace", "session_id"),
     sqlite_with_rowid=False,
 )
 """The full-text index folded to sessions: `messages` of the session's message rows contain `term`
-(> 0). Kept by triggers on `messages` (engine/objects/terms.py); a term's sessions are one range."""
+(> 0). Kept by triggers on `messages` (engine/objects/terms.py); a term's sessions are one range.
+
+`record_status` / `record_imported`: the session's live record's `status` and `isImported` (both
+null when it has none), so a records search counts its matches without a join. Copied from
+`session_records` when a term row is created, and kept by triggers on `session_records`
+(engine/records/term_filters.py); the session index serves those."""
 
 FTS_TABLE = "messages_fts"
 FTS_TABLES = (FTS_TABLE, *(f"{FTS_TABLE}_{suffix}" for suffix in ("config", "data", "docsize", "idx")))

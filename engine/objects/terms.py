@@ -129,10 +129,15 @@ def ensure_sqlite_function(connection: Connection) -> None:
 
 
 _T = message_terms.name
+RECORDS = "session_records"
+"""The records domain's table (named, not imported: that domain builds on this one). A new term row
+copies its session's record status and isImported from it; the records side keeps them after."""
 SQLITE_TERMS_DDL = (
     f"CREATE TRIGGER IF NOT EXISTS {_T}_ai AFTER INSERT ON messages BEGIN"
-    f" INSERT INTO {_T}(namespace, session_id, term, messages)"
-    f" SELECT new.namespace, new.session_id, value, 1 FROM json_each({SQL_FUNCTION}(new.text)) WHERE true"
+    f" INSERT INTO {_T}(namespace, session_id, term, messages, record_status, record_imported)"
+    f" SELECT new.namespace, new.session_id, t.value, 1, r.status, r.is_imported"
+    f" FROM json_each({SQL_FUNCTION}(new.text)) AS t LEFT JOIN {RECORDS} AS r"
+    " ON r.namespace = new.namespace AND r.session_id = new.session_id WHERE true"
     " ON CONFLICT(namespace, term, session_id) DO UPDATE SET messages = messages + 1; END",
     # Emptied first (a projection's clear) there is nothing to decrement: skip tokenizing every row.
     f"CREATE TRIGGER IF NOT EXISTS {_T}_ad AFTER DELETE ON messages"
@@ -144,6 +149,24 @@ SQLITE_TERMS_DDL = (
     f" AND term IN (SELECT value FROM json_each({SQL_FUNCTION}(old.text))); END",
 )
 """SQLite: row triggers, one upsert / decrement per distinct term of the message."""
+
+
+def fresh_plan(statement: str, *, using: str = "", unless_empty: str = "") -> str:
+    """The body of a trigger function running `statement`, planned afresh at each call.
+
+    For a statement joining the transition table with a table that grows. A plpgsql statement is
+    planned once per connection (with parameters, after five calls) and that plan then serves every
+    later call: one made while the records were empty (an import's first page: every index ties)
+    probed the wrong index and read all of the namespace's records per row once they had grown -
+    23 s for an import's second page of 20,000 messages; one made for a replay's 20,000 rows would
+    hash the whole table for each one-row write. `EXECUTE` plans each statement for its own sizes
+    (about 0.2 ms a statement); JIT never pays for itself here. `unless_empty`: a transition table
+    whose emptiness makes the call a no-op (nothing to plan).
+    """
+    skip = f" IF NOT EXISTS (SELECT FROM {unless_empty}) THEN RETURN NULL; END IF;" if unless_empty else ""
+    args = f" USING {using}" if using else ""
+    return f"SET jit = off AS $$ BEGIN{skip} EXECUTE $q${statement}$q${args}; RETURN NULL; END $$"
+
 
 _LEXEMES = f"unnest(tsvector_to_array(to_tsvector('{FTS_CONFIG}'::regconfig, {{row}}.text))) AS t(term)"
 
@@ -157,12 +180,16 @@ def postgres_terms_ddl(schema: str | None = None) -> tuple[str, ...]:
     prefix = "" if schema is None else f'"{schema}".'
     added, removed = f"{prefix}{_T}_added", f"{prefix}{_T}_removed"
     return (
-        f"CREATE OR REPLACE FUNCTION {added}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
-        f" INSERT INTO {_T} AS m (namespace, session_id, term, messages)"
-        f" SELECT n.namespace, n.session_id, t.term, count(*) FROM {_T}_new n,"
-        f" {_LEXEMES.format(row='n')} GROUP BY 1, 2, 3"
-        " ON CONFLICT (namespace, term, session_id) DO UPDATE SET messages = m.messages + excluded.messages;"
-        " RETURN NULL; END $$",
+        # The record's session id is "C"-collated: compared as such, the lookup is its primary key.
+        f"CREATE OR REPLACE FUNCTION {added}() RETURNS trigger LANGUAGE plpgsql "
+        + fresh_plan(
+            f"INSERT INTO {_T} AS m (namespace, session_id, term, messages, record_status, record_imported)"
+            f" SELECT n.namespace, n.session_id, t.term, count(*), r.status, r.is_imported FROM {_T}_new n"
+            f' LEFT JOIN {RECORDS} r ON r.namespace = n.namespace AND r.session_id = n.session_id COLLATE "C"'
+            f" CROSS JOIN LATERAL {_LEXEMES.format(row='n')} GROUP BY 1, 2, 3, 5, 6"
+            " ON CONFLICT (namespace, term, session_id)"
+            " DO UPDATE SET messages = m.messages + excluded.messages"
+        ),
         # No "skip when the index is empty" test as on SQLite: after a clear, in the same transaction,
         # that test would walk every dead row, for each later delete statement of the replay.
         f"CREATE OR REPLACE FUNCTION {removed}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"

@@ -209,6 +209,7 @@ class Projection:
         version: int = 1,
         extra_ddl: Sequence[ExtraDDL] = (),
         extra_tables: Sequence[str] = (),
+        depends_on: Sequence[str] = (),
     ) -> None:
         self.name = name
         self.tables = tuple(tables)
@@ -216,6 +217,9 @@ class Projection:
         self.extra_ddl = tuple(extra_ddl)
         self.extra_tables = tuple(extra_tables)
         """Tables that migrations create outside the metadata (e.g. FTS5), ignored by drift checks."""
+        self.depends_on = tuple(depends_on)
+        """Projections whose tables this one's triggers read or write: a scratch copy without them
+        could not be built, so they are rebuilt and verified together (`ProjectionSet.named`)."""
         self._handlers: dict[str, Handler] = {}
 
     def on(self, *event_types: str | type[DomainEvent]) -> Callable[[Handler], Handler]:

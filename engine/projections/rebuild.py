@@ -94,7 +94,9 @@ def rebuild_in_place(
     backend.analyze(connection)
     upto = reads.head(connection)
     context = ProjectionContext(connection)
-    for projection in projections:
+    # Last registered first: a projection whose triggers write another's tables (records into the
+    # term index) then finds them emptied already, rather than updating every row just to clear it.
+    for projection in reversed(projections):
         projection.clear(context)
     applied = replay(connection, connection, registry, projections, upto=upto, progress=progress)
     for projection in projections:

@@ -33,12 +33,20 @@ class ProjectionSet:
         return len(self._projections)
 
     def named(self, names: Iterable[str] | None) -> list[Projection]:
+        """The projections named, with those they depend on (and theirs), in registration order."""
         if names is None:
             return list(self._projections)
         wanted = set(names)
         unknown = wanted - {p.name for p in self._projections}
         if unknown:
             raise KeyError(f"unknown projections: {', '.join(sorted(unknown))}")
+        by_name = {p.name: p for p in self._projections}
+        pending = list(wanted)
+        while pending:
+            for name in by_name[pending.pop()].depends_on:
+                if name in by_name and name not in wanted:
+                    wanted.add(name)
+                    pending.append(name)
         return [p for p in self._projections if p.name in wanted]
 
     @property

@@ -23,6 +23,7 @@ from engine.records.tables import (
     session_records,
     session_status_counts,
 )
+from engine.records.term_filters import create_term_filters
 
 _r = session_records.c
 _delete_record = session_records.delete().where(
@@ -100,8 +101,9 @@ class RecordsProjection(Projection):
 records = RecordsProjection(
     "records",
     [session_records, session_agents, session_status_counts],
-    extra_ddl=[create_title_index],
+    extra_ddl=[create_title_index, create_term_filters],
     extra_tables=TITLE_FTS_TABLES,
+    depends_on=["objects"],  # its triggers keep the term index's record filters (term_filters.py)
 )
 _TYPES = frozenset(
     {ev.SessionRecordSet.event_type, ev.SessionRecordUpdated.event_type, ev.SessionRecordDeleted.event_type}

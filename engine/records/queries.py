@@ -7,6 +7,7 @@ the tie-breaker that lets one index serve both keys, backwards.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,11 +16,13 @@ from sqlalchemy.engine import Connection
 from engine.errors import ValidationFailed
 from engine.objects.messages import (
     has_term,
+    has_terms,
     index_terms,
     matching_sessions,
     message_stats,
     sessions_with_terms,
 )
+from engine.objects.tables import message_terms
 from engine.records.errors import InvalidSearchSyntax
 from engine.records.models import (
     DEFAULT_LIST_LIMIT,
@@ -185,68 +188,43 @@ def _title_matches(connection: Connection, namespace: str, folded: str) -> sa.Se
 def search(connection: Connection, namespace: str, request: SearchRequest) -> SearchResponse:
     """Sessions with a message matching the full-text query, or whose title contains it.
 
-    One statement: the matching session ids (full-text index - or for bare words the per-session
-    term index `message_terms` - and title index) are materialized once; `hits` counts those that
-    are live records passing the filters (the total: an indexed probe per match, no sort); the
-    page then comes from one of two branches, the other getting `LIMIT 0` so it never runs:
-    - walk: the records newest first along the list index, each tested against the matches (a
-      hash / ephemeral-index probe), stopping at the page - about `limit * records / matches` rows;
+    One statement: `hits` counts the matching sessions that are live records passing the filters
+    (the total, exact); the page then comes from one of two branches, the other getting `LIMIT 0`
+    so it never runs:
+    - walk: the records newest first along the list index, each tested for a match, stopping at
+      the page - about `limit * records / matches` rows;
     - sort: the matches' records sorted (top-N), for sparse matches where a walk would go far.
+    Bare words count from the term index alone (its rows carry the records' filters); any other
+    query maps its messages to sessions and joins them with the records (see `_Plan`).
     """
     query = request.query.strip()
     if not query:
         return SearchResponse(sessions=[], total=0)
-    try:
-        terms = index_terms(connection, query)
-        if terms is None:
-            by_messages = matching_sessions(connection, namespace, query, distinct=False)
-        else:
-            by_messages = sessions_with_terms(connection, namespace, terms)
-    except ValidationFailed as error:
-        raise InvalidSearchSyntax(str(error), ("query",)) from None
-    by_title = _title_matches(connection, namespace, str(fold_title(query)))
-    union: sa.CompoundSelect[Any] | sa.Select[Any]
-    if terms is not None and len(terms) <= 1:
-        # One term (or none): its sessions are distinct already, so nothing needs deduplicating -
-        # the titles add only the sessions without the term (a probe per title match).
-        if terms:
-            by_title = by_title.where(~has_term(namespace, terms[0], _r.session_id))
-        union = sa.union_all(by_messages, by_title)
-    else:
-        # The UNION is the only deduplication (one id per matching message, or per term, before it).
-        union = sa.union(by_messages, by_title)
-    if connection.dialect.name == "postgresql":
-        # As unbounded text the planner sizes the matches as narrow rows (not 200-character ones)
-        # and sorts / hashes them, not every record, to join them with the records.
-        matched = union.subquery("matched")
-        union = sa.select(sa.cast(matched.c.session_id, sa.Text).label("session_id"))
-    matches = union.cte("matches").prefix_with("MATERIALIZED")
-    matched_ids = sa.select(matches.c.session_id)
+    folded = str(fold_title(query))
     where = _filtered(namespace, request.status)
     if request.is_imported is not None:
         where.append(_r.is_imported == request.is_imported)
+    try:
+        terms = index_terms(connection, query)
+        if terms is not None:
+            plan = _by_terms(connection, namespace, terms, folded, request, where)
+        else:
+            by_messages = matching_sessions(connection, namespace, query, distinct=False)
+            plan = _by_messages(connection, namespace, by_messages, folded, where)
+    except ValidationFailed as error:
+        raise InvalidSearchSyntax(str(error), ("query",)) from None
     limit = request.limit or DEFAULT_SEARCH_LIMIT
-    # The matches are distinct: a plain join counts each live one once - on SQLite a probe of an
-    # index on (namespace, session_id[, status, is_imported]) per match, no set to build first.
-    hits = (
-        sa.select(sa.func.count().label("n"))
-        .select_from(matches.join(session_records, _r.session_id == matches.c.session_id))
-        .where(*where)
-        .cte("hits")
-        .prefix_with("MATERIALIZED")
-    )
+    hits = plan.count.cte("hits").prefix_with("MATERIALIZED")
     n = sa.select(hits.c.n).scalar_subquery()
     counts = sa.select(sa.func.coalesce(sa.func.sum(_c.count), 0)).where(_c.namespace == namespace)
     if request.status is not None and request.status != "all":
         counts = counts.where(_c.status == request.status)
     walk = n * n >= sa.literal(WALK_FACTOR) * limit * counts.scalar_subquery()
     columns = (_r.session_id, _r.last_activity_at, _r.record)
-    # Walk: the membership test sits inside an expression, so neither backend turns it into a join
-    # (PostgreSQL keeps a hashed subplan, SQLite an ephemeral-index probe) and the list index,
-    # walked backwards, gives the order.
+    # Walk: the list index, walked backwards, gives the order; the match test stays a filter.
     walked = (
         sa.select(*columns)
-        .where(*where, sa.func.coalesce(_r.session_id.in_(matched_ids), False))
+        .where(*where, plan.walk_test)
         .order_by(*_newest_first)
         .limit(sa.case((walk, limit), else_=0))
         .subquery("walked")
@@ -254,7 +232,7 @@ def search(connection: Connection, namespace: str, request: SearchRequest) -> Se
     # Sort: `+ 0` keeps the planners from walking the list index for the order.
     sorted_ = (
         sa.select(*columns)
-        .where(*where, _r.session_id.in_(matched_ids))
+        .where(*where, _r.session_id.in_(plan.matched))
         .order_by((_r.last_activity_at + 0).desc(), _r.session_id.desc())
         .limit(sa.case((walk, 0), else_=limit))
         .subquery("sorted")
@@ -264,7 +242,9 @@ def search(connection: Connection, namespace: str, request: SearchRequest) -> Se
         # The right plan depends on the values (how many match): after a few executions psycopg
         # prepares the statement and PostgreSQL may settle on a generic plan, which was measured
         # 1.5-2x slower here. Plan each search for its own values, for this read transaction only.
-        connection.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
+        # No JIT either: the walk's cost estimate (a whole index) can pass its threshold, and
+        # compiling took 300 ms for a statement that runs in 4.
+        connection.exec_driver_sql(_SEARCH_SETTINGS)
     try:
         rows = list(connection.execute(page).all())
     except sa.exc.DBAPIError as error:
@@ -281,3 +261,98 @@ def search(connection: Connection, namespace: str, request: SearchRequest) -> Se
     found = previews(connection, namespace, [r["sessionId"] for r in records])
     sessions = [SearchedSession.model_validate({**r, "preview": found[r["sessionId"]]}) for r in records]
     return SearchResponse(sessions=sessions, total=total)
+
+
+_SEARCH_SETTINGS = (
+    "SELECT set_config('plan_cache_mode', 'force_custom_plan', true), set_config('jit', 'off', true)"
+)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A search's matching sessions, three ways: `count` (one row, `n`: the live ones passing the
+    filters - the total), `walk_test` (does this walked record match?) and `matched` (ids, for the
+    sort branch's `IN`; the branch adds the filters)."""
+
+    count: sa.Select[Any]
+    walk_test: sa.ColumnElement[bool]
+    matched: sa.Select[Any]
+
+
+def _by_terms(
+    connection: Connection,
+    namespace: str,
+    terms: list[str],
+    folded: str,
+    request: SearchRequest,
+    where: list[sa.ColumnElement[bool]],
+) -> _Plan:
+    """Bare words: the term rows carry their session's record status and isImported (null without a
+    live record), so the count is of index ranges only - no record is looked at. A title match
+    comes from the records, filtered there (`where`); with one term only those lacking the term
+    are added, so nothing needs deduplicating. The walk probes the term index per walked record
+    (or hashes the terms' range) and tests the title on the row."""
+    by_terms = sessions_with_terms(connection, namespace, terms)
+    t = message_terms.c
+    if request.status is not None and request.status != "all":
+        by_terms = by_terms.where(t.record_status == request.status)
+    else:
+        by_terms = by_terms.where(t.record_status.is_not(None))
+    if request.is_imported is not None:
+        by_terms = by_terms.where(t.record_imported == request.is_imported)
+    by_title = _title_matches(connection, namespace, folded).where(*where)
+    # PostgreSQL: the records' ids are "C"-collated; in the term index's collation a probe of it is
+    # a primary-key lookup, not a scan of the term's range.
+    session_id = (
+        _r.session_id.collate("default") if connection.dialect.name == "postgresql" else _r.session_id
+    )
+    union: sa.CompoundSelect[Any]
+    if len(terms) <= 1:
+        if terms:
+            by_title = by_title.where(~has_term(namespace, terms[0], session_id))
+        union = sa.union_all(by_terms, by_title)
+    else:
+        union = sa.union(by_terms, by_title)
+    matched = union.subquery("matched")
+    return _Plan(
+        count=sa.select(sa.func.count().label("n")).select_from(matched),
+        walk_test=sa.or_(
+            has_terms(namespace, terms, session_id), _r.title_folded.contains(folded, autoescape=True)
+        ),
+        matched=sa.select(matched.c.session_id),
+    )
+
+
+def _by_messages(
+    connection: Connection,
+    namespace: str,
+    by_messages: sa.Select[Any],
+    folded: str,
+    where: list[sa.ColumnElement[bool]],
+) -> _Plan:
+    """Any other query: the full-text index gives one session id per matching message. Those and the
+    title matches are materialized once (the `UNION` the one deduplication), counted by a join with
+    the live records passing the filters, and probed by the walk (PostgreSQL: a hashed subplan;
+    SQLite: an ephemeral index; inside `coalesce(...)` so neither planner makes it a join)."""
+    union: sa.CompoundSelect[Any] | sa.Select[Any] = sa.union(
+        by_messages, _title_matches(connection, namespace, folded)
+    )
+    if connection.dialect.name == "postgresql":
+        # As unbounded text the planner sizes the matches as narrow rows (not 200-character ones)
+        # and sorts / hashes them, not every record, to join them with the records.
+        matched = union.subquery("matched")
+        union = sa.select(sa.cast(matched.c.session_id, sa.Text).label("session_id"))
+    matches = union.cte("matches").prefix_with("MATERIALIZED")
+    matched_ids = sa.select(matches.c.session_id)
+    # The matches are distinct: a plain join counts each live one once - on SQLite a probe of an
+    # index on (namespace, session_id[, status, is_imported]) per match, no set to build first.
+    count = (
+        sa.select(sa.func.count().label("n"))
+        .select_from(matches.join(session_records, _r.session_id == matches.c.session_id))
+        .where(*where)
+    )
+    return _Plan(
+        count=count,
+        walk_test=sa.func.coalesce(_r.session_id.in_(matched_ids), False),
+        matched=matched_ids,
+    )

@@ -3,6 +3,8 @@ messages on SQLite (its `instance` vocabulary), from to_tsvector on PostgreSQL."
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.engine import Connection
 
 _EXPECTED_SQLITE = (
@@ -31,3 +33,25 @@ def expected_terms(connection: Connection) -> set[tuple[str, str, str, int]]:
         "CREATE VIRTUAL TABLE IF NOT EXISTS temp.expected_vocab USING fts5vocab(main, messages_fts, instance)"
     )
     return {(ns, term, sid, int(n)) for ns, term, sid, n in connection.exec_driver_sql(_EXPECTED_SQLITE)}
+
+
+_STORED_FILTERS = "SELECT namespace, term, session_id, record_status, record_imported FROM message_terms"
+_EXPECTED_FILTERS = (
+    "SELECT t.namespace, t.term, t.session_id, r.status, r.is_imported FROM message_terms t"
+    " LEFT JOIN session_records r ON r.namespace = t.namespace AND r.session_id = t.session_id"
+)
+
+
+def stored_filters(connection: Connection) -> set[tuple[str, str, str, str | None, bool | None]]:
+    """Each term row's copy of its session's record filters (status, isImported)."""
+    return {_filters(row) for row in connection.exec_driver_sql(_STORED_FILTERS)}
+
+
+def expected_filters(connection: Connection) -> set[tuple[str, str, str, str | None, bool | None]]:
+    """What the copies must be: the live record's, or nulls without one."""
+    return {_filters(row) for row in connection.exec_driver_sql(_EXPECTED_FILTERS)}
+
+
+def _filters(row: Any) -> tuple[str, str, str, str | None, bool | None]:
+    ns, term, sid, status, imported = row
+    return (ns, term, sid, status, None if imported is None else bool(imported))
