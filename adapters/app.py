@@ -23,6 +23,7 @@ from starlette.routing import Route, WebSocketRoute
 from adapters.config import ServerConfig
 from adapters.rest.app import create_rest_app
 from adapters.rest.hot import HotDistriRoutes
+from adapters.retention import purge_expired_forever
 from adapters.rpc.bus_endpoint import BusAdapter
 from adapters.rpc.jsonrpc_endpoint import JsonRpcHttp, JsonRpcWebsocket
 from adapters.websocket.endpoint import WebsocketAdapter
@@ -42,6 +43,8 @@ def create_app(engine_url: str | None, config: ServerConfig, **engine_options: A
         async with Engine.open(engine_url, **options) as engine, anyio.create_task_group() as tasks:
             app.state.engine = websocket.engine = engine
             tasks.start_soon(websocket.reap_forever)
+            if config.server.purge_expired_seconds > 0:
+                tasks.start_soon(purge_expired_forever, engine, config.server.purge_expired_seconds)
             log.info("engine open", extra={"database": engine.url.render_as_string(hide_password=True)})
             try:
                 yield

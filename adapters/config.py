@@ -78,6 +78,8 @@ class Server(Strict):
     durability: Literal["full", "normal", "off"] = "full"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     graceful_shutdown_seconds: float = Field(default=10.0, gt=0)
+    purge_expired_seconds: float = Field(default=300.0, ge=0)
+    """How often expired values' rows are purged from the read model (0: never)."""
 
 
 class ServerConfig(Strict):

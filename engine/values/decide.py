@@ -59,6 +59,7 @@ _live_keys = sa.select(_e.key).where(_its_entries, _live)
 _live_parts = _live_keys.where(_e.key.startswith(PART_PREFIX, autoescape=True))
 _any_part = sa.select(_e.key).where(_its_entries, _e.key.startswith(PART_PREFIX, autoescape=True)).limit(1)
 _any_entry = sa.select(_e.key).where(_its_entries).limit(1)
+_expired_keys = sa.select(_e.key).where(_its_entries, _e.expires_at.is_not(None), _e.expires_at <= _NOW)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -103,6 +104,11 @@ class ClearValues(ValuesCommand):
 
 @dataclass(frozen=True, kw_only=True)
 class ClearParts(ValuesCommand):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class PurgeExpired(ValuesCommand):
     pass
 
 
@@ -238,6 +244,15 @@ def clear_parts(command: ClearParts, state: UnitOfWork) -> Decision[int]:
         return Decision(result=0)
     keys = _keys(_live_parts, command, state)
     return Decision(events=[ev.UserPartsCleared(keys=keys)], result=len(keys))
+
+
+@handlers.register(PurgeExpired)
+def purge_expired(command: PurgeExpired, state: UnitOfWork) -> Decision[int]:
+    # Judged at the batch's instant, like every limit check: what is expired now goes.
+    keys = _keys(_expired_keys, command, state)
+    if not keys:
+        return Decision(result=0)
+    return Decision(events=[ev.ValuesExpired(keys=keys)], result=len(keys))
 
 
 # -- connection-bound lifetime ----------------------------------------------------------------------

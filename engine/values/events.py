@@ -67,12 +67,22 @@ class ConnectionSessionEnded(DomainEvent):
     keys: list[str]
 
 
+class ValuesExpired(DomainEvent):
+    """Expired values were purged from the read model. `keys`: those that had expired (invisible
+    already: nothing a client sees changes, only the rows go)."""
+
+    event_type = "values_expired"
+
+    keys: list[str]
+
+
 registry = EventRegistry(
     [
         ValueSet,
         ValueDeleted,
         ValuesCleared,
         UserPartsCleared,
+        ValuesExpired,
         ConnectionSessionOpened,
         ConnectionSessionDisconnected,
         ConnectionSessionResumed,

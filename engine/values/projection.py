@@ -324,6 +324,14 @@ def _value_deleted(context: ProjectionContext, event: RecordedEvent) -> None:
     _touch(batch, event)
 
 
+@values.on(ev.ValuesExpired)
+def _values_expired(context: ProjectionContext, event: RecordedEvent) -> None:
+    # No touch: the values were invisible already, so the session's listing does not change.
+    batch = _batch(context)
+    for key in event.data["keys"]:
+        batch.delete_entry((event.namespace, event.stream, key))
+
+
 @values.on(ev.ValuesCleared)
 def _values_cleared(context: ProjectionContext, event: RecordedEvent) -> None:
     batch = _batch(context)

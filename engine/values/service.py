@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import anyio
 from sqlalchemy.engine import Connection
 
 from engine.clock import as_utc
@@ -115,6 +116,27 @@ class ValuesService:
                 c, namespace, now, limit=limit, offset=offset, session_id=session_id
             )
         )
+
+    async def purge_expired(self, namespace: str | None = None, *, sessions: int = 1000) -> int:
+        """Remove the rows of expired values (invisible already), one `values_expired` event per
+        session, in up to `sessions` sessions (of `namespace`, or of every namespace). Returns how
+        many values went: call it again while that is not 0. History keeps every value's events."""
+        if namespace is not None:
+            check_id("namespace", namespace)
+        if isinstance(sessions, bool) or not isinstance(sessions, int) or not 1 <= sessions <= 10_000:
+            raise ValidationFailed("sessions must be an integer from 1 to 10000")
+        found = await self._read(lambda c, now: queries.sessions_with_expired(c, namespace, now, sessions))
+        purged = 0
+
+        async def purge(ns: str, sid: str) -> None:
+            nonlocal purged
+            count = int(await self._run(decide.PurgeExpired(namespace=ns, stream=sid)))
+            purged += count  # after the await: `purged += await ...` would read `purged` before it
+
+        async with anyio.create_task_group() as tasks:  # concurrently: they share batches
+            for ns, sid in found:
+                tasks.start_soon(purge, ns, sid)
+        return purged
 
     async def session(self, namespace: str, session_id: str) -> ValueSession | None:
         """The session's kind and lifetime status (None: it never held values nor was opened)."""

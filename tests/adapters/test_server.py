@@ -171,3 +171,30 @@ def test_serve_refuses_a_public_host_without_configuration() -> None:
         timeout=30,
     )
     assert result.returncode == 2 and "refusing to listen" in result.stderr
+
+
+def test_the_server_purges_expired_values_by_events(sqlite_databases: SqliteDatabases) -> None:
+    """`[server] purge_expired_seconds`: expired values' rows leave the read model on their own,
+    each session's by a recorded `values_expired` event."""
+    from datetime import UTC, datetime, timedelta
+
+    config = make_config()
+    config = config.model_copy(
+        update={"server": config.server.model_copy(update={"purge_expired_seconds": 0.1})}
+    )
+    headers = {"Authorization": f"Bearer {ACME_KEY}"}
+    with running_server(sqlite_databases.fresh(), config, migrate=False) as base:
+        soon = (datetime.now(UTC) + timedelta(seconds=0.3)).isoformat().replace("+00:00", "Z")
+        answer = httpx.post(
+            f"{base}/v1/sessions/purged/values",
+            json={"key": "k", "value": 1, "expiry": soon},
+            headers=headers,
+        )
+        assert answer.status_code == 204
+        deadline = time.monotonic() + 10
+        types: list[str] = []
+        while "values_expired" not in types and time.monotonic() < deadline:
+            time.sleep(0.1)
+            events = httpx.get(f"{base}/api/sessions/purged/events", headers=headers).json()["events"]
+            types = [event["type"] for event in events]
+        assert types == ["value_set", "values_expired"]

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from hypothesis import settings
-from hypothesis.stateful import invariant
+from hypothesis.stateful import invariant, rule
 from sqlalchemy.engine import Connection
 
 from engine import ManualClock
@@ -57,6 +57,10 @@ class ValuesMachine(EngineMachine):
 
     def advance(self, seconds: float) -> None:
         self.model.now = self.clock.advance(seconds)
+
+    @rule()
+    def purge_expired(self) -> None:
+        assert self.call(self.engine.values.purge_expired, NS) == self.model.purge()
 
     # -- comparisons ---------------------------------------------------------------------------
     def probed(self) -> dict[str, list[str]]:

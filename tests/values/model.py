@@ -125,6 +125,20 @@ class Model:
         self._touch(session)
         return count
 
+    def purge(self) -> int:
+        """Expired rows go, one event per session that held any; nothing visible changes."""
+        purged = 0
+        for session in self.sessions.values():
+            expired = [
+                k for k, e in session.entries.items() if e.expires_at is not None and e.expires_at <= self.now
+            ]
+            for key in expired:
+                del session.entries[key]
+            if expired:
+                self._event()
+                purged += len(expired)
+        return purged
+
     # -- connection-bound lifetime -------------------------------------------------------------
     def open(self, sid: str) -> type[Exception] | None:
         session = self.sessions.get(sid)
