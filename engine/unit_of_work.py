@@ -96,16 +96,24 @@ class UnitOfWork:
         self.recorded: list[RecordedEvent] = []
         self._deferred: list[RecordedEvent] = []
         self._deferred_streams: set[tuple[str, str]] = set()
+        self._deciding: tuple[str, str] | None = None
 
     # -- what handlers read -------------------------------------------------------------
     def read(self, statement: Any, params: dict[str, Any] | None = None) -> sa.CursorResult[Any]:
         """Query the read models as this batch has changed them so far."""
+        self._settle()
         return self.projection.read(statement, params)
 
     def fetch(self, sql: dict[str, str], params: Sequence[Any]) -> list[Any]:
         """`read` for a hot handler: driver SQL (`driver.in_dialect`), rows as the driver gives them."""
+        self._settle()
         self.projection.flush()
         return driver.fetch_all(self.connection, sql[self.connection.dialect.name], params)
+
+    def _settle(self) -> None:
+        """Before a handler reads: the waiting stream-local writes of its own stream must be in."""
+        if self._deciding in self._deferred_streams:
+            self._apply_deferred()
 
     def stored(self, instant: datetime) -> Any:
         """An instant as a driver-level statement compares it with stored ones."""
@@ -126,10 +134,10 @@ class UnitOfWork:
 
     # -- what the committer does with a decision ----------------------------------------
     def deciding(self, command: Command) -> None:
-        """A command of this stream is about to be decided: it must read the stream's own writes,
-        including those of the stream-local projections that wait for the batch's end."""
-        if (command.namespace, command.stream) in self._deferred_streams:
-            self._apply_deferred()
+        """A command of this stream is about to be decided: should its handler read, it must read
+        the stream's own writes, those the stream-local projections hold back included (`_settle`).
+        A handler that does not read (a thread post, say) lets them wait on."""
+        self._deciding = (command.namespace, command.stream)
 
     def _apply_deferred(self) -> None:
         events, self._deferred = self._deferred, []

@@ -312,7 +312,7 @@ class Committer:
 
     def _run_one(self, unit: UnitOfWork, pending: _Pending) -> None:
         command = pending.command
-        unit.deciding(command)  # outside the try below: a failure there is not this command's
+        unit.deciding(command)
         try:
             earlier = unit.earlier_append(command)
             if earlier is not None:
@@ -333,8 +333,8 @@ class Committer:
             if isinstance(half.cause, sa.exc.DBAPIError):
                 raise half.cause from None
             raise _Crashed(pending, half.cause) from half.cause
-        except sa.exc.DBAPIError:
-            raise
+        except (sa.exc.DBAPIError, DeferredFailed):
+            raise  # the database, or earlier commands' writes: not this command's fault alone
         except Exception as error:  # a bug in one command must not fail the batch
             raise _Crashed(pending, error) from error
         result = None

@@ -13,7 +13,7 @@ from engine.objects.errors import InvalidMessagesEnvelope, ObjectNotFound, Sessi
 from engine.objects.events import MessagesAppended, ObjectDeleted, ObjectUploaded, PreviousObject
 from engine.objects.limits import MAX_MESSAGES, ROW_STRIDE
 from engine.objects.models import GraphValue, Message, MessagesValue, MessageValue, ThreadValue, dump
-from engine.objects.state import handlers, iso, lookup
+from engine.objects.state import forget, handlers, iso, lookup
 from engine.objects.tables import object_messages
 from engine.unit_of_work import UnitOfWork
 
@@ -57,6 +57,7 @@ def upload(command: UploadObject, state: UnitOfWork) -> Decision[dict[str, Any]]
     kind = command.value.type
     previous = PreviousObject(object_id=existing.object_id, type=existing.type) if existing else None
     keep = existing is not None and existing.type == kind and kind in ("thread", "graph")
+    forget(state, command.namespace, command.stream, command.alias)  # later commands read it anew
     event = ObjectUploaded(
         alias=command.alias, value=dump(command.value), previous=previous, keep_children=keep
     )
@@ -68,6 +69,7 @@ def delete(command: DeleteObject, state: UnitOfWork) -> Decision[None]:
     existing = lookup(state, command.namespace, command.stream, command.alias)
     if existing is None:
         raise ObjectNotFound(f"no session object {command.alias!r} in session {command.stream!r}")
+    forget(state, command.namespace, command.stream, command.alias)
     return Decision(
         events=[ObjectDeleted(alias=command.alias, object_id=existing.object_id, type=existing.type)]
     )

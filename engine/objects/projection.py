@@ -37,7 +37,15 @@ ROLES = ("system", "user", "assistant")
 
 
 class ObjectsProjection(BatchedProjection):
-    """Applies a batch through `ObjectsBatch`, which folds its writes before any reaches the database."""
+    """Applies a batch through `ObjectsBatch`, which folds its writes before any reaches the database.
+
+    Stream-local: its rows are a session's (envelopes, items, graph elements, messages and their
+    terms, whose record filters the records' triggers keep equal to the record whichever is written
+    first), and objects handlers read only their own session's. A batch of thread posts, which
+    read nothing but the (remembered) envelope, is applied once, folded into one insert.
+    """
+
+    stream_local = True
 
     def new_batch(self, context: ProjectionContext, events: list[RecordedEvent]) -> ObjectsBatch:
         ensure_sqlite_function(context.connection)  # the term index's triggers call it (SQLite)

@@ -193,9 +193,10 @@ class Projection:
     batch, to all the batch's events, instead of after each command."""
     stream_local = False
     """True for a projection that handlers read only for the stream of the command they decide, and
-    whose rows of a stream change only through that stream's events. The write path then defers it:
-    a batch's events are applied once, at its end - or earlier, just before a later command of
-    one of their streams is decided, so every decision still reads its own stream's writes."""
+    whose rows of a stream change only through that stream's events (in any order of the other
+    projections' writes of the batch). The write path then defers it: a batch's events are applied
+    once, at its end - or earlier, when a later command of one of their streams reads the read
+    models (`UnitOfWork.read` / `fetch`), so every decision still reads its own stream's writes."""
     headers_only = False
     """True for an `all_events` projection whose events outside its handlers' types need only their
     headers: a replay then gives it raw pages (`apply_page`) and decodes payloads only for the event
