@@ -118,10 +118,12 @@ class Committer:
 
     async def execute(self, command: Command) -> Outcome[Any]:
         bridge = self._bridge
-        if self._closing or bridge is None:
-            raise EngineClosed("the engine is closing; no new writes are accepted")
+        if bridge is None:
+            raise EngineClosed("the engine is not open")
         waiter = bridge.waiter()
-        with self._lock:
+        with self._lock:  # `_closing` under the lock: the thread sets it there when it stops
+            if self._closing:
+                raise EngineClosed("the engine is closing; no new writes are accepted")
             queue = self._queue
             queue.append(_Pending(command, waiter))
             if len(queue) == 1:  # the thread took everything before: it may be waiting
@@ -132,10 +134,12 @@ class Committer:
     async def exclusive(self, work: Callable[[Connection], T]) -> T:
         """Run `work` in a transaction on the writer connection, between batches (rebuild, import)."""
         bridge = self._bridge
-        if self._closing or bridge is None:
-            raise EngineClosed("the engine is closing")
+        if bridge is None:
+            raise EngineClosed("the engine is not open")
         waiter = bridge.waiter()
         with self._lock:
+            if self._closing:
+                raise EngineClosed("the engine is closing")
             self._jobs.append(_Job(work, waiter))
             self._wake.notify()
         result: T = await waiter

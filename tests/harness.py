@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
+import anyio
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from hypothesis.stateful import RuleBasedStateMachine
 
-from engine import Engine
+from engine import Engine, EngineError
 
 T = TypeVar("T")
 
@@ -77,3 +79,27 @@ class EngineMachine(RuleBasedStateMachine):
             assert self.call(self.engine.verify) == []
         finally:
             self.harness.stop()
+
+
+async def in_one_batch(engine: Engine, calls: list[Callable[[], Awaitable[Any]]]) -> list[Any]:
+    """Queue every call while the writer thread is held by a job, so they run as one batch, in order."""
+    release = threading.Event()
+    outcomes: list[Any] = [None] * len(calls)
+
+    async def run(i: int) -> None:
+        try:
+            outcomes[i] = await calls[i]()
+        except EngineError as error:
+            outcomes[i] = error
+
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(engine._committer.exclusive, lambda _connection: release.wait(10))
+        await anyio.sleep(0.05)  # the job holds the writer thread
+        for i in range(len(calls)):
+            tasks.start_soon(run, i)
+            await anyio.sleep(0)  # queued in this order
+        await anyio.sleep(0.05)
+        batches = engine.stats["batches"]
+        release.set()
+    assert engine.stats["batches"] == batches + 1, "the calls did not share one batch"
+    return outcomes

@@ -137,6 +137,27 @@ async def test_a_foreign_writer_invalidates_cached_versions(test_engine: Engine)
     assert (result.first_version, result.first_position) == (3, 3)
 
 
+async def one_bad_among_good(engine: Engine, bad_type: str, *, good: int) -> object:
+    """Append `good` `noted` events to streams good0.. and one `bad_type` event to stream "bad",
+    concurrently (so they share batches); every good one must land. Returns the bad one's outcome."""
+    outcomes: dict[str, object] = {}
+
+    async def run(name: str, event_type: str) -> None:
+        try:
+            outcomes[name] = await engine.append("ns", name, [NewEvent(event_type, {})])
+        except EngineError as error:
+            outcomes[name] = error
+
+    async with anyio.create_task_group() as tasks:
+        for i in range(good):
+            tasks.start_soon(run, f"good{i}", "noted")
+            if i == good // 2:
+                tasks.start_soon(run, "bad", bad_type)
+    bad = outcomes.pop("bad")
+    assert all(not isinstance(o, Exception) for o in outcomes.values()), outcomes
+    return bad
+
+
 _REFUSE_FORBIDDEN = {
     "sqlite": [
         "CREATE TRIGGER refuse_forbidden BEFORE INSERT ON events WHEN NEW.type = 'forbidden'"
@@ -162,22 +183,8 @@ async def test_a_write_the_database_refuses_fails_alone(test_engine: Engine) -> 
                 connection.exec_driver_sql(statement)
 
     await test_engine.read(install)
-    outcomes: dict[str, object] = {}
-
-    async def run(name: str, event_type: str) -> None:
-        try:
-            outcomes[name] = await test_engine.append("ns", name, [NewEvent(event_type, {})])
-        except EngineError as error:
-            outcomes[name] = error
-
-    async with anyio.create_task_group() as tasks:
-        for i in range(20):
-            tasks.start_soon(run, f"good{i}", "noted")
-            if i == 10:
-                tasks.start_soon(run, "bad", "forbidden")
-    refused = outcomes.pop("bad")
+    refused = await one_bad_among_good(test_engine, "forbidden", good=20)
     assert isinstance(refused, CommandFailed) and "forbidden event" in str(refused)
-    assert all(not isinstance(o, Exception) for o in outcomes.values())
     assert await test_engine.head() == 20
     assert [e.version for e in await test_engine.read_stream("ns", "good19")] == [1]
     assert await test_engine.verify() == []
@@ -291,20 +298,6 @@ async def test_a_deferred_projection_failure_fails_only_its_command(database_url
     command whose event it cannot take fails."""
     domain = Domain("fragile-tests", projections=[fragile])
     async with Engine.open(database_url, migrate=False, extra_domains=[domain]) as engine:
-        outcomes: dict[str, object] = {}
-
-        async def run(name: str, event_type: str) -> None:
-            try:
-                outcomes[name] = await engine.append("ns", name, [NewEvent(event_type, {})])
-            except EngineError as error:
-                outcomes[name] = error
-
-        async with anyio.create_task_group() as tasks:
-            for i in range(10):
-                tasks.start_soon(run, f"good{i}", "noted")
-                if i == 5:
-                    tasks.start_soon(run, "bad", "fragile")
-        assert isinstance(outcomes.pop("bad"), CommandFailed)
-        assert all(not isinstance(o, Exception) for o in outcomes.values())
+        assert isinstance(await one_bad_among_good(engine, "fragile", good=10), CommandFailed)
         assert await engine.head() == 10
         assert await engine.read_stream("ns", "bad") == []

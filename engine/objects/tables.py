@@ -9,6 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from engine.log.schema import Json, Position, UtcDateTime, metadata
+from engine.projections.base import dialect_ddl
 
 Seq = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 FTS_CONFIG = "english"
@@ -146,8 +147,5 @@ SQLITE_FTS_DDL = (
 """SQLite: an external-content FTS5 index kept in step with `messages` by triggers."""
 
 
-def create_search_index(connection: sa.Connection) -> None:
-    """`extra_ddl` for scratch copies (SQLite); PostgreSQL's GIN index is part of the metadata."""
-    if connection.dialect.name == "sqlite":
-        for statement in SQLITE_FTS_DDL:
-            connection.exec_driver_sql(statement)
+create_search_index = dialect_ddl(sqlite=SQLITE_FTS_DDL)
+"""`extra_ddl` for scratch copies (SQLite); PostgreSQL's GIN index is part of the metadata."""

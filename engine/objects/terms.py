@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from engine.objects.tables import FTS_CONFIG, FTS_TOKENIZE, message_terms
+from engine.projections.base import dialect_ddl
 
 SQL_FUNCTION = "session_engine_terms"
 MAX_CACHED = 100_000
@@ -207,15 +208,8 @@ def postgres_terms_ddl(schema: str | None = None) -> tuple[str, ...]:
     )
 
 
-def create_term_index(connection: Connection) -> None:
-    """`extra_ddl` for scratch copies: the triggers (the table itself is in the metadata)."""
-    if connection.dialect.name == "sqlite":
-        for statement in SQLITE_TERMS_DDL:
-            connection.exec_driver_sql(statement)
-        return
-    schema = (connection.get_execution_options().get("schema_translate_map") or {}).get(None)
-    for statement in postgres_terms_ddl(schema):
-        connection.exec_driver_sql(statement)
+create_term_index = dialect_ddl(SQLITE_TERMS_DDL, postgres_terms_ddl)
+"""`extra_ddl` for scratch copies: the triggers (the table itself is in the metadata)."""
 
 
 def query_terms(connection: Connection, words: list[str]) -> list[tuple[str, ...]]:

@@ -26,6 +26,25 @@ Handler = Callable[["ProjectionContext", RecordedEvent], None]
 ExtraDDL = Callable[[Connection], None]
 
 
+def dialect_ddl(
+    sqlite: Sequence[str] = (), postgresql: Callable[[str | None], Sequence[str]] | None = None
+) -> ExtraDDL:
+    """An `extra_ddl` (for scratch copies) that runs the backend's own statements. PostgreSQL's are
+    made for the schema the connection translates tables to (None: the default one), since a
+    trigger's body names its tables itself."""
+
+    def run(connection: Connection) -> None:
+        if connection.dialect.name == "sqlite":
+            statements = sqlite
+        else:
+            schema = (connection.get_execution_options().get("schema_translate_map") or {}).get(None)
+            statements = postgresql(schema) if postgresql is not None else ()
+        for statement in statements:
+            connection.exec_driver_sql(statement)
+
+    return run
+
+
 class ProjectionContext:
     """A connection wrapper that batches writes and flushes them before any read."""
 

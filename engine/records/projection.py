@@ -74,7 +74,14 @@ class RecordsProjection(Projection):
     different sessions commute: grouping a round's writes by statement lets the context send each
     group as one statement - the same rows as event by event, in a fraction of the round trips
     (this is what makes a rebuild of 100,000 records fast).
+
+    Stream-local: records handlers read only their own session's record, and a session's rows
+    change only through its events. The status counts are a namespace's, but they only add up
+    deltas, which no handler reads: any order of a batch's writes leaves them the same. So live,
+    a batch of records writes is applied once too, with the same few statements as a rebuild.
     """
+
+    stream_local = True
 
     def apply(self, context: ProjectionContext, events: Iterable[RecordedEvent]) -> None:
         rounds: list[list[RecordedEvent]] = []

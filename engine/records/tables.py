@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from engine.log.schema import Json, metadata
+from engine.projections.base import dialect_ddl
 
 SessionKey = sa.String(200).with_variant(postgresql.VARCHAR(200, collation="C"), "postgresql")
 """Session ids sort by code point on both backends (the list tie-breaker), whatever the database's locale."""
@@ -92,11 +93,8 @@ in step by triggers. It answers "the title contains q" (q of 3+ characters) as a
 candidates only - the query rechecks `LIKE` on the row. (PostgreSQL: the pg_trgm GIN index above.)"""
 
 
-def create_title_index(connection: sa.Connection) -> None:
-    """`extra_ddl` for scratch copies (SQLite); PostgreSQL's trigram index is part of the metadata."""
-    if connection.dialect.name == "sqlite":
-        for statement in SQLITE_TITLE_FTS_DDL:
-            connection.exec_driver_sql(statement)
+create_title_index = dialect_ddl(sqlite=SQLITE_TITLE_FTS_DDL)
+"""`extra_ddl` for scratch copies (SQLite); PostgreSQL's trigram index is part of the metadata."""
 
 
 session_agents = sa.Table(

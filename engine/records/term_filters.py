@@ -15,10 +15,9 @@ term rows then find the record there and are written once, not written and updat
 
 from __future__ import annotations
 
-from sqlalchemy.engine import Connection
-
 from engine.objects.tables import message_terms
 from engine.objects.terms import fresh_plan
+from engine.projections.base import dialect_ddl
 from engine.records.tables import session_records
 
 _T, _R = message_terms.name, session_records.name
@@ -80,12 +79,5 @@ def postgres_ddl(schema: str | None = None) -> tuple[str, ...]:
     )
 
 
-def create_term_filters(connection: Connection) -> None:
-    """`extra_ddl` for scratch copies: the triggers (the columns are in the metadata)."""
-    if connection.dialect.name == "sqlite":
-        statements: tuple[str, ...] = SQLITE_DDL
-    else:
-        schema = (connection.get_execution_options().get("schema_translate_map") or {}).get(None)
-        statements = postgres_ddl(schema)
-    for statement in statements:
-        connection.exec_driver_sql(statement)
+create_term_filters = dialect_ddl(SQLITE_DDL, postgres_ddl)
+"""`extra_ddl` for scratch copies: the triggers (the columns are in the metadata)."""

@@ -3,15 +3,13 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-import anyio
 import pytest
 
-from engine import Engine, EngineError
+from engine import Engine
 from engine.objects.errors import InvalidThreadEnvelope, RevMismatch
+from tests.harness import in_one_batch
 
 pytestmark = pytest.mark.anyio
 NS, S = "rev", "sess"
@@ -21,30 +19,6 @@ GRAPH = {"type": "graph", "graph": {"attributes": {"name": "g"}}}
 
 def text(value: str) -> list[dict[str, Any]]:
     return [{"type": "text", "text": value}]
-
-
-async def in_one_batch(engine: Engine, calls: list[Callable[[], Awaitable[Any]]]) -> list[Any]:
-    """Queue every call while the writer thread is held by a job, so they run as one batch, in order."""
-    release = threading.Event()
-    outcomes: list[Any] = [None] * len(calls)
-
-    async def run(i: int) -> None:
-        try:
-            outcomes[i] = await calls[i]()
-        except EngineError as error:
-            outcomes[i] = error
-
-    async with anyio.create_task_group() as tasks:
-        tasks.start_soon(engine._committer.exclusive, lambda _connection: release.wait(10))
-        await anyio.sleep(0.05)  # the job holds the writer thread
-        for i in range(len(calls)):
-            tasks.start_soon(run, i)
-            await anyio.sleep(0)  # queued in this order
-        await anyio.sleep(0.05)
-        batches = engine.stats["batches"]
-        release.set()
-    assert engine.stats["batches"] == batches + 1, "the calls did not share one batch"
-    return outcomes
 
 
 async def test_reads_see_the_writes_decided_before_them(engine: Engine) -> None:
