@@ -1,12 +1,12 @@
 """One batch of the objects projection's writes, folded in memory and written table by table.
 
 `ObjectsProjection.apply` (engine/objects/projection.py) runs its handlers against an `ObjectsBatch`
-and drains it once: live, a command's events; in a replay, a whole page of the log.
+and drains it once: live, the events of a batch of commands (the projection is stream-local); in a
+replay, a whole page of the log. The statements it writes with are in `batch_statements`.
 """
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -17,6 +17,7 @@ from sqlalchemy.sql import Executable
 
 from engine.log.records import RecordedEvent
 from engine.log.schema import stored_instant
+from engine.objects import batch_statements as sql
 from engine.objects import graph_store
 from engine.objects.events import GraphMutated
 from engine.objects.graph_ops import Element
@@ -24,11 +25,10 @@ from engine.objects.tables import (
     graph_elements,
     messages,
     object_messages,
-    session_objects,
     thread_items,
     vertex_labels,
 )
-from engine.projections.base import Bulk, ProjectionContext, WriteBatch, stored_json
+from engine.projections.base import ProjectionContext, WriteBatch, stored_json
 
 ObjectKey = tuple[str, str, str]
 """(namespace, session_id, alias): a `session_objects` row."""
@@ -58,9 +58,9 @@ class ObjectsBatch(WriteBatch):
         self._target = target
         self.created: set[int] = set()
         """Objects created in this batch: nothing of theirs is stored yet."""
-        self.children: dict[str, dict[int, list[dict[str, Any]]]] = {name: {} for name in _CHILD_TABLES}
-        self.wiped: dict[str, dict[int, None]] = {name: {} for name in _CHILD_TABLES}
-        self.inserts: dict[str, list[dict[str, Any]]] = {name: [] for name in _CHILD_TABLES}
+        self.children: dict[str, dict[int, list[dict[str, Any]]]] = {name: {} for name in sql.CHILD_TABLES}
+        self.wiped: dict[str, dict[int, None]] = {name: {} for name in sql.CHILD_TABLES}
+        self.inserts: dict[str, list[dict[str, Any]]] = {name: [] for name in sql.CHILD_TABLES}
         self.dropped: set[int] = set()
         """The `id` of every pending child row that a later delete dropped."""
         self.objects: dict[ObjectKey, dict[str, Any]] = {}
@@ -107,7 +107,7 @@ class ObjectsBatch(WriteBatch):
             if object_id not in self.created:
                 self.graph_wiped[object_id] = None
             return
-        for table in _children.get(object_type, ()):
+        for table in sql.children.get(object_type, ()):
             self.dropped.update(id(row) for row in self.children[table.name].pop(object_id, ()))
             if object_id not in self.created:
                 self.wiped[table.name][object_id] = None
@@ -135,7 +135,7 @@ class ObjectsBatch(WriteBatch):
             return
         self.last_touch.pop(object_id, None)
         where = {"ns": key[0], "sid": key[1], "al": key[2]}
-        self._write_stored(_delete_object, where, (key, object_id))
+        self._write_stored(sql.delete_object, where, (key, object_id))
 
     def touch_object(self, key: ObjectKey, object_id: int, value: Any, at: datetime, position: int) -> None:
         pending = self.objects.get(key)
@@ -144,7 +144,9 @@ class ObjectsBatch(WriteBatch):
             return
         self.last_touch.pop(object_id, None)
         where = {"ns": key[0], "sid": key[1], "al": key[2]}
-        self._write_stored(_touch_object, {**where, "v": value, "at": at, "pos": position}, (key, object_id))
+        self._write_stored(
+            sql.touch_object, {**where, "v": value, "at": at, "pos": position}, (key, object_id)
+        )
 
     def touch_appended(self, key: ObjectKey, object_id: int, at: datetime, position: int) -> None:
         pending_key = self.object_keys.get(object_id)
@@ -156,7 +158,10 @@ class ObjectsBatch(WriteBatch):
             last[1].update(at=at, pos=position)
             return
         params = {"oid": object_id, "at": at, "pos": position}
-        self.last_touch[object_id] = (self._write_stored(_touch_appended, params, (key, object_id)), params)
+        self.last_touch[object_id] = (
+            self._write_stored(sql.touch_appended, params, (key, object_id)),
+            params,
+        )
 
     # -- graphs ---------------------------------------------------------------------------
     def prefetch_graphs(self, events: list[RecordedEvent]) -> None:
@@ -240,11 +245,11 @@ class ObjectsBatch(WriteBatch):
             for statement, batch in writes.values():
                 for params in batch:
                     target.execute(statement, params)
-        _OBJECTS.write(
+        sql.OBJECTS.write(
             target,
             [
                 (
-                    *row_key(row),
+                    *sql.row_key(row),
                     row["object_id"],
                     row["type"],
                     stored_json(row["value"], dialect),
@@ -255,18 +260,18 @@ class ObjectsBatch(WriteBatch):
                 for row in self.objects.values()
             ],
         )
-        for name in _CHILD_TABLES:
+        for name in sql.CHILD_TABLES:
             for object_id in self.wiped[name]:
-                target.execute(_delete_children[name], {"oid": object_id})
-        _OBJECT_MESSAGES.write(
+                target.execute(sql.delete_children[name], {"oid": object_id})
+        sql.OBJECT_MESSAGES.write(
             target,
             [
                 (row["object_id"], row["ordinal"], stored_json(row["message"], dialect))
                 for row in self._pending(object_messages.name)
             ],
         )
-        _MESSAGES.write(target, [message_row(row) for row in self._pending(messages.name)])
-        _ITEMS.write(
+        sql.MESSAGES.write(target, [sql.message_row(row) for row in self._pending(messages.name)])
+        sql.ITEMS.write(
             target,
             [
                 (
@@ -284,22 +289,22 @@ class ObjectsBatch(WriteBatch):
         )
         for table in (vertex_labels, graph_elements):
             for object_id in self.graph_wiped:
-                target.execute(_delete_children[table.name], {"oid": object_id})
+                target.execute(sql.delete_children[table.name], {"oid": object_id})
         gone = [
             (object_id, element_id)
             for object_id, elements in self.dirty.items()
             for element_id in elements
             if element_id in self.stored.get(object_id, ())
         ]
-        _DELETE_LABELS.write(target, gone)
-        _DELETE_ELEMENTS.write(target, gone)
+        sql.DELETE_LABELS.write(target, gone)
+        sql.DELETE_ELEMENTS.write(target, gone)
         alive = [
             (object_id, element)
             for object_id, elements in self.dirty.items()
             for element_id in elements
             if (element := self.graphs[object_id][element_id]) is not None
         ]
-        _ELEMENTS.write(
+        sql.ELEMENTS.write(
             target,
             [
                 (
@@ -321,7 +326,7 @@ class ObjectsBatch(WriteBatch):
                 for object_id, e in alive
             ],
         )
-        _LABELS.write(
+        sql.LABELS.write(
             target,
             [(object_id, label, e.element_id) for object_id, e in alive for label in e.labels or ()],
         )
@@ -330,66 +335,6 @@ class ObjectsBatch(WriteBatch):
 def batch_of(context: ProjectionContext) -> ObjectsBatch:
     assert isinstance(context, ObjectsBatch), "objects handlers run inside ObjectsProjection.apply"
     return context
-
-
-_oid: sa.BindParameter[int] = sa.bindparam("oid")
-_eid: sa.BindParameter[str] = sa.bindparam("eid")
-_insert_messages = messages.insert()
-_insert_object_messages = object_messages.insert()
-_insert_items = thread_items.insert()
-_insert_elements = graph_elements.insert()
-_insert_labels = vertex_labels.insert()
-_delete_element = graph_elements.delete().where(
-    graph_elements.c.object_id == _oid, graph_elements.c.element_id == _eid
-)
-_delete_labels = vertex_labels.delete().where(
-    vertex_labels.c.object_id == _oid, vertex_labels.c.element_id == _eid
-)
-_children = {
-    "message": (messages,),
-    "messages": (object_messages, messages),
-    "thread": (thread_items, messages),
-    "graph": (graph_elements, vertex_labels),
-}
-_delete_children = {
-    table.name: table.delete().where(table.c.object_id == _oid)
-    for tables in _children.values()
-    for table in tables
-}
-_key = (
-    session_objects.c.namespace == sa.bindparam("ns"),
-    session_objects.c.session_id == sa.bindparam("sid"),
-    session_objects.c.alias == sa.bindparam("al"),
-)
-_touch_object = (
-    session_objects.update()
-    .where(*_key)
-    .values(value=sa.bindparam("v"), updated_at=sa.bindparam("at"), position=sa.bindparam("pos"))
-)
-_touch_appended = (
-    session_objects.update()
-    .where(session_objects.c.object_id == _oid)
-    .values(updated_at=sa.bindparam("at"), position=sa.bindparam("pos"))
-)
-_delete_object = session_objects.delete().where(*_key)
-_insert_object = session_objects.insert()
-_CHILD_INSERTS = {
-    object_messages.name: _insert_object_messages,
-    messages.name: _insert_messages,
-    thread_items.name: _insert_items,
-}
-_CHILD_TABLES = tuple(_CHILD_INSERTS)
-_OBJECTS = Bulk(session_objects, [c.name for c in session_objects.columns])
-_OBJECT_MESSAGES = Bulk(object_messages, ["object_id", "ordinal", "message"])
-_MESSAGE_COLUMNS = [c.name for c in messages.columns]
-_MESSAGES = Bulk(messages, _MESSAGE_COLUMNS)
-message_row = operator.itemgetter(*_MESSAGE_COLUMNS)
-row_key = operator.itemgetter("namespace", "session_id", "alias")
-_ITEMS = Bulk(thread_items, [c.name for c in thread_items.columns])
-_ELEMENTS = Bulk(graph_elements, [c.name for c in graph_elements.columns])
-_LABELS = Bulk(vertex_labels, ["object_id", "label", "element_id"])
-_DELETE_ELEMENTS = Bulk(graph_elements, ["object_id", "element_id"], delete=True)
-_DELETE_LABELS = Bulk(vertex_labels, ["object_id", "element_id"], delete=True)
 
 
 def _stored(
