@@ -42,6 +42,11 @@ class Bridge(Protocol):
         """Run `callback` on the event loop (call from another thread); dropped once the loop is gone."""
         ...
 
+    def after_ready(self, callback: Callable[[], None]) -> None:
+        """Run `callback` on the event loop once the tasks ready to run now have run (call on the
+        loop). Where the loop offers no such hook, it runs right away."""
+        ...
+
 
 def current_bridge() -> Bridge:
     """The bridge for the running event loop."""
@@ -73,6 +78,10 @@ class AsyncioBridge:
     def call_soon(self, callback: Callable[[], None]) -> None:
         with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting any more
             self._loop.call_soon_threadsafe(callback)
+
+    def after_ready(self, callback: Callable[[], None]) -> None:
+        # Behind every callback already queued: the tasks a batch's answers just woke among them.
+        self._loop.call_soon(callback)
 
 
 class _EventWaiter:
@@ -108,3 +117,6 @@ class AnyioBridge:
     def call_soon(self, callback: Callable[[], None]) -> None:
         with contextlib.suppress(RuntimeError):
             anyio.from_thread.run_sync(callback, token=self._token)
+
+    def after_ready(self, callback: Callable[[], None]) -> None:
+        callback()

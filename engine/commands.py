@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from engine.events import DomainEvent
 from engine.log.records import ANY, AppendResult, ExpectedVersion, Metadata, NewEvent, RecordedEvent
+from engine.quick_init import quick_init
 
 if TYPE_CHECKING:
     from engine.unit_of_work import UnitOfWork
@@ -33,6 +34,7 @@ class Command:
     metadata: Metadata = field(default_factory=Metadata)
 
 
+@quick_init
 @dataclass(frozen=True, kw_only=True)
 class AppendEvents(Command):
     """Append events as they are: the raw log API."""
@@ -54,7 +56,8 @@ class Decision(Generic[R]):
     then: Callable[[list[RecordedEvent]], R] | None = None
 
 
-@dataclass(frozen=True)
+@quick_init
+@dataclass(frozen=True, slots=True)
 class Outcome(Generic[R]):
     """What `Engine.execute` returns once the command's transaction has committed."""
 

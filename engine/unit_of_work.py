@@ -7,7 +7,7 @@ events and applies the projections, and writes everything in `finish`, just befo
 
 from __future__ import annotations
 
-from collections import OrderedDict
+import itertools
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -21,7 +21,7 @@ from engine.errors import ValidationFailed, WrongExpectedVersion
 from engine.events import DomainEvent, EventRegistry
 from engine.log import driver, reads
 from engine.log.backend import EVENT_COLUMNS, Backend
-from engine.log.records import ExpectedVersion, NewEvent, RecordedEvent
+from engine.log.records import NO_METADATA, ExpectedVersion, NewEvent, RecordedEvent
 from engine.log.schema import stored_instant
 from engine.projections.base import ProjectionContext
 from engine.projections.registry import CheckpointAdvance, ProjectionSet
@@ -49,22 +49,23 @@ def check_identifier(what: str, value: str) -> None:
 
 
 class StreamVersions:
-    """A bounded cache of stream versions, valid while nobody else appends to the log."""
+    """A bounded cache of stream versions, valid while nobody else appends to the log.
+
+    A plain dict: when it is full, the streams cached first (the oldest half) are dropped. An
+    OrderedDict kept in least-recently-used order cost a `move_to_end` per append.
+    """
 
     def __init__(self, size: int = 100_000) -> None:
         self._size = size
-        self._versions: OrderedDict[tuple[str, str], int] = OrderedDict()
-
-    def get(self, key: tuple[str, str]) -> int | None:
-        version = self._versions.get(key)
-        if version is not None:
-            self._versions.move_to_end(key)
-        return version
+        self._versions: dict[tuple[str, str], int] = {}
+        self.get = self._versions.get
 
     def update(self, changes: dict[tuple[str, str], int]) -> None:
-        self._versions.update(changes)
-        while len(self._versions) > self._size:
-            self._versions.popitem(last=False)
+        versions = self._versions
+        versions.update(changes)
+        if len(versions) > self._size:
+            for key in list(itertools.islice(versions, len(versions) - self._size // 2)):
+                del versions[key]
 
     def clear(self) -> None:
         self._versions.clear()
@@ -179,20 +180,24 @@ class UnitOfWork:
         """The events' rows and records, positioned after this batch's head. Stages nothing yet, so
         an event that cannot be encoded refuses the command with nothing to undo."""
         namespace, stream, key = command.namespace, command.stream, command.idempotency_key
-        base_metadata = command.metadata.to_json()
+        base_metadata = None if command.metadata is NO_METADATA else command.metadata.to_json()
         now, stored_now = self.now, self._stored_now
         position = self.head
         rows: list[tuple[Any, ...]] = []
         recorded: list[RecordedEvent] = []
         for offset, event in enumerate(events):
             new = event if isinstance(event, NewEvent) else _as_new_event(event)
-            meta = {**base_metadata, **new.metadata}
+            # Most events carry no metadata at all: their stored `{}` needs no merge and no encoding.
+            if base_metadata or new.metadata:
+                meta = {**base_metadata, **new.metadata} if base_metadata else dict(new.metadata)
+            else:
+                meta = {}
             if offset == 0 and key is not None:
                 meta["idempotency_key"] = key
                 meta["append_size"] = len(events)
             try:
-                data = _dumps(new.data)
-                meta_json = _dumps(meta) if meta else "{}"
+                data = orjson.dumps(new.data).decode()
+                meta_json = orjson.dumps(meta).decode() if meta else "{}"
             except orjson.JSONEncodeError as error:  # e.g. a lone surrogate: not representable as UTF-8
                 raise ValidationFailed(f"event data is not valid JSON text: {error}") from None
             position += 1
@@ -274,7 +279,3 @@ def _as_new_event(event: DomainEvent) -> NewEvent:
     return NewEvent(
         type=event.event_type, data=event.model_dump(mode="json"), schema_version=event.schema_version
     )
-
-
-def _dumps(value: Any) -> str:
-    return orjson.dumps(value).decode()

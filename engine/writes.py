@@ -92,6 +92,8 @@ class Committer:
         self._max_batch = max_batch
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
+        self._gathering: list[_Pending] = []
+        """Commands queued on the loop since the last hand-over to the thread (loop only)."""
         self._queue: list[_Pending] = []
         self._jobs: list[_Job] = []
         self._closing = False
@@ -120,16 +122,35 @@ class Committer:
         bridge = self._bridge
         if bridge is None:
             raise EngineClosed("the engine is not open")
+        if self._closing:
+            raise EngineClosed("the engine is closing; no new writes are accepted")
         waiter = bridge.waiter()
-        with self._lock:  # `_closing` under the lock: the thread sets it there when it stops
-            if self._closing:
-                raise EngineClosed("the engine is closing; no new writes are accepted")
-            queue = self._queue
-            queue.append(_Pending(command, waiter))
-            if len(queue) == 1:  # the thread took everything before: it may be waiting
-                self._wake.notify()
+        gathering = self._gathering
+        gathering.append(_Pending(command, waiter))
+        if len(gathering) == 1:
+            bridge.after_ready(self._hand_over)
         outcome: Outcome[Any] = await waiter
         return outcome
+
+    def _hand_over(self) -> None:
+        """Give the writer thread every command gathered since the last hand-over (on the loop).
+
+        Commands come in waves: a batch's answers wake its callers, and many of them write again
+        before the loop next waits. Handing the wave over in one piece, once those tasks have run,
+        costs one lock and one wake-up for all of it; waking the thread at the first command made
+        it contend for the lock and the GIL with the loop and commit a part of the wave alone.
+        """
+        batch, self._gathering = self._gathering, []
+        if not batch:
+            return
+        with self._lock:  # `_closing` under the lock: the thread sets it there when it stops
+            if not self._closing:
+                self._queue.extend(batch)
+                self._wake.notify()
+                return
+        closed = EngineClosed("the engine is closing; no new writes are accepted")
+        for pending in batch:
+            self._bridge.settle(pending.waiter, None, closed)  # type: ignore[union-attr]
 
     async def exclusive(self, work: Callable[[Connection], T]) -> T:
         """Run `work` in a transaction on the writer connection, between batches (rebuild, import)."""
@@ -149,6 +170,7 @@ class Committer:
         """Stop taking commands; returns once every queued one has finished and the thread is gone."""
         if self._thread is None or self._stopped is None:
             return
+        self._hand_over()  # what callers queued before the close is theirs to have run
         with self._lock:
             self._closing = True
             self._wake.notify()
@@ -318,7 +340,7 @@ class Committer:
         command = pending.command
         unit.deciding(command)
         try:
-            earlier = unit.earlier_append(command)
+            earlier = None if command.idempotency_key is None else unit.earlier_append(command)
             if earlier is not None:
                 pending.outcome = Outcome(
                     None, earlier, _append_result(earlier, repeated=True), repeated=True

@@ -8,7 +8,7 @@ import anyio
 import pytest
 import sqlalchemy as sa
 
-from engine import Command, CommandFailed, Decision, Engine, EngineError, NewEvent, writes
+from engine import Command, CommandFailed, Decision, Engine, EngineClosed, EngineError, NewEvent, writes
 from engine.bridge import AnyioBridge
 from engine.commands import CommandHandlers
 from engine.modules import Domain
@@ -77,6 +77,41 @@ async def test_concurrent_commands_share_transactions(test_engine: Engine) -> No
     assert stats["commands"] == 640
     assert stats["batches"] < 640 / 4, stats  # group commit: many commands per transaction
     assert await test_engine.head() == 640
+
+
+async def test_a_wave_of_writers_is_committed_whole(test_engine: Engine) -> None:
+    """Writers woken by one batch's answers write again in one wave: the committer takes the wave
+    as one batch once those tasks have run (not the first command alone, then the rest)."""
+
+    async def write(i: int) -> None:
+        for _ in range(10):
+            await test_engine.append("ns", f"s{i}", [NewEvent("noted", {"i": i})])
+
+    async with anyio.create_task_group() as tasks:
+        for i in range(64):
+            tasks.start_soon(write, i)
+    stats = test_engine.stats
+    assert stats["commands"] == 640
+    assert stats["batches"] == 10, stats
+
+
+async def test_commands_queued_as_the_engine_closes_still_run(database_url: str) -> None:
+    """Commands queued in the same moment the engine begins to close (gathered on the loop, not yet
+    handed to the writer) are committed and answered; a command after that is refused."""
+    results: list[int] = []
+    async with Engine.open(database_url, migrate=False) as engine:
+
+        async def write(i: int) -> None:
+            results.append((await engine.append("ns", f"s{i}", [NewEvent("noted", {})])).first_position)
+
+        async with anyio.create_task_group() as tasks:
+            for i in range(8):
+                tasks.start_soon(write, i)
+            await anyio.lowlevel.checkpoint()  # the writers have queued their commands
+            await engine._committer.close()
+        with pytest.raises(EngineClosed):
+            await engine.append("ns", "late", [NewEvent("noted", {})])
+    assert sorted(results) == list(range(1, 9))
 
 
 async def test_a_crashing_command_fails_alone(test_engine: Engine) -> None:

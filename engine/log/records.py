@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from engine.quick_init import quick_init
+
 ANY: None = None
 """Expected version: append whatever the stream's current version is."""
 NO_STREAM = 0
@@ -14,6 +16,7 @@ NO_STREAM = 0
 ExpectedVersion = int | None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class NewEvent:
     """An event about to be appended."""
@@ -24,6 +27,7 @@ class NewEvent:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class RecordedEvent:
     """An event as stored in the log; `data` is already upcast to the current schema version."""
@@ -52,6 +56,7 @@ class RecordedEvent:
         }
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class AppendResult:
     """Where an append landed. `repeated` is true when an idempotency key matched an earlier append."""

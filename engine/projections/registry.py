@@ -67,10 +67,10 @@ class ProjectionSet:
 
         Stream-local projections are left out; True when one of them handles these events, which
         the caller then gives to `apply_deferred` in time (see `Projection.stream_local`)."""
-        table = self._table(per_batch=False)
-        for projection in table.interested(events, table.immediate):
+        immediate, deferred = self._table(per_batch=False).route(events)
+        for projection in immediate:
             projection.apply(context, events)
-        return bool(table.interested(events, table.deferred))
+        return bool(deferred)
 
     def apply_deferred(self, context: ProjectionContext, events: Sequence[RecordedEvent]) -> None:
         """The stream-local projections, for the events of several commands at once."""
@@ -109,6 +109,13 @@ class _Dispatch:
         self.immediate = tuple(p for p in projections if not p.stream_local)
         self.deferred = tuple(p for p in projections if p.stream_local)
         self._by_type: dict[str, tuple[tuple[Projection, ...], tuple[Projection, ...]]] = {}
+
+    def route(self, events: Sequence[RecordedEvent]) -> tuple[tuple[Projection, ...], tuple[Projection, ...]]:
+        """Those that handle any of `events`: (immediate, deferred)."""
+        if len(events) == 1:
+            found = self._by_type.get(events[0].type)
+            return found if found is not None else self._for_type(events[0].type)
+        return self.interested(events, self.immediate), self.interested(events, self.deferred)
 
     def interested(
         self, events: Sequence[RecordedEvent], among: tuple[Projection, ...]

@@ -1,0 +1,88 @@
+"""`quick_init`: the cheaper constructor must build exactly what the dataclass's own would."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from engine.commands import AppendEvents, Outcome
+from engine.log.records import AppendResult, NewEvent, RecordedEvent
+from engine.quick_init import quick_init
+
+
+def _shape() -> type[Any]:
+    """A fresh declaration of every kind of field `quick_init` takes."""
+
+    class Shape:
+        a: int
+        b: str = "b"
+        c: list[int] = field(default_factory=list)
+        d: int = field(default=7, kw_only=True)
+
+    return Shape
+
+
+def _twin(*, slots: bool) -> tuple[type[Any], type[Any]]:
+    """The same declaration twice: once as the dataclass builds it, once with `quick_init`."""
+    return dataclass(frozen=True, slots=slots)(_shape()), quick_init(
+        dataclass(frozen=True, slots=slots)(_shape())
+    )
+
+
+@pytest.mark.parametrize("slots", [True, False])
+@given(a=st.integers(), b=st.text(), d=st.integers())
+def test_the_quick_constructor_builds_what_the_dataclass_builds(slots: bool, a: int, b: str, d: int) -> None:
+    plain, quick = _twin(slots=slots)
+    assert str(inspect.signature(quick)) == str(inspect.signature(plain))
+    for args, kwargs in [((a,), {}), ((a, b), {"d": d}), ((a, b, [a]), {}), ((), {"a": a, "c": [d]})]:
+        made, expected = quick(*args, **kwargs), plain(*args, **kwargs)
+        assert dataclasses.astuple(made) == dataclasses.astuple(expected)
+        assert repr(made).replace(quick.__qualname__, "") == repr(expected).replace(plain.__qualname__, "")
+
+
+def test_a_quick_class_stays_frozen_and_gets_fresh_factory_defaults() -> None:
+    _, quick = _twin(slots=True)
+    first, second = quick(1), quick(1)
+    assert first == second
+    assert first.c is not second.c
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        first.a = 2
+    with pytest.raises(TypeError):
+        quick(1, "b", [], 9)  # d is keyword-only
+    with pytest.raises(TypeError):
+        quick()
+
+
+def test_quick_init_refuses_what_it_does_not_handle() -> None:
+    @dataclass
+    class Mutable:
+        a: int
+
+    @dataclass(frozen=True)
+    class WithPostInit:
+        a: int
+
+        def __post_init__(self) -> None:
+            pass
+
+    for cls in (Mutable, WithPostInit):
+        with pytest.raises(TypeError):
+            quick_init(cls)
+
+
+def test_the_write_path_types_keep_their_dataclass_signatures() -> None:
+    assert list(inspect.signature(RecordedEvent).parameters) == [
+        f.name for f in dataclasses.fields(RecordedEvent)
+    ]
+    assert AppendResult("ns", "s", 1, 2, 5, 6).repeated is False
+    assert Outcome(None, [], None).repeated is False
+    assert NewEvent("noted", {}).metadata == {} and NewEvent("noted", {}).schema_version == 1
+    command = AppendEvents(namespace="ns", stream="s", events=[])
+    assert command.expected_version is None and command.idempotency_key is None
+    assert command.metadata == AppendEvents(namespace="ns", stream="t", events=[]).metadata
