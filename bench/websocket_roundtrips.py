@@ -12,7 +12,7 @@ measured against a second server opened with `durability="normal"` (SQLite `sync
 fsync per commit; never the default): what the adapter and the engine cost apart from the fsync.
 
     python -m bench.websocket_roundtrips [--seconds 3] [--rounds 3] [--connections 1,100]
-                                        [--idle 2000] [--durability full|normal|off]
+                                        [--idle 10000] [--durability full|normal|off]
 """
 
 from __future__ import annotations
@@ -197,7 +197,9 @@ async def run(args: argparse.Namespace) -> None:
             )
         )
         rows.append((f"KiB/idle echo connection (n={args.idle:,})", f"{echo_memory[0]:.1f}"))
-        rows.append(("server RSS growth at 10,000 (extrapolated)", f"{memory[0] * 10_000 / 1024:,.0f} MiB"))
+        rows.append(
+            (f"server RSS growth at {args.idle:,} connections", f"{memory[0] * args.idle / 1024:,.0f} MiB")
+        )
     print(
         f"websocket round trips per second (SQLite, durability={args.durability} unless a row says "
         f"otherwise, {args.seconds:g} s per figure in {args.rounds} alternating slices)"
@@ -212,7 +214,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="alternating slices per figure")
     parser.add_argument("--connections", default="1,100")
     parser.add_argument(
-        "--idle", type=int, default=2000, help="idle connections for the memory figure (0: skip)"
+        "--idle", type=int, default=10_000, help="idle connections for the memory figure (0: skip)"
     )
     parser.add_argument("--durability", default="full", choices=["full", "normal", "off"])
     asyncio.run(run(parser.parse_args()))
