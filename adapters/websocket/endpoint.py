@@ -17,6 +17,7 @@ import orjson
 from anyio.abc import TaskGroup
 
 from adapters.config import ServerConfig
+from adapters.websocket.objects import ObjectCommand
 from adapters.websocket.protocol import (
     CLOSE_REASONS,
     SERVER_EVENT_ID,
@@ -276,6 +277,8 @@ class Connection:
         if kind == PacketType.DELETE_VALUE:
             assert isinstance(body, KeyBody)
             return await handler.delete_value(packet_id, body)
+        if isinstance(body, ObjectCommand):
+            return await handler.object_command(packet_id, body)
         if kind == PacketType.READ_HISTORY:
             assert isinstance(body, ReadHistory)
             return await handler.read_history(packet_id, body)

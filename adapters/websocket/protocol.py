@@ -1,7 +1,8 @@
 """The wire format: packet types, request bodies, statuses and close codes (BlazeAuth, plus ours).
 
 Every constant here is quoted from `specs/websocket.md`; the reference owns 0-99, this project
-owns 100 and up (packets) and 800 and up (statuses).
+owns 100 and up (packets) and 800 and up (statuses). The session-object packets' bodies are
+BlobHub command bodies: `adapters/websocket/objects.py` validates them, not `BODIES`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,21 @@ class PacketType(IntEnum):
     SUBSCRIBE_EVENTS = 100
     UNSUBSCRIBE_EVENTS = 101
     READ_HISTORY = 102
+    # session objects: one packet per BlobHub command (adapters/websocket/objects.py)
+    UPLOAD_OBJECT = 110
+    DOWNLOAD_OBJECT = 111
+    LIST_OBJECTS = 112
+    DELETE_OBJECT = 113
+    APPEND_MESSAGES = 114
+    POST_THREAD_ITEM = 120
+    LIST_THREAD_ITEMS = 121
+    GET_THREAD_ITEM = 122
+    APPLY_GRAPH_MUTATIONS = 130
+    GET_GRAPH_ELEMENT = 131
+    GET_GRAPH_ELEMENTS = 132
+    LIST_GRAPH_ELEMENTS = 133
+    LIST_GRAPH_NEIGHBORS = 134
+    QUERY_GRAPH = 135
     SESSION_EVENT = 150
     """Server -> client only: one event of a subscription."""
 
@@ -44,6 +60,24 @@ class Status(IntEnum):
     # this project's own statuses
     SUBSCRIPTION_NOT_FOUND = 800
     TOO_MANY_SUBSCRIPTIONS = 801
+    # session objects: BlobHub's named errors (adapters/websocket/objects.py maps them)
+    OBJECT_NOT_FOUND = 900
+    UNKNOWN_OBJECT_TYPE = 901
+    INVALID_SESSION_OBJECT = 902
+    SESSION_OBJECT_TOO_LARGE = 903
+    INVALID_MESSAGES_ENVELOPE = 904
+    INVALID_THREAD_ENVELOPE = 910
+    INVALID_THREAD_ITEM = 911
+    THREAD_ITEM_TOO_LARGE = 912
+    INVALID_GRAPH_ENVELOPE = 920
+    INVALID_GRAPH_OPERATION = 921
+    TOO_MANY_OPERATIONS = 922
+    ELEMENT_EXISTS = 923
+    REV_MISMATCH = 924
+    INVALID_GRAPH_QUERY = 925
+    INVALID_CURSOR = 930
+    OBJECT_COMMAND_REFUSED = 999
+    """Any other named error of the dispatcher; the response's `error` names it."""
 
 
 class Close(IntEnum):
@@ -123,6 +157,11 @@ class ReadHistory(Body):
     limit: int = Field(default=50, ge=1, le=1000)
 
 
+OBJECT_TYPES: frozenset[int] = frozenset(
+    kind for kind in PacketType if PacketType.UPLOAD_OBJECT <= kind < PacketType.SESSION_EVENT
+)
+"""The session-object packets (110-135); their bodies are validated by `adapters.websocket.objects`."""
+
 BODIES: dict[int, type[Body]] = {
     PacketType.INITIALIZE: Initialize,
     PacketType.SET_VALUE: SetValue,
@@ -150,7 +189,7 @@ def parse_envelope(text: str) -> tuple[int, int, dict[str, Any]]:
     if not is_uint64(kind) or not is_uint64(packet_id):
         raise ProtocolClose(Close.MISSING_TYPE_OR_ID)
     assert isinstance(kind, int) and isinstance(packet_id, int)
-    if kind not in BODIES:
+    if kind not in BODIES and kind not in OBJECT_TYPES:
         raise ProtocolClose(Close.UNKNOWN_TYPE)
     return kind, packet_id, packet
 

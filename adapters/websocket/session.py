@@ -9,8 +9,11 @@ import logging
 import uuid
 from typing import Any
 
+from adapters.blobhub import CommandError, run_command
 from adapters.config import WEBSOCKET_KEY_LENGTH, ServerConfig, Tenant
+from adapters.websocket.objects import ObjectCommand, answer, command_body, refusal
 from adapters.websocket.protocol import (
+    OBJECT_TYPES,
     Body,
     Close,
     Initialize,
@@ -65,10 +68,12 @@ class PacketHandler:
     def metadata(self, packet_id: int) -> Metadata:
         return Metadata(actor=self.state.client_id, adapter=ADAPTER, correlation_id=str(packet_id))
 
-    def body(self, kind: int, packet: dict[str, Any]) -> Body:
+    def body(self, kind: int, packet: dict[str, Any]) -> Body | ObjectCommand:
         """The validated body; before Initialize, any other packet closes 4200."""
         if kind != PacketType.INITIALIZE and not self.state.initialized:
             raise ProtocolClose(Close.NOT_INITIALIZED)
+        if kind in OBJECT_TYPES:
+            return command_body(kind, packet, self.state.session_id)
         return parse_body(kind, packet)
 
     # -- Initialize -------------------------------------------------------------------------------
@@ -152,3 +157,19 @@ class PacketHandler:
             self.tenant.namespace, self.state.session_id, from_version=body.from_version, limit=limit
         )
         return response(packet_id, Status.OK, events=[event_json(event) for event in events])
+
+    # -- session objects (this project's packets) ----------------------------------------------------
+    async def object_command(self, packet_id: int, command: ObjectCommand) -> str:
+        """Run a BlobHub command on the connection's session, with the value packets' metadata."""
+        try:
+            result = await run_command(
+                self.engine,
+                self.tenant.namespace,
+                command.body,
+                user_id=self.state.client_id,
+                adapter=ADAPTER,
+                correlation_id=str(packet_id),
+            )
+        except CommandError as error:
+            return refusal(packet_id, error)
+        return answer(packet_id, result)

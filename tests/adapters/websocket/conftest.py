@@ -83,3 +83,17 @@ def ws_url(request: pytest.FixtureRequest) -> Iterator[str]:
     databases: SqliteDatabases | PostgresDatabases = request.getfixturevalue(name)
     with running_server(databases.fresh(), make_config(), migrate=False) as base:
         yield base.replace("http://", "ws://") + "/ws"
+
+
+OBJECT_FRAME_BYTES = 4 * 1024 * 1024
+"""Frames large enough for the objects' own size limits (1 MiB envelopes) to be reachable."""
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def objects_ws_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Like `ws_url`, with `max_frame_bytes` large enough to reach the session objects' own limits."""
+    name = "sqlite_databases" if request.param == "sqlite" else "shared_postgres"
+    databases: SqliteDatabases | PostgresDatabases = request.getfixturevalue(name)
+    config = make_config(max_frame_bytes=OBJECT_FRAME_BYTES)
+    with running_server(databases.fresh(), config, migrate=False) as base:
+        yield base.replace("http://", "ws://") + "/ws"
