@@ -184,5 +184,6 @@ async def get_parts(session_id: str, who: CallerDep) -> Response:
     response_model=ClearedResponse,
     summary="Clear every user part atomically (one event)",
 )
-async def clear_parts(session_id: str, who: CallerDep) -> Response:
-    return _json({"cleared": await who.engine.values.clear_parts(who.namespace, session_id)})
+async def clear_parts(session_id: str, request: Request, who: CallerDep) -> Response:
+    cleared = await who.engine.values.clear_parts(who.namespace, session_id, metadata=who.metadata(request))
+    return _json({"cleared": cleared})

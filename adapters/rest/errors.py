@@ -142,6 +142,9 @@ def install(app: FastAPI) -> None:
 
     async def on_command(request: Request, error: Exception) -> Response:
         assert isinstance(error, CommandError)
+        if error.status >= 500:  # the dispatcher turned an engine failure into `internal_error`
+            cause = error.__cause__ or error
+            log.error("engine error on %s %s", request.method, request.url.path, exc_info=cause)
         return error_response(request.url.path, error.status, error.error, error.message)
 
     async def on_engine(request: Request, error: Exception) -> Response:

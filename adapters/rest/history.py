@@ -20,6 +20,7 @@ from starlette.responses import Response
 from adapters.config import ServerConfig
 from adapters.rest.auth import Caller, caller
 from adapters.rest.errors import ApiError, ResourceError, responses
+from adapters.rest.params import refuse_nul
 from engine.clock import as_utc
 from engine.log.records import RecordedEvent
 from engine.objects import envelope_reads
@@ -95,6 +96,8 @@ async def session_events(
     limit: PageLimit = 100,
     types: Types = None,
 ) -> Response:
+    refuse_nul("session_id", session_id)  # bound into SQL: PostgreSQL text cannot hold NUL
+    refuse_nul("type", types)
     size = _cap(request, limit)
     events = await who.engine.read_stream(
         who.namespace, session_id, from_version=from_version, limit=size, types=types
@@ -114,6 +117,8 @@ async def log_events(
     types: Types = None,
     session_id: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
 ) -> Response:
+    refuse_nul("session_id", session_id)
+    refuse_nul("type", types)
     size = _cap(request, limit)
     events = await who.engine.read_all(
         after=after, limit=size, namespace=who.namespace, stream=session_id, types=types
@@ -160,6 +165,7 @@ async def session_state(
     position: Annotated[int | None, Query(ge=0, le=2**62)] = None,
     at: Annotated[datetime | None, Query(description="An ISO 8601 instant with a time zone.")] = None,
 ) -> Response:
+    refuse_nul("session_id", session_id)
     if sum(x is not None for x in (version, position, at)) != 1:
         raise ApiError(400, "invalid_request", "give exactly one of version, position or at")
     if at is not None and at.tzinfo is None:

@@ -117,7 +117,9 @@ class ValuesService:
             )
         )
 
-    async def purge_expired(self, namespace: str | None = None, *, sessions: int = 1000) -> int:
+    async def purge_expired(
+        self, namespace: str | None = None, *, sessions: int = 1000, metadata: Metadata | None = None
+    ) -> int:
         """Remove the rows of expired values (invisible already), one `values_expired` event per
         session, in up to `sessions` sessions (of `namespace`, or of every namespace). Returns how
         many values went: call it again while that is not 0. History keeps every value's events."""
@@ -130,7 +132,8 @@ class ValuesService:
 
         async def purge(ns: str, sid: str) -> None:
             nonlocal purged
-            count = int(await self._run(decide.PurgeExpired(namespace=ns, stream=sid)))
+            command = decide.PurgeExpired(namespace=ns, stream=sid, metadata=metadata or Metadata())
+            count = int(await self._run(command))
             purged += count  # after the await: `purged += await ...` would read `purged` before it
 
         async with anyio.create_task_group() as tasks:  # concurrently: they share batches
@@ -175,8 +178,12 @@ class ValuesService:
         )
 
     # -- user parts -------------------------------------------------------------------------------
-    async def set_text_part(self, namespace: str, session_id: str, name: str, text: str) -> None:
-        await self.set(namespace, session_id, parts.part_key(name), parts.text_part(text))
+    # Every write takes `metadata` like `set`/`delete`: without it the event records no actor,
+    # adapter or correlation id (specs/rest.md: every write records them).
+    async def set_text_part(
+        self, namespace: str, session_id: str, name: str, text: str, *, metadata: Metadata | None = None
+    ) -> None:
+        await self.set(namespace, session_id, parts.part_key(name), parts.text_part(text), metadata=metadata)
 
     async def set_image_part(
         self,
@@ -188,16 +195,20 @@ class ValuesService:
         url: str | None = None,
         mime_type: str,
         filename: str | None = None,
+        metadata: Metadata | None = None,
     ) -> None:
         value = parts.image_part(bytes_b64=bytes_b64, url=url, mime_type=mime_type, filename=filename)
-        await self.set(namespace, session_id, parts.part_key(name), value)
+        await self.set(namespace, session_id, parts.part_key(name), value, metadata=metadata)
 
-    async def delete_part(self, namespace: str, session_id: str, name: str) -> bool:
-        return await self.delete(namespace, session_id, parts.part_key(name))
+    async def delete_part(
+        self, namespace: str, session_id: str, name: str, *, metadata: Metadata | None = None
+    ) -> bool:
+        return await self.delete(namespace, session_id, parts.part_key(name), metadata=metadata)
 
-    async def clear_parts(self, namespace: str, session_id: str) -> int:
+    async def clear_parts(self, namespace: str, session_id: str, *, metadata: Metadata | None = None) -> int:
         """Remove every user part in one event. Returns how many live parts there were."""
-        return int(await self._run(decide.ClearParts(namespace=namespace, stream=session_id)))
+        command = decide.ClearParts(namespace=namespace, stream=session_id, metadata=metadata or Metadata())
+        return int(await self._run(command))
 
     async def get_parts(self, namespace: str, session_id: str) -> list[dict[str, Any]]:
         """Live parts in creation order (an overwrite keeps its place; non-object values are skipped)."""

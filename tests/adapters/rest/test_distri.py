@@ -83,6 +83,22 @@ def test_atomic_clear_of_user_parts_is_one_event(acme: httpx.Client, sid: str) -
     assert len(events) == 5  # three parts, one value, one clear
 
 
+def test_clear_of_user_parts_records_the_adapter_metadata(acme: httpx.Client, sid: str) -> None:
+    """Every write records actor, adapter and X-Request-Id: the atomic clear used to record none."""
+    client = DistriTs(acme)
+    for base in ("/v1", "/api/v1"):
+        client.set_user_part_text(sid, "a", base)  # a clear with no parts appends nothing
+        cleared = acme.delete(f"{base}/sessions/{sid}/user-parts", headers={"X-Request-Id": f"clear{base}"})
+        assert cleared.json() == {"cleared": 1}
+    events = acme.get(f"/api/sessions/{sid}/events").json()["events"]
+    clears = [e for e in events if e["type"] == "user_parts_cleared"]
+    assert [e["version"] for e in clears] == [2, 4] and clears[0]["data"] == {"keys": ["__user_part_a"]}
+    assert [e["metadata"] for e in clears] == [
+        {"actor": "acme", "adapter": "rest", "correlation_id": "clear/v1"},
+        {"actor": "acme", "adapter": "rest", "correlation_id": "clear/api/v1"},
+    ]
+
+
 def test_expiry(acme: httpx.Client, sid: str) -> None:
     client = DistriTs(acme)
     client.set_session_value(sid, "temporary_data", {"data": "value"}, iso_in(24))
