@@ -227,6 +227,7 @@ class Engine:
     async def read_stream(
         self, namespace: str, stream: str, *, from_version: int = 1, limit: int | None = None, **cutoff: Any
     ) -> list[RecordedEvent]:
+        _comparable(namespace, stream, *(cutoff.get("types") or ()))
         return await self.read(
             lambda c: reads.read_stream(
                 c, self.registry, namespace, stream, from_version=from_version, limit=limit, **cutoff
@@ -235,6 +236,7 @@ class Engine:
 
     async def read_all(self, *, after: int = 0, limit: int = 1000, **filters: Any) -> list[RecordedEvent]:
         """One page of the whole log, strictly after position `after`."""
+        _comparable(filters.get("namespace"), filters.get("stream"), *(filters.get("types") or ()))
         return await self.read(
             lambda c: reads.read_all(c, self.registry, after=after, limit=limit, **filters)
         )
@@ -287,7 +289,10 @@ class Engine:
         """The session's read models as of a version, a position or an instant (one of them)."""
         if sum(x is not None for x in (version, position, at)) != 1:
             raise ValidationFailed("give exactly one of version, position or at")
-        until = as_utc(at) if at else None
+        try:
+            until = as_utc(at) if at else None
+        except OverflowError:  # e.g. year 1 at +05:00: before the first instant UTC can hold
+            raise ValidationFailed("the instant is outside the range of UTC instants") from None
         events = await self.read_stream(
             namespace, stream, to_version=version, to_position=position, until=until
         )
@@ -344,6 +349,13 @@ class Engine:
     @property
     def stats(self) -> dict[str, int]:
         return {"batches": self._committer.batches, "commands": self._committer.commands}
+
+
+def _comparable(*values: str | None) -> None:
+    """Strings a read compares with stored ones: PostgreSQL text cannot hold NUL, so a query with
+    one would fail in the driver (and find nothing on SQLite). Refused alike on both."""
+    if any(value is not None and "\x00" in value for value in values):
+        raise ValidationFailed("ids and event types must not contain NUL (U+0000) characters")
 
 
 def count_rows(connection: Connection, table: sa.Table) -> int:

@@ -72,6 +72,8 @@ class Methods:
                 self.engine, self.tenant.namespace, body, user_id=self.user_id, adapter=ADAPTER
             )
         except CommandError as error:
+            if error.status >= 500:  # an engine failure: the client gets `internal_error`, the log the cause
+                log.error("engine error on %s", method, exc_info=error.__cause__ or error)
             code = INVALID_PARAMS if error.status == BAD_REQUEST else error.status
             raise RpcError(code, error.message, {"error": error.error, "status": error.status}) from None
 

@@ -6,7 +6,8 @@ reads are pure query functions run by `engine.read`. Namespace = BlobHub's revis
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 from sqlalchemy.engine import Connection
@@ -18,9 +19,9 @@ from engine.objects import messages as search
 from engine.objects.decide_envelopes import AppendMessages, DeleteObject, UploadObject
 from engine.objects.decide_graph import ApplyGraphMutations
 from engine.objects.decide_threads import PostThreadItem, check_item
-from engine.objects.errors import InvalidCursor
+from engine.objects.errors import ElementNotFound, InvalidCursor, InvalidGraphQuery, ObjectNotFound
 from engine.objects.graph_ops import parse_operations
-from engine.objects.models import check_identifier, parse_messages, parse_value
+from engine.objects.models import check_identifier, has_nul, parse_messages, parse_value
 
 if TYPE_CHECKING:
     from engine.engine import Engine
@@ -29,12 +30,22 @@ Instant = datetime | str | None
 
 
 def _instant(value: Instant, name: str) -> datetime | None:
-    if value is None or isinstance(value, datetime):
-        return value
+    """An instant filter in UTC (naive means UTC). One outside datetime's range in UTC (year 1 at
+    +05:00, say) is refused here, not left to overflow inside the query."""
+    if value is None:
+        return None
     try:
-        return datetime.fromisoformat(value)
-    except (TypeError, ValueError):
+        parsed = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (TypeError, ValueError, OverflowError):
         raise InvalidCursor(f"{name} must be an ISO 8601 instant") from None
+
+
+def _findable(value: str | None, refuse: Callable[[str], Exception], what: str) -> None:
+    """A read's string argument must be one the database can compare: PostgreSQL text cannot hold
+    NUL, so such a query would fail in the driver (and find nothing on SQLite)."""
+    if value is not None and "\x00" in value:
+        raise refuse(f"{what} must not contain NUL (U+0000) characters")
 
 
 class ObjectsService:
@@ -70,11 +81,14 @@ class ObjectsService:
         )
 
     async def download(self, namespace: str, session_id: str, alias: str) -> dict[str, Any]:
+        self._address(namespace, session_id, alias)
         return await self._engine.lookup(lambda c: envelope_reads.download(c, namespace, session_id, alias))
 
     async def list_objects(
         self, namespace: str, session_id: str, *, after: str | None = None, limit: int | None = None
     ) -> dict[str, Any]:
+        self._address(namespace, session_id)
+        _findable(after, InvalidCursor, "after")
         return await self._engine.read(
             lambda c: envelope_reads.list_objects(c, namespace, session_id, after=after, limit=limit)
         )
@@ -135,6 +149,8 @@ class ObjectsService:
     async def get_thread_item(
         self, namespace: str, session_id: str, alias: str, item_id: str
     ) -> dict[str, Any]:
+        self._address(namespace, session_id, alias)
+        _findable(item_id, ObjectNotFound, "item_id")
         return await self._engine.lookup(
             lambda c: thread_reads.get_item(c, namespace, session_id, alias, item_id)
         )
@@ -151,6 +167,8 @@ class ObjectsService:
         limit: int | None = None,
         cursor: str | None = None,
     ) -> dict[str, Any]:
+        self._address(namespace, session_id, alias)
+        _findable(cursor, InvalidCursor, "cursor")
         since, before = _instant(created_since, "created_since"), _instant(created_before, "created_before")
         return await self._engine.read(
             lambda c: thread_reads.list_items(
@@ -193,6 +211,8 @@ class ObjectsService:
     async def get_graph_element(
         self, namespace: str, session_id: str, alias: str, element_id: str
     ) -> dict[str, Any]:
+        self._address(namespace, session_id, alias)
+        _findable(element_id, lambda _: ElementNotFound(element_id), "element_id")
         return await self._engine.lookup(
             lambda c: graph_reads.get_element(c, namespace, session_id, alias, element_id)
         )
@@ -200,6 +220,9 @@ class ObjectsService:
     async def get_graph_elements(
         self, namespace: str, session_id: str, alias: str, element_ids: list[str]
     ) -> dict[str, Any]:
+        self._address(namespace, session_id, alias)
+        if has_nul(element_ids):
+            raise InvalidGraphQuery("element ids must not contain NUL (U+0000) characters")
         return await self._engine.read(
             lambda c: graph_reads.get_elements(c, namespace, session_id, alias, element_ids)
         )
@@ -217,6 +240,8 @@ class ObjectsService:
         ids_only: bool = False,
         limit: int | None = None,
     ) -> dict[str, Any]:
+        self._address(namespace, session_id, alias)
+        _findable(cursor, InvalidCursor, "cursor")
         since = _instant(updated_since, "updated_since")
         return await self._engine.read(
             lambda c: graph_reads.list_elements(
@@ -246,6 +271,10 @@ class ObjectsService:
         cursor: str | None = None,
         limit: int | None = None,
     ) -> dict[str, Any]:
+        self._address(namespace, session_id, alias)
+        _findable(cursor, InvalidCursor, "cursor")
+        if has_nul([from_ids, label, neighbor_label]):
+            raise InvalidGraphQuery("ids and labels must not contain NUL (U+0000) characters")
         return await self._engine.read(
             lambda c: graph_reads.neighbors(
                 c,
@@ -262,6 +291,9 @@ class ObjectsService:
         )
 
     async def query_graph(self, namespace: str, session_id: str, alias: str, query: Any) -> dict[str, Any]:
+        self._address(namespace, session_id, alias)
+        if has_nul(query):
+            raise InvalidGraphQuery("a query must not contain NUL (U+0000) characters")
         return await self._engine.read(lambda c: traversal.run_query(c, namespace, session_id, alias, query))
 
     # -- the messages read model ---------------------------------------------------------------

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from engine import Engine, ManualClock, ValidationFailed
+from engine import Engine, ManualClock, Metadata, ValidationFailed
 
 pytestmark = pytest.mark.anyio
 NS = "tenant"
@@ -119,3 +119,17 @@ async def test_parts_on_a_connection_session_are_refused(engine: Engine) -> None
     await engine.values.open_connection_session(NS, "c", client_id="cli1")
     with pytest.raises(ValidationFailed):
         await engine.values.set_text_part(NS, "c", "a", "text")
+
+
+async def test_user_part_writes_record_their_metadata(engine: Engine) -> None:
+    who = Metadata(actor="alice", adapter="test", correlation_id="c-1")
+    await engine.values.set_text_part("ns", "s-meta", "greeting", "hello", metadata=who)
+    await engine.values.clear_parts("ns", "s-meta", metadata=who)
+    events = await engine.read_stream("ns", "s-meta")
+    assert [e.type for e in events][-2:] == ["value_set", "user_parts_cleared"]
+    for event in events[-2:]:
+        assert {k: event.metadata[k] for k in ("actor", "adapter", "correlation_id")} == {
+            "actor": "alice",
+            "adapter": "test",
+            "correlation_id": "c-1",
+        }

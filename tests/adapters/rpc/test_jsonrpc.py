@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -10,6 +11,7 @@ import orjson
 import pytest
 
 from adapters.rpc.jsonrpc import MAX_BATCH
+from engine import EngineError
 from tests.adapters.rpc.client import RpcClient
 from tests.adapters.server import ServerThread
 from tests.adapters.websocket.conftest import ACME_KEY, GLOBEX_KEY
@@ -173,3 +175,31 @@ def test_websocket_refuses_an_unknown_key(rpc_ws_url: str) -> None:
 def test_websocket_frame_limits(rpc: RpcClient) -> None:
     rpc.send(b"\x00binary")
     assert rpc.closed_with()[0] == 1003
+
+
+def test_an_engine_failure_is_internal_error_and_logged(
+    fresh_server: Callable[..., ServerThread], caplog: pytest.LogCaptureFixture
+) -> None:
+    """An engine error with no BlobHub name answers 500 `internal_error` without its detail; the
+    log has the cause with its traceback. The connection and the engine go on serving."""
+    server = fresh_server()
+    engine = server.app.state.engine
+
+    async def fail(*args: Any, **kwargs: Any) -> Any:
+        raise EngineError("secret detail")
+
+    caplog.set_level(logging.ERROR, logger="session_engine.jsonrpc")
+    call = {"jsonrpc": "2.0", "id": 1, "method": "download_session_object"}
+    params = {"session_id": "s", "alias": "m"}
+    with httpx.Client(timeout=10) as http:
+        engine.objects.download = fail
+        try:
+            error = http.post(server.base_url + "/rpc", json={**call, "params": params}, headers=ACME).json()
+        finally:
+            del engine.objects.download
+        assert error["error"]["code"] == 500 and error["error"]["data"]["error"] == "internal_error"
+        assert "secret" not in orjson.dumps(error).decode()
+        again = http.post(server.base_url + "/rpc", json={**call, "params": params}, headers=ACME).json()
+        assert again["error"]["data"]["error"] == "not_found"
+    logged = [r for r in caplog.records if r.name == "session_engine.jsonrpc" and r.exc_info]
+    assert len(logged) == 1 and "secret detail" in str(logged[0].exc_info[1])  # type: ignore[index]
