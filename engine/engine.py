@@ -167,7 +167,8 @@ class Engine:
     # -- writes -------------------------------------------------------------------------------
     async def execute(self, command: Command) -> Outcome[Any]:
         """Run a command through the group-committed write path; returns after its commit."""
-        return await self._committer.execute(command)
+        outcome: Outcome[Any] = await self._committer.submit(command)
+        return outcome
 
     async def append(
         self,
@@ -182,7 +183,7 @@ class Engine:
         """Append events to a stream. Raises `WrongExpectedVersion` when `expected_version` is stale."""
         if not events:
             raise ValidationFailed("an append needs at least one event")
-        outcome = await self._committer.execute(
+        outcome: Outcome[Any] = await self._committer.submit(
             AppendEvents(
                 namespace=namespace,
                 stream=stream,

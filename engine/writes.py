@@ -118,7 +118,10 @@ class Committer:
         self._thread = threading.Thread(target=self._serve, name="session-engine-writer", daemon=True)
         self._thread.start()
 
-    async def execute(self, command: Command) -> Outcome[Any]:
+    def submit(self, command: Command) -> Waiter:
+        """Queue a command (on the loop); awaiting the waiter gives its `Outcome` once committed.
+
+        Not a coroutine: the caller awaits the waiter itself, one frame fewer per command."""
         bridge = self._bridge
         if bridge is None:
             raise EngineClosed("the engine is not open")
@@ -129,8 +132,7 @@ class Committer:
         gathering.append(_Pending(command, waiter))
         if len(gathering) == 1:
             bridge.after_ready(self._hand_over)
-        outcome: Outcome[Any] = await waiter
-        return outcome
+        return waiter
 
     def _hand_over(self) -> None:
         """Give the writer thread every command gathered since the last hand-over (on the loop).

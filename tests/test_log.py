@@ -107,6 +107,23 @@ async def test_idempotency_keys_are_per_stream(engine: Engine) -> None:
     assert not b.repeated and b.first_position != a.first_position
 
 
+async def test_idempotency_keys_are_stored_as_given_and_absent_ones_as_null(engine: Engine) -> None:
+    await engine.append("ns", "s", [ev(), ev()], idempotency_key="0")
+    await engine.append("ns", "s", [ev()])
+    stored = sa.text("SELECT idempotency_key FROM events ORDER BY position")
+    keys = await engine.read(lambda c: [row[0] for row in c.execute(stored)])
+    assert keys == ["0", None, None]
+    assert (await engine.append("ns", "s", [ev()], idempotency_key="0")).repeated
+
+
+@pytest.mark.parametrize("key", ["", "k" * 201, "a\x00b", 7], ids=["empty", "long", "NUL", "not a string"])
+async def test_a_malformed_idempotency_key_is_refused(engine: Engine, key: object) -> None:
+    with pytest.raises(ValidationFailed):
+        await engine.append("ns", "s", [ev()], idempotency_key=key)  # type: ignore[arg-type]
+    assert await engine.head() == 0
+    assert (await engine.append("ns", "s", [ev()])).first_position == 1
+
+
 async def test_concurrent_repeats_of_one_key_append_once(engine: Engine) -> None:
     results = []
 
