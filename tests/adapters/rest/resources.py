@@ -11,17 +11,6 @@ from urllib.parse import quote
 
 import httpx
 
-MESSAGE: dict[str, Any] = {
-    "role": "user",
-    "content": [{"type": "text", "text": "hello graph"}, {"type": "json", "json": {"a": 1}}],
-    "attributes": {"id": "m1", "created_at": 1780000000000, "syntax_mode": "text"},
-    "providers": [
-        {
-            "interface": "genai.chat",
-            "ports": [{"route": "temperature", "value": {"type": "integer", "integer": 1}}],
-        }
-    ],
-}
 THREAD: dict[str, Any] = {"type": "thread", "thread": {"attributes": {"name": "T"}, "metadata": {"k": 1}}}
 GRAPH: dict[str, Any] = {"type": "graph", "graph": {"attributes": {"name": "G"}}}
 

@@ -10,6 +10,7 @@ import pytest
 
 from adapters.blobhub import COMMANDS
 from tests.adapters.rest.conftest import ACME_KEY, bearer
+from tests.adapters.samples import MESSAGE
 
 REV = "acme"  # the acme tenant's namespace is its revision
 
@@ -41,17 +42,6 @@ def hub(sqlite_base: str, sid: str) -> Iterator[BlobHub]:
         yield BlobHub(client, sid)
 
 
-MESSAGE = {
-    "role": "user",
-    "content": [{"type": "text", "text": "hello graph"}, {"type": "json", "json": {"a": 1}}],
-    "attributes": {"id": "m1", "created_at": 1780000000000, "syntax_mode": "text"},
-    "providers": [
-        {
-            "interface": "genai.chat",
-            "ports": [{"route": "temperature", "value": {"type": "integer", "integer": 1}}],
-        }
-    ],
-}
 seen: set[str] = set()
 
 

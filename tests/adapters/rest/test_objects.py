@@ -12,7 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.adapters.rest.resources import GRAPH, MESSAGE, THREAD, Objects, message, refused, text
+from tests.adapters.rest.resources import GRAPH, THREAD, Objects, message, refused, text
+from tests.adapters.samples import MESSAGE
 
 
 @pytest.fixture

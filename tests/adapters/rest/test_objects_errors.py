@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from tests.adapters.rest.conftest import bearer
-from tests.adapters.rest.resources import GRAPH, MESSAGE, THREAD, Objects, message, refused, text
+from tests.adapters.rest.resources import GRAPH, THREAD, Objects, message, refused, text
+from tests.adapters.samples import MESSAGE
 
 
 @pytest.fixture

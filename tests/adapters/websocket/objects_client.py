@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+from tests.adapters.samples import MESSAGE
 from tests.adapters.websocket.client import Client
 from tests.adapters.websocket.conftest import ACME_KEY
 
@@ -14,17 +15,6 @@ MUTATE, ELEMENT, ELEMENTS, LIST_ELEMENTS, NEIGHBORS, QUERY = 130, 131, 132, 133,
 OBJECT_PACKETS: tuple[int, ...] = (UPLOAD, DOWNLOAD, LIST, DELETE, APPEND, POST_ITEM, LIST_ITEMS, GET_ITEM)
 OBJECT_PACKETS += (MUTATE, ELEMENT, ELEMENTS, LIST_ELEMENTS, NEIGHBORS, QUERY)
 
-MESSAGE: dict[str, Any] = {
-    "role": "user",
-    "content": [{"type": "text", "text": "hello"}, {"type": "json", "json": {"a": 1}}],
-    "attributes": {"id": "m1", "created_at": 1780000000000, "syntax_mode": "text"},
-    "providers": [
-        {
-            "interface": "genai.chat",
-            "ports": [{"route": "temperature", "value": {"type": "integer", "integer": 1}}],
-        }
-    ],
-}
 MESSAGE_VALUE = {"type": "message", "message": MESSAGE}
 MESSAGES_VALUE = {"type": "messages", "messages": [MESSAGE]}
 THREAD_VALUE = {"type": "thread", "thread": {"attributes": {"name": "T"}, "metadata": {"k": 1}}}
