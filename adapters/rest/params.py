@@ -12,19 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from adapters.rest.errors import ApiError
-
-NUL = "\x00"
-
-
-def has_nul(value: Any) -> bool:
-    """True when any string (or object key) of a JSON document holds a NUL character."""
-    if isinstance(value, str):
-        return NUL in value
-    if isinstance(value, dict):
-        return any(NUL in key or has_nul(item) for key, item in value.items())
-    if isinstance(value, list | tuple):
-        return any(has_nul(item) for item in value)
-    return False
+from engine.objects.models import has_nul
 
 
 def refuse_nul(name: str, value: Any, code: str = "invalid_request") -> None:
