@@ -8,14 +8,19 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
+import anyio
 import httpx
 import pytest
 
 from adapters.cli.serve import resolve
 from adapters.config import ConfigError, ServerConfig, development_config, load_config, parse_config
+from engine import Engine
+from engine.unit_of_work import UnitOfWork
 from tests.adapters.rpc.client import BusClient, RpcClient
 from tests.adapters.rpc.conftest import make_config as rpc_config
 from tests.adapters.server import ServerThread, running_server
@@ -55,6 +60,44 @@ def test_graceful_shutdown_closes_websockets_with_1000(sqlite_databases: SqliteD
         assert busy.closed_with() == (1000, "")
         assert bus.closed_with()[0] == 1000
         assert rpc.closed_with()[0] == 1000
+
+
+def test_a_write_in_flight_at_shutdown_commits_and_is_answered(
+    sqlite_databases: SqliteDatabases, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Shutdown begins while a set is inside its batch: the set still commits, its answer (status 1)
+    reaches the client before the close with 1000, and the value is in the log afterwards."""
+    url = sqlite_databases.fresh()
+    inside, release = threading.Event(), threading.Event()
+    original = UnitOfWork.finish
+
+    def held(self: UnitOfWork, *args: Any, **kwargs: Any) -> None:
+        if any(event.data.get("key") == "in-flight" for event in self.recorded):
+            inside.set()
+            release.wait(10)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(UnitOfWork, "finish", held)
+    server = ServerThread(url, make_config(), migrate=False)
+    base = server.start().replace("http://", "ws://")
+    with Client(base + "/ws") as client:
+        assert client.initialize(ACME_KEY)["status"] == 1
+        client.send({"type": 12, "id": 2, "key": "in-flight", "value": "v", "ttl": 0})
+        assert inside.wait(10), "the set never reached the writer"
+        stopping = threading.Thread(target=server.stop)
+        stopping.start()
+        time.sleep(0.3)  # the server is shutting down, the set still held in its batch
+        release.set()
+        assert client.receive() == {"id": 2, "status": 1}
+        assert client.closed_with() == (1000, "")
+        stopping.join(30)
+    assert not stopping.is_alive()
+
+    async def logged() -> list[str]:
+        async with Engine.open(url, migrate=False) as engine:
+            return [e.data.get("key", "") for e in await engine.read_all(types=["value_set"])]
+
+    assert anyio.run(logged) == ["in-flight"]
 
 
 def test_example_configuration_in_the_spec_is_valid() -> None:
