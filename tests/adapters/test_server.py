@@ -20,6 +20,7 @@ import pytest
 from adapters.cli.serve import resolve
 from adapters.config import ConfigError, ServerConfig, development_config, load_config, parse_config
 from engine import Engine
+from engine.log.backend import normalise_url
 from engine.unit_of_work import UnitOfWork
 from tests.adapters.rpc.client import BusClient, RpcClient
 from tests.adapters.rpc.conftest import make_config as rpc_config
@@ -133,6 +134,14 @@ def test_load_config_errors(tmp_path: Path) -> None:
     path.write_text("[[tenants]]\n" + tenant.format(n="a", k="K" * 21) + "[limits]\nunknown_limit = 1\n")
     with pytest.raises(ConfigError, match="unknown_limit"):
         load_config(path)
+
+
+def test_without_a_database_the_server_uses_the_embedded_sqlite_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`make run` gives no database: `session-engine.db` in the working directory, an SQLite file."""
+    monkeypatch.delenv("SESSION_ENGINE_DATABASE", raising=False)
+    assert resolve(None, None, None, None)[3] is None
+    url = normalise_url(None)
+    assert (url.get_backend_name(), url.database) == ("sqlite", "session-engine.db")
 
 
 def test_development_defaults_and_precedence(tmp_path: Path) -> None:
