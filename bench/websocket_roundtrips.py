@@ -46,24 +46,20 @@ async def main():
         await asyncio.Future()
 asyncio.run(main())
 """
-DURABLE_ECHO_SERVER = """
-import asyncio, sqlite3, sys, tempfile, os
-from websockets.asyncio.server import serve
-path = os.path.join(tempfile.mkdtemp(prefix="ws-durable-echo-"), "frames.db")
-db = sqlite3.connect(path, isolation_level=None)
-db.execute("PRAGMA journal_mode=WAL")
-db.execute("PRAGMA synchronous=FULL")
-db.execute("CREATE TABLE frames (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
-async def echo(ws):
-    async for message in ws:
-        db.execute("INSERT INTO frames (body) VALUES (?)", (message,))  # its own durable transaction
-        await ws.send(message)
-async def main():
-    async with serve(echo, "127.0.0.1", int(sys.argv[1]), compression=None, max_size=None):
-        print("ready", flush=True)
-        await asyncio.Future()
-asyncio.run(main())
-"""
+DURABLE_ECHO_SERVER = ECHO_SERVER.replace(
+    "async def echo(ws):\n",
+    "import os, sqlite3, tempfile\n"
+    "path = os.path.join(tempfile.mkdtemp(prefix='ws-durable-echo-'), 'frames.db')\n"
+    "db = sqlite3.connect(path, isolation_level=None)\n"
+    "db.execute('PRAGMA journal_mode=WAL')\n"
+    "db.execute('PRAGMA synchronous=FULL')\n"
+    "db.execute('CREATE TABLE frames (id INTEGER PRIMARY KEY, body TEXT NOT NULL)')\n"
+    "async def echo(ws):\n",
+).replace(
+    "        await ws.send(message)\n",
+    "        db.execute('INSERT INTO frames (body) VALUES (?)', (message,))  # its own durable transaction\n"
+    "        await ws.send(message)\n",
+)
 """The echo server, writing each frame to SQLite (WAL, synchronous=FULL: one fsync per frame) on
 the event loop before answering: no checks, no projections, no thread hop. A durable set on one
 connection cannot be faster than this; on many connections it has no group commit, so it is not a
