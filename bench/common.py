@@ -24,7 +24,8 @@ from engine.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parents[1]
 POSTGRES_ADMIN = os.environ.get("SESSION_ENGINE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
-console = Console()
+# Piped into a file, rich would wrap at 80 columns and cut the wider tables' numbers.
+console = Console(width=None if sys.stdout.isatty() else 160)
 
 
 @contextlib.contextmanager

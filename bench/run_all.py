@@ -24,7 +24,7 @@ FULL: list[list[str]] = [
     ["rpc_roundtrips"],
 ]
 QUICK: list[list[str]] = [
-    ["append_throughput", "--seconds", "2", "--batch", "20000"],
+    ["append_throughput", "--seconds", "2", "--batch", "20000", "--repeat", "1"],
     ["replay_rate", "--events", "100000"],
     ["values_throughput", "--ops", "500"],
     ["objects_graph", "--vertices", "5000", "--edges", "15000", "--samples", "100"],

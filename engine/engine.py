@@ -183,7 +183,7 @@ class Engine:
         """Append events to a stream. Raises `WrongExpectedVersion` when `expected_version` is stale."""
         if not events:
             raise ValidationFailed("an append needs at least one event")
-        outcome: Outcome[Any] = await self._committer.submit(
+        appended: AppendResult = await self._committer.submit(
             AppendEvents(
                 namespace=namespace,
                 stream=stream,
@@ -191,10 +191,10 @@ class Engine:
                 expected_version=expected_version,
                 idempotency_key=idempotency_key,
                 metadata=metadata or NO_METADATA,
-            )
+            ),
+            answer_append=True,
         )
-        assert outcome.append is not None
-        return outcome.append
+        return appended
 
     # -- reads --------------------------------------------------------------------------------
     async def read(self, function: Callable[[Connection], T]) -> T:

@@ -129,12 +129,16 @@ class UnitOfWork:
         version = self._staged_versions.get(key)
         if version is None:
             version = self._versions.get(key)
-        if version is None:
-            # Only checked ids reach the caches, so a known stream needs no checking again.
-            check_identifier("namespace", namespace)
-            check_identifier("stream", stream)
-            version = reads.stream_version(self.connection, namespace, stream)
-            self._staged_versions[key] = version
+            if version is None:
+                version = self._load_version(key)
+        return version
+
+    def _load_version(self, key: tuple[str, str]) -> int:
+        namespace, stream = key
+        # Only checked ids reach the caches, so a known stream needs no checking again.
+        check_identifier("namespace", namespace)
+        check_identifier("stream", stream)
+        version = self._staged_versions[key] = reads.stream_version(self.connection, namespace, stream)
         return version
 
     # -- what the committer does with a decision ----------------------------------------
@@ -166,81 +170,96 @@ class UnitOfWork:
         self, command: Command, events: Sequence[NewEvent | DomainEvent], expected: ExpectedVersion
     ) -> list[RecordedEvent]:
         """Check the expected version, stage the decided events, and apply them to the projections."""
-        namespace, stream = command.namespace, command.stream
-        current = self.stream_version(namespace, stream)
+        stream_key = (command.namespace, command.stream)
+        # `stream_version`, inlined: it runs for every command.
+        current = self._staged_versions.get(stream_key)
+        if current is None:
+            current = self._versions.get(stream_key)
+            if current is None:
+                current = self._load_version(stream_key)
         if expected is not None and expected != current:
-            raise WrongExpectedVersion(namespace, stream, expected, current)
+            raise WrongExpectedVersion(command.namespace, command.stream, expected, current)
         if not events:
             return []
         rows, recorded = self._encode(command, events, current)
         try:
-            return self._stage(command, rows, recorded)
+            self._stage(command, stream_key, rows, recorded)
         except BaseException as error:
             # Something is half-written: only rolling back the whole transaction undoes it.
             raise HalfWritten(error) from error
+        return recorded
 
     def _encode(
-        self, command: Command, events: Sequence[NewEvent | DomainEvent], current: int
+        self, command: Command, events: Sequence[NewEvent | DomainEvent], version: int
     ) -> tuple[list[tuple[Any, ...]], list[RecordedEvent]]:
-        """The events' rows and records, positioned after this batch's head. Stages nothing yet, so
-        an event that cannot be encoded refuses the command with nothing to undo."""
+        """The events' rows and records, positioned after this batch's head, the stream's after
+        `version`. Stages nothing yet, so an event that cannot be encoded refuses the command with
+        nothing to undo."""
         namespace, stream, key = command.namespace, command.stream, command.idempotency_key
         base_metadata = None if command.metadata is NO_METADATA else command.metadata.to_json()
-        now, stored_now, no_key = self.now, self._stored_now, self._no_key
+        now, stored_now = self.now, self._stored_now
+        row_key = self._no_key if key is None else key  # only the first row carries the key
         position = self.head
         rows: list[tuple[Any, ...]] = []
         recorded: list[RecordedEvent] = []
-        for offset, event in enumerate(events):
+        dumps = orjson.dumps
+        for event in events:
             new = event if isinstance(event, NewEvent) else _as_new_event(event)
             # Most events carry no metadata at all: their stored `{}` needs no merge and no encoding.
             if base_metadata or new.metadata:
                 meta = {**base_metadata, **new.metadata} if base_metadata else dict(new.metadata)
             else:
                 meta = {}
-            if offset == 0 and key is not None:
+            if key is not None and not rows:
                 meta["idempotency_key"] = key
                 meta["append_size"] = len(events)
             try:
-                data = orjson.dumps(new.data).decode()
-                meta_json = orjson.dumps(meta).decode() if meta else "{}"
+                data = dumps(new.data).decode()
+                meta_json = dumps(meta).decode() if meta else "{}"
             except orjson.JSONEncodeError as error:  # e.g. a lone surrogate: not representable as UTF-8
                 raise ValidationFailed(f"event data is not valid JSON text: {error}") from None
             position += 1
-            version = current + offset + 1
+            version += 1
+            event_type, schema_version = new.type, new.schema_version
             rows.append(
                 (
                     position,
                     namespace,
                     stream,
                     version,
-                    new.type,
-                    new.schema_version,
+                    event_type,
+                    schema_version,
                     data,
                     meta_json,
-                    key if offset == 0 and key is not None else no_key,
+                    row_key,
                     stored_now,
                 )
             )
+            row_key = self._no_key
             recorded.append(
                 RecordedEvent(
-                    position, namespace, stream, version, new.type, new.schema_version, new.data, meta, now
+                    position, namespace, stream, version, event_type, schema_version, new.data, meta, now
                 )
             )
         return rows, recorded
 
     def _stage(
-        self, command: Command, rows: list[tuple[Any, ...]], recorded: list[RecordedEvent]
-    ) -> list[RecordedEvent]:
+        self,
+        command: Command,
+        stream_key: tuple[str, str],
+        rows: list[tuple[Any, ...]],
+        recorded: list[RecordedEvent],
+    ) -> None:
         self._rows.extend(rows)
-        self.head = recorded[-1].position
-        self._staged_versions[(command.namespace, command.stream)] = recorded[-1].version
+        last = recorded[-1]
+        self.head = last.position
+        self._staged_versions[stream_key] = last.version
         if command.idempotency_key is not None:
-            self._staged_keys[(command.namespace, command.stream, command.idempotency_key)] = recorded
+            self._staged_keys[(*stream_key, command.idempotency_key)] = recorded
         if self._projections.apply_per_command(self.projection, recorded):
             self._deferred.extend(recorded)
-            self._deferred_streams.add((command.namespace, command.stream))
+            self._deferred_streams.add(stream_key)
         self.recorded.extend(recorded)
-        return recorded
 
     def finish(self, backend: Backend, advance: CheckpointAdvance) -> None:
         """Write the staged events, the projections' pending writes and their checkpoints."""

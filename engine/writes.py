@@ -45,7 +45,9 @@ T = TypeVar("T")
 class _Pending:
     command: Command
     waiter: Waiter
-    outcome: Outcome[Any] | None = None
+    answer_append: bool = False
+    """Answer with the `AppendResult` alone (`Engine.append`), not an `Outcome` around it."""
+    outcome: Outcome[Any] | AppendResult | None = None
     error: BaseException | None = None
 
     def reset(self) -> None:
@@ -118,8 +120,9 @@ class Committer:
         self._thread = threading.Thread(target=self._serve, name="session-engine-writer", daemon=True)
         self._thread.start()
 
-    def submit(self, command: Command) -> Waiter:
-        """Queue a command (on the loop); awaiting the waiter gives its `Outcome` once committed.
+    def submit(self, command: Command, *, answer_append: bool = False) -> Waiter:
+        """Queue a command (on the loop); awaiting the waiter gives its `Outcome` once committed,
+        or with `answer_append` (an `AppendEvents`), its `AppendResult`.
 
         Not a coroutine: the caller awaits the waiter itself, one frame fewer per command."""
         bridge = self._bridge
@@ -129,7 +132,7 @@ class Committer:
             raise EngineClosed("the engine is closing; no new writes are accepted")
         waiter = bridge.waiter()
         gathering = self._gathering
-        gathering.append(_Pending(command, waiter))
+        gathering.append(_Pending(command, waiter, answer_append))
         if len(gathering) == 1:
             bridge.after_ready(self._hand_over)
         return waiter
@@ -185,9 +188,9 @@ class Committer:
         self.commands += len(batch)
         if recorded:
             self._on_commit(recorded)
-        settle = self._bridge.settle  # type: ignore[union-attr]
-        for pending in batch:
-            settle(pending.waiter, pending.outcome, pending.error)
+        self._bridge.settle_all(  # type: ignore[union-attr]
+            [(pending.waiter, pending.outcome, pending.error) for pending in batch]
+        )
 
     # -- on the writer thread ----------------------------------------------------------------
     def _serve(self) -> None:
@@ -344,16 +347,18 @@ class Committer:
         try:
             earlier = None if command.idempotency_key is None else unit.earlier_append(command)
             if earlier is not None:
-                pending.outcome = Outcome(
-                    None, earlier, _append_result(earlier, repeated=True), repeated=True
+                repeated = _append_result(earlier, repeated=True)
+                pending.outcome = (
+                    repeated if pending.answer_append else Outcome(None, earlier, repeated, repeated=True)
                 )
                 return
             if type(command) is AppendEvents:  # the raw log API: the events are the decision
-                decision = None
                 recorded = unit.record(command, command.events, command.expected_version)
-            else:
-                decision = self._handlers.for_command(command)(command, unit)
-                recorded = unit.record(command, decision.events, decision.expected_version)
+                appended = _append_result(recorded) if recorded else None
+                pending.outcome = appended if pending.answer_append else Outcome(None, recorded, appended)
+                return
+            decision = self._handlers.for_command(command)(command, unit)
+            recorded = unit.record(command, decision.events, decision.expected_version)
         except EngineError as refused:
             pending.error = refused  # refused before anything was staged: nothing to undo
             return
@@ -365,12 +370,10 @@ class Committer:
             raise  # the database, or earlier commands' writes: not this command's fault alone
         except Exception as error:  # a bug in one command must not fail the batch
             raise _Crashed(pending, error) from error
-        result = None
-        if decision is not None:
-            try:
-                result = decision.then(recorded) if decision.then is not None else decision.result
-            except Exception as error:  # its events are staged: roll back, rerun without it
-                raise _Crashed(pending, error) from error
+        try:
+            result = decision.then(recorded) if decision.then is not None else decision.result
+        except Exception as error:  # its events are staged: roll back, rerun without it
+            raise _Crashed(pending, error) from error
         pending.outcome = Outcome(result, recorded, _append_result(recorded) if recorded else None)
 
     def forget_state(self) -> None:

@@ -10,7 +10,8 @@ import sqlalchemy as sa
 
 from engine import Command, CommandFailed, Decision, Engine, EngineClosed, EngineError, NewEvent, writes
 from engine.bridge import AnyioBridge
-from engine.commands import CommandHandlers
+from engine.commands import AppendEvents, CommandHandlers
+from engine.log.records import AppendResult
 from engine.modules import Domain
 from engine.projections.base import Projection
 from engine.unit_of_work import UnitOfWork
@@ -77,6 +78,27 @@ async def test_concurrent_commands_share_transactions(test_engine: Engine) -> No
     assert stats["commands"] == 640
     assert stats["batches"] < 640 / 4, stats  # group commit: many commands per transaction
     assert await test_engine.head() == 640
+
+
+async def test_appending_through_execute_answers_with_an_outcome(test_engine: Engine) -> None:
+    """`Engine.append` answers with the `AppendResult`; the same command through `execute` answers
+    with the whole `Outcome`, a repeat of its idempotency key included."""
+    command = AppendEvents(
+        namespace="ns",
+        stream="s",
+        events=[NewEvent("noted", {"n": 1}), NewEvent("noted", {"n": 2})],
+        idempotency_key="k1",
+    )
+    first = await test_engine.execute(command)
+    assert first.result is None and not first.repeated
+    assert [(e.version, e.data) for e in first.events] == [(1, {"n": 1}), (2, {"n": 2})]
+    assert first.append == AppendResult("ns", "s", 1, 2, 1, 2, False)
+    again = await test_engine.execute(command)
+    assert again.repeated and again.append == AppendResult("ns", "s", 1, 2, 1, 2, True)
+    assert [e.position for e in again.events] == [1, 2]
+    appended = await test_engine.append("ns", "s", [NewEvent("noted", {"n": 2})], idempotency_key="k1")
+    assert appended == AppendResult("ns", "s", 1, 2, 1, 2, True)
+    assert await test_engine.head() == 2
 
 
 async def test_a_wave_of_writers_is_committed_whole(test_engine: Engine) -> None:

@@ -67,7 +67,8 @@ class ProjectionSet:
 
         Stream-local projections are left out; True when one of them handles these events, which
         the caller then gives to `apply_deferred` in time (see `Projection.stream_local`)."""
-        immediate, deferred = self._table(per_batch=False).route(events)
+        table = self._dispatch.get(False) or self._table(per_batch=False)  # once per command: no kw call
+        immediate, deferred = table.route(events)
         for projection in immediate:
             projection.apply(context, events)
         return bool(deferred)
@@ -121,6 +122,8 @@ class _Dispatch:
         self, events: Sequence[RecordedEvent], among: tuple[Projection, ...]
     ) -> tuple[Projection, ...]:
         """Those of `among` (`immediate` or `deferred`) that handle any of `events`, in order."""
+        if not among:  # no projection of this kind at all: skip looking at every event
+            return ()
         side = 0 if among is self.immediate else 1
         if len(events) == 1:
             return self._for_type(events[0].type)[side]
