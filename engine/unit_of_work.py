@@ -125,20 +125,19 @@ class UnitOfWork:
         return stored_instant(instant, self.connection.dialect.name)
 
     def stream_version(self, namespace: str, stream: str) -> int:
-        key = (namespace, stream)
+        return self._version((namespace, stream))
+
+    def _version(self, key: tuple[str, str]) -> int:
         version = self._staged_versions.get(key)
         if version is None:
             version = self._versions.get(key)
             if version is None:
-                version = self._load_version(key)
-        return version
-
-    def _load_version(self, key: tuple[str, str]) -> int:
-        namespace, stream = key
-        # Only checked ids reach the caches, so a known stream needs no checking again.
-        check_identifier("namespace", namespace)
-        check_identifier("stream", stream)
-        version = self._staged_versions[key] = reads.stream_version(self.connection, namespace, stream)
+                namespace, stream = key
+                # Only checked ids reach the caches, so a known stream needs no checking again.
+                check_identifier("namespace", namespace)
+                check_identifier("stream", stream)
+                version = reads.stream_version(self.connection, namespace, stream)
+                self._staged_versions[key] = version
         return version
 
     # -- what the committer does with a decision ----------------------------------------
@@ -171,12 +170,7 @@ class UnitOfWork:
     ) -> list[RecordedEvent]:
         """Check the expected version, stage the decided events, and apply them to the projections."""
         stream_key = (command.namespace, command.stream)
-        # `stream_version`, inlined: it runs for every command.
-        current = self._staged_versions.get(stream_key)
-        if current is None:
-            current = self._versions.get(stream_key)
-            if current is None:
-                current = self._load_version(stream_key)
+        current = self._version(stream_key)
         if expected is not None and expected != current:
             raise WrongExpectedVersion(command.namespace, command.stream, expected, current)
         if not events:
@@ -197,8 +191,8 @@ class UnitOfWork:
         nothing to undo."""
         namespace, stream, key = command.namespace, command.stream, command.idempotency_key
         base_metadata = None if command.metadata is NO_METADATA else command.metadata.to_json()
-        now, stored_now = self.now, self._stored_now
-        row_key = self._no_key if key is None else key  # only the first row carries the key
+        now, stored_now, no_key = self.now, self._stored_now, self._no_key
+        row_key = no_key if key is None else key  # only the first row carries the key
         position = self.head
         rows: list[tuple[Any, ...]] = []
         recorded: list[RecordedEvent] = []
@@ -235,7 +229,7 @@ class UnitOfWork:
                     stored_now,
                 )
             )
-            row_key = self._no_key
+            row_key = no_key
             recorded.append(
                 RecordedEvent(
                     position, namespace, stream, version, event_type, schema_version, new.data, meta, now
