@@ -7,6 +7,8 @@
   (Content-Length checked first, then bytes counted as they arrive).
 - Encoding: `Content-Encoding: gzip` (the Rust Distri client sends images that way) or `deflate`
   bodies are inflated here, bounded by the same limit (no zip bombs); routes see plain bodies.
+  The body must be exactly one compressed stream: truncated data, a second gzip member or bytes
+  after the end are refused (400), never partly stored.
 """
 
 from __future__ import annotations
@@ -119,4 +121,8 @@ class BodyAndPath:
             raise self._too_large()
         if not inflater.eof:
             raise _Refused(400, "bad_encoding", "the compressed request body is truncated")
+        if inflater.unused_data:
+            # A second gzip member or trailing garbage: inflating only the first would drop the
+            # rest of what the client sent without a word (one member is one body here).
+            raise _Refused(400, "bad_encoding", "the request body has data after its compressed stream")
         return out

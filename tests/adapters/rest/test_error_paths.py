@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import zlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -156,6 +157,54 @@ def test_content_encodings_in_each_shape(acme: httpx.Client, sid: str) -> None:
         "bad_encoding",
     )
     assert len(Objects(acme, sid).events()) == 2
+
+
+def test_compressed_body_with_data_after_its_end_is_refused_in_each_shape(
+    acme: httpx.Client, sid: str
+) -> None:
+    """A second gzip member or trailing bytes: 400 `bad_encoding`, nothing of it stored (the first
+    member used to be inflated and stored, the rest silently dropped)."""
+    upload = {"command": "upload_session_object", "session_id": sid, "alias": "t", "value": THREAD}
+    item = {"content": [{"type": "text", "text": "zipped"}]}
+    value = {"key": "k", "value": 1}
+    one = {
+        name: gzip.compress(json.dumps(body).encode())
+        for name, body in (("upload", upload), ("item", item), ("value", value))
+    }
+    deflated = zlib.compress(json.dumps(value).encode())
+    for tail in (b"x", b"\0" * 8, gzip.compress(b"{}"), one["value"]):
+        gz = {"content-encoding": "gzip"}
+        blobhub_refused(
+            acme.post(f"/revisions/{REV}/data", content=one["upload"] + tail, headers=gz), 400, "bad_encoding"
+        )
+        refused(
+            acme.post(f"/api/sessions/{sid}/objects/t/items", content=one["item"] + tail, headers=gz),
+            400,
+            "bad_encoding",
+        )
+        for base in ("/v1", "/api/v1"):
+            answer = acme.post(f"{base}/sessions/{sid}/values", content=one["value"] + tail, headers=gz)
+            assert answer.status_code == 400 and set(answer.json()) == {"error"}, answer.text
+            answer = acme.post(
+                f"{base}/sessions/{sid}/values",
+                content=deflated + tail,
+                headers={"content-encoding": "deflate"},
+            )
+            assert answer.status_code == 400 and set(answer.json()) == {"error"}, answer.text
+    assert acme.get(f"/api/sessions/{sid}/events").json()["events"] == []
+    # The same bodies without the tail are accepted.
+    assert (
+        acme.post(
+            f"/v1/sessions/{sid}/values", content=one["value"], headers={"content-encoding": "gzip"}
+        ).status_code
+        == 204
+    )
+    assert (
+        acme.post(
+            f"/v1/sessions/{sid}/values", content=deflated, headers={"content-encoding": "deflate"}
+        ).status_code
+        == 204
+    )
 
 
 @pytest.fixture(scope="module")
