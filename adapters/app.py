@@ -91,6 +91,11 @@ def create_app(engine_url: str | None, config: ServerConfig, **engine_options: A
         ],
         lifespan=lifespan,
     )
+    # Never a trailing-slash redirect: it would send a client's request on to another resource
+    # (DELETE `/v1/sessions/s/` to `/v1/sessions/s`, which clears the session), and Starlette
+    # builds its `Location` from the request's `Host` header. A path no route takes goes to REST,
+    # which answers 404 in the path's route family shape (specs/rest.md).
+    app.router.redirect_slashes = False
     # getSessionValue / setSessionValue are answered before any routing (see adapters.rest.hot).
     app.add_middleware(HotDistriRoutes, config=config, engine=lambda: app.state.engine)
     # REST (FastAPI) serves every request no route above takes.

@@ -44,6 +44,7 @@ def create_rest_app(config: ServerConfig, engine: Callable[[], Engine | None]) -
         redoc_url=None,
         openapi_url="/openapi.json",
         strict_content_type=False,
+        redirect_slashes=False,  # a path no route takes is 404, never a redirect (see adapters.app)
     )
     app.state.config = config
     app.state.engine = engine

@@ -18,7 +18,8 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 from starlette.responses import Response
 
 from adapters.rest.auth import Caller, caller, caller_of
@@ -32,13 +33,28 @@ JSON = "application/json"
 _RFC3339 = re.compile(r"^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})$")
 
 
+UNADDRESSABLE_KEYS = frozenset({"", ".", ".."})
+"""Keys no URL can name: `/values/` names no key, and clients remove `.` and `..` segments
+(`/values/..` reaches them as `/sessions/{id}/`). Such a value could never be read or deleted
+by key, so setting one is refused (specs/rest.md)."""
+
+
 class SetValueBody(BaseModel):
     """`POST /sessions/{id}/values`. `expiry` absent or null: the value never expires."""
 
     model_config = ConfigDict(extra="ignore")
-    key: str = Field(description="Any string; `__user_part_<name>` keys are user parts.")
+    key: str = Field(description='Any string but "", "." and ".."; `__user_part_<name>` keys are user parts.')
     value: Any = Field(description="Any JSON value (null included).")
     expiry: str | None = Field(default=None, description="RFC 3339 instant, e.g. 2026-01-01T00:00:00.000Z")
+
+    @field_validator("key")
+    @classmethod
+    def _addressable(cls, key: str) -> str:
+        if key in UNADDRESSABLE_KEYS:
+            raise PydanticCustomError(
+                "unaddressable_key", 'cannot be "", "." or "..": no URL can address such a key'
+            )
+        return key
 
 
 class ValueResponse(BaseModel):

@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Match
 
 from adapters.blobhub import CommandError, status_for
 from engine.errors import EngineError
@@ -103,6 +104,28 @@ def responses(model: type[BaseModel], *statuses: int) -> dict[int | str, dict[st
     return {status: {"model": model, "description": "error"} for status in statuses}
 
 
+# -- 405 ------------------------------------------------------------------------------------------
+
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+"""The methods an `Allow` header may name (no route takes any other)."""
+
+
+def allowed_methods(request: Request) -> str:
+    """`Allow` for the request's path: every method some route takes there.
+
+    Starlette's 405 names the methods of the first route matching the path only, while one path
+    is often served by several routes (GET and POST `.../values`, four methods on a record). So
+    the router itself is asked, once per method, whether a route takes the path with it.
+    """
+    routes = request.app.router.routes
+    allowed = []
+    for method in METHODS:
+        probe = {**request.scope, "method": method}
+        if any(route.matches(probe)[0] is Match.FULL for route in routes):
+            allowed.append(method)
+    return ", ".join(allowed)
+
+
 # -- handlers ------------------------------------------------------------------------------------
 
 
@@ -138,7 +161,10 @@ def install(app: FastAPI) -> None:
         assert isinstance(error, HTTPException)
         code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
         message = str(error.detail) if error.detail else code
-        return error_response(request.url.path, error.status_code, code, message, error.headers)
+        headers = error.headers
+        if error.status_code == 405:
+            headers = {**(headers or {}), "Allow": allowed_methods(request)}
+        return error_response(request.url.path, error.status_code, code, message, headers)
 
     async def on_command(request: Request, error: Exception) -> Response:
         assert isinstance(error, CommandError)

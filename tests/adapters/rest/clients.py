@@ -2,7 +2,9 @@
 
 `DistriTs` mirrors `@distri/core` (the seed's TypeScript client): `encodeURIComponent` on ids and
 keys, `JSON.stringify` bodies (an undefined `expiry` is left out), `value ?? null`,
-`values ?? {}`, any non-2xx is an error carrying the body's `error`. `DistriRust` mirrors the Rust
+`values ?? {}`, any non-2xx is an error carrying the body's `error`. Its URLs go through `fetch`
+as they would in a browser or Node: parsed by the WHATWG URL rules (`whatwg_path`: dot segments
+removed), and redirects followed. `DistriRust` mirrors the Rust
 `distri` client: `/v1` base, percent-encoded segments, image parts sent gzip-encoded.
 """
 
@@ -22,6 +24,32 @@ def encode_uri_component(text: str) -> str:
     return quote(text, safe="-_.!~*'()")
 
 
+_SINGLE_DOT = {".", "%2e"}
+_DOUBLE_DOT = {"..", ".%2e", "%2e.", "%2e%2e"}
+
+
+def whatwg_path(path: str) -> str:
+    """The path a WHATWG URL parser (`fetch`, `new URL`, the Rust `url` crate) makes of an
+    http(s) URL's path: `\\` is a separator, `.` and `..` segments (also `%2e`, any case) are
+    removed, and one that ends the path leaves a trailing slash (`/a/b/..` is `/a/`)."""
+    segments = path.replace("\\", "/").split("/")[1:]
+    out: list[str] = []
+    for index, segment in enumerate(segments):
+        last = index == len(segments) - 1
+        lowered = segment.lower()
+        if lowered in _DOUBLE_DOT:
+            if out:
+                out.pop()
+            if last:
+                out.append("")
+        elif lowered in _SINGLE_DOT:
+            if last:
+                out.append("")
+        else:
+            out.append(segment)
+    return "/" + "/".join(out)
+
+
 class DistriError(Exception):
     def __init__(self, status: int, error: str | None) -> None:
         super().__init__(f"{status}: {error}")
@@ -39,6 +67,10 @@ class DistriTs:
     def _url(self, thread_id: str, *rest: str) -> str:
         return "/".join([f"{self.base}/sessions", encode_uri_component(thread_id), *rest])
 
+    def _fetch(self, method: str, path: str, **options: Any) -> httpx.Response:
+        """`fetch(url, init)`: the URL parsed (dot segments removed), redirects followed."""
+        return self.http.request(method, whatwg_path(path), follow_redirects=True, **options)
+
     def _check(self, response: httpx.Response) -> httpx.Response:
         if not response.is_success:
             try:
@@ -52,7 +84,8 @@ class DistriTs:
         body: dict[str, Any] = {"key": key, "value": value}
         if expiry is not None:
             body["expiry"] = expiry
-        response = self.http.post(
+        response = self._fetch(
+            "POST",
             self._url(thread_id, "values"),
             content=json.dumps(body),
             headers={"Content-Type": "application/json"},
@@ -60,18 +93,18 @@ class DistriTs:
         self._check(response)
 
     def get_session_value(self, thread_id: str, key: str) -> Any:
-        response = self._check(self.http.get(self._url(thread_id, "values", encode_uri_component(key))))
+        response = self._check(self._fetch("GET", self._url(thread_id, "values", encode_uri_component(key))))
         return response.json().get("value")
 
     def get_session_values(self, thread_id: str) -> dict[str, Any]:
-        response = self._check(self.http.get(self._url(thread_id, "values")))
+        response = self._check(self._fetch("GET", self._url(thread_id, "values")))
         return response.json().get("values") or {}
 
     def delete_session_value(self, thread_id: str, key: str) -> None:
-        self._check(self.http.delete(self._url(thread_id, "values", encode_uri_component(key))))
+        self._check(self._fetch("DELETE", self._url(thread_id, "values", encode_uri_component(key))))
 
     def clear_session(self, thread_id: str) -> None:
-        self._check(self.http.delete(self._url(thread_id)))
+        self._check(self._fetch("DELETE", self._url(thread_id)))
 
     def set_user_part_text(self, thread_id: str, name: str, text: str) -> None:
         self.set_session_value(thread_id, PART_PREFIX + name, {"part_type": "text", "data": text})
