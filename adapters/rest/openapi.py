@@ -1,7 +1,7 @@
 """Write (or check) the checked-in OpenAPI document `specs/openapi.json` from the code.
 
-python -m adapters.rest.openapi            # regenerate specs/openapi.json
-python -m adapters.rest.openapi --check    # exit 1 when the file differs from the code
+python -m session_engine.adapters.rest.openapi            # regenerate specs/openapi.json
+python -m session_engine.adapters.rest.openapi --check    # exit 1 when the file differs from the code
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from adapters.config import development_config
-from adapters.rest.app import create_rest_app
+from session_engine.adapters.config import development_config
+from session_engine.adapters.rest.app import create_rest_app
 
 SPEC = Path(__file__).resolve().parents[2] / "specs" / "openapi.json"
 
@@ -32,7 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     if "--check" in args:
         current = SPEC.read_text() if SPEC.exists() else ""
         if current != text:
-            print(f"{SPEC} is out of date: run python -m adapters.rest.openapi", file=sys.stderr)
+            regenerate = "python -m session_engine.adapters.rest.openapi"
+            print(f"{SPEC} is out of date: run {regenerate}", file=sys.stderr)
             return 1
         return 0
     SPEC.write_text(text)
