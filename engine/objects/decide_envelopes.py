@@ -13,6 +13,7 @@ from engine.objects.errors import InvalidMessagesEnvelope, ObjectNotFound, Sessi
 from engine.objects.events import MessagesAppended, ObjectDeleted, ObjectUploaded, PreviousObject
 from engine.objects.limits import MAX_MESSAGES, ROW_STRIDE
 from engine.objects.models import GraphValue, Message, MessagesValue, MessageValue, ThreadValue, dump
+from engine.objects.scopes import owner_of
 from engine.objects.state import forget, handlers, iso, lookup
 from engine.objects.tables import object_messages
 from engine.unit_of_work import UnitOfWork
@@ -39,10 +40,12 @@ class AppendMessages(Command):
 
 
 def _summary(command: Command, alias: str, kind: str) -> Any:
+    revision_id, session_id = owner_of(command.namespace, command.stream)
+
     def then(recorded: list[RecordedEvent]) -> dict[str, Any]:
         return {
-            "revision_id": command.namespace,
-            "session_id": command.stream,
+            "revision_id": revision_id,
+            "session_id": session_id,
             "alias": alias,
             "type": kind,
             "updated_at": iso(recorded[0].recorded_at),
@@ -68,7 +71,8 @@ def upload(command: UploadObject, state: UnitOfWork) -> Decision[dict[str, Any]]
 def delete(command: DeleteObject, state: UnitOfWork) -> Decision[None]:
     existing = lookup(state, command.namespace, command.stream, command.alias)
     if existing is None:
-        raise ObjectNotFound(f"no session object {command.alias!r} in session {command.stream!r}")
+        session_id = owner_of(command.namespace, command.stream)[1]
+        raise ObjectNotFound(f"no session object {command.alias!r} in session {session_id!r}")
     forget(state, command.namespace, command.stream, command.alias)
     return Decision(
         events=[ObjectDeleted(alias=command.alias, object_id=existing.object_id, type=existing.type)]
