@@ -17,12 +17,18 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from engine import Engine, Metadata
-from engine.errors import EngineError, LimitExceeded, NotFound, ValidationFailed, WrongExpectedVersion
-from engine.objects import ObjectsService
-from engine.objects.errors import ElementExists, RevMismatch
-from engine.objects.models import check_identifier
-from engine.objects.scopes import stream_for
+from session_engine.engine import Engine, Metadata
+from session_engine.engine.errors import (
+    EngineError,
+    LimitExceeded,
+    NotFound,
+    ValidationFailed,
+    WrongExpectedVersion,
+)
+from session_engine.engine.objects import ObjectsService
+from session_engine.engine.objects.errors import ElementExists, RevMismatch
+from session_engine.engine.objects.models import check_identifier
+from session_engine.engine.objects.scopes import stream_for
 
 ADAPTER = "blobhub"
 

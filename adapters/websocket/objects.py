@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ValidationError
 
-from adapters.blobhub import (
+from session_engine.adapters.blobhub import (
     AppendSessionMessages,
     ApplySessionGraphMutations,
     CommandError,
@@ -34,7 +34,14 @@ from adapters.blobhub import (
     QuerySessionGraph,
     UploadSessionObject,
 )
-from adapters.websocket.protocol import OBJECT_TYPES, Close, InRevision, PacketType, ProtocolClose, Status
+from session_engine.adapters.websocket.protocol import (
+    OBJECT_TYPES,
+    Close,
+    InRevision,
+    PacketType,
+    ProtocolClose,
+    Status,
+)
 
 
 @dataclass(frozen=True)

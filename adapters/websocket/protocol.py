@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from engine.objects.limits import MAX_ID
+from session_engine.engine.objects.limits import MAX_ID
 
 UINT64_MAX = 2**64 - 1
 SERVER_EVENT_ID = UINT64_MAX

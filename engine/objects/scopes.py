@@ -11,9 +11,9 @@ refused), so no scoped stream is ever the plain stream of another session's obje
 
 from __future__ import annotations
 
-from engine.objects.errors import InvalidSessionObject
-from engine.objects.limits import MAX_ID
-from engine.objects.models import check_identifier
+from session_engine.engine.objects.errors import InvalidSessionObject
+from session_engine.engine.objects.limits import MAX_ID
+from session_engine.engine.objects.models import check_identifier
 
 SEPARATOR = "\x1f"
 """Between the scope and the session id in a scoped stream (ASCII unit separator)."""

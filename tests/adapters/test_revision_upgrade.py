@@ -15,7 +15,7 @@ import anyio
 import httpx
 import orjson
 
-from engine import Engine
+from session_engine.engine import Engine
 from tests.adapters.rpc.client import RpcClient
 from tests.adapters.server import running_server
 from tests.adapters.websocket.conftest import ACME_KEY, GLOBEX_KEY, make_config

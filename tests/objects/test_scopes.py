@@ -8,15 +8,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine import Engine
-from engine.objects import blobhub_event
-from engine.objects.errors import (
+from session_engine.engine import Engine
+from session_engine.engine.objects import blobhub_event
+from session_engine.engine.objects.errors import (
     InvalidGraphEnvelope,
     InvalidSessionObject,
     InvalidThreadEnvelope,
     ObjectNotFound,
 )
-from engine.objects.scopes import SEPARATOR, owner_of, stream_for
+from session_engine.engine.objects.scopes import SEPARATOR, owner_of, stream_for
 
 NS, S = "tenant", "sess_001"
 ids = st.text(st.characters(min_codepoint=32, max_codepoint=0x2FFF), min_size=1, max_size=60)

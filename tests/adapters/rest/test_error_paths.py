@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
-from engine.errors import EngineError
-from engine.objects import ObjectsService
+from session_engine.engine.errors import EngineError
+from session_engine.engine.objects import ObjectsService
 from tests.adapters.rest.conftest import ACME_KEY, BODY_LIMIT, bearer, config
 from tests.adapters.rest.resources import THREAD, Objects, message, refused, resource_error
 from tests.adapters.server import ServerThread
