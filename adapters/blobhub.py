@@ -2,7 +2,12 @@
 
 Transport-neutral on purpose: a command body (a mapping) goes in, the command's JSON result comes
 out, or a `CommandError` carrying BlobHub's error string and the HTTP status that fits it. Each
-transport only wraps these in its own envelope. The namespace is BlobHub's `revision_id`.
+transport only wraps these in its own envelope.
+
+Addressing: the namespace is the caller's tenant, and BlobHub's `revision_id` is a scope inside it
+(`engine.objects.scopes`): any revision id is the caller's own, and two tenants' `rev_001` are
+different revisions. The revision named like the tenant's namespace is the tenant's own objects,
+where every object written before revisions were scoped lives (clients addressed it then).
 """
 
 from __future__ import annotations
@@ -20,7 +25,10 @@ from session_engine.engine.errors import (
     ValidationFailed,
     WrongExpectedVersion,
 )
+from session_engine.engine.objects import ObjectsService
 from session_engine.engine.objects.errors import ElementExists, RevMismatch
+from session_engine.engine.objects.models import check_identifier
+from session_engine.engine.objects.scopes import stream_for
 
 ADAPTER = "blobhub"
 
@@ -164,40 +172,41 @@ CommandBody = Annotated[
 
 # -- handlers ------------------------------------------------------------------------------------
 
-Handler = Callable[[Engine, str, Any, Metadata], Awaitable[dict[str, Any]]]
+Handler = Callable[[ObjectsService, str, Any, Metadata], Awaitable[dict[str, Any]]]
+"""A command's handler: the revision's objects service, the namespace, the parsed body, metadata."""
 
 
-async def _upload(e: Engine, ns: str, b: UploadSessionObject, m: Metadata) -> dict[str, Any]:
-    await e.objects.upload(ns, b.session_id, b.alias, b.value, metadata=m)
+async def _upload(o: ObjectsService, ns: str, b: UploadSessionObject, m: Metadata) -> dict[str, Any]:
+    await o.upload(ns, b.session_id, b.alias, b.value, metadata=m)
     return {}
 
 
-async def _download(e: Engine, ns: str, b: DownloadSessionObject, m: Metadata) -> dict[str, Any]:
-    return await e.objects.download(ns, b.session_id, b.alias)
+async def _download(o: ObjectsService, ns: str, b: DownloadSessionObject, m: Metadata) -> dict[str, Any]:
+    return await o.download(ns, b.session_id, b.alias)
 
 
-async def _list_objects(e: Engine, ns: str, b: ListSessionObjects, m: Metadata) -> dict[str, Any]:
-    return await e.objects.list_objects(ns, b.session_id, after=b.cursor, limit=b.limit)
+async def _list_objects(o: ObjectsService, ns: str, b: ListSessionObjects, m: Metadata) -> dict[str, Any]:
+    return await o.list_objects(ns, b.session_id, after=b.cursor, limit=b.limit)
 
 
-async def _delete(e: Engine, ns: str, b: DeleteSessionObject, m: Metadata) -> dict[str, Any]:
-    await e.objects.delete(ns, b.session_id, b.alias, metadata=m)
+async def _delete(o: ObjectsService, ns: str, b: DeleteSessionObject, m: Metadata) -> dict[str, Any]:
+    await o.delete(ns, b.session_id, b.alias, metadata=m)
     return {}
 
 
-async def _append(e: Engine, ns: str, b: AppendSessionMessages, m: Metadata) -> dict[str, Any]:
-    return await e.objects.append_messages(ns, b.session_id, b.alias, b.messages, metadata=m)
+async def _append(o: ObjectsService, ns: str, b: AppendSessionMessages, m: Metadata) -> dict[str, Any]:
+    return await o.append_messages(ns, b.session_id, b.alias, b.messages, metadata=m)
 
 
-async def _post_item(e: Engine, ns: str, b: PostSessionThreadItem, m: Metadata) -> dict[str, Any]:
-    item = await e.objects.post_thread_item(
+async def _post_item(o: ObjectsService, ns: str, b: PostSessionThreadItem, m: Metadata) -> dict[str, Any]:
+    item = await o.post_thread_item(
         ns, b.session_id, b.alias, b.content, parent_id=b.parent_id, item_metadata=b.metadata, metadata=m
     )
     return {"item": item}
 
 
-async def _list_items(e: Engine, ns: str, b: ListSessionThreadItems, m: Metadata) -> dict[str, Any]:
-    return await e.objects.list_thread_items(
+async def _list_items(o: ObjectsService, ns: str, b: ListSessionThreadItems, m: Metadata) -> dict[str, Any]:
+    return await o.list_thread_items(
         ns,
         b.session_id,
         b.alias,
@@ -209,24 +218,26 @@ async def _list_items(e: Engine, ns: str, b: ListSessionThreadItems, m: Metadata
     )
 
 
-async def _get_item(e: Engine, ns: str, b: GetSessionThreadItem, m: Metadata) -> dict[str, Any]:
-    return {"item": await e.objects.get_thread_item(ns, b.session_id, b.alias, b.item_id)}
+async def _get_item(o: ObjectsService, ns: str, b: GetSessionThreadItem, m: Metadata) -> dict[str, Any]:
+    return {"item": await o.get_thread_item(ns, b.session_id, b.alias, b.item_id)}
 
 
-async def _mutate(e: Engine, ns: str, b: ApplySessionGraphMutations, m: Metadata) -> dict[str, Any]:
-    return await e.objects.apply_graph_mutations(ns, b.session_id, b.alias, b.operations, metadata=m)
+async def _mutate(o: ObjectsService, ns: str, b: ApplySessionGraphMutations, m: Metadata) -> dict[str, Any]:
+    return await o.apply_graph_mutations(ns, b.session_id, b.alias, b.operations, metadata=m)
 
 
-async def _element(e: Engine, ns: str, b: GetSessionGraphElement, m: Metadata) -> dict[str, Any]:
-    return {"element": await e.objects.get_graph_element(ns, b.session_id, b.alias, b.element_id)}
+async def _element(o: ObjectsService, ns: str, b: GetSessionGraphElement, m: Metadata) -> dict[str, Any]:
+    return {"element": await o.get_graph_element(ns, b.session_id, b.alias, b.element_id)}
 
 
-async def _elements(e: Engine, ns: str, b: GetSessionGraphElements, m: Metadata) -> dict[str, Any]:
-    return await e.objects.get_graph_elements(ns, b.session_id, b.alias, b.element_ids)
+async def _elements(o: ObjectsService, ns: str, b: GetSessionGraphElements, m: Metadata) -> dict[str, Any]:
+    return await o.get_graph_elements(ns, b.session_id, b.alias, b.element_ids)
 
 
-async def _list_elements(e: Engine, ns: str, b: ListSessionGraphElements, m: Metadata) -> dict[str, Any]:
-    return await e.objects.list_graph_elements(
+async def _list_elements(
+    o: ObjectsService, ns: str, b: ListSessionGraphElements, m: Metadata
+) -> dict[str, Any]:
+    return await o.list_graph_elements(
         ns,
         b.session_id,
         b.alias,
@@ -239,8 +250,8 @@ async def _list_elements(e: Engine, ns: str, b: ListSessionGraphElements, m: Met
     )
 
 
-async def _neighbors(e: Engine, ns: str, b: ListSessionGraphNeighbors, m: Metadata) -> dict[str, Any]:
-    return await e.objects.graph_neighbors(
+async def _neighbors(o: ObjectsService, ns: str, b: ListSessionGraphNeighbors, m: Metadata) -> dict[str, Any]:
+    return await o.graph_neighbors(
         ns,
         b.session_id,
         b.alias,
@@ -253,8 +264,8 @@ async def _neighbors(e: Engine, ns: str, b: ListSessionGraphNeighbors, m: Metada
     )
 
 
-async def _query(e: Engine, ns: str, b: QuerySessionGraph, m: Metadata) -> dict[str, Any]:
-    return await e.objects.query_graph(ns, b.session_id, b.alias, b.query)
+async def _query(o: ObjectsService, ns: str, b: QuerySessionGraph, m: Metadata) -> dict[str, Any]:
+    return await o.query_graph(ns, b.session_id, b.alias, b.query)
 
 
 _TABLE: dict[str, tuple[type[_Body], Handler]] = {
@@ -278,6 +289,21 @@ QUERIES: frozenset[str] = frozenset(
     name for name in COMMANDS if name.split("_")[0] in ("download", "list", "get", "query")
 )
 """Commands that only read (what a `/data/query` route accepts); the rest write (`/data/command`)."""
+
+
+# -- revisions -----------------------------------------------------------------------------------
+
+
+def check_revision(revision_id: str | None) -> None:
+    """A revision id follows the engine's id rule (`invalid_session_object`), named as clients name it."""
+    if revision_id is not None:
+        check_identifier("revision_id", revision_id)
+
+
+def revision_stream(namespace: str, revision_id: str | None, session_id: str) -> str:
+    """The log stream of a session in a revision (None: the tenant's own), for history reads."""
+    check_revision(revision_id)
+    return stream_for(namespace, revision_id, session_id)
 
 
 # -- errors --------------------------------------------------------------------------------------
@@ -307,12 +333,14 @@ async def run_command(
     namespace: str,
     body: Mapping[str, Any],
     *,
+    revision_id: str | None = None,
     user_id: str | None,
     adapter: str = ADAPTER,
     correlation_id: str | None = None,
     allowed: frozenset[str] = COMMANDS,
 ) -> dict[str, Any]:
-    """Run one BlobHub command for `namespace`; `user_id` is the actor (thread items, graph `user_id`).
+    """Run one BlobHub command for `namespace` in revision `revision_id` (None: the namespace's own);
+    `user_id` is the actor (thread items, graph `user_id`).
 
     Raises `CommandError` for an unknown command, bad input and every named engine error.
     """
@@ -329,7 +357,8 @@ async def run_command(
         raise CommandError("invalid_request", 400, _validation_message(error)) from None
     metadata = Metadata(actor=user_id, adapter=adapter, correlation_id=correlation_id)
     try:
-        return await handler(engine, namespace, parsed, metadata)
+        check_revision(revision_id)
+        return await handler(engine.objects.scoped(revision_id), namespace, parsed, metadata)
     except EngineError as error:
         status = status_for(error)
         code = "internal_error" if status == 500 else error.code

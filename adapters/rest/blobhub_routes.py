@@ -1,8 +1,9 @@
 """BlobHub's command endpoint: `POST /revisions/{revision_id}/data` with `{"engine", "command", ...}`.
 
-A thin HTTP wrapper around `adapters.blobhub.run_command`. `revision_id` must be the caller's
-namespace (a tenant never addresses another revision). `/data` and `/data/command` take every
-command; `/data/query` only the reading ones. Errors: `{"error": "<name>", "message": ...}`.
+A thin HTTP wrapper around `adapters.blobhub.run_command`. `revision_id` is any revision of the
+caller's tenant (revisions are scoped inside it, see `adapters.blobhub`). `/data` and
+`/data/command` take every command; `/data/query` only the reading ones. Errors:
+`{"error": "<name>", "message": ...}`.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from starlette.responses import Response
 from session_engine.adapters.blobhub import COMMANDS, QUERIES, command_schema, run_command
 from session_engine.adapters.rest.auth import ADAPTER, Caller, caller
 from session_engine.adapters.rest.bodies import read_json
-from session_engine.adapters.rest.errors import ApiError, BlobHubError, responses
+from session_engine.adapters.rest.errors import BlobHubError, responses
 from session_engine.adapters.rest.schema import json_body
 
-router = APIRouter(tags=["blobhub"], responses=responses(BlobHubError, 400, 401, 403, 404, 409, 413, 500))
+router = APIRouter(tags=["blobhub"], responses=responses(BlobHubError, 400, 401, 404, 409, 413, 500))
 CallerDep = Annotated[Caller, Depends(caller)]
 BODY = json_body(("BlobHubCommand", command_schema))
 
@@ -32,13 +33,12 @@ class CommandResult(BaseModel):
 
 
 async def _run(revision_id: str, request: Request, who: Caller, allowed: frozenset[str]) -> Response:
-    if revision_id != who.namespace:
-        raise ApiError(403, "forbidden", f"revision {revision_id!r} is not this API key's revision")
     body = await read_json(request)
     result = await run_command(
         who.engine,
         who.namespace,
         body,
+        revision_id=revision_id,
         user_id=who.tenant.name,
         adapter=ADAPTER,
         correlation_id=request.headers.get("x-request-id"),

@@ -1,7 +1,9 @@
 """Audit and time travel: a session's events, the whole log from a position, a session as it was.
 
 Every read is bounded to the caller's namespace: the log listing passes it to the engine as a
-filter, so positions of other tenants' events are skipped, never shown. Pages are capped by
+filter, so positions of other tenants' events are skipped, never shown. A session's BlobHub objects
+in a revision are a stream of their own: `revision_id` reads that one (absent: the session's own
+stream, which holds the tenant's own revision, named like its namespace). Pages are capped by
 `[limits].history_page_limit`; `next_*` says where the next page starts (null: no more).
 """
 
@@ -17,6 +19,7 @@ from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
+from session_engine.adapters.blobhub import revision_stream
 from session_engine.adapters.config import ServerConfig
 from session_engine.adapters.rest.auth import Caller, caller
 from session_engine.adapters.rest.errors import ApiError, ResourceError, responses
@@ -31,6 +34,14 @@ router = APIRouter(prefix="/api", tags=["history"], responses=responses(Resource
 CallerDep = Annotated[Caller, Depends(caller)]
 Types = Annotated[list[str] | None, Query(alias="type", description="Only events of these types.")]
 PageLimit = Annotated[int, Query(ge=1, le=1000, description="Capped by [limits].history_page_limit.")]
+Revision = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=200,
+        description="A BlobHub revision: the session's stream in it (absent: the session's own).",
+    ),
+]
 
 
 class EventOut(BaseModel):
@@ -95,12 +106,14 @@ async def session_events(
     from_version: Annotated[int, Query(ge=1, le=2**62)] = 1,
     limit: PageLimit = 100,
     types: Types = None,
+    revision_id: Revision = None,
 ) -> Response:
     refuse_nul("session_id", session_id)  # bound into SQL: PostgreSQL text cannot hold NUL
     refuse_nul("type", types)
     size = _cap(request, limit)
+    stream = _stream(who, session_id, revision_id)
     events = await who.engine.read_stream(
-        who.namespace, session_id, from_version=from_version, limit=size, types=types
+        who.namespace, stream, from_version=from_version, limit=size, types=types
     )
     more = len(events) == size
     return _json(
@@ -116,12 +129,16 @@ async def log_events(
     limit: PageLimit = 100,
     types: Types = None,
     session_id: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    revision_id: Revision = None,
 ) -> Response:
     refuse_nul("session_id", session_id)
     refuse_nul("type", types)
+    if revision_id is not None and session_id is None:
+        raise ApiError(400, "invalid_request", "revision_id names a session's stream: give session_id too")
+    stream = None if session_id is None else _stream(who, session_id, revision_id)
     size = _cap(request, limit)
     events = await who.engine.read_all(
-        after=after, limit=size, namespace=who.namespace, stream=session_id, types=types
+        after=after, limit=size, namespace=who.namespace, stream=stream, types=types
     )
     more = len(events) == size
     return _json(
@@ -129,7 +146,11 @@ async def log_events(
     )
 
 
-def _render(state: SessionState, cutoff: datetime) -> dict[str, Any]:
+def _stream(who: Caller, session_id: str, revision_id: str | None) -> str:
+    return session_id if revision_id is None else revision_stream(who.namespace, revision_id, session_id)
+
+
+def _render(state: SessionState, session_id: str, cutoff: datetime) -> dict[str, Any]:
     """The session's state as the engine's own read functions see it on the snapshot.
 
     Expiry is judged at the cut-off: the requested instant, else the last event's time.
@@ -139,7 +160,7 @@ def _render(state: SessionState, cutoff: datetime) -> dict[str, Any]:
     parts = state.read(lambda c: queries.get_parts(c, ns, sid, cutoff))
     objects = state.read(lambda c: envelope_reads.list_objects(c, ns, sid, limit=1000))["objects"]
     return {
-        "session_id": sid,
+        "session_id": session_id,
         "version": state.version,
         "position": state.position,
         "recorded_at": state.at.isoformat() if state.at else None,
@@ -164,6 +185,7 @@ async def session_state(
     version: Annotated[int | None, Query(ge=0, le=2**62)] = None,
     position: Annotated[int | None, Query(ge=0, le=2**62)] = None,
     at: Annotated[datetime | None, Query(description="An ISO 8601 instant with a time zone.")] = None,
+    revision_id: Revision = None,
 ) -> Response:
     refuse_nul("session_id", session_id)
     if sum(x is not None for x in (version, position, at)) != 1:
@@ -175,12 +197,11 @@ async def session_state(
     except OverflowError:
         raise ApiError(400, "invalid_request", "at is out of range") from None
     engine = who.engine
-    state = await engine.state_as_of(
-        who.namespace, session_id, version=version, position=position, at=instant
-    )
+    stream = _stream(who, session_id, revision_id)
+    state = await engine.state_as_of(who.namespace, stream, version=version, position=position, at=instant)
     try:
         cutoff = instant or state.at or as_utc(engine.clock.now())
-        document = await anyio.to_thread.run_sync(_render, state, cutoff)
+        document = await anyio.to_thread.run_sync(_render, state, session_id, cutoff)
     finally:
         state.close()
     return _json(document)

@@ -3,7 +3,8 @@
 Methods are the BlobHub commands (served by the shared dispatcher `adapters.blobhub`) and, on the
 websocket only, `subscription/add` / `subscription/remove`. The tenant comes from the credential:
 `Authorization: Bearer <key>` or `X-Api-Key: <key>` (or `?api_key=` on the websocket upgrade), the
-anonymous tenant without one. BlobHub's `revision_id` is the tenant's namespace.
+anonymous tenant without one. Params may name any `revision_id` of that tenant (revisions are
+scoped inside it, see `adapters.blobhub`); without one, the tenant's own revision (its namespace).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from session_engine.adapters.blobhub import COMMANDS, CommandError, run_command
 from session_engine.adapters.config import ServerConfig, Tenant
 from session_engine.adapters.rpc.jsonrpc import INVALID_PARAMS, METHOD_NOT_FOUND, RpcError, answer
-from session_engine.adapters.rpc.subscriptions import FORBIDDEN, Subscriptions
+from session_engine.adapters.rpc.subscriptions import Subscriptions
 from session_engine.adapters.websocket.transport import hooks_of
 from session_engine.engine import Engine
 
@@ -62,14 +63,19 @@ class Methods:
             return self.subscriptions.remove(params)
         if method not in COMMANDS:
             raise RpcError(METHOD_NOT_FOUND, f"method not found: {method}")
-        revision = params.get("revision_id", self.tenant.namespace)
-        if revision != self.tenant.namespace:
-            raise RpcError(FORBIDDEN, "revision_id is not this credential's revision")
+        revision = params.get("revision_id")
         body = {key: value for key, value in params.items() if key not in ("revision_id", "command")}
         body["command"] = method
         try:
+            if revision is not None and not isinstance(revision, str):
+                raise CommandError("invalid_request", BAD_REQUEST, "revision_id must be a string")
             return await run_command(
-                self.engine, self.tenant.namespace, body, user_id=self.user_id, adapter=ADAPTER
+                self.engine,
+                self.tenant.namespace,
+                body,
+                revision_id=revision,
+                user_id=self.user_id,
+                adapter=ADAPTER,
             )
         except CommandError as error:
             if error.status >= 500:  # an engine failure: the client gets `internal_error`, the log the cause

@@ -1,7 +1,8 @@
 """BlobHub realtime subscriptions over JSON-RPC: `subscription/add|remove` -> engine subscriptions.
 
 Each subscription follows `engine.subscribe` (catch-up from the log, then live: in order, no gaps,
-no repeats) filtered to the tenant's namespace, the target session and the BlobHub event types, and
+no repeats) filtered to the tenant's namespace, the revision (`scope_id`, any of the tenant's: the
+target session's stream in it, or each event's `revision_id`), the BlobHub event types, and
 pushes `subscription/event` notifications. The event `id` is its log position: a client that
 reconnects subscribes again with `after` = the last id it saw and misses nothing.
 """
@@ -19,11 +20,13 @@ from pydantic import ConfigDict, Field, ValidationError
 from session_engine.adapters import blobhub
 from session_engine.adapters.rpc.jsonrpc import INVALID_PARAMS, RpcError, notification
 from session_engine.engine import Engine
+from session_engine.engine.errors import ValidationFailed
 from session_engine.engine.objects.blobhub import EVENT_TYPES, blobhub_event
+from session_engine.engine.objects.models import check_identifier
+from session_engine.engine.objects.scopes import stream_for
 
 log = logging.getLogger("session_engine.jsonrpc")
 BLOBHUB_TYPES = frozenset(EVENT_TYPES.values())
-FORBIDDEN = 403
 NOT_FOUND = 404
 TOO_MANY = 429
 Send = Callable[[bytes], Awaitable[None]]
@@ -52,6 +55,12 @@ def parse_params(params: dict[str, object]) -> SubscriptionParams:
         raise RpcError(INVALID_PARAMS, "invalid subscription params", {"issues": issues}) from None
     if (parsed.target is None) != (parsed.target_id is None):
         raise RpcError(INVALID_PARAMS, "target and target_id go together")
+    try:  # the ids every command checks: a subscription names what a command could write
+        check_identifier("scope_id", parsed.scope_id)
+        if parsed.target_id is not None:
+            check_identifier("target_id", parsed.target_id)
+    except ValidationFailed as error:
+        raise RpcError(INVALID_PARAMS, str(error)) from None
     return parsed
 
 
@@ -67,13 +76,9 @@ class Subscriptions:
         self.live: dict[Key, anyio.CancelScope] = {}
         self._gate = anyio.Event()
 
-    def _check_scope(self, params: SubscriptionParams) -> None:
-        if params.scope_id != self.namespace:
-            raise RpcError(FORBIDDEN, "scope_id is not this credential's revision")
-
     def add(self, raw: dict[str, object]) -> dict[str, object]:
         params = parse_params(raw)
-        self._check_scope(params)
+        stream = self._stream(params)
         if params.key in self.live:
             return {}  # already subscribed: adding again is a no-op
         if len(self.live) >= self.limit:
@@ -81,17 +86,25 @@ class Subscriptions:
         after = params.after if params.after is not None else self.engine.hub.head
         scope = anyio.CancelScope()
         self.live[params.key] = scope
-        self.tasks.start_soon(self._push, params, after, scope, self._gate)
+        self.tasks.start_soon(self._push, params, stream, after, scope, self._gate)
         return {}
 
     def remove(self, raw: dict[str, object]) -> dict[str, object]:
         params = parse_params(raw)
-        self._check_scope(params)
         scope = self.live.pop(params.key, None)
         if scope is None:
             raise RpcError(NOT_FOUND, "no such subscription")
         scope.cancel()
         return {}
+
+    def _stream(self, params: SubscriptionParams) -> str | None:
+        """The target session's stream in the revision (None: every session of the namespace)."""
+        if params.target_id is None:
+            return None
+        try:
+            return stream_for(self.namespace, params.scope_id, params.target_id)
+        except ValidationFailed as error:
+            raise RpcError(INVALID_PARAMS, str(error)) from None
 
     def release(self) -> None:
         """The answer to the message that added subscriptions has been sent: let them push."""
@@ -101,7 +114,12 @@ class Subscriptions:
         self._gate = anyio.Event()
 
     async def _push(
-        self, params: SubscriptionParams, after: int, scope: anyio.CancelScope, gate: anyio.Event
+        self,
+        params: SubscriptionParams,
+        stream: str | None,
+        after: int,
+        scope: anyio.CancelScope,
+        gate: anyio.Event,
     ) -> None:
         wanted = params.types
         log_types = [kind for kind, name in EVENT_TYPES.items() if wanted is None or name in wanted]
@@ -109,7 +127,7 @@ class Subscriptions:
             await gate.wait()
             try:
                 async for recorded in self.engine.subscribe(
-                    after, namespace=self.namespace, stream=params.target_id, types=log_types
+                    after, namespace=self.namespace, stream=stream, types=log_types
                 ):
                     document = blobhub_event(recorded)
                     if document is not None and blobhub.event_matches(document, params):

@@ -299,6 +299,7 @@ class Connection:
 
     # -- event subscriptions ------------------------------------------------------------------------
     async def _subscribe(self, packet_id: int, body: SubscribeEvents) -> None:
+        stream = self.handler.stream(body.revision_id)
         if len(self.subscriptions) >= self.config.limits.max_subscriptions:
             await self.send_text(response(packet_id, Status.TOO_MANY_SUBSCRIPTIONS))
             return
@@ -308,11 +309,13 @@ class Connection:
         self.subscriptions[number] = scope
         await self.send_text(response(packet_id, Status.OK, subscription=number, head=head))
         assert self.tasks is not None
-        self.tasks.start_soon(self._push, number, scope, body, head)
+        self.tasks.start_soon(self._push, number, scope, body, stream, head)
 
-    async def _push(self, number: int, scope: anyio.CancelScope, body: SubscribeEvents, head: int) -> None:
+    async def _push(
+        self, number: int, scope: anyio.CancelScope, body: SubscribeEvents, stream: str, head: int
+    ) -> None:
         assert self.state.tenant is not None
-        namespace, stream = self.state.tenant.namespace, self.state.session_id
+        namespace = self.state.tenant.namespace
         types = frozenset(body.types) if body.types is not None else None
         with scope:
             try:

@@ -1,7 +1,8 @@
 """Session-object packets (110-135): one packet type per BlobHub command, run by the shared dispatcher.
 
-A packet's fields are the BlobHub command's fields minus `command` (the packet type says it),
-`session_id` (the connection's own session) and `revision_id` (the tenant's namespace). They are
+A packet's fields are the BlobHub command's fields minus `command` (the packet type says it) and
+`session_id` (the connection's own session), plus an optional `revision_id`: any revision of the
+connection's tenant, its own (the namespace) when absent. They are
 validated strictly here, as every packet is (4302 on failure), then handed to
 `adapters.blobhub.run_command`, so the commands themselves exist once for every transport.
 The dispatcher's named errors become this protocol's statuses (900 and up).
@@ -33,7 +34,14 @@ from session_engine.adapters.blobhub import (
     QuerySessionGraph,
     UploadSessionObject,
 )
-from session_engine.adapters.websocket.protocol import OBJECT_TYPES, Close, PacketType, ProtocolClose, Status
+from session_engine.adapters.websocket.protocol import (
+    OBJECT_TYPES,
+    Close,
+    InRevision,
+    PacketType,
+    ProtocolClose,
+    Status,
+)
 
 
 @dataclass(frozen=True)
@@ -83,7 +91,8 @@ PACKETS: dict[int, ObjectPacket] = {
 assert frozenset(PACKETS) == OBJECT_TYPES
 
 RESERVED = frozenset({"type", "id", "command", "session_id", "revision_id", "engine"})
-"""Packet fields never passed on: the envelope's, and the addressing the connection decides."""
+"""Packet fields never passed on as command fields: the envelope's, the session the connection
+decides, and `revision_id` (passed beside the body, as every transport passes it)."""
 
 STATUSES: dict[str, Status] = {
     "not_found": Status.OBJECT_NOT_FOUND,
@@ -107,9 +116,10 @@ STATUSES: dict[str, Status] = {
 
 @dataclass(frozen=True, slots=True)
 class ObjectCommand:
-    """A validated session-object packet: the BlobHub command body to run."""
+    """A validated session-object packet: the BlobHub command body to run, in which revision."""
 
     body: dict[str, Any]
+    revision_id: str | None = None
 
 
 def command_body(kind: int, packet: dict[str, Any], session_id: str) -> ObjectCommand:
@@ -132,7 +142,11 @@ def command_body(kind: int, packet: dict[str, Any], session_id: str) -> ObjectCo
         value = body.get(name)
         if value is not None and type(value) is not kind_of:
             raise ProtocolClose(Close.INVALID_BODY)
-    return ObjectCommand(body)
+    try:
+        where = InRevision.model_validate({"revision_id": packet.get("revision_id")})
+    except ValidationError:
+        raise ProtocolClose(Close.INVALID_BODY) from None
+    return ObjectCommand(body, where.revision_id)
 
 
 def answer(packet_id: int, result: Mapping[str, Any]) -> str:

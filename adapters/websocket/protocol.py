@@ -13,6 +13,8 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from session_engine.engine.objects.limits import MAX_ID
+
 UINT64_MAX = 2**64 - 1
 SERVER_EVENT_ID = UINT64_MAX
 """Server-pushed packets carry this id so they never collide with a request id."""
@@ -143,7 +145,14 @@ class KeyBody(Body):
     key: str
 
 
-class SubscribeEvents(Body):
+class InRevision(Body):
+    """A packet on the connection's session that may name a BlobHub revision of its tenant: that
+    revision's stream of the session (absent: the session's own, the tenant's own revision)."""
+
+    revision_id: str | None = Field(default=None, min_length=1, max_length=MAX_ID)
+
+
+class SubscribeEvents(InRevision):
     from_version: int | None = Field(default=None, ge=1, le=INT64_MAX)
     types: list[str] | None = Field(default=None, max_length=64)
 
@@ -152,7 +161,7 @@ class UnsubscribeEvents(Body):
     subscription: int = Field(ge=1, le=INT64_MAX)
 
 
-class ReadHistory(Body):
+class ReadHistory(InRevision):
     from_version: int = Field(default=1, ge=1, le=INT64_MAX)
     limit: int = Field(default=50, ge=1, le=1000)
 

@@ -9,7 +9,7 @@ import logging
 import uuid
 from typing import Any
 
-from session_engine.adapters.blobhub import CommandError, run_command
+from session_engine.adapters.blobhub import CommandError, revision_stream, run_command
 from session_engine.adapters.config import WEBSOCKET_KEY_LENGTH, ServerConfig, Tenant
 from session_engine.adapters.websocket.objects import ObjectCommand, answer, command_body, refusal
 from session_engine.adapters.websocket.protocol import (
@@ -64,6 +64,11 @@ class PacketHandler:
     def tenant(self) -> Tenant:
         assert self.state.tenant is not None
         return self.state.tenant
+
+    def stream(self, revision_id: str | None) -> str:
+        """The session's stream in a revision of the tenant (None: its own); a bad id raises
+        `ValidationFailed`, which closes 4302 like the engine's other bounds."""
+        return revision_stream(self.tenant.namespace, revision_id, self.state.session_id)
 
     def metadata(self, packet_id: int) -> Metadata:
         return Metadata(actor=self.state.client_id, adapter=ADAPTER, correlation_id=str(packet_id))
@@ -154,7 +159,7 @@ class PacketHandler:
     async def read_history(self, packet_id: int, body: ReadHistory) -> str:
         limit = min(body.limit, self.config.limits.history_page_limit)
         events = await self.engine.read_stream(
-            self.tenant.namespace, self.state.session_id, from_version=body.from_version, limit=limit
+            self.tenant.namespace, self.stream(body.revision_id), from_version=body.from_version, limit=limit
         )
         return response(packet_id, Status.OK, events=[event_json(event) for event in events])
 
@@ -166,6 +171,7 @@ class PacketHandler:
                 self.engine,
                 self.tenant.namespace,
                 command.body,
+                revision_id=command.revision_id,
                 user_id=self.state.client_id,
                 adapter=ADAPTER,
                 correlation_id=str(packet_id),

@@ -1,7 +1,8 @@
 """Translate the objects domain's log events into BlobHub events (a pure function).
 
 Adapters feed `engine.subscribe(...)` through `blobhub_event`; the event `id` is the log position,
-so a client can resume after the last id it saw.
+so a client can resume after the last id it saw. `revision_id` is the event's scope
+(`engine.objects.scopes`): the namespace for the namespace's own objects.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from session_engine.engine.objects.events import (
     ObjectUploaded,
     ThreadItemPosted,
 )
+from session_engine.engine.objects.scopes import owner_of
 from session_engine.engine.objects.state import epoch_ms
 
 EVENT_TYPES = {
@@ -33,10 +35,11 @@ def blobhub_event(event: RecordedEvent) -> dict[str, Any] | None:
     kind = EVENT_TYPES.get(event.type)
     if kind is None:
         return None
+    revision_id, session_id = owner_of(event.namespace, event.stream)
     document: dict[str, Any] = {
         "id": event.position,
-        "revision_id": event.namespace,
-        "session_id": event.stream,
+        "revision_id": revision_id,
+        "session_id": session_id,
         "created_at": epoch_ms(event.recorded_at),
         "type": kind,
     }

@@ -29,6 +29,7 @@ from session_engine.engine.objects.models import (
     ThreadValue,
     dump,
 )
+from session_engine.engine.objects.scopes import owner_of
 from session_engine.engine.objects.state import forget, handlers, iso, lookup
 from session_engine.engine.objects.tables import object_messages
 from session_engine.engine.unit_of_work import UnitOfWork
@@ -55,10 +56,12 @@ class AppendMessages(Command):
 
 
 def _summary(command: Command, alias: str, kind: str) -> Any:
+    revision_id, session_id = owner_of(command.namespace, command.stream)
+
     def then(recorded: list[RecordedEvent]) -> dict[str, Any]:
         return {
-            "revision_id": command.namespace,
-            "session_id": command.stream,
+            "revision_id": revision_id,
+            "session_id": session_id,
             "alias": alias,
             "type": kind,
             "updated_at": iso(recorded[0].recorded_at),
@@ -84,7 +87,8 @@ def upload(command: UploadObject, state: UnitOfWork) -> Decision[dict[str, Any]]
 def delete(command: DeleteObject, state: UnitOfWork) -> Decision[None]:
     existing = lookup(state, command.namespace, command.stream, command.alias)
     if existing is None:
-        raise ObjectNotFound(f"no session object {command.alias!r} in session {command.stream!r}")
+        session_id = owner_of(command.namespace, command.stream)[1]
+        raise ObjectNotFound(f"no session object {command.alias!r} in session {session_id!r}")
     forget(state, command.namespace, command.stream, command.alias)
     return Decision(
         events=[ObjectDeleted(alias=command.alias, object_id=existing.object_id, type=existing.type)]

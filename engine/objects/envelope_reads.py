@@ -9,14 +9,16 @@ from sqlalchemy.engine import Connection
 
 from session_engine.engine.objects.errors import ObjectNotFound
 from session_engine.engine.objects.limits import MAX_PAGE, page_size
+from session_engine.engine.objects.scopes import owner_of
 from session_engine.engine.objects.state import find_object, iso
 from session_engine.engine.objects.tables import object_messages as om
 from session_engine.engine.objects.tables import session_objects as so
 
 
-def download(connection: Connection, namespace: str, session_id: str, alias: str) -> dict[str, Any]:
+def download(connection: Connection, namespace: str, stream: str, alias: str) -> dict[str, Any]:
     """The full envelope; a `messages` value is reassembled from its rows in ordinal order."""
-    found = find_object(connection.execute, namespace, session_id, alias)
+    found = find_object(connection.execute, namespace, stream, alias)
+    revision_id, session_id = owner_of(namespace, stream)
     if found is None:
         raise ObjectNotFound(f"no session object {alias!r} in session {session_id!r}")
     value = dict(found.value)
@@ -26,7 +28,7 @@ def download(connection: Connection, namespace: str, session_id: str, alias: str
         )
         value["messages"] = [row.message for row in rows]
     return {
-        "revision_id": namespace,
+        "revision_id": revision_id,
         "session_id": session_id,
         "alias": alias,
         "updated_at": iso(found.updated_at),

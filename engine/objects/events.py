@@ -1,4 +1,4 @@
-"""The objects domain's events as stored in the log. Stream = session id, namespace = revision_id.
+"""The objects domain's events as stored in the log. Stream = the session's (scoped) stream.
 
 Each carries everything its projection and its BlobHub event need: ids chosen by the decision,
 the object's surrogate id (`object_id`, the position of the event that created it), and values.

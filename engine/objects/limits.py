@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 MAX_ID = 200
-"""revision_id, session_id, alias, item ids, element ids, labels: 1..200 characters."""
+"""Scopes, session ids, aliases, item ids, element ids, labels: 1..200 characters."""
 MAX_VALUE_BYTES = 1024 * 1024
 """An uploaded envelope value, serialised as JSON."""
 MAX_MESSAGES = 10_000

@@ -1,7 +1,9 @@
 """`ObjectsService`: the public, async calls of typed session objects (BlobHub's commands).
 
 Writes validate their input here (off the writer thread) and go through `engine.execute`;
-reads are pure query functions run by `engine.read`. Namespace = BlobHub's revision_id.
+reads are pure query functions run by `engine.read`. `engine.objects` serves the namespace's own
+objects; `engine.objects.scoped(scope)` the same calls inside a scope (`engine.objects.scopes`):
+a session's objects there are a stream of their own, so every call below works on that stream.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from session_engine.engine.objects.errors import (
 )
 from session_engine.engine.objects.graph_ops import parse_operations
 from session_engine.engine.objects.models import check_identifier, has_nul, parse_messages, parse_value
+from session_engine.engine.objects.scopes import stream_for
 
 if TYPE_CHECKING:
     from session_engine.engine.engine import Engine
@@ -54,15 +57,21 @@ def _findable(value: str | None, refuse: Callable[[str], Exception], what: str) 
 
 
 class ObjectsService:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, scope: str | None = None) -> None:
         self._engine = engine
+        self.scope = scope
 
-    @staticmethod
-    def _address(namespace: str, session_id: str, alias: str | None = None) -> None:
-        check_identifier("revision_id", namespace)
+    def scoped(self, scope: str | None) -> ObjectsService:
+        """The same calls inside `scope` (None, or the namespace's name: the namespace's own objects)."""
+        return self if scope == self.scope else ObjectsService(self._engine, scope)
+
+    def _address(self, namespace: str, session_id: str, alias: str | None = None) -> str:
+        """The checked address's log stream: the session id, or its scoped stream."""
+        check_identifier("namespace", namespace)
         check_identifier("session_id", session_id)
         if alias is not None:
             check_identifier("alias", alias)
+        return stream_for(namespace, self.scope, session_id)
 
     async def _run(self, command: Command) -> dict[str, Any]:
         outcome = await self._engine.execute(command)
@@ -73,12 +82,12 @@ class ObjectsService:
         self, namespace: str, session_id: str, alias: str, value: Any, *, metadata: Metadata | None = None
     ) -> dict[str, Any]:
         """Create or replace; returns `{revision_id, session_id, alias, type, updated_at}`."""
-        self._address(namespace, session_id, alias)
+        stream = self._address(namespace, session_id, alias)
         parsed = parse_value(value)
         return await self._run(
             UploadObject(
                 namespace=namespace,
-                stream=session_id,
+                stream=stream,
                 alias=alias,
                 value=parsed,
                 metadata=metadata or Metadata(),
@@ -86,35 +95,35 @@ class ObjectsService:
         )
 
     async def download(self, namespace: str, session_id: str, alias: str) -> dict[str, Any]:
-        self._address(namespace, session_id, alias)
-        return await self._engine.lookup(lambda c: envelope_reads.download(c, namespace, session_id, alias))
+        stream = self._address(namespace, session_id, alias)
+        return await self._engine.lookup(lambda c: envelope_reads.download(c, namespace, stream, alias))
 
     async def list_objects(
         self, namespace: str, session_id: str, *, after: str | None = None, limit: int | None = None
     ) -> dict[str, Any]:
-        self._address(namespace, session_id)
+        stream = self._address(namespace, session_id)
         _findable(after, InvalidCursor, "after")
         return await self._engine.read(
-            lambda c: envelope_reads.list_objects(c, namespace, session_id, after=after, limit=limit)
+            lambda c: envelope_reads.list_objects(c, namespace, stream, after=after, limit=limit)
         )
 
     async def delete(
         self, namespace: str, session_id: str, alias: str, *, metadata: Metadata | None = None
     ) -> None:
-        self._address(namespace, session_id, alias)
+        stream = self._address(namespace, session_id, alias)
         await self._run(
-            DeleteObject(namespace=namespace, stream=session_id, alias=alias, metadata=metadata or Metadata())
+            DeleteObject(namespace=namespace, stream=stream, alias=alias, metadata=metadata or Metadata())
         )
 
     async def append_messages(
         self, namespace: str, session_id: str, alias: str, messages: Any, *, metadata: Metadata | None = None
     ) -> dict[str, Any]:
         """Append to a `messages` object; returns the summary plus `first_ordinal` and `count`."""
-        self._address(namespace, session_id, alias)
+        stream = self._address(namespace, session_id, alias)
         parsed = parse_messages(messages)
         command = AppendMessages(
             namespace=namespace,
-            stream=session_id,
+            stream=stream,
             alias=alias,
             messages=parsed,
             metadata=metadata or Metadata(),
@@ -135,13 +144,13 @@ class ObjectsService:
         metadata: Metadata | None = None,
     ) -> dict[str, Any]:
         """Returns the item. `user_id` defaults to `metadata.actor`."""
-        self._address(namespace, session_id, alias)
+        stream = self._address(namespace, session_id, alias)
         metadata = metadata or Metadata()
         user_id = user_id if user_id is not None else metadata.actor
         blocks = check_item(content, parent_id, item_metadata, user_id)
         command = PostThreadItem(
             namespace=namespace,
-            stream=session_id,
+            stream=stream,
             alias=alias,
             content=blocks,
             parent_id=parent_id,
@@ -154,10 +163,10 @@ class ObjectsService:
     async def get_thread_item(
         self, namespace: str, session_id: str, alias: str, item_id: str
     ) -> dict[str, Any]:
-        self._address(namespace, session_id, alias)
+        stream = self._address(namespace, session_id, alias)
         _findable(item_id, ObjectNotFound, "item_id")
         return await self._engine.lookup(
-            lambda c: thread_reads.get_item(c, namespace, session_id, alias, item_id)
+            lambda c: thread_reads.get_item(c, namespace, stream, alias, item_id)
         )
 
     async def list_thread_items(
@@ -172,14 +181,14 @@ class ObjectsService:
         limit: int | None = None,
         cursor: str | None = None,
     ) -> dict[str, Any]:
-        self._address(namespace, session_id, alias)
+        stream = self._address(namespace, session_id, alias)
         _findable(cursor, InvalidCursor, "cursor")
         since, before = _instant(created_since, "created_since"), _instant(created_before, "created_before")
         return await self._engine.read(
             lambda c: thread_reads.list_items(
                 c,
                 namespace,
-                session_id,
+                stream,
                 alias,
                 ascending=ascending,
                 created_since=since,
@@ -201,11 +210,11 @@ class ObjectsService:
         metadata: Metadata | None = None,
     ) -> dict[str, Any]:
         """All or nothing; returns `{elements: [{element_id, type, change, rev}]}`."""
-        self._address(namespace, session_id, alias)
+        stream = self._address(namespace, session_id, alias)
         metadata = metadata or Metadata()
         command = ApplyGraphMutations(
             namespace=namespace,
-            stream=session_id,
+            stream=stream,
             alias=alias,
             operations=parse_operations(operations),
             user_id=user_id if user_id is not None else metadata.actor,
@@ -216,20 +225,20 @@ class ObjectsService:
     async def get_graph_element(
         self, namespace: str, session_id: str, alias: str, element_id: str
     ) -> dict[str, Any]:
-        self._address(namespace, session_id, alias)
+        stream = self._address(namespace, session_id, alias)
         _findable(element_id, lambda _: ElementNotFound(element_id), "element_id")
         return await self._engine.lookup(
-            lambda c: graph_reads.get_element(c, namespace, session_id, alias, element_id)
+            lambda c: graph_reads.get_element(c, namespace, stream, alias, element_id)
         )
 
     async def get_graph_elements(
         self, namespace: str, session_id: str, alias: str, element_ids: list[str]
     ) -> dict[str, Any]:
-        self._address(namespace, session_id, alias)
+        stream = self._address(namespace, session_id, alias)
         if has_nul(element_ids):
             raise InvalidGraphQuery("element ids must not contain NUL (U+0000) characters")
         return await self._engine.read(
-            lambda c: graph_reads.get_elements(c, namespace, session_id, alias, element_ids)
+            lambda c: graph_reads.get_elements(c, namespace, stream, alias, element_ids)
         )
 
     async def list_graph_elements(
@@ -245,14 +254,14 @@ class ObjectsService:
         ids_only: bool = False,
         limit: int | None = None,
     ) -> dict[str, Any]:
-        self._address(namespace, session_id, alias)
+        stream = self._address(namespace, session_id, alias)
         _findable(cursor, InvalidCursor, "cursor")
         since = _instant(updated_since, "updated_since")
         return await self._engine.read(
             lambda c: graph_reads.list_elements(
                 c,
                 namespace,
-                session_id,
+                stream,
                 alias,
                 type=type,
                 ascending=ascending,
@@ -276,7 +285,7 @@ class ObjectsService:
         cursor: str | None = None,
         limit: int | None = None,
     ) -> dict[str, Any]:
-        self._address(namespace, session_id, alias)
+        stream = self._address(namespace, session_id, alias)
         _findable(cursor, InvalidCursor, "cursor")
         if has_nul([from_ids, label, neighbor_label]):
             raise InvalidGraphQuery("ids and labels must not contain NUL (U+0000) characters")
@@ -284,7 +293,7 @@ class ObjectsService:
             lambda c: graph_reads.neighbors(
                 c,
                 namespace,
-                session_id,
+                stream,
                 alias,
                 from_ids,
                 direction=direction,
@@ -296,10 +305,10 @@ class ObjectsService:
         )
 
     async def query_graph(self, namespace: str, session_id: str, alias: str, query: Any) -> dict[str, Any]:
-        self._address(namespace, session_id, alias)
+        stream = self._address(namespace, session_id, alias)
         if has_nul(query):
             raise InvalidGraphQuery("a query must not contain NUL (U+0000) characters")
-        return await self._engine.read(lambda c: traversal.run_query(c, namespace, session_id, alias, query))
+        return await self._engine.read(lambda c: traversal.run_query(c, namespace, stream, alias, query))
 
     # -- the messages read model ---------------------------------------------------------------
     async def message_stats(

@@ -12,6 +12,7 @@ from session_engine.engine.clock import as_utc
 from session_engine.engine.objects import cursors
 from session_engine.engine.objects.errors import InvalidThreadEnvelope, ObjectNotFound
 from session_engine.engine.objects.limits import DEFAULT_THREAD_PAGE, page_size
+from session_engine.engine.objects.scopes import owner_of
 from session_engine.engine.objects.state import ObjectRow, find_object, iso
 from session_engine.engine.objects.tables import thread_items as ti
 
@@ -28,7 +29,7 @@ _COLUMNS = (
 
 def item_document(
     namespace: str,
-    session_id: str,
+    stream: str,
     alias: str,
     *,
     item_id: str,
@@ -38,11 +39,12 @@ def item_document(
     parent_id: str | None,
     metadata: dict[str, Any] | None,
 ) -> dict[str, Any]:
-    """The BlobHub item; `parent_id` and `metadata` appear only when set."""
+    """The BlobHub item of a thread in `stream`; `parent_id` and `metadata` appear only when set."""
+    revision_id, session_id = owner_of(namespace, stream)
     document: dict[str, Any] = {
         "id": item_id,
         "session_id": session_id,
-        "revision_id": namespace,
+        "revision_id": revision_id,
         "alias": alias,
         "created_at": iso(created_at),
         "user_id": user_id,

@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from session_engine.engine.errors import EngineError
+from session_engine.engine.objects import ObjectsService
 from tests.adapters.rest.conftest import ACME_KEY, BODY_LIMIT, bearer, config
 from tests.adapters.rest.resources import THREAD, Objects, message, refused, resource_error
 from tests.adapters.server import ServerThread
@@ -237,9 +238,12 @@ def failing(error: BaseException) -> Callable[..., Any]:
     ids=["unexpected exception", "unmapped engine error"],
 )
 def test_internal_error_in_each_shape(
-    server: ServerThread, sid: str, error: BaseException, caplog: pytest.LogCaptureFixture
+    server: ServerThread,
+    sid: str,
+    error: BaseException,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    engine = server.app.state.engine
     base = server.base_url
     address = {"session_id": sid, "alias": "t"}
     cases: list[tuple[str, str, str, Any]] = [
@@ -260,7 +264,9 @@ def test_internal_error_in_each_shape(
         ("resource", "PUT", f"/api/sessions/{sid}/objects/t", THREAD),
     ]
     caplog.set_level(logging.ERROR, logger="session_engine.rest")
-    engine.objects.download = engine.objects.upload = failing(error)
+    # On the class: each revision is served by its own (scoped) service.
+    monkeypatch.setattr(ObjectsService, "download", failing(error))
+    monkeypatch.setattr(ObjectsService, "upload", failing(error))
     try:
         for family, method, path, body in cases:
             response = send(base, method, path, body)
@@ -274,7 +280,7 @@ def test_internal_error_in_each_shape(
                     "message": "internal server error",
                 }
     finally:
-        del engine.objects.download, engine.objects.upload
+        monkeypatch.undo()
     logged = [r for r in caplog.records if r.name == "session_engine.rest" and r.exc_info]
     assert len(logged) == len(cases), [r.getMessage() for r in caplog.records]
     for record in logged:  # the traceback of the engine's own exception, detail included

@@ -200,7 +200,8 @@ def test_another_connection_sees_none_of_its_objects(objects_ws_url: str) -> Non
         for peer in (second, other_tenant):
             assert peer.ok(LIST)["objects"] == []
             peer.refused(DOWNLOAD, 900, "not_found", alias="secret")
-            # naming the other session (or revision) in the packet changes nothing: it is ignored
+            # naming the other session in the packet changes nothing: it is ignored (and the
+            # revision named like the tenant's namespace is the tenant's own, the default)
             peer.refused(
                 DOWNLOAD, 900, "not_found", alias="secret", session_id=first_session, revision_id="acme"
             )
