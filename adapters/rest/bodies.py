@@ -13,7 +13,7 @@ import orjson
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
 
-from adapters.rest.errors import ApiError, validation_message
+from session_engine.adapters.rest.errors import ApiError, validation_message
 
 M = TypeVar("M", bound=BaseModel)
 

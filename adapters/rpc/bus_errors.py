@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine import ValidationFailed
-from engine.records.errors import Issue
+from session_engine.engine import ValidationFailed
+from session_engine.engine.records.errors import Issue
 
 ZOD_CODES = {
     "missing": "invalid_type",

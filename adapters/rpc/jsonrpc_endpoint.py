@@ -18,12 +18,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from adapters.blobhub import COMMANDS, CommandError, run_command
-from adapters.config import ServerConfig, Tenant
-from adapters.rpc.jsonrpc import INVALID_PARAMS, METHOD_NOT_FOUND, RpcError, answer
-from adapters.rpc.subscriptions import FORBIDDEN, Subscriptions
-from adapters.websocket.transport import hooks_of
-from engine import Engine
+from session_engine.adapters.blobhub import COMMANDS, CommandError, run_command
+from session_engine.adapters.config import ServerConfig, Tenant
+from session_engine.adapters.rpc.jsonrpc import INVALID_PARAMS, METHOD_NOT_FOUND, RpcError, answer
+from session_engine.adapters.rpc.subscriptions import FORBIDDEN, Subscriptions
+from session_engine.adapters.websocket.transport import hooks_of
+from session_engine.engine import Engine
 
 log = logging.getLogger("session_engine.jsonrpc")
 SUBSCRIPTION_METHODS = frozenset({"subscription/add", "subscription/remove"})

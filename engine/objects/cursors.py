@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 
-from engine.objects.errors import InvalidCursor
+from session_engine.engine.objects.errors import InvalidCursor
 
 
 def encode(kind: str, ascending: bool, key: int) -> str:

@@ -10,8 +10,12 @@ from typing import Annotated, Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from engine.objects import limits
-from engine.objects.errors import InvalidSessionObject, SessionObjectTooLarge, UnknownObjectType
+from session_engine.engine.objects import limits
+from session_engine.engine.objects.errors import (
+    InvalidSessionObject,
+    SessionObjectTooLarge,
+    UnknownObjectType,
+)
 
 OBJECT_TYPES = ("message", "messages", "thread", "graph")
 
@@ -210,7 +214,7 @@ def parse_messages(raw: Any) -> list[Message]:
 
 
 def parse_content(raw: Any) -> list[ContentBlock]:
-    from engine.objects.errors import InvalidThreadItem
+    from session_engine.engine.objects.errors import InvalidThreadItem
 
     if not isinstance(raw, list) or not raw:
         raise InvalidThreadItem("content is required: a non-empty list of content blocks")

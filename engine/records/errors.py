@@ -7,7 +7,7 @@ from typing import NamedTuple, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from engine.errors import ValidationFailed
+from session_engine.engine.errors import ValidationFailed
 
 Path = tuple[str | int, ...]
 M = TypeVar("M", bound=BaseModel)
