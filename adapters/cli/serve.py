@@ -78,9 +78,12 @@ def serve(host: str | None, port: int | None, database: str | None, config_file:
         sys.exit(2)
     configure_logging(config.server.log_level)
     if config.development:
-        key = config.tenants[0].api_keys[0]
-        click.echo(f"development mode: anonymous tenant 'default', websocket API key {key}", err=True)
-        log.info("development configuration", extra={"websocket_api_key": key})
+        key, bus_secret = config.tenants[0].api_keys[0], config.bus.secret
+        click.echo(
+            f"development mode: anonymous tenant 'default', websocket API key {key}, bus secret {bus_secret}",
+            err=True,
+        )
+        log.info("development configuration", extra={"websocket_api_key": key, "bus_secret": bus_secret})
     app = create_app(database, config)
     QuietServer(uvicorn_config(app, config, host=host, port=port)).run()
     log.info("server stopped")

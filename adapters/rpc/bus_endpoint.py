@@ -214,15 +214,22 @@ class BusConnection:
             await self._start_request(message)
         elif isinstance(message, Subscribe):
             self._subscribe(message.subjects)
+            await self._acknowledge(message.ackId)
         elif isinstance(message, Unsubscribe):
             self.patterns.difference_update(message.subjects)
+            await self._acknowledge(message.ackId)
         elif isinstance(message, SyncComplete):
             self.peer_ready = True
         elif isinstance(message, Heartbeat):
             await self.send_text(wire.heartbeat())
         elif isinstance(message, Broadcast):
             await self.send_text(wire.broadcast_response(message.correlationId))
-        # auth-response (again), event, response, broadcast-response: nothing to do
+        # auth-response (again), event, response, broadcast-response, subscription-ack: nothing to do
+
+    async def _acknowledge(self, ack_id: str | None) -> None:
+        """Confirm a subscription change once it applies: events it selects are pushed from now on."""
+        if ack_id is not None:
+            await self.send_text(wire.subscription_ack(ack_id))
 
     async def send_text(self, text: str) -> None:
         with contextlib.suppress(OSError):  # the peer went away: the disconnect message follows

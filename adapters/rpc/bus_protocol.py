@@ -68,9 +68,15 @@ class AuthResponse(Message):
     signature: str = Field(max_length=256)
 
 
+AckId = Field(default=None, min_length=1, max_length=MAX_ID_LENGTH)
+"""A peer that changes its subscriptions after connecting (Makaio's current client) names the change
+with `ackId` and waits for the server's `subscription-ack` carrying it; older peers send none."""
+
+
 class Subscribe(Message):
     type: Literal["subscribe"]
     subjects: dict[str, list[int]] = Field(max_length=MAX_PATTERNS)
+    ackId: str | None = AckId
 
 
 class Unsubscribe(Message):
@@ -78,6 +84,13 @@ class Unsubscribe(Message):
 
     type: Literal["unsubscribe"]
     subjects: list[str] | dict[str, list[int]] = Field(max_length=MAX_PATTERNS)
+    ackId: str | None = AckId
+
+
+class SubscriptionAck(Message):
+    """A peer acknowledging a subscription change of ours: the server asks for none, so it is ignored."""
+
+    type: Literal["subscription-ack"]
 
 
 class SyncComplete(Message):
@@ -131,6 +144,7 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
     "subscribe": Subscribe,
     "unsubscribe": Unsubscribe,
     "subscribe-sync-complete": SyncComplete,
+    "subscription-ack": SubscriptionAck,
     "heartbeat": Heartbeat,
     "request": Request,
     "event": Event,
@@ -160,7 +174,8 @@ def parse_message(text: str) -> Message:
         raise InvalidMessage("frame is not JSON") from None
     if not isinstance(data, dict):
         raise InvalidMessage("frame is not a JSON object")
-    model = MESSAGE_TYPES.get(data.get("type"))  # type: ignore[arg-type]
+    kind = data.get("type")
+    model = MESSAGE_TYPES.get(kind) if isinstance(kind, str) else None
     if model is None:
         raise InvalidMessage("unknown message type")
     try:
@@ -169,20 +184,33 @@ def parse_message(text: str) -> Message:
         correlation = data.get("correlationId")
         answer = None
         if model is Request and isinstance(correlation, str) and 0 < len(correlation) <= MAX_ID_LENGTH:
-            subject = f"{data.get('namespace')}.{data.get('subject')}"
             answer = error_response(
                 correlation,
                 "invalid request envelope",
                 ErrorCode.INVALID_MESSAGE,
-                subject=subject,
+                subject=_full_subject(data.get("namespace"), data.get("subject")),
                 data={"issues": validation_issues(error)},
             )
         raise InvalidMessage("invalid message", answer) from None
 
 
+def _full_subject(namespace: object, subject: object) -> str | None:
+    """`namespace.subject` of a refused envelope when both are identifier strings, else None (left
+    out). Only strings are formatted: a peer's value of another type is never turned into text."""
+    if all(isinstance(part, str) and len(part) <= MAX_ID_LENGTH for part in (namespace, subject)):
+        return f"{namespace}.{subject}"
+    return None
+
+
 def validation_issues(error: ValidationError) -> list[dict[str, Any]]:
-    """Pydantic errors as `{path, message}` with the field path as a list (no input echoed back)."""
-    return [{"path": list(issue["loc"]), "message": issue["msg"]} for issue in error.errors()]
+    """An envelope's errors as `{path: [field], message}`, one per field (no input echoed back).
+
+    Envelope fields are flat: the rest of pydantic's location only names union branches."""
+    issues: dict[str, dict[str, Any]] = {}
+    for issue in error.errors(include_url=False, include_input=False):
+        field = str(issue["loc"][0]) if issue["loc"] else ""
+        issues.setdefault(field, {"path": [field] if field else [], "message": issue["msg"]})
+    return list(issues.values())
 
 
 # -- outbound ---------------------------------------------------------------------------------------
@@ -214,6 +242,10 @@ def subscribe(subjects: dict[str, list[int]]) -> str:
 
 
 SYNC_COMPLETE = dumps({"type": "subscribe-sync-complete"})
+
+
+def subscription_ack(ack_id: str) -> str:
+    return dumps({"type": "subscription-ack", "ackId": ack_id})
 
 
 def heartbeat() -> str:

@@ -13,6 +13,7 @@ import inspect
 import logging
 from typing import Any
 
+from session_engine.adapters.rpc.bus_errors import validation_error
 from session_engine.adapters.rpc.bus_protocol import (
     RECORDS_NAMESPACE,
     ErrorCode,
@@ -22,21 +23,19 @@ from session_engine.adapters.rpc.bus_protocol import (
 )
 from session_engine.engine import Engine, EngineError, Metadata, ValidationFailed
 from session_engine.engine.records import SUBJECTS, RecordsService
+from session_engine.engine.records.models import MAX_PAGE
 
 ADAPTER = "bus"
 log = logging.getLogger("session_engine.bus")
+DEFAULTS: dict[str, dict[str, Any]] = {"list": {"limit": MAX_PAGE}}
+"""What a bus payload means when it leaves a field out, where the bus differs from the engine: Makaio
+lists every session when `limit` is absent; here that is the largest page (`specs/rpc.md`)."""
 
 
 @functools.cache
 def takes_metadata(method_name: str) -> bool:
     """Writes take `metadata` (actor, adapter, correlation id); reads do not."""
     return "metadata" in inspect.signature(getattr(RecordsService, method_name)).parameters
-
-
-def validation_data(error: ValidationFailed) -> dict[str, Any]:
-    """The field path of a refused payload (`[]` when the whole payload is at fault)."""
-    path = list(getattr(error, "path", ()))
-    return {"path": path, "field": ".".join(str(part) for part in path), "reason": error.code}
 
 
 async def route(engine: Engine, namespace: str, request: Request, *, actor: str) -> str:
@@ -51,12 +50,13 @@ async def route(engine: Engine, namespace: str, request: Request, *, actor: str)
     if takes_metadata(method_name):
         options["metadata"] = Metadata(actor=actor, adapter=ADAPTER, correlation_id=correlation)
     payload = {} if request.payload is None else request.payload
+    if isinstance(payload, dict):
+        payload = {**DEFAULTS.get(request.subject, {}), **payload}
     try:
         response = await getattr(engine.records, method_name)(namespace, payload, **options)
     except ValidationFailed as error:
-        return error_response(
-            correlation, str(error), ErrorCode.VALIDATION_ERROR, subject=subject, data=validation_data(error)
-        )
+        message, data = validation_error(error, subject)
+        return error_response(correlation, message, ErrorCode.VALIDATION_ERROR, subject=subject, data=data)
     except EngineError as error:
         return error_response(correlation, str(error), error.code.upper(), subject=subject)
     except Exception:

@@ -120,11 +120,19 @@ def _account_events(
     return True, [event]
 
 
+def _keep_spawning_tool_call(before: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """`update` fills spawningToolCallId once and never replaces it (null still clears it): which tool
+    call spawned a session does not change. `set` replaces the whole record, this field included."""
+    if changes.get("spawningToolCallId") is None or "spawningToolCallId" not in before:
+        return changes
+    return {k: v for k, v in changes.items() if k != "spawningToolCallId"}
+
+
 @handlers.register(SetRecord)
 def set_record(command: SetRecord, state: UnitOfWork) -> Decision[WriteResponse]:
     before = _stored(command, state)
     if before is not None and command.request.if_absent:
-        return Decision(result=WriteResponse(success=False))
+        return Decision(result=WriteResponse(success=False, client_account_changed=False))
     changed, account_events = _account_events(before, command.record)
     if before == command.record:
         return Decision(result=WriteResponse(success=True, client_account_changed=False))
@@ -143,15 +151,16 @@ def update_record(command: UpdateRecord, state: UnitOfWork) -> Decision[WriteRes
         return Decision(result=WriteResponse(success=True, client_account_changed=False))
     before = _stored(command, state)
     if before is None:
-        return Decision(result=WriteResponse(success=False))
+        return Decision(result=WriteResponse(success=False, client_account_changed=False))
+    changes = _keep_spawning_tool_call(before, command.changes)
     # null clears: a cleared field is omitted from the record, as if never set.
-    after = {k: v for k, v in {**before, **command.changes}.items() if v is not None}
+    after = {k: v for k, v in {**before, **changes}.items() if v is not None}
     check_identity(after)
     _check_size(after, ())
     if after == before:
         return Decision(result=WriteResponse(success=True, client_account_changed=False))
     changed, account_events = _account_events(before, after)
-    updated = ev.SessionRecordUpdated(changes=command.changes, record=after, previous_status=before["status"])
+    updated = ev.SessionRecordUpdated(changes=changes, record=after, previous_status=before["status"])
     return Decision(
         events=[updated, *account_events],
         result=WriteResponse(success=True, client_account_changed=changed),

@@ -53,8 +53,10 @@ Key = Annotated[str, StringConstraints(max_length=MAX_KEY), AfterValidator(_no_n
 SessionId = Annotated[str, StringConstraints(min_length=1, max_length=MAX_KEY), AfterValidator(_no_nul)]
 Millis = int | Annotated[float, AllowInfNan(False)]
 """Epoch milliseconds: a JSON number (JavaScript's double), finite; booleans are not numbers."""
+MAX_OFFSET = 2**62
+"""The largest `offset`: offset + limit must stay a 64-bit SQL integer on both backends."""
 Limit = Annotated[int, Field(ge=1, le=MAX_PAGE)]
-Offset = Annotated[int, Field(ge=0)]
+Offset = Annotated[int, Field(ge=0, le=MAX_OFFSET)]
 
 
 class Wire(BaseModel):

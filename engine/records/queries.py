@@ -53,8 +53,7 @@ _by_id = sa.select(_r.record).where(_r.namespace == sa.bindparam("ns"), _r.sessi
 _by_adapter = (
     sa.select(_r.record)
     .where(_r.namespace == sa.bindparam("ns"), _r.adapter_session_id == sa.bindparam("asid"))
-    .order_by(*_newest_first)
-    .limit(1)
+    .limit(2)
 )
 _children = (
     sa.select(_r.record)
@@ -78,9 +77,10 @@ def get_record(connection: Connection, namespace: str, session_id: str) -> Sessi
 def get_by_adapter_session_id(
     connection: Connection, namespace: str, adapter_session_id: str
 ) -> SessionRecord | None:
-    """Several records may share an adapter session id: the most recently active one wins."""
-    record = connection.execute(_by_adapter, {"ns": namespace, "asid": adapter_session_id}).scalar()
-    return None if record is None else SessionRecord.model_validate(record)
+    """The one record with this adapter session id; None when there is none - or several, since
+    no single answer would be right (Makaio's rule)."""
+    found = list(connection.execute(_by_adapter, {"ns": namespace, "asid": adapter_session_id}).scalars())
+    return SessionRecord.model_validate(found[0]) if len(found) == 1 else None
 
 
 def previews(connection: Connection, namespace: str, session_ids: Sequence[str]) -> dict[str, Preview]:

@@ -187,13 +187,16 @@ def test_serve_command_end_to_end(tmp_path: Path) -> None:
     process = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
     try:
         assert process.stderr is not None
-        key = None
+        key = bus_secret = None
         deadline = time.monotonic() + 30
         while key is None and time.monotonic() < deadline:
             line = process.stderr.readline()
             found = re.search(r"websocket API key (\w{21})", line)
             key = found.group(1) if found else None
+            printed = re.search(r"bus secret (\S+)", line)
+            bus_secret = printed.group(1) if printed else None
         assert key is not None, "the development key was not printed"
+        assert bus_secret is not None, "the development bus secret was not printed beside the key"
         base = f"http://127.0.0.1:{port}"
         while time.monotonic() < deadline:
             try:
@@ -208,6 +211,8 @@ def test_serve_command_end_to_end(tmp_path: Path) -> None:
                 "app_name": "session-engine",
                 "app_version": "dev",
             }
+        with BusClient(f"ws://127.0.0.1:{port}/bus", secret=bus_secret) as bus:  # /bus is usable
+            assert bus.call("getStatusCounts", {})["all"] == 0
         with Client(f"ws://127.0.0.1:{port}/ws") as client:
             assert client.initialize(None)["status"] == 1  # the development tenant is anonymous
             process.send_signal(signal.SIGINT)

@@ -24,7 +24,7 @@ class Model:
         sid = record["sessionId"]
         before = self.records.get(sid)
         if before is not None and if_absent:
-            return {"success": False}
+            return {"success": False, "clientAccountChanged": False}
         self.records[sid] = record
         return {"success": True, "clientAccountChanged": _account(before) != _account(record)}
 
@@ -33,14 +33,17 @@ class Model:
             return {"success": True, "clientAccountChanged": False}
         before = self.records.get(sid)
         if before is None:
-            return {"success": False}
+            return {"success": False, "clientAccountChanged": False}
+        if changes.get("spawningToolCallId") is not None and "spawningToolCallId" in before:
+            changes = {k: v for k, v in changes.items() if k != "spawningToolCallId"}  # filled once
         after = {k: v for k, v in {**before, **changes}.items() if v is not None}
         _check_identity(after)
         self.records[sid] = after
         return {"success": True, "clientAccountChanged": _account(before) != _account(after)}
 
     def delete(self, sid: str) -> dict[str, Any]:
-        return {"success": self.records.pop(sid, None) is not None}
+        self.records.pop(sid, None)
+        return {"success": True}
 
     def say(self, sid: str, role: str, text: str) -> None:
         self.messages.setdefault(sid, []).append((role, text))
@@ -56,8 +59,8 @@ class Model:
         return {"messageCount": len(said), "firstUserMessage": first}
 
     def by_adapter(self, asid: str) -> dict[str, Any] | None:
-        found = self.ordered(lambda r: r.get("adapterSessionId") == asid)
-        return found[0] if found else None
+        found = [r for r in self.records.values() if r.get("adapterSessionId") == asid]
+        return found[0] if len(found) == 1 else None  # several: ambiguous, none
 
     def children(self, sid: str) -> list[dict[str, Any]]:
         kids = sorted(

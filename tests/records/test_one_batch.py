@@ -31,13 +31,13 @@ async def test_decisions_see_their_sessions_earlier_writes(engine: Engine) -> No
     )
     assert [o.model_dump() for o in outcomes] == [
         {"success": True, "clientAccountChanged": False},
-        {"success": False},  # the record set just before exists
+        {"success": False, "clientAccountChanged": False},  # the record set just before exists
         {"success": True, "clientAccountChanged": False},
-        {"success": False},  # no record yet
+        {"success": False, "clientAccountChanged": False},  # no record yet
         {"success": True, "clientAccountChanged": False},
         {"success": True},
-        {"success": False},  # deleted just before
-        {"success": True, "clientAccountChanged": False},  # recreated
+        {"success": True},  # deleted just before: nothing to do, the session is gone either way
+        {"success": True, "clientAccountChanged": False},  # recreated (ifAbsent: it was deleted)
     ]
     found = (await records.get(NS, {"sessionId": "a"})).model_dump()["session"]
     assert (found["title"], found["status"]) == ("first", "closed")

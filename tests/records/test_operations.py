@@ -40,7 +40,10 @@ async def test_set_get_replace_and_if_absent(engine: Engine) -> None:
     assert await get(engine, "nobody") is None
     # ifAbsent: an existing record is left alone, and that is not an error.
     absent = {"sessionId": "s1", "session": record("s1", title="other"), "ifAbsent": True}
-    assert (await engine.records.set(NS, absent)).model_dump() == {"success": False}
+    assert (await engine.records.set(NS, absent)).model_dump() == {
+        "success": False,
+        "clientAccountChanged": False,
+    }
     assert (await get(engine, "s1"))["title"] == "Hello"  # type: ignore[index]
     # A plain set replaces the whole record, agents included.
     await put(engine, "s1", 2000)
@@ -126,7 +129,10 @@ async def test_client_account_changes_and_bus_event(engine: Engine) -> None:
 
 async def test_update(engine: Engine) -> None:
     update = engine.records.update
-    assert (await update(NS, {"sessionId": "nobody", "title": "x"})).model_dump() == {"success": False}
+    assert (await update(NS, {"sessionId": "nobody", "title": "x"})).model_dump() == {
+        "success": False,
+        "clientAccountChanged": False,
+    }
     assert (await update(NS, {"sessionId": "nobody"})).model_dump() == {
         "success": True,
         "clientAccountChanged": False,
@@ -166,7 +172,8 @@ async def test_delete_hides_and_set_recreates(engine: Engine) -> None:
     await put(engine, "p", adapterSessionId="ad-1")
     await put(engine, "c", parentSessionId="p")
     assert (await engine.records.delete(NS, {"sessionId": "p"})).model_dump() == {"success": True}
-    assert (await engine.records.delete(NS, {"sessionId": "p"})).model_dump() == {"success": False}
+    # Deleting what is not there succeeds too (Makaio's answer) and records nothing.
+    assert (await engine.records.delete(NS, {"sessionId": "p"})).model_dump() == {"success": True}
     assert await get(engine, "p") is None
     by_adapter = await engine.records.get_by_adapter_session_id(NS, {"adapterSessionId": "ad-1"})
     assert by_adapter.model_dump() == {"session": None}
@@ -174,7 +181,8 @@ async def test_delete_hides_and_set_recreates(engine: Engine) -> None:
     assert [s["sessionId"] for s in listed["sessions"]] == ["c"] and listed["total"] == 1
     assert (await engine.records.get_status_counts(NS)).model_dump()["all"] == 1
     assert (await engine.records.update(NS, {"sessionId": "p", "title": "x"})).model_dump() == {
-        "success": False
+        "success": False,
+        "clientAccountChanged": False,
     }
     # History stays: the stream still holds the record's set and delete.
     types = [e.type for e in await engine.read_stream(NS, "p")]
@@ -248,11 +256,30 @@ async def test_list_filters_paging_and_previews(engine: Engine) -> None:
             await engine.records.list(NS, bad)
 
 
-async def test_get_by_adapter_session_id_prefers_most_recent(engine: Engine) -> None:
+async def test_get_by_adapter_session_id_is_null_when_ambiguous(engine: Engine) -> None:
+    by_adapter = engine.records.get_by_adapter_session_id
     await put(engine, "old", 1, adapterSessionId="ad")
+    assert (await by_adapter(NS, {"adapterSessionId": "ad"})).model_dump()["session"]["sessionId"] == "old"
     await put(engine, "new", 2, adapterSessionId="ad")
-    found = (await engine.records.get_by_adapter_session_id(NS, {"adapterSessionId": "ad"})).model_dump()
-    assert found["session"]["sessionId"] == "new"
+    assert (await by_adapter(NS, {"adapterSessionId": "ad"})).model_dump() == {"session": None}
+    await engine.records.delete(NS, {"sessionId": "old"})
+    assert (await by_adapter(NS, {"adapterSessionId": "ad"})).model_dump()["session"]["sessionId"] == "new"
+
+
+async def test_update_fills_spawning_tool_call_once(engine: Engine) -> None:
+    update = engine.records.update
+    await put(engine, "s")
+    assert (await update(NS, {"sessionId": "s", "spawningToolCallId": "first"})).success
+    result = await update(NS, {"sessionId": "s", "spawningToolCallId": "second", "title": "t"})
+    assert result.model_dump() == {"success": True, "clientAccountChanged": False}
+    assert await get(engine, "s") == record("s", spawningToolCallId="first", title="t")
+    assert (await update(NS, {"sessionId": "s", "spawningToolCallId": None})).success  # null clears
+    assert (await update(NS, {"sessionId": "s", "spawningToolCallId": "third"})).success
+    assert (await get(engine, "s") or {})["spawningToolCallId"] == "third"
+    # set replaces the whole record, this field included.
+    await put(engine, "s", spawningToolCallId="fourth")
+    assert (await get(engine, "s") or {})["spawningToolCallId"] == "fourth"
+    assert await engine.verify() == []
 
 
 async def test_namespaces_are_separate(engine: Engine) -> None:
