@@ -21,7 +21,7 @@ from engine.objects.decide_graph import ApplyGraphMutations
 from engine.objects.decide_threads import PostThreadItem, check_item
 from engine.objects.errors import ElementNotFound, InvalidCursor, InvalidGraphQuery, ObjectNotFound
 from engine.objects.graph_ops import parse_operations
-from engine.objects.models import check_identifier, has_nul, parse_messages, parse_value
+from engine.objects.models import check_document, check_identifier, has_nul, parse_messages, parse_value
 
 if TYPE_CHECKING:
     from engine.engine import Engine
@@ -292,8 +292,7 @@ class ObjectsService:
 
     async def query_graph(self, namespace: str, session_id: str, alias: str, query: Any) -> dict[str, Any]:
         self._address(namespace, session_id, alias)
-        if has_nul(query):
-            raise InvalidGraphQuery("a query must not contain NUL (U+0000) characters")
+        check_document(query, InvalidGraphQuery, "query")
         return await self._engine.read(lambda c: traversal.run_query(c, namespace, session_id, alias, query))
 
     # -- the messages read model ---------------------------------------------------------------
