@@ -114,6 +114,10 @@ def test_good_credentials_and_none(http: httpx.Client, base_url: str) -> None:
     assert http.post("/rpc", json=download).json()["error"]["code"] == 404  # `open` has no such object
     with RpcClient(base_url.replace("http://", "ws://") + f"/rpc?api_key={ACME_KEY}") as client:
         assert client.call("download_session_object", session_id="who", alias="g")["revision_id"] == "acme"
+    # REST takes the same headers (the hot Distri route too); the URL key is JSON-RPC's alone.
+    for path in ("/api/sessions/who/objects/g", "/v1/sessions/who/values/k"):
+        assert http.get(path, headers={"X-Api-Key": ACME_KEY}).status_code == 200
+        assert http.get(path, headers={"X-Api-Key": "nope-key-3"}).status_code == 401
 
 
 def test_an_api_key_in_the_url_never_reaches_the_log(http: httpx.Client, base_url: str) -> None:
