@@ -21,16 +21,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 
-from adapters.config import ServerConfig
-from adapters.logs import redact_credentials
-from adapters.rest.app import create_rest_app
-from adapters.rest.hot import HotDistriRoutes
-from adapters.retention import purge_expired_forever
-from adapters.rpc.bus_endpoint import BusAdapter
-from adapters.rpc.jsonrpc_endpoint import JsonRpcHttp, JsonRpcWebsocket
-from adapters.websocket.endpoint import WebsocketAdapter
-from adapters.websocket.transport import HookedWebSocketProtocol
-from engine import Engine
+from session_engine.adapters.config import ServerConfig
+from session_engine.adapters.logs import redact_credentials
+from session_engine.adapters.rest.app import create_rest_app
+from session_engine.adapters.rest.hot import HotDistriRoutes
+from session_engine.adapters.retention import purge_expired_forever
+from session_engine.adapters.rpc.bus_endpoint import BusAdapter
+from session_engine.adapters.rpc.jsonrpc_endpoint import JsonRpcHttp, JsonRpcWebsocket
+from session_engine.adapters.websocket.endpoint import WebsocketAdapter
+from session_engine.adapters.websocket.transport import HookedWebSocketProtocol
+from session_engine.engine import Engine
 
 log = logging.getLogger("session_engine.server")
 READY_TIMEOUT = 2.0

@@ -12,9 +12,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from engine import Engine, Metadata
-from engine.errors import EngineError, LimitExceeded, NotFound, ValidationFailed, WrongExpectedVersion
-from engine.objects.errors import ElementExists, RevMismatch
+from session_engine.engine import Engine, Metadata
+from session_engine.engine.errors import (
+    EngineError,
+    LimitExceeded,
+    NotFound,
+    ValidationFailed,
+    WrongExpectedVersion,
+)
+from session_engine.engine.objects.errors import ElementExists, RevMismatch
 
 ADAPTER = "blobhub"
 

@@ -16,7 +16,7 @@ Each transport answers `CredentialRefused` in its own shape (REST and JSON-RPC o
 
 from __future__ import annotations
 
-from adapters.config import ServerConfig, Tenant
+from session_engine.adapters.config import ServerConfig, Tenant
 
 API_KEY_PARAMETER = "api_key"
 """The query parameter that may carry an API key (JSON-RPC); redacted from every log line."""

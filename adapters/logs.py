@@ -16,7 +16,7 @@ from urllib.parse import unquote_plus
 
 import orjson
 
-from adapters.credentials import API_KEY_PARAMETER
+from session_engine.adapters.credentials import API_KEY_PARAMETER
 
 REDACTED = "[redacted]"
 UVICORN_LOGGERS = ("uvicorn.access", "uvicorn.error")

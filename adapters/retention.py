@@ -8,7 +8,7 @@ import logging
 
 import anyio
 
-from engine import Engine
+from session_engine.engine import Engine
 
 log = logging.getLogger("session_engine.retention")
 

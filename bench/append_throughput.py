@@ -28,8 +28,8 @@ import orjson
 import psycopg
 
 from bench.common import Stopwatch, database, median, payload, show
-from engine import Engine, NewEvent
-from engine.log.backend import WAL_CHECKPOINT_PAGES, normalise_url
+from session_engine.engine import Engine, NewEvent
+from session_engine.engine.log.backend import WAL_CHECKPOINT_PAGES, normalise_url
 
 ROW_SQL = (
     "INSERT INTO events (position, namespace, stream, version, type, schema_version, data, metadata,"

@@ -19,8 +19,8 @@ import sqlalchemy as sa
 from rich.console import Console
 from rich.table import Table
 
-from engine.log.backend import Backend, normalise_url
-from engine.migrate import upgrade
+from session_engine.engine.log.backend import Backend, normalise_url
+from session_engine.engine.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parents[1]
 POSTGRES_ADMIN = os.environ.get("SESSION_ENGINE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
@@ -167,7 +167,7 @@ def served(config: str, prefix: str) -> Iterator[tuple[int, int]]:
         command = [
             sys.executable,
             "-m",
-            "adapters.cli.main",
+            "session_engine.adapters.cli.main",
             "serve",
             "--port",
             str(port),

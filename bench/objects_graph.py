@@ -18,7 +18,7 @@ from typing import Any
 import anyio
 
 from bench.common import Stopwatch, database, latency_rows, show
-from engine import Engine
+from session_engine.engine import Engine
 
 NS, S, G = "bench", "graph-session", "g"
 VERTEX_LABELS = ["person", "company", "place"]

@@ -21,10 +21,10 @@ from typing import Any
 import anyio
 
 from bench.common import Stopwatch, database, latency_rows, show
-from engine import Engine, ManualClock
-from engine.objects import cursors
-from engine.objects.events import ThreadItemPosted
-from engine.objects.state import find_object
+from session_engine.engine import Engine, ManualClock
+from session_engine.engine.objects import cursors
+from session_engine.engine.objects.events import ThreadItemPosted
+from session_engine.engine.objects.state import find_object
 
 NS, S, T = "bench", "thread-session", "t"
 WRITERS = 64

@@ -23,7 +23,7 @@ import orjson
 import sqlalchemy as sa
 
 from bench.common import Stopwatch, database, latency_rows, show
-from engine import Engine
+from session_engine.engine import Engine
 
 NS = "bench"
 STATUSES = ["active", "active", "closed", "archived", "discovered"]

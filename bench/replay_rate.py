@@ -35,11 +35,11 @@ import orjson
 import sqlalchemy as sa
 
 from bench.common import Stopwatch, database, payload, show
-from engine import Engine
-from engine.catalog import catalog_domain
-from engine.log.backend import Backend, normalise_url
-from engine.log.schema import events, stored_instant
-from engine.objects.graph_ops import Element, Workspace, dump_operations, parse_operations
+from session_engine.engine import Engine
+from session_engine.engine.catalog import catalog_domain
+from session_engine.engine.log.backend import Backend, normalise_url
+from session_engine.engine.log.schema import events, stored_instant
+from session_engine.engine.objects.graph_ops import Element, Workspace, dump_operations, parse_operations
 
 ACTIVE = 64
 LIFETIME = 100

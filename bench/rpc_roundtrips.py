@@ -18,9 +18,9 @@ import time
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
 
-from adapters.rpc.bus_auth import sign
 from bench.common import round_trips_per_second
 from bench.websocket_roundtrips import echo_server, engine_server
+from session_engine.adapters.rpc.bus_auth import sign
 
 SECRET = "bench-bus-secret-0123456789"
 BUS_CONFIG = f'\n[bus]\nsecret = "{SECRET}"\n'

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 
 import anyio
 
-from engine import Engine
+from session_engine.engine import Engine
 
 NS = "bench"
 VALUE = "v" * 100

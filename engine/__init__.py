@@ -1,9 +1,9 @@
 """session-engine: an event-sourced session object engine."""
 
-from engine.clock import Clock, ManualClock, SystemClock
-from engine.commands import AppendEvents, Command, Decision, Outcome
-from engine.engine import Engine
-from engine.errors import (
+from session_engine.engine.clock import Clock, ManualClock, SystemClock
+from session_engine.engine.commands import AppendEvents, Command, Decision, Outcome
+from session_engine.engine.engine import Engine
+from session_engine.engine.errors import (
     CommandFailed,
     EngineClosed,
     EngineError,
@@ -12,8 +12,8 @@ from engine.errors import (
     ValidationFailed,
     WrongExpectedVersion,
 )
-from engine.events import DomainEvent, EventRegistry
-from engine.log.records import ANY, NO_STREAM, AppendResult, Metadata, NewEvent, RecordedEvent
+from session_engine.engine.events import DomainEvent, EventRegistry
+from session_engine.engine.log.records import ANY, NO_STREAM, AppendResult, Metadata, NewEvent, RecordedEvent
 
 __all__ = [
     "ANY",

@@ -15,11 +15,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from engine.log.reads import LogPage
-from engine.log.records import RecordedEvent
-from engine.log.schema import Position, UtcDateTime, stored_instant
-from engine.modules import Domain
-from engine.projections.base import Projection, ProjectionContext
+from session_engine.engine.log.reads import LogPage
+from session_engine.engine.log.records import RecordedEvent
+from session_engine.engine.log.schema import Position, UtcDateTime, stored_instant
+from session_engine.engine.modules import Domain
+from session_engine.engine.projections.base import Projection, ProjectionContext
 
 metadata = sa.MetaData()
 """Its own metadata: the table is created by the engine when the domain is enabled, not by migrations."""

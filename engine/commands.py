@@ -13,12 +13,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from engine.events import DomainEvent
-from engine.log.records import ANY, AppendResult, ExpectedVersion, Metadata, NewEvent, RecordedEvent
-from engine.quick_init import quick_init
+from session_engine.engine.events import DomainEvent
+from session_engine.engine.log.records import (
+    ANY,
+    AppendResult,
+    ExpectedVersion,
+    Metadata,
+    NewEvent,
+    RecordedEvent,
+)
+from session_engine.engine.quick_init import quick_init
 
 if TYPE_CHECKING:
-    from engine.unit_of_work import UnitOfWork
+    from session_engine.engine.unit_of_work import UnitOfWork
 
 R = TypeVar("R")
 C = TypeVar("C", bound="Command")

@@ -18,14 +18,14 @@ import anyio
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection
 
-from engine.clock import Clock, SystemClock, as_utc
-from engine.commands import AppendEvents, Command, CommandHandlers, Outcome
-from engine.errors import ValidationFailed
-from engine.events import DomainEvent, EventRegistry
-from engine.log import reads, transfer
-from engine.log.backend import Backend, Durability, PostgresListener, normalise_url
-from engine.log.bounds import check_bigint, check_integer
-from engine.log.records import (
+from session_engine.engine.clock import Clock, SystemClock, as_utc
+from session_engine.engine.commands import AppendEvents, Command, CommandHandlers, Outcome
+from session_engine.engine.errors import ValidationFailed
+from session_engine.engine.events import DomainEvent, EventRegistry
+from session_engine.engine.log import reads, transfer
+from session_engine.engine.log.backend import Backend, Durability, PostgresListener, normalise_url
+from session_engine.engine.log.bounds import check_bigint, check_integer
+from session_engine.engine.log.records import (
     ANY,
     NO_METADATA,
     AppendResult,
@@ -34,18 +34,24 @@ from engine.log.records import (
     NewEvent,
     RecordedEvent,
 )
-from engine.log.subscriptions import EventFilter, SubscriptionHub
-from engine.migrate import upgrade
-from engine.modules import Domain, domains
-from engine.objects.service import ObjectsService
-from engine.projections.asof import SessionState
-from engine.projections.base import Projection
-from engine.projections.rebuild import catch_up, create_tables, rebuild_in_place, replay, scratch_copy
-from engine.projections.registry import ProjectionSet, read_checkpoints
-from engine.projections.verify import Difference, diff_projections
-from engine.records.service import RecordsService
-from engine.values.service import ValuesService
-from engine.writes import Committer
+from session_engine.engine.log.subscriptions import EventFilter, SubscriptionHub
+from session_engine.engine.migrate import upgrade
+from session_engine.engine.modules import Domain, domains
+from session_engine.engine.objects.service import ObjectsService
+from session_engine.engine.projections.asof import SessionState
+from session_engine.engine.projections.base import Projection
+from session_engine.engine.projections.rebuild import (
+    catch_up,
+    create_tables,
+    rebuild_in_place,
+    replay,
+    scratch_copy,
+)
+from session_engine.engine.projections.registry import ProjectionSet, read_checkpoints
+from session_engine.engine.projections.verify import Difference, diff_projections
+from session_engine.engine.records.service import RecordsService
+from session_engine.engine.values.service import ValuesService
+from session_engine.engine.writes import Committer
 
 log = logging.getLogger("session_engine")
 T = TypeVar("T")

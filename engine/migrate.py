@@ -10,8 +10,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-import migrations
-from engine.log.backend import Backend
+from session_engine import migrations
+from session_engine.engine.log.backend import Backend
 
 MIGRATE_LOCK_KEY = 0x5E55_0001
 

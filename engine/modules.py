@@ -8,10 +8,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from engine.commands import CommandHandlers
-from engine.commands import handlers as core_handlers
-from engine.events import EventRegistry
-from engine.projections.base import Projection
+from session_engine.engine.commands import CommandHandlers
+from session_engine.engine.commands import handlers as core_handlers
+from session_engine.engine.events import EventRegistry
+from session_engine.engine.projections.base import Projection
 
 
 @dataclass(frozen=True)
@@ -28,9 +28,9 @@ def _core() -> Domain:
 
 def domains() -> list[Domain]:
     """Every domain of the engine, core first. Imported lazily to keep import order simple."""
-    from engine.objects import domain as objects
-    from engine.records import domain as records
-    from engine.values import domain as values
+    from session_engine.engine.objects import domain as objects
+    from session_engine.engine.records import domain as records
+    from session_engine.engine.values import domain as values
 
     # Records before objects: in a replay page a message's new term rows then find their session's
     # record already written and copy its filters once (engine/records/term_filters.py), instead of

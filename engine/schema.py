@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from sqlalchemy import MetaData
 
-from engine.log.schema import metadata
+from session_engine.engine.log.schema import metadata
 
 
 def all_metadata() -> MetaData:
     """The metadata with every domain's tables registered (importing the domains registers them)."""
-    from engine.modules import domains
+    from session_engine.engine.modules import domains
 
     domains()
     return metadata
@@ -17,6 +17,6 @@ def all_metadata() -> MetaData:
 
 def extra_tables() -> set[str]:
     """Tables that migrations create outside the metadata (FTS indexes and their shadow tables)."""
-    from engine.modules import domains
+    from session_engine.engine.modules import domains
 
     return {name for domain in domains() for p in domain.projections for name in p.extra_tables}

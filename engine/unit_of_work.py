@@ -16,15 +16,15 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from engine.commands import Command
-from engine.errors import ValidationFailed, WrongExpectedVersion
-from engine.events import DomainEvent, EventRegistry
-from engine.log import driver, reads
-from engine.log.backend import EVENT_COLUMNS, Backend
-from engine.log.records import NO_METADATA, ExpectedVersion, NewEvent, RecordedEvent
-from engine.log.schema import stored_instant
-from engine.projections.base import ProjectionContext
-from engine.projections.registry import CheckpointAdvance, ProjectionSet
+from session_engine.engine.commands import Command
+from session_engine.engine.errors import ValidationFailed, WrongExpectedVersion
+from session_engine.engine.events import DomainEvent, EventRegistry
+from session_engine.engine.log import driver, reads
+from session_engine.engine.log.backend import EVENT_COLUMNS, Backend
+from session_engine.engine.log.records import NO_METADATA, ExpectedVersion, NewEvent, RecordedEvent
+from session_engine.engine.log.schema import stored_instant
+from session_engine.engine.projections.base import ProjectionContext
+from session_engine.engine.projections.registry import CheckpointAdvance, ProjectionSet
 
 _INSERT_EVENTS = {
     # The hot path hands rows straight to the driver: SQLAlchemy's per-row bind processing

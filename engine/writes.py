@@ -26,16 +26,16 @@ import anyio
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from engine.bridge import Bridge, Waiter, current_bridge
-from engine.clock import Clock, as_utc
-from engine.commands import AppendEvents, Command, CommandHandlers, Outcome
-from engine.errors import CommandFailed, EngineClosed, EngineError
-from engine.events import EventRegistry
-from engine.log import reads
-from engine.log.backend import Backend
-from engine.log.records import AppendResult, RecordedEvent
-from engine.projections.registry import CheckpointAdvance, ProjectionSet
-from engine.unit_of_work import DeferredFailed, HalfWritten, StreamVersions, UnitOfWork
+from session_engine.engine.bridge import Bridge, Waiter, current_bridge
+from session_engine.engine.clock import Clock, as_utc
+from session_engine.engine.commands import AppendEvents, Command, CommandHandlers, Outcome
+from session_engine.engine.errors import CommandFailed, EngineClosed, EngineError
+from session_engine.engine.events import EventRegistry
+from session_engine.engine.log import reads
+from session_engine.engine.log.backend import Backend
+from session_engine.engine.log.records import AppendResult, RecordedEvent
+from session_engine.engine.projections.registry import CheckpointAdvance, ProjectionSet
+from session_engine.engine.unit_of_work import DeferredFailed, HalfWritten, StreamVersions, UnitOfWork
 
 log = logging.getLogger("session_engine.writes")
 T = TypeVar("T")

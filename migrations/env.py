@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from alembic import context
 
-from engine.log.backend import normalise_url
-from engine.schema import all_metadata
+from session_engine.engine.log.backend import normalise_url
+from session_engine.engine.schema import all_metadata
 
 target_metadata = all_metadata()
 

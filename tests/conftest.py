@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from engine import Engine, ManualClock
+from session_engine.engine import Engine, ManualClock
 from tests.databases import REQUIRE_POSTGRES, PostgresDatabases, SqliteDatabases, postgres_unreachable
 from tests.harness import EngineHarness, portal
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from engine.log.backend import Backend, normalise_url
-from engine.migrate import upgrade
-from engine.schema import all_metadata, extra_tables
+from session_engine.engine.log.backend import Backend, normalise_url
+from session_engine.engine.migrate import upgrade
+from session_engine.engine.schema import all_metadata, extra_tables
 
 ADMIN_URL = os.environ.get("SESSION_ENGINE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 REQUIRE_POSTGRES = os.environ.get("SESSION_ENGINE_REQUIRE_POSTGRES") == "1"

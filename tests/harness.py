@@ -11,7 +11,7 @@ import anyio
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from hypothesis.stateful import RuleBasedStateMachine
 
-from engine import Engine, EngineError
+from session_engine.engine import Engine, EngineError
 
 T = TypeVar("T")
 

@@ -13,14 +13,14 @@ from pathlib import Path
 import anyio
 import pytest
 
-from engine import Engine
+from session_engine.engine import Engine
 
 pytestmark = pytest.mark.anyio
 
 CHILD = textwrap.dedent(
     """
     import os, sys, anyio
-    from engine import Engine, NewEvent
+    from session_engine.engine import Engine, NewEvent
 
     url, acks_path = sys.argv[1], sys.argv[2]
     acks = os.open(acks_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine import Engine, NewEvent, ValidationFailed
-from engine.documents import (
+from session_engine.engine import Engine, NewEvent, ValidationFailed
+from session_engine.engine.documents import (
     MAX_DEPTH,
     MAX_INTEGER,
     MIN_INTEGER,
@@ -24,9 +24,13 @@ from engine.documents import (
     loads,
     problem,
 )
-from engine.objects.errors import InvalidGraphOperation, InvalidGraphQuery, InvalidSessionObject
-from engine.records.errors import InvalidRecordRequest
-from engine.records.models import SessionRecord, SetRequest
+from session_engine.engine.objects.errors import (
+    InvalidGraphOperation,
+    InvalidGraphQuery,
+    InvalidSessionObject,
+)
+from session_engine.engine.records.errors import InvalidRecordRequest
+from session_engine.engine.records.models import SessionRecord, SetRequest
 from tests.records.helpers import record
 
 in_range = st.integers(min_value=MIN_INTEGER, max_value=MAX_INTEGER)

@@ -8,7 +8,7 @@ import anyio
 import pytest
 import sqlalchemy as sa
 
-from engine import (
+from session_engine.engine import (
     ANY,
     NO_STREAM,
     Engine,
@@ -18,7 +18,7 @@ from engine import (
     ValidationFailed,
     WrongExpectedVersion,
 )
-from engine.catalog import catalog_domain, streams
+from session_engine.engine.catalog import catalog_domain, streams
 
 pytestmark = pytest.mark.anyio
 

@@ -10,8 +10,8 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
-from engine import NO_STREAM, ManualClock, NewEvent, WrongExpectedVersion
-from engine.catalog import catalog_domain
+from session_engine.engine import NO_STREAM, ManualClock, NewEvent, WrongExpectedVersion
+from session_engine.engine.catalog import catalog_domain
 from tests.harness import EngineHarness
 
 streams = st.sampled_from(["a", "b", "c", "d"])

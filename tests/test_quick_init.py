@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.commands import AppendEvents, Outcome
-from engine.log.records import AppendResult, NewEvent, RecordedEvent
-from engine.quick_init import quick_init
+from session_engine.engine.commands import AppendEvents, Outcome
+from session_engine.engine.log.records import AppendResult, NewEvent, RecordedEvent
+from session_engine.engine.quick_init import quick_init
 
 
 def _shape() -> type[Any]:

@@ -8,8 +8,8 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from engine.log.backend import Backend, normalise_url
-from engine.schema import all_metadata, extra_tables
+from session_engine.engine.log.backend import Backend, normalise_url
+from session_engine.engine.schema import all_metadata, extra_tables
 
 
 def _include(extra: set[str], dialect: str) -> Any:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from engine.log.backend import WAL_CHECKPOINT_PAGES, Backend, normalise_url
+from session_engine.engine.log.backend import WAL_CHECKPOINT_PAGES, Backend, normalise_url
 from tests.databases import SqliteDatabases
 
 

@@ -9,8 +9,8 @@ import textwrap
 import anyio
 import pytest
 
-from engine import Engine, NewEvent
-from engine.log.subscriptions import take
+from session_engine.engine import Engine, NewEvent
+from session_engine.engine.log.subscriptions import take
 
 pytestmark = pytest.mark.anyio
 
@@ -68,7 +68,7 @@ async def test_catch_up_reads_beyond_the_memory_buffer(database_url: str) -> Non
 CHILD = textwrap.dedent(
     """
     import sys, anyio
-    from engine import Engine, NewEvent
+    from session_engine.engine import Engine, NewEvent
 
     async def main():
         async with Engine.open(sys.argv[1], migrate=False) as engine:

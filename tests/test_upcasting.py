@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from engine import DomainEvent, Engine, EventRegistry
+from session_engine.engine import DomainEvent, Engine, EventRegistry
 
 pytestmark = pytest.mark.anyio
 

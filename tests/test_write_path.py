@@ -8,13 +8,22 @@ import anyio
 import pytest
 import sqlalchemy as sa
 
-from engine import Command, CommandFailed, Decision, Engine, EngineClosed, EngineError, NewEvent, writes
-from engine.bridge import AnyioBridge
-from engine.commands import AppendEvents, CommandHandlers
-from engine.log.records import AppendResult
-from engine.modules import Domain
-from engine.projections.base import Projection
-from engine.unit_of_work import UnitOfWork
+from session_engine.engine import (
+    Command,
+    CommandFailed,
+    Decision,
+    Engine,
+    EngineClosed,
+    EngineError,
+    NewEvent,
+    writes,
+)
+from session_engine.engine.bridge import AnyioBridge
+from session_engine.engine.commands import AppendEvents, CommandHandlers
+from session_engine.engine.log.records import AppendResult
+from session_engine.engine.modules import Domain
+from session_engine.engine.projections.base import Projection
+from session_engine.engine.unit_of_work import UnitOfWork
 
 pytestmark = pytest.mark.anyio
 
@@ -180,7 +189,7 @@ async def test_a_foreign_writer_invalidates_cached_versions(test_engine: Engine)
 
     # Simulate a foreign writer: bump the stream behind the committer's cached version.
     def sneak(connection: sa.Connection) -> None:
-        from engine.log.schema import events
+        from session_engine.engine.log.schema import events
 
         with connection.begin():
             found = connection.execute(sa.select(events).where(events.c.position == 1)).one()

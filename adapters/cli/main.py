@@ -14,10 +14,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from adapters.cli.serve import serve
-from engine import Engine
-from engine.errors import EngineError
-from engine.migrate import upgrade
+from session_engine.adapters.cli.serve import serve
+from session_engine.engine import Engine
+from session_engine.engine.errors import EngineError
+from session_engine.engine.migrate import upgrade
 
 T = TypeVar("T")
 console = Console()
@@ -66,7 +66,7 @@ def main() -> None:
 @database_option
 def migrate(database: str | None) -> None:
     """Apply the schema migrations (the engine also does this when it opens)."""
-    from engine.log.backend import Backend, normalise_url
+    from session_engine.engine.log.backend import Backend, normalise_url
 
     backend = Backend(normalise_url(database))
     engine = backend.create_engine(writer=True)

@@ -10,8 +10,14 @@ from collections.abc import Iterator
 import click
 import uvicorn
 
-from adapters.config import ConfigError, ServerConfig, development_config, is_loopback, load_config
-from adapters.logs import configure_logging
+from session_engine.adapters.config import (
+    ConfigError,
+    ServerConfig,
+    development_config,
+    is_loopback,
+    load_config,
+)
+from session_engine.adapters.logs import configure_logging
 
 log = logging.getLogger("session_engine.server")
 
@@ -63,7 +69,7 @@ class QuietServer(uvicorn.Server):
 )
 def serve(host: str | None, port: int | None, database: str | None, config_file: str | None) -> None:
     """Serve the websocket, REST and RPC adapters on one port."""
-    from adapters.app import create_app, uvicorn_config
+    from session_engine.adapters.app import create_app, uvicorn_config
 
     try:
         config, host, port, database = resolve(config_file, host, port, database)

@@ -1,3 +1,3 @@
 """The REST adapter: Distri routes, the BlobHub command endpoint, resource and history routes."""
 
-from adapters.rest import paths as paths  # registers the `seg` and `rest` path convertors
+from session_engine.adapters.rest import paths as paths  # registers the `seg` and `rest` path convertors

@@ -13,11 +13,11 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from adapters.config import ServerConfig
-from adapters.rest import blobhub_routes, distri, errors, history, objects, records
-from adapters.rest.body import BodyAndPath
-from adapters.rest.schema import build_openapi
-from engine import Engine
+from session_engine.adapters.config import ServerConfig
+from session_engine.adapters.rest import blobhub_routes, distri, errors, history, objects, records
+from session_engine.adapters.rest.body import BodyAndPath
+from session_engine.adapters.rest.schema import build_openapi
+from session_engine.engine import Engine
 
 TITLE = "session-engine REST API"
 VERSION = "0.1.0"

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from fastapi import Request
 from fastapi.security import HTTPBearer
 
-from adapters.config import ServerConfig, Tenant
-from adapters.credentials import API_KEY_HEADER, CredentialRefused, tenant_for
-from adapters.rest.errors import ApiError
-from engine import Engine, Metadata
+from session_engine.adapters.config import ServerConfig, Tenant
+from session_engine.adapters.credentials import API_KEY_HEADER, CredentialRefused, tenant_for
+from session_engine.adapters.rest.errors import ApiError
+from session_engine.engine import Engine, Metadata
 
 ADAPTER = "rest"
 

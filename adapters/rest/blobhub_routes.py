@@ -14,11 +14,11 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict
 from starlette.responses import Response
 
-from adapters.blobhub import COMMANDS, QUERIES, command_schema, run_command
-from adapters.rest.auth import ADAPTER, Caller, caller
-from adapters.rest.bodies import read_json
-from adapters.rest.errors import ApiError, BlobHubError, responses
-from adapters.rest.schema import json_body
+from session_engine.adapters.blobhub import COMMANDS, QUERIES, command_schema, run_command
+from session_engine.adapters.rest.auth import ADAPTER, Caller, caller
+from session_engine.adapters.rest.bodies import read_json
+from session_engine.adapters.rest.errors import ApiError, BlobHubError, responses
+from session_engine.adapters.rest.schema import json_body
 
 router = APIRouter(tags=["blobhub"], responses=responses(BlobHubError, 400, 401, 403, 404, 409, 413, 500))
 CallerDep = Annotated[Caller, Depends(caller)]

@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
 
-from adapters.rest.errors import ApiError, validation_message
-from engine import documents
+from session_engine.adapters.rest.errors import ApiError, validation_message
+from session_engine.engine import documents
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from adapters.rest.errors import error_response
+from session_engine.adapters.rest.errors import error_response
 
 _SAFE = "/%:@!$&'()*+,;=-._~"
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})

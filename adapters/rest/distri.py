@@ -21,10 +21,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
-from adapters.rest.auth import Caller, caller, caller_of
-from adapters.rest.bodies import read_model
-from adapters.rest.errors import ApiError, DistriError, responses
-from adapters.rest.schema import json_body
+from session_engine.adapters.rest.auth import Caller, caller, caller_of
+from session_engine.adapters.rest.bodies import read_model
+from session_engine.adapters.rest.errors import ApiError, DistriError, responses
+from session_engine.adapters.rest.schema import json_body
 
 router = APIRouter(tags=["distri"], responses=responses(DistriError, 400, 401, 404, 413, 500))
 CallerDep = Annotated[Caller, Depends(caller)]

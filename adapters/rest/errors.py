@@ -20,8 +20,8 @@ from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 
-from adapters.blobhub import CommandError, status_for
-from engine.errors import EngineError
+from session_engine.adapters.blobhub import CommandError, status_for
+from session_engine.engine.errors import EngineError
 
 log = logging.getLogger("session_engine.rest")
 

@@ -17,15 +17,15 @@ from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from adapters.config import ServerConfig
-from adapters.rest.auth import Caller, caller
-from adapters.rest.errors import ApiError, ResourceError, responses
-from adapters.rest.params import refuse_nul
-from engine.clock import as_utc
-from engine.log.records import RecordedEvent
-from engine.objects import envelope_reads
-from engine.projections.asof import SessionState
-from engine.values import queries
+from session_engine.adapters.config import ServerConfig
+from session_engine.adapters.rest.auth import Caller, caller
+from session_engine.adapters.rest.errors import ApiError, ResourceError, responses
+from session_engine.adapters.rest.params import refuse_nul
+from session_engine.engine.clock import as_utc
+from session_engine.engine.log.records import RecordedEvent
+from session_engine.engine.objects import envelope_reads
+from session_engine.engine.projections.asof import SessionState
+from session_engine.engine.values import queries
 
 router = APIRouter(prefix="/api", tags=["history"], responses=responses(ResourceError, 400, 401, 404, 500))
 CallerDep = Annotated[Caller, Depends(caller)]

@@ -26,14 +26,19 @@ from starlette.convertors import Convertor
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from adapters.config import ServerConfig
-from adapters.rest import distri
-from adapters.rest.auth import ADAPTER, resolve_tenant
-from adapters.rest.bodies import parse_model
-from adapters.rest.body import BodyAndPath, routing_path
-from adapters.rest.errors import ApiError, api_error_response, crash_response, engine_error_response
-from engine import Engine, Metadata
-from engine.errors import EngineError
+from session_engine.adapters.config import ServerConfig
+from session_engine.adapters.rest import distri
+from session_engine.adapters.rest.auth import ADAPTER, resolve_tenant
+from session_engine.adapters.rest.bodies import parse_model
+from session_engine.adapters.rest.body import BodyAndPath, routing_path
+from session_engine.adapters.rest.errors import (
+    ApiError,
+    api_error_response,
+    crash_response,
+    engine_error_response,
+)
+from session_engine.engine import Engine, Metadata
+from session_engine.engine.errors import EngineError
 
 MOUNTS = ("/v1", "/api/v1")
 """Where `adapters.rest.app` mounts the Distri router."""

@@ -18,12 +18,12 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
-from adapters.rest.auth import Caller, caller
-from adapters.rest.bodies import read_model
-from adapters.rest.errors import ResourceError, responses
-from adapters.rest.params import instant, refuse_nul
-from adapters.rest.schema import json_body
-from engine.objects.models import check_identifier
+from session_engine.adapters.rest.auth import Caller, caller
+from session_engine.adapters.rest.bodies import read_model
+from session_engine.adapters.rest.errors import ResourceError, responses
+from session_engine.adapters.rest.params import instant, refuse_nul
+from session_engine.adapters.rest.schema import json_body
+from session_engine.engine.objects.models import check_identifier
 
 router = APIRouter(
     prefix="/api/sessions/{session_id:seg}/objects",

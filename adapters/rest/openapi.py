@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from adapters.config import development_config
-from adapters.rest.app import create_rest_app
+from session_engine.adapters.config import development_config
+from session_engine.adapters.rest.app import create_rest_app
 
 SPEC = Path(__file__).resolve().parents[2] / "specs" / "openapi.json"
 

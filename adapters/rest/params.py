@@ -11,8 +11,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from adapters.rest.errors import ApiError
-from engine.objects.models import has_nul
+from session_engine.adapters.rest.errors import ApiError
+from session_engine.engine.objects.models import has_nul
 
 
 def refuse_nul(name: str, value: Any, code: str = "invalid_request") -> None:

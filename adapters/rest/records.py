@@ -14,11 +14,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 from starlette.responses import Response
 
-from adapters.rest.auth import Caller, caller
-from adapters.rest.bodies import read_json
-from adapters.rest.errors import ApiError, ResourceError, responses
-from adapters.rest.schema import json_body
-from engine.records.models import (
+from session_engine.adapters.rest.auth import Caller, caller
+from session_engine.adapters.rest.bodies import read_json
+from session_engine.adapters.rest.errors import ApiError, ResourceError, responses
+from session_engine.adapters.rest.schema import json_body
+from session_engine.engine.records.models import (
     DeleteResponse,
     GetChildrenResponse,
     ListResponse,

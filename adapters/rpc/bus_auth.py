@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import secrets
 
-from adapters.config import ServerConfig, Tenant
+from session_engine.adapters.config import ServerConfig, Tenant
 
 NONCE_BYTES = 32
 

@@ -18,10 +18,10 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup
 
-from adapters.config import ServerConfig, Tenant
-from adapters.rpc import bus_protocol as wire
-from adapters.rpc.bus_auth import authenticate, new_nonce
-from adapters.rpc.bus_protocol import (
+from session_engine.adapters.config import ServerConfig, Tenant
+from session_engine.adapters.rpc import bus_protocol as wire
+from session_engine.adapters.rpc.bus_auth import authenticate, new_nonce
+from session_engine.adapters.rpc.bus_protocol import (
     CLOSE_REASONS,
     OBJECTS_NAMESPACE,
     SERVER_SUBJECTS,
@@ -38,11 +38,11 @@ from adapters.rpc.bus_protocol import (
     Unsubscribe,
     parse_message,
 )
-from adapters.rpc.bus_routes import route
-from adapters.websocket.transport import hooks_of
-from engine import Engine, RecordedEvent
-from engine.objects.blobhub import blobhub_event
-from engine.records import bus_event
+from session_engine.adapters.rpc.bus_routes import route
+from session_engine.adapters.websocket.transport import hooks_of
+from session_engine.engine import Engine, RecordedEvent
+from session_engine.engine.objects.blobhub import blobhub_event
+from session_engine.engine.records import bus_event
 
 log = logging.getLogger("session_engine.bus")
 MAX_IN_FLIGHT = 64

@@ -13,9 +13,15 @@ import inspect
 import logging
 from typing import Any
 
-from adapters.rpc.bus_protocol import RECORDS_NAMESPACE, ErrorCode, Request, error_response, result_response
-from engine import Engine, EngineError, Metadata, ValidationFailed
-from engine.records import SUBJECTS, RecordsService
+from session_engine.adapters.rpc.bus_protocol import (
+    RECORDS_NAMESPACE,
+    ErrorCode,
+    Request,
+    error_response,
+    result_response,
+)
+from session_engine.engine import Engine, EngineError, Metadata, ValidationFailed
+from session_engine.engine.records import SUBJECTS, RecordsService
 
 ADAPTER = "bus"
 log = logging.getLogger("session_engine.bus")

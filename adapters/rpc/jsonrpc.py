@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from engine import documents
+from session_engine.engine import documents
 
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600

@@ -18,14 +18,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from adapters import credentials
-from adapters.blobhub import COMMANDS, CommandError, run_command
-from adapters.config import ServerConfig, Tenant
-from adapters.credentials import API_KEY_HEADER, API_KEY_PARAMETER, CredentialRefused
-from adapters.rpc.jsonrpc import INVALID_PARAMS, METHOD_NOT_FOUND, RpcError, answer
-from adapters.rpc.subscriptions import FORBIDDEN, Subscriptions
-from adapters.websocket.transport import hooks_of
-from engine import Engine
+from session_engine.adapters import credentials
+from session_engine.adapters.blobhub import COMMANDS, CommandError, run_command
+from session_engine.adapters.config import ServerConfig, Tenant
+from session_engine.adapters.credentials import API_KEY_HEADER, API_KEY_PARAMETER, CredentialRefused
+from session_engine.adapters.rpc.jsonrpc import INVALID_PARAMS, METHOD_NOT_FOUND, RpcError, answer
+from session_engine.adapters.rpc.subscriptions import FORBIDDEN, Subscriptions
+from session_engine.adapters.websocket.transport import hooks_of
+from session_engine.engine import Engine
 
 log = logging.getLogger("session_engine.jsonrpc")
 SUBSCRIPTION_METHODS = frozenset({"subscription/add", "subscription/remove"})

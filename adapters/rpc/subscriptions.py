@@ -16,10 +16,10 @@ import anyio
 from anyio.abc import TaskGroup
 from pydantic import ConfigDict, Field, ValidationError
 
-from adapters import blobhub
-from adapters.rpc.jsonrpc import INVALID_PARAMS, RpcError, notification
-from engine import Engine, RecordedEvent, ValidationFailed
-from engine.objects.blobhub import EVENT_TYPES, blobhub_event
+from session_engine.adapters import blobhub
+from session_engine.adapters.rpc.jsonrpc import INVALID_PARAMS, RpcError, notification
+from session_engine.engine import Engine, RecordedEvent, ValidationFailed
+from session_engine.engine.objects.blobhub import EVENT_TYPES, blobhub_event
 
 log = logging.getLogger("session_engine.jsonrpc")
 BLOBHUB_TYPES = frozenset(EVENT_TYPES.values())

@@ -17,9 +17,9 @@ import anyio
 import orjson
 from anyio.abc import TaskGroup
 
-from adapters.config import ServerConfig
-from adapters.websocket.objects import ObjectCommand
-from adapters.websocket.protocol import (
+from session_engine.adapters.config import ServerConfig
+from session_engine.adapters.websocket.objects import ObjectCommand
+from session_engine.adapters.websocket.protocol import (
     CLOSE_REASONS,
     SERVER_EVENT_ID,
     Close,
@@ -35,10 +35,10 @@ from adapters.websocket.protocol import (
     parse_envelope,
     response,
 )
-from adapters.websocket.resumption import ResumptionTable, SessionState, new_resume_id
-from adapters.websocket.session import ADAPTER, PacketHandler, event_json, new_session
-from adapters.websocket.transport import hooks_of
-from engine import Engine, Metadata, RecordedEvent, ValidationFailed
+from session_engine.adapters.websocket.resumption import ResumptionTable, SessionState, new_resume_id
+from session_engine.adapters.websocket.session import ADAPTER, PacketHandler, event_json, new_session
+from session_engine.adapters.websocket.transport import hooks_of
+from session_engine.engine import Engine, Metadata, RecordedEvent, ValidationFailed
 
 log = logging.getLogger("session_engine.websocket")
 Scope = dict[str, Any]

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ValidationError
 
-from adapters.blobhub import (
+from session_engine.adapters.blobhub import (
     AppendSessionMessages,
     ApplySessionGraphMutations,
     CommandError,
@@ -33,7 +33,7 @@ from adapters.blobhub import (
     QuerySessionGraph,
     UploadSessionObject,
 )
-from adapters.websocket.protocol import OBJECT_TYPES, Close, PacketType, ProtocolClose, Status
+from session_engine.adapters.websocket.protocol import OBJECT_TYPES, Close, PacketType, ProtocolClose, Status
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from engine import documents
+from session_engine.engine import documents
 
 UINT64_MAX = 2**64 - 1
 SERVER_EVENT_ID = UINT64_MAX

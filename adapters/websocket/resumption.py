@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 import anyio
 
-from adapters.config import Tenant
-from adapters.websocket.rate_limit import SlidingWindow
+from session_engine.adapters.config import Tenant
+from session_engine.adapters.websocket.rate_limit import SlidingWindow
 
 
 def new_resume_id() -> str:

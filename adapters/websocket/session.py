@@ -9,10 +9,10 @@ import logging
 import uuid
 from typing import Any
 
-from adapters.blobhub import CommandError, run_command
-from adapters.config import WEBSOCKET_KEY_LENGTH, ServerConfig, Tenant
-from adapters.websocket.objects import ObjectCommand, answer, command_body, refusal
-from adapters.websocket.protocol import (
+from session_engine.adapters.blobhub import CommandError, run_command
+from session_engine.adapters.config import WEBSOCKET_KEY_LENGTH, ServerConfig, Tenant
+from session_engine.adapters.websocket.objects import ObjectCommand, answer, command_body, refusal
+from session_engine.adapters.websocket.protocol import (
     OBJECT_TYPES,
     Body,
     Close,
@@ -26,10 +26,10 @@ from adapters.websocket.protocol import (
     parse_body,
     response,
 )
-from adapters.websocket.rate_limit import SlidingWindow
-from adapters.websocket.resumption import SessionState
-from engine import Engine, Metadata
-from engine.values.errors import StoreOutOfEntries, StoreOutOfMemory, StoreValueNotFound
+from session_engine.adapters.websocket.rate_limit import SlidingWindow
+from session_engine.adapters.websocket.resumption import SessionState
+from session_engine.engine import Engine, Metadata
+from session_engine.engine.values.errors import StoreOutOfEntries, StoreOutOfMemory, StoreValueNotFound
 
 ADAPTER = "websocket"
 log = logging.getLogger("session_engine.websocket")

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, make_url
 
-from engine.log import driver
+from session_engine.engine.log import driver
 
 Durability = Literal["full", "normal", "off"]
 NOTIFY_CHANNEL = "session_engine_events"

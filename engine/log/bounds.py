@@ -10,7 +10,7 @@ refuses such numbers itself, with `ValidationFailed`, before any SQL: one rule f
 
 from __future__ import annotations
 
-from engine.errors import ValidationFailed
+from session_engine.engine.errors import ValidationFailed
 
 MAX_INTEGER = 2**31 - 1
 """An SQL INTEGER (32 bits on PostgreSQL): stream versions, and a stream read's LIMIT."""

@@ -10,9 +10,9 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from engine.events import EventRegistry
-from engine.log.records import RecordedEvent
-from engine.log.schema import events
+from session_engine.engine.events import EventRegistry
+from session_engine.engine.log.records import RecordedEvent
+from session_engine.engine.log.schema import events
 
 _COLUMNS = (
     events.c.position,

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from engine.quick_init import quick_init
+from session_engine.engine.quick_init import quick_init
 
 ANY: None = None
 """Expected version: append whatever the stream's current version is."""

@@ -27,7 +27,7 @@ from sqlalchemy import (
     text,
 )
 
-from engine.clock import as_utc
+from session_engine.engine.clock import as_utc
 
 metadata = MetaData(
     naming_convention={

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import anyio
 
-from engine.log.records import RecordedEvent
+from session_engine.engine.log.records import RecordedEvent
 
 ReadPage = Callable[[int, int], Awaitable[list[RecordedEvent]]]
 

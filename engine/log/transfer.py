@@ -10,9 +10,9 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from engine.clock import as_utc
-from engine.errors import ValidationFailed
-from engine.log.schema import events
+from session_engine.engine.clock import as_utc
+from session_engine.engine.errors import ValidationFailed
+from session_engine.engine.log.schema import events
 
 FIELDS = (
     "position",

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from engine.modules import Domain
-from engine.objects import decide_envelopes, decide_graph, decide_threads  # noqa: F401 - register handlers
-from engine.objects.blobhub import blobhub_event
-from engine.objects.events import events
-from engine.objects.projection import projection
-from engine.objects.service import ObjectsService
-from engine.objects.state import handlers
+from session_engine.engine.modules import Domain
+from session_engine.engine.objects import decide_envelopes, decide_graph, decide_threads  # noqa: F401 - register handlers
+from session_engine.engine.objects.blobhub import blobhub_event
+from session_engine.engine.objects.events import events
+from session_engine.engine.objects.projection import projection
+from session_engine.engine.objects.service import ObjectsService
+from session_engine.engine.objects.state import handlers
 
 domain = Domain("objects", events=events, handlers=handlers, projections=[projection])
 

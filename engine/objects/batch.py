@@ -15,20 +15,20 @@ import sqlalchemy as sa
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.sql import Executable
 
-from engine.log.records import RecordedEvent
-from engine.log.schema import stored_instant
-from engine.objects import batch_statements as sql
-from engine.objects import graph_store
-from engine.objects.events import GraphMutated
-from engine.objects.graph_ops import Element
-from engine.objects.tables import (
+from session_engine.engine.log.records import RecordedEvent
+from session_engine.engine.log.schema import stored_instant
+from session_engine.engine.objects import batch_statements as sql
+from session_engine.engine.objects import graph_store
+from session_engine.engine.objects.events import GraphMutated
+from session_engine.engine.objects.graph_ops import Element
+from session_engine.engine.objects.tables import (
     graph_elements,
     messages,
     object_messages,
     thread_items,
     vertex_labels,
 )
-from engine.projections.base import ProjectionContext, WriteBatch, stored_json
+from session_engine.engine.projections.base import ProjectionContext, WriteBatch, stored_json
 
 ObjectKey = tuple[str, str, str]
 """(namespace, session_id, alias): a `session_objects` row."""

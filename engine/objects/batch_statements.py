@@ -10,7 +10,7 @@ import operator
 
 import sqlalchemy as sa
 
-from engine.objects.tables import (
+from session_engine.engine.objects.tables import (
     graph_elements,
     messages,
     object_messages,
@@ -18,7 +18,7 @@ from engine.objects.tables import (
     thread_items,
     vertex_labels,
 )
-from engine.projections.base import Bulk
+from session_engine.engine.projections.base import Bulk
 
 oid: sa.BindParameter[int] = sa.bindparam("oid")
 eid: sa.BindParameter[str] = sa.bindparam("eid")

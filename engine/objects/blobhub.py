@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.log.records import RecordedEvent
-from engine.objects.events import (
+from session_engine.engine.log.records import RecordedEvent
+from session_engine.engine.objects.events import (
     GraphMutated,
     MessagesAppended,
     ObjectDeleted,
     ObjectUploaded,
     ThreadItemPosted,
 )
-from engine.objects.state import epoch_ms
+from session_engine.engine.objects.state import epoch_ms
 
 EVENT_TYPES = {
     ObjectUploaded.event_type: "session_object_modified",

@@ -9,8 +9,8 @@ from __future__ import annotations
 import base64
 import binascii
 
-from engine.log.bounds import MAX_BIGINT
-from engine.objects.errors import InvalidCursor
+from session_engine.engine.log.bounds import MAX_BIGINT
+from session_engine.engine.objects.errors import InvalidCursor
 
 
 def encode(kind: str, ascending: bool, key: int) -> str:

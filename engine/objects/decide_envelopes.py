@@ -7,15 +7,31 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from engine.commands import Command, Decision
-from engine.log.records import RecordedEvent
-from engine.objects.errors import InvalidMessagesEnvelope, ObjectNotFound, SessionObjectTooLarge
-from engine.objects.events import MessagesAppended, ObjectDeleted, ObjectUploaded, PreviousObject
-from engine.objects.limits import MAX_MESSAGES, ROW_STRIDE
-from engine.objects.models import GraphValue, Message, MessagesValue, MessageValue, ThreadValue, dump
-from engine.objects.state import forget, handlers, iso, lookup
-from engine.objects.tables import object_messages
-from engine.unit_of_work import UnitOfWork
+from session_engine.engine.commands import Command, Decision
+from session_engine.engine.log.records import RecordedEvent
+from session_engine.engine.objects.errors import (
+    InvalidMessagesEnvelope,
+    ObjectNotFound,
+    SessionObjectTooLarge,
+)
+from session_engine.engine.objects.events import (
+    MessagesAppended,
+    ObjectDeleted,
+    ObjectUploaded,
+    PreviousObject,
+)
+from session_engine.engine.objects.limits import MAX_MESSAGES, ROW_STRIDE
+from session_engine.engine.objects.models import (
+    GraphValue,
+    Message,
+    MessagesValue,
+    MessageValue,
+    ThreadValue,
+    dump,
+)
+from session_engine.engine.objects.state import forget, handlers, iso, lookup
+from session_engine.engine.objects.tables import object_messages
+from session_engine.engine.unit_of_work import UnitOfWork
 
 MAX_ORDINALS = 1_000_000
 """Messages one `messages` object may hold in total (uploads plus appends)."""

@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from engine.commands import Command, Decision
-from engine.objects import graph_store
-from engine.objects.errors import InvalidGraphEnvelope
-from engine.objects.events import GraphMutated
-from engine.objects.graph_ops import Operation, Workspace, dump_operations
-from engine.objects.state import handlers, lookup
-from engine.unit_of_work import UnitOfWork
+from session_engine.engine.commands import Command, Decision
+from session_engine.engine.objects import graph_store
+from session_engine.engine.objects.errors import InvalidGraphEnvelope
+from session_engine.engine.objects.events import GraphMutated
+from session_engine.engine.objects.graph_ops import Operation, Workspace, dump_operations
+from session_engine.engine.objects.state import handlers, lookup
+from session_engine.engine.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True, kw_only=True)

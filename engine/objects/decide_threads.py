@@ -6,15 +6,15 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.commands import Command, Decision
-from engine.log.records import RecordedEvent
-from engine.objects.errors import InvalidThreadEnvelope, InvalidThreadItem, ThreadItemTooLarge
-from engine.objects.events import ThreadItemPosted
-from engine.objects.limits import MAX_ID, MAX_THREAD_ITEM_BYTES
-from engine.objects.models import check_document, has_nul, json_size, parse_content
-from engine.objects.state import handlers, lookup
-from engine.objects.thread_reads import item_document
-from engine.unit_of_work import UnitOfWork
+from session_engine.engine.commands import Command, Decision
+from session_engine.engine.log.records import RecordedEvent
+from session_engine.engine.objects.errors import InvalidThreadEnvelope, InvalidThreadItem, ThreadItemTooLarge
+from session_engine.engine.objects.events import ThreadItemPosted
+from session_engine.engine.objects.limits import MAX_ID, MAX_THREAD_ITEM_BYTES
+from session_engine.engine.objects.models import check_document, has_nul, json_size, parse_content
+from session_engine.engine.objects.state import handlers, lookup
+from session_engine.engine.objects.thread_reads import item_document
+from session_engine.engine.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.errors import EngineError, LimitExceeded, NotFound, ValidationFailed
+from session_engine.engine.errors import EngineError, LimitExceeded, NotFound, ValidationFailed
 
 
 class ObjectNotFound(NotFound):

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from engine.events import DomainEvent, EventRegistry
+from session_engine.engine.events import DomainEvent, EventRegistry
 
 
 class PreviousObject(BaseModel):

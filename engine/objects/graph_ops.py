@@ -14,15 +14,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from engine.objects import limits
-from engine.objects.errors import (
+from session_engine.engine.objects import limits
+from session_engine.engine.objects.errors import (
     ElementExists,
     ElementNotFound,
     InvalidGraphOperation,
     RevMismatch,
     TooManyOperations,
 )
-from engine.objects.models import check_document, json_size
+from session_engine.engine.objects.models import check_document, json_size
 
 Id = Annotated[str, Field(min_length=1, max_length=limits.MAX_ID, pattern=r"^[^\x00-\x1f]*$")]
 Props = dict[str, Any]

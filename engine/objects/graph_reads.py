@@ -8,13 +8,18 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from engine.clock import as_utc
-from engine.objects import cursors, graph_store
-from engine.objects.errors import ElementNotFound, InvalidGraphEnvelope, InvalidGraphQuery
-from engine.objects.limits import DEFAULT_GRAPH_PAGE, MAX_GET_MANY, MAX_NEIGHBOR_SOURCES, page_size
-from engine.objects.state import find_object
-from engine.objects.tables import graph_elements as ge
-from engine.objects.tables import vertex_labels as vl
+from session_engine.engine.clock import as_utc
+from session_engine.engine.objects import cursors, graph_store
+from session_engine.engine.objects.errors import ElementNotFound, InvalidGraphEnvelope, InvalidGraphQuery
+from session_engine.engine.objects.limits import (
+    DEFAULT_GRAPH_PAGE,
+    MAX_GET_MANY,
+    MAX_NEIGHBOR_SOURCES,
+    page_size,
+)
+from session_engine.engine.objects.state import find_object
+from session_engine.engine.objects.tables import graph_elements as ge
+from session_engine.engine.objects.tables import vertex_labels as vl
 
 Direction = Literal["out", "in", "both"]
 

@@ -8,9 +8,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import CursorResult
 
-from engine.clock import as_utc
-from engine.objects.graph_ops import Element
-from engine.objects.tables import graph_elements as ge
+from session_engine.engine.clock import as_utc
+from session_engine.engine.objects.graph_ops import Element
+from session_engine.engine.objects.tables import graph_elements as ge
 
 Run = Callable[..., CursorResult[Any]]
 """Runs a query: `connection.execute`, `UnitOfWork.read` or `ProjectionContext.read`."""

@@ -7,19 +7,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.log.records import RecordedEvent
-from engine.objects.batch import ObjectsBatch, batch_of
-from engine.objects.events import (
+from session_engine.engine.log.records import RecordedEvent
+from session_engine.engine.objects.batch import ObjectsBatch, batch_of
+from session_engine.engine.objects.events import (
     GraphMutated,
     MessagesAppended,
     ObjectDeleted,
     ObjectUploaded,
     ThreadItemPosted,
 )
-from engine.objects.graph_ops import Workspace, parse_stored_operations
-from engine.objects.limits import ROW_STRIDE, SEQ_STRIDE
-from engine.objects.models import text_of
-from engine.objects.tables import (
+from session_engine.engine.objects.graph_ops import Workspace, parse_stored_operations
+from session_engine.engine.objects.limits import ROW_STRIDE, SEQ_STRIDE
+from session_engine.engine.objects.models import text_of
+from session_engine.engine.objects.tables import (
     FTS_TABLES,
     create_search_index,
     graph_elements,
@@ -30,8 +30,8 @@ from engine.objects.tables import (
     thread_items,
     vertex_labels,
 )
-from engine.objects.terms import create_term_index, ensure_sqlite_function
-from engine.projections.base import BatchedProjection, ProjectionContext
+from session_engine.engine.objects.terms import create_term_index, ensure_sqlite_function
+from session_engine.engine.projections.base import BatchedProjection, ProjectionContext
 
 ROLES = ("system", "user", "assistant")
 

@@ -12,19 +12,30 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 from sqlalchemy.engine import Connection
 
-from engine.commands import Command
-from engine.log.records import Metadata
-from engine.objects import envelope_reads, graph_reads, thread_reads, traversal
-from engine.objects import messages as search
-from engine.objects.decide_envelopes import AppendMessages, DeleteObject, UploadObject
-from engine.objects.decide_graph import ApplyGraphMutations
-from engine.objects.decide_threads import PostThreadItem, check_item
-from engine.objects.errors import ElementNotFound, InvalidCursor, InvalidGraphQuery, ObjectNotFound
-from engine.objects.graph_ops import parse_operations
-from engine.objects.models import check_document, check_identifier, has_nul, parse_messages, parse_value
+from session_engine.engine.commands import Command
+from session_engine.engine.log.records import Metadata
+from session_engine.engine.objects import envelope_reads, graph_reads, thread_reads, traversal
+from session_engine.engine.objects import messages as search
+from session_engine.engine.objects.decide_envelopes import AppendMessages, DeleteObject, UploadObject
+from session_engine.engine.objects.decide_graph import ApplyGraphMutations
+from session_engine.engine.objects.decide_threads import PostThreadItem, check_item
+from session_engine.engine.objects.errors import (
+    ElementNotFound,
+    InvalidCursor,
+    InvalidGraphQuery,
+    ObjectNotFound,
+)
+from session_engine.engine.objects.graph_ops import parse_operations
+from session_engine.engine.objects.models import (
+    check_document,
+    check_identifier,
+    has_nul,
+    parse_messages,
+    parse_value,
+)
 
 if TYPE_CHECKING:
-    from engine.engine import Engine
+    from session_engine.engine.engine import Engine
 
 Instant = datetime | str | None
 

@@ -9,13 +9,13 @@ from weakref import WeakKeyDictionary
 
 import sqlalchemy as sa
 
-from engine.clock import as_utc
-from engine.commands import CommandHandlers
-from engine.objects.graph_store import Run
-from engine.objects.tables import session_objects as so
+from session_engine.engine.clock import as_utc
+from session_engine.engine.commands import CommandHandlers
+from session_engine.engine.objects.graph_store import Run
+from session_engine.engine.objects.tables import session_objects as so
 
 if TYPE_CHECKING:
-    from engine.unit_of_work import UnitOfWork
+    from session_engine.engine.unit_of_work import UnitOfWork
 
 handlers = CommandHandlers()
 

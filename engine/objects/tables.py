@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from engine.log.schema import Json, Position, UtcDateTime, metadata
-from engine.projections.base import dialect_ddl
+from session_engine.engine.log.schema import Json, Position, UtcDateTime, metadata
+from session_engine.engine.projections.base import dialect_ddl
 
 Seq = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 FTS_CONFIG = "english"

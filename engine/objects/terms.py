@@ -22,8 +22,8 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from engine.objects.tables import FTS_CONFIG, FTS_TOKENIZE, message_terms
-from engine.projections.base import dialect_ddl
+from session_engine.engine.objects.tables import FTS_CONFIG, FTS_TOKENIZE, message_terms
+from session_engine.engine.projections.base import dialect_ddl
 
 SQL_FUNCTION = "session_engine_terms"
 MAX_CACHED = 100_000

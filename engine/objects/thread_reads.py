@@ -8,12 +8,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from engine.clock import as_utc
-from engine.objects import cursors
-from engine.objects.errors import InvalidThreadEnvelope, ObjectNotFound
-from engine.objects.limits import DEFAULT_THREAD_PAGE, page_size
-from engine.objects.state import ObjectRow, find_object, iso
-from engine.objects.tables import thread_items as ti
+from session_engine.engine.clock import as_utc
+from session_engine.engine.objects import cursors
+from session_engine.engine.objects.errors import InvalidThreadEnvelope, ObjectNotFound
+from session_engine.engine.objects.limits import DEFAULT_THREAD_PAGE, page_size
+from session_engine.engine.objects.state import ObjectRow, find_object, iso
+from session_engine.engine.objects.tables import thread_items as ti
 
 _COLUMNS = (
     ti.c.seq,

@@ -16,9 +16,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import StaticPool
 
-from engine.log.records import RecordedEvent
-from engine.projections.base import Projection, ProjectionContext
-from engine.projections.rebuild import create_tables
+from session_engine.engine.log.records import RecordedEvent
+from session_engine.engine.projections.base import Projection, ProjectionContext
+from session_engine.engine.projections.rebuild import create_tables
 
 T = TypeVar("T")
 

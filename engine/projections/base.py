@@ -17,10 +17,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, CursorResult
 from sqlalchemy.sql import Executable
 
-from engine.events import DomainEvent
-from engine.log import driver
-from engine.log.reads import LogPage
-from engine.log.records import RecordedEvent
+from session_engine.engine.events import DomainEvent
+from session_engine.engine.log import driver
+from session_engine.engine.log.reads import LogPage
+from session_engine.engine.log.records import RecordedEvent
 
 Handler = Callable[["ProjectionContext", RecordedEvent], None]
 ExtraDDL = Callable[[Connection], None]

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from engine.events import EventRegistry
-from engine.log import reads
-from engine.log.backend import Backend
-from engine.log.records import RecordedEvent
-from engine.projections.base import Projection, ProjectionContext
-from engine.projections.registry import ProjectionSet, write_checkpoint
+from session_engine.engine.events import EventRegistry
+from session_engine.engine.log import reads
+from session_engine.engine.log.backend import Backend
+from session_engine.engine.log.records import RecordedEvent
+from session_engine.engine.projections.base import Projection, ProjectionContext
+from session_engine.engine.projections.registry import ProjectionSet, write_checkpoint
 
 Progress = Callable[[int], None]
 PAGE = 5000

@@ -7,10 +7,10 @@ from collections.abc import Iterable, Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from engine.log import driver
-from engine.log.records import RecordedEvent
-from engine.log.schema import checkpoints
-from engine.projections.base import Projection, ProjectionContext
+from session_engine.engine.log import driver
+from session_engine.engine.log.records import RecordedEvent
+from session_engine.engine.log.schema import checkpoints
+from session_engine.engine.projections.base import Projection, ProjectionContext
 
 
 class ProjectionSet:

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from engine.projections.base import Projection
+from session_engine.engine.projections.base import Projection
 
 
 @dataclass(frozen=True)

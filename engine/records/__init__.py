@@ -5,11 +5,11 @@ See `specs/records.md` for the decisions (order, delete and recreate, search syn
 
 from __future__ import annotations
 
-from engine.modules import Domain
-from engine.records.decide import handlers
-from engine.records.events import bus_event, registry
-from engine.records.projection import records
-from engine.records.service import SUBJECTS, RecordsService
+from session_engine.engine.modules import Domain
+from session_engine.engine.records.decide import handlers
+from session_engine.engine.records.events import bus_event, registry
+from session_engine.engine.records.projection import records
+from session_engine.engine.records.service import SUBJECTS, RecordsService
 
 domain = Domain("records", events=registry, handlers=handlers, projections=[records])
 

@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import sqlalchemy as sa
 
-from engine.commands import Command, CommandHandlers, Decision
-from engine.records import events as ev
-from engine.records.errors import InvalidRecordRequest
-from engine.records.models import DeleteRequest, SetRequest, UpdateRequest, WriteResponse
-from engine.records.tables import session_records
+from session_engine.engine.commands import Command, CommandHandlers, Decision
+from session_engine.engine.records import events as ev
+from session_engine.engine.records.errors import InvalidRecordRequest
+from session_engine.engine.records.models import DeleteRequest, SetRequest, UpdateRequest, WriteResponse
+from session_engine.engine.records.tables import session_records
 
 if TYPE_CHECKING:
-    from engine.unit_of_work import UnitOfWork
+    from session_engine.engine.unit_of_work import UnitOfWork
 
 handlers = CommandHandlers()
 

@@ -8,8 +8,8 @@ from typing import TypeVar
 from pydantic import BaseModel, ValidationError
 from pydantic_core import PydanticSerializationError
 
-from engine import documents
-from engine.errors import ValidationFailed
+from session_engine.engine import documents
+from session_engine.engine.errors import ValidationFailed
 
 Path = tuple[str | int, ...]
 M = TypeVar("M", bound=BaseModel)

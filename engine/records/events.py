@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.events import DomainEvent, EventRegistry
-from engine.log.records import RecordedEvent
+from session_engine.engine.events import DomainEvent, EventRegistry
+from session_engine.engine.log.records import RecordedEvent
 
 
 class SessionRecordSet(DomainEvent):

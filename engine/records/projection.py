@@ -12,10 +12,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from engine.log.records import RecordedEvent
-from engine.projections.base import Bulk, Projection, ProjectionContext, stored_json
-from engine.records import events as ev
-from engine.records.tables import (
+from session_engine.engine.log.records import RecordedEvent
+from session_engine.engine.projections.base import Bulk, Projection, ProjectionContext, stored_json
+from session_engine.engine.records import events as ev
+from session_engine.engine.records.tables import (
     TITLE_FTS,
     TITLE_FTS_TABLES,
     create_title_index,
@@ -23,7 +23,7 @@ from engine.records.tables import (
     session_records,
     session_status_counts,
 )
-from engine.records.term_filters import create_term_filters
+from session_engine.engine.records.term_filters import create_term_filters
 
 _r = session_records.c
 _delete_record = session_records.delete().where(

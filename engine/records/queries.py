@@ -13,8 +13,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from engine.errors import ValidationFailed
-from engine.objects.messages import (
+from session_engine.engine.errors import ValidationFailed
+from session_engine.engine.objects.messages import (
     has_term,
     has_terms,
     index_terms,
@@ -22,9 +22,9 @@ from engine.objects.messages import (
     message_stats,
     sessions_with_terms,
 )
-from engine.objects.tables import message_terms
-from engine.records.errors import InvalidSearchSyntax
-from engine.records.models import (
+from session_engine.engine.objects.tables import message_terms
+from session_engine.engine.records.errors import InvalidSearchSyntax
+from session_engine.engine.records.models import (
     DEFAULT_LIST_LIMIT,
     DEFAULT_SEARCH_LIMIT,
     STATUSES,
@@ -39,8 +39,8 @@ from engine.records.models import (
     SessionRecord,
     StatusCounts,
 )
-from engine.records.projection import fold_title
-from engine.records.tables import TITLE_FTS, session_records, session_status_counts
+from session_engine.engine.records.projection import fold_title
+from session_engine.engine.records.tables import TITLE_FTS, session_records, session_status_counts
 
 MAX_CHILDREN = 1000
 """getChildren has no paging on the wire: at most this many children, oldest first."""

@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.engine import Connection
 
-from engine.log.records import Metadata
-from engine.records import decide, queries
-from engine.records.errors import parse
-from engine.records.events import bus_event
-from engine.records.models import (
+from session_engine.engine.log.records import Metadata
+from session_engine.engine.records import decide, queries
+from session_engine.engine.records.errors import parse
+from session_engine.engine.records.events import bus_event
+from session_engine.engine.records.models import (
     DeleteRequest,
     DeleteResponse,
     GetByAdapterSessionIdRequest,
@@ -36,10 +36,10 @@ from engine.records.models import (
     UpdateResponse,
     Wire,
 )
-from engine.unit_of_work import check_identifier
+from session_engine.engine.unit_of_work import check_identifier
 
 if TYPE_CHECKING:
-    from engine.engine import Engine
+    from session_engine.engine.engine import Engine
 
 T = TypeVar("T")
 Request = Wire | Mapping[str, Any]

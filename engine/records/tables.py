@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from engine.log.schema import Json, metadata
-from engine.projections.base import dialect_ddl
+from session_engine.engine.log.schema import Json, metadata
+from session_engine.engine.projections.base import dialect_ddl
 
 SessionKey = sa.String(200).with_variant(postgresql.VARCHAR(200, collation="C"), "postgresql")
 """Session ids sort by code point on both backends (the list tie-breaker), whatever the database's locale."""

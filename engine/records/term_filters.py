@@ -15,10 +15,10 @@ term rows then find the record there and are written once, not written and updat
 
 from __future__ import annotations
 
-from engine.objects.tables import message_terms
-from engine.objects.terms import fresh_plan
-from engine.projections.base import dialect_ddl
-from engine.records.tables import session_records
+from session_engine.engine.objects.tables import message_terms
+from session_engine.engine.objects.terms import fresh_plan
+from session_engine.engine.projections.base import dialect_ddl
+from session_engine.engine.records.tables import session_records
 
 _T, _R = message_terms.name, session_records.name
 _FILTERS = "record_status = {row}.status, record_imported = {row}.is_imported"

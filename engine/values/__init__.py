@@ -6,13 +6,13 @@ read model and one event vocabulary; see `specs/values.md`.
 
 from __future__ import annotations
 
-from engine.modules import Domain
-from engine.values.decide import handlers
-from engine.values.events import registry
-from engine.values.policy import CONNECTION, DURABLE, Policies, Policy
-from engine.values.projection import values
-from engine.values.queries import SessionSummary, StoredValue, ValueSession
-from engine.values.service import ValuesService
+from session_engine.engine.modules import Domain
+from session_engine.engine.values.decide import handlers
+from session_engine.engine.values.events import registry
+from session_engine.engine.values.policy import CONNECTION, DURABLE, Policies, Policy
+from session_engine.engine.values.projection import values
+from session_engine.engine.values.queries import SessionSummary, StoredValue, ValueSession
+from session_engine.engine.values.service import ValuesService
 
 domain = Domain("values", events=registry, handlers=handlers, projections=[values])
 

@@ -13,24 +13,24 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from engine.commands import Command, CommandHandlers, Decision
-from engine.errors import ValidationFailed
-from engine.log import driver
-from engine.log.schema import UtcDateTime, instant_from_stored
-from engine.values import events as ev
-from engine.values import validation
-from engine.values.errors import (
+from session_engine.engine.commands import Command, CommandHandlers, Decision
+from session_engine.engine.errors import ValidationFailed
+from session_engine.engine.log import driver
+from session_engine.engine.log.schema import UtcDateTime, instant_from_stored
+from session_engine.engine.values import events as ev
+from session_engine.engine.values import validation
+from session_engine.engine.values.errors import (
     SessionConflict,
     SessionEnded,
     SessionNotFound,
     StoreOutOfEntries,
     StoreOutOfMemory,
 )
-from engine.values.policy import Kind, Policies, Policy
-from engine.values.projection import PART_PREFIX, value_entries, value_sessions
+from session_engine.engine.values.policy import Kind, Policies, Policy
+from session_engine.engine.values.projection import PART_PREFIX, value_entries, value_sessions
 
 if TYPE_CHECKING:
-    from engine.unit_of_work import UnitOfWork
+    from session_engine.engine.unit_of_work import UnitOfWork
 
 handlers = CommandHandlers()
 

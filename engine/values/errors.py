@@ -6,7 +6,7 @@ error to a status without a lookup table of its own; the REST adapter maps by ba
 
 from __future__ import annotations
 
-from engine.errors import LimitExceeded, NotFound, ValidationFailed
+from session_engine.engine.errors import LimitExceeded, NotFound, ValidationFailed
 
 
 class StoreValueNotFound(NotFound):

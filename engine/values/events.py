@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from engine.events import DomainEvent, EventRegistry
+from session_engine.engine.events import DomainEvent, EventRegistry
 
 
 class ValueSet(DomainEvent):

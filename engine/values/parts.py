@@ -9,8 +9,8 @@ import base64
 import binascii
 from typing import Any
 
-from engine.errors import ValidationFailed
-from engine.values.projection import PART_PREFIX
+from session_engine.engine.errors import ValidationFailed
+from session_engine.engine.values.projection import PART_PREFIX
 
 
 def part_key(name: str) -> str:

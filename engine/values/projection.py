@@ -15,11 +15,11 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.sql import Executable
 
-from engine.clock import as_utc
-from engine.log.records import RecordedEvent
-from engine.log.schema import Position, UtcDateTime, metadata, stored_instant
-from engine.projections.base import BatchedProjection, Bulk, ProjectionContext, WriteBatch
-from engine.values import events as ev
+from session_engine.engine.clock import as_utc
+from session_engine.engine.log.records import RecordedEvent
+from session_engine.engine.log.schema import Position, UtcDateTime, metadata, stored_instant
+from session_engine.engine.projections.base import BatchedProjection, Bulk, ProjectionContext, WriteBatch
+from session_engine.engine.values import events as ev
 
 PART_PREFIX = "__user_part_"
 

@@ -14,9 +14,9 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from engine.log import driver
-from engine.log.schema import UtcDateTime, instant_from_stored, stored_instant
-from engine.values.projection import PART_PREFIX, value_entries, value_sessions
+from session_engine.engine.log import driver
+from session_engine.engine.log.schema import UtcDateTime, instant_from_stored, stored_instant
+from session_engine.engine.values.projection import PART_PREFIX, value_entries, value_sessions
 
 _s, _e = value_sessions.c, value_entries.c
 _NS: sa.BindParameter[str] = sa.bindparam("ns")

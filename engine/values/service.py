@@ -13,16 +13,16 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import anyio
 from sqlalchemy.engine import Connection
 
-from engine.clock import as_utc
-from engine.errors import ValidationFailed
-from engine.log.records import Metadata
-from engine.values import decide, parts, queries
-from engine.values.policy import Policies
-from engine.values.queries import SessionSummary, StoredValue, ValueSession
-from engine.values.validation import check_id, check_key
+from session_engine.engine.clock import as_utc
+from session_engine.engine.errors import ValidationFailed
+from session_engine.engine.log.records import Metadata
+from session_engine.engine.values import decide, parts, queries
+from session_engine.engine.values.policy import Policies
+from session_engine.engine.values.queries import SessionSummary, StoredValue, ValueSession
+from session_engine.engine.values.validation import check_id, check_key
 
 if TYPE_CHECKING:
-    from engine.engine import Engine
+    from session_engine.engine.engine import Engine
 
 T = TypeVar("T")
 MAX_PAGE = 1000

@@ -12,10 +12,10 @@ from typing import Any
 
 import orjson
 
-from engine import documents
-from engine.clock import as_utc
-from engine.errors import ValidationFailed
-from engine.values.policy import MAX_KEY_BYTES, MAX_TTL, Policy
+from session_engine.engine import documents
+from session_engine.engine.clock import as_utc
+from session_engine.engine.errors import ValidationFailed
+from session_engine.engine.values.policy import MAX_KEY_BYTES, MAX_TTL, Policy
 
 MAX_ID_LENGTH = 200
 

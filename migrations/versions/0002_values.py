@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from engine.log.schema import Position, UtcDateTime
-from engine.values.projection import JsonValue
+from session_engine.engine.log.schema import Position, UtcDateTime
+from session_engine.engine.values.projection import JsonValue
 
 revision: str = "0002_values"
 down_revision: str | Sequence[str] | None = "0001_event_log"

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from engine.log.schema import Json, Position, UtcDateTime
+from session_engine.engine.log.schema import Json, Position, UtcDateTime
 
 revision: str = "0003_objects"
 down_revision: str | Sequence[str] | None = "0001_event_log"

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from engine.log.schema import Json
+from session_engine.engine.log.schema import Json
 
 revision: str = "0004_records"
 down_revision: str | Sequence[str] | None = "0001_event_log"

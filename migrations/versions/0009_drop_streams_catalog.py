@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from engine.log.schema import Position, UtcDateTime
+from session_engine.engine.log.schema import Position, UtcDateTime
 
 revision: str = "0009_drop_streams_catalog"
 down_revision: str | Sequence[str] | None = "0007_records_title_trigrams"

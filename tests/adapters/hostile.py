@@ -19,7 +19,7 @@ from collections.abc import Iterator
 
 from hypothesis import strategies as st
 
-from engine.documents import MAX_DEPTH, MAX_INTEGER, MIN_INTEGER, PARSER_DEPTH
+from session_engine.engine.documents import MAX_DEPTH, MAX_INTEGER, MIN_INTEGER, PARSER_DEPTH
 
 SERVER_LOGGERS = ("session_engine", "uvicorn")
 

@@ -19,8 +19,8 @@ from typing import Any
 
 import uvicorn
 
-from adapters.app import create_app, uvicorn_config
-from adapters.config import ServerConfig
+from session_engine.adapters.app import create_app, uvicorn_config
+from session_engine.adapters.config import ServerConfig
 
 START_TIMEOUT = 20.0
 

@@ -17,11 +17,17 @@ import anyio
 import httpx
 import pytest
 
-from adapters.cli.serve import resolve
-from adapters.config import ConfigError, ServerConfig, development_config, load_config, parse_config
-from engine import Engine
-from engine.log.backend import normalise_url
-from engine.unit_of_work import UnitOfWork
+from session_engine.adapters.cli.serve import resolve
+from session_engine.adapters.config import (
+    ConfigError,
+    ServerConfig,
+    development_config,
+    load_config,
+    parse_config,
+)
+from session_engine.engine import Engine
+from session_engine.engine.log.backend import normalise_url
+from session_engine.engine.unit_of_work import UnitOfWork
 from tests.adapters.rpc.client import BusClient, RpcClient
 from tests.adapters.rpc.conftest import make_config as rpc_config
 from tests.adapters.server import ServerThread, running_server
@@ -176,7 +182,7 @@ def free_port() -> int:
 
 def test_serve_command_end_to_end(tmp_path: Path) -> None:
     port = free_port()
-    command = [sys.executable, "-m", "adapters.cli.main", "serve", "--port", str(port)]
+    command = [sys.executable, "-m", "session_engine.adapters.cli.main", "serve", "--port", str(port)]
     env = {**os.environ, "SESSION_ENGINE_DATABASE": f"sqlite:///{tmp_path / 'serve.db'}"}
     process = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
     try:
@@ -216,7 +222,7 @@ def test_serve_command_end_to_end(tmp_path: Path) -> None:
 
 def test_serve_refuses_a_public_host_without_configuration() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "adapters.cli.main", "serve", "--host", "0.0.0.0"],
+        [sys.executable, "-m", "session_engine.adapters.cli.main", "serve", "--host", "0.0.0.0"],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -7,7 +7,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from engine.objects.errors import ElementExists, ElementNotFound, InvalidGraphOperation, RevMismatch
+from session_engine.engine.objects.errors import (
+    ElementExists,
+    ElementNotFound,
+    InvalidGraphOperation,
+    RevMismatch,
+)
 
 
 @dataclass

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from engine import Engine, ManualClock
-from engine.objects import blobhub_event
-from engine.objects.errors import (
+from session_engine.engine import Engine, ManualClock
+from session_engine.engine.objects import blobhub_event
+from session_engine.engine.objects.errors import (
     InvalidMessagesEnvelope,
     InvalidSessionObject,
     InvalidThreadEnvelope,
@@ -16,7 +16,7 @@ from engine.objects.errors import (
     SessionObjectTooLarge,
     UnknownObjectType,
 )
-from engine.objects.limits import MAX_VALUE_BYTES
+from session_engine.engine.objects.limits import MAX_VALUE_BYTES
 
 pytestmark = pytest.mark.anyio
 NS, S = "rev_001", "sess_001"
@@ -173,7 +173,7 @@ async def test_blobhub_events(engine: Engine) -> None:
 
 
 async def test_state_as_of_an_earlier_version(engine: Engine) -> None:
-    from engine.objects import envelope_reads, thread_reads
+    from session_engine.engine.objects import envelope_reads, thread_reads
 
     objects = engine.objects
     await objects.upload(NS, S, "t", {"type": "thread", "thread": {}})

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine import Engine
-from engine.objects.errors import (
+from session_engine.engine import Engine
+from session_engine.engine.objects.errors import (
     ElementExists,
     ElementNotFound,
     InvalidCursor,
@@ -15,7 +15,7 @@ from engine.objects.errors import (
     RevMismatch,
     TooManyOperations,
 )
-from engine.objects.limits import MAX_OPERATIONS
+from session_engine.engine.objects.limits import MAX_OPERATIONS
 
 pytestmark = pytest.mark.anyio
 NS, S, G = "rev", "sess", "g"

@@ -13,7 +13,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from engine import ManualClock
+from session_engine.engine import ManualClock
 from tests.harness import EngineHarness, EngineMachine
 from tests.objects.graph_model import Model
 

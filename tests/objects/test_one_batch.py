@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from engine import Engine
-from engine.objects.errors import InvalidThreadEnvelope, RevMismatch
+from session_engine.engine import Engine
+from session_engine.engine.objects.errors import InvalidThreadEnvelope, RevMismatch
 from tests.harness import in_one_batch
 
 pytestmark = pytest.mark.anyio

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from engine import Engine, EngineError, NewEvent, ValidationFailed
-from engine.objects.errors import (
+from session_engine.engine import Engine, EngineError, NewEvent, ValidationFailed
+from session_engine.engine.objects.errors import (
     ElementNotFound,
     InvalidCursor,
     InvalidGraphQuery,

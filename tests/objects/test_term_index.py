@@ -8,9 +8,9 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 
-from engine import Engine
-from engine.migrate import alembic_config
-from engine.objects.terms import Fts5Terms, fts5_terms
+from session_engine.engine import Engine
+from session_engine.engine.migrate import alembic_config
+from session_engine.engine.objects.terms import Fts5Terms, fts5_terms
 from tests.objects.term_index import expected_terms, stored_terms
 
 pytestmark = pytest.mark.anyio

@@ -16,14 +16,14 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from engine import ManualClock
-from engine.objects.errors import (
+from session_engine.engine import ManualClock
+from session_engine.engine.objects.errors import (
     InvalidThreadEnvelope,
     InvalidThreadItem,
     ObjectNotFound,
     ThreadItemTooLarge,
 )
-from engine.objects.limits import MAX_THREAD_ITEM_BYTES
+from session_engine.engine.objects.limits import MAX_THREAD_ITEM_BYTES
 from tests.harness import EngineHarness, EngineMachine
 
 NS, S = "rev", "sess"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine import Engine
+from session_engine.engine import Engine
 
 NS = "tenant"
 

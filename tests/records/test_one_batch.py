@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine import Engine
+from session_engine.engine import Engine
 from tests.harness import in_one_batch
 from tests.records.helpers import NS, put, record, say
 

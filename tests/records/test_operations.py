@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from engine import Engine
-from engine.records import SUBJECTS, bus_event
-from engine.records.errors import InvalidRecordRequest
-from engine.records.models import SetRequest, UpdateRequest
+from session_engine.engine import Engine
+from session_engine.engine.records import SUBJECTS, bus_event
+from session_engine.engine.records.errors import InvalidRecordRequest
+from session_engine.engine.records.models import SetRequest, UpdateRequest
 from tests.records.helpers import NS, agent, identity, put, record, say
 
 pytestmark = pytest.mark.anyio

@@ -12,7 +12,7 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis.stateful import invariant, rule, run_state_machine_as_test
 
-from engine.records.errors import InvalidRecordRequest
+from session_engine.engine.records.errors import InvalidRecordRequest
 from tests.harness import EngineHarness, EngineMachine
 from tests.records.helpers import NS, agent
 from tests.records.model import STATUSES, Model, Refused

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from engine import Engine
-from engine.records import queries
-from engine.records.errors import InvalidRecordRequest, InvalidSearchSyntax
+from session_engine.engine import Engine
+from session_engine.engine.records import queries
+from session_engine.engine.records.errors import InvalidRecordRequest, InvalidSearchSyntax
 from tests.records.helpers import NS, put, record, say
 from tests.records.model import STATUSES, Model
 

@@ -10,13 +10,13 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 
-from engine import Engine, ManualClock
-from engine.migrate import alembic_config
-from engine.objects import messages
-from engine.objects.projection import projection as objects_projection
-from engine.projections.base import Projection
-from engine.projections.registry import ProjectionSet
-from engine.records.projection import records as records_projection
+from session_engine.engine import Engine, ManualClock
+from session_engine.engine.migrate import alembic_config
+from session_engine.engine.objects import messages
+from session_engine.engine.objects.projection import projection as objects_projection
+from session_engine.engine.projections.base import Projection
+from session_engine.engine.projections.registry import ProjectionSet
+from session_engine.engine.records.projection import records as records_projection
 from tests.objects.term_index import expected_filters, stored_filters
 from tests.records.helpers import NS, record, say
 

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.objects import messages
+from session_engine.engine.objects import messages
 from tests.harness import EngineHarness
 from tests.objects.term_index import expected_terms, stored_terms
 from tests.records.helpers import record
@@ -156,7 +156,7 @@ def test_term_index_and_full_text_agree(harness: Callable[..., EngineHarness]) -
 def test_which_queries_use_the_term_index(database_url: str, query: str, uses_terms: bool) -> None:
     import sqlalchemy as sa
 
-    from engine.log.backend import normalise_url
+    from session_engine.engine.log.backend import normalise_url
 
     engine = sa.create_engine(normalise_url(database_url))
     try:

@@ -10,10 +10,10 @@ from hypothesis import settings
 from hypothesis.stateful import invariant, rule
 from sqlalchemy.engine import Connection
 
-from engine import ManualClock
-from engine.log import reads
-from engine.values import queries
-from engine.values.policy import Policies
+from session_engine.engine import ManualClock
+from session_engine.engine.log import reads
+from session_engine.engine.values import queries
+from session_engine.engine.values.policy import Policies
 from tests.harness import EngineMachine
 from tests.values.model import Model
 

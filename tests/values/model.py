@@ -8,14 +8,14 @@ from typing import Any
 
 import orjson
 
-from engine.values.errors import (
+from session_engine.engine.values.errors import (
     SessionConflict,
     SessionEnded,
     SessionNotFound,
     StoreOutOfEntries,
     StoreOutOfMemory,
 )
-from engine.values.policy import Policies, Policy
+from session_engine.engine.values.policy import Policies, Policy
 
 
 @dataclass
@@ -81,7 +81,7 @@ class Model:
         kind = session.kind if session is not None else "durable"
         policy: Policy = self.policies.of("connection" if kind == "connection" else "durable")
         if policy.strings_only and not isinstance(value, str):
-            from engine.errors import ValidationFailed
+            from session_engine.engine.errors import ValidationFailed
 
             return ValidationFailed
         if expires_at is None:

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from engine import Engine, ManualClock, ValidationFailed
-from engine.values.errors import (
+from session_engine.engine import Engine, ManualClock, ValidationFailed
+from session_engine.engine.values.errors import (
     SessionConflict,
     SessionEnded,
     SessionNotFound,

@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis.stateful import rule, run_state_machine_as_test
 
-from engine.values import DURABLE, Policies, Policy
+from session_engine.engine.values import DURABLE, Policies, Policy
 from tests.harness import EngineHarness
 from tests.values.machine import NS, ValuesMachine, machine_settings
 

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from engine import Engine, ManualClock, Metadata, ValidationFailed
-from engine.values import DURABLE, Policies
-from engine.values.errors import StoreOutOfEntries, StoreOutOfMemory
-from engine.values.policy import MAX_KEY_BYTES
+from session_engine.engine import Engine, ManualClock, Metadata, ValidationFailed
+from session_engine.engine.values import DURABLE, Policies
+from session_engine.engine.values.errors import StoreOutOfEntries, StoreOutOfMemory
+from session_engine.engine.values.policy import MAX_KEY_BYTES
 
 pytestmark = pytest.mark.anyio
 NS, SID = "tenant", "thread-1"
@@ -162,7 +162,7 @@ async def test_every_change_is_an_event_with_its_metadata(engine: Engine, clock:
 
 
 async def test_as_of_state_answers_with_the_same_queries(engine: Engine, clock: ManualClock) -> None:
-    from engine.values import queries
+    from session_engine.engine.values import queries
 
     await engine.values.set(NS, SID, "a", 1)
     clock.advance(1)

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from engine import Engine, ManualClock, Metadata, ValidationFailed
+from session_engine.engine import Engine, ManualClock, Metadata, ValidationFailed
 
 pytestmark = pytest.mark.anyio
 NS = "tenant"

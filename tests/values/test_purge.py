@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from engine import Engine, ManualClock, ValidationFailed
-from engine.values.projection import value_entries
+from session_engine.engine import Engine, ManualClock, ValidationFailed
+from session_engine.engine.values.projection import value_entries
 
 pytestmark = pytest.mark.anyio
 NS = "tenant"

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from adapters.config import ServerConfig
+from session_engine.adapters.config import ServerConfig
 from tests.adapters.server import running_server
 from tests.adapters.websocket.conftest import ACME_KEY, GLOBEX_KEY, make_config, shared_postgres
 from tests.conftest import BACKENDS

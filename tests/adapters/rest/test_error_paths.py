@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from engine.errors import EngineError
+from session_engine.engine.errors import EngineError
 from tests.adapters.rest.conftest import ACME_KEY, BODY_LIMIT, bearer, config
 from tests.adapters.rest.resources import THREAD, Objects, message, refused, resource_error
 from tests.adapters.server import ServerThread

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from adapters.rest.hot import HotDistriRoutes
+from session_engine.adapters.rest.hot import HotDistriRoutes
 from tests.adapters.rest.conftest import ACME_KEY, BODY_LIMIT, bearer, config
 from tests.adapters.server import ServerThread
 from tests.databases import SqliteDatabases

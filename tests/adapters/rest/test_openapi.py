@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.schemas import APIOperation
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from adapters.rest.openapi import SPEC, document
+from session_engine.adapters.rest.openapi import SPEC, document
 from tests.adapters.rest.conftest import ACME_KEY, bearer
 from tests.adapters.server import running_server
 from tests.adapters.websocket.conftest import make_config

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from adapters.config import Bus, ServerConfig, Tenant
+from session_engine.adapters.config import Bus, ServerConfig, Tenant
 from tests.adapters.server import ServerThread, running_server
 from tests.adapters.websocket.conftest import ACME_KEY, GLOBEX_KEY, shared_postgres  # noqa: F401 - a fixture
 from tests.conftest import BACKENDS

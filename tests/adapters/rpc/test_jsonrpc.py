@@ -10,8 +10,8 @@ import httpx
 import orjson
 import pytest
 
-from adapters.rpc.jsonrpc import MAX_BATCH
-from engine import EngineError
+from session_engine.adapters.rpc.jsonrpc import MAX_BATCH
+from session_engine.engine import EngineError
 from tests.adapters.rpc.client import RpcClient
 from tests.adapters.server import ServerThread
 from tests.adapters.websocket.conftest import ACME_KEY, GLOBEX_KEY

@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from websockets.exceptions import InvalidStatus
 
-from adapters.logs import JsonFormatter
+from session_engine.adapters.logs import JsonFormatter
 from tests.adapters.hostile import (
     ServerLog,
     document_breaker,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from adapters.config import ServerConfig, Tenant
+from session_engine.adapters.config import ServerConfig, Tenant
 from tests.adapters.server import running_server
 from tests.conftest import BACKENDS
 from tests.databases import REQUIRE_POSTGRES, PostgresDatabases, SqliteDatabases, postgres_unreachable

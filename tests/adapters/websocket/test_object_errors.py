@@ -8,8 +8,8 @@ from typing import Any
 import orjson
 import pytest
 
-from engine.errors import CommandFailed, WrongExpectedVersion
-from engine.objects.service import ObjectsService
+from session_engine.engine.errors import CommandFailed, WrongExpectedVersion
+from session_engine.engine.objects.service import ObjectsService
 from tests.adapters.websocket.objects_client import (
     APPEND,
     DELETE,

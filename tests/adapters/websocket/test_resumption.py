@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from engine.values.service import ValuesService
+from session_engine.engine.values.service import ValuesService
 from tests.adapters.websocket.client import Client
 from tests.adapters.websocket.conftest import ACME_KEY, ServerFactory
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from engine.values.service import ValuesService
+from session_engine.engine.values.service import ValuesService
 from tests.adapters.websocket.client import Client
 from tests.adapters.websocket.conftest import ACME_KEY, ServerFactory
 from tests.adapters.websocket.rest import eventually, session_events, session_id_for, session_values
