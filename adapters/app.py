@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 
 from session_engine.adapters.config import ServerConfig
+from session_engine.adapters.logs import redact_credentials
 from session_engine.adapters.rest.app import create_rest_app
 from session_engine.adapters.rest.hot import HotDistriRoutes
 from session_engine.adapters.retention import purge_expired_forever
@@ -110,6 +111,7 @@ def uvicorn_config(
     app: Starlette, config: ServerConfig, *, host: str, port: int, **options: Any
 ) -> uvicorn.Config:
     """The uvicorn settings this app relies on (one place for `serve`, tests and benchmarks)."""
+    redact_credentials()  # uvicorn logs each request's query string: never an API key
     limits = config.limits
     return uvicorn.Config(
         app,

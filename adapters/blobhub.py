@@ -349,7 +349,10 @@ async def run_command(
     name = body.get("command")
     if not isinstance(name, str) or name not in allowed:
         known = ", ".join(sorted(allowed))
-        raise CommandError("unknown_command", 400, f"unknown command {name!r}; known: {known}")
+        # Only a string is shown, cut short: the repr of any JSON could be huge, or nested too
+        # deep for Python to write.
+        message = f"unknown command {name[:100]!r}" if isinstance(name, str) else "command must be a string"
+        raise CommandError("unknown_command", 400, f"{message}; known: {known}")
     model, handler = _TABLE[name]
     try:
         parsed = model.model_validate(body)

@@ -24,6 +24,7 @@ from session_engine.engine.errors import ValidationFailed
 from session_engine.engine.events import DomainEvent, EventRegistry
 from session_engine.engine.log import reads, transfer
 from session_engine.engine.log.backend import Backend, Durability, PostgresListener, normalise_url
+from session_engine.engine.log.bounds import check_bigint, check_integer
 from session_engine.engine.log.records import (
     ANY,
     NO_METADATA,
@@ -235,6 +236,10 @@ class Engine:
         self, namespace: str, stream: str, *, from_version: int = 1, limit: int | None = None, **cutoff: Any
     ) -> list[RecordedEvent]:
         _comparable(namespace, stream, *(cutoff.get("types") or ()))
+        check_integer("from_version", from_version)
+        check_integer("to_version", cutoff.get("to_version"))
+        check_bigint("to_position", cutoff.get("to_position"))
+        check_integer("limit", limit)
         return await self.read(
             lambda c: reads.read_stream(
                 c, self.registry, namespace, stream, from_version=from_version, limit=limit, **cutoff
@@ -244,6 +249,9 @@ class Engine:
     async def read_all(self, *, after: int = 0, limit: int = 1000, **filters: Any) -> list[RecordedEvent]:
         """One page of the whole log, strictly after position `after`."""
         _comparable(filters.get("namespace"), filters.get("stream"), *(filters.get("types") or ()))
+        check_bigint("after", after)
+        check_bigint("upto", filters.get("upto"))
+        check_bigint("limit", limit)
         return await self.read(
             lambda c: reads.read_all(c, self.registry, after=after, limit=limit, **filters)
         )
@@ -279,8 +287,14 @@ class Engine:
         stream: str | None = None,
         types: Iterable[str] | None = None,
     ) -> AsyncIterator[RecordedEvent]:
-        """Every event after `after` (catch-up from the log, then live), optionally filtered."""
-        event_filter = EventFilter(namespace, stream, frozenset(types) if types is not None else None)
+        """Every event after `after` (catch-up from the log, then live), optionally filtered.
+
+        The arguments are checked here, when it is called (not at the first event): ids and types
+        without NUL, `after` a position (`ValidationFailed`)."""
+        wanted = frozenset(types) if types is not None else None
+        _comparable(namespace, stream, *(wanted or ()))
+        check_bigint("after", after)
+        event_filter = EventFilter(namespace, stream, wanted)
         return self.hub.follow(after, event_filter)
 
     # -- history, replay, verification ----------------------------------------------------------
@@ -296,6 +310,8 @@ class Engine:
         """The session's read models as of a version, a position or an instant (one of them)."""
         if sum(x is not None for x in (version, position, at)) != 1:
             raise ValidationFailed("give exactly one of version, position or at")
+        check_integer("version", version)
+        check_bigint("position", position)
         try:
             until = as_utc(at) if at else None
         except OverflowError:  # e.g. year 1 at +05:00: before the first instant UTC can hold

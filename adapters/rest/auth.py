@@ -1,8 +1,8 @@
 """Who is asking: `Authorization: Bearer <api key>` -> a configured tenant (and so its namespace).
 
-No header: the anonymous tenant when the configuration has one, 401 otherwise. A header with an
-unknown key is always 401 (it never falls back to anonymous: a typo must not leak into another
-namespace). Keys are compared through `ServerConfig.tenant_for_key`, like the websocket adapter.
+The rule is `adapters.credentials` (shared with JSON-RPC; `X-Api-Key: <api key>` works too): no
+credential, the anonymous tenant when the configuration has one; a malformed header or an unknown
+key is always 401 (never a fallback to anonymous: a typo must not leak into another namespace).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from fastapi import Request
 from fastapi.security import HTTPBearer
 
 from session_engine.adapters.config import ServerConfig, Tenant
+from session_engine.adapters.credentials import API_KEY_HEADER, CredentialRefused, tenant_for
 from session_engine.adapters.rest.errors import ApiError
 from session_engine.engine import Engine, Metadata
 
@@ -43,19 +44,12 @@ def _unauthorized(message: str) -> ApiError:
     return ApiError(401, "unauthorized", message, headers={"WWW-Authenticate": "Bearer"})
 
 
-def resolve_tenant(config: ServerConfig, authorization: str | None) -> Tenant:
-    if authorization is None:
-        tenant = config.anonymous_tenant
-        if tenant is None:
-            raise _unauthorized("an Authorization: Bearer <api key> header is required")
-        return tenant
-    scheme, _, key = authorization.strip().partition(" ")
-    if scheme.lower() != "bearer" or not key.strip():
-        raise _unauthorized("the Authorization header must be: Bearer <api key>")
-    tenant = config.tenant_for_key(key.strip())
-    if tenant is None:
-        raise _unauthorized("unknown API key")
-    return tenant
+def resolve_tenant(config: ServerConfig, authorization: str | None, api_key: str | None = None) -> Tenant:
+    """The tenant of `Authorization` (or of `X-Api-Key`), else the anonymous one; 401 otherwise."""
+    try:
+        return tenant_for(config, authorization, api_key)
+    except CredentialRefused as refused:
+        raise _unauthorized(refused.message) from None
 
 
 async def caller(request: Request) -> Caller:
@@ -66,7 +60,8 @@ async def caller(request: Request) -> Caller:
 def caller_of(request: Request) -> Caller:
     """The same, called directly by the hottest routes (skips dependency resolution)."""
     state = request.app.state
-    tenant = resolve_tenant(state.config, request.headers.get("authorization"))
+    headers = request.headers
+    tenant = resolve_tenant(state.config, headers.get("authorization"), headers.get(API_KEY_HEADER))
     engine: Engine | None = state.engine()
     if engine is None:
         raise ApiError(503, "unavailable", "the engine is not open")

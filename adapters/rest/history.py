@@ -103,7 +103,7 @@ async def session_events(
     session_id: str,
     request: Request,
     who: CallerDep,
-    from_version: Annotated[int, Query(ge=1, le=2**62)] = 1,
+    from_version: Annotated[int, Query(ge=1)] = 1,
     limit: PageLimit = 100,
     types: Types = None,
     revision_id: Revision = None,
@@ -125,7 +125,7 @@ async def session_events(
 async def log_events(
     request: Request,
     who: CallerDep,
-    after: Annotated[int, Query(ge=0, le=2**62)] = 0,
+    after: Annotated[int, Query(ge=0)] = 0,
     limit: PageLimit = 100,
     types: Types = None,
     session_id: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
@@ -182,8 +182,8 @@ def _render(state: SessionState, session_id: str, cutoff: datetime) -> dict[str,
 async def session_state(
     session_id: str,
     who: CallerDep,
-    version: Annotated[int | None, Query(ge=0, le=2**62)] = None,
-    position: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+    version: Annotated[int | None, Query(ge=0)] = None,
+    position: Annotated[int | None, Query(ge=0)] = None,
     at: Annotated[datetime | None, Query(description="An ISO 8601 instant with a time zone.")] = None,
     revision_id: Revision = None,
 ) -> Response:

@@ -123,14 +123,17 @@ class HotDistriRoutes:
 
     def _caller(self, scope: Scope) -> tuple[str, str | None, str | None, Engine]:
         """(namespace, tenant name, X-Request-Id, engine): `auth.caller_of` on raw headers."""
-        authorization = request_id = None
+        authorization = api_key = request_id = None
         for name, value in scope["headers"]:
             if name == b"authorization":
                 if authorization is None:
                     authorization = value.decode("latin-1")
-            elif name == b"x-request-id" and request_id is None:
-                request_id = value.decode("latin-1")
-        tenant = resolve_tenant(self.config, authorization)
+            elif name == b"x-request-id":
+                if request_id is None:
+                    request_id = value.decode("latin-1")
+            elif name == b"x-api-key" and api_key is None:
+                api_key = value.decode("latin-1")
+        tenant = resolve_tenant(self.config, authorization, api_key)
         engine = self.engine()
         if engine is None:
             raise ApiError(503, "unavailable", "the engine is not open")

@@ -15,6 +15,8 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from session_engine.engine import documents
+
 RECORDS_NAMESPACE = "storage:session"
 OBJECTS_NAMESPACE = "objects:session"
 """Bus namespace of the BlobHub session-object events (`objects:session.session_object_modified`...)."""
@@ -169,8 +171,8 @@ def parse_message(text: str) -> Message:
     instead of closing the connection, so one bad request does not take down a peer's others.
     """
     try:
-        data = orjson.loads(text)
-    except orjson.JSONDecodeError:
+        data = documents.loads(text)  # integers exactly: a record's 2^70 is refused, not kept as a float
+    except documents.NotJson:
         raise InvalidMessage("frame is not JSON") from None
     if not isinstance(data, dict):
         raise InvalidMessage("frame is not a JSON object")

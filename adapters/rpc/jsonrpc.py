@@ -13,6 +13,8 @@ from typing import Any
 
 import orjson
 
+from session_engine.engine import documents
+
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
 METHOD_NOT_FOUND = -32601
@@ -56,7 +58,10 @@ def notification(method: str, params: dict[str, Any]) -> bytes:
 
 
 def _valid_id(value: Any) -> bool:
-    return value is None or isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
+    """A string, null or an integer the answer can carry (the engine's 64-bit rule for JSON integers)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return documents.MIN_INTEGER <= value <= documents.MAX_INTEGER
+    return value is None or isinstance(value, str)
 
 
 async def _one(call: Any, dispatch: Dispatch) -> dict[str, Any] | None:
@@ -71,7 +76,7 @@ async def _one(call: Any, dispatch: Dispatch) -> dict[str, Any] | None:
     if call.get("jsonrpc") != "2.0":
         problem = '"jsonrpc" must be "2.0"'
     elif raw_id is not _NO_ID and not _valid_id(raw_id):
-        problem = '"id" must be a string, an integer or null'
+        problem = '"id" must be a string, a 64-bit integer or null'
     elif not isinstance(method, str) or not method or len(method) > MAX_METHOD_LENGTH:
         problem = '"method" must be a non-empty string'
     elif not isinstance(params, dict | list):
@@ -96,9 +101,10 @@ async def _one(call: Any, dispatch: Dispatch) -> dict[str, Any] | None:
 async def answer(message: str | bytes, dispatch: Dispatch) -> bytes | None:
     """The serialized answer to one JSON-RPC message (None: nothing to send back)."""
     try:
-        data = orjson.loads(message)
-    except orjson.JSONDecodeError:
-        return orjson.dumps(error_message(None, RpcError(PARSE_ERROR, "parse error: not valid JSON")))
+        data = documents.loads(message)
+    except documents.NotJson as error:
+        problem = RpcError(PARSE_ERROR, f"parse error: not valid JSON: {error.reason}")
+        return orjson.dumps(error_message(None, problem))
     if not isinstance(data, list):
         single = await _one(data, dispatch)
         return None if single is None else orjson.dumps(single)

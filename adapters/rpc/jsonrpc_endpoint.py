@@ -2,9 +2,10 @@
 
 Methods are the BlobHub commands (served by the shared dispatcher `adapters.blobhub`) and, on the
 websocket only, `subscription/add` / `subscription/remove`. The tenant comes from the credential:
-`Authorization: Bearer <key>` or `X-Api-Key: <key>` (or `?api_key=` on the websocket upgrade), the
-anonymous tenant without one. Params may name any `revision_id` of that tenant (revisions are
-scoped inside it, see `adapters.blobhub`); without one, the tenant's own revision (its namespace).
+`Authorization: Bearer <key>`, `X-Api-Key: <key>` or `?api_key=` (the rule of `adapters.credentials`,
+shared with REST), the anonymous tenant without one. Params may name any `revision_id` of that
+tenant (revisions are scoped inside it, see `adapters.blobhub`); without one, the tenant's own
+revision (its namespace).
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from session_engine.adapters import credentials
 from session_engine.adapters.blobhub import COMMANDS, CommandError, run_command
 from session_engine.adapters.config import ServerConfig, Tenant
+from session_engine.adapters.credentials import API_KEY_HEADER, API_KEY_PARAMETER, CredentialRefused
 from session_engine.adapters.rpc.jsonrpc import INVALID_PARAMS, METHOD_NOT_FOUND, RpcError, answer
 from session_engine.adapters.rpc.subscriptions import Subscriptions
 from session_engine.adapters.websocket.transport import hooks_of
@@ -33,14 +36,12 @@ BAD_REQUEST = 400
 ADAPTER = "jsonrpc"
 
 
-def tenant_for(config: ServerConfig, headers: Mapping[str, str], query: Mapping[str, str]) -> Tenant | None:
-    """The tenant a request's credential names; the anonymous tenant without one; None if unknown."""
-    authorization = headers.get("authorization", "")
-    key = authorization[7:].strip() if authorization[:7].lower() == "bearer " else None
-    key = key or headers.get("x-api-key") or query.get("api_key")
-    if not key:
-        return config.anonymous_tenant
-    return config.tenant_for_key(key)
+def tenant_for(config: ServerConfig, headers: Mapping[str, str], query: Mapping[str, str]) -> Tenant:
+    """The tenant a request's credential names (`CredentialRefused` for a bad or unknown one)."""
+    api_key = headers.get(API_KEY_HEADER)
+    if api_key is None:
+        api_key = query.get(API_KEY_PARAMETER)
+    return credentials.tenant_for(config, headers.get("authorization"), api_key)
 
 
 class Methods:
@@ -105,10 +106,15 @@ class JsonRpcHttp:
         engine = _engine(request.app.state)
         if engine is None:
             return JSONResponse({"error": "engine not open"}, status_code=503)
-        tenant = tenant_for(self.config, request.headers, request.query_params)
-        if tenant is None:
-            error = {"code": 401, "message": "unknown credential"}
-            return JSONResponse({"jsonrpc": "2.0", "id": None, "error": error}, status_code=401)
+        try:
+            tenant = tenant_for(self.config, request.headers, request.query_params)
+        except CredentialRefused as refused:
+            error = {"code": 401, "message": refused.message}
+            return JSONResponse(
+                {"jsonrpc": "2.0", "id": None, "error": error},
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         body = b""
         async for chunk in request.stream():
             body += chunk
@@ -154,7 +160,10 @@ class JsonRpcWebsocket:
 
     async def serve(self, websocket: WebSocket) -> None:
         engine = _engine(websocket.app.state)
-        tenant = tenant_for(self.config, websocket.headers, websocket.query_params)
+        try:
+            tenant = tenant_for(self.config, websocket.headers, websocket.query_params)
+        except CredentialRefused:
+            tenant = None
         if engine is None or tenant is None:
             await websocket.close(code=1013 if engine is None else 4401)  # before accept: HTTP 403
             return

@@ -10,7 +10,7 @@ reconnects subscribes again with `after` = the last id it saw and misses nothing
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Literal
 
 import anyio
@@ -19,7 +19,7 @@ from pydantic import ConfigDict, Field, ValidationError
 
 from session_engine.adapters import blobhub
 from session_engine.adapters.rpc.jsonrpc import INVALID_PARAMS, RpcError, notification
-from session_engine.engine import Engine
+from session_engine.engine import Engine, RecordedEvent
 from session_engine.engine.errors import ValidationFailed
 from session_engine.engine.objects.blobhub import EVENT_TYPES, blobhub_event
 from session_engine.engine.objects.models import check_identifier
@@ -84,9 +84,15 @@ class Subscriptions:
         if len(self.live) >= self.limit:
             raise RpcError(TOO_MANY, f"at most {self.limit} subscriptions per connection")
         after = params.after if params.after is not None else self.engine.hub.head
+        wanted = params.types
+        log_types = [kind for kind, name in EVENT_TYPES.items() if wanted is None or name in wanted]
+        try:  # the engine checks the arguments now, not at the first event: a refusal is the answer
+            events = self.engine.subscribe(after, namespace=self.namespace, stream=stream, types=log_types)
+        except ValidationFailed as error:
+            raise RpcError(INVALID_PARAMS, f"invalid subscription params: {error}") from None
         scope = anyio.CancelScope()
         self.live[params.key] = scope
-        self.tasks.start_soon(self._push, params, stream, after, scope, self._gate)
+        self.tasks.start_soon(self._push, params, events, scope, self._gate)
         return {}
 
     def remove(self, raw: dict[str, object]) -> dict[str, object]:
@@ -116,19 +122,14 @@ class Subscriptions:
     async def _push(
         self,
         params: SubscriptionParams,
-        stream: str | None,
-        after: int,
+        events: AsyncIterator[RecordedEvent],
         scope: anyio.CancelScope,
         gate: anyio.Event,
     ) -> None:
-        wanted = params.types
-        log_types = [kind for kind, name in EVENT_TYPES.items() if wanted is None or name in wanted]
         with scope:
             await gate.wait()
             try:
-                async for recorded in self.engine.subscribe(
-                    after, namespace=self.namespace, stream=stream, types=log_types
-                ):
+                async for recorded in events:
                     document = blobhub_event(recorded)
                     if document is not None and blobhub.event_matches(document, params):
                         await self.send(notification("subscription/event", document))

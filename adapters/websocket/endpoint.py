@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
@@ -37,7 +38,7 @@ from session_engine.adapters.websocket.protocol import (
 from session_engine.adapters.websocket.resumption import ResumptionTable, SessionState, new_resume_id
 from session_engine.adapters.websocket.session import ADAPTER, PacketHandler, event_json, new_session
 from session_engine.adapters.websocket.transport import hooks_of
-from session_engine.engine import Engine, Metadata, ValidationFailed
+from session_engine.engine import Engine, Metadata, RecordedEvent, ValidationFailed
 
 log = logging.getLogger("session_engine.websocket")
 Scope = dict[str, Any]
@@ -299,35 +300,41 @@ class Connection:
 
     # -- event subscriptions ------------------------------------------------------------------------
     async def _subscribe(self, packet_id: int, body: SubscribeEvents) -> None:
-        stream = self.handler.stream(body.revision_id)
+        """Answer first, then push. The stored events (from `from_version`) are read and the live
+        subscription made before the answer, so the engine's refusal of the request (a version
+        beyond its range, NUL in a type) closes 4302 like any packet's, never in a task later."""
         if len(self.subscriptions) >= self.config.limits.max_subscriptions:
             await self.send_text(response(packet_id, Status.TOO_MANY_SUBSCRIPTIONS))
             return
-        number = next(self._subscription_ids)
+        assert self.state.tenant is not None
+        namespace, stream = self.state.tenant.namespace, self.handler.stream(body.revision_id)
+        types = frozenset(body.types) if body.types is not None else None
         head = self.engine.hub.head
+        past: list[RecordedEvent] = []
+        if body.from_version is not None:
+            past = await self.engine.read_stream(
+                namespace, stream, from_version=body.from_version, to_position=head, types=types
+            )
+        live = self.engine.subscribe(head, namespace=namespace, stream=stream, types=types)
+        number = next(self._subscription_ids)
         scope = anyio.CancelScope()
         self.subscriptions[number] = scope
         await self.send_text(response(packet_id, Status.OK, subscription=number, head=head))
         assert self.tasks is not None
-        self.tasks.start_soon(self._push, number, scope, body, stream, head)
+        self.tasks.start_soon(self._push, number, scope, past, live)
 
     async def _push(
-        self, number: int, scope: anyio.CancelScope, body: SubscribeEvents, stream: str, head: int
+        self,
+        number: int,
+        scope: anyio.CancelScope,
+        past: list[RecordedEvent],
+        live: AsyncIterator[RecordedEvent],
     ) -> None:
-        assert self.state.tenant is not None
-        namespace = self.state.tenant.namespace
-        types = frozenset(body.types) if body.types is not None else None
         with scope:
             try:
-                if body.from_version is not None:
-                    past = await self.engine.read_stream(
-                        namespace, stream, from_version=body.from_version, to_position=head, types=types
-                    )
-                    for event in past:
-                        await self._push_event(number, event)
-                async for event in self.engine.subscribe(
-                    head, namespace=namespace, stream=stream, types=types
-                ):
+                for event in past:
+                    await self._push_event(number, event)
+                async for event in live:
                     await self._push_event(number, event)
             except Exception:
                 log.exception("subscription failed", extra={"session_id": self.state.session_id})

@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from session_engine.engine import documents
 from session_engine.engine.objects.limits import MAX_ID
 
 UINT64_MAX = 2**64 - 1
@@ -189,8 +190,8 @@ def is_uint64(value: object) -> bool:
 def parse_envelope(text: str) -> tuple[int, int, dict[str, Any]]:
     """(type, id, the whole object) or ProtocolClose 4300/4301. The body is validated later."""
     try:
-        packet = orjson.loads(text)
-    except orjson.JSONDecodeError:
+        packet = documents.loads(text)  # integers exact: 2**64 is not an id that rounds to a float
+    except documents.NotJson:
         raise ProtocolClose(Close.MISSING_TYPE_OR_ID) from None
     if type(packet) is not dict:
         raise ProtocolClose(Close.MISSING_TYPE_OR_ID)

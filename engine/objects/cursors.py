@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 
+from session_engine.engine.log.bounds import MAX_BIGINT
 from session_engine.engine.objects.errors import InvalidCursor
 
 
@@ -27,6 +28,6 @@ def decode(cursor: str | None, kind: str, ascending: bool) -> int | None:
         value = int(key)
     except (ValueError, UnicodeDecodeError, binascii.Error):
         raise InvalidCursor("malformed cursor") from None
-    if found_kind != kind or order != ("a" if ascending else "d") or value < 0:
+    if found_kind != kind or order != ("a" if ascending else "d") or not 0 <= value <= MAX_BIGINT:
         raise InvalidCursor("this cursor belongs to a different listing or order")
     return value

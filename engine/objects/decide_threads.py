@@ -11,7 +11,7 @@ from session_engine.engine.log.records import RecordedEvent
 from session_engine.engine.objects.errors import InvalidThreadEnvelope, InvalidThreadItem, ThreadItemTooLarge
 from session_engine.engine.objects.events import ThreadItemPosted
 from session_engine.engine.objects.limits import MAX_ID, MAX_THREAD_ITEM_BYTES
-from session_engine.engine.objects.models import has_nul, json_size, parse_content
+from session_engine.engine.objects.models import check_document, has_nul, json_size, parse_content
 from session_engine.engine.objects.state import handlers, lookup
 from session_engine.engine.objects.thread_reads import item_document
 from session_engine.engine.unit_of_work import UnitOfWork
@@ -31,7 +31,8 @@ class PostThreadItem(Command):
 
 def check_item(content: Any, parent_id: Any, item_metadata: Any, user_id: Any) -> list[dict[str, Any]]:
     """Validate a thread item's parts; returns the content in its stored JSON form."""
-    if json_size({"content": content, "metadata": item_metadata}) > MAX_THREAD_ITEM_BYTES:
+    item = {"content": content, "metadata": item_metadata}
+    if json_size(item, InvalidThreadItem, "item") > MAX_THREAD_ITEM_BYTES:
         raise ThreadItemTooLarge(
             f"a thread item's content and metadata are limited to {MAX_THREAD_ITEM_BYTES} bytes"
         )
@@ -41,8 +42,9 @@ def check_item(content: Any, parent_id: Any, item_metadata: Any, user_id: Any) -
             not isinstance(value, str) or not 1 <= len(value) <= MAX_ID or has_nul(value)
         ):
             raise InvalidThreadItem(f"{name} must be a string of 1 to {MAX_ID} characters")
-    if item_metadata is not None and (not isinstance(item_metadata, dict) or has_nul(item_metadata)):
-        raise InvalidThreadItem("metadata must be an object (without NUL characters)")
+    if item_metadata is not None and not isinstance(item_metadata, dict):
+        raise InvalidThreadItem("metadata must be an object")
+    check_document(item_metadata, InvalidThreadItem, "metadata")
     return [block.model_dump(mode="json", by_alias=True) for block in blocks]
 
 

@@ -22,7 +22,7 @@ from session_engine.engine.objects.errors import (
     RevMismatch,
     TooManyOperations,
 )
-from session_engine.engine.objects.models import has_nul, json_size
+from session_engine.engine.objects.models import check_document, json_size
 
 Id = Annotated[str, Field(min_length=1, max_length=limits.MAX_ID, pattern=r"^[^\x00-\x1f]*$")]
 Props = dict[str, Any]
@@ -78,8 +78,9 @@ def parse_operations(raw: Any) -> list[Operation]:
         raise InvalidGraphOperation("operations must be a non-empty list")
     if len(raw) > limits.MAX_OPERATIONS:
         raise TooManyOperations(f"at most {limits.MAX_OPERATIONS} operations per batch")
-    if json_size(raw) > limits.MAX_MUTATION_BYTES or has_nul(raw):
-        raise InvalidGraphOperation(f"a batch is limited to {limits.MAX_MUTATION_BYTES} bytes without NUL")
+    if json_size(raw, InvalidGraphOperation, "operations") > limits.MAX_MUTATION_BYTES:
+        raise InvalidGraphOperation(f"a batch is limited to {limits.MAX_MUTATION_BYTES} bytes")
+    check_document(raw, InvalidGraphOperation, "operations")
     try:
         operations = _operations.validate_python(raw)
     except ValidationError as error:

@@ -10,12 +10,17 @@ from typing import Annotated, Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from session_engine.engine import documents
+from session_engine.engine.documents import has_nul
+from session_engine.engine.errors import EngineError
 from session_engine.engine.objects import limits
 from session_engine.engine.objects.errors import (
     InvalidSessionObject,
     SessionObjectTooLarge,
     UnknownObjectType,
 )
+
+__all__ = ["has_nul"]  # re-exported: ids and read parameters are checked for NUL through here
 
 OBJECT_TYPES = ("message", "messages", "thread", "graph")
 
@@ -143,11 +148,21 @@ def dump(model: BaseModel) -> dict[str, Any]:
     return model.model_dump(mode="json", by_alias=True, exclude_unset=True)
 
 
-def json_size(value: Any) -> int:
+def json_size(value: Any, error: type[EngineError] = InvalidSessionObject, what: str = "value") -> int:
+    """The bytes of a document as JSON; one orjson cannot write (too deep, a huge integer, a lone
+    surrogate) is refused with `error`, saying where it breaks the engine's document rule."""
     try:
         return len(orjson.dumps(value))
-    except orjson.JSONEncodeError as error:  # e.g. a lone surrogate: not representable in UTF-8
-        raise InvalidSessionObject(f"the value is not valid JSON text: {error}") from None
+    except orjson.JSONEncodeError as failure:
+        check_document(value, error, what)
+        raise error(f"{what} is not valid JSON text: {failure}") from None
+
+
+def check_document(value: Any, error: type[EngineError], what: str) -> None:
+    """The engine's document rule (`engine.documents`: nesting, integers, NUL...), as `error`."""
+    breach = documents.problem(value)
+    if breach is not None:
+        raise error(f"{what}: {breach}" if not breach.path else f"{what}.{breach}")
 
 
 def check_identifier(what: str, value: object) -> str:
@@ -157,17 +172,6 @@ def check_identifier(what: str, value: object) -> str:
     if any(ord(ch) < 32 for ch in value):
         raise InvalidSessionObject(f"{what} must not contain control characters")
     return value
-
-
-def has_nul(value: Any) -> bool:
-    """True when any string (or key) in a JSON document holds a NUL character."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any("\x00" in k or has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(has_nul(v) for v in value)
-    return False
 
 
 def _errors(error: ValidationError) -> str:
@@ -188,8 +192,7 @@ def parse_value(raw: Any) -> MessageValue | MessagesValue | ThreadValue | GraphV
         )
     if json_size(raw) > limits.MAX_VALUE_BYTES:
         raise SessionObjectTooLarge(f"a session object value is limited to {limits.MAX_VALUE_BYTES} bytes")
-    if has_nul(raw):
-        raise InvalidSessionObject("strings must not contain NUL characters")
+    check_document(raw, InvalidSessionObject, "value")
     try:
         return _value_adapter.validate_python(raw)
     except ValidationError as error:
@@ -203,10 +206,9 @@ def parse_messages(raw: Any) -> list[Message]:
     if len(raw) > limits.MAX_MESSAGES:
         raise SessionObjectTooLarge(f"at most {limits.MAX_MESSAGES} messages per append")
     plain = [dump(m) if isinstance(m, BaseModel) else m for m in raw]
-    if json_size(plain) > limits.MAX_APPEND_BYTES:
+    if json_size(plain, what="messages") > limits.MAX_APPEND_BYTES:
         raise SessionObjectTooLarge(f"an append is limited to {limits.MAX_APPEND_BYTES} bytes")
-    if has_nul(plain):
-        raise InvalidSessionObject("strings must not contain NUL characters")
+    check_document(plain, InvalidSessionObject, "messages")
     try:
         return _messages_adapter.validate_python(plain)
     except ValidationError as error:
@@ -218,8 +220,7 @@ def parse_content(raw: Any) -> list[ContentBlock]:
 
     if not isinstance(raw, list) or not raw:
         raise InvalidThreadItem("content is required: a non-empty list of content blocks")
-    if has_nul(raw):
-        raise InvalidThreadItem("strings must not contain NUL characters")
+    check_document(raw, InvalidThreadItem, "content")
     try:
         return _content_adapter.validate_python(raw)
     except ValidationError as error:

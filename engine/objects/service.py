@@ -28,7 +28,13 @@ from session_engine.engine.objects.errors import (
     ObjectNotFound,
 )
 from session_engine.engine.objects.graph_ops import parse_operations
-from session_engine.engine.objects.models import check_identifier, has_nul, parse_messages, parse_value
+from session_engine.engine.objects.models import (
+    check_document,
+    check_identifier,
+    has_nul,
+    parse_messages,
+    parse_value,
+)
 from session_engine.engine.objects.scopes import stream_for
 
 if TYPE_CHECKING:
@@ -306,8 +312,7 @@ class ObjectsService:
 
     async def query_graph(self, namespace: str, session_id: str, alias: str, query: Any) -> dict[str, Any]:
         stream = self._address(namespace, session_id, alias)
-        if has_nul(query):
-            raise InvalidGraphQuery("a query must not contain NUL (U+0000) characters")
+        check_document(query, InvalidGraphQuery, "query")
         return await self._engine.read(lambda c: traversal.run_query(c, namespace, stream, alias, query))
 
     # -- the messages read model ---------------------------------------------------------------

@@ -15,6 +15,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement, Select
 
+from session_engine.engine.log.bounds import MAX_BIGINT
 from session_engine.engine.objects import graph_store
 from session_engine.engine.objects.errors import InvalidGraphQuery
 from session_engine.engine.objects.graph_reads import graph_id
@@ -162,12 +163,12 @@ def compile_stage(query: Query, object_id: int, dialect: str) -> Select[Any]:
             stage = sa.select(ge.c.element_id).where(
                 scope, _in(ge.c.element_id, previous), has_predicate(dialect, key, op, value)
             )
-        else:  # limit
+        else:  # limit; a larger one than SQL can bind keeps every element, as MAX_BIGINT does
             stage = (
                 sa.select(ge.c.element_id)
                 .where(scope, _in(ge.c.element_id, previous))
                 .order_by(graph_store.SORTED_BY_CREATION)
-                .limit(args[0])
+                .limit(min(args[0], MAX_BIGINT))
             )
         current = stage.cte(f"step{index}")
         kind = MOVES.get(name, "vertex" if name in ("inV", "outV") else kind)
@@ -185,6 +186,11 @@ def _kind(value: Scalar) -> str:
 def has_predicate(dialect: str, key: str, op: str, value: Scalar) -> ColumnElement[bool]:
     """`has(key, op, value)`: numbers with numbers, strings with strings (by code point), else false."""
     kind = _kind(value)
+    # An integer beyond SQL's 64 bits cannot be bound (SQLite's JSON reads such a property as a
+    # double): then both sides are compared as doubles, on both backends alike.
+    as_double = kind == "number" and not -MAX_BIGINT - 1 <= value <= MAX_BIGINT  # type: ignore[operator]
+    if as_double:
+        value = float(value)  # type: ignore[arg-type]
     compared: Any = value
     if dialect == "postgresql":
         node = sa.cast(ge.c.props, postgresql.JSON)[key]
@@ -209,6 +215,8 @@ def has_predicate(dialect: str, key: str, op: str, value: Scalar) -> ColumnEleme
         }[kind]
         typed = sa.func.json_extract(ge.c.props, path)
         by_type_only = kind in ("null", "boolean")
+    if as_double:
+        typed = sa.cast(typed, sa.Double())
     same = json_type.in_(types)
     equal = same if by_type_only else sa.and_(same, typed == compared)
     if op == "eq":

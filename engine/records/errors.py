@@ -6,7 +6,9 @@ from collections.abc import Sequence
 from typing import NamedTuple, TypeVar
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import PydanticSerializationError
 
+from session_engine.engine import documents
 from session_engine.engine.errors import ValidationFailed
 
 Path = tuple[str | int, ...]
@@ -49,8 +51,16 @@ _BRANCH_TAGS = frozenset({"int", "float", "function-after[_no_nul(), str]"})
 
 def parse(model: type[M], raw: object) -> M:
     """Validate a wire dict (or pass a model through), turning pydantic's error into ours."""
+    # The engine's document rule first (nesting, 64-bit integers, NUL...): the models take any
+    # integer and free-form payloads of any depth, which the database or the encoder could not.
     if isinstance(raw, model):
+        try:
+            document: object = raw.model_dump(by_alias=True)
+        except PydanticSerializationError as error:  # e.g. a payload nested beyond pydantic's limit
+            raise InvalidRecordRequest(f"cannot be written as JSON: {error}") from None
+        _check_document(document)
         return raw
+    _check_document(raw)
     try:
         return model.model_validate(raw)
     except ValidationError as error:
@@ -60,3 +70,9 @@ def parse(model: type[M], raw: object) -> M:
             issues.setdefault(path, Issue(path, found["msg"], found["type"]))  # one per field
         first = next(iter(issues.values()))
         raise InvalidRecordRequest(first.message, first.path, issues=tuple(issues.values())) from None
+
+
+def _check_document(document: object) -> None:
+    breach = documents.problem(document)
+    if breach is not None:
+        raise InvalidRecordRequest(breach.message, breach.path)

@@ -55,8 +55,10 @@ def record_row(namespace: str, record: dict[str, Any]) -> dict[str, Any]:
         "namespace": namespace,
         "session_id": record["sessionId"],
         "status": record["status"],
-        "created_at": record["createdAt"],
-        "last_activity_at": record["lastActivityAt"],
+        # Doubles (the order of lists; the record keeps the numbers as given), bound as floats on
+        # both backends: PostgreSQL's arrays hold one type, SQLite cannot bind an int above 2**63 - 1.
+        "created_at": float(record["createdAt"]),
+        "last_activity_at": float(record["lastActivityAt"]),
         "parent_session_id": record.get("parentSessionId"),
         "adapter_session_id": record.get("adapterSessionId"),
         "execution_target_id": record.get("executionTargetId"),
@@ -165,19 +167,12 @@ _agent_columns = operator.itemgetter(*_AGENT_COLUMNS)
 
 
 _JSON_COLUMNS = frozenset(c.name for c in session_records.columns if isinstance(c.type, sa.JSON))
-_FLOAT_COLUMNS = frozenset(c.name for c in session_records.columns if isinstance(c.type, sa.Double))
 
 
 def _record_columns(row: dict[str, Any], dialect: str) -> tuple[Any, ...]:
-    """A `record_row` as the column types bind it (on PostgreSQL, an array holds one type: floats)."""
-    floats = _FLOAT_COLUMNS if dialect == "postgresql" else frozenset()
+    """A `record_row` as the column types bind it (its epoch-ms columns are floats already)."""
     return tuple(
-        stored_json(row[name], dialect)
-        if name in _JSON_COLUMNS
-        else float(row[name])
-        if name in floats
-        else row[name]
-        for name in _RECORD_COLUMNS
+        stored_json(row[name], dialect) if name in _JSON_COLUMNS else row[name] for name in _RECORD_COLUMNS
     )
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from session_engine.engine import documents
 from session_engine.engine.clock import as_utc
 from session_engine.engine.errors import ValidationFailed
 from session_engine.engine.values.policy import MAX_KEY_BYTES, MAX_TTL, Policy
@@ -32,34 +33,21 @@ def check_key(key: object) -> None:
 
 
 def measure(value: Any) -> int:
-    """The bytes a value counts against limits: UTF-8 length of a string, compact JSON otherwise."""
+    """The bytes a value counts against limits: UTF-8 length of a string, compact JSON otherwise.
+
+    A value follows the engine's document rule (`engine.documents`): nesting, 64-bit integers,
+    finite numbers (orjson would write NaN as null), no NUL."""
     if isinstance(value, str):
         if "\x00" in value:
             raise ValidationFailed("values cannot contain NUL characters")
         return len(_utf8(value, "value"))
+    breach = documents.problem(value)
+    if breach is not None:
+        raise ValidationFailed(f"value: {breach}" if not breach.path else f"value.{breach}")
     try:
-        encoded = orjson.dumps(value)
-    except TypeError as error:  # orjson.JSONEncodeError: not JSON, too deep, surrogates, huge ints
+        return len(orjson.dumps(value))
+    except TypeError as error:  # orjson.JSONEncodeError: lone surrogates, objects it cannot write
         raise ValidationFailed(f"the value is not JSON: {error}") from None
-    _check_json(value)
-    return len(encoded)
-
-
-def _check_json(value: Any) -> None:
-    # orjson turns NaN/Infinity into null silently; a value must come back as it was sent.
-    if isinstance(value, str):
-        if "\x00" in value:
-            raise ValidationFailed("values cannot contain NUL characters")
-    elif isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValidationFailed("JSON numbers must be finite")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _check_json(key)
-            _check_json(item)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            _check_json(item)
 
 
 def _utf8(text: str, what: str) -> bytes:
