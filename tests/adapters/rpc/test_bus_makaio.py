@@ -195,3 +195,22 @@ def test_a_type_that_is_not_a_string_is_refused_before_authentication(bus_url: s
         peer.send({"type": kind, "signature": "00"})
         assert peer.recv() == {"type": "auth-result", "success": False, "error": "expected auth-response"}
         assert peer.closed_with() == (4401, "authentication failed")
+
+
+def test_record_integers_beyond_64_bits_are_refused_not_kept_as_floats(bus_url: str) -> None:
+    """The bus parses frames with the engine's parser: 2^70 is an integer the rule refuses (orjson
+    alone read it as a float, which the record then kept)."""
+    sid = "bus-2-70"
+    with BusClient(bus_url) as peer:
+        frame = {
+            "type": "request",
+            "subject": "set",
+            "namespace": "storage:session",
+            "correlationId": "big-1",
+            "payload": {"sessionId": sid, "session": record(sid, createdAt=424242)},
+        }
+        peer.send(orjson.dumps(frame).decode().replace("424242", str(2**70)))
+        answer = peer.next_message(ACK_WAIT)
+        assert answer["error"]["code"] == "VALIDATION_ERROR", answer
+        assert "createdAt" in answer["error"]["message"]
+        assert peer.call("get", {"sessionId": sid}) == {"session": None}
