@@ -8,7 +8,7 @@ nothing to undo.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -79,10 +79,10 @@ Handler = Callable[[Any, "UnitOfWork"], Decision[Any]]
 
 
 class CommandHandlers:
-    """Which handler decides each command type."""
+    """Which handler decides each command type: a domain's explicit table (`decide.HANDLERS`)."""
 
-    def __init__(self) -> None:
-        self._handlers: dict[type[Command], Handler] = {}
+    def __init__(self, table: Mapping[type[Command], Handler] | None = None) -> None:
+        self._handlers: dict[type[Command], Handler] = dict(table or {})
 
     def register(self, command_type: type[C]) -> Callable[[Callable[[C, UnitOfWork], Decision[Any]]], Any]:
         def decorate(handler: Callable[[C, UnitOfWork], Decision[Any]]) -> Any:

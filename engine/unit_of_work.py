@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 from session_engine.engine.commands import Command
 from session_engine.engine.errors import ValidationFailed, WrongExpectedVersion
 from session_engine.engine.events import DomainEvent, EventRegistry
+from session_engine.engine.ids import check_id
 from session_engine.engine.log import driver, reads
 from session_engine.engine.log.backend import EVENT_COLUMNS, Backend
 from session_engine.engine.log.records import NO_METADATA, ExpectedVersion, NewEvent, RecordedEvent
@@ -38,17 +39,8 @@ _INSERT_EVENTS = {
 }
 
 
-MAX_IDENTIFIER = 200
-
-
-def check_identifier(what: str, value: str) -> None:
-    """Namespaces, streams and keys must fit their columns on every backend (PostgreSQL text refuses NUL)."""
-    if not isinstance(value, str) or not value:
-        raise ValidationFailed(f"{what} must be a non-empty string")
-    if len(value) > MAX_IDENTIFIER:
-        raise ValidationFailed(f"{what} is longer than {MAX_IDENTIFIER} characters")
-    if "\x00" in value:
-        raise ValidationFailed(f"{what} must not contain the NUL character")
+check_identifier = check_id
+"""The engine's identifier rule (`engine.ids`), for the write path's ids and keys."""
 
 
 class StreamVersions:

@@ -1,0 +1,23 @@
+"""The one rule for identifiers: namespaces, session (stream) ids, keys of indexed rows, aliases.
+
+An identifier is stored in an indexed text column on both backends and compared there, so it must
+be a string of 1 to `MAX_ID` characters without NUL (PostgreSQL text cannot hold U+0000). A domain
+may add a rule of its own on top (objects also refuse control characters), but this one is
+checked here and nowhere else; adapters do not check it again: they map the domain's error.
+"""
+
+from __future__ import annotations
+
+from session_engine.engine.errors import EngineError, ValidationFailed
+
+MAX_ID = 200
+"""Characters in an identifier: the width of the log's `namespace` and `stream` columns."""
+
+
+def check_id(what: str, value: object, error: type[EngineError] = ValidationFailed) -> str:
+    """`value` if it is a valid identifier; otherwise `error` naming `what`."""
+    if not isinstance(value, str) or not 1 <= len(value) <= MAX_ID:
+        raise error(f"{what} must be a string of 1 to {MAX_ID} characters")
+    if "\x00" in value:
+        raise error(f"{what} must not contain the NUL character")
+    return value
