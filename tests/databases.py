@@ -14,21 +14,12 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from session_engine.engine.log.backend import Backend, normalise_url
-from session_engine.engine.migrate import upgrade
+from session_engine.engine import migrate
+from session_engine.engine.backends import normalise_url
 from session_engine.engine.schema import all_metadata, extra_tables
 
 ADMIN_URL = os.environ.get("SESSION_ENGINE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 REQUIRE_POSTGRES = os.environ.get("SESSION_ENGINE_REQUIRE_POSTGRES") == "1"
-
-
-def migrate(url: str) -> None:
-    backend = Backend(normalise_url(url))
-    engine = backend.create_engine(writer=True)
-    try:
-        upgrade(engine, backend)
-    finally:
-        engine.dispose()
 
 
 class SqliteDatabases:

@@ -14,8 +14,8 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from session_engine.engine.log import driver
-from session_engine.engine.log.schema import UtcDateTime, instant_from_stored, stored_instant
+from session_engine.engine.backends import SqliteBackend, driver
+from session_engine.engine.log.schema import UtcDateTime, instant_from_stored
 from session_engine.engine.values.projection import PART_PREFIX, value_entries, value_sessions
 
 _s, _e = value_sessions.c, value_entries.c
@@ -90,7 +90,7 @@ def get_value(
         # snapshot). Through SQLAlchemy (autobegin, BEGIN, bind and result processing, rollback)
         # it cost about 150 µs of CPU against 30 µs here: most of a get's time in the server.
         rows = driver.fetch_all(
-            connection, _GET_SQLITE, (namespace, session_id, key, stored_instant(now, "sqlite"))
+            connection, _GET_SQLITE, (namespace, session_id, key, SqliteBackend.stored_instant(now))
         )
         if not rows:
             return None
