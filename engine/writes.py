@@ -313,7 +313,7 @@ class Committer:
 
     def _connection(self) -> Connection:
         """The writer connection, held from batch to batch: a pool checkout and the reset on its
-        return cost about 30 µs of CPU per batch. Dropped after a database error."""
+        return would cost every batch. Dropped after a database error."""
         if self._held is None:
             self._held = self._writer.connect()
         return self._held

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from session_engine.adapters.cli.docs import docs
 from session_engine.adapters.cli.serve import serve
 from session_engine.engine import Engine, EngineError, database_url
 from session_engine.engine import migrate as migrate_database
@@ -58,7 +59,10 @@ def progress_bar(total: int, description: str) -> Progress:
 
 @click.group()
 def main() -> None:
-    """An event-sourced session object engine."""
+    """An event-sourced session object engine.
+
+    Reference documents (configuration, protocols): `session-engine docs`.
+    """
 
 
 @main.command()
@@ -208,6 +212,7 @@ def run(database: str | None) -> None:
 
 
 main.add_command(serve)
+main.add_command(docs)
 
 if __name__ == "__main__":
     main()

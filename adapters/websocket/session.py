@@ -21,7 +21,7 @@ from session_engine.adapters.websocket.protocol import (
     PacketType,
     ProtocolClose,
     ReadHistory,
-    SetValue,
+    SetValuePacket,
     Status,
     parse_body,
     response,
@@ -116,7 +116,7 @@ class PacketHandler:
         return response(packet_id, Status.OK, app_name=tenant.app_name, app_version=tenant.app_version)
 
     # -- session value cache ------------------------------------------------------------------------
-    async def set_value(self, packet_id: int, body: SetValue) -> str:
+    async def set_value(self, packet_id: int, body: SetValuePacket) -> str:
         try:
             await self.engine.values.set(
                 self.tenant.namespace,

@@ -188,14 +188,6 @@ def read_page(
     return LogRows(rows, registry)
 
 
-def position_at(connection: Connection, instant: datetime) -> int:
-    """The last position recorded at or before an instant (recorded_at never decreases along the log)."""
-    value = connection.execute(
-        sa.select(sa.func.max(events.c.position)).where(events.c.recorded_at <= instant)
-    ).scalar()
-    return int(value or 0)
-
-
 _by_idempotency_key = sa.select(events.c.version, events.c.meta).where(
     events.c.namespace == sa.bindparam("namespace"),
     events.c.stream == sa.bindparam("stream"),

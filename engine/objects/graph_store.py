@@ -56,25 +56,6 @@ def to_element(row: Any) -> Element:
     )
 
 
-def to_row(object_id: int, element: Element) -> dict[str, Any]:
-    return {
-        "object_id": object_id,
-        "element_id": element.element_id,
-        "type": element.type,
-        "labels": element.labels,
-        "label": element.label,
-        "from_id": element.from_id,
-        "to_id": element.to_id,
-        "props": element.props,
-        "rev": element.rev,
-        "created_at": element.created_at,
-        "updated_at": element.updated_at,
-        "user_id": element.user_id,
-        "created_seq": element.created_seq,
-        "updated_seq": element.updated_seq,
-    }
-
-
 def load(run: Run, object_id: int, ids: Iterable[str]) -> dict[str, Element]:
     wanted = list(dict.fromkeys(ids))
     found: dict[str, Element] = {}
