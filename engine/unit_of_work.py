@@ -10,12 +10,13 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, overload
 
 import orjson
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql import Executable
 
-from session_engine.engine.backends import Backend, Query, Rows
+from session_engine.engine.backends import Backend, Prepared, Query, Rows
 from session_engine.engine.commands import Command
 from session_engine.engine.errors import ValidationFailed, WrongExpectedVersion
 from session_engine.engine.events import DomainEvent, EventRegistry
@@ -35,6 +36,9 @@ def check_identifier(what: str, value: str) -> None:
         raise ValidationFailed(f"{what} is longer than {MAX_IDENTIFIER} characters")
     if "\x00" in value:
         raise ValidationFailed(f"{what} must not contain the NUL character")
+
+
+_NO_PARAMS: dict[str, Any] = {}
 
 
 class StreamVersions:
@@ -75,6 +79,7 @@ class UnitOfWork:
     ) -> None:
         self.connection = connection
         self.backend = backend
+        self._backend_name = backend.name
         self.projection = ProjectionContext(connection, backend)
         self.now = now
         self.head = head
@@ -94,14 +99,25 @@ class UnitOfWork:
         self._deciding: tuple[str, str] | None = None
 
     # -- what handlers read -------------------------------------------------------------
-    def read(self, statement: Query, params: dict[str, Any] | None = None) -> Rows:
+    @overload
+    def read(self, statement: Prepared, params: dict[str, Any] | None = None) -> list[Any]: ...
+
+    @overload
+    def read(self, statement: Executable, params: dict[str, Any] | None = None) -> Rows: ...
+
+    def read(self, statement: Query, params: dict[str, Any] | None = None) -> list[Any] | Rows:
         """Query the read models as this batch has changed them so far: a Core statement with named
         parameters, its rows all fetched. A `Prepared` statement (compiled once per backend) runs
-        on the driver, for the hot decisions; any other through SQLAlchemy (`Backend.rows`)."""
+        on the driver, for the hot decisions, and gives a list of tuples; any other runs through
+        SQLAlchemy (`Backend.rows`) and gives `Rows`."""
         if self._deciding in self._deferred_streams:
             # Before a handler reads: the waiting stream-local writes of its own stream must be in.
             self._apply_deferred()
-        return self.projection.read(statement, params)
+        self.projection.flush()  # handlers read their own batch's writes
+        if type(statement) is Prepared:  # `Backend.rows`, inline: the hottest decisions read here
+            compiled = statement.compiled.get(self._backend_name) or self.backend.compile(statement)
+            return compiled.fetch(self.connection, params or _NO_PARAMS)
+        return self.backend.rows(self.connection, statement, params)
 
     def stream_version(self, namespace: str, stream: str) -> int:
         return self._version((namespace, stream))

@@ -219,7 +219,13 @@ def test_prepared_statements_read_what_sqlalchemy_reads(subject: Backend, writer
         (7, "s_%", {"n": 7}, NOW + timedelta(seconds=7)),
     ]
     assert list(prepared) == [tuple(r) for r in core] == [tuple(r) for r in through_core]
-    assert prepared.first() == prepared[0] and prepared.scalar() == 3 and prepared.scalars() == [3, 5, 7]
+    assert type(prepared) is list  # the driver's own list: nothing wrapped on the hot path
+    assert (
+        through_core.first() == core[0] and through_core.scalar() == 3 and through_core.scalars() == [3, 5, 7]
+    )
+    with writer.connect() as connection:  # nothing to convert: the driver's rows as they are
+        counted = Prepared(sa.select(sa.func.count()).select_from(events))
+        assert subject.rows(connection, counted) == subject.rows(connection, counted) == [(8,)]
 
 
 def test_prepared_statements_take_no_in_lists(subject: Backend) -> None:
@@ -273,6 +279,9 @@ def test_bulk_writes_insert_upsert_and_delete_in_stored_form(subject: Backend, w
         delete.write(context, [(3,)])
         context.flush()
     assert _probe_rows(writer) == [(1, "one", 1.0, {"a": [1]}, NOW), (2, "TWO", 3.0, None, None)]
+    stored = _probe_rows(writer)
+    with writer.connect() as connection:  # the same through the driver, NULLs included
+        assert subject.rows(connection, Prepared(sa.select(probe).order_by(probe.c.id))) == stored
     assert isinstance(_probe_rows(writer)[0][2], float)
 
 

@@ -21,7 +21,7 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, overload
 
 import orjson
 import sqlalchemy as sa
@@ -187,13 +187,24 @@ class Backend(ABC):
             )
         return compiled
 
-    def rows(self, connection: Connection, statement: Query, params: dict[str, Any] | None = None) -> Rows:
-        """Run a query and fetch its rows: a `Prepared` statement on the driver, any other Core
-        statement through SQLAlchemy (whose statement cache compiles it once)."""
+    @overload
+    def rows(
+        self, connection: Connection, statement: Prepared, params: dict[str, Any] | None = None
+    ) -> list[Any]: ...
+
+    @overload
+    def rows(
+        self, connection: Connection, statement: Executable, params: dict[str, Any] | None = None
+    ) -> Rows: ...
+
+    def rows(
+        self, connection: Connection, statement: Query, params: dict[str, Any] | None = None
+    ) -> list[Any] | Rows:
+        """Run a query and fetch its rows: a `Prepared` statement on the driver (a list of tuples),
+        any other Core statement through SQLAlchemy, whose statement cache compiles it once (`Rows`)."""
         if isinstance(statement, Prepared):
             compiled = statement.compiled.get(self.name) or self.compile(statement)
-            raw = driver.fetch_all(connection, compiled.sql, compiled.parameters(params or {}))
-            return Rows(compiled.converted(raw))
+            return compiled.fetch(connection, params or {})
         return Rows(connection.execute(statement, params or {}).all())
 
     def execute(self, connection: Connection, sql: str, params: Sequence[Any] = ()) -> None:

@@ -40,7 +40,8 @@ def execute(connection: Connection, sql: str, params: Sequence[Any] = ()) -> Non
 def fetch_all(connection: Connection, sql: str, params: Sequence[Any] = ()) -> list[Any]:
     dbapi: Any = connection.connection.dbapi_connection
     try:
-        return list(dbapi.execute(sql, params).fetchall())
+        rows: list[Any] = dbapi.execute(sql, params).fetchall()
+        return rows
     except connection.dialect.loaded_dbapi.Error as error:
         raise wrapped(connection, error) from error
 

@@ -8,13 +8,13 @@ that is what makes rebuilding a million events fast without making handlers hard
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, overload
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import Executable
 
-from session_engine.engine.backends import Backend, DialectDDL, Query, Rows
+from session_engine.engine.backends import Backend, DialectDDL, Prepared, Query, Rows
 from session_engine.engine.events import DomainEvent
 from session_engine.engine.log.reads import LogRows
 from session_engine.engine.log.records import RecordedEvent
@@ -76,7 +76,13 @@ class ProjectionContext:
         else:
             self.connection.execute(statement, params if len(params) > 1 else params[0])
 
-    def read(self, statement: Query, params: dict[str, Any] | None = None) -> Rows:
+    @overload
+    def read(self, statement: Prepared, params: dict[str, Any] | None = None) -> list[Any]: ...
+
+    @overload
+    def read(self, statement: Executable, params: dict[str, Any] | None = None) -> Rows: ...
+
+    def read(self, statement: Query, params: dict[str, Any] | None = None) -> list[Any] | Rows:
         """Run a query after every queued write, so handlers read their own writes (`Backend.rows`)."""
         self.flush()
         return self.backend.rows(self.connection, statement, params)

@@ -160,13 +160,15 @@ def _ids(command: Command) -> dict[str, Any]:
 
 
 def _session_of(command: Command, state: UnitOfWork) -> tuple[Kind, str] | None:
-    row: Any = state.read(_session, _ids(command)).first()
+    rows = state.read(_session, _ids(command))
+    row = rows[0] if rows else None
     return None if row is None else (row[0], row[1])
 
 
 def _live_size(command: SetValue | DeleteValue, state: UnitOfWork) -> int | None:
     """The size of the key's live value, or None when it is missing or expired."""
-    row: Any = state.read(_entry, {**_ids(command), "k": command.key}).first()
+    rows = state.read(_entry, {**_ids(command), "k": command.key})
+    row = rows[0] if rows else None
     return None if row is None else _size_if_live(row[0], row[1], state)
 
 
@@ -177,7 +179,7 @@ def _size_if_live(size: int | None, expires_at: datetime | None, state: UnitOfWo
 
 
 def _keys(statement: Prepared, command: Command, state: UnitOfWork) -> list[str]:
-    return sorted(state.read(statement, {**_ids(command), "now": state.now}).scalars())
+    return sorted(row[0] for row in state.read(statement, {**_ids(command), "now": state.now}))
 
 
 def _connection_session(command: Command, state: UnitOfWork) -> str:
@@ -198,7 +200,7 @@ def _check_limits(command: SetValue, state: UnitOfWork, policy: Policy, replacin
         if not adds_key or policy.max_entries is None:
             return
         # Cheap first: fewer rows than the limit, expired or not, means fewer live keys too.
-        if int(state.read(_row_count, _ids(command)).scalar()) < policy.max_entries:
+        if int(state.read(_row_count, _ids(command))[0][0]) < policy.max_entries:
             return
     [(count, total)] = state.read(_live_totals, {**_ids(command), "now": state.now})
     if policy.max_total_bytes is not None:
@@ -213,9 +215,8 @@ def _check_limits(command: SetValue, state: UnitOfWork, policy: Policy, replacin
 
 @handlers.register(SetValue)
 def set_value(command: SetValue, state: UnitOfWork) -> Decision[None]:
-    row = state.read(
-        _session_and_entry, {"k": command.key, "ns": command.namespace, "sid": command.stream}
-    ).first()
+    rows = state.read(_session_and_entry, {"k": command.key, "ns": command.namespace, "sid": command.stream})
+    row = rows[0] if rows else None
     kind: Kind = row[0] if row is not None else "durable"
     if row is not None and row[1] == "ended":
         raise SessionEnded(f"session {command.namespace}/{command.stream} has ended")
@@ -245,7 +246,7 @@ def delete_value(command: DeleteValue, state: UnitOfWork) -> Decision[bool]:
 
 @handlers.register(ClearValues)
 def clear_values(command: ClearValues, state: UnitOfWork) -> Decision[int]:
-    if state.read(_any_entry, _ids(command)).first() is None:
+    if not state.read(_any_entry, _ids(command)):
         return Decision(result=0)
     keys = _keys(_live_keys, command, state)
     return Decision(events=[ev.ValuesCleared(keys=keys)], result=len(keys))
@@ -253,7 +254,7 @@ def clear_values(command: ClearValues, state: UnitOfWork) -> Decision[int]:
 
 @handlers.register(ClearParts)
 def clear_parts(command: ClearParts, state: UnitOfWork) -> Decision[int]:
-    if state.read(_any_part, _ids(command)).first() is None:
+    if not state.read(_any_part, _ids(command)):
         return Decision(result=0)
     keys = _keys(_live_parts, command, state)
     return Decision(events=[ev.UserPartsCleared(keys=keys)], result=len(keys))
