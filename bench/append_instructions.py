@@ -12,6 +12,9 @@ the engine) is the same whatever the number of appends: run twice and divide the
     # instructions per append = (Ir of large - Ir of small) / (12800 - 1280)
     # (Ir: the "summary:" line of each file, or `callgrind_annotate FILE | head`)
 
+`--values` does the same with value sets (`engine.values.set`, eight keys per session, no TTL):
+the write path with a decision that reads the read model.
+
 Only the public API is used, so the same file measures older versions of the code.
 """
 
@@ -27,14 +30,17 @@ from session_engine.engine import Engine, NewEvent
 WRITERS = 64
 
 
-async def appends(url: str, total: int) -> dict[str, int]:
+async def appends(url: str, total: int, values: bool = False) -> dict[str, int]:
     data = payload()
     async with Engine.open(url, durability="off") as engine:
 
         async def writer(i: int) -> None:
             stream = f"session-{i}"
-            for _ in range(total // WRITERS):
-                await engine.append("bench", stream, [NewEvent("noted", data)])
+            for n in range(total // WRITERS):
+                if values:
+                    await engine.values.set("bench", stream, f"key-{n % 8}", data)
+                else:
+                    await engine.append("bench", stream, [NewEvent("noted", data)])
 
         async with anyio.create_task_group() as tasks:
             for i in range(WRITERS):
@@ -47,10 +53,11 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--appends", type=int, default=12_800, help=f"a multiple of {WRITERS}")
+    parser.add_argument("--values", action="store_true", help="value sets instead of raw appends")
     args = parser.parse_args()
     total = args.appends - args.appends % WRITERS
     with sqlite_database() as url:
-        stats = anyio.run(appends, url, total)
+        stats = anyio.run(appends, url, total, args.values)
     print(
         f"{total} appends by {WRITERS} writers in {stats['batches']} batches. Instructions per append:"
         f" (Ir of this run - Ir of a run with fewer appends) / ({total} - those appends)"

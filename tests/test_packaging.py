@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -18,9 +19,24 @@ def _help(*args: str) -> str:
     return re.sub(r"-\s+", "-", " ".join(done.stdout.split()))  # unwrapped, also at hyphens
 
 
+def _source_tree(into: Path) -> Path:
+    """What the wheel is built from, copied: an in-tree build would leave `build/` in the repository
+    and could pack modules deleted since an earlier build."""
+    source = into / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    for name in ("session_engine", "engine", "adapters", "migrations", "specs"):
+        shutil.copytree(
+            ROOT / name, source / name, symlinks=True, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    return source
+
+
 def test_the_wheel_installs_one_name_and_the_documents_its_help_names(tmp_path: Path) -> None:
+    source = _source_tree(tmp_path)
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", str(ROOT), "-w", str(tmp_path)],
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", str(source), "-w", str(tmp_path)],
         capture_output=True,
         timeout=300,
         check=True,
