@@ -49,8 +49,8 @@ def create_app(engine_url: str | None, config: ServerConfig, **engine_options: A
                 tasks.start_soon(purge_expired_forever, engine, config.server.purge_expired_seconds)
             log.info("engine open", extra={"database": engine.url.render_as_string(hide_password=True)})
             # What start-up loaded (modules, schemas, the app) lives as long as the server: out of
-            # the collector's way, a full collection walks only what requests made (90k objects
-            # fewer; full collections were 80 ms pauses under write load).
+            # the collector's way, a full collection walks only what requests made (full
+            # collections were long pauses under write load).
             gc.collect()  # garbage frozen with the rest would never be freed
             gc.freeze()
             try:

@@ -29,7 +29,7 @@ import psycopg
 
 from bench.common import Stopwatch, database, median, payload, show
 from session_engine.engine import Engine, NewEvent
-from session_engine.engine.log.backend import WAL_CHECKPOINT_PAGES, normalise_url
+from session_engine.engine.backends import WAL_CHECKPOINT_PAGES, normalise_url
 
 ROW_SQL = (
     "INSERT INTO events (position, namespace, stream, version, type, schema_version, data, metadata,"

@@ -19,8 +19,8 @@ import sqlalchemy as sa
 from rich.console import Console
 from rich.table import Table
 
-from session_engine.engine.log.backend import Backend, normalise_url
-from session_engine.engine.migrate import upgrade
+from session_engine.engine import migrate
+from session_engine.engine.backends import normalise_url
 
 ROOT = Path(__file__).resolve().parents[1]
 POSTGRES_ADMIN = os.environ.get("SESSION_ENGINE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
@@ -56,15 +56,6 @@ def postgres_database() -> Iterator[str]:
 def database(backend: str) -> Iterator[str]:
     with sqlite_database() if backend == "sqlite" else postgres_database() as url:
         yield url
-
-
-def migrate(url: str) -> None:
-    backend = Backend(normalise_url(url))
-    engine = backend.create_engine(writer=True)
-    try:
-        upgrade(engine, backend)
-    finally:
-        engine.dispose()
 
 
 class Stopwatch:

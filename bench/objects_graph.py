@@ -54,7 +54,7 @@ async def load(engine: Engine, vertices: int, edges: int, rng: random.Random) ->
 
 async def analyze(engine: Engine) -> None:
     """PostgreSQL plans from statistics: refresh them as autovacuum would on a live server."""
-    if engine.backend.is_sqlite:
+    if engine.backend.name == "sqlite":
         return
 
     def run(connection: Any) -> None:

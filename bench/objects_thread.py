@@ -80,7 +80,7 @@ async def run(url: str, items: int, samples: int, posts: int) -> list[tuple[str,
         results.append((f"post_thread_item ({posts:,} items, {WRITERS} writers)", f"{rate:,.0f} items/s"))
         rate, ids = await bulk_load(engine, clock, items)
         results.append((f"bulk load through the log ({items:,} items)", f"{rate:,.0f} items/s"))
-        if not engine.backend.is_sqlite:
+        if engine.backend.name != "sqlite":
             await engine.read(lambda c: (c.exec_driver_sql("ANALYZE thread_items, messages"), c.commit()))
         head = await engine.head()
         span = (clock.now() - start).total_seconds()

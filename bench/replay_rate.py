@@ -36,9 +36,9 @@ import sqlalchemy as sa
 
 from bench.common import Stopwatch, database, payload, show
 from session_engine.engine import Engine
+from session_engine.engine.backends import Backend, normalise_url
 from session_engine.engine.catalog import catalog_domain
-from session_engine.engine.log.backend import Backend, normalise_url
-from session_engine.engine.log.schema import events, stored_instant
+from session_engine.engine.log.schema import events
 from session_engine.engine.objects.graph_ops import Element, Workspace, dump_operations, parse_operations
 
 ACTIVE = 64
@@ -262,7 +262,7 @@ def graph_mutation(state: Session, n: int, version: int, at: datetime) -> dict[s
     }
 
 
-def mixed_rows(count: int, dialect: str) -> Iterator[tuple[Any, ...]]:
+def mixed_rows(count: int, backend: Backend) -> Iterator[tuple[Any, ...]]:
     """The rows of a realistic log of `count` events (see the module docstring)."""
     sessions: dict[str, Session] = {}
     start = datetime(2026, 1, 1, tzinfo=UTC)
@@ -274,35 +274,30 @@ def mixed_rows(count: int, dialect: str) -> Iterator[tuple[Any, ...]]:
         if version == LIFETIME:
             del sessions[stream]
         body = data if isinstance(data, str) else orjson.dumps(data).decode()
-        yield (n, "bench", stream, version, type_, 1, body, "{}", None, stored_instant(at, dialect))
+        yield (n, "bench", stream, version, type_, 1, body, "{}", None, backend.stored_instant(at))
 
 
 def fill(url: str, count: int, values: float = 0.0, mix: bool = False) -> dict[str, int]:
     """Write the log; returns how many events of each type it holds."""
-    backend = Backend(normalise_url(url), durability="off")
+    backend = Backend.for_url(url, durability="off")
     engine = backend.create_engine(writer=True)
     data = orjson.dumps(payload()).decode()
     every = round(1 / values) if values else 0  # every n-th event is a value_set
-    now = stored_instant(datetime.now(UTC), backend.name)
+    now = backend.stored_instant(datetime.now(UTC))
     types: dict[str, int] = {}
-    placeholder = "?" if backend.is_sqlite else "%s"
-    sql = (
-        "INSERT INTO events (position, namespace, stream, version, type, schema_version, data, metadata,"
-        f" idempotency_key, recorded_at) VALUES ({', '.join([placeholder] * 10)})"
-    )
     try:
         with engine.begin() as connection:
             chunk = 50_000
             if mix:
                 rows = []
-                for row in mixed_rows(count, backend.name):
+                for row in mixed_rows(count, backend):
                     types[row[4]] = types.get(row[4], 0) + 1
                     rows.append(row)
                     if len(rows) == chunk:
-                        connection.exec_driver_sql(sql, rows)
+                        backend.insert_events(connection, rows)
                         rows = []
                 if rows:
-                    connection.exec_driver_sql(sql, rows)
+                    backend.insert_events(connection, rows)
                 return types
             for start in range(1, count + 1, chunk):
                 rows = []
@@ -312,7 +307,7 @@ def fill(url: str, count: int, values: float = 0.0, mix: bool = False) -> dict[s
                     type_, body = ("value_set", value_set(version)) if valued else ("noted", data)
                     rows.append((n, "bench", stream, version, type_, 1, body, "{}", None, now))
                     types[type_] = types.get(type_, 0) + 1
-                connection.exec_driver_sql(sql, rows)
+                backend.insert_events(connection, rows)
         return types
     finally:
         engine.dispose()

@@ -1,6 +1,6 @@
 """session-engine: an event-sourced session object engine."""
 
-from session_engine.engine.clock import Clock, ManualClock, SystemClock
+from session_engine.engine.clock import Clock, ManualClock, SystemClock, as_utc
 from session_engine.engine.commands import AppendEvents, Command, Decision, Outcome
 from session_engine.engine.engine import Engine
 from session_engine.engine.errors import (
@@ -14,6 +14,9 @@ from session_engine.engine.errors import (
 )
 from session_engine.engine.events import DomainEvent, EventRegistry
 from session_engine.engine.log.records import ANY, NO_STREAM, AppendResult, Metadata, NewEvent, RecordedEvent
+from session_engine.engine.projections.asof import SessionAsOf
+from session_engine.engine.snapshots import SessionSnapshot
+from session_engine.engine.upgrade import database_url, migrate
 
 __all__ = [
     "ANY",
@@ -36,7 +39,12 @@ __all__ = [
     "NotFound",
     "Outcome",
     "RecordedEvent",
+    "SessionAsOf",
+    "SessionSnapshot",
     "SystemClock",
     "ValidationFailed",
     "WrongExpectedVersion",
+    "as_utc",
+    "database_url",
+    "migrate",
 ]

@@ -1,8 +1,8 @@
 """Handing results from the writer thread back to the event loop that waits for them.
 
 The writer thread finishes a batch of commands and must wake every caller waiting for one of them,
-on the event loop. `anyio.to_thread` does the round trip, but it costs about 55 µs of CPU a batch
-(a capacity limiter, cancel scopes, a worker queue) - a quarter of a single append's CPU. A
+on the event loop. `anyio.to_thread` does the round trip, but at a large share of a single
+append's CPU per batch (a capacity limiter, cancel scopes, a worker queue). A
 `Bridge` does only what the write path needs: make a waiter on the loop, and from the thread, run
 one callback on the loop that settles a whole batch of waiters.
 

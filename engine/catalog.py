@@ -15,11 +15,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from session_engine.engine.log.reads import LogPage
+from session_engine.engine.log.reads import LogRows
 from session_engine.engine.log.records import RecordedEvent
-from session_engine.engine.log.schema import Position, UtcDateTime, stored_instant
+from session_engine.engine.log.schema import Position, UtcDateTime
 from session_engine.engine.modules import Domain
-from session_engine.engine.projections.base import Projection, ProjectionContext
+from session_engine.engine.projections.base import Bulk, Projection, ProjectionContext
 
 metadata = sa.MetaData()
 """Its own metadata: the table is created by the engine when the domain is enabled, not by migrations."""
@@ -36,19 +36,14 @@ streams = sa.Table(
 )
 
 
-_UPSERT = (
-    "INSERT INTO streams (namespace, stream, version, first_position, last_position, created_at, updated_at)"
-    " VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}) ON CONFLICT (namespace, stream) DO UPDATE SET"
-    " version = excluded.version, last_position = excluded.last_position, updated_at = excluded.updated_at"
+_UPSERT = Bulk(
+    streams,
+    [c.name for c in streams.columns],
+    key=["namespace", "stream"],
+    update=["version", "last_position", "updated_at"],
 )
-UPSERT = {"sqlite": _UPSERT.format(p="?"), "postgresql": _UPSERT.format(p="%s")}
-# PostgreSQL: one statement for the whole batch; row-by-row executemany costs a round trip each.
-UPSERT_MANY = (
-    "INSERT INTO streams (namespace, stream, version, first_position, last_position, created_at, updated_at)"
-    " SELECT * FROM unnest(%s::varchar[], %s::varchar[], %s::int[], %s::bigint[], %s::bigint[],"
-    " %s::timestamptz[], %s::timestamptz[]) ON CONFLICT (namespace, stream) DO UPDATE SET"
-    " version = excluded.version, last_position = excluded.last_position, updated_at = excluded.updated_at"
-)
+"""One upsert per stream per batch: an executemany on SQLite, one statement over arrays on PostgreSQL
+(row by row, each would be a round trip there)."""
 
 
 class StreamsCatalog(Projection):
@@ -60,20 +55,20 @@ class StreamsCatalog(Projection):
         super().__init__("streams", [streams])
 
     def apply(self, context: ProjectionContext, events: Iterable[RecordedEvent]) -> None:
-        """One upsert per stream per batch; driver SQL, because this runs for every event appended."""
+        """One upsert per stream per batch (`Bulk`: driver SQL), because this runs for every event."""
         first: dict[tuple[str, str], RecordedEvent] = {}
         last: dict[tuple[str, str], RecordedEvent] = {}
         for event in events:
             key = (event.namespace, event.stream)
             first.setdefault(key, event)
             last[key] = event
-        dialect = context.dialect
+        stored_instant = context.backend.stored_instant
         instants: dict[datetime, Any] = {}  # a batch's events share few instants: convert each once
 
         def stored(instant: datetime) -> Any:
             value = instants.get(instant)
             if value is None:
-                value = instants[instant] = stored_instant(instant, dialect)
+                value = instants[instant] = stored_instant(instant)
             return value
 
         rows = [
@@ -88,23 +83,23 @@ class StreamsCatalog(Projection):
             )
             for key, event in last.items()
         ]
-        _write(context, rows)
+        _UPSERT.write(context, rows)
 
-    def apply_page(self, context: ProjectionContext, page: LogPage) -> None:
+    def apply_page(self, context: ProjectionContext, page: LogRows) -> None:
         """`apply` from the headers alone (a replay): no payload is decoded, no event object built."""
         rows = page.rows
         last = {(row[1], row[2]): row for row in rows}
         first = {(row[1], row[2]): row for row in reversed(rows)}
-        dialect = context.dialect
+        stored_instant = context.backend.stored_instant
         instants: dict[Any, Any] = {}  # recorded_at as the driver gave it -> as the catalog stores it
 
         def stored(raw: Any) -> Any:
             value = instants.get(raw)
             if value is None:
-                value = instants[raw] = stored_instant(page.instant(raw), dialect)
+                value = instants[raw] = stored_instant(page.instant(raw))
             return value
 
-        _write(
+        _UPSERT.write(
             context,
             [
                 (namespace, stream, version, start[0], position, stored(start[8]), stored(end[8]))
@@ -113,15 +108,6 @@ class StreamsCatalog(Projection):
                 for start in (first[key],)
             ],
         )
-
-
-def _write(context: ProjectionContext, rows: list[tuple[Any, ...]]) -> None:
-    if context.dialect == "postgresql":
-        context.execute_sql(UPSERT_MANY, tuple(list(column) for column in zip(*rows, strict=True)))
-        return
-    sql = UPSERT[context.dialect]
-    for row in rows:
-        context.execute_sql(sql, row)
 
 
 catalog = StreamsCatalog()

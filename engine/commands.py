@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from session_engine.engine.events import DomainEvent
@@ -75,14 +74,15 @@ class Outcome(Generic[R]):
     """True when the idempotency key matched an earlier command: nothing was appended now."""
 
 
-Handler = Callable[[Any, "UnitOfWork"], Decision[Any]]
+CommandHandler = Callable[[Any, "UnitOfWork"], Decision[Any]]
+"""Decides one command: reads what it needs through the unit of work, returns a `Decision`."""
 
 
 class CommandHandlers:
     """Which handler decides each command type: a domain's explicit table (`decide.HANDLERS`)."""
 
-    def __init__(self, table: Mapping[type[Command], Handler] | None = None) -> None:
-        self._handlers: dict[type[Command], Handler] = dict(table or {})
+    def __init__(self, table: Mapping[type[Command], CommandHandler] | None = None) -> None:
+        self._handlers: dict[type[Command], CommandHandler] = dict(table or {})
 
     def register(self, command_type: type[C]) -> Callable[[Callable[[C, UnitOfWork], Decision[Any]]], Any]:
         def decorate(handler: Callable[[C, UnitOfWork], Decision[Any]]) -> Any:
@@ -94,7 +94,7 @@ class CommandHandlers:
     def extend(self, other: CommandHandlers) -> None:
         self._handlers.update(other._handlers)
 
-    def for_command(self, command: Command) -> Handler:
+    def for_command(self, command: Command) -> CommandHandler:
         try:
             return self._handlers[type(command)]
         except KeyError:
@@ -104,8 +104,3 @@ class CommandHandlers:
 handlers = CommandHandlers()
 """The core domain's handlers: none. `AppendEvents` needs no decision - its events are appended
 as they are (the committer records them directly)."""
-
-
-def instant_of(state: UnitOfWork) -> datetime:
-    """The instant a batch is recorded at (same for every command of the batch)."""
-    return state.now

@@ -15,15 +15,15 @@ from datetime import datetime
 from typing import IO, Any, TypeVar
 
 import anyio
-import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection
 
+from session_engine.engine.backends import Backend, Durability
+from session_engine.engine.backends.base import Listener
 from session_engine.engine.clock import Clock, SystemClock, as_utc
 from session_engine.engine.commands import AppendEvents, Command, CommandHandlers, Outcome
 from session_engine.engine.errors import ValidationFailed
 from session_engine.engine.events import DomainEvent, EventRegistry
 from session_engine.engine.log import reads, transfer
-from session_engine.engine.log.backend import Backend, Durability, PostgresListener, normalise_url
 from session_engine.engine.log.bounds import check_bigint, check_integer
 from session_engine.engine.log.records import (
     ANY,
@@ -35,10 +35,9 @@ from session_engine.engine.log.records import (
     RecordedEvent,
 )
 from session_engine.engine.log.subscriptions import EventFilter, SubscriptionHub
-from session_engine.engine.migrate import upgrade
 from session_engine.engine.modules import Domain, domains
 from session_engine.engine.objects.service import ObjectsService
-from session_engine.engine.projections.asof import SessionState
+from session_engine.engine.projections.asof import SessionAsOf
 from session_engine.engine.projections.base import Projection
 from session_engine.engine.projections.rebuild import (
     catch_up,
@@ -50,6 +49,8 @@ from session_engine.engine.projections.rebuild import (
 from session_engine.engine.projections.registry import ProjectionSet, read_checkpoints
 from session_engine.engine.projections.verify import Difference, diff_projections
 from session_engine.engine.records.service import RecordsService
+from session_engine.engine.snapshots import SessionSnapshot, snapshot_of
+from session_engine.engine.upgrade import upgrade
 from session_engine.engine.values.service import ValuesService
 from session_engine.engine.writes import Committer
 
@@ -71,7 +72,7 @@ class Engine:
         read_pool_size: int = 8,
         max_batch: int = 1000,
     ) -> None:
-        self.backend = Backend(normalise_url(url), durability)
+        self.backend = Backend.for_url(url, durability)
         self.clock: Clock = clock or SystemClock()
         self.domains = [*domains(), *extra_domains]
         self.registry = EventRegistry()
@@ -88,7 +89,7 @@ class Engine:
         self._writer = self.backend.create_engine(writer=True)
         self._reader = self.backend.create_engine(writer=False, pool_size=read_pool_size)
         self._readers = anyio.CapacityLimiter(read_pool_size)
-        self.hub = SubscriptionHub(self._read_page, poll_interval=None if self.backend.is_sqlite else 2.0)
+        self.hub = SubscriptionHub(self._read_page, poll_interval=self.backend.poll_interval)
         self._committer = Committer(
             self.backend,
             self._writer,
@@ -99,7 +100,7 @@ class Engine:
             self.hub.published,
             max_batch=max_batch,
         )
-        self._listener: PostgresListener | None = None
+        self._listener: Listener | None = None
         self._lookup_connection: Connection | None = None
         self.values = ValuesService(self)
         self.objects = ObjectsService(self)
@@ -137,7 +138,7 @@ class Engine:
             if self._extra_projections:
                 # Not in the engine's migrations: an embedding application's own read models.
                 tables = [table for projection in self._extra_projections for table in projection.tables]
-                create_tables(connection, self._extra_projections, tables)
+                create_tables(connection, self.backend, self._extra_projections, tables)
             done = catch_up(
                 connection, self.backend, self.registry, self.projections, read_checkpoints(connection)
             )
@@ -146,8 +147,6 @@ class Engine:
             log.info("projection %s %s", name, what)
 
     def _start_listener(self) -> None:
-        if self.backend.is_sqlite:
-            return
         token = anyio.lowlevel.current_token()
 
         def on_head(position: int) -> None:
@@ -156,8 +155,9 @@ class Engine:
             with contextlib.suppress(RuntimeError):  # the event loop is gone: the engine is closing
                 anyio.from_thread.run_sync(self.hub.observe_head, position, token=token)
 
-        self._listener = PostgresListener(self.backend.url, on_head)
-        self._listener.start()
+        self._listener = self.backend.listener(on_head)
+        if self._listener is not None:
+            self._listener.start()
 
     async def _stop_listener(self) -> None:
         # Off the event loop: the listener thread may be waiting for the loop to take a notification.
@@ -214,11 +214,11 @@ class Engine:
     async def lookup(self, function: Callable[[Connection], T]) -> T:
         """Run a point read: a handful of rows found by an index (get a value, a record, an envelope).
 
-        On SQLite it runs right here on the event loop, on one read connection kept for the purpose:
-        such a read takes tens of microseconds, less than the hop to a worker thread, and a WAL
-        reader never waits for the writer. On PostgreSQL it is a network round trip, so a thread.
+        Where the backend says so (SQLite) it runs right here on the event loop, on one read
+        connection kept for the purpose: such a read costs less than the hop to a worker thread, and
+        a WAL reader never waits for the writer. On PostgreSQL it is a network round trip: a thread.
         """
-        if not self.backend.is_sqlite:
+        if not self.backend.inline_point_reads:
             return await self.read(function)
         connection = self._lookup_connection
         if connection is None:
@@ -253,7 +253,7 @@ class Engine:
         check_bigint("upto", filters.get("upto"))
         check_bigint("limit", limit)
         return await self.read(
-            lambda c: reads.read_all(c, self.registry, after=after, limit=limit, **filters)
+            lambda c: reads.read_all(c, self.backend, self.registry, after=after, limit=limit, **filters)
         )
 
     def payload(self, event: RecordedEvent) -> DomainEvent:
@@ -306,7 +306,7 @@ class Engine:
         version: int | None = None,
         position: int | None = None,
         at: datetime | None = None,
-    ) -> SessionState:
+    ) -> SessionAsOf:
         """The session's read models as of a version, a position or an instant (one of them)."""
         if sum(x is not None for x in (version, position, at)) != 1:
             raise ValidationFailed("give exactly one of version, position or at")
@@ -319,7 +319,27 @@ class Engine:
         events = await self.read_stream(
             namespace, stream, to_version=version, to_position=position, until=until
         )
-        return await anyio.to_thread.run_sync(SessionState, namespace, stream, events, list(self.projections))
+        return await anyio.to_thread.run_sync(SessionAsOf, namespace, stream, events, list(self.projections))
+
+    async def session_snapshot(
+        self,
+        namespace: str,
+        stream: str,
+        *,
+        version: int | None = None,
+        position: int | None = None,
+        at: datetime | None = None,
+        objects_limit: int = 1000,
+    ) -> SessionSnapshot:
+        """The session's state as of a version, a position or an instant (one of them), read by the
+        domains' own read functions. Values expire as of `at`, else as of the last event applied,
+        else now."""
+        state = await self.state_as_of(namespace, stream, version=version, position=position, at=at)
+        try:
+            cutoff = as_utc(at) if at is not None else state.at or as_utc(self.clock.now())
+            return await anyio.to_thread.run_sync(snapshot_of, state, cutoff, objects_limit)
+        finally:
+            state.close()
 
     async def rebuild(
         self, names: Iterable[str] | None = None, *, progress: Callable[[int], None] | None = None
@@ -344,13 +364,12 @@ class Engine:
     ) -> list[Difference]:
         with scratch_copy(self.backend, projections) as scratch, self._reader.connect() as live:
             # One snapshot for the whole comparison: writers go on, verification sees one state.
-            if not self.backend.is_sqlite:
-                live = live.execution_options(isolation_level="REPEATABLE READ")
+            live = self.backend.one_snapshot(live)
             upto = reads.head(live)
             with scratch.connect() as target:
-                replay(live, target, self.registry, projections, upto=upto, progress=progress)
+                replay(live, target, self.backend, self.registry, projections, upto=upto, progress=progress)
             with scratch.connect() as target:
-                return diff_projections(live, target, projections)
+                return diff_projections(live, target, self.backend, projections)
 
     async def export(self, out: IO[bytes]) -> int:
         """Write the whole log as JSON Lines, as stored. Returns the number of events."""
@@ -379,7 +398,3 @@ def _comparable(*values: str | None) -> None:
     one would fail in the driver (and find nothing on SQLite). Refused alike on both."""
     if any(value is not None and "\x00" in value for value in values):
         raise ValidationFailed("ids and event types must not contain NUL (U+0000) characters")
-
-
-def count_rows(connection: Connection, table: sa.Table) -> int:
-    return int(connection.execute(sa.select(sa.func.count()).select_from(table)).scalar() or 0)

@@ -66,13 +66,6 @@ class EventRegistry:
             self._entries[name] = _Entry(entry.model, dict(entry.upcasters))
             self.versions[name] = entry.model.schema_version
 
-    def knows(self, event_type: str) -> bool:
-        return event_type in self._entries
-
-    def current_version(self, event_type: str) -> int:
-        entry = self._entries.get(event_type)
-        return entry.model.schema_version if entry else 1
-
     def upcast(
         self, event_type: str, schema_version: int, data: dict[str, Any]
     ) -> tuple[int, dict[str, Any]]:

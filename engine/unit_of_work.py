@@ -10,37 +10,27 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, overload
 
 import orjson
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql import Executable
 
+from session_engine.engine.backends import Backend, Prepared, Query, Rows
 from session_engine.engine.commands import Command
 from session_engine.engine.errors import ValidationFailed, WrongExpectedVersion
 from session_engine.engine.events import DomainEvent, EventRegistry
 from session_engine.engine.ids import check_id
-from session_engine.engine.log import driver, reads
-from session_engine.engine.log.backend import EVENT_COLUMNS, Backend
+from session_engine.engine.log import reads
 from session_engine.engine.log.records import NO_METADATA, ExpectedVersion, NewEvent, RecordedEvent
-from session_engine.engine.log.schema import stored_instant
 from session_engine.engine.projections.base import ProjectionContext
 from session_engine.engine.projections.registry import CheckpointAdvance, ProjectionSet
 
-_INSERT_EVENTS = {
-    # The hot path hands rows straight to the driver: SQLAlchemy's per-row bind processing
-    # costs more than the insert itself. Formats match what the Core types write and read.
-    # On SQLite a row without an idempotency key carries 0 for it, stored as NULL: sqlite3 binds
-    # None through its adaptation protocol, which raises and formats an AttributeError for every
-    # None it binds (3% of an append's instructions); a key is always a string, never 0.
-    "sqlite": f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULLIF(?, 0), ?)",
-    "postgresql": f"INSERT INTO events ({EVENT_COLUMNS})"
-    " VALUES (%s, %s, %s, %s, %s, %s, %s::json, %s::json, %s, %s)",
-}
-
-
 check_identifier = check_id
 """The engine's identifier rule (`engine.ids`), for the write path's ids and keys."""
+
+
+_NO_PARAMS: dict[str, Any] = {}
 
 
 class StreamVersions:
@@ -72,6 +62,7 @@ class UnitOfWork:
     def __init__(
         self,
         connection: Connection,
+        backend: Backend,
         registry: EventRegistry,
         projections: ProjectionSet,
         versions: StreamVersions,
@@ -79,7 +70,9 @@ class UnitOfWork:
         now: datetime,
     ) -> None:
         self.connection = connection
-        self.projection = ProjectionContext(connection)
+        self.backend = backend
+        self._backend_name = backend.name
+        self.projection = ProjectionContext(connection, backend)
         self.now = now
         self.head = head
         self._registry = registry
@@ -88,33 +81,35 @@ class UnitOfWork:
         self._staged_versions: dict[tuple[str, str], int] = {}
         self._staged_keys: dict[tuple[str, str, str], list[RecordedEvent]] = {}
         self._rows: list[tuple[Any, ...]] = []
-        self._stored_now = stored_instant(now, connection.dialect.name)
-        self._no_key = 0 if connection.dialect.name == "sqlite" else None  # see _INSERT_EVENTS
+        # Rows go to the driver in their stored form: SQLAlchemy's per-row bind processing costs
+        # more than the insert itself.
+        self._stored_now = backend.stored_instant(now)
+        self._no_key = backend.no_idempotency_key
         self.recorded: list[RecordedEvent] = []
         self._deferred: list[RecordedEvent] = []
         self._deferred_streams: set[tuple[str, str]] = set()
         self._deciding: tuple[str, str] | None = None
 
     # -- what handlers read -------------------------------------------------------------
-    def read(self, statement: Any, params: dict[str, Any] | None = None) -> sa.CursorResult[Any]:
-        """Query the read models as this batch has changed them so far."""
-        self._settle()
-        return self.projection.read(statement, params)
+    @overload
+    def read(self, statement: Prepared, params: dict[str, Any] | None = None) -> list[Any]: ...
 
-    def fetch(self, sql: dict[str, str], params: Sequence[Any]) -> list[Any]:
-        """`read` for a hot handler: driver SQL (`driver.in_dialect`), rows as the driver gives them."""
-        self._settle()
-        self.projection.flush()
-        return driver.fetch_all(self.connection, sql[self.connection.dialect.name], params)
+    @overload
+    def read(self, statement: Executable, params: dict[str, Any] | None = None) -> Rows: ...
 
-    def _settle(self) -> None:
-        """Before a handler reads: the waiting stream-local writes of its own stream must be in."""
+    def read(self, statement: Query, params: dict[str, Any] | None = None) -> list[Any] | Rows:
+        """Query the read models as this batch has changed them so far: a Core statement with named
+        parameters, its rows all fetched. A `Prepared` statement (compiled once per backend) runs
+        on the driver, for the hot decisions, and gives a list of tuples; any other runs through
+        SQLAlchemy (`Backend.rows`) and gives `Rows`."""
         if self._deciding in self._deferred_streams:
+            # Before a handler reads: the waiting stream-local writes of its own stream must be in.
             self._apply_deferred()
-
-    def stored(self, instant: datetime) -> Any:
-        """An instant as a driver-level statement compares it with stored ones."""
-        return stored_instant(instant, self.connection.dialect.name)
+        self.projection.flush()  # handlers read their own batch's writes
+        if type(statement) is Prepared:  # `Backend.rows`, inline: the hottest decisions read here
+            compiled = statement.compiled.get(self._backend_name) or self.backend.compile(statement)
+            return compiled.fetch(self.connection, params or _NO_PARAMS)
+        return self.backend.rows(self.connection, statement, params)
 
     def stream_version(self, namespace: str, stream: str) -> int:
         return self._version((namespace, stream))
@@ -135,7 +130,7 @@ class UnitOfWork:
     # -- what the committer does with a decision ----------------------------------------
     def deciding(self, command: Command) -> None:
         """A command of this stream is about to be decided: should its handler read, it must read
-        the stream's own writes, those the stream-local projections hold back included (`_settle`).
+        the stream's own writes, those the stream-local projections hold back included (`read`).
         A handler that does not read (a thread post, say) lets them wait on."""
         self._deciding = (command.namespace, command.stream)
 
@@ -247,8 +242,9 @@ class UnitOfWork:
             self._deferred_streams.add(stream_key)
         self.recorded.extend(recorded)
 
-    def finish(self, backend: Backend, advance: CheckpointAdvance) -> None:
+    def finish(self, advance: CheckpointAdvance) -> None:
         """Write the staged events, the projections' pending writes and their checkpoints."""
+        backend = self.backend
         if self._deferred:
             self._apply_deferred()
         if self.recorded:
@@ -260,9 +256,7 @@ class UnitOfWork:
             self.projection.flush()
             if self._rows:
                 if not copied:
-                    driver.execute_many(
-                        self.connection, _INSERT_EVENTS[self.connection.dialect.name], self._rows
-                    )
+                    backend.insert_events(self.connection, self._rows)
                 advance(self.connection, self.head)
                 backend.notify(self.connection, self.head)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from session_engine.engine.log.backend import normalise_url
+from session_engine.engine.backends import normalise_url
 from session_engine.engine.schema import all_metadata
 
 target_metadata = all_metadata()

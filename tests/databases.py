@@ -7,28 +7,21 @@ does not - unless SESSION_ENGINE_REQUIRE_POSTGRES=1 (as in CI), where that is a 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import sqlalchemy as sa
 
-from session_engine.engine.log.backend import Backend, normalise_url
-from session_engine.engine.migrate import upgrade
+from session_engine.engine import migrate
+from session_engine.engine.backends import normalise_url
 from session_engine.engine.schema import all_metadata, extra_tables
 
 ADMIN_URL = os.environ.get("SESSION_ENGINE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 REQUIRE_POSTGRES = os.environ.get("SESSION_ENGINE_REQUIRE_POSTGRES") == "1"
-
-
-def migrate(url: str) -> None:
-    backend = Backend(normalise_url(url))
-    engine = backend.create_engine(writer=True)
-    try:
-        upgrade(engine, backend)
-    finally:
-        engine.dispose()
 
 
 class SqliteDatabases:
@@ -80,6 +73,21 @@ class PostgresDatabases:
         with self._admin.connect() as connection:
             connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
         self._admin.dispose()
+
+
+@contextlib.contextmanager
+def empty_postgres_database() -> Iterator[str]:
+    """A new PostgreSQL database with nothing in it (not even migrated), dropped afterwards."""
+    admin = sa.create_engine(normalise_url(ADMIN_URL), isolation_level="AUTOCOMMIT")
+    name = f"se_empty_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield normalise_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
 
 
 def postgres_unreachable() -> str | None:

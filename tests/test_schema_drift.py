@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from session_engine.engine.log.backend import Backend, normalise_url
+from session_engine.engine.backends import Backend, normalise_url
 from session_engine.engine.schema import all_metadata, extra_tables
 
 
@@ -26,7 +26,7 @@ def _include(extra: set[str], dialect: str) -> Any:
 
 
 def test_migrated_schema_equals_metadata(database_url: str) -> None:
-    backend = Backend(normalise_url(database_url))
+    backend = Backend.for_url(database_url)
     engine = backend.create_engine(writer=False)
     try:
         with engine.connect() as connection:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from session_engine.engine.log.backend import WAL_CHECKPOINT_PAGES, Backend, normalise_url
+from session_engine.engine.backends import WAL_CHECKPOINT_PAGES, Backend, normalise_url
 from tests.databases import SqliteDatabases
 
 
@@ -18,7 +18,7 @@ def _pragmas(engine: sa.Engine, *names: str) -> dict[str, object]:
 def test_the_writer_is_durable_and_checkpoints_every_ten_thousand_pages(
     sqlite_databases: SqliteDatabases,
 ) -> None:
-    writer = Backend(normalise_url(sqlite_databases.fresh())).create_engine(writer=True)
+    writer = Backend.for_url(sqlite_databases.fresh()).create_engine(writer=True)
     try:
         settings = _pragmas(writer, "journal_mode", "synchronous", "wal_autocheckpoint", "journal_size_limit")
     finally:
@@ -32,7 +32,7 @@ def test_the_writer_is_durable_and_checkpoints_every_ten_thousand_pages(
 
 
 def test_weaker_durability_only_when_asked(sqlite_databases: SqliteDatabases) -> None:
-    writer = Backend(normalise_url(sqlite_databases.fresh()), durability="normal").create_engine(writer=True)
+    writer = Backend.for_url(sqlite_databases.fresh(), durability="normal").create_engine(writer=True)
     try:
         assert _pragmas(writer, "synchronous") == {"synchronous": 1}
     finally:
@@ -45,7 +45,7 @@ def test_the_wal_is_checkpointed_and_cut_back_once_it_passes_its_threshold(
     """With a threshold of 50 pages, thousands of pages of writes leave a WAL of at most 100 pages."""
     url = sqlite_databases.fresh()
     path = Path(normalise_url(url).database or "")
-    backend = Backend(normalise_url(url), wal_checkpoint_pages=50)
+    backend = Backend.for_url(url, wal_checkpoint_pages=50)
     writer = backend.create_engine(writer=True)
     frame = 4096 + 24
     try:

@@ -14,10 +14,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from session_engine.adapters.cli.docs import docs
 from session_engine.adapters.cli.serve import serve
-from session_engine.engine import Engine
-from session_engine.engine.errors import EngineError
-from session_engine.engine.migrate import upgrade
+from session_engine.engine import Engine, EngineError, database_url
+from session_engine.engine import migrate as migrate_database
 
 T = TypeVar("T")
 console = Console()
@@ -59,22 +59,18 @@ def progress_bar(total: int, description: str) -> Progress:
 
 @click.group()
 def main() -> None:
-    """An event-sourced session object engine."""
+    """An event-sourced session object engine.
+
+    Reference documents (configuration, protocols): `session-engine docs`.
+    """
 
 
 @main.command()
 @database_option
 def migrate(database: str | None) -> None:
     """Apply the schema migrations (the engine also does this when it opens)."""
-    from session_engine.engine.log.backend import Backend, normalise_url
-
-    backend = Backend(normalise_url(database))
-    engine = backend.create_engine(writer=True)
-    try:
-        applied = upgrade(engine, backend)
-    finally:
-        engine.dispose()
-    console.print("migrated" if applied else "already up to date", f"({backend.url.render_as_string()})")
+    applied = migrate_database(database)
+    console.print("migrated" if applied else "already up to date", f"({database_url(database)})")
 
 
 def print_status(summary: dict[str, Any]) -> None:
@@ -216,6 +212,7 @@ def run(database: str | None) -> None:
 
 
 main.add_command(serve)
+main.add_command(docs)
 
 if __name__ == "__main__":
     main()

@@ -65,7 +65,7 @@ class QuietServer(uvicorn.Server):
     envvar="SESSION_ENGINE_CONFIG",
     type=click.Path(dir_okay=False),
     default=None,
-    help="TOML configuration file (see specs/server-config.md).",
+    help="TOML configuration file (reference: `session-engine docs server-config`).",
 )
 def serve(host: str | None, port: int | None, database: str | None, config_file: str | None) -> None:
     """Serve the websocket, REST and RPC adapters on one port."""

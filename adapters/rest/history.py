@@ -24,11 +24,7 @@ from session_engine.adapters.config import ServerConfig
 from session_engine.adapters.rest.auth import Caller, caller
 from session_engine.adapters.rest.errors import ApiError, ResourceError, responses
 from session_engine.adapters.rest.params import refuse_nul
-from session_engine.engine.clock import as_utc
-from session_engine.engine.log.records import RecordedEvent
-from session_engine.engine.objects import envelope_reads
-from session_engine.engine.projections.asof import SessionState
-from session_engine.engine.values import queries
+from session_engine.engine import RecordedEvent, SessionSnapshot, as_utc
 
 router = APIRouter(prefix="/api", tags=["history"], responses=responses(ResourceError, 400, 401, 404, 500))
 CallerDep = Annotated[Caller, Depends(caller)]
@@ -76,17 +72,12 @@ class SessionStateOut(BaseModel):
     tables: dict[str, list[dict[str, Any]]] = Field(description="Every read model's rows for the session.")
 
 
+EVENT_FIELDS = tuple(EventOut.model_fields)
+"""The fields of an event here: the tenant's namespace is implied."""
+
+
 def event_json(event: RecordedEvent) -> dict[str, Any]:
-    return {
-        "position": event.position,
-        "stream": event.stream,
-        "version": event.version,
-        "type": event.type,
-        "schema_version": event.schema_version,
-        "data": event.data,
-        "metadata": event.metadata,
-        "recorded_at": event.recorded_at.isoformat(),
-    }
+    return event.to_json(EVENT_FIELDS)
 
 
 def _json(document: Any) -> Response:
@@ -150,26 +141,22 @@ def _stream(who: Caller, session_id: str, revision_id: str | None) -> str:
     return session_id if revision_id is None else revision_stream(who.namespace, revision_id, session_id)
 
 
-def _render(state: SessionState, session_id: str, cutoff: datetime) -> dict[str, Any]:
-    """The session's state as the engine's own read functions see it on the snapshot.
+def _render(snapshot: SessionSnapshot, session_id: str) -> dict[str, Any]:
+    """The session's state as the engine's own read functions see it at the cut-off.
 
     Expiry is judged at the cut-off: the requested instant, else the last event's time.
     """
-    ns, sid = state.namespace, state.stream
-    values = state.read(lambda c: queries.get_all(c, ns, sid, cutoff))
-    parts = state.read(lambda c: queries.get_parts(c, ns, sid, cutoff))
-    objects = state.read(lambda c: envelope_reads.list_objects(c, ns, sid, limit=1000))["objects"]
     return {
         "session_id": session_id,
-        "version": state.version,
-        "position": state.position,
-        "recorded_at": state.at.isoformat() if state.at else None,
-        "values": values,
-        "user_parts": parts,
-        "objects": objects,
+        "version": snapshot.version,
+        "position": snapshot.position,
+        "recorded_at": snapshot.recorded_at.isoformat() if snapshot.recorded_at else None,
+        "values": snapshot.values,
+        "user_parts": snapshot.user_parts,
+        "objects": snapshot.objects,
         "tables": {
             str(name): [jsonable_encoder({str(k): v for k, v in row.items()}) for row in rows]
-            for name, rows in state.tables.items()
+            for name, rows in snapshot.tables.items()
         },
     }
 
@@ -196,12 +183,8 @@ async def session_state(
         instant = as_utc(at) if at is not None else None
     except OverflowError:
         raise ApiError(400, "invalid_request", "at is out of range") from None
-    engine = who.engine
     stream = _stream(who, session_id, revision_id)
-    state = await engine.state_as_of(who.namespace, stream, version=version, position=position, at=instant)
-    try:
-        cutoff = instant or state.at or as_utc(engine.clock.now())
-        document = await anyio.to_thread.run_sync(_render, state, session_id, cutoff)
-    finally:
-        state.close()
-    return _json(document)
+    snapshot = await who.engine.session_snapshot(
+        who.namespace, stream, version=version, position=position, at=instant
+    )
+    return _json(await anyio.to_thread.run_sync(_render, snapshot, session_id))  # many rows: off the loop

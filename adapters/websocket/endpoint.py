@@ -28,7 +28,7 @@ from session_engine.adapters.websocket.protocol import (
     PacketType,
     ProtocolClose,
     ReadHistory,
-    SetValue,
+    SetValuePacket,
     Status,
     SubscribeEvents,
     UnsubscribeEvents,
@@ -270,7 +270,7 @@ class Connection:
                 log.info("websocket initialized", extra={"session_id": self.state.session_id})
             return answer
         if kind == PacketType.SET_VALUE:
-            assert isinstance(body, SetValue)
+            assert isinstance(body, SetValuePacket)
             return await handler.set_value(packet_id, body)
         if kind == PacketType.GET_VALUE:
             assert isinstance(body, KeyBody)

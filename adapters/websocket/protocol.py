@@ -136,7 +136,9 @@ class Initialize(Body):
     client_id: str
 
 
-class SetValue(Body):
+class SetValuePacket(Body):
+    """The body of a SET_VALUE packet (the engine's command is `values.decide.SetValue`)."""
+
     key: str
     value: str
     ttl: int = Field(ge=INT64_MIN, le=INT64_MAX)
@@ -174,7 +176,7 @@ OBJECT_TYPES: frozenset[int] = frozenset(
 
 BODIES: dict[int, type[Body]] = {
     PacketType.INITIALIZE: Initialize,
-    PacketType.SET_VALUE: SetValue,
+    PacketType.SET_VALUE: SetValuePacket,
     PacketType.GET_VALUE: KeyBody,
     PacketType.DELETE_VALUE: KeyBody,
     PacketType.SUBSCRIBE_EVENTS: SubscribeEvents,

@@ -21,14 +21,14 @@ from session_engine.adapters.websocket.protocol import (
     PacketType,
     ProtocolClose,
     ReadHistory,
-    SetValue,
+    SetValuePacket,
     Status,
     parse_body,
     response,
 )
 from session_engine.adapters.websocket.rate_limit import SlidingWindow
 from session_engine.adapters.websocket.resumption import SessionState
-from session_engine.engine import Engine, Metadata
+from session_engine.engine import Engine, Metadata, RecordedEvent
 from session_engine.engine.values.errors import StoreOutOfEntries, StoreOutOfMemory, StoreValueNotFound
 
 ADAPTER = "websocket"
@@ -41,15 +41,12 @@ def new_session(config: ServerConfig) -> SessionState:
     return SessionState(session_id=f"ws-{uuid.uuid4().hex}", rate=rate)
 
 
-def event_json(event: Any) -> dict[str, Any]:
+EVENT_FIELDS = ("position", "version", "type", "data", "recorded_at")
+
+
+def event_json(event: RecordedEvent) -> dict[str, Any]:
     """The wire form of one recorded event (history and subscriptions)."""
-    return {
-        "position": event.position,
-        "version": event.version,
-        "type": event.type,
-        "data": event.data,
-        "recorded_at": event.recorded_at.isoformat(),
-    }
+    return event.to_json(EVENT_FIELDS)
 
 
 class PacketHandler:
@@ -124,7 +121,7 @@ class PacketHandler:
         return response(packet_id, Status.OK, app_name=tenant.app_name, app_version=tenant.app_version)
 
     # -- session value cache ------------------------------------------------------------------------
-    async def set_value(self, packet_id: int, body: SetValue) -> str:
+    async def set_value(self, packet_id: int, body: SetValuePacket) -> str:
         try:
             await self.engine.values.set(
                 self.tenant.namespace,

@@ -10,6 +10,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from session_engine.engine.backends import Backend, LogRow
 from session_engine.engine.events import EventRegistry
 from session_engine.engine.log.records import RecordedEvent
 from session_engine.engine.log.schema import events
@@ -91,14 +92,9 @@ def read_stream(
     return [to_recorded(row, registry) for row in connection.execute(query)]
 
 
-_SELECT = (
-    "SELECT position, namespace, stream, version, type, schema_version, data, metadata, recorded_at"
-    " FROM events WHERE position > {p}"
-)
-
-
 def read_all(
     connection: Connection,
+    backend: Backend,
     registry: EventRegistry,
     *,
     after: int = 0,
@@ -110,38 +106,19 @@ def read_all(
 ) -> list[RecordedEvent]:
     """A page of the whole log in position order, strictly after `after`.
 
-    Replays and subscriptions read the whole log through here, so it talks to the driver directly:
-    SQLAlchemy's result processing would cost more than the read.
+    Replays and subscriptions read the whole log through here, so its rows come from the driver
+    (`Backend.read_log`): SQLAlchemy's result processing would cost more than the read.
     """
-    p = "?" if connection.dialect.name == "sqlite" else "%s"
-    sql = _SELECT.format(p=p)
-    params: list[Any] = [after]
-    if upto is not None:
-        sql += f" AND position <= {p}"
-        params.append(upto)
-    if namespace is not None:
-        sql += f" AND namespace = {p}"
-        params.append(namespace)
-    if stream is not None:
-        sql += f" AND stream = {p}"
-        params.append(stream)
-    if types is not None:
-        wanted = list(types)
-        if not wanted:
-            return []
-        sql += f" AND type IN ({', '.join([p] * len(wanted))})"
-        params.extend(wanted)
-    sql += f" ORDER BY position LIMIT {int(limit)}"
-    rows = connection.exec_driver_sql(sql, tuple(params)).fetchall()
-    return LogPage(rows, registry).events()
+    wanted = None if types is None else list(types)
+    if wanted is not None and not wanted:
+        return []
+    rows = backend.read_log(
+        connection, after=after, limit=limit, upto=upto, namespace=namespace, stream=stream, types=wanted
+    )
+    return LogRows(rows, registry).events()
 
 
-Row = tuple[int, str, str, int, str, int, Any, Any, Any]
-"""A log row as the driver returns it: position, namespace, stream, version, type, schema_version,
-data, metadata, recorded_at (JSON as text and the instant as stored text on SQLite)."""
-
-
-class LogPage:
+class LogRows:
     """Driver rows of the log, decoded only as far as a reader asks.
 
     A replay reads every event once, but most projections handle a few event types and the streams
@@ -150,7 +127,7 @@ class LogPage:
 
     __slots__ = ("_instants", "registry", "rows")
 
-    def __init__(self, rows: Sequence[Row], registry: EventRegistry) -> None:
+    def __init__(self, rows: Sequence[LogRow], registry: EventRegistry) -> None:
         self.rows = rows
         self.registry = registry
         self._instants: dict[Any, datetime] = {}
@@ -192,6 +169,7 @@ class LogPage:
 
 def read_page(
     connection: Connection,
+    backend: Backend,
     registry: EventRegistry,
     *,
     after: int,
@@ -199,55 +177,15 @@ def read_page(
     limit: int,
     types: Collection[str] | None = None,
     payloads: Collection[str] | None = None,
-) -> LogPage:
+) -> LogRows:
     """Up to `limit` events in (after, upto] (of `types` only, unless None), in position order, with
     the data and metadata of `payloads` types only (all when None; the others read as None)."""
-    sqlite = connection.dialect.name == "sqlite"
-    p = "?" if sqlite else "%s"
-    params: list[Any] = []
-
-    def among(values: Collection[str]) -> str:
-        if sqlite:
-            params.extend(values)
-            return f"type IN ({', '.join([p] * len(values))})"
-        params.append(list(values))  # one array parameter: PostgreSQL plans IN lists as many ORs
-        return "type = ANY(%s)"
-
     if types is not None and not types:
-        return LogPage([], registry)
-    if payloads is None:
-        columns = "data, metadata"
-    elif not payloads:
-        columns = "NULL, NULL"
-    else:
-        columns = f"CASE WHEN {among(payloads)} THEN data END, CASE WHEN {among(payloads)} THEN metadata END"
-    sql = (
-        f"SELECT position, namespace, stream, version, type, schema_version, {columns}, recorded_at"
-        f" FROM events WHERE position > {p} AND position <= {p}"
+        return LogRows([], registry)
+    rows = backend.read_log_page(
+        connection, after=after, upto=upto, limit=limit, types=types, payloads=payloads
     )
-    params.extend([after, upto])
-    if types is not None:
-        sql += f" AND {among(types)}"
-    sql += f" ORDER BY position LIMIT {int(limit)}"
-    if not connection.in_transaction():
-        connection.begin()  # what SQLAlchemy's autobegin does before its own first statement
-    # Driver tuples, not Row objects; PostgreSQL's binary format spares parsing numbers and instants.
-    driver = connection.connection.driver_connection
-    cursor = driver.cursor() if sqlite else driver.cursor(binary=True)  # type: ignore[union-attr]
-    try:
-        cursor.execute(sql, tuple(params))
-        rows = cursor.fetchall()
-    finally:
-        cursor.close()
-    return LogPage(rows, registry)
-
-
-def position_at(connection: Connection, instant: datetime) -> int:
-    """The last position recorded at or before an instant (recorded_at never decreases along the log)."""
-    value = connection.execute(
-        sa.select(sa.func.max(events.c.position)).where(events.c.recorded_at <= instant)
-    ).scalar()
-    return int(value or 0)
+    return LogRows(rows, registry)
 
 
 _by_idempotency_key = sa.select(events.c.version, events.c.meta).where(

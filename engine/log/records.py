@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -27,6 +28,20 @@ class NewEvent:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
+EVENT_FIELDS = (
+    "position",
+    "namespace",
+    "stream",
+    "version",
+    "type",
+    "schema_version",
+    "data",
+    "metadata",
+    "recorded_at",
+)
+"""A recorded event's fields, in the order its JSON form lists them."""
+
+
 @quick_init
 @dataclass(frozen=True, slots=True)
 class RecordedEvent:
@@ -42,17 +57,15 @@ class RecordedEvent:
     metadata: dict[str, Any]
     recorded_at: datetime
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, fields: Iterable[str] = EVENT_FIELDS) -> dict[str, Any]:
+        """The event as a JSON object: every field, or those a wire shows (`fields`, in that order).
+
+        The one place an event becomes JSON: the command line, export, REST history and the
+        websocket's subscriptions all go through here (`recorded_at` as ISO 8601 with its offset).
+        """
         return {
-            "position": self.position,
-            "namespace": self.namespace,
-            "stream": self.stream,
-            "version": self.version,
-            "type": self.type,
-            "schema_version": self.schema_version,
-            "data": self.data,
-            "metadata": self.metadata,
-            "recorded_at": self.recorded_at.isoformat(),
+            name: self.recorded_at.isoformat() if name == "recorded_at" else getattr(self, name)
+            for name in fields
         }
 
 

@@ -82,25 +82,8 @@ class UtcDateTime(TypeDecorator[datetime]):
         return None if value is None else as_utc(value)
 
 
-_last_stored: tuple[datetime | None, str] = (None, "")
-
-
-def stored_instant(instant: datetime, dialect: str) -> Any:
-    """An instant exactly as `UtcDateTime` binds it, for hot paths that hand rows to the driver."""
-    global _last_stored
-    if dialect != "sqlite":
-        return instant
-    # Every event of one commit shares its instant: remember the last conversion.
-    last_in, last_out = _last_stored
-    if instant is last_in:
-        return last_out
-    text = as_utc(instant).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
-    _last_stored = (instant, text)
-    return text
-
-
 def instant_from_stored(value: Any) -> datetime:
-    """The inverse of `stored_instant`: what `UtcDateTime` reads back, for driver-level reads."""
+    """The inverse of `Backend.stored_instant`: what `UtcDateTime` reads back, for driver-level reads."""
     if isinstance(value, str):
         return datetime.fromisoformat(value).replace(tzinfo=UTC)
     return as_utc(value)

@@ -9,7 +9,7 @@ or repeats an event. Other processes' commits (PostgreSQL) arrive as head notifi
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import anyio
@@ -42,8 +42,8 @@ class SubscriptionHub:
         self._read_page = read_page
         self._recent: deque[RecordedEvent] = deque(maxlen=buffer_size)
         self._changed: anyio.Event | None = None
-        """Set when the head moves; made only when a follower waits (an anyio Event costs about
-        10 µs to make, and the head moves with every commit)."""
+        """Set when the head moves; made only when a follower waits (an anyio Event is costly to
+        make, and the head moves with every commit)."""
         self._poll_interval = poll_interval
         self.head = 0
 
@@ -109,7 +109,3 @@ async def take(events: AsyncIterator[RecordedEvent], count: int) -> list[Recorde
         if len(taken) >= count:
             break
     return taken
-
-
-def positions(events: Iterable[RecordedEvent]) -> list[int]:
-    return [event.position for event in events]

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 
 from session_engine.engine.clock import as_utc
 from session_engine.engine.errors import ValidationFailed
+from session_engine.engine.log.records import RecordedEvent
 from session_engine.engine.log.schema import events
 
 FIELDS = (
@@ -38,9 +39,13 @@ def export_lines(connection: Connection, *, after: int = 0) -> Iterator[bytes]:
         ).all()
         if not rows:
             return
-        for row in rows:
-            record = dict(zip(FIELDS, row, strict=True))
-            record["recorded_at"] = as_utc(record["recorded_at"]).isoformat()
+        for position_, namespace, stream, version, type_, schema_version, data, meta, key, at in rows:
+            event = RecordedEvent(
+                position_, namespace, stream, version, type_, schema_version, data, meta, at
+            )
+            record = event.to_json()  # as stored: not upcast
+            record["idempotency_key"] = key
+            record["recorded_at"] = record.pop("recorded_at")  # the last field, as `FIELDS` has it
             yield orjson.dumps(record) + b"\n"
         position = rows[-1][0]
 

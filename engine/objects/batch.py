@@ -12,11 +12,10 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.sql import Executable
 
+from session_engine.engine.backends import Query, Rows
 from session_engine.engine.log.records import RecordedEvent
-from session_engine.engine.log.schema import stored_instant
 from session_engine.engine.objects import batch_statements as sql
 from session_engine.engine.objects import graph_store
 from session_engine.engine.objects.events import GraphMutated
@@ -28,7 +27,7 @@ from session_engine.engine.objects.tables import (
     thread_items,
     vertex_labels,
 )
-from session_engine.engine.projections.base import ProjectionContext, WriteBatch, stored_json
+from session_engine.engine.projections.base import ProjectionContext, WriteBatch
 
 ObjectKey = tuple[str, str, str]
 """(namespace, session_id, alias): a `session_objects` row."""
@@ -54,7 +53,7 @@ class ObjectsBatch(WriteBatch):
     """
 
     def __init__(self, target: ProjectionContext) -> None:
-        super().__init__(target.connection)
+        super().__init__(target.connection, target.backend)
         self._target = target
         self.created: set[int] = set()
         """Objects created in this batch: nothing of theirs is stored yet."""
@@ -84,7 +83,7 @@ class ObjectsBatch(WriteBatch):
     def execute_sql(self, sql: str, row: tuple[Any, ...]) -> None:
         raise NotImplementedError("objects handlers write through the batch's methods")
 
-    def read(self, statement: Executable, params: dict[str, Any] | None = None) -> CursorResult[Any]:
+    def read(self, statement: Query, params: dict[str, Any] | None = None) -> Rows:
         raise NotImplementedError("objects handlers read graphs through the batch's view")
 
     # -- children -----------------------------------------------------------------------
@@ -232,13 +231,14 @@ class ObjectsBatch(WriteBatch):
 
     # -- to the database --------------------------------------------------------------------
     def drain(self) -> None:
-        target, dialect = self._target, self.dialect
+        target = self._target
+        stored_instant, stored_json = self.backend.stored_instant, self.backend.stored_json
         instants: dict[datetime, Any] = {}
 
         def at(instant: datetime) -> Any:
             value = instants.get(instant)
             if value is None:
-                value = instants[instant] = stored_instant(instant, dialect)
+                value = instants[instant] = stored_instant(instant)
             return value
 
         for writes in self.rounds:
@@ -252,7 +252,7 @@ class ObjectsBatch(WriteBatch):
                     *sql.row_key(row),
                     row["object_id"],
                     row["type"],
-                    stored_json(row["value"], dialect),
+                    stored_json(row["value"]),
                     at(row["created_at"]),
                     at(row["updated_at"]),
                     row["position"],
@@ -266,7 +266,7 @@ class ObjectsBatch(WriteBatch):
         sql.OBJECT_MESSAGES.write(
             target,
             [
-                (row["object_id"], row["ordinal"], stored_json(row["message"], dialect))
+                (row["object_id"], row["ordinal"], stored_json(row["message"]))
                 for row in self._pending(object_messages.name)
             ],
         )
@@ -280,9 +280,9 @@ class ObjectsBatch(WriteBatch):
                     row["item_id"],
                     at(row["created_at"]),
                     row["user_id"],
-                    stored_json(row["content"], dialect),
+                    stored_json(row["content"]),
                     row["parent_id"],
-                    stored_json(row["item_metadata"], dialect),
+                    stored_json(row["item_metadata"]),
                 )
                 for row in self._pending(thread_items.name)
             ],
@@ -311,11 +311,11 @@ class ObjectsBatch(WriteBatch):
                     object_id,
                     e.element_id,
                     e.type,
-                    stored_json(e.labels, dialect),
+                    stored_json(e.labels),
                     e.label,
                     e.from_id,
                     e.to_id,
-                    stored_json(e.props, dialect),
+                    stored_json(e.props),
                     e.rev,
                     at(e.created_at),
                     at(e.updated_at),

@@ -8,11 +8,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import CursorResult
 
+from session_engine.engine.backends import Rows
 from session_engine.engine.clock import as_utc
 from session_engine.engine.objects.graph_ops import Element
 from session_engine.engine.objects.tables import graph_elements as ge
 
-Run = Callable[..., CursorResult[Any]]
+Run = Callable[..., CursorResult[Any] | Rows]
 """Runs a query: `connection.execute`, `UnitOfWork.read` or `ProjectionContext.read`."""
 
 COLUMNS = (
@@ -53,25 +54,6 @@ def to_element(row: Any) -> Element:
         row.created_seq,
         row.updated_seq,
     )
-
-
-def to_row(object_id: int, element: Element) -> dict[str, Any]:
-    return {
-        "object_id": object_id,
-        "element_id": element.element_id,
-        "type": element.type,
-        "labels": element.labels,
-        "label": element.label,
-        "from_id": element.from_id,
-        "to_id": element.to_id,
-        "props": element.props,
-        "rev": element.rev,
-        "created_at": element.created_at,
-        "updated_at": element.updated_at,
-        "user_id": element.user_id,
-        "created_seq": element.created_seq,
-        "updated_seq": element.updated_seq,
-    }
 
 
 def load(run: Run, object_id: int, ids: Iterable[str]) -> dict[str, Element]:

@@ -125,7 +125,7 @@ def sessions_with_terms(connection: Connection, namespace: str, terms: list[str]
     if connection.dialect.name == "sqlite":
         # Its statistics give every term the average share of the sessions; for a few common terms
         # that exceeds the records, and SQLite then counts the hits through a Bloom filter built
-        # from every record's row (measured 2.5x slower). Say the lookup yields few rows.
+        # from every record's row (measured slower). Say the lookup yields few rows.
         where.append(sa.func.likelihood(t.messages > 0, sa.literal_column("0.01")))
     return sa.select(t.session_id).where(*where)
 

@@ -34,7 +34,7 @@ MAX_CACHED_WORD = 64
 class Fts5Terms:
     """The distinct terms FTS5 indexes for a text, with the tokenizer `messages_fts` uses.
 
-    Asking FTS5 costs about 100 us a call (write a row, read the vocabulary, roll back), so a text is
+    Asking FTS5 is costly (write a row, read the vocabulary, roll back, per call), so a text is
     cut at whitespace first and each word's terms are remembered. That cut is exact: unicode61's
     token characters are letters, numbers and private-use ones (categories L*, N*, Co), never
     whitespace, and porter stems each token on its own - a text's terms are its words' terms.
@@ -158,10 +158,10 @@ def fresh_plan(statement: str, *, using: str = "", unless_empty: str = "") -> st
     For a statement joining the transition table with a table that grows. A plpgsql statement is
     planned once per connection (with parameters, after five calls) and that plan then serves every
     later call: one made while the records were empty (an import's first page: every index ties)
-    probed the wrong index and read all of the namespace's records per row once they had grown -
-    23 s for an import's second page of 20,000 messages; one made for a replay's 20,000 rows would
-    hash the whole table for each one-row write. `EXECUTE` plans each statement for its own sizes
-    (about 0.2 ms a statement); JIT never pays for itself here. `unless_empty`: a transition table
+    probed the wrong index and read all of the namespace's records per row once they had grown
+    (an import's second page took seconds); one made for a replay's 20,000 rows would hash the
+    whole table for each one-row write. `EXECUTE` plans each statement for its own sizes (a small
+    cost per statement); JIT never pays for itself here. `unless_empty`: a transition table
     whose emptiness makes the call a no-op (nothing to plan).
     """
     skip = f" IF NOT EXISTS (SELECT FROM {unless_empty}) THEN RETURN NULL; END IF;" if unless_empty else ""

@@ -11,11 +11,10 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-import orjson
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.engine import Connection, make_url
 
+from session_engine.engine.backends import SqliteBackend
 from session_engine.engine.log.records import RecordedEvent
 from session_engine.engine.projections.base import Projection, ProjectionContext
 from session_engine.engine.projections.rebuild import create_tables
@@ -23,7 +22,7 @@ from session_engine.engine.projections.rebuild import create_tables
 T = TypeVar("T")
 
 
-class SessionState:
+class SessionAsOf:
     """Read models holding one session's state at a cut-off. Close it (or use `with`) when done."""
 
     def __init__(
@@ -39,16 +38,11 @@ class SessionState:
         self.position = events[-1].position if events else 0
         self.at: datetime | None = events[-1].recorded_at if events else None
         self.projections = projections
-        self._engine = sa.create_engine(
-            "sqlite+pysqlite://",
-            poolclass=StaticPool,
-            connect_args={"check_same_thread": False},
-            json_serializer=lambda value: orjson.dumps(value).decode(),
-            json_deserializer=orjson.loads,
-        )
+        backend = SqliteBackend(make_url("sqlite+pysqlite://"))
+        self._engine = backend.create_memory_engine()
         with self._engine.begin() as connection:
-            create_tables(connection, projections, [t for p in projections for t in p.tables])
-            context = ProjectionContext(connection)
+            create_tables(connection, backend, projections, [t for p in projections for t in p.tables])
+            context = ProjectionContext(connection, backend)
             for projection in projections:
                 projection.apply(context, events)
             context.flush()
@@ -70,7 +64,7 @@ class SessionState:
     def close(self) -> None:
         self._engine.dispose()
 
-    def __enter__(self) -> SessionState:
+    def __enter__(self) -> SessionAsOf:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -7,50 +7,37 @@ that is what makes rebuilding a million events fast without making handlers hard
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, overload
 
-import orjson
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, CursorResult
+from sqlalchemy.engine import Connection
 from sqlalchemy.sql import Executable
 
+from session_engine.engine.backends import Backend, DialectDDL, Prepared, Query, Rows
 from session_engine.engine.events import DomainEvent
-from session_engine.engine.log import driver
-from session_engine.engine.log.reads import LogPage
+from session_engine.engine.log.reads import LogRows
 from session_engine.engine.log.records import RecordedEvent
 
-Handler = Callable[["ProjectionContext", RecordedEvent], None]
-ExtraDDL = Callable[[Connection], None]
+EventHandler = Callable[["ProjectionContext", RecordedEvent], None]
+"""What a projection runs for one event of a type it handles."""
 
 
 def dialect_ddl(
     sqlite: Sequence[str] = (), postgresql: Callable[[str | None], Sequence[str]] | None = None
-) -> ExtraDDL:
-    """An `extra_ddl` (for scratch copies) that runs the backend's own statements. PostgreSQL's are
-    made for the schema the connection translates tables to (None: the default one), since a
+) -> DialectDDL:
+    """An `extra_ddl` (for scratch copies and extra domains' tables): each database's own statements.
+    PostgreSQL's are made for the schema the tables go to (None: the default one), since a
     trigger's body names its tables itself."""
-
-    def run(connection: Connection) -> None:
-        if connection.dialect.name == "sqlite":
-            statements = sqlite
-        else:
-            schema = (connection.get_execution_options().get("schema_translate_map") or {}).get(None)
-            statements = postgresql(schema) if postgresql is not None else ()
-        for statement in statements:
-            connection.exec_driver_sql(statement)
-
-    return run
+    return DialectDDL(tuple(sqlite), postgresql)
 
 
 class ProjectionContext:
     """A connection wrapper that batches writes and flushes them before any read."""
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection, backend: Backend) -> None:
         self.connection = connection
-        self.dialect = connection.dialect.name
+        self.backend = backend
         self._statement: Executable | str | None = None
         self._keys: Any = None
         self._params: list[dict[str, Any]] = []
@@ -67,7 +54,7 @@ class ProjectionContext:
     def execute_sql(self, sql: str, row: tuple[Any, ...]) -> None:
         """Queue a write as driver SQL with positional parameters: for projections that see every event.
 
-        The caller formats values as the column types would (see `stored_instant`).
+        The caller formats values as the column types would (`Backend.stored_instant`, `stored_json`).
         """
         if sql is not self._statement:
             self.flush()
@@ -85,56 +72,33 @@ class ProjectionContext:
         statement, params = self._statement, self._params
         self._statement, self._keys, self._params = None, None, []
         if isinstance(statement, str):
-            driver.execute_many(self.connection, statement, params)  # type: ignore[arg-type]
+            self.backend.execute_many(self.connection, statement, params)  # type: ignore[arg-type]
         else:
             self.connection.execute(statement, params if len(params) > 1 else params[0])
 
-    def read(self, statement: Executable, params: dict[str, Any] | None = None) -> CursorResult[Any]:
-        """Run a query after every queued write, so handlers read their own writes."""
+    @overload
+    def read(self, statement: Prepared, params: dict[str, Any] | None = None) -> list[Any]: ...
+
+    @overload
+    def read(self, statement: Executable, params: dict[str, Any] | None = None) -> Rows: ...
+
+    def read(self, statement: Query, params: dict[str, Any] | None = None) -> list[Any] | Rows:
+        """Run a query after every queued write, so handlers read their own writes (`Backend.rows`)."""
         self.flush()
-        return self.connection.execute(statement, params or {})
+        return self.backend.rows(self.connection, statement, params)
 
     def upsert(self, table: sa.Table, key: Sequence[str], update: Sequence[str] | None = None) -> Executable:
-        """An `INSERT ... ON CONFLICT (key) DO UPDATE` for this dialect, built once per process."""
-        cache_key = (self.dialect, table.name, tuple(key), tuple(update) if update is not None else None)
-        statement = _UPSERTS.get(cache_key)
-        if statement is None:
-            statement = _UPSERTS[cache_key] = upsert_statement(self.dialect, table, key, update)
-        return statement
-
-
-_UPSERTS: dict[tuple[Any, ...], Executable] = {}
-"""Upsert statements by (dialect, table, key, update): building one costs about a millisecond."""
-
-
-def upsert_statement(
-    dialect: str, table: sa.Table, key: Sequence[str], update: Sequence[str] | None = None
-) -> Executable:
-    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
-    columns = update if update is not None else [c.name for c in table.columns if c.name not in key]
-    if not columns:
-        return insert.on_conflict_do_nothing(index_elements=list(key))
-    return insert.on_conflict_do_update(
-        index_elements=list(key), set_={name: insert.excluded[name] for name in columns}
-    )
-
-
-def stored_json(value: Any, dialect: str) -> str | None:
-    """A document exactly as the shared `Json` type binds it (None: SQL NULL on SQLite, JSON null on
-    PostgreSQL), for driver-level writes. `JsonValue` (values) binds None as JSON null on both."""
-    if value is None and dialect == "sqlite":
-        return None
-    return orjson.dumps(value).decode()
+        """An `INSERT ... ON CONFLICT (key) DO UPDATE` for this database, built once per process."""
+        return self.backend.upsert(table, key, update)
 
 
 class Bulk:
-    """Driver SQL writing many rows in their stored form: an INSERT (or upsert, or a DELETE by key).
+    """A write of many rows in their stored form: an INSERT (or upsert, or a DELETE by key).
 
-    SQLite gets an executemany of a one-row statement; PostgreSQL one statement over arrays
-    (`unnest`, sent in the binary format), so a batch is one round trip and one execution, not one
-    per row. Callers format
-    values as the column types bind them (`stored_instant`, `stored_json`), and give an upsert rows
-    with distinct keys (one statement cannot update a row twice on PostgreSQL).
+    Each backend writes it its own way (`Backend.bulk_sql`, `write_bulk`): SQLite an executemany of
+    a one-row statement, PostgreSQL one statement over arrays. Callers format values as the column
+    types bind them (`Backend.stored_instant`, `stored_json`), and give an upsert rows with distinct
+    keys (one statement cannot update a row twice on PostgreSQL).
     """
 
     def __init__(
@@ -151,52 +115,21 @@ class Bulk:
         self.key = tuple(key)
         self.update = None if update is None else tuple(update)
         self.delete = delete
+        self.float_columns: tuple[int, ...] | None = None
+        """Indexes of floating-point columns (filled by a backend that needs them)."""
         self._sql: dict[str, str] = {}
 
-    def sql(self, dialect: str) -> str:
-        sql = self._sql.get(dialect)
+    def sql(self, backend: Backend) -> str:
+        """The write in this backend's driver SQL, built once."""
+        sql = self._sql.get(backend.name)
         if sql is None:
-            sql = self._sql[dialect] = self._build(dialect)
-        return sql
-
-    def _build(self, dialect: str) -> str:
-        name, columns = self.table.name, self.columns
-        if dialect == "postgresql":
-            # %b: arrays in the binary format, which spares escaping every string into an array literal.
-            arrays = ", ".join(f"%b::{_pg_type(self.table.c[c])}[]" for c in columns)
-            if self.delete:
-                match = " AND ".join(f'{name}."{c}" = d."{c}"' for c in columns)
-                names = ", ".join(f'"{c}"' for c in columns)
-                return f"DELETE FROM {name} USING unnest({arrays}) AS d({names}) WHERE {match}"
-            source = f"SELECT * FROM unnest({arrays})"
-        else:
-            if self.delete:
-                return f"DELETE FROM {name} WHERE " + " AND ".join(f'"{c}" = ?' for c in columns)
-            source = f"VALUES ({', '.join('?' * len(columns))})"
-        sql = f"INSERT INTO {name} ({', '.join(f'{chr(34)}{c}{chr(34)}' for c in columns)}) {source}"
-        if self.update is not None:
-            conflict = f" ON CONFLICT ({', '.join(f'{chr(34)}{c}{chr(34)}' for c in self.key)}) DO "
-            sets = ", ".join(f'"{c}" = excluded."{c}"' for c in self.update)
-            sql += conflict + (f"UPDATE SET {sets}" if sets else "NOTHING")
+            sql = self._sql[backend.name] = backend.bulk_sql(self)
         return sql
 
     def write(self, context: ProjectionContext, rows: Sequence[tuple[Any, ...]]) -> None:
         """Queue the rows on the context (in order with its other writes)."""
-        if not rows:
-            return
-        sql = self.sql(context.dialect)
-        if context.dialect == "postgresql":
-            context.execute_sql(sql, tuple(list(column) for column in zip(*rows, strict=True)))
-            return
-        for row in rows:
-            context.execute_sql(sql, row)
-
-
-def _pg_type(column: sa.Column[Any]) -> str:
-    """The PostgreSQL type of a column, as an array cast names it: no collation, and no length (a
-    cast to VARCHAR(n) would truncate silently where the insert itself refuses a longer value)."""
-    compiled = column.type.compile(dialect=postgresql.dialect())  # type: ignore[no-untyped-call]
-    return re.sub(r"\(\d+\)", "", compiled.split(" COLLATE ")[0])
+        if rows:
+            context.backend.write_bulk(context, self, rows)
 
 
 class Projection:
@@ -215,7 +148,7 @@ class Projection:
     whose rows of a stream change only through that stream's events (in any order of the other
     projections' writes of the batch). The write path then defers it: a batch's events are applied
     once, at its end - or earlier, when a later command of one of their streams reads the read
-    models (`UnitOfWork.read` / `fetch`), so every decision still reads its own stream's writes."""
+    models (`UnitOfWork.read`), so every decision still reads its own stream's writes."""
     headers_only = False
     """True for an `all_events` projection whose events outside its handlers' types need only their
     headers: a replay then gives it raw pages (`apply_page`) and decodes payloads only for the event
@@ -227,7 +160,7 @@ class Projection:
         tables: Sequence[sa.Table],
         *,
         version: int = 1,
-        extra_ddl: Sequence[ExtraDDL] = (),
+        extra_ddl: Sequence[DialectDDL] = (),
         extra_tables: Sequence[str] = (),
         depends_on: Sequence[str] = (),
     ) -> None:
@@ -240,10 +173,10 @@ class Projection:
         self.depends_on = tuple(depends_on)
         """Projections whose tables this one's triggers read or write: a scratch copy without them
         could not be built, so they are rebuilt and verified together (`ProjectionSet.named`)."""
-        self._handlers: dict[str, Handler] = {}
+        self._handlers: dict[str, EventHandler] = {}
 
-    def on(self, *event_types: str | type[DomainEvent]) -> Callable[[Handler], Handler]:
-        def decorate(handler: Handler) -> Handler:
+    def on(self, *event_types: str | type[DomainEvent]) -> Callable[[EventHandler], EventHandler]:
+        def decorate(handler: EventHandler) -> EventHandler:
             for event_type in event_types:
                 name = event_type if isinstance(event_type, str) else event_type.event_type
                 self._handlers[name] = handler
@@ -263,7 +196,7 @@ class Projection:
             if handler is not None:
                 handler(context, event)
 
-    def apply_page(self, context: ProjectionContext, page: LogPage) -> None:
+    def apply_page(self, context: ProjectionContext, page: LogRows) -> None:
         """Replay a page of the log (`headers_only` projections): the same writes as `apply` on its events."""
         self.apply(context, page.events())
 

@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import tempfile
-import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from session_engine.engine.backends import Backend, Scratch
 from session_engine.engine.events import EventRegistry
 from session_engine.engine.log import reads
-from session_engine.engine.log.backend import Backend
-from session_engine.engine.log.records import RecordedEvent
 from session_engine.engine.projections.base import Projection, ProjectionContext
 from session_engine.engine.projections.registry import ProjectionSet, write_checkpoint
 
 Progress = Callable[[int], None]
-PAGE = 5000
 REPLAY_PAGE = 20_000
 """Events per page of a replay: a page costs a query, and one catalog upsert per stream in it."""
 
@@ -28,6 +22,7 @@ REPLAY_PAGE = 20_000
 def replay(
     source: Connection,
     target: Connection,
+    backend: Backend,
     registry: EventRegistry,
     projections: list[Projection],
     *,
@@ -48,12 +43,13 @@ def replay(
     wanted = frozenset().union(*(p.event_types for p in full))
     handled = wanted.union(*(p.event_types for p in by_pages))
     own = {p.name: p.event_types for p in full if not p.all_events and len(full) > 1}
-    context = ProjectionContext(target)
+    context = ProjectionContext(target, backend)
     applied = 0
     position = after
     while position < upto:
         chunk = reads.read_page(
             source,
+            backend,
             registry,
             after=position,
             upto=upto,
@@ -93,12 +89,12 @@ def rebuild_in_place(
     backend.lock_log(connection)
     backend.analyze(connection)
     upto = reads.head(connection)
-    context = ProjectionContext(connection)
+    context = ProjectionContext(connection, backend)
     # Last registered first: a projection whose triggers write another's tables (records into the
     # term index) then finds them emptied already, rather than updating every row just to clear it.
     for projection in reversed(projections):
         projection.clear(context)
-    applied = replay(connection, connection, registry, projections, upto=upto, progress=progress)
+    applied = replay(connection, connection, backend, registry, projections, upto=upto, progress=progress)
     for projection in projections:
         write_checkpoint(connection, projection, upto)
     return applied
@@ -120,12 +116,12 @@ def catch_up(
     for projection in projections:
         position, version = checkpoints.get(projection.name, (0, 0))
         if version != projection.version:
-            context = ProjectionContext(connection)
+            context = ProjectionContext(connection, backend)
             projection.clear(context)
-            replay(connection, connection, registry, [projection], upto=upto)
+            replay(connection, connection, backend, registry, [projection], upto=upto)
             done[projection.name] = "rebuilt"
         elif position < upto:
-            replay(connection, connection, registry, [projection], after=position, upto=upto)
+            replay(connection, connection, backend, registry, [projection], after=position, upto=upto)
             done[projection.name] = "caught up"
         else:
             continue
@@ -133,74 +129,23 @@ def catch_up(
     return done
 
 
-@dataclass
-class Scratch:
-    """An empty copy of the projections' tables: a temporary SQLite file, or a PostgreSQL schema."""
-
-    engine: sa.Engine
-    schema: str | None
-
-    def connect(self) -> contextlib.AbstractContextManager[Connection]:
-        return self._connection()
-
-    @contextlib.contextmanager
-    def _connection(self) -> Iterator[Connection]:
-        with self.engine.begin() as connection:
-            if self.schema is not None:
-                # search_path, not schema_translate_map: driver SQL in projections must land here too.
-                connection.exec_driver_sql(f'SET LOCAL search_path TO "{self.schema}"')
-            yield connection
-
-
 @contextlib.contextmanager
 def scratch_copy(backend: Backend, projections: list[Projection]) -> Iterator[Scratch]:
+    """An empty copy of the projections' tables in the backend's scratch place (`Backend.scratch`)."""
     tables = [table for projection in projections for table in projection.tables]
-    if backend.is_sqlite:
-        directory = tempfile.mkdtemp(prefix="session-engine-verify-")
-        path = os.path.join(directory, "scratch.db")
-        engine = Backend(sa.make_url(f"sqlite+pysqlite:///{path}"), durability="off").create_engine(
-            writer=True
-        )
-        try:
-            with engine.begin() as connection:
-                create_tables(connection, projections, tables)
-            yield Scratch(engine, None)
-        finally:
-            engine.dispose()
-            for name in os.listdir(directory):
-                os.unlink(os.path.join(directory, name))
-            os.rmdir(directory)
-        return
-    schema = f"scratch_{uuid.uuid4().hex[:12]}"
-    engine = backend.create_engine(writer=True)
-    try:
-        with engine.begin() as connection:
-            connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-            create_tables(
-                connection.execution_options(schema_translate_map={None: schema}), projections, tables
-            )
-        yield Scratch(engine, schema)
-    finally:
-        with engine.begin() as connection:
-            connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        engine.dispose()
+    with backend.scratch() as scratch:
+        with scratch.engine.begin() as connection:
+            create_tables(scratch.for_ddl(connection), backend, projections, tables)
+        yield scratch
 
 
-def create_tables(connection: Connection, projections: list[Projection], tables: list[sa.Table]) -> None:
+def create_tables(
+    connection: Connection, backend: Backend, projections: list[Projection], tables: list[sa.Table]
+) -> None:
     """Create projection tables from the metadata: scratch copies, and the live tables of extra domains
     (an embedding application's read models; the engine's own live tables come from Alembic)."""
     if tables:
         tables[0].metadata.create_all(connection, tables=tables)
     for projection in projections:
         for ddl in projection.extra_ddl:
-            ddl(connection)
-
-
-def events_upto(connection: Connection, registry: EventRegistry, upto: int) -> Iterator[RecordedEvent]:
-    position = 0
-    while True:
-        batch = reads.read_all(connection, registry, after=position, limit=PAGE, upto=upto)
-        if not batch:
-            return
-        yield from batch
-        position = batch[-1].position
+            backend.run_ddl(connection, ddl)

@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from session_engine.engine.backends import Backend
 from session_engine.engine.projections.base import Projection
 
 
@@ -38,14 +39,15 @@ def compared_columns(table: sa.Table) -> list[sa.Column[Any]]:
     return [column for column in table.columns if column.info.get("verify", True)]
 
 
-def _rows(connection: Connection, table: sa.Table) -> Iterator[tuple[tuple[Any, ...], dict[str, Any]]]:
+def _rows(
+    connection: Connection, backend: Backend, table: sa.Table
+) -> Iterator[tuple[tuple[Any, ...], dict[str, Any]]]:
     key_columns = list(table.primary_key.columns)
     if not key_columns:
         raise ValueError(f"table {table.name} has no primary key; it cannot be verified row by row")
     columns = compared_columns(table)
-    # Python compares strings by code point; so does the "C" collation (PostgreSQL's default may not).
-    postgres = connection.dialect.name == "postgresql"
-    order = [c.collate("C") if postgres and isinstance(c.type, sa.String) else c for c in key_columns]
+    # The merge compares keys as Python does: strings by code point, which the order must follow.
+    order = [backend.code_point_order(c) for c in key_columns]
     query = sa.select(*columns).order_by(*order)
     result = connection.execution_options(yield_per=2000).execute(query)
     for row in result.mappings():
@@ -53,10 +55,12 @@ def _rows(connection: Connection, table: sa.Table) -> Iterator[tuple[tuple[Any, 
         yield tuple(values[c.name] for c in key_columns), values
 
 
-def diff_table(live: Connection, rebuilt: Connection, table: sa.Table, limit: int = 1000) -> list[Difference]:
+def diff_table(
+    live: Connection, rebuilt: Connection, backend: Backend, table: sa.Table, limit: int = 1000
+) -> list[Difference]:
     """Every difference between two copies of a table, by a merge over primary-key order."""
     differences: list[Difference] = []
-    left, right = _rows(live, table), _rows(rebuilt, table)
+    left, right = _rows(live, backend, table), _rows(rebuilt, backend, table)
     a, b = next(left, None), next(right, None)
     while (a is not None or b is not None) and len(differences) < limit:
         if b is None or (a is not None and a[0] < b[0]):
@@ -74,6 +78,6 @@ def diff_table(live: Connection, rebuilt: Connection, table: sa.Table, limit: in
 
 
 def diff_projections(
-    live: Connection, rebuilt: Connection, projections: list[Projection]
+    live: Connection, rebuilt: Connection, backend: Backend, projections: list[Projection]
 ) -> list[Difference]:
-    return [d for p in projections for table in p.tables for d in diff_table(live, rebuilt, table)]
+    return [d for p in projections for table in p.tables for d in diff_table(live, rebuilt, backend, table)]

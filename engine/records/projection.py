@@ -6,14 +6,14 @@ Rows come from event payloads only (never the wall clock), so a rebuild writes t
 from __future__ import annotations
 
 import operator
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
+from session_engine.engine.backends import Backend
 from session_engine.engine.log.records import RecordedEvent
-from session_engine.engine.projections.base import Bulk, Projection, ProjectionContext, stored_json
+from session_engine.engine.projections.base import Bulk, Projection, ProjectionContext, dialect_ddl
 from session_engine.engine.records import events as ev
 from session_engine.engine.records.tables import (
     TITLE_FTS,
@@ -32,16 +32,16 @@ _delete_record = session_records.delete().where(
 _bumps: dict[str, sa.Insert] = {}
 
 
-def _bump(dialect: str) -> sa.Insert:
+def _bump(backend: Backend) -> sa.Insert:
     """Add `delta` to a status count, creating the row at first use (rows at 0 stay)."""
-    statement = _bumps.get(dialect)
+    statement = _bumps.get(backend.name)
     if statement is None:
-        insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(session_status_counts)
+        insert = backend.insert(session_status_counts)
         statement = insert.on_conflict_do_update(
             index_elements=["namespace", "status"],
             set_={"count": session_status_counts.c.count + insert.excluded["count"]},
         )
-        _bumps[dialect] = statement
+        _bumps[backend.name] = statement
     return statement
 
 
@@ -101,10 +101,12 @@ class RecordsProjection(Projection):
 
     def clear(self, context: ProjectionContext) -> None:
         super().clear(context)
-        if context.dialect == "sqlite":
-            # The triggers have emptied the title index row by row; `delete-all` also drops anything
-            # a trigger could not match (should rowids ever have moved), so a rebuild starts clean.
-            context.connection.exec_driver_sql(f"INSERT INTO {TITLE_FTS}({TITLE_FTS}) VALUES ('delete-all')")
+        context.backend.run_ddl(context.connection, _EMPTY_TITLE_INDEX)
+
+
+_EMPTY_TITLE_INDEX = dialect_ddl(sqlite=[f"INSERT INTO {TITLE_FTS}({TITLE_FTS}) VALUES ('delete-all')"])
+"""SQLite's title index: its triggers have emptied it row by row; `delete-all` also drops anything a
+trigger could not match (should rowids ever have moved), so a rebuild starts clean."""
 
 
 records = RecordsProjection(
@@ -149,11 +151,11 @@ def _apply_run(context: ProjectionContext, run: list[RecordedEvent]) -> None:
     for params in deletes:
         context.execute(_delete_record, params)
     _CLEAR_AGENTS.write(context, [(ids["ns"], ids["sid"]) for ids in clears])
-    dialect = context.dialect
-    _STORE_RECORDS.write(context, [_record_columns(row, dialect) for row in stores])
+    stored_json = context.backend.stored_json
+    _STORE_RECORDS.write(context, [_record_columns(row, stored_json) for row in stores])
     _INSERT_AGENTS.write(context, [_agent_columns(row) for row in agents])
     for (namespace, status), delta in sorted(deltas.items()):
-        context.execute(_bump(context.dialect), {"namespace": namespace, "status": status, "count": delta})
+        context.execute(_bump(context.backend), {"namespace": namespace, "status": status, "count": delta})
 
 
 _RECORD_COLUMNS = [c.name for c in session_records.columns]
@@ -169,11 +171,9 @@ _agent_columns = operator.itemgetter(*_AGENT_COLUMNS)
 _JSON_COLUMNS = frozenset(c.name for c in session_records.columns if isinstance(c.type, sa.JSON))
 
 
-def _record_columns(row: dict[str, Any], dialect: str) -> tuple[Any, ...]:
-    """A `record_row` as the column types bind it (its epoch-ms columns are floats already)."""
-    return tuple(
-        stored_json(row[name], dialect) if name in _JSON_COLUMNS else row[name] for name in _RECORD_COLUMNS
-    )
+def _record_columns(row: dict[str, Any], stored_json: Callable[[Any], str | None]) -> tuple[Any, ...]:
+    """A `record_row` as the column types bind it (`Bulk` makes the doubles floats where it must)."""
+    return tuple(stored_json(row[name]) if name in _JSON_COLUMNS else row[name] for name in _RECORD_COLUMNS)
 
 
 def _agent_rows(event: RecordedEvent, record: dict[str, Any]) -> list[dict[str, Any]]:

@@ -241,9 +241,9 @@ def search(connection: Connection, namespace: str, request: SearchRequest) -> Se
     if connection.dialect.name == "postgresql":
         # The right plan depends on the values (how many match): after a few executions psycopg
         # prepares the statement and PostgreSQL may settle on a generic plan, which was measured
-        # 1.5-2x slower here. Plan each search for its own values, for this read transaction only.
+        # slower here. Plan each search for its own values, for this read transaction only.
         # No JIT either: the walk's cost estimate (a whole index) can pass its threshold, and
-        # compiling took 300 ms for a statement that runs in 4.
+        # compiling took far longer than the statement runs (docs/benchmarks.md).
         connection.exec_driver_sql(_SEARCH_SETTINGS)
     try:
         rows = list(connection.execute(page).all())

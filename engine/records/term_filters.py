@@ -1,9 +1,9 @@
 """The records' liveness and search filters beside the term index: `message_terms.record_status`
 and `record_imported` hold the session's live record's `status` and `isImported` (null: no record).
 
-Why: a common word's exact search total was a join of its ~10,000 term rows with the records (10 ms
-at 100,000 records on PostgreSQL); with the filters on the term rows it is a count of one index
-range (about 1 ms). A term row copies them from `session_records` when it is created (the term
+Why: a common word's exact search total was a join of its many term rows with the records; with the
+filters on the term rows it is a count of one index range, much faster on PostgreSQL
+(docs/benchmarks.md). A term row copies them from `session_records` when it is created (the term
 index's trigger on `messages`, engine/objects/terms.py); the triggers here keep them when a record
 is created, deleted, or changes status or isImported - whoever writes the records (the live
 projection, a replay, a rebuild, verify's scratch copy). The two tables belong to two projections:

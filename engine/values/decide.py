@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from session_engine.engine.backends import Prepared
 from session_engine.engine.commands import Command, CommandHandlers, Decision
 from session_engine.engine.errors import ValidationFailed
-from session_engine.engine.log import driver
-from session_engine.engine.log.schema import UtcDateTime, instant_from_stored
+from session_engine.engine.log.schema import UtcDateTime
 from session_engine.engine.values import events as ev
 from session_engine.engine.values import validation
 from session_engine.engine.values.errors import (
@@ -41,25 +41,38 @@ _NOW: sa.BindParameter[datetime] = sa.bindparam("now", type_=UtcDateTime)
 _its_entries = sa.and_(_e.namespace == _NS, _e.session_id == _SID)
 _live = sa.or_(_e.expires_at.is_(None), _e.expires_at > _NOW)
 
-_session = sa.select(_s.kind, _s.status).where(_s.namespace == _NS, _s.session_id == _SID)
-# The set path's reads as driver SQL: a set is the hottest write (about 100 µs of CPU less each).
+# Every decision read is compiled once and runs on the driver (`Prepared`): a set is the hottest
+# write, and SQLAlchemy's work per execution would cost more than the reads themselves.
+_session = Prepared(sa.select(_s.kind, _s.status).where(_s.namespace == _NS, _s.session_id == _SID))
 # A value row implies its session row, so one join answers both questions of a write.
-_SESSION_AND_ENTRY = driver.in_dialect(
-    "SELECT s.kind, s.status, e.size, e.expires_at FROM value_sessions AS s"
-    " LEFT OUTER JOIN value_entries AS e ON e.namespace = s.namespace AND e.session_id = s.session_id"
-    ' AND e."key" = ? WHERE s.namespace = ? AND s.session_id = ?'
+_session_and_entry = Prepared(
+    sa.select(_s.kind, _s.status, _e.size, _e.expires_at)
+    .select_from(
+        value_sessions.outerjoin(
+            value_entries,
+            sa.and_(
+                _e.namespace == _s.namespace, _e.session_id == _s.session_id, _e.key == sa.bindparam("k")
+            ),
+        )
+    )
+    .where(_s.namespace == _NS, _s.session_id == _SID)
 )
-_ROW_COUNT = driver.in_dialect("SELECT count(*) FROM value_entries WHERE namespace = ? AND session_id = ?")
-_LIVE_TOTALS = driver.in_dialect(
-    "SELECT count(*), coalesce(sum(size), 0) FROM value_entries WHERE namespace = ? AND session_id = ?"
-    " AND (expires_at IS NULL OR expires_at > ?)"
+_row_count = Prepared(sa.select(sa.func.count()).select_from(value_entries).where(_its_entries))
+_live_totals = Prepared(
+    sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(_e.size), 0)).where(_its_entries, _live)
 )
-_entry = sa.select(_e.size, _e.expires_at).where(_its_entries, _e.key == sa.bindparam("k"))
-_live_keys = sa.select(_e.key).where(_its_entries, _live)
-_live_parts = _live_keys.where(_e.key.startswith(PART_PREFIX, autoescape=True))
-_any_part = sa.select(_e.key).where(_its_entries, _e.key.startswith(PART_PREFIX, autoescape=True)).limit(1)
-_any_entry = sa.select(_e.key).where(_its_entries).limit(1)
-_expired_keys = sa.select(_e.key).where(_its_entries, _e.expires_at.is_not(None), _e.expires_at <= _NOW)
+_entry = Prepared(sa.select(_e.size, _e.expires_at).where(_its_entries, _e.key == sa.bindparam("k")))
+_live_keys = Prepared(sa.select(_e.key).where(_its_entries, _live))
+_live_parts = Prepared(
+    sa.select(_e.key).where(_its_entries, _live, _e.key.startswith(PART_PREFIX, autoescape=True))
+)
+_any_part = Prepared(
+    sa.select(_e.key).where(_its_entries, _e.key.startswith(PART_PREFIX, autoescape=True)).limit(1)
+)
+_any_entry = Prepared(sa.select(_e.key).where(_its_entries).limit(1))
+_expired_keys = Prepared(
+    sa.select(_e.key).where(_its_entries, _e.expires_at.is_not(None), _e.expires_at <= _NOW)
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -147,13 +160,15 @@ def _ids(command: Command) -> dict[str, Any]:
 
 
 def _session_of(command: Command, state: UnitOfWork) -> tuple[Kind, str] | None:
-    row: Any = state.read(_session, _ids(command)).first()
+    rows = state.read(_session, _ids(command))
+    row = rows[0] if rows else None
     return None if row is None else (row[0], row[1])
 
 
 def _live_size(command: SetValue | DeleteValue, state: UnitOfWork) -> int | None:
     """The size of the key's live value, or None when it is missing or expired."""
-    row: Any = state.read(_entry, {**_ids(command), "k": command.key}).first()
+    rows = state.read(_entry, {**_ids(command), "k": command.key})
+    row = rows[0] if rows else None
     return None if row is None else _size_if_live(row[0], row[1], state)
 
 
@@ -163,8 +178,8 @@ def _size_if_live(size: int | None, expires_at: datetime | None, state: UnitOfWo
     return int(size)
 
 
-def _keys(statement: sa.Select[Any], command: Command, state: UnitOfWork) -> list[str]:
-    return sorted(state.read(statement, {**_ids(command), "now": state.now}).scalars())
+def _keys(statement: Prepared, command: Command, state: UnitOfWork) -> list[str]:
+    return sorted(row[0] for row in state.read(statement, {**_ids(command), "now": state.now}))
 
 
 def _connection_session(command: Command, state: UnitOfWork) -> str:
@@ -185,9 +200,9 @@ def _check_limits(command: SetValue, state: UnitOfWork, policy: Policy, replacin
         if not adds_key or policy.max_entries is None:
             return
         # Cheap first: fewer rows than the limit, expired or not, means fewer live keys too.
-        if int(state.fetch(_ROW_COUNT, (command.namespace, command.stream))[0][0]) < policy.max_entries:
+        if int(state.read(_row_count, _ids(command))[0][0]) < policy.max_entries:
             return
-    [(count, total)] = state.fetch(_LIVE_TOTALS, (command.namespace, command.stream, state.stored(state.now)))
+    [(count, total)] = state.read(_live_totals, {**_ids(command), "now": state.now})
     if policy.max_total_bytes is not None:
         new_total = int(total) - (replacing or 0) + command.size
         if new_total > policy.max_total_bytes:
@@ -200,7 +215,7 @@ def _check_limits(command: SetValue, state: UnitOfWork, policy: Policy, replacin
 
 @handlers.register(SetValue)
 def set_value(command: SetValue, state: UnitOfWork) -> Decision[None]:
-    rows = state.fetch(_SESSION_AND_ENTRY, (command.key, command.namespace, command.stream))
+    rows = state.read(_session_and_entry, {"k": command.key, "ns": command.namespace, "sid": command.stream})
     row = rows[0] if rows else None
     kind: Kind = row[0] if row is not None else "durable"
     if row is not None and row[1] == "ended":
@@ -209,8 +224,7 @@ def set_value(command: SetValue, state: UnitOfWork) -> Decision[None]:
     if policy.strings_only and not isinstance(command.value, str):
         raise ValidationFailed(f"{kind} sessions hold string values only")
     expires_at = validation.expiry(command.ttl_seconds, command.expires_at, policy, state.now)
-    stored_expiry = None if row is None or row[3] is None else instant_from_stored(row[3])
-    replacing = None if row is None else _size_if_live(row[2], stored_expiry, state)
+    replacing = None if row is None else _size_if_live(row[2], row[3], state)
     _check_limits(command, state, policy, replacing)
     event = ev.ValueSet(
         key=command.key,
@@ -232,7 +246,7 @@ def delete_value(command: DeleteValue, state: UnitOfWork) -> Decision[bool]:
 
 @handlers.register(ClearValues)
 def clear_values(command: ClearValues, state: UnitOfWork) -> Decision[int]:
-    if state.read(_any_entry, _ids(command)).first() is None:
+    if not state.read(_any_entry, _ids(command)):
         return Decision(result=0)
     keys = _keys(_live_keys, command, state)
     return Decision(events=[ev.ValuesCleared(keys=keys)], result=len(keys))
@@ -240,7 +254,7 @@ def clear_values(command: ClearValues, state: UnitOfWork) -> Decision[int]:
 
 @handlers.register(ClearParts)
 def clear_parts(command: ClearParts, state: UnitOfWork) -> Decision[int]:
-    if state.read(_any_part, _ids(command)).first() is None:
+    if not state.read(_any_part, _ids(command)):
         return Decision(result=0)
     keys = _keys(_live_parts, command, state)
     return Decision(events=[ev.UserPartsCleared(keys=keys)], result=len(keys))

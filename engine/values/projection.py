@@ -12,12 +12,12 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.sql import Executable
 
+from session_engine.engine.backends import Query, Rows
 from session_engine.engine.clock import as_utc
 from session_engine.engine.log.records import RecordedEvent
-from session_engine.engine.log.schema import Position, UtcDateTime, metadata, stored_instant
+from session_engine.engine.log.schema import Position, UtcDateTime, metadata
 from session_engine.engine.projections.base import BatchedProjection, Bulk, ProjectionContext, WriteBatch
 from session_engine.engine.values import events as ev
 
@@ -131,7 +131,7 @@ SessionKey = tuple[str, str]
 
 class _Batch(WriteBatch):
     def __init__(self, target: ProjectionContext) -> None:
-        super().__init__(target.connection)
+        super().__init__(target.connection, target.backend)
         self._target = target
         self._reset()
 
@@ -197,12 +197,12 @@ class _Batch(WriteBatch):
     def execute_sql(self, sql: str, row: tuple[Any, ...]) -> None:
         raise NotImplementedError("values handlers write through the batch's methods")
 
-    def read(self, statement: Executable, params: dict[str, Any] | None = None) -> CursorResult[Any]:
+    def read(self, statement: Query, params: dict[str, Any] | None = None) -> Rows:
         raise NotImplementedError("values handlers never read")
 
     # -- to the database ----------------------------------------------------------------------
     def drain(self) -> None:
-        target, dialect = self._target, self.dialect
+        target, stored_instant = self._target, self.backend.stored_instant
         instants: dict[datetime, Any] = {}
 
         def at(instant: datetime | None) -> Any:
@@ -210,7 +210,7 @@ class _Batch(WriteBatch):
                 return None
             value = instants.get(instant)
             if value is None:
-                value = instants[instant] = stored_instant(as_utc(instant), dialect)
+                value = instants[instant] = stored_instant(as_utc(instant))
             return value
 
         _DELETE_SESSION_ENTRIES.write(target, list(self.cleared))

@@ -1,6 +1,6 @@
 """Read functions of the values domain: pure queries on a connection, judged at an instant `now`.
 
-The service runs them against the live read model with the engine clock; `SessionState.read`
+The service runs them against the live read model with the engine clock; `SessionAsOf.read`
 runs them against a session as it was, so history and live reads share one definition.
 """
 
@@ -14,8 +14,8 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from session_engine.engine.log import driver
-from session_engine.engine.log.schema import UtcDateTime, instant_from_stored, stored_instant
+from session_engine.engine.backends import SqliteBackend, driver
+from session_engine.engine.log.schema import UtcDateTime, instant_from_stored
 from session_engine.engine.values.projection import PART_PREFIX, value_entries, value_sessions
 
 _s, _e = value_sessions.c, value_entries.c
@@ -88,9 +88,9 @@ def get_value(
     if connection.dialect.name == "sqlite":
         # The server's hottest read: straight to the driver, one autocommit SELECT (its own
         # snapshot). Through SQLAlchemy (autobegin, BEGIN, bind and result processing, rollback)
-        # it cost about 150 µs of CPU against 30 µs here: most of a get's time in the server.
+        # it cost several times as much CPU: most of a get's time in the server.
         rows = driver.fetch_all(
-            connection, _GET_SQLITE, (namespace, session_id, key, stored_instant(now, "sqlite"))
+            connection, _GET_SQLITE, (namespace, session_id, key, SqliteBackend.stored_instant(now))
         )
         if not rows:
             return None
@@ -156,7 +156,7 @@ def sessions_with_expired(
     """(namespace, session id) of up to `limit` sessions holding expired values' rows.
 
     A scan, stopping at `limit` sessions: an index of expiry instants would cost every write with
-    a TTL (every websocket set) a moved index entry - about 5% of a set - for a query that runs
+    a TTL (every websocket set) a moved index entry - a visible share of a set - for a query that runs
     every few minutes, off the write path, on a read connection."""
     query = sa.select(_e.namespace, _e.session_id).where(_e.expires_at.is_not(None), _e.expires_at <= _NOW)
     if namespace is not None:

@@ -26,7 +26,7 @@ from session_engine.adapters.config import (
     parse_config,
 )
 from session_engine.engine import Engine
-from session_engine.engine.log.backend import normalise_url
+from session_engine.engine.backends import normalise_url
 from session_engine.engine.unit_of_work import UnitOfWork
 from tests.adapters.rpc.client import BusClient, RpcClient
 from tests.adapters.rpc.conftest import make_config as rpc_config

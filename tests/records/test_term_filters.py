@@ -11,12 +11,12 @@ import sqlalchemy as sa
 from alembic import command
 
 from session_engine.engine import Engine, ManualClock
-from session_engine.engine.migrate import alembic_config
 from session_engine.engine.objects import messages
 from session_engine.engine.objects.projection import projection as objects_projection
 from session_engine.engine.projections.base import Projection
 from session_engine.engine.projections.registry import ProjectionSet
 from session_engine.engine.records.projection import records as records_projection
+from session_engine.engine.upgrade import alembic_config
 from tests.objects.term_index import expected_filters, stored_filters
 from tests.records.helpers import NS, record, say
 

@@ -156,7 +156,7 @@ def test_term_index_and_full_text_agree(harness: Callable[..., EngineHarness]) -
 def test_which_queries_use_the_term_index(database_url: str, query: str, uses_terms: bool) -> None:
     import sqlalchemy as sa
 
-    from session_engine.engine.log.backend import normalise_url
+    from session_engine.engine.backends import normalise_url
 
     engine = sa.create_engine(normalise_url(database_url))
     try:

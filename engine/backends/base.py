@@ -1,0 +1,420 @@
+"""A database the engine keeps its log in: one class per database, each owning its SQL.
+
+As pyeventsourcing has a recorder per database (`eventsourcing/sqlite.py`, `postgres.py`), every
+statement whose text or way of running differs between SQLite and PostgreSQL lives in
+`SqliteBackend` or `PostgresBackend`: engine creation and connection settings, the log lock and the
+head read, the events insert (PostgreSQL's binary COPY included), pipelines, NOTIFY and its
+listener, bulk writes, upserts, extra DDL, scratch copies, the log's page reads and the migration
+lock. Everything else in the engine asks its backend and never branches on the database's name
+(`tests/test_backend_boundary.py` holds that line). `Backend.for_url` picks the class.
+
+The write path runs on one connection of a single-connection "writer" pool; reads use a separate
+pool, which SQLite's WAL mode serves concurrently with the writer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, overload
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.sql import Executable
+
+from session_engine.engine.backends import driver
+from session_engine.engine.backends.prepared import (
+    Conversion,
+    DriverStatement,
+    Prepared,
+    Query,
+    Rows,
+    compile_statement,
+)
+
+if TYPE_CHECKING:
+    from session_engine.engine.projections.base import Bulk, ProjectionContext
+
+Durability = Literal["full", "normal", "off"]
+DEFAULT_URL = "sqlite:///session-engine.db"
+NOTIFY_CHANNEL = "session_engine_events"
+LOG_LOCK_KEY = 0x5E55_E7E1  # arbitrary: the advisory lock that serialises appends across processes
+MIGRATE_LOCK_KEY = 0x5E55_0001  # arbitrary: the advisory lock that serialises migrators
+
+EVENT_COLUMNS = (
+    "position",
+    "namespace",
+    "stream",
+    "version",
+    "type",
+    "schema_version",
+    "data",
+    "metadata",
+    "idempotency_key",
+    "recorded_at",
+)
+"""The events table's columns in the order the write path's rows hold them."""
+
+LogRow = tuple[int, str, str, int, str, int, Any, Any, Any]
+"""A log row as the driver returns it: position, namespace, stream, version, type, schema_version,
+data, metadata, recorded_at (JSON as text and the instant as stored text on SQLite)."""
+
+
+def json_text(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def normalise_url(url: str | URL | None) -> URL:
+    """`postgresql://` means psycopg 3; a bare path means an SQLite file."""
+    if url is None:
+        url = os.environ.get("SESSION_ENGINE_DATABASE") or DEFAULT_URL
+    if isinstance(url, str) and "://" not in url:
+        url = f"sqlite:///{url}"
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.drivername == "sqlite":
+        parsed = parsed.set(drivername="sqlite+pysqlite")
+    if parsed.get_backend_name() not in _CLASSES:
+        raise ValueError(f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql")
+    return parsed
+
+
+@dataclass(frozen=True)
+class DialectDDL:
+    """Statements a projection's tables need beyond their metadata (full-text indexes, triggers),
+    in each database's own SQL. PostgreSQL's are made for the schema they go to (None: the default
+    one), since a trigger's body names its tables itself."""
+
+    sqlite: Sequence[str] = ()
+    postgresql: Callable[[str | None], Sequence[str]] | None = None
+
+
+class Listener(Protocol):
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+class Scratch:
+    """An empty place for a copy of projection tables (verification): a temporary SQLite file, or
+    a PostgreSQL schema."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+
+    def for_ddl(self, connection: Connection) -> Connection:
+        """The connection that creates the copy's tables (in the scratch schema, if any)."""
+        return connection
+
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """A transaction whose statements, driver SQL included, reach the copy."""
+        with self.engine.begin() as connection:
+            yield connection
+
+
+class Backend(ABC):
+    """What the engine needs of a database, and the SQL it takes to get it there."""
+
+    name: ClassVar[str]
+    """The SQLAlchemy dialect's name."""
+    poll_interval: ClassVar[float | None] = None
+    """How often subscribers look at the log without being told (None: this process sees every commit)."""
+    inline_point_reads: ClassVar[bool] = False
+    """True when a point read is cheaper run on the event loop than sent to a worker thread."""
+    no_idempotency_key: ClassVar[Any] = None
+    """What an event row without an idempotency key carries in that column."""
+    mark: ClassVar[str]
+    """The driver's positional parameter marker."""
+
+    def __init__(self, url: URL, durability: Durability = "full") -> None:
+        self.url = url
+        self.durability = durability
+
+    @staticmethod
+    def for_url(url: str | URL | None = None, durability: Durability = "full", **options: Any) -> Backend:
+        """The backend for a database URL (None: `SESSION_ENGINE_DATABASE`, else the default file)."""
+        parsed = normalise_url(url)
+        return _CLASSES[parsed.get_backend_name()](parsed, durability, **options)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.url.render_as_string(hide_password=True)!r})"
+
+    # -- engines ------------------------------------------------------------------------------
+    def create_engine(self, *, writer: bool, pool_size: int = 4) -> sa.Engine:
+        """An engine for the writer (a pool of one connection) or for readers."""
+        options: dict[str, Any] = {
+            "json_serializer": json_text,
+            "json_deserializer": orjson.loads,
+            "pool_size": 1 if writer else pool_size,
+            "max_overflow": 0 if writer else pool_size,
+            **self._engine_options(writer=writer),
+        }
+        engine = sa.create_engine(self.url, **options)
+        self._configure(engine, writer=writer)
+        return engine
+
+    @abstractmethod
+    def _engine_options(self, *, writer: bool) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def _configure(self, engine: sa.Engine, *, writer: bool) -> None: ...
+
+    # -- statements ---------------------------------------------------------------------------
+    @classmethod
+    @abstractmethod
+    def _compiler_dialect(cls) -> sa.Dialect:
+        """A dialect with the driver's positional paramstyle, for compiling Core statements once."""
+
+    def _bind_conversion(self, type_: Any) -> Conversion | None:
+        dialect = self._compiler_dialect()
+        conversion: Conversion | None = type_.dialect_impl(dialect).bind_processor(dialect)
+        return conversion
+
+    def compile(self, prepared: Prepared) -> DriverStatement:
+        """The statement in this backend's driver SQL (compiled on first use, then remembered)."""
+        compiled = prepared.compiled.get(self.name)
+        if compiled is None:
+            compiled = prepared.compiled[self.name] = compile_statement(
+                prepared.statement, self._compiler_dialect(), self._bind_conversion
+            )
+        return compiled
+
+    @overload
+    def rows(
+        self, connection: Connection, statement: Prepared, params: dict[str, Any] | None = None
+    ) -> list[Any]: ...
+
+    @overload
+    def rows(
+        self, connection: Connection, statement: Executable, params: dict[str, Any] | None = None
+    ) -> Rows: ...
+
+    def rows(
+        self, connection: Connection, statement: Query, params: dict[str, Any] | None = None
+    ) -> list[Any] | Rows:
+        """Run a query and fetch its rows: a `Prepared` statement on the driver (a list of tuples),
+        any other Core statement through SQLAlchemy, whose statement cache compiles it once (`Rows`)."""
+        if isinstance(statement, Prepared):
+            compiled = statement.compiled.get(self.name) or self.compile(statement)
+            return compiled.fetch(connection, params or {})
+        return Rows(connection.execute(statement, params or {}).all())
+
+    def execute(self, connection: Connection, sql: str, params: Sequence[Any] = ()) -> None:
+        driver.execute(connection, sql, params)
+
+    @abstractmethod
+    def execute_many(self, connection: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """One driver statement over many rows of positional parameters."""
+
+    @abstractmethod
+    def insert(self, table: sa.Table) -> Any:
+        """This database's INSERT construct (the one with `on_conflict_do_update`)."""
+
+    def upsert(self, table: sa.Table, key: Sequence[str], update: Sequence[str] | None = None) -> Executable:
+        """An `INSERT ... ON CONFLICT (key) DO UPDATE` of `update` (default: every other column)."""
+        cache_key = (self.name, table.name, tuple(key), tuple(update) if update is not None else None)
+        statement = _UPSERTS.get(cache_key)
+        if statement is None:
+            insert = self.insert(table)
+            columns = update if update is not None else [c.name for c in table.columns if c.name not in key]
+            if not columns:
+                statement = insert.on_conflict_do_nothing(index_elements=list(key))
+            else:
+                statement = insert.on_conflict_do_update(
+                    index_elements=list(key), set_={name: insert.excluded[name] for name in columns}
+                )
+            _UPSERTS[cache_key] = statement
+        return statement
+
+    # -- the log ------------------------------------------------------------------------------
+    @abstractmethod
+    def lock_log(self, connection: Connection) -> None:
+        """Serialise appends across processes until this transaction ends.
+
+        Positions are taken under this lock and the lock is released only after commit, so
+        positions are gap-free and strictly increasing in commit order: a reader that has seen
+        position N will never later find a committed N-1.
+        """
+
+    @abstractmethod
+    def lock_and_read_head(self, connection: Connection) -> int:
+        """Take the log lock (see `lock_log`) and read the head position."""
+
+    def pipeline(self, connection: Connection) -> AbstractContextManager[None]:
+        """Send the writes inside as one batch where the driver can; errors surface at the end of
+        the block, raised as SQLAlchemy's `DBAPIError`s. Only for statements whose results nobody
+        reads before the block ends."""
+        return _NO_PIPELINE
+
+    def copy_events(self, connection: Connection, rows: list[tuple[Any, ...]]) -> bool:
+        """Insert a batch's event rows in bulk if this database has a faster way than `insert_events`
+        for them; False when the caller should insert them with `insert_events`."""
+        return False
+
+    def insert_events(self, connection: Connection, rows: list[tuple[Any, ...]]) -> None:
+        """Insert event rows in `EVENT_COLUMNS` order, already in their stored form."""
+        sql = self._insert_events_sql
+        if sql is None:
+            sql = type(self)._insert_events_sql = self.compile(self._insert_events()).takes_rows_of(
+                EVENT_COLUMNS
+            )
+        self.execute_many(connection, sql, rows)
+
+    _insert_events_sql: ClassVar[str | None] = None
+
+    @abstractmethod
+    def _insert_events(self) -> Prepared:
+        """The events insert, taking rows in `EVENT_COLUMNS` order."""
+
+    def analyze(self, connection: Connection) -> None:  # noqa: B027 - most databases need nothing
+        """Refresh the planner's statistics on the log before reading all of it (where it has any)."""
+
+    def notify(self, connection: Connection, position: int) -> None:  # noqa: B027 - most need nothing
+        """Tell other processes that the log grew (delivered on commit, dropped on rollback)."""
+
+    def listener(self, on_head: Callable[[int], None]) -> Listener | None:
+        """A listener reporting other processes' new heads, where the database can tell them."""
+        return None
+
+    def read_log(
+        self,
+        connection: Connection,
+        *,
+        after: int,
+        limit: int,
+        upto: int | None = None,
+        namespace: str | None = None,
+        stream: str | None = None,
+        types: Sequence[str] | None = None,
+    ) -> Sequence[LogRow]:
+        """A page of the log's rows in position order, strictly after `after` (`types`: not empty)."""
+        p = self.mark
+        sql = (
+            "SELECT position, namespace, stream, version, type, schema_version, data, metadata, recorded_at"
+            f" FROM events WHERE position > {p}"
+        )
+        params: list[Any] = [after]
+        if upto is not None:
+            sql += f" AND position <= {p}"
+            params.append(upto)
+        if namespace is not None:
+            sql += f" AND namespace = {p}"
+            params.append(namespace)
+        if stream is not None:
+            sql += f" AND stream = {p}"
+            params.append(stream)
+        if types is not None:
+            sql += f" AND type IN ({', '.join([p] * len(types))})"
+            params.extend(types)
+        sql += f" ORDER BY position LIMIT {int(limit)}"
+        return connection.exec_driver_sql(sql, tuple(params)).fetchall()  # type: ignore[return-value]
+
+    def read_log_page(
+        self,
+        connection: Connection,
+        *,
+        after: int,
+        upto: int,
+        limit: int,
+        types: Collection[str] | None,
+        payloads: Collection[str] | None,
+    ) -> list[LogRow]:
+        """Up to `limit` rows in (after, upto] (of `types` only, unless None: not empty), with the
+        data and metadata of `payloads` types only (all when None; the others read as NULL)."""
+        params: list[Any] = []
+        if payloads is None:
+            columns = "data, metadata"
+        elif not payloads:
+            columns = "NULL, NULL"
+        else:
+            columns = (
+                f"CASE WHEN {self._type_among(payloads, params)} THEN data END,"
+                f" CASE WHEN {self._type_among(payloads, params)} THEN metadata END"
+            )
+        p = self.mark
+        sql = (
+            f"SELECT position, namespace, stream, version, type, schema_version, {columns}, recorded_at"
+            f" FROM events WHERE position > {p} AND position <= {p}"
+        )
+        params.extend([after, upto])
+        if types is not None:
+            sql += f" AND {self._type_among(types, params)}"
+        sql += f" ORDER BY position LIMIT {int(limit)}"
+        if not connection.in_transaction():
+            connection.begin()  # what SQLAlchemy's autobegin does before its own first statement
+        # Driver tuples, not Row objects: SQLAlchemy's result processing would cost more than the read.
+        cursor = self._page_cursor(connection.connection.driver_connection)
+        try:
+            cursor.execute(sql, tuple(params))
+            rows: list[LogRow] = cursor.fetchall()
+        finally:
+            cursor.close()
+        return rows
+
+    def _type_among(self, values: Collection[str], params: list[Any]) -> str:
+        params.extend(values)
+        return f"type IN ({', '.join([self.mark] * len(values))})"
+
+    def _page_cursor(self, driver_connection: Any) -> Any:
+        return driver_connection.cursor()
+
+    # -- stored forms -------------------------------------------------------------------------
+    @staticmethod
+    @abstractmethod
+    def stored_instant(instant: datetime) -> Any:
+        """An instant exactly as `UtcDateTime` binds it, for rows handed to the driver."""
+
+    @staticmethod
+    @abstractmethod
+    def stored_json(value: Any) -> str | None:
+        """A document exactly as the shared `Json` type binds it, for rows handed to the driver."""
+
+    # -- projections --------------------------------------------------------------------------
+    @abstractmethod
+    def bulk_sql(self, bulk: Bulk) -> str:
+        """The driver SQL of a bulk write (see `Bulk`)."""
+
+    @abstractmethod
+    def write_bulk(self, context: ProjectionContext, bulk: Bulk, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Queue a bulk write's rows on the context (in order with its other writes)."""
+
+    @abstractmethod
+    def run_ddl(self, connection: Connection, ddl: DialectDDL) -> None:
+        """Run this database's part of a projection's extra DDL."""
+
+    @abstractmethod
+    def scratch(self) -> AbstractContextManager[Scratch]:
+        """An empty scratch place for copies of projection tables; removed on exit."""
+
+    def code_point_order(self, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+        """`column` for an ORDER BY in Python's string order (code points)."""
+        return column
+
+    def one_snapshot(self, connection: Connection) -> Connection:
+        """`connection`, reading one snapshot of the database for the whole of its transaction."""
+        return connection
+
+    # -- migrations ---------------------------------------------------------------------------
+    def migration_lock(self, connection: Connection) -> AbstractContextManager[None]:
+        """Held while migrating: keeps several processes from migrating one database at once."""
+        return _NO_PIPELINE
+
+
+_NO_PIPELINE: AbstractContextManager[None] = contextlib.nullcontext()
+_UPSERTS: dict[tuple[Any, ...], Executable] = {}
+"""Upsert statements by (backend, table, key, update): building one is costly, so each is built once."""
+_CLASSES: dict[str, type[Backend]] = {}
+
+
+def register(backend: type[Backend]) -> type[Backend]:
+    """Make a backend class the one for its dialect's URLs."""
+    _CLASSES[backend.name] = backend
+    return backend

@@ -1,0 +1,303 @@
+"""PostgreSQL through psycopg 3: an advisory lock is the log lock, pipelines and a binary COPY cut
+round trips, bulk writes go as arrays, and NOTIFY tells other processes that the log grew."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import re
+import threading
+import uuid
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
+from sqlalchemy.engine import URL, Connection
+
+from session_engine.engine.backends import driver
+from session_engine.engine.backends.base import (
+    EVENT_COLUMNS,
+    LOG_LOCK_KEY,
+    MIGRATE_LOCK_KEY,
+    NOTIFY_CHANNEL,
+    Backend,
+    DialectDDL,
+    Scratch,
+    json_text,
+    register,
+)
+from session_engine.engine.backends.prepared import Prepared
+from session_engine.engine.log.schema import events
+
+if TYPE_CHECKING:
+    from session_engine.engine.projections.base import Bulk, ProjectionContext
+
+COPY_MIN_ROWS = 8
+"""Batches of this many events or more are inserted with one binary COPY (see `copy_events`)."""
+_COPY_EVENTS = f"COPY events ({', '.join(EVENT_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+# Binary COPY carries no types: the server reads each field with its column's input function.
+# json's binary form is its text, so the already-encoded documents go as text (oids: int8 20,
+# varchar 1043, int4 23, text 25, timestamptz 1184).
+_COPY_TYPES = [20, 1043, 1043, 23, 1043, 23, 25, 25, 1043, 1184]
+
+_LOCK_LOG = Prepared(sa.select(sa.func.pg_advisory_xact_lock(sa.literal_column(str(LOG_LOCK_KEY)))))
+_HEAD = Prepared(sa.select(sa.func.max(events.c.position)))
+
+
+class _EncodedJson(sa.types.TypeDecorator[str]):
+    """A JSON document already encoded as text: bound as it is, cast to json by the server."""
+
+    impl = postgresql.JSON
+    cache_ok = True
+
+    def bind_processor(self, dialect: sa.Dialect) -> None:
+        return None
+
+
+@register
+class PostgresBackend(Backend):
+    name = "postgresql"
+    poll_interval = 2.0  # a safety net under NOTIFY, which a dropped listener connection misses
+    mark = "%s"
+
+    # -- engines ------------------------------------------------------------------------------
+    def _engine_options(self, *, writer: bool) -> dict[str, Any]:
+        return {"pool_pre_ping": not writer}
+
+    def _configure(self, engine: sa.Engine, *, writer: bool) -> None:
+        if self.durability == "full" or not writer:
+            return
+
+        @event.listens_for(engine, "connect")
+        def _connect(dbapi_connection: Any, _record: Any) -> None:
+            previous = dbapi_connection.autocommit
+            dbapi_connection.autocommit = True
+            dbapi_connection.execute("SET synchronous_commit = off")
+            dbapi_connection.autocommit = previous
+
+    # -- statements ---------------------------------------------------------------------------
+    @classmethod
+    @functools.cache
+    def _compiler_dialect(cls) -> sa.Dialect:
+        return psycopg_dialect.dialect(  # type: ignore[no-any-return,no-untyped-call]
+            paramstyle="format", json_serializer=json_text, json_deserializer=orjson.loads
+        )
+
+    def execute_many(self, connection: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        dbapi: Any = connection.connection.dbapi_connection
+        try:
+            with dbapi.cursor() as cursor:
+                cursor.executemany(sql, rows)
+        except connection.dialect.loaded_dbapi.Error as error:
+            raise driver.wrapped(connection, error) from error
+
+    def insert(self, table: sa.Table) -> Any:
+        return postgresql.insert(table)
+
+    # -- the log ------------------------------------------------------------------------------
+    def lock_log(self, connection: Connection) -> None:
+        driver.execute(connection, self.compile(_LOCK_LOG).sql)
+
+    def lock_and_read_head(self, connection: Connection) -> int:
+        """One round trip: BEGIN, the lock and the head query go out in one pipeline; the head
+        query still runs after the lock is granted, on a fresh snapshot, so it sees every earlier
+        commit."""
+        lock, head = self.compile(_LOCK_LOG).sql, self.compile(_HEAD).sql
+        with self.pipeline(connection), driver.driver(connection) as dbapi:
+            dbapi.execute(lock)
+            cursor = dbapi.execute(head)
+        return int(cursor.fetchone()[0] or 0)
+
+    def pipeline(self, connection: Connection) -> AbstractContextManager[None]:
+        """A psycopg pipeline: the statements inside go out together, one round trip."""
+        return self._pipeline(connection)
+
+    @contextlib.contextmanager
+    def _pipeline(self, connection: Connection) -> Iterator[None]:
+        with driver.driver(connection) as dbapi, dbapi.pipeline():
+            yield
+
+    def copy_events(self, connection: Connection, rows: list[tuple[Any, ...]]) -> bool:
+        """One binary COPY for a batch of `COPY_MIN_ROWS` rows or more.
+
+        A COPY is one statement however many rows it carries: the server skips a statement's
+        start-up and the client a row's parameter binding per event, a large share of the client's
+        work per row of an executemany. It cannot run inside a pipeline, so it costs one round trip
+        of its own, which is why a batch of a few rows is not worth it.
+        """
+        if len(rows) < COPY_MIN_ROWS:
+            return False
+        with driver.driver(connection) as dbapi, dbapi.cursor() as cursor, cursor.copy(_COPY_EVENTS) as copy:
+            copy.set_types(_COPY_TYPES)
+            for row in rows:
+                copy.write_row(row)
+        return True
+
+    def _insert_events(self) -> Prepared:
+        values: dict[Any, Any] = {
+            events.c[name]: sa.bindparam(name) for name in EVENT_COLUMNS if name not in ("data", "metadata")
+        }
+        values[events.c.data] = sa.bindparam("data", type_=_EncodedJson)
+        values[events.c.meta] = sa.bindparam("metadata", type_=_EncodedJson)
+        return Prepared(events.insert().values(values))
+
+    def analyze(self, connection: Connection) -> None:
+        """A log loaded in bulk (import, restore) has no statistics until autovacuum runs, and
+        without them the planner may answer each page of a replay with a scan and a sort: quadratic
+        in the log."""
+        connection.exec_driver_sql("ANALYZE events")
+
+    def notify(self, connection: Connection, position: int) -> None:
+        driver.execute(connection, f"SELECT pg_notify('{NOTIFY_CHANNEL}', '{int(position)}')")
+
+    def listener(self, on_head: Callable[[int], None]) -> PostgresListener:
+        return PostgresListener(self.url, on_head)
+
+    def _type_among(self, values: Collection[str], params: list[Any]) -> str:
+        params.append(list(values))  # one array parameter: PostgreSQL plans IN lists as many ORs
+        return "type = ANY(%s)"
+
+    def _page_cursor(self, driver_connection: Any) -> Any:
+        return driver_connection.cursor(binary=True)  # spares parsing numbers and instants
+
+    # -- stored forms -------------------------------------------------------------------------
+    @staticmethod
+    def stored_instant(instant: datetime) -> Any:
+        return instant
+
+    @staticmethod
+    def stored_json(value: Any) -> str | None:
+        return json_text(value)  # None is JSON null: the `Json` type binds it so on PostgreSQL
+
+    # -- projections --------------------------------------------------------------------------
+    def bulk_sql(self, bulk: Bulk) -> str:
+        """One statement over arrays (`unnest`), so a batch is one round trip and one execution,
+        not one per row; `%b`: the arrays in the binary format, which spares escaping every string
+        into an array literal."""
+        name, columns = bulk.table.name, bulk.columns
+        arrays = ", ".join(f"%b::{_array_type(bulk.table.c[c])}[]" for c in columns)
+        quoted = [f'"{c}"' for c in columns]
+        if bulk.delete:
+            match = " AND ".join(f'{name}."{c}" = d."{c}"' for c in columns)
+            return f"DELETE FROM {name} USING unnest({arrays}) AS d({', '.join(quoted)}) WHERE {match}"
+        sql = f"INSERT INTO {name} ({', '.join(quoted)}) SELECT * FROM unnest({arrays})"
+        if bulk.update is not None:
+            sql += f" ON CONFLICT ({', '.join(f'{chr(34)}{c}{chr(34)}' for c in bulk.key)}) DO "
+            sets = ", ".join(f'"{c}" = excluded."{c}"' for c in bulk.update)
+            sql += f"UPDATE SET {sets}" if sets else "NOTHING"
+        return sql
+
+    def write_bulk(self, context: ProjectionContext, bulk: Bulk, rows: Sequence[tuple[Any, ...]]) -> None:
+        arrays = [list(column) for column in zip(*rows, strict=True)]
+        for index in _float_columns(bulk):
+            arrays[index] = [None if v is None else float(v) for v in arrays[index]]  # one type per array
+        context.execute_sql(bulk.sql(self), tuple(arrays))
+
+    def run_ddl(self, connection: Connection, ddl: DialectDDL) -> None:
+        if ddl.postgresql is None:
+            return
+        schema = (connection.get_execution_options().get("schema_translate_map") or {}).get(None)
+        for statement in ddl.postgresql(schema):
+            connection.exec_driver_sql(statement)
+
+    @contextlib.contextmanager
+    def scratch(self) -> Iterator[Scratch]:
+        schema = f"scratch_{uuid.uuid4().hex[:12]}"
+        engine = self.create_engine(writer=True)
+        try:
+            with engine.begin() as connection:
+                connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+            yield _SchemaScratch(engine, schema)
+        finally:
+            with engine.begin() as connection:
+                connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            engine.dispose()
+
+    def code_point_order(self, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+        """Strings in the "C" collation: the database's default may not order by code point."""
+        return column.collate("C") if isinstance(column.type, sa.String) else column
+
+    def one_snapshot(self, connection: Connection) -> Connection:
+        return connection.execution_options(isolation_level="REPEATABLE READ")
+
+    # -- migrations ---------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def migration_lock(self, connection: Connection) -> Iterator[None]:
+        """A session advisory lock, taken and released in transactions of their own."""
+        connection.exec_driver_sql(f"SELECT pg_advisory_lock({MIGRATE_LOCK_KEY})")
+        connection.commit()
+        try:
+            yield
+        finally:
+            connection.rollback()
+            connection.exec_driver_sql(f"SELECT pg_advisory_unlock({MIGRATE_LOCK_KEY})")
+            connection.commit()
+
+
+class _SchemaScratch(Scratch):
+    def __init__(self, engine: sa.Engine, schema: str) -> None:
+        super().__init__(engine)
+        self.schema = schema
+
+    def for_ddl(self, connection: Connection) -> Connection:
+        return connection.execution_options(schema_translate_map={None: self.schema})
+
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[Connection]:
+        with self.engine.begin() as connection:
+            # search_path, not schema_translate_map: driver SQL in projections must land here too.
+            connection.exec_driver_sql(f'SET LOCAL search_path TO "{self.schema}"')
+            yield connection
+
+
+def _array_type(column: sa.Column[Any]) -> str:
+    """The PostgreSQL type of a column, as an array cast names it: no collation, and no length (a
+    cast to VARCHAR(n) would truncate silently where the insert itself refuses a longer value)."""
+    compiled = column.type.compile(dialect=postgresql.dialect())  # type: ignore[no-untyped-call]
+    return re.sub(r"\(\d+\)", "", compiled.split(" COLLATE ")[0])
+
+
+def _float_columns(bulk: Bulk) -> tuple[int, ...]:
+    found = bulk.float_columns
+    if found is None:
+        found = bulk.float_columns = tuple(
+            i for i, c in enumerate(bulk.columns) if isinstance(bulk.table.c[c].type, sa.Float)
+        )
+    return found
+
+
+class PostgresListener:
+    """Follows NOTIFY on a thread of its own and reports each new head position."""
+
+    def __init__(self, url: URL, on_head: Callable[[int], None]) -> None:
+        self._url = url
+        self._on_head = on_head
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="session-engine-listen", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        import psycopg
+
+        conninfo = self._url.set(drivername="postgresql").render_as_string(hide_password=False)
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(conninfo, autocommit=True) as connection:
+                    connection.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                    while not self._stop.is_set():
+                        for notice in connection.notifies(timeout=0.1, stop_after=64):
+                            self._on_head(int(notice.payload))
+            except Exception:  # noqa: BLE001 - the server went away: reconnect, subscribers poll meanwhile
+                self._stop.wait(1.0)

@@ -1,0 +1,204 @@
+"""SQLite: a file in WAL mode; `BEGIN IMMEDIATE` is the log lock; the writer checkpoints the WAL."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects.sqlite import pysqlite
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.pool import StaticPool
+
+from session_engine.engine.backends import driver
+from session_engine.engine.backends.base import (
+    EVENT_COLUMNS,
+    Backend,
+    DialectDDL,
+    Durability,
+    Scratch,
+    json_text,
+    register,
+)
+from session_engine.engine.backends.prepared import Conversion, Prepared
+from session_engine.engine.clock import as_utc
+from session_engine.engine.log.schema import UtcDateTime, events
+
+if TYPE_CHECKING:
+    from session_engine.engine.projections.base import Bulk, ProjectionContext
+
+WAL_CHECKPOINT_PAGES = 10_000
+"""The writer checkpoints SQLite's WAL once it holds this many pages (40 MiB at 4 KiB pages).
+
+SQLite's default, 1,000, checkpoints every few group commits of 64 sessions, and each checkpoint
+copies back the same hot index leaves the last one did: a large share of the commit's cost on the
+write path. Ten times fewer checkpoints copy about as many distinct pages each
+(`docs/benchmarks.md`, "Where the write path's time goes"). The price is a WAL of up to 40 MiB on
+disk and a longer pause for the one batch that checkpoints.
+"""
+
+_HEAD = Prepared(sa.select(sa.func.max(events.c.position)))
+_last_stored: tuple[datetime | None, str] = (None, "")
+
+
+@register
+class SqliteBackend(Backend):
+    name = "sqlite"
+    inline_point_reads = True  # a WAL reader never waits for the writer, and a thread hop costs more
+    # sqlite3 binds None through its adaptation protocol, which raises and formats an AttributeError
+    # for every None it binds: a row without a key carries 0, which the insert stores as NULL
+    # (`_insert_events`); a key is always a non-empty string, never 0.
+    no_idempotency_key = 0
+    mark = "?"
+
+    def __init__(
+        self, url: URL, durability: Durability = "full", *, wal_checkpoint_pages: int = WAL_CHECKPOINT_PAGES
+    ) -> None:
+        super().__init__(url, durability)
+        self.wal_checkpoint_pages = wal_checkpoint_pages
+
+    # -- engines ------------------------------------------------------------------------------
+    def _engine_options(self, *, writer: bool) -> dict[str, Any]:
+        if self.url.database in (None, "", ":memory:"):
+            raise ValueError("the engine needs an SQLite file; ':memory:' cannot be shared by its pools")
+        return {"connect_args": {"check_same_thread": False, "timeout": 30}, "poolclass": sa.QueuePool}
+
+    def _configure(self, engine: sa.Engine, *, writer: bool) -> None:
+        synchronous = {"full": "FULL", "normal": "NORMAL", "off": "OFF"}[self.durability]
+        checkpoint_pages = int(self.wal_checkpoint_pages)
+
+        @event.listens_for(engine, "connect")
+        def _connect(dbapi_connection: Any, _record: Any) -> None:
+            # Take transaction control away from pysqlite so BEGIN is ours (SQLAlchemy's recipe).
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA synchronous={synchronous}")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            if writer:  # only the writer commits, so only its setting matters
+                cursor.execute(f"PRAGMA wal_autocheckpoint={checkpoint_pages}")
+                # A WAL that a long reader let grow past twice that is cut back after its checkpoint.
+                cursor.execute(f"PRAGMA journal_size_limit={2 * checkpoint_pages * 4096}")
+            cursor.close()
+
+        begin = "BEGIN IMMEDIATE" if writer else "BEGIN"
+
+        @event.listens_for(engine, "begin")
+        def _begin(connection: Connection) -> None:
+            # The writer takes the write lock up front, so its reads and writes see one state.
+            driver.execute(connection, begin)
+
+    def create_memory_engine(self) -> sa.Engine:
+        """A private in-memory database on one connection (a session's state as of a cut-off)."""
+        return sa.create_engine(
+            "sqlite+pysqlite://",
+            poolclass=StaticPool,
+            connect_args={"check_same_thread": False},
+            json_serializer=json_text,
+            json_deserializer=orjson.loads,
+        )
+
+    # -- statements ---------------------------------------------------------------------------
+    @classmethod
+    @functools.cache
+    def _compiler_dialect(cls) -> sa.Dialect:
+        return pysqlite.dialect(paramstyle="qmark", json_serializer=json_text, json_deserializer=orjson.loads)
+
+    def _bind_conversion(self, type_: Any) -> Conversion | None:
+        if isinstance(type_, UtcDateTime):
+            return self.stored_instant  # what the type binds, remembering the last instant converted
+        return super()._bind_conversion(type_)
+
+    def execute_many(self, connection: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        dbapi: Any = connection.connection.dbapi_connection
+        try:
+            dbapi.executemany(sql, rows)
+        except connection.dialect.loaded_dbapi.Error as error:
+            raise driver.wrapped(connection, error) from error
+
+    def insert(self, table: sa.Table) -> Any:
+        return sqlite.insert(table)
+
+    # -- the log ------------------------------------------------------------------------------
+    def lock_log(self, connection: Connection) -> None:
+        """The writer's BEGIN IMMEDIATE has taken SQLite's write lock already."""
+
+    def lock_and_read_head(self, connection: Connection) -> int:
+        head = self.compile(_HEAD)
+        return int(driver.fetch_all(connection, head.sql)[0][0] or 0)
+
+    def _insert_events(self) -> Prepared:
+        values: dict[Any, Any] = {
+            events.c[name]: sa.bindparam(name) for name in EVENT_COLUMNS if name != "metadata"
+        }
+        values[events.c.meta] = sa.bindparam("metadata")
+        values[events.c.idempotency_key] = sa.func.nullif(
+            sa.bindparam("idempotency_key"), sa.literal_column("0")
+        )
+        return Prepared(events.insert().values(values))
+
+    # -- stored forms -------------------------------------------------------------------------
+    @staticmethod
+    def stored_instant(instant: datetime) -> Any:
+        global _last_stored
+        # Every event of one commit shares its instant: remember the last conversion.
+        last_in, last_out = _last_stored
+        if instant is last_in:
+            return last_out
+        text = as_utc(instant).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+        _last_stored = (instant, text)
+        return text
+
+    @staticmethod
+    def stored_json(value: Any) -> str | None:
+        return None if value is None else json_text(value)
+
+    # -- projections --------------------------------------------------------------------------
+    def bulk_sql(self, bulk: Bulk) -> str:
+        """A one-row statement, for an executemany: SQLite runs each row as fast as a multi-row form."""
+        table, columns = bulk.table, bulk.columns
+        if bulk.delete:
+            statement: Any = table.delete().where(*(table.c[c] == sa.bindparam(c) for c in columns))
+        else:
+            statement = self.insert(table).values({table.c[c]: sa.bindparam(c) for c in columns})
+            if bulk.update is not None:
+                if bulk.update:
+                    statement = statement.on_conflict_do_update(
+                        index_elements=list(bulk.key), set_={c: statement.excluded[c] for c in bulk.update}
+                    )
+                else:
+                    statement = statement.on_conflict_do_nothing(index_elements=list(bulk.key))
+        return self.compile(Prepared(statement)).takes_rows_of(columns)
+
+    def write_bulk(self, context: ProjectionContext, bulk: Bulk, rows: Sequence[tuple[Any, ...]]) -> None:
+        sql = bulk.sql(self)
+        for row in rows:
+            context.execute_sql(sql, row)
+
+    def run_ddl(self, connection: Connection, ddl: DialectDDL) -> None:
+        for statement in ddl.sqlite:
+            connection.exec_driver_sql(statement)
+
+    @contextlib.contextmanager
+    def scratch(self) -> Iterator[Scratch]:
+        directory = tempfile.mkdtemp(prefix="session-engine-verify-")
+        path = os.path.join(directory, "scratch.db")
+        engine = SqliteBackend(make_url(f"sqlite+pysqlite:///{path}"), durability="off").create_engine(
+            writer=True
+        )
+        try:
+            yield Scratch(engine)
+        finally:
+            engine.dispose()
+            for name in os.listdir(directory):
+                os.unlink(os.path.join(directory, name))
+            os.rmdir(directory)
