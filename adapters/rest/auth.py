@@ -25,9 +25,13 @@ bearer = HTTPBearer(auto_error=False, description="A tenant's API key; absent: t
 """Declared for OpenAPI only (the security scheme); resolution below reads the header itself."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Caller:
-    """The resolved tenant of one request, the engine serving it and the request's X-Request-Id."""
+    """The resolved tenant of one request, the engine serving it and the request's X-Request-Id.
+
+    One is built for every request, so it is the cheapest record to build: slotted, not frozen
+    (nothing assigns to it; a frozen dataclass stores each field through `object.__setattr__`).
+    """
 
     tenant: Tenant
     engine: Engine
