@@ -103,20 +103,21 @@ def _json(document: Any, status: int = 200) -> Response:
 NO_CONTENT = 204
 
 
-async def set_session_value(who: Caller, session_id: str, raw_body: bytes) -> Response:
-    """setSessionValue's route body (the route below and `adapters.rest.hot` call it)."""
+async def set_session_value(who: Caller, session_id: str, raw_body: bytes) -> None:
+    """setSessionValue's route body: answered 204, no body (the route below and
+    `adapters.rest.hot` call it, each answering in its own framing)."""
     body = parse_model(raw_body, SetValueBody)
     expires_at = parse_expiry(body.expiry) if body.expiry is not None else None
     await who.engine.values.set(
         who.namespace, session_id, body.key, body.value, expires_at=expires_at, metadata=who.metadata()
     )
-    return Response(status_code=NO_CONTENT)
 
 
-async def get_session_value(who: Caller, session_id: str, key: str) -> Response:
-    """getSessionValue's route body (the route below and `adapters.rest.hot` call it)."""
+async def get_session_value(who: Caller, session_id: str, key: str) -> bytes:
+    """getSessionValue's route body: the JSON document answered 200 (the route below and
+    `adapters.rest.hot` call it, each answering in its own framing)."""
     stored = await who.engine.values.get(who.namespace, session_id, key)
-    return _json({"value": None if stored is None else stored.value})
+    return orjson.dumps({"value": None if stored is None else stored.value})
 
 
 @router.post(
@@ -127,7 +128,8 @@ async def get_session_value(who: Caller, session_id: str, key: str) -> Response:
     summary="setSessionValue: upsert one key",
 )
 async def set_value(session_id: str, request: Request) -> Response:
-    return await set_session_value(caller_of(request), session_id, await request.body())
+    await set_session_value(caller_of(request), session_id, await request.body())
+    return Response(status_code=NO_CONTENT)
 
 
 @router.get("/sessions/{session_id:seg}/values", response_model=ValuesResponse, summary="getSessionValues")
@@ -141,7 +143,7 @@ async def get_values(session_id: str, who: CallerDep) -> Response:
     summary="getSessionValue: null when missing or expired, never 404",
 )
 async def get_value(session_id: str, key: str, request: Request) -> Response:
-    return await get_session_value(caller_of(request), session_id, key)
+    return Response(await get_session_value(caller_of(request), session_id, key), media_type=JSON)
 
 
 @router.delete(

@@ -10,7 +10,9 @@ bodies (`distri.set_session_value`, `distri.get_session_value`) with the caller 
 (`auth.caller_in`): the same path patterns and convertors (compiled by Starlette, on the raw
 path), the same body handling (`body.BodyAndPath`: size limit, gzip), and the same error answers
 (`errors`, an unexpected exception included: logged, answered 500 in the Distri shape, then
-re-raised as FastAPI's server-error middleware does). Every other request (other methods, HEAD
+re-raised as FastAPI's server-error middleware does). It sends a body's answer itself (the JSON
+document 200, or 204 with nothing), the messages a Starlette `Response` would send, without
+building one per request. Every other request (other methods, HEAD
 included, other paths, a `root_path`) goes on untouched. The routes stay declared in `distri.py`:
 OpenAPI is unchanged, and they serve the REST app on its own.
 """
@@ -22,10 +24,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.convertors import Convertor
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import compile_path
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from session_engine.adapters.config import ServerConfig
 from session_engine.adapters.rest import distri
@@ -46,8 +46,9 @@ PREFIXES = tuple(f"{mount}/sessions/" for mount in MOUNTS)
 GET_VALUE = "/sessions/{session_id:seg}/values/{key:rest}"
 SET_VALUE = "/sessions/{session_id:seg}/values"
 Patterns = list[tuple[re.Pattern[str], dict[str, Convertor[Any]]]]
-Route = Callable[[Caller], Awaitable[Response]]
-"""A route body, given the request's caller."""
+Route = Callable[[Caller], Awaitable[bytes | None]]
+"""A Distri route body for the request's caller: the JSON document it answers (200), or None (204)."""
+JSON = distri.JSON.encode()
 
 
 def _compiled(path: str) -> Patterns:
@@ -112,20 +113,45 @@ class HotDistriRoutes:
 
     async def _set_value(self, scope: Scope, receive: Receive, send: Send) -> None:
         """After `BodyAndPath`: `receive` replays the whole (inflated) body."""
-        body = await Request(scope, receive).body()
         session_id = scope["path_params"]["session_id"]
-        await self._answer(lambda who: distri.set_session_value(who, session_id, body), scope, receive, send)
+
+        async def set_value(who: Caller) -> None:  # the caller first, then the body, as the route
+            await distri.set_session_value(who, session_id, await _read_body(receive))
+
+        await self._answer(set_value, scope, receive, send)
 
     async def _answer(self, route: Route, scope: Scope, receive: Receive, send: Send) -> None:
-        """The route body for the request's caller; errors answered as `errors.install` answers
-        them for the routes (an unexpected one logged, answered 500, then re-raised)."""
+        """Run the route body for the request's caller and send its answer as the route does: a
+        JSON document 200, nothing 204. Errors are answered as `errors.install` answers them for
+        the routes (an unexpected one logged, answered 500, then re-raised)."""
         try:
-            response = await route(caller_in(scope, self.config, self.engine()))
+            document = await route(caller_in(scope, self.config, self.engine()))
         except ApiError as error:
-            response = api_error_response(scope["path"], error)
+            await api_error_response(scope["path"], error)(scope, receive, send)
+            return
         except EngineError as error:
-            response = engine_error_response(scope["method"], scope["path"], error)
+            await engine_error_response(scope["method"], scope["path"], error)(scope, receive, send)
+            return
         except Exception as error:
             await crash_response(scope["method"], scope["path"], error)(scope, receive, send)
             raise
-        await response(scope, receive, send)
+        if document is None:
+            start: Message = {"type": "http.response.start", "status": distri.NO_CONTENT, "headers": []}
+            document = b""
+        else:
+            headers = [(b"content-length", str(len(document)).encode()), (b"content-type", JSON)]
+            start = {"type": "http.response.start", "status": 200, "headers": headers}
+        await send(start)
+        await send({"type": "http.response.body", "body": document})
+
+
+async def _read_body(receive: Receive) -> bytes:
+    """The whole request body (`Request.body()` without building a `Request` and its stream)."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ApiError(400, "client_disconnected", "the client went away")
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
