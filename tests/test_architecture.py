@@ -39,7 +39,6 @@ DOMAINS = [
     "objects/search",
 ]
 NOT_YET: set[str] = {
-    "values",
     "records",
     "objects/envelopes",
     "objects/threads",

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from session_engine.engine import Engine, Metadata, NewEvent
 from session_engine.engine.backends import normalise_url
-from session_engine.engine.values.projection import value_entries
+from session_engine.engine.values.tables import value_entries
 
 SCRIPT = shutil.which("session-engine") or str(Path(sys.executable).with_name("session-engine"))
 

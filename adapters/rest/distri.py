@@ -5,9 +5,10 @@ for a missing or expired key, a bare array from the session listing, `{"error": 
 bad input. Bodies are parsed here (not by FastAPI) so that no Content-Type is required and every
 refusal keeps Distri's error shape; gzip bodies were already inflated by `body.BodyAndPath`.
 
-In the server, `set_value` and `get_value` are answered before routing by `adapters.rest.hot` (the
-same rules, without FastAPI's per-request machinery): change both together;
-`tests/adapters/rest/test_hot_routes.py` compares their answers.
+`setSessionValue` and `getSessionValue` have their route bodies in `set_session_value` and
+`get_session_value`: the FastAPI routes call them, and so does `adapters.rest.hot`, which answers
+those two routes in the server before any routing (`tests/adapters/rest/test_hot_routes.py`
+compares the two paths' answers).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pydantic_core import PydanticCustomError
 from starlette.responses import Response
 
 from session_engine.adapters.rest.auth import Caller, caller, caller_of
-from session_engine.adapters.rest.bodies import read_model
+from session_engine.adapters.rest.bodies import parse_model
 from session_engine.adapters.rest.errors import ApiError, DistriError, responses
 from session_engine.adapters.rest.schema import json_body
 
@@ -102,6 +103,23 @@ def _json(document: Any, status: int = 200) -> Response:
 NO_CONTENT = 204
 
 
+async def set_session_value(who: Caller, session_id: str, raw_body: bytes) -> None:
+    """setSessionValue's route body: answered 204, no body (the route below and
+    `adapters.rest.hot` call it, each answering in its own framing)."""
+    body = parse_model(raw_body, SetValueBody)
+    expires_at = parse_expiry(body.expiry) if body.expiry is not None else None
+    await who.engine.values.set(
+        who.namespace, session_id, body.key, body.value, expires_at=expires_at, metadata=who.metadata()
+    )
+
+
+async def get_session_value(who: Caller, session_id: str, key: str) -> bytes:
+    """getSessionValue's route body: the JSON document answered 200 (the route below and
+    `adapters.rest.hot` call it, each answering in its own framing)."""
+    stored = await who.engine.values.get(who.namespace, session_id, key)
+    return orjson.dumps({"value": None if stored is None else stored.value})
+
+
 @router.post(
     "/sessions/{session_id:seg}/values",
     status_code=NO_CONTENT,
@@ -110,17 +128,7 @@ NO_CONTENT = 204
     summary="setSessionValue: upsert one key",
 )
 async def set_value(session_id: str, request: Request) -> Response:
-    who = caller_of(request)
-    body = await read_model(request, SetValueBody)
-    expires_at = parse_expiry(body.expiry) if body.expiry is not None else None
-    await who.engine.values.set(
-        who.namespace,
-        session_id,
-        body.key,
-        body.value,
-        expires_at=expires_at,
-        metadata=who.metadata(request),
-    )
+    await set_session_value(caller_of(request), session_id, await request.body())
     return Response(status_code=NO_CONTENT)
 
 
@@ -135,9 +143,7 @@ async def get_values(session_id: str, who: CallerDep) -> Response:
     summary="getSessionValue: null when missing or expired, never 404",
 )
 async def get_value(session_id: str, key: str, request: Request) -> Response:
-    who = caller_of(request)
-    stored = await who.engine.values.get(who.namespace, session_id, key)
-    return _json({"value": None if stored is None else stored.value})
+    return Response(await get_session_value(caller_of(request), session_id, key), media_type=JSON)
 
 
 @router.delete(
@@ -146,8 +152,8 @@ async def get_value(session_id: str, key: str, request: Request) -> Response:
     response_class=Response,
     summary="deleteSessionValue: a missing key is not an error",
 )
-async def delete_value(session_id: str, key: str, request: Request, who: CallerDep) -> Response:
-    await who.engine.values.delete(who.namespace, session_id, key, metadata=who.metadata(request))
+async def delete_value(session_id: str, key: str, who: CallerDep) -> Response:
+    await who.engine.values.delete(who.namespace, session_id, key, metadata=who.metadata())
     return Response(status_code=NO_CONTENT)
 
 
@@ -157,8 +163,8 @@ async def delete_value(session_id: str, key: str, request: Request, who: CallerD
     response_class=Response,
     summary="clearSession: remove every value",
 )
-async def clear_session(session_id: str, request: Request, who: CallerDep) -> Response:
-    await who.engine.values.clear(who.namespace, session_id, metadata=who.metadata(request))
+async def clear_session(session_id: str, who: CallerDep) -> Response:
+    await who.engine.values.clear(who.namespace, session_id, metadata=who.metadata())
     return Response(status_code=NO_CONTENT)
 
 
@@ -200,6 +206,6 @@ async def get_parts(session_id: str, who: CallerDep) -> Response:
     response_model=ClearedResponse,
     summary="Clear every user part atomically (one event)",
 )
-async def clear_parts(session_id: str, request: Request, who: CallerDep) -> Response:
-    cleared = await who.engine.values.clear_parts(who.namespace, session_id, metadata=who.metadata(request))
+async def clear_parts(session_id: str, who: CallerDep) -> Response:
+    cleared = await who.engine.values.clear_parts(who.namespace, session_id, metadata=who.metadata())
     return _json({"cleared": cleared})

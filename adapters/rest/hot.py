@@ -5,31 +5,31 @@
 router and the FastAPI sub-application each request pays for two exception-middleware stacks,
 matching every route one by one, solving the (empty) dependency graph and building a `Request`:
 more CPU than the request itself. This pure ASGI middleware, installed on the server's app
-(`adapters.app`), answers exactly those two (method, path) pairs itself, the way the routes in
-`adapters.rest.distri` do: the same path patterns and convertors (compiled by Starlette, on the raw
-path), the same body handling (`body.BodyAndPath`: size limit, gzip), tenant resolution, body
-parsing, engine calls, headers and error answers (`errors`, an unexpected exception included:
-logged, answered 500 in the Distri shape, then re-raised as FastAPI's server-error middleware does).
-Every other request (other methods, HEAD included, other paths, a `root_path`) goes on untouched.
-The routes stay declared in `distri.py`: OpenAPI is unchanged, and they serve the REST app on its own.
+(`adapters.app`), matches exactly those two (method, path) pairs itself and calls the routes' own
+bodies (`distri.set_session_value`, `distri.get_session_value`) with the caller the routes resolve
+(`auth.caller_in`): the same path patterns and convertors (compiled by Starlette, on the raw
+path), the same body handling (`body.BodyAndPath`: size limit, gzip), and the same error answers
+(`errors`, an unexpected exception included: logged, answered 500 in the Distri shape, then
+re-raised as FastAPI's server-error middleware does). It sends a body's answer itself (the JSON
+document 200, or 204 with nothing), the messages a Starlette `Response` would send, without
+building one per request. Every other request (other methods, HEAD
+included, other paths, a `root_path`) goes on untouched. The routes stay declared in `distri.py`:
+OpenAPI is unchanged, and they serve the REST app on its own.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from typing import Any
 
-import orjson
 from starlette.convertors import Convertor
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from session_engine.adapters.config import ServerConfig
 from session_engine.adapters.rest import distri
-from session_engine.adapters.rest.auth import ADAPTER, resolve_tenant
-from session_engine.adapters.rest.bodies import parse_model
+from session_engine.adapters.rest.auth import Caller, caller_in
 from session_engine.adapters.rest.body import BodyAndPath, routing_path
 from session_engine.adapters.rest.errors import (
     ApiError,
@@ -37,7 +37,7 @@ from session_engine.adapters.rest.errors import (
     crash_response,
     engine_error_response,
 )
-from session_engine.engine import Engine, Metadata
+from session_engine.engine import Engine
 from session_engine.engine.errors import EngineError
 
 MOUNTS = ("/v1", "/api/v1")
@@ -46,8 +46,9 @@ PREFIXES = tuple(f"{mount}/sessions/" for mount in MOUNTS)
 GET_VALUE = "/sessions/{session_id:seg}/values/{key:rest}"
 SET_VALUE = "/sessions/{session_id:seg}/values"
 Patterns = list[tuple[re.Pattern[str], dict[str, Convertor[Any]]]]
-Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
-"""Status, headers and body of a successful answer (sent by the caller)."""
+Route = Callable[[Caller], Awaitable[bytes | None]]
+"""A Distri route body for the request's caller: the JSON document it answers (200), or None (204)."""
+JSON = distri.JSON.encode()
 
 
 def _compiled(path: str) -> Patterns:
@@ -78,7 +79,7 @@ class HotDistriRoutes:
         self.app = app
         self.config = config
         self.engine = engine
-        self._set_with_body = BodyAndPath(self._set_endpoint, max_body_bytes=config.limits.max_body_bytes)
+        self._set_with_body = BodyAndPath(self._set_value, max_body_bytes=config.limits.max_body_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and not scope.get("root_path"):
@@ -90,8 +91,9 @@ class HotDistriRoutes:
                     if method == "GET":
                         params = _match(_GET_PATTERNS, path)
                         if params is not None:
-                            scope = {**scope, "path": path}
-                            await self._answer(self._get_value(scope, params), scope, receive, send)
+                            await self._get_value(
+                                {**scope, "path": path, "path_params": params}, receive, send
+                            )
                             return
                     else:
                         params = _match(_SET_PATTERNS, path)
@@ -100,14 +102,30 @@ class HotDistriRoutes:
                             return
         await self.app(scope, receive, send)
 
-    async def _set_endpoint(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """After `BodyAndPath`: `receive` replays the whole (inflated) body."""
-        await self._answer(self._set_value(scope, receive), scope, receive, send)
+    async def _get_value(self, scope: Scope, receive: Receive, send: Send) -> None:
+        params = scope["path_params"]
+        await self._answer(
+            lambda who: distri.get_session_value(who, params["session_id"], params["key"]),
+            scope,
+            receive,
+            send,
+        )
 
-    async def _answer(self, handler: Awaitable[Answer], scope: Scope, receive: Receive, send: Send) -> None:
-        """Run the handler; errors answered as `errors.install` answers them for the routes."""
+    async def _set_value(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """After `BodyAndPath`: `receive` replays the whole (inflated) body."""
+        session_id = scope["path_params"]["session_id"]
+
+        async def set_value(who: Caller) -> None:  # the caller first, then the body, as the route
+            await distri.set_session_value(who, session_id, await _read_body(receive))
+
+        await self._answer(set_value, scope, receive, send)
+
+    async def _answer(self, route: Route, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the route body for the request's caller and send its answer as the route does: a
+        JSON document 200, nothing 204. Errors are answered as `errors.install` answers them for
+        the routes (an unexpected one logged, answered 500, then re-raised)."""
         try:
-            status, headers, body = await handler
+            document = await route(caller_in(scope, self.config, self.engine()))
         except ApiError as error:
             await api_error_response(scope["path"], error)(scope, receive, send)
             return
@@ -117,58 +135,18 @@ class HotDistriRoutes:
         except Exception as error:
             await crash_response(scope["method"], scope["path"], error)(scope, receive, send)
             raise
-        start: Message = {"type": "http.response.start", "status": status, "headers": headers}
+        if document is None:
+            start: Message = {"type": "http.response.start", "status": distri.NO_CONTENT, "headers": []}
+            document = b""
+        else:
+            headers = [(b"content-length", str(len(document)).encode()), (b"content-type", JSON)]
+            start = {"type": "http.response.start", "status": 200, "headers": headers}
         await send(start)
-        await send({"type": "http.response.body", "body": body})
-
-    def _caller(self, scope: Scope) -> tuple[str, str | None, str | None, Engine]:
-        """(namespace, tenant name, X-Request-Id, engine): `auth.caller_of` on raw headers."""
-        authorization = api_key = request_id = None
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                if authorization is None:
-                    authorization = value.decode("latin-1")
-            elif name == b"x-request-id":
-                if request_id is None:
-                    request_id = value.decode("latin-1")
-            elif name == b"x-api-key" and api_key is None:
-                api_key = value.decode("latin-1")
-        tenant = resolve_tenant(self.config, authorization, api_key)
-        engine = self.engine()
-        if engine is None:
-            raise ApiError(503, "unavailable", "the engine is not open")
-        return tenant.namespace, tenant.name, request_id, engine
-
-    async def _get_value(self, scope: Scope, params: dict[str, Any]) -> Answer:
-        namespace, _name, _request_id, engine = self._caller(scope)
-        stored = await engine.values.get(namespace, params["session_id"], params["key"])
-        body = orjson.dumps({"value": None if stored is None else stored.value})
-        return (
-            200,
-            [(b"content-length", str(len(body)).encode()), (b"content-type", distri.JSON.encode())],
-            body,
-        )
-
-    async def _set_value(self, scope: Scope, receive: Receive) -> Answer:
-        params = scope["path_params"]
-        namespace, name, request_id, engine = self._caller(scope)
-        body = parse_model(await _read_body(receive), distri.SetValueBody)
-        expires_at: datetime | None = None
-        if body.expiry is not None:
-            expires_at = distri.parse_expiry(body.expiry)
-        await engine.values.set(
-            namespace,
-            params["session_id"],
-            body.key,
-            body.value,
-            expires_at=expires_at,
-            metadata=Metadata(actor=name, adapter=ADAPTER, correlation_id=request_id),
-        )
-        return distri.NO_CONTENT, [], b""
+        await send({"type": "http.response.body", "body": document})
 
 
 async def _read_body(receive: Receive) -> bytes:
-    """The whole request body (`Request.body()` without a `Request`)."""
+    """The whole request body (`Request.body()` without building a `Request` and its stream)."""
     chunks: list[bytes] = []
     while True:
         message = await receive()

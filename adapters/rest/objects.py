@@ -105,7 +105,7 @@ async def list_objects(
 async def upload(session_id: str, alias: str, request: Request, who: CallerDep) -> Response:
     value = (await read_model(request, ObjectValueIn)).model_dump()
     summary = await who.engine.objects.upload(
-        who.namespace, session_id, alias, value, metadata=who.metadata(request)
+        who.namespace, session_id, alias, value, metadata=who.metadata()
     )
     return _json(summary)
 
@@ -118,7 +118,7 @@ async def download(session_id: str, alias: str, who: CallerDep) -> Response:
 
 @router.delete("/{alias:seg}", status_code=204, response_class=Response, summary="Delete (cascades)")
 async def delete(session_id: str, alias: str, request: Request, who: CallerDep) -> Response:
-    await who.engine.objects.delete(who.namespace, session_id, alias, metadata=who.metadata(request))
+    await who.engine.objects.delete(who.namespace, session_id, alias, metadata=who.metadata())
     return Response(status_code=204)
 
 
@@ -131,7 +131,7 @@ async def delete(session_id: str, alias: str, request: Request, who: CallerDep) 
 async def append_messages(session_id: str, alias: str, request: Request, who: CallerDep) -> Response:
     body = await read_model(request, MessagesIn)
     result = await who.engine.objects.append_messages(
-        who.namespace, session_id, alias, body.messages, metadata=who.metadata(request)
+        who.namespace, session_id, alias, body.messages, metadata=who.metadata()
     )
     return _json(result)
 
@@ -152,7 +152,7 @@ async def post_item(session_id: str, alias: str, request: Request, who: CallerDe
         body.content,
         parent_id=body.parent_id,
         item_metadata=body.metadata,
-        metadata=who.metadata(request),
+        metadata=who.metadata(),
     )
     return _json(item, 201)
 
@@ -199,7 +199,7 @@ async def get_item(session_id: str, alias: str, item_id: str, who: CallerDep) ->
 async def mutate(session_id: str, alias: str, request: Request, who: CallerDep) -> Response:
     body = await read_model(request, MutationsIn)
     result = await who.engine.objects.apply_graph_mutations(
-        who.namespace, session_id, alias, body.operations, metadata=who.metadata(request)
+        who.namespace, session_id, alias, body.operations, metadata=who.metadata()
     )
     return _json(result)
 

@@ -57,7 +57,7 @@ async def set_record(
     wire: dict[str, Any] = {"sessionId": session_id, "session": await read_json(request)}
     if ifAbsent is not None:
         wire["ifAbsent"] = ifAbsent
-    return _json(await who.engine.records.set(who.namespace, wire, metadata=who.metadata(request)))
+    return _json(await who.engine.records.set(who.namespace, wire, metadata=who.metadata()))
 
 
 @router.patch(
@@ -68,7 +68,7 @@ async def set_record(
 )
 async def update_record(session_id: str, request: Request, who: CallerDep) -> Response:
     wire = {**_object(await read_json(request)), "sessionId": session_id}
-    return _json(await who.engine.records.update(who.namespace, wire, metadata=who.metadata(request)))
+    return _json(await who.engine.records.update(who.namespace, wire, metadata=who.metadata()))
 
 
 @router.get("/records/{session_id:seg}", response_model=SessionRecord, summary="get: one record (404: none)")
@@ -82,7 +82,7 @@ async def get_record(session_id: str, who: CallerDep) -> Response:
 @router.delete("/records/{session_id:seg}", response_model=DeleteResponse, summary="delete: hide the record")
 async def delete_record(session_id: str, request: Request, who: CallerDep) -> Response:
     wire = {"sessionId": session_id}
-    return _json(await who.engine.records.delete(who.namespace, wire, metadata=who.metadata(request)))
+    return _json(await who.engine.records.delete(who.namespace, wire, metadata=who.metadata()))
 
 
 @router.get(

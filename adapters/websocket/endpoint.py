@@ -18,25 +18,16 @@ import orjson
 from anyio.abc import TaskGroup
 
 from session_engine.adapters.config import ServerConfig
-from session_engine.adapters.websocket.objects import ObjectCommand
 from session_engine.adapters.websocket.protocol import (
     CLOSE_REASONS,
     SERVER_EVENT_ID,
     Close,
-    Initialize,
-    KeyBody,
     PacketType,
     ProtocolClose,
-    ReadHistory,
-    SetValuePacket,
-    Status,
-    SubscribeEvents,
-    UnsubscribeEvents,
     parse_envelope,
-    response,
 )
 from session_engine.adapters.websocket.resumption import ResumptionTable, SessionState, new_resume_id
-from session_engine.adapters.websocket.session import ADAPTER, PacketHandler, event_json, new_session
+from session_engine.adapters.websocket.session import ADAPTER, PACKETS, event_json, new_session
 from session_engine.adapters.websocket.transport import hooks_of
 from session_engine.engine import Engine, Metadata, RecordedEvent, ValidationFailed
 
@@ -110,7 +101,6 @@ class Connection:
         self.subscriptions: dict[int, anyio.CancelScope] = {}
         self._subscription_ids = itertools.count(1)
         self.state: SessionState
-        self.handler: PacketHandler
 
     # -- life cycle -------------------------------------------------------------------------------
     async def run(self) -> None:
@@ -121,7 +111,6 @@ class Connection:
         if state is None:
             return
         self.state = state
-        self.handler = PacketHandler(self.engine, self.config, state)
         await self._send({"type": "websocket.accept", "headers": [(b"resume-id", resume_id.encode())]})
         hooks = hooks_of(self.scope)
         if hooks is not None:
@@ -256,70 +245,34 @@ class Connection:
         if len(text) > limit // 4 and len(text.encode()) > limit:
             raise ProtocolClose(Close.MESSAGE_TOO_BIG)
         kind, packet_id, packet = parse_envelope(text)
-        body = self.handler.body(kind, packet)
-        answer = await self._dispatch(kind, packet_id, body)
+        answer_packet = PACKETS.get(kind)
+        if answer_packet is None:
+            raise ProtocolClose(Close.UNKNOWN_TYPE)
+        if kind != PacketType.INITIALIZE and not self.state.initialized:
+            raise ProtocolClose(Close.NOT_INITIALIZED)
+        answer = await answer_packet(self, packet_id, packet)
         if answer is not None:
             await self.send_text(answer)
-
-    async def _dispatch(self, kind: int, packet_id: int, body: Any) -> str | None:
-        handler = self.handler
-        if kind == PacketType.INITIALIZE:
-            assert isinstance(body, Initialize)
-            answer = await handler.initialize(packet_id, body)
-            if self.state.initialized:
-                log.info("websocket initialized", extra={"session_id": self.state.session_id})
-            return answer
-        if kind == PacketType.SET_VALUE:
-            assert isinstance(body, SetValuePacket)
-            return await handler.set_value(packet_id, body)
-        if kind == PacketType.GET_VALUE:
-            assert isinstance(body, KeyBody)
-            return await handler.get_value(packet_id, body)
-        if kind == PacketType.DELETE_VALUE:
-            assert isinstance(body, KeyBody)
-            return await handler.delete_value(packet_id, body)
-        if isinstance(body, ObjectCommand):
-            return await handler.object_command(packet_id, body)
-        if kind == PacketType.READ_HISTORY:
-            assert isinstance(body, ReadHistory)
-            return await handler.read_history(packet_id, body)
-        if kind == PacketType.SUBSCRIBE_EVENTS:
-            assert isinstance(body, SubscribeEvents)
-            await self._subscribe(packet_id, body)
-            return None
-        assert isinstance(body, UnsubscribeEvents)
-        scope = self.subscriptions.pop(body.subscription, None)
-        if scope is None:
-            return response(packet_id, Status.SUBSCRIPTION_NOT_FOUND)
-        scope.cancel()
-        return response(packet_id, Status.OK)
 
     async def send_text(self, text: str) -> None:
         with contextlib.suppress(OSError):  # uvicorn's ClientDisconnected: the disconnect message follows
             await self._send({"type": "websocket.send", "text": text})
 
     # -- event subscriptions ------------------------------------------------------------------------
-    async def _subscribe(self, packet_id: int, body: SubscribeEvents) -> None:
-        """Answer first, then push. The stored events (from `from_version`) are read and the live
-        subscription made before the answer, so the engine's refusal of the request (a version
-        beyond its range, NUL in a type) closes 4302 like any packet's, never in a task later."""
-        if len(self.subscriptions) >= self.config.limits.max_subscriptions:
-            await self.send_text(response(packet_id, Status.TOO_MANY_SUBSCRIPTIONS))
-            return
-        assert self.state.tenant is not None
-        namespace, stream = self.state.tenant.namespace, self.handler.stream(body.revision_id)
-        types = frozenset(body.types) if body.types is not None else None
-        head = self.engine.hub.head
-        past: list[RecordedEvent] = []
-        if body.from_version is not None:
-            past = await self.engine.read_stream(
-                namespace, stream, from_version=body.from_version, to_position=head, types=types
-            )
-        live = self.engine.subscribe(head, namespace=namespace, stream=stream, types=types)
+    def new_subscription(self) -> tuple[int, anyio.CancelScope]:
+        """A subscription's number and the scope that `unsubscribe_events` cancels."""
         number = next(self._subscription_ids)
-        scope = anyio.CancelScope()
-        self.subscriptions[number] = scope
-        await self.send_text(response(packet_id, Status.OK, subscription=number, head=head))
+        scope = self.subscriptions[number] = anyio.CancelScope()
+        return number, scope
+
+    def push(
+        self,
+        number: int,
+        scope: anyio.CancelScope,
+        past: list[RecordedEvent],
+        live: AsyncIterator[RecordedEvent],
+    ) -> None:
+        """Send a subscription's events, the stored ones then the live ones, until it is cancelled."""
         assert self.tasks is not None
         self.tasks.start_soon(self._push, number, scope, past, live)
 

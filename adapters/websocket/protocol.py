@@ -2,19 +2,22 @@
 
 Every constant here is quoted from `specs/websocket.md`; the reference owns 0-99, this project
 owns 100 and up (packets) and 800 and up (statuses). The session-object packets' bodies are
-BlobHub command bodies: `adapters/websocket/objects.py` validates them, not `BODIES`.
+BlobHub command bodies: `adapters/websocket/objects.py` validates them. Which function answers
+each packet type: `adapters/websocket/session.py` (`PACKETS`).
 """
 
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from session_engine.engine import documents
+from session_engine.engine.errors import EngineError
 from session_engine.engine.objects.limits import MAX_ID
+from session_engine.engine.values.errors import StoreOutOfEntries, StoreOutOfMemory, StoreValueNotFound
 
 UINT64_MAX = 2**64 - 1
 SERVER_EVENT_ID = UINT64_MAX
@@ -137,7 +140,7 @@ class Initialize(Body):
 
 
 class SetValuePacket(Body):
-    """The body of a SET_VALUE packet (the engine's command is `values.decide.SetValue`)."""
+    """The body of a SET_VALUE packet (the engine's command is `values.commands.SetValue`)."""
 
     key: str
     value: str
@@ -174,15 +177,12 @@ OBJECT_TYPES: frozenset[int] = frozenset(
 )
 """The session-object packets (110-135); their bodies are validated by `adapters.websocket.objects`."""
 
-BODIES: dict[int, type[Body]] = {
-    PacketType.INITIALIZE: Initialize,
-    PacketType.SET_VALUE: SetValuePacket,
-    PacketType.GET_VALUE: KeyBody,
-    PacketType.DELETE_VALUE: KeyBody,
-    PacketType.SUBSCRIBE_EVENTS: SubscribeEvents,
-    PacketType.UNSUBSCRIBE_EVENTS: UnsubscribeEvents,
-    PacketType.READ_HISTORY: ReadHistory,
+STORE_STATUSES: dict[type[EngineError], Status] = {
+    StoreValueNotFound: Status.STORE_VALUE_NOT_FOUND,
+    StoreOutOfMemory: Status.STORE_OUT_OF_MEMORY,
+    StoreOutOfEntries: Status.STORE_OUT_OF_ENTRIES,
 }
+"""The values domain's store errors -> the BlazeAuth statuses that stand for them."""
 
 
 def is_uint64(value: object) -> bool:
@@ -190,7 +190,8 @@ def is_uint64(value: object) -> bool:
 
 
 def parse_envelope(text: str) -> tuple[int, int, dict[str, Any]]:
-    """(type, id, the whole object) or ProtocolClose 4300/4301. The body is validated later."""
+    """(type, id, the whole object) or ProtocolClose 4300. The type is looked up and the body
+    validated later (`adapters.websocket.session.PACKETS`)."""
     try:
         packet = documents.loads(text)  # integers exact: 2**64 is not an id that rounds to a float
     except documents.NotJson:
@@ -201,14 +202,16 @@ def parse_envelope(text: str) -> tuple[int, int, dict[str, Any]]:
     if not is_uint64(kind) or not is_uint64(packet_id):
         raise ProtocolClose(Close.MISSING_TYPE_OR_ID)
     assert isinstance(kind, int) and isinstance(packet_id, int)
-    if kind not in BODIES and kind not in OBJECT_TYPES:
-        raise ProtocolClose(Close.UNKNOWN_TYPE)
     return kind, packet_id, packet
 
 
-def parse_body(kind: int, packet: dict[str, Any]) -> Body:
+B = TypeVar("B", bound=Body)
+
+
+def parse_body(model: type[B], packet: dict[str, Any]) -> B:
+    """The packet's body as `model` validates it strictly, or ProtocolClose 4302."""
     try:
-        return BODIES[kind].model_validate(packet)
+        return model.model_validate(packet)
     except ValidationError:
         raise ProtocolClose(Close.INVALID_BODY) from None
 

@@ -1,4 +1,4 @@
-"""Commands of the values domain and the handlers that decide them.
+"""The values domain's decisions: one handler per command (`commands.py`), in the table `HANDLERS`.
 
 Handlers read the read model as the current batch has left it (`state.read`), judge expiry at the
 batch's instant (`state.now`), and refuse with a typed error before deciding any event, so a
@@ -7,18 +7,29 @@ refused write changes nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from session_engine.engine.backends import Prepared
-from session_engine.engine.commands import Command, CommandHandlers, Decision
+from session_engine.engine.commands import Command, Decision
 from session_engine.engine.errors import ValidationFailed
 from session_engine.engine.log.schema import UtcDateTime
 from session_engine.engine.values import events as ev
 from session_engine.engine.values import validation
+from session_engine.engine.values.commands import (
+    ClearParts,
+    ClearValues,
+    DeleteValue,
+    Disconnect,
+    EndConnectionSession,
+    OpenConnectionSession,
+    PurgeExpired,
+    Resume,
+    SetValue,
+)
 from session_engine.engine.values.errors import (
     SessionConflict,
     SessionEnded,
@@ -26,13 +37,12 @@ from session_engine.engine.values.errors import (
     StoreOutOfEntries,
     StoreOutOfMemory,
 )
-from session_engine.engine.values.policy import Kind, Policies, Policy
-from session_engine.engine.values.projection import PART_PREFIX, value_entries, value_sessions
+from session_engine.engine.values.parts import PART_PREFIX
+from session_engine.engine.values.policy import Kind, Policy
+from session_engine.engine.values.tables import value_entries, value_sessions
 
 if TYPE_CHECKING:
     from session_engine.engine.unit_of_work import UnitOfWork
-
-handlers = CommandHandlers()
 
 _s, _e = value_sessions.c, value_entries.c
 _NS: sa.BindParameter[str] = sa.bindparam("ns")
@@ -73,85 +83,6 @@ _any_entry = Prepared(sa.select(_e.key).where(_its_entries).limit(1))
 _expired_keys = Prepared(
     sa.select(_e.key).where(_its_entries, _e.expires_at.is_not(None), _e.expires_at <= _NOW)
 )
-
-
-@dataclass(frozen=True, kw_only=True)
-class ValuesCommand(Command):
-    """Checks the ids in the caller's task, before the command joins the write queue."""
-
-    def __post_init__(self) -> None:
-        validation.check_id("namespace", self.namespace)
-        validation.check_id("session id", self.stream)
-
-
-@dataclass(frozen=True, kw_only=True)
-class SetValue(ValuesCommand):
-    key: str
-    value: Any
-    ttl_seconds: float | None = None
-    expires_at: datetime | None = None
-    policies: Policies = field(default_factory=Policies)
-    size: int = field(init=False, default=0)
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        validation.check_key(self.key)
-        validation.check_expiry_inputs(self.ttl_seconds, self.expires_at)
-        # Measured here, off the writer thread: serialising a large value is the costly part.
-        object.__setattr__(self, "size", validation.measure(self.value))
-
-
-@dataclass(frozen=True, kw_only=True)
-class DeleteValue(ValuesCommand):
-    key: str
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        validation.check_key(self.key)
-
-
-@dataclass(frozen=True, kw_only=True)
-class ClearValues(ValuesCommand):
-    pass
-
-
-@dataclass(frozen=True, kw_only=True)
-class ClearParts(ValuesCommand):
-    pass
-
-
-@dataclass(frozen=True, kw_only=True)
-class PurgeExpired(ValuesCommand):
-    pass
-
-
-@dataclass(frozen=True, kw_only=True)
-class OpenConnectionSession(ValuesCommand):
-    client_id: str
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        validation.check_id("client id", self.client_id)
-
-
-@dataclass(frozen=True, kw_only=True)
-class Disconnect(ValuesCommand):
-    pass
-
-
-@dataclass(frozen=True, kw_only=True)
-class Resume(ValuesCommand):
-    pass
-
-
-@dataclass(frozen=True, kw_only=True)
-class EndConnectionSession(ValuesCommand):
-    reason: str
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if not isinstance(self.reason, str) or len(self.reason) > 1000 or "\x00" in self.reason:
-            raise ValidationFailed("the reason must be a string of at most 1000 characters")
 
 
 # -- reading state --------------------------------------------------------------------------------
@@ -213,7 +144,6 @@ def _check_limits(command: SetValue, state: UnitOfWork, policy: Policy, replacin
         raise StoreOutOfEntries(f"the session already holds {policy.max_entries} entries")
 
 
-@handlers.register(SetValue)
 def set_value(command: SetValue, state: UnitOfWork) -> Decision[None]:
     rows = state.read(_session_and_entry, {"k": command.key, "ns": command.namespace, "sid": command.stream})
     row = rows[0] if rows else None
@@ -236,7 +166,6 @@ def set_value(command: SetValue, state: UnitOfWork) -> Decision[None]:
     return Decision(events=[event])
 
 
-@handlers.register(DeleteValue)
 def delete_value(command: DeleteValue, state: UnitOfWork) -> Decision[bool]:
     # Deleting a missing or expired key records nothing: nothing a client could see changed.
     if _live_size(command, state) is None:
@@ -244,7 +173,6 @@ def delete_value(command: DeleteValue, state: UnitOfWork) -> Decision[bool]:
     return Decision(events=[ev.ValueDeleted(key=command.key)], result=True)
 
 
-@handlers.register(ClearValues)
 def clear_values(command: ClearValues, state: UnitOfWork) -> Decision[int]:
     if not state.read(_any_entry, _ids(command)):
         return Decision(result=0)
@@ -252,7 +180,6 @@ def clear_values(command: ClearValues, state: UnitOfWork) -> Decision[int]:
     return Decision(events=[ev.ValuesCleared(keys=keys)], result=len(keys))
 
 
-@handlers.register(ClearParts)
 def clear_parts(command: ClearParts, state: UnitOfWork) -> Decision[int]:
     if not state.read(_any_part, _ids(command)):
         return Decision(result=0)
@@ -260,7 +187,6 @@ def clear_parts(command: ClearParts, state: UnitOfWork) -> Decision[int]:
     return Decision(events=[ev.UserPartsCleared(keys=keys)], result=len(keys))
 
 
-@handlers.register(PurgeExpired)
 def purge_expired(command: PurgeExpired, state: UnitOfWork) -> Decision[int]:
     # Judged at the batch's instant, like every limit check: what is expired now goes.
     keys = _keys(_expired_keys, command, state)
@@ -270,7 +196,6 @@ def purge_expired(command: PurgeExpired, state: UnitOfWork) -> Decision[int]:
 
 
 # -- connection-bound lifetime ----------------------------------------------------------------------
-@handlers.register(OpenConnectionSession)
 def open_connection_session(command: OpenConnectionSession, state: UnitOfWork) -> Decision[None]:
     session = _session_of(command, state)
     if session is not None:
@@ -280,7 +205,6 @@ def open_connection_session(command: OpenConnectionSession, state: UnitOfWork) -
     return Decision(events=[ev.ConnectionSessionOpened(client_id=command.client_id)])
 
 
-@handlers.register(Disconnect)
 def disconnect(command: Disconnect, state: UnitOfWork) -> Decision[None]:
     status = _connection_session(command, state)
     if status == "ended":
@@ -290,7 +214,6 @@ def disconnect(command: Disconnect, state: UnitOfWork) -> Decision[None]:
     return Decision(events=[ev.ConnectionSessionDisconnected()])
 
 
-@handlers.register(Resume)
 def resume(command: Resume, state: UnitOfWork) -> Decision[None]:
     status = _connection_session(command, state)
     if status == "ended":
@@ -300,9 +223,22 @@ def resume(command: Resume, state: UnitOfWork) -> Decision[None]:
     return Decision(events=[ev.ConnectionSessionResumed()])
 
 
-@handlers.register(EndConnectionSession)
 def end_connection_session(command: EndConnectionSession, state: UnitOfWork) -> Decision[None]:
     if _connection_session(command, state) == "ended":
         return Decision()
     keys = _keys(_live_keys, command, state)
     return Decision(events=[ev.ConnectionSessionEnded(reason=command.reason, keys=keys)])
+
+
+HANDLERS: dict[type[Command], Callable[[Any, UnitOfWork], Decision[Any]]] = {
+    SetValue: set_value,
+    DeleteValue: delete_value,
+    ClearValues: clear_values,
+    ClearParts: clear_parts,
+    PurgeExpired: purge_expired,
+    OpenConnectionSession: open_connection_session,
+    Disconnect: disconnect,
+    Resume: resume,
+    EndConnectionSession: end_connection_session,
+}
+"""Which handler decides each command of the domain."""

@@ -1,7 +1,7 @@
-"""The values domain's typed errors.
+"""The values domain's typed errors, each with a stable `code`.
 
-Each store error carries the BlazeAuth status it stands for, so the websocket adapter maps an
-error to a status without a lookup table of its own; the REST adapter maps by base class.
+No protocol codes here: each adapter maps these to its wire (the websocket adapter gives the store
+errors their statuses in a table of its own; REST maps by base class).
 """
 
 from __future__ import annotations
@@ -13,21 +13,18 @@ class StoreValueNotFound(NotFound):
     """Get or delete of a missing or expired key (the service itself answers None / False)."""
 
     code = "store_value_not_found"
-    status = 700
 
 
 class StoreOutOfMemory(LimitExceeded):
     """The write would exceed a byte limit (a session's total, or one value's size)."""
 
     code = "store_out_of_memory"
-    status = 701
 
 
 class StoreOutOfEntries(LimitExceeded):
     """The write would add a key beyond the session's entry limit."""
 
     code = "store_out_of_entries"
-    status = 702
 
 
 class SessionNotFound(NotFound):

@@ -1,4 +1,7 @@
-"""The values domain's events. Every change to a session's values is one of these, in its stream."""
+"""The values domain's events. Every change to a session's values is one of these, in its stream.
+
+Stored payloads are history: a change of shape is a new schema version with an upcaster.
+"""
 
 from __future__ import annotations
 
@@ -76,7 +79,7 @@ class ValuesExpired(DomainEvent):
     keys: list[str]
 
 
-registry = EventRegistry(
+EVENTS = EventRegistry(
     [
         ValueSet,
         ValueDeleted,
@@ -89,3 +92,4 @@ registry = EventRegistry(
         ConnectionSessionEnded,
     ]
 )
+"""Every event type of the domain, by its stored name."""

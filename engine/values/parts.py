@@ -10,7 +10,9 @@ import binascii
 from typing import Any
 
 from session_engine.engine.errors import ValidationFailed
-from session_engine.engine.values.projection import PART_PREFIX
+
+PART_PREFIX = "__user_part_"
+"""Keys under this prefix are user parts (matched literally: `_` is no wildcard)."""
 
 
 def part_key(name: str) -> str:

@@ -16,7 +16,8 @@ from sqlalchemy.engine import Connection
 
 from session_engine.engine.backends import SqliteBackend, driver
 from session_engine.engine.log.schema import UtcDateTime, instant_from_stored
-from session_engine.engine.values.projection import PART_PREFIX, value_entries, value_sessions
+from session_engine.engine.values.parts import PART_PREFIX
+from session_engine.engine.values.tables import value_entries, value_sessions
 
 _s, _e = value_sessions.c, value_entries.c
 _NS: sa.BindParameter[str] = sa.bindparam("ns")
@@ -36,7 +37,7 @@ class StoredValue:
 
 @dataclass(frozen=True)
 class SessionSummary:
-    """One row of the session listing (Distri's `GET /v1/sessions`). `keys` are sorted."""
+    """One row of the session listing (`list_sessions`). `keys` are sorted."""
 
     session_id: str
     key_count: int

@@ -14,12 +14,14 @@ import anyio
 from sqlalchemy.engine import Connection
 
 from session_engine.engine.clock import as_utc
+from session_engine.engine.commands import Command
 from session_engine.engine.errors import ValidationFailed
+from session_engine.engine.ids import check_id
 from session_engine.engine.log.records import Metadata
-from session_engine.engine.values import decide, parts, queries
+from session_engine.engine.values import commands, parts, queries
 from session_engine.engine.values.policy import Policies
 from session_engine.engine.values.queries import SessionSummary, StoredValue, ValueSession
-from session_engine.engine.values.validation import check_id, check_key
+from session_engine.engine.values.validation import check_key
 
 if TYPE_CHECKING:
     from session_engine.engine.engine import Engine
@@ -47,7 +49,7 @@ class ValuesService:
         now = self._now()
         return await self._engine.lookup(lambda connection: query(connection, now))
 
-    async def _run(self, command: decide.ValuesCommand) -> Any:
+    async def _run(self, command: Command) -> Any:
         return (await self._engine.execute(command)).result
 
     # -- values ---------------------------------------------------------------------------------
@@ -64,7 +66,7 @@ class ValuesService:
     ) -> None:
         """Write a value under the session's policy. Raises StoreOutOfMemory / StoreOutOfEntries."""
         await self._run(
-            decide.SetValue(
+            commands.SetValue(
                 namespace=namespace,
                 stream=session_id,
                 key=key,
@@ -90,14 +92,14 @@ class ValuesService:
         self, namespace: str, session_id: str, key: str, *, metadata: Metadata | None = None
     ) -> bool:
         """True when a live value was deleted; False (and no event) when it was missing or expired."""
-        command = decide.DeleteValue(
+        command = commands.DeleteValue(
             namespace=namespace, stream=session_id, key=key, metadata=metadata or Metadata()
         )
         return bool(await self._run(command))
 
     async def clear(self, namespace: str, session_id: str, *, metadata: Metadata | None = None) -> None:
         await self._run(
-            decide.ClearValues(namespace=namespace, stream=session_id, metadata=metadata or Metadata())
+            commands.ClearValues(namespace=namespace, stream=session_id, metadata=metadata or Metadata())
         )
 
     async def list_sessions(
@@ -132,7 +134,7 @@ class ValuesService:
 
         async def purge(ns: str, sid: str) -> None:
             nonlocal purged
-            command = decide.PurgeExpired(namespace=ns, stream=sid, metadata=metadata or Metadata())
+            command = commands.PurgeExpired(namespace=ns, stream=sid, metadata=metadata or Metadata())
             count = int(await self._run(command))
             purged += count  # after the await: `purged += await ...` would read `purged` before it
 
@@ -151,7 +153,7 @@ class ValuesService:
         self, namespace: str, session_id: str, *, client_id: str, metadata: Metadata | None = None
     ) -> None:
         await self._run(
-            decide.OpenConnectionSession(
+            commands.OpenConnectionSession(
                 namespace=namespace, stream=session_id, client_id=client_id, metadata=metadata or Metadata()
             )
         )
@@ -159,12 +161,12 @@ class ValuesService:
     async def disconnect(self, namespace: str, session_id: str, *, metadata: Metadata | None = None) -> None:
         """The connection dropped; values stay until `end_connection_session` (resumable)."""
         await self._run(
-            decide.Disconnect(namespace=namespace, stream=session_id, metadata=metadata or Metadata())
+            commands.Disconnect(namespace=namespace, stream=session_id, metadata=metadata or Metadata())
         )
 
     async def resume(self, namespace: str, session_id: str, *, metadata: Metadata | None = None) -> None:
         await self._run(
-            decide.Resume(namespace=namespace, stream=session_id, metadata=metadata or Metadata())
+            commands.Resume(namespace=namespace, stream=session_id, metadata=metadata or Metadata())
         )
 
     async def end_connection_session(
@@ -172,7 +174,7 @@ class ValuesService:
     ) -> None:
         """The session is over: its values are gone, by an event. Ending twice is a no-op."""
         await self._run(
-            decide.EndConnectionSession(
+            commands.EndConnectionSession(
                 namespace=namespace, stream=session_id, reason=reason, metadata=metadata or Metadata()
             )
         )
@@ -207,7 +209,7 @@ class ValuesService:
 
     async def clear_parts(self, namespace: str, session_id: str, *, metadata: Metadata | None = None) -> int:
         """Remove every user part in one event. Returns how many live parts there were."""
-        command = decide.ClearParts(namespace=namespace, stream=session_id, metadata=metadata or Metadata())
+        command = commands.ClearParts(namespace=namespace, stream=session_id, metadata=metadata or Metadata())
         return int(await self._run(command))
 
     async def get_parts(self, namespace: str, session_id: str) -> list[dict[str, Any]]:

@@ -1,4 +1,5 @@
-"""Checks every input meets before it reaches the write path, and how a value is measured.
+"""Checks keys, values and expiry inputs meet before they reach the write path, and how a value
+is measured. Identifiers follow the engine's one rule (`engine.ids.check_id`).
 
 PostgreSQL cannot store NUL in text or JSONB, and lone surrogates are not UTF-8: both are refused
 on every backend so the two backends accept exactly the same inputs.
@@ -16,13 +17,6 @@ from session_engine.engine import documents
 from session_engine.engine.clock import as_utc
 from session_engine.engine.errors import ValidationFailed
 from session_engine.engine.values.policy import MAX_KEY_BYTES, MAX_TTL, Policy
-
-MAX_ID_LENGTH = 200
-
-
-def check_id(what: str, value: object) -> None:
-    if not isinstance(value, str) or not value or len(value) > MAX_ID_LENGTH or "\x00" in value:
-        raise ValidationFailed(f"{what} must be a non-empty string of at most {MAX_ID_LENGTH} characters")
 
 
 def check_key(key: object) -> None:

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from session_engine.engine.log.schema import Position, UtcDateTime
-from session_engine.engine.values.projection import JsonValue
+from session_engine.engine.values.tables import JsonValue
 
 revision: str = "0002_values"
 down_revision: str | Sequence[str] | None = "0001_event_log"

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+from session_engine.adapters.websocket.protocol import STORE_STATUSES
 from session_engine.engine import Engine, ManualClock, ValidationFailed
 from session_engine.engine.values.errors import (
     SessionConflict,
@@ -72,7 +73,7 @@ async def test_entry_limit_is_64_live_entries(engine: Engine) -> None:
         await engine.values.set(NS, SID, f"k{i}", "x")
     with pytest.raises(StoreOutOfEntries) as refused:
         await engine.values.set(NS, SID, "one-more", "x")
-    assert refused.value.status == 702
+    assert STORE_STATUSES[type(refused.value)] == 702  # the websocket adapter's status
     await engine.values.set(NS, SID, "k0", "overwrite is fine")
     assert len(await engine.values.get_all(NS, SID)) == 64
 
@@ -83,7 +84,7 @@ async def test_byte_limit_counts_utf8_bytes(engine: Engine) -> None:
     await engine.values.set(NS, SID, "b", "€" * 2730 + "xx")  # 8192 bytes: exactly 16384
     with pytest.raises(StoreOutOfMemory) as refused:
         await engine.values.set(NS, SID, "c", "x")
-    assert refused.value.status == 701
+    assert STORE_STATUSES[type(refused.value)] == 701
     with pytest.raises(StoreOutOfMemory):
         await engine.values.set(NS, SID, "lonely", "😀" * 4097)
 

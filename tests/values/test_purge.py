@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from session_engine.engine import Engine, ManualClock, ValidationFailed
-from session_engine.engine.values.projection import value_entries
+from session_engine.engine.values.tables import value_entries
 
 pytestmark = pytest.mark.anyio
 NS = "tenant"

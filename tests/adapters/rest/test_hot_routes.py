@@ -7,14 +7,17 @@ same status, headers and body from both, and the writes must record the same eve
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import gzip
+import inspect
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
+from session_engine.adapters.rest import hot as hot_module
 from session_engine.adapters.rest.hot import HotDistriRoutes
 from tests.adapters.rest.conftest import ACME_KEY, BODY_LIMIT, bearer, config
 from tests.adapters.server import ServerThread
@@ -206,3 +209,14 @@ def test_engine_closed_and_unexpected_failures_answer_alike(
         for thread, engine in zip(servers, engines, strict=True):
             thread.app.state.engine = engine
             del engine.values.get, engine.values.set
+
+
+def test_the_hot_path_calls_the_routes_own_bodies() -> None:
+    """One implementation of each route body and of the caller's resolution: the hot path only
+    matches paths. It reaches no engine service and reads no header itself (it did both)."""
+    tree = ast.parse(inspect.getsource(hot_module))
+    attributes = {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
+    assert {"get_session_value", "set_session_value"} <= attributes
+    assert not attributes & {"values", "records", "objects", "headers", "metadata"}
+    names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    assert "caller_in" in names and "resolve_tenant" not in names

@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 
+from session_engine.adapters.websocket.protocol import PacketType
+from session_engine.adapters.websocket.session import PACKETS
 from tests.adapters.websocket.client import Client
 from tests.adapters.websocket.conftest import ACME_KEY, ServerFactory
 
@@ -66,6 +68,12 @@ def test_unknown_types_close_4301(ws_url: str, kind: int) -> None:
 
 def test_unknown_type_before_initialize_closes_4301(ws_url: str) -> None:
     assert closes(ws_url, '{"type":77,"id":1}', initialize=False) == UNKNOWN
+
+
+def test_every_packet_a_client_sends_has_its_function_in_one_table() -> None:
+    """Two hops from a packet type to its handler: `PACKETS[type]` is the function that answers
+    it; every other type closes 4301 (above)."""
+    assert set(PACKETS) == set(PacketType) - {PacketType.SESSION_EVENT}
 
 
 @pytest.mark.parametrize(
