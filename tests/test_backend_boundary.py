@@ -30,7 +30,7 @@ BACKENDS = "engine/backends/"
 ALLOWED = {
     # Column types: SQLAlchemy hands a type the dialect it binds for.
     "engine/log/schema.py": "UtcDateTime binds naive instants on SQLite",
-    "engine/values/projection.py": "JsonValue is JSONB on PostgreSQL and TEXT on SQLite",
+    "engine/values/tables.py": "JsonValue is JSONB on PostgreSQL and TEXT on SQLite",
     # Domain queries whose SQL differs by database. They are the domains' own query logic, to be
     # moved behind their backends when the domains are reshaped (issue #17, items 1-3).
     "engine/records/queries.py": "full-text title search (FTS5 / trigrams), collations, planner settings",
