@@ -52,8 +52,8 @@ Payload = Wire | Mapping[str, Any]
 
 def wire(model: type[W], value: Any) -> W:
     """A domain dataclass as `model`: a None the model does not allow is an omitted field."""
-    fields = {k: v for k, v in dataclasses.asdict(value).items() if v is not None or k in model.nullable}
-    return model(**fields)
+    given = ((field.name, getattr(value, field.name)) for field in dataclasses.fields(value))
+    return model(**{name: v for name, v in given if v is not None or name in model.nullable})
 
 
 def _record(record: Record | None) -> SessionRecord | None:
