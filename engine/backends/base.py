@@ -58,6 +58,7 @@ EVENT_COLUMNS = (
     "metadata",
     "idempotency_key",
     "recorded_at",
+    "hash",
 )
 """The events table's columns in the order the write path's rows hold them."""
 
@@ -358,6 +359,28 @@ class Backend(ABC):
         finally:
             cursor.close()
         return rows
+
+    _document_text: ClassVar[str] = "{}"
+    """A JSON column as the exact text stored (a format of the column's name)."""
+
+    def read_chain(
+        self, connection: Connection, *, after: int, limit: int, upto: int | None = None
+    ) -> Sequence[tuple[Any, ...]]:
+        """A page of rows as the hash chain covers them, in position order after `after`: position,
+        namespace, stream, version, type, schema_version, the data and metadata as their stored
+        JSON text, recorded_at as stored, and the stored hash."""
+        p, text = self.mark, self._document_text
+        sql = (
+            "SELECT position, namespace, stream, version, type, schema_version,"
+            f" {text.format('data')}, {text.format('metadata')}, recorded_at, hash"
+            f" FROM events WHERE position > {p}"
+        )
+        params: list[Any] = [after]
+        if upto is not None:
+            sql += f" AND position <= {p}"
+            params.append(upto)
+        sql += f" ORDER BY position LIMIT {int(limit)}"
+        return connection.exec_driver_sql(sql, tuple(params)).fetchall()  # type: ignore[return-value]
 
     def _type_among(self, values: Collection[str], params: list[Any]) -> str:
         params.extend(values)

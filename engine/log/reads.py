@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 
 from session_engine.engine.backends import Backend, LogRow
 from session_engine.engine.events import EventRegistry
+from session_engine.engine.log.chain import GENESIS
 from session_engine.engine.log.records import RecordedEvent
 from session_engine.engine.log.schema import events
 
@@ -48,6 +49,17 @@ _head_with_time = (
 def head_with_time(connection: Connection) -> tuple[int, datetime | None]:
     row = connection.execute(_head_with_time).first()
     return (0, None) if row is None else (int(row[0]), row[1])
+
+
+_hash_at = sa.select(events.c.hash).where(events.c.position == sa.bindparam("position"))
+
+
+def hash_at(connection: Connection, position: int) -> bytes:
+    """The stored hash of the event at `position` (the chain's genesis hash for 0 or none)."""
+    if position == 0:
+        return GENESIS
+    value = connection.execute(_hash_at, {"position": position}).scalar()
+    return GENESIS if value is None else bytes(value)
 
 
 _stream_version = sa.select(sa.func.max(events.c.version)).where(
@@ -222,6 +234,7 @@ def status(connection: Connection) -> dict[str, Any]:
     ).scalar()
     return {
         "head": position,
+        "head_hash": hash_at(connection, position).hex(),
         "events": int(connection.execute(sa.select(sa.func.count()).select_from(events)).scalar() or 0),
         "streams": int(streams or 0),
         "first_recorded_at": first.isoformat() if first else None,

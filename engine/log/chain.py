@@ -1,0 +1,178 @@
+"""The log's hash chain: every event's hash covers the previous event's hash and the event as stored.
+
+Changing any stored field of any event (or removing, inserting or reordering events) changes that
+event's hash and every later one, so a head hash recorded somewhere else vouches for the whole log
+up to it (specs/audit.md). The writer computes each hash as it encodes the event's row, from the
+exact text it stores; `verify` and import recompute them the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from session_engine.engine.backends import Backend
+from session_engine.engine.log.schema import instant_from_stored
+
+GENESIS = bytes(32)
+"""The previous hash of the first event."""
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_INTEGER = struct.Struct(">q")
+_LENGTH = struct.Struct(">I")
+_sha256 = hashlib.sha256
+
+
+def micros(instant: datetime) -> int:
+    """An instant as whole microseconds since 1970 UTC: the form the hash covers."""
+    return (instant - _EPOCH) // _MICROSECOND
+
+
+def event_hash(
+    previous: bytes,
+    position: int,
+    namespace: bytes,
+    stream: bytes,
+    version: int,
+    type_: bytes,
+    schema_version: int,
+    data: bytes,
+    metadata: bytes,
+    recorded_at: int,
+) -> bytes:
+    """SHA-256 over the canonical encoding: the previous hash (32 bytes), then each field in this
+    order, integers as 8-byte big-endian signed, strings (UTF-8) and documents (their stored JSON
+    text) as a 4-byte big-endian length and the bytes. `recorded_at`: `micros` of the instant.
+
+    Lengths make the encoding unambiguous: no two different events share one byte string."""
+    pack, length = _INTEGER.pack, _LENGTH.pack
+    return _sha256(
+        b"".join(
+            (
+                previous,
+                pack(position),
+                length(len(namespace)),
+                namespace,
+                length(len(stream)),
+                stream,
+                pack(version),
+                length(len(type_)),
+                type_,
+                pack(schema_version),
+                length(len(data)),
+                data,
+                length(len(metadata)),
+                metadata,
+                pack(recorded_at),
+            )
+        )
+    ).digest()
+
+
+def hash_stored_row(previous: bytes, row: tuple[Any, ...]) -> bytes:
+    """The hash of a row as `Backend.read_chain` returns it (its own `hash` column aside)."""
+    position, namespace, stream, version, type_, schema_version, data, meta, recorded_at = row[:9]
+    return event_hash(
+        previous,
+        position,
+        namespace.encode(),
+        stream.encode(),
+        version,
+        type_.encode(),
+        schema_version,
+        data.encode(),
+        meta.encode(),
+        micros(instant_from_stored(recorded_at)),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ChainCheck:
+    """What recomputing the chain found: the head it reached and the first position that breaks it."""
+
+    head: int
+    head_hash: bytes
+    broken_at: int | None = None
+    reason: str = ""
+    at_hash: bytes | None = None
+    """The hash at the position asked for (`check_chain(at=...)`), when the chain reached it."""
+
+    @property
+    def ok(self) -> bool:
+        return self.broken_at is None
+
+
+def walk(
+    connection: Connection, backend: Backend, *, upto: int | None = None, page: int = 5000
+) -> Iterator[tuple[tuple[Any, ...], bytes]]:
+    """Every stored row up to `upto` in position order, with the hash recomputed for it."""
+    previous, after = GENESIS, 0
+    while True:
+        rows = backend.read_chain(connection, after=after, limit=page, upto=upto)
+        if not rows:
+            return
+        for row in rows:
+            previous = hash_stored_row(previous, row)
+            yield row, previous
+        after = int(rows[-1][0])
+
+
+def check_chain(
+    connection: Connection,
+    backend: Backend,
+    *,
+    upto: int | None = None,
+    at: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ChainCheck:
+    """Recompute every event's hash from the stored rows and compare it with the stored one.
+
+    Positions must run 1, 2, 3... (a missing event breaks the chain at the gap)."""
+    expected_position, head, head_hash = 1, 0, GENESIS
+    at_hash = GENESIS if at == 0 else None
+    done = 0
+    for row, computed in walk(connection, backend, upto=upto):
+        position = int(row[0])
+        stored = row[9]
+        if position != expected_position:
+            return ChainCheck(
+                head, head_hash, expected_position, f"position {expected_position} is missing", at_hash
+            )
+        if stored is None:
+            return ChainCheck(head, head_hash, position, f"position {position} has no hash", at_hash)
+        if bytes(stored) != computed:
+            reason = f"position {position}: the stored event does not match its hash"
+            return ChainCheck(head, head_hash, position, reason, at_hash)
+        head, head_hash, expected_position = position, computed, position + 1
+        if position == at:
+            at_hash = computed
+        done += 1
+        if progress is not None and done % 1000 == 0:
+            progress(1000)
+    if progress is not None and done % 1000:
+        progress(done % 1000)
+    return ChainCheck(head, head_hash, at_hash=at_hash)
+
+
+def parse_anchor(text: str) -> tuple[int | None, bytes]:
+    """`HASH` or `POSITION:HASH` (hex) as an auditor recorded it; ValueError when malformed."""
+    position_text, _, hash_text = text.strip().rpartition(":")
+    position = None
+    if position_text:
+        if not position_text.isdigit():
+            raise ValueError(f"{text!r}: the position before ':' must be a whole number")
+        position = int(position_text)
+    try:
+        digest = bytes.fromhex(hash_text)
+    except ValueError:
+        raise ValueError(f"{text!r}: the hash must be 64 hexadecimal digits") from None
+    if len(digest) != 32:
+        raise ValueError(f"{text!r}: the hash must be 64 hexadecimal digits")
+    return position, digest
