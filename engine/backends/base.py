@@ -149,6 +149,16 @@ class Backend(ABC):
         return f"{type(self).__name__}({self.url.render_as_string(hide_password=True)!r})"
 
     # -- engines ------------------------------------------------------------------------------
+    @abstractmethod
+    def database_exists(self) -> bool:
+        """True when the database the URL names exists (without creating it: opening an SQLite
+        file creates it). Raises the driver's error, wrapped by SQLAlchemy, when the server cannot
+        be reached."""
+
+    def describe(self) -> str:
+        """The database for messages: its URL with the password hidden."""
+        return self.url.render_as_string(hide_password=True)
+
     def create_engine(self, *, writer: bool, pool_size: int = 4) -> sa.Engine:
         """An engine for the writer (a pool of one connection) or for readers."""
         options: dict[str, Any] = {

@@ -68,6 +68,22 @@ class PostgresBackend(Backend):
     _document_text = "{}::text"  # json keeps the text it was given; psycopg would parse it
 
     # -- engines ------------------------------------------------------------------------------
+    def database_exists(self) -> bool:
+        engine = sa.create_engine(self.url, poolclass=sa.NullPool)
+        try:
+            with engine.connect():
+                return True
+        except sa.exc.OperationalError as error:
+            # libpq reports a missing database only in its message (no SQLSTATE at connection time).
+            if f'database "{self.url.database}" does not exist' in str(error.orig):
+                return False
+            raise
+        finally:
+            engine.dispose()
+
+    def describe(self) -> str:
+        return f"the PostgreSQL database {self.url.render_as_string(hide_password=True)}"
+
     def _engine_options(self, *, writer: bool) -> dict[str, Any]:
         return {"pool_pre_ping": not writer}
 

@@ -143,12 +143,12 @@ def check_chain(
         stored = row[9]
         if position != expected_position:
             return ChainCheck(
-                head, head_hash, expected_position, f"position {expected_position} is missing", at_hash
+                head, head_hash, expected_position, "the event there is missing", at_hash
             )
         if stored is None:
-            return ChainCheck(head, head_hash, position, f"position {position} has no hash", at_hash)
+            return ChainCheck(head, head_hash, position, "the event there has no hash", at_hash)
         if bytes(stored) != computed:
-            reason = f"position {position}: the stored event does not match its hash"
+            reason = "the stored event does not match its hash (it, or its hash, was changed)"
             return ChainCheck(head, head_hash, position, reason, at_hash)
         head, head_hash, expected_position = position, computed, position + 1
         if position == at:
