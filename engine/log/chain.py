@@ -142,9 +142,7 @@ def check_chain(
         position = int(row[0])
         stored = row[9]
         if position != expected_position:
-            return ChainCheck(
-                head, head_hash, expected_position, "the event there is missing", at_hash
-            )
+            return ChainCheck(head, head_hash, expected_position, "the event there is missing", at_hash)
         if stored is None:
             return ChainCheck(head, head_hash, position, "the event there has no hash", at_hash)
         if bytes(stored) != computed:
