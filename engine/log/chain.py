@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,6 +28,8 @@ _MICROSECOND = timedelta(microseconds=1)
 _INTEGER = struct.Struct(">q")
 _LENGTH = struct.Struct(">I")
 _sha256 = hashlib.sha256
+PROGRESS_STEP = 1000
+"""Progress is reported every this many events (and once for the rest at the end)."""
 
 
 def micros(instant: datetime) -> int:
@@ -109,19 +111,51 @@ class ChainCheck:
         return self.broken_at is None
 
 
-def walk(
+def stored_rows(
     connection: Connection, backend: Backend, *, upto: int | None = None, page: int = 5000
-) -> Iterator[tuple[tuple[Any, ...], bytes]]:
-    """Every stored row up to `upto` in position order, with the hash recomputed for it."""
-    previous, after = GENESIS, 0
+) -> Iterator[tuple[Any, ...]]:
+    """Every stored row up to `upto` in position order, as `Backend.read_chain` gives them."""
+    after = 0
     while True:
         rows = backend.read_chain(connection, after=after, limit=page, upto=upto)
         if not rows:
             return
-        for row in rows:
-            previous = hash_stored_row(previous, row)
-            yield row, previous
+        yield from rows
         after = int(rows[-1][0])
+
+
+def check_rows(
+    rows: Iterable[tuple[Any, ...]],
+    *,
+    at: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ChainCheck:
+    """Recompute every row's hash and compare it with the stored one (`check_chain`, on rows).
+
+    Positions must run 1, 2, 3... (a missing event breaks the chain at the gap)."""
+    expected_position, head, head_hash = 1, 0, GENESIS
+    at_hash = GENESIS if at == 0 else None
+    done = 0
+    for row in rows:
+        position = int(row[0])
+        if position != expected_position:
+            return ChainCheck(head, head_hash, expected_position, "the event there is missing", at_hash)
+        stored = row[9]
+        if stored is None:
+            return ChainCheck(head, head_hash, position, "the event there has no hash", at_hash)
+        computed = hash_stored_row(head_hash, row)
+        if bytes(stored) != computed:
+            reason = "the stored event does not match its hash (it, or its hash, was changed)"
+            return ChainCheck(head, head_hash, position, reason, at_hash)
+        head, head_hash, expected_position = position, computed, position + 1
+        if position == at:
+            at_hash = computed
+        done += 1
+        if progress is not None and done % PROGRESS_STEP == 0:
+            progress(PROGRESS_STEP)
+    if progress is not None and done % PROGRESS_STEP:
+        progress(done % PROGRESS_STEP)
+    return ChainCheck(head, head_hash, at_hash=at_hash)
 
 
 def check_chain(
@@ -132,31 +166,9 @@ def check_chain(
     at: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> ChainCheck:
-    """Recompute every event's hash from the stored rows and compare it with the stored one.
-
-    Positions must run 1, 2, 3... (a missing event breaks the chain at the gap)."""
-    expected_position, head, head_hash = 1, 0, GENESIS
-    at_hash = GENESIS if at == 0 else None
-    done = 0
-    for row, computed in walk(connection, backend, upto=upto):
-        position = int(row[0])
-        stored = row[9]
-        if position != expected_position:
-            return ChainCheck(head, head_hash, expected_position, "the event there is missing", at_hash)
-        if stored is None:
-            return ChainCheck(head, head_hash, position, "the event there has no hash", at_hash)
-        if bytes(stored) != computed:
-            reason = "the stored event does not match its hash (it, or its hash, was changed)"
-            return ChainCheck(head, head_hash, position, reason, at_hash)
-        head, head_hash, expected_position = position, computed, position + 1
-        if position == at:
-            at_hash = computed
-        done += 1
-        if progress is not None and done % 1000 == 0:
-            progress(1000)
-    if progress is not None and done % 1000:
-        progress(done % 1000)
-    return ChainCheck(head, head_hash, at_hash=at_hash)
+    """Recompute the chain from the stored events: the head it reached and its hash, the first
+    position that breaks it (if any), and the hash at `at` (to compare with a recorded anchor)."""
+    return check_rows(stored_rows(connection, backend, upto=upto), at=at, progress=progress)
 
 
 def parse_anchor(text: str) -> tuple[int | None, bytes]:
