@@ -234,7 +234,9 @@ class UnitOfWork:
                     meta_json,
                     row_key,
                     stored_now,
-                    previous,
+                    # sqlite3 binds bytes through its adaptation protocol, which raises and formats
+                    # an AttributeError per value; a bytearray it binds directly (psycopg alike).
+                    bytearray(previous),
                 )
             )
             row_key = no_key

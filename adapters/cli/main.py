@@ -263,7 +263,9 @@ def replay(database: str | None, names: tuple[str, ...]) -> None:
 )
 def verify(database: str | None, names: tuple[str, ...], expect: str | None) -> None:
     """Recompute the log's hash chain, then rebuild the projections into a scratch copy and print
-    every difference from the live read models. Exit 1 when anything does not match."""
+    every difference from the live read models. Exit 1 when anything does not match.
+
+    How to anchor a head elsewhere and check it later: `session-engine docs audit`."""
     anchor: tuple[int | None, bytes] | None = None
     if expect is not None:
         try:
