@@ -138,7 +138,11 @@ def check_rows(
         stored = row[9]
         if stored is None:
             return ChainCheck(head, head_hash, position, "the event there has no hash", at_hash)
-        computed = hash_stored_row(head_hash, row)
+        try:
+            computed = hash_stored_row(head_hash, row)
+        except (TypeError, ValueError, AttributeError, OverflowError, struct.error) as error:
+            reason = f"the stored event cannot be read as an event ({error})"
+            return ChainCheck(head, head_hash, position, reason, at_hash)
         if bytes(stored) != computed:
             reason = "the stored event does not match its hash (it, or its hash, was changed)"
             return ChainCheck(head, head_hash, position, reason, at_hash)
