@@ -294,8 +294,7 @@ class Committer:
                 # Another process appended (or this is the first batch): cached versions may be
                 # stale, and its last event's time bounds ours from below.
                 self._versions.clear()
-                _, last_time = reads.head_with_time(connection)
-                self._known_head_hash = reads.hash_at(connection, head)
+                _, last_time, self._known_head_hash = reads.head_event(connection)
                 if last_time is not None and (
                     self._last_recorded_at is None or last_time > self._last_recorded_at
                 ):
