@@ -28,9 +28,10 @@ from tests.test_cli import cli
 pytestmark = pytest.mark.anyio
 
 
-async def fill(engine: Engine, sessions: int = 3, rounds: int = 4) -> None:
+async def fill(engine: Engine, sessions: int = 6, rounds: int = 4) -> None:
     """A log with a bit of everything the chain covers: several streams and event types, metadata
-    from the command and the event, idempotency keys, multi-event appends, unicode and NUL."""
+    from the command and the event, idempotency keys, multi-event appends, unicode and NUL; batches
+    of 12 events and more (PostgreSQL's COPY path) and single ones."""
     for n in range(rounds):
         async with anyio.create_task_group() as tasks:  # concurrent: several commands per batch
             for s in range(sessions):
