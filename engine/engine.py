@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import IO, Any, TypeVar
@@ -25,9 +25,9 @@ from session_engine.engine.errors import ValidationFailed
 from session_engine.engine.events import DomainEvent, EventRegistry
 from session_engine.engine.log import reads, transfer
 from session_engine.engine.log.bounds import check_bigint, check_integer
+from session_engine.engine.log.chain import ChainCheck, check_chain
 from session_engine.engine.log.records import (
     ANY,
-    NO_METADATA,
     AppendResult,
     ExpectedVersion,
     Metadata,
@@ -185,11 +185,15 @@ class Engine:
         *,
         expected_version: ExpectedVersion = ANY,
         idempotency_key: str | None = None,
-        metadata: Metadata | None = None,
+        metadata: Metadata | Mapping[str, Any] | None = None,
     ) -> AppendResult:
-        """Append events to a stream. Raises `WrongExpectedVersion` when `expected_version` is stale."""
+        """Append events to a stream. Raises `WrongExpectedVersion` when `expected_version` is stale.
+
+        `metadata`: a `Metadata` or a mapping of its fields (`{"actor": "x"}`); anything else is
+        refused at the call (`ValidationFailed`)."""
         if not events:
             raise ValidationFailed("an append needs at least one event")
+        metadata = Metadata.of(metadata)
         appended: AppendResult = await self._committer.submit(
             AppendEvents(
                 namespace=namespace,
@@ -197,7 +201,7 @@ class Engine:
                 events=list(events),
                 expected_version=expected_version,
                 idempotency_key=idempotency_key,
-                metadata=metadata or NO_METADATA,
+                metadata=metadata,
             ),
             answer_append=True,
         )
@@ -371,16 +375,34 @@ class Engine:
             with scratch.connect() as target:
                 return diff_projections(live, target, self.backend, projections)
 
-    async def export(self, out: IO[bytes]) -> int:
-        """Write the whole log as JSON Lines, as stored. Returns the number of events."""
-        return await anyio.to_thread.run_sync(self._read_sync, lambda c: transfer.write_export(c, out))
+    async def verify_chain(
+        self, *, at: int | None = None, progress: Callable[[int], None] | None = None
+    ) -> ChainCheck:
+        """Recompute the log's hash chain from the stored events (specs/audit.md): the head it
+        reached, its hash, and the first position that breaks it, if any. `at`: also give the hash
+        at that position (to compare with one an auditor recorded)."""
 
-    async def import_(self, lines: Iterable[bytes]) -> int:
-        """Load an export into an empty log, rebuild every projection from it. Returns events imported."""
+        def run(connection: Connection) -> ChainCheck:
+            return check_chain(connection, self.backend, at=at, progress=progress)
+
+        return await anyio.to_thread.run_sync(self._read_sync, run)
+
+    async def export(self, out: IO[bytes], *, progress: Callable[[int], None] | None = None) -> int:
+        """Write the whole log as JSON Lines, as stored, with each event's chain hash. Returns the
+        number of events; `progress` hears of them as they are written."""
+        return await anyio.to_thread.run_sync(
+            self._read_sync, lambda c: transfer.write_export(c, out, progress)
+        )
+
+    async def import_(self, lines: Iterable[bytes], *, progress: Callable[[int], None] | None = None) -> int:
+        """Load an export into an empty log, rebuild every projection from it. Returns events imported.
+
+        Refuses (`ValidationFailed`, naming the line) a file whose hash chain is broken; nothing is
+        then imported."""
 
         def run(connection: Connection) -> int:
             self.backend.lock_log(connection)
-            count = transfer.import_lines(connection, lines)
+            count = transfer.import_lines(connection, lines, progress)
             rebuild_in_place(connection, self.backend, self.registry, list(self.projections))
             self.hub.head = max(self.hub.head, count)
             self._committer.forget_state()
