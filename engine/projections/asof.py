@@ -38,14 +38,24 @@ class SessionAsOf:
         self.position = events[-1].position if events else 0
         self.at: datetime | None = events[-1].recorded_at if events else None
         self.projections = projections
-        backend = SqliteBackend(make_url("sqlite+pysqlite://"))
-        self._engine = backend.create_memory_engine()
+        self._backend = SqliteBackend(make_url("sqlite+pysqlite://"))
+        self._engine = self._backend.create_memory_engine()
         with self._engine.begin() as connection:
-            create_tables(connection, backend, projections, [t for p in projections for t in p.tables])
-            context = ProjectionContext(connection, backend)
-            for projection in projections:
+            create_tables(connection, self._backend, projections, [t for p in projections for t in p.tables])
+        self.advance(events)
+
+    def advance(self, events: Sequence[RecordedEvent]) -> None:
+        """Apply the session's next events: step through its history without refolding from the start."""
+        if not events:
+            return
+        with self._engine.begin() as connection:
+            context = ProjectionContext(connection, self._backend)
+            for projection in self.projections:
                 projection.apply(context, events)
             context.flush()
+        self.version = events[-1].version
+        self.position = events[-1].position
+        self.at = events[-1].recorded_at
 
     def read(self, function: Callable[[Connection], T]) -> T:
         """Run a read function (the same ones the live engine uses) on this state."""
