@@ -85,14 +85,20 @@ _is_last = ~sa.exists().where(
 _columns = (_e.c.namespace, _e.c.stream, _e.c.version, _e.c.position, _e.c.type, _e.c.recorded_at)
 
 
-def sessions(connection: Connection, namespace: str | None, after: int | None, limit: int) -> SessionsPage:
-    """One page of sessions, newest activity first; `after` is the previous page's `next_after`."""
+def sessions_query(namespace: str | None, after: int | None, limit: int) -> sa.Select[Any]:
+    """The page's query: the log's (namespace, position) index walked backwards (the primary key
+    without a namespace), one unique-index probe per event seen."""
     query = sa.select(*_columns).where(_is_last)
     if namespace is not None:
         query = query.where(_e.c.namespace == namespace)
     if after is not None:
         query = query.where(_e.c.position < after)
-    rows = connection.execute(query.order_by(_e.c.position.desc()).limit(limit)).all()
+    return query.order_by(_e.c.position.desc()).limit(limit)
+
+
+def sessions(connection: Connection, namespace: str | None, after: int | None, limit: int) -> SessionsPage:
+    """One page of sessions, newest activity first; `after` is the previous page's `next_after`."""
+    rows = connection.execute(sessions_query(namespace, after, limit)).all()
     found = [
         SessionActivity(
             namespace=ns,
