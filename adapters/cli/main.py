@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -213,6 +214,10 @@ def run(database: str | None) -> None:
 
 main.add_command(serve)
 main.add_command(docs)
+for _verb in importlib.import_module(
+    "session_engine.adapters.cli.inspect"
+).COMMANDS:  # after this module's names
+    main.add_command(_verb)
 
 if __name__ == "__main__":
     main()
