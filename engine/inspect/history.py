@@ -75,8 +75,10 @@ class SessionsPage(_Frozen):
 _e = events.alias("e")
 _later = events.alias("later")
 # A session's last event is the one with no next version: a probe of the log's unique
-# (namespace, stream, version) index. Walking the log backwards from `after` and keeping last
-# events lists sessions newest activity first, each once, with no catalog to keep on the write path.
+# (namespace, stream, version) index. Walking the namespace's events newest first (the
+# (namespace, position) index) and keeping last events lists sessions by their last activity, each
+# once, with no catalog on the write path. PostgreSQL plans this walk from its statistics (see
+# specs/audit.md): on a table never analyzed it may hash the whole namespace instead.
 _is_last = ~sa.exists().where(
     _later.c.namespace == _e.c.namespace,
     _later.c.stream == _e.c.stream,
