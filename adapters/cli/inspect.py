@@ -2,11 +2,12 @@
 
 Read-only. A point is a version (digits) or an ISO 8601 instant with a time zone; `state` also takes
 a log position. Tables fit the terminal (rich wraps them); `--json` prints the engine's typed answer.
-Bad input is one line on stderr and exit 2, as every verb's.
+Bad input is one line on stderr and exit 2, as every verb's. `main` adds `--database` to each.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
 from datetime import UTC, datetime
 from typing import Any, NoReturn
@@ -15,9 +16,15 @@ import click
 import orjson
 from rich.table import Table
 
-from session_engine.adapters.cli import main as cli
 from session_engine.engine import SessionState, StateDiff, as_utc
 from session_engine.engine.inspect import MapDiff, ObjectState
+
+
+def _main() -> Any:
+    """The command line's shared runner and consoles, looked up when a verb runs: `main` registers
+    these verbs (adding its `--database` option to each), so this module does not import it first."""
+    return importlib.import_module("session_engine.adapters.cli.main")
+
 
 CELL_CHARS = 60
 """A value in a table cell is cut here: the table is a view, `--json` has everything."""
@@ -29,7 +36,7 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON."
 
 
 def _refuse(message: str) -> NoReturn:
-    cli.errors.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    _main().errors.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
     sys.exit(2)
 
 
@@ -73,7 +80,6 @@ def _json(model: Any) -> None:
 
 
 @click.command()
-@cli.database_option
 @click.argument("session_id")
 @namespace_option
 @click.option(
@@ -101,7 +107,7 @@ def state(
         cut = {"position": _whole("--position", position, 0, 2**63 - 1)}
     elif at is not None:
         cut = {"at": _instant("--at", at)}
-    found = cli.run_with_engine(database, lambda engine: engine.state_as_of(namespace, session_id, **cut))
+    found = _main().run_with_engine(database, lambda engine: engine.state_as_of(namespace, session_id, **cut))
     if as_json:
         _json(found)
     else:
@@ -109,7 +115,7 @@ def state(
 
 
 def _print_state(state: SessionState) -> None:
-    console = cli.console
+    console = _main().console
     console.print(
         f"[bold]{state.namespace}/{state.session}[/bold] version {state.version}, position {state.position},"
         f" recorded {_time(state.recorded_at)}; expiry as of {_time(state.as_of)}",
@@ -153,7 +159,6 @@ def _contents(found: ObjectState) -> str:
 
 
 @click.command()
-@cli.database_option
 @click.argument("session_id")
 @click.argument("a")
 @click.argument("b")
@@ -162,7 +167,9 @@ def _contents(found: ObjectState) -> str:
 def diff(database: str | None, session_id: str, a: str, b: str, namespace: str, as_json: bool) -> None:
     """Show what changed in a session from point A to point B (versions, or ISO 8601 instants)."""
     first, second = _point("A", a), _point("B", b)
-    found = cli.run_with_engine(database, lambda engine: engine.diff(namespace, session_id, first, second))
+    found = _main().run_with_engine(
+        database, lambda engine: engine.diff(namespace, session_id, first, second)
+    )
     if as_json:
         _json(found)
     else:
@@ -171,14 +178,14 @@ def diff(database: str | None, session_id: str, a: str, b: str, namespace: str, 
 
 def _print_diff(found: StateDiff) -> None:
     before, after = found.before, found.after
-    cli.console.print(
+    _main().console.print(
         f"[bold]{found.namespace}/{found.session}[/bold] version {before.version} -> {after.version}"
         f" (position {before.position} -> {after.position})",
         highlight=False,
         soft_wrap=True,
     )
     if found.empty:
-        cli.console.print("no changes")
+        _main().console.print("no changes")
         return
     table = Table()
     for column in ("part", "key", "change", "before", "after"):
@@ -216,11 +223,10 @@ def _print_diff(found: StateDiff) -> None:
         for part, changes in (("item", change.items), ("vertex", change.vertices), ("edge", change.edges)):
             if changes is not None:
                 rows(f"{alias} {part}", changes)
-    cli.console.print(table)
+    _main().console.print(table)
 
 
 @click.command()
-@cli.database_option
 @click.option("--namespace", "-n", default=None, help="Only this namespace (default: every namespace).")
 @click.option("--after", default=None, help="Continue after this position (the previous page's `more`).")
 @click.option("--limit", default="50", show_default=True, help="Sessions per page (at most 10000).")
@@ -231,7 +237,9 @@ def sessions(
     """List sessions, newest activity first, a page at a time."""
     start = None if after is None else _whole("--after", after, 1, 2**63 - 1)
     size = _whole("--limit", limit, 1, 10_000)
-    page = cli.run_with_engine(database, lambda engine: engine.sessions(namespace, after=start, limit=size))
+    page = _main().run_with_engine(
+        database, lambda engine: engine.sessions(namespace, after=start, limit=size)
+    )
     if as_json:
         _json(page)
         return
@@ -247,9 +255,9 @@ def sessions(
             found.last_type,
             str(found.last_position),
         )
-    cli.console.print(table)
+    _main().console.print(table)
     if page.next_after is not None:
-        cli.errors.print(f"more: --after {page.next_after}", highlight=False)
+        _main().errors.print(f"more: --after {page.next_after}", highlight=False)
 
 
 COMMANDS = (state, diff, sessions)

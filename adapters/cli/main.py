@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -16,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from session_engine.adapters.cli.docs import docs
+from session_engine.adapters.cli.inspect import COMMANDS as INSPECT_VERBS
 from session_engine.adapters.cli.serve import serve
 from session_engine.engine import Engine, EngineError, database_url
 from session_engine.engine import migrate as migrate_database
@@ -214,10 +214,8 @@ def run(database: str | None) -> None:
 
 main.add_command(serve)
 main.add_command(docs)
-for _verb in importlib.import_module(
-    "session_engine.adapters.cli.inspect"
-).COMMANDS:  # after this module's names
-    main.add_command(_verb)
+for _verb in INSPECT_VERBS:  # state, diff, sessions (adapters/cli/inspect.py)
+    main.add_command(database_option(_verb))
 
 if __name__ == "__main__":
     main()
