@@ -116,6 +116,8 @@ events = Table(
         sqlite_where=text("idempotency_key IS NOT NULL"),
         postgresql_where=text("idempotency_key IS NOT NULL"),
     ),
+    # The sessions list walks a namespace's events newest first (engine/inspect/history.py).
+    Index("ix_events_namespace_position", "namespace", "position"),
 )
 
 checkpoints = Table(
