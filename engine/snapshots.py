@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from session_engine.engine.objects import envelope_reads
+from session_engine.engine.objects.envelopes import queries as envelope_reads
 from session_engine.engine.projections.asof import SessionAsOf
 from session_engine.engine.values import queries
 

@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Match
 
-from session_engine.adapters.blobhub import CommandError, status_for
+from session_engine.adapters.blobhub.errors import CommandError, status_for
 from session_engine.engine.errors import EngineError
 
 log = logging.getLogger("session_engine.rest")

@@ -19,7 +19,7 @@ from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from session_engine.adapters.blobhub import revision_stream
+from session_engine.adapters.blobhub.commands import revision_stream
 from session_engine.adapters.config import ServerConfig
 from session_engine.adapters.rest.auth import Caller, caller
 from session_engine.adapters.rest.errors import ApiError, ResourceError, responses

@@ -18,6 +18,7 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup
 
+from session_engine.adapters.blobhub.events import blobhub_event
 from session_engine.adapters.config import ServerConfig, Tenant
 from session_engine.adapters.rpc import bus_protocol as wire
 from session_engine.adapters.rpc.bus_auth import authenticate, new_nonce
@@ -41,7 +42,6 @@ from session_engine.adapters.rpc.bus_protocol import (
 from session_engine.adapters.rpc.bus_routes import route
 from session_engine.adapters.websocket.transport import hooks_of
 from session_engine.engine import Engine, RecordedEvent
-from session_engine.engine.objects.blobhub import blobhub_event
 from session_engine.engine.records import bus_event
 
 log = logging.getLogger("session_engine.bus")

@@ -14,11 +14,8 @@ from session_engine.engine import documents
 from session_engine.engine.documents import has_nul
 from session_engine.engine.errors import EngineError
 from session_engine.engine.objects import limits
-from session_engine.engine.objects.errors import (
-    InvalidSessionObject,
-    SessionObjectTooLarge,
-    UnknownObjectType,
-)
+from session_engine.engine.objects.envelopes.errors import SessionObjectTooLarge, UnknownObjectType
+from session_engine.engine.objects.errors import InvalidSessionObject
 
 __all__ = ["has_nul"]  # re-exported: ids and read parameters are checked for NUL through here
 
@@ -216,7 +213,7 @@ def parse_messages(raw: Any) -> list[Message]:
 
 
 def parse_content(raw: Any) -> list[ContentBlock]:
-    from session_engine.engine.objects.errors import InvalidThreadItem
+    from session_engine.engine.objects.threads.errors import InvalidThreadItem
 
     if not isinstance(raw, list) or not raw:
         raise InvalidThreadItem("content is required: a non-empty list of content blocks")

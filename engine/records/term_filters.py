@@ -15,8 +15,8 @@ term rows then find the record there and are written once, not written and updat
 
 from __future__ import annotations
 
-from session_engine.engine.objects.tables import message_terms
-from session_engine.engine.objects.terms import fresh_plan
+from session_engine.engine.objects.search.tables import message_terms
+from session_engine.engine.objects.search.terms import fresh_plan
 from session_engine.engine.projections.base import dialect_ddl
 from session_engine.engine.records.tables import session_records
 

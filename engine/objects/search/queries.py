@@ -21,10 +21,16 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import Select
 
-from session_engine.engine.objects.errors import InvalidSearchQuery
 from session_engine.engine.objects.limits import MAX_SEARCH_QUERY
-from session_engine.engine.objects.tables import FTS_CONFIG, FTS_TABLE, message_terms, messages, search_vector
-from session_engine.engine.objects.terms import query_terms
+from session_engine.engine.objects.search.errors import InvalidSearchQuery
+from session_engine.engine.objects.search.tables import (
+    FTS_CONFIG,
+    FTS_TABLE,
+    message_terms,
+    messages,
+    search_vector,
+)
+from session_engine.engine.objects.search.terms import query_terms
 
 _TOKEN = re.compile(r'(-?)"([^"]*)"|(\S+)')
 _fts = sa.table(FTS_TABLE, sa.column("rowid"))
