@@ -6,7 +6,7 @@ one positive term. SQLite runs it as an FTS5 MATCH (porter unicode61), PostgreSQ
 `to_tsquery` built from the same parse (websearch_to_tsquery has no prefix operator).
 
 A query of bare words only, one per group (`word`, `word or word2`), is answered from the
-per-session term index `message_terms` instead (engine/objects/terms.py): the same sessions, one
+per-session term index `message_terms` instead (engine/objects/search/terms.py): the same sessions, one
 index range per term rather than one row per matching message.
 """
 
