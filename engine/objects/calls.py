@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from session_engine.engine.commands import Command
-from session_engine.engine.objects.errors import InvalidCursor
+from session_engine.engine.objects.errors import UnreadableArgument, UnreadableCursor
 from session_engine.engine.objects.models import check_identifier
 from session_engine.engine.objects.scopes import stream_for
 
@@ -28,10 +28,10 @@ def instant(value: Instant, name: str) -> datetime | None:
         parsed = value if isinstance(value, datetime) else datetime.fromisoformat(value)
         return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
     except (TypeError, ValueError, OverflowError):
-        raise InvalidCursor(f"{name} must be an ISO 8601 instant") from None
+        raise UnreadableCursor(f"{name} must be an ISO 8601 instant") from None
 
 
-def findable(value: str | None, refuse: Callable[[str], Exception], what: str) -> None:
+def findable(value: str | None, refuse: Callable[[str], UnreadableArgument], what: str) -> None:
     """A read's string argument must be one the database can compare: PostgreSQL text cannot hold
     NUL, so such a query would fail in the driver (and find nothing on SQLite)."""
     if value is not None and "\x00" in value:

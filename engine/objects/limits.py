@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-MAX_ID = 200
+from session_engine.engine import ids
+
+MAX_ID = ids.MAX_ID
 """Scopes, session ids, aliases, item ids, element ids, labels: 1..200 characters."""
 MAX_VALUE_BYTES = 1024 * 1024
 """An uploaded envelope value, serialised as JSON."""

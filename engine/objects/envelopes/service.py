@@ -9,7 +9,7 @@ from session_engine.engine.log.records import Metadata
 from session_engine.engine.objects.calls import ObjectCalls, findable
 from session_engine.engine.objects.envelopes import queries
 from session_engine.engine.objects.envelopes.commands import AppendMessages, DeleteObject, UploadObject
-from session_engine.engine.objects.errors import InvalidCursor
+from session_engine.engine.objects.errors import UnreadableCursor
 from session_engine.engine.objects.models import parse_messages, parse_value
 
 
@@ -38,7 +38,7 @@ class EnvelopesService(ObjectCalls):
         self, namespace: str, session_id: str, *, after: str | None = None, limit: int | None = None
     ) -> dict[str, Any]:
         stream = self._address(namespace, session_id)
-        findable(after, InvalidCursor, "after")
+        findable(after, UnreadableCursor, "after")
         return await self._engine.read(
             lambda c: queries.list_objects(c, namespace, stream, after=after, limit=limit)
         )

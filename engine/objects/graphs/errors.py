@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from session_engine.engine.errors import EngineError, LimitExceeded, NotFound, ValidationFailed
+from session_engine.engine.objects.errors import UnreadableArgument
 
 
 class ElementNotFound(NotFound):
@@ -53,3 +54,11 @@ class RevMismatch(EngineError):
 
 class InvalidGraphQuery(ValidationFailed):
     code = "invalid_graph_query"
+
+
+class UnreadableElementId(ElementNotFound, UnreadableArgument):
+    """An element id the database cannot compare: no element has it."""
+
+
+class UnreadableGraphIds(InvalidGraphQuery, UnreadableArgument):
+    """Element ids or labels the database cannot compare."""

@@ -7,10 +7,14 @@ from typing import Any, Literal
 
 from session_engine.engine.log.records import Metadata
 from session_engine.engine.objects.calls import Instant, ObjectCalls, findable, instant
-from session_engine.engine.objects.errors import InvalidCursor
+from session_engine.engine.objects.errors import UnreadableCursor
 from session_engine.engine.objects.graphs import queries, traversal
 from session_engine.engine.objects.graphs.commands import ApplyGraphMutations
-from session_engine.engine.objects.graphs.errors import ElementNotFound, InvalidGraphQuery
+from session_engine.engine.objects.graphs.errors import (
+    InvalidGraphQuery,
+    UnreadableElementId,
+    UnreadableGraphIds,
+)
 from session_engine.engine.objects.graphs.operations import parse_operations
 from session_engine.engine.objects.models import check_document, has_nul
 
@@ -43,7 +47,7 @@ class GraphsService(ObjectCalls):
         self, namespace: str, session_id: str, alias: str, element_id: str
     ) -> dict[str, Any]:
         stream = self._address(namespace, session_id, alias)
-        findable(element_id, lambda _: ElementNotFound(element_id), "element_id")
+        findable(element_id, lambda _: UnreadableElementId(element_id), "element_id")
         return await self._engine.lookup(
             lambda c: queries.get_element(c, namespace, stream, alias, element_id)
         )
@@ -53,7 +57,7 @@ class GraphsService(ObjectCalls):
     ) -> dict[str, Any]:
         stream = self._address(namespace, session_id, alias)
         if has_nul(element_ids):
-            raise InvalidGraphQuery("element ids must not contain NUL (U+0000) characters")
+            raise UnreadableGraphIds("element ids must not contain NUL (U+0000) characters")
         return await self._engine.read(
             lambda c: queries.get_elements(c, namespace, stream, alias, element_ids)
         )
@@ -72,7 +76,7 @@ class GraphsService(ObjectCalls):
         limit: int | None = None,
     ) -> dict[str, Any]:
         stream = self._address(namespace, session_id, alias)
-        findable(cursor, InvalidCursor, "cursor")
+        findable(cursor, UnreadableCursor, "cursor")
         since = instant(updated_since, "updated_since")
         return await self._engine.read(
             lambda c: queries.list_elements(
@@ -103,9 +107,9 @@ class GraphsService(ObjectCalls):
         limit: int | None = None,
     ) -> dict[str, Any]:
         stream = self._address(namespace, session_id, alias)
-        findable(cursor, InvalidCursor, "cursor")
+        findable(cursor, UnreadableCursor, "cursor")
         if has_nul([from_ids, label, neighbor_label]):
-            raise InvalidGraphQuery("ids and labels must not contain NUL (U+0000) characters")
+            raise UnreadableGraphIds("ids and labels must not contain NUL (U+0000) characters")
         return await self._engine.read(
             lambda c: queries.neighbors(
                 c,

@@ -7,9 +7,10 @@ from collections.abc import Callable
 from typing import Any
 
 from session_engine.engine.commands import Command, Decision
+from session_engine.engine.ids import check_id
 from session_engine.engine.log.records import RecordedEvent
-from session_engine.engine.objects.limits import MAX_ID, MAX_THREAD_ITEM_BYTES
-from session_engine.engine.objects.models import check_document, has_nul, json_size, parse_content
+from session_engine.engine.objects.limits import MAX_THREAD_ITEM_BYTES
+from session_engine.engine.objects.models import check_document, json_size, parse_content
 from session_engine.engine.objects.state import lookup
 from session_engine.engine.objects.threads.commands import PostThreadItem
 from session_engine.engine.objects.threads.errors import (
@@ -31,10 +32,8 @@ def check_item(content: Any, parent_id: Any, item_metadata: Any, user_id: Any) -
         )
     blocks = parse_content(content)
     for name, value in (("parent_id", parent_id), ("user_id", user_id)):
-        if value is not None and (
-            not isinstance(value, str) or not 1 <= len(value) <= MAX_ID or has_nul(value)
-        ):
-            raise InvalidThreadItem(f"{name} must be a string of 1 to {MAX_ID} characters")
+        if value is not None:
+            check_id(name, value, InvalidThreadItem)
     if item_metadata is not None and not isinstance(item_metadata, dict):
         raise InvalidThreadItem("metadata must be an object")
     check_document(item_metadata, InvalidThreadItem, "metadata")

@@ -6,7 +6,7 @@ from typing import Any
 
 from session_engine.engine.log.records import Metadata
 from session_engine.engine.objects.calls import Instant, ObjectCalls, findable, instant
-from session_engine.engine.objects.errors import InvalidCursor, ObjectNotFound
+from session_engine.engine.objects.errors import UnreadableCursor, UnreadableId
 from session_engine.engine.objects.threads import queries
 from session_engine.engine.objects.threads.commands import PostThreadItem
 from session_engine.engine.objects.threads.decide import check_item
@@ -46,7 +46,7 @@ class ThreadsService(ObjectCalls):
         self, namespace: str, session_id: str, alias: str, item_id: str
     ) -> dict[str, Any]:
         stream = self._address(namespace, session_id, alias)
-        findable(item_id, ObjectNotFound, "item_id")
+        findable(item_id, UnreadableId, "item_id")
         return await self._engine.lookup(lambda c: queries.get_item(c, namespace, stream, alias, item_id))
 
     async def list_thread_items(
@@ -62,7 +62,7 @@ class ThreadsService(ObjectCalls):
         cursor: str | None = None,
     ) -> dict[str, Any]:
         stream = self._address(namespace, session_id, alias)
-        findable(cursor, InvalidCursor, "cursor")
+        findable(cursor, UnreadableCursor, "cursor")
         since, before = instant(created_since, "created_since"), instant(created_before, "created_before")
         return await self._engine.read(
             lambda c: queries.list_items(
