@@ -30,6 +30,7 @@ from session_engine.adapters.blobhub.documents import (
     PostSessionThreadItem,
     QuerySessionGraph,
     UploadSessionObject,
+    answer,
 )
 from session_engine.adapters.blobhub.errors import CommandError, refusal
 from session_engine.engine import Engine, Metadata
@@ -41,13 +42,13 @@ from session_engine.engine.objects.scopes import stream_for
 ADAPTER = "blobhub"
 
 
-Handler = Callable[[ObjectsService, str, Any, Metadata], Awaitable[dict[str, Any]]]
-"""A command's handler: the revision's objects service, the namespace, the parsed body, metadata."""
+Handler = Callable[[ObjectsService, str, Any, Metadata], Awaitable[Any]]
+"""A command's function: the revision's objects service, the namespace, the parsed body, metadata;
+it returns the engine's answer (`documents.answer` gives BlobHub's document of it)."""
 
 
 async def _upload(o: ObjectsService, ns: str, b: UploadSessionObject, m: Metadata) -> dict[str, Any]:
-    await o.upload(ns, b.session_id, b.alias, b.value, metadata=m)
-    return {}
+    return await o.upload(ns, b.session_id, b.alias, b.value, metadata=m)
 
 
 async def _download(o: ObjectsService, ns: str, b: DownloadSessionObject, m: Metadata) -> dict[str, Any]:
@@ -58,9 +59,9 @@ async def _list_objects(o: ObjectsService, ns: str, b: ListSessionObjects, m: Me
     return await o.list_objects(ns, b.session_id, after=b.cursor, limit=b.limit)
 
 
-async def _delete(o: ObjectsService, ns: str, b: DeleteSessionObject, m: Metadata) -> dict[str, Any]:
+async def _delete(o: ObjectsService, ns: str, b: DeleteSessionObject, m: Metadata) -> None:
     await o.delete(ns, b.session_id, b.alias, metadata=m)
-    return {}
+    return None
 
 
 async def _append(o: ObjectsService, ns: str, b: AppendSessionMessages, m: Metadata) -> dict[str, Any]:
@@ -68,10 +69,9 @@ async def _append(o: ObjectsService, ns: str, b: AppendSessionMessages, m: Metad
 
 
 async def _post_item(o: ObjectsService, ns: str, b: PostSessionThreadItem, m: Metadata) -> dict[str, Any]:
-    item = await o.post_thread_item(
+    return await o.post_thread_item(
         ns, b.session_id, b.alias, b.content, parent_id=b.parent_id, item_metadata=b.metadata, metadata=m
     )
-    return {"item": item}
 
 
 async def _list_items(o: ObjectsService, ns: str, b: ListSessionThreadItems, m: Metadata) -> dict[str, Any]:
@@ -88,7 +88,7 @@ async def _list_items(o: ObjectsService, ns: str, b: ListSessionThreadItems, m: 
 
 
 async def _get_item(o: ObjectsService, ns: str, b: GetSessionThreadItem, m: Metadata) -> dict[str, Any]:
-    return {"item": await o.get_thread_item(ns, b.session_id, b.alias, b.item_id)}
+    return await o.get_thread_item(ns, b.session_id, b.alias, b.item_id)
 
 
 async def _mutate(o: ObjectsService, ns: str, b: ApplySessionGraphMutations, m: Metadata) -> dict[str, Any]:
@@ -96,7 +96,7 @@ async def _mutate(o: ObjectsService, ns: str, b: ApplySessionGraphMutations, m: 
 
 
 async def _element(o: ObjectsService, ns: str, b: GetSessionGraphElement, m: Metadata) -> dict[str, Any]:
-    return {"element": await o.get_graph_element(ns, b.session_id, b.alias, b.element_id)}
+    return await o.get_graph_element(ns, b.session_id, b.alias, b.element_id)
 
 
 async def _elements(o: ObjectsService, ns: str, b: GetSessionGraphElements, m: Metadata) -> dict[str, Any]:
@@ -153,8 +153,9 @@ COMMANDS: dict[str, Handler] = {
     "list_session_graph_neighbors": _neighbors,
     "query_session_graph": _query,
 }
-"""Wire command name -> the one function that runs it (REST, JSON-RPC and the websocket packets
-all dispatch through this table; the body model is `documents.BODIES[name]`)."""
+"""Wire command name -> the one function that runs it: BlobHub's `/data` routes, JSON-RPC and the
+websocket packets (through `run_command`) and REST's resource routes all call these. The body
+model is `documents.BODIES[name]`."""
 NAMES: frozenset[str] = frozenset(COMMANDS)
 QUERIES: frozenset[str] = frozenset(
     name for name in COMMANDS if name.split("_")[0] in ("download", "list", "get", "query")
@@ -213,6 +214,6 @@ async def run_command(
     metadata = Metadata(actor=user_id, adapter=adapter, correlation_id=correlation_id)
     try:
         check_revision(revision_id)
-        return await handler(engine.objects.scoped(revision_id), namespace, parsed, metadata)
+        return answer(name, await handler(engine.objects.scoped(revision_id), namespace, parsed, metadata))
     except EngineError as error:
         raise refusal(error) from error

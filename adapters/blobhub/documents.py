@@ -3,7 +3,7 @@ checks by name (values, messages, content, operations, queries) stay `Any` here.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal, cast, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -135,3 +135,22 @@ BODIES: dict[str, type[_Body]] = {
 """Wire command name -> its body model."""
 
 command_schema: TypeAdapter[Any] = TypeAdapter(CommandBody)
+
+
+WRAPPED = {
+    "post_session_thread_item": "item",
+    "get_session_thread_item": "item",
+    "get_session_graph_element": "element",
+}
+"""Commands whose BlobHub answer holds the engine's document under a key."""
+SILENT = frozenset({"upload_session_object", "delete_session_object"})
+"""Writes whose BlobHub answer is `{}`, whatever the engine answers."""
+
+
+def answer(command: str, result: Any) -> dict[str, Any]:
+    """BlobHub's answer to a command, from the engine's (`commands.COMMANDS[command]`'s result)."""
+    if command in SILENT:
+        return {}
+    if command in WRAPPED:
+        return {WRAPPED[command]: result}
+    return cast(dict[str, Any], result)
