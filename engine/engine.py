@@ -135,13 +135,13 @@ class Engine:
         if migrate:
             upgrade(self._writer, self.backend)
         with self._writer.begin() as connection:
+            # Under the log lock from the start: another process may be writing, or opening too.
+            self.backend.lock_log(connection)
             if self._extra_projections:
                 # Not in the engine's migrations: an embedding application's own read models.
                 tables = [table for projection in self._extra_projections for table in projection.tables]
                 create_tables(connection, self.backend, self._extra_projections, tables)
-            done = catch_up(
-                connection, self.backend, self.registry, self.projections, read_checkpoints(connection)
-            )
+            done = catch_up(connection, self.backend, self.registry, self.projections)
             self.hub.head = reads.head(connection)
         for name, what in done.items():
             log.info("projection %s %s", name, what)
