@@ -1,0 +1,166 @@
+"""Operating the server: what any client can make it log, timeouts, per-connection budgets.
+
+These run `session-engine serve` in a subprocess and read its real log output (JSON lines on
+standard error): what an operator sees.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import orjson
+from websockets.sync.client import connect
+
+from tests.adapters.server import close_frame
+
+ROOT = Path(__file__).resolve().parents[2]
+TIMEOUT = 10.0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Served:
+    """`session-engine serve` in a subprocess; `stop()` stops it gracefully and returns its log lines."""
+
+    def __init__(self, tmp_path: Path, config: str = "") -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log_path = tmp_path / "server.log"
+        command = [sys.executable, "-m", "session_engine.adapters.cli.main", "serve"]
+        command += ["--port", str(self.port)]
+        if config:
+            path = tmp_path / "server.toml"
+            path.write_text(config)
+            command += ["--config", str(path)]
+        env = {**os.environ, "SESSION_ENGINE_DATABASE": f"sqlite:///{tmp_path / 'serve.db'}"}
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(command, cwd=ROOT, env=env, stderr=log)
+        deadline = time.monotonic() + 30
+        while True:
+            assert self.process.poll() is None, self.log_path.read_text()
+            assert time.monotonic() < deadline, "the server did not become ready in 30 s"
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"{self.base}/readyz").status_code == 200:
+                    break
+            time.sleep(0.05)
+
+    def stop(self) -> list[str]:
+        self.process.send_signal(signal.SIGINT)
+        assert self.process.wait(timeout=30) == 0
+        return self.log_path.read_text().splitlines()
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+@contextlib.contextmanager
+def served(tmp_path: Path, config: str = "") -> Iterator[Served]:
+    server = Served(tmp_path, config)
+    try:
+        yield server
+    finally:
+        server.kill()
+
+
+def raw(port: int) -> socket.socket:
+    connection = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+    return connection
+
+
+def reset(connection: socket.socket) -> None:
+    """Close with a TCP reset: the client is gone, whatever the server still meant to send."""
+    connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    connection.close()
+
+
+def read_response(connection: socket.socket) -> tuple[bytes, bytes]:
+    """One HTTP response off a raw socket: its head (status line and headers) and its body."""
+    received = b""
+    while b"\r\n\r\n" not in received:
+        chunk = connection.recv(65536)
+        assert chunk, f"the server closed the connection after {received!r}"
+        received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    found = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+    assert found is not None, head
+    while len(body) < int(found.group(1)):
+        chunk = connection.recv(65536)
+        assert chunk, f"the server closed the connection after {received!r}"
+        body += chunk
+    return head, body
+
+
+def quiet(lines: list[str]) -> list[str]:
+    """The log lines an operator should not have to read after clients' mistakes: every line is one
+    JSON object without terminal escape codes, and none is an error or carries a traceback."""
+    loud = []
+    for line in lines:
+        if "\x1b" in line or "\\u001b" in line:  # raw, or escaped inside a JSON string
+            loud.append(f"escape codes: {line}")
+            continue
+        try:
+            entry = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            if not line.startswith("development mode:"):  # printed for the operator, not a log line
+                loud.append(f"not JSON: {line}")
+            continue
+        if entry["level"] in ("error", "critical") or "exception" in entry or "Exception" in entry["message"]:
+            loud.append(line)
+    return loud
+
+
+def test_clients_mistakes_log_no_error_and_no_traceback(tmp_path: Path) -> None:
+    with served(tmp_path) as server:
+        ws = f"ws://127.0.0.1:{server.port}"
+        for path in ("/ws", "/rpc", "/bus"):  # a text frame that is not UTF-8: closed 1007
+            with connect(ws + path, open_timeout=TIMEOUT) as peer:
+                peer.send(b'{"type": "x\xff"}', text=True)
+                assert close_frame(peer, TIMEOUT)[0] == 1007
+
+        # A client that hangs up in the middle of its request body.
+        connection = raw(server.port)
+        connection.sendall(b"POST /rpc HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n")
+        connection.sendall(b"Content-Length: 1000\r\n\r\n" + b'{"jsonrpc": "2.0", ')
+        reset(connection)
+
+        # ... and one that hangs up before its reply has been sent.
+        batch = orjson.dumps([{"jsonrpc": "2.0", "id": i, "method": "no/such"} for i in range(2000)])
+        for _ in range(5):
+            connection = raw(server.port)
+            connection.sendall(
+                b"POST /rpc HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                + f"Content-Length: {len(batch)}\r\n\r\n".encode()
+                + batch
+            )
+            reset(connection)
+
+        # A body announced over the limit is refused before it is sent.
+        connection = raw(server.port)
+        connection.sendall(
+            b"POST /rpc HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 1000000000\r\n\r\n"
+        )
+        head, body = read_response(connection)
+        connection.close()
+        assert head.startswith(b"HTTP/1.1 413 "), head
+        assert orjson.loads(body)["error"]["code"] == 413
+
+        lines = server.stop()
+    assert quiet(lines) == []
+    assert any('"message":"engine closed"' in line for line in lines)
