@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 
 from session_engine.adapters.config import ServerConfig
+from session_engine.adapters.http_transport import timed_protocol
 from session_engine.adapters.logs import redact_credentials
 from session_engine.adapters.rest.app import create_rest_app
 from session_engine.adapters.rest.hot import HotDistriRoutes
@@ -117,6 +118,8 @@ def uvicorn_config(
         app,
         host=host,
         port=port,
+        http=timed_protocol(limits),
+        timeout_keep_alive=limits.idle_timeout_seconds,  # type: ignore[arg-type]
         ws=HookedWebSocketProtocol,
         # A hard backstop: uvicorn refuses bigger frames (1009) before the app sees them.
         ws_max_size=limits.max_frame_bytes * 4 + 1024,

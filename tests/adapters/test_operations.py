@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import select
 import signal
 import socket
 import subprocess
@@ -19,9 +20,12 @@ from pathlib import Path
 
 import httpx
 import orjson
+import pytest
 from websockets.sync.client import connect
 
-from tests.adapters.server import close_frame
+from tests.adapters.rpc.conftest import make_config
+from tests.adapters.server import close_frame, running_server
+from tests.adapters.websocket.conftest import ACME_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 10.0
@@ -164,3 +168,94 @@ def test_clients_mistakes_log_no_error_and_no_traceback(tmp_path: Path) -> None:
         lines = server.stop()
     assert quiet(lines) == []
     assert any('"message":"engine closed"' in line for line in lines)
+
+
+# -- HTTP timeouts -------------------------------------------------------------------------------
+SHORT = {"idle_timeout_seconds": 0.5, "header_timeout_seconds": 0.5, "body_timeout_seconds": 1.0}
+"""Short timeouts for the tests; every client below is slower than them by a wide margin."""
+TRICKLE_SECONDS = 0.05
+TRICKLE_STEPS = 1000  # 50 s of trickling: far past every timeout above
+
+
+@pytest.fixture(scope="module")
+def timed_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    database = tmp_path_factory.mktemp("timeouts") / "server.db"
+    with running_server(f"sqlite:///{database}", make_config(**SHORT)) as base:
+        yield int(base.rsplit(":", 1)[1])
+
+
+def closed_by_server(connection: socket.socket) -> bytes:
+    """Everything the server sends until it closes the connection."""
+    received = b""
+    with contextlib.suppress(ConnectionResetError):
+        while chunk := connection.recv(65536):
+            received += chunk
+    return received
+
+
+def trickle(connection: socket.socket, pieces: Iterator[bytes]) -> bytes:
+    """Send `pieces` one at a time, slowly, until the server closes the connection: what it sent."""
+    for piece in pieces:
+        try:
+            connection.sendall(piece)
+        except (BrokenPipeError, ConnectionResetError):
+            break
+        ready, _, _ = select.select([connection], [], [], TRICKLE_SECONDS)
+        if ready:
+            break
+    return closed_by_server(connection)
+
+
+def test_a_connection_that_never_sends_a_byte_is_closed(timed_port: int) -> None:
+    with raw(timed_port) as connection:
+        assert closed_by_server(connection) == b""
+
+
+def test_an_idle_keep_alive_connection_is_closed(timed_port: int) -> None:
+    with raw(timed_port) as connection:
+        connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        head, body = read_response(connection)
+        assert head.startswith(b"HTTP/1.1 200 ") and orjson.loads(body) == {"status": "ok"}
+        assert closed_by_server(connection) == b""
+
+
+def test_headers_that_trickle_in_are_cut_off_with_408(timed_port: int) -> None:
+    """Slowloris: a header line now and then keeps the connection busy, never complete."""
+    with raw(timed_port) as connection:
+        lines = (
+            b"GET /healthz HTTP/1.1\r\n" if i == 0 else b"X-Slow-%d: x\r\n" % i for i in range(TRICKLE_STEPS)
+        )
+        assert trickle(connection, lines).startswith(b"HTTP/1.1 408 ")
+
+
+def test_a_body_that_trickles_in_is_cut_off_with_408(timed_port: int) -> None:
+    """A byte at a time keeps every read short; the body's deadline is a total."""
+    with raw(timed_port) as connection:
+        connection.sendall(
+            b"POST /rpc HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + b"X-Api-Key: %s\r\nContent-Length: %d\r\n\r\n" % (ACME_KEY.encode(), TRICKLE_STEPS)
+        )
+        assert trickle(connection, (b" " for _ in range(TRICKLE_STEPS))).startswith(b"HTTP/1.1 408 ")
+
+
+def test_a_prompt_client_is_served_on_one_connection(timed_port: int) -> None:
+    request = orjson.dumps({"jsonrpc": "2.0", "id": 1, "method": "no/such"})
+    with raw(timed_port) as connection:
+        for _ in range(3):
+            connection.sendall(
+                b"POST /rpc HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                + b"X-Api-Key: %s\r\nContent-Length: %d\r\n\r\n" % (ACME_KEY.encode(), len(request))
+                + request
+            )
+            head, body = read_response(connection)
+            assert head.startswith(b"HTTP/1.1 200 "), head
+            assert orjson.loads(body)["error"]["code"] == -32601
+
+
+def test_a_websocket_outlives_the_http_timeouts(timed_port: int) -> None:
+    """The upgrade leaves the HTTP protocol and its timers: a quiet websocket stays open."""
+    with connect(f"ws://127.0.0.1:{timed_port}/rpc", additional_headers={"X-Api-Key": ACME_KEY}) as peer:
+        with pytest.raises(TimeoutError):
+            peer.recv(timeout=3 * SHORT["body_timeout_seconds"])
+        peer.send(orjson.dumps({"jsonrpc": "2.0", "id": 1, "method": "no/such"}).decode())
+        assert orjson.loads(peer.recv(timeout=TIMEOUT))["error"]["code"] == -32601
