@@ -30,7 +30,7 @@ from session_engine.adapters.retention import purge_expired_forever
 from session_engine.adapters.rpc.bus_endpoint import BusAdapter
 from session_engine.adapters.rpc.jsonrpc_endpoint import JsonRpcHttp, JsonRpcWebsocket
 from session_engine.adapters.websocket.endpoint import WebsocketAdapter
-from session_engine.adapters.websocket.transport import HookedWebSocketProtocol
+from session_engine.adapters.websocket.transport import websocket_protocol
 from session_engine.engine import Engine
 
 log = logging.getLogger("session_engine.server")
@@ -120,7 +120,7 @@ def uvicorn_config(
         port=port,
         http=timed_protocol(limits),
         timeout_keep_alive=limits.idle_timeout_seconds,  # type: ignore[arg-type]
-        ws=HookedWebSocketProtocol,
+        ws=websocket_protocol(limits),
         # A hard backstop: uvicorn refuses bigger frames (1009) before the app sees them.
         ws_max_size=limits.max_frame_bytes * 4 + 1024,
         timeout_graceful_shutdown=math.ceil(config.server.graceful_shutdown_seconds),

@@ -75,6 +75,8 @@ class Limits(Strict):
     """A request's headers must be complete this long after its first byte (slowloris)."""
     body_timeout_seconds: float = Field(default=60.0, gt=0)
     """A request's body must be complete this long after its headers: a total, not per read."""
+    send_stall_seconds: float = Field(default=30.0, gt=0)
+    """A websocket whose write buffer stays full this long (the peer does not read): closed 1008."""
 
 
 class Server(Strict):

@@ -190,7 +190,9 @@ class JsonRpcWebsocket:
             async with anyio.create_task_group() as tasks:
 
                 async def send(data: bytes) -> None:
-                    with contextlib.suppress(OSError, RuntimeError):
+                    # The peer went away (Starlette raises WebSocketDisconnect for uvicorn's
+                    # ClientDisconnected): the disconnect message ends the loop.
+                    with contextlib.suppress(OSError, RuntimeError, WebSocketDisconnect):
                         await websocket.send_text(data.decode())
 
                 subscriptions = Subscriptions(

@@ -7,13 +7,16 @@ standard error): what an operator sees.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
+import secrets
 import select
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +24,8 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
-from websockets.sync.client import connect
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
 
 from tests.adapters.rpc.conftest import make_config
 from tests.adapters.server import close_frame, running_server
@@ -259,3 +263,121 @@ def test_a_websocket_outlives_the_http_timeouts(timed_port: int) -> None:
             peer.recv(timeout=3 * SHORT["body_timeout_seconds"])
         peer.send(orjson.dumps({"jsonrpc": "2.0", "id": 1, "method": "no/such"}).decode())
         assert orjson.loads(peer.recv(timeout=TIMEOUT))["error"]["code"] == -32601
+
+
+# -- peers that never read -----------------------------------------------------------------------
+PIPELINED = 1000
+BIG_TEXT = secrets.token_urlsafe(11_000)  # 15 KB a connection value may hold; random: deflate keeps it big
+
+
+class Noticed(logging.Handler):
+    """Every log line of this process (the server runs in one of its threads): `seen` is set when a
+    message contains `text`; `errors` keeps the error-level ones."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(logging.INFO)
+        self.text = text
+        self.seen = threading.Event()
+        self.errors: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.text in record.getMessage():
+            self.seen.set()
+        if record.levelno >= logging.ERROR:
+            self.errors.append(f"{record.name}: {record.getMessage()}")
+
+
+@contextlib.contextmanager
+def noticed(logger: str, text: str) -> Iterator[Noticed]:
+    """Watch the log for `text`, logged by `logger` at info."""
+    handler = Noticed(text)
+    root, target = logging.getLogger(), logging.getLogger(logger)
+    level = target.level
+    root.addHandler(handler)
+    target.setLevel(logging.INFO)
+    try:
+        yield handler
+    finally:
+        root.removeHandler(handler)
+        target.setLevel(level)
+
+
+@pytest.fixture(scope="module")
+def stall_base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    database = tmp_path_factory.mktemp("stalls") / "server.db"
+    with running_server(f"sqlite:///{database}", make_config(send_stall_seconds=0.5)) as base:
+        yield base
+
+
+def not_reading(url: str, **headers: str) -> ClientConnection:
+    """A websocket client that reads as little as it can: a tiny socket receive buffer, one
+    message of room in the client library's queue, and a test that does not call `recv`."""
+    host, port = url.split("//")[1].split("/")[0].split(":")
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect((host, int(port)))
+    return connect(
+        url, sock=sock, max_queue=1, max_size=None, open_timeout=TIMEOUT, additional_headers=headers
+    )
+
+
+def drained_until_close(peer: ClientConnection) -> tuple[int, int]:
+    """Read everything the server had sent, up to its close: (messages, close code)."""
+    messages = 0
+    try:
+        while True:
+            peer.recv(timeout=TIMEOUT)
+            messages += 1
+    except ConnectionClosed as closed:
+        assert closed.rcvd is not None, f"dropped without a close frame after {messages} messages"
+        return messages, closed.rcvd.code
+
+
+def test_a_websocket_client_that_never_reads_is_closed_1008(stall_base: str) -> None:
+    """Packets pipelined by a `/ws` client that reads none of the answers (each 15 KB)."""
+    url = stall_base.replace("http", "ws") + "/ws"
+    with noticed("session_engine.websocket", "does not read") as stalled, not_reading(url) as peer:
+        peer.send(
+            orjson.dumps(
+                {"type": 0, "id": 1, "client_id": "desktop-main", "websocket_api_key": ACME_KEY}
+            ).decode()
+        )
+        assert orjson.loads(peer.recv(timeout=TIMEOUT))["status"] == 1
+        peer.send(orjson.dumps({"type": 12, "id": 2, "key": "big", "value": BIG_TEXT, "ttl": 0}).decode())
+        assert orjson.loads(peer.recv(timeout=TIMEOUT))["status"] == 1
+        for packet_id in range(3, 3 + PIPELINED):
+            peer.send(orjson.dumps({"type": 13, "id": packet_id, "key": "big"}).decode())
+        assert stalled.seen.wait(60), "the server never gave up on the peer"
+        answered, code = drained_until_close(peer)
+    assert code == 1008 and answered < PIPELINED
+    assert stalled.errors == []
+    assert httpx.get(stall_base + "/readyz").status_code == 200
+
+
+def test_a_json_rpc_client_that_never_reads_is_closed_1008(stall_base: str) -> None:
+    url = stall_base.replace("http", "ws") + "/rpc"
+    message = {"role": "user", "content": [{"type": "text", "text": BIG_TEXT}]}
+    upload = {"session_id": "s", "alias": "big", "value": {"type": "message", "message": message}}
+    with (
+        noticed("session_engine.websocket", "does not read") as stalled,
+        not_reading(url, **{"X-Api-Key": ACME_KEY}) as peer,
+    ):
+        peer.send(
+            orjson.dumps(
+                {"jsonrpc": "2.0", "id": 0, "method": "upload_session_object", "params": upload}
+            ).decode()
+        )
+        assert "result" in orjson.loads(peer.recv(timeout=TIMEOUT))
+        download = {"session_id": "s", "alias": "big"}
+        for request_id in range(1, 1 + PIPELINED):
+            request = {
+                "jsonrpc": "2.0",
+                "id": request_id,
+                "method": "download_session_object",
+                "params": download,
+            }
+            peer.send(orjson.dumps(request).decode())
+        assert stalled.seen.wait(60), "the server never gave up on the peer"
+        answered, code = drained_until_close(peer)
+    assert code == 1008 and answered < PIPELINED
+    assert stalled.errors == []
