@@ -27,9 +27,12 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from tests.adapters.rpc.conftest import make_config
+from session_engine.adapters.rpc.bus_auth import sign
+from tests.adapters.rpc.client import BusClient
+from tests.adapters.rpc.conftest import BUS_SECRET, make_config
 from tests.adapters.server import close_frame, running_server
 from tests.adapters.websocket.conftest import ACME_KEY
+from tests.records.helpers import record
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 10.0
@@ -375,6 +378,36 @@ def test_a_json_rpc_client_that_never_reads_is_closed_1008(stall_base: str) -> N
                 "id": request_id,
                 "method": "download_session_object",
                 "params": download,
+            }
+            peer.send(orjson.dumps(request).decode())
+        assert stalled.seen.wait(60), "the server never gave up on the peer"
+        answered, code = drained_until_close(peer)
+    assert code == 1008 and answered < PIPELINED
+    assert stalled.errors == []
+
+
+def test_a_bus_peer_pipelining_requests_it_never_reads_is_closed_1008(stall_base: str) -> None:
+    """Each `list` answer carries 30 sessions with 2 KB titles; the peer reads none of them."""
+    url = stall_base.replace("http", "ws") + "/bus"
+    with BusClient(url) as writer:
+        for n in range(30):
+            sid = f"stall-{n}"
+            writer.call("set", {"sessionId": sid, "session": record(sid, title=secrets.token_urlsafe(1500))})
+    with noticed("session_engine.websocket", "does not read") as stalled, not_reading(url) as peer:
+        challenge = orjson.loads(peer.recv(timeout=TIMEOUT))
+        signature = sign(BUS_SECRET, challenge["nonce"])
+        peer.send(orjson.dumps({"type": "auth-response", "signature": signature}).decode())
+        for _ in range(3):  # the auth result, the server's subjects, its sync-complete
+            peer.recv(timeout=TIMEOUT)
+        peer.send(orjson.dumps({"type": "subscribe-sync-complete"}).decode())
+        for n in range(PIPELINED):
+            request = {
+                "type": "request",
+                "namespace": "storage:session",
+                "subject": "list",
+                "correlationId": f"c{n}",
+                "messageId": f"m{n}",
+                "payload": {"limit": 30},
             }
             peer.send(orjson.dumps(request).decode())
         assert stalled.seen.wait(60), "the server never gave up on the peer"
