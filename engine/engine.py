@@ -16,6 +16,7 @@ from typing import IO, Any, TypeVar
 
 import anyio
 from sqlalchemy.engine import URL, Connection
+from sqlalchemy.exc import DBAPIError
 
 from session_engine.engine.backends import Backend, Durability
 from session_engine.engine.backends.base import Listener
@@ -143,6 +144,8 @@ class Engine:
                 create_tables(connection, self.backend, self._extra_projections, tables)
             done = catch_up(connection, self.backend, self.registry, self.projections)
             self.hub.head = reads.head(connection)
+        if self.backend.inline_point_reads:  # opened here, off the event loop: a connect may wait
+            self._lookup_connection = self.backend.inline_reader(self._reader)
         for name, what in done.items():
             log.info("projection %s %s", name, what)
 
@@ -216,17 +219,22 @@ class Engine:
 
         Where the backend says so (SQLite) it runs right here on the event loop, on one read
         connection kept for the purpose: such a read costs less than the hop to a worker thread, and
-        a WAL reader never waits for the writer. On PostgreSQL it is a network round trip: a thread.
+        a WAL reader never waits for the writer. That connection never waits for a lock at all
+        (`Backend.inline_reader`): a read that meets one is run again on a thread, which may wait.
+        On PostgreSQL it is a network round trip: a thread.
         """
-        if not self.backend.inline_point_reads:
-            return await self.read(function)
         connection = self._lookup_connection
         if connection is None:
-            connection = self._lookup_connection = self._reader.connect()
+            return await self.read(function)
         try:
             return function(connection)
+        except DBAPIError as error:
+            if not self.backend.busy(error):
+                raise
         finally:
             connection.rollback()  # end the read transaction: the next lookup sees new commits
+        # The file is locked: wait for it on a worker thread, never here on the event loop.
+        return await self.read(function)
 
     def _read_sync(self, function: Callable[[Connection], T]) -> T:
         with self._reader.connect() as connection:

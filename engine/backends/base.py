@@ -234,6 +234,16 @@ class Backend(ABC):
             _UPSERTS[cache_key] = statement
         return statement
 
+    # -- point reads on the event loop (`inline_point_reads`) ----------------------------------
+    def inline_reader(self, reader: sa.Engine) -> Connection:
+        """The connection point reads use on the event loop: one that never waits for a lock there
+        (a wait would freeze every connection the loop serves). Only when `inline_point_reads`."""
+        raise NotImplementedError(f"{type(self).__name__} runs no reads on the event loop")
+
+    def busy(self, error: sa.exc.DBAPIError) -> bool:
+        """True when `error` says the database was locked: the read may be retried, waiting."""
+        return False
+
     # -- the log ------------------------------------------------------------------------------
     @abstractmethod
     def lock_log(self, connection: Connection) -> None:

@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from session_engine.engine.projections.base import Bulk, ProjectionContext
 
 WAL_CHECKPOINT_PAGES = 10_000
+_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
+"""SQLite's primary result codes for a lock held elsewhere (extended codes keep them in the low byte)."""
 """The writer checkpoints SQLite's WAL once it holds this many pages (40 MiB at 4 KiB pages).
 
 SQLite's default, 1,000, checkpoints every few group commits of 64 sessions, and each checkpoint
@@ -127,6 +129,19 @@ class SqliteBackend(Backend):
 
     def insert(self, table: sa.Table) -> Any:
         return sqlite.insert(table)
+
+    # -- point reads on the event loop -------------------------------------------------------
+    def inline_reader(self, reader: sa.Engine) -> Connection:
+        """A read connection with no busy timeout: a WAL reader rarely meets a lock (another process
+        holding the file exclusively, a file that could not enter WAL mode, a recovery), and when
+        it does it answers SQLITE_BUSY at once rather than holding the event loop for 30 s."""
+        connection = reader.connect()
+        driver.execute(connection, "PRAGMA busy_timeout=0")
+        return connection
+
+    def busy(self, error: sa.exc.DBAPIError) -> bool:
+        code = getattr(error.orig, "sqlite_errorcode", None)
+        return isinstance(code, int) and code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)
 
     # -- the log ------------------------------------------------------------------------------
     def lock_log(self, connection: Connection) -> None:
