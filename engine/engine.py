@@ -12,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import IO, Any, TypeVar
 
 import anyio
@@ -378,6 +379,14 @@ class Engine:
                 replay(live, target, self.backend, self.registry, projections, upto=upto, progress=progress)
             with scratch.connect() as target:
                 return diff_projections(live, target, self.backend, projections)
+
+    async def backup(self, target: str | Path) -> None:
+        """Copy the database into the new file `target` while writers go on (SQLite's online backup).
+        Raises `BackupUnsupported`, naming the database's own tools, where there is no file backup."""
+        path = Path(target)
+        if path.exists():
+            raise ValidationFailed(f"{path} exists: a backup never overwrites a file")
+        await anyio.to_thread.run_sync(self.backend.backup, self._reader, path)
 
     async def export(self, out: IO[bytes]) -> int:
         """Write the whole log as JSON Lines, as stored. Returns the number of events."""

@@ -21,6 +21,7 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, overload
 
 import orjson
@@ -37,6 +38,7 @@ from session_engine.engine.backends.prepared import (
     Rows,
     compile_statement,
 )
+from session_engine.engine.errors import BackupUnsupported
 
 if TYPE_CHECKING:
     from session_engine.engine.projections.base import Bulk, ProjectionContext
@@ -233,6 +235,12 @@ class Backend(ABC):
                 )
             _UPSERTS[cache_key] = statement
         return statement
+
+    # -- backups --------------------------------------------------------------------------------
+    def backup(self, reader: sa.Engine, target: Path) -> None:
+        """Copy the whole database, consistent as of one instant, into the new file `target` while
+        writers go on. Raises `BackupUnsupported` (with the database's own way) where there is none."""
+        raise BackupUnsupported(f"{type(self).__name__} has no file backup")
 
     # -- point reads on the event loop (`inline_point_reads`) ----------------------------------
     def inline_reader(self, reader: sa.Engine) -> Connection:
