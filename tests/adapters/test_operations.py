@@ -175,6 +175,8 @@ def test_clients_mistakes_log_no_error_and_no_traceback(tmp_path: Path) -> None:
         lines = server.stop()
     assert quiet(lines) == []
     assert any('"message":"engine closed"' in line for line in lines)
+    serving = next(orjson.loads(line) for line in lines if '"message":"serving"' in line)
+    assert serving["urls"]["websocket"] == f"ws://127.0.0.1:{server.port}/ws"  # start-up names its URLs
 
 
 # -- HTTP timeouts -------------------------------------------------------------------------------
