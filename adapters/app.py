@@ -24,6 +24,7 @@ from starlette.routing import Route, WebSocketRoute
 from session_engine.adapters.config import ServerConfig
 from session_engine.adapters.http_transport import timed_protocol
 from session_engine.adapters.logs import redact_credentials
+from session_engine.adapters.metrics import Metrics
 from session_engine.adapters.rest.app import create_rest_app
 from session_engine.adapters.rest.hot import HotDistriRoutes
 from session_engine.adapters.retention import purge_expired_forever
@@ -39,12 +40,14 @@ READY_TIMEOUT = 2.0
 
 def create_app(engine_url: str | None, config: ServerConfig, **engine_options: Any) -> Starlette:
     websocket = WebsocketAdapter(config)
+    metrics = Metrics(lambda: app.state.engine)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         options = {"durability": config.server.durability, **engine_options}
         async with Engine.open(engine_url, **options) as engine, anyio.create_task_group() as tasks:
             app.state.engine = websocket.engine = engine
+            engine.observe_batches(metrics.observe)
             tasks.start_soon(websocket.reap_forever)
             if config.server.purge_expired_seconds > 0:
                 tasks.start_soon(purge_expired_forever, engine, config.server.purge_expired_seconds)
@@ -86,6 +89,7 @@ def create_app(engine_url: str | None, config: ServerConfig, **engine_options: A
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
+            Route("/metrics", metrics.endpoint, methods=["GET"]),
             WebSocketRoute("/ws", websocket),
             WebSocketRoute("/bus", BusAdapter(config)),
             WebSocketRoute("/rpc", JsonRpcWebsocket(config).serve),

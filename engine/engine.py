@@ -54,7 +54,7 @@ from session_engine.engine.records.service import RecordsService
 from session_engine.engine.snapshots import SessionSnapshot, snapshot_of
 from session_engine.engine.upgrade import upgrade
 from session_engine.engine.values.service import ValuesService
-from session_engine.engine.writes import Committer
+from session_engine.engine.writes import BatchObserver, Committer
 
 log = logging.getLogger("session_engine")
 T = TypeVar("T")
@@ -176,6 +176,10 @@ class Engine:
         self._reader.dispose()
 
     # -- writes -------------------------------------------------------------------------------
+    def observe_batches(self, observer: BatchObserver) -> None:
+        """Call `observer` on the event loop after each write batch with its `BatchReport` (metrics)."""
+        self._committer.observers.append(observer)
+
     async def execute(self, command: Command) -> Outcome[Any]:
         """Run a command through the group-committed write path; returns after its commit."""
         outcome: Outcome[Any] = await self._committer.submit(command)

@@ -24,6 +24,7 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
@@ -416,3 +417,43 @@ def test_a_bus_peer_pipelining_requests_it_never_reads_is_closed_1008(stall_base
         answered, code = drained_until_close(peer)
     assert code == 1008 and answered < PIPELINED
     assert stalled.errors == []
+
+
+# -- metrics -------------------------------------------------------------------------------------
+def test_metrics_count_commands_by_outcome_and_time_commits(tmp_path: Path) -> None:
+    with running_server(f"sqlite:///{tmp_path / 'metrics.db'}", make_config()) as base:
+        headers = {"X-Api-Key": ACME_KEY}
+        message = {"role": "user", "content": [{"type": "text", "text": "hi"}]}
+        upload = {"session_id": "m", "alias": "a", "value": {"type": "message", "message": message}}
+        calls = [
+            {"jsonrpc": "2.0", "id": 1, "method": "upload_session_object", "params": upload},
+            {"jsonrpc": "2.0", "id": 2, "method": "upload_session_object", "params": upload},
+            {
+                "jsonrpc": "2.0",
+                "id": 3,
+                "method": "delete_session_object",
+                "params": {"session_id": "m", "alias": "x"},
+            },
+        ]
+        answers = [httpx.post(base + "/rpc", json=call, headers=headers).json() for call in calls]
+        head = httpx.get(base + "/readyz").json()["head"]
+        scraped = httpx.get(base + "/metrics")
+    assert scraped.status_code == 200 and scraped.headers["content-type"].startswith("text/plain")
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(scraped.text)
+        for sample in family.samples
+    }
+    assert samples[("session_engine_commands_total", (("command", "UploadObject"), ("outcome", "ok")))] == 2
+    failed = [
+        key
+        for key in samples
+        if key[0] == "session_engine_commands_total" and ("command", "DeleteObject") in key[1]
+    ]
+    assert "error" in answers[2] and len(failed) == 1 and dict(failed[0][1])["outcome"] != "ok"
+    assert samples[("session_engine_commit_seconds_count", ())] >= 3
+    assert (
+        samples[("session_engine_log_head", ())]
+        == head
+        == samples[("session_engine_events_appended_total", ())]
+    )
