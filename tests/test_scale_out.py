@@ -5,13 +5,19 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
 import anyio
+import httpx
+import orjson
 import pytest
+from websockets.sync.client import connect
 
 from session_engine.engine import Engine
+from tests.adapters.test_operations import served
+from tests.databases import PostgresDatabases
 
 pytestmark = pytest.mark.anyio
 
@@ -72,3 +78,72 @@ async def test_opens_racing_a_writer_in_another_process_replay_nothing_twice(
     assert failures == [], f"{len(failures)} of {OPENS} opens failed, e.g. {failures[:3]}"
     async with Engine.open(database_url, migrate=False) as engine:
         assert await engine.verify() == []
+
+
+UPLOADS = 60
+
+
+@pytest.mark.postgres
+def test_two_servers_on_one_postgresql_database(
+    postgres_databases: PostgresDatabases, tmp_path: Path
+) -> None:
+    """Two `serve` processes, writers through both: every write lands once, positions stay gap-free,
+    each serves what the other wrote, and a subscriber on one sees the other's writes in order."""
+    url = postgres_databases.fresh()
+    with (
+        served(tmp_path, database=url) as first,
+        served(tmp_path, database=url) as second,
+        connect(first.base.replace("http", "ws") + "/rpc", open_timeout=10) as subscriber,
+    ):
+        bases = [first.base, second.base]
+        subscriber.send(
+            orjson.dumps(
+                {"jsonrpc": "2.0", "id": 0, "method": "subscription/add", "params": {"scope_id": "default"}}
+            ).decode()
+        )
+        assert orjson.loads(subscriber.recv(timeout=10)) == {"jsonrpc": "2.0", "id": 0, "result": {}}
+
+        def write(writer: int) -> None:
+            with httpx.Client() as client:
+                for n in range(UPLOADS):
+                    message = {"role": "user", "content": [{"type": "text", "text": f"{writer}-{n}"}]}
+                    params = {
+                        "session_id": f"w{writer}",
+                        "alias": f"a{n}",
+                        "value": {"type": "message", "message": message},
+                    }
+                    call = {"jsonrpc": "2.0", "id": n, "method": "upload_session_object", "params": params}
+                    answer = client.post(bases[(writer + n) % 2] + "/rpc", json=call).json()
+                    assert answer.get("result") == {}, answer
+
+        threads = [threading.Thread(target=write, args=(writer,)) for writer in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for base in bases:
+            for writer in range(4):
+                listed = httpx.post(
+                    base + "/rpc",
+                    json={
+                        "jsonrpc": "2.0",
+                        "id": 1,
+                        "method": "list_session_objects",
+                        "params": {"session_id": f"w{writer}"},
+                    },
+                ).json()["result"]
+                assert len(listed["objects"]) == UPLOADS, listed
+        pushed = [orjson.loads(subscriber.recv(timeout=30))["params"] for _ in range(4 * UPLOADS)]
+        ids = [event["id"] for event in pushed]
+        assert ids == sorted(ids) and len(set(ids)) == len(ids)
+        first.stop()
+        second.stop()
+
+    async def check() -> None:
+        async with Engine.open(url, migrate=False) as engine:
+            log = await engine.read_all(after=0, limit=100_000)
+            assert [e.position for e in log] == list(range(1, len(log) + 1))
+            assert len({(e.stream, e.version) for e in log}) == len(log)
+            assert await engine.verify() == []
+
+    anyio.run(check)

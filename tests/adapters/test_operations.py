@@ -48,17 +48,17 @@ def free_port() -> int:
 class Served:
     """`session-engine serve` in a subprocess; `stop()` stops it gracefully and returns its log lines."""
 
-    def __init__(self, tmp_path: Path, config: str = "") -> None:
+    def __init__(self, tmp_path: Path, config: str = "", database: str | None = None) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.log_path = tmp_path / "server.log"
+        self.log_path = tmp_path / f"server-{self.port}.log"
         command = [sys.executable, "-m", "session_engine.adapters.cli.main", "serve"]
         command += ["--port", str(self.port)]
         if config:
             path = tmp_path / "server.toml"
             path.write_text(config)
             command += ["--config", str(path)]
-        env = {**os.environ, "SESSION_ENGINE_DATABASE": f"sqlite:///{tmp_path / 'serve.db'}"}
+        env = {**os.environ, "SESSION_ENGINE_DATABASE": database or f"sqlite:///{tmp_path / 'serve.db'}"}
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(command, cwd=ROOT, env=env, stderr=log)
         deadline = time.monotonic() + 30
@@ -82,8 +82,8 @@ class Served:
 
 
 @contextlib.contextmanager
-def served(tmp_path: Path, config: str = "") -> Iterator[Served]:
-    server = Served(tmp_path, config)
+def served(tmp_path: Path, config: str = "", database: str | None = None) -> Iterator[Served]:
+    server = Served(tmp_path, config, database)
     try:
         yield server
     finally:
