@@ -109,6 +109,7 @@ def create_app(engine_url: str | None, config: ServerConfig, **engine_options: A
     app.state.engine = None
     app.state.config = config
     app.state.websocket = websocket
+    app.state.metrics = metrics
     return app
 
 
@@ -118,13 +119,14 @@ def uvicorn_config(
     """The uvicorn settings this app relies on (one place for `serve`, tests and benchmarks)."""
     redact_credentials()  # uvicorn logs each request's query string: never an API key
     limits = config.limits
+    metrics: Metrics | None = getattr(app.state, "metrics", None)
     return uvicorn.Config(
         app,
         host=host,
         port=port,
-        http=timed_protocol(limits),
+        http=timed_protocol(limits, metrics),
         timeout_keep_alive=limits.idle_timeout_seconds,  # type: ignore[arg-type]
-        ws=websocket_protocol(limits),
+        ws=websocket_protocol(limits, metrics),
         # A hard backstop: uvicorn refuses bigger frames (1009) before the app sees them.
         ws_max_size=limits.max_frame_bytes * 4 + 1024,
         timeout_graceful_shutdown=math.ceil(config.server.graceful_shutdown_seconds),

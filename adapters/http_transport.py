@@ -27,8 +27,10 @@ from typing import Any, ClassVar
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from session_engine.adapters.config import Limits
+from session_engine.adapters.metrics import Metrics
 
 REQUEST_TIMEOUT = 408
+HTTP = "http"
 _TIMED_OUT = b"request timed out"
 
 
@@ -37,6 +39,7 @@ class TimedHttpProtocol(HttpToolsProtocol):
 
     header_timeout: ClassVar[float] = 10.0
     body_timeout: ClassVar[float] = 60.0
+    metrics: ClassVar[Metrics | None] = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -44,6 +47,8 @@ class TimedHttpProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        if self.metrics is not None:
+            self.metrics.opened(HTTP)
         # Silent from the start: the same rule as silent between requests.
         self.timeout_keep_alive_task = self.loop.call_later(
             self.timeout_keep_alive, self.timeout_keep_alive_handler
@@ -51,10 +56,14 @@ class TimedHttpProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        if self.metrics is not None:
+            self.metrics.closed(HTTP)
         super().connection_lost(exc)
 
     def handle_websocket_upgrade(self) -> None:
         self._disarm()
+        if self.metrics is not None:
+            self.metrics.closed(HTTP)  # the websocket protocol counts it from here on
         super().handle_websocket_upgrade()
 
     # -- parser callbacks ---------------------------------------------------------------------
@@ -106,10 +115,12 @@ class TimedHttpProtocol(HttpToolsProtocol):
         self.transport.close()
 
 
-def timed_protocol(limits: Limits) -> type[TimedHttpProtocol]:
-    """The protocol class for `uvicorn.Config(http=...)` with `limits`' header and body timeouts."""
-    return type(
-        "TimedHttpProtocol",
-        (TimedHttpProtocol,),
-        {"header_timeout": limits.header_timeout_seconds, "body_timeout": limits.body_timeout_seconds},
-    )
+def timed_protocol(limits: Limits, metrics: Metrics | None = None) -> type[TimedHttpProtocol]:
+    """The protocol class for `uvicorn.Config(http=...)` with `limits`' header and body timeouts,
+    counting open connections in `metrics`."""
+    settings = {
+        "header_timeout": limits.header_timeout_seconds,
+        "body_timeout": limits.body_timeout_seconds,
+        "metrics": metrics,
+    }
+    return type("TimedHttpProtocol", (TimedHttpProtocol,), settings)

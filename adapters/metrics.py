@@ -23,6 +23,8 @@ from starlette.responses import Response
 from session_engine.engine import Engine
 from session_engine.engine.writes import BatchReport
 
+SURFACES = {"/ws": "websocket", "/rpc": "jsonrpc", "/bus": "bus"}
+"""A websocket's surface by its path (any other path: `other`)."""
 BATCH_SIZES = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 COMMIT_SECONDS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
@@ -52,6 +54,29 @@ class Metrics:
             "session_engine_log_head", "The log's head position as this process knows it.", registry=registry
         )
         head.set_function(lambda: float(self._head(engine)))
+
+        self.connections = Gauge(
+            "session_engine_open_connections",
+            "Open connections by surface: http (before any upgrade), websocket (/ws), jsonrpc (/rpc), bus.",
+            ["surface"],
+            registry=registry,
+        )
+        self.closes = Counter(
+            "session_engine_websocket_closes",
+            "Websocket connections ended, by surface and the close code the server sent (1006: none).",
+            ["surface", "code"],
+            registry=registry,
+        )
+
+    def opened(self, surface: str) -> None:
+        self.connections.labels(surface).inc()
+
+    def closed(self, surface: str) -> None:
+        self.connections.labels(surface).dec()
+
+    def websocket_closed(self, surface: str, code: int) -> None:
+        self.closed(surface)
+        self.closes.labels(surface, str(code)).inc()
 
     @staticmethod
     def _head(engine: Callable[[], Engine | None]) -> int:

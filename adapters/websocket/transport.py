@@ -30,6 +30,7 @@ from typing import Any, ClassVar
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from session_engine.adapters.config import Limits
+from session_engine.adapters.metrics import SURFACES, Metrics
 
 EXTENSION = "session_engine"
 INVALID_FRAME_PAYLOAD = 1007
@@ -50,13 +51,16 @@ def hooks_of(scope: Mapping[str, Any]) -> ConnectionHooks | None:
 
 
 class HookedWebSocketProtocol(WebSocketsSansIOProtocol):
-    """Use `websocket_protocol(limits)`: the class carries the send stall timeout."""
+    """Use `websocket_protocol(limits, metrics)`: the class carries the send stall timeout."""
 
     send_stall_seconds: ClassVar[float] = 30.0
+    metrics: ClassVar[Metrics | None] = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.stall_timer: TimerHandle | None = None
+        self.surface: str | None = None
+        """Set once the upgrade is accepted: the connection counts in `metrics` from then on."""
 
     def handle_connect(self, event: Any) -> None:
         self.hooks = ConnectionHooks()
@@ -64,6 +68,9 @@ class HookedWebSocketProtocol(WebSocketsSansIOProtocol):
         scope = getattr(self, "scope", None)
         if scope is not None:  # the upgrade was accepted by the handshake layer
             scope["extensions"][EXTENSION] = self.hooks
+            self.surface = SURFACES.get(scope["path"], "other")
+            if self.metrics is not None:
+                self.metrics.opened(self.surface)
 
     def handle_ping(self) -> None:
         super().handle_ping()
@@ -90,6 +97,9 @@ class HookedWebSocketProtocol(WebSocketsSansIOProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_stall()
+        if self.metrics is not None and self.surface is not None:
+            sent = self.conn.close_sent
+            self.metrics.websocket_closed(self.surface, sent.code if sent is not None else 1006)
         super().connection_lost(exc)
 
     def _cancel_stall(self) -> None:
@@ -140,10 +150,8 @@ def _is_utf8(frames: list[bytes]) -> bool:
     return True
 
 
-def websocket_protocol(limits: Limits) -> type[HookedWebSocketProtocol]:
-    """The protocol class for `uvicorn.Config(ws=...)` with `limits`' send stall timeout."""
-    return type(
-        "HookedWebSocketProtocol",
-        (HookedWebSocketProtocol,),
-        {"send_stall_seconds": limits.send_stall_seconds},
-    )
+def websocket_protocol(limits: Limits, metrics: Metrics | None = None) -> type[HookedWebSocketProtocol]:
+    """The protocol class for `uvicorn.Config(ws=...)` with `limits`' send stall timeout, counting
+    connections and closes in `metrics`."""
+    settings = {"send_stall_seconds": limits.send_stall_seconds, "metrics": metrics}
+    return type("HookedWebSocketProtocol", (HookedWebSocketProtocol,), settings)

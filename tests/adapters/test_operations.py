@@ -452,8 +452,43 @@ def test_metrics_count_commands_by_outcome_and_time_commits(tmp_path: Path) -> N
     ]
     assert "error" in answers[2] and len(failed) == 1 and dict(failed[0][1])["outcome"] != "ok"
     assert samples[("session_engine_commit_seconds_count", ())] >= 3
+    assert samples[("session_engine_open_connections", (("surface", "http"),))] >= 1  # the scrape's own
     assert (
         samples[("session_engine_log_head", ())]
         == head
         == samples[("session_engine_events_appended_total", ())]
     )
+
+
+def test_metrics_count_websocket_connections_and_closes_by_code(tmp_path: Path) -> None:
+    with running_server(f"sqlite:///{tmp_path / 'metrics.db'}", make_config()) as base:
+        ws = base.replace("http", "ws")
+        with connect(ws + "/bus", open_timeout=TIMEOUT) as peer:
+            assert scraped(base)[("session_engine_open_connections", (("surface", "bus"),))] == 1
+            peer.send(b"\xff", text=True)
+            assert close_frame(peer, TIMEOUT)[0] == 1007
+        with connect(ws + "/rpc", open_timeout=TIMEOUT, additional_headers={"X-Api-Key": ACME_KEY}):
+            pass  # the client closes: the server's echo is 1000
+        closes = {("bus", "1007"), ("jsonrpc", "1000")}
+        for _ in range(1000):  # the server counts a close once its socket is gone: soon after
+            samples = scraped(base)
+            counted = {
+                (dict(labels)["surface"], dict(labels)["code"])
+                for (name, labels), value in samples.items()
+                if name == "session_engine_websocket_closes_total" and value == 1
+            }
+            if counted == closes:
+                break
+            time.sleep(0.01)
+        assert counted == closes
+        assert samples[("session_engine_open_connections", (("surface", "bus"),))] == 0
+        assert samples[("session_engine_open_connections", (("surface", "jsonrpc"),))] == 0
+
+
+def scraped(base: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    text = httpx.get(base + "/metrics").text
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
