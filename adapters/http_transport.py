@@ -35,7 +35,8 @@ _TIMED_OUT = b"request timed out"
 
 
 class TimedHttpProtocol(HttpToolsProtocol):
-    """Use `timed_protocol(limits)`: the class carries its timeouts (uvicorn builds one per connection)."""
+    """Use `timed_protocol(limits, metrics)`: the class carries its settings (uvicorn builds one per
+    connection)."""
 
     header_timeout: ClassVar[float] = 10.0
     body_timeout: ClassVar[float] = 60.0

@@ -30,6 +30,8 @@ COMMIT_SECONDS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.
 
 
 class Metrics:
+    """One app's metrics; `engine` gives the open engine (None before start-up and after shutdown)."""
+
     def __init__(self, engine: Callable[[], Engine | None]) -> None:
         self.registry = registry = CollectorRegistry()
         self.commands = Counter(
