@@ -56,6 +56,18 @@ class Metrics:
             "session_engine_log_head", "The log's head position as this process knows it.", registry=registry
         )
         head.set_function(lambda: float(self._head(engine)))
+        pending = Gauge(
+            "session_engine_pending_writes",
+            "Commands submitted, not yet answered: the write queue's depth, the committing batch included.",
+            registry=registry,
+        )
+        pending.set_function(lambda: float(self._read(engine, lambda e: e.pending_writes)))
+        followers = Gauge(
+            "session_engine_subscriptions",
+            "Subscriptions following the log, on every surface.",
+            registry=registry,
+        )
+        followers.set_function(lambda: float(self._read(engine, lambda e: e.hub.followers)))
 
         self.connections = Gauge(
             "session_engine_open_connections",
@@ -84,6 +96,11 @@ class Metrics:
     def _head(engine: Callable[[], Engine | None]) -> int:
         open_engine = engine()
         return 0 if open_engine is None else open_engine.hub.head
+
+    @staticmethod
+    def _read(engine: Callable[[], Engine | None], figure: Callable[[Engine], int]) -> int:
+        open_engine = engine()
+        return 0 if open_engine is None else figure(open_engine)
 
     def observe(self, report: BatchReport) -> None:
         """An `Engine.observe_batches` observer (on the event loop, once per batch)."""

@@ -176,6 +176,11 @@ class Engine:
         self._reader.dispose()
 
     # -- writes -------------------------------------------------------------------------------
+    @property
+    def pending_writes(self) -> int:
+        """Commands submitted and not yet answered: waiting for a batch or being committed."""
+        return self._committer.submitted - self._committer.commands
+
     def observe_batches(self, observer: BatchObserver) -> None:
         """Call `observer` on the event loop after each write batch with its `BatchReport` (metrics)."""
         self._committer.observers.append(observer)

@@ -131,6 +131,8 @@ class Committer:
         self._advance = CheckpointAdvance(projections, backend)
         self.batches = 0
         self.commands = 0
+        self.submitted = 0
+        """Commands submitted; less `commands` (answered): those waiting or being committed."""
         self.committing = 0
         """The head this process is committing or has committed: NOTIFYs up to it are its own."""
         self.observers: list[BatchObserver] = []
@@ -155,6 +157,7 @@ class Committer:
         if self._closing:
             raise EngineClosed("the engine is closing; no new writes are accepted")
         waiter = bridge.waiter()
+        self.submitted += 1
         gathering = self._gathering
         gathering.append(_Pending(command, waiter, answer_append))
         if len(gathering) == 1:
@@ -178,6 +181,7 @@ class Committer:
                 self._wake.notify()
                 return
         closed = EngineClosed("the engine is closing; no new writes are accepted")
+        self.commands += len(batch)
         for pending in batch:
             self._bridge.settle(pending.waiter, None, closed)  # type: ignore[union-attr]
 

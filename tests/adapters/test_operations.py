@@ -453,6 +453,7 @@ def test_metrics_count_commands_by_outcome_and_time_commits(tmp_path: Path) -> N
     assert "error" in answers[2] and len(failed) == 1 and dict(failed[0][1])["outcome"] != "ok"
     assert samples[("session_engine_commit_seconds_count", ())] >= 3
     assert samples[("session_engine_open_connections", (("surface", "http"),))] >= 1  # the scrape's own
+    assert samples[("session_engine_pending_writes", ())] == 0  # every command answered
     assert (
         samples[("session_engine_log_head", ())]
         == head
@@ -467,8 +468,12 @@ def test_metrics_count_websocket_connections_and_closes_by_code(tmp_path: Path) 
             assert scraped(base)[("session_engine_open_connections", (("surface", "bus"),))] == 1
             peer.send(b"\xff", text=True)
             assert close_frame(peer, TIMEOUT)[0] == 1007
-        with connect(ws + "/rpc", open_timeout=TIMEOUT, additional_headers={"X-Api-Key": ACME_KEY}):
-            pass  # the client closes: the server's echo is 1000
+        with connect(ws + "/rpc", open_timeout=TIMEOUT, additional_headers={"X-Api-Key": ACME_KEY}) as rpc:
+            add = {"jsonrpc": "2.0", "id": 1, "method": "subscription/add", "params": {"scope_id": "acme"}}
+            rpc.send(orjson.dumps(add).decode())
+            assert orjson.loads(rpc.recv(timeout=TIMEOUT)) == {"jsonrpc": "2.0", "id": 1, "result": {}}
+            assert scraped(base)[("session_engine_subscriptions", ())] == 1
+        # the client closes: the server's echo is 1000
         closes = {("bus", "1007"), ("jsonrpc", "1000")}
         for _ in range(1000):  # the server counts a close once its socket is gone: soon after
             samples = scraped(base)
@@ -477,12 +482,13 @@ def test_metrics_count_websocket_connections_and_closes_by_code(tmp_path: Path) 
                 for (name, labels), value in samples.items()
                 if name == "session_engine_websocket_closes_total" and value == 1
             }
-            if counted == closes:
+            if counted == closes and samples[("session_engine_subscriptions", ())] == 0:
                 break
             time.sleep(0.01)
         assert counted == closes
         assert samples[("session_engine_open_connections", (("surface", "bus"),))] == 0
         assert samples[("session_engine_open_connections", (("surface", "jsonrpc"),))] == 0
+        assert samples[("session_engine_subscriptions", ())] == 0
 
 
 def scraped(base: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
