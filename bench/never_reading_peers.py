@@ -24,7 +24,7 @@ import httpx
 import orjson
 from websockets.sync.client import ClientConnection, connect
 
-from session_engine.adapters.rpc.bus_auth import sign
+from session_engine.adapters.rpc.bus.auth import sign
 
 SECRET = "bench-bus-secret-0123456789"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from typing import Any
 
 import anyio
 import pytest
@@ -63,6 +64,29 @@ async def test_catch_up_reads_beyond_the_memory_buffer(database_url: str) -> Non
         with anyio.fail_after(10):
             events = await take(engine.subscribe(after=0), 31 - 1)
         assert [e.position for e in events] == list(range(1, 31))
+
+
+async def test_a_subscriber_cancelled_during_a_read_gets_none_of_its_events(engine: Engine) -> None:
+    """An unsubscribe answered while a page is read in a worker thread (shielded from
+    cancellation) stops the events that page returns: none is delivered after it."""
+    for i in range(3):
+        await engine.append("ns", "s", [NewEvent("noted", {"i": i})])
+    engine.hub._recent.clear()
+    read_page = engine.hub._read_page
+    seen: list[int] = []
+    with anyio.CancelScope() as scope:
+
+        async def read_while_unsubscribed(after: int, limit: int) -> list[Any]:
+            page = await read_page(after, limit)
+            scope.cancel()
+            return page
+
+        engine.hub._read_page = read_while_unsubscribed
+        with anyio.fail_after(10):
+            async for event in engine.subscribe(after=0):
+                seen.append(event.position)
+    assert scope.cancelled_caught
+    assert seen == []
 
 
 CHILD = textwrap.dedent(

@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
+from fastapi_offline import FastAPIOffline
 
 from session_engine.adapters.config import ServerConfig
 from session_engine.adapters.rest import blobhub_routes, distri, errors, history, objects, records
@@ -36,7 +37,9 @@ def _unique_id(prefix: str) -> Callable[[APIRoute], str]:
 
 
 def create_rest_app(config: ServerConfig, engine: Callable[[], Engine | None]) -> FastAPI:
-    app = FastAPI(
+    # Swagger UI's assets ship in the package (fastapi-offline): /docs renders with no network.
+    app = FastAPIOffline(
+        static_url="/docs/assets",
         title=TITLE,
         version=VERSION,
         description=DESCRIPTION,

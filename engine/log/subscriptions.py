@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import anyio
+import anyio.lowlevel
 
 from session_engine.engine.log.records import RecordedEvent
 
@@ -96,6 +97,9 @@ class SubscriptionHub:
                 batch = self._buffered_after(position, page)
                 if batch is None:
                     batch = await self._read_page(position, page)
+                    # The read ran in a worker thread, shielded from cancellation: a subscriber
+                    # cancelled meanwhile (an unsubscribe already answered) gets none of its events.
+                    await anyio.lowlevel.checkpoint_if_cancelled()
                 if batch:
                     for event in batch:
                         position = event.position

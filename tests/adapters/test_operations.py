@@ -28,7 +28,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from session_engine.adapters.rpc.bus_auth import sign
+from session_engine.adapters.rpc.bus.auth import sign
 from tests.adapters.rpc.client import BusClient
 from tests.adapters.rpc.conftest import BUS_SECRET, make_config
 from tests.adapters.server import close_frame, running_server
