@@ -122,6 +122,33 @@ class Scratch:
         with self.engine.begin() as connection:
             yield connection
 
+    def reach(self, connection: Connection) -> str:
+        """The copy as a schema name that statements on the live `connection` can qualify its tables
+        with (a live rebuild's swap reads the copy from the live database's transaction)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot be reached from the live database")
+
+    def release(self, connection: Connection) -> None:
+        """Undo `reach` on `connection`, in a transaction after the one that read the copy."""
+
+    def copy_into(self, connection: Connection, tables: Sequence[sa.Table]) -> None:
+        """Replace the rows of the live `tables` with the copy's, inside the caller's transaction.
+
+        Every table is emptied first (children first), then each is emptied again just before it
+        is filled: triggers on an earlier table (full-text and term indexes) may have written rows
+        into it, and the copy already holds what those triggers made from the same rows.
+        """
+        source = self.reach(connection)
+        quote = connection.dialect.identifier_preparer.quote
+        for table in reversed(tables):
+            connection.execute(table.delete())
+        for table in tables:
+            columns = ", ".join(quote(column.name) for column in table.columns)
+            connection.execute(table.delete())
+            connection.exec_driver_sql(
+                f"INSERT INTO {quote(table.name)} ({columns})"
+                f" SELECT {columns} FROM {quote(source)}.{quote(table.name)}"
+            )
+
 
 class Backend(ABC):
     """What the engine needs of a database, and the SQL it takes to get it there."""

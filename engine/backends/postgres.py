@@ -276,6 +276,9 @@ class _SchemaScratch(Scratch):
     def for_ddl(self, connection: Connection) -> Connection:
         return connection.execution_options(schema_translate_map={None: self.schema})
 
+    def reach(self, connection: Connection) -> str:
+        return self.schema
+
     @contextlib.contextmanager
     def connect(self) -> Iterator[Connection]:
         with self.engine.begin() as connection:

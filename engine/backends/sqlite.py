@@ -7,6 +7,7 @@ import functools
 import os
 import sqlite3
 import tempfile
+import uuid
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -236,9 +237,28 @@ class SqliteBackend(Backend):
             writer=True
         )
         try:
-            yield Scratch(engine)
+            yield _FileScratch(engine, path)
         finally:
             engine.dispose()
             for name in os.listdir(directory):
                 os.unlink(os.path.join(directory, name))
             os.rmdir(directory)
+
+
+class _FileScratch(Scratch):
+    """A scratch copy in a file of its own, attached to the live connection to be read there."""
+
+    def __init__(self, engine: sa.Engine, path: str) -> None:
+        super().__init__(engine)
+        self.path = path
+        self.alias = f"scratch_{uuid.uuid4().hex[:12]}"
+
+    def reach(self, connection: Connection) -> str:
+        # ATTACH works inside a transaction; DETACH only after it (`release`).
+        connection.exec_driver_sql(f"ATTACH DATABASE ? AS {self.alias}", (self.path,))
+        return self.alias
+
+    def release(self, connection: Connection) -> None:
+        attached = {row[1] for row in connection.exec_driver_sql("PRAGMA database_list")}
+        if self.alias in attached:
+            connection.exec_driver_sql(f"DETACH DATABASE {self.alias}")
