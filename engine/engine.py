@@ -435,11 +435,16 @@ class Engine:
         return await self._committer.exclusive(run)
 
     async def rebuild_live(
-        self, names: Iterable[str] | None = None, *, progress: Callable[[int], None] | None = None
+        self,
+        names: Iterable[str] | None = None,
+        *,
+        progress: Callable[[int], None] | None = None,
+        locked_tail: int = live_rebuild.LOCKED_TAIL,
     ) -> LiveRebuild:
         """Rebuild projections into a scratch copy from a snapshot of the log while writers go on,
         catch the copy up with what they wrote, then replay the last tail and swap the copy in under
-        the log lock, in one short transaction (specs/audit.md, "Live rebuild")."""
+        the log lock, in one short transaction (specs/audit.md, "Live rebuild"). `locked_tail`: the
+        longest tail left for the swap to replay under the lock."""
         projections = self.projections.named(names)
         backend, registry = self.backend, self.registry
         stack = contextlib.ExitStack()
@@ -456,7 +461,7 @@ class Engine:
             covered, applied = await anyio.to_thread.run_sync(fill_from, 0, limiter=self._readers)
             first = covered
             for _ in range(live_rebuild.CATCH_UP_ROUNDS):
-                if await self.head() - covered <= live_rebuild.LOCKED_TAIL:
+                if await self.head() - covered <= locked_tail:
                     break
                 covered, more = await anyio.to_thread.run_sync(fill_from, covered, limiter=self._readers)
                 applied += more

@@ -123,27 +123,31 @@ def history(database: str | None, session_id: str, namespace: str, as_json: bool
 @database_option
 @click.option("--projection", "-p", "names", multiple=True, help="Only these projections (default: all).")
 def replay(database: str | None, names: tuple[str, ...]) -> None:
-    """Drop projections and rebuild them from the log."""
+    """Rebuild projections from the log while writers go on (a server may be running): into a
+    scratch copy, caught up with what was written meanwhile, then swapped in under the log lock,
+    which writers wait for only while the last tail is replayed and the copy's rows are moved in."""
 
-    async def job(engine: Engine) -> tuple[list[str], int, int]:
+    async def job(engine: Engine) -> tuple[list[str], int, Any]:
         chosen = [p.name for p in engine.projections.named(names or None)]  # unknown names: refused
         head = await engine.head()
         covered = 0
 
-        with progress_bar(head, "replaying") as advance:
+        with progress_bar(head, "replaying into a scratch copy") as advance:
 
             def seen(n: int) -> None:
                 nonlocal covered
                 covered += n
                 advance(n)
 
-            applied = await engine.rebuild(names or None, progress=seen)
-        return chosen, covered, applied
+            done = await engine.rebuild_live(names or None, progress=seen)
+        return chosen, covered, done
 
-    chosen, covered, applied = run_read_only(database, job)
+    chosen, covered, done = run_read_only(database, job)
     click.echo(
-        f"rebuilt from {covered:,} events (the whole log): {', '.join(chosen)};"
-        f" {applied:,} of those events were for these projections"
+        f"rebuilt from {covered:,} events (the whole log) into a scratch copy, up to position {done.upto:,},"
+        f" and swapped in: {', '.join(chosen)}; {done.applied:,} of those events were for these projections;"
+        f" {done.caught_up:,} written during the rebuild were caught up, {done.locked:,} of them while"
+        " holding the log lock"
     )
 
 

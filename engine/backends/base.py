@@ -131,16 +131,13 @@ class Scratch:
         """Undo `reach` on `connection`, in a transaction after the one that read the copy."""
 
     def copy_into(self, connection: Connection, tables: Sequence[sa.Table]) -> None:
-        """Replace the rows of the live `tables` with the copy's, inside the caller's transaction.
-
-        Every table is emptied first (children first), then each is emptied again just before it
-        is filled: triggers on an earlier table (full-text and term indexes) may have written rows
-        into it, and the copy already holds what those triggers made from the same rows.
+        """Fill the live `tables`, emptied by the caller, with the copy's rows, inside the caller's
+        transaction. Each is emptied again just before it is filled: triggers on an earlier table
+        (full-text and term indexes) may have written rows into it, and the copy already holds what
+        those triggers made of the same rows.
         """
         source = self.reach(connection)
         quote = connection.dialect.identifier_preparer.quote
-        for table in reversed(tables):
-            connection.execute(table.delete())
         for table in tables:
             columns = ", ".join(quote(column.name) for column in table.columns)
             connection.execute(table.delete())

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 from session_engine.engine.backends import Backend, Scratch
 from session_engine.engine.events import EventRegistry
 from session_engine.engine.log import reads
-from session_engine.engine.projections.base import Projection
+from session_engine.engine.projections.base import Projection, ProjectionContext
 from session_engine.engine.projections.rebuild import REPLAY_PAGE, Progress, replay
 from session_engine.engine.projections.registry import write_checkpoint
 
@@ -81,8 +81,11 @@ def swap(
             applied = replay(
                 connection, target, backend, registry, projections, after=after, upto=upto, progress=progress
             )
-    tables = [table for projection in projections for table in projection.tables]
-    scratch.copy_into(connection, tables)
+    context = ProjectionContext(connection, backend)
+    for projection in reversed(projections):  # in the order `rebuild_in_place` empties them
+        projection.clear(context)
+    context.flush()
+    scratch.copy_into(connection, [table for projection in projections for table in projection.tables])
     for projection in projections:
         write_checkpoint(connection, projection, upto)
     return upto, applied
