@@ -1,0 +1,85 @@
+"""Write latency during a rebuild: in place (the log lock held throughout) against live (a scratch
+copy built while writers go on, swapped in under the lock; specs/audit.md, "Live rebuild").
+
+The log is `bench.replay_rate`'s realistic mix of every domain's events (`--events`, default
+1,000,000). One writer sets a value, waits for the answer, and sets the next, for the whole of each
+rebuild; the table gives the rebuild's duration, the writes made meanwhile and their worst and
+99th-percentile latency, and for the live rebuild how many events were caught up under the lock.
+
+    python -m bench.live_rebuild [--events 1000000] [--backends sqlite,postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import anyio
+
+from bench.common import Stopwatch, database, percentile, show
+from bench.replay_rate import fill
+from session_engine.engine import Engine
+
+
+async def measure(url: str, live: bool) -> tuple[object, ...]:
+    async with Engine.open(url) as engine:
+        latencies: list[float] = []
+        done = anyio.Event()
+
+        async def write() -> None:
+            n = 0
+            while not done.is_set():
+                started = time.perf_counter()
+                await engine.values.set("bench", f"writer-{n % 16}", f"k{n % 64}", n)
+                latencies.append(time.perf_counter() - started)
+                n += 1
+
+        locked: object = "-"
+        async with anyio.create_task_group() as group:
+            group.start_soon(write)
+            await anyio.sleep(0.2)
+            before = len(latencies)
+            with Stopwatch() as watch:
+                if live:
+                    locked = f"{(await engine.rebuild_live()).locked:,}"
+                else:
+                    await engine.rebuild(live=False)
+            done.set()
+        during = latencies[before:]
+        return (
+            "live" if live else "in place",
+            f"{watch.seconds:.1f} s",
+            f"{len(during):,}",
+            f"{max(during) * 1000:.0f} ms",
+            f"{percentile(during, 99) * 1000:.1f} ms",
+            locked,
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--backends", default="sqlite,postgres")
+    args = parser.parse_args()
+    for backend in args.backends.split(","):
+        with database(backend) as url:
+            fill(url, args.events, mix=True)
+            rows = [anyio.run(measure, url, False), anyio.run(measure, url, True)]
+        show(
+            f"Writes during a rebuild of {args.events:,} mixed events ({backend})",
+            [
+                "rebuild",
+                "duration",
+                "writes during it",
+                "worst write",
+                "p99 write",
+                "caught up under the lock",
+            ],
+            rows,
+        )
+
+
+if __name__ == "__main__":
+    main()
