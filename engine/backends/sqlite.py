@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import re
 import sqlite3
 import tempfile
 import uuid
@@ -258,7 +259,30 @@ class _FileScratch(Scratch):
         connection.exec_driver_sql(f"ATTACH DATABASE ? AS {self.alias}", (self.path,))
         return self.alias
 
+    def copy_into(self, connection: Connection, tables: Sequence[sa.Table]) -> None:
+        """The copy as `Scratch.copy_into` makes it, with the triggers that write into the copied
+        tables (the term index's) dropped meanwhile and re-created after, in the same transaction:
+        the copy holds what they wrote. Full-text indexes outside the tables keep their triggers."""
+        names = {table.name for table in tables}
+        rows = connection.exec_driver_sql(
+            "SELECT name, tbl_name, sql FROM main.sqlite_master WHERE type = 'trigger'"
+        ).fetchall()
+        suspended = [(name, sql) for name, table, sql in rows if table in names and _writes_into(sql, names)]
+        for name, _ in suspended:
+            connection.exec_driver_sql(f'DROP TRIGGER main."{name}"')
+        super().copy_into(connection, tables)
+        for _, sql in suspended:
+            connection.exec_driver_sql(sql)
+
     def release(self, connection: Connection) -> None:
         attached = {row[1] for row in connection.exec_driver_sql("PRAGMA database_list")}
         if self.alias in attached:
             connection.exec_driver_sql(f"DETACH DATABASE {self.alias}")
+
+
+def _writes_into(sql: str, tables: set[str]) -> bool:
+    """True when a trigger's body inserts into, updates or deletes from one of `tables`."""
+    targets = re.findall(
+        r"(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM)\s+[\"`]?(\w+)", sql, re.IGNORECASE
+    )
+    return any(target in tables for target in targets)
