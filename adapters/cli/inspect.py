@@ -27,7 +27,8 @@ namespace_option = click.option(
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 
 
-def _instant(name: str, text: str) -> datetime:
+def instant_option(name: str, text: str) -> datetime:
+    """An ISO 8601 instant with a zone, or a one-line failure naming the option."""
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
@@ -40,7 +41,8 @@ def _instant(name: str, text: str) -> datetime:
         fail(f"{name} is out of range: {text!r}")
 
 
-def _whole(name: str, text: str, least: int, most: int) -> int:
+def whole_option(name: str, text: str, least: int, most: int) -> int:
+    """A whole number in [least, most], or a one-line failure naming the option."""
     if not (text.isascii() and text.isdigit()) or not least <= int(text) <= most:
         fail(f"{name} must be a whole number from {least} to {most}, got {text!r}")
     return int(text)
@@ -48,7 +50,7 @@ def _whole(name: str, text: str, least: int, most: int) -> int:
 
 def _point(name: str, text: str) -> int | datetime:
     """A version (digits) or an instant."""
-    return int(text) if text.isascii() and text.isdigit() else _instant(name, text)
+    return int(text) if text.isascii() and text.isdigit() else instant_option(name, text)
 
 
 def _time(instant: datetime | None) -> str:
@@ -87,11 +89,11 @@ def state(
         fail("give at most one of --version, --position or --at")
     cut: dict[str, Any] = {"at": datetime.now(UTC)}
     if version is not None:
-        cut = {"version": _whole("--version", version, 0, 2**31 - 1)}
+        cut = {"version": whole_option("--version", version, 0, 2**31 - 1)}
     elif position is not None:
-        cut = {"position": _whole("--position", position, 0, 2**63 - 1)}
+        cut = {"position": whole_option("--position", position, 0, 2**63 - 1)}
     elif at is not None:
-        cut = {"at": _instant("--at", at)}
+        cut = {"at": instant_option("--at", at)}
     found = run_read_only(database, lambda engine: engine.state_as_of(namespace, session_id, **cut))
     if as_json:
         _json(found)
@@ -218,8 +220,8 @@ def sessions(
     database: str | None, namespace: str | None, after: str | None, limit: str, as_json: bool
 ) -> None:
     """List sessions, newest activity first, a page at a time."""
-    start = None if after is None else _whole("--after", after, 1, 2**63 - 1)
-    size = _whole("--limit", limit, 1, 10_000)
+    start = None if after is None else whole_option("--after", after, 1, 2**63 - 1)
+    size = whole_option("--limit", limit, 1, 10_000)
     page = run_read_only(database, lambda engine: engine.sessions(namespace, after=start, limit=size))
     if as_json:
         _json(page)

@@ -13,12 +13,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+import anyio
 import click
 import orjson
 from rich.table import Table
 
 from session_engine.adapters.cli.docs import docs
 from session_engine.adapters.cli.inspect import COMMANDS as INSPECT_VERBS
+from session_engine.adapters.cli.inspect import instant_option, whole_option
 from session_engine.adapters.cli.running import (
     Cli,
     console,
@@ -32,6 +34,7 @@ from session_engine.adapters.cli.serve import serve
 from session_engine.engine import Engine, database_url
 from session_engine.engine import migrate as migrate_database
 from session_engine.engine.log.chain import parse_anchor
+from session_engine.engine.log.records import RecordedEvent
 
 
 @click.group(cls=Cli)
@@ -84,39 +87,107 @@ def status(database: str | None, as_json: bool) -> None:
         print_status(summary)
 
 
+FOLLOW_INTERVAL = 0.5
+"""Seconds between looks at the log with `history --follow` (another process appends)."""
+
+
 @main.command()
 @database_option
 @click.argument("session_id")
 @click.option("--namespace", "-n", default="default", show_default=True, help="The session's namespace.")
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines, one event per line.")
-@click.option("--limit", type=int, default=None, help="At most this many events.")
-def history(database: str | None, session_id: str, namespace: str, as_json: bool, limit: int | None) -> None:
-    """Show every event of one session, in order."""
-    events = run_read_only(database, lambda engine: engine.read_stream(namespace, session_id, limit=limit))
-    if as_json:
-        out = sys.stdout.buffer
-        for event in events:
-            out.write(orjson.dumps(event.to_json()) + b"\n")
-        out.flush()
-        return
-    if not events:
-        errors.print(f"no events for session {namespace}/{session_id}")
-        sys.exit(1)
-    table = Table(title=f"history of {namespace}/{session_id}")
-    for column in ("version", "position", "recorded at", "type", "data", "actor/adapter"):
-        table.add_column(column)
-    for event in events:
-        who = "/".join(str(event.metadata[k]) for k in ("actor", "adapter") if k in event.metadata)
-        data = orjson.dumps(event.data).decode()
-        table.add_row(
-            str(event.version),
-            str(event.position),
-            event.recorded_at.isoformat(timespec="milliseconds"),
-            event.type,
-            data if len(data) <= 120 else data[:117] + "...",
-            who,
+@click.option("--limit", default=None, help="At most this many events.")
+@click.option("--type", "types", multiple=True, help="Only events of this type (repeatable).")
+@click.option(
+    "--since", default=None, metavar="INSTANT", help="Only events recorded at or after this ISO instant."
+)
+@click.option("--from-version", default="1", show_default=True, help="Start at this version.")
+@click.option(
+    "--follow", "-f", is_flag=True, help="Keep printing new events as they are appended (Ctrl-C ends)."
+)
+def history(
+    database: str | None,
+    session_id: str,
+    namespace: str,
+    as_json: bool,
+    limit: str | None,
+    types: tuple[str, ...],
+    since: str | None,
+    from_version: str,
+    follow: bool,
+) -> None:
+    """Show the events of one session, in order: all of them, or of some types, since an instant,
+    from a version; `--follow` goes on with new ones (one line each) until interrupted."""
+    after = instant_option("--since", since) if since is not None else None
+    first = whole_option("--from-version", from_version, 1, 2**31 - 1)
+    most = None if limit is None else whole_option("--limit", limit, 1, 2**31 - 1)
+    chosen = types or None
+
+    def wanted(events: list[RecordedEvent]) -> list[RecordedEvent]:
+        return [e for e in events if after is None or e.recorded_at >= after]
+
+    def selected(events: list[RecordedEvent]) -> list[RecordedEvent]:
+        return [e for e in wanted(events) if chosen is None or e.type in chosen]
+
+    if not follow:
+        events = run_read_only(
+            database,
+            lambda engine: engine.read_stream(
+                namespace, session_id, from_version=first, limit=most, types=chosen
+            ),
         )
-    console.print(table)
+        events = wanted(events)
+        if as_json:
+            out = sys.stdout.buffer
+            for event in events:
+                out.write(orjson.dumps(event.to_json()) + b"\n")
+            out.flush()
+            return
+        if not events:
+            errors.print(f"no events for session {namespace}/{session_id}")
+            sys.exit(1)
+        table = Table(title=f"history of {namespace}/{session_id}")
+        for column in HISTORY_COLUMNS:
+            table.add_column(column)
+        for event in events:
+            table.add_row(*history_row(event))
+        console.print(table)
+        return
+
+    async def job(engine: Engine) -> None:
+        start = first
+        while True:
+            # Every type is read, so the next version to start at is known; types are filtered here.
+            events = await engine.read_stream(namespace, session_id, from_version=start, limit=most)
+            for event in selected(events):
+                if as_json:
+                    sys.stdout.buffer.write(orjson.dumps(event.to_json()) + b"\n")
+                else:
+                    sys.stdout.write("  ".join(history_row(event)) + "\n")
+            sys.stdout.flush()
+            if events:
+                start = events[-1].version + 1
+            else:
+                await anyio.sleep(FOLLOW_INTERVAL)
+
+    with contextlib.suppress(KeyboardInterrupt):
+        run_read_only(database, job)
+
+
+HISTORY_COLUMNS = ("version", "position", "recorded at", "type", "data", "actor/adapter")
+
+
+def history_row(event: RecordedEvent) -> tuple[str, ...]:
+    who = "/".join(str(event.metadata[k]) for k in ("actor", "adapter") if k in event.metadata)
+    data = orjson.dumps(event.data).decode()
+    return (
+        str(event.version),
+        str(event.position),
+        event.recorded_at.isoformat(timespec="milliseconds"),
+        event.type,
+        data if len(data) <= 120 else data[:117] + "...",
+        who,
+    )
 
 
 @main.command()

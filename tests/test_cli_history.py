@@ -1,0 +1,94 @@
+"""`session-engine history`: filters by type, instant and version, and `--follow`, run as a user
+runs it (the installed console script, as a subprocess)."""
+
+from __future__ import annotations
+
+import json
+import select
+import signal
+import subprocess
+import time
+from datetime import UTC, datetime, timedelta
+
+import anyio
+
+from session_engine.engine import Engine, NewEvent
+from tests.test_cli import SCRIPT, cli, seed
+from tests.test_cli_honesty import one_line_failure
+
+
+def lines_of(result: subprocess.CompletedProcess[str]) -> list[dict[str, object]]:
+    assert result.returncode == 0, result.stderr
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def test_type_and_version_filters(database_url: str) -> None:
+    seed(database_url)  # sess-1: noted (v1), renamed (v2)
+    assert [e["type"] for e in lines_of(cli("history", "sess-1", "--json", url=database_url))] == [
+        "noted",
+        "renamed",
+    ]
+    only = lines_of(cli("history", "sess-1", "--json", "--type", "renamed", url=database_url))
+    assert [(e["type"], e["version"]) for e in only] == [("renamed", 2)]
+    both = cli("history", "sess-1", "--json", "--type", "renamed", "--type", "noted", url=database_url)
+    assert len(lines_of(both)) == 2
+    later = lines_of(cli("history", "sess-1", "--json", "--from-version", "2", url=database_url))
+    assert [e["version"] for e in later] == [2]
+    table = cli("history", "sess-1", "--type", "renamed", url=database_url)
+    assert table.returncode == 0 and "renamed" in table.stdout and "noted" not in table.stdout
+
+
+def test_since_filter(database_url: str) -> None:
+    seed(database_url)
+    past = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+    future = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    assert len(lines_of(cli("history", "sess-1", "--json", "--since", past, url=database_url))) == 2
+    assert lines_of(cli("history", "sess-1", "--json", "--since", future, url=database_url)) == []
+
+
+def test_bad_filters_are_one_line_errors(database_url: str) -> None:
+    seed(database_url)
+    one_line_failure(cli("history", "sess-1", "--since", "yesterday", url=database_url), "--since")
+    one_line_failure(cli("history", "sess-1", "--since", "2026-01-01T00:00:00", url=database_url), "zone")
+    one_line_failure(cli("history", "sess-1", "--from-version", "0", url=database_url), "--from-version")
+    one_line_failure(cli("history", "sess-1", "--from-version", "x", url=database_url), "--from-version")
+
+
+def test_follow_prints_new_events_as_they_come(database_url: str) -> None:
+    seed(database_url)
+    follower = subprocess.Popen(
+        [SCRIPT, "history", "sess-1", "--json", "--follow", "--type", "noted", "--database", database_url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert follower.stdout is not None
+        first = json.loads(read_line(follower))
+        assert (first["type"], first["version"]) == ("noted", 1)
+
+        async def append() -> None:
+            async with Engine.open(database_url, migrate=False) as engine:
+                await engine.append("default", "sess-1", [NewEvent("renamed", {"title": "skipped"})])
+                await engine.append("default", "sess-1", [NewEvent("noted", {"text": "later"})])
+
+        anyio.run(append)
+        later = json.loads(read_line(follower))
+        assert (later["type"], later["version"], later["data"]) == ("noted", 4, {"text": "later"})
+    finally:
+        follower.send_signal(signal.SIGINT)
+        out, err = follower.communicate(timeout=60)
+    assert follower.returncode == 0, err
+    assert "Traceback" not in err
+
+
+def read_line(process: subprocess.Popen[str], timeout: float = 60) -> str:
+    """The next line the process prints (fails the test after `timeout` seconds of silence)."""
+    assert process.stdout is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([process.stdout], [], [], 0.1)
+        if ready:
+            return process.stdout.readline()
+        assert process.poll() is None, process.stderr.read() if process.stderr else ""
+    raise AssertionError("no line within the timeout")
