@@ -130,12 +130,15 @@ class Scratch:
     def release(self, connection: Connection) -> None:
         """Undo `reach` on `connection`, in a transaction after the one that read the copy."""
 
-    def copy_into(self, connection: Connection, tables: Sequence[sa.Table]) -> None:
-        """Fill the live `tables`, emptied by the caller, with the copy's rows, inside the caller's
+    def copy_into(
+        self, connection: Connection, tables: Sequence[sa.Table], clear: Callable[[], None]
+    ) -> None:
+        """Empty the live `tables` (`clear`) and fill them with the copy's rows, inside the caller's
         transaction. Each is emptied again just before it is filled: triggers on an earlier table
         (full-text and term indexes) may have written rows into it, and the copy already holds what
         those triggers made of the same rows.
         """
+        clear()
         source = self.reach(connection)
         quote = connection.dialect.identifier_preparer.quote
         for table in tables:

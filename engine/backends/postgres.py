@@ -279,14 +279,16 @@ class _SchemaScratch(Scratch):
     def reach(self, connection: Connection) -> str:
         return self.schema
 
-    def copy_into(self, connection: Connection, tables: Sequence[sa.Table]) -> None:
+    def copy_into(
+        self, connection: Connection, tables: Sequence[sa.Table], clear: Callable[[], None]
+    ) -> None:
         """The copy as `Scratch.copy_into` makes it, with the tables' own triggers disabled meanwhile
         (in the same transaction): on PostgreSQL they all keep the term index, a copied table, and
         the copy holds what they wrote."""
         quote = connection.dialect.identifier_preparer.quote
         for table in tables:
             connection.exec_driver_sql(f"ALTER TABLE {quote(table.name)} DISABLE TRIGGER USER")
-        super().copy_into(connection, tables)
+        super().copy_into(connection, tables, clear)
         for table in tables:
             connection.exec_driver_sql(f"ALTER TABLE {quote(table.name)} ENABLE TRIGGER USER")
 

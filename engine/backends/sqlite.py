@@ -9,7 +9,7 @@ import re
 import sqlite3
 import tempfile
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -259,7 +259,9 @@ class _FileScratch(Scratch):
         connection.exec_driver_sql(f"ATTACH DATABASE ? AS {self.alias}", (self.path,))
         return self.alias
 
-    def copy_into(self, connection: Connection, tables: Sequence[sa.Table]) -> None:
+    def copy_into(
+        self, connection: Connection, tables: Sequence[sa.Table], clear: Callable[[], None]
+    ) -> None:
         """The copy as `Scratch.copy_into` makes it, with the triggers that write into the copied
         tables (the term index's) dropped meanwhile and re-created after, in the same transaction:
         the copy holds what they wrote. Full-text indexes outside the tables keep their triggers."""
@@ -270,7 +272,7 @@ class _FileScratch(Scratch):
         suspended = [(name, sql) for name, table, sql in rows if table in names and _writes_into(sql, names)]
         for name, _ in suspended:
             connection.exec_driver_sql(f'DROP TRIGGER main."{name}"')
-        super().copy_into(connection, tables)
+        super().copy_into(connection, tables, clear)
         for _, sql in suspended:
             connection.exec_driver_sql(sql)
 

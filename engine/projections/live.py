@@ -81,11 +81,14 @@ def swap(
             applied = replay(
                 connection, target, backend, registry, projections, after=after, upto=upto, progress=progress
             )
-    context = ProjectionContext(connection, backend)
-    for projection in reversed(projections):  # in the order `rebuild_in_place` empties them
-        projection.clear(context)
-    context.flush()
-    scratch.copy_into(connection, [table for projection in projections for table in projection.tables])
+
+    def clear() -> None:
+        context = ProjectionContext(connection, backend)
+        for projection in reversed(projections):  # in the order `rebuild_in_place` empties them
+            projection.clear(context)
+        context.flush()
+
+    scratch.copy_into(connection, [table for projection in projections for table in projection.tables], clear)
     for projection in projections:
         write_checkpoint(connection, projection, upto)
     return upto, applied
