@@ -6,7 +6,7 @@ The log is `bench.replay_rate`'s realistic mix of every domain's events (`--even
 rebuild; the table gives the rebuild's duration, the writes made meanwhile and their worst and
 99th-percentile latency, and for the live rebuild how many events were caught up under the lock.
 
-    python -m bench.live_rebuild [--events 1000000] [--backends sqlite,postgres]
+    python -m bench.live_rebuild [--events 1000000] [--backends sqlite,postgres] [--modes in-place,live]
 """
 
 from __future__ import annotations
@@ -62,11 +62,13 @@ def main() -> None:
     )
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--modes", default="in-place,live", help="which rebuilds to time")
     args = parser.parse_args()
+    modes = args.modes.split(",")
     for backend in args.backends.split(","):
         with database(backend) as url:
             fill(url, args.events, mix=True)
-            rows = [anyio.run(measure, url, False), anyio.run(measure, url, True)]
+            rows = [anyio.run(measure, url, mode == "live") for mode in modes]
         show(
             f"Writes during a rebuild of {args.events:,} mixed events ({backend})",
             [

@@ -18,14 +18,15 @@ from session_engine.engine.backends import Backend, Scratch
 from session_engine.engine.events import EventRegistry
 from session_engine.engine.log import reads
 from session_engine.engine.projections.base import Projection, ProjectionContext
-from session_engine.engine.projections.rebuild import REPLAY_PAGE, Progress, replay
+from session_engine.engine.projections.rebuild import Progress, replay
 from session_engine.engine.projections.registry import write_checkpoint
 
 CATCH_UP_ROUNDS = 8
 """Lock-free catch-up rounds at most: writers faster than the replay would otherwise keep it
 chasing the head forever; after these the rest of the tail is replayed under the lock."""
-LOCKED_TAIL = REPLAY_PAGE
-"""A tail this short is left for the swap: replaying it under the lock costs about one page."""
+LOCKED_TAIL = 1_000
+"""A tail this short is left for the swap to replay under the lock: about one write batch's worth
+(a longer one is caught up lock-free first, a page at a time)."""
 
 
 @dataclass
