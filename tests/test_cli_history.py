@@ -1,5 +1,5 @@
-"""`session-engine history`: filters by type, instant and version, and `--follow`, run as a user
-runs it (the installed console script, as a subprocess)."""
+"""`session-engine history`: filters by type, instant and version, and `--follow`; `--json` on
+`replay` and `verify`. Run as a user runs it (the installed console script, as a subprocess)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,11 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import anyio
+import sqlalchemy as sa
 
 from session_engine.engine import Engine, NewEvent
+from session_engine.engine.backends import normalise_url
+from session_engine.engine.values.tables import value_entries
 from tests.test_cli import SCRIPT, cli, seed
 from tests.test_cli_honesty import one_line_failure
 
@@ -77,7 +80,7 @@ def test_follow_prints_new_events_as_they_come(database_url: str) -> None:
         assert (later["type"], later["version"], later["data"]) == ("noted", 4, {"text": "later"})
     finally:
         follower.send_signal(signal.SIGINT)
-        out, err = follower.communicate(timeout=60)
+        _, err = follower.communicate(timeout=60)
     assert follower.returncode == 0, err
     assert "Traceback" not in err
 
@@ -92,3 +95,27 @@ def read_line(process: subprocess.Popen[str], timeout: float = 60) -> str:
             return process.stdout.readline()
         assert process.poll() is None, process.stderr.read() if process.stderr else ""
     raise AssertionError("no line within the timeout")
+
+
+def test_replay_and_verify_speak_json(database_url: str) -> None:
+    seed(database_url)
+    replayed = json.loads(cli("replay", "--json", url=database_url).stdout)
+    assert replayed["projections"] == ["values", "records", "objects"]
+    assert replayed["events"] == replayed["upto"] == 5 and replayed["applied"] == 2
+    clean = cli("verify", "--json", url=database_url)
+    assert clean.returncode == 0, clean.stderr
+    report = json.loads(clean.stdout)
+    assert report["verified"] and report["chain"]["ok"] and report["chain"]["head"] == 5
+    assert report["differences"] == []
+    anchored = cli("verify", "--json", "--expect-head", f"5:{'00' * 32}", url=database_url)
+    assert anchored.returncode == 1
+    assert json.loads(anchored.stdout)["anchor"]["ok"] is False
+
+    engine = sa.create_engine(normalise_url(database_url))
+    with engine.begin() as connection:
+        connection.execute(value_entries.update().where(value_entries.c.key == "size").values(size=99))
+    engine.dispose()
+    drifted = cli("verify", "--json", url=database_url)
+    assert drifted.returncode == 1
+    found = json.loads(drifted.stdout)
+    assert not found["verified"] and [d["table"] for d in found["differences"]] == ["value_entries"]

@@ -7,6 +7,7 @@ Every failure is one line on standard error, saying what failed and what to do, 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -193,7 +194,8 @@ def history_row(event: RecordedEvent) -> tuple[str, ...]:
 @main.command()
 @database_option
 @click.option("--projection", "-p", "names", multiple=True, help="Only these projections (default: all).")
-def replay(database: str | None, names: tuple[str, ...]) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON.")
+def replay(database: str | None, names: tuple[str, ...], as_json: bool) -> None:
     """Rebuild projections from the log while writers go on (a server may be running): into a
     scratch copy, caught up with what was written meanwhile, then swapped in under the log lock,
     which writers wait for only while the last tail is replayed and the copy's rows are moved in."""
@@ -214,6 +216,10 @@ def replay(database: str | None, names: tuple[str, ...]) -> None:
         return chosen, covered, done
 
     chosen, covered, done = run_read_only(database, job)
+    if as_json:
+        report = {"projections": chosen, "events": covered, **dataclasses.asdict(done)}
+        click.echo(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
+        return
     click.echo(
         f"rebuilt from {covered:,} events (the whole log) into a scratch copy, up to position {done.upto:,},"
         f" and swapped in: {', '.join(chosen)}; {done.applied:,} of those events were for these projections;"
@@ -232,7 +238,8 @@ def replay(database: str | None, names: tuple[str, ...]) -> None:
     metavar="[POSITION:]HASH",
     help="A head hash recorded earlier (as `status` printed it): the chain must still lead to it.",
 )
-def verify(database: str | None, names: tuple[str, ...], expect: str | None) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as one JSON object.")
+def verify(database: str | None, names: tuple[str, ...], expect: str | None, as_json: bool) -> None:
     """Recompute the log's hash chain, then rebuild the projections into a scratch copy and print
     every difference from the live read models. Exit 1 when anything does not match.
 
@@ -254,6 +261,8 @@ def verify(database: str | None, names: tuple[str, ...], expect: str | None) -> 
         return chain, differences
 
     chain, differences = run_read_only(database, job)
+    if as_json:
+        sys.exit(print_verify_json(chain, differences, anchor))
     failed = False
     if chain.ok:
         click.echo(
@@ -281,6 +290,37 @@ def verify(database: str | None, names: tuple[str, ...], expect: str | None) -> 
         click.echo("verified: the live read models equal a rebuild from the log")
     if failed:
         sys.exit(1)
+
+
+def print_verify_json(chain: Any, differences: list[Any], anchor: tuple[int | None, bytes] | None) -> int:
+    """`verify --json`: the chain, the anchor and the differences as one object; the exit status."""
+    report: dict[str, Any] = {
+        "chain": {
+            "ok": chain.ok,
+            "head": chain.head,
+            "head_hash": chain.head_hash.hex(),
+            "broken_at": chain.broken_at,
+            "reason": chain.reason or None,
+        },
+        "differences": [
+            {"table": d.table, "key": list(d.key), "live": d.live, "rebuilt": d.rebuilt} for d in differences
+        ],
+    }
+    failed = not chain.ok or bool(differences)
+    if anchor is not None:
+        position, expected = anchor
+        found = chain.head_hash if position is None else chain.at_hash
+        report["anchor"] = {
+            "position": chain.head if position is None else position,
+            "expected": expected.hex(),
+            "found": None if found is None else found.hex(),
+            "ok": found == expected,
+        }
+        failed = failed or found != expected
+    report["verified"] = not failed
+    options = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS  # column names are str subclasses
+    click.echo(orjson.dumps(report, default=str, option=options).decode())
+    return 1 if failed else 0
 
 
 @main.command("export")
