@@ -9,6 +9,7 @@ import signal
 import subprocess
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import anyio
 import sqlalchemy as sa
@@ -119,3 +120,13 @@ def test_replay_and_verify_speak_json(database_url: str) -> None:
     assert drifted.returncode == 1
     found = json.loads(drifted.stdout)
     assert not found["verified"] and [d["table"] for d in found["differences"]] == ["value_entries"]
+
+
+def test_export_and_import_speak_json(sqlite_databases, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    source = sqlite_databases.fresh()
+    seed(source)
+    dump = tmp_path / "log.jsonl"
+    exported = cli("export", str(dump), "--json", url=source)
+    assert json.loads(exported.stdout) == {"events": 5, "file": str(dump)}
+    imported = cli("import", str(dump), "--json", url=sqlite_databases.fresh())
+    assert json.loads(imported.stdout) == {"events": 5, "verified": True, "differences": []}

@@ -326,7 +326,10 @@ def print_verify_json(chain: Any, differences: list[Any], anchor: tuple[int | No
 @main.command("export")
 @database_option
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-def export_(database: str | None, file: Path) -> None:
+@click.option(
+    "--json", "as_json", is_flag=True, help="Report the count as JSON (on stderr when FILE is '-')."
+)
+def export_(database: str | None, file: Path, as_json: bool) -> None:
     """Write the whole log to FILE as JSON Lines, each event with its chain hash ('-': stdout)."""
 
     async def job(engine: Engine) -> int:
@@ -338,6 +341,9 @@ def export_(database: str | None, file: Path) -> None:
                 return await engine.export(out, progress=advance)
 
     count = run_read_only(database, job)
+    if as_json:
+        click.echo(orjson.dumps({"events": count, "file": str(file)}).decode(), err=str(file) == "-")
+        return
     click.echo(f"exported {count:,} events", err=True)
 
 
@@ -370,7 +376,8 @@ class _Counted:
 @main.command("import")
 @database_option
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def import_(database: str | None, file: Path) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Report the count and verification as JSON.")
+def import_(database: str | None, file: Path, as_json: bool) -> None:
     """Load a JSON Lines export into an empty log, check its hash chain, rebuild the projections
     and verify them. A broken chain refuses the whole file."""
 
@@ -381,6 +388,10 @@ def import_(database: str | None, file: Path) -> None:
             return count, await engine.verify(progress=advance)
 
     count, differences = run_with_engine(database, job)
+    if as_json:
+        found = [d.describe() for d in differences]
+        click.echo(orjson.dumps({"events": count, "verified": not found, "differences": found}).decode())
+        sys.exit(1 if found else 0)
     for difference in differences:
         console.print(difference.describe(), markup=False)
     if differences:
