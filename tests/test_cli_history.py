@@ -130,3 +130,21 @@ def test_export_and_import_speak_json(sqlite_databases, tmp_path: Path) -> None:
     assert json.loads(exported.stdout) == {"events": 5, "file": str(dump)}
     imported = cli("import", str(dump), "--json", url=sqlite_databases.fresh())
     assert json.loads(imported.stdout) == {"events": 5, "verified": True, "differences": []}
+
+
+def test_backup_restore_and_migrate_speak_json(sqlite_databases, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    source = sqlite_databases.fresh()
+    seed(source)
+    copy, restored = tmp_path / "copy.db", tmp_path / "restored.db"
+    backed = cli("backup", str(copy), "--json", url=source)
+    assert json.loads(backed.stdout) == {"file": str(copy), "head": 5, "verified": True}
+    again = subprocess.run(
+        [SCRIPT, "restore", str(copy), str(restored), "--json"], capture_output=True, text=True, timeout=120
+    )
+    assert json.loads(again.stdout) == {
+        "file": str(copy),
+        "target": str(restored),
+        "head": 5,
+        "verified": True,
+    }
+    assert json.loads(cli("migrate", "--json", url=source).stdout)["migrated"] is False

@@ -50,9 +50,15 @@ def main(debug: bool) -> None:
 
 @main.command()
 @database_option
-def migrate(database: str | None) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def migrate(database: str | None, as_json: bool) -> None:
     """Apply the schema migrations (the engine also does this when it opens)."""
     applied = migrate_database(database)
+    if as_json:
+        click.echo(
+            orjson.dumps({"migrated": bool(applied), "database": database_url(database)}).decode()
+        )
+        return
     console.print("migrated" if applied else "already up to date", f"({database_url(database)})")
 
 
@@ -421,25 +427,35 @@ def verified_copy(path: Path) -> int:
 @main.command()
 @database_option
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-def backup(database: str | None, file: Path) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def backup(database: str | None, file: Path, as_json: bool) -> None:
     """Copy the database into the new file FILE while it serves, then verify the copy.
 
     SQLite: the online backup API. PostgreSQL: the error names pg_dump / pg_restore.
     """
     run_with_engine(database, lambda engine: engine.backup(file), migrate=False)
     head = verified_copy(file)
+    if as_json:
+        click.echo(orjson.dumps({"file": str(file), "head": head, "verified": True}).decode())
+        return
     click.echo(f"backed up to {file}: log head {head}; verified")
 
 
 @main.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
-def restore(file: Path, target: Path) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def restore(file: Path, target: Path, as_json: bool) -> None:
     """Restore the backup FILE into the new SQLite file TARGET, verifying the backup first and the
     restored database after (serve it with `--database sqlite:///TARGET`)."""
     verified_copy(file)
     run_with_engine(f"sqlite:///{file.resolve()}", lambda engine: engine.backup(target), migrate=False)
     head = verified_copy(target)
+    if as_json:
+        click.echo(
+            orjson.dumps({"file": str(file), "target": str(target), "head": head, "verified": True}).decode()
+        )
+        return
     click.echo(f"restored {file} into {target}: log head {head}; verified")
 
 
