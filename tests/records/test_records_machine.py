@@ -12,10 +12,10 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis.stateful import invariant, rule, run_state_machine_as_test
 
+from session_engine.adapters.conformance.models.records import STATUSES, Model, Refused
 from session_engine.engine.records.errors import InvalidRecordRequest
 from tests.harness import EngineHarness, EngineMachine
 from tests.records.helpers import NS, agent
-from tests.records.model import STATUSES, Model, Refused
 
 SIDS = st.sampled_from(["s1", "s2", "s3", "s4", "s5"])
 WORDS = ["alpha", "bravo", "charlie", "delta"]

@@ -14,9 +14,9 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
+from session_engine.adapters.conformance.models.records import STATUSES, Model, Refused
 from tests.adapters.rpc.client import BusClient
 from tests.adapters.server import ServerThread
-from tests.records.model import STATUSES, Model, Refused
 from tests.records.test_records_machine import ACCOUNT, SIDS, STATUS_FILTER, UPDATABLE, identity, records
 
 ADAPTER_IDS = st.sampled_from(["ad-1", "ad-2"])
