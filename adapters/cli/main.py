@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from session_engine.adapters.cli.conformance import conformance
 from session_engine.adapters.cli.docs import docs
 from session_engine.adapters.cli.serve import serve
 from session_engine.engine import Engine, EngineError, database_url
@@ -213,6 +214,7 @@ def run(database: str | None) -> None:
 
 main.add_command(serve)
 main.add_command(docs)
+main.add_command(conformance)
 
 if __name__ == "__main__":
     main()

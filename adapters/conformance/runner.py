@@ -12,6 +12,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, Phase, Verbosity, seed, settings
 from hypothesis.errors import Flaky
+from hypothesis.reporting import with_reporter
 from hypothesis.stateful import get_state_machine_test
 
 from session_engine.adapters.conformance.machines import MACHINES, Clock
@@ -63,20 +64,26 @@ def run(
         derandomize=False,
         report_multiple_bugs=False,
         suppress_health_check=list(HealthCheck),
-        verbosity=Verbosity.quiet,
+        verbosity=Verbosity.normal,
         phases=[Phase.explicit, Phase.generate, Phase.shrink],
     )
     test: Any = get_state_machine_test(machine, settings=config)
     if seed_value is not None:
         test = seed(seed_value)(test)
     outcome = Outcome(protocol, examples)
+    reported: list[str] = []
     try:
-        test()
+        with with_reporter(lambda text: reported.append(str(text))):  # the shrunk steps, not printed
+            test()
     except Unreachable as error:
         outcome.error = str(error)
     except Disagreement as disagreement:
         outcome.disagreement = disagreement
-        outcome.steps = [n for n in getattr(disagreement, "__notes__", []) if n.startswith("state.")]
+        # hypothesis reports the shrunk example's steps, or attaches them to the error as notes
+        texts = [*reported, *getattr(disagreement, "__notes__", [])]
+        calls = [line for text in texts for line in text.splitlines() if line.startswith("state.")]
+        checks = {f"state.{i.function.__name__}()" for i in machine.setup_state().invariants}
+        outcome.steps = [line for line in calls if line not in checks and line != "state.teardown()"]
     except Flaky as flaky:
         outcome.disagreement = Disagreement(
             "the same steps gave different answers", "reproducible", str(flaky)

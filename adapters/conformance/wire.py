@@ -84,9 +84,9 @@ class Frames:
         self.name = log.channel(self.kind)
         log.add(self.name, "CONNECT", url + "".join(f" {k}: {v}" for k, v in (headers or {}).items()))
         try:
-            self.ws: ClientConnection = connect(
-                url, additional_headers=headers, open_timeout=TIMEOUT, max_size=None
-            )
+            connection = connect(url, additional_headers=headers, open_timeout=TIMEOUT, max_size=None)
+            # Entered by hand: the connection outlives this call (closed by `close`).
+            self.ws: ClientConnection = connection.__enter__()
         except (OSError, InvalidHandshake, InvalidURI, TimeoutError) as error:
             raise Unreachable(f"cannot open {url}: {error}") from None
         response = self.ws.response
