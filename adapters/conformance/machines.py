@@ -494,7 +494,7 @@ class BusMachine(WireMachine):
             except Disagreement:
                 raise Disagreement(
                     f"{ACCOUNT_CHANGED} events (sessionId, clientAccountId)", self.changes, got
-                )
+                ) from None
             check("the event's name", ACCOUNT_CHANGED, f"{event.get('namespace')}.{event.get('subject')}")
             payload = event.get("payload") or {}
             got.append((payload.get("sessionId"), payload.get("clientAccountId")))

@@ -24,6 +24,8 @@ from tests.conftest import BACKENDS
 from tests.databases import PostgresDatabases, SqliteDatabases
 
 EXAMPLES = 10
+FAULT_STEPS = 8
+"""Steps per example when hunting a seeded fault: short examples shrink fast."""
 FEW_STEPS = 6
 """A shrunk counterexample has at most this many rule calls."""
 
@@ -85,14 +87,14 @@ def test_a_wrong_default_ttl_is_found(start: Start) -> None:
     clock = ManualClock()
     target, server = start(clock=clock)
     server.set_connection_policy(default_ttl=timedelta(hours=24))
-    caught(runner.run("websocket", target, examples=100, seed_value=1, clock=clock), "get")
+    caught(runner.run("websocket", target, examples=100, seed_value=1, steps=FAULT_STEPS, clock=clock), "get")
 
 
 @pytest.mark.parametrize("limit", [63, 65])
 def test_an_off_by_one_entry_limit_is_found(start: Start, limit: int) -> None:
     target, server = start()
     server.set_connection_policy(max_entries=limit)
-    caught(runner.run("websocket", target, examples=100, seed_value=1), "status")
+    caught(runner.run("websocket", target, examples=100, seed_value=1, steps=FAULT_STEPS), "status")
 
 
 def test_a_server_configured_otherwise_is_tested_as_configured(start: Start) -> None:
@@ -105,15 +107,18 @@ def test_a_server_configured_otherwise_is_tested_as_configured(start: Start) -> 
 
 def test_a_dropped_user_part_is_found(start: Start) -> None:
     target, _ = start(faults.dropped_user_part)
-    caught(runner.run("distri", target, examples=100, seed_value=1), "user parts")
+    caught(runner.run("distri", target, examples=100, seed_value=1, steps=FAULT_STEPS), "user parts")
 
 
 def test_a_reversed_session_listing_is_found(start: Start) -> None:
     target, _ = start(faults.reversed_listing)
-    caught(runner.run("distri", target, examples=100, seed_value=1), "listing")
+    caught(runner.run("distri", target, examples=100, seed_value=1, steps=FAULT_STEPS), "listing")
 
 
 def test_a_missing_account_change_event_is_found(start: Start) -> None:
     target, _ = start(faults.no_account_event)
     options = Options(event_wait=0.5)
-    caught(runner.run("bus", target, options=options, examples=100, seed_value=1), "clientAccount.changed")
+    caught(
+        runner.run("bus", target, options=options, examples=100, seed_value=1, steps=FAULT_STEPS),
+        "clientAccount.changed",
+    )
