@@ -224,4 +224,10 @@ def has(props: dict[str, Any], key: str, op: str, value: Any) -> bool:
         return not equal
     if not same or _kind(value) not in ("number", "string"):
         return False
-    return {"lt": found < value, "lte": found <= value, "gt": found > value, "gte": found >= value}[op]
+    compared: dict[str, bool] = {
+        "lt": found < value,
+        "lte": found <= value,
+        "gt": found > value,
+        "gte": found >= value,
+    }
+    return compared[op]

@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from session_engine.adapters.config import Server
 from session_engine.engine.values.policy import CONNECTION, Policies
 from tests.adapters.rpc.conftest import make_config
 from tests.adapters.server import ServerThread
@@ -100,7 +101,9 @@ class FaultyServer(ServerThread):
     """The real server on `database_url` with the test tenants, its app wrapped by `wrap`."""
 
     def __init__(self, database_url: str, wrap: Callable[[App], App] | None = None, **engine: Any) -> None:
-        super().__init__(database_url, make_config(), **{"migrate": False, **engine})
+        # Durability off: these servers check semantics, fsyncs would only slow the kit's examples.
+        config = make_config().model_copy(update={"server": Server(durability="off")})
+        super().__init__(database_url, config, **{"migrate": False, **engine})
         if wrap is not None:
             self.server.config.app = wrap(self.server.config.app)
 

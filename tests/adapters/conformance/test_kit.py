@@ -117,7 +117,7 @@ def test_a_reversed_session_listing_is_found(start: Start) -> None:
 
 def test_a_missing_account_change_event_is_found(start: Start) -> None:
     target, _ = start(faults.no_account_event)
-    options = Options(event_wait=0.5)
+    options = Options(event_wait=0.2)
     caught(
         runner.run("bus", target, options=options, examples=100, seed_value=1, steps=FAULT_STEPS),
         "clientAccount.changed",
