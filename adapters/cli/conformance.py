@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-PROTOCOL_NAMES = ("websocket", "distri", "bus")
+PROTOCOL_NAMES = ("websocket", "distri", "bus", "blobhub")
 
 
 @click.command()
@@ -38,6 +38,7 @@ PROTOCOL_NAMES = ("websocket", "distri", "bus")
 )
 @click.option("--distri-max-entries", type=click.IntRange(1), default=10_000, show_default=True)
 @click.option("--list-page-max", type=click.IntRange(1), default=1000, show_default=True)
+@click.option("--revision", default="default", show_default=True, help="The BlobHub revision to write in.")
 @click.option("--event-wait", type=click.FloatRange(min=0, min_open=True), default=5.0, show_default=True)
 def conformance(
     protocol: str,

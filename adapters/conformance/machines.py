@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from session_engine.adapters.conformance import strategies as records
+from session_engine.adapters.conformance.models import graph as graph_model
 from session_engine.adapters.conformance.models import records as records_model
 from session_engine.adapters.conformance.models import values
 from session_engine.adapters.conformance.options import Options
@@ -507,10 +508,86 @@ class BusMachine(WireMachine):
                 client.close()
 
 
+# -- BlobHub graph objects over HTTP -----------------------------------------------------------------
+
+REFUSALS = {
+    "ElementNotFound": (404, "not_found"),
+    "ElementExists": (409, "element_exists"),
+    "RevMismatch": (409, "rev_mismatch"),
+    "InvalidGraphOperation": (400, "invalid_graph_operation"),
+}
+SHOWN = ("element_id", "type", "labels", "label", "from_id", "to_id", "props", "rev")
+"""The element fields compared (timestamps and user ids are the server's own)."""
+
+
+class BlobHubMachine(WireMachine):
+    """Graph mutation batches through `POST /revisions/{revision}/data`: atomic, revisions, refusals."""
+
+    @initialize()
+    def start(self) -> None:
+        self.http = HttpClient(self.target, self.log)
+        self.model = graph_model.Model()
+        self.session = f"{self.token}-graph"
+        value = {"type": "graph", "graph": {"attributes": {"name": "g"}}}
+        check("upload a graph: status", 200, self.command("upload_session_object", value=value)[0])
+
+    def command(self, command: str, **fields: Any) -> tuple[int, Any]:
+        body = {"engine": "workflow_blobhub", "command": command, "session_id": self.session, "alias": "g"}
+        path = f"/revisions/{quote(self.options.revision, safe='')}/data"
+        return self.http.request("POST", path, {**body, **fields})
+
+    def mutate(self, ops: list[dict[str, Any]]) -> None:
+        refusal: graph_model.Refused | None = None
+        changes: list[dict[str, Any]] = []
+        try:
+            changes = self.model.apply(ops, self.now(), None)
+        except graph_model.Refused as refused:
+            refusal = refused
+        status, answer = self.command("apply_session_graph_mutations", operations=ops)
+        if refusal is not None:
+            error = answer.get("error") if isinstance(answer, dict) else answer
+            check(f"a batch refused with {refusal.name}", REFUSALS[refusal.name], (status, error))
+        else:
+            check("the batch's changes", (200, {"elements": changes}), (status, answer))
+
+    @rule(data=st.data(), size=st.integers(1, 4))
+    def apply_batch(self, data: st.DataObject, size: int) -> None:
+        existing = [e["element_id"] for e in self.model.ordered()]
+        vertices = [e["element_id"] for e in self.model.ordered() if e["type"] == "vertex"]
+        ids = st.sampled_from(existing) | records.IDS if existing else records.IDS
+        vertex_ids = st.sampled_from(vertices) | records.IDS if vertices else records.IDS
+        ops = [data.draw(records.operation(ids, vertex_ids)) for _ in range(size)]
+        self.mutate([{k: v for k, v in op.items() if v is not None or k != "if_rev"} for op in ops])
+
+    @invariant()
+    def elements_match(self) -> None:
+        if not hasattr(self, "model"):
+            return
+        ids = [e["element_id"] for e in self.model.ordered()] + ["absent"]
+        status, answer = self.command("get_session_graph_elements", element_ids=ids)
+        expected = [{k: e[k] for k in SHOWN if k in e} for e in self.model.ordered()]
+        got = answer.get("elements") if status == 200 and isinstance(answer, dict) else answer
+        shown = [{k: e[k] for k in SHOWN if k in e} for e in got] if isinstance(got, list) else got
+        check("the graph's elements", (200, expected), (status, shown))
+
+    def teardown(self) -> None:
+        if hasattr(self, "http"):
+            self.http.close()
+
+
 MACHINES: dict[str, type[WireMachine]] = {
     "websocket": CacheMachine,
     "distri": DistriMachine,
     "bus": BusMachine,
+    "blobhub": BlobHubMachine,
 }
 
-__all__ = ["MACHINES", "BusMachine", "CacheMachine", "Disagreement", "DistriMachine", "WireMachine"]
+__all__ = [
+    "MACHINES",
+    "BlobHubMachine",
+    "BusMachine",
+    "CacheMachine",
+    "Disagreement",
+    "DistriMachine",
+    "WireMachine",
+]

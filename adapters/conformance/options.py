@@ -34,6 +34,8 @@ class Options:
     distri_max_value_bytes: int = 8 * 1024 * 1024
     list_page_max: int = 1000
     """The largest `limit` the Distri session listing accepts."""
+    revision: str = "default"
+    """The BlobHub revision the kit's graph lives in (a revision of the API key's tenant)."""
     event_wait: float = 5.0
     """Seconds a bus event may take to reach a subscribed peer once the peer's own request has been
     answered (the wait is only spent when an event is missing)."""

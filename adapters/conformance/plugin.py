@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-PROTOCOL_NAMES = ("websocket", "distri", "bus")
+PROTOCOL_NAMES = ("websocket", "distri", "bus", "blobhub")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -23,6 +23,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--conformance-api-key", default=None, help="an API key of the tenant to test")
     group.addoption("--conformance-bus-secret", default=None, help="the bus secret")
     group.addoption("--conformance-examples", type=int, default=50, help="examples per protocol")
+    group.addoption("--conformance-revision", default="default", help="the BlobHub revision to write in")
     group.addoption("--conformance-seed", type=int, default=None, help="reproduce a run")
 
 
@@ -37,6 +38,7 @@ class ConformanceItem(pytest.Item):
 
     def runtest(self) -> None:
         from session_engine.adapters.conformance import runner
+        from session_engine.adapters.conformance.options import Options
         from session_engine.adapters.conformance.wire import Target
 
         option = self.config.getoption
@@ -46,6 +48,7 @@ class ConformanceItem(pytest.Item):
         outcome = runner.run(
             self.protocol,
             target,
+            options=Options(revision=option("conformance_revision")),
             examples=option("conformance_examples"),
             seed_value=option("conformance_seed"),
         )

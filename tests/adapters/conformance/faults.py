@@ -112,5 +112,27 @@ class FaultyServer(ServerThread):
         engine = self.app.state.engine
         engine.values.policies = Policies(connection=replace(CONNECTION, **changes))
 
+    def split_graph_batches(self) -> None:
+        """Graph mutation batches applied one operation at a time: a refused operation leaves the
+        ones before it applied (the batch is not atomic)."""
+        objects = self.app.state.engine.objects
+        scoped = objects.scoped
+
+        def split(revision_id: Any) -> Any:
+            service = scoped(revision_id)
+            whole = type(service).apply_graph_mutations.__get__(service)  # idempotent if cached
+
+            async def one_at_a_time(*args: Any, **kwargs: Any) -> dict[str, Any]:
+                namespace, session_id, alias, operations = args
+                changed: list[dict[str, Any]] = []
+                for operation in operations:
+                    changed += (await whole(namespace, session_id, alias, [operation], **kwargs))["elements"]
+                return {"elements": changed}
+
+            service.apply_graph_mutations = one_at_a_time
+            return service
+
+        objects.scoped = split
+
 
 __all__ = ["FaultyServer", "dropped_user_part", "no_account_event", "reversed_listing", "timedelta"]

@@ -19,6 +19,8 @@ from tests.adapters.conformance import faults
 from tests.adapters.conformance.conftest import Start
 
 EXAMPLES = 10
+OPTIONS = Options(revision="acme")
+"""The test tenant's own BlobHub revision (its namespace)."""
 FAULT_STEPS = 8
 """Steps per example when hunting a seeded fault: short examples shrink fast."""
 FEW_STEPS = 6
@@ -40,7 +42,7 @@ def caught(outcome: runner.Outcome, check: str) -> None:
 
 @pytest.mark.parametrize("protocol", runner.PROTOCOLS)
 def test_the_real_server_conforms(real_target: Target, protocol: str) -> None:
-    agrees(runner.run(protocol, real_target, examples=EXAMPLES, seed_value=1))
+    agrees(runner.run(protocol, real_target, options=OPTIONS, examples=EXAMPLES, seed_value=1))
 
 
 @pytest.mark.parametrize("protocol", ["websocket", "distri"])
@@ -80,6 +82,14 @@ def test_a_dropped_user_part_is_found(start: Start) -> None:
 def test_a_reversed_session_listing_is_found(start: Start) -> None:
     target, _ = start(faults.reversed_listing)
     caught(runner.run("distri", target, examples=100, seed_value=1, steps=FAULT_STEPS), "listing")
+
+
+def test_a_graph_batch_that_is_not_atomic_is_found(start: Start) -> None:
+    target, server = start()
+    server.split_graph_batches()
+    caught(
+        runner.run("blobhub", target, options=OPTIONS, examples=100, seed_value=1, steps=FAULT_STEPS), "graph"
+    )
 
 
 def test_a_missing_account_change_event_is_found(start: Start) -> None:
