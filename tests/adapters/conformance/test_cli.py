@@ -27,7 +27,8 @@ def test_a_conforming_server_exits_0_and_writes_junit(start: Start, tmp_path: Pa
     )  # fmt: skip
     assert code == 0, output
     assert "websocket: agrees" in output and "distri: agrees" in output and "bus: skipped" in output
-    assert 'tests="2"' in junit.read_text() and 'failures="0"' in junit.read_text()
+    assert "blobhub: agrees" in output
+    assert 'tests="3"' in junit.read_text() and 'failures="0"' in junit.read_text()
 
 
 def test_a_disagreement_exits_1_with_a_replayable_script(start: Start, tmp_path: Path) -> None:
