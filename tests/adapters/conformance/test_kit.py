@@ -56,7 +56,8 @@ def test_a_wrong_default_ttl_is_found(start: Start) -> None:
     clock = ManualClock()
     target, server = start(clock=clock)
     server.set_connection_policy(default_ttl=timedelta(hours=24))
-    caught(runner.run("websocket", target, examples=100, seed_value=1, steps=FAULT_STEPS, clock=clock), "get")
+    # Full-length examples: the fault needs a default-TTL set, then a day to pass, in one example.
+    caught(runner.run("websocket", target, examples=100, seed_value=1, clock=clock), "get")
 
 
 @pytest.mark.parametrize("limit", [63, 65])
@@ -88,7 +89,7 @@ def test_a_graph_batch_that_is_not_atomic_is_found(start: Start) -> None:
     target, server = start()
     server.split_graph_batches()
     caught(
-        runner.run("blobhub", target, options=OPTIONS, examples=100, seed_value=1, steps=FAULT_STEPS), "graph"
+        runner.run("blobhub", target, options=OPTIONS, examples=100, seed_value=1, steps=FAULT_STEPS), "batch"
     )
 
 
