@@ -17,6 +17,7 @@ import click
 import orjson
 from rich.table import Table
 
+from session_engine.adapters.cli.conformance import conformance
 from session_engine.adapters.cli.docs import docs
 from session_engine.adapters.cli.inspect import COMMANDS as INSPECT_VERBS
 from session_engine.adapters.cli.running import (
@@ -328,6 +329,7 @@ main.add_command(serve)
 main.add_command(docs)
 for _verb in INSPECT_VERBS:  # state, diff, sessions (adapters/cli/inspect.py)
     main.add_command(database_option(_verb))
+main.add_command(conformance)
 
 if __name__ == "__main__":
     main()
