@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from session_engine.adapters.conformance.models.records import STATUSES
 
 
-def agent(agent_id: str, session_id: str) -> dict[str, Any]:
-    """A minimal valid agent of a record (wire names)."""
+def agent(agent_id: str, session_id: str, **fields: Any) -> dict[str, Any]:
+    """A minimal valid agent of a record (wire names); `fields` add or replace some."""
     return {
         "agentId": agent_id,
         "adapterId": "claude",
@@ -24,6 +24,7 @@ def agent(agent_id: str, session_id: str) -> dict[str, Any]:
         "status": "active",
         "createdAt": 1,
         "lastActivityAt": 2,
+        **fields,
     }
 
 
