@@ -265,8 +265,10 @@ class UnitOfWork:
             self._deferred_streams.add(stream_key)
         self.recorded.extend(recorded)
 
-    def finish(self, advance: CheckpointAdvance) -> None:
-        """Write the staged events, the projections' pending writes and their checkpoints."""
+    def finish(self, advance: CheckpointAdvance, *, commit: bool = False) -> None:
+        """Write the staged events, the projections' pending writes and their checkpoints; with
+        `commit`, commit them in the same round trip where the backend can (`commit_in_pipeline`):
+        the caller still calls `commit`, which then finds nothing left where it was done here."""
         backend = self.backend
         if self._deferred:
             self._apply_deferred()
@@ -282,6 +284,8 @@ class UnitOfWork:
                     backend.insert_events(self.connection, self._rows)
                 advance(self.connection, self.head)
                 backend.notify(self.connection, self.head)
+            if commit:
+                backend.commit_in_pipeline(self.connection)
 
     def committed(self) -> None:
         self._versions.update(self._staged_versions)
