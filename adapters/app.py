@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 
 from session_engine.adapters.config import ServerConfig
+from session_engine.adapters.console import console_routes
 from session_engine.adapters.logs import redact_credentials
 from session_engine.adapters.rest.app import create_rest_app
 from session_engine.adapters.rest.hot import HotDistriRoutes
@@ -89,6 +90,7 @@ def create_app(engine_url: str | None, config: ServerConfig, **engine_options: A
             WebSocketRoute("/bus", BusAdapter(config)),
             WebSocketRoute("/rpc", JsonRpcWebsocket(config).serve),
             Route("/rpc", JsonRpcHttp(config).serve, methods=["POST"]),
+            *console_routes(config),
         ],
         lifespan=lifespan,
     )

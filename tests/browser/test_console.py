@@ -1,0 +1,196 @@
+"""The audit console in a real browser against a real server, with no request beyond loopback.
+
+One server per module: acme writes a session through REST (values, an expired value, an image
+user part, a conversation, a thread, a graph) and another through the websocket adapter; globex
+writes its own. Each test signs in on a fresh page (the key lives in the tab's sessionStorage).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+from websockets.sync.client import connect
+
+from tests.adapters.rest.conftest import ACME_KEY, GLOBEX_KEY, bearer, config
+from tests.adapters.rest.resources import GRAPH, THREAD, Objects, message, text
+from tests.adapters.server import running_server
+from tests.browser.conftest import OfflinePage
+from tests.databases import SqliteDatabases
+
+DEMO = "console-demo"
+SECRET = "globex-secret"
+PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+
+
+@dataclass
+class Server:
+    base: str
+    ws_session: str
+
+    def events(self, session: str, key: str = ACME_KEY) -> list[dict[str, object]]:
+        url = f"{self.base}/api/sessions/{quote(session)}/events?limit=1000"
+        response = httpx.get(url, headers=bearer(key))
+        events: list[dict[str, object]] = response.json()["events"]
+        return events
+
+
+def _seed(base: str) -> str:
+    with httpx.Client(base_url=base, headers=bearer(ACME_KEY), timeout=30) as acme:
+        values = f"/v1/sessions/{DEMO}/values"
+        assert acme.post(values, json={"key": "greeting", "value": "hello"}).status_code == 204
+        old = {"key": "token", "value": "t-1", "expiry": "2001-01-01T00:00:00Z"}
+        assert acme.post(values, json=old).status_code == 204
+        png = {"type": "bytes", "bytes": PNG, "mime_type": "image/png", "name": "dot.png"}
+        image = {"part_type": "image", "data": png}
+        assert acme.post(values, json={"key": "__user_part_pic", "value": image}).status_code == 204
+        objects = Objects(acme, DEMO)
+        objects.ok(objects.put("chat", {"type": "messages", "messages": [message("hi there")]}))
+        objects.ok(objects.append("chat", [message("hello, human", role="assistant")]))
+        objects.ok(objects.put("notes", THREAD))
+        objects.ok(objects.post_item("notes", text("first note")), 201)
+        objects.ok(objects.put("people", GRAPH))
+        operations = [
+            {"op": "add_vertex", "element_id": "ann", "labels": ["person"]},
+            {"op": "add_vertex", "element_id": "bob", "labels": ["person"]},
+            {"op": "add_edge", "element_id": "e1", "label": "knows", "from_id": "ann", "to_id": "bob"},
+        ]
+        objects.ok(objects.mutate("people", operations))
+        assert acme.post(values, json={"key": "greeting", "value": "hello again"}).status_code == 204
+    with httpx.Client(base_url=base, headers=bearer(GLOBEX_KEY), timeout=30) as globex:
+        written = globex.post(f"/v1/sessions/{SECRET}/values", json={"key": "k", "value": "v"})
+        assert written.status_code == 204
+    with connect(base.replace("http", "ws") + "/ws") as ws:
+        ws.send(json.dumps({"type": 0, "id": 1, "websocket_api_key": ACME_KEY, "client_id": "console-test"}))
+        assert json.loads(ws.recv(timeout=10))["status"] == 1
+        ws.send(json.dumps({"type": 12, "id": 2, "key": "from-ws", "value": "socket", "ttl": 600}))
+        assert json.loads(ws.recv(timeout=10))["status"] == 1
+    events = httpx.get(f"{base}/api/events?limit=1000", headers=bearer(ACME_KEY)).json()["events"]
+    return next(e["stream"] for e in events if e["stream"].startswith("ws-"))
+
+
+@pytest.fixture(scope="module")
+def server(sqlite_databases: SqliteDatabases) -> Iterator[Server]:
+    with running_server(sqlite_databases.fresh(), config(), migrate=False) as base:
+        yield Server(base, _seed(base))
+
+
+def sign_in(page: Page, server: Server, key: str) -> None:
+    page.goto(f"{server.base}/console")
+    page.fill("#api-key", key)
+    page.click("#signin-form button")
+
+
+def offline(offline_page: OfflinePage) -> None:
+    assert offline_page.outside == [], "the console asked for something beyond loopback"
+
+
+def test_a_wrong_key_is_refused_with_a_clear_message(server: Server, offline_page: OfflinePage) -> None:
+    page = offline_page.page
+    sign_in(page, server, "WRONG0123456789abcdef")
+    expect(page.locator("#signin-error")).to_contain_text("That API key was refused: unknown API key")
+    expect(page.locator("#app")).to_be_hidden()
+    assert page.evaluate("sessionStorage.length") == 0
+    offline(offline_page)
+
+
+def test_sessions_timeline_state_and_stepping(server: Server, offline_page: OfflinePage) -> None:
+    page = offline_page.page
+    sign_in(page, server, ACME_KEY)
+    sessions = page.locator("#sessions li")
+    expect(sessions.first).to_have_attribute("data-session", server.ws_session)  # newest activity first
+    expect(page.locator(f'#sessions li[data-session="{DEMO}"]')).to_be_visible()
+    page.click(f'#sessions li[data-session="{DEMO}"]')
+    events = server.events(DEMO)
+    rows = page.locator("#timeline li")
+    expect(rows).to_have_count(len(events))
+    expect(rows.nth(0).locator(".t")).to_have_text("value_set")
+    expect(rows.nth(0).locator(".s")).to_contain_text("greeting = hello")
+    expect(rows.nth(0).locator(".who")).to_contain_text("acme via rest")
+
+    rows.nth(0).click()
+    detail = page.locator("#detail")
+    expect(detail).to_contain_text("as of version 1")
+    expect(detail.locator('tr[data-key="greeting"]')).to_contain_text("hello")
+    page.keyboard.press("j")
+    expect(detail).to_contain_text("as of version 2")
+    expect(detail.locator('tr.expired[data-key="token"]')).to_contain_text("expired")
+    page.keyboard.press("j")
+    expect(detail.locator('img.part[alt="dot.png"]')).to_be_visible()
+    page.keyboard.press("k")
+    expect(detail).to_contain_text("as of version 2")
+
+    rows.nth(len(events) - 1).click()  # the last event: every object drawn
+    expect(detail.locator('[data-alias="chat"] .msg.user')).to_contain_text("hi there")
+    expect(detail.locator('[data-alias="chat"] .msg.assistant')).to_contain_text("hello, human")
+    expect(detail.locator('[data-alias="notes"] .item')).to_contain_text("first note")
+    expect(detail.locator('[data-alias="people"] svg.graph g[data-vertex]')).to_have_count(2)
+    expect(detail.locator('[data-alias="people"] svg.graph line[data-edge="e1"]')).to_have_count(1)
+    expect(detail.locator('tr[data-key="greeting"]')).to_contain_text("hello again")
+
+    page.select_option("#type-filter", "value_set")
+    expect(rows).to_have_count(sum(e["type"] == "value_set" for e in events))
+    page.fill("#jump", "2")
+    page.click("#jump-form button")
+    expect(page.locator("#timeline li.selected")).to_have_attribute("data-version", "2")
+    offline(offline_page)
+
+
+def test_diff_of_two_events_is_highlighted(server: Server, offline_page: OfflinePage) -> None:
+    page = offline_page.page
+    sign_in(page, server, ACME_KEY)
+    page.click(f'#sessions li[data-session="{DEMO}"]')
+    rows = page.locator("#timeline li")
+    expect(rows).to_have_count(len(server.events(DEMO)))
+    rows.nth(0).click()
+    rows.last.click(modifiers=["Shift"])
+    diff = page.locator("#detail .diff")
+    expect(diff.locator("tr.changed")).to_contain_text("hello again")
+    expect(diff.locator("tr.added").first).to_be_visible()
+    expect(diff.locator('tr.added[data-path^="objects / people"]').first).to_be_visible()
+    offline(offline_page)
+
+
+def test_the_open_session_follows_new_events(server: Server, offline_page: OfflinePage) -> None:
+    page = offline_page.page
+    sign_in(page, server, ACME_KEY)
+    page.click(f'#sessions li[data-session="{DEMO}"]')
+    expect(page.locator("#live-status")).to_have_text("following")
+    before = len(server.events(DEMO))
+    with httpx.Client(base_url=server.base, headers=bearer(ACME_KEY)) as acme:
+        acme.post(f"/v1/sessions/{DEMO}/values", json={"key": "arrived", "value": "live!"})
+    arrived = page.locator("#timeline li.new")
+    expect(arrived).to_have_count(1)
+    expect(arrived).to_have_attribute("data-version", str(before + 1))
+    expect(arrived).to_contain_text("arrived = live!")
+    offline(offline_page)
+
+
+def test_export_is_the_session_as_json_lines(server: Server, offline_page: OfflinePage) -> None:
+    page = offline_page.page
+    sign_in(page, server, ACME_KEY)
+    page.click(f'#sessions li[data-session="{DEMO}"]')
+    expect(page.locator("#timeline li").first).to_be_visible()
+    with page.expect_download() as download:
+        page.click("#export")
+    lines = open(download.value.path()).read().splitlines()  # noqa: SIM115
+    assert [json.loads(line) for line in lines] == server.events(DEMO)
+    assert download.value.suggested_filename == f"{DEMO}.jsonl"
+    offline(offline_page)
+
+
+def test_another_tenants_session_is_not_shown(server: Server, offline_page: OfflinePage) -> None:
+    page = offline_page.page
+    sign_in(page, server, GLOBEX_KEY)
+    expect(page.locator(f'#sessions li[data-session="{SECRET}"]')).to_be_visible()
+    assert page.locator(f'#sessions li[data-session="{DEMO}"]').count() == 0
+    page.goto(f"{server.base}/console#s={DEMO}")
+    page.reload()
+    expect(page.locator("#timeline-note")).to_have_text("No events for this session in your namespace.")
+    expect(page.locator("#timeline li")).to_have_count(0)
+    offline(offline_page)
