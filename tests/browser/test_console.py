@@ -150,9 +150,9 @@ def test_diff_of_two_events_is_highlighted(server: Server, offline_page: Offline
     rows.nth(0).click()
     rows.last.click(modifiers=["Shift"])
     diff = page.locator("#detail .diff")
-    expect(diff.locator("tr.changed")).to_contain_text("hello again")
-    expect(diff.locator("tr.added").first).to_be_visible()
-    expect(diff.locator('tr.added[data-path^="objects / people"]').first).to_be_visible()
+    expect(diff.locator('tr.changed[data-path="values / greeting"]')).to_contain_text("hello again")
+    expect(diff.locator('tr.added[data-path="values / token"]')).to_contain_text("expired")
+    expect(diff.locator('tr.added[data-path="objects / people"]')).to_contain_text("graph")
     offline(offline_page)
 
 

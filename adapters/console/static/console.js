@@ -176,8 +176,8 @@ async function showDiff(a, b) {
   const mine = ++stateToken;
   $("detail-title").textContent = "Diff";
   try {
-    const [x, y] = await Promise.all([data.stateAt(open.stream, { version: a }), data.stateAt(open.stream, { version: b })]);
-    if (mine === stateToken) $("detail").replaceChildren(view.diff(x, y));
+    const rows = await data.diff(open.stream, a, b);
+    if (mine === stateToken) $("detail").replaceChildren(view.diff(rows, a, b));
   } catch (error) {
     if (mine === stateToken && !refused(error)) $("detail").replaceChildren(view.el("p", { class: "error", text: error.message }));
   }

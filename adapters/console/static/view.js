@@ -117,26 +117,61 @@ export function state(s) {
   return el("div", { class: "state" }, parts);
 }
 
-// -- diff: every leaf of two states by path, each added / removed / changed one highlighted --
+// -- diff: one row per thing added, removed or changed, highlighted by kind --
+const shown = (v) => (v === undefined ? "" : JSON.stringify(v && typeof v === "object" && "expired" in v && "value" in v ? (v.expired ? { value: v.value, expired: true } : v.value) : v));
+
+function mapRows(rows, path, d) {
+  if (!d) return;
+  for (const [k, v] of Object.entries(d.added || {})) rows.push(["added", `${path} / ${k}`, undefined, v]);
+  for (const [k, v] of Object.entries(d.removed || {})) rows.push(["removed", `${path} / ${k}`, v, undefined]);
+  for (const [k, c] of Object.entries(d.changed || {})) rows.push(["changed", `${path} / ${k}`, c.before, c.after]);
+}
+
+/** The rows of the engine's diff (GET /api/sessions/{id}/diff, `engine.diff`). */
+export function engineDiffRows(d) {
+  const rows = [];
+  mapRows(rows, "values", d.values);
+  mapRows(rows, "user parts", d.user_parts);
+  if (d.record_exists) rows.push([d.record_exists.after ? "added" : "removed", "record", undefined, undefined]);
+  mapRows(rows, "record", d.record);
+  const objects = d.objects || {};
+  for (const [alias, o] of Object.entries(objects.created || {})) rows.push(["added", `objects / ${alias}`, undefined, o.envelope.type]);
+  for (const [alias, o] of Object.entries(objects.deleted || {})) rows.push(["removed", `objects / ${alias}`, o.envelope.type, undefined]);
+  for (const [alias, c] of Object.entries(objects.changed || {})) {
+    const path = `objects / ${alias}`;
+    if (c.envelope) rows.push(["changed", `${path} / envelope`, c.envelope.before, c.envelope.after]);
+    if (c.messages) c.messages.appended.forEach((m, i) => rows.push(["added", `${path} / messages / ${c.messages.kept + i + 1}`, undefined, m]));
+    mapRows(rows, `${path} / items`, c.items);
+    mapRows(rows, `${path} / vertices`, c.vertices);
+    mapRows(rows, `${path} / edges`, c.edges);
+  }
+  return rows;
+}
+
+// TEMPORARY - used only where the server has no diff route (main before branch i18-state): every
+// leaf of the two states compared by path.
 function leaves(value, path, out) {
   if (value && typeof value === "object" && !Array.isArray(value) && Object.keys(value).length) {
     for (const [k, v] of Object.entries(value)) leaves(v, path ? `${path} / ${k}` : k, out);
-  } else out.set(path, JSON.stringify(value));
+  } else out.set(path, value);
   return out;
 }
-const COMPARED = ["values", "user_parts", "record", "objects"];
-
-export function diff(a, b) {
-  const pick = (s) => Object.fromEntries(COMPARED.map((k) => [k, s[k] ?? null]));
+export function stateDiffRows(a, b) {
+  const pick = (s) => Object.fromEntries(["values", "user_parts", "record", "objects"].map((k) => [k, s[k] ?? null]));
   const before = leaves(pick(a), "", new Map()), after = leaves(pick(b), "", new Map());
   const rows = [];
   for (const path of new Set([...before.keys(), ...after.keys()])) {
     const x = before.get(path), y = after.get(path);
-    if (x === y) continue;
-    const kind = x === undefined ? "added" : y === undefined ? "removed" : "changed";
-    rows.push(el("tr", { class: kind, "data-path": path }, el("td", { text: kind }), el("td", {}, el("code", { text: path })),
-      el("td", {}, el("code", { text: x ?? "" })), el("td", {}, el("code", { text: y ?? "" }))));
+    if (JSON.stringify(x) === JSON.stringify(y)) continue;
+    rows.push([!before.has(path) ? "added" : !after.has(path) ? "removed" : "changed", path, x, y]);
   }
-  const title = el("p", { class: "muted", text: `version ${a.version} → version ${b.version}: ${rows.length} change(s)` });
-  return el("div", { class: "diff" }, title, rows.length ? el("table", {}, el("tr", {}, el("th", {}), el("th", { text: "where" }), el("th", { text: "before" }), el("th", { text: "after" })), rows) : el("p", { text: "no change" }));
+  return rows;
+}
+
+export function diff(rows, a, b) {
+  const title = el("p", { class: "muted", text: `version ${a} → version ${b}: ${rows.length} change(s)` });
+  const table = el("table", {}, el("tr", {}, el("th", {}), el("th", { text: "where" }), el("th", { text: "before" }), el("th", { text: "after" })),
+    rows.map(([kind, path, x, y]) => el("tr", { class: kind, "data-path": path }, el("td", { text: kind }), el("td", {}, el("code", { text: path })),
+      el("td", {}, el("code", { text: shown(x) })), el("td", {}, el("code", { text: shown(y) })))));
+  return el("div", { class: "diff" }, title, rows.length ? table : el("p", { text: "no change" }));
 }
