@@ -18,16 +18,22 @@ function showSignin(message = "") {
   $("signin-error").textContent = message; $("api-key").focus();
 }
 
-async function signIn(key) {
+function showApp() {
+  $("signin").hidden = true; $("app").hidden = false; $("signout").hidden = false;
+  $("tenant").textContent = "signed in (read-only)";
+}
+
+// A key typed in is checked before the app shows; a key kept from before (a reload, a link) opens
+// the linked session at once, beside the sessions list (a refusal of either signs out).
+async function signIn(key, kept = false) {
   data.auth.key = key;
+  const listing = data.listSessions(null, SESSIONS_PAGE);
+  if (kept) { showApp(); routeFromHash(); }
   try {
-    const first = await data.listSessions(null, SESSIONS_PAGE);
-    $("signin").hidden = true; $("app").hidden = false; $("signout").hidden = false;
-    $("tenant").textContent = "signed in (read-only)";
-    renderSessions(first, true);
-    routeFromHash();
+    renderSessions(await listing, true);
+    if (!kept) { showApp(); routeFromHash(); }
   } catch (error) {
-    data.auth.key = null;
+    data.auth.key = null; closeSession();
     showSignin(error.status === 401 ? `That API key was refused: ${error.message}.` : `The server could not be read: ${error.message}`);
   }
 }
@@ -76,14 +82,21 @@ async function openSession(stream, { version = null, types = null } = {}) {
   $("session-title").textContent = stream.replace("\u001f", " / ");
   $("timeline").replaceChildren(); $("detail").replaceChildren(view.el("p", { class: "muted", text: "Click an event to see the session as of it." }));
   $("timeline-note").textContent = "loading…"; $("export").disabled = false; $("live-status").textContent = "";
-  let from = 1;
+  let from = 1, size = null;
   try {
     while (from !== null && token === open.token) {
-      const page = await data.eventsPage(stream, from, types);
+      // An unfiltered stream's versions have no gaps: once a page's size is known, the next pages'
+      // first versions are too, and a few are asked at once (what the first render does not wait for).
+      const starts = size && !types ? [0, 1, 2, 3].map((n) => from + n * size) : [from];
+      const pages = await Promise.all(starts.map((start) => data.eventsPage(stream, start, types)));
       if (token !== open.token) return;
-      appendEvents(page.events, false);
-      if (from === 1 && version !== null) jumpTo(version);
-      from = page.next_version;
+      for (const page of pages) {
+        appendEvents(page.events, false);
+        size = size ?? page.events.length;
+        from = page.next_version;
+        if (from === null) break;
+      }
+      if (version !== null && open.selected < 0) jumpTo(version);
       $("timeline-note").textContent = from === null ? "" : `loading… ${open.events.length} events so far`;
     }
   } catch (error) {
@@ -232,5 +245,5 @@ document.addEventListener("DOMContentLoaded", () => {
     if (e.key === "j" || e.key === "ArrowDown") { e.preventDefault(); select(Math.min(open.selected + 1, open.events.length - 1)); }
     else if (e.key === "k" || e.key === "ArrowUp") { e.preventDefault(); select(Math.max(open.selected - 1, 0)); }
   });
-  if (data.auth.key) signIn(data.auth.key); else showSignin();
+  if (data.auth.key) signIn(data.auth.key, true); else showSignin();
 });
