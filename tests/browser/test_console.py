@@ -8,6 +8,7 @@ writes its own. Each test signs in on a fresh page (the key lives in the tab's s
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -25,6 +26,8 @@ from tests.databases import SqliteDatabases
 
 DEMO = "console-demo"
 SECRET = "globex-secret"
+SHOTS = os.environ.get("SESSION_ENGINE_CONSOLE_SHOTS")
+"""A folder to keep a screenshot of each view in (docs/console/ holds the README's); unset: none."""
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
 
 
@@ -86,6 +89,12 @@ def sign_in(page: Page, server: Server, key: str) -> None:
     page.click("#signin-form button")
 
 
+def shot(page: Page, name: str) -> None:
+    if SHOTS:
+        page.set_viewport_size({"width": 1400, "height": 820})
+        page.screenshot(path=os.path.join(SHOTS, f"{name}.png"))
+
+
 def offline(offline_page: OfflinePage) -> None:
     assert offline_page.outside == [], "the console asked for something beyond loopback"
 
@@ -96,6 +105,7 @@ def test_a_wrong_key_is_refused_with_a_clear_message(server: Server, offline_pag
     expect(page.locator("#signin-error")).to_contain_text("That API key was refused: unknown API key")
     expect(page.locator("#app")).to_be_hidden()
     assert page.evaluate("sessionStorage.length") == 0
+    shot(page, "sign-in-refused")
     offline(offline_page)
 
 
@@ -132,12 +142,33 @@ def test_sessions_timeline_state_and_stepping(server: Server, offline_page: Offl
     expect(detail.locator('[data-alias="people"] svg.graph g[data-vertex]')).to_have_count(2)
     expect(detail.locator('[data-alias="people"] svg.graph line[data-edge="e1"]')).to_have_count(1)
     expect(detail.locator('tr[data-key="greeting"]')).to_contain_text("hello again")
+    shot(page, "state")
 
     page.select_option("#type-filter", "value_set")
     expect(rows).to_have_count(sum(e["type"] == "value_set" for e in events))
     page.fill("#jump", "2")
     page.click("#jump-form button")
     expect(page.locator("#timeline li.selected")).to_have_attribute("data-version", "2")
+    third = events[2]["recorded_at"]  # an instant: the last event at or before it
+    page.select_option("#type-filter", "")
+    expect(rows).to_have_count(len(events))
+    page.fill("#jump", str(third))
+    page.click("#jump-form button")
+    expect(page.locator("#timeline li.selected")).to_have_attribute("data-version", "3")
+    expect(detail).to_contain_text("as of version 3")
+    offline(offline_page)
+
+
+def test_a_session_written_through_the_websocket_adapter(server: Server, offline_page: OfflinePage) -> None:
+    page = offline_page.page
+    sign_in(page, server, ACME_KEY)
+    page.click(f'#sessions li[data-session="{server.ws_session}"]')
+    row = page.locator('#timeline li[data-type="value_set"]')
+    expect(row).to_contain_text("from-ws = socket")
+    expect(row.locator(".who")).to_contain_text("via websocket")
+    row.click()
+    expect(page.locator('#detail tr[data-key="from-ws"]')).to_contain_text("socket")
+    shot(page, "sessions-and-timeline")
     offline(offline_page)
 
 
@@ -153,6 +184,7 @@ def test_diff_of_two_events_is_highlighted(server: Server, offline_page: Offline
     expect(diff.locator('tr.changed[data-path="values / greeting"]')).to_contain_text("hello again")
     expect(diff.locator('tr.added[data-path="values / token"]')).to_contain_text("expired")
     expect(diff.locator('tr.added[data-path="objects / people"]')).to_contain_text("graph")
+    shot(page, "diff")
     offline(offline_page)
 
 
@@ -168,6 +200,7 @@ def test_the_open_session_follows_new_events(server: Server, offline_page: Offli
     expect(arrived).to_have_count(1)
     expect(arrived).to_have_attribute("data-version", str(before + 1))
     expect(arrived).to_contain_text("arrived = live!")
+    shot(page, "live")
     offline(offline_page)
 
 

@@ -119,8 +119,8 @@ function appendEvents(events, arrived) {
     open.events.push(e); open.byVersion.set(e.version, index);
     const li = view.el("li", { "data-version": e.version, "data-type": e.type, class: arrived ? "new" : null },
       view.el("span", { class: "v", text: String(e.version) }),
-      view.el("span", { class: "when", text: view.time(e.recorded_at) }),
-      view.el("span", { class: "t", text: e.type }),
+      view.el("span", { class: "when", text: view.time(e.recorded_at).slice(11), title: view.time(e.recorded_at) }),
+      view.el("span", { class: "t", text: e.type, title: e.type }),
       view.el("span", { class: "s" }, view.summary(e), " ", view.el("span", { class: "who", text: view.actor(e) })));
     open.rows.push(li); fragment.append(li);
     if (!open.knownTypes.has(e.type)) { open.knownTypes.add(e.type); $("type-filter").append(view.el("option", { value: e.type, text: e.type })); }

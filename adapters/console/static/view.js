@@ -101,8 +101,8 @@ function object(alias, o) {
   if (kind === "messages") body.push(chat(o.messages));
   else if (kind === "thread") body.push(thread(o.items));
   else if (kind === "graph") body.push(graph(o.vertices, o.edges));
-  const rest = Object.fromEntries(Object.entries(o.envelope.value || {}));
-  if (Object.keys(rest).length) body.push(el("pre", { text: json(rest) }));
+  const rest = Object.fromEntries(Object.entries(o.envelope.value || {}).filter(([k]) => k !== "type"));
+  if (Object.keys(rest).length) body.push(el("pre", { class: "envelope", text: JSON.stringify(rest) }));
   return el("section", { class: `object ${kind}`, "data-alias": alias }, head, ...body);
 }
 
@@ -118,7 +118,14 @@ export function state(s) {
 }
 
 // -- diff: one row per thing added, removed or changed, highlighted by kind --
-const shown = (v) => (v === undefined ? "" : JSON.stringify(v && typeof v === "object" && "expired" in v && "value" in v ? (v.expired ? { value: v.value, expired: true } : v.value) : v));
+// A value state shows its value (and "expired"), a user part as the state view draws it.
+function shown(v) {
+  if (v === undefined) return "";
+  const isState = v && typeof v === "object" && "expired" in v && "value" in v;
+  const value = isState ? v.value : v;
+  const drawn = value && typeof value === "object" && value.part_type ? part(value) : el("code", { text: JSON.stringify(value) });
+  return isState && v.expired ? el("span", {}, drawn, " ", el("span", { class: "badge", text: "expired" })) : drawn;
+}
 
 function mapRows(rows, path, d) {
   if (!d) return;
@@ -172,6 +179,6 @@ export function diff(rows, a, b) {
   const title = el("p", { class: "muted", text: `version ${a} → version ${b}: ${rows.length} change(s)` });
   const table = el("table", {}, el("tr", {}, el("th", {}), el("th", { text: "where" }), el("th", { text: "before" }), el("th", { text: "after" })),
     rows.map(([kind, path, x, y]) => el("tr", { class: kind, "data-path": path }, el("td", { text: kind }), el("td", {}, el("code", { text: path })),
-      el("td", {}, el("code", { text: shown(x) })), el("td", {}, el("code", { text: shown(y) })))));
+      el("td", {}, shown(x)), el("td", {}, shown(y)))));
   return el("div", { class: "diff" }, title, rows.length ? table : el("p", { text: "no change" }));
 }
