@@ -20,6 +20,10 @@ export const time = (iso) => (iso ? iso.replace("T", " ").replace(/(\.\d{3})\d*/
 /** One line saying what an event did. */
 export function summary(event) {
   const d = event.data || {};
+  if (event.type === "value_set" && String(d.key).startsWith("__user_part_")) {
+    const v = d.value || {};
+    return `user part ${d.key.slice(12)}: ${v.part_type === "image" ? `image ${v.data?.mime_type ?? ""}` : short(v.data ?? v, 50)}`;
+  }
   if (event.type === "value_set") return `${d.key} = ${short(d.value, 60)}${d.expires_at ? ` (expires ${time(d.expires_at)})` : ""}`;
   if (Array.isArray(d.keys)) return `${d.keys.length} key(s): ${short(d.keys.join(", "), 70)}`;
   const named = ["key", "alias", "client_id", "reason", "item_id", "element_id", "id", "status", "title"].filter((k) => k in d);
