@@ -25,6 +25,8 @@ from tests.browser.conftest import OfflinePage
 from tests.databases import SqliteDatabases
 
 DEMO = "console-demo"
+BULK = 60
+"""Sessions written first (older activity): more than one page of the console's list (50)."""
 SECRET = "globex-secret"
 SHOTS = os.environ.get("SESSION_ENGINE_CONSOLE_SHOTS")
 """A folder to keep a screenshot of each view in (docs/console/ holds the README's); unset: none."""
@@ -45,6 +47,8 @@ class Server:
 
 def _seed(base: str) -> str:
     with httpx.Client(base_url=base, headers=bearer(ACME_KEY), timeout=30) as acme:
+        for n in range(BULK):
+            assert acme.post(f"/v1/sessions/bulk-{n:02}/values", json={"key": "n", "value": n}).is_success
         values = f"/v1/sessions/{DEMO}/values"
         assert acme.post(values, json={"key": "greeting", "value": "hello"}).status_code == 204
         old = {"key": "token", "value": "t-1", "expiry": "2001-01-01T00:00:00Z"}
@@ -106,6 +110,22 @@ def test_a_wrong_key_is_refused_with_a_clear_message(server: Server, offline_pag
     expect(page.locator("#app")).to_be_hidden()
     assert page.evaluate("sessionStorage.length") == 0
     shot(page, "sign-in-refused")
+    offline(offline_page)
+
+
+def test_sessions_are_listed_newest_first_page_by_page(server: Server, offline_page: OfflinePage) -> None:
+    page = offline_page.page
+    sign_in(page, server, ACME_KEY)
+    sessions = page.locator("#sessions li")
+    expect(sessions).to_have_count(50)
+    expect(sessions.nth(2)).to_have_attribute("data-session", f"bulk-{BULK - 1:02}")
+    page.click("#sessions-more")
+    expect(sessions).to_have_count(BULK + 2)
+    expect(page.locator("#sessions-more")).to_be_hidden()
+    listed = [sessions.nth(n).get_attribute("data-session") for n in range(BULK + 2)]
+    assert listed == [server.ws_session, DEMO, *(f"bulk-{n:02}" for n in reversed(range(BULK)))]
+    page.fill("#session-search", "bulk-1")
+    expect(page.locator("#sessions li:visible")).to_have_count(10)
     offline(offline_page)
 
 
