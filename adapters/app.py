@@ -18,9 +18,10 @@ import anyio
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
+from session_engine.adapters import asyncapi
 from session_engine.adapters.config import ServerConfig
 from session_engine.adapters.console import console_routes
 from session_engine.adapters.logs import redact_credentials
@@ -82,8 +83,15 @@ def create_app(engine_url: str | None, config: ServerConfig, **engine_options: A
             )
         return JSONResponse({"status": "ready", "head": head})
 
+    protocols = asyncapi.document_bytes()
+
+    async def asyncapi_json(request: Request) -> Response:
+        """The websocket, bus and JSON-RPC surfaces as an AsyncAPI document (REST's is /openapi.json)."""
+        return Response(protocols, media_type="application/json")
+
     app = Starlette(
         routes=[
+            Route("/asyncapi.json", asyncapi_json, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             WebSocketRoute("/ws", websocket),
