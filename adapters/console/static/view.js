@@ -82,7 +82,8 @@ function thread(items) {
 /** A graph's vertices on a circle, edges as lines with their labels. */
 export function graph(vertices, edges) {
   const ids = Object.keys(vertices), n = ids.length, w = 480, h = 320, r = Math.min(w, h) / 2 - 40;
-  const at = new Map(ids.map((id, i) => [id, [w / 2 + r * Math.cos((2 * Math.PI * i) / Math.max(n, 1)), h / 2 + r * Math.sin((2 * Math.PI * i) / Math.max(n, 1))]]));
+  const angle = (i) => (2 * Math.PI * i) / Math.max(n, 1) - Math.PI / 2; // the first vertex at the top
+  const at = new Map(ids.map((id, i) => [id, [w / 2 + r * Math.cos(angle(i)), h / 2 + r * Math.sin(angle(i))]]));
   const svg = el("svg:svg", { class: "graph", viewBox: `0 0 ${w} ${h}`, role: "img", "aria-label": `graph of ${n} vertices` });
   for (const e of Object.values(edges)) {
     const a = at.get(e.from_id), b = at.get(e.to_id);
