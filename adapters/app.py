@@ -28,7 +28,7 @@ from session_engine.adapters.logs import redact_credentials
 from session_engine.adapters.rest.app import create_rest_app
 from session_engine.adapters.rest.hot import HotDistriRoutes
 from session_engine.adapters.retention import purge_expired_forever
-from session_engine.adapters.rpc.bus_endpoint import BusAdapter
+from session_engine.adapters.rpc.bus.endpoint import BusAdapter
 from session_engine.adapters.rpc.jsonrpc_endpoint import JsonRpcHttp, JsonRpcWebsocket
 from session_engine.adapters.websocket.endpoint import WebsocketAdapter
 from session_engine.adapters.websocket.transport import HookedWebSocketProtocol

@@ -23,6 +23,7 @@ import orjson
 import sqlalchemy as sa
 
 from bench.common import Stopwatch, database, latency_rows, show
+from session_engine.adapters.rpc.bus.subjects import RecordSubjects
 from session_engine.engine import Engine
 
 NS = "bench"
@@ -133,7 +134,7 @@ async def live_sets(engine: Engine, count: int) -> float:
 
     async def one(i: int) -> None:
         record = {**session(i, rng), "sessionId": f"live{i}"}
-        await engine.records.set(NS, {"sessionId": record["sessionId"], "session": record})
+        await RecordSubjects(engine).set(NS, {"sessionId": record["sessionId"], "session": record})
 
     with Stopwatch() as watch:
         async with anyio.create_task_group() as tasks:
@@ -170,7 +171,7 @@ async def run(url: str, sessions: int, samples: int) -> list[tuple[str, str]]:
         rate = await load(engine, url, sessions)
         results.append(("import + rebuild (sessions with messages / s)", f"{rate:,.0f}"))
         results.append(("live records.set, 2,000 in flight (/s)", f"{await live_sets(engine, 2000):,.0f}"))
-        records = engine.records
+        records = RecordSubjects(engine)
         parents = max(1, sessions // 10)
         reads: list[tuple[str, Callable[[], Awaitable[Any]]]] = [
             ("list first page (50)", lambda: records.list(NS, {})),

@@ -20,7 +20,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from bench.common import round_trips_per_second
 from bench.websocket_roundtrips import echo_server, engine_server
-from session_engine.adapters.rpc.bus_auth import sign
+from session_engine.adapters.rpc.bus.auth import sign
 
 SECRET = "bench-bus-secret-0123456789"
 BUS_CONFIG = f'\n[bus]\nsecret = "{SECRET}"\n'

@@ -39,7 +39,6 @@ DOMAINS = [
     "objects/search",
 ]
 NOT_YET: set[str] = {
-    "records",
     "objects/envelopes",
     "objects/threads",
     "objects/graphs",
@@ -141,11 +140,31 @@ WIRE_WORDS = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason="protocol vocabulary still in engine/ (issue #17, item 1)")
-def test_the_engine_speaks_no_wire_protocol() -> None:
+WIRE_PARTS = ("values", "records", "objects")
+"""The engine's parts held against `WIRE_WORDS` one by one; "" is everything else."""
+WIRE_NOT_YET = {"objects"}
+"""Parts that still speak a protocol (issue #17, item 1); each leaves this set when it is cleaned."""
+
+
+def _part_files(part: str) -> list[Path]:
+    if part:
+        return sorted((ENGINE / part).rglob("*.py"))
+    return sorted(p for p in ENGINE.rglob("*.py") if p.relative_to(ENGINE).parts[0] not in WIRE_PARTS)
+
+
+@pytest.mark.parametrize(
+    "part",
+    [
+        pytest.param(p, marks=pytest.mark.xfail(strict=True, reason="protocol vocabulary still there"))
+        if p in WIRE_NOT_YET
+        else p
+        for p in (*WIRE_PARTS, "")
+    ],
+)
+def test_the_engine_speaks_no_wire_protocol(part: str) -> None:
     found = [
         f"{path.relative_to(ROOT)}: {word}"
-        for path in ENGINE.rglob("*.py")
+        for path in _part_files(part)
         for word in WIRE_WORDS
         if word in path.read_text()
     ]

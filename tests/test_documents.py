@@ -13,6 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from session_engine.adapters.rpc.bus.models import SessionRecord, SetRequest
+from session_engine.adapters.rpc.bus.subjects import RecordSubjects
 from session_engine.engine import Engine, NewEvent, ValidationFailed
 from session_engine.engine.documents import (
     MAX_DEPTH,
@@ -30,7 +32,6 @@ from session_engine.engine.objects.errors import (
     InvalidSessionObject,
 )
 from session_engine.engine.records.errors import InvalidRecordRequest
-from session_engine.engine.records.models import SessionRecord, SetRequest
 from tests.records.helpers import record
 
 in_range = st.integers(min_value=MIN_INTEGER, max_value=MAX_INTEGER)
@@ -155,23 +156,23 @@ async def test_objects_follow_the_rule(engine: Engine) -> None:
 async def test_records_follow_the_rule_and_keep_epoch_ms_as_given(engine: Engine) -> None:
     """A record with 2**63 <= createdAt < 2**64 failed on SQLite (its driver binds no such int)."""
     for session, created in (("r1", 2**63), ("r2", 2**64 - 1), ("r3", 1.5e300)):
-        await engine.records.set(
+        await RecordSubjects(engine).set(
             NS, {"sessionId": session, "session": record(session, 10, createdAt=created)}
         )
-        got = (await engine.records.get(NS, {"sessionId": session})).model_dump()["session"]
+        got = (await RecordSubjects(engine).get(NS, {"sessionId": session})).model_dump()["session"]
         assert got["createdAt"] == created and type(got["createdAt"]) is type(created)
     with pytest.raises(InvalidRecordRequest) as refused:
-        await engine.records.set(NS, {"sessionId": "r4", "session": record("r4", createdAt=2**64)})
+        await RecordSubjects(engine).set(NS, {"sessionId": "r4", "session": record("r4", createdAt=2**64)})
     assert refused.value.path == ("session", "createdAt")
     model = SetRequest(session_id="r5", session=SessionRecord.model_validate(record("r5", createdAt=2**70)))
     with pytest.raises(InvalidRecordRequest):
-        await engine.records.set(NS, model)
+        await RecordSubjects(engine).set(NS, model)
     with pytest.raises(InvalidRecordRequest, match="nested deeper"):
         observation = {"clientId": "c", "source": "s", "kind": "k", "observedAt": 1, "payload": nested(3000)}
-        await engine.records.set(
+        await RecordSubjects(engine).set(
             NS, {"sessionId": "r6", "session": record("r6", lastClientIdentityObservation=observation)}
         )
-    listed = await engine.records.list(NS, {"limit": 10})
+    listed = await RecordSubjects(engine).list(NS, {"limit": 10})
     assert [found.session_id for found in listed.sessions] == ["r3", "r2", "r1"]
 
 

@@ -1,7 +1,8 @@
 """Resource routes for session records: Makaio's nine `storage:session` subjects over HTTP.
 
-Bodies and responses are the seed's wire models (camelCase), validated by `engine.records`; the
-session id comes from the path. A record that does not exist is 404 on `GET` (the bus answers
+Bodies and responses are the seed's wire models (camelCase): each route calls the bus's function for
+its subject (`adapters/rpc/bus/subjects.py`), which validates and answers them; the session id comes
+from the path. A record that does not exist is 404 on `GET` (the bus answers
 `{session: null}`); writes answer the subject's `{success, clientAccountChanged?}`.
 """
 
@@ -18,7 +19,7 @@ from session_engine.adapters.rest.auth import Caller, caller
 from session_engine.adapters.rest.bodies import read_json
 from session_engine.adapters.rest.errors import ApiError, ResourceError, responses
 from session_engine.adapters.rest.schema import json_body
-from session_engine.engine.records.models import (
+from session_engine.adapters.rpc.bus.models import (
     DeleteResponse,
     GetChildrenResponse,
     ListResponse,
@@ -27,6 +28,7 @@ from session_engine.engine.records.models import (
     UpdateRequest,
     WriteResponse,
 )
+from session_engine.adapters.rpc.bus.subjects import RecordSubjects
 
 router = APIRouter(prefix="/api", tags=["records"], responses=responses(ResourceError, 400, 401, 404, 500))
 CallerDep = Annotated[Caller, Depends(caller)]
@@ -57,7 +59,7 @@ async def set_record(
     wire: dict[str, Any] = {"sessionId": session_id, "session": await read_json(request)}
     if ifAbsent is not None:
         wire["ifAbsent"] = ifAbsent
-    return _json(await who.engine.records.set(who.namespace, wire, metadata=who.metadata()))
+    return _json(await RecordSubjects(who.engine).set(who.namespace, wire, metadata=who.metadata()))
 
 
 @router.patch(
@@ -68,12 +70,12 @@ async def set_record(
 )
 async def update_record(session_id: str, request: Request, who: CallerDep) -> Response:
     wire = {**_object(await read_json(request)), "sessionId": session_id}
-    return _json(await who.engine.records.update(who.namespace, wire, metadata=who.metadata()))
+    return _json(await RecordSubjects(who.engine).update(who.namespace, wire, metadata=who.metadata()))
 
 
 @router.get("/records/{session_id:seg}", response_model=SessionRecord, summary="get: one record (404: none)")
 async def get_record(session_id: str, who: CallerDep) -> Response:
-    found = await who.engine.records.get(who.namespace, {"sessionId": session_id})
+    found = await RecordSubjects(who.engine).get(who.namespace, {"sessionId": session_id})
     if found.session is None:
         raise ApiError(404, "not_found", f"no session record {session_id!r}")
     return _json(found.session)
@@ -82,7 +84,7 @@ async def get_record(session_id: str, who: CallerDep) -> Response:
 @router.delete("/records/{session_id:seg}", response_model=DeleteResponse, summary="delete: hide the record")
 async def delete_record(session_id: str, request: Request, who: CallerDep) -> Response:
     wire = {"sessionId": session_id}
-    return _json(await who.engine.records.delete(who.namespace, wire, metadata=who.metadata()))
+    return _json(await RecordSubjects(who.engine).delete(who.namespace, wire, metadata=who.metadata()))
 
 
 @router.get(
@@ -91,7 +93,7 @@ async def delete_record(session_id: str, request: Request, who: CallerDep) -> Re
     summary="getChildren: direct children with message counts",
 )
 async def children(session_id: str, who: CallerDep) -> Response:
-    return _json(await who.engine.records.get_children(who.namespace, {"sessionId": session_id}))
+    return _json(await RecordSubjects(who.engine).get_children(who.namespace, {"sessionId": session_id}))
 
 
 @router.get(
@@ -100,7 +102,7 @@ async def children(session_id: str, who: CallerDep) -> Response:
     summary="getByAdapterSessionId (404: none)",
 )
 async def by_adapter_session(adapter_session_id: str, who: CallerDep) -> Response:
-    found = await who.engine.records.get_by_adapter_session_id(
+    found = await RecordSubjects(who.engine).get_by_adapter_session_id(
         who.namespace, {"adapterSessionId": adapter_session_id}
     )
     if found.session is None:
@@ -110,7 +112,7 @@ async def by_adapter_session(adapter_session_id: str, who: CallerDep) -> Respons
 
 @router.get("/record-status-counts", response_model=StatusCounts, summary="getStatusCounts")
 async def status_counts(who: CallerDep) -> Response:
-    return _json(await who.engine.records.get_status_counts(who.namespace, {}))
+    return _json(await RecordSubjects(who.engine).get_status_counts(who.namespace, {}))
 
 
 @router.get(
@@ -139,7 +141,7 @@ async def list_records(
         "offset": offset,
     }
     wire = {key: value for key, value in given.items() if value is not None}
-    records = who.engine.records
+    records = RecordSubjects(who.engine)
     if query is not None:
         if "executionTargetId" in wire or "includePreview" in wire or "offset" in wire:
             raise ApiError(400, "invalid_request", "search takes query, status, isImported and limit only")

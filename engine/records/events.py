@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from session_engine.engine.events import DomainEvent, EventRegistry
-from session_engine.engine.log.records import RecordedEvent
 
 
 class SessionRecordSet(DomainEvent):
@@ -41,11 +40,12 @@ class SessionRecordDeleted(DomainEvent):
 
 
 class ClientAccountChanged(DomainEvent):
-    """The canonical clientAccountId changed to a non-null account: Makaio's bus event, verbatim."""
+    """The canonical clientAccountId changed to a non-null account. Its fields are named as in the
+    record (stored history keeps them); adapters publish it as it is (the bus: `bus/events.py`)."""
 
     event_type = "session_client_account_changed"
 
-    sessionId: str  # the bus payload's own field names
+    sessionId: str  # the record's field names
     clientId: str | None = None
     previousClientAccountId: str | None = None
     clientAccountId: str
@@ -54,14 +54,5 @@ class ClientAccountChanged(DomainEvent):
     lastClientIdentityObservation: dict[str, Any] | None = None
 
 
-registry = EventRegistry([SessionRecordSet, SessionRecordUpdated, SessionRecordDeleted, ClientAccountChanged])
-
-BUS_EVENTS = {ClientAccountChanged.event_type: "session.clientAccount.changed"}
-
-
-def bus_event(event: RecordedEvent) -> tuple[str, dict[str, Any]] | None:
-    """The Makaio bus event a recorded event stands for, as (subject, payload); None for the rest."""
-    subject = BUS_EVENTS.get(event.type)
-    if subject is None:
-        return None
-    return subject, dict(event.data)
+EVENTS = EventRegistry([SessionRecordSet, SessionRecordUpdated, SessionRecordDeleted, ClientAccountChanged])
+"""Every event type of the records domain."""

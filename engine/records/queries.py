@@ -1,14 +1,15 @@
 """Read functions of the records domain: pure queries on a connection, one index walk each.
 
 Order everywhere: `lastActivityAt` descending, then `sessionId` descending (code point order) -
-the tie-breaker that lets one index serve both keys, backwards.
+the tie-breaker that lets one index serve both keys, backwards. Answers are the domain's own types
+(below) holding records as stored (`Record`); adapters shape them for their wire.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -23,29 +24,93 @@ from session_engine.engine.objects.messages import (
     sessions_with_terms,
 )
 from session_engine.engine.objects.tables import message_terms
+from session_engine.engine.records.commands import Record
 from session_engine.engine.records.errors import InvalidSearchSyntax
-from session_engine.engine.records.models import (
-    DEFAULT_LIST_LIMIT,
-    DEFAULT_SEARCH_LIMIT,
-    STATUSES,
-    ChildSession,
-    ListedSession,
-    ListRequest,
-    ListResponse,
-    Preview,
-    SearchedSession,
-    SearchRequest,
-    SearchResponse,
-    SessionRecord,
-    StatusCounts,
-)
 from session_engine.engine.records.projection import fold_title
 from session_engine.engine.records.tables import TITLE_FTS, session_records, session_status_counts
 
+Status = Literal["discovered", "active", "closed", "archived"]
+STATUSES: tuple[Status, ...] = ("discovered", "active", "closed", "archived")
+StatusFilter = Literal["discovered", "active", "closed", "archived", "all"]
+"""A list or search filter: one status, or "all" (the same as none)."""
+MAX_PAGE = 1000
+"""The largest page of a list or a search."""
+DEFAULT_LIST_LIMIT = 50
+DEFAULT_SEARCH_LIMIT = 20
 MAX_CHILDREN = 1000
-"""getChildren has no paging on the wire: at most this many children, oldest first."""
+"""Children are not paged: at most this many children, oldest first."""
 PREVIEW_CHARS = 500
-"""firstUserMessage is cut to this many characters: a preview, not the message."""
+"""A preview's first user message is cut to this many characters: a preview, not the message."""
+
+
+@dataclass(frozen=True)
+class Preview:
+    """A session's messages at a glance: how many, and the first user message (cut)."""
+
+    message_count: int
+    first_user_message: str | None
+
+
+@dataclass(frozen=True)
+class Child:
+    """A direct child session; `message_count` counts its own messages only."""
+
+    session_id: str
+    title: str | None
+    fork_point_message_id: str | None
+    branch_kind: str | None
+    message_count: int
+    has_children: bool
+    spawning_tool_call_id: str | None = None
+
+
+@dataclass(frozen=True)
+class StatusCounts:
+    """Live records per status, and all of them."""
+
+    discovered: int
+    active: int
+    closed: int
+    archived: int
+    all: int
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A record of a list or a search page, with its preview when one was asked for."""
+
+    record: Record
+    preview: Preview | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    """A page of records, newest activity first, and how many there are in all."""
+
+    sessions: list[Listed]
+    total: int
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """Which records a list shows: `status` (None or "all": any), `execution_target_id`, and the page."""
+
+    status: StatusFilter | None = None
+    execution_target_id: str | None = None
+    include_preview: bool = False
+    limit: int = DEFAULT_LIST_LIMIT
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """A full-text `query` (messages and titles), the filters, and the page size."""
+
+    query: str
+    status: StatusFilter | None = None
+    is_imported: bool | None = None
+    limit: int = DEFAULT_SEARCH_LIMIT
+
 
 _r, _c = session_records.c, session_status_counts.c
 _newest_first = (_r.last_activity_at.desc(), _r.session_id.desc())
@@ -69,18 +134,18 @@ _parents = (
 _counts = sa.select(_c.status, _c.count).where(_c.namespace == sa.bindparam("ns"))
 
 
-def get_record(connection: Connection, namespace: str, session_id: str) -> SessionRecord | None:
-    record = connection.execute(_by_id, {"ns": namespace, "sid": session_id}).scalar()
-    return None if record is None else SessionRecord.model_validate(record)
+def get_record(connection: Connection, namespace: str, session_id: str) -> Record | None:
+    record: Record | None = connection.execute(_by_id, {"ns": namespace, "sid": session_id}).scalar()
+    return record
 
 
 def get_by_adapter_session_id(
     connection: Connection, namespace: str, adapter_session_id: str
-) -> SessionRecord | None:
+) -> Record | None:
     """The one record with this adapter session id; None when there is none - or several, since
-    no single answer would be right (Makaio's rule)."""
+    no single answer would be right (the reference's rule)."""
     found = list(connection.execute(_by_adapter, {"ns": namespace, "asid": adapter_session_id}).scalars())
-    return SessionRecord.model_validate(found[0]) if len(found) == 1 else None
+    return found[0] if len(found) == 1 else None
 
 
 def previews(connection: Connection, namespace: str, session_ids: Sequence[str]) -> dict[str, Preview]:
@@ -93,8 +158,8 @@ def previews(connection: Connection, namespace: str, session_ids: Sequence[str])
     }
 
 
-def children(connection: Connection, namespace: str, session_id: str) -> list[ChildSession]:
-    """Direct children, oldest first; messageCount counts each child's own messages only."""
+def children(connection: Connection, namespace: str, session_id: str) -> list[Child]:
+    """Direct children, oldest first."""
     records = list(connection.execute(_children, {"ns": namespace, "sid": session_id}).scalars())
     if not records:
         return []
@@ -102,16 +167,14 @@ def children(connection: Connection, namespace: str, session_id: str) -> list[Ch
     parents = set(connection.execute(_parents, {"ns": namespace, "ids": ids}).scalars())
     stats = message_stats(connection, namespace, ids)
     return [
-        ChildSession.model_validate(
-            {
-                "sessionId": r["sessionId"],
-                "title": r.get("title"),
-                "forkPointMessageId": r.get("forkPointMessageId"),
-                "branchKind": r.get("branchKind"),
-                "messageCount": stats[r["sessionId"]][0],
-                "hasChildren": r["sessionId"] in parents,
-                **({"spawningToolCallId": r["spawningToolCallId"]} if "spawningToolCallId" in r else {}),
-            }
+        Child(
+            session_id=r["sessionId"],
+            title=r.get("title"),
+            fork_point_message_id=r.get("forkPointMessageId"),
+            branch_kind=r.get("branchKind"),
+            message_count=stats[r["sessionId"]][0],
+            has_children=r["sessionId"] in parents,
+            spawning_tool_call_id=r.get("spawningToolCallId"),
         )
         for r in records
     ]
@@ -121,7 +184,7 @@ def status_counts(connection: Connection, namespace: str) -> StatusCounts:
     counts: dict[str, int] = dict.fromkeys(STATUSES, 0)
     for status, count in connection.execute(_counts, {"ns": namespace}):
         counts[status] = int(count)
-    return StatusCounts.model_validate({**counts, "all": sum(counts.values())})
+    return StatusCounts(**counts, all=sum(counts.values()))
 
 
 def _filtered(namespace: str, status: str | None) -> list[sa.ColumnElement[bool]]:
@@ -131,7 +194,7 @@ def _filtered(namespace: str, status: str | None) -> list[sa.ColumnElement[bool]
     return where
 
 
-def list_sessions(connection: Connection, namespace: str, request: ListRequest) -> ListResponse:
+def list_sessions(connection: Connection, namespace: str, request: ListQuery) -> Page:
     where = _filtered(namespace, request.status)
     if request.execution_target_id is not None:
         where.append(_r.execution_target_id == request.execution_target_id)
@@ -139,8 +202,8 @@ def list_sessions(connection: Connection, namespace: str, request: ListRequest) 
         sa.select(_r.record)
         .where(*where)
         .order_by(*_newest_first)
-        .limit(request.limit or DEFAULT_LIST_LIMIT)
-        .offset(request.offset or 0)
+        .limit(request.limit)
+        .offset(request.offset)
     )
     records = list(connection.execute(page).scalars())
     if request.execution_target_id is None:
@@ -152,13 +215,7 @@ def list_sessions(connection: Connection, namespace: str, request: ListRequest) 
     found = (
         previews(connection, namespace, [r["sessionId"] for r in records]) if request.include_preview else {}
     )
-    sessions = [ListedSession.model_validate({**r, **_preview(found, r["sessionId"])}) for r in records]
-    return ListResponse(sessions=sessions, total=total)
-
-
-def _preview(found: dict[str, Preview], session_id: str) -> dict[str, Any]:
-    preview = found.get(session_id)
-    return {} if preview is None else {"preview": preview}
+    return Page(sessions=[Listed(r, found.get(r["sessionId"])) for r in records], total=total)
 
 
 WALK_FACTOR = 1.0
@@ -185,7 +242,7 @@ def _title_matches(connection: Connection, namespace: str, folded: str) -> sa.Se
     return sa.select(_r.session_id).where(*where)
 
 
-def search(connection: Connection, namespace: str, request: SearchRequest) -> SearchResponse:
+def search(connection: Connection, namespace: str, request: SearchQuery) -> Page:
     """Sessions with a message matching the full-text query, or whose title contains it.
 
     One statement: `hits` counts the matching sessions that are live records passing the filters
@@ -199,7 +256,7 @@ def search(connection: Connection, namespace: str, request: SearchRequest) -> Se
     """
     query = request.query.strip()
     if not query:
-        return SearchResponse(sessions=[], total=0)
+        return Page(sessions=[], total=0)
     folded = str(fold_title(query))
     where = _filtered(namespace, request.status)
     if request.is_imported is not None:
@@ -213,7 +270,7 @@ def search(connection: Connection, namespace: str, request: SearchRequest) -> Se
             plan = _by_messages(connection, namespace, by_messages, folded, where)
     except ValidationFailed as error:
         raise InvalidSearchSyntax(str(error), ("query",)) from None
-    limit = request.limit or DEFAULT_SEARCH_LIMIT
+    limit = request.limit
     hits = plan.count.cte("hits").prefix_with("MATERIALIZED")
     n = sa.select(hits.c.n).scalar_subquery()
     counts = sa.select(sa.func.coalesce(sa.func.sum(_c.count), 0)).where(_c.namespace == namespace)
@@ -259,8 +316,7 @@ def search(connection: Connection, namespace: str, request: SearchRequest) -> Se
     total = int(rows[0].total) if rows else 0
     records = [row.record for row in rows]
     found = previews(connection, namespace, [r["sessionId"] for r in records])
-    sessions = [SearchedSession.model_validate({**r, "preview": found[r["sessionId"]]}) for r in records]
-    return SearchResponse(sessions=sessions, total=total)
+    return Page(sessions=[Listed(r, found[r["sessionId"]]) for r in records], total=total)
 
 
 _SEARCH_SETTINGS = (
@@ -284,7 +340,7 @@ def _by_terms(
     namespace: str,
     terms: list[str],
     folded: str,
-    request: SearchRequest,
+    request: SearchQuery,
     where: list[sa.ColumnElement[bool]],
 ) -> _Plan:
     """Bare words: the term rows carry their session's record status and isImported (null without a

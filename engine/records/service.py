@@ -1,142 +1,105 @@
-"""The records service: Makaio's nine `storage:session` subjects, `engine.records`.
+"""The records service: session records with lineage, status counts, previews and search,
+`engine.records`.
 
-Each method takes the subject's request model (or its wire dict, validated here) and returns the
-response model; `model_dump()` of a response is its wire form. Writes go through the command path,
-one event per change; reads are the pure functions of `queries` on a read connection.
+Writes go through the command path, one event per change; reads are the pure functions of
+`queries` on a read connection. Calls take and answer the domain's types: a record is the stored
+JSON document (`commands.Record`), the rest are the dataclasses of `commands` and `queries`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.engine import Connection
 
+from session_engine.engine.ids import check_id
 from session_engine.engine.log.records import Metadata
-from session_engine.engine.records import decide, queries
-from session_engine.engine.records.errors import parse
-from session_engine.engine.records.events import bus_event
-from session_engine.engine.records.models import (
-    DeleteRequest,
-    DeleteResponse,
-    GetByAdapterSessionIdRequest,
-    GetChildrenRequest,
-    GetChildrenResponse,
-    GetRequest,
-    GetResponse,
-    GetStatusCountsRequest,
-    ListRequest,
-    ListResponse,
-    SearchRequest,
-    SearchResponse,
-    SetRequest,
-    SetResponse,
-    StatusCounts,
-    UpdateRequest,
-    UpdateResponse,
-    Wire,
-)
-from session_engine.engine.unit_of_work import check_identifier
+from session_engine.engine.records import queries
+from session_engine.engine.records.commands import DeleteRecord, Record, SetRecord, UpdateRecord, WriteResult
+from session_engine.engine.records.queries import Child, ListQuery, Page, SearchQuery, StatusCounts
 
 if TYPE_CHECKING:
     from session_engine.engine.engine import Engine
 
 T = TypeVar("T")
-Request = Wire | Mapping[str, Any]
-
-SUBJECTS: dict[str, tuple[type[Wire], str]] = {
-    "set": (SetRequest, "set"),
-    "update": (UpdateRequest, "update"),
-    "get": (GetRequest, "get"),
-    "getByAdapterSessionId": (GetByAdapterSessionIdRequest, "get_by_adapter_session_id"),
-    "delete": (DeleteRequest, "delete"),
-    "getChildren": (GetChildrenRequest, "get_children"),
-    "getStatusCounts": (GetStatusCountsRequest, "get_status_counts"),
-    "list": (ListRequest, "list"),
-    "search": (SearchRequest, "search"),
-}
-"""Bus subject -> (its request model, the service method that answers it)."""
 
 
 class RecordsService:
     """Session records with lineage, status counts, previews and search (namespace = tenant)."""
 
-    SUBJECTS = SUBJECTS
-    bus_event = staticmethod(bus_event)
-
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
     async def _read(self, namespace: str, query: Callable[[Connection], T]) -> T:
-        check_identifier("namespace", namespace)
+        check_id("namespace", namespace)
         return await self._engine.read(query)
 
     async def _lookup(self, namespace: str, query: Callable[[Connection], T]) -> T:
         """A point read by index (see `Engine.lookup`)."""
-        check_identifier("namespace", namespace)
+        check_id("namespace", namespace)
         return await self._engine.lookup(query)
 
     async def _write(self, command: Any) -> Any:
         return (await self._engine.execute(command)).result
 
     # -- writes ---------------------------------------------------------------------------------
-    async def set(self, namespace: str, request: Request, *, metadata: Metadata | None = None) -> SetResponse:
-        """Store a whole record (`ifAbsent`: only when none exists, else `success: false`)."""
-        check_identifier("namespace", namespace)
-        command = decide.SetRecord.build(
-            namespace, parse(SetRequest, request), metadata=metadata or Metadata()
+    async def set(
+        self,
+        namespace: str,
+        session_id: str,
+        record: Record,
+        *,
+        if_absent: bool = False,
+        metadata: Metadata | None = None,
+    ) -> WriteResult:
+        """Store a whole record (`if_absent`: only when none exists, else `success` is false).
+        The record's `sessionId` must be `session_id`."""
+        command = SetRecord(
+            namespace=namespace,
+            stream=session_id,
+            record=record,
+            if_absent=if_absent,
+            metadata=metadata or Metadata(),
         )
-        result: SetResponse = await self._write(command)
+        result: WriteResult = await self._write(command)
         return result
 
     async def update(
-        self, namespace: str, request: Request, *, metadata: Metadata | None = None
-    ) -> UpdateResponse:
-        """Change the fields given; null clears where allowed; an unknown session gives `success: false`."""
-        check_identifier("namespace", namespace)
-        command = decide.UpdateRecord.build(
-            namespace, parse(UpdateRequest, request), metadata=metadata or Metadata()
+        self, namespace: str, session_id: str, changes: Record, *, metadata: Metadata | None = None
+    ) -> WriteResult:
+        """Change the fields given (None clears); an unknown session gives `success` false."""
+        command = UpdateRecord(
+            namespace=namespace, stream=session_id, changes=changes, metadata=metadata or Metadata()
         )
-        result: UpdateResponse = await self._write(command)
+        result: WriteResult = await self._write(command)
         return result
 
-    async def delete(
-        self, namespace: str, request: Request, *, metadata: Metadata | None = None
-    ) -> DeleteResponse:
-        """Hide the record from every read (its events stay). Succeeds when there was none too: the
-        session is gone either way (Makaio's answer); nothing is recorded then."""
-        check_identifier("namespace", namespace)
-        command = decide.DeleteRecord.build(
-            namespace, parse(DeleteRequest, request), metadata=metadata or Metadata()
-        )
-        await self._write(command)
-        return DeleteResponse(success=True)
+    async def delete(self, namespace: str, session_id: str, *, metadata: Metadata | None = None) -> bool:
+        """Hide the record from every read (its events stay). False when there was none: nothing
+        is recorded then."""
+        command = DeleteRecord(namespace=namespace, stream=session_id, metadata=metadata or Metadata())
+        deleted: bool = await self._write(command)
+        return deleted
 
     # -- reads ----------------------------------------------------------------------------------
-    async def get(self, namespace: str, request: Request) -> GetResponse:
-        sid = parse(GetRequest, request).session_id
-        return GetResponse(
-            session=await self._lookup(namespace, lambda c: queries.get_record(c, namespace, sid))
+    async def get(self, namespace: str, session_id: str) -> Record | None:
+        return await self._lookup(namespace, lambda c: queries.get_record(c, namespace, session_id))
+
+    async def get_by_adapter_session_id(self, namespace: str, adapter_session_id: str) -> Record | None:
+        return await self._lookup(
+            namespace, lambda c: queries.get_by_adapter_session_id(c, namespace, adapter_session_id)
         )
 
-    async def get_by_adapter_session_id(self, namespace: str, request: Request) -> GetResponse:
-        asid = parse(GetByAdapterSessionIdRequest, request).adapter_session_id
-        found = await self._lookup(namespace, lambda c: queries.get_by_adapter_session_id(c, namespace, asid))
-        return GetResponse(session=found)
+    async def children(self, namespace: str, session_id: str) -> list[Child]:
+        return await self._read(namespace, lambda c: queries.children(c, namespace, session_id))
 
-    async def get_children(self, namespace: str, request: Request) -> GetChildrenResponse:
-        sid = parse(GetChildrenRequest, request).session_id
-        found = await self._read(namespace, lambda c: queries.children(c, namespace, sid))
-        return GetChildrenResponse(children=found)
-
-    async def get_status_counts(self, namespace: str, request: Request | None = None) -> StatusCounts:
-        parse(GetStatusCountsRequest, request if request is not None else {})
+    async def status_counts(self, namespace: str) -> StatusCounts:
         return await self._lookup(namespace, lambda c: queries.status_counts(c, namespace))
 
-    async def list(self, namespace: str, request: Request | None = None) -> ListResponse:
-        parsed = parse(ListRequest, request if request is not None else {})
-        return await self._read(namespace, lambda c: queries.list_sessions(c, namespace, parsed))
+    async def list(self, namespace: str, query: ListQuery | None = None) -> Page:
+        request = query or ListQuery()
+        return await self._read(namespace, lambda c: queries.list_sessions(c, namespace, request))
 
-    async def search(self, namespace: str, request: Request) -> SearchResponse:
-        parsed = parse(SearchRequest, request)
-        return await self._read(namespace, lambda c: queries.search(c, namespace, parsed))
+    async def search(self, namespace: str, query: SearchQuery) -> Page:
+        return await self._read(namespace, lambda c: queries.search(c, namespace, query))

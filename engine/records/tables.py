@@ -44,7 +44,7 @@ session_records = sa.Table(
     sa.Index("ix_session_records_children", "namespace", "parent_session_id", "created_at", "session_id"),
     sa.Index("ix_session_records_adapter", "namespace", "adapter_session_id"),
 )
-"""record: the wire record. title_folded: the title case-folded in Python (the same on both backends)."""
+"""record: the record as stored. title_folded: the title case-folded in Python (the same on both backends)."""
 
 # Title search is a substring match (`LIKE '%q%'`). PostgreSQL answers it from a trigram index;
 # SQLite from an FTS5 trigram index (below), or for a query under 3 characters from a covering

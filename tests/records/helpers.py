@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from session_engine.adapters.rpc.bus.subjects import RecordSubjects
 from session_engine.engine import Engine
 
 NS = "tenant"
@@ -47,7 +48,7 @@ def identity(client_id: str, account: str) -> dict[str, Any]:
 
 
 async def put(engine: Engine, session_id: str, last: float = 1000, **fields: Any) -> dict[str, Any]:
-    result = await engine.records.set(
+    result = await RecordSubjects(engine).set(
         NS, {"sessionId": session_id, "session": record(session_id, last, **fields)}
     )
     return result.model_dump()

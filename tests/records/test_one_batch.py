@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from session_engine.adapters.rpc.bus.subjects import RecordSubjects
 from session_engine.engine import Engine
 from tests.harness import in_one_batch
 from tests.records.helpers import NS, put, record, say
@@ -13,7 +14,7 @@ pytestmark = pytest.mark.anyio
 
 
 async def test_decisions_see_their_sessions_earlier_writes(engine: Engine) -> None:
-    records = engine.records
+    records = RecordSubjects(engine)
     await put(engine, "gone")
     await say(engine, "a", ("user", "harbour lights"))
     outcomes = await in_one_batch(

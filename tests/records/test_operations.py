@@ -6,19 +6,19 @@ from typing import Any
 
 import pytest
 
+from session_engine.adapters.rpc.bus.events import bus_event
+from session_engine.adapters.rpc.bus.subjects import SUBJECTS, RecordSubjects
 from session_engine.engine import Engine
-from session_engine.engine.records import SUBJECTS, bus_event
 from session_engine.engine.records.errors import InvalidRecordRequest
-from session_engine.engine.records.models import SetRequest, UpdateRequest
 from tests.records.helpers import NS, agent, identity, put, record, say
 
 pytestmark = pytest.mark.anyio
 
 
 async def get(engine: Engine, session_id: str) -> dict[str, Any] | None:
-    found: dict[str, Any] | None = (await engine.records.get(NS, {"sessionId": session_id})).model_dump()[
-        "session"
-    ]
+    found: dict[str, Any] | None = (
+        await RecordSubjects(engine).get(NS, {"sessionId": session_id})
+    ).model_dump()["session"]
     return found
 
 
@@ -32,7 +32,7 @@ async def test_set_get_replace_and_if_absent(engine: Engine) -> None:
         isImported=False,
         summaryUpdatedAt=12.5,
     )
-    assert (await engine.records.set(NS, {"sessionId": "s1", "session": full})).model_dump() == {
+    assert (await RecordSubjects(engine).set(NS, {"sessionId": "s1", "session": full})).model_dump() == {
         "success": True,
         "clientAccountChanged": False,
     }
@@ -40,7 +40,7 @@ async def test_set_get_replace_and_if_absent(engine: Engine) -> None:
     assert await get(engine, "nobody") is None
     # ifAbsent: an existing record is left alone, and that is not an error.
     absent = {"sessionId": "s1", "session": record("s1", title="other"), "ifAbsent": True}
-    assert (await engine.records.set(NS, absent)).model_dump() == {
+    assert (await RecordSubjects(engine).set(NS, absent)).model_dump() == {
         "success": False,
         "clientAccountChanged": False,
     }
@@ -78,7 +78,7 @@ async def test_set_validation(engine: Engine) -> None:
     ]
     for request, path in cases:
         with pytest.raises(InvalidRecordRequest) as caught:
-            await engine.records.set(NS, request)
+            await RecordSubjects(engine).set(NS, request)
         assert caught.value.path == path, request
     assert await engine.head() == 0
 
@@ -123,12 +123,12 @@ async def test_client_account_changes_and_bus_event(engine: Engine) -> None:
             },
         ),
     ]
-    via_update = await engine.records.update(NS, {"sessionId": "s", **identity("c3", "acc-3")})
+    via_update = await RecordSubjects(engine).update(NS, {"sessionId": "s", **identity("c3", "acc-3")})
     assert via_update.model_dump() == {"success": True, "clientAccountChanged": True}
 
 
 async def test_update(engine: Engine) -> None:
-    update = engine.records.update
+    update = RecordSubjects(engine).update
     assert (await update(NS, {"sessionId": "nobody", "title": "x"})).model_dump() == {
         "success": False,
         "clientAccountChanged": False,
@@ -163,7 +163,7 @@ async def test_update(engine: Engine) -> None:
     with pytest.raises(InvalidRecordRequest) as caught:
         await update(NS, {"sessionId": "s", "clientAccountId": "acc"})
     assert caught.value.path == ("clientId",)
-    counts = (await engine.records.get_status_counts(NS, {})).model_dump()
+    counts = (await RecordSubjects(engine).get_status_counts(NS, {})).model_dump()
     assert counts == {"active": 0, "all": 1, "archived": 0, "closed": 1, "discovered": 0}
     assert await engine.verify() == []
 
@@ -171,16 +171,16 @@ async def test_update(engine: Engine) -> None:
 async def test_delete_hides_and_set_recreates(engine: Engine) -> None:
     await put(engine, "p", adapterSessionId="ad-1")
     await put(engine, "c", parentSessionId="p")
-    assert (await engine.records.delete(NS, {"sessionId": "p"})).model_dump() == {"success": True}
+    assert (await RecordSubjects(engine).delete(NS, {"sessionId": "p"})).model_dump() == {"success": True}
     # Deleting what is not there succeeds too (Makaio's answer) and records nothing.
-    assert (await engine.records.delete(NS, {"sessionId": "p"})).model_dump() == {"success": True}
+    assert (await RecordSubjects(engine).delete(NS, {"sessionId": "p"})).model_dump() == {"success": True}
     assert await get(engine, "p") is None
-    by_adapter = await engine.records.get_by_adapter_session_id(NS, {"adapterSessionId": "ad-1"})
+    by_adapter = await RecordSubjects(engine).get_by_adapter_session_id(NS, {"adapterSessionId": "ad-1"})
     assert by_adapter.model_dump() == {"session": None}
-    listed = (await engine.records.list(NS, {})).model_dump()
+    listed = (await RecordSubjects(engine).list(NS, {})).model_dump()
     assert [s["sessionId"] for s in listed["sessions"]] == ["c"] and listed["total"] == 1
-    assert (await engine.records.get_status_counts(NS)).model_dump()["all"] == 1
-    assert (await engine.records.update(NS, {"sessionId": "p", "title": "x"})).model_dump() == {
+    assert (await RecordSubjects(engine).get_status_counts(NS)).model_dump()["all"] == 1
+    assert (await RecordSubjects(engine).update(NS, {"sessionId": "p", "title": "x"})).model_dump() == {
         "success": False,
         "clientAccountChanged": False,
     }
@@ -189,7 +189,7 @@ async def test_delete_hides_and_set_recreates(engine: Engine) -> None:
     assert types == ["session_record_set", "session_record_deleted"]
     # A later set recreates the session from scratch (ifAbsent too: it is absent).
     request = {"sessionId": "p", "session": record("p", 5), "ifAbsent": True}
-    assert (await engine.records.set(NS, request)).model_dump()["success"] is True
+    assert (await RecordSubjects(engine).set(NS, request)).model_dump()["success"] is True
     assert await get(engine, "p") == record("p", 5)
     assert await engine.verify() == []
 
@@ -205,7 +205,7 @@ async def test_children_lineage(engine: Engine) -> None:
     await put(engine, "a1", parentSessionId="a", createdAt=3)
     await say(engine, "a", ("user", "one"), ("assistant", "two"))
     await say(engine, "a1", ("user", "grandchild"))
-    children = (await engine.records.get_children(NS, {"sessionId": "root"})).model_dump()["children"]
+    children = (await RecordSubjects(engine).get_children(NS, {"sessionId": "root"})).model_dump()["children"]
     assert children == [
         {
             "sessionId": "b",
@@ -225,7 +225,9 @@ async def test_children_lineage(engine: Engine) -> None:
             "hasChildren": True,
         },
     ]
-    assert (await engine.records.get_children(NS, {"sessionId": "a1"})).model_dump() == {"children": []}
+    assert (await RecordSubjects(engine).get_children(NS, {"sessionId": "a1"})).model_dump() == {
+        "children": []
+    }
 
 
 async def test_list_filters_paging_and_previews(engine: Engine) -> None:
@@ -236,7 +238,7 @@ async def test_list_filters_paging_and_previews(engine: Engine) -> None:
     await say(engine, "s1", ("system", "rules"), ("user", "x" * 600), ("user", "later"))
 
     async def ids(**request: Any) -> tuple[list[str], int]:
-        page = (await engine.records.list(NS, request)).model_dump()
+        page = (await RecordSubjects(engine).list(NS, request)).model_dump()
         return [s["sessionId"] for s in page["sessions"]], page["total"]
 
     assert await ids() == (["s2", "s4", "s3", "s1"], 4)  # ties: sessionId descending
@@ -245,29 +247,29 @@ async def test_list_filters_paging_and_previews(engine: Engine) -> None:
     assert await ids(executionTargetId="t", limit=1) == (["s3"], 2)
     assert await ids(status="closed", executionTargetId="t") == ([], 0)
     assert await ids(offset=10) == ([], 4)
-    page = (await engine.records.list(NS, {"includePreview": True, "status": "active"})).model_dump()
+    page = (await RecordSubjects(engine).list(NS, {"includePreview": True, "status": "active"})).model_dump()
     assert [s["preview"] for s in page["sessions"]] == [
         {"messageCount": 0, "firstUserMessage": None},
         {"messageCount": 3, "firstUserMessage": "x" * 500},
     ]
-    assert "preview" not in (await engine.records.list(NS, {})).model_dump()["sessions"][0]
+    assert "preview" not in (await RecordSubjects(engine).list(NS, {})).model_dump()["sessions"][0]
     for bad in ({"limit": 0}, {"limit": 1001}, {"offset": -1}, {"status": "open"}, {"limit": "5"}):
         with pytest.raises(InvalidRecordRequest):
-            await engine.records.list(NS, bad)
+            await RecordSubjects(engine).list(NS, bad)
 
 
 async def test_get_by_adapter_session_id_is_null_when_ambiguous(engine: Engine) -> None:
-    by_adapter = engine.records.get_by_adapter_session_id
+    by_adapter = RecordSubjects(engine).get_by_adapter_session_id
     await put(engine, "old", 1, adapterSessionId="ad")
     assert (await by_adapter(NS, {"adapterSessionId": "ad"})).model_dump()["session"]["sessionId"] == "old"
     await put(engine, "new", 2, adapterSessionId="ad")
     assert (await by_adapter(NS, {"adapterSessionId": "ad"})).model_dump() == {"session": None}
-    await engine.records.delete(NS, {"sessionId": "old"})
+    await RecordSubjects(engine).delete(NS, {"sessionId": "old"})
     assert (await by_adapter(NS, {"adapterSessionId": "ad"})).model_dump()["session"]["sessionId"] == "new"
 
 
 async def test_update_fills_spawning_tool_call_once(engine: Engine) -> None:
-    update = engine.records.update
+    update = RecordSubjects(engine).update
     await put(engine, "s")
     assert (await update(NS, {"sessionId": "s", "spawningToolCallId": "first"})).success
     result = await update(NS, {"sessionId": "s", "spawningToolCallId": "second", "title": "t"})
@@ -284,8 +286,8 @@ async def test_update_fills_spawning_tool_call_once(engine: Engine) -> None:
 
 async def test_namespaces_are_separate(engine: Engine) -> None:
     await put(engine, "s")
-    assert (await engine.records.get("other", {"sessionId": "s"})).session is None
-    assert (await engine.records.get_status_counts("other")).all == 0
+    assert (await RecordSubjects(engine).get("other", {"sessionId": "s"})).session is None
+    assert (await RecordSubjects(engine).get_status_counts("other")).all == 0
 
 
 def test_subjects_cover_the_seed() -> None:
@@ -302,4 +304,4 @@ def test_subjects_cover_the_seed() -> None:
             "update",
         ]
     )
-    assert SUBJECTS["set"][0] is SetRequest and SUBJECTS["update"] == (UpdateRequest, "update")
+    assert SUBJECTS["set"] is RecordSubjects.set and SUBJECTS["update"] is RecordSubjects.update

@@ -12,6 +12,7 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis.stateful import invariant, rule, run_state_machine_as_test
 
+from session_engine.adapters.rpc.bus.subjects import RecordSubjects
 from session_engine.engine.records.errors import InvalidRecordRequest
 from tests.harness import EngineHarness, EngineMachine
 from tests.records.helpers import NS, agent
@@ -76,7 +77,7 @@ def records(draw: st.DrawFn, sid: str) -> dict[str, Any]:
 class RecordsMachine(EngineMachine):
     def __init__(self) -> None:
         super().__init__(durability="off")
-        self.records = self.engine.records
+        self.records = RecordSubjects(self.engine)
         self.model = Model()
         self.said = 0
 

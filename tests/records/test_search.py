@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from session_engine.adapters.rpc.bus.subjects import RecordSubjects
 from session_engine.engine import Engine
 from session_engine.engine.records import queries
 from session_engine.engine.records.errors import InvalidRecordRequest, InvalidSearchSyntax
@@ -28,11 +29,11 @@ async def seed(engine: Engine) -> None:
     await put(engine, "quiet", 20, status="archived")
     await say(engine, "quiet", ("assistant", "nothing from the user here"))
     await put(engine, "gone", 60, title="bread gone")
-    await engine.records.delete(NS, {"sessionId": "gone"})
+    await RecordSubjects(engine).delete(NS, {"sessionId": "gone"})
 
 
 async def found(engine: Engine, query: str, **request: Any) -> list[str]:
-    response = (await engine.records.search(NS, {"query": query, **request})).model_dump()
+    response = (await RecordSubjects(engine).search(NS, {"query": query, **request})).model_dump()
     assert response["total"] >= len(response["sessions"])
     return [s["sessionId"] for s in response["sessions"]]
 
@@ -65,31 +66,31 @@ async def test_search_filters_limits_and_previews(engine: Engine) -> None:
     assert await found(engine, "bread or marathon", status="all") == ["bake", "run"]
     assert await found(engine, "bread or marathon", isImported=False) == ["bake"]
     assert await found(engine, "bread", isImported=False) == ["bake", "titled"]
-    page = (await engine.records.search(NS, {"query": "bread", "limit": 1})).model_dump()
+    page = (await RecordSubjects(engine).search(NS, {"query": "bread", "limit": 1})).model_dump()
     assert [s["sessionId"] for s in page["sessions"]] == ["bake"] and page["total"] == 2
-    both = (await engine.records.search(NS, {"query": "bread or marathon"})).model_dump()["sessions"]
+    both = (await RecordSubjects(engine).search(NS, {"query": "bread or marathon"})).model_dump()["sessions"]
     assert [s["preview"] for s in both] == [
         {"messageCount": 2, "firstUserMessage": "How do I bake bread?"},
         {"messageCount": 1, "firstUserMessage": "Running shoes for marathons"},
     ]
-    titled = (await engine.records.search(NS, {"query": "sourdough"})).model_dump()["sessions"][0]
+    titled = (await RecordSubjects(engine).search(NS, {"query": "sourdough"})).model_dump()["sessions"][0]
     assert titled["preview"] == {"messageCount": 0, "firstUserMessage": None}
 
 
 async def test_empty_and_malformed_queries(engine: Engine) -> None:
     await seed(engine)
     for empty in ("", "   ", "\t\n"):
-        assert (await engine.records.search(NS, {"query": empty})).model_dump() == {
+        assert (await RecordSubjects(engine).search(NS, {"query": empty})).model_dump() == {
             "sessions": [],
             "total": 0,
         }
     for malformed in ('"unbalanced', "-only", "a or -b", "!!!", "x" * 2000):
         with pytest.raises(InvalidSearchSyntax) as caught:
-            await engine.records.search(NS, {"query": malformed})
+            await RecordSubjects(engine).search(NS, {"query": malformed})
         assert caught.value.path == ("query",)
     for bad in ({}, {"query": 5}, {"query": "a", "limit": 0}, {"query": "a\x00"}):
         with pytest.raises(InvalidRecordRequest):
-            await engine.records.search(NS, bad)
+            await RecordSubjects(engine).search(NS, bad)
 
 
 # -- the two page plans and the title index --------------------------------------------------------
@@ -113,7 +114,7 @@ async def seed_random(engine: Engine, rng: random.Random) -> None:
             words = " ".join(rng.choice(VOCABULARY) for _ in range(rng.randrange(1, 4)))
             await say(engine, sid, (rng.choice(["user", "assistant"]), words), alias=f"m{i}")
         if rng.random() < 0.1:
-            await engine.records.delete(NS, {"sessionId": sid})
+            await RecordSubjects(engine).delete(NS, {"sessionId": sid})
     await say(engine, "no-record", ("user", "alpha bravo charlie delta echo"))
 
 
@@ -137,7 +138,9 @@ async def test_walk_and_sort_plans_agree(engine: Engine, monkeypatch: pytest.Mon
             answers = []
             for factor in (0.0, 1e30):  # always walk the list index / always sort the matches
                 monkeypatch.setattr(queries, "WALK_FACTOR", factor)
-                answers.append((await engine.records.search(NS, {"query": query, **extra})).model_dump())
+                answers.append(
+                    (await RecordSubjects(engine).search(NS, {"query": query, **extra})).model_dump()
+                )
             assert answers[0] == answers[1], (query, extra)
     # The single-word, title-or-message rule against the model of tests/records.
     model = await model_of(engine)
@@ -146,16 +149,18 @@ async def test_walk_and_sort_plans_agree(engine: Engine, monkeypatch: pytest.Mon
             for factor in (0.0, 1e30):
                 monkeypatch.setattr(queries, "WALK_FACTOR", factor)
                 request = {"query": word, "limit": 3, **({"status": status} if status else {})}
-                got = (await engine.records.search(NS, request)).model_dump()
+                got = (await RecordSubjects(engine).search(NS, request)).model_dump()
                 assert got == model.search(word, status, 3)
 
 
 async def model_of(engine: Engine) -> Model:
     """The model holding the engine's live records and every session's messages."""
     model = Model()
-    listed = (await engine.records.list(NS, {"limit": 1000})).model_dump()["sessions"]
+    listed = (await RecordSubjects(engine).list(NS, {"limit": 1000})).model_dump()["sessions"]
     for item in listed:
-        record = (await engine.records.get(NS, {"sessionId": item["sessionId"]})).model_dump()["session"]
+        record = (await RecordSubjects(engine).get(NS, {"sessionId": item["sessionId"]})).model_dump()[
+            "session"
+        ]
         model.records[record["sessionId"]] = record
     rows = await engine.read(
         lambda c: c.execute(
@@ -179,13 +184,13 @@ async def test_title_index_follows_every_change_and_rebuild(engine: Engine) -> N
     assert await found(engine, "100%_") == ["b"]  # LIKE wildcards are literal
     assert await found(engine, "0%_d") == ["b"]
     assert await found(engine, "10%x") == []
-    await engine.records.update(NS, {"sessionId": "a", "title": "Other"})
-    await engine.records.update(NS, {"sessionId": "c", "title": "Café au lait"})
+    await RecordSubjects(engine).update(NS, {"sessionId": "a", "title": "Other"})
+    await RecordSubjects(engine).update(NS, {"sessionId": "c", "title": "Café au lait"})
     assert await found(engine, "café") == ["c"]
     assert await found(engine, "other") == ["a"]
-    await engine.records.set(NS, {"sessionId": "a", "session": record("a", 10)})  # title removed
+    await RecordSubjects(engine).set(NS, {"sessionId": "a", "session": record("a", 10)})  # title removed
     assert await found(engine, "other") == []
-    await engine.records.delete(NS, {"sessionId": "b"})
+    await RecordSubjects(engine).delete(NS, {"sessionId": "b"})
     assert await found(engine, "100%_") == []
     await put(engine, "b", 5, title="100%_ again")
     before = [await found(engine, q) for q in ("café", "100%_", "other", "again", "ss")]

@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 
+from session_engine.adapters.rpc.bus.subjects import RecordSubjects
 from session_engine.engine import Engine, ManualClock
 from session_engine.engine.objects import messages
 from session_engine.engine.objects.projection import projection as objects_projection
@@ -42,7 +43,7 @@ async def assert_exact(engine: Engine) -> set[tuple[Any, ...]]:
                 messages.USE_TERM_INDEX = use
                 try:
                     answers.append(
-                        (await engine.records.search(NS, {"query": query, **request})).model_dump()
+                        (await RecordSubjects(engine).search(NS, {"query": query, **request})).model_dump()
                     )
                 finally:
                     messages.USE_TERM_INDEX = True
@@ -56,7 +57,7 @@ async def filters_of(engine: Engine, session_id: str) -> set[tuple[str | None, b
 
 
 async def test_the_copies_follow_every_record_change(engine: Engine) -> None:
-    records = engine.records
+    records = RecordSubjects(engine)
     await say(engine, "a", ("user", "harbour boats"))  # messages before any record
     assert await filters_of(engine, "a") == {(None, None)}
     await records.set(NS, {"sessionId": "a", "session": record("a", 10)})
@@ -84,7 +85,7 @@ async def test_the_copies_follow_every_record_change(engine: Engine) -> None:
 
 
 async def test_rebuild_verify_and_a_wrong_copy(engine: Engine) -> None:
-    records = engine.records
+    records = RecordSubjects(engine)
     for i, status in enumerate(["active", "closed", "archived", "active"]):
         await records.set(NS, {"sessionId": f"s{i}", "session": record(f"s{i}", i, status=status)})
         await say(engine, f"s{i}", ("user", f"harbour number {i}"), ("assistant", "the quay"))
@@ -118,9 +119,11 @@ async def test_a_projection_rebuilt_alone_keeps_the_copies(
     clearing the records then nulls every copy, and replaying them sets each again."""
     async with Engine.open(database_url, migrate=False, clock=clock) as engine:
         for i, status in enumerate(["active", "closed", "archived"]):
-            await engine.records.set(NS, {"sessionId": f"s{i}", "session": record(f"s{i}", i, status=status)})
+            await RecordSubjects(engine).set(
+                NS, {"sessionId": f"s{i}", "session": record(f"s{i}", i, status=status)}
+            )
             await say(engine, f"s{i}", ("user", f"harbour {i}"))
-        await engine.records.delete(NS, {"sessionId": "s1"})
+        await RecordSubjects(engine).delete(NS, {"sessionId": "s1"})
         before = await assert_exact(engine)
     monkeypatch.setattr(alone, "version", alone.version + 1)
     async with Engine.open(database_url, migrate=False, clock=clock) as engine:
@@ -129,7 +132,7 @@ async def test_a_projection_rebuilt_alone_keeps_the_copies(
 
 
 async def test_the_migration_fills_the_copies(engine: Engine) -> None:
-    records = engine.records
+    records = RecordSubjects(engine)
     await records.set(NS, {"sessionId": "s1", "session": record("s1", 1, status="closed", isImported=True)})
     await say(engine, "s1", ("user", "harbour"))
     await say(engine, "s2", ("user", "harbour quay"))  # no record

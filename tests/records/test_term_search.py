@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from session_engine.adapters.rpc.bus.subjects import RecordSubjects
 from session_engine.engine.objects import messages
 from tests.harness import EngineHarness
 from tests.objects.term_index import expected_terms, stored_terms
@@ -104,7 +105,7 @@ async def write(engine: Any, ns: str, ops: list[tuple[str, str, str, list[tuple[
             present.add((sid, alias))
     for i, sid in enumerate(SIDS[:-1]):  # s4 has no record: message matches alone are not results
         title = {"title": "Harbour office"} if i == 0 else {}
-        await engine.records.set(ns, {"sessionId": sid, "session": record(sid, 10 - i, **title)})
+        await RecordSubjects(engine).set(ns, {"sessionId": sid, "session": record(sid, 10 - i, **title)})
 
 
 async def search_both(engine: Any, ns: str, query: str, request: dict[str, Any]) -> list[Any]:
@@ -112,7 +113,7 @@ async def search_both(engine: Any, ns: str, query: str, request: dict[str, Any])
     for use in (True, False):
         messages.USE_TERM_INDEX = use
         try:
-            found = (await engine.records.search(ns, {"query": query, **request})).model_dump()
+            found = (await RecordSubjects(engine).search(ns, {"query": query, **request})).model_dump()
             sessions = await engine.objects.matching_sessions(ns, query)
         finally:
             messages.USE_TERM_INDEX = True

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from websockets.sync.client import ClientConnection, connect
 
-from session_engine.adapters.rpc.bus_auth import sign
+from session_engine.adapters.rpc.bus.auth import sign
 from tests.adapters.rpc.conftest import BUS_SECRET
 from tests.adapters.server import close_frame
 

@@ -9,7 +9,7 @@ from typing import Any
 import anyio
 import pytest
 
-from session_engine.adapters.rpc.bus_auth import sign
+from session_engine.adapters.rpc.bus.auth import sign
 from tests.adapters.rpc.client import BusClient, Frames
 from tests.adapters.rpc.conftest import GLOBEX_BUS_SECRET
 from tests.adapters.server import ServerThread

@@ -19,11 +19,11 @@ import anyio
 from anyio.abc import TaskGroup
 
 from session_engine.adapters.config import ServerConfig, Tenant
-from session_engine.adapters.rpc import bus_protocol as wire
-from session_engine.adapters.rpc.bus_auth import authenticate, new_nonce
-from session_engine.adapters.rpc.bus_protocol import (
+from session_engine.adapters.rpc.bus import protocol as wire
+from session_engine.adapters.rpc.bus.auth import authenticate, new_nonce
+from session_engine.adapters.rpc.bus.events import bus_events
+from session_engine.adapters.rpc.bus.protocol import (
     CLOSE_REASONS,
-    OBJECTS_NAMESPACE,
     SERVER_SUBJECTS,
     AuthResponse,
     Broadcast,
@@ -38,11 +38,9 @@ from session_engine.adapters.rpc.bus_protocol import (
     Unsubscribe,
     parse_message,
 )
-from session_engine.adapters.rpc.bus_routes import route
+from session_engine.adapters.rpc.bus.routes import route
 from session_engine.adapters.websocket.transport import hooks_of
-from session_engine.engine import Engine, RecordedEvent
-from session_engine.engine.objects.blobhub import blobhub_event
-from session_engine.engine.records import bus_event
+from session_engine.engine import Engine
 
 log = logging.getLogger("session_engine.bus")
 MAX_IN_FLIGHT = 64
@@ -59,18 +57,6 @@ def _pattern(pattern: str) -> re.Pattern[str]:
 def subject_matches(pattern: str, subject: str) -> bool:
     """Makaio subject patterns: `*` matches any run of characters (`storage:session.*`, `*`)."""
     return _pattern(pattern).fullmatch(subject) is not None
-
-
-def bus_events(event: RecordedEvent) -> list[tuple[str, dict[str, Any]]]:
-    """The bus events (full subject, payload) one recorded event becomes."""
-    found: list[tuple[str, dict[str, Any]]] = []
-    record = bus_event(event)
-    if record is not None:
-        found.append(record)
-    document = blobhub_event(event)
-    if document is not None:
-        found.append((f"{OBJECTS_NAMESPACE}.{document['type']}", document))
-    return found
 
 
 class BusAdapter:

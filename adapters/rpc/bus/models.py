@@ -1,5 +1,8 @@
 """Wire models of Makaio's `storage:session` namespace, field for field as the seed states them.
 
+The bus and the REST records routes validate payloads with these (`parse`) and answer with them;
+the engine takes and answers the domain's types (`engine.records`), which `subjects.py` translates.
+
 camelCase on the wire (aliases), strict types (zod rejects "1" for a number, so do we). An optional
 field (`x?: T | undefined`) may be omitted but not sent as null; a nullable one (`T | null`) may be
 null. Serialisation drops omitted optionals and keeps required nulls, so `model_dump()` (by alias
@@ -8,7 +11,7 @@ by default) is already the wire form: never pass `exclude_none`, it would drop `
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -18,27 +21,28 @@ from pydantic import (
     Field,
     SerializerFunctionWrapHandler,
     StringConstraints,
+    ValidationError,
     ValidationInfo,
     field_validator,
     model_serializer,
 )
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticSerializationError
 
-Status = Literal["discovered", "active", "closed", "archived"]
-StatusFilter = Literal["discovered", "active", "closed", "archived", "all"]
+from session_engine.engine import documents
+from session_engine.engine.records.errors import InvalidRecordRequest, Issue
+from session_engine.engine.records.errors import Path as IssuePath
+from session_engine.engine.records.queries import MAX_PAGE, Status, StatusFilter
+
 BranchKind = Literal["fork", "subagent", "compress", "branch", "rewrite", "coordinator", "aside"]
 AgentRole = Literal["lead", "member"]
 AgentStatus = Literal["active", "idle", "dead", "disposed"]
 CompressionMode = Literal["auto", "manual", "off"]
 ApprovalPolicy = Literal["reject", "always-ask", "full-access"]
 SegmentPolicy = Literal["verbatim", "summarize", "exclude"]
-STATUSES: tuple[Status, ...] = ("discovered", "active", "closed", "archived")
 
 MAX_KEY = 200
 """Identifiers that live in indexed columns (session, parent, adapter session, execution target)."""
-MAX_PAGE = 1000
-DEFAULT_LIST_LIMIT = 50
-DEFAULT_SEARCH_LIMIT = 20
 
 
 def _no_nul(value: str) -> str:
@@ -315,3 +319,37 @@ class SearchResponse(Wire):
 
 def _plain(value: Any) -> Any:
     return value.model_dump(mode="json") if isinstance(value, BaseModel) else value
+
+
+M = TypeVar("M", bound=BaseModel)
+# Union branches add their type name to the location; the wire path is what callers need.
+_BRANCH_TAGS = frozenset({"int", "float", "function-after[_no_nul(), str]"})
+
+
+def parse(model: type[M], raw: object) -> M:
+    """Validate a wire dict (or pass a model through), turning pydantic's error into the domain's."""
+    # The engine's document rule first (nesting, 64-bit integers, NUL...): the models take any
+    # integer and free-form payloads of any depth, which the database or the encoder could not.
+    if isinstance(raw, model):
+        try:
+            document: object = raw.model_dump(by_alias=True)
+        except PydanticSerializationError as error:  # e.g. a payload nested beyond pydantic's limit
+            raise InvalidRecordRequest(f"cannot be written as JSON: {error}") from None
+        _check_document(document)
+        return raw
+    _check_document(raw)
+    try:
+        return model.model_validate(raw)
+    except ValidationError as error:
+        issues: dict[IssuePath, Issue] = {}
+        for found in error.errors(include_url=False, include_input=False):
+            path = tuple(part for part in found["loc"] if part not in _BRANCH_TAGS)
+            issues.setdefault(path, Issue(path, found["msg"], found["type"]))  # one per field
+        first = next(iter(issues.values()))
+        raise InvalidRecordRequest(first.message, first.path, issues=tuple(issues.values())) from None
+
+
+def _check_document(document: object) -> None:
+    breach = documents.problem(document)
+    if breach is not None:
+        raise InvalidRecordRequest(breach.message, breach.path)

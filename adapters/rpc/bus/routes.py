@@ -1,9 +1,8 @@
-"""Requests to `storage:session.*` -> `engine.records` calls -> one response frame.
+"""Requests to `storage:session.*` -> the subject's function -> one response frame.
 
-Pure translation: the subject picks the service method from `engine.records.SUBJECTS`; the service
-validates the payload with the subject's request model (raising `ValidationFailed` with the field
-path) and its response model dumps to the wire form. Every failure becomes a bus error
-(`specs/rpc.md`), never a crash.
+Pure translation: the subject picks its function from `subjects.SUBJECTS`; the function validates
+the payload and answers the subject's response model, which dumps to the wire form. Every failure
+becomes a bus error (`errors.error_answer`, `specs/rpc.md`), never a crash.
 """
 
 from __future__ import annotations
@@ -13,17 +12,17 @@ import inspect
 import logging
 from typing import Any
 
-from session_engine.adapters.rpc.bus_errors import validation_error
-from session_engine.adapters.rpc.bus_protocol import (
+from session_engine.adapters.rpc.bus.errors import error_answer
+from session_engine.adapters.rpc.bus.protocol import (
     RECORDS_NAMESPACE,
     ErrorCode,
     Request,
     error_response,
     result_response,
 )
-from session_engine.engine import Engine, EngineError, Metadata, ValidationFailed
-from session_engine.engine.records import SUBJECTS, RecordsService
-from session_engine.engine.records.models import MAX_PAGE
+from session_engine.adapters.rpc.bus.subjects import SUBJECTS, RecordSubjects, Subject
+from session_engine.engine import Engine, EngineError, Metadata
+from session_engine.engine.records.queries import MAX_PAGE
 
 ADAPTER = "bus"
 log = logging.getLogger("session_engine.bus")
@@ -33,32 +32,28 @@ lists every session when `limit` is absent; here that is the largest page (`spec
 
 
 @functools.cache
-def takes_metadata(method_name: str) -> bool:
+def takes_metadata(subject: Subject) -> bool:
     """Writes take `metadata` (actor, adapter, correlation id); reads do not."""
-    return "metadata" in inspect.signature(getattr(RecordsService, method_name)).parameters
+    return "metadata" in inspect.signature(subject).parameters
 
 
 async def route(engine: Engine, namespace: str, request: Request, *, actor: str) -> str:
     """Serve one request in the tenant's `namespace`; returns the response frame."""
     subject = request.full_subject
     correlation = request.correlationId
-    entry = SUBJECTS.get(request.subject) if request.namespace == RECORDS_NAMESPACE else None
-    if entry is None:
+    answer = SUBJECTS.get(request.subject) if request.namespace == RECORDS_NAMESPACE else None
+    if answer is None:
         return error_response(correlation, f"no handler for {subject}", ErrorCode.NO_HANDLER, subject=subject)
-    _model, method_name = entry
     options: dict[str, Any] = {}
-    if takes_metadata(method_name):
+    if takes_metadata(answer):
         options["metadata"] = Metadata(actor=actor, adapter=ADAPTER, correlation_id=correlation)
     payload = {} if request.payload is None else request.payload
     if isinstance(payload, dict):
         payload = {**DEFAULTS.get(request.subject, {}), **payload}
     try:
-        response = await getattr(engine.records, method_name)(namespace, payload, **options)
-    except ValidationFailed as error:
-        message, data = validation_error(error, subject)
-        return error_response(correlation, message, ErrorCode.VALIDATION_ERROR, subject=subject, data=data)
+        response = await answer(RecordSubjects(engine), namespace, payload, **options)
     except EngineError as error:
-        return error_response(correlation, str(error), error.code.upper(), subject=subject)
+        return error_answer(error, correlation, subject)
     except Exception:
         log.exception("bus request failed", extra={"subject": subject, "correlation_id": correlation})
         return error_response(correlation, "internal error", ErrorCode.INTERNAL_ERROR, subject=subject)

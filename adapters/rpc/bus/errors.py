@@ -1,4 +1,7 @@
-"""A refused `storage:session` payload as the bus error Makaio's peers know (`specs/rpc.md`).
+"""Domain errors as the bus error answers Makaio's peers know (`specs/rpc.md`).
+
+`error_answer` is the one mapping: a refused payload (`ValidationFailed`) is `VALIDATION_ERROR`,
+another engine error its own code in capitals (anything else is the route's `INTERNAL_ERROR`).
 
 Makaio's bus answers a payload that fails a subject's zod schema with its `ValidationError`: the
 message "Validation failed for subject "<namespace.subject>":" and one `path: message` line per
@@ -10,7 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from session_engine.engine import ValidationFailed
+from session_engine.adapters.rpc.bus.protocol import ErrorCode, error_response
+from session_engine.engine import EngineError, ValidationFailed
 from session_engine.engine.records.errors import Issue
 
 ZOD_CODES = {
@@ -51,3 +55,11 @@ def validation_error(error: ValidationFailed, subject: str) -> tuple[str, dict[s
         ],
     }
     return f'Validation failed for subject "{subject}":\n{lines}', data
+
+
+def error_answer(error: EngineError, correlation: str, subject: str) -> str:
+    """The response frame of a request the engine refused with `error`."""
+    if isinstance(error, ValidationFailed):
+        message, data = validation_error(error, subject)
+        return error_response(correlation, message, ErrorCode.VALIDATION_ERROR, subject=subject, data=data)
+    return error_response(correlation, str(error), error.code.upper(), subject=subject)
