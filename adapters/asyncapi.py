@@ -17,7 +17,7 @@ import orjson
 from pydantic import BaseModel
 
 from session_engine.adapters.console.live import Hello
-from session_engine.adapters.rpc import bus_protocol
+from session_engine.adapters.rpc.bus import protocol as bus_protocol
 from session_engine.adapters.websocket import objects, protocol
 from session_engine.adapters.websocket.protocol import PacketType
 

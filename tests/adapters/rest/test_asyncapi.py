@@ -9,7 +9,7 @@ import httpx
 
 from session_engine.adapters import asyncapi
 from session_engine.adapters.blobhub import COMMANDS
-from session_engine.adapters.rpc.bus_protocol import MESSAGE_TYPES
+from session_engine.adapters.rpc.bus.protocol import MESSAGE_TYPES
 from session_engine.adapters.websocket.protocol import PacketType
 from session_engine.adapters.websocket.session import PACKETS
 
