@@ -13,9 +13,10 @@ from session_engine.engine.errors import (
     WrongExpectedVersion,
 )
 from session_engine.engine.events import DomainEvent, EventRegistry
+from session_engine.engine.inspect import SessionState, StateDiff
+from session_engine.engine.inspect.history import HistoryEntry, SessionActivity, SessionsPage
 from session_engine.engine.log.records import ANY, NO_STREAM, AppendResult, Metadata, NewEvent, RecordedEvent
 from session_engine.engine.projections.asof import SessionAsOf
-from session_engine.engine.snapshots import SessionSnapshot
 from session_engine.engine.upgrade import database_url, migrate
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "EngineClosed",
     "EngineError",
     "EventRegistry",
+    "HistoryEntry",
     "LimitExceeded",
     "ManualClock",
     "Metadata",
@@ -39,8 +41,11 @@ __all__ = [
     "NotFound",
     "Outcome",
     "RecordedEvent",
+    "SessionActivity",
     "SessionAsOf",
-    "SessionSnapshot",
+    "SessionState",
+    "SessionsPage",
+    "StateDiff",
     "SystemClock",
     "ValidationFailed",
     "WrongExpectedVersion",

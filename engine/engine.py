@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import IO, Any, TypeVar
@@ -23,11 +23,17 @@ from session_engine.engine.clock import Clock, SystemClock, as_utc
 from session_engine.engine.commands import AppendEvents, Command, CommandHandlers, Outcome
 from session_engine.engine.errors import ValidationFailed
 from session_engine.engine.events import DomainEvent, EventRegistry
+from session_engine.engine.inspect import history, travel
+from session_engine.engine.inspect.diff import StateDiff
+from session_engine.engine.inspect.diff import diff as inspect_diff
+from session_engine.engine.inspect.history import HistoryEntry, SessionsPage
+from session_engine.engine.inspect.state import SessionState
+from session_engine.engine.inspect.travel import Point
 from session_engine.engine.log import reads, transfer
 from session_engine.engine.log.bounds import check_bigint, check_integer
+from session_engine.engine.log.chain import ChainCheck, check_chain
 from session_engine.engine.log.records import (
     ANY,
-    NO_METADATA,
     AppendResult,
     ExpectedVersion,
     Metadata,
@@ -37,7 +43,6 @@ from session_engine.engine.log.records import (
 from session_engine.engine.log.subscriptions import EventFilter, SubscriptionHub
 from session_engine.engine.modules import Domain, domains
 from session_engine.engine.objects.service import ObjectsService
-from session_engine.engine.projections.asof import SessionAsOf
 from session_engine.engine.projections.base import Projection
 from session_engine.engine.projections.rebuild import (
     catch_up,
@@ -49,7 +54,6 @@ from session_engine.engine.projections.rebuild import (
 from session_engine.engine.projections.registry import ProjectionSet, read_checkpoints
 from session_engine.engine.projections.verify import Difference, diff_projections
 from session_engine.engine.records.service import RecordsService
-from session_engine.engine.snapshots import SessionSnapshot, snapshot_of
 from session_engine.engine.upgrade import upgrade
 from session_engine.engine.values.service import ValuesService
 from session_engine.engine.writes import Committer
@@ -185,11 +189,15 @@ class Engine:
         *,
         expected_version: ExpectedVersion = ANY,
         idempotency_key: str | None = None,
-        metadata: Metadata | None = None,
+        metadata: Metadata | Mapping[str, Any] | None = None,
     ) -> AppendResult:
-        """Append events to a stream. Raises `WrongExpectedVersion` when `expected_version` is stale."""
+        """Append events to a stream. Raises `WrongExpectedVersion` when `expected_version` is stale.
+
+        `metadata`: a `Metadata` or a mapping of its fields (`{"actor": "x"}`); anything else is
+        refused at the call (`ValidationFailed`)."""
         if not events:
             raise ValidationFailed("an append needs at least one event")
+        metadata = Metadata.of(metadata)
         appended: AppendResult = await self._committer.submit(
             AppendEvents(
                 namespace=namespace,
@@ -197,7 +205,7 @@ class Engine:
                 events=list(events),
                 expected_version=expected_version,
                 idempotency_key=idempotency_key,
-                metadata=metadata or NO_METADATA,
+                metadata=metadata,
             ),
             answer_append=True,
         )
@@ -306,40 +314,84 @@ class Engine:
         version: int | None = None,
         position: int | None = None,
         at: datetime | None = None,
-    ) -> SessionAsOf:
-        """The session's read models as of a version, a position or an instant (one of them)."""
+    ) -> SessionState:
+        """The session as its domains see it as of a version, a position or an instant (one of them).
+
+        Values expire as of `at`, else as of the last event applied, else now."""
         if sum(x is not None for x in (version, position, at)) != 1:
             raise ValidationFailed("give exactly one of version, position or at")
         check_integer("version", version)
         check_bigint("position", position)
-        try:
-            until = as_utc(at) if at else None
-        except OverflowError:  # e.g. year 1 at +05:00: before the first instant UTC can hold
-            raise ValidationFailed("the instant is outside the range of UTC instants") from None
+        until = _instant("at", at)
         events = await self.read_stream(
             namespace, stream, to_version=version, to_position=position, until=until
         )
-        return await anyio.to_thread.run_sync(SessionAsOf, namespace, stream, events, list(self.projections))
+        point: Point = until if until is not None else len(events)
+        [state] = await self._states_at(namespace, stream, events, [point])
+        return state
 
-    async def session_snapshot(
-        self,
-        namespace: str,
-        stream: str,
-        *,
-        version: int | None = None,
-        position: int | None = None,
-        at: datetime | None = None,
-        objects_limit: int = 1000,
-    ) -> SessionSnapshot:
-        """The session's state as of a version, a position or an instant (one of them), read by the
-        domains' own read functions. Values expire as of `at`, else as of the last event applied,
-        else now."""
-        state = await self.state_as_of(namespace, stream, version=version, position=position, at=at)
+    async def states(
+        self, namespace: str, stream: str, *, from_version: int = 1, to_version: int | None = None
+    ) -> AsyncIterator[SessionState]:
+        """The session's state after each of its events in turn, folded once (not from the start
+        at each step). The events before `from_version` are applied without a state read."""
+        check_integer("from_version", from_version)
+        check_integer("to_version", to_version)
+        events = await self.read_stream(namespace, stream, to_version=to_version)
+        steps = travel.each_state(
+            namespace, stream, events, list(self.projections), skip=max(from_version - 1, 0)
+        )
         try:
-            cutoff = as_utc(at) if at is not None else state.at or as_utc(self.clock.now())
-            return await anyio.to_thread.run_sync(snapshot_of, state, cutoff, objects_limit)
+            while (
+                state := await anyio.to_thread.run_sync(next, steps, None, limiter=self._readers)
+            ) is not None:
+                yield state
         finally:
-            state.close()
+            steps.close()
+
+    async def history(
+        self, namespace: str, stream: str, *, from_version: int = 1, limit: int | None = None, **cutoff: Any
+    ) -> list[HistoryEntry]:
+        """The session's events, each with its version, position, type, time, metadata and a one-line
+        summary. `cutoff` as for `read_stream` (`to_version`, `until`, `types`)."""
+        found = await self.read_stream(namespace, stream, from_version=from_version, limit=limit, **cutoff)
+        return [history.entry(event) for event in found]
+
+    async def diff(self, namespace: str, stream: str, a: Point, b: Point) -> StateDiff:
+        """What changed in the session from point `a` to point `b` (a version, or an instant)."""
+        points = [_point("a", a), _point("b", b)]
+        last = [p for p in points if not isinstance(p, datetime)]
+        instants = [p for p in points if isinstance(p, datetime)]
+        events = await self.read_stream(
+            namespace,
+            stream,
+            to_version=max(last) if last and not instants else None,
+            until=max(instants) if instants and not last else None,
+        )
+        before, after = await self._states_at(namespace, stream, events, points)
+        return inspect_diff(before, after)
+
+    async def sessions(
+        self, namespace: str | None = None, *, after: int | None = None, limit: int = 100
+    ) -> SessionsPage:
+        """Sessions (streams) newest activity first, a page at a time: `after` is the previous
+        page's `next_after`. `namespace` None: every namespace."""
+        _comparable(namespace)
+        check_bigint("after", after)
+        check_integer("limit", limit)
+        if limit < 1:
+            raise ValidationFailed("limit must be at least 1")
+        return await self.read(lambda c: history.sessions(c, namespace, after, limit))
+
+    async def _states_at(
+        self, namespace: str, stream: str, events: list[RecordedEvent], points: list[Point]
+    ) -> list[SessionState]:
+        now = as_utc(self.clock.now())
+        projections = list(self.projections)
+        return await anyio.to_thread.run_sync(
+            lambda: travel.states_at(namespace, stream, events, projections, points, now),
+            limiter=self._readers,
+        )
 
     async def rebuild(
         self, names: Iterable[str] | None = None, *, progress: Callable[[int], None] | None = None
@@ -371,16 +423,34 @@ class Engine:
             with scratch.connect() as target:
                 return diff_projections(live, target, self.backend, projections)
 
-    async def export(self, out: IO[bytes]) -> int:
-        """Write the whole log as JSON Lines, as stored. Returns the number of events."""
-        return await anyio.to_thread.run_sync(self._read_sync, lambda c: transfer.write_export(c, out))
+    async def verify_chain(
+        self, *, at: int | None = None, progress: Callable[[int], None] | None = None
+    ) -> ChainCheck:
+        """Recompute the log's hash chain from the stored events (specs/audit.md): the head it
+        reached, its hash, and the first position that breaks it, if any. `at`: also give the hash
+        at that position (to compare with one an auditor recorded)."""
 
-    async def import_(self, lines: Iterable[bytes]) -> int:
-        """Load an export into an empty log, rebuild every projection from it. Returns events imported."""
+        def run(connection: Connection) -> ChainCheck:
+            return check_chain(connection, self.backend, at=at, progress=progress)
+
+        return await anyio.to_thread.run_sync(self._read_sync, run)
+
+    async def export(self, out: IO[bytes], *, progress: Callable[[int], None] | None = None) -> int:
+        """Write the whole log as JSON Lines, as stored, with each event's chain hash. Returns the
+        number of events; `progress` hears of them as they are written."""
+        return await anyio.to_thread.run_sync(
+            self._read_sync, lambda c: transfer.write_export(c, out, progress)
+        )
+
+    async def import_(self, lines: Iterable[bytes], *, progress: Callable[[int], None] | None = None) -> int:
+        """Load an export into an empty log, rebuild every projection from it. Returns events imported.
+
+        Refuses (`ValidationFailed`, naming the line) a file whose hash chain is broken; nothing is
+        then imported."""
 
         def run(connection: Connection) -> int:
             self.backend.lock_log(connection)
-            count = transfer.import_lines(connection, lines)
+            count = transfer.import_lines(connection, lines, progress)
             rebuild_in_place(connection, self.backend, self.registry, list(self.projections))
             self.hub.head = max(self.hub.head, count)
             self._committer.forget_state()
@@ -391,6 +461,21 @@ class Engine:
     @property
     def stats(self) -> dict[str, int]:
         return {"batches": self._committer.batches, "commands": self._committer.commands}
+
+
+def _instant(name: str, at: datetime | None) -> datetime | None:
+    try:
+        return as_utc(at) if at is not None else None
+    except OverflowError:  # e.g. year 1 at +05:00: before the first instant UTC can hold
+        raise ValidationFailed("the instant is outside the range of UTC instants") from None
+
+
+def _point(name: str, point: Point) -> Point:
+    """A diff's point: a version (checked) or an instant (in UTC)."""
+    if isinstance(point, datetime):
+        return _instant(name, point)  # type: ignore[return-value]
+    check_integer(name, point)
+    return point
 
 
 def _comparable(*values: str | None) -> None:

@@ -22,6 +22,7 @@ from session_engine.engine.errors import ValidationFailed, WrongExpectedVersion
 from session_engine.engine.events import DomainEvent, EventRegistry
 from session_engine.engine.ids import check_id
 from session_engine.engine.log import reads
+from session_engine.engine.log.chain import event_hash, micros
 from session_engine.engine.log.records import NO_METADATA, ExpectedVersion, NewEvent, RecordedEvent
 from session_engine.engine.projections.base import ProjectionContext
 from session_engine.engine.projections.registry import CheckpointAdvance, ProjectionSet
@@ -67,6 +68,7 @@ class UnitOfWork:
         projections: ProjectionSet,
         versions: StreamVersions,
         head: int,
+        head_hash: bytes,
         now: datetime,
     ) -> None:
         self.connection = connection
@@ -75,6 +77,9 @@ class UnitOfWork:
         self.projection = ProjectionContext(connection, backend)
         self.now = now
         self.head = head
+        self.head_hash = head_hash
+        """The hash of the event at `head`: the next event's previous hash (engine/log/chain.py)."""
+        self._now_micros = micros(now)
         self._registry = registry
         self._projections = projections
         self._versions = versions
@@ -162,9 +167,10 @@ class UnitOfWork:
             raise WrongExpectedVersion(command.namespace, command.stream, expected, current)
         if not events:
             return []
-        rows, recorded = self._encode(command, events, current)
+        rows, recorded, last_hash = self._encode(command, events, current)
         try:
             self._stage(command, stream_key, rows, recorded)
+            self.head_hash = last_hash
         except BaseException as error:
             # Something is half-written: only rolling back the whole transaction undoes it.
             raise HalfWritten(error) from error
@@ -172,15 +178,16 @@ class UnitOfWork:
 
     def _encode(
         self, command: Command, events: Sequence[NewEvent | DomainEvent], version: int
-    ) -> tuple[list[tuple[Any, ...]], list[RecordedEvent]]:
+    ) -> tuple[list[tuple[Any, ...]], list[RecordedEvent], bytes]:
         """The events' rows and records, positioned after this batch's head, the stream's after
-        `version`. Stages nothing yet, so an event that cannot be encoded refuses the command with
-        nothing to undo."""
+        `version`, and the last one's hash. Stages nothing yet, so an event that cannot be encoded
+        refuses the command with nothing to undo."""
         namespace, stream, key = command.namespace, command.stream, command.idempotency_key
         base_metadata = None if command.metadata is NO_METADATA else command.metadata.to_json()
         now, stored_now, no_key = self.now, self._stored_now, self._no_key
         row_key = no_key if key is None else key  # only the first row carries the key
-        position = self.head
+        position, previous, at = self.head, self.head_hash, self._now_micros
+        namespace_bytes, stream_bytes = namespace.encode(), stream.encode()
         rows: list[tuple[Any, ...]] = []
         recorded: list[RecordedEvent] = []
         dumps = orjson.dumps
@@ -195,13 +202,26 @@ class UnitOfWork:
                 meta["idempotency_key"] = key
                 meta["append_size"] = len(events)
             try:
-                data = dumps(new.data).decode()
-                meta_json = dumps(meta).decode() if meta else "{}"
+                data_bytes = dumps(new.data)
+                meta_bytes = dumps(meta) if meta else b"{}"
             except orjson.JSONEncodeError as error:  # e.g. a lone surrogate: not representable as UTF-8
                 raise ValidationFailed(f"event data is not valid JSON text: {error}") from None
+            data, meta_json = data_bytes.decode(), meta_bytes.decode()
             position += 1
             version += 1
             event_type, schema_version = new.type, new.schema_version
+            previous = event_hash(
+                previous,
+                position,
+                namespace_bytes,
+                stream_bytes,
+                version,
+                event_type.encode(),
+                schema_version,
+                data_bytes,
+                meta_bytes,
+                at,
+            )
             rows.append(
                 (
                     position,
@@ -214,6 +234,9 @@ class UnitOfWork:
                     meta_json,
                     row_key,
                     stored_now,
+                    # sqlite3 binds bytes through its adaptation protocol, which raises and formats
+                    # an AttributeError per value; a bytearray it binds directly (psycopg alike).
+                    bytearray(previous),
                 )
             )
             row_key = no_key
@@ -222,7 +245,7 @@ class UnitOfWork:
                     position, namespace, stream, version, event_type, schema_version, new.data, meta, now
                 )
             )
-        return rows, recorded
+        return rows, recorded, previous
 
     def _stage(
         self,

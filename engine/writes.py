@@ -30,10 +30,11 @@ from session_engine.engine.backends import Backend
 from session_engine.engine.bridge import Bridge, Waiter, current_bridge
 from session_engine.engine.clock import Clock, as_utc
 from session_engine.engine.commands import AppendEvents, Command, CommandHandlers, Outcome
-from session_engine.engine.errors import CommandFailed, EngineClosed, EngineError
+from session_engine.engine.errors import CommandFailed, EngineClosed, EngineError, ValidationFailed
 from session_engine.engine.events import EventRegistry
 from session_engine.engine.log import reads
-from session_engine.engine.log.records import AppendResult, RecordedEvent
+from session_engine.engine.log.chain import GENESIS
+from session_engine.engine.log.records import AppendResult, Metadata, RecordedEvent
 from session_engine.engine.projections.registry import CheckpointAdvance, ProjectionSet
 from session_engine.engine.unit_of_work import DeferredFailed, HalfWritten, StreamVersions, UnitOfWork
 
@@ -104,6 +105,8 @@ class Committer:
         self._stopped: Waiter | None = None
         self._versions = StreamVersions()
         self._known_head: int | None = None
+        self._known_head_hash = GENESIS
+        """The hash of the event at `_known_head` (the chain's head, engine/log/chain.py)."""
         self._last_recorded_at: datetime | None = None
         self._held: Connection | None = None
         self._advance = CheckpointAdvance(projections, backend)
@@ -130,6 +133,11 @@ class Committer:
             raise EngineClosed("the engine is not open")
         if self._closing:
             raise EngineClosed("the engine is closing; no new writes are accepted")
+        if type(command.metadata) is not Metadata:  # refused here, not as a crash inside the batch
+            raise ValidationFailed(
+                f"metadata must be a Metadata (Metadata.of makes one from a mapping), not"
+                f" {type(command.metadata).__name__}"
+            )
         waiter = bridge.waiter()
         gathering = self._gathering
         gathering.append(_Pending(command, waiter, answer_append))
@@ -286,7 +294,7 @@ class Committer:
                 # Another process appended (or this is the first batch): cached versions may be
                 # stale, and its last event's time bounds ours from below.
                 self._versions.clear()
-                _, last_time = reads.head_with_time(connection)
+                _, last_time, self._known_head_hash = reads.head_event(connection)
                 if last_time is not None and (
                     self._last_recorded_at is None or last_time > self._last_recorded_at
                 ):
@@ -295,7 +303,14 @@ class Committer:
             if self._last_recorded_at is not None and self._last_recorded_at > now:
                 now = self._last_recorded_at  # recorded_at never decreases along the log
             unit = UnitOfWork(
-                connection, self._backend, self._registry, self._projections, self._versions, head, now
+                connection,
+                self._backend,
+                self._registry,
+                self._projections,
+                self._versions,
+                head,
+                self._known_head_hash,
+                now,
             )
             for pending in batch:
                 self._run_one(unit, pending)
@@ -308,6 +323,7 @@ class Committer:
             raise
         unit.committed()
         self._known_head = unit.head
+        self._known_head_hash = unit.head_hash
         self._last_recorded_at = now
         return unit.recorded
 

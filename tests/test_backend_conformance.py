@@ -83,6 +83,7 @@ def row(
         "{}",
         more.get("key", backend.no_idempotency_key),
         backend.stored_instant(more.get("at", NOW)),
+        more.get("hash", bytes(32)),  # below the engine: no chain is kept here
     )
 
 

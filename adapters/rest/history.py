@@ -15,8 +15,7 @@ from typing import Annotated, Any
 import anyio
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.encoders import jsonable_encoder
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
 from starlette.responses import Response
 
 from session_engine.adapters.blobhub import revision_stream
@@ -24,7 +23,7 @@ from session_engine.adapters.config import ServerConfig
 from session_engine.adapters.rest.auth import Caller, caller
 from session_engine.adapters.rest.errors import ApiError, ResourceError, responses
 from session_engine.adapters.rest.params import refuse_nul
-from session_engine.engine import RecordedEvent, SessionSnapshot, as_utc
+from session_engine.engine import RecordedEvent, SessionState, StateDiff, as_utc
 
 router = APIRouter(prefix="/api", tags=["history"], responses=responses(ResourceError, 400, 401, 404, 500))
 CallerDep = Annotated[Caller, Depends(caller)]
@@ -61,15 +60,32 @@ class LogPage(BaseModel):
     next_after: int | None = Field(description="`after` of the next page; null at the end.")
 
 
-class SessionStateOut(BaseModel):
+def _for_tenant(model: type[BaseModel], name: str) -> type[BaseModel]:
+    """An engine answer as the wire shows it: the namespace implied, the stream named `session_id`."""
+    fields: dict[str, Any] = {"session_id": (str, ...)}
+    fields.update(
+        (key, (field.annotation, field))
+        for key, field in model.model_fields.items()
+        if key not in ("namespace", "session")
+    )
+    return create_model(name, **fields)
+
+
+SessionStateOut = _for_tenant(SessionState, "SessionStateOut")
+StateDiffOut = _for_tenant(StateDiff, "StateDiffOut")
+
+
+class SessionActivityOut(BaseModel):
     session_id: str
-    version: int = Field(description="The last event applied (0: none).")
-    position: int
-    recorded_at: str | None
-    values: dict[str, Any] = Field(description="Live values at the cut-off instant.")
-    user_parts: list[dict[str, Any]]
-    objects: list[dict[str, Any]]
-    tables: dict[str, list[dict[str, Any]]] = Field(description="Every read model's rows for the session.")
+    version: int = Field(description="Its events so far.")
+    last_position: int
+    last_type: str
+    last_recorded_at: str
+
+
+class SessionsOut(BaseModel):
+    sessions: list[SessionActivityOut] = Field(description="Newest activity first.")
+    next_after: int | None = Field(description="`after` of the next page; null at the end.")
 
 
 EVENT_FIELDS = tuple(EventOut.model_fields)
@@ -141,24 +157,25 @@ def _stream(who: Caller, session_id: str, revision_id: str | None) -> str:
     return session_id if revision_id is None else revision_stream(who.namespace, revision_id, session_id)
 
 
-def _render(snapshot: SessionSnapshot, session_id: str) -> dict[str, Any]:
-    """The session's state as the engine's own read functions see it at the cut-off.
+def _tenant_json(answer: SessionState | StateDiff, session_id: str) -> dict[str, Any]:
+    document = answer.model_dump(mode="json", exclude={"namespace", "session"})
+    return {"session_id": session_id, **document}
 
-    Expiry is judged at the cut-off: the requested instant, else the last event's time.
-    """
-    return {
-        "session_id": session_id,
-        "version": snapshot.version,
-        "position": snapshot.position,
-        "recorded_at": snapshot.recorded_at.isoformat() if snapshot.recorded_at else None,
-        "values": snapshot.values,
-        "user_parts": snapshot.user_parts,
-        "objects": snapshot.objects,
-        "tables": {
-            str(name): [jsonable_encoder({str(k): v for k, v in row.items()}) for row in rows]
-            for name, rows in snapshot.tables.items()
-        },
-    }
+
+def _cut(name: str, text: str) -> int | datetime:
+    """A point of a session's history on the wire: a version (digits) or an ISO 8601 instant with a zone."""
+    if text.isascii() and text.isdigit():
+        return int(text)
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.tzinfo is None:
+        raise ApiError(400, "invalid_request", f"{name} must be a version or an ISO 8601 instant with a zone")
+    try:
+        return as_utc(parsed)
+    except OverflowError:
+        raise ApiError(400, "invalid_request", f"{name} is out of range") from None
 
 
 @router.get(
@@ -184,7 +201,52 @@ async def session_state(
     except OverflowError:
         raise ApiError(400, "invalid_request", "at is out of range") from None
     stream = _stream(who, session_id, revision_id)
-    snapshot = await who.engine.session_snapshot(
+    state = await who.engine.state_as_of(
         who.namespace, stream, version=version, position=position, at=instant
     )
-    return _json(await anyio.to_thread.run_sync(_render, snapshot, session_id))  # many rows: off the loop
+    return _json(await anyio.to_thread.run_sync(_tenant_json, state, session_id))  # many rows: off the loop
+
+
+@router.get(
+    "/sessions/{session_id:seg}/diff",
+    response_model=StateDiffOut,
+    summary="What changed in a session between two points (versions or instants)",
+)
+async def session_diff(
+    session_id: str,
+    who: CallerDep,
+    a: Annotated[str, Query(max_length=64, description="A version, or an ISO 8601 instant with a zone.")],
+    b: Annotated[str, Query(max_length=64, description="A version, or an ISO 8601 instant with a zone.")],
+    revision_id: Revision = None,
+) -> Response:
+    refuse_nul("session_id", session_id)
+    stream = _stream(who, session_id, revision_id)
+    found = await who.engine.diff(who.namespace, stream, _cut("a", a), _cut("b", b))
+    return _json(await anyio.to_thread.run_sync(_tenant_json, found, session_id))
+
+
+@router.get(
+    "/sessions", response_model=SessionsOut, summary="This namespace's sessions, newest activity first"
+)
+async def sessions(
+    request: Request,
+    who: CallerDep,
+    after: Annotated[int | None, Query(ge=1, description="`next_after` of the previous page.")] = None,
+    limit: PageLimit = 100,
+) -> Response:
+    page = await who.engine.sessions(who.namespace, after=after, limit=_cap(request, limit))
+    return _json(
+        {
+            "sessions": [
+                {
+                    "session_id": s.session,
+                    "version": s.version,
+                    "last_position": s.last_position,
+                    "last_type": s.last_type,
+                    "last_recorded_at": s.last_recorded_at.isoformat(),
+                }
+                for s in page.sessions
+            ],
+            "next_after": page.next_after,
+        }
+    )

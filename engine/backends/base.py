@@ -58,6 +58,7 @@ EVENT_COLUMNS = (
     "metadata",
     "idempotency_key",
     "recorded_at",
+    "hash",
 )
 """The events table's columns in the order the write path's rows hold them."""
 
@@ -148,6 +149,16 @@ class Backend(ABC):
         return f"{type(self).__name__}({self.url.render_as_string(hide_password=True)!r})"
 
     # -- engines ------------------------------------------------------------------------------
+    @abstractmethod
+    def database_exists(self) -> bool:
+        """True when the database the URL names exists (without creating it: opening an SQLite
+        file creates it). Raises the driver's error, wrapped by SQLAlchemy, when the server cannot
+        be reached."""
+
+    def describe(self) -> str:
+        """The database for messages: its URL with the password hidden."""
+        return self.url.render_as_string(hide_password=True)
+
     def create_engine(self, *, writer: bool, pool_size: int = 4) -> sa.Engine:
         """An engine for the writer (a pool of one connection) or for readers."""
         options: dict[str, Any] = {
@@ -358,6 +369,28 @@ class Backend(ABC):
         finally:
             cursor.close()
         return rows
+
+    _document_text: ClassVar[str] = "{}"
+    """A JSON column as the exact text stored (a format of the column's name)."""
+
+    def read_chain(
+        self, connection: Connection, *, after: int, limit: int, upto: int | None = None
+    ) -> Sequence[tuple[Any, ...]]:
+        """A page of rows as the hash chain covers them, in position order after `after`: position,
+        namespace, stream, version, type, schema_version, the data and metadata as their stored
+        JSON text, recorded_at as stored, and the stored hash."""
+        p, text = self.mark, self._document_text
+        sql = (
+            "SELECT position, namespace, stream, version, type, schema_version,"
+            f" {text.format('data')}, {text.format('metadata')}, recorded_at, hash"
+            f" FROM events WHERE position > {p}"
+        )
+        params: list[Any] = [after]
+        if upto is not None:
+            sql += f" AND position <= {p}"
+            params.append(upto)
+        sql += f" ORDER BY position LIMIT {int(limit)}"
+        return connection.exec_driver_sql(sql, tuple(params)).fetchall()  # type: ignore[return-value]
 
     def _type_among(self, values: Collection[str], params: list[Any]) -> str:
         params.extend(values)

@@ -43,8 +43,8 @@ COPY_MIN_ROWS = 8
 _COPY_EVENTS = f"COPY events ({', '.join(EVENT_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
 # Binary COPY carries no types: the server reads each field with its column's input function.
 # json's binary form is its text, so the already-encoded documents go as text (oids: int8 20,
-# varchar 1043, int4 23, text 25, timestamptz 1184).
-_COPY_TYPES = [20, 1043, 1043, 23, 1043, 23, 25, 25, 1043, 1184]
+# varchar 1043, int4 23, text 25, timestamptz 1184, bytea 17).
+_COPY_TYPES = [20, 1043, 1043, 23, 1043, 23, 25, 25, 1043, 1184, 17]
 
 _LOCK_LOG = Prepared(sa.select(sa.func.pg_advisory_xact_lock(sa.literal_column(str(LOG_LOCK_KEY)))))
 _HEAD = Prepared(sa.select(sa.func.max(events.c.position)))
@@ -65,8 +65,25 @@ class PostgresBackend(Backend):
     name = "postgresql"
     poll_interval = 2.0  # a safety net under NOTIFY, which a dropped listener connection misses
     mark = "%s"
+    _document_text = "{}::text"  # json keeps the text it was given; psycopg would parse it
 
     # -- engines ------------------------------------------------------------------------------
+    def database_exists(self) -> bool:
+        engine = sa.create_engine(self.url, poolclass=sa.NullPool)
+        try:
+            with engine.connect():
+                return True
+        except sa.exc.OperationalError as error:
+            # libpq reports a missing database only in its message (no SQLSTATE at connection time).
+            if f'database "{self.url.database}" does not exist' in str(error.orig):
+                return False
+            raise
+        finally:
+            engine.dispose()
+
+    def describe(self) -> str:
+        return f"the PostgreSQL database {self.url.render_as_string(hide_password=True)}"
+
     def _engine_options(self, *, writer: bool) -> dict[str, Any]:
         return {"pool_pre_ping": not writer}
 

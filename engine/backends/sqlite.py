@@ -66,6 +66,17 @@ class SqliteBackend(Backend):
         self.wal_checkpoint_pages = wal_checkpoint_pages
 
     # -- engines ------------------------------------------------------------------------------
+    def database_exists(self) -> bool:
+        return os.path.isfile(self.path)
+
+    @property
+    def path(self) -> str:
+        """The database file, as an absolute path (relative ones are the working directory's)."""
+        return os.path.abspath(self.url.database or "")
+
+    def describe(self) -> str:
+        return f"the SQLite file {self.path}"
+
     def _engine_options(self, *, writer: bool) -> dict[str, Any]:
         if self.url.database in (None, "", ":memory:"):
             raise ValueError("the engine needs an SQLite file; ':memory:' cannot be shared by its pools")

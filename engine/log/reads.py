@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 
 from session_engine.engine.backends import Backend, LogRow
 from session_engine.engine.events import EventRegistry
+from session_engine.engine.log.chain import GENESIS
 from session_engine.engine.log.records import RecordedEvent
 from session_engine.engine.log.schema import events
 
@@ -40,14 +41,25 @@ def head(connection: Connection) -> int:
     return int(connection.execute(sa.select(sa.func.max(events.c.position))).scalar() or 0)
 
 
-_head_with_time = (
-    sa.select(events.c.position, events.c.recorded_at).order_by(events.c.position.desc()).limit(1)
+_head_event = (
+    sa.select(events.c.position, events.c.recorded_at, events.c.hash)
+    .order_by(events.c.position.desc())
+    .limit(1)
 )
 
 
+def head_event(connection: Connection) -> tuple[int, datetime | None, bytes]:
+    """The head's position, recorded time and hash, in one read (0, None and the genesis hash for
+    an empty log)."""
+    row = connection.execute(_head_event).first()
+    if row is None:
+        return 0, None, GENESIS
+    return int(row[0]), row[1], GENESIS if row[2] is None else bytes(row[2])
+
+
 def head_with_time(connection: Connection) -> tuple[int, datetime | None]:
-    row = connection.execute(_head_with_time).first()
-    return (0, None) if row is None else (int(row[0]), row[1])
+    position, at, _ = head_event(connection)
+    return position, at
 
 
 _stream_version = sa.select(sa.func.max(events.c.version)).where(
@@ -214,7 +226,7 @@ def find_idempotent(
 def status(connection: Connection) -> dict[str, Any]:
     """A summary of the log: head, event and stream counts, first and last record times."""
     first = connection.execute(sa.select(events.c.recorded_at).order_by(events.c.position).limit(1)).scalar()
-    position, last = head_with_time(connection)
+    position, last, head_hash = head_event(connection)
     streams = connection.execute(
         sa.select(sa.func.count()).select_from(
             sa.select(events.c.namespace, events.c.stream).distinct().subquery()
@@ -222,6 +234,7 @@ def status(connection: Connection) -> dict[str, Any]:
     ).scalar()
     return {
         "head": position,
+        "head_hash": head_hash.hex(),
         "events": int(connection.execute(sa.select(sa.func.count()).select_from(events)).scalar() or 0),
         "streams": int(streams or 0),
         "first_recorded_at": first.isoformat() if first else None,

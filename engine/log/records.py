@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from session_engine.engine.errors import ValidationFailed
 from session_engine.engine.quick_init import quick_init
 
 ANY: None = None
@@ -96,6 +97,32 @@ class Metadata:
     correlation_id: str | None = None
     causation_id: str | None = None
 
+    @classmethod
+    def of(cls, value: Metadata | Mapping[str, Any] | None) -> Metadata:
+        """A write's metadata from what a caller gave: a `Metadata`, None, or a mapping of its
+        fields (`{"actor": "x"}`). Anything else, an unknown key or a value that is not a string,
+        is refused here (`ValidationFailed`), before the write is queued. Free-form keys belong in
+        an event's own `NewEvent.metadata`."""
+        if value is None:
+            return NO_METADATA
+        if isinstance(value, Metadata):
+            return value
+        if not isinstance(value, Mapping):
+            raise ValidationFailed(
+                f"metadata must be a Metadata or a mapping of {', '.join(_METADATA_KEYS)}, not"
+                f" {type(value).__name__}"
+            )
+        unknown = [str(key) for key in value if key not in _METADATA_KEYS]
+        if unknown:
+            raise ValidationFailed(
+                f"unknown metadata keys: {', '.join(sorted(unknown))} (known: {', '.join(_METADATA_KEYS)};"
+                " free-form keys go in an event's own NewEvent.metadata)"
+            )
+        for key, item in value.items():
+            if item is not None and not isinstance(item, str):
+                raise ValidationFailed(f"metadata {key} must be a string, not {type(item).__name__}")
+        return cls(**value) if value else NO_METADATA
+
     def to_json(self) -> dict[str, Any]:
         # Spelled out: it runs for every command, and most carry no metadata at all.
         found: dict[str, Any] = {}
@@ -109,6 +136,8 @@ class Metadata:
             found["causation_id"] = self.causation_id
         return found
 
+
+_METADATA_KEYS = ("actor", "adapter", "correlation_id", "causation_id")
 
 NO_METADATA = Metadata()
 """The metadata of a write that names no actor, adapter or ids (shared: it is immutable)."""

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Dialect,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -102,6 +103,9 @@ events = Table(
     Column("metadata", Json, nullable=False, key="meta"),
     Column("idempotency_key", String(200), nullable=True),
     Column("recorded_at", UtcDateTime, nullable=False),
+    # SHA-256 chained to the previous event's (engine/log/chain.py, specs/audit.md). Nullable only
+    # because a column added to a filled SQLite table must be; every row has one after 0011.
+    Column("hash", LargeBinary, nullable=True),
     UniqueConstraint("namespace", "stream", "version"),
     Index(
         "ix_events_idempotency",
@@ -112,6 +116,8 @@ events = Table(
         sqlite_where=text("idempotency_key IS NOT NULL"),
         postgresql_where=text("idempotency_key IS NOT NULL"),
     ),
+    # The sessions list walks a namespace's events newest first (engine/inspect/history.py).
+    Index("ix_events_namespace_position", "namespace", "position"),
 )
 
 checkpoints = Table(

@@ -1,8 +1,12 @@
-"""Export and import of the log as JSON Lines, exactly as stored (no upcasting, positions kept)."""
+"""Export and import of the log as JSON Lines, exactly as stored (no upcasting, positions kept).
+
+Each line carries its event's chain hash (hex). Import recomputes the chain from the lines and
+refuses the file at the first line whose hash does not follow (specs/audit.md), before it commits
+anything: a tampered or truncated-in-the-middle export changes nothing."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import IO, Any
 
@@ -12,6 +16,7 @@ from sqlalchemy.engine import Connection
 
 from session_engine.engine.clock import as_utc
 from session_engine.engine.errors import ValidationFailed
+from session_engine.engine.log.chain import GENESIS, event_hash, micros
 from session_engine.engine.log.records import RecordedEvent
 from session_engine.engine.log.schema import events
 
@@ -26,8 +31,11 @@ FIELDS = (
     "metadata",
     "idempotency_key",
     "recorded_at",
+    "hash",
 )
 PAGE = 5000
+PROGRESS_STEP = 1000
+"""Progress is reported every this many events (and once for the rest at the end)."""
 
 
 def export_lines(connection: Connection, *, after: int = 0) -> Iterator[bytes]:
@@ -39,55 +47,113 @@ def export_lines(connection: Connection, *, after: int = 0) -> Iterator[bytes]:
         ).all()
         if not rows:
             return
-        for position_, namespace, stream, version, type_, schema_version, data, meta, key, at in rows:
+        for position_, namespace, stream, version, type_, schema_version, data, meta, key, at, hash_ in rows:
             event = RecordedEvent(
                 position_, namespace, stream, version, type_, schema_version, data, meta, at
             )
             record = event.to_json()  # as stored: not upcast
             record["idempotency_key"] = key
-            record["recorded_at"] = record.pop("recorded_at")  # the last field, as `FIELDS` has it
+            record["recorded_at"] = record.pop("recorded_at")  # in the order `FIELDS` has them
+            record["hash"] = None if hash_ is None else bytes(hash_).hex()
             yield orjson.dumps(record) + b"\n"
         position = rows[-1][0]
 
 
-def parse_line(line: bytes, expected_position: int) -> dict[str, Any]:
+_LEGACY_FIELDS = frozenset(FIELDS) - {"hash"}
+"""An export written before the chain existed: its events get their hashes as they are imported."""
+
+
+def parse_line(
+    line: bytes, expected_position: int, previous: bytes, hashed: bool | None = True
+) -> dict[str, Any]:
+    """One exported event as an insert's parameters, its hash checked against the chain so far
+    (`previous`: the hash of the line before). `expected_position` is also the line's number among
+    the non-blank lines; `hashed`: whether the lines carry hashes (None: whatever this one does)."""
+    where = f"line {expected_position}"
     try:
         record = orjson.loads(line)
     except orjson.JSONDecodeError as error:
-        raise ValidationFailed(f"line {expected_position}: not JSON ({error})") from None
-    if not isinstance(record, dict) or set(record) != set(FIELDS):
-        raise ValidationFailed(f"line {expected_position}: expected the fields {', '.join(FIELDS)}")
+        raise ValidationFailed(f"{where}: not JSON ({error})") from None
+    if not isinstance(record, dict) or (set(record) != set(FIELDS) and set(record) != _LEGACY_FIELDS):
+        raise ValidationFailed(f"{where}: expected the fields {', '.join(FIELDS)}")
     if record["position"] != expected_position:
-        raise ValidationFailed(
-            f"line {expected_position}: position {record['position']} breaks the gap-free sequence"
+        raise ValidationFailed(f"{where}: position {record['position']} breaks the gap-free sequence")
+    try:
+        record["recorded_at"] = as_utc(datetime.fromisoformat(record["recorded_at"]))
+        data, meta = orjson.dumps(record["data"]), orjson.dumps(record["metadata"])
+        computed = event_hash(
+            previous,
+            record["position"],
+            record["namespace"].encode(),
+            record["stream"].encode(),
+            record["version"],
+            record["type"].encode(),
+            record["schema_version"],
+            data,
+            meta,
+            micros(record["recorded_at"]),
         )
-    record["recorded_at"] = as_utc(datetime.fromisoformat(record["recorded_at"]))
+    except (TypeError, ValueError, AttributeError, OverflowError, orjson.JSONEncodeError) as error:
+        raise ValidationFailed(f"{where}: a field has the wrong type or form ({error})") from None
+    if hashed is not None and hashed != ("hash" in record):
+        raise ValidationFailed(f"{where}: some lines carry a hash and others do not")
+    stated = record.get("hash")
+    if "hash" in record and stated != computed.hex():
+        raise ValidationFailed(
+            f"{where} (position {expected_position}): the hash chain is broken there: the event does not"
+            " match its hash (changed after export, or an earlier line was); nothing was imported"
+        )
+    record["hashed"] = "hash" in record
+    record["hash"] = computed
     record["meta"] = record.pop("metadata")
     return record
 
 
-def import_lines(connection: Connection, lines: Iterable[bytes]) -> int:
-    """Insert exported events into an empty log. Positions must run 1, 2, 3... without gaps."""
+def import_lines(
+    connection: Connection, lines: Iterable[bytes], progress: Callable[[int], None] | None = None
+) -> int:
+    """Insert exported events into an empty log. Positions must run 1, 2, 3... without gaps and
+    every event's hash must follow from the line before (an export without hashes at all is an
+    older one: its chain is computed here). Raises `ValidationFailed` naming the first bad line;
+    the caller's transaction then rolls back whatever was inserted."""
     if connection.execute(sa.select(events.c.position).limit(1)).first() is not None:
         raise ValidationFailed("import needs an empty event log")
     batch: list[dict[str, Any]] = []
     count = 0
+    previous = GENESIS
+    hashed: bool | None = None
     for line in lines:
         if not line.strip():
             continue
         count += 1
-        batch.append(parse_line(line, count))
+        record = parse_line(line, count, previous, hashed)
+        if hashed is None:
+            hashed = record.pop("hashed")
+        else:
+            del record["hashed"]
+        previous = record["hash"]
+        batch.append(record)
         if len(batch) >= PAGE:
             connection.execute(events.insert(), batch)
             batch = []
+        if progress is not None and count % PROGRESS_STEP == 0:
+            progress(PROGRESS_STEP)
     if batch:
         connection.execute(events.insert(), batch)
+    if progress is not None and count % PROGRESS_STEP:
+        progress(count % PROGRESS_STEP)
     return count
 
 
-def write_export(connection: Connection, out: IO[bytes]) -> int:
+def write_export(
+    connection: Connection, out: IO[bytes], progress: Callable[[int], None] | None = None
+) -> int:
     count = 0
     for line in export_lines(connection):
         out.write(line)
         count += 1
+        if progress is not None and count % PROGRESS_STEP == 0:
+            progress(PROGRESS_STEP)
+    if progress is not None and count % PROGRESS_STEP:
+        progress(count % PROGRESS_STEP)
     return count

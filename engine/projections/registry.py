@@ -9,6 +9,7 @@ from sqlalchemy.engine import Connection
 
 from session_engine.engine.backends import Backend, Prepared
 from session_engine.engine.backends.prepared import DriverStatement
+from session_engine.engine.errors import ValidationFailed
 from session_engine.engine.log.records import RecordedEvent
 from session_engine.engine.log.schema import checkpoints
 from session_engine.engine.projections.base import Projection, ProjectionContext
@@ -40,7 +41,8 @@ class ProjectionSet:
         wanted = set(names)
         unknown = wanted - {p.name for p in self._projections}
         if unknown:
-            raise KeyError(f"unknown projections: {', '.join(sorted(unknown))}")
+            known = ", ".join(p.name for p in self._projections)
+            raise ValidationFailed(f"unknown projections: {', '.join(sorted(unknown))} (known: {known})")
         by_name = {p.name: p for p in self._projections}
         pending = list(wanted)
         while pending:

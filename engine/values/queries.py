@@ -108,6 +108,20 @@ def get_all(connection: Connection, namespace: str, session_id: str, now: dateti
     return {key: value for key, value in sorted(rows, key=lambda row: row[0])}
 
 
+_entries = (
+    sa.select(_e.key, _e.value, _e.expires_at, _e.updated_at)
+    .where(_its_entries)
+    .order_by(_e.created_position)
+)
+
+
+def get_entries(connection: Connection, namespace: str, session_id: str) -> list[StoredValue]:
+    """Every stored entry, expired ones too (expiry is a read-time question), in creation order:
+    what audit and time travel show."""
+    rows = connection.execute(_entries, {"ns": namespace, "sid": session_id}).all()
+    return [StoredValue(key, value, expires_at, updated_at) for key, value, expires_at, updated_at in rows]
+
+
 def get_parts(connection: Connection, namespace: str, session_id: str, now: datetime) -> list[dict[str, Any]]:
     """The live user parts in the order they were created (an overwrite keeps a part's place)."""
     rows = connection.execute(_parts, {"ns": namespace, "sid": session_id, "now": now}).scalars()

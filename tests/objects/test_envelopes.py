@@ -173,15 +173,12 @@ async def test_blobhub_events(engine: Engine) -> None:
 
 
 async def test_state_as_of_an_earlier_version(engine: Engine) -> None:
-    from session_engine.engine.objects import envelope_reads, thread_reads
-
     objects = engine.objects
     await objects.upload(NS, S, "t", {"type": "thread", "thread": {}})
     await objects.post_thread_item(NS, S, "t", [{"type": "text", "text": "one"}])
     await objects.post_thread_item(NS, S, "t", [{"type": "text", "text": "two"}])
     await objects.delete(NS, S, "t")
-    with await engine.state_as_of(NS, S, version=2) as state:
-        items = state.read(lambda c: thread_reads.list_items(c, NS, S, "t", ascending=True))["items"]
-        assert [i["content"][0]["text"] for i in items] == ["one"]
-    with await engine.state_as_of(NS, S, version=4) as state:
-        assert state.read(lambda c: envelope_reads.list_objects(c, NS, S))["objects"] == []
+    state = await engine.state_as_of(NS, S, version=2)
+    items = state.objects["t"].items.values()
+    assert [i["content"][0]["text"] for i in items] == ["one"]
+    assert (await engine.state_as_of(NS, S, version=4)).objects == {}

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 from session_engine.engine import ManualClock
 from session_engine.engine.log import reads
 from session_engine.engine.values import queries
+from session_engine.engine.values.parts import PART_PREFIX
 from session_engine.engine.values.policy import Policies
 from tests.harness import EngineMachine
 from tests.values.model import Model
@@ -109,9 +110,11 @@ class ValuesMachine(EngineMachine):
         self.steps += 1
         if self.touched is not None:
             sid, now = self.touched, self.clock.now()
-            with self.call(self.engine.state_as_of, NS, sid, position=self.model.events or 1) as state:
-                assert state.read(lambda c: queries.get_all(c, NS, sid, now)) == self.model.values(sid)
-                assert state.read(lambda c: queries.get_parts(c, NS, sid, now)) == self.model_parts(sid)
+            state = self.call(self.engine.state_as_of, NS, sid, position=self.model.events or 1)
+            live = {k: v.value for k, v in state.values.items() if v.expires_at is None or v.expires_at > now}
+            parts = {k: v for k, v in state.user_parts.items() if v.expires_at is None or v.expires_at > now}
+            assert live | {PART_PREFIX + k: v.value for k, v in parts.items()} == self.model.values(sid)
+            assert [v.value for v in parts.values() if isinstance(v.value, dict)] == self.model_parts(sid)
         if self.steps % VERIFY_EVERY == 0:
             assert self.call(self.engine.verify) == []
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 
@@ -66,17 +67,24 @@ def test_state_as_of_version_position_and_instant(acme: httpx.Client, sid: str) 
     client.set_session_value(sid, "a", 2)
     client.clear_session(sid)
     v1 = acme.get(f"/api/sessions/{sid}/state", params={"version": 1}).json()
-    assert v1["version"] == 1 and v1["values"] == {"a": 1} and v1["user_parts"] == []
+    assert v1["version"] == 1 and _values(v1) == {"a": 1} and v1["user_parts"] == {}
     v2 = acme.get(f"/api/sessions/{sid}/state", params={"version": 2}).json()
-    assert v2["user_parts"] == [{"part_type": "text", "data": "hi"}]
+    assert {name: part["value"] for name, part in v2["user_parts"].items()} == {
+        "note": {"part_type": "text", "data": "hi"}
+    }
     by_position = acme.get(f"/api/sessions/{sid}/state", params={"position": v2["position"]}).json()
     assert by_position["values"] == v2["values"] and by_position["version"] == 2
     then = acme.get(f"/api/sessions/{sid}/state", params={"at": middle}).json()
-    assert then["version"] == 2 and then["values"]["a"] == 1
+    assert then["version"] == 2 and then["values"]["a"]["value"] == 1
     now = acme.get(f"/api/sessions/{sid}/state", params={"version": 99}).json()
-    assert now["version"] == 4 and now["values"] == {} and "tables" in now
+    assert now["version"] == 4 and now["values"] == {} and now["objects"] == {} and now["record"] is None
     empty = acme.get(f"/api/sessions/{sid}/state", params={"version": 0}).json()
     assert empty["version"] == 0 and empty["values"] == {}
+
+
+def _values(state: dict[str, Any]) -> dict[str, Any]:
+    """The live values of a state document."""
+    return {key: found["value"] for key, found in state["values"].items() if not found["expired"]}
 
 
 def test_state_needs_exactly_one_cut_off(acme: httpx.Client, sid: str) -> None:
@@ -91,3 +99,47 @@ def test_state_needs_exactly_one_cut_off(acme: httpx.Client, sid: str) -> None:
         assert response.status_code == 400, params
         error = response.json()["error"]
         assert set(error) == {"code", "message"}
+
+
+def test_diff_between_two_versions_and_instants(acme: httpx.Client, sid: str) -> None:
+    client = DistriTs(acme)
+    client.set_session_value(sid, "a", 1)
+    client.set_session_value(sid, "b", 2)
+    time.sleep(0.02)
+    middle = datetime.now(UTC).isoformat()
+    time.sleep(0.02)
+    client.set_session_value(sid, "a", 3)
+    client.delete_session_value(sid, "b")
+    found = acme.get(f"/api/sessions/{sid}/diff", params={"a": 1, "b": 4}).json()
+    assert found["session_id"] == sid and (found["before"]["version"], found["after"]["version"]) == (1, 4)
+    values = found["values"]
+    assert values["added"] == {} and values["removed"] == {}
+    assert (values["changed"]["a"]["before"]["value"], values["changed"]["a"]["after"]["value"]) == (1, 3)
+    by_instant = acme.get(f"/api/sessions/{sid}/diff", params={"a": middle, "b": "4"}).json()
+    assert by_instant["before"]["version"] == 2 and set(by_instant["values"]["removed"]) == {"b"}
+    backwards = acme.get(f"/api/sessions/{sid}/diff", params={"a": 4, "b": 2}).json()
+    assert set(backwards["values"]["added"]) == {"b"}
+    for params in ({"a": 1}, {"a": "soon", "b": 1}, {"a": "2026-01-01T00:00:00", "b": 1}, {"a": -1, "b": 1}):
+        response = acme.get(f"/api/sessions/{sid}/diff", params=params)
+        assert response.status_code == 400, params
+        assert set(response.json()["error"]) == {"code", "message"}
+
+
+def test_sessions_newest_activity_first_in_pages_and_namespace(
+    acme: httpx.Client, globex: httpx.Client, sid: str
+) -> None:
+    client = DistriTs(acme)
+    mine = [f"{sid}-{i}" for i in range(3)]
+    for session in mine:
+        client.set_session_value(session, "k", 1)
+    DistriTs(globex).set_session_value(f"{sid}-theirs", "k", 1)
+    client.set_session_value(mine[0], "k", 2)  # the oldest session is now the newest
+    first = acme.get("/api/sessions", params={"limit": 2}).json()
+    assert [s["session_id"] for s in first["sessions"]] == [mine[0], mine[2]]
+    assert (
+        first["sessions"][0]["version"] == 2 and first["next_after"] == first["sessions"][1]["last_position"]
+    )
+    rest = acme.get("/api/sessions", params={"limit": 1000, "after": first["next_after"]}).json()
+    ids = [s["session_id"] for s in rest["sessions"]]
+    assert ids[0] == mine[1] and f"{sid}-theirs" not in ids and not set(ids) & {mine[0], mine[2]}
+    assert acme.get("/api/sessions", params={"after": 0}).status_code == 400

@@ -279,7 +279,7 @@ def test_writes_appear_in_the_session_history(acme: httpx.Client, sid: str) -> N
     only = acme.get(f"/api/sessions/{sid}/events", params={"type": "objects.thread_item_posted"}).json()
     assert [e["version"] for e in only["events"]] == [4]
     state = acme.get(f"/api/sessions/{sid}/state", params={"version": 6}).json()
-    assert [(o["alias"], o["type"]) for o in state["objects"]] == [
+    assert [(alias, o["envelope"]["type"]) for alias, o in state["objects"].items()] == [
         ("g", "graph"),
         ("log", "messages"),
         ("t", "thread"),

@@ -1,0 +1,97 @@
+"""Time travel on a session of 1,000 events: a typed state at a version, a diff of two versions,
+stepping through every version, and the sessions list, on SQLite and PostgreSQL.
+
+    python -m bench.time_travel [--events 1000] [--samples 20] [--backends sqlite,postgres]
+
+The session mixes the domains: values (some with TTLs), user parts, a thread with items, a graph
+with vertices, a messages object growing, a record. Each figure is the median of `--samples`
+calls, in milliseconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+
+from bench.common import database, show
+from session_engine.engine import Engine, ManualClock
+
+NS, S = "bench", "session-1"
+
+
+async def fill(engine: Engine, clock: ManualClock, events: int) -> None:
+    await engine.objects.upload(NS, S, "t", {"type": "thread", "thread": {}})
+    await engine.objects.upload(NS, S, "g", {"type": "graph", "graph": {}})
+    message = {"role": "user", "content": [{"type": "text", "text": "hello there"}]}
+    await engine.objects.upload(NS, S, "m", {"type": "messages", "messages": [message]})
+    for i in range(events - 3):
+        clock.advance(1)
+        kind = i % 5
+        if kind == 0:
+            await engine.values.set(NS, S, f"k{i % 50}", {"n": i}, ttl_seconds=30 if i % 2 else None)
+        elif kind == 1:
+            await engine.values.set_text_part(NS, S, f"p{i % 10}", f"part {i}")
+        elif kind == 2:
+            await engine.objects.post_thread_item(NS, S, "t", [{"type": "text", "text": f"item {i}"}])
+        elif kind == 3:
+            vertex = {"op": "add_vertex", "element_id": f"v{i}", "labels": ["n"], "props": {"i": i}}
+            await engine.objects.apply_graph_mutations(NS, S, "g", [vertex])
+        else:
+            await engine.objects.append_messages(NS, S, "m", [message])
+
+
+async def median_ms(samples: int, call: Callable[[], Awaitable[Any]]) -> float:
+    times = []
+    for _ in range(samples):
+        start = time.perf_counter()
+        await call()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+async def measure(backend: str, events: int, samples: int) -> list[list[object]]:
+    clock = ManualClock()
+    with database(backend) as url:
+        async with Engine.open(url, clock=clock) as engine:
+            await fill(engine, clock, events)
+            if backend == "postgres":  # what autovacuum does to a table in use: plans need statistics
+                await engine.read(lambda c: c.exec_driver_sql("ANALYZE events"))
+            middle, last = events // 2, events
+
+            async def step() -> None:
+                async for _ in engine.states(NS, S):
+                    pass
+
+            rows: list[list[object]] = []
+            for name, call in (
+                ("state_as_of(version=N/2)", lambda: engine.state_as_of(NS, S, version=middle)),
+                ("state_as_of(version=N)", lambda: engine.state_as_of(NS, S, version=last)),
+                ("diff(N/2, N)", lambda: engine.diff(NS, S, middle, last)),
+                ("diff(N-1, N)", lambda: engine.diff(NS, S, last - 1, last)),
+                ("history (N summaries)", lambda: engine.history(NS, S)),
+                ("sessions page of 100", lambda: engine.sessions(NS, limit=100)),
+            ):
+                rows.append([backend, name, f"{await median_ms(samples, call):.1f}"])
+            rows.append([backend, "states(): every version, stepped", f"{await median_ms(1, step):.0f}"])
+            return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1000)
+    parser.add_argument("--samples", type=int, default=20)
+    parser.add_argument("--backends", default="sqlite,postgres")
+    args = parser.parse_args()
+    rows: list[list[object]] = []
+    for backend in args.backends.split(","):
+        rows += anyio.run(measure, backend, args.events, args.samples)
+    show(f"time travel on a session of {args.events} events (ms, median)", ["backend", "call", "ms"], rows)
+
+
+if __name__ == "__main__":
+    main()
