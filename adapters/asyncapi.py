@@ -170,7 +170,11 @@ def _console(schemas: _Schemas) -> dict[str, Any]:
         "event": _message(
             "event",
             "One event of the session, as the REST history routes write it.",
-            {"type": "object", "required": ["event"], "properties": {"event": {"type": "object"}}},
+            {
+                "type": "object",
+                "required": ["event"],
+                "properties": {"event": {"type": "object"}, "summary": {"type": "string"}},
+            },
         ),
     }
 

@@ -7,7 +7,8 @@ only, and JSON-RPC `subscription/add` pushes BlobHub object events only. This on
 Protocol (text frames of JSON): the client's first frame, within `HELLO_SECONDS`, is
 `{"api_key": str, "session_id": str, "after": int}` (`after`: the log position of the last event the
 page holds; the key travels in the frame, never in the URL). The server answers `{"following": true}`
-and then `{"event": <event as the REST history routes write it>}` per event, in log order, with no
+and then `{"event": <event as the REST history routes write it>, "summary": <its history line>}`
+per event, in log order, with no
 gap and no repeat. A bad first frame closes 4400, an unknown key 4401, each with a reason. Nothing
 the client sends after the first frame is read. Server shutdown closes 1000.
 """
@@ -28,6 +29,7 @@ from session_engine.adapters.rest.history import event_json
 from session_engine.adapters.websocket.transport import hooks_of
 from session_engine.engine import Engine, RecordedEvent
 from session_engine.engine.errors import ValidationFailed
+from session_engine.engine.inspect.history import summarize
 
 HELLO_SECONDS = 10.0
 BAD_REQUEST = 4400
@@ -97,4 +99,5 @@ class LiveFollow:
 
     async def _push(self, websocket: WebSocket, events: AsyncIterator[RecordedEvent]) -> None:
         async for recorded in events:
-            await websocket.send_text(orjson.dumps({"event": event_json(recorded)}).decode())
+            frame = {"event": event_json(recorded), "summary": summarize(recorded)}
+            await websocket.send_text(orjson.dumps(frame).decode())

@@ -43,7 +43,9 @@ def test_catch_up_then_live_in_order(base: str) -> None:
     with live(base) as ws:
         ws.send(json.dumps({"api_key": ACME_KEY, "session_id": "followed", "after": 0}))
         assert frame(ws) == {"following": True}
-        first = frame(ws)["event"]
+        catch_up = frame(ws)
+        first = catch_up["event"]
+        assert catch_up["summary"].startswith('value_set key="a", value="a"')
         assert (first["stream"], first["version"], first["data"]["key"]) == ("followed", 1, "a")
         write(base, ACME_KEY, "other", "y")
         write(base, ACME_KEY, "followed", "b")

@@ -140,7 +140,7 @@ def test_sessions_timeline_state_and_stepping(server: Server, offline_page: Offl
     rows = page.locator("#timeline li")
     expect(rows).to_have_count(len(events))
     expect(rows.nth(0).locator(".t")).to_have_text("value_set")
-    expect(rows.nth(0).locator(".s")).to_contain_text("greeting = hello")
+    expect(rows.nth(0).locator(".s")).to_contain_text('key="greeting", value="hello"')
     expect(rows.nth(0).locator(".who")).to_contain_text("acme via rest")
 
     rows.nth(0).click()
@@ -184,7 +184,7 @@ def test_a_session_written_through_the_websocket_adapter(server: Server, offline
     sign_in(page, server, ACME_KEY)
     page.click(f'#sessions li[data-session="{server.ws_session}"]')
     row = page.locator('#timeline li[data-type="value_set"]')
-    expect(row).to_contain_text("from-ws = socket")
+    expect(row).to_contain_text('key="from-ws", value="socket"')
     expect(row.locator(".who")).to_contain_text("via websocket")
     row.click()
     expect(page.locator('#detail tr[data-key="from-ws"]')).to_contain_text("socket")
@@ -219,7 +219,7 @@ def test_the_open_session_follows_new_events(server: Server, offline_page: Offli
     arrived = page.locator("#timeline li.new")
     expect(arrived).to_have_count(1)
     expect(arrived).to_have_attribute("data-version", str(before + 1))
-    expect(arrived).to_contain_text("arrived = live!")
+    expect(arrived).to_contain_text('key="arrived", value="live!"')
     shot(page, "live")
     offline(offline_page)
 

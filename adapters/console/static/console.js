@@ -88,11 +88,11 @@ async function openSession(stream, { version = null, types = null } = {}) {
       // An unfiltered stream's versions have no gaps: once a page's size is known, the next pages'
       // first versions are too, and a few are asked at once (what the first render does not wait for).
       const starts = size && !types ? [0, 1, 2, 3].map((n) => from + n * size) : [from];
-      const pages = await Promise.all(starts.map((start) => data.eventsPage(stream, start, types)));
+      const pages = await Promise.all(starts.map((start) => data.historyPage(stream, start, types)));
       if (token !== open.token) return;
       for (const page of pages) {
-        appendEvents(page.events, false);
-        size = size ?? page.events.length;
+        appendEvents(page.entries, false);
+        size = size ?? page.entries.length;
         from = page.next_version;
         if (from === null) break;
       }

@@ -37,34 +37,15 @@ function streamParams(stream) {
 const sessionPath = (id) => `/api/sessions/${encodeURIComponent(id)}`;
 
 /** One page of the namespace's sessions, newest activity first: {sessions, next_after}. */
-export async function listSessions(after = null, limit = 50) {
-  try {
-    return await get("/api/sessions", { after, limit });
-  } catch (error) {
-    if (error.status !== 404 && error.status !== 405) throw error;
-    return sessionsFromLog(after, limit);
-  }
+export function listSessions(after = null, limit = 50) {
+  return get("/api/sessions", { after, limit });
 }
 
-// TEMPORARY - replaced by GET /api/sessions (engine.sessions, branch i18-state) once it is on main:
-// the whole namespace log read page by page, folded by session. Slow on a big log; only a fallback.
-let logSessions = null;
-async function sessionsFromLog(after, limit) {
-  if (logSessions === null || after === null) {
-    const found = new Map();
-    let position = 0;
-    while (position !== null) {
-      const page = await get("/api/events", { after: position, limit: PAGE });
-      for (const e of page.events) {
-        found.set(e.stream, { session_id: e.stream, version: e.version, last_position: e.position, last_type: e.type, last_recorded_at: e.recorded_at });
-      }
-      position = page.next_after;
-    }
-    logSessions = [...found.values()].sort((a, b) => b.last_position - a.last_position);
-  }
-  const rest = after === null ? logSessions : logSessions.filter((s) => s.last_position < after);
-  const sessions = rest.slice(0, limit);
-  return { sessions, next_after: rest.length > limit ? sessions[sessions.length - 1].last_position : null };
+/** One page of a session's history from a version (events with the engine's one-line summary,
+ * without their data): {entries, next_version}. */
+export function historyPage(stream, fromVersion = 1, types = null) {
+  const { id, revision_id } = streamParams(stream);
+  return get(`${sessionPath(id)}/history`, { from_version: fromVersion, limit: PAGE, type: types, revision_id });
 }
 
 /** One page of a session's events from a version: {events, next_version}. */
@@ -73,39 +54,16 @@ export function eventsPage(stream, fromVersion = 1, types = null) {
   return get(`${sessionPath(id)}/events`, { from_version: fromVersion, limit: PAGE, type: types, revision_id });
 }
 
-/** The session as of a version, or as of an instant (`at`, ISO 8601 with a zone). */
-export async function stateAt(stream, { version = null, at = null }) {
+/** The session's typed state as of a version, or as of an instant (`at`, ISO 8601 with a zone). */
+export function stateAt(stream, { version = null, at = null }) {
   const { id, revision_id } = streamParams(stream);
-  const state = await get(`${sessionPath(id)}/state`, { version, at, revision_id });
-  return normalizeState(state);
+  return get(`${sessionPath(id)}/state`, { version, at, revision_id });
 }
 
-// The typed state (values and user parts with `expired`, record, objects with their content) is what
-// the views draw. TEMPORARY - the untyped snapshot main answered before branch i18-state is mapped
-// onto it as far as it goes (no expired values, no record, objects without content).
-function normalizeState(state) {
-  if (!("tables" in state)) return state;
-  const wrap = (value) => ({ value, expired: false, expires_at: null });
-  return {
-    ...state,
-    values: Object.fromEntries(Object.entries(state.values).map(([k, v]) => [k, wrap(v)])),
-    user_parts: Object.fromEntries(state.user_parts.map((part, i) => [String(i + 1), wrap(part)])),
-    record: null,
-    objects: Object.fromEntries(state.objects.map((o) => [o.alias, { envelope: { type: o.type, updated_at: o.updated_at, value: {} }, messages: [], items: {}, vertices: {}, edges: {} }])),
-  };
-}
-
-/** What changed between two versions: rows `[kind, path, before, after]` (see view.js). */
+/** What changed between two versions (the engine's exact diff): rows `[kind, path, before, after]`. */
 export async function diff(stream, a, b) {
   const { id, revision_id } = streamParams(stream);
-  try {
-    return view.engineDiffRows(await get(`${sessionPath(id)}/diff`, { a, b, revision_id }));
-  } catch (error) {
-    if (error.status !== 404) throw error;
-    // TEMPORARY - no diff route on this server (main before branch i18-state): the states compared here.
-    const [x, y] = await Promise.all([stateAt(stream, { version: a }), stateAt(stream, { version: b })]);
-    return view.stateDiffRows(x, y);
-  }
+  return view.engineDiffRows(await get(`${sessionPath(id)}/diff`, { a, b, revision_id }));
 }
 
 /** Every event of a session as JSON Lines (one event per line, version order). */
@@ -121,7 +79,8 @@ export async function exportJsonl(stream) {
 }
 
 /**
- * Follow a session's events after a log position (`/console/live`): `onEvent(event)` per new event,
+ * Follow a session's events after a log position (`/console/live`): `onEvent(event)` per new event
+ * (with its `summary`, as a history entry has it),
  * `onStatus(text)` on changes. Reconnects after a drop from the last position seen. Returns stop().
  */
 export function follow(stream, after, onEvent, onStatus) {
@@ -132,7 +91,7 @@ export function follow(stream, after, onEvent, onStatus) {
     socket.onmessage = (message) => {
       const frame = JSON.parse(message.data);
       if (frame.following) onStatus("following");
-      else if (frame.event && frame.event.position > last) { last = frame.event.position; onEvent(frame.event); }
+      else if (frame.event && frame.event.position > last) { last = frame.event.position; onEvent({ ...frame.event, summary: frame.summary }); }
     };
     socket.onclose = (closed) => {
       if (stopped) return;

@@ -17,18 +17,11 @@ const json = (value) => (typeof value === "string" ? value : JSON.stringify(valu
 const short = (value, n = 80) => { const text = typeof value === "string" ? value : JSON.stringify(value); return text.length > n ? text.slice(0, n - 1) + "…" : text; };
 export const time = (iso) => (iso ? iso.replace("T", " ").replace(/(\.\d{3})\d*/, "$1").replace("+00:00", "Z") : "");
 
-/** One line saying what an event did. */
-export function summary(event) {
-  const d = event.data || {};
-  if (event.type === "value_set" && String(d.key).startsWith("__user_part_")) {
-    const v = d.value || {};
-    return `user part ${d.key.slice(12)}: ${v.part_type === "image" ? `image ${v.data?.mime_type ?? ""}` : short(v.data ?? v, 50)}`;
-  }
-  if (event.type === "value_set") return `${d.key} = ${short(d.value, 60)}${d.expires_at ? ` (expires ${time(d.expires_at)})` : ""}`;
-  if (Array.isArray(d.keys)) return `${d.keys.length} key(s): ${short(d.keys.join(", "), 70)}`;
-  const named = ["key", "alias", "client_id", "reason", "item_id", "element_id", "id", "status", "title"].filter((k) => k in d);
-  if (named.length) return named.map((k) => `${k}=${short(d[k], 40)}`).join(" ");
-  return short(d, 90);
+/** The engine's one-line summary (engine/inspect/history.py, as the CLI prints it) without the
+ * type, which has a column of its own. */
+export function summary(entry) {
+  const line = entry.summary || "";
+  return line.startsWith(entry.type) ? line.slice(entry.type.length).trimStart() : line;
 }
 
 export function actor(event) {
@@ -156,26 +149,6 @@ export function engineDiffRows(d) {
     mapRows(rows, `${path} / items`, c.items);
     mapRows(rows, `${path} / vertices`, c.vertices);
     mapRows(rows, `${path} / edges`, c.edges);
-  }
-  return rows;
-}
-
-// TEMPORARY - used only where the server has no diff route (main before branch i18-state): every
-// leaf of the two states compared by path.
-function leaves(value, path, out) {
-  if (value && typeof value === "object" && !Array.isArray(value) && Object.keys(value).length) {
-    for (const [k, v] of Object.entries(value)) leaves(v, path ? `${path} / ${k}` : k, out);
-  } else out.set(path, value);
-  return out;
-}
-export function stateDiffRows(a, b) {
-  const pick = (s) => Object.fromEntries(["values", "user_parts", "record", "objects"].map((k) => [k, s[k] ?? null]));
-  const before = leaves(pick(a), "", new Map()), after = leaves(pick(b), "", new Map());
-  const rows = [];
-  for (const path of new Set([...before.keys(), ...after.keys()])) {
-    const x = before.get(path), y = after.get(path);
-    if (JSON.stringify(x) === JSON.stringify(y)) continue;
-    rows.push([!before.has(path) ? "added" : !after.has(path) ? "removed" : "changed", path, x, y]);
   }
   return rows;
 }
