@@ -91,6 +91,16 @@ class HistoryPage(BaseModel):
     next_version: int | None = Field(description="`from_version` of the next page; null at the end.")
 
 
+class ChainOut(BaseModel):
+    intact: bool = Field(description="No stored event breaks the chain.")
+    head: int = Field(description="The last position the chain reached intact.")
+    head_hash: str = Field(
+        description="The hash there (hex): an anchor for `session-engine verify --expect-head`."
+    )
+    broken_at: int | None = Field(description="The first position that breaks the chain (null: none).")
+    reason: str | None = Field(description="Why it breaks there (null: it does not).")
+
+
 class SessionActivityOut(BaseModel):
     session_id: str
     version: int = Field(description="Its events so far.")
@@ -170,6 +180,24 @@ async def session_history(
         {
             "entries": [entry.model_dump(mode="json") for entry in entries],
             "next_version": entries[-1].version + 1 if more else None,
+        }
+    )
+
+
+@router.get(
+    "/chain",
+    response_model=ChainOut,
+    summary="The log's hash chain recomputed now (one chain over every tenant's events; reads the whole log)",
+)
+async def chain(who: CallerDep) -> Response:
+    found = await who.engine.verify_chain()
+    return _json(
+        {
+            "intact": found.ok,
+            "head": found.head,
+            "head_hash": found.head_hash.hex(),
+            "broken_at": found.broken_at,
+            "reason": found.reason or None,
         }
     )
 

@@ -224,6 +224,17 @@ def test_the_open_session_follows_new_events(server: Server, offline_page: Offli
     offline(offline_page)
 
 
+def test_the_chain_is_verified_on_request(server: Server, offline_page: OfflinePage) -> None:
+    page = offline_page.page
+    sign_in(page, server, ACME_KEY)
+    page.click(f'#sessions li[data-session="{DEMO}"]')
+    expect(page.locator("#timeline li").first).to_be_visible()
+    page.click("#chain-verify")
+    expect(page.locator("#chain.ok")).to_contain_text("chain intact to position")
+    expect(page.locator("#chain")).to_contain_text(f"{DEMO}'s events are within it")
+    offline(offline_page)
+
+
 def test_export_is_the_session_as_json_lines(server: Server, offline_page: OfflinePage) -> None:
     page = offline_page.page
     sign_in(page, server, ACME_KEY)

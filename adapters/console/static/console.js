@@ -82,6 +82,7 @@ async function openSession(stream, { version = null, types = null } = {}) {
   $("session-title").textContent = stream.replace("\u001f", " / ");
   $("timeline").replaceChildren(); $("detail").replaceChildren(view.el("p", { class: "muted", text: "Click an event to see the session as of it." }));
   $("timeline-note").textContent = "loading…"; $("export").disabled = false; $("live-status").textContent = "";
+  $("chain-verify").disabled = false; $("chain").textContent = ""; $("chain").className = "";
   let from = 1, size = null;
   try {
     while (from !== null && token === open.token) {
@@ -203,6 +204,25 @@ function routeFromHash() {
   if (stream) openSession(stream, { version: params.has("v") ? Number(params.get("v")) : null });
 }
 
+// The chain is one over every tenant's events: the server recomputes all of it; the session's
+// events are covered when the last one lies within the intact part.
+async function verifyChain() {
+  const stream = open.stream, token = open.token;
+  $("chain-verify").disabled = true; $("chain").className = ""; $("chain").textContent = "verifying…";
+  try {
+    const found = await data.chain();
+    if (token !== open.token) return;
+    const last = open.events.length ? open.events[open.events.length - 1].position : 0;
+    const covered = found.intact || last < found.broken_at;
+    $("chain").className = found.intact ? "ok" : "bad";
+    $("chain").textContent = found.intact
+      ? `chain intact to position ${found.head} (head ${found.head_hash.slice(0, 12)}…); ${stream}'s events are within it`
+      : `chain broken at position ${found.broken_at}: ${found.reason}${covered ? ` (${stream}'s events are before it)` : ""}`;
+  } catch (error) {
+    if (!refused(error)) $("chain").textContent = `could not verify: ${error.message}`;
+  } finally { $("chain-verify").disabled = false; }
+}
+
 async function exportSession() {
   const stream = open.stream;
   $("export").disabled = true;
@@ -236,6 +256,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("jump-form").addEventListener("submit", (e) => { e.preventDefault(); jump($("jump").value); });
   $("diff-form").addEventListener("submit", (e) => { e.preventDefault(); const a = Number($("diff-a").value), b = Number($("diff-b").value); if (open.stream && a >= 0 && b >= 0) showDiff(a, b); });
   $("export").addEventListener("click", exportSession);
+  $("chain-verify").addEventListener("click", verifyChain);
   $("follow").addEventListener("change", () => {
     if ($("follow").checked) { if (open.complete) startFollow(); }
     else if (open.stopFollow) { open.stopFollow(); open.stopFollow = null; $("live-status").textContent = "paused"; }

@@ -66,6 +66,11 @@ export async function diff(stream, a, b) {
   return view.engineDiffRows(await get(`${sessionPath(id)}/diff`, { a, b, revision_id }));
 }
 
+/** The log's hash chain, recomputed by the server now: {intact, head, head_hash, broken_at, reason}. */
+export function chain() {
+  return get("/api/chain");
+}
+
 /** Every event of a session as JSON Lines (one event per line, version order). */
 export async function exportJsonl(stream) {
   const lines = [];

@@ -63,6 +63,15 @@ def test_session_history_is_the_events_with_their_summaries(
     assert [e["metadata"]["actor"] for e in theirs] == ["globex"]
 
 
+def test_chain_is_recomputed_for_any_tenant(acme: httpx.Client, globex: httpx.Client, sid: str) -> None:
+    DistriTs(acme).set_session_value(sid, "k", 1)
+    mine = acme.get(f"/api/sessions/{sid}/events").json()["events"][-1]["position"]
+    found = acme.get("/api/chain").json()
+    assert found["intact"] and found["broken_at"] is None and found["reason"] is None
+    assert found["head"] >= mine and len(bytes.fromhex(found["head_hash"])) == 32
+    assert globex.get("/api/chain").json()["head"] >= found["head"]  # one chain: the same log
+
+
 def test_log_from_a_position_stays_in_the_namespace(
     acme: httpx.Client, globex: httpx.Client, sid: str
 ) -> None:
