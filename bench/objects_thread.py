@@ -23,8 +23,8 @@ import anyio
 from bench.common import Stopwatch, database, latency_rows, show
 from session_engine.engine import Engine, ManualClock
 from session_engine.engine.objects import cursors
-from session_engine.engine.objects.events import ThreadItemPosted
 from session_engine.engine.objects.state import find_object
+from session_engine.engine.objects.threads.events import ThreadItemPosted
 
 NS, S, T = "bench", "thread-session", "t"
 WRITERS = 64

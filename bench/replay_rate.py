@@ -39,7 +39,12 @@ from session_engine.engine import Engine
 from session_engine.engine.backends import Backend, normalise_url
 from session_engine.engine.catalog import catalog_domain
 from session_engine.engine.log.schema import events
-from session_engine.engine.objects.graph_ops import Element, Workspace, dump_operations, parse_operations
+from session_engine.engine.objects.graphs.operations import (
+    Element,
+    Workspace,
+    dump_operations,
+    parse_operations,
+)
 
 ACTIVE = 64
 LIFETIME = 100

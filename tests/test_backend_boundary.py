@@ -34,10 +34,10 @@ ALLOWED = {
     # Domain queries whose SQL differs by database. They are the domains' own query logic, to be
     # moved behind their backends when the domains are reshaped (issue #17, items 1-3).
     "engine/records/queries.py": "full-text title search (FTS5 / trigrams), collations, planner settings",
-    "engine/objects/messages.py": "message search (FTS5 / tsvector) and a planner hint on SQLite",
-    "engine/objects/terms.py": "the term index's SQLite function and triggers",
-    "engine/objects/traversal.py": "graph traversal statements per database",
-    "engine/objects/envelope_reads.py": "alias order in the C collation on PostgreSQL",
+    "engine/objects/search/queries.py": "message search (FTS5 / tsvector) and a planner hint on SQLite",
+    "engine/objects/search/terms.py": "the term index's SQLite function and triggers",
+    "engine/objects/graphs/traversal.py": "graph traversal statements per database",
+    "engine/objects/envelopes/queries.py": "alias order in the C collation on PostgreSQL",
     "engine/values/queries.py": "the SQLite point read that skips SQLAlchemy",
 }
 

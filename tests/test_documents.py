@@ -26,11 +26,8 @@ from session_engine.engine.documents import (
     loads,
     problem,
 )
-from session_engine.engine.objects.errors import (
-    InvalidGraphOperation,
-    InvalidGraphQuery,
-    InvalidSessionObject,
-)
+from session_engine.engine.objects.errors import InvalidSessionObject
+from session_engine.engine.objects.graphs.errors import InvalidGraphOperation, InvalidGraphQuery
 from session_engine.engine.records.errors import InvalidRecordRequest
 from tests.records.helpers import record
 

@@ -1,6 +1,6 @@
 """BlobHub's command endpoint: `POST /revisions/{revision_id}/data` with `{"engine", "command", ...}`.
 
-A thin HTTP wrapper around `adapters.blobhub.run_command`. `revision_id` is any revision of the
+A thin HTTP wrapper around `adapters.blobhub.commands.run_command`. `revision_id` is any revision of the
 caller's tenant (revisions are scoped inside it, see `adapters.blobhub`). `/data` and
 `/data/command` take every command; `/data/query` only the reading ones. Errors:
 `{"error": "<name>", "message": ...}`.
@@ -15,7 +15,8 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict
 from starlette.responses import Response
 
-from session_engine.adapters.blobhub import COMMANDS, QUERIES, command_schema, run_command
+from session_engine.adapters.blobhub.commands import NAMES, QUERIES, run_command
+from session_engine.adapters.blobhub.documents import command_schema
 from session_engine.adapters.rest.auth import ADAPTER, Caller, caller
 from session_engine.adapters.rest.bodies import read_json
 from session_engine.adapters.rest.errors import BlobHubError, responses
@@ -54,7 +55,7 @@ async def _run(revision_id: str, request: Request, who: Caller, allowed: frozens
     summary="Run any BlobHub command",
 )
 async def data(revision_id: str, request: Request, who: CallerDep) -> Response:
-    return await _run(revision_id, request, who, COMMANDS)
+    return await _run(revision_id, request, who, NAMES)
 
 
 @router.post(
@@ -64,7 +65,7 @@ async def data(revision_id: str, request: Request, who: CallerDep) -> Response:
     summary="Run any BlobHub command (alias of /data)",
 )
 async def data_command(revision_id: str, request: Request, who: CallerDep) -> Response:
-    return await _run(revision_id, request, who, COMMANDS)
+    return await _run(revision_id, request, who, NAMES)
 
 
 @router.post(

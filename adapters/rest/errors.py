@@ -21,8 +21,9 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Match
 
-from session_engine.adapters.blobhub import CommandError, status_for
+from session_engine.adapters.blobhub.errors import CommandError, status_for
 from session_engine.engine.errors import EngineError
+from session_engine.engine.objects.errors import UnreadableArgument
 
 log = logging.getLogger("session_engine.rest")
 
@@ -134,6 +135,8 @@ def api_error_response(path: str, error: ApiError) -> JSONResponse:
 
 
 def engine_error_response(method: str, path: str, error: EngineError) -> JSONResponse:
+    if isinstance(error, UnreadableArgument):  # this family answers every such argument alike
+        return error_response(path, 400, "invalid_request", str(error))
     status = status_for(error)
     if status == 500:
         log.error("engine error on %s %s", method, path, exc_info=error)

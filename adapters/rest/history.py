@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field, create_model
 from starlette.responses import Response
 
-from session_engine.adapters.blobhub import revision_stream
+from session_engine.adapters.blobhub.commands import revision_stream
 from session_engine.adapters.config import ServerConfig
 from session_engine.adapters.rest.auth import Caller, caller
 from session_engine.adapters.rest.errors import ApiError, ResourceError, responses

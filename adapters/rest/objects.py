@@ -1,12 +1,13 @@
 """Resource routes for typed session objects, thread items and graphs (`/api/sessions/{id}/objects`).
 
-The same engine calls as the BlobHub commands, in resource style. Payloads the engine validates
-by name (object values, content, operations, queries) pass through as JSON; the engine's named
-error becomes the `code` of the resource error shape.
+The BlobHub commands in resource style: each route runs its command's one function
+(`adapters.blobhub.commands.COMMANDS`) and answers the engine's document in this family's
+framing. Payloads the engine validates by name (object values, content, operations, queries) pass
+through as JSON; the engine's named error becomes the `code` of the resource error shape.
 
-Reads bind their inputs straight into SQL, so the edge checks them first (`adapters.rest.params`):
-the session id and alias by the engine's own address rule (`invalid_session_object`, as writes
-answer), other strings for NUL, instants for their range. Otherwise PostgreSQL fails with a 500.
+The engine checks every argument itself (addresses by its identifier rule, `invalid_session_object`;
+read arguments the database could not compare, and instants out of range, as an
+`UnreadableArgument`, which this family answers as `invalid_request`: `adapters.rest.errors`).
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
+from session_engine.adapters.blobhub.commands import COMMANDS
+from session_engine.adapters.blobhub.documents import BODIES
 from session_engine.adapters.rest.auth import Caller, caller
 from session_engine.adapters.rest.bodies import read_model
 from session_engine.adapters.rest.errors import ResourceError, responses
-from session_engine.adapters.rest.params import instant, refuse_nul
+from session_engine.adapters.rest.params import refuse_nul
 from session_engine.adapters.rest.schema import json_body
-from session_engine.engine.objects.models import check_identifier
 
 router = APIRouter(
     prefix="/api/sessions/{session_id:seg}/objects",
@@ -80,20 +82,19 @@ def _json(document: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(document), status_code=status, media_type="application/json")
 
 
-def _address(session_id: str, alias: str | None = None) -> None:
-    """The engine's rule for writes (1..200 characters, no control characters), for reads too."""
-    check_identifier("session_id", session_id)
-    if alias is not None:
-        check_identifier("alias", alias)
+async def _run(who: Caller, command: str, session_id: str, **fields: Any) -> Any:
+    """Run BlobHub's `command` (`adapters.blobhub.commands.COMMANDS`) with these fields, answering
+    the engine's document. The body is built unchecked: this route's parameters were checked by
+    FastAPI, and the engine checks the address and every argument it reads."""
+    body = BODIES[command].model_construct(command=command, session_id=session_id, **fields)
+    return await COMMANDS[command](who.engine.objects, who.namespace, body, who.metadata())
 
 
 @router.get("", response_model=Document, summary="The session's objects (alias, type, updated_at)")
 async def list_objects(
     session_id: str, who: CallerDep, cursor: Cursor = None, limit: Limit = None
 ) -> Response:
-    _address(session_id)
-    refuse_nul("cursor", cursor)
-    return _json(await who.engine.objects.list_objects(who.namespace, session_id, after=cursor, limit=limit))
+    return _json(await _run(who, "list_session_objects", session_id, cursor=cursor, limit=limit))
 
 
 @router.put(
@@ -104,21 +105,17 @@ async def list_objects(
 )
 async def upload(session_id: str, alias: str, request: Request, who: CallerDep) -> Response:
     value = (await read_model(request, ObjectValueIn)).model_dump()
-    summary = await who.engine.objects.upload(
-        who.namespace, session_id, alias, value, metadata=who.metadata()
-    )
-    return _json(summary)
+    return _json(await _run(who, "upload_session_object", session_id, alias=alias, value=value))
 
 
 @router.get("/{alias:seg}", response_model=Document, summary="The full envelope")
 async def download(session_id: str, alias: str, who: CallerDep) -> Response:
-    _address(session_id, alias)
-    return _json(await who.engine.objects.download(who.namespace, session_id, alias))
+    return _json(await _run(who, "download_session_object", session_id, alias=alias))
 
 
 @router.delete("/{alias:seg}", status_code=204, response_class=Response, summary="Delete (cascades)")
 async def delete(session_id: str, alias: str, request: Request, who: CallerDep) -> Response:
-    await who.engine.objects.delete(who.namespace, session_id, alias, metadata=who.metadata())
+    await _run(who, "delete_session_object", session_id, alias=alias)
     return Response(status_code=204)
 
 
@@ -130,10 +127,7 @@ async def delete(session_id: str, alias: str, request: Request, who: CallerDep) 
 )
 async def append_messages(session_id: str, alias: str, request: Request, who: CallerDep) -> Response:
     body = await read_model(request, MessagesIn)
-    result = await who.engine.objects.append_messages(
-        who.namespace, session_id, alias, body.messages, metadata=who.metadata()
-    )
-    return _json(result)
+    return _json(await _run(who, "append_session_messages", session_id, alias=alias, messages=body.messages))
 
 
 @router.post(
@@ -145,16 +139,8 @@ async def append_messages(session_id: str, alias: str, request: Request, who: Ca
 )
 async def post_item(session_id: str, alias: str, request: Request, who: CallerDep) -> Response:
     body = await read_model(request, ThreadItemIn)
-    item = await who.engine.objects.post_thread_item(
-        who.namespace,
-        session_id,
-        alias,
-        body.content,
-        parent_id=body.parent_id,
-        item_metadata=body.metadata,
-        metadata=who.metadata(),
-    )
-    return _json(item, 201)
+    fields = {"content": body.content, "parent_id": body.parent_id, "metadata": body.metadata}
+    return _json(await _run(who, "post_session_thread_item", session_id, alias=alias, **fields), 201)
 
 
 @router.get("/{alias:seg}/items", response_model=Document, summary="A page of thread items")
@@ -168,15 +154,14 @@ async def list_items(
     cursor: Cursor = None,
     limit: Limit = None,
 ) -> Response:
-    _address(session_id, alias)
-    refuse_nul("cursor", cursor)
-    page = await who.engine.objects.list_thread_items(
-        who.namespace,
+    page = await _run(
+        who,
+        "list_session_thread_items",
         session_id,
-        alias,
+        alias=alias,
         ascending=ascending,
-        created_since=instant("created_since", created_since),
-        created_before=instant("created_before", created_before),
+        created_since=created_since,
+        created_before=created_before,
         cursor=cursor,
         limit=limit,
     )
@@ -185,9 +170,7 @@ async def list_items(
 
 @router.get("/{alias:seg}/items/{item_id:seg}", response_model=Document, summary="One thread item")
 async def get_item(session_id: str, alias: str, item_id: str, who: CallerDep) -> Response:
-    _address(session_id, alias)
-    refuse_nul("item_id", item_id)
-    return _json(await who.engine.objects.get_thread_item(who.namespace, session_id, alias, item_id))
+    return _json(await _run(who, "get_session_thread_item", session_id, alias=alias, item_id=item_id))
 
 
 @router.post(
@@ -198,10 +181,9 @@ async def get_item(session_id: str, alias: str, item_id: str, who: CallerDep) ->
 )
 async def mutate(session_id: str, alias: str, request: Request, who: CallerDep) -> Response:
     body = await read_model(request, MutationsIn)
-    result = await who.engine.objects.apply_graph_mutations(
-        who.namespace, session_id, alias, body.operations, metadata=who.metadata()
+    return _json(
+        await _run(who, "apply_session_graph_mutations", session_id, alias=alias, operations=body.operations)
     )
-    return _json(result)
 
 
 @router.get("/{alias:seg}/elements", response_model=Document, summary="List graph elements (or get by `id`)")
@@ -217,20 +199,18 @@ async def list_elements(
     ids_only: bool = False,
     limit: Limit = None,
 ) -> Response:
-    _address(session_id, alias)
-    refuse_nul("id", id)
-    refuse_nul("cursor", cursor)
-    objects = who.engine.objects
     if id is not None:
-        return _json(await objects.get_graph_elements(who.namespace, session_id, alias, id))
-    page = await objects.list_graph_elements(
-        who.namespace,
+        refuse_nul("cursor", cursor)  # ignored beside `id`, but refused as the listing refuses it
+        return _json(await _run(who, "get_session_graph_elements", session_id, alias=alias, element_ids=id))
+    page = await _run(
+        who,
+        "list_session_graph_elements",
         session_id,
-        alias,
+        alias=alias,
         type=type,
         ascending=ascending,
         cursor=cursor,
-        updated_since=instant("updated_since", updated_since),
+        updated_since=updated_since,
         ids_only=ids_only,
         limit=limit,
     )
@@ -239,9 +219,7 @@ async def list_elements(
 
 @router.get("/{alias:seg}/elements/{element_id:seg}", response_model=Document, summary="One graph element")
 async def get_element(session_id: str, alias: str, element_id: str, who: CallerDep) -> Response:
-    _address(session_id, alias)
-    refuse_nul("element_id", element_id)
-    return _json(await who.engine.objects.get_graph_element(who.namespace, session_id, alias, element_id))
+    return _json(await _run(who, "get_session_graph_element", session_id, alias=alias, element_id=element_id))
 
 
 @router.post(
@@ -251,21 +229,11 @@ async def get_element(session_id: str, alias: str, element_id: str, who: CallerD
     summary="Edges and vertices next to some elements",
 )
 async def neighbors(session_id: str, alias: str, request: Request, who: CallerDep) -> Response:
-    _address(session_id, alias)
     body = await read_model(request, NeighborsIn)
-    refuse_nul("the body", body.model_dump())
-    page = await who.engine.objects.graph_neighbors(
-        who.namespace,
-        session_id,
-        alias,
-        body.from_,
-        direction=body.direction,
-        label=body.label,
-        neighbor_label=body.neighbor_label,
-        cursor=body.cursor,
-        limit=body.limit,
+    fields = body.model_dump(exclude={"from_"})
+    return _json(
+        await _run(who, "list_session_graph_neighbors", session_id, alias=alias, from_=body.from_, **fields)
     )
-    return _json(page)
 
 
 @router.post(
@@ -275,6 +243,5 @@ async def neighbors(session_id: str, alias: str, request: Request, who: CallerDe
     summary="Run a graph traversal",
 )
 async def query(session_id: str, alias: str, request: Request, who: CallerDep) -> Response:
-    _address(session_id, alias)
     body = await read_model(request, QueryIn)
-    return _json(await who.engine.objects.query_graph(who.namespace, session_id, alias, body.query))
+    return _json(await _run(who, "query_session_graph", session_id, alias=alias, query=body.query))

@@ -21,7 +21,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from session_engine.adapters import credentials
-from session_engine.adapters.blobhub import COMMANDS, CommandError, run_command
+from session_engine.adapters.blobhub.commands import COMMANDS, run_command
+from session_engine.adapters.blobhub.errors import CommandError
 from session_engine.adapters.config import ServerConfig, Tenant
 from session_engine.adapters.credentials import API_KEY_HEADER, API_KEY_PARAMETER, CredentialRefused
 from session_engine.adapters.rpc.jsonrpc import INVALID_PARAMS, METHOD_NOT_FOUND, RpcError, answer

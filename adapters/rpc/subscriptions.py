@@ -17,11 +17,11 @@ import anyio
 from anyio.abc import TaskGroup
 from pydantic import ConfigDict, Field, ValidationError
 
-from session_engine.adapters import blobhub
+from session_engine.adapters.blobhub import events as blobhub
+from session_engine.adapters.blobhub.events import EVENT_TYPES, blobhub_event
 from session_engine.adapters.rpc.jsonrpc import INVALID_PARAMS, RpcError, notification
 from session_engine.engine import Engine, RecordedEvent
 from session_engine.engine.errors import ValidationFailed
-from session_engine.engine.objects.blobhub import EVENT_TYPES, blobhub_event
 from session_engine.engine.objects.models import check_identifier
 from session_engine.engine.objects.scopes import stream_for
 

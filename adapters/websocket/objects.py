@@ -4,7 +4,7 @@ A packet's fields are the BlobHub command's fields minus `command` (the packet t
 `session_id` (the connection's own session), plus an optional `revision_id`: any revision of the
 connection's tenant, its own (the namespace) when absent. They are
 validated strictly here, as every packet is (4302 on failure), then handed to
-`adapters.blobhub.run_command`, so the commands themselves exist once for every transport.
+`adapters.blobhub.commands.run_command`, so the commands themselves exist once for every transport.
 The dispatcher's named errors become this protocol's statuses (900 and up).
 """
 
@@ -17,10 +17,9 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ValidationError
 
-from session_engine.adapters.blobhub import (
+from session_engine.adapters.blobhub.documents import (
     AppendSessionMessages,
     ApplySessionGraphMutations,
-    CommandError,
     DeleteSessionObject,
     DownloadSessionObject,
     GetSessionGraphElement,
@@ -34,6 +33,7 @@ from session_engine.adapters.blobhub import (
     QuerySessionGraph,
     UploadSessionObject,
 )
+from session_engine.adapters.blobhub.errors import CommandError
 from session_engine.adapters.websocket.protocol import (
     OBJECT_TYPES,
     Close,

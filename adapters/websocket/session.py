@@ -15,7 +15,8 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from session_engine.adapters.blobhub import CommandError, revision_stream, run_command
+from session_engine.adapters.blobhub.commands import revision_stream, run_command
+from session_engine.adapters.blobhub.errors import CommandError
 from session_engine.adapters.config import WEBSOCKET_KEY_LENGTH, ServerConfig, Tenant
 from session_engine.adapters.websocket.objects import answer, command_body, refusal
 from session_engine.adapters.websocket.protocol import (

@@ -17,7 +17,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import Connection
 
-from session_engine.engine.objects import envelope_reads, graph_reads, thread_reads
+from session_engine.engine.objects.envelopes import queries as envelope_reads
+from session_engine.engine.objects.graphs import queries as graph_reads
+from session_engine.engine.objects.threads import queries as thread_reads
 from session_engine.engine.projections.asof import SessionAsOf
 from session_engine.engine.records import queries as record_queries
 from session_engine.engine.values import queries as value_queries

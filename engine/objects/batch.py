@@ -17,16 +17,13 @@ from sqlalchemy.sql import Executable
 from session_engine.engine.backends import Query, Rows
 from session_engine.engine.log.records import RecordedEvent
 from session_engine.engine.objects import batch_statements as sql
-from session_engine.engine.objects import graph_store
-from session_engine.engine.objects.events import GraphMutated
-from session_engine.engine.objects.graph_ops import Element
-from session_engine.engine.objects.tables import (
-    graph_elements,
-    messages,
-    object_messages,
-    thread_items,
-    vertex_labels,
-)
+from session_engine.engine.objects.envelopes.tables import object_messages
+from session_engine.engine.objects.graphs import store as graph_store
+from session_engine.engine.objects.graphs.events import GraphMutated
+from session_engine.engine.objects.graphs.operations import Element
+from session_engine.engine.objects.graphs.tables import graph_elements, vertex_labels
+from session_engine.engine.objects.search.tables import messages
+from session_engine.engine.objects.threads.tables import thread_items
 from session_engine.engine.projections.base import ProjectionContext, WriteBatch
 
 ObjectKey = tuple[str, str, str]
@@ -330,11 +327,6 @@ class ObjectsBatch(WriteBatch):
             target,
             [(object_id, label, e.element_id) for object_id, e in alive for label in e.labels or ()],
         )
-
-
-def batch_of(context: ProjectionContext) -> ObjectsBatch:
-    assert isinstance(context, ObjectsBatch), "objects handlers run inside ObjectsProjection.apply"
-    return context
 
 
 def _stored(

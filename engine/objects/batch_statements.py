@@ -10,14 +10,10 @@ import operator
 
 import sqlalchemy as sa
 
-from session_engine.engine.objects.tables import (
-    graph_elements,
-    messages,
-    object_messages,
-    session_objects,
-    thread_items,
-    vertex_labels,
-)
+from session_engine.engine.objects.envelopes.tables import object_messages, session_objects
+from session_engine.engine.objects.graphs.tables import graph_elements, vertex_labels
+from session_engine.engine.objects.search.tables import messages
+from session_engine.engine.objects.threads.tables import thread_items
 from session_engine.engine.projections.base import Bulk
 
 oid: sa.BindParameter[int] = sa.bindparam("oid")

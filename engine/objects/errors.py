@@ -1,8 +1,11 @@
-"""Named errors of the objects domain. `code` is the BlobHub error string adapters send back."""
+"""Errors every objects subdomain may raise (an address, a missing object, a page cursor).
+
+Each has a stable `code`; adapters map it to their wire (`adapters/blobhub/errors.py`).
+"""
 
 from __future__ import annotations
 
-from session_engine.engine.errors import EngineError, LimitExceeded, NotFound, ValidationFailed
+from session_engine.engine.errors import EngineError, NotFound, ValidationFailed
 
 
 class ObjectNotFound(NotFound):
@@ -11,93 +14,26 @@ class ObjectNotFound(NotFound):
     code = "not_found"
 
 
-class ElementNotFound(NotFound):
-    """A graph element named by an operation or a read does not exist."""
-
-    code = "not_found"
-
-    def __init__(self, element_id: str) -> None:
-        self.element_id = element_id
-        super().__init__(f"graph element {element_id!r} not found")
-
-
-class UnknownObjectType(ValidationFailed):
-    code = "unknown_object_type"
-
-
 class InvalidSessionObject(ValidationFailed):
     """The value does not match the shape its `type` selects (or the address is malformed)."""
 
     code = "invalid_session_object"
 
 
-class SessionObjectTooLarge(LimitExceeded):
-    code = "session_object_too_large"
-
-
-class InvalidMessagesEnvelope(ValidationFailed):
-    """Appending messages to an alias that is missing or not a `messages` object."""
-
-    code = "invalid_messages_envelope"
-
-
-class InvalidThreadEnvelope(ValidationFailed):
-    """A thread command on an alias that is missing or not a thread."""
-
-    code = "invalid_thread_envelope"
-
-
-class InvalidThreadItem(ValidationFailed):
-    code = "invalid_thread_item"
-
-
-class ThreadItemTooLarge(LimitExceeded):
-    code = "thread_item_too_large"
-
-
-class InvalidGraphEnvelope(ValidationFailed):
-    """A graph command on an alias that is missing or not a graph."""
-
-    code = "invalid_graph_envelope"
-
-
-class InvalidGraphOperation(ValidationFailed):
-    code = "invalid_graph_operation"
-
-
-class TooManyOperations(LimitExceeded):
-    code = "too_many_operations"
-
-
-class ElementExists(EngineError):
-    """An add operation named an element id that is already taken in this graph."""
-
-    code = "element_exists"
-
-    def __init__(self, element_id: str) -> None:
-        self.element_id = element_id
-        super().__init__(f"graph element {element_id!r} already exists")
-
-
-class RevMismatch(EngineError):
-    """An `if_rev` check failed: the whole batch is refused."""
-
-    code = "rev_mismatch"
-
-    def __init__(self, element_id: str, expected: int, actual: int | None) -> None:
-        self.element_id = element_id
-        self.expected = expected
-        self.actual = actual
-        super().__init__(f"element {element_id!r}: if_rev {expected} but current rev is {actual}")
-
-
 class InvalidCursor(ValidationFailed):
     code = "invalid_cursor"
 
 
-class InvalidGraphQuery(ValidationFailed):
-    code = "invalid_graph_query"
+class UnreadableArgument(EngineError):
+    """Mixed into the error a read refuses an argument with before any query: one the database
+    could not compare (a NUL: PostgreSQL text cannot hold one, SQLite would find nothing) or an
+    instant outside datetime's range in UTC. The error keeps the read's own code; an adapter that
+    answers every such argument alike maps this class."""
 
 
-class InvalidSearchQuery(ValidationFailed):
-    code = "invalid_search_query"
+class UnreadableCursor(InvalidCursor, UnreadableArgument):
+    """A page cursor or an instant filter the database cannot compare."""
+
+
+class UnreadableId(ObjectNotFound, UnreadableArgument):
+    """An item id the database cannot compare: no item has it."""

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-MAX_ID = 200
+import sqlalchemy as sa
+
+from session_engine.engine import ids
+
+MAX_ID = ids.MAX_ID
 """Scopes, session ids, aliases, item ids, element ids, labels: 1..200 characters."""
 MAX_VALUE_BYTES = 1024 * 1024
 """An uploaded envelope value, serialised as JSON."""
@@ -31,6 +35,8 @@ SEQ_STRIDE = 4096
 """Graph elements order by `position * SEQ_STRIDE + operation index`."""
 ROW_STRIDE = 65536
 """Message rows are keyed by `position * ROW_STRIDE + index within the event`."""
+Seq = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+"""The column type of keys made with a stride (a 64-bit integer; SQLite's INTEGER is one)."""
 
 
 def page_size(limit: int | None, default: int) -> int:

@@ -13,12 +13,10 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from session_engine.engine import documents
 from session_engine.engine.documents import has_nul
 from session_engine.engine.errors import EngineError
+from session_engine.engine.ids import check_id
 from session_engine.engine.objects import limits
-from session_engine.engine.objects.errors import (
-    InvalidSessionObject,
-    SessionObjectTooLarge,
-    UnknownObjectType,
-)
+from session_engine.engine.objects.envelopes.errors import SessionObjectTooLarge, UnknownObjectType
+from session_engine.engine.objects.errors import InvalidSessionObject
 
 __all__ = ["has_nul"]  # re-exported: ids and read parameters are checked for NUL through here
 
@@ -166,12 +164,12 @@ def check_document(value: Any, error: type[EngineError], what: str) -> None:
 
 
 def check_identifier(what: str, value: object) -> str:
-    """Ids and aliases: 1..MAX_ID characters, no control characters (PostgreSQL refuses NUL)."""
-    if not isinstance(value, str) or not 1 <= len(value) <= limits.MAX_ID:
-        raise InvalidSessionObject(f"{what} must be a string of 1 to {limits.MAX_ID} characters")
-    if any(ord(ch) < 32 for ch in value):
+    """Ids and aliases: the engine's identifier rule (`engine.ids.check_id`), and, objects' own
+    addition, no control characters (U+001F separates a scope from a session id in a stream)."""
+    text = check_id(what, value, InvalidSessionObject)
+    if any(ord(ch) < 32 for ch in text):
         raise InvalidSessionObject(f"{what} must not contain control characters")
-    return value
+    return text
 
 
 def _errors(error: ValidationError) -> str:
@@ -216,7 +214,7 @@ def parse_messages(raw: Any) -> list[Message]:
 
 
 def parse_content(raw: Any) -> list[ContentBlock]:
-    from session_engine.engine.objects.errors import InvalidThreadItem
+    from session_engine.engine.objects.threads.errors import InvalidThreadItem
 
     if not isinstance(raw, list) or not raw:
         raise InvalidThreadItem("content is required: a non-empty list of content blocks")

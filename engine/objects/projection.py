@@ -1,39 +1,35 @@
-"""The objects projection: envelopes, messages (+ search rows), thread items and graph elements.
+"""The objects projection: one read model written by the four subdomains' handlers.
 
-Handlers use only the event (payload, position, recorded_at): live and rebuilt rows are identical.
+Each subdomain's `projection.py` says which rows its events make (`HANDLERS`: event -> rows);
+this module composes them, in order, around one `ObjectsBatch`, because the subdomains' rows are
+one object's (a delete or a replace takes every child with it) and share the batch's folding.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from session_engine.engine.events import DomainEvent
 from session_engine.engine.log.records import RecordedEvent
-from session_engine.engine.objects.batch import ObjectsBatch, batch_of
-from session_engine.engine.objects.events import (
-    GraphMutated,
-    MessagesAppended,
-    ObjectDeleted,
-    ObjectUploaded,
-    ThreadItemPosted,
-)
-from session_engine.engine.objects.graph_ops import Workspace, parse_stored_operations
-from session_engine.engine.objects.limits import ROW_STRIDE, SEQ_STRIDE
-from session_engine.engine.objects.models import text_of
-from session_engine.engine.objects.tables import (
+from session_engine.engine.objects.batch import ObjectsBatch
+from session_engine.engine.objects.envelopes import projection as envelopes
+from session_engine.engine.objects.envelopes.tables import object_messages, session_objects
+from session_engine.engine.objects.graphs import projection as graphs
+from session_engine.engine.objects.graphs.tables import graph_elements, vertex_labels
+from session_engine.engine.objects.search import projection as search
+from session_engine.engine.objects.search.tables import (
     FTS_TABLES,
     create_search_index,
-    graph_elements,
     message_terms,
     messages,
-    object_messages,
-    session_objects,
-    thread_items,
-    vertex_labels,
 )
-from session_engine.engine.objects.terms import create_term_index, ensure_sqlite_function
+from session_engine.engine.objects.search.terms import create_term_index, ensure_sqlite_function
+from session_engine.engine.objects.threads import projection as threads
+from session_engine.engine.objects.threads.tables import thread_items
 from session_engine.engine.projections.base import BatchedProjection, ProjectionContext
 
-ROLES = ("system", "user", "assistant")
+RowsHandler = Callable[[ObjectsBatch, RecordedEvent], None]
 
 
 class ObjectsProjection(BatchedProjection):
@@ -47,11 +43,39 @@ class ObjectsProjection(BatchedProjection):
 
     stream_local = True
 
+    def __init__(
+        self,
+        name: str,
+        tables: Sequence[Any],
+        *,
+        rows: Sequence[Mapping[type[DomainEvent], RowsHandler]],
+        **options: Any,
+    ) -> None:
+        super().__init__(name, tables, **options)
+        self.rows: dict[str, tuple[RowsHandler, ...]] = {}
+        """Event type -> the subdomains' handlers, in the order of `rows`."""
+        for table in rows:
+            for event_type, handler in table.items():
+                self.rows[event_type.event_type] = (*self.rows.get(event_type.event_type, ()), handler)
+
+    @property
+    def event_types(self) -> frozenset[str]:
+        return frozenset(self.rows)
+
     def new_batch(self, context: ProjectionContext, events: list[RecordedEvent]) -> ObjectsBatch:
         ensure_sqlite_function(context.connection)  # the term index's triggers call it (SQLite)
         batch = ObjectsBatch(context)
         batch.prefetch_graphs(events)
         return batch
+
+    def apply(self, context: ProjectionContext, events: Iterable[RecordedEvent]) -> None:
+        events = list(events)
+        batch = self.new_batch(context, events)
+        rows = self.rows
+        for event in events:
+            for handler in rows.get(event.type, ()):
+                handler(batch, event)
+        batch.drain()
 
     def clear(self, context: ProjectionContext) -> None:
         ensure_sqlite_function(context.connection)
@@ -60,154 +84,13 @@ class ObjectsProjection(BatchedProjection):
 
 # `message_terms` last: cleared first, so deleting the messages has no terms left to decrement.
 # Its term rows copy each session's record filters from the records' table (engine/records/term_filters.py).
+# The envelopes' handlers come first: a replace deletes the old object's children before any
+# subdomain writes the new one's.
 projection = ObjectsProjection(
     "objects",
     [session_objects, object_messages, thread_items, graph_elements, vertex_labels, messages, message_terms],
+    rows=[envelopes.HANDLERS, threads.HANDLERS, graphs.HANDLERS, search.HANDLERS],
     extra_ddl=[create_search_index, create_term_index],
     extra_tables=FTS_TABLES,
     depends_on=["records"],
 )
-
-
-def _message_rows(
-    event: RecordedEvent, object_id: int, alias: str, first_ordinal: int, items: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
-    return [
-        {
-            "id": event.position * ROW_STRIDE + index,
-            "object_id": object_id,
-            "namespace": event.namespace,
-            "session_id": event.stream,
-            "source_alias": alias,
-            "ordinal": first_ordinal + index,
-            "role": message.get("role"),
-            "text": text_of(message.get("content", [])),
-            "position": event.position,
-        }
-        for index, message in enumerate(items)
-    ]
-
-
-def _add_messages(
-    batch: ObjectsBatch,
-    event: RecordedEvent,
-    object_id: int,
-    alias: str,
-    first: int,
-    items: list[dict[str, Any]],
-) -> None:
-    for index, message in enumerate(items):
-        batch.insert_child(
-            "object_messages", {"object_id": object_id, "ordinal": first + index, "message": message}
-        )
-    for row in _message_rows(event, object_id, alias, first, items):
-        batch.insert_child("messages", row)
-
-
-@projection.on(ObjectUploaded)
-def _uploaded(context: ProjectionContext, event: RecordedEvent) -> None:
-    batch = batch_of(context)
-    data = event.data
-    alias, value, previous = data["alias"], data["value"], data.get("previous")
-    kind = value["type"]
-    stored = {k: v for k, v in value.items() if k != "messages"}
-    key = (event.namespace, event.stream, alias)
-    if previous is not None and data.get("keep_children"):
-        batch.touch_object(key, previous["object_id"], stored, event.recorded_at, event.position)
-        return
-    if previous is not None:
-        batch.delete_children(previous["object_id"], previous["type"])
-        batch.delete_object(key, previous["object_id"])
-    object_id = event.position
-    row = {
-        "namespace": event.namespace,
-        "session_id": event.stream,
-        "alias": alias,
-        "object_id": object_id,
-        "type": kind,
-        "value": stored,
-        "created_at": event.recorded_at,
-        "updated_at": event.recorded_at,
-        "position": event.position,
-    }
-    batch.insert_object(key, row)
-    if kind == "message":
-        for message_row in _message_rows(event, object_id, alias, 0, [value["message"]]):
-            batch.insert_child("messages", message_row)
-    elif kind == "messages":
-        _add_messages(batch, event, object_id, alias, 0, value["messages"])
-
-
-@projection.on(MessagesAppended)
-def _appended(context: ProjectionContext, event: RecordedEvent) -> None:
-    batch = batch_of(context)
-    data = event.data
-    object_id, alias = data["object_id"], data["alias"]
-    _add_messages(batch, event, object_id, alias, data["first_ordinal"], data["messages"])
-    batch.touch_appended((event.namespace, event.stream, alias), object_id, event.recorded_at, event.position)
-
-
-@projection.on(ObjectDeleted)
-def _deleted(context: ProjectionContext, event: RecordedEvent) -> None:
-    batch = batch_of(context)
-    data = event.data
-    batch.delete_children(data["object_id"], data["type"])
-    batch.delete_object((event.namespace, event.stream, data["alias"]), data["object_id"])
-
-
-def _item_rows(event: RecordedEvent) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """The thread_items row of a posted item, and its messages row when it has text."""
-    data = event.data
-    object_id = data["object_id"]
-    item = {
-        "object_id": object_id,
-        "seq": event.position,
-        "item_id": data["item_id"],
-        "created_at": event.recorded_at,
-        "user_id": data.get("user_id"),
-        "content": data["content"],
-        "parent_id": data.get("parent_id"),
-        "item_metadata": data.get("metadata"),
-    }
-    if not any(block.get("type") == "text" for block in data["content"]):
-        return item, None
-    role = (data.get("metadata") or {}).get("role")
-    message = {
-        "id": event.position * ROW_STRIDE,
-        "object_id": object_id,
-        "namespace": event.namespace,
-        "session_id": event.stream,
-        "source_alias": data["alias"],
-        "ordinal": event.position,
-        "role": role if role in ROLES else None,
-        "text": text_of(data["content"]),
-        "position": event.position,
-    }
-    return item, message
-
-
-@projection.on(ThreadItemPosted)
-def _posted(context: ProjectionContext, event: RecordedEvent) -> None:
-    batch = batch_of(context)
-    item, message = _item_rows(event)
-    batch.insert_child("thread_items", item)
-    if message is not None:
-        batch.insert_child("messages", message)
-
-
-@projection.on(GraphMutated)
-def _mutated(context: ProjectionContext, event: RecordedEvent) -> None:
-    batch = batch_of(context)
-    data = event.data
-    object_id = data["object_id"]
-    workspace = Workspace(
-        load=lambda ids: batch.graph_load(object_id, ids),
-        incident=lambda vertex: batch.graph_incident(object_id, vertex),
-    )
-    workspace.apply(
-        parse_stored_operations(data["operations"]),
-        at=event.recorded_at,
-        user_id=data.get("user_id"),
-        seq_base=event.position * SEQ_STRIDE,
-    )
-    batch.graph_write(object_id, {i: workspace.elements[i] for i in workspace.touched})

@@ -1,4 +1,5 @@
-"""What decisions and reads share: the command-handler registry and the envelope lookup."""
+"""What every subdomain's decisions and reads share: the envelope lookup (a thread or graph is an
+envelope first) and the engine's instant format."""
 
 from __future__ import annotations
 
@@ -10,14 +11,11 @@ from weakref import WeakKeyDictionary
 import sqlalchemy as sa
 
 from session_engine.engine.clock import as_utc
-from session_engine.engine.commands import CommandHandlers
-from session_engine.engine.objects.graph_store import Run
-from session_engine.engine.objects.tables import session_objects as so
+from session_engine.engine.objects.envelopes.tables import session_objects as so
+from session_engine.engine.objects.graphs.store import Run
 
 if TYPE_CHECKING:
     from session_engine.engine.unit_of_work import UnitOfWork
-
-handlers = CommandHandlers()
 
 
 @dataclass(frozen=True)
@@ -82,9 +80,5 @@ def forget(state: UnitOfWork, namespace: str, session_id: str, alias: str) -> No
 
 
 def iso(instant: datetime) -> str:
-    """BlobHub timestamps: ISO 8601, UTC, microseconds (`2026-06-06T10:00:00.000000+00:00`)."""
+    """Document timestamps: ISO 8601, UTC, microseconds (`2026-06-06T10:00:00.000000+00:00`)."""
     return as_utc(instant).isoformat(timespec="microseconds")
-
-
-def epoch_ms(instant: datetime) -> int:
-    return int(as_utc(instant).timestamp() * 1000)

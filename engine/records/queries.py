@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from session_engine.engine.errors import ValidationFailed
-from session_engine.engine.objects.messages import (
+from session_engine.engine.objects.search.queries import (
     has_term,
     has_terms,
     index_terms,
@@ -23,7 +23,7 @@ from session_engine.engine.objects.messages import (
     message_stats,
     sessions_with_terms,
 )
-from session_engine.engine.objects.tables import message_terms
+from session_engine.engine.objects.search.tables import message_terms
 from session_engine.engine.records.commands import Record
 from session_engine.engine.records.errors import InvalidSearchSyntax
 from session_engine.engine.records.projection import fold_title

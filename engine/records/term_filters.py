@@ -4,7 +4,7 @@ and `record_imported` hold the session's live record's `status` and `isImported`
 Why: a common word's exact search total was a join of its many term rows with the records; with the
 filters on the term rows it is a count of one index range, much faster on PostgreSQL
 (docs/benchmarks.md). A term row copies them from `session_records` when it is created (the term
-index's trigger on `messages`, engine/objects/terms.py); the triggers here keep them when a record
+index's trigger on `messages`, engine/objects/search/terms.py); the triggers here keep them when a record
 is created, deleted, or changes status or isImported - whoever writes the records (the live
 projection, a replay, a rebuild, verify's scratch copy). The two tables belong to two projections:
 they declare each other (`Projection.depends_on`), so they are rebuilt and verified together. A
@@ -15,8 +15,8 @@ term rows then find the record there and are written once, not written and updat
 
 from __future__ import annotations
 
-from session_engine.engine.objects.tables import message_terms
-from session_engine.engine.objects.terms import fresh_plan
+from session_engine.engine.objects.search.tables import message_terms
+from session_engine.engine.objects.search.terms import fresh_plan
 from session_engine.engine.projections.base import dialect_ddl
 from session_engine.engine.records.tables import session_records
 

@@ -6,7 +6,7 @@ Revises: 0003_objects
 Create Date: 2026-11-24
 
 On the objects branch (it indexes the objects domain's `messages`). SQLite's triggers call
-`session_engine_terms(text)`, which the engine registers on its connections (engine/objects/terms.py);
+`session_engine_terms(text)`, which the engine registers on its connections (engine/objects/search/terms.py);
 the existing messages are filled from FTS5's own index instead (its `instance` vocabulary), so this
 revision runs on a bare connection. The DDL is spelled out here so the revision stays what it is.
 """

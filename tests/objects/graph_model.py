@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from session_engine.engine.objects.errors import (
+from session_engine.engine.objects.graphs.errors import (
     ElementExists,
     ElementNotFound,
     InvalidGraphOperation,

@@ -6,17 +6,16 @@ from typing import Any
 
 import pytest
 
+from session_engine.adapters.blobhub.events import blobhub_event
 from session_engine.engine import Engine, ManualClock
-from session_engine.engine.objects import blobhub_event
-from session_engine.engine.objects.errors import (
+from session_engine.engine.objects.envelopes.errors import (
     InvalidMessagesEnvelope,
-    InvalidSessionObject,
-    InvalidThreadEnvelope,
-    ObjectNotFound,
     SessionObjectTooLarge,
     UnknownObjectType,
 )
+from session_engine.engine.objects.errors import InvalidSessionObject, ObjectNotFound
 from session_engine.engine.objects.limits import MAX_VALUE_BYTES
+from session_engine.engine.objects.threads.errors import InvalidThreadEnvelope
 
 pytestmark = pytest.mark.anyio
 NS, S = "rev_001", "sess_001"

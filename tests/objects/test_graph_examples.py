@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from session_engine.engine import Engine
-from session_engine.engine.objects.errors import (
+from session_engine.engine.objects.errors import InvalidCursor
+from session_engine.engine.objects.graphs.errors import (
     ElementExists,
     ElementNotFound,
-    InvalidCursor,
     InvalidGraphEnvelope,
     InvalidGraphOperation,
     InvalidGraphQuery,

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from session_engine.engine import Engine
-from session_engine.engine.objects.errors import InvalidThreadEnvelope, RevMismatch
+from session_engine.engine.objects.graphs.errors import RevMismatch
+from session_engine.engine.objects.threads.errors import InvalidThreadEnvelope
 from tests.harness import in_one_batch
 
 pytestmark = pytest.mark.anyio

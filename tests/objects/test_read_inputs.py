@@ -10,13 +10,8 @@ from typing import Any
 import pytest
 
 from session_engine.engine import Engine, EngineError, NewEvent, ValidationFailed
-from session_engine.engine.objects.errors import (
-    ElementNotFound,
-    InvalidCursor,
-    InvalidGraphQuery,
-    InvalidSessionObject,
-    ObjectNotFound,
-)
+from session_engine.engine.objects.errors import InvalidCursor, InvalidSessionObject, ObjectNotFound
+from session_engine.engine.objects.graphs.errors import ElementNotFound, InvalidGraphQuery
 
 pytestmark = pytest.mark.anyio
 NS, S, NUL = "rev", "sess", "a\x00b"

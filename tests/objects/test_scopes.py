@@ -8,15 +8,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from session_engine.adapters.blobhub.events import blobhub_event
 from session_engine.engine import Engine
-from session_engine.engine.objects import blobhub_event
-from session_engine.engine.objects.errors import (
-    InvalidGraphEnvelope,
-    InvalidSessionObject,
-    InvalidThreadEnvelope,
-    ObjectNotFound,
-)
+from session_engine.engine.objects.errors import InvalidSessionObject, ObjectNotFound
+from session_engine.engine.objects.graphs.errors import InvalidGraphEnvelope
 from session_engine.engine.objects.scopes import SEPARATOR, owner_of, stream_for
+from session_engine.engine.objects.threads.errors import InvalidThreadEnvelope
 
 NS, S = "tenant", "sess_001"
 ids = st.text(st.characters(min_codepoint=32, max_codepoint=0x2FFF), min_size=1, max_size=60)

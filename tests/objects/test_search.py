@@ -8,7 +8,7 @@ import pytest
 
 from session_engine.engine import Engine
 from session_engine.engine.errors import ValidationFailed
-from session_engine.engine.objects.messages import parse_search
+from session_engine.engine.objects.search.queries import parse_search
 
 pytestmark = pytest.mark.anyio
 NS = "rev"
@@ -81,7 +81,7 @@ async def test_matching_sessions_is_a_selectable(engine: Engine) -> None:
     await seed(engine)
 
     def run(connection: Any) -> list[str]:
-        from session_engine.engine.objects.messages import matching_sessions
+        from session_engine.engine.objects.search.queries import matching_sessions
 
         return sorted(row[0] for row in connection.execute(matching_sessions(connection, NS, "shoes")))
 

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import command
 
 from session_engine.engine import Engine
-from session_engine.engine.objects.terms import Fts5Terms, fts5_terms
+from session_engine.engine.objects.search.terms import Fts5Terms, fts5_terms
 from session_engine.engine.upgrade import alembic_config
 from tests.objects.term_index import expected_terms, stored_terms
 

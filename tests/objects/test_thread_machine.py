@@ -17,13 +17,13 @@ from hypothesis.stateful import (
 )
 
 from session_engine.engine import ManualClock
-from session_engine.engine.objects.errors import (
+from session_engine.engine.objects.errors import ObjectNotFound
+from session_engine.engine.objects.limits import MAX_THREAD_ITEM_BYTES
+from session_engine.engine.objects.threads.errors import (
     InvalidThreadEnvelope,
     InvalidThreadItem,
-    ObjectNotFound,
     ThreadItemTooLarge,
 )
-from session_engine.engine.objects.limits import MAX_THREAD_ITEM_BYTES
 from tests.harness import EngineHarness, EngineMachine
 
 NS, S = "rev", "sess"

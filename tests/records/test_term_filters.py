@@ -12,8 +12,8 @@ from alembic import command
 
 from session_engine.adapters.rpc.bus.subjects import RecordSubjects
 from session_engine.engine import Engine, ManualClock
-from session_engine.engine.objects import messages
 from session_engine.engine.objects.projection import projection as objects_projection
+from session_engine.engine.objects.search import queries as messages
 from session_engine.engine.projections.base import Projection
 from session_engine.engine.projections.registry import ProjectionSet
 from session_engine.engine.records.projection import records as records_projection

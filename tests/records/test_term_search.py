@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from session_engine.adapters.rpc.bus.subjects import RecordSubjects
-from session_engine.engine.objects import messages
+from session_engine.engine.objects.search import queries as messages
 from tests.harness import EngineHarness
 from tests.objects.term_index import expected_terms, stored_terms
 from tests.records.helpers import record

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from session_engine.adapters.blobhub.events import blobhub_event
 from session_engine.adapters.rpc.bus.protocol import OBJECTS_NAMESPACE
 from session_engine.engine import RecordedEvent
-from session_engine.engine.objects.blobhub import blobhub_event
 from session_engine.engine.records.events import ClientAccountChanged
 
 BUS_EVENTS = {ClientAccountChanged.event_type: "session.clientAccount.changed"}

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from session_engine.adapters.blobhub import COMMANDS
+from session_engine.adapters.blobhub.commands import NAMES as COMMANDS
 from tests.adapters.rest.conftest import ACME_KEY, bearer
 from tests.adapters.samples import MESSAGE
 

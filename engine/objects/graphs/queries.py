@@ -9,8 +9,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from session_engine.engine.clock import as_utc
-from session_engine.engine.objects import cursors, graph_store
-from session_engine.engine.objects.errors import ElementNotFound, InvalidGraphEnvelope, InvalidGraphQuery
+from session_engine.engine.objects import cursors
+from session_engine.engine.objects.graphs import store as graph_store
+from session_engine.engine.objects.graphs.errors import (
+    ElementNotFound,
+    InvalidGraphEnvelope,
+    InvalidGraphQuery,
+)
+from session_engine.engine.objects.graphs.tables import graph_elements as ge
+from session_engine.engine.objects.graphs.tables import vertex_labels as vl
 from session_engine.engine.objects.limits import (
     DEFAULT_GRAPH_PAGE,
     MAX_GET_MANY,
@@ -18,8 +25,6 @@ from session_engine.engine.objects.limits import (
     page_size,
 )
 from session_engine.engine.objects.state import find_object
-from session_engine.engine.objects.tables import graph_elements as ge
-from session_engine.engine.objects.tables import vertex_labels as vl
 
 Direction = Literal["out", "in", "both"]
 

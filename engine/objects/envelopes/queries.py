@@ -7,12 +7,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from session_engine.engine.objects.envelopes.tables import object_messages as om
+from session_engine.engine.objects.envelopes.tables import session_objects as so
 from session_engine.engine.objects.errors import ObjectNotFound
 from session_engine.engine.objects.limits import MAX_PAGE, page_size
 from session_engine.engine.objects.scopes import owner_of
 from session_engine.engine.objects.state import find_object, iso
-from session_engine.engine.objects.tables import object_messages as om
-from session_engine.engine.objects.tables import session_objects as so
 
 
 def download(connection: Connection, namespace: str, stream: str, alias: str) -> dict[str, Any]:

@@ -16,12 +16,12 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement, Select
 
 from session_engine.engine.log.bounds import MAX_BIGINT
-from session_engine.engine.objects import graph_store
-from session_engine.engine.objects.errors import InvalidGraphQuery
-from session_engine.engine.objects.graph_reads import graph_id
+from session_engine.engine.objects.graphs import store as graph_store
+from session_engine.engine.objects.graphs.errors import InvalidGraphQuery
+from session_engine.engine.objects.graphs.queries import graph_id
+from session_engine.engine.objects.graphs.tables import graph_elements as ge
+from session_engine.engine.objects.graphs.tables import vertex_labels as vl
 from session_engine.engine.objects.limits import MAX_ID, MAX_PAGE, MAX_QUERY_STEPS
-from session_engine.engine.objects.tables import graph_elements as ge
-from session_engine.engine.objects.tables import vertex_labels as vl
 
 MOVES = {"out": "vertex", "in": "vertex", "both": "vertex", "outE": "edge", "inE": "edge", "bothE": "edge"}
 OPERATORS = ("eq", "neq", "lt", "lte", "gt", "gte")

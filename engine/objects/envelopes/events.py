@@ -1,6 +1,6 @@
-"""The objects domain's events as stored in the log. Stream = the session's (scoped) stream.
+"""The envelopes' events as stored in the log. Stream = the session's (scoped) stream.
 
-Each carries everything its projection and its BlobHub event need: ids chosen by the decision,
+Every objects event carries everything its projection and its wire event need: ids chosen by the decision,
 the object's surrogate id (`object_id`, the position of the event that created it), and values.
 """
 
@@ -44,26 +44,5 @@ class MessagesAppended(DomainEvent):
     messages: list[dict[str, Any]]
 
 
-class ThreadItemPosted(DomainEvent):
-    event_type = "objects.thread_item_posted"
-    alias: str
-    object_id: int
-    item_id: str
-    user_id: str | None = None
-    content: list[dict[str, Any]]
-    parent_id: str | None = None
-    metadata: dict[str, Any] | None = None
-
-
-class GraphMutated(DomainEvent):
-    """A whole batch: the operations (add ids filled in) and the resulting per-element changes."""
-
-    event_type = "objects.graph_mutated"
-    alias: str
-    object_id: int
-    user_id: str | None = None
-    operations: list[dict[str, Any]]
-    changes: list[dict[str, Any]]
-
-
-events = EventRegistry([ObjectUploaded, ObjectDeleted, MessagesAppended, ThreadItemPosted, GraphMutated])
+EVENTS = EventRegistry([ObjectUploaded, ObjectDeleted, MessagesAppended])
+"""Every event type of the subdomain, by its stored name."""

@@ -6,7 +6,7 @@ one positive term. SQLite runs it as an FTS5 MATCH (porter unicode61), PostgreSQ
 `to_tsquery` built from the same parse (websearch_to_tsquery has no prefix operator).
 
 A query of bare words only, one per group (`word`, `word or word2`), is answered from the
-per-session term index `message_terms` instead (engine/objects/terms.py): the same sessions, one
+per-session term index `message_terms` instead (engine/objects/search/terms.py): the same sessions, one
 index range per term rather than one row per matching message.
 """
 
@@ -21,10 +21,16 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import Select
 
-from session_engine.engine.objects.errors import InvalidSearchQuery
 from session_engine.engine.objects.limits import MAX_SEARCH_QUERY
-from session_engine.engine.objects.tables import FTS_CONFIG, FTS_TABLE, message_terms, messages, search_vector
-from session_engine.engine.objects.terms import query_terms
+from session_engine.engine.objects.search.errors import InvalidSearchQuery
+from session_engine.engine.objects.search.tables import (
+    FTS_CONFIG,
+    FTS_TABLE,
+    message_terms,
+    messages,
+    search_vector,
+)
+from session_engine.engine.objects.search.terms import query_terms
 
 _TOKEN = re.compile(r'(-?)"([^"]*)"|(\S+)')
 _fts = sa.table(FTS_TABLE, sa.column("rowid"))

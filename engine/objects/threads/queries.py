@@ -10,11 +10,12 @@ from sqlalchemy.engine import Connection
 
 from session_engine.engine.clock import as_utc
 from session_engine.engine.objects import cursors
-from session_engine.engine.objects.errors import InvalidThreadEnvelope, ObjectNotFound
+from session_engine.engine.objects.errors import ObjectNotFound
 from session_engine.engine.objects.limits import DEFAULT_THREAD_PAGE, page_size
 from session_engine.engine.objects.scopes import owner_of
 from session_engine.engine.objects.state import ObjectRow, find_object, iso
-from session_engine.engine.objects.tables import thread_items as ti
+from session_engine.engine.objects.threads.errors import InvalidThreadEnvelope
+from session_engine.engine.objects.threads.tables import thread_items as ti
 
 _COLUMNS = (
     ti.c.seq,

@@ -1,32 +1,26 @@
-"""Posting thread items: the server sets id, created_at and user_id; content is required."""
+"""The threads' decision: posting an item (the server sets id, created_at and user_id), in the
+table `HANDLERS`; `check_item` is what the service checks before it builds the command."""
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 from session_engine.engine.commands import Command, Decision
+from session_engine.engine.ids import check_id
 from session_engine.engine.log.records import RecordedEvent
-from session_engine.engine.objects.errors import InvalidThreadEnvelope, InvalidThreadItem, ThreadItemTooLarge
-from session_engine.engine.objects.events import ThreadItemPosted
-from session_engine.engine.objects.limits import MAX_ID, MAX_THREAD_ITEM_BYTES
-from session_engine.engine.objects.models import check_document, has_nul, json_size, parse_content
-from session_engine.engine.objects.state import handlers, lookup
-from session_engine.engine.objects.thread_reads import item_document
+from session_engine.engine.objects.limits import MAX_THREAD_ITEM_BYTES
+from session_engine.engine.objects.models import check_document, json_size, parse_content
+from session_engine.engine.objects.state import lookup
+from session_engine.engine.objects.threads.commands import PostThreadItem
+from session_engine.engine.objects.threads.errors import (
+    InvalidThreadEnvelope,
+    InvalidThreadItem,
+    ThreadItemTooLarge,
+)
+from session_engine.engine.objects.threads.events import ThreadItemPosted
+from session_engine.engine.objects.threads.queries import item_document
 from session_engine.engine.unit_of_work import UnitOfWork
-
-
-@dataclass(frozen=True, kw_only=True)
-class PostThreadItem(Command):
-    """Build it with `post_item(...)`, which validates content, sizes and ids."""
-
-    alias: str
-    content: list[dict[str, Any]]
-    parent_id: str | None = None
-    item_metadata: dict[str, Any] | None = None
-    user_id: str | None = None
-    item_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
 def check_item(content: Any, parent_id: Any, item_metadata: Any, user_id: Any) -> list[dict[str, Any]]:
@@ -38,17 +32,14 @@ def check_item(content: Any, parent_id: Any, item_metadata: Any, user_id: Any) -
         )
     blocks = parse_content(content)
     for name, value in (("parent_id", parent_id), ("user_id", user_id)):
-        if value is not None and (
-            not isinstance(value, str) or not 1 <= len(value) <= MAX_ID or has_nul(value)
-        ):
-            raise InvalidThreadItem(f"{name} must be a string of 1 to {MAX_ID} characters")
+        if value is not None:
+            check_id(name, value, InvalidThreadItem)
     if item_metadata is not None and not isinstance(item_metadata, dict):
         raise InvalidThreadItem("metadata must be an object")
     check_document(item_metadata, InvalidThreadItem, "metadata")
     return [block.model_dump(mode="json", by_alias=True) for block in blocks]
 
 
-@handlers.register(PostThreadItem)
 def post(command: PostThreadItem, state: UnitOfWork) -> Decision[dict[str, Any]]:
     thread = lookup(state, command.namespace, command.stream, command.alias)
     if thread is None or thread.type != "thread":
@@ -78,3 +69,7 @@ def post(command: PostThreadItem, state: UnitOfWork) -> Decision[dict[str, Any]]
         )
 
     return Decision(events=[event], then=then)
+
+
+HANDLERS: dict[type[Command], Callable[[Any, UnitOfWork], Decision[Any]]] = {PostThreadItem: post}
+"""Which handler decides each command of the subdomain."""

@@ -1,58 +1,33 @@
-"""Envelope commands: upload (create or replace), delete (cascading), append messages."""
+"""The envelopes' decisions: upload (create or replace), delete (cascading), append messages;
+one handler per command (`commands.py`), in the table `HANDLERS`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
 
 from session_engine.engine.commands import Command, Decision
 from session_engine.engine.log.records import RecordedEvent
-from session_engine.engine.objects.errors import (
-    InvalidMessagesEnvelope,
-    ObjectNotFound,
-    SessionObjectTooLarge,
-)
-from session_engine.engine.objects.events import (
+from session_engine.engine.objects.envelopes.commands import AppendMessages, DeleteObject, UploadObject
+from session_engine.engine.objects.envelopes.errors import InvalidMessagesEnvelope, SessionObjectTooLarge
+from session_engine.engine.objects.envelopes.events import (
     MessagesAppended,
     ObjectDeleted,
     ObjectUploaded,
     PreviousObject,
 )
+from session_engine.engine.objects.envelopes.tables import object_messages
+from session_engine.engine.objects.errors import ObjectNotFound
 from session_engine.engine.objects.limits import MAX_MESSAGES, ROW_STRIDE
-from session_engine.engine.objects.models import (
-    GraphValue,
-    Message,
-    MessagesValue,
-    MessageValue,
-    ThreadValue,
-    dump,
-)
+from session_engine.engine.objects.models import dump
 from session_engine.engine.objects.scopes import owner_of
-from session_engine.engine.objects.state import forget, handlers, iso, lookup
-from session_engine.engine.objects.tables import object_messages
+from session_engine.engine.objects.state import forget, iso, lookup
 from session_engine.engine.unit_of_work import UnitOfWork
 
 MAX_ORDINALS = 1_000_000
 """Messages one `messages` object may hold in total (uploads plus appends)."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class UploadObject(Command):
-    alias: str
-    value: MessageValue | MessagesValue | ThreadValue | GraphValue
-
-
-@dataclass(frozen=True, kw_only=True)
-class DeleteObject(Command):
-    alias: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class AppendMessages(Command):
-    alias: str
-    messages: list[Message]
 
 
 def _summary(command: Command, alias: str, kind: str) -> Any:
@@ -70,7 +45,6 @@ def _summary(command: Command, alias: str, kind: str) -> Any:
     return then
 
 
-@handlers.register(UploadObject)
 def upload(command: UploadObject, state: UnitOfWork) -> Decision[dict[str, Any]]:
     existing = lookup(state, command.namespace, command.stream, command.alias)
     kind = command.value.type
@@ -83,7 +57,6 @@ def upload(command: UploadObject, state: UnitOfWork) -> Decision[dict[str, Any]]
     return Decision(events=[event], then=_summary(command, command.alias, kind))
 
 
-@handlers.register(DeleteObject)
 def delete(command: DeleteObject, state: UnitOfWork) -> Decision[None]:
     existing = lookup(state, command.namespace, command.stream, command.alias)
     if existing is None:
@@ -95,7 +68,6 @@ def delete(command: DeleteObject, state: UnitOfWork) -> Decision[None]:
     )
 
 
-@handlers.register(AppendMessages)
 def append(command: AppendMessages, state: UnitOfWork) -> Decision[dict[str, Any]]:
     existing = lookup(state, command.namespace, command.stream, command.alias)
     if existing is None or existing.type != "messages":
@@ -121,3 +93,11 @@ def append(command: AppendMessages, state: UnitOfWork) -> Decision[dict[str, Any
         events=[event],
         then=lambda recorded: {**summary(recorded), "first_ordinal": first, "count": len(command.messages)},
     )
+
+
+HANDLERS: dict[type[Command], Callable[[Any, UnitOfWork], Decision[Any]]] = {
+    UploadObject: upload,
+    DeleteObject: delete,
+    AppendMessages: append,
+}
+"""Which handler decides each command of the subdomain."""

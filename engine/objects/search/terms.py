@@ -22,7 +22,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from session_engine.engine.objects.tables import FTS_CONFIG, FTS_TOKENIZE, message_terms
+from session_engine.engine.objects.search.tables import FTS_CONFIG, FTS_TOKENIZE, message_terms
 from session_engine.engine.projections.base import dialect_ddl
 
 SQL_FUNCTION = "session_engine_terms"

@@ -10,8 +10,8 @@ from sqlalchemy.engine import CursorResult
 
 from session_engine.engine.backends import Rows
 from session_engine.engine.clock import as_utc
-from session_engine.engine.objects.graph_ops import Element
-from session_engine.engine.objects.tables import graph_elements as ge
+from session_engine.engine.objects.graphs.operations import Element
+from session_engine.engine.objects.graphs.tables import graph_elements as ge
 
 Run = Callable[..., CursorResult[Any] | Rows]
 """Runs a query: `connection.execute`, `UnitOfWork.read` or `ProjectionContext.read`."""

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from session_engine.engine.objects import limits
-from session_engine.engine.objects.errors import (
+from session_engine.engine.objects.graphs.errors import (
     ElementExists,
     ElementNotFound,
     InvalidGraphOperation,

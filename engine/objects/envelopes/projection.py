@@ -1,0 +1,72 @@
+"""The envelopes' rows: events -> `session_objects` and `object_messages` (`engine.objects.batch`).
+
+Handlers use only the event (payload, position, recorded_at): live and rebuilt rows are identical.
+A replaced or deleted object takes its children with it, whichever subdomain wrote them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from session_engine.engine.events import DomainEvent
+from session_engine.engine.log.records import RecordedEvent
+from session_engine.engine.objects.batch import ObjectsBatch
+from session_engine.engine.objects.envelopes.events import MessagesAppended, ObjectDeleted, ObjectUploaded
+
+
+def _add_messages(batch: ObjectsBatch, object_id: int, first: int, items: list[dict[str, Any]]) -> None:
+    for index, message in enumerate(items):
+        batch.insert_child(
+            "object_messages", {"object_id": object_id, "ordinal": first + index, "message": message}
+        )
+
+
+def uploaded(batch: ObjectsBatch, event: RecordedEvent) -> None:
+    data = event.data
+    alias, value, previous = data["alias"], data["value"], data.get("previous")
+    key = (event.namespace, event.stream, alias)
+    stored = {k: v for k, v in value.items() if k != "messages"}
+    if previous is not None and data.get("keep_children"):
+        batch.touch_object(key, previous["object_id"], stored, event.recorded_at, event.position)
+        return
+    if previous is not None:
+        batch.delete_children(previous["object_id"], previous["type"])
+        batch.delete_object(key, previous["object_id"])
+    object_id = event.position
+    row = {
+        "namespace": event.namespace,
+        "session_id": event.stream,
+        "alias": alias,
+        "object_id": object_id,
+        "type": value["type"],
+        "value": stored,
+        "created_at": event.recorded_at,
+        "updated_at": event.recorded_at,
+        "position": event.position,
+    }
+    batch.insert_object(key, row)
+    if value["type"] == "messages":
+        _add_messages(batch, object_id, 0, value["messages"])
+
+
+def appended(batch: ObjectsBatch, event: RecordedEvent) -> None:
+    data = event.data
+    object_id = data["object_id"]
+    _add_messages(batch, object_id, data["first_ordinal"], data["messages"])
+    key = (event.namespace, event.stream, data["alias"])
+    batch.touch_appended(key, object_id, event.recorded_at, event.position)
+
+
+def deleted(batch: ObjectsBatch, event: RecordedEvent) -> None:
+    data = event.data
+    batch.delete_children(data["object_id"], data["type"])
+    batch.delete_object((event.namespace, event.stream, data["alias"]), data["object_id"])
+
+
+HANDLERS: dict[type[DomainEvent], Callable[[ObjectsBatch, RecordedEvent], None]] = {
+    ObjectUploaded: uploaded,
+    MessagesAppended: appended,
+    ObjectDeleted: deleted,
+}
+"""Which rows each event of the subdomain makes."""
