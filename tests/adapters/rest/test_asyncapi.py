@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from session_engine.adapters import asyncapi
-from session_engine.adapters.blobhub import COMMANDS
+from session_engine.adapters.blobhub.commands import COMMANDS
 from session_engine.adapters.rpc.bus.protocol import MESSAGE_TYPES
 from session_engine.adapters.websocket.protocol import PacketType
 from session_engine.adapters.websocket.session import PACKETS
@@ -34,7 +34,7 @@ def test_every_packet_message_and_method_is_documented() -> None:
     assert set(PACKETS) | {PacketType.SESSION_EVENT} <= packets
     assert {m["name"] for m in channels["bus"]["messages"].values()} == set(MESSAGE_TYPES)
     methods = {m["name"] for m in channels["jsonrpc"]["messages"].values()}
-    assert COMMANDS | {"subscription/add", "subscription/remove", "subscription/event"} == methods
+    assert set(COMMANDS) | {"subscription/add", "subscription/remove", "subscription/event"} == methods
 
 
 def _refs(node: Any) -> list[str]:
