@@ -63,11 +63,16 @@ class LiveFollow:
                     await websocket.close(code=1000)
 
     async def _follow(self, websocket: WebSocket, engine: Engine) -> None:
-        text = None
+        message = None
         with anyio.move_on_after(HELLO_SECONDS):
-            text = await websocket.receive_text()
-        if text is None:
-            await websocket.close(code=BAD_REQUEST, reason="no hello frame")
+            message = await websocket.receive()
+        if message is None or message["type"] == "websocket.disconnect":
+            if message is None:
+                await websocket.close(code=BAD_REQUEST, reason="no hello frame")
+            return
+        text = message.get("text")
+        if text is None:  # a binary frame
+            await websocket.close(code=BAD_REQUEST, reason="first frame: {api_key, session_id, after}")
             return
         try:
             hello = Hello.model_validate(orjson.loads(text))
@@ -82,7 +87,8 @@ class LiveFollow:
         try:
             events = engine.subscribe(hello.after, namespace=tenant.namespace, stream=hello.session_id)
         except ValidationFailed as error:
-            await websocket.close(code=BAD_REQUEST, reason=str(error)[:120])
+            reason = str(error).encode()[:120].decode(errors="ignore")  # a close reason: <= 123 bytes
+            await websocket.close(code=BAD_REQUEST, reason=reason)
             return
         await websocket.send_text('{"following":true}')
         hooks = hooks_of(websocket.scope)
@@ -100,4 +106,7 @@ class LiveFollow:
     async def _push(self, websocket: WebSocket, events: AsyncIterator[RecordedEvent]) -> None:
         async for recorded in events:
             frame = {"event": event_json(recorded), "summary": summarize(recorded)}
-            await websocket.send_text(orjson.dumps(frame).decode())
+            try:
+                await websocket.send_text(orjson.dumps(frame).decode())
+            except (WebSocketDisconnect, OSError, RuntimeError):
+                return  # the client left while an event was on its way: the receive loop ends too

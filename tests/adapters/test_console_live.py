@@ -77,10 +77,11 @@ def test_another_tenants_session_delivers_nothing(base: str) -> None:
         ({"api_key": ACME_KEY, "session_id": "s\u0000", "after": 0}, 4400, ""),
         ({"api_key": ACME_KEY, "session_id": "s", "after": 2**63}, 4400, ""),
         ("not json", 4400, "first frame"),
+        (b"{}", 4400, "first frame"),
     ],
 )
 def test_a_bad_hello_is_refused(base: str, hello: Any, code: int, reason: str) -> None:
     with live(base) as ws:
-        ws.send(hello if isinstance(hello, str) else json.dumps(hello))
+        ws.send(hello if isinstance(hello, str | bytes) else json.dumps(hello))
         closed = close_frame(ws, timeout=10)
         assert closed[0] == code and reason in closed[1], closed
