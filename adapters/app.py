@@ -24,14 +24,16 @@ from starlette.routing import Route, WebSocketRoute
 from session_engine.adapters import asyncapi
 from session_engine.adapters.config import ServerConfig
 from session_engine.adapters.console import console_routes
+from session_engine.adapters.http_transport import timed_protocol
 from session_engine.adapters.logs import redact_credentials
+from session_engine.adapters.metrics import Metrics
 from session_engine.adapters.rest.app import create_rest_app
 from session_engine.adapters.rest.hot import HotDistriRoutes
 from session_engine.adapters.retention import purge_expired_forever
 from session_engine.adapters.rpc.bus.endpoint import BusAdapter
 from session_engine.adapters.rpc.jsonrpc_endpoint import JsonRpcHttp, JsonRpcWebsocket
 from session_engine.adapters.websocket.endpoint import WebsocketAdapter
-from session_engine.adapters.websocket.transport import HookedWebSocketProtocol
+from session_engine.adapters.websocket.transport import websocket_protocol
 from session_engine.engine import Engine
 
 log = logging.getLogger("session_engine.server")
@@ -40,12 +42,14 @@ READY_TIMEOUT = 2.0
 
 def create_app(engine_url: str | None, config: ServerConfig, **engine_options: Any) -> Starlette:
     websocket = WebsocketAdapter(config)
+    metrics = Metrics(lambda: app.state.engine)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         options = {"durability": config.server.durability, **engine_options}
         async with Engine.open(engine_url, **options) as engine, anyio.create_task_group() as tasks:
             app.state.engine = websocket.engine = engine
+            engine.observe_batches(metrics.observe)
             tasks.start_soon(websocket.reap_forever)
             if config.server.purge_expired_seconds > 0:
                 tasks.start_soon(purge_expired_forever, engine, config.server.purge_expired_seconds)
@@ -94,6 +98,7 @@ def create_app(engine_url: str | None, config: ServerConfig, **engine_options: A
             Route("/asyncapi.json", asyncapi_json, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
+            Route("/metrics", metrics.endpoint, methods=["GET"]),
             WebSocketRoute("/ws", websocket),
             WebSocketRoute("/bus", BusAdapter(config)),
             WebSocketRoute("/rpc", JsonRpcWebsocket(config).serve),
@@ -114,6 +119,7 @@ def create_app(engine_url: str | None, config: ServerConfig, **engine_options: A
     app.state.engine = None
     app.state.config = config
     app.state.websocket = websocket
+    app.state.metrics = metrics
     return app
 
 
@@ -123,11 +129,14 @@ def uvicorn_config(
     """The uvicorn settings this app relies on (one place for `serve`, tests and benchmarks)."""
     redact_credentials()  # uvicorn logs each request's query string: never an API key
     limits = config.limits
+    metrics: Metrics | None = getattr(app.state, "metrics", None)
     return uvicorn.Config(
         app,
         host=host,
         port=port,
-        ws=HookedWebSocketProtocol,
+        http=timed_protocol(limits, metrics),
+        timeout_keep_alive=limits.idle_timeout_seconds,  # type: ignore[arg-type]
+        ws=websocket_protocol(limits, metrics),
         # A hard backstop: uvicorn refuses bigger frames (1009) before the app sees them.
         ws_max_size=limits.max_frame_bytes * 4 + 1024,
         timeout_graceful_shutdown=math.ceil(config.server.graceful_shutdown_seconds),

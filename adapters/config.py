@@ -69,6 +69,14 @@ class Limits(Strict):
     resume_window_seconds: float = Field(default=60.0, ge=0)
     max_subscriptions: int = Field(default=4, ge=0, le=64)
     history_page_limit: int = Field(default=100, ge=1, le=1000)
+    idle_timeout_seconds: float = Field(default=5.0, gt=0)
+    """An HTTP connection with no request in progress is closed after this long without a byte."""
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    """A request's headers must be complete this long after its first byte (slowloris)."""
+    body_timeout_seconds: float = Field(default=60.0, gt=0)
+    """A request's body must be complete this long after its headers: a total, not per read."""
+    send_stall_seconds: float = Field(default=30.0, gt=0)
+    """A websocket whose write buffer stays full this long (the peer does not read): closed 1008."""
 
 
 class Server(Strict):

@@ -59,6 +59,8 @@ def redact_credentials() -> None:
 
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime", "taskName"}
+_NOT_LOGGED = _STANDARD | {"color_message"}
+"""uvicorn's `color_message` repeats the message with terminal escape codes: for consoles only."""
 
 
 class JsonFormatter(logging.Formatter):
@@ -70,7 +72,7 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         for key, value in record.__dict__.items():
-            if key not in _STANDARD and not key.startswith("_"):
+            if key not in _NOT_LOGGED and not key.startswith("_"):
                 entry[key] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)

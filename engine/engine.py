@@ -12,10 +12,12 @@ import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import IO, Any, TypeVar
 
 import anyio
 from sqlalchemy.engine import URL, Connection
+from sqlalchemy.exc import DBAPIError
 
 from session_engine.engine.backends import Backend, Durability
 from session_engine.engine.backends.base import Listener
@@ -56,7 +58,7 @@ from session_engine.engine.projections.verify import Difference, diff_projection
 from session_engine.engine.records.service import RecordsService
 from session_engine.engine.upgrade import upgrade
 from session_engine.engine.values.service import ValuesService
-from session_engine.engine.writes import Committer
+from session_engine.engine.writes import BatchObserver, Committer
 
 log = logging.getLogger("session_engine")
 T = TypeVar("T")
@@ -139,14 +141,16 @@ class Engine:
         if migrate:
             upgrade(self._writer, self.backend)
         with self._writer.begin() as connection:
+            # Under the log lock from the start: another process may be writing, or opening too.
+            self.backend.lock_log(connection)
             if self._extra_projections:
                 # Not in the engine's migrations: an embedding application's own read models.
                 tables = [table for projection in self._extra_projections for table in projection.tables]
                 create_tables(connection, self.backend, self._extra_projections, tables)
-            done = catch_up(
-                connection, self.backend, self.registry, self.projections, read_checkpoints(connection)
-            )
+            done = catch_up(connection, self.backend, self.registry, self.projections)
             self.hub.head = reads.head(connection)
+        if self.backend.inline_point_reads:  # opened here, off the event loop: a connect may wait
+            self._lookup_connection = self.backend.inline_reader(self._reader)
         for name, what in done.items():
             log.info("projection %s %s", name, what)
 
@@ -176,6 +180,15 @@ class Engine:
         self._reader.dispose()
 
     # -- writes -------------------------------------------------------------------------------
+    @property
+    def pending_writes(self) -> int:
+        """Commands submitted and not yet answered: waiting for a batch or being committed."""
+        return self._committer.submitted - self._committer.commands
+
+    def observe_batches(self, observer: BatchObserver) -> None:
+        """Call `observer` on the event loop after each write batch with its `BatchReport` (metrics)."""
+        self._committer.observers.append(observer)
+
     async def execute(self, command: Command) -> Outcome[Any]:
         """Run a command through the group-committed write path; returns after its commit."""
         outcome: Outcome[Any] = await self._committer.submit(command)
@@ -224,17 +237,22 @@ class Engine:
 
         Where the backend says so (SQLite) it runs right here on the event loop, on one read
         connection kept for the purpose: such a read costs less than the hop to a worker thread, and
-        a WAL reader never waits for the writer. On PostgreSQL it is a network round trip: a thread.
+        a WAL reader never waits for the writer. That connection never waits for a lock at all
+        (`Backend.inline_reader`): a read that meets one is run again on a thread, which may wait.
+        On PostgreSQL it is a network round trip: a thread.
         """
-        if not self.backend.inline_point_reads:
-            return await self.read(function)
         connection = self._lookup_connection
         if connection is None:
-            connection = self._lookup_connection = self._reader.connect()
+            return await self.read(function)
         try:
             return function(connection)
+        except DBAPIError as error:
+            if not self.backend.busy(error):
+                raise
         finally:
             connection.rollback()  # end the read transaction: the next lookup sees new commits
+        # The file is locked: wait for it on a worker thread, never here on the event loop.
+        return await self.read(function)
 
     def _read_sync(self, function: Callable[[Connection], T]) -> T:
         with self._reader.connect() as connection:
@@ -422,6 +440,14 @@ class Engine:
                 replay(live, target, self.backend, self.registry, projections, upto=upto, progress=progress)
             with scratch.connect() as target:
                 return diff_projections(live, target, self.backend, projections)
+
+    async def backup(self, target: str | Path) -> None:
+        """Copy the database into the new file `target` while writers go on (SQLite's online backup).
+        Raises `BackupUnsupported`, naming the database's own tools, where there is no file backup."""
+        path = Path(target)
+        if path.exists():
+            raise ValidationFailed(f"{path} exists: a backup never overwrites a file")
+        await anyio.to_thread.run_sync(self.backend.backup, self._reader, path)
 
     async def verify_chain(
         self, *, at: int | None = None, progress: Callable[[int], None] | None = None

@@ -48,3 +48,9 @@ class CommandFailed(EngineError):
 
 class EngineClosed(EngineError):
     code = "engine_closed"
+
+
+class BackupUnsupported(EngineError):
+    """This database is backed up with its own tools; the message says how."""
+
+    code = "backup_unsupported"

@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -54,6 +55,27 @@ class _Pending:
     def reset(self) -> None:
         self.outcome = None
         self.error = None
+
+
+@dataclass(frozen=True, slots=True)
+class BatchReport:
+    """What one batch did, for observers (metrics): each command's type and outcome, in order."""
+
+    commands: list[tuple[str, str]]
+    """(command class name, "ok" or the error's code) per command."""
+    events: int
+    seconds: float
+    """From the batch's start on the writer thread to its commit (or failure)."""
+
+
+BatchObserver = Callable[[BatchReport], None]
+
+
+def _outcome(pending: _Pending) -> str:
+    error = pending.error
+    if error is None:
+        return "ok"
+    return str(getattr(error, "code", "internal_error"))
 
 
 @dataclass(eq=False, slots=True)
@@ -112,8 +134,12 @@ class Committer:
         self._advance = CheckpointAdvance(projections, backend)
         self.batches = 0
         self.commands = 0
+        self.submitted = 0
+        """Commands submitted; less `commands` (answered): those waiting or being committed."""
         self.committing = 0
         """The head this process is committing or has committed: NOTIFYs up to it are its own."""
+        self.observers: list[BatchObserver] = []
+        """Called on the event loop after each batch (metrics); nothing is measured without one."""
 
     # -- on the event loop -------------------------------------------------------------------
     def start(self) -> None:
@@ -139,6 +165,7 @@ class Committer:
                 f" {type(command.metadata).__name__}"
             )
         waiter = bridge.waiter()
+        self.submitted += 1
         gathering = self._gathering
         gathering.append(_Pending(command, waiter, answer_append))
         if len(gathering) == 1:
@@ -162,6 +189,7 @@ class Committer:
                 self._wake.notify()
                 return
         closed = EngineClosed("the engine is closing; no new writes are accepted")
+        self.commands += len(batch)
         for pending in batch:
             self._bridge.settle(pending.waiter, None, closed)  # type: ignore[union-attr]
 
@@ -190,12 +218,20 @@ class Committer:
         await self._stopped
         await anyio.to_thread.run_sync(self._thread.join)
 
-    def _finished(self, batch: list[_Pending], recorded: list[RecordedEvent]) -> None:
+    def _finished(self, batch: list[_Pending], recorded: list[RecordedEvent], seconds: float = 0.0) -> None:
         """A batch has committed (or failed): publish its events, then answer its callers."""
         self.batches += 1
         self.commands += len(batch)
         if recorded:
             self._on_commit(recorded)
+        if self.observers:
+            report = BatchReport(
+                [(type(pending.command).__name__, _outcome(pending)) for pending in batch],
+                len(recorded),
+                seconds,
+            )
+            for observer in self.observers:
+                observer(report)
         self._bridge.settle_all(  # type: ignore[union-attr]
             [(pending.waiter, pending.outcome, pending.error) for pending in batch]
         )
@@ -220,8 +256,10 @@ class Committer:
                     continue
                 for start in range(0, len(batch), self._max_batch):
                     part = batch[start : start + self._max_batch]
+                    started = time.perf_counter()
                     recorded = self._commit_safely(part)
-                    bridge.call_soon(functools.partial(self._finished, part, recorded))
+                    seconds = time.perf_counter() - started
+                    bridge.call_soon(functools.partial(self._finished, part, recorded, seconds))
         finally:
             with self._lock:
                 self._closing = True

@@ -115,3 +115,37 @@ def test_usage_errors_are_clear(command: list[str], tmp_path: Path) -> None:
     result = cli(*command, url=f"sqlite:///{tmp_path / 'x.db'}")
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
+
+
+def test_backup_and_restore_verify_the_copy(backend: str, database_url: str, tmp_path: Path) -> None:
+    """SQLite: an online copy, verified, restored into a new file, verified again, with the same log.
+    PostgreSQL: the answer names its own tools."""
+    seed(database_url)
+    copy = tmp_path / "backup.db"
+    backed_up = cli("backup", str(copy), url=database_url)
+    if backend == "postgres":
+        assert (
+            backed_up.returncode == 2
+            and "pg_dump" in backed_up.stderr
+            and "Traceback" not in backed_up.stderr
+        )
+        assert not copy.exists()
+        return
+    assert backed_up.returncode == 0, backed_up.stderr
+    assert "log head 5; verified" in backed_up.stdout
+    again = cli("backup", str(copy), url=database_url)
+    assert again.returncode == 2 and "never overwrites" in again.stderr
+    restored_file = tmp_path / "restored.db"
+    restored = subprocess.run(
+        [SCRIPT, "restore", str(copy), str(restored_file)], capture_output=True, text=True, timeout=120
+    )
+    assert restored.returncode == 0, restored.stderr
+    assert "log head 5; verified" in restored.stdout
+
+    async def log_of(url: str) -> list[tuple[object, ...]]:
+        async with Engine.open(url, migrate=False) as engine:
+            events = await engine.read_all(after=0, limit=100)
+            values = await engine.values.get_all("default", "sess-3")
+            return [(e.position, e.stream, e.type, e.data) for e in events] + [tuple(sorted(values.items()))]
+
+    assert anyio.run(log_of, f"sqlite:///{restored_file}") == anyio.run(log_of, database_url)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
+from session_engine.engine import Engine
 from session_engine.engine.backends import WAL_CHECKPOINT_PAGES, Backend, normalise_url
 from tests.databases import SqliteDatabases
 
@@ -62,3 +64,23 @@ def test_the_wal_is_checkpointed_and_cut_back_once_it_passes_its_threshold(
     finally:
         writer.dispose()
     assert rows == 200
+
+
+@pytest.mark.anyio
+async def test_a_point_read_never_waits_for_a_lock_on_the_event_loop(
+    sqlite_databases: SqliteDatabases,
+) -> None:
+    """SQLite point reads run on the event loop (cheaper than a thread hop), so their connection
+    must never wait there: its busy timeout is 0 and a read that finds the file locked (another
+    process holding it exclusively, a database that could not enter WAL mode) is sent to a worker
+    thread, whose connections wait up to the usual 30 s while the loop serves everything else."""
+    async with Engine.open(sqlite_databases.fresh(), migrate=False) as engine:
+        await engine.values.set("ns", "s", "k", "v")
+        assert await engine.lookup(busy_timeout) == 0
+        assert await engine.read(busy_timeout) == 30_000
+        found = await engine.values.get("ns", "s", "k")
+        assert found is not None and found.value == "v"
+
+
+def busy_timeout(connection: sa.Connection) -> int:
+    return int(connection.exec_driver_sql("PRAGMA busy_timeout").scalar_one())

@@ -17,6 +17,7 @@ import click
 import orjson
 from rich.table import Table
 
+from session_engine.adapters.cli.conformance import conformance
 from session_engine.adapters.cli.docs import docs
 from session_engine.adapters.cli.inspect import COMMANDS as INSPECT_VERBS
 from session_engine.adapters.cli.running import (
@@ -276,6 +277,47 @@ def import_(database: str | None, file: Path) -> None:
     console.print(f"imported {count:,} events; verified")
 
 
+def verified_copy(path: Path) -> int:
+    """Open a copied database file, verify its read models against its log; its head. Exits 1 on a
+    difference: a copy that does not verify is no backup."""
+
+    async def job(engine: Engine) -> tuple[int, list[Any]]:
+        return await engine.head(), await engine.verify()
+
+    head, differences = run_with_engine(f"sqlite:///{path.resolve()}", job, migrate=False)
+    for difference in differences:
+        console.print(difference.describe(), markup=False)
+    if differences:
+        errors.print(f"[red]{path}: {len(differences)} differences between the read models and the log[/red]")
+        sys.exit(1)
+    return head
+
+
+@main.command()
+@database_option
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def backup(database: str | None, file: Path) -> None:
+    """Copy the database into the new file FILE while it serves, then verify the copy.
+
+    SQLite: the online backup API. PostgreSQL: the error names pg_dump / pg_restore.
+    """
+    run_with_engine(database, lambda engine: engine.backup(file), migrate=False)
+    head = verified_copy(file)
+    click.echo(f"backed up to {file}: log head {head}; verified")
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
+def restore(file: Path, target: Path) -> None:
+    """Restore the backup FILE into the new SQLite file TARGET, verifying the backup first and the
+    restored database after (serve it with `--database sqlite:///TARGET`)."""
+    verified_copy(file)
+    run_with_engine(f"sqlite:///{file.resolve()}", lambda engine: engine.backup(target), migrate=False)
+    head = verified_copy(target)
+    click.echo(f"restored {file} into {target}: log head {head}; verified")
+
+
 @main.command()
 @database_option
 def run(database: str | None) -> None:
@@ -287,6 +329,7 @@ main.add_command(serve)
 main.add_command(docs)
 for _verb in INSPECT_VERBS:  # state, diff, sessions (adapters/cli/inspect.py)
     main.add_command(database_option(_verb))
+main.add_command(conformance)
 
 if __name__ == "__main__":
     main()

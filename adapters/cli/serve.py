@@ -37,6 +37,20 @@ def resolve(
     return config, host, port, database or config.server.database
 
 
+def served_urls(host: str, port: int) -> dict[str, str]:
+    """Every URL the server answers on, by surface: what an operator points clients and probes at."""
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return {
+        "websocket": f"ws://{where}/ws",
+        "bus": f"ws://{where}/bus",
+        "jsonrpc": f"http://{where}/rpc (and ws://{where}/rpc)",
+        "rest": f"http://{where}/",
+        "openapi": f"http://{where}/openapi.json",
+        "healthz": f"http://{where}/healthz",
+        "readyz": f"http://{where}/readyz",
+    }
+
+
 class QuietServer(uvicorn.Server):
     """uvicorn re-raises SIGINT/SIGTERM after its graceful shutdown; a clean stop should exit 0."""
 
@@ -85,5 +99,6 @@ def serve(host: str | None, port: int | None, database: str | None, config_file:
         )
         log.info("development configuration", extra={"websocket_api_key": key, "bus_secret": bus_secret})
     app = create_app(database, config)
+    log.info("serving", extra={"urls": served_urls(host, port)})
     QuietServer(uvicorn_config(app, config, host=host, port=port)).run()
     log.info("server stopped")

@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from session_engine.adapters.http_body import announced_too_large
 from session_engine.adapters.rest.errors import error_response
 
 _SAFE = "/%:@!$&'()*+,;=-._~"
@@ -76,13 +77,11 @@ class BodyAndPath:
 
     async def _read(self, scope: Scope, receive: Receive) -> tuple[bytes, Scope]:
         headers: list[tuple[bytes, bytes]] = scope["headers"]
-        length = encoding = None
+        encoding = None
         for name, value in headers:
-            if name == b"content-length":
-                length = value
-            elif name == b"content-encoding":
+            if name == b"content-encoding":
                 encoding = value.decode("latin-1").strip().lower()
-        if length is not None and length.isdigit() and int(length) > self.limit:
+        if announced_too_large(headers, self.limit):
             raise self._too_large()
         chunks: list[bytes] = []
         size = 0

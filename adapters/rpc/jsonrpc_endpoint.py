@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import anyio
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
@@ -25,6 +25,7 @@ from session_engine.adapters.blobhub.commands import COMMANDS, run_command
 from session_engine.adapters.blobhub.errors import CommandError
 from session_engine.adapters.config import ServerConfig, Tenant
 from session_engine.adapters.credentials import API_KEY_HEADER, API_KEY_PARAMETER, CredentialRefused
+from session_engine.adapters.http_body import announced_too_large
 from session_engine.adapters.rpc.jsonrpc import INVALID_PARAMS, METHOD_NOT_FOUND, RpcError, answer
 from session_engine.adapters.rpc.subscriptions import Subscriptions
 from session_engine.adapters.websocket.transport import hooks_of
@@ -116,18 +117,28 @@ class JsonRpcHttp:
                 status_code=401,
                 headers={"WWW-Authenticate": "Bearer"},
             )
+        limit = self.config.limits.max_body_bytes
+        if announced_too_large(request.scope["headers"], limit):
+            return _too_large()
         body = b""
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > self.config.limits.max_body_bytes:
-                error = {"code": 413, "message": "request body too large"}
-                return JSONResponse({"jsonrpc": "2.0", "id": None, "error": error}, status_code=413)
+        try:
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > limit:
+                    return _too_large()
+        except ClientDisconnect:  # the client hung up mid-body: nobody to answer, nothing to log
+            return Response(status_code=400)
         methods = Methods(engine, tenant, _user_id(request.headers, tenant), None)
         with anyio.CancelScope(shield=True):  # a client that hangs up does not cancel a write half-way
             reply = await answer(body, methods)
         if reply is None:
             return Response(status_code=204)
         return Response(reply, media_type="application/json")
+
+
+def _too_large() -> Response:
+    error = {"code": 413, "message": "request body too large"}
+    return JSONResponse({"jsonrpc": "2.0", "id": None, "error": error}, status_code=413)
 
 
 class _Reading:
@@ -180,7 +191,9 @@ class JsonRpcWebsocket:
             async with anyio.create_task_group() as tasks:
 
                 async def send(data: bytes) -> None:
-                    with contextlib.suppress(OSError, RuntimeError):
+                    # The peer went away (Starlette raises WebSocketDisconnect for uvicorn's
+                    # ClientDisconnected): the disconnect message ends the loop.
+                    with contextlib.suppress(OSError, RuntimeError, WebSocketDisconnect):
                         await websocket.send_text(data.decode())
 
                 subscriptions = Subscriptions(

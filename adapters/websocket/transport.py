@@ -8,6 +8,12 @@
    the connection to close, up to its graceful-shutdown timeout.
 3. A text frame that is not UTF-8 is the peer's error: it is closed with 1007, as uvicorn does, but
    logged as such (info) rather than as a server error with a traceback.
+4. A peer that does not read: each send waits while the connection's write buffer is over its high
+   water mark (asyncio's default, 64 KiB), so a connection holds at most that plus the one message
+   each of its senders is waiting to write. A buffer that stays over the mark for
+   `[limits].send_stall_seconds` is the peer's fault: the connection closes with 1008 (the close
+   frame is queued behind what the peer has not read; the socket is dropped after uvicorn's close
+   timeout), and every send waiting on it fails as after a disconnect.
 
 Without this protocol class (another ASGI server) everything else works; pings are then not
 counted and shutdown closes the way that server does.
@@ -16,14 +22,20 @@ counted and shutdown closes the way that server does.
 from __future__ import annotations
 
 import logging
+from asyncio import TimerHandle
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
+from session_engine.adapters.config import Limits
+from session_engine.adapters.metrics import SURFACES, Metrics
+
 EXTENSION = "session_engine"
 INVALID_FRAME_PAYLOAD = 1007
+POLICY_VIOLATION = 1008
+NOT_READING = "the peer does not read"
 log = logging.getLogger("session_engine.websocket")
 
 
@@ -39,12 +51,26 @@ def hooks_of(scope: Mapping[str, Any]) -> ConnectionHooks | None:
 
 
 class HookedWebSocketProtocol(WebSocketsSansIOProtocol):
+    """Use `websocket_protocol(limits, metrics)`: the class carries the send stall timeout."""
+
+    send_stall_seconds: ClassVar[float] = 30.0
+    metrics: ClassVar[Metrics | None] = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.stall_timer: TimerHandle | None = None
+        self.surface: str | None = None
+        """Set once the upgrade is accepted: the connection counts in `metrics` from then on."""
+
     def handle_connect(self, event: Any) -> None:
         self.hooks = ConnectionHooks()
         super().handle_connect(event)
         scope = getattr(self, "scope", None)
         if scope is not None:  # the upgrade was accepted by the handshake layer
             scope["extensions"][EXTENSION] = self.hooks
+            self.surface = SURFACES.get(scope["path"], "other")
+            if self.metrics is not None:
+                self.metrics.opened(self.surface)
 
     def handle_ping(self) -> None:
         super().handle_ping()
@@ -59,6 +85,48 @@ class HookedWebSocketProtocol(WebSocketsSansIOProtocol):
             self.handle_parser_exception()  # tells the application, sends the close, drops the transport
             return
         super().send_receive_event_to_app()
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        if self.stall_timer is None:
+            self.stall_timer = self.loop.call_later(self.send_stall_seconds, self._stalled)
+
+    def resume_writing(self) -> None:
+        self._cancel_stall()
+        super().resume_writing()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_stall()
+        if self.metrics is not None and self.surface is not None:
+            sent = self.conn.close_sent
+            self.metrics.websocket_closed(self.surface, sent.code if sent is not None else 1006)
+        super().connection_lost(exc)
+
+    def _cancel_stall(self) -> None:
+        if self.stall_timer is not None:
+            self.stall_timer.cancel()
+            self.stall_timer = None
+
+    def _stalled(self) -> None:
+        self.stall_timer = None
+        if self.disconnected or self.transport.is_closing():
+            return
+        log.info("the peer does not read: closing the connection", extra={"code": POLICY_VIOLATION})
+        if not self.close_sent:
+            self.conn.send_close(POLICY_VIOLATION, NOT_READING)
+            self.transport.write(b"".join(self.conn.data_to_send()))
+            self.close_sent = True
+        self.queue.put_nowait(
+            {"type": "websocket.disconnect", "code": POLICY_VIOLATION, "reason": NOT_READING}
+        )
+        # Waiting sends fail now, as after a disconnect; the peer still gets the close frame if it
+        # reads before the close timeout, after which the socket is dropped (a close would wait
+        # for the unread buffer to drain, for ever).
+        self.disconnected = True
+        self.writable.set()
+        if self.close_timer is not None:
+            self.close_timer.cancel()
+        self.close_timer = self.loop.call_later(self.close_timeout, self.transport.abort)
 
     def shutdown(self) -> None:
         hooks: ConnectionHooks | None = getattr(self, "hooks", None)
@@ -80,3 +148,10 @@ def _is_utf8(frames: list[bytes]) -> bool:
     except UnicodeDecodeError:
         return False
     return True
+
+
+def websocket_protocol(limits: Limits, metrics: Metrics | None = None) -> type[HookedWebSocketProtocol]:
+    """The protocol class for `uvicorn.Config(ws=...)` with `limits`' send stall timeout, counting
+    connections and closes in `metrics`."""
+    settings = {"send_stall_seconds": limits.send_stall_seconds, "metrics": metrics}
+    return type("HookedWebSocketProtocol", (HookedWebSocketProtocol,), settings)

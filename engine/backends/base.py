@@ -21,6 +21,7 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, overload
 
 import orjson
@@ -37,6 +38,7 @@ from session_engine.engine.backends.prepared import (
     Rows,
     compile_statement,
 )
+from session_engine.engine.errors import BackupUnsupported
 
 if TYPE_CHECKING:
     from session_engine.engine.projections.base import Bulk, ProjectionContext
@@ -244,6 +246,22 @@ class Backend(ABC):
                 )
             _UPSERTS[cache_key] = statement
         return statement
+
+    # -- backups --------------------------------------------------------------------------------
+    def backup(self, reader: sa.Engine, target: Path) -> None:
+        """Copy the whole database, consistent as of one instant, into the new file `target` while
+        writers go on. Raises `BackupUnsupported` (with the database's own way) where there is none."""
+        raise BackupUnsupported(f"{type(self).__name__} has no file backup")
+
+    # -- point reads on the event loop (`inline_point_reads`) ----------------------------------
+    def inline_reader(self, reader: sa.Engine) -> Connection:
+        """The connection point reads use on the event loop: one that never waits for a lock there
+        (a wait would freeze every connection the loop serves). Only when `inline_point_reads`."""
+        raise NotImplementedError(f"{type(self).__name__} runs no reads on the event loop")
+
+    def busy(self, error: sa.exc.DBAPIError) -> bool:
+        """True when `error` says the database was locked: the read may be retried, waiting."""
+        return False
 
     # -- the log ------------------------------------------------------------------------------
     @abstractmethod

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -33,6 +34,7 @@ from session_engine.engine.backends.base import (
     register,
 )
 from session_engine.engine.backends.prepared import Prepared
+from session_engine.engine.errors import BackupUnsupported
 from session_engine.engine.log.schema import events
 
 if TYPE_CHECKING:
@@ -116,6 +118,15 @@ class PostgresBackend(Backend):
 
     def insert(self, table: sa.Table) -> Any:
         return postgresql.insert(table)
+
+    # -- backups ----------------------------------------------------------------------------
+    def backup(self, reader: sa.Engine, target: Path) -> None:
+        raise BackupUnsupported(
+            "PostgreSQL is backed up with its own tools, consistent while writers go on: "
+            f"`pg_dump --format=custom --file {target} {self.url.database}`, restored into an empty "
+            "database with `pg_restore --dbname NEW FILE`, then `session-engine verify -d URL` "
+            "checks the restored read models against the log (specs/operations.md)"
+        )
 
     # -- the log ------------------------------------------------------------------------------
     def lock_log(self, connection: Connection) -> None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import sqlite3
 import tempfile
 from collections.abc import Iterator, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -36,6 +38,8 @@ if TYPE_CHECKING:
     from session_engine.engine.projections.base import Bulk, ProjectionContext
 
 WAL_CHECKPOINT_PAGES = 10_000
+_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
+"""SQLite's primary result codes for a lock held elsewhere (extended codes keep them in the low byte)."""
 """The writer checkpoints SQLite's WAL once it holds this many pages (40 MiB at 4 KiB pages).
 
 SQLite's default, 1,000, checkpoints every few group commits of 64 sessions, and each checkpoint
@@ -138,6 +142,31 @@ class SqliteBackend(Backend):
 
     def insert(self, table: sa.Table) -> Any:
         return sqlite.insert(table)
+
+    # -- backups ----------------------------------------------------------------------------
+    def backup(self, reader: sa.Engine, target: Path) -> None:
+        """SQLite's online backup API: pages copied in steps, restarted when a write lands in
+        between (so a busy writer makes it take longer, never inconsistent). The copy is a plain
+        database file: WAL content included, nothing to replay."""
+        with reader.connect() as connection, driver.driver(connection) as source:
+            copy = sqlite3.connect(target)
+            try:
+                source.backup(copy)
+            finally:
+                copy.close()
+
+    # -- point reads on the event loop -------------------------------------------------------
+    def inline_reader(self, reader: sa.Engine) -> Connection:
+        """A read connection with no busy timeout: a WAL reader rarely meets a lock (another process
+        holding the file exclusively, a file that could not enter WAL mode, a recovery), and when
+        it does it answers SQLITE_BUSY at once rather than holding the event loop for 30 s."""
+        connection = reader.connect()
+        driver.execute(connection, "PRAGMA busy_timeout=0")
+        return connection
+
+    def busy(self, error: sa.exc.DBAPIError) -> bool:
+        code = getattr(error.orig, "sqlite_errorcode", None)
+        return isinstance(code, int) and code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)
 
     # -- the log ------------------------------------------------------------------------------
     def lock_log(self, connection: Connection) -> None:

@@ -47,6 +47,8 @@ class SubscriptionHub:
         make, and the head moves with every commit)."""
         self._poll_interval = poll_interval
         self.head = 0
+        self.followers = 0
+        """Subscriptions following the log now (metrics)."""
 
     def published(self, events: list[RecordedEvent]) -> None:
         """This process committed `events` (called on the event loop, in commit order)."""
@@ -79,6 +81,14 @@ class SubscriptionHub:
         """Every event after `after`, forever: catch-up first, then live."""
         position = after
         wanted = event_filter or EventFilter()
+        self.followers += 1
+        try:
+            async for event in self._follow(position, wanted, page):
+                yield event
+        finally:
+            self.followers -= 1
+
+    async def _follow(self, position: int, wanted: EventFilter, page: int) -> AsyncIterator[RecordedEvent]:
         while True:
             changed = self._changed
             if changed is None:  # taken before the head is read: a move after that sets it

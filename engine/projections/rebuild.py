@@ -12,7 +12,7 @@ from session_engine.engine.backends import Backend, Scratch
 from session_engine.engine.events import EventRegistry
 from session_engine.engine.log import reads
 from session_engine.engine.projections.base import Projection, ProjectionContext
-from session_engine.engine.projections.registry import ProjectionSet, write_checkpoint
+from session_engine.engine.projections.registry import ProjectionSet, read_checkpoints, write_checkpoint
 
 Progress = Callable[[int], None]
 REPLAY_PAGE = 20_000
@@ -105,10 +105,14 @@ def catch_up(
     backend: Backend,
     registry: EventRegistry,
     projections: ProjectionSet,
-    checkpoints: dict[str, tuple[int, int]],
 ) -> dict[str, str]:
-    """Bring every projection level with the log: rebuild new or re-versioned ones, replay lagging ones."""
+    """Bring every projection level with the log: rebuild new or re-versioned ones, replay lagging ones.
+
+    The checkpoints are read after the log lock is granted: read before it, they can be older than
+    the rows another process's writer projected meanwhile, whose replay would then collide.
+    """
     backend.lock_log(connection)
+    checkpoints = read_checkpoints(connection)
     upto = reads.head(connection)
     done: dict[str, str] = {}
     if any(checkpoints.get(p.name, (0, 0)) != (upto, p.version) for p in projections):

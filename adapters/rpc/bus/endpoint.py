@@ -1,7 +1,8 @@
 """The `/bus` ASGI endpoint: authenticate, announce subjects, serve requests, push subscribed events.
 
 Requests run concurrently (responses are matched by `correlationId`), at most `MAX_IN_FLIGHT` per
-connection; reading stops while that many are running, which is the connection's back-pressure.
+connection, each counted until its answer is written: reading stops while that many are running or
+waiting for a peer that does not read, which bounds the answers a connection holds.
 Engine calls are shielded: a timeout answers the peer but never cancels a write half-way, and a
 closing connection lets its in-flight requests finish first.
 """
@@ -253,19 +254,23 @@ class BusConnection:
         finished = anyio.Event()
         assert self.tasks is not None
         self.tasks.start_soon(self._work, request, answers, finished)
-        with anyio.move_on_after(budget):
-            await finished.wait()
-        if answers:
-            await self.send_text(answers[0])
-            return
-        await self.send_text(
-            wire.error_response(
-                request.correlationId,
-                "request timed out; a write may still complete",
-                ErrorCode.TIMEOUT,
-                subject=request.full_subject,
+        try:
+            with anyio.move_on_after(budget):
+                await finished.wait()
+            if answers:
+                await self.send_text(answers[0])
+                return
+            await self.send_text(
+                wire.error_response(
+                    request.correlationId,
+                    "request timed out; a write may still complete",
+                    ErrorCode.TIMEOUT,
+                    subject=request.full_subject,
+                )
             )
-        )
+            await finished.wait()  # the slot counts the work too, answered or not
+        finally:
+            self.slots.release()
 
     async def _work(self, request: Request, answers: list[str], finished: anyio.Event) -> None:
         try:
@@ -273,7 +278,6 @@ class BusConnection:
                 answers.append(await route(self.engine, self.tenant.namespace, request, actor=self.peer))
         finally:
             finished.set()
-            self.slots.release()
 
     # -- events ------------------------------------------------------------------------------------
     def _subscribe(self, subjects: dict[str, list[int]]) -> None:

@@ -1,0 +1,114 @@
+"""`GET /metrics`: the server's counters in Prometheus' text format (`prometheus-client`).
+
+One registry per app (a process may serve several apps: the tests do). Write-path figures come
+from the engine's batch reports (`Engine.observe_batches`), the rest is read when scraped. The
+table of metrics is in `specs/operations.md`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from starlette.requests import Request
+from starlette.responses import Response
+
+from session_engine.engine import Engine
+from session_engine.engine.writes import BatchReport
+
+SURFACES = {"/ws": "websocket", "/rpc": "jsonrpc", "/bus": "bus"}
+"""A websocket's surface by its path (any other path: `other`)."""
+BATCH_SIZES = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
+COMMIT_SECONDS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class Metrics:
+    """One app's metrics; `engine` gives the open engine (None before start-up and after shutdown)."""
+
+    def __init__(self, engine: Callable[[], Engine | None]) -> None:
+        self.registry = registry = CollectorRegistry()
+        self.commands = Counter(
+            "session_engine_commands",
+            "Commands run, by command and outcome.",
+            ["command", "outcome"],
+            registry=registry,
+        )
+        self.events = Counter(
+            "session_engine_events_appended", "Events appended to the log.", registry=registry
+        )
+        self.batch_size = Histogram(
+            "session_engine_batch_size", "Commands per write batch.", buckets=BATCH_SIZES, registry=registry
+        )
+        self.commit_seconds = Histogram(
+            "session_engine_commit_seconds",
+            "Time from a batch's start to its commit, on the writer thread.",
+            buckets=COMMIT_SECONDS,
+            registry=registry,
+        )
+        head = Gauge(
+            "session_engine_log_head", "The log's head position as this process knows it.", registry=registry
+        )
+        head.set_function(lambda: float(self._head(engine)))
+        pending = Gauge(
+            "session_engine_pending_writes",
+            "Commands submitted, not yet answered: the write queue's depth, the committing batch included.",
+            registry=registry,
+        )
+        pending.set_function(lambda: float(self._read(engine, lambda e: e.pending_writes)))
+        followers = Gauge(
+            "session_engine_subscriptions",
+            "Subscriptions following the log, on every surface.",
+            registry=registry,
+        )
+        followers.set_function(lambda: float(self._read(engine, lambda e: e.hub.followers)))
+
+        self.connections = Gauge(
+            "session_engine_open_connections",
+            "Open connections by surface: http (before any upgrade), websocket (/ws), jsonrpc (/rpc), bus.",
+            ["surface"],
+            registry=registry,
+        )
+        self.closes = Counter(
+            "session_engine_websocket_closes",
+            "Websocket connections ended, by surface and the close code the server sent (1006: none).",
+            ["surface", "code"],
+            registry=registry,
+        )
+
+    def opened(self, surface: str) -> None:
+        self.connections.labels(surface).inc()
+
+    def closed(self, surface: str) -> None:
+        self.connections.labels(surface).dec()
+
+    def websocket_closed(self, surface: str, code: int) -> None:
+        self.closed(surface)
+        self.closes.labels(surface, str(code)).inc()
+
+    @staticmethod
+    def _head(engine: Callable[[], Engine | None]) -> int:
+        open_engine = engine()
+        return 0 if open_engine is None else open_engine.hub.head
+
+    @staticmethod
+    def _read(engine: Callable[[], Engine | None], figure: Callable[[Engine], int]) -> int:
+        open_engine = engine()
+        return 0 if open_engine is None else figure(open_engine)
+
+    def observe(self, report: BatchReport) -> None:
+        """An `Engine.observe_batches` observer (on the event loop, once per batch)."""
+        for command, outcome in report.commands:
+            self.commands.labels(command, outcome).inc()
+        self.events.inc(report.events)
+        self.batch_size.observe(len(report.commands))
+        self.commit_seconds.observe(report.seconds)
+
+    async def endpoint(self, request: Request) -> Response:
+        return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
