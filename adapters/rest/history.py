@@ -75,6 +75,32 @@ SessionStateOut = _for_tenant(SessionState, "SessionStateOut")
 StateDiffOut = _for_tenant(StateDiff, "StateDiffOut")
 
 
+class HistoryEntryOut(BaseModel):
+    version: int
+    position: int
+    type: str
+    recorded_at: str
+    metadata: dict[str, Any]
+    summary: str = Field(
+        description="One line: the event type and its data's first fields (as the CLI prints)."
+    )
+
+
+class HistoryPage(BaseModel):
+    entries: list[HistoryEntryOut]
+    next_version: int | None = Field(description="`from_version` of the next page; null at the end.")
+
+
+class ChainOut(BaseModel):
+    intact: bool = Field(description="No stored event breaks the chain.")
+    head: int = Field(description="The last position the chain reached intact.")
+    head_hash: str = Field(
+        description="The hash there (hex): an anchor for `session-engine verify --expect-head`."
+    )
+    broken_at: int | None = Field(description="The first position that breaks the chain (null: none).")
+    reason: str | None = Field(description="Why it breaks there (null: it does not).")
+
+
 class SessionActivityOut(BaseModel):
     session_id: str
     version: int = Field(description="Its events so far.")
@@ -125,6 +151,54 @@ async def session_events(
     more = len(events) == size
     return _json(
         {"events": [event_json(e) for e in events], "next_version": events[-1].version + 1 if more else None}
+    )
+
+
+@router.get(
+    "/sessions/{session_id:seg}/history",
+    response_model=HistoryPage,
+    summary="A session's events as one-line summaries (what the audit console's timeline shows)",
+)
+async def session_history(
+    session_id: str,
+    request: Request,
+    who: CallerDep,
+    from_version: Annotated[int, Query(ge=1)] = 1,
+    limit: PageLimit = 100,
+    types: Types = None,
+    revision_id: Revision = None,
+) -> Response:
+    refuse_nul("session_id", session_id)
+    refuse_nul("type", types)
+    size = _cap(request, limit)
+    stream = _stream(who, session_id, revision_id)
+    entries = await who.engine.history(
+        who.namespace, stream, from_version=from_version, limit=size, types=types
+    )
+    more = len(entries) == size
+    return _json(
+        {
+            "entries": [entry.model_dump(mode="json") for entry in entries],
+            "next_version": entries[-1].version + 1 if more else None,
+        }
+    )
+
+
+@router.get(
+    "/chain",
+    response_model=ChainOut,
+    summary="The log's hash chain recomputed now (one chain over every tenant's events; reads the whole log)",
+)
+async def chain(who: CallerDep) -> Response:
+    found = await who.engine.verify_chain()
+    return _json(
+        {
+            "intact": found.ok,
+            "head": found.head,
+            "head_hash": found.head_hash.hex(),
+            "broken_at": found.broken_at,
+            "reason": found.reason or None,
+        }
     )
 
 

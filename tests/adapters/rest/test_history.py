@@ -36,6 +36,42 @@ def test_session_events_paged_and_filtered(acme: httpx.Client, sid: str) -> None
     assert acme.get("/api/sessions/never/events").json() == {"events": [], "next_version": None}
 
 
+def test_session_history_is_the_events_with_their_summaries(
+    acme: httpx.Client, globex: httpx.Client, sid: str
+) -> None:
+    client = DistriTs(acme)
+    for i in range(3):
+        client.set_session_value(sid, f"k{i}", i)
+    client.delete_session_value(sid, "k0")
+    DistriTs(globex).set_session_value(sid, "theirs", 1)
+    events = acme.get(f"/api/sessions/{sid}/events").json()["events"]
+    page = acme.get(f"/api/sessions/{sid}/history", params={"limit": 3}).json()
+    assert page["next_version"] == 4
+    entries = page["entries"] + acme.get(f"/api/sessions/{sid}/history?from_version=4").json()["entries"]
+    assert len(entries) == len(events) == 4
+    for entry, event in zip(entries, events, strict=True):
+        assert set(entry) == {"version", "position", "type", "recorded_at", "metadata", "summary"}
+        assert [entry[k] for k in ("version", "position", "type", "metadata")] == [
+            event[k] for k in ("version", "position", "type", "metadata")
+        ]
+        assert datetime.fromisoformat(entry["recorded_at"]) == datetime.fromisoformat(event["recorded_at"])
+    assert entries[0]["summary"].startswith('value_set key="k0", value=0')
+    deleted = entries[3]["type"]
+    only = acme.get(f"/api/sessions/{sid}/history", params={"type": deleted}).json()
+    assert [e["version"] for e in only["entries"]] == [4] and only["next_version"] is None
+    theirs = globex.get(f"/api/sessions/{sid}/history").json()["entries"]
+    assert [e["metadata"]["actor"] for e in theirs] == ["globex"]
+
+
+def test_chain_is_recomputed_for_any_tenant(acme: httpx.Client, globex: httpx.Client, sid: str) -> None:
+    DistriTs(acme).set_session_value(sid, "k", 1)
+    mine = acme.get(f"/api/sessions/{sid}/events").json()["events"][-1]["position"]
+    found = acme.get("/api/chain").json()
+    assert found["intact"] and found["broken_at"] is None and found["reason"] is None
+    assert found["head"] >= mine and len(bytes.fromhex(found["head_hash"])) == 32
+    assert globex.get("/api/chain").json()["head"] >= found["head"]  # one chain: the same log
+
+
 def test_log_from_a_position_stays_in_the_namespace(
     acme: httpx.Client, globex: httpx.Client, sid: str
 ) -> None:
