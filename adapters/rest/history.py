@@ -23,7 +23,8 @@ from session_engine.adapters.config import ServerConfig
 from session_engine.adapters.rest.auth import Caller, caller
 from session_engine.adapters.rest.errors import ApiError, ResourceError, responses
 from session_engine.adapters.rest.params import refuse_nul
-from session_engine.engine import RecordedEvent, SessionState, StateDiff, as_utc
+from session_engine.engine import Engine, RecordedEvent, SessionState, StateDiff, as_utc
+from session_engine.engine.log.chain import ChainCheck
 
 router = APIRouter(prefix="/api", tags=["history"], responses=responses(ResourceError, 400, 401, 404, 500))
 CallerDep = Annotated[Caller, Depends(caller)]
@@ -184,13 +185,44 @@ async def session_history(
     )
 
 
+class SharedScan:
+    """One chain scan at a time for the whole server: any tenant may ask, and a scan reads every
+    tenant's events, so callers that ask while one runs share its outcome (never an older one)."""
+
+    def __init__(self) -> None:
+        self._running: tuple[anyio.Event, list[ChainCheck | Exception]] | None = None
+
+    async def run(self, engine: Engine) -> ChainCheck:
+        if self._running is None:
+            done, outcome = self._running = (anyio.Event(), [])
+            try:
+                outcome.append(await engine.verify_chain())
+            except Exception as error:
+                outcome.append(error)
+                raise
+            finally:
+                self._running = None
+                done.set()
+        else:
+            done, outcome = self._running
+            await done.wait()
+            if not outcome:  # the caller that ran it went away (cancelled): scan again
+                return await self.run(engine)
+        if isinstance(outcome[0], Exception):
+            raise outcome[0]
+        return outcome[0]
+
+
 @router.get(
     "/chain",
     response_model=ChainOut,
     summary="The log's hash chain recomputed now (one chain over every tenant's events; reads the whole log)",
 )
-async def chain(who: CallerDep) -> Response:
-    found = await who.engine.verify_chain()
+async def chain(request: Request, who: CallerDep) -> Response:
+    scans: SharedScan | None = getattr(request.app.state, "chain_scan", None)
+    if scans is None:
+        scans = request.app.state.chain_scan = SharedScan()
+    found = await scans.run(who.engine)
     return _json(
         {
             "intact": found.ok,

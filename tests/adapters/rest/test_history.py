@@ -179,3 +179,35 @@ def test_sessions_newest_activity_first_in_pages_and_namespace(
     ids = [s["session_id"] for s in rest["sessions"]]
     assert ids[0] == mine[1] and f"{sid}-theirs" not in ids and not set(ids) & {mine[0], mine[2]}
     assert acme.get("/api/sessions", params={"after": 0}).status_code == 400
+
+
+def test_concurrent_chain_requests_share_one_scan() -> None:
+    """A scan reads every tenant's events: callers asking while one runs wait for it, not start more."""
+    import anyio
+
+    from session_engine.adapters.rest.history import SharedScan
+    from session_engine.engine.log.chain import GENESIS, ChainCheck
+
+    class CountingEngine:
+        scans = 0
+
+        async def verify_chain(self) -> ChainCheck:
+            self.scans += 1
+            await anyio.sleep(0.05)
+            return ChainCheck(self.scans, GENESIS)
+
+    async def main() -> tuple[int, list[int]]:
+        shared, engine = SharedScan(), CountingEngine()
+        heads: list[int] = []
+
+        async def ask() -> None:
+            heads.append((await shared.run(engine)).head)  # type: ignore[arg-type]
+
+        async with anyio.create_task_group() as tasks:
+            for _ in range(5):
+                tasks.start_soon(ask)
+        heads.append((await shared.run(engine)).head)  # type: ignore[arg-type]  # after: a new scan
+        return engine.scans, heads
+
+    scans, heads = anyio.run(main)
+    assert scans == 2 and heads == [1, 1, 1, 1, 1, 2]
