@@ -25,6 +25,20 @@ RECREATES = frozenset({SESSION_RECREATED, "session_record_set"})
 """Event types that bring a deleted session back: the explicit recreate, and a records `set`
 (its protocols' create: a `set` after a delete makes a fresh record)."""
 
+REMOVES = frozenset(
+    {
+        "value_deleted",
+        "values_cleared",
+        "user_parts_cleared",
+        "values_expired",
+        "connection_session_disconnected",
+        "connection_session_ended",
+        "objects.object_deleted",
+    }
+)
+"""Event types that only take something away: recorded in a deleted session too (removing what a
+deleted session still holds, or its connection going away, brings nothing back)."""
+
 _MARKS = sorted(DELETES | RECREATES)
 _last_mark = (
     sa.select(events.c.type)
@@ -46,6 +60,11 @@ def deleted_after(deleted: bool, event_types: list[str]) -> bool:
         elif event_type in RECREATES:
             deleted = False
     return deleted
+
+
+def allowed_when_deleted(event_types: list[str]) -> bool:
+    """Whether these events may be recorded in a deleted session without a `session_recreated`."""
+    return event_types[0] in RECREATES or all(t in DELETES or t in REMOVES for t in event_types)
 
 
 def is_deleted(connection: Connection, namespace: str, stream: str) -> bool:

@@ -206,12 +206,12 @@ class UnitOfWork:
     def _alive(
         self, command: Command, key: tuple[str, str], events: Sequence[NewEvent | DomainEvent]
     ) -> Sequence[NewEvent | DomainEvent]:
-        """The events to record in a deleted session: refused, unless they delete or recreate it
-        themselves or the command asks to recreate it (then a `session_recreated` event goes
-        first). The one place deletes stay deleted, whichever domain or adapter decided them."""
-        first = events[0]
-        first_type = first.type if isinstance(first, NewEvent) else first.event_type
-        if first_type in lifecycle.DELETES or first_type in lifecycle.RECREATES:
+        """The events to record in a deleted session: refused, unless they recreate it or only
+        remove things (`lifecycle.REMOVES`), or the command asks to recreate it (then a
+        `session_recreated` event goes first). The one place deletes stay deleted, whichever
+        domain or adapter decided them."""
+        types = [event.type if isinstance(event, NewEvent) else event.event_type for event in events]
+        if lifecycle.allowed_when_deleted(types):
             return events
         if command.recreate:
             return [lifecycle.recreated(), *events]
