@@ -28,7 +28,7 @@ from session_engine.adapters.rest.bodies import parse_model
 from session_engine.adapters.rest.errors import ApiError, DistriError, responses
 from session_engine.adapters.rest.schema import json_body
 
-router = APIRouter(tags=["distri"], responses=responses(DistriError, 400, 401, 404, 413, 500))
+router = APIRouter(tags=["distri"], responses=responses(DistriError, 400, 401, 404, 410, 413, 500))
 CallerDep = Annotated[Caller, Depends(caller)]
 JSON = "application/json"
 _RFC3339 = re.compile(r"^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})$")
