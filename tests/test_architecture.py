@@ -137,7 +137,7 @@ WIRE_WORDS = (
 
 WIRE_PARTS = ("values", "records", "objects")
 """The engine's parts held against `WIRE_WORDS` one by one; "" is everything else."""
-WIRE_NOT_YET = {"objects"}
+WIRE_NOT_YET: set[str] = set()
 """Parts that still speak a protocol (issue #17, item 1); each leaves this set when it is cleaned."""
 
 
