@@ -18,10 +18,12 @@ import anyio
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
+from session_engine.adapters import asyncapi
 from session_engine.adapters.config import ServerConfig
+from session_engine.adapters.console import console_routes
 from session_engine.adapters.http_transport import timed_protocol
 from session_engine.adapters.logs import redact_credentials
 from session_engine.adapters.metrics import Metrics
@@ -85,8 +87,15 @@ def create_app(engine_url: str | None, config: ServerConfig, **engine_options: A
             )
         return JSONResponse({"status": "ready", "head": head})
 
+    protocols = asyncapi.document_bytes()
+
+    async def asyncapi_json(request: Request) -> Response:
+        """The websocket, bus and JSON-RPC surfaces as an AsyncAPI document (REST's is /openapi.json)."""
+        return Response(protocols, media_type="application/json")
+
     app = Starlette(
         routes=[
+            Route("/asyncapi.json", asyncapi_json, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics.endpoint, methods=["GET"]),
@@ -94,6 +103,7 @@ def create_app(engine_url: str | None, config: ServerConfig, **engine_options: A
             WebSocketRoute("/bus", BusAdapter(config)),
             WebSocketRoute("/rpc", JsonRpcWebsocket(config).serve),
             Route("/rpc", JsonRpcHttp(config).serve, methods=["POST"]),
+            *console_routes(config),
         ],
         lifespan=lifespan,
     )

@@ -12,6 +12,9 @@ the engine) is the same whatever the number of appends: run twice and divide the
     # instructions per append = (Ir of large - Ir of small) / (12800 - 1280)
     # (Ir: the "summary:" line of each file, or `callgrind_annotate FILE | head`)
 
+`--writers 1` measures a lone writer's path instead: a batch, a commit and two thread hand-offs
+per append.
+
 `--values` does the same with value sets (`engine.values.set`, eight keys per session, no TTL):
 the write path with a decision that reads the read model.
 
@@ -30,20 +33,20 @@ from session_engine.engine import Engine, NewEvent
 WRITERS = 64
 
 
-async def appends(url: str, total: int, values: bool = False) -> dict[str, int]:
+async def appends(url: str, total: int, values: bool = False, writers: int = WRITERS) -> dict[str, int]:
     data = payload()
     async with Engine.open(url, durability="off") as engine:
 
         async def writer(i: int) -> None:
             stream = f"session-{i}"
-            for n in range(total // WRITERS):
+            for n in range(total // writers):
                 if values:
                     await engine.values.set("bench", stream, f"key-{n % 8}", data)
                 else:
                     await engine.append("bench", stream, [NewEvent("noted", data)])
 
         async with anyio.create_task_group() as tasks:
-            for i in range(WRITERS):
+            for i in range(writers):
                 tasks.start_soon(writer, i)
         return engine.stats
 
@@ -54,12 +57,15 @@ def main() -> None:
     )
     parser.add_argument("--appends", type=int, default=12_800, help=f"a multiple of {WRITERS}")
     parser.add_argument("--values", action="store_true", help="value sets instead of raw appends")
+    parser.add_argument(
+        "--writers", type=int, default=WRITERS, help="concurrent writers (1: a lone writer's path)"
+    )
     args = parser.parse_args()
-    total = args.appends - args.appends % WRITERS
+    total = args.appends - args.appends % args.writers
     with sqlite_database() as url:
-        stats = anyio.run(appends, url, total, args.values)
+        stats = anyio.run(appends, url, total, args.values, args.writers)
     print(
-        f"{total} appends by {WRITERS} writers in {stats['batches']} batches. Instructions per append:"
+        f"{total} appends by {args.writers} writers in {stats['batches']} batches. Instructions per append:"
         f" (Ir of this run - Ir of a run with fewer appends) / ({total} - those appends)"
     )
 

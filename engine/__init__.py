@@ -9,6 +9,7 @@ from session_engine.engine.errors import (
     EngineError,
     LimitExceeded,
     NotFound,
+    SessionDeleted,
     ValidationFailed,
     WrongExpectedVersion,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "RecordedEvent",
     "SessionActivity",
     "SessionAsOf",
+    "SessionDeleted",
     "SessionState",
     "SessionsPage",
     "StateDiff",

@@ -38,6 +38,8 @@ class Command:
     stream: str
     idempotency_key: str | None = None
     metadata: Metadata = field(default_factory=Metadata)
+    recreate: bool = False
+    """Write even when the session was deleted, bringing it back (`specs/lifecycle.md`)."""
 
 
 @quick_init

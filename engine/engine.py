@@ -205,8 +205,10 @@ class Engine:
         expected_version: ExpectedVersion = ANY,
         idempotency_key: str | None = None,
         metadata: Metadata | Mapping[str, Any] | None = None,
+        recreate: bool = False,
     ) -> AppendResult:
-        """Append events to a stream. Raises `WrongExpectedVersion` when `expected_version` is stale.
+        """Append events to a stream. Raises `WrongExpectedVersion` when `expected_version` is stale,
+        `SessionDeleted` when the session was deleted and `recreate` is false (`specs/lifecycle.md`).
 
         `metadata`: a `Metadata` or a mapping of its fields (`{"actor": "x"}`); anything else is
         refused at the call (`ValidationFailed`)."""
@@ -221,6 +223,7 @@ class Engine:
                 expected_version=expected_version,
                 idempotency_key=idempotency_key,
                 metadata=metadata,
+                recreate=recreate,
             ),
             answer_append=True,
         )

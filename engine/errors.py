@@ -54,3 +54,17 @@ class BackupUnsupported(EngineError):
     """This database is backed up with its own tools; the message says how."""
 
     code = "backup_unsupported"
+
+
+class SessionDeleted(NotFound):
+    """The session was deleted: a write to it is refused until a caller recreates it explicitly
+    (`specs/lifecycle.md`), so a late write cannot bring it back."""
+
+    code = "session_deleted"
+
+    def __init__(self, namespace: str, stream: str) -> None:
+        self.namespace = namespace
+        self.stream = stream
+        super().__init__(
+            f"session {namespace}/{stream} was deleted; writing to it again needs an explicit recreate"
+        )

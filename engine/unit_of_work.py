@@ -16,9 +16,10 @@ import orjson
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import Executable
 
+from session_engine.engine import lifecycle
 from session_engine.engine.backends import Backend, Prepared, Query, Rows
 from session_engine.engine.commands import Command
-from session_engine.engine.errors import ValidationFailed, WrongExpectedVersion
+from session_engine.engine.errors import SessionDeleted, ValidationFailed, WrongExpectedVersion
 from session_engine.engine.events import DomainEvent, EventRegistry
 from session_engine.engine.ids import check_id
 from session_engine.engine.log import reads
@@ -45,6 +46,9 @@ class StreamVersions:
         self._size = size
         self._versions: dict[tuple[str, str], int] = {}
         self.get = self._versions.get
+        self._deleted: dict[tuple[str, str], bool] = {}
+        """Whether each stream's session is deleted (`engine/lifecycle.py`), cached like versions."""
+        self.deleted = self._deleted.get
 
     def update(self, changes: dict[tuple[str, str], int]) -> None:
         versions = self._versions
@@ -53,8 +57,14 @@ class StreamVersions:
             for key in list(itertools.islice(versions, len(versions) - self._size // 2)):
                 del versions[key]
 
+    def update_deleted(self, changes: dict[tuple[str, str], bool]) -> None:
+        if len(self._deleted) + len(changes) > self._size:
+            self._deleted.clear()
+        self._deleted.update(changes)
+
     def clear(self) -> None:
         self._versions.clear()
+        self._deleted.clear()
 
 
 class UnitOfWork:
@@ -84,6 +94,7 @@ class UnitOfWork:
         self._projections = projections
         self._versions = versions
         self._staged_versions: dict[tuple[str, str], int] = {}
+        self._staged_deleted: dict[tuple[str, str], bool] = {}
         self._staged_keys: dict[tuple[str, str, str], list[RecordedEvent]] = {}
         self._rows: list[tuple[Any, ...]] = []
         # Rows go to the driver in their stored form: SQLAlchemy's per-row bind processing costs
@@ -167,14 +178,44 @@ class UnitOfWork:
             raise WrongExpectedVersion(command.namespace, command.stream, expected, current)
         if not events:
             return []
+        deleted = self._is_deleted(stream_key, current)
+        if deleted:
+            events = self._alive(command, stream_key, events)
         rows, recorded, last_hash = self._encode(command, events, current)
         try:
             self._stage(command, stream_key, rows, recorded)
+            after = lifecycle.deleted_after(deleted, [event.type for event in recorded])
+            if after is not deleted:
+                self._staged_deleted[stream_key] = after
             self.head_hash = last_hash
         except BaseException as error:
             # Something is half-written: only rolling back the whole transaction undoes it.
             raise HalfWritten(error) from error
         return recorded
+
+    def _is_deleted(self, key: tuple[str, str], version: int) -> bool:
+        deleted = self._staged_deleted.get(key)
+        if deleted is None:
+            deleted = self._versions.deleted(key)
+            if deleted is None:
+                # A stream with no events was never deleted: new sessions cost no read.
+                deleted = version > 0 and lifecycle.is_deleted(self.connection, *key)
+                self._staged_deleted[key] = deleted
+        return deleted
+
+    def _alive(
+        self, command: Command, key: tuple[str, str], events: Sequence[NewEvent | DomainEvent]
+    ) -> Sequence[NewEvent | DomainEvent]:
+        """The events to record in a deleted session: refused, unless they recreate it or only
+        remove things (`lifecycle.REMOVES`), or the command asks to recreate it (then a
+        `session_recreated` event goes first). The one place deletes stay deleted, whichever
+        domain or adapter decided them."""
+        types = [event.type if isinstance(event, NewEvent) else event.event_type for event in events]
+        if lifecycle.allowed_when_deleted(types):
+            return events
+        if command.recreate:
+            return [lifecycle.recreated(), *events]
+        raise SessionDeleted(*key)
 
     def _encode(
         self, command: Command, events: Sequence[NewEvent | DomainEvent], version: int
@@ -265,8 +306,10 @@ class UnitOfWork:
             self._deferred_streams.add(stream_key)
         self.recorded.extend(recorded)
 
-    def finish(self, advance: CheckpointAdvance) -> None:
-        """Write the staged events, the projections' pending writes and their checkpoints."""
+    def finish(self, advance: CheckpointAdvance, *, commit: bool = False) -> None:
+        """Write the staged events, the projections' pending writes and their checkpoints; with
+        `commit`, commit them in the same round trip where the backend can (`commit_in_pipeline`):
+        the caller still calls `commit`, which then finds nothing left where it was done here."""
         backend = self.backend
         if self._deferred:
             self._apply_deferred()
@@ -282,9 +325,13 @@ class UnitOfWork:
                     backend.insert_events(self.connection, self._rows)
                 advance(self.connection, self.head)
                 backend.notify(self.connection, self.head)
+            if commit:
+                backend.commit_in_pipeline(self.connection)
 
     def committed(self) -> None:
         self._versions.update(self._staged_versions)
+        if self._staged_deleted:
+            self._versions.update_deleted(self._staged_deleted)
 
 
 class DeferredFailed(Exception):

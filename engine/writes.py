@@ -352,8 +352,9 @@ class Committer:
             )
             for pending in batch:
                 self._run_one(unit, pending)
-            unit.finish(self._advance)
+            # Before `finish`: on PostgreSQL it may commit, and the NOTIFY up to this head is ours.
             self.committing = unit.head
+            unit.finish(self._advance, commit=True)
             connection.commit()
         except BaseException:
             self.committing = self._known_head or 0  # nothing was committed: nothing to skip

@@ -55,6 +55,8 @@ def test_the_wheel_installs_one_name_and_the_documents_its_help_names(tmp_path: 
         assert f"session_engine/specs/{document}.md" in names
     shipped = {name.removeprefix("session_engine/specs/") for name in names if "/specs/" in name}
     assert {path.name for path in (ROOT / "specs").glob("*.md")} <= shipped
+    console = ROOT / "adapters" / "console" / "static"  # the console's page is served from the package
+    assert {f"session_engine/adapters/console/static/{path.name}" for path in console.iterdir()} <= set(names)
 
 
 def test_docs_prints_a_shipped_document() -> None:

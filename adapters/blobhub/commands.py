@@ -31,6 +31,11 @@ from session_engine.adapters.blobhub.documents import (
     QuerySessionGraph,
     UploadSessionObject,
     answer,
+    item_document,
+    item_list_document,
+    object_document,
+    object_list_document,
+    summary_document,
 )
 from session_engine.adapters.blobhub.errors import CommandError, refusal
 from session_engine.engine import Engine, Metadata
@@ -48,15 +53,15 @@ it returns the engine's answer (`documents.answer` gives BlobHub's document of i
 
 
 async def _upload(o: ObjectsService, ns: str, b: UploadSessionObject, m: Metadata) -> dict[str, Any]:
-    return await o.upload(ns, b.session_id, b.alias, b.value, metadata=m)
+    return summary_document(await o.upload(ns, b.session_id, b.alias, b.value, metadata=m))
 
 
 async def _download(o: ObjectsService, ns: str, b: DownloadSessionObject, m: Metadata) -> dict[str, Any]:
-    return await o.download(ns, b.session_id, b.alias)
+    return object_document(await o.download(ns, b.session_id, b.alias))
 
 
 async def _list_objects(o: ObjectsService, ns: str, b: ListSessionObjects, m: Metadata) -> dict[str, Any]:
-    return await o.list_objects(ns, b.session_id, after=b.cursor, limit=b.limit)
+    return object_list_document(await o.list_objects(ns, b.session_id, after=b.cursor, limit=b.limit))
 
 
 async def _delete(o: ObjectsService, ns: str, b: DeleteSessionObject, m: Metadata) -> None:
@@ -65,17 +70,18 @@ async def _delete(o: ObjectsService, ns: str, b: DeleteSessionObject, m: Metadat
 
 
 async def _append(o: ObjectsService, ns: str, b: AppendSessionMessages, m: Metadata) -> dict[str, Any]:
-    return await o.append_messages(ns, b.session_id, b.alias, b.messages, metadata=m)
+    return summary_document(await o.append_messages(ns, b.session_id, b.alias, b.messages, metadata=m))
 
 
 async def _post_item(o: ObjectsService, ns: str, b: PostSessionThreadItem, m: Metadata) -> dict[str, Any]:
-    return await o.post_thread_item(
+    item = await o.post_thread_item(
         ns, b.session_id, b.alias, b.content, parent_id=b.parent_id, item_metadata=b.metadata, metadata=m
     )
+    return item_document(item)
 
 
 async def _list_items(o: ObjectsService, ns: str, b: ListSessionThreadItems, m: Metadata) -> dict[str, Any]:
-    return await o.list_thread_items(
+    page = await o.list_thread_items(
         ns,
         b.session_id,
         b.alias,
@@ -85,10 +91,11 @@ async def _list_items(o: ObjectsService, ns: str, b: ListSessionThreadItems, m: 
         limit=b.limit,
         cursor=b.cursor,
     )
+    return item_list_document(page)
 
 
 async def _get_item(o: ObjectsService, ns: str, b: GetSessionThreadItem, m: Metadata) -> dict[str, Any]:
-    return await o.get_thread_item(ns, b.session_id, b.alias, b.item_id)
+    return item_document(await o.get_thread_item(ns, b.session_id, b.alias, b.item_id))
 
 
 async def _mutate(o: ObjectsService, ns: str, b: ApplySessionGraphMutations, m: Metadata) -> dict[str, Any]:

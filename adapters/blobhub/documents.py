@@ -1,11 +1,22 @@
-"""BlobHub's wire shapes: one body model per command, validated at the edge. Payloads the engine
-checks by name (values, messages, content, operations, queries) stay `Any` here."""
+"""BlobHub's wire shapes: one body model per command, validated at the edge, and the documents
+the engine's answers become (`revision_id` is BlobHub's name for the engine's scope). Payloads the
+engine checks by name (values, messages, content, operations, queries) stay `Any` here."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal, cast, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from session_engine.engine.objects.answers import (
+    AppendSummary,
+    ItemPage,
+    ObjectPage,
+    ObjectSummary,
+    StoredObject,
+    ThreadItem,
+)
+from session_engine.engine.objects.state import iso
 
 
 class _Body(BaseModel):
@@ -154,3 +165,61 @@ def answer(command: str, result: Any) -> dict[str, Any]:
     if command in WRAPPED:
         return {WRAPPED[command]: result}
     return cast(dict[str, Any], result)
+
+
+def summary_document(summary: ObjectSummary) -> dict[str, Any]:
+    """An upload's or append's summary; an append adds `first_ordinal` and `count`."""
+    document: dict[str, Any] = {
+        "revision_id": summary.scope,
+        "session_id": summary.session_id,
+        "alias": summary.alias,
+        "type": summary.type,
+        "updated_at": iso(summary.updated_at),
+    }
+    if isinstance(summary, AppendSummary):
+        document.update(first_ordinal=summary.first_ordinal, count=summary.count)
+    return document
+
+
+def object_document(stored: StoredObject) -> dict[str, Any]:
+    """A downloaded session object."""
+    return {
+        "revision_id": stored.scope,
+        "session_id": stored.session_id,
+        "alias": stored.alias,
+        "updated_at": iso(stored.updated_at),
+        "value": stored.value,
+    }
+
+
+def object_list_document(page: ObjectPage) -> dict[str, Any]:
+    """`{objects: [{alias, type, updated_at}], cursor}`."""
+    return {
+        "objects": [
+            {"alias": o.alias, "type": o.type, "updated_at": iso(o.updated_at)} for o in page.objects
+        ],
+        "cursor": page.cursor,
+    }
+
+
+def item_document(item: ThreadItem) -> dict[str, Any]:
+    """A thread item; `parent_id` and `metadata` appear only when set."""
+    document: dict[str, Any] = {
+        "id": item.id,
+        "session_id": item.session_id,
+        "revision_id": item.scope,
+        "alias": item.alias,
+        "created_at": iso(item.created_at),
+        "user_id": item.user_id,
+        "content": item.content,
+    }
+    if item.parent_id is not None:
+        document["parent_id"] = item.parent_id
+    if item.metadata is not None:
+        document["metadata"] = item.metadata
+    return document
+
+
+def item_list_document(page: ItemPage) -> dict[str, Any]:
+    """`{items, cursor}`."""
+    return {"items": [item_document(item) for item in page.items], "cursor": page.cursor}

@@ -7,6 +7,7 @@ from session_engine.engine.errors import (
     EngineError,
     LimitExceeded,
     NotFound,
+    SessionDeleted,
     ValidationFailed,
     WrongExpectedVersion,
 )
@@ -28,6 +29,8 @@ class CommandError(Exception):
 
 def status_for(error: EngineError) -> int:
     """The HTTP status that fits an engine error (JSON-RPC uses it as its error code)."""
+    if isinstance(error, SessionDeleted):
+        return 410  # Gone: it existed, and a late write may not bring it back
     if isinstance(error, NotFound):
         return 404
     if isinstance(error, RevMismatch | ElementExists | WrongExpectedVersion):

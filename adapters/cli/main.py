@@ -19,6 +19,7 @@ import click
 import orjson
 from rich.table import Table
 
+from session_engine.adapters.cli.conformance import conformance
 from session_engine.adapters.cli.docs import docs
 from session_engine.adapters.cli.inspect import COMMANDS as INSPECT_VERBS
 from session_engine.adapters.cli.inspect import instant_option, whole_option
@@ -55,9 +56,7 @@ def migrate(database: str | None, as_json: bool) -> None:
     """Apply the schema migrations (the engine also does this when it opens)."""
     applied = migrate_database(database)
     if as_json:
-        click.echo(
-            orjson.dumps({"migrated": bool(applied), "database": database_url(database)}).decode()
-        )
+        click.echo(orjson.dumps({"migrated": bool(applied), "database": database_url(database)}).decode())
         return
     console.print("migrated" if applied else "already up to date", f"({database_url(database)})")
 
@@ -470,6 +469,7 @@ main.add_command(serve)
 main.add_command(docs)
 for _verb in INSPECT_VERBS:  # state, diff, sessions (adapters/cli/inspect.py)
     main.add_command(database_option(_verb))
+main.add_command(conformance)
 
 if __name__ == "__main__":
     main()

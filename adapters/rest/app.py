@@ -25,7 +25,9 @@ VERSION = "0.1.0"
 DESCRIPTION = (
     "Distri session store routes (`/v1`, `/api/v1`), the BlobHub command endpoint "
     "(`/revisions/{revision_id}/data`), and resource routes (`/api/...`) for objects, records and "
-    "history. See specs/rest.md."
+    "history. See specs/rest.md. The websocket, bus and JSON-RPC protocols served on the same port: "
+    "the AsyncAPI document at [/asyncapi.json](/asyncapi.json). A tenant's sessions and their history "
+    "in a browser: the audit console at [/console](/console)."
 )
 
 

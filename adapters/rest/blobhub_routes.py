@@ -22,7 +22,7 @@ from session_engine.adapters.rest.bodies import read_json
 from session_engine.adapters.rest.errors import BlobHubError, responses
 from session_engine.adapters.rest.schema import json_body
 
-router = APIRouter(tags=["blobhub"], responses=responses(BlobHubError, 400, 401, 404, 409, 413, 500))
+router = APIRouter(tags=["blobhub"], responses=responses(BlobHubError, 400, 401, 404, 409, 410, 413, 500))
 CallerDep = Annotated[Caller, Depends(caller)]
 BODY = json_body(("BlobHubCommand", command_schema))
 

@@ -28,7 +28,7 @@ from session_engine.adapters.rest.bodies import parse_model
 from session_engine.adapters.rest.errors import ApiError, DistriError, responses
 from session_engine.adapters.rest.schema import json_body
 
-router = APIRouter(tags=["distri"], responses=responses(DistriError, 400, 401, 404, 413, 500))
+router = APIRouter(tags=["distri"], responses=responses(DistriError, 400, 401, 404, 410, 413, 500))
 CallerDep = Annotated[Caller, Depends(caller)]
 JSON = "application/json"
 _RFC3339 = re.compile(r"^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})$")
@@ -47,6 +47,10 @@ class SetValueBody(BaseModel):
     key: str = Field(description='Any string but "", "." and ".."; `__user_part_<name>` keys are user parts.')
     value: Any = Field(description="Any JSON value (null included).")
     expiry: str | None = Field(default=None, description="RFC 3339 instant, e.g. 2026-01-01T00:00:00.000Z")
+    recreate: bool = Field(
+        default=False,
+        description="Ours: write even when the session was deleted, bringing it back (else 410).",
+    )
 
     @field_validator("key")
     @classmethod
@@ -109,7 +113,13 @@ async def set_session_value(who: Caller, session_id: str, raw_body: bytes) -> No
     body = parse_model(raw_body, SetValueBody)
     expires_at = parse_expiry(body.expiry) if body.expiry is not None else None
     await who.engine.values.set(
-        who.namespace, session_id, body.key, body.value, expires_at=expires_at, metadata=who.metadata()
+        who.namespace,
+        session_id,
+        body.key,
+        body.value,
+        expires_at=expires_at,
+        metadata=who.metadata(),
+        recreate=body.recreate,
     )
 
 

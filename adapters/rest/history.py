@@ -23,7 +23,8 @@ from session_engine.adapters.config import ServerConfig
 from session_engine.adapters.rest.auth import Caller, caller
 from session_engine.adapters.rest.errors import ApiError, ResourceError, responses
 from session_engine.adapters.rest.params import refuse_nul
-from session_engine.engine import RecordedEvent, SessionState, StateDiff, as_utc
+from session_engine.engine import Engine, RecordedEvent, SessionState, StateDiff, as_utc
+from session_engine.engine.log.chain import ChainCheck
 
 router = APIRouter(prefix="/api", tags=["history"], responses=responses(ResourceError, 400, 401, 404, 500))
 CallerDep = Annotated[Caller, Depends(caller)]
@@ -73,6 +74,32 @@ def _for_tenant(model: type[BaseModel], name: str) -> type[BaseModel]:
 
 SessionStateOut = _for_tenant(SessionState, "SessionStateOut")
 StateDiffOut = _for_tenant(StateDiff, "StateDiffOut")
+
+
+class HistoryEntryOut(BaseModel):
+    version: int
+    position: int
+    type: str
+    recorded_at: str
+    metadata: dict[str, Any]
+    summary: str = Field(
+        description="One line: the event type and its data's first fields (as the CLI prints)."
+    )
+
+
+class HistoryPage(BaseModel):
+    entries: list[HistoryEntryOut]
+    next_version: int | None = Field(description="`from_version` of the next page; null at the end.")
+
+
+class ChainOut(BaseModel):
+    intact: bool = Field(description="No stored event breaks the chain.")
+    head: int = Field(description="The last position the chain reached intact.")
+    head_hash: str = Field(
+        description="The hash there (hex): an anchor for `session-engine verify --expect-head`."
+    )
+    broken_at: int | None = Field(description="The first position that breaks the chain (null: none).")
+    reason: str | None = Field(description="Why it breaks there (null: it does not).")
 
 
 class SessionActivityOut(BaseModel):
@@ -125,6 +152,85 @@ async def session_events(
     more = len(events) == size
     return _json(
         {"events": [event_json(e) for e in events], "next_version": events[-1].version + 1 if more else None}
+    )
+
+
+@router.get(
+    "/sessions/{session_id:seg}/history",
+    response_model=HistoryPage,
+    summary="A session's events as one-line summaries (what the audit console's timeline shows)",
+)
+async def session_history(
+    session_id: str,
+    request: Request,
+    who: CallerDep,
+    from_version: Annotated[int, Query(ge=1)] = 1,
+    limit: PageLimit = 100,
+    types: Types = None,
+    revision_id: Revision = None,
+) -> Response:
+    refuse_nul("session_id", session_id)
+    refuse_nul("type", types)
+    size = _cap(request, limit)
+    stream = _stream(who, session_id, revision_id)
+    entries = await who.engine.history(
+        who.namespace, stream, from_version=from_version, limit=size, types=types
+    )
+    more = len(entries) == size
+    return _json(
+        {
+            "entries": [entry.model_dump(mode="json") for entry in entries],
+            "next_version": entries[-1].version + 1 if more else None,
+        }
+    )
+
+
+class SharedScan:
+    """One chain scan at a time for the whole server: any tenant may ask, and a scan reads every
+    tenant's events, so callers that ask while one runs share its outcome (never an older one)."""
+
+    def __init__(self) -> None:
+        self._running: tuple[anyio.Event, list[ChainCheck | Exception]] | None = None
+
+    async def run(self, engine: Engine) -> ChainCheck:
+        if self._running is None:
+            done, outcome = self._running = (anyio.Event(), [])
+            try:
+                outcome.append(await engine.verify_chain())
+            except Exception as error:
+                outcome.append(error)
+                raise
+            finally:
+                self._running = None
+                done.set()
+        else:
+            done, outcome = self._running
+            await done.wait()
+            if not outcome:  # the caller that ran it went away (cancelled): scan again
+                return await self.run(engine)
+        if isinstance(outcome[0], Exception):
+            raise outcome[0]
+        return outcome[0]
+
+
+@router.get(
+    "/chain",
+    response_model=ChainOut,
+    summary="The log's hash chain recomputed now (one chain over every tenant's events; reads the whole log)",
+)
+async def chain(request: Request, who: CallerDep) -> Response:
+    scans: SharedScan | None = getattr(request.app.state, "chain_scan", None)
+    if scans is None:
+        scans = request.app.state.chain_scan = SharedScan()
+    found = await scans.run(who.engine)
+    return _json(
+        {
+            "intact": found.ok,
+            "head": found.head,
+            "head_hash": found.head_hash.hex(),
+            "broken_at": found.broken_at,
+            "reason": found.reason or None,
+        }
     )
 
 

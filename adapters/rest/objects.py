@@ -30,7 +30,7 @@ from session_engine.adapters.rest.schema import json_body
 router = APIRouter(
     prefix="/api/sessions/{session_id:seg}/objects",
     tags=["objects"],
-    responses=responses(ResourceError, 400, 401, 404, 409, 413, 500),
+    responses=responses(ResourceError, 400, 401, 404, 409, 410, 413, 500),
 )
 CallerDep = Annotated[Caller, Depends(caller)]
 Limit = Annotated[int | None, Query(ge=1, le=1000, description="Page size (capped by the server).")]

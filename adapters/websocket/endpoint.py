@@ -29,7 +29,7 @@ from session_engine.adapters.websocket.protocol import (
 from session_engine.adapters.websocket.resumption import ResumptionTable, SessionState, new_resume_id
 from session_engine.adapters.websocket.session import ADAPTER, PACKETS, event_json, new_session
 from session_engine.adapters.websocket.transport import hooks_of
-from session_engine.engine import Engine, Metadata, RecordedEvent, ValidationFailed
+from session_engine.engine import Engine, Metadata, RecordedEvent, SessionDeleted, ValidationFailed
 
 log = logging.getLogger("session_engine.websocket")
 Scope = dict[str, Any]
@@ -143,6 +143,11 @@ class Connection:
                 state.session_id,
                 metadata=Metadata(actor=state.client_id, adapter=ADAPTER),
             )
+        except SessionDeleted:  # deleted meanwhile (its record, by any adapter): not brought back
+            log.info("resume of a deleted session refused", extra={"session_id": state.session_id})
+            await self._refuse(Close.RESUME_FAILED)
+            await self.adapter.end(state, "session deleted")
+            return None
         except Exception:
             log.exception("could not resume session %s", state.session_id)
             await self._refuse(Close.RESUME_FAILED)

@@ -96,6 +96,7 @@ decides, and `revision_id` (passed beside the body, as every transport passes it
 
 STATUSES: dict[str, Status] = {
     "not_found": Status.OBJECT_NOT_FOUND,
+    "session_deleted": Status.SESSION_DELETED,
     "unknown_object_type": Status.UNKNOWN_OBJECT_TYPE,
     "invalid_session_object": Status.INVALID_SESSION_OBJECT,
     "session_object_too_large": Status.SESSION_OBJECT_TOO_LARGE,

@@ -66,6 +66,8 @@ class Status(IntEnum):
     # this project's own statuses
     SUBSCRIPTION_NOT_FOUND = 800
     TOO_MANY_SUBSCRIPTIONS = 801
+    SESSION_DELETED = 802
+    """The session was deleted (its record, by any adapter): a write may not bring it back."""
     # session objects: BlobHub's named errors (adapters/websocket/objects.py maps them)
     OBJECT_NOT_FOUND = 900
     UNKNOWN_OBJECT_TYPE = 901

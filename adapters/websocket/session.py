@@ -38,6 +38,7 @@ from session_engine.adapters.websocket.protocol import (
 from session_engine.adapters.websocket.rate_limit import SlidingWindow
 from session_engine.adapters.websocket.resumption import SessionState
 from session_engine.engine import Metadata, RecordedEvent
+from session_engine.engine.errors import SessionDeleted
 from session_engine.engine.values.errors import StoreOutOfEntries, StoreOutOfMemory, StoreValueNotFound
 
 if TYPE_CHECKING:
@@ -142,6 +143,8 @@ async def set_value(connection: Connection, packet_id: int, packet: Packet) -> s
         )
     except (StoreOutOfMemory, StoreOutOfEntries) as refused:
         return response(packet_id, STORE_STATUSES[type(refused)])
+    except SessionDeleted:
+        return response(packet_id, Status.SESSION_DELETED)
     return response(packet_id, Status.OK)
 
 

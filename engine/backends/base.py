@@ -310,6 +310,13 @@ class Backend(ABC):
         reads before the block ends."""
         return _NO_PIPELINE
 
+    def commit_in_pipeline(self, connection: Connection) -> None:
+        """Inside `pipeline`, as its last statement: commit the transaction with the batch's writes,
+        where that spares a round trip of its own. The caller's `commit` afterwards then finds
+        nothing left to commit. Where the driver has no pipeline this does nothing: the caller's
+        `commit` commits."""
+        return None
+
     def copy_events(self, connection: Connection, rows: list[tuple[Any, ...]]) -> bool:
         """Insert a batch's event rows in bulk if this database has a faster way than `insert_events`
         for them; False when the caller should insert them with `insert_events`."""

@@ -17,8 +17,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import Connection
 
+from session_engine.engine.objects.answers import ThreadItem
 from session_engine.engine.objects.envelopes import queries as envelope_reads
 from session_engine.engine.objects.graphs import queries as graph_reads
+from session_engine.engine.objects.state import iso
 from session_engine.engine.objects.threads import queries as thread_reads
 from session_engine.engine.projections.asof import SessionAsOf
 from session_engine.engine.records import queries as record_queries
@@ -111,29 +113,41 @@ def _objects(connection: Connection, namespace: str, stream: str) -> dict[str, O
     after: str | None = None
     while True:
         page = envelope_reads.list_objects(connection, namespace, stream, after=after)
-        for listed in page["objects"]:
-            objects[listed["alias"]] = _object(connection, namespace, stream, listed["alias"], listed["type"])
-        after = page["cursor"]
+        for listed in page.objects:
+            objects[listed.alias] = _object(connection, namespace, stream, listed.alias, listed.type)
+        after = page.cursor
         if after is None:
             return objects
 
 
+def _item(item: ThreadItem) -> dict[str, Any]:
+    """A thread item in the state: its fields, the instant in ISO 8601, unset optional parts left out."""
+    found = {
+        name: getattr(item, name) for name in ("id", "scope", "session_id", "alias", "user_id", "content")
+    }
+    found["created_at"] = iso(item.created_at)
+    found.update(
+        (name, value) for name in ("parent_id", "metadata") if (value := getattr(item, name)) is not None
+    )
+    return found
+
+
 def _object(connection: Connection, namespace: str, stream: str, alias: str, kind: str) -> ObjectState:
-    document = envelope_reads.download(connection, namespace, stream, alias)
-    value = dict(document["value"])
+    stored = envelope_reads.download(connection, namespace, stream, alias)
+    value = dict(stored.value)
     messages = value.pop("messages", []) if kind == "messages" else []
-    envelope = Envelope(type=kind, updated_at=document["updated_at"], value=value)
+    envelope = Envelope(type=kind, updated_at=iso(stored.updated_at), value=value)
     items: dict[str, dict[str, Any]] = {}
     vertices: dict[str, dict[str, Any]] = {}
     edges: dict[str, dict[str, Any]] = {}
     cursor: str | None = None
     if kind == "thread":
         while True:
-            page = thread_reads.list_items(
+            thread = thread_reads.list_items(
                 connection, namespace, stream, alias, ascending=True, limit=1000, cursor=cursor
             )
-            items.update((item["id"], item) for item in page["items"])
-            if (cursor := page["cursor"]) is None:
+            items.update((item.id, _item(item)) for item in thread.items)
+            if (cursor := thread.cursor) is None:
                 break
     elif kind == "graph":
         while True:

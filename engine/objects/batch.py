@@ -24,7 +24,7 @@ from session_engine.engine.objects.graphs.operations import Element
 from session_engine.engine.objects.graphs.tables import graph_elements, vertex_labels
 from session_engine.engine.objects.search.tables import messages
 from session_engine.engine.objects.threads.tables import thread_items
-from session_engine.engine.projections.base import ProjectionContext, WriteBatch
+from session_engine.engine.projections.base import ProjectionContext, Rounds, WriteBatch
 
 ObjectKey = tuple[str, str, str]
 """(namespace, session_id, alias): a `session_objects` row."""
@@ -61,8 +61,8 @@ class ObjectsBatch(WriteBatch):
         """The `id` of every pending child row that a later delete dropped."""
         self.objects: dict[ObjectKey, dict[str, Any]] = {}
         self.object_keys: dict[int, ObjectKey] = {}
-        self.rounds: list[dict[int, tuple[Executable, list[dict[str, Any]]]]] = []
-        self.row_rounds: dict[Any, int] = {}
+        self.rounds = Rounds()
+        """Writes to stored `session_objects` rows, keyed by object key and object id."""
         self.last_touch: dict[int, tuple[int, dict[str, Any]]] = {}
         """Stored object id -> (round, params) of a touch with no write to its row since."""
         self.graphs: dict[int, dict[str, Element | None]] = {}
@@ -109,16 +109,6 @@ class ObjectsBatch(WriteBatch):
                 self.wiped[table.name][object_id] = None
 
     # -- session_objects ------------------------------------------------------------------
-    def _write_stored(self, statement: Executable, params: dict[str, Any], rows: tuple[Any, ...]) -> int:
-        """Queue a write to stored `session_objects` rows (identified by key and object id)."""
-        number = 1 + max(self.row_rounds.get(row, -1) for row in rows)
-        for row in rows:
-            self.row_rounds[row] = number
-        while len(self.rounds) <= number:
-            self.rounds.append({})
-        self.rounds[number].setdefault(id(statement), (statement, []))[1].append(params)
-        return number
-
     def insert_object(self, key: ObjectKey, row: dict[str, Any]) -> None:
         self.objects[key] = row
         self.object_keys[row["object_id"]] = key
@@ -131,7 +121,7 @@ class ObjectsBatch(WriteBatch):
             return
         self.last_touch.pop(object_id, None)
         where = {"ns": key[0], "sid": key[1], "al": key[2]}
-        self._write_stored(sql.delete_object, where, (key, object_id))
+        self.rounds.add(sql.delete_object, where, (key, object_id))
 
     def touch_object(self, key: ObjectKey, object_id: int, value: Any, at: datetime, position: int) -> None:
         pending = self.objects.get(key)
@@ -140,9 +130,7 @@ class ObjectsBatch(WriteBatch):
             return
         self.last_touch.pop(object_id, None)
         where = {"ns": key[0], "sid": key[1], "al": key[2]}
-        self._write_stored(
-            sql.touch_object, {**where, "v": value, "at": at, "pos": position}, (key, object_id)
-        )
+        self.rounds.add(sql.touch_object, {**where, "v": value, "at": at, "pos": position}, (key, object_id))
 
     def touch_appended(self, key: ObjectKey, object_id: int, at: datetime, position: int) -> None:
         pending_key = self.object_keys.get(object_id)
@@ -150,14 +138,12 @@ class ObjectsBatch(WriteBatch):
             self.objects[pending_key].update(updated_at=at, position=position)
             return
         last = self.last_touch.get(object_id)
-        if last is not None and self.row_rounds.get(key) == last[0] == self.row_rounds.get(object_id):
+        rounds = self.rounds
+        if last is not None and rounds.round_of(key) == last[0] == rounds.round_of(object_id):
             last[1].update(at=at, pos=position)
             return
         params = {"oid": object_id, "at": at, "pos": position}
-        self.last_touch[object_id] = (
-            self._write_stored(sql.touch_appended, params, (key, object_id)),
-            params,
-        )
+        self.last_touch[object_id] = (rounds.add(sql.touch_appended, params, (key, object_id)), params)
 
     # -- graphs ---------------------------------------------------------------------------
     def prefetch_graphs(self, events: list[RecordedEvent]) -> None:
@@ -238,10 +224,7 @@ class ObjectsBatch(WriteBatch):
                 value = instants[instant] = stored_instant(instant)
             return value
 
-        for writes in self.rounds:
-            for statement, batch in writes.values():
-                for params in batch:
-                    target.execute(statement, params)
+        self.rounds.send(target)
         sql.OBJECTS.write(
             target,
             [

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from session_engine.engine.commands import Command
 from session_engine.engine.objects.errors import UnreadableArgument, UnreadableCursor
 from session_engine.engine.objects.models import check_identifier
 from session_engine.engine.objects.scopes import stream_for
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from session_engine.engine.engine import Engine
@@ -53,6 +55,7 @@ class ObjectCalls:
             check_identifier("alias", alias)
         return stream_for(namespace, self.scope, session_id)
 
-    async def _run(self, command: Command) -> dict[str, Any]:
+    async def _run(self, command: Command, answer: type[T]) -> T:
+        """Execute `command`; its handler's `then` answers an `answer`."""
         outcome = await self._engine.execute(command)
-        return cast(dict[str, Any], outcome.result)
+        return cast(T, outcome.result)

@@ -7,7 +7,7 @@ that is what makes rebuilding a million events fast without making handlers hard
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any, overload
 
 import sqlalchemy as sa
@@ -90,6 +90,53 @@ class ProjectionContext:
     def upsert(self, table: sa.Table, key: Sequence[str], update: Sequence[str] | None = None) -> Executable:
         """An `INSERT ... ON CONFLICT (key) DO UPDATE` for this database, built once per process."""
         return self.backend.upsert(table, key, update)
+
+
+class Rounds:
+    """The rounds scheduler of folded writes: a write lands in the round after the last one that
+    touched any of its keys, so each key's writes keep their order while writes to different keys,
+    which commute, share a round. Sent round by round, each round's writes grouped by statement
+    (`add`, `send`), they make the same rows as event by event in a few executemany calls.
+    """
+
+    __slots__ = ("_writes", "count", "last")
+
+    def __init__(self) -> None:
+        self.last: dict[Hashable, int] = {}
+        """Key -> the round of its last write."""
+        self.count = 0
+        """How many rounds there are."""
+        self._writes: list[dict[int, tuple[Executable, list[dict[str, Any]]]]] = []
+
+    def place(self, keys: tuple[Hashable, ...]) -> int:
+        """The round of a write to `keys` (counted from 0); the keys' last write is now in it."""
+        last = self.last
+        number = 1 + max(last.get(key, -1) for key in keys)
+        for key in keys:
+            last[key] = number
+        if number == self.count:
+            self.count += 1
+        return number
+
+    def round_of(self, key: Hashable) -> int | None:
+        """The round of `key`'s last write (None: not written)."""
+        return self.last.get(key)
+
+    def add(self, statement: Executable, params: dict[str, Any], keys: tuple[Hashable, ...]) -> int:
+        """Queue a write to the rows `keys` name, grouped with its round's writes of `statement`."""
+        number = self.place(keys)
+        writes = self._writes
+        while len(writes) <= number:
+            writes.append({})
+        writes[number].setdefault(id(statement), (statement, []))[1].append(params)
+        return number
+
+    def send(self, context: ProjectionContext) -> None:
+        """Queue every added write on `context`, round by round, statement by statement."""
+        for writes in self._writes:
+            for statement, batch in writes.values():
+                for params in batch:
+                    context.execute(statement, params)
 
 
 class Bulk:

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from session_engine.engine.backends import Backend
 from session_engine.engine.log.records import RecordedEvent
-from session_engine.engine.projections.base import Bulk, Projection, ProjectionContext, dialect_ddl
+from session_engine.engine.projections.base import Bulk, Projection, ProjectionContext, Rounds, dialect_ddl
 from session_engine.engine.records import events as ev
 from session_engine.engine.records.tables import (
     TITLE_FTS,
@@ -86,17 +86,16 @@ class RecordsProjection(Projection):
     stream_local = True
 
     def apply(self, context: ProjectionContext, events: Iterable[RecordedEvent]) -> None:
-        rounds: list[list[RecordedEvent]] = []
-        seen: dict[tuple[str, str], int] = {}
+        rounds = Rounds()
+        runs: list[list[RecordedEvent]] = []
         for event in events:
             if event.type not in _TYPES:
                 continue
-            key = (event.namespace, event.stream)
-            number = seen[key] = seen.get(key, -1) + 1
-            if number == len(rounds):
-                rounds.append([])
-            rounds[number].append(event)
-        for run in rounds:
+            number = rounds.place(((event.namespace, event.stream),))
+            if number == len(runs):
+                runs.append([])
+            runs[number].append(event)
+        for run in runs:
             _apply_run(context, run)
 
     def clear(self, context: ProjectionContext) -> None:

@@ -63,8 +63,10 @@ class ValuesService:
         ttl_seconds: float | None = None,
         expires_at: datetime | None = None,
         metadata: Metadata | None = None,
+        recreate: bool = False,
     ) -> None:
-        """Write a value under the session's policy. Raises StoreOutOfMemory / StoreOutOfEntries."""
+        """Write a value under the session's policy. Raises StoreOutOfMemory / StoreOutOfEntries, and
+        SessionDeleted when the session was deleted unless `recreate` (`specs/lifecycle.md`)."""
         await self._run(
             commands.SetValue(
                 namespace=namespace,
@@ -75,6 +77,7 @@ class ValuesService:
                 expires_at=expires_at,
                 policies=self.policies,
                 metadata=metadata or Metadata(),
+                recreate=recreate,
             )
         )
 

@@ -18,8 +18,11 @@ CHROMIUM = os.environ.get("SESSION_ENGINE_CHROMIUM") or shutil.which("chromium")
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """One chromium per module: Playwright's sync API runs an event loop in this thread while it is
+    open, and the async tests of later modules need the thread's loop free (a session-scoped
+    browser failed every async test collected after the browser tests)."""
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"no chromium at {CHROMIUM}: run `make browser` (apt install chromium)")
     with sync_playwright() as playwright:

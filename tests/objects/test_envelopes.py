@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from session_engine.adapters.blobhub.events import blobhub_event
 from session_engine.engine import Engine, ManualClock
+from session_engine.engine.objects.answers import StoredObject
 from session_engine.engine.objects.envelopes.errors import (
     InvalidMessagesEnvelope,
     SessionObjectTooLarge,
@@ -39,15 +41,15 @@ async def test_upload_download_list_delete(engine: Engine, clock: ManualClock) -
     objects = engine.objects
     value = {"type": "message", "message": message("user", "hello there")}
     summary = await objects.upload(NS, S, "greeting", value)
-    assert summary["type"] == "message"
+    assert summary.type == "message"
     envelope = await objects.download(NS, S, "greeting")
-    assert envelope == {
-        "revision_id": NS,
-        "session_id": S,
-        "alias": "greeting",
-        "updated_at": "2026-01-01T00:00:00.000000+00:00",
-        "value": value,
-    }
+    assert envelope == StoredObject(
+        scope=NS,
+        session_id=S,
+        alias="greeting",
+        updated_at=datetime(2026, 1, 1, tzinfo=UTC),
+        value=value,
+    )
     clock.advance(5)
     await objects.upload(
         NS, S, "conv", {"type": "messages", "messages": [message("user", "a"), message("assistant", "b")]}
@@ -56,12 +58,12 @@ async def test_upload_download_list_delete(engine: Engine, clock: ManualClock) -
         NS, S, "t", {"type": "thread", "thread": {"attributes": {"name": "n"}, "metadata": {}}}
     )
     listing = await objects.list_objects(NS, S)
-    assert [(o["alias"], o["type"]) for o in listing["objects"]] == [
+    assert [(o.alias, o.type) for o in listing.objects] == [
         ("conv", "messages"),
         ("greeting", "message"),
         ("t", "thread"),
     ]
-    assert listing["objects"][0]["updated_at"] == "2026-01-01T00:00:05.000000+00:00"
+    assert listing.objects[0].updated_at == datetime(2026, 1, 1, 0, 0, 5, tzinfo=UTC)
     await objects.delete(NS, S, "greeting")
     with pytest.raises(ObjectNotFound):
         await objects.download(NS, S, "greeting")
@@ -104,13 +106,13 @@ async def test_messages_append_and_replace(engine: Engine) -> None:
     appended = await objects.append_messages(
         NS, S, "conv", [message("assistant", "answer"), message("user", "more")]
     )
-    assert (appended["first_ordinal"], appended["count"]) == (1, 2)
-    value = (await objects.download(NS, S, "conv"))["value"]
+    assert (appended.first_ordinal, appended.count) == (1, 2)
+    value = (await objects.download(NS, S, "conv")).value
     assert [m["content"][0]["text"] for m in value["messages"]] == ["first question", "answer", "more"]
     with pytest.raises(InvalidMessagesEnvelope):
         await objects.append_messages(NS, S, "missing", [message("user", "x")])
     await objects.upload(NS, S, "conv", {"type": "messages", "messages": [message("system", "reset")]})
-    value = (await objects.download(NS, S, "conv"))["value"]
+    value = (await objects.download(NS, S, "conv")).value
     assert [m["role"] for m in value["messages"]] == ["system"]
     assert await engine.verify() == []
 
@@ -120,7 +122,7 @@ async def test_delete_cascades_and_replace_keeps_same_type_children(engine: Engi
     await objects.upload(NS, S, "t", {"type": "thread", "thread": {}})
     await objects.post_thread_item(NS, S, "t", [{"type": "text", "text": "hello"}])
     await objects.upload(NS, S, "t", {"type": "thread", "thread": {"attributes": {"name": "renamed"}}})
-    assert len((await objects.list_thread_items(NS, S, "t"))["items"]) == 1
+    assert len((await objects.list_thread_items(NS, S, "t")).items) == 1
     await objects.upload(NS, S, "g", {"type": "graph", "graph": {}})
     await objects.apply_graph_mutations(
         NS, S, "g", [{"op": "add_vertex", "labels": ["a"], "element_id": "v1"}]
@@ -129,7 +131,7 @@ async def test_delete_cascades_and_replace_keeps_same_type_children(engine: Engi
     with pytest.raises(InvalidThreadEnvelope):
         await objects.list_thread_items(NS, S, "t")
     await objects.upload(NS, S, "t", {"type": "thread", "thread": {}})
-    assert (await objects.list_thread_items(NS, S, "t"))["items"] == []
+    assert (await objects.list_thread_items(NS, S, "t")).items == []
     # replacing a graph with another type drops its elements
     await objects.upload(NS, S, "g", {"type": "message", "message": message("user", "now a message")})
     assert (await objects.message_stats(NS, [S, "other"])) == {S: (1, "now a message"), "other": (0, None)}
@@ -166,7 +168,7 @@ async def test_blobhub_events(engine: Engine) -> None:
         "type": "session_object_modified",
         "session_object": {"alias": "t"},
     }
-    assert translated[1]["alias"] == "t" and translated[1]["item_id"] == item["id"]
+    assert translated[1]["alias"] == "t" and translated[1]["item_id"] == item.id
     assert translated[3]["changes"] == [{"element_id": "v", "type": "vertex", "change": "created", "rev": 1}]
     assert [e["id"] for e in translated] == sorted(e["id"] for e in translated)
 

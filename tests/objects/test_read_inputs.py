@@ -75,6 +75,6 @@ async def test_instant_filters_are_taken_in_utc(engine: Engine) -> None:
     await engine.objects.post_thread_item(NS, S, "t", [{"type": "text", "text": "hi"}])
     later = (datetime.now(UTC) + timedelta(days=1)).astimezone(timezone(timedelta(hours=-5)))
     page = await engine.objects.list_thread_items(NS, S, "t", created_before=later.isoformat())
-    assert len(page["items"]) == 1
+    assert len(page.items) == 1
     naive_later = later.astimezone(UTC).replace(tzinfo=None).isoformat()
-    assert len((await engine.objects.list_thread_items(NS, S, "t", created_before=naive_later))["items"]) == 1
+    assert len((await engine.objects.list_thread_items(NS, S, "t", created_before=naive_later)).items) == 1

@@ -60,11 +60,11 @@ async def test_scopes_of_one_session_are_disjoint(engine: Engine) -> None:
     assert engine.objects.scoped(NS).scope == NS  # the namespace's name: its own objects (below)
     for service, text in ((own, "own"), (one, "one"), (two, "two")):
         summary = await service.upload(NS, S, "greeting", message(text))
-        assert (summary["revision_id"], summary["session_id"]) == (service.scope or NS, S)
+        assert (summary.scope, summary.session_id) == (service.scope or NS, S)
     await one.upload(NS, S, "notes", THREAD)
     item = await one.post_thread_item(NS, S, "notes", [{"type": "text", "text": "hi"}])
-    assert (item["revision_id"], item["session_id"]) == ("rev_001", S)
-    assert await one.get_thread_item(NS, S, "notes", item["id"]) == item
+    assert (item.scope, item.session_id) == ("rev_001", S)
+    assert await one.get_thread_item(NS, S, "notes", item.id) == item
     await one.upload(NS, S, "g", GRAPH)
     await one.apply_graph_mutations(NS, S, "g", [{"op": "add_vertex", "element_id": "v", "labels": ["x"]}])
     assert (await one.get_graph_element(NS, S, "g", "v"))["labels"] == ["x"]
@@ -72,18 +72,18 @@ async def test_scopes_of_one_session_are_disjoint(engine: Engine) -> None:
         await two.get_graph_element(NS, S, "g", "v")
     for service, text in ((own, "own"), (one, "one"), (two, "two")):
         envelope = await service.download(NS, S, "greeting")
-        assert envelope["value"]["message"]["content"][0]["text"] == text
-        assert (envelope["revision_id"], envelope["session_id"]) == (service.scope or NS, S)
-    assert (await engine.objects.scoped(NS).download(NS, S, "greeting"))["value"] == message("own")
-    assert [o["alias"] for o in (await one.list_objects(NS, S))["objects"]] == ["g", "greeting", "notes"]
-    assert [o["alias"] for o in (await two.list_objects(NS, S))["objects"]] == ["greeting"]
+        assert envelope.value["message"]["content"][0]["text"] == text
+        assert (envelope.scope, envelope.session_id) == (service.scope or NS, S)
+    assert (await engine.objects.scoped(NS).download(NS, S, "greeting")).value == message("own")
+    assert [o.alias for o in (await one.list_objects(NS, S)).objects] == ["g", "greeting", "notes"]
+    assert [o.alias for o in (await two.list_objects(NS, S)).objects] == ["greeting"]
     with pytest.raises(InvalidThreadEnvelope):
-        await two.get_thread_item(NS, S, "notes", item["id"])
+        await two.get_thread_item(NS, S, "notes", item.id)
     await two.delete(NS, S, "greeting")
     with pytest.raises(ObjectNotFound) as missing:
         await two.download(NS, S, "greeting")
     assert repr(S) in str(missing.value) and SEPARATOR not in str(missing.value)
-    assert (await one.download(NS, S, "greeting"))["value"] == message("one")
+    assert (await one.download(NS, S, "greeting")).value == message("one")
 
     # The log: the scope's session is a stream of its own, read back whole by history and as-of.
     one_stream = stream_for(NS, "rev_001", S)

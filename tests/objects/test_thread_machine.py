@@ -109,8 +109,8 @@ class ThreadMachine(EngineMachine):
             assert expected is not None and isinstance(error, expected), repr(error)
             return
         assert expected is None
-        assert item["content"] == content and item["user_id"] == user and item.get("parent_id") == parent
-        self.threads[alias].append(Item(item["id"], self.clock.now(), content, parent, metadata, user))
+        assert item.content == content and item.user_id == user and item.parent_id == parent
+        self.threads[alias].append(Item(item.id, self.clock.now(), content, parent, metadata, user))
 
     @rule(alias=ALIASES)
     def post_too_large(self, alias: str) -> None:
@@ -160,9 +160,9 @@ class ThreadMachine(EngineMachine):
                 limit=limit,
                 cursor=cursor,
             )
-            assert len(page["items"]) <= limit
-            seen += [item["id"] for item in page["items"]]
-            cursor = page["cursor"]
+            assert len(page.items) <= limit
+            seen += [item.id for item in page.items]
+            cursor = page.cursor
             if cursor is None:
                 break
         assert seen == self.expected_items(alias, ascending, since, before)
@@ -172,8 +172,8 @@ class ThreadMachine(EngineMachine):
         for alias, items in self.threads.items():
             page = self.call(self.engine.objects.list_thread_items, NS, S, alias, ascending=True, limit=1000)
             got = [
-                (i["id"], i["content"], i.get("metadata"), i["user_id"], i["created_at"])
-                for i in page["items"]
+                (i.id, i.content, i.metadata, i.user_id, i.created_at.isoformat(timespec="microseconds"))
+                for i in page.items
             ]
             assert got == [
                 (i.id, i.content, i.metadata, i.user_id, i.created_at.isoformat(timespec="microseconds"))
@@ -181,7 +181,7 @@ class ThreadMachine(EngineMachine):
             ]
             if items:
                 one = self.call(self.engine.objects.get_thread_item, NS, S, alias, items[-1].id)
-                assert one["id"] == items[-1].id and one["alias"] == alias
+                assert one.id == items[-1].id and one.alias == alias
         self.steps += 1
         if self.steps % 25 == 0:
             assert self.call(self.engine.verify) == []

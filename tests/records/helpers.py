@@ -22,20 +22,6 @@ def record(session_id: str, last: float = 1000, **fields: Any) -> dict[str, Any]
     }
 
 
-def agent(agent_id: str, session_id: str, **fields: Any) -> dict[str, Any]:
-    return {
-        "agentId": agent_id,
-        "adapterId": "claude",
-        "adapterName": "Claude",
-        "sessionId": session_id,
-        "role": "lead",
-        "status": "active",
-        "createdAt": 1,
-        "lastActivityAt": 2,
-        **fields,
-    }
-
-
 def identity(client_id: str, account: str) -> dict[str, Any]:
     observation = {
         "clientId": client_id,

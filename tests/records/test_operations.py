@@ -6,11 +6,12 @@ from typing import Any
 
 import pytest
 
+from session_engine.adapters.conformance.strategies import agent
 from session_engine.adapters.rpc.bus.events import bus_event
 from session_engine.adapters.rpc.bus.subjects import SUBJECTS, RecordSubjects
 from session_engine.engine import Engine
 from session_engine.engine.records.errors import InvalidRecordRequest
-from tests.records.helpers import NS, agent, identity, put, record, say
+from tests.records.helpers import NS, identity, put, record, say
 
 pytestmark = pytest.mark.anyio
 

@@ -12,66 +12,22 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis.stateful import invariant, rule, run_state_machine_as_test
 
+from session_engine.adapters.conformance.models.records import Model, Refused
+from session_engine.adapters.conformance.strategies import (
+    ACCOUNT,
+    SIDS,
+    STATUS_FILTER,
+    UPDATABLE,
+    WORDS,
+    identity,
+    records,
+)
 from session_engine.adapters.rpc.bus.subjects import RecordSubjects
 from session_engine.engine.records.errors import InvalidRecordRequest
 from tests.harness import EngineHarness, EngineMachine
-from tests.records.helpers import NS, agent
-from tests.records.model import STATUSES, Model, Refused
+from tests.records.helpers import NS
 
-SIDS = st.sampled_from(["s1", "s2", "s3", "s4", "s5"])
-WORDS = ["alpha", "bravo", "charlie", "delta"]
-TIMES = st.sampled_from([1, 2, 2.5, 3])
-STATUS = st.sampled_from(STATUSES)
-STATUS_FILTER = st.sampled_from([None, "all", *STATUSES])
-TITLE = st.sampled_from(["Alpha notes", "BRAVO", "zeta Charlie"])
-ACCOUNT = st.sampled_from([("c1", "acc-1", "c1"), ("c2", "acc-2", "c2"), ("c1", "acc-1", "c9")])
 VERIFY_EVERY = 10
-
-
-def identity(choice: tuple[str, str, str]) -> dict[str, Any]:
-    client, account, observed = choice
-    observation = {"clientId": observed, "source": "s", "kind": "k", "observedAt": 1, "payload": {}}
-    return {"clientId": client, "clientAccountId": account, "lastClientIdentityObservation": observation}
-
-
-OPTIONAL = {
-    "parentSessionId": SIDS,
-    "adapterSessionId": st.sampled_from(["ad-1", "ad-2"]),
-    "executionTargetId": st.sampled_from(["t1", "t2"]),
-    "title": TITLE,
-    "branchKind": st.sampled_from(["fork", "subagent"]),
-    "spawningToolCallId": st.just("call"),
-    "forkPointMessageId": st.just("m1"),
-    "approvalPolicyOverride": st.sampled_from([None, "reject"]),
-    "isImported": st.booleans(),
-}
-UPDATABLE = {
-    "status": STATUS,
-    "lastActivityAt": TIMES,
-    "createdAt": TIMES,
-    "title": TITLE,
-    "parentSessionId": SIDS,
-    "executionTargetId": st.sampled_from([None, "t1", "t2"]),
-    "spawningToolCallId": st.sampled_from([None, "call-2"]),
-    "approvalPolicyOverride": st.sampled_from([None, "full-access"]),
-    "clientId": st.sampled_from(["c1", "c2"]),
-}
-
-
-@st.composite
-def records(draw: st.DrawFn, sid: str) -> dict[str, Any]:
-    record: dict[str, Any] = {
-        "sessionId": sid,
-        "createdAt": draw(TIMES),
-        "lastActivityAt": draw(TIMES),
-        "agents": [agent(f"a{i}", sid) for i in range(draw(st.integers(0, 2)))],
-        "status": draw(STATUS),
-    }
-    for name in draw(st.sets(st.sampled_from(sorted(OPTIONAL)), max_size=4)):
-        record[name] = draw(OPTIONAL[name])
-    if draw(st.booleans()):
-        record.update(identity(draw(ACCOUNT)))
-    return record
 
 
 class RecordsMachine(EngineMachine):

@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from session_engine.adapters.conformance.models.records import STATUSES, Model
 from session_engine.adapters.rpc.bus.subjects import RecordSubjects
 from session_engine.engine import Engine
 from session_engine.engine.records import queries
 from session_engine.engine.records.errors import InvalidRecordRequest, InvalidSearchSyntax
 from tests.records.helpers import NS, put, record, say
-from tests.records.model import STATUSES, Model
 
 pytestmark = pytest.mark.anyio
 

@@ -81,7 +81,9 @@ class ConnectionMachine(ValuesMachine):
             [lambda k=key: self.engine.values.set(NS, sid, k, "v", ttl_seconds=ttl) for key in keys],
         )
         for key, want, got in zip(keys, expected, outcomes, strict=True):
-            assert (type(got) if got is not None else None) == want, f"{key}: engine {got!r}, model {want}"
+            assert (type(got).__name__ if got is not None else None) == want, (
+                f"{key}: engine {got!r}, model {want}"
+            )
 
     @rule(data=st.data(), key=KEYS)
     def get(self, data: st.DataObject, key: str) -> None:

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from session_engine.engine.commands import Command, Decision
 from session_engine.engine.log.records import RecordedEvent
+from session_engine.engine.objects.answers import AppendSummary, ObjectSummary
 from session_engine.engine.objects.envelopes.commands import AppendMessages, DeleteObject, UploadObject
 from session_engine.engine.objects.envelopes.errors import InvalidMessagesEnvelope, SessionObjectTooLarge
 from session_engine.engine.objects.envelopes.events import (
@@ -23,29 +24,25 @@ from session_engine.engine.objects.errors import ObjectNotFound
 from session_engine.engine.objects.limits import MAX_MESSAGES, ROW_STRIDE
 from session_engine.engine.objects.models import dump
 from session_engine.engine.objects.scopes import owner_of
-from session_engine.engine.objects.state import forget, iso, lookup
+from session_engine.engine.objects.state import forget, lookup
 from session_engine.engine.unit_of_work import UnitOfWork
 
 MAX_ORDINALS = 1_000_000
 """Messages one `messages` object may hold in total (uploads plus appends)."""
 
 
-def _summary(command: Command, alias: str, kind: str) -> Any:
-    revision_id, session_id = owner_of(command.namespace, command.stream)
+def _summary(command: Command, alias: str, kind: str) -> Callable[[list[RecordedEvent]], ObjectSummary]:
+    scope, session_id = owner_of(command.namespace, command.stream)
 
-    def then(recorded: list[RecordedEvent]) -> dict[str, Any]:
-        return {
-            "revision_id": revision_id,
-            "session_id": session_id,
-            "alias": alias,
-            "type": kind,
-            "updated_at": iso(recorded[0].recorded_at),
-        }
+    def then(recorded: list[RecordedEvent]) -> ObjectSummary:
+        return ObjectSummary(
+            scope=scope, session_id=session_id, alias=alias, type=kind, updated_at=recorded[0].recorded_at
+        )
 
     return then
 
 
-def upload(command: UploadObject, state: UnitOfWork) -> Decision[dict[str, Any]]:
+def upload(command: UploadObject, state: UnitOfWork) -> Decision[ObjectSummary]:
     existing = lookup(state, command.namespace, command.stream, command.alias)
     kind = command.value.type
     previous = PreviousObject(object_id=existing.object_id, type=existing.type) if existing else None
@@ -68,7 +65,7 @@ def delete(command: DeleteObject, state: UnitOfWork) -> Decision[None]:
     )
 
 
-def append(command: AppendMessages, state: UnitOfWork) -> Decision[dict[str, Any]]:
+def append(command: AppendMessages, state: UnitOfWork) -> Decision[AppendSummary]:
     existing = lookup(state, command.namespace, command.stream, command.alias)
     if existing is None or existing.type != "messages":
         raise InvalidMessagesEnvelope(f"{command.alias!r} is not a messages object in this session")
@@ -88,11 +85,20 @@ def append(command: AppendMessages, state: UnitOfWork) -> Decision[dict[str, Any
         first_ordinal=first,
         messages=[dump(m) for m in command.messages],
     )
-    summary = _summary(command, command.alias, "messages")
-    return Decision(
-        events=[event],
-        then=lambda recorded: {**summary(recorded), "first_ordinal": first, "count": len(command.messages)},
-    )
+    scope, session_id = owner_of(command.namespace, command.stream)
+
+    def then(recorded: list[RecordedEvent]) -> AppendSummary:
+        return AppendSummary(
+            scope=scope,
+            session_id=session_id,
+            alias=command.alias,
+            type="messages",
+            updated_at=recorded[0].recorded_at,
+            first_ordinal=first,
+            count=len(command.messages),
+        )
+
+    return Decision(events=[event], then=then)
 
 
 HANDLERS: dict[type[Command], Callable[[Any, UnitOfWork], Decision[Any]]] = {

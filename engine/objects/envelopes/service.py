@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from session_engine.engine.log.records import Metadata
+from session_engine.engine.objects.answers import AppendSummary, ObjectPage, ObjectSummary, StoredObject
 from session_engine.engine.objects.calls import ObjectCalls, findable
 from session_engine.engine.objects.envelopes import queries
 from session_engine.engine.objects.envelopes.commands import AppendMessages, DeleteObject, UploadObject
@@ -16,8 +17,8 @@ from session_engine.engine.objects.models import parse_messages, parse_value
 class EnvelopesService(ObjectCalls):
     async def upload(
         self, namespace: str, session_id: str, alias: str, value: Any, *, metadata: Metadata | None = None
-    ) -> dict[str, Any]:
-        """Create or replace; returns `{revision_id, session_id, alias, type, updated_at}`."""
+    ) -> ObjectSummary:
+        """Create or replace; returns what was written, whose and when."""
         stream = self._address(namespace, session_id, alias)
         parsed = parse_value(value)
         return await self._run(
@@ -27,16 +28,17 @@ class EnvelopesService(ObjectCalls):
                 alias=alias,
                 value=parsed,
                 metadata=metadata or Metadata(),
-            )
+            ),
+            ObjectSummary,
         )
 
-    async def download(self, namespace: str, session_id: str, alias: str) -> dict[str, Any]:
+    async def download(self, namespace: str, session_id: str, alias: str) -> StoredObject:
         stream = self._address(namespace, session_id, alias)
         return await self._engine.lookup(lambda c: queries.download(c, namespace, stream, alias))
 
     async def list_objects(
         self, namespace: str, session_id: str, *, after: str | None = None, limit: int | None = None
-    ) -> dict[str, Any]:
+    ) -> ObjectPage:
         stream = self._address(namespace, session_id)
         findable(after, UnreadableCursor, "after")
         return await self._engine.read(
@@ -48,12 +50,13 @@ class EnvelopesService(ObjectCalls):
     ) -> None:
         stream = self._address(namespace, session_id, alias)
         await self._run(
-            DeleteObject(namespace=namespace, stream=stream, alias=alias, metadata=metadata or Metadata())
+            DeleteObject(namespace=namespace, stream=stream, alias=alias, metadata=metadata or Metadata()),
+            type(None),
         )
 
     async def append_messages(
         self, namespace: str, session_id: str, alias: str, messages: Any, *, metadata: Metadata | None = None
-    ) -> dict[str, Any]:
+    ) -> AppendSummary:
         """Append to a `messages` object; returns the summary plus `first_ordinal` and `count`."""
         stream = self._address(namespace, session_id, alias)
         parsed = parse_messages(messages)
@@ -64,4 +67,4 @@ class EnvelopesService(ObjectCalls):
             messages=parsed,
             metadata=metadata or Metadata(),
         )
-        return await self._run(command)
+        return await self._run(command, AppendSummary)

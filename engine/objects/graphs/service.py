@@ -41,7 +41,7 @@ class GraphsService(ObjectCalls):
             user_id=user_id if user_id is not None else metadata.actor,
             metadata=metadata,
         )
-        return await self._run(command)
+        return await self._run(command, dict)
 
     async def get_graph_element(
         self, namespace: str, session_id: str, alias: str, element_id: str

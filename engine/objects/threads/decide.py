@@ -9,8 +9,10 @@ from typing import Any
 from session_engine.engine.commands import Command, Decision
 from session_engine.engine.ids import check_id
 from session_engine.engine.log.records import RecordedEvent
+from session_engine.engine.objects.answers import ThreadItem
 from session_engine.engine.objects.limits import MAX_THREAD_ITEM_BYTES
 from session_engine.engine.objects.models import check_document, json_size, parse_content
+from session_engine.engine.objects.scopes import owner_of
 from session_engine.engine.objects.state import lookup
 from session_engine.engine.objects.threads.commands import PostThreadItem
 from session_engine.engine.objects.threads.errors import (
@@ -19,7 +21,6 @@ from session_engine.engine.objects.threads.errors import (
     ThreadItemTooLarge,
 )
 from session_engine.engine.objects.threads.events import ThreadItemPosted
-from session_engine.engine.objects.threads.queries import item_document
 from session_engine.engine.unit_of_work import UnitOfWork
 
 
@@ -40,7 +41,7 @@ def check_item(content: Any, parent_id: Any, item_metadata: Any, user_id: Any) -
     return [block.model_dump(mode="json", by_alias=True) for block in blocks]
 
 
-def post(command: PostThreadItem, state: UnitOfWork) -> Decision[dict[str, Any]]:
+def post(command: PostThreadItem, state: UnitOfWork) -> Decision[ThreadItem]:
     thread = lookup(state, command.namespace, command.stream, command.alias)
     if thread is None or thread.type != "thread":
         raise InvalidThreadEnvelope(f"{command.alias!r} is not a thread in this session")
@@ -54,14 +55,15 @@ def post(command: PostThreadItem, state: UnitOfWork) -> Decision[dict[str, Any]]
         metadata=command.item_metadata,
     )
 
-    def then(recorded: list[RecordedEvent]) -> dict[str, Any]:
-        first = recorded[0]
-        return item_document(
-            first.namespace,
-            first.stream,
-            command.alias,
-            item_id=command.item_id,
-            created_at=first.recorded_at,
+    scope, session_id = owner_of(command.namespace, command.stream)
+
+    def then(recorded: list[RecordedEvent]) -> ThreadItem:
+        return ThreadItem(
+            id=command.item_id,
+            scope=scope,
+            session_id=session_id,
+            alias=command.alias,
+            created_at=recorded[0].recorded_at,
             user_id=command.user_id,
             content=command.content,
             parent_id=command.parent_id,

@@ -10,10 +10,11 @@ from sqlalchemy.engine import Connection
 
 from session_engine.engine.clock import as_utc
 from session_engine.engine.objects import cursors
+from session_engine.engine.objects.answers import ItemPage, ThreadItem
 from session_engine.engine.objects.errors import ObjectNotFound
 from session_engine.engine.objects.limits import DEFAULT_THREAD_PAGE, page_size
 from session_engine.engine.objects.scopes import owner_of
-from session_engine.engine.objects.state import ObjectRow, find_object, iso
+from session_engine.engine.objects.state import ObjectRow, find_object
 from session_engine.engine.objects.threads.errors import InvalidThreadEnvelope
 from session_engine.engine.objects.threads.tables import thread_items as ti
 
@@ -28,36 +29,6 @@ _COLUMNS = (
 )
 
 
-def item_document(
-    namespace: str,
-    stream: str,
-    alias: str,
-    *,
-    item_id: str,
-    created_at: datetime,
-    user_id: str | None,
-    content: list[dict[str, Any]],
-    parent_id: str | None,
-    metadata: dict[str, Any] | None,
-) -> dict[str, Any]:
-    """The BlobHub item of a thread in `stream`; `parent_id` and `metadata` appear only when set."""
-    revision_id, session_id = owner_of(namespace, stream)
-    document: dict[str, Any] = {
-        "id": item_id,
-        "session_id": session_id,
-        "revision_id": revision_id,
-        "alias": alias,
-        "created_at": iso(created_at),
-        "user_id": user_id,
-        "content": content,
-    }
-    if parent_id is not None:
-        document["parent_id"] = parent_id
-    if metadata is not None:
-        document["metadata"] = metadata
-    return document
-
-
 def _thread(connection: Connection, namespace: str, session_id: str, alias: str) -> ObjectRow:
     thread = find_object(connection.execute, namespace, session_id, alias)
     if thread is None or thread.type != "thread":
@@ -65,12 +36,13 @@ def _thread(connection: Connection, namespace: str, session_id: str, alias: str)
     return thread
 
 
-def _document(thread: ObjectRow, row: Any) -> dict[str, Any]:
-    return item_document(
-        thread.namespace,
-        thread.session_id,
-        thread.alias,
-        item_id=row.item_id,
+def _item(thread: ObjectRow, row: Any) -> ThreadItem:
+    scope, session_id = owner_of(thread.namespace, thread.session_id)
+    return ThreadItem(
+        id=row.item_id,
+        scope=scope,
+        session_id=session_id,
+        alias=thread.alias,
         created_at=as_utc(row.created_at),
         user_id=row.user_id,
         content=row.content,
@@ -79,16 +51,14 @@ def _document(thread: ObjectRow, row: Any) -> dict[str, Any]:
     )
 
 
-def get_item(
-    connection: Connection, namespace: str, session_id: str, alias: str, item_id: str
-) -> dict[str, Any]:
+def get_item(connection: Connection, namespace: str, session_id: str, alias: str, item_id: str) -> ThreadItem:
     thread = _thread(connection, namespace, session_id, alias)
     row = connection.execute(
         sa.select(*_COLUMNS).where(ti.c.object_id == thread.object_id, ti.c.item_id == item_id)
     ).first()
     if row is None:
         raise ObjectNotFound(f"no thread item {item_id!r} in {alias!r}")
-    return _document(thread, row)
+    return _item(thread, row)
 
 
 def list_items(
@@ -102,8 +72,8 @@ def list_items(
     created_before: datetime | None = None,
     limit: int | None = None,
     cursor: str | None = None,
-) -> dict[str, Any]:
-    """`{items, cursor}`: newest first by default; `cursor` is null on the last page."""
+) -> ItemPage:
+    """Newest first by default; the page's `cursor` is None on the last page."""
     thread = _thread(connection, namespace, session_id, alias)
     size = page_size(limit, DEFAULT_THREAD_PAGE)
     after = cursors.decode(cursor, "t", ascending)
@@ -128,7 +98,7 @@ def list_items(
     rows = connection.execute(query).all()
     more = len(rows) > size
     rows = rows[:size]
-    return {
-        "items": [_document(thread, row) for row in rows],
-        "cursor": cursors.encode("t", ascending, rows[-1].seq) if more else None,
-    }
+    return ItemPage(
+        items=[_item(thread, row) for row in rows],
+        cursor=cursors.encode("t", ascending, rows[-1].seq) if more else None,
+    )

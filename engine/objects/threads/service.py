@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from session_engine.engine.log.records import Metadata
+from session_engine.engine.objects.answers import ItemPage, ThreadItem
 from session_engine.engine.objects.calls import Instant, ObjectCalls, findable, instant
 from session_engine.engine.objects.errors import UnreadableCursor, UnreadableId
 from session_engine.engine.objects.threads import queries
@@ -24,7 +25,7 @@ class ThreadsService(ObjectCalls):
         item_metadata: dict[str, Any] | None = None,
         user_id: str | None = None,
         metadata: Metadata | None = None,
-    ) -> dict[str, Any]:
+    ) -> ThreadItem:
         """Returns the item. `user_id` defaults to `metadata.actor`."""
         stream = self._address(namespace, session_id, alias)
         metadata = metadata or Metadata()
@@ -40,11 +41,9 @@ class ThreadsService(ObjectCalls):
             user_id=user_id,
             metadata=metadata,
         )
-        return await self._run(command)
+        return await self._run(command, ThreadItem)
 
-    async def get_thread_item(
-        self, namespace: str, session_id: str, alias: str, item_id: str
-    ) -> dict[str, Any]:
+    async def get_thread_item(self, namespace: str, session_id: str, alias: str, item_id: str) -> ThreadItem:
         stream = self._address(namespace, session_id, alias)
         findable(item_id, UnreadableId, "item_id")
         return await self._engine.lookup(lambda c: queries.get_item(c, namespace, stream, alias, item_id))
@@ -60,7 +59,7 @@ class ThreadsService(ObjectCalls):
         created_before: Instant = None,
         limit: int | None = None,
         cursor: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> ItemPage:
         stream = self._address(namespace, session_id, alias)
         findable(cursor, UnreadableCursor, "cursor")
         since, before = instant(created_since, "created_since"), instant(created_before, "created_before")

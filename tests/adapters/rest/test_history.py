@@ -36,6 +36,42 @@ def test_session_events_paged_and_filtered(acme: httpx.Client, sid: str) -> None
     assert acme.get("/api/sessions/never/events").json() == {"events": [], "next_version": None}
 
 
+def test_session_history_is_the_events_with_their_summaries(
+    acme: httpx.Client, globex: httpx.Client, sid: str
+) -> None:
+    client = DistriTs(acme)
+    for i in range(3):
+        client.set_session_value(sid, f"k{i}", i)
+    client.delete_session_value(sid, "k0")
+    DistriTs(globex).set_session_value(sid, "theirs", 1)
+    events = acme.get(f"/api/sessions/{sid}/events").json()["events"]
+    page = acme.get(f"/api/sessions/{sid}/history", params={"limit": 3}).json()
+    assert page["next_version"] == 4
+    entries = page["entries"] + acme.get(f"/api/sessions/{sid}/history?from_version=4").json()["entries"]
+    assert len(entries) == len(events) == 4
+    for entry, event in zip(entries, events, strict=True):
+        assert set(entry) == {"version", "position", "type", "recorded_at", "metadata", "summary"}
+        assert [entry[k] for k in ("version", "position", "type", "metadata")] == [
+            event[k] for k in ("version", "position", "type", "metadata")
+        ]
+        assert datetime.fromisoformat(entry["recorded_at"]) == datetime.fromisoformat(event["recorded_at"])
+    assert entries[0]["summary"].startswith('value_set key="k0", value=0')
+    deleted = entries[3]["type"]
+    only = acme.get(f"/api/sessions/{sid}/history", params={"type": deleted}).json()
+    assert [e["version"] for e in only["entries"]] == [4] and only["next_version"] is None
+    theirs = globex.get(f"/api/sessions/{sid}/history").json()["entries"]
+    assert [e["metadata"]["actor"] for e in theirs] == ["globex"]
+
+
+def test_chain_is_recomputed_for_any_tenant(acme: httpx.Client, globex: httpx.Client, sid: str) -> None:
+    DistriTs(acme).set_session_value(sid, "k", 1)
+    mine = acme.get(f"/api/sessions/{sid}/events").json()["events"][-1]["position"]
+    found = acme.get("/api/chain").json()
+    assert found["intact"] and found["broken_at"] is None and found["reason"] is None
+    assert found["head"] >= mine and len(bytes.fromhex(found["head_hash"])) == 32
+    assert globex.get("/api/chain").json()["head"] >= found["head"]  # one chain: the same log
+
+
 def test_log_from_a_position_stays_in_the_namespace(
     acme: httpx.Client, globex: httpx.Client, sid: str
 ) -> None:
@@ -143,3 +179,35 @@ def test_sessions_newest_activity_first_in_pages_and_namespace(
     ids = [s["session_id"] for s in rest["sessions"]]
     assert ids[0] == mine[1] and f"{sid}-theirs" not in ids and not set(ids) & {mine[0], mine[2]}
     assert acme.get("/api/sessions", params={"after": 0}).status_code == 400
+
+
+def test_concurrent_chain_requests_share_one_scan() -> None:
+    """A scan reads every tenant's events: callers asking while one runs wait for it, not start more."""
+    import anyio
+
+    from session_engine.adapters.rest.history import SharedScan
+    from session_engine.engine.log.chain import GENESIS, ChainCheck
+
+    class CountingEngine:
+        scans = 0
+
+        async def verify_chain(self) -> ChainCheck:
+            self.scans += 1
+            await anyio.sleep(0.05)
+            return ChainCheck(self.scans, GENESIS)
+
+    async def main() -> tuple[int, list[int]]:
+        shared, engine = SharedScan(), CountingEngine()
+        heads: list[int] = []
+
+        async def ask() -> None:
+            heads.append((await shared.run(engine)).head)  # type: ignore[arg-type]
+
+        async with anyio.create_task_group() as tasks:
+            for _ in range(5):
+                tasks.start_soon(ask)
+        heads.append((await shared.run(engine)).head)  # type: ignore[arg-type]  # after: a new scan
+        return engine.scans, heads
+
+    scans, heads = anyio.run(main)
+    assert scans == 2 and heads == [1, 1, 1, 1, 1, 2]

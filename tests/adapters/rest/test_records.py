@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import httpx
 
-from tests.records.helpers import agent, identity, record
+from session_engine.adapters.conformance.strategies import agent
+from tests.records.helpers import identity, record
 
 
 def test_set_get_update_delete(acme: httpx.Client, sid: str) -> None:

@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
+from session_engine.adapters.conformance.strategies import agent
 from tests.adapters.rpc.client import BusClient, RpcClient
 from tests.adapters.rpc.test_jsonrpc import ACME
-from tests.records.helpers import agent, identity, record
+from tests.records.helpers import identity, record
 
 
 def full_record(session_id: str, **fields: Any) -> dict[str, Any]:

@@ -1,21 +1,41 @@
-"""A plain in-memory model of the values domain, written from the spec, for the state machines."""
+"""The values domain (the websocket value cache and the Distri store underneath) as a plain model.
+
+Written from the spec. A write returns None or the name of the error the server must refuse it with
+(the engine's error class names: the engine's machines compare class names, the wire machines map
+them to status codes). The clock is `now`, which the caller moves.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal, Protocol
 
 import orjson
 
-from session_engine.engine.values.errors import (
-    SessionConflict,
-    SessionEnded,
-    SessionNotFound,
-    StoreOutOfEntries,
-    StoreOutOfMemory,
-)
-from session_engine.engine.values.policy import Policies, Policy
+
+class Policy(Protocol):
+    """The limits a session kind runs under (the engine's `values.policy.Policy` has these fields)."""
+
+    @property
+    def strings_only(self) -> bool: ...
+    @property
+    def default_ttl(self) -> timedelta | None: ...
+    @property
+    def max_value_bytes(self) -> int | None: ...
+    @property
+    def max_total_bytes(self) -> int | None: ...
+    @property
+    def max_entries(self) -> int | None: ...
+
+
+class Policies(Protocol):
+    def of(self, kind: Literal["connection", "durable"]) -> Policy: ...
+
+
+SessionConflict, SessionEnded, SessionNotFound = "SessionConflict", "SessionEnded", "SessionNotFound"
+StoreOutOfEntries, StoreOutOfMemory = "StoreOutOfEntries", "StoreOutOfMemory"
+ValidationFailed = "ValidationFailed"
 
 
 @dataclass
@@ -74,15 +94,13 @@ class Model:
     # -- writes: return the error type the engine must raise, or None --------------------------
     def set(
         self, sid: str, key: str, value: Any, ttl: float | None = None, expires_at: datetime | None = None
-    ) -> type[Exception] | None:
+    ) -> str | None:
         session = self.sessions.get(sid)
         if session is not None and session.status == "ended":
             return SessionEnded
         kind = session.kind if session is not None else "durable"
         policy: Policy = self.policies.of("connection" if kind == "connection" else "durable")
         if policy.strings_only and not isinstance(value, str):
-            from session_engine.engine.errors import ValidationFailed
-
             return ValidationFailed
         if expires_at is None:
             if ttl is not None and ttl > 0:
@@ -140,7 +158,7 @@ class Model:
         return purged
 
     # -- connection-bound lifetime -------------------------------------------------------------
-    def open(self, sid: str) -> type[Exception] | None:
+    def open(self, sid: str) -> str | None:
         session = self.sessions.get(sid)
         if session is not None:
             return SessionEnded if session.status == "ended" else SessionConflict
@@ -148,7 +166,7 @@ class Model:
         self._event()
         return None
 
-    def lifetime(self, sid: str, action: str) -> type[Exception] | None:
+    def lifetime(self, sid: str, action: str) -> str | None:
         session = self.sessions.get(sid)
         if session is None or session.kind != "connection":
             return SessionNotFound

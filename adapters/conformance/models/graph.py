@@ -1,4 +1,8 @@
-"""An in-memory property graph with the engine's documented semantics, written independently."""
+"""An in-memory property graph (a BlobHub graph object) with the documented semantics.
+
+A refused batch raises `Refused` naming the error (the engine's class name; the wire's error code
+follows from it) and the element it is about; the model is then unchanged (batches are atomic).
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from session_engine.engine.objects.graphs.errors import (
-    ElementExists,
-    ElementNotFound,
-    InvalidGraphOperation,
-    RevMismatch,
-)
+
+class Refused(Exception):
+    """The server must refuse the batch with error `name` about `element_id` (None: the error names
+    no element, as InvalidGraphOperation, whose message says what was wrong)."""
+
+    def __init__(self, name: str, element_id: str | None) -> None:
+        super().__init__(f"{name}: {element_id}")
+        self.name = name
+        self.element_id = element_id
 
 
 @dataclass
@@ -22,7 +29,7 @@ class Model:
     clock: int = 0
 
     def apply(self, ops: list[dict[str, Any]], at: datetime, user: str | None) -> list[dict[str, Any]]:
-        """Apply a batch atomically; raise the engine's error class on the first bad operation."""
+        """Apply a batch atomically; raise `Refused` on the first bad operation."""
         work = copy.deepcopy(self.elements)
         before = {i: e["type"] for i, e in work.items()}
         touched: list[str] = []
@@ -35,9 +42,9 @@ class Model:
 
         def get(element_id: str, kind: str) -> dict[str, Any]:
             if element_id not in work:
-                raise ElementNotFound(element_id)
+                raise Refused("ElementNotFound", element_id)
             if work[element_id]["type"] != kind:
-                raise InvalidGraphOperation(element_id)
+                raise Refused("InvalidGraphOperation", None)
             return work[element_id]
 
         clock = self.clock
@@ -46,7 +53,7 @@ class Model:
             name, element_id = op["op"], op["element_id"]
             if name in ("add_vertex", "add_edge"):
                 if element_id in work:
-                    raise ElementExists(element_id)
+                    raise Refused("ElementExists", element_id)
                 element: dict[str, Any] = {"element_id": element_id}
                 if name == "add_vertex":
                     element.update(type="vertex", labels=list(op["labels"]))
@@ -63,7 +70,7 @@ class Model:
             kind = "vertex" if "vertex" in name else "edge"
             element = get(element_id, kind)
             if op.get("if_rev") is not None and op["if_rev"] != element["rev"]:
-                raise RevMismatch(element_id, op["if_rev"], element["rev"])
+                raise Refused("RevMismatch", element_id)
             if name.startswith("delete"):
                 if kind == "vertex":
                     for edge_id, edge in list(work.items()):
@@ -217,4 +224,10 @@ def has(props: dict[str, Any], key: str, op: str, value: Any) -> bool:
         return not equal
     if not same or _kind(value) not in ("number", "string"):
         return False
-    return {"lt": found < value, "lte": found <= value, "gt": found > value, "gte": found >= value}[op]
+    compared: dict[str, bool] = {
+        "lt": found < value,
+        "lte": found <= value,
+        "gt": found > value,
+        "gte": found >= value,
+    }
+    return compared[op]

@@ -1,0 +1,349 @@
+"""The engine beside its peers, in one interleaved run (issue #21).
+
+Scenarios, each on SQLite (WAL, synchronous=FULL) and PostgreSQL (synchronous_commit=on):
+- 1 writer, durable appends: the engine's `append` vs pyeventsourcing (an aggregate's event, then
+  `Application.save`) vs the raw driver, one row per transaction (sqlite3 / psycopg);
+- 8 writers on PostgreSQL: the engine vs raw psycopg (8 threads, a connection each, one row per commit);
+- 1 writer `values.set` vs OpenAI Agents' `SQLAlchemySession.add_items` (one item per call);
+- reading a 1,000-event session: `read_stream` vs `SQLAlchemySession.get_items` (milliseconds).
+
+Every cell runs in its own process on a new, empty database; the cells take turns round by round,
+so every median comes from the same stretches of a noisy machine's time. Needs the `bench` extra
+(`pip install -e '.[bench]'`); a peer that is not installed is left out with a note.
+
+    python -m bench.peers [--seconds 3] [--rounds 3] [--backends sqlite,postgres] [--only NAME,...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import anyio
+import orjson
+import psycopg
+
+from bench.common import ROOT, Stopwatch, database, median, payload, show
+from session_engine.engine import Engine, NewEvent
+from session_engine.engine.backends import normalise_url
+
+NS = "bench"
+READ_EVENTS = 1000
+READ_SAMPLES = 30
+RAW_TABLE = "CREATE TABLE raw_events (id {serial} PRIMARY KEY, stream TEXT NOT NULL, data TEXT NOT NULL)"
+
+
+def _for(seconds: float, step: Callable[[int], None]) -> float:
+    """Calls of `step(n)` per second, for `seconds` (at least one call)."""
+    count = 0
+    with Stopwatch() as watch:
+        end = time.perf_counter() + seconds
+        while count == 0 or time.perf_counter() < end:
+            step(count)
+            count += 1
+    return count / watch.seconds
+
+
+async def _afor(seconds: float, step: Callable[[int], Any]) -> float:
+    count = 0
+    with Stopwatch() as watch:
+        end = time.perf_counter() + seconds
+        while count == 0 or time.perf_counter() < end:
+            await step(count)
+            count += 1
+    return count / watch.seconds
+
+
+# -- the engine ---------------------------------------------------------------------------------
+async def engine_append(url: str, seconds: float) -> float:
+    data = payload()
+    async with Engine.open(url) as engine:
+        return await _afor(seconds, lambda n: engine.append(NS, "session-1", [NewEvent("noted", data)]))
+
+
+async def engine_append_8(url: str, seconds: float) -> float:
+    data = payload()
+    async with Engine.open(url) as engine:
+        counts = [0] * 8
+        stop = time.perf_counter() + seconds
+
+        async def writer(i: int) -> None:
+            while time.perf_counter() < stop:
+                await engine.append(NS, f"session-{i}", [NewEvent("noted", data)])
+                counts[i] += 1
+
+        with Stopwatch() as watch:
+            async with anyio.create_task_group() as tasks:
+                for i in range(8):
+                    tasks.start_soon(writer, i)
+        return sum(counts) / watch.seconds
+
+
+async def engine_values_set(url: str, seconds: float) -> float:
+    data = payload()
+    async with Engine.open(url) as engine:
+        return await _afor(seconds, lambda n: engine.values.set(NS, "session-1", f"key-{n % 8}", data))
+
+
+async def engine_read(url: str, seconds: float) -> float:
+    data = payload()
+    async with Engine.open(url) as engine:
+        for _ in range(READ_EVENTS // 100):
+            await engine.append(NS, "session-1", [NewEvent("noted", data)] * 100)
+        return await _read_ms(lambda: engine.read_stream(NS, "session-1"))
+
+
+async def _read_ms(call: Callable[[], Any]) -> float:
+    """Median milliseconds of `call` (after one warm-up), checking it returns the whole session."""
+    assert len(await call()) == READ_EVENTS
+    times = []
+    for _ in range(READ_SAMPLES):
+        start = time.perf_counter()
+        await call()
+        times.append((time.perf_counter() - start) * 1000)
+    return median(times)
+
+
+# -- raw drivers ---------------------------------------------------------------------------------
+def _sqlite_path(url: str) -> str:
+    return str(normalise_url(url).database)
+
+
+def _pg_conninfo(url: str) -> str:
+    return normalise_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def raw_append(url: str, seconds: float) -> float:
+    data = orjson.dumps(payload()).decode()
+    if url.startswith("sqlite"):
+        connection = sqlite3.connect(_sqlite_path(url), isolation_level=None)
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=FULL")
+        connection.execute(RAW_TABLE.format(serial="INTEGER"))
+
+        def step(n: int) -> None:
+            connection.execute("BEGIN IMMEDIATE")
+            connection.execute("INSERT INTO raw_events (stream, data) VALUES (?, ?)", ("session-1", data))
+            connection.execute("COMMIT")
+
+        try:
+            return _for(seconds, step)
+        finally:
+            connection.close()
+    with psycopg.connect(_pg_conninfo(url), autocommit=True) as connection:
+        connection.execute(RAW_TABLE.format(serial="BIGSERIAL"))
+        connection.autocommit = False
+
+        def pg_step(n: int) -> None:
+            connection.execute("INSERT INTO raw_events (stream, data) VALUES (%s, %s)", ("session-1", data))
+            connection.commit()
+
+        return _for(seconds, pg_step)
+
+
+def raw_append_8(url: str, seconds: float) -> float:
+    data = orjson.dumps(payload()).decode()
+    with psycopg.connect(_pg_conninfo(url), autocommit=True) as connection:
+        connection.execute(RAW_TABLE.format(serial="BIGSERIAL"))
+    counts = [0] * 8
+    stop = time.perf_counter() + seconds
+
+    def writer(i: int) -> None:
+        with psycopg.connect(_pg_conninfo(url)) as connection:
+            while time.perf_counter() < stop:
+                connection.execute("INSERT INTO raw_events (stream, data) VALUES (%s, %s)", (f"s{i}", data))
+                connection.commit()
+                counts[i] += 1
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(8)]
+    with Stopwatch() as watch:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    return sum(counts) / watch.seconds
+
+
+# -- pyeventsourcing -----------------------------------------------------------------------------
+def eventsourcing_append(url: str, seconds: float) -> float:
+    from eventsourcing.application import Application
+    from eventsourcing.domain import Aggregate, event
+
+    class Session(Aggregate):
+        @event("Noted")
+        def note(self, kind: str, text: str) -> None:
+            pass
+
+    if url.startswith("sqlite"):
+        env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": _sqlite_path(url)}
+    else:
+        parsed = normalise_url(url)
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": str(parsed.database),
+            "POSTGRES_HOST": str(parsed.host),
+            "POSTGRES_PORT": str(parsed.port or 5432),
+            "POSTGRES_USER": str(parsed.username),
+            "POSTGRES_PASSWORD": parsed.password or "",
+        }
+    app = Application(env=env)
+    session = Session()
+    app.save(session)
+    data = payload()
+
+    def step(n: int) -> None:
+        session.note(**data)
+        app.save(session)
+
+    try:
+        return _for(seconds, step)
+    finally:
+        app.close()
+
+
+# -- OpenAI Agents SQLAlchemySession --------------------------------------------------------------
+def _agents_session(url: str) -> Any:
+    from agents.extensions.memory.sqlalchemy_session import SQLAlchemySession
+
+    parsed = normalise_url(url)
+    if url.startswith("sqlite"):
+        async_url = parsed.set(drivername="sqlite+aiosqlite")
+    else:
+        async_url = parsed.set(drivername="postgresql+asyncpg")
+    return SQLAlchemySession.from_url(
+        "session-1", url=async_url.render_as_string(hide_password=False), create_tables=True
+    )
+
+
+def _item(n: int) -> dict[str, Any]:
+    return {"role": "user", "content": payload()["text"]}
+
+
+async def agents_add_items(url: str, seconds: float) -> float:
+    session = _agents_session(url)
+    try:
+        await session.add_items([_item(0)])  # creates the tables
+        return await _afor(seconds, lambda n: session.add_items([_item(n)]))
+    finally:
+        await session.engine.dispose()
+
+
+async def agents_get_items(url: str, seconds: float) -> float:
+    session = _agents_session(url)
+    try:
+        for _ in range(READ_EVENTS // 100):
+            await session.add_items([_item(n) for n in range(100)])
+        return await _read_ms(session.get_items)
+    finally:
+        await session.engine.dispose()
+
+
+# -- the cells -------------------------------------------------------------------------------------
+CELLS: dict[str, tuple[str, Callable[[str, float], Any], tuple[str, ...]]] = {
+    # name: (scenario, function, backends)
+    "engine append": ("1 writer, durable appends/s", engine_append, ("sqlite", "postgres")),
+    "pyeventsourcing save": ("1 writer, durable appends/s", eventsourcing_append, ("sqlite", "postgres")),
+    "raw 1 row/tx": ("1 writer, durable appends/s", raw_append, ("sqlite", "postgres")),
+    "engine 8 writers": ("8 writers, durable appends/s", engine_append_8, ("postgres",)),
+    "raw psycopg 8 writers": ("8 writers, durable appends/s", raw_append_8, ("postgres",)),
+    "engine values.set": ("1 writer, value sets/s", engine_values_set, ("sqlite", "postgres")),
+    "agents add_items": ("1 writer, value sets/s", agents_add_items, ("sqlite", "postgres")),
+    "engine read_stream": ("read a 1,000-event session, ms", engine_read, ("sqlite", "postgres")),
+    "agents get_items": ("read a 1,000-event session, ms", agents_get_items, ("sqlite", "postgres")),
+}
+BASELINE = {
+    "1 writer, durable appends/s": "engine append",
+    "8 writers, durable appends/s": "engine 8 writers",
+    "1 writer, value sets/s": "engine values.set",
+    "read a 1,000-event session, ms": "engine read_stream",
+}
+
+
+def run_cell(name: str, backend: str, seconds: float) -> float | str:
+    """One cell in a child process on a fresh database: its figure, or why it could not run."""
+    with database(backend) as url, tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "result.json"
+        command = [sys.executable, "-m", "bench.peers", "--cell", name, "--url", url]
+        command += ["--seconds", str(seconds), "--out", str(out)]
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=os.environ)
+        if done.returncode != 0:
+            last = (done.stderr.strip().splitlines() or ["failed"])[-1]
+            return f"n/a ({last[:60]})"
+        return float(json.loads(out.read_text()))
+
+
+def child(name: str, url: str, seconds: float, out: str) -> None:
+    function = CELLS[name][1]
+    if inspect.iscoroutinefunction(function):
+        result = anyio.run(function, url, seconds)
+    else:
+        result = function(url, seconds)
+    Path(out).write_text(json.dumps(result))
+
+
+def load() -> str:
+    return " ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--only", default="", help="comma-separated cell names (default: all)")
+    parser.add_argument("--cell", help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.cell:
+        child(args.cell, args.url, args.seconds, args.out)
+        return
+    wanted = [n for n in args.only.split(",") if n] or list(CELLS)
+    backends = args.backends.split(",")
+    cells = [(name, b) for name in wanted for b in backends if b in CELLS[name][2]]
+    runs: dict[tuple[str, str], list[float | str]] = {cell: [] for cell in cells}
+    started = load()
+    for _ in range(args.rounds):
+        for name, backend in cells:
+            runs[name, backend].append(run_cell(name, backend, args.seconds))
+    ended = load()
+    rows = []
+    for name, backend in cells:
+        scenario = CELLS[name][0]
+        numbers = [v for v in runs[name, backend] if isinstance(v, float)]
+        if not numbers:
+            rows.append((scenario, backend, name, str(runs[name, backend][0]), "", "-"))
+            continue
+        mid = median(numbers)
+        base = [v for v in runs.get((BASELINE[scenario], backend), []) if isinstance(v, float)]
+        # The engine's figure over the peer's: above 1 the engine is ahead (for reads, less time).
+        if not base or BASELINE[scenario] == name:
+            ratio = "-"
+        elif scenario.endswith("ms"):
+            ratio = f"{median(base) / mid:.2f}x time"
+        else:
+            ratio = f"{median(base) / mid:.2f}x"
+        every = " ".join(f"{v:,.1f}" if v < 100 else f"{v:,.0f}" for v in numbers)
+        rows.append((scenario, backend, name, f"{mid:,.1f}" if mid < 100 else f"{mid:,.0f}", every, ratio))
+    show(
+        f"Peers, interleaved ({args.rounds} rounds of {args.seconds:g} s; load {started} -> {ended})",
+        ["scenario", "backend", "cell", "median", "every run", "engine / cell"],
+        rows,
+    )
+
+
+if __name__ == "__main__":
+    main()

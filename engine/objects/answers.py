@@ -1,0 +1,82 @@
+"""What the envelopes' and threads' calls answer: domain types, not wire documents.
+
+Every answer names its owner as the engine does, by `scope` (`engine.objects.scopes`) and
+session id; instants stay `datetime`. Adapters turn these into their protocol's documents
+(`adapters/blobhub/documents.py`), so the engine never learns a wire's field names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectSummary:
+    """An object just written: whose it is, its type and when it changed."""
+
+    scope: str
+    session_id: str
+    alias: str
+    type: str
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AppendSummary(ObjectSummary):
+    """A `messages` object just appended to: the summary, the first new ordinal and how many."""
+
+    first_ordinal: int = 0
+    count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class StoredObject:
+    """A whole object; a `messages` value holds its messages, thread items and graph elements never."""
+
+    scope: str
+    session_id: str
+    alias: str
+    updated_at: datetime
+    value: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ListedObject:
+    """One line of a session's object list."""
+
+    alias: str
+    type: str
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectPage:
+    """A page of a session's objects in alias order; `cursor` (the last alias) pages on, None at the end."""
+
+    objects: list[ListedObject]
+    cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadItem:
+    """One item of a thread; `parent_id` and `metadata` are None when not set."""
+
+    id: str
+    scope: str
+    session_id: str
+    alias: str
+    created_at: datetime
+    user_id: str | None
+    content: list[dict[str, Any]]
+    parent_id: str | None = None
+    metadata: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ItemPage:
+    """A page of a thread's items; `cursor` is None on the last page."""
+
+    items: list[ThreadItem] = field(default_factory=list)
+    cursor: str | None = None
