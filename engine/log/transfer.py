@@ -14,25 +14,15 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from session_engine.engine.backends.base import EVENT_COLUMNS
 from session_engine.engine.clock import as_utc
 from session_engine.engine.errors import ValidationFailed
 from session_engine.engine.log.chain import GENESIS, event_hash, micros
 from session_engine.engine.log.records import RecordedEvent
 from session_engine.engine.log.schema import events
 
-FIELDS = (
-    "position",
-    "namespace",
-    "stream",
-    "version",
-    "type",
-    "schema_version",
-    "data",
-    "metadata",
-    "idempotency_key",
-    "recorded_at",
-    "hash",
-)
+FIELDS = EVENT_COLUMNS
+"""An export line holds exactly the columns an event row stores, in their order."""
 PAGE = 5000
 PROGRESS_STEP = 1000
 """Progress is reported every this many events (and once for the rest at the end)."""
