@@ -521,11 +521,21 @@ class Engine:
 
         return await anyio.to_thread.run_sync(self._read_sync, run)
 
-    async def export(self, out: IO[bytes], *, progress: Callable[[int], None] | None = None) -> int:
-        """Write the whole log as JSON Lines, as stored, with each event's chain hash. Returns the
-        number of events; `progress` hears of them as they are written."""
+    async def export(
+        self,
+        out: IO[bytes],
+        *,
+        progress: Callable[[int], None] | None = None,
+        scope: transfer.ExportScope = transfer.WHOLE_LOG,
+    ) -> int:
+        """Write the log (or the part `scope` names: a namespace, a session, a time range) as JSON
+        Lines, as stored, with each event's chain hash. Returns the number of events; `progress`
+        hears of them as they are written."""
+        _comparable(scope.namespace, scope.stream)
+        since, until = _instant("since", scope.since), _instant("until", scope.until)
+        scope = transfer.ExportScope(scope.namespace, scope.stream, since, until)
         return await anyio.to_thread.run_sync(
-            self._read_sync, lambda c: transfer.write_export(c, out, progress)
+            self._read_sync, lambda c: transfer.write_export(c, out, progress, scope)
         )
 
     async def import_(self, lines: Iterable[bytes], *, progress: Callable[[int], None] | None = None) -> int:

@@ -10,6 +10,7 @@ import subprocess
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import anyio
 import sqlalchemy as sa
@@ -148,3 +149,41 @@ def test_backup_restore_and_migrate_speak_json(sqlite_databases, tmp_path: Path)
         "verified": True,
     }
     assert json.loads(cli("migrate", "--json", url=source).stdout)["migrated"] is False
+
+
+def test_export_of_one_session_namespace_or_time_range(tmp_path: Path) -> None:
+    """A partial export holds exactly the events its scope names, each line as in the whole export
+    (hash included); import refuses it (its chain does not start at the first event)."""
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+
+    async def fill() -> None:
+        async with Engine.open(url) as engine:
+            for ns, stream in [("a", "s1"), ("a", "s2"), ("b", "s1"), ("a", "s1")]:
+                await engine.append(ns, stream, [NewEvent("noted", {"at": stream})])
+
+    anyio.run(fill)
+    whole = tmp_path / "whole.jsonl"
+    assert cli("export", str(whole), url=url).returncode == 0
+    lines = [json.loads(line) for line in whole.read_bytes().splitlines()]
+    assert [line["position"] for line in lines] == [1, 2, 3, 4]
+
+    def exported(*options: str) -> list[dict[str, Any]]:
+        out = tmp_path / "part.jsonl"
+        done = cli("export", str(out), *options, url=url)
+        assert done.returncode == 0, done.stderr
+        return [json.loads(line) for line in out.read_bytes().splitlines()]
+
+    assert exported("-n", "a", "--session", "s1") == [lines[0], lines[3]]
+    assert exported("-n", "b") == [lines[2]]
+    first, last = lines[1]["recorded_at"], lines[2]["recorded_at"]
+    assert exported("--since", first, "--until", last) == [
+        line for line in lines if first <= line["recorded_at"] <= last
+    ]
+    refused = cli("export", str(tmp_path / "x.jsonl"), "--session", "s1", url=url)
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1 and "--namespace" in refused.stderr
+    bad = cli("export", str(tmp_path / "x.jsonl"), "--since", "yesterday", url=url)
+    assert bad.returncode == 2 and "--since" in bad.stderr and not (tmp_path / "x.jsonl").exists()
+    partial = tmp_path / "part.jsonl"
+    exported("-n", "b")
+    imported = cli("import", str(partial), url=f"sqlite:///{tmp_path / 'new.db'}")
+    assert imported.returncode != 0 and "Traceback" not in imported.stderr

@@ -28,6 +28,7 @@ from session_engine.adapters.cli.running import (
     console,
     database_option,
     errors,
+    fail,
     progress_bar,
     run_read_only,
     run_with_engine,
@@ -37,6 +38,7 @@ from session_engine.engine import Engine, database_url
 from session_engine.engine import migrate as migrate_database
 from session_engine.engine.log.chain import parse_anchor
 from session_engine.engine.log.records import RecordedEvent
+from session_engine.engine.log.transfer import ExportScope
 
 
 @click.group(cls=Cli)
@@ -331,19 +333,45 @@ def print_verify_json(chain: Any, differences: list[Any], anchor: tuple[int | No
 @main.command("export")
 @database_option
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--namespace", "-n", default=None, help="Only this namespace.")
+@click.option("--session", default=None, help="Only this session (with --namespace).")
+@click.option(
+    "--since", default=None, metavar="INSTANT", help="Only events recorded at or after this ISO instant."
+)
+@click.option(
+    "--until", default=None, metavar="INSTANT", help="Only events recorded at or before this ISO instant."
+)
 @click.option(
     "--json", "as_json", is_flag=True, help="Report the count as JSON (on stderr when FILE is '-')."
 )
-def export_(database: str | None, file: Path, as_json: bool) -> None:
-    """Write the whole log to FILE as JSON Lines, each event with its chain hash ('-': stdout)."""
+def export_(
+    database: str | None,
+    file: Path,
+    namespace: str | None,
+    session: str | None,
+    since: str | None,
+    until: str | None,
+    as_json: bool,
+) -> None:
+    """Write the log to FILE as JSON Lines, each event with its chain hash ('-': stdout): the
+    whole log, or one namespace, one session and/or a time range (a partial export is for reading;
+    `import` takes a whole log)."""
+    if session is not None and namespace is None:
+        fail("--session needs --namespace (a session id is only unique within its namespace)")
+    scope = ExportScope(
+        namespace,
+        session,
+        instant_option("--since", since) if since is not None else None,
+        instant_option("--until", until) if until is not None else None,
+    )
 
     async def job(engine: Engine) -> int:
         head = await engine.head()
         with progress_bar(head, "exporting") as advance:
             if str(file) == "-":
-                return await engine.export(sys.stdout.buffer, progress=advance)
+                return await engine.export(sys.stdout.buffer, progress=advance, scope=scope)
             with _created(file) as out:
-                return await engine.export(out, progress=advance)
+                return await engine.export(out, progress=advance, scope=scope)
 
     count = run_read_only(database, job)
     if as_json:

@@ -7,6 +7,7 @@ anything: a tampered or truncated-in-the-middle export changes nothing."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any
 
@@ -28,12 +29,45 @@ PROGRESS_STEP = 1000
 """Progress is reported every this many events (and once for the rest at the end)."""
 
 
-def export_lines(connection: Connection, *, after: int = 0) -> Iterator[bytes]:
-    """Every stored event after `after` as one JSON line, in position order."""
+@dataclass(frozen=True)
+class ExportScope:
+    """Which events an export holds: the whole log (the default), or one namespace, one session
+    (stream) of it, and/or a time range [since, until]. A partial export is for reading: each line
+    keeps its chain hash, but import takes only a whole log (its chain must start at position 1)."""
+
+    namespace: str | None = None
+    stream: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def where(self) -> list[sa.ColumnElement[bool]]:
+        clauses: list[sa.ColumnElement[bool]] = []
+        if self.namespace is not None:
+            clauses.append(events.c.namespace == self.namespace)
+        if self.stream is not None:
+            clauses.append(events.c.stream == self.stream)
+        if self.since is not None:
+            clauses.append(events.c.recorded_at >= self.since)
+        if self.until is not None:
+            clauses.append(events.c.recorded_at <= self.until)
+        return clauses
+
+
+WHOLE_LOG = ExportScope()
+
+
+def export_lines(
+    connection: Connection, *, after: int = 0, scope: ExportScope = WHOLE_LOG
+) -> Iterator[bytes]:
+    """Every stored event after `after` (within `scope`) as one JSON line, in position order."""
     position = after
+    chosen = scope.where()
     while True:
         rows = connection.execute(
-            sa.select(events).where(events.c.position > position).order_by(events.c.position).limit(PAGE)
+            sa.select(events)
+            .where(events.c.position > position, *chosen)
+            .order_by(events.c.position)
+            .limit(PAGE)
         ).all()
         if not rows:
             return
@@ -136,10 +170,13 @@ def import_lines(
 
 
 def write_export(
-    connection: Connection, out: IO[bytes], progress: Callable[[int], None] | None = None
+    connection: Connection,
+    out: IO[bytes],
+    progress: Callable[[int], None] | None = None,
+    scope: ExportScope = WHOLE_LOG,
 ) -> int:
     count = 0
-    for line in export_lines(connection):
+    for line in export_lines(connection, scope=scope):
         out.write(line)
         count += 1
         if progress is not None and count % PROGRESS_STEP == 0:
