@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from hypothesis import strategies as st
 from hypothesis.stateful import invariant, rule, run_state_machine_as_test
 
@@ -23,6 +24,7 @@ from session_engine.adapters.conformance.strategies import (
     records,
 )
 from session_engine.adapters.rpc.bus.subjects import RecordSubjects
+from session_engine.engine.errors import SessionDeleted
 from session_engine.engine.records.errors import InvalidRecordRequest
 from tests.harness import EngineHarness, EngineMachine
 from tests.records.helpers import NS
@@ -36,6 +38,9 @@ class RecordsMachine(EngineMachine):
         self.records = RecordSubjects(self.engine)
         self.model = Model()
         self.said = 0
+        self.deleted: set[str] = set()
+        """Sessions whose record was deleted and not set again: the engine refuses other writes to
+        them (specs/lifecycle.md), so a message said there is refused and kept by no one."""
 
     def write(
         self, expected: Callable[[], dict[str, Any]], function: Callable[..., Any], request: Any
@@ -61,6 +66,8 @@ class RecordsMachine(EngineMachine):
             **({} if if_absent is None else {"ifAbsent": if_absent}),
         }
         self.write(lambda: self.model.set(record, bool(if_absent)), self.records.set, request)
+        if sid in self.model.records:  # a records set is that protocol's recreate
+            self.deleted.discard(sid)
 
     @rule(data=st.data(), sid=SIDS)
     def update(self, data: st.DataObject, sid: str) -> None:
@@ -74,7 +81,10 @@ class RecordsMachine(EngineMachine):
 
     @rule(sid=SIDS)
     def delete(self, sid: str) -> None:
+        existed = sid in self.model.records
         self.write(lambda: self.model.delete(sid), self.records.delete, {"sessionId": sid})
+        if existed:
+            self.deleted.add(sid)
 
     @rule(
         sid=SIDS,
@@ -85,9 +95,18 @@ class RecordsMachine(EngineMachine):
         self.said += 1
         text = " ".join(words)
         message = {"role": role, "content": [{"type": "text", "text": text}]}
-        self.call(
-            self.engine.objects.upload, NS, sid, f"m{self.said}", {"type": "message", "message": message}
+        upload = (
+            self.engine.objects.upload,
+            NS,
+            sid,
+            f"m{self.said}",
+            {"type": "message", "message": message},
         )
+        if sid in self.deleted:
+            with pytest.raises(SessionDeleted):
+                self.call(*upload)
+            return
+        self.call(*upload)
         self.model.say(sid, role, text)
 
     # -- reads ------------------------------------------------------------------------------
