@@ -26,10 +26,11 @@ from session_engine.engine.clock import Clock, SystemClock, as_utc
 from session_engine.engine.commands import AppendEvents, Command, CommandHandlers, Outcome
 from session_engine.engine.errors import NotFound, ValidationFailed
 from session_engine.engine.events import DomainEvent, EventRegistry
-from session_engine.engine.inspect import history, travel
+from session_engine.engine.inspect import history, snapshot_check, travel
 from session_engine.engine.inspect.diff import StateDiff
 from session_engine.engine.inspect.diff import diff as inspect_diff
 from session_engine.engine.inspect.history import HistoryEntry, SessionsPage
+from session_engine.engine.inspect.snapshot_check import SnapshotProblem
 from session_engine.engine.inspect.state import SessionState
 from session_engine.engine.inspect.travel import Point
 from session_engine.engine.log import reads, transfer
@@ -590,6 +591,16 @@ class Engine:
                 replay(live, target, self.backend, self.registry, projections, upto=upto, progress=progress)
             with scratch.connect() as target:
                 return diff_projections(live, target, self.backend, projections)
+
+    async def verify_snapshots(self) -> list[SnapshotProblem]:
+        """Fold every snapshotted session again and return each snapshot that disagrees with it, is
+        damaged, or was taken after another event than the log's (specs/audit.md, "Snapshots")."""
+        projections = list(self.projections)
+
+        def run(connection: Connection) -> list[SnapshotProblem]:
+            return snapshot_check.check_all(self.backend.one_snapshot(connection), self.registry, projections)
+
+        return await anyio.to_thread.run_sync(self._read_sync, run)
 
     async def backup(self, target: str | Path) -> None:
         """Copy the database into the new file `target` while writers go on (SQLite's online backup).

@@ -11,6 +11,7 @@ or diffing two points never refolds from the start. A fold that crosses a multip
 
 from __future__ import annotations
 
+import logging
 import zlib
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +32,8 @@ from session_engine.engine.projections import snapshots
 from session_engine.engine.projections.asof import SessionAsOf
 from session_engine.engine.projections.base import Projection
 from session_engine.engine.projections.snapshots import Snapshot, Taken
+
+log = logging.getLogger("session_engine")
 
 Point = int | datetime
 """A version (0: before the first event) or an instant (the events recorded by then)."""
@@ -105,22 +108,28 @@ def plan(
     low_version = min(versions) if versions else None
     low_instant = min(instants) if instants else None
     cut = horizon(connection, namespace, stream)
-    snapshot = snapshots.find(
-        connection,
-        namespace,
-        stream,
-        fp.code,
-        to_version=low_version if low_version != LAST else None,
-        to_position=to_position,
-        until=low_instant,
-        at_least=cut,
-    )
+    below = low_version if low_version != LAST else None
+    while True:
+        snapshot = snapshots.find(
+            connection,
+            namespace,
+            stream,
+            fp.code,
+            to_version=below,
+            to_position=to_position,
+            until=low_instant,
+            at_least=cut,
+        )
+        if snapshot is None or snapshot.digest == snapshot.expected_digest():
+            break
+        log.warning("snapshot %s/%s at %d is damaged; not used", namespace, stream, snapshot.version)
+        below = snapshot.version - 1  # a damaged one is never served (verify reports it)
     if snapshot is None and cut > 0:
         snapshot = snapshots.pinned_base(connection, namespace, stream, fp.shape, cut)
-        if snapshot is None:
+        if snapshot is None or snapshot.digest != snapshot.expected_digest():
             raise StateUnavailable(
                 f"session {namespace}/{stream}: its events up to version {cut} were deleted and no "
-                "snapshot of today's projections holds its state there"
+                "sound snapshot of today's projections holds its state there"
             )
         if (
             (low_version is not None and low_version < cut)
