@@ -280,7 +280,14 @@ class Engine:
         check_integer("limit", limit)
         return await self.read(
             lambda c: reads.read_stream(
-                c, self.registry, namespace, stream, from_version=from_version, limit=limit, **cutoff
+                c,
+                self.backend,
+                self.registry,
+                namespace,
+                stream,
+                from_version=from_version,
+                limit=limit,
+                **cutoff,
             )
         )
 
@@ -371,7 +378,13 @@ class Engine:
         projections = list(self.projections)
         fold = await self.read(
             lambda c: travel.plan(
-                c, self.registry, projections, namespace, stream, [skip, to_version or travel.LAST]
+                c,
+                self.backend,
+                self.registry,
+                projections,
+                namespace,
+                stream,
+                [skip, to_version or travel.LAST],
             )
         )
         steps = travel.each_state(fold, namespace, stream, projections, skip=skip)
@@ -426,7 +439,14 @@ class Engine:
 
         def fold(connection: Connection) -> travel.Travelled:
             plan = travel.plan(
-                connection, self.registry, projections, namespace, stream, points, to_position=to_position
+                connection,
+                self.backend,
+                self.registry,
+                projections,
+                namespace,
+                stream,
+                points,
+                to_position=to_position,
             )
             return travel.states_at(plan, namespace, stream, projections, points, now, remember=remember)
 
@@ -451,7 +471,9 @@ class Engine:
         projections = list(self.projections)
 
         def fold(connection: Connection) -> travel.Travelled:
-            plan = travel.plan(connection, self.registry, projections, namespace, stream, [point])
+            plan = travel.plan(
+                connection, self.backend, self.registry, projections, namespace, stream, [point]
+            )
             travelled = travel.states_at(plan, namespace, stream, projections, [point], now, remember=True)
             [state] = travelled.states
             if state.version == 0 or (version is not None and state.version != version):
@@ -598,7 +620,9 @@ class Engine:
         projections = list(self.projections)
 
         def run(connection: Connection) -> list[SnapshotProblem]:
-            return snapshot_check.check_all(self.backend.one_snapshot(connection), self.registry, projections)
+            return snapshot_check.check_all(
+                self.backend.one_snapshot(connection), self.backend, self.registry, projections
+            )
 
         return await anyio.to_thread.run_sync(self._read_sync, run)
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from session_engine.engine.backends import Backend
 from session_engine.engine.events import EventRegistry
 from session_engine.engine.inspect.state import read_state
 from session_engine.engine.inspect.travel import Fold, decode_state, horizon
@@ -40,17 +41,18 @@ class SnapshotProblem:
 
 
 def check_all(
-    connection: Connection, registry: EventRegistry, projections: list[Projection]
+    connection: Connection, backend: Backend, registry: EventRegistry, projections: list[Projection]
 ) -> list[SnapshotProblem]:
     """Every problem with every session's snapshots."""
     found: list[SnapshotProblem] = []
     for namespace, stream in snapshots.sessions(connection):
-        found += check_session(connection, registry, projections, namespace, stream)
+        found += check_session(connection, backend, registry, projections, namespace, stream)
     return found
 
 
 def check_session(
     connection: Connection,
+    backend: Backend,
     registry: EventRegistry,
     projections: list[Projection],
     namespace: str,
@@ -89,7 +91,13 @@ def check_session(
     fold = Fold(
         base if cut > 0 else None,
         reads.read_stream(
-            connection, registry, namespace, stream, from_version=cut + 1, to_version=served[-1].version
+            connection,
+            backend,
+            registry,
+            namespace,
+            stream,
+            from_version=cut + 1,
+            to_version=served[-1].version,
         ),
     )
     with fold.open(namespace, stream, projections) as state:

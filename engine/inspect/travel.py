@@ -22,6 +22,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from session_engine.engine.backends import Backend
 from session_engine.engine.errors import StateUnavailable
 from session_engine.engine.events import EventRegistry
 from session_engine.engine.inspect.state import SessionState, read_state
@@ -90,6 +91,7 @@ def horizon(connection: Connection, namespace: str, stream: str) -> int:
 
 def plan(
     connection: Connection,
+    backend: Backend,
     registry: EventRegistry,
     projections: list[Projection],
     namespace: str,
@@ -144,6 +146,7 @@ def plan(
     high_version = max(versions) if versions and not instants else None
     found = reads.read_stream(
         connection,
+        backend,
         registry,
         namespace,
         stream,
