@@ -83,7 +83,7 @@ def check_session(
             problem(snapshot, "taken after another event than the log's at its version (hash differs)")
         else:
             sound.append(snapshot)
-    cut = horizon(connection, namespace, stream)
+    cut = horizon(connection, backend, namespace, stream)
     base = next((s for s in sound if s.version == cut and s.pinned and s.shape == fp.shape), None)
     served = [s for s in sound if s.fingerprint == fp.code and s.version > cut]
     if not served or (cut > 0 and base is None):

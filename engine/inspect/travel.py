@@ -22,7 +22,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from session_engine.engine.backends import Backend
+from session_engine.engine.backends import Backend, Prepared
 from session_engine.engine.errors import StateUnavailable
 from session_engine.engine.events import EventRegistry
 from session_engine.engine.inspect.state import SessionState, read_state
@@ -75,14 +75,17 @@ class Fold:
         return self.events[: max(version - self.start, 0)]
 
 
-def horizon(connection: Connection, namespace: str, stream: str) -> int:
+_first_version = Prepared(
+    sa.select(sa.func.min(log_events.c.version)).where(
+        log_events.c.namespace == sa.bindparam("ns"), log_events.c.stream == sa.bindparam("stream")
+    )
+)
+
+
+def horizon(connection: Connection, backend: Backend, namespace: str, stream: str) -> int:
     """The last version whose event was deleted from the front of the session (retention); 0 when
     the session's history is whole. With no events left, the newest pinned snapshot says it."""
-    first = connection.execute(
-        sa.select(sa.func.min(log_events.c.version)).where(
-            log_events.c.namespace == namespace, log_events.c.stream == stream
-        )
-    ).scalar()
+    [(first,)] = backend.rows(connection, _first_version, {"ns": namespace, "stream": stream})
     if first is not None:
         return int(first) - 1
     pinned = snapshots.pinned_versions(connection, namespace, stream)
@@ -109,11 +112,14 @@ def plan(
     instants = [p for p in points if isinstance(p, datetime)]
     low_version = min(versions) if versions else None
     low_instant = min(instants) if instants else None
-    cut = horizon(connection, namespace, stream)
+    if not connection.in_transaction():
+        connection.begin()  # one read snapshot for the snapshot and the events after it
+    cut = horizon(connection, backend, namespace, stream)
     below = low_version if low_version != LAST else None
     while True:
         snapshot = snapshots.find(
             connection,
+            backend,
             namespace,
             stream,
             fp.code,
