@@ -108,33 +108,24 @@ async def measure(backend: str, events: int, samples: int) -> list[list[object]]
                 return await timed(lambda: engine.state_as_of(NS, S, version=version))
 
             for version in (events // 2, events):
+                CPU.clear()
                 runs = [await unsnapshotted(version) for _ in range(3)]
-                rows.append(
-                    [backend, f"no snapshot: state_as_of(version={version:,})", f"{median(runs):,.0f}", ""]
-                )
+                name = f"no snapshot: state_as_of(version={version:,})"
+                rows.append([backend, name, f"{median(runs):,.0f}", f"cpu {median(CPU):,.0f}"])
             await engine.drop_snapshots(NS, S)
+            CPU.clear()
             lay = await timed(lambda: engine.state_as_of(NS, S, version=events))
-            rows.append([backend, f"laying snapshots: one fold of {events:,} (once)", f"{lay:,.0f}", ""])
+            name = f"laying snapshots: one fold of {events:,} (once)"
+            rows.append([backend, name, f"{lay:,.0f}", f"cpu {CPU[0]:,.0f}"])
             chosen = random.Random(18).sample(range(1, events + 1), samples)
-            first = [await timed(lambda v=v: engine.state_as_of(NS, S, version=v)) for v in chosen]  # type: ignore[misc]
-            again = [await timed(lambda v=v: engine.state_as_of(NS, S, version=v)) for v in chosen]  # type: ignore[misc]
-            spread = f"p90 {percentile(first, 90):.1f}, worst {max(first):.1f}"
-            rows.append(
-                [
-                    backend,
-                    f"snapshots: a random version, first read ({samples})",
-                    f"{median(first):.1f}",
-                    spread,
-                ]
-            )
-            rows.append(
-                [
-                    backend,
-                    "snapshots: the same versions again",
-                    f"{median(again):.1f}",
-                    f"worst {max(again):.1f}",
-                ]
-            )
+            for name in ("a random version, first read", "the same versions again"):
+                CPU.clear()
+                runs = [await timed(lambda v=v: engine.state_as_of(NS, S, version=v)) for v in chosen]  # type: ignore[misc]
+                spread = (
+                    f"wall p90 {percentile(runs, 90):.1f}, worst {max(runs):.1f};"
+                    f" cpu median {median(CPU):.1f}, p90 {percentile(CPU, 90):.1f}, worst {max(CPU):.1f}"
+                )
+                rows.append([backend, f"snapshots: {name} ({samples})", f"{median(runs):.1f}", spread])
             stored = await engine.read(
                 lambda c: c.execute(
                     sa.select(
