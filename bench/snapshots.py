@@ -115,6 +115,7 @@ async def measure(backend: str, events: int, samples: int) -> list[list[object]]
             await engine.drop_snapshots(NS, S)
             CPU.clear()
             lay = await timed(lambda: engine.state_as_of(NS, S, version=events))
+            await engine.flush_snapshots()
             name = f"laying snapshots: one fold of {events:,} (once)"
             rows.append([backend, name, f"{lay:,.0f}", f"cpu {CPU[0]:,.0f}"])
             chosen = random.Random(18).sample(range(1, events + 1), samples)
@@ -126,6 +127,7 @@ async def measure(backend: str, events: int, samples: int) -> list[list[object]]
                     f" cpu median {median(CPU):.1f}, p90 {percentile(CPU, 90):.1f}, worst {max(CPU):.1f}"
                 )
                 rows.append([backend, f"snapshots: {name} ({samples})", f"{median(runs):.1f}", spread])
+                await engine.flush_snapshots()
             stored = await engine.read(
                 lambda c: c.execute(
                     sa.select(

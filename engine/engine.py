@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
@@ -114,6 +115,7 @@ class Engine:
         )
         self._listener: Listener | None = None
         self._snapshot_writer: sa.Engine | None = None
+        self._snapshot_saves: ThreadPoolExecutor | None = None
         self._lookup_connection: Connection | None = None
         self.values = ValuesService(self)
         self.objects = ObjectsService(self)
@@ -185,6 +187,8 @@ class Engine:
             self._lookup_connection.close()
         self._writer.dispose()
         self._reader.dispose()
+        if self._snapshot_saves is not None:
+            self._snapshot_saves.shutdown(wait=True)  # the snapshots reads left are stored
         if self._snapshot_writer is not None:
             self._snapshot_writer.dispose()
 
@@ -499,11 +503,18 @@ class Engine:
             with connection.begin():
                 return snapshots.drop(connection, namespace, stream)
 
-        return await anyio.to_thread.run_sync(self._write_snapshots, drop)
+        return await self._snapshot_job(drop)
+
+    async def flush_snapshots(self) -> None:
+        """Wait until the snapshots that reads have left so far are stored (they are stored in the
+        background, after the read has answered)."""
+        await self._snapshot_job(lambda connection: None)
 
     async def _keep_snapshots(
         self, namespace: str, stream: str, taken: list[Taken], *, pinned: bool
     ) -> list[int]:
+        """Store snapshots: a pinned one before answering; those a read left in the background, so
+        the read does not wait for them (a cache: one not stored is only a later miss)."""
         now = as_utc(self.clock.now())
         projections = list(self.projections)
 
@@ -514,12 +525,20 @@ class Engine:
                 )
 
         if pinned:
-            return await anyio.to_thread.run_sync(self._write_snapshots, save)
-        try:
-            return await anyio.to_thread.run_sync(self._write_snapshots, save)
-        except DBAPIError as error:  # a cache: the answer stands without it
-            log.warning("snapshot of %s/%s not stored: %s", namespace, stream, error)
-            return []
+            return await self._snapshot_job(save)
+        self._snapshot_queue().submit(self._write_snapshots, save).add_done_callback(_warn_if_failed)
+        return []
+
+    def _snapshot_queue(self) -> ThreadPoolExecutor:
+        """One thread stores, drops and waits for snapshots in the order asked: a drop (erasure)
+        runs after every store queued before it."""
+        if self._snapshot_saves is None:
+            self._snapshot_saves = ThreadPoolExecutor(max_workers=1, thread_name_prefix="snapshots")
+        return self._snapshot_saves
+
+    async def _snapshot_job(self, function: Callable[[Connection], T]) -> T:
+        done = self._snapshot_queue().submit(self._write_snapshots, function)
+        return await anyio.to_thread.run_sync(done.result)
 
     def _write_snapshots(self, function: Callable[[Connection], T]) -> T:
         """Snapshots are written on a connection of their own, never the committer's: off the
@@ -617,6 +636,7 @@ class Engine:
     async def verify_snapshots(self) -> list[SnapshotProblem]:
         """Fold every snapshotted session again and return each snapshot that disagrees with it, is
         damaged, or was taken after another event than the log's (specs/audit.md, "Snapshots")."""
+        await self.flush_snapshots()
         projections = list(self.projections)
 
         def run(connection: Connection) -> list[SnapshotProblem]:
@@ -682,6 +702,12 @@ class Engine:
     @property
     def stats(self) -> dict[str, int]:
         return {"batches": self._committer.batches, "commands": self._committer.commands}
+
+
+def _warn_if_failed(stored: Future[Any]) -> None:
+    error = stored.exception()
+    if error is not None:  # a cache: the answer stood without it
+        log.warning("a snapshot was not stored: %s", error)
 
 
 def _instant(name: str, at: datetime | None) -> datetime | None:

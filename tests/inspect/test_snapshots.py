@@ -37,6 +37,7 @@ async def _delete_events_upto(engine: Engine, version: int) -> None:
 
 
 async def _stored(engine: Engine) -> list[tuple[int, int]]:
+    await engine.flush_snapshots()  # reads store theirs in the background
     query = sa.select(snapshots.c.version, snapshots.c.pinned).order_by(snapshots.c.version)
     return await engine.read(lambda c: [(int(v), int(p)) for v, p in c.execute(query)])
 
@@ -124,6 +125,7 @@ def _forge(image: bytes) -> bytes:
 async def _rewrite(engine: Engine, version: int, **changes: Any) -> None:
     """Rewrite the stored snapshot at `version` as someone with the database could, digest included
     (`fingerprint=`, `forge=True`: its read models changed, `damage=True`: a byte flipped, digest kept)."""
+    await engine.flush_snapshots()
     [found] = [s for s in await engine.read(lambda c: snapshot_rows.stored(c, NS, S)) if s.version == version]
     tables, fp = found.tables, changes.get("fingerprint", found.fingerprint)
     if changes.get("forge"):
