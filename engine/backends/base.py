@@ -483,6 +483,11 @@ class Backend(ABC):
         """`column` for an ORDER BY in Python's string order (code points)."""
         return column
 
+    def starts_with(self, column: sa.ColumnElement[str], prefix: str) -> sa.ColumnElement[bool]:
+        """`column` starts with `prefix`, exactly (case and every character as given), in a form
+        the database can answer from an index on `column` where it is able to."""
+        return column.startswith(prefix, autoescape=True)
+
     def one_snapshot(self, connection: Connection) -> Connection:
         """`connection`, reading one snapshot of the database for the whole of its transaction."""
         return connection
