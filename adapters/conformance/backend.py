@@ -388,7 +388,7 @@ def test_starts_with_is_pythons_str_startswith(subject: Backend, writer: sa.Engi
     with writer.connect() as connection:
         for prefix in prefixes:
             found = connection.execute(
-                sa.select(events.c.stream).where(subject.starts_with(events.c.stream, prefix))
+                sa.select(events.c.stream).where(subject.starts_with(events.c.stream, prefix, connection))
             ).scalars()
             assert sorted(found) == sorted(n for n in names if n.startswith(prefix)), prefix
 

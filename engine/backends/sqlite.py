@@ -30,6 +30,7 @@ from session_engine.engine.backends.base import (
     Durability,
     Scratch,
     json_text,
+    prefix_range,
     register,
 )
 from session_engine.engine.backends.prepared import Conversion, Prepared
@@ -230,14 +231,12 @@ class SqliteBackend(Backend):
         for statement in ddl.sqlite:
             connection.exec_driver_sql(statement)
 
-    def starts_with(self, column: sa.ColumnElement[str], prefix: str) -> sa.ColumnElement[bool]:
+    def starts_with(
+        self, column: sa.ColumnElement[str], prefix: str, connection: Connection | None = None
+    ) -> sa.ColumnElement[bool]:
         """A range of the column's binary order (UTF-8 bytes: code point order), which its index
         answers; SQLite's LIKE ignores ASCII case and is never answered from a binary index."""
-        if not prefix:
-            return sa.true()
-        above = _after_every_string_with(prefix)
-        at_least = column >= prefix
-        return at_least if above is None else sa.and_(at_least, column < above)
+        return prefix_range(column, prefix)
 
     @contextlib.contextmanager
     def scratch(self) -> Iterator[Scratch]:
@@ -253,17 +252,6 @@ class SqliteBackend(Backend):
             for name in os.listdir(directory):
                 os.unlink(os.path.join(directory, name))
             os.rmdir(directory)
-
-
-def _after_every_string_with(prefix: str) -> str | None:
-    """The least string above every string that starts with `prefix` (None: no string is)."""
-    kept = prefix.rstrip(chr(0x10FFFF))
-    if not kept:
-        return None
-    following = ord(kept[-1]) + 1
-    if 0xD800 <= following <= 0xDFFF:  # surrogates are no characters: UTF-8 cannot hold them
-        following = 0xE000
-    return kept[:-1] + chr(following)
 
 
 class _FileScratch(Scratch):
