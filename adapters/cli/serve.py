@@ -48,6 +48,7 @@ def served_urls(host: str, port: int) -> dict[str, str]:
         "openapi": f"http://{where}/openapi.json",
         "healthz": f"http://{where}/healthz",
         "readyz": f"http://{where}/readyz",
+        "metrics": f"http://{where}/metrics",
     }
 
 
@@ -97,7 +98,7 @@ def serve(host: str | None, port: int | None, database: str | None, config_file:
             f"development mode: anonymous tenant 'default', websocket API key {key}, bus secret {bus_secret}",
             err=True,
         )
-        log.info("development configuration", extra={"websocket_api_key": key, "bus_secret": bus_secret})
+        log.info("development configuration")  # the key and secret: printed above, never logged
     app = create_app(database, config)
     log.info("serving", extra={"urls": served_urls(host, port)})
     QuietServer(uvicorn_config(app, config, host=host, port=port)).run()

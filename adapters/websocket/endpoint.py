@@ -18,6 +18,7 @@ import orjson
 from anyio.abc import TaskGroup
 
 from session_engine.adapters.config import ServerConfig
+from session_engine.adapters.requests import note, requests_of
 from session_engine.adapters.websocket.protocol import (
     CLOSE_REASONS,
     SERVER_EVENT_ID,
@@ -32,6 +33,7 @@ from session_engine.adapters.websocket.transport import hooks_of
 from session_engine.engine import Engine, Metadata, RecordedEvent, SessionDeleted, ValidationFailed
 
 log = logging.getLogger("session_engine.websocket")
+SURFACE = "websocket"
 Scope = dict[str, Any]
 Receive = Any
 Send = Any
@@ -222,23 +224,32 @@ class Connection:
 
     # -- packets ------------------------------------------------------------------------------------
     async def _read_loop(self) -> None:
+        requests = requests_of(self.scope)
         while self.close_code is None:
             message = await self._receive()
             with anyio.CancelScope(shield=True):
                 if message["type"] != "websocket.receive":
                     self.disconnected = True
                     return
-                try:
-                    await self._on_message(message)
-                except ProtocolClose as close:
-                    if close.answer is not None:
-                        await self.send_text(close.answer)
-                    self.request_close(close.code)
-                except ValidationFailed:  # the engine's own bounds (key size, NUL, TTL range)
-                    self.request_close(Close.INVALID_BODY)
-                except Exception:
-                    log.exception("websocket packet failed", extra={"session_id": self.state.session_id})
-                    self.request_close(Close.INTERNAL_ERROR)
+                state = self.state
+                tenant = None if state.tenant is None else state.tenant.name
+                with requests.request(SURFACE, "packet", tenant=tenant, session=state.session_id):
+                    try:
+                        await self._on_message(message)
+                    except ProtocolClose as close:
+                        if close.answer is not None:
+                            await self.send_text(close.answer)
+                        self._refused(close.code)
+                    except ValidationFailed:  # the engine's own bounds (key size, NUL, TTL range)
+                        self._refused(Close.INVALID_BODY)
+                    except Exception:
+                        log.exception("websocket packet failed", extra={"session_id": state.session_id})
+                        self._refused(Close.INTERNAL_ERROR)
+
+    def _refused(self, code: Close) -> None:
+        """The packet is answered by closing with `code` (after any status its answer carried)."""
+        note(outcome=int(code))
+        self.request_close(code)
 
     async def _on_message(self, message: dict[str, Any]) -> None:
         if not self.state.rate.hit():
@@ -250,6 +261,7 @@ class Connection:
         if len(text) > limit // 4 and len(text.encode()) > limit:
             raise ProtocolClose(Close.MESSAGE_TOO_BIG)
         kind, packet_id, packet = parse_envelope(text)
+        note(operation=_packet_name(kind))
         answer_packet = PACKETS.get(kind)
         if answer_packet is None:
             raise ProtocolClose(Close.UNKNOWN_TYPE)
@@ -306,3 +318,11 @@ class Connection:
             "event": event_json(event),
         }
         await self.send_text(orjson.dumps(packet).decode())
+
+
+def _packet_name(kind: int) -> str:
+    """A packet type's name for the request log (`set_value`), its number when it is unknown."""
+    try:
+        return PacketType(kind).name.lower()
+    except ValueError:
+        return str(kind)
