@@ -27,13 +27,16 @@ from session_engine.adapters.websocket.protocol import (
     ProtocolClose,
     parse_envelope,
 )
-from session_engine.adapters.websocket.resumption import ResumptionTable, SessionState, new_resume_id
+from session_engine.adapters.websocket.resumption import ResumptionTable, SessionState
 from session_engine.adapters.websocket.session import ADAPTER, PACKETS, event_json, new_session
 from session_engine.adapters.websocket.transport import hooks_of
 from session_engine.engine import Engine, Metadata, RecordedEvent, SessionDeleted, ValidationFailed
 
 log = logging.getLogger("session_engine.websocket")
 SURFACE = "websocket"
+ELSEWHERE = "resume ID was not issued by this server process"
+"""4401's reason for an id this process did not issue (another process's, or made up): parked
+sessions live in the process that issued their id."""
 Scope = dict[str, Any]
 Receive = Any
 Send = Any
@@ -108,7 +111,7 @@ class Connection:
     async def run(self) -> None:
         if (await self._receive())["type"] != "websocket.connect":
             return
-        resume_id = new_resume_id()
+        resume_id = self.adapter.table.new_id()
         state = await self._session_for(self._header(b"resume-id"))
         if state is None:
             return
@@ -136,7 +139,11 @@ class Connection:
         if state is not None:
             await state.detached.wait()
         if state is None or state.tenant is None or state.ended:
-            await self._refuse(Close.RESUME_NOT_FOUND)
+            reason = CLOSE_REASONS[Close.RESUME_NOT_FOUND]
+            if state is None and self.adapter.table.issued_elsewhere(resume_id):
+                reason = ELSEWHERE
+                log.info("resume id of another server process refused")
+            await self._refuse(Close.RESUME_NOT_FOUND, reason)
             return None
         state.detached = anyio.Event()
         try:
@@ -158,9 +165,10 @@ class Connection:
         log.info("websocket resumed", extra={"session_id": state.session_id})
         return state
 
-    async def _refuse(self, code: Close) -> None:
+    async def _refuse(self, code: Close, reason: str | None = None) -> None:
         await self._send({"type": "websocket.accept"})
-        await self._send({"type": "websocket.close", "code": int(code), "reason": CLOSE_REASONS[code]})
+        reason = CLOSE_REASONS[code] if reason is None else reason
+        await self._send({"type": "websocket.close", "code": int(code), "reason": reason})
 
     async def _serve(self) -> None:
         async with anyio.create_task_group() as tasks:
