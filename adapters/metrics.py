@@ -93,6 +93,8 @@ class Metrics:
             buckets=REQUEST_SECONDS,
             registry=registry,
         )
+        self._answered: dict[tuple[str, str], Counter] = {}
+        self._timed: dict[str, Histogram] = {}
         self.connections = Gauge(
             "session_engine_open_connections",
             "Open connections by surface: http (before any upgrade), websocket (/ws), jsonrpc (/rpc), bus.",
@@ -135,9 +137,16 @@ class Metrics:
         self.commit_seconds.observe(report.seconds)
 
     def answered(self, surface: str, code: str, seconds: float) -> None:
-        """A request was answered (`adapters.requests`)."""
-        self.answers.labels(surface, code).inc()
-        self.request_seconds.labels(surface).observe(seconds)
+        """A request was answered (`adapters.requests`). Each labelled child is looked up once:
+        `labels()` on every request cost more than the rest of the record."""
+        counter = self._answered.get((surface, code))
+        if counter is None:
+            counter = self._answered[(surface, code)] = self.answers.labels(surface, code)
+        timer = self._timed.get(surface)
+        if timer is None:
+            timer = self._timed[surface] = self.request_seconds.labels(surface)
+        counter.inc()
+        timer.observe(seconds)
 
     async def _projection_lag(self) -> None:
         """Read the projections' checkpoints (a database read, so here and not in a collector)."""

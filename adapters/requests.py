@@ -18,8 +18,6 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -88,42 +86,56 @@ class Requests:
         self.metrics = metrics
         self.tracing = tracing
 
-    @contextmanager
     def request(
         self, surface: str, operation: str, *, tenant: str | None = None, session: str | None = None
-    ) -> Iterator[RequestRecord]:
-        """Record one request from here to the end of the block (an exception: `internal_error`)."""
-        record = RequestRecord(surface, operation, tenant, session)
-        token = _current.set(record)
-        started = time.perf_counter()
-        tracing = self.tracing
+    ) -> Recording:
+        """Record one request for the length of a `with` block (an exception: `internal_error`)."""
+        return Recording(self, RequestRecord(surface, operation, tenant, session))
+
+    def finished(self, record: RequestRecord, seconds: float) -> None:
+        if self.tracing is not None:
+            self.tracing.request_ended(record)
+        if self.metrics is not None:
+            self.metrics.answered(record.surface, record.outcome, seconds)
+        if log.isEnabledFor(logging.INFO):
+            log.info(
+                "request",
+                extra={
+                    "surface": record.surface,
+                    "operation": record.operation,
+                    "tenant": record.tenant,
+                    "session": record.session,
+                    "outcome": record.outcome,
+                    "duration_ms": round(seconds * 1000, 3),
+                },
+            )
+
+
+class Recording:
+    """The `with` block of one request (a class, not a generator: it runs for every request)."""
+
+    __slots__ = ("_requests", "_started", "_token", "record")
+
+    def __init__(self, requests: Requests, record: RequestRecord) -> None:
+        self._requests = requests
+        self.record = record
+
+    def __enter__(self) -> RequestRecord:
+        record = self.record
+        self._token = _current.set(record)
+        tracing = self._requests.tracing
         if tracing is not None:
             tracing.request_started(record)
-        try:
-            yield record
-        except BaseException:
-            if record.outcome == OK:
-                record.outcome = "internal_error"
-            raise
-        finally:
-            seconds = time.perf_counter() - started
-            _current.reset(token)
-            if tracing is not None:
-                tracing.request_ended(record)
-            if self.metrics is not None:
-                self.metrics.answered(surface, record.outcome, seconds)
-            if log.isEnabledFor(logging.INFO):
-                log.info(
-                    "request",
-                    extra={
-                        "surface": surface,
-                        "operation": record.operation,
-                        "tenant": record.tenant,
-                        "session": record.session,
-                        "outcome": record.outcome,
-                        "duration_ms": round(seconds * 1000, 3),
-                    },
-                )
+        self._started = time.perf_counter()
+        return record
+
+    def __exit__(self, kind: type[BaseException] | None, error: object, trace: object) -> None:
+        seconds = time.perf_counter() - self._started
+        record = self.record
+        if kind is not None and record.outcome == OK:
+            record.outcome = "internal_error"
+        _current.reset(self._token)
+        self._requests.finished(record, seconds)
 
 
 _UNRECORDED = Requests(None)
