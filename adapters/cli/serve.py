@@ -89,7 +89,7 @@ class QuietServer(uvicorn.Server):
     envvar="SESSION_ENGINE_WORKERS",
     type=click.IntRange(1, 64),
     default=1,
-    help="Server processes accepting on the one port (more than 1 needs --config; specs/operations.md).",
+    help="Server processes on the one port (more than 1 needs --config; `session-engine docs operations`).",
 )
 @click.option("--socket-fd", type=int, default=None, hidden=True)  # a worker's inherited socket
 def serve(
