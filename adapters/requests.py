@@ -74,11 +74,6 @@ def note(
         record.outcome = str(outcome)
 
 
-def current() -> RequestRecord | None:
-    """The request being served in this task, if any (tracing attaches the engine's spans to it)."""
-    return _current.get()
-
-
 class Requests:
     """One app's request records: where they are counted, logged and traced."""
 
