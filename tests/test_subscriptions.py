@@ -123,23 +123,3 @@ async def test_follows_appends_of_another_process(request: pytest.FixtureRequest
                 await anyio.run_process([sys.executable, "-c", CHILD, url, "50"], stderr=subprocess.STDOUT)
         assert [p for p, _ in seen] == list(range(1, 52))
         assert [s for _, s in seen[1:]] == ["child"] * 50
-
-
-async def test_a_subscription_lags_by_the_events_committed_that_it_has_not_taken(engine: Engine) -> None:
-    """`hub.lags()` (the metrics' subscription lag): a consumer that stops taking events falls
-    behind by every commit meanwhile, and is at zero again once it has taken them."""
-    await engine.append("ns", "s", [NewEvent("noted", {"n": 0})])
-    assert engine.hub.lags() == []
-    with anyio.fail_after(10):
-        events = engine.subscribe(after=0)
-        assert (await take(events, 1))[0].position == 1
-        assert engine.hub.lags() == [0]
-        for n in range(5):  # the consumer takes nothing meanwhile
-            await engine.append("ns", "s", [NewEvent("noted", {"n": n + 1})])
-        assert engine.hub.lags() == [5]
-        assert [e.position for e in await take(events, 3)] == [2, 3, 4]
-        assert engine.hub.lags() == [2]
-        await take(events, 2)
-        assert engine.hub.lags() == [0]
-        await events.aclose()  # type: ignore[attr-defined]
-    assert engine.hub.lags() == []
