@@ -92,7 +92,7 @@ class Tracing:
             command = self.tracer.start_span(
                 f"command {name}", context=parent, start_time=submitted, attributes=attributes
             )
-            if outcome == "internal_error" or outcome == "command_failed":
+            if outcome == "internal_error":
                 command.set_status(Status(StatusCode.ERROR, outcome))
             batch = self.tracer.start_span(
                 "commit batch",
