@@ -92,7 +92,7 @@ class Tracing:
             command = self.tracer.start_span(
                 f"command {name}", context=parent, start_time=submitted, attributes=attributes
             )
-            if outcome == "internal_error":
+            if _failed(outcome):
                 command.set_status(Status(StatusCode.ERROR, outcome))
             batch = self.tracer.start_span(
                 "commit batch",
