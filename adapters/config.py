@@ -88,6 +88,8 @@ class Server(Strict):
     graceful_shutdown_seconds: float = Field(default=10.0, gt=0)
     purge_expired_seconds: float = Field(default=300.0, ge=0)
     """How often expired values' rows are purged from the read model (0: never)."""
+    tracing: bool = False
+    """OpenTelemetry spans through the global tracer provider (the `otel` extra; specs/operations.md)."""
 
 
 class ServerConfig(Strict):

@@ -62,7 +62,7 @@ from session_engine.engine.projections.verify import Difference, diff_projection
 from session_engine.engine.records.service import RecordsService
 from session_engine.engine.upgrade import upgrade
 from session_engine.engine.values.service import ValuesService
-from session_engine.engine.writes import BatchObserver, Committer
+from session_engine.engine.writes import BatchObserver, CommandCapture, Committer
 
 log = logging.getLogger("session_engine")
 T = TypeVar("T")
@@ -192,6 +192,20 @@ class Engine:
     def observe_batches(self, observer: BatchObserver) -> None:
         """Call `observer` on the event loop after each write batch with its `BatchReport` (metrics)."""
         self._committer.observers.append(observer)
+
+    def capture_commands(self, capture: CommandCapture) -> None:
+        """Call `capture` on the event loop as each command is submitted; what it returns comes back
+        in that command's place in `BatchReport.contexts` (tracing: the submitter's span)."""
+        self._committer.capture = capture
+
+    async def projection_lag(self) -> dict[str, int]:
+        """Per projection with a checkpoint: how many positions the log's head is ahead of it."""
+
+        def lag(connection: Connection) -> dict[str, int]:
+            head = reads.head(connection)
+            return {name: head - position for name, (position, _) in read_checkpoints(connection).items()}
+
+        return await self.read(lag)
 
     async def execute(self, command: Command) -> Outcome[Any]:
         """Run a command through the group-committed write path; returns after its commit."""

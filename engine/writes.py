@@ -51,6 +51,8 @@ class _Pending:
     """Answer with the `AppendResult` alone (`Engine.append`), not an `Outcome` around it."""
     outcome: Outcome[Any] | AppendResult | None = None
     error: BaseException | None = None
+    context: object = None
+    """What `Committer.capture` returned when it was submitted (a trace context), else None."""
 
     def reset(self) -> None:
         self.outcome = None
@@ -66,9 +68,27 @@ class BatchReport:
     events: int
     seconds: float
     """From the batch's start on the writer thread to its commit (or failure)."""
+    started_ns: int = 0
+    """The batch's start on the writer thread, wall clock (`time.time_ns`): where a trace puts it."""
+    positions: list[tuple[int, int] | None] | None = None
+    """Per command, the first and last position it appended (None: nothing appended); only when
+    `Committer.capture` is set, as `contexts`."""
+    contexts: list[object] | None = None
+    """Per command, what `Committer.capture` returned at its submission (only when one is set)."""
 
 
 BatchObserver = Callable[[BatchReport], None]
+CommandCapture = Callable[[Command], object]
+"""Called on the event loop with each command as it is submitted (tracing: the submitter's span)."""
+
+
+def _positions(pending: _Pending) -> tuple[int, int] | None:
+    outcome = pending.outcome
+    if isinstance(outcome, AppendResult):
+        return outcome.first_position, outcome.last_position
+    if outcome is None or not outcome.events:
+        return None
+    return outcome.events[0].position, outcome.events[-1].position
 
 
 def _outcome(pending: _Pending) -> str:
@@ -140,6 +160,8 @@ class Committer:
         """The head this process is committing or has committed: NOTIFYs up to it are its own."""
         self.observers: list[BatchObserver] = []
         """Called on the event loop after each batch (metrics); nothing is measured without one."""
+        self.capture: CommandCapture | None = None
+        """Called at each submission when set (tracing); its value is in the batch's report."""
 
     # -- on the event loop -------------------------------------------------------------------
     def start(self) -> None:
@@ -167,7 +189,10 @@ class Committer:
         waiter = bridge.waiter()
         self.submitted += 1
         gathering = self._gathering
-        gathering.append(_Pending(command, waiter, answer_append))
+        pending = _Pending(command, waiter, answer_append)
+        if self.capture is not None:
+            pending.context = self.capture(command)
+        gathering.append(pending)
         if len(gathering) == 1:
             bridge.after_ready(self._hand_over)
         return waiter
@@ -218,7 +243,9 @@ class Committer:
         await self._stopped
         await anyio.to_thread.run_sync(self._thread.join)
 
-    def _finished(self, batch: list[_Pending], recorded: list[RecordedEvent], seconds: float = 0.0) -> None:
+    def _finished(
+        self, batch: list[_Pending], recorded: list[RecordedEvent], seconds: float = 0.0, started_ns: int = 0
+    ) -> None:
         """A batch has committed (or failed): publish its events, then answer its callers."""
         self.batches += 1
         self.commands += len(batch)
@@ -229,12 +256,22 @@ class Committer:
                 [(type(pending.command).__name__, _outcome(pending)) for pending in batch],
                 len(recorded),
                 seconds,
+                started_ns,
+                *self._traced(batch),
             )
             for observer in self.observers:
                 observer(report)
         self._bridge.settle_all(  # type: ignore[union-attr]
             [(pending.waiter, pending.outcome, pending.error) for pending in batch]
         )
+
+    def _traced(
+        self, batch: list[_Pending]
+    ) -> tuple[list[tuple[int, int] | None] | None, list[object] | None]:
+        """Each command's positions and captured context, for a report (tracing only)."""
+        if self.capture is None:
+            return None, None
+        return [_positions(pending) for pending in batch], [pending.context for pending in batch]
 
     # -- on the writer thread ----------------------------------------------------------------
     def _serve(self) -> None:
@@ -256,10 +293,10 @@ class Committer:
                     continue
                 for start in range(0, len(batch), self._max_batch):
                     part = batch[start : start + self._max_batch]
-                    started = time.perf_counter()
+                    started_ns, started = time.time_ns(), time.perf_counter()
                     recorded = self._commit_safely(part)
                     seconds = time.perf_counter() - started
-                    bridge.call_soon(functools.partial(self._finished, part, recorded, seconds))
+                    bridge.call_soon(functools.partial(self._finished, part, recorded, seconds, started_ns))
         finally:
             with self._lock:
                 self._closing = True

@@ -49,6 +49,14 @@ class SubscriptionHub:
         self.head = 0
         self.followers = 0
         """Subscriptions following the log now (metrics)."""
+        self._reached: dict[int, list[int]] = {}
+        """Per following subscription, the position it has been handed up to (one-item list: the
+        follower updates it in place)."""
+
+    def lags(self) -> list[int]:
+        """Per subscription following the log, how far the head is ahead of what it was handed."""
+        head = self.head
+        return [max(0, head - reached[0]) for reached in self._reached.values()]
 
     def published(self, events: list[RecordedEvent]) -> None:
         """This process committed `events` (called on the event loop, in commit order)."""
@@ -82,13 +90,18 @@ class SubscriptionHub:
         position = after
         wanted = event_filter or EventFilter()
         self.followers += 1
+        reached = [position]
+        self._reached[id(reached)] = reached
         try:
-            async for event in self._follow(position, wanted, page):
+            async for event in self._follow(position, wanted, page, reached):
                 yield event
         finally:
             self.followers -= 1
+            del self._reached[id(reached)]
 
-    async def _follow(self, position: int, wanted: EventFilter, page: int) -> AsyncIterator[RecordedEvent]:
+    async def _follow(
+        self, position: int, wanted: EventFilter, page: int, reached: list[int]
+    ) -> AsyncIterator[RecordedEvent]:
         while True:
             changed = self._changed
             if changed is None:  # taken before the head is read: a move after that sets it
@@ -102,12 +115,13 @@ class SubscriptionHub:
                     await anyio.lowlevel.checkpoint_if_cancelled()
                 if batch:
                     for event in batch:
-                        position = event.position
+                        position = reached[0] = event.position
                         if wanted(event):
                             yield event
                     continue
                 if position > self.head:
                     self.head = position
+                reached[0] = position
             if self._poll_interval is None:
                 await changed.wait()
             else:
