@@ -426,10 +426,14 @@ class Engine:
         check_integer("limit", limit)
         if limit < 1:
             raise ValidationFailed("limit must be at least 1")
-        starting = (
-            None if not prefix else partial(self.backend.starts_with, prefix=check_id("prefix", prefix))
-        )
-        return await self.read(lambda c: history.sessions(c, namespace, after, limit, starting))
+        if prefix:
+            check_id("prefix", prefix)
+
+        def page(connection: Connection) -> SessionsPage:
+            starting = prefix and partial(self.backend.starts_with, prefix=prefix, connection=connection)
+            return history.sessions(connection, namespace, after, limit, starting or None)
+
+        return await self.read(page)
 
     async def _states_at(
         self, namespace: str, stream: str, events: list[RecordedEvent], points: list[Point]
