@@ -1,0 +1,90 @@
+"""Erasing a session: its key destroyed, its read-model rows gone, nothing left in the files.
+
+`Engine.erase` records the act in the log (`session_erased`, a deleting event: the session stays
+deleted), then runs `destroy` in one transaction on the writer connection and `Backend.scrub`
+after it. Events keep their rows and the chain over them; their sealed payloads read as erased
+from then on (engine/log/sealing.py). specs/lifecycle.md "Verifiable erasure".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from session_engine.engine.errors import ValidationFailed
+from session_engine.engine.log.schema import session_keys
+from session_engine.engine.objects.envelopes.tables import object_messages, session_objects
+from session_engine.engine.objects.graphs.tables import graph_elements, vertex_labels
+from session_engine.engine.objects.search.tables import message_terms, messages
+from session_engine.engine.objects.threads.tables import thread_items
+from session_engine.engine.records.tables import TITLE_FTS, session_agents, session_records
+from session_engine.engine.values.tables import value_entries, value_sessions
+
+SESSION_TABLES = (
+    value_entries,
+    value_sessions,
+    messages,
+    message_terms,
+    session_agents,
+    session_records,
+    session_objects,
+)
+"""Read models keyed by (namespace, session_id): the session's rows go with it."""
+OBJECT_TABLES = (object_messages, thread_items, graph_elements, vertex_labels)
+"""Read models keyed by the object id of one of the session's objects (`session_objects`)."""
+TEXT_INDEXES = (TITLE_FTS,)
+"""Full-text indexes that keep deleted tokens until merged (SQLite's FTS5; `Backend.scrub`)."""
+
+
+class ErasureNotEnabled(ValidationFailed):
+    """The namespace does not seal its payloads, so its events cannot be erased (Option B, rewriting
+    stored events, is refused: specs/lifecycle.md)."""
+
+    code = "erasure_not_enabled"
+
+    def __init__(self, namespace: str) -> None:
+        self.namespace = namespace
+        super().__init__(
+            f"namespace {namespace!r} does not encrypt its sessions, so they cannot be erased; enable"
+            f" it with `encrypt = true` under [tenants.{namespace}] in the server config"
+            " (Engine.open(encrypted_namespaces=...)); it applies to sessions written from then on"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Erasure:
+    """What an erasure did."""
+
+    namespace: str
+    session: str
+    version: int
+    """The version of its `session_erased` event."""
+    keys_destroyed: int
+    rows_removed: int
+
+
+def destroy(connection: Connection, namespace: str, session: str, now: datetime) -> tuple[int, int]:
+    """Destroy the session's keys and delete its read-model rows; (keys destroyed, rows removed)."""
+    keys = connection.execute(
+        sa.update(session_keys)
+        .where(
+            session_keys.c.namespace == namespace,
+            session_keys.c.stream == session,
+            session_keys.c.key.is_not(None),
+        )
+        .values(key=None, erased_at=now)
+    ).rowcount
+    objects = sa.select(session_objects.c.object_id).where(
+        session_objects.c.namespace == namespace, session_objects.c.session_id == session
+    )
+    rows = 0
+    for table in OBJECT_TABLES:
+        rows += connection.execute(sa.delete(table).where(table.c.object_id.in_(objects))).rowcount
+    for table in SESSION_TABLES:
+        rows += connection.execute(
+            sa.delete(table).where(table.c.namespace == namespace, table.c.session_id == session)
+        ).rowcount
+    return keys, rows
