@@ -19,6 +19,7 @@ from session_engine.engine.log.schema import session_keys
 from session_engine.engine.objects.envelopes.tables import object_messages, session_objects
 from session_engine.engine.objects.graphs.tables import graph_elements, vertex_labels
 from session_engine.engine.objects.search.tables import message_terms, messages
+from session_engine.engine.objects.search.terms import ensure_sqlite_function
 from session_engine.engine.objects.threads.tables import thread_items
 from session_engine.engine.records.tables import TITLE_FTS, session_agents, session_records
 from session_engine.engine.values.tables import value_entries, value_sessions
@@ -80,6 +81,7 @@ def destroy(connection: Connection, namespace: str, session: str, now: datetime)
     objects = sa.select(session_objects.c.object_id).where(
         session_objects.c.namespace == namespace, session_objects.c.session_id == session
     )
+    ensure_sqlite_function(connection)  # the search index's triggers on `messages` call it
     rows = 0
     for table in OBJECT_TABLES:
         rows += connection.execute(sa.delete(table).where(table.c.object_id.in_(objects))).rowcount

@@ -114,7 +114,8 @@ class LifecycleMachine(EngineMachine):
         erased = self.call(self.engine.erase, NS, sid, reason=reason)
         if self.has_record.get(sid, False):
             log.append(("session_record_deleted", None))
-        log[:] = [(type_, ERASED) for type_, _ in log]
+        # Every payload is gone but the erasures' own (their reasons are the audit trail's).
+        log[:] = [(t, data if t == "session_erased" else ERASED) for t, data in log]
         log.append(("session_erased", {} if reason is None else {"reason": reason}))
         assert erased.version == len(log)
         self.deleted[sid] = True
