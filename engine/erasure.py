@@ -50,8 +50,9 @@ class ErasureNotEnabled(ValidationFailed):
         self.namespace = namespace
         super().__init__(
             f"namespace {namespace!r} does not encrypt its sessions, so they cannot be erased; enable"
-            f" it with `encrypt = true` under [tenants.{namespace}] in the server config"
-            " (Engine.open(encrypted_namespaces=...)); it applies to sessions written from then on"
+            f" it with `encrypt = true` on the tenant with namespace = {namespace!r} in the server"
+            " config (`session-engine erase --config FILE`; Engine.open(encrypted_namespaces=...));"
+            " it seals what is written from then on"
         )
 
 

@@ -49,7 +49,9 @@ class LifecycleMachine(EngineMachine):
         self.values: dict[str, Any] = {}
         self.notes = 0
 
-    def write(self, sid: str, recreate: bool, types: list[tuple[str, Any]], action: Callable[[], Any]) -> bool:
+    def write(
+        self, sid: str, recreate: bool, types: list[tuple[str, Any]], action: Callable[[], Any]
+    ) -> bool:
         """Run a write; check it was refused exactly when the model says the session is deleted."""
         deleted = self.deleted.get(sid, False)
         try:
