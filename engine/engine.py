@@ -104,7 +104,9 @@ class Engine:
         self._writer = self.backend.create_engine(writer=True)
         self._reader = self.backend.create_engine(writer=False, pool_size=read_pool_size)
         self._readers = anyio.CapacityLimiter(read_pool_size)
-        self.hub = SubscriptionHub(self._read_page, poll_interval=self.backend.poll_interval)
+        self.hub = SubscriptionHub(
+            self._read_page, poll_interval=self.backend.poll_interval, sealed=self.encrypted_namespaces
+        )
         self._committer = Committer(
             self.backend,
             self._writer,
