@@ -1,10 +1,11 @@
-"""What crypto-shredding would add to an append (`specs/lifecycle.md`, erasure): AES-GCM of the
-event's data text plus its base64 wrapping, per event, against the wall time of an append.
+"""What sealing payloads costs an append, on the real write path (`specs/lifecycle.md`, erasure).
 
-The append: 64 writers, one event per append, `durability="off"`, a fresh SQLite file (as
-`bench/append_instructions.py`). The encryption: `cryptography`'s AESGCM with a 256-bit key, a
-fresh 12-byte nonce, the event's identity as associated data - the work the writer would add per
-event. Best of `--rounds` for both (the machine is shared: the best is the least disturbed).
+The same appends into a namespace that seals its payloads (`Engine.open(encrypted_namespaces=...)`:
+AES-GCM per event, a key per session read or made once) and into a plain one, rounds alternating,
+each on a fresh SQLite file: 64 writers, one event per append, `durability="off"` (as
+`bench/append_instructions.py`; no fsync, so the CPU's work is what differs). Best of `--rounds`
+for each (the machine is shared: the best is the least disturbed). For a figure that load does
+not move, count instructions: `bench/append_instructions.py --encrypted` under callgrind.
 
     python -m bench.encryption_cost --appends 6400 --size 200
 """
@@ -12,13 +13,9 @@ event. Best of `--rounds` for both (the machine is shared: the best is the least
 from __future__ import annotations
 
 import argparse
-import base64
-import os
 import time
 
 import anyio
-import orjson
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from bench.common import payload, sqlite_database
 from session_engine.engine import Engine, NewEvent
@@ -26,8 +23,10 @@ from session_engine.engine import Engine, NewEvent
 WRITERS = 64
 
 
-async def append_seconds(url: str, total: int, data: dict[str, str]) -> float:
-    async with Engine.open(url, durability="off") as engine:
+async def append_seconds(url: str, total: int, data: dict[str, str], encrypted: bool) -> float:
+    async with Engine.open(
+        url, durability="off", encrypted_namespaces=["bench"] if encrypted else []
+    ) as engine:
 
         async def writer(i: int) -> None:
             for _ in range(total // WRITERS):
@@ -40,34 +39,23 @@ async def append_seconds(url: str, total: int, data: dict[str, str]) -> float:
         return (time.perf_counter() - started) / total
 
 
-def encrypt_seconds(total: int, data: dict[str, str]) -> float:
-    cipher = AESGCM(AESGCM.generate_key(bit_length=256))
-    text = orjson.dumps(data)  # the append encodes it already: only what encryption adds is timed
-    started = time.perf_counter()
-    for n in range(total):
-        nonce = os.urandom(12)
-        sealed = cipher.encrypt(nonce, text, b"bench\x00session-1\x00%d\x00noted" % n)
-        orjson.dumps({"$enc": base64.b64encode(nonce + sealed).decode()})
-    return (time.perf_counter() - started) / total
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--appends", type=int, default=6400)
     parser.add_argument("--size", type=int, default=200, help="bytes of JSON per event")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     data = payload(args.size)
-    appends, encrypts = [], []
+    found: dict[bool, list[float]] = {False: [], True: []}
     for _ in range(args.rounds):
-        with sqlite_database() as url:
-            appends.append(anyio.run(append_seconds, url, args.appends, data))
-        encrypts.append(encrypt_seconds(args.appends, data))
-    append, encrypt = min(appends), min(encrypts)
-    print(f"append {append * 1e6:.1f} us/event, AES-GCM + base64 {encrypt * 1e6:.2f} us/event")
-    print(f"encryption adds {encrypt / append:.1%} of an append ({args.size}-byte events)")
+        for encrypted in (False, True):
+            with sqlite_database() as url:
+                found[encrypted].append(anyio.run(append_seconds, url, args.appends, data, encrypted))
+    plain, sealed = min(found[False]), min(found[True])
+    print(f"plain append {plain * 1e6:.1f} us/event, sealed append {sealed * 1e6:.1f} us/event")
+    print(f"sealing adds {sealed / plain - 1:.1%} to an append ({args.size}-byte events)")
 
 
 if __name__ == "__main__":
