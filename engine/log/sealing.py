@@ -105,19 +105,16 @@ class StreamKeys:
 
     @classmethod
     def load(cls, connection: Connection, streams: Iterable[tuple[str, str]]) -> StreamKeys:
-        wanted = set(streams)
-        names = sorted({stream for _, stream in wanted})
+        """The keys of these (namespace, stream) pairs: probes of the table's primary key."""
+        wanted = sorted(set(streams))
         rows: list[tuple[str, str, int, bytes | None]] = []
-        for start in range(0, len(names), 500):
-            query = sa.select(
-                session_keys.c.namespace,
-                session_keys.c.stream,
-                session_keys.c.since_version,
-                session_keys.c.key,
-            ).where(session_keys.c.stream.in_(names[start : start + 500]))
+        c = session_keys.c
+        for start in range(0, len(wanted), 500):
+            query = sa.select(c.namespace, c.stream, c.since_version, c.key).where(
+                sa.tuple_(c.namespace, c.stream).in_(wanted[start : start + 500])
+            )
             for namespace, stream, since, key in connection.execute(query):
-                if (namespace, stream) in wanted:
-                    rows.append((namespace, stream, since, None if key is None else bytes(key)))
+                rows.append((namespace, stream, since, None if key is None else bytes(key)))
         return cls(rows)
 
     def open(self, namespace: str, stream: str, version: int, type_: str, data: dict[str, Any]) -> Any:
