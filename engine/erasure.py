@@ -8,6 +8,7 @@ from then on (engine/log/sealing.py). specs/lifecycle.md "Verifiable erasure".
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,26 +17,29 @@ from sqlalchemy.engine import Connection
 
 from session_engine.engine.errors import ValidationFailed
 from session_engine.engine.log.schema import session_keys
-from session_engine.engine.objects.envelopes.tables import object_messages, session_objects
-from session_engine.engine.objects.graphs.tables import graph_elements, vertex_labels
-from session_engine.engine.objects.search.tables import message_terms, messages
+from session_engine.engine.objects.envelopes.tables import session_objects
+from session_engine.engine.objects.search.tables import messages
 from session_engine.engine.objects.search.terms import ensure_sqlite_function
-from session_engine.engine.objects.threads.tables import thread_items
-from session_engine.engine.records.tables import TITLE_FTS, session_agents, session_records
-from session_engine.engine.values.tables import value_entries, value_sessions
+from session_engine.engine.records.tables import TITLE_FTS
 
-SESSION_TABLES = (
-    value_entries,
-    value_sessions,
-    messages,
-    message_terms,
-    session_agents,
-    session_records,
-    session_objects,
-)
-"""Read models keyed by (namespace, session_id): the session's rows go with it."""
-OBJECT_TABLES = (object_messages, thread_items, graph_elements, vertex_labels)
-"""Read models keyed by the object id of one of the session's objects (`session_objects`)."""
+
+def session_tables(tables: Iterable[sa.Table]) -> tuple[list[sa.Table], list[sa.Table]]:
+    """The read models an erasure empties of a session, in the order it deletes: those keyed by the
+    object id of one of the session's objects (`session_objects`), then those keyed by
+    (namespace, session_id). Every projection's tables are sorted so, a new one included (a
+    snapshots table keyed by namespace and session_id joins by itself)."""
+    by_object, by_session = [], []
+    for table in tables:
+        names = set(table.c.keys())
+        if {"namespace", "session_id"} <= names:
+            by_session.append(table)
+        elif "object_id" in names:
+            by_object.append(table)
+    # `messages` before `message_terms`: its delete trigger counts the terms down.
+    by_session.sort(key=lambda table: table is not messages)
+    return by_object, by_session
+
+
 TEXT_INDEXES = (TITLE_FTS,)
 """Full-text indexes that keep deleted tokens until merged (SQLite's FTS5; `Backend.scrub`)."""
 
@@ -68,8 +72,12 @@ class Erasure:
     rows_removed: int
 
 
-def destroy(connection: Connection, namespace: str, session: str, now: datetime) -> tuple[int, int]:
-    """Destroy the session's keys and delete its read-model rows; (keys destroyed, rows removed)."""
+def destroy(
+    connection: Connection, tables: Iterable[sa.Table], namespace: str, session: str, now: datetime
+) -> tuple[int, int]:
+    """Destroy the session's keys and delete its rows from `tables` (every projection's: those of
+    `session_tables`); (keys destroyed, rows removed)."""
+    by_object, by_session = session_tables(tables)
     keys = connection.execute(
         sa.update(session_keys)
         .where(
@@ -84,9 +92,9 @@ def destroy(connection: Connection, namespace: str, session: str, now: datetime)
     )
     ensure_sqlite_function(connection)  # the search index's triggers on `messages` call it
     rows = 0
-    for table in OBJECT_TABLES:
+    for table in by_object:
         rows += connection.execute(sa.delete(table).where(table.c.object_id.in_(objects))).rowcount
-    for table in SESSION_TABLES:
+    for table in by_session:
         rows += connection.execute(
             sa.delete(table).where(table.c.namespace == namespace, table.c.session_id == session)
         ).rowcount
