@@ -12,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
@@ -27,6 +28,7 @@ from session_engine.engine.commands import AppendEvents, Command, CommandHandler
 from session_engine.engine.erasure import Erasure, ErasureNotEnabled
 from session_engine.engine.errors import NotFound, ValidationFailed
 from session_engine.engine.events import DomainEvent, EventRegistry
+from session_engine.engine.ids import check_id
 from session_engine.engine.inspect import history, travel
 from session_engine.engine.inspect.diff import StateDiff
 from session_engine.engine.inspect.diff import diff as inspect_diff
@@ -451,16 +453,25 @@ class Engine:
         return inspect_diff(before, after)
 
     async def sessions(
-        self, namespace: str | None = None, *, after: int | None = None, limit: int = 100
+        self,
+        namespace: str | None = None,
+        *,
+        after: int | None = None,
+        limit: int = 100,
+        prefix: str | None = None,
     ) -> SessionsPage:
         """Sessions (streams) newest activity first, a page at a time: `after` is the previous
-        page's `next_after`. `namespace` None: every namespace."""
-        _comparable(namespace)
+        page's `next_after`. `namespace` None: every namespace. `prefix`: only sessions whose id
+        starts with it (case and every character as given)."""
+        _comparable(namespace, prefix)
         check_bigint("after", after)
         check_integer("limit", limit)
         if limit < 1:
             raise ValidationFailed("limit must be at least 1")
-        return await self.read(lambda c: history.sessions(c, namespace, after, limit))
+        starting = (
+            None if not prefix else partial(self.backend.starts_with, prefix=check_id("prefix", prefix))
+        )
+        return await self.read(lambda c: history.sessions(c, namespace, after, limit, starting))
 
     async def _states_at(
         self, namespace: str, stream: str, events: list[RecordedEvent], points: list[Point]

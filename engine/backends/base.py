@@ -89,6 +89,21 @@ def normalise_url(url: str | URL | None) -> URL:
     return parsed
 
 
+def prefix_range(column: sa.ColumnElement[str], prefix: str) -> sa.ColumnElement[bool]:
+    """`column` starts with `prefix` as a range of code point order: exact where the column is
+    ordered by code point, and answered from its index."""
+    if not prefix:
+        return sa.true()
+    at_least = column >= prefix
+    kept = prefix.rstrip(chr(0x10FFFF))  # nothing is above U+10FFFF: the last character left grows
+    if not kept:
+        return at_least
+    following = ord(kept[-1]) + 1
+    if 0xD800 <= following <= 0xDFFF:  # surrogates are no characters: UTF-8 cannot hold them
+        following = 0xE000
+    return sa.and_(at_least, column < kept[:-1] + chr(following))
+
+
 @dataclass(frozen=True)
 class DialectDDL:
     """Statements a projection's tables need beyond their metadata (full-text indexes, triggers),
@@ -493,6 +508,14 @@ class Backend(ABC):
     def code_point_order(self, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
         """`column` for an ORDER BY in Python's string order (code points)."""
         return column
+
+    def starts_with(
+        self, column: sa.ColumnElement[str], prefix: str, connection: Connection | None = None
+    ) -> sa.ColumnElement[bool]:
+        """`column` (one of the log's id columns) starts with `prefix`, exactly (case and every
+        character as given), in a form the database can answer from an index on `column` where it
+        is able to. `connection`: where a backend may look up how the column is ordered."""
+        return column.startswith(prefix, autoescape=True)
 
     def one_snapshot(self, connection: Connection) -> Connection:
         """`connection`, reading one snapshot of the database for the whole of its transaction."""

@@ -31,6 +31,7 @@ from session_engine.engine.backends.base import (
     Durability,
     Scratch,
     json_text,
+    prefix_range,
     register,
 )
 from session_engine.engine.backends.prepared import Conversion, Prepared
@@ -252,6 +253,13 @@ class SqliteBackend(Backend):
     def run_ddl(self, connection: Connection, ddl: DialectDDL) -> None:
         for statement in ddl.sqlite:
             connection.exec_driver_sql(statement)
+
+    def starts_with(
+        self, column: sa.ColumnElement[str], prefix: str, connection: Connection | None = None
+    ) -> sa.ColumnElement[bool]:
+        """A range of the column's binary order (UTF-8 bytes: code point order), which its index
+        answers; SQLite's LIKE ignores ASCII case and is never answered from a binary index."""
+        return prefix_range(column, prefix)
 
     @contextlib.contextmanager
     def scratch(self) -> Iterator[Scratch]:
