@@ -257,7 +257,8 @@ class Engine:
         finishes an erasure a crash interrupted.
 
         Raises `ErasureNotEnabled` for a namespace that does not encrypt, `NotFound` for a session
-        with no events."""
+        with no events. `Erasure.unsealed_events` counts events stored before the namespace
+        encrypted: their payloads stay readable (not a complete erasure)."""
         _comparable(namespace, session)
         if namespace not in self.encrypted_namespaces:
             raise ErasureNotEnabled(namespace)
@@ -285,7 +286,8 @@ class Engine:
         await self._committer.exclusive(
             lambda c: self.backend.scrub(c, erasure.TEXT_INDEXES), transaction=False
         )
-        return Erasure(namespace, session, appended.last_version, keys, rows)
+        plain = await self.read(lambda c: erasure.unsealed(c, namespace, session))
+        return Erasure(namespace, session, appended.last_version, keys, rows, plain)
 
     # -- reads --------------------------------------------------------------------------------
     async def read(self, function: Callable[[Connection], T]) -> T:

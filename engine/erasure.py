@@ -16,7 +16,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from session_engine.engine.errors import ValidationFailed
-from session_engine.engine.log.schema import session_keys
+from session_engine.engine.log.schema import events, session_keys
+from session_engine.engine.log.sealing import SEALED_PREFIX, SESSION_ERASED
 from session_engine.engine.objects.envelopes.tables import session_objects
 from session_engine.engine.objects.search.tables import messages
 from session_engine.engine.objects.search.terms import ensure_sqlite_function
@@ -70,6 +71,25 @@ class Erasure:
     """The version of its `session_erased` event."""
     keys_destroyed: int
     rows_removed: int
+    unsealed_events: int = 0
+    """Events of the session stored unencrypted (before the namespace encrypted, or by a process
+    not configured to): their payloads stay readable, no erasure reaches them. 0 for a complete
+    erasure."""
+
+
+def unsealed(connection: Connection, namespace: str, session: str) -> int:
+    """How many of the session's events hold a payload that is not sealed (`Erasure.unsealed_events`)."""
+    return int(
+        connection.execute(
+            sa.select(sa.func.count()).where(
+                events.c.namespace == namespace,
+                events.c.stream == session,
+                events.c.type != SESSION_ERASED,
+                sa.not_(sa.cast(events.c.data, sa.Text).startswith(SEALED_PREFIX.decode(), autoescape=True)),
+            )
+        ).scalar()
+        or 0
+    )
 
 
 def destroy(

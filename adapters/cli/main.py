@@ -523,12 +523,18 @@ def erase(
     )
     if as_json:
         click.echo(orjson.dumps(dataclasses.asdict(done)).decode())
-        return
-    click.echo(
-        f"erased {done.namespace}/{done.session}: {done.keys_destroyed} key(s) destroyed,"
-        f" {done.rows_removed} read-model rows deleted; its events read as erased up to version"
-        f" {done.version}"
-    )
+    else:
+        click.echo(
+            f"erased {done.namespace}/{done.session}: {done.keys_destroyed} key(s) destroyed,"
+            f" {done.rows_removed} read-model rows deleted; its events read as erased up to version"
+            f" {done.version}"
+        )
+    if done.unsealed_events:  # not a complete erasure: said, and exit 1 (as `verify` with differences)
+        errors.print(
+            f"[red]{done.unsealed_events} event(s) of {done.namespace}/{done.session} were stored"
+            " unencrypted (before the namespace encrypted) and stay readable[/red]"
+        )
+        sys.exit(1)
 
 
 @main.command()

@@ -65,6 +65,7 @@ def test_erase_from_the_command_line(tmp_path: Path) -> None:
         "version": 2,
         "keys_destroyed": 1,
         "rows_removed": 0,
+        "unsealed_events": 0,
     }
     history = cli("history", "s", "-n", "acme", "--json", url=url)
     lines = [orjson.loads(line) for line in history.stdout.splitlines()]

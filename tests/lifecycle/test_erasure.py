@@ -196,3 +196,18 @@ async def test_postgres_read_models_hold_no_row_of_an_erased_session(
         return found
 
     assert await engine.read(dump) == []
+
+
+async def test_payloads_stored_before_the_namespace_encrypted_are_reported(
+    database_url: str, clock: ManualClock
+) -> None:
+    """No false pass: what was written in the clear cannot be erased by a key, and `erase` says so."""
+    async with Engine.open(database_url, migrate=False, clock=clock) as plain:
+        await plain.append(NS, "s", [NewEvent("noted", {"text": MARKER})])
+    async with Engine.open(database_url, migrate=False, clock=clock, encrypted_namespaces=[NS]) as engine:
+        await engine.append(NS, "s", [NewEvent("noted", {"text": "sealed"})])
+        erased = await engine.erase(NS, "s")
+        assert erased.unsealed_events == 1
+        assert [e.data for e in await engine.read_stream(NS, "s")][:2] == [{"text": MARKER}, ERASED]
+        await engine.append(NS, "t", [NewEvent("noted", {"text": "sealed"})])
+        assert (await engine.erase(NS, "t")).unsealed_events == 0
