@@ -27,6 +27,8 @@ def seed(url: str) -> None:
         async with Engine.open(url, encrypted_namespaces=["acme"]) as engine:
             await engine.append("acme", "s", [NewEvent("noted", {"text": "Qz5personal"})])
             await engine.append("plain", "s", [NewEvent("noted", {"text": "kept"})])
+        async with Engine.open(url) as unconfigured:  # written in the clear: no key reaches it
+            await unconfigured.append("acme", "early", [NewEvent("noted", {"text": "Qz5early"})])
 
     anyio.run(main)
 
@@ -75,5 +77,8 @@ def test_erase_from_the_command_line(tmp_path: Path) -> None:
     ]
     plain = cli("history", "s", "-n", "plain", "--json", url=url)
     assert orjson.loads(plain.stdout.splitlines()[0])["data"] == {"text": "kept"}
+    partial = cli("erase", "early", "-n", "acme", "--config", str(config), url=url)
+    assert partial.returncode == 1 and partial.stdout.startswith("erased acme/early")
+    assert "1 event(s) of acme/early were stored unencrypted" in partial.stderr
     again = cli("erase", "s", "-n", "acme", "--config", str(config), url=url)
     assert again.returncode == 0 and again.stdout.startswith("erased acme/s: 0 key(s) destroyed")
