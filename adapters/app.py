@@ -57,7 +57,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        options = {"durability": config.server.durability, **engine_options}
+        options = {
+            "durability": config.server.durability,
+            "encrypted_namespaces": config.encrypted_namespaces,
+            **engine_options,
+        }
         async with Engine.open(engine_url, **options) as engine, anyio.create_task_group() as tasks:
             app.state.engine = websocket.engine = engine
             engine.observe_batches(metrics.observe)

@@ -20,11 +20,13 @@ import anyio
 from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import DBAPIError
 
+from session_engine.engine import erasure
 from session_engine.engine.backends import Backend, Durability
 from session_engine.engine.backends.base import Listener
 from session_engine.engine.clock import Clock, SystemClock, as_utc
 from session_engine.engine.commands import AppendEvents, Command, CommandHandlers, Outcome
-from session_engine.engine.errors import ValidationFailed
+from session_engine.engine.erasure import Erasure, ErasureNotEnabled
+from session_engine.engine.errors import NotFound, ValidationFailed
 from session_engine.engine.events import DomainEvent, EventRegistry
 from session_engine.engine.ids import check_id
 from session_engine.engine.inspect import history, travel
@@ -44,6 +46,7 @@ from session_engine.engine.log.records import (
     NewEvent,
     RecordedEvent,
 )
+from session_engine.engine.log.sealing import SESSION_ERASED
 from session_engine.engine.log.subscriptions import EventFilter, SubscriptionHub
 from session_engine.engine.modules import Domain, domains
 from session_engine.engine.objects.service import ObjectsService
@@ -81,8 +84,12 @@ class Engine:
         extra_domains: Sequence[Domain] = (),
         read_pool_size: int = 8,
         max_batch: int = 1000,
+        encrypted_namespaces: Iterable[str] = (),
     ) -> None:
         self.backend = Backend.for_url(url, durability)
+        self.encrypted_namespaces = frozenset(encrypted_namespaces)
+        """Namespaces whose payloads are sealed with a key per session, so sessions can be erased."""
+        self.backend.secure_delete = bool(self.encrypted_namespaces)
         self.clock: Clock = clock or SystemClock()
         self.domains = [*domains(), *extra_domains]
         self.registry = EventRegistry()
@@ -99,7 +106,9 @@ class Engine:
         self._writer = self.backend.create_engine(writer=True)
         self._reader = self.backend.create_engine(writer=False, pool_size=read_pool_size)
         self._readers = anyio.CapacityLimiter(read_pool_size)
-        self.hub = SubscriptionHub(self._read_page, poll_interval=self.backend.poll_interval)
+        self.hub = SubscriptionHub(
+            self._read_page, poll_interval=self.backend.poll_interval, sealed=self.encrypted_namespaces
+        )
         self._committer = Committer(
             self.backend,
             self._writer,
@@ -109,6 +118,7 @@ class Engine:
             self.clock,
             self.hub.published,
             max_batch=max_batch,
+            sealed=self.encrypted_namespaces,
         )
         self._listener: Listener | None = None
         self._lookup_connection: Connection | None = None
@@ -244,6 +254,54 @@ class Engine:
             answer_append=True,
         )
         return appended
+
+    async def erase(
+        self,
+        namespace: str,
+        session: str,
+        *,
+        reason: str | None = None,
+        metadata: Metadata | Mapping[str, Any] | None = None,
+    ) -> Erasure:
+        """Erase a session of an encrypting namespace: its record deleted, a `session_erased` event
+        recorded (the session stays deleted unless a write recreates it), its keys destroyed, its
+        read-model rows deleted, and no copy left in the database files when this returns
+        (SQLite; PostgreSQL needs a VACUUM, specs/lifecycle.md). Its events keep their type,
+        version, time and metadata; their data reads as `{"erased": true}`. Running it again
+        finishes an erasure a crash interrupted.
+
+        Raises `ErasureNotEnabled` for a namespace that does not encrypt, `NotFound` for a session
+        with no events. `Erasure.unsealed_events` counts events stored before the namespace
+        encrypted: their payloads stay readable (not a complete erasure)."""
+        _comparable(namespace, session)
+        if namespace not in self.encrypted_namespaces:
+            raise ErasureNotEnabled(namespace)
+        if reason is not None and not isinstance(reason, str):
+            raise ValidationFailed("reason must be a string")
+        metadata = Metadata.of(metadata)
+        if await self.read(lambda c: reads.stream_version(c, namespace, session)) == 0:
+            raise NotFound(f"session {namespace}/{session} has no events")
+        await self.records.delete(namespace, session, metadata=metadata)
+        appended = await self.append(
+            namespace,
+            session,
+            [NewEvent(SESSION_ERASED, {} if reason is None else {"reason": reason})],
+            metadata=metadata,
+        )
+        now = as_utc(self.clock.now())
+
+        def destroy(connection: Connection) -> tuple[int, int]:
+            tables = [table for projection in self.projections for table in projection.tables]
+            done = erasure.destroy(connection, tables, namespace, session, now)
+            self._committer.forget_state()  # its cached cipher for the session is gone
+            return done
+
+        keys, rows = await self._committer.exclusive(destroy)
+        await self._committer.exclusive(
+            lambda c: self.backend.scrub(c, erasure.TEXT_INDEXES), transaction=False
+        )
+        plain = await self.read(lambda c: erasure.unsealed(c, namespace, session))
+        return Erasure(namespace, session, appended.last_version, keys, rows, plain)
 
     # -- reads --------------------------------------------------------------------------------
     async def read(self, function: Callable[[Connection], T]) -> T:

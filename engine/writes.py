@@ -104,6 +104,7 @@ class _Job:
 
     work: Callable[[Connection], Any]
     waiter: Waiter
+    transaction: bool = True
 
 
 class _Crashed(Exception):
@@ -126,8 +127,11 @@ class Committer:
         on_commit: Callable[[list[RecordedEvent]], None],
         *,
         max_batch: int = 1000,
+        sealed: frozenset[str] = frozenset(),
     ) -> None:
         self._backend = backend
+        self.sealed = sealed
+        """Namespaces whose payloads are sealed per session (engine/log/sealing.py)."""
         self._writer = writer
         self._registry = registry
         self._projections = projections
@@ -218,8 +222,9 @@ class Committer:
         for pending in batch:
             self._bridge.settle(pending.waiter, None, closed)  # type: ignore[union-attr]
 
-    async def exclusive(self, work: Callable[[Connection], T]) -> T:
-        """Run `work` in a transaction on the writer connection, between batches (rebuild, import)."""
+    async def exclusive(self, work: Callable[[Connection], T], *, transaction: bool = True) -> T:
+        """Run `work` in a transaction on the writer connection, between batches (rebuild, import);
+        outside one when not `transaction` (a checkpoint after an erasure)."""
         bridge = self._bridge
         if bridge is None:
             raise EngineClosed("the engine is not open")
@@ -227,7 +232,7 @@ class Committer:
         with self._lock:
             if self._closing:
                 raise EngineClosed("the engine is closing")
-            self._jobs.append(_Job(work, waiter))
+            self._jobs.append(_Job(work, waiter, transaction))
             self._wake.notify()
         result: T = await waiter
         return result
@@ -328,7 +333,7 @@ class Committer:
     def _run_job(self, bridge: Bridge, job: _Job) -> None:
         result, error = None, None
         try:
-            result = self._exclusive(job.work)
+            result = self._exclusive(job.work, job.transaction)
         except BaseException as caught:  # noqa: BLE001 - handed to the caller, raised there
             error = caught
         bridge.call_soon(functools.partial(bridge.settle, job.waiter, result, error))
@@ -386,6 +391,7 @@ class Committer:
                 head,
                 self._known_head_hash,
                 now,
+                self.sealed,
             )
             for pending in batch:
                 self._run_one(unit, pending)
@@ -426,9 +432,11 @@ class Committer:
             except Exception:  # closing a broken connection can fail; it is gone either way
                 log.debug("closing the writer connection failed", exc_info=True)
 
-    def _exclusive(self, work: Callable[[Connection], T]) -> T:
+    def _exclusive(self, work: Callable[[Connection], T], transaction: bool = True) -> T:
         connection = self._connection()
         try:
+            if not transaction:
+                return work(connection)
             with connection.begin():
                 return work(connection)
         except sa.exc.DBAPIError:

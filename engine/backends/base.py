@@ -305,6 +305,17 @@ class Backend(ABC):
         """True when `error` says the database was locked: the read may be retried, waiting."""
         return False
 
+    # -- erasure --------------------------------------------------------------------------------
+    secure_delete = False
+    """Whether the writer overwrites what it deletes (set before `create_engine`: the engine turns
+    it on when a namespace seals its payloads, so no freed page keeps an erased session's rows)."""
+
+    def scrub(self, connection: Connection, text_indexes: Sequence[str] = ()) -> None:  # noqa: B027
+        """After an erasure commits, on the writer connection outside a transaction: leave no copy
+        of the deleted rows in the database's files (`text_indexes`: full-text indexes to merge).
+        PostgreSQL's dead tuples need a VACUUM of the tables involved, an operator's step
+        (specs/lifecycle.md)."""
+
     # -- the log ------------------------------------------------------------------------------
     @abstractmethod
     def lock_log(self, connection: Connection) -> None:

@@ -38,9 +38,17 @@ class SubscriptionHub:
     """Knows the log's head and keeps the recent contiguous run of committed events."""
 
     def __init__(
-        self, read_page: ReadPage, *, buffer_size: int = 10_000, poll_interval: float | None = None
+        self,
+        read_page: ReadPage,
+        *,
+        buffer_size: int = 10_000,
+        poll_interval: float | None = None,
+        sealed: frozenset[str] = frozenset(),
     ) -> None:
         self._read_page = read_page
+        self._sealed = sealed
+        """Namespaces whose events are never buffered: an erasure (by any process) must find no
+        payload of theirs kept in memory, so followers read them from the log."""
         self._recent: deque[RecordedEvent] = deque(maxlen=buffer_size)
         self._changed: anyio.Event | None = None
         """Set when the head moves; made only when a follower waits (an anyio Event is costly to
@@ -62,9 +70,12 @@ class SubscriptionHub:
         """This process committed `events` (called on the event loop, in commit order)."""
         if not events:
             return
-        if self._recent and self._recent[-1].position != events[0].position - 1:
-            self._recent.clear()  # another process wrote in between: the buffer would have a gap
-        self._recent.extend(events)
+        if self._sealed and any(event.namespace in self._sealed for event in events):
+            self._recent.clear()  # the run starts again after them
+        else:
+            if self._recent and self._recent[-1].position != events[0].position - 1:
+                self._recent.clear()  # another process wrote in between: the buffer would have a gap
+            self._recent.extend(events)
         self.observe_head(events[-1].position)
 
     def observe_head(self, position: int) -> None:
