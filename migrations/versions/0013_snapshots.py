@@ -5,7 +5,7 @@ point asked for and folds only the events after it. A pinned snapshot is a reten
 state at and after its version stays exact once the events up to it are deleted.
 
 Revision ID: 0013_snapshots
-Revises: 0012_events_namespace_position
+Revises: 0014_session_keys (merged first; the revision keeps the name agreed with the other helpers)
 Create Date: 2026-12-05
 """
 
@@ -19,7 +19,7 @@ from alembic import op
 from session_engine.engine.log.schema import UtcDateTime
 
 revision: str = "0013_snapshots"
-down_revision: str | Sequence[str] | None = "0012_events_namespace_position"
+down_revision: str | Sequence[str] | None = "0014_session_keys"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
