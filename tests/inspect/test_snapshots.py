@@ -193,3 +193,13 @@ async def _full_fold(engine: Engine, version: int) -> Any:
     found = await engine.read_stream(NS, S, to_version=version)
     with SessionAsOf(NS, S, found, list(engine.projections)) as state:
         return read_state(state, found[-1].recorded_at)
+
+
+async def test_erasing_a_session_drops_its_snapshots(database_url: str, clock: ManualClock) -> None:
+    async with Engine.open(database_url, migrate=False, clock=clock, encrypted_namespaces=[NS]) as engine:
+        await _history(engine, clock)
+        await engine.state_as_of(NS, S, version=9)  # a cached snapshot, stored in the background
+        await engine.take_snapshot(NS, S, 5)  # a pinned one
+        await engine.erase(NS, S)
+        assert await _stored(engine) == []
+        assert await engine.verify_snapshots() == []
