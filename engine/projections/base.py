@@ -253,6 +253,21 @@ class Projection:
         for table in reversed(self.tables):
             context.connection.execute(table.delete())
 
+    def forget_session(self, context: ProjectionContext, namespace: str, session: str) -> dict[str, Any]:
+        """Delete every row of this read model that one session's events made (retention removes
+        those events). Returns what the session's closing marker (`session_expired`) must carry so
+        that a replay of the log as it is left makes the same rows; most projections: nothing.
+
+        By default: its tables' rows keyed by the namespace and the session id (or stream)."""
+        context.flush()
+        for table in reversed(self.tables):
+            key = table.c.get("session_id") if "session_id" in table.c else table.c.get("stream")
+            if key is not None and "namespace" in table.c:
+                context.connection.execute(
+                    table.delete().where(table.c.namespace == namespace, key == session)
+                )
+        return {}
+
     def __repr__(self) -> str:
         return f"Projection({self.name!r}, v{self.version})"
 

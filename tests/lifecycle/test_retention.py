@@ -1,0 +1,157 @@
+"""Retention (specs/lifecycle.md, "Retention"): a run removes exactly what its policy names - the
+events and read-model rows of sessions idle or closed too long, expired values' rows - and nothing
+else; it is recorded (`retention_run` in `$retention`, `session_expired` in each dropped session);
+the hash chain still verifies across the removed ranges and the read models still equal a rebuild;
+a dropped session stays deleted. On SQLite and PostgreSQL, with writers running."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+import pytest
+
+from session_engine.engine import Engine, ManualClock, NewEvent, SessionDeleted, ValidationFailed
+from session_engine.engine.log.gaps import RETENTION_RUN, RETENTION_STREAM
+from session_engine.engine.retention import RetentionPolicy
+from tests.records.helpers import record
+
+NS = "tenant"
+MESSAGE = {"role": "user", "content": [{"type": "text", "text": "hello retention"}]}
+pytestmark = pytest.mark.anyio
+
+
+async def fill_session(engine: Engine, sid: str, namespace: str = NS) -> None:
+    """A session with a bit of every domain: a record, values, an object with a message."""
+    await engine.records.set(namespace, sid, record(sid))
+    await engine.values.set(namespace, sid, "k", {"v": sid})
+    await engine.objects.upload(namespace, sid, "doc", {"type": "message", "message": MESSAGE})
+    await engine.append(namespace, sid, [NewEvent("noted", {"sid": sid})])
+
+
+async def clean(engine: Engine) -> None:
+    """The chain verifies across every removed range; the read models equal a rebuild."""
+    chain = await engine.verify_chain()
+    assert chain.ok, chain
+    assert await engine.verify() == []
+
+
+async def visible(engine: Engine, sid: str, namespace: str = NS) -> dict[str, Any]:
+    stored = await engine.values.get(namespace, sid, "k")
+    found = await engine.records.get(namespace, sid)
+    return {
+        "value": None if stored is None else stored.value,
+        "record": found is not None,
+        "events": [e.type for e in await engine.read_stream(namespace, sid)],
+    }
+
+
+async def test_idle_sessions_go_whole_and_the_rest_is_untouched(engine: Engine, clock: ManualClock) -> None:
+    await fill_session(engine, "old")
+    await fill_session(engine, "old", namespace="other")  # another namespace: not this policy's
+    clock.advance(days=40)
+    await fill_session(engine, "fresh")
+    before_fresh = await visible(engine, "fresh")
+    before_other = await visible(engine, "old", namespace="other")
+    policy = RetentionPolicy(NS, max_idle_days=30)
+
+    [preview] = await engine.retain([policy], dry_run=True)
+    assert preview.dropped == ["old"] and preview.events_removed > 0 and preview.recorded_at is None
+    assert (await visible(engine, "old"))["value"] == {"v": "old"}  # a dry run changes nothing
+
+    [report] = await engine.retain([policy])
+    assert report.dropped == ["old"] and report.events_removed == preview.events_removed
+    assert report.ranges == preview.ranges
+    assert await visible(engine, "old") == {"value": None, "record": False, "events": ["session_expired"]}
+    assert (await engine.objects.list_objects(NS, "old")).objects == []
+    assert await engine.objects.matching_sessions(NS, "retention") == ["fresh"]
+    assert await visible(engine, "fresh") == before_fresh
+    assert await visible(engine, "old", namespace="other") == before_other
+
+    [run] = await engine.read_stream(NS, RETENTION_STREAM)
+    assert run.type == RETENTION_RUN and run.position == report.recorded_at
+    assert run.data["dropped"] == ["old"] and run.data["events_removed"] == report.events_removed
+    assert [tuple(r[:2]) for r in run.data["removed"]] == report.ranges
+    await clean(engine)
+
+    [again] = await engine.retain([policy])  # nothing left to remove: nothing recorded
+    assert again.dropped == [] and again.recorded_at is None
+    assert len(await engine.read_stream(NS, RETENTION_STREAM)) == 1
+
+
+async def test_a_dropped_session_stays_deleted_until_recreated(engine: Engine, clock: ManualClock) -> None:
+    await fill_session(engine, "s")
+    clock.advance(days=10)
+    await engine.retain([RetentionPolicy(NS, max_idle_days=5)])
+    with pytest.raises(SessionDeleted):
+        await engine.values.set(NS, "s", "k", 2)
+    with pytest.raises(SessionDeleted):
+        await engine.append(NS, "s", [NewEvent("late", {})])
+    await engine.values.set(NS, "s", "k", 3, recreate=True)
+    events = [(e.version, e.type) for e in await engine.read_stream(NS, "s")]
+    assert events[0][1] == "session_expired" and events[1:] == [
+        (events[0][0] + 1, "session_recreated"),
+        (events[0][0] + 2, "value_set"),
+    ]
+    await clean(engine)
+
+
+async def test_closed_sessions_go_sooner_than_idle_ones(engine: Engine, clock: ManualClock) -> None:
+    await fill_session(engine, "closed")
+    await fill_session(engine, "open")
+    assert await engine.records.delete(NS, "closed")
+    clock.advance(days=3)
+    [report] = await engine.retain([RetentionPolicy(NS, max_idle_days=30, max_closed_days=2)])
+    assert report.dropped == ["closed"]
+    assert (await visible(engine, "open"))["value"] == {"v": "open"}
+    await clean(engine)
+
+
+async def test_expired_values_are_purged_and_counted(engine: Engine, clock: ManualClock) -> None:
+    await engine.values.set(NS, "s", "short", 1, ttl_seconds=1)
+    await engine.values.set(NS, "s", "long", 2)
+    clock.advance(seconds=5)
+    policy = RetentionPolicy(NS, purge_expired=True)
+    [preview] = await engine.retain([policy], dry_run=True)
+    assert preview.values_purged == 1
+    [report] = await engine.retain([policy])
+    assert report.values_purged == 1 and report.events_removed == 0
+    [run] = await engine.read_stream(NS, RETENTION_STREAM)
+    assert run.data["values_purged"] == 1 and run.data["removed"] == []
+    assert (await engine.values.get(NS, "s", "long")) is not None
+    await clean(engine)
+
+
+async def test_retention_with_writers_running_touches_nothing_outside_its_policy(
+    engine: Engine, clock: ManualClock
+) -> None:
+    for n in range(6):
+        await fill_session(engine, f"old{n}")
+    clock.advance(days=40)
+    written: list[str] = []
+
+    async def writer(sid: str) -> None:
+        for n in range(15):
+            await engine.values.set(NS, sid, "k", {"n": n})
+            await engine.append(NS, sid, [NewEvent("noted", {"n": n})])
+            written.append(sid)
+
+    async with anyio.create_task_group() as tasks:
+        for w in range(4):
+            tasks.start_soon(writer, f"live{w}")
+        await anyio.sleep(0)
+        reports = [await engine.retain([RetentionPolicy(NS, max_idle_days=30)]) for _ in range(3)]
+    dropped = sorted(sid for run in reports for report in run for sid in report.dropped)
+    assert dropped == [f"old{n}" for n in range(6)]
+    for w in range(4):
+        state = await visible(engine, f"live{w}")
+        assert state["value"] == {"n": 14} and len(state["events"]) == 30
+    await clean(engine)
+
+
+async def test_bad_policies_are_refused() -> None:
+    for bad in ({"max_idle_days": 0}, {"max_closed_days": -1}, {"keep_last": 0}, {"max_idle_days": True}):
+        with pytest.raises(ValidationFailed):
+            RetentionPolicy(NS, **bad)  # type: ignore[arg-type]
+    with pytest.raises(ValidationFailed):
+        RetentionPolicy("")
