@@ -23,6 +23,7 @@ from session_engine.adapters.cli.conformance import conformance
 from session_engine.adapters.cli.docs import docs
 from session_engine.adapters.cli.inspect import COMMANDS as INSPECT_VERBS
 from session_engine.adapters.cli.inspect import instant_option, whole_option
+from session_engine.adapters.cli.retain import retain
 from session_engine.adapters.cli.running import (
     Cli,
     console,
@@ -494,6 +495,7 @@ def run(database: str | None) -> None:
 
 
 main.add_command(serve)
+main.add_command(retain)
 main.add_command(docs)
 for _verb in INSPECT_VERBS:  # state, diff, sessions (adapters/cli/inspect.py)
     main.add_command(database_option(_verb))
