@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import IO, Any, TypeVar
 
 import anyio
+import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import DBAPIError
 
@@ -23,7 +24,7 @@ from session_engine.engine.backends import Backend, Durability
 from session_engine.engine.backends.base import Listener
 from session_engine.engine.clock import Clock, SystemClock, as_utc
 from session_engine.engine.commands import AppendEvents, Command, CommandHandlers, Outcome
-from session_engine.engine.errors import ValidationFailed
+from session_engine.engine.errors import NotFound, ValidationFailed
 from session_engine.engine.events import DomainEvent, EventRegistry
 from session_engine.engine.inspect import history, travel
 from session_engine.engine.inspect.diff import StateDiff
@@ -46,6 +47,7 @@ from session_engine.engine.log.subscriptions import EventFilter, SubscriptionHub
 from session_engine.engine.modules import Domain, domains
 from session_engine.engine.objects.service import ObjectsService
 from session_engine.engine.projections import live as live_rebuild
+from session_engine.engine.projections import snapshots
 from session_engine.engine.projections.base import Projection
 from session_engine.engine.projections.live import LiveRebuild
 from session_engine.engine.projections.rebuild import (
@@ -56,6 +58,7 @@ from session_engine.engine.projections.rebuild import (
     scratch_copy,
 )
 from session_engine.engine.projections.registry import ProjectionSet, read_checkpoints
+from session_engine.engine.projections.snapshots import SnapshotInfo, Taken
 from session_engine.engine.projections.verify import Difference, diff_projections
 from session_engine.engine.records.service import RecordsService
 from session_engine.engine.retention import RetentionPolicy, RetentionReport
@@ -115,6 +118,7 @@ class Engine:
             max_batch=max_batch,
         )
         self._listener: Listener | None = None
+        self._snapshot_writer: sa.Engine | None = None
         self._lookup_connection: Connection | None = None
         self.values = ValuesService(self)
         self.objects = ObjectsService(self)
@@ -186,6 +190,8 @@ class Engine:
             self._lookup_connection.close()
         self._writer.dispose()
         self._reader.dispose()
+        if self._snapshot_writer is not None:
+            self._snapshot_writer.dispose()
 
     # -- writes -------------------------------------------------------------------------------
     @property
@@ -351,25 +357,29 @@ class Engine:
             raise ValidationFailed("give exactly one of version, position or at")
         check_integer("version", version)
         check_bigint("position", position)
+        _comparable(namespace, stream)
         until = _instant("at", at)
-        events = await self.read_stream(
-            namespace, stream, to_version=version, to_position=position, until=until
-        )
-        point: Point = until if until is not None else len(events)
-        [state] = await self._states_at(namespace, stream, events, [point])
+        point: Point = until if until is not None else (version if version is not None else travel.LAST)
+        [state] = await self._states_at(namespace, stream, [point], to_position=position, remember=True)
         return state
 
     async def states(
         self, namespace: str, stream: str, *, from_version: int = 1, to_version: int | None = None
     ) -> AsyncIterator[SessionState]:
         """The session's state after each of its events in turn, folded once (not from the start
-        at each step). The events before `from_version` are applied without a state read."""
+        at each step), from the newest snapshot before `from_version`. The events before
+        `from_version` are applied without a state read."""
         check_integer("from_version", from_version)
         check_integer("to_version", to_version)
-        events = await self.read_stream(namespace, stream, to_version=to_version)
-        steps = travel.each_state(
-            namespace, stream, events, list(self.projections), skip=max(from_version - 1, 0)
+        _comparable(namespace, stream)
+        skip = max(from_version - 1, 0)
+        projections = list(self.projections)
+        fold = await self.read(
+            lambda c: travel.plan(
+                c, self.registry, projections, namespace, stream, [skip, to_version or travel.LAST]
+            )
         )
+        steps = travel.each_state(fold, namespace, stream, projections, skip=skip)
         try:
             while (
                 state := await anyio.to_thread.run_sync(next, steps, None, limiter=self._readers)
@@ -388,16 +398,9 @@ class Engine:
 
     async def diff(self, namespace: str, stream: str, a: Point, b: Point) -> StateDiff:
         """What changed in the session from point `a` to point `b` (a version, or an instant)."""
+        _comparable(namespace, stream)
         points = [_point("a", a), _point("b", b)]
-        last = [p for p in points if not isinstance(p, datetime)]
-        instants = [p for p in points if isinstance(p, datetime)]
-        events = await self.read_stream(
-            namespace,
-            stream,
-            to_version=max(last) if last and not instants else None,
-            until=max(instants) if instants and not last else None,
-        )
-        before, after = await self._states_at(namespace, stream, events, points)
+        before, after = await self._states_at(namespace, stream, points)
         return inspect_diff(before, after)
 
     async def sessions(
@@ -413,14 +416,101 @@ class Engine:
         return await self.read(lambda c: history.sessions(c, namespace, after, limit))
 
     async def _states_at(
-        self, namespace: str, stream: str, events: list[RecordedEvent], points: list[Point]
+        self,
+        namespace: str,
+        stream: str,
+        points: list[Point],
+        *,
+        to_position: int | None = None,
+        remember: bool = False,
     ) -> list[SessionState]:
+        """The session's states at the points, folded once from the newest usable snapshot; the
+        snapshots the fold left (`travel.states_at`) are stored after the answer is made."""
         now = as_utc(self.clock.now())
         projections = list(self.projections)
-        return await anyio.to_thread.run_sync(
-            lambda: travel.states_at(namespace, stream, events, projections, points, now),
-            limiter=self._readers,
-        )
+
+        def fold(connection: Connection) -> travel.Travelled:
+            plan = travel.plan(
+                connection, self.registry, projections, namespace, stream, points, to_position=to_position
+            )
+            return travel.states_at(plan, namespace, stream, projections, points, now, remember=remember)
+
+        travelled = await self.read(fold)
+        if travelled.taken:
+            await self._keep_snapshots(namespace, stream, travelled.taken, pinned=False)
+        return travelled.states
+
+    # -- snapshots (specs/audit.md, "Snapshots") ----------------------------------------------
+    async def take_snapshot(
+        self, namespace: str, stream: str, version: int | None = None, *, pinned: bool = True
+    ) -> SnapshotInfo:
+        """Store the session's state after `version` (default: its current version) as a snapshot.
+
+        Pinned (the default), it is a retention base: the state at `version` and after it, and the
+        current state, stay exact once the log's events up to `version` are deleted; it is kept
+        until `drop_snapshots`. Raises `NotFound` for a session with no event at `version`."""
+        _comparable(namespace, stream)
+        check_integer("version", version)
+        point = version if version is not None else travel.LAST
+        now = as_utc(self.clock.now())
+        projections = list(self.projections)
+
+        def fold(connection: Connection) -> travel.Travelled:
+            plan = travel.plan(connection, self.registry, projections, namespace, stream, [point])
+            travelled = travel.states_at(plan, namespace, stream, projections, [point], now, remember=True)
+            [state] = travelled.states
+            if state.version == 0 or (version is not None and state.version != version):
+                raise NotFound(f"session {namespace}/{stream} has no event at version {version or 1}")
+            kept = [t for t in travelled.taken if t.version == state.version]
+            if not kept and plan.snapshot is not None:  # it came from a snapshot at that very version
+                at = plan.snapshot
+                kept = [
+                    Taken(at.version, at.position, at.recorded_at, at.base.tables, travel.encode_state(state))
+                ]
+            return travel.Travelled([state], kept)
+
+        travelled = await self.read(fold)
+        [taken] = travelled.taken
+        await self._keep_snapshots(namespace, stream, travelled.taken, pinned=pinned)
+        return SnapshotInfo(namespace, stream, taken.version, taken.position, taken.recorded_at, pinned)
+
+    async def drop_snapshots(self, namespace: str, stream: str) -> int:
+        """Delete every snapshot of a session, pinned ones included (erasure). Returns how many."""
+        _comparable(namespace, stream)
+
+        def drop(connection: Connection) -> int:
+            with connection.begin():
+                return snapshots.drop(connection, namespace, stream)
+
+        return await anyio.to_thread.run_sync(self._write_snapshots, drop)
+
+    async def _keep_snapshots(
+        self, namespace: str, stream: str, taken: list[Taken], *, pinned: bool
+    ) -> list[int]:
+        now = as_utc(self.clock.now())
+        projections = list(self.projections)
+
+        def save(connection: Connection) -> list[int]:
+            with connection.begin():
+                return snapshots.save(
+                    connection, namespace, stream, projections, taken, pinned=pinned, now=now
+                )
+
+        if pinned:
+            return await anyio.to_thread.run_sync(self._write_snapshots, save)
+        try:
+            return await anyio.to_thread.run_sync(self._write_snapshots, save)
+        except DBAPIError as error:  # a cache: the answer stands without it
+            log.warning("snapshot of %s/%s not stored: %s", namespace, stream, error)
+            return []
+
+    def _write_snapshots(self, function: Callable[[Connection], T]) -> T:
+        """Snapshots are written on a connection of their own, never the committer's: off the
+        append path (on SQLite they take the write lock for one short transaction)."""
+        if self._snapshot_writer is None:
+            self._snapshot_writer = self.backend.create_engine(writer=True)
+        with self._snapshot_writer.connect() as connection:
+            return function(connection)
 
     async def rebuild(
         self,

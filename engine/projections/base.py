@@ -235,6 +235,11 @@ class Projection:
     def event_types(self) -> frozenset[str]:
         return frozenset(self._handlers)
 
+    @property
+    def handlers(self) -> tuple[EventHandler, ...]:
+        """Its handlers (a snapshot's fingerprint covers their code)."""
+        return tuple(self._handlers.values())
+
     def apply(self, context: ProjectionContext, events: Iterable[RecordedEvent]) -> None:
         """Apply events in order. Override for a faster batch form; the result must be the same."""
         handlers = self._handlers
