@@ -670,9 +670,16 @@ class Engine:
         if policy.purge_expired:
             while done := await self.values.purge_expired(policy.namespace, metadata=retention_run.ACTOR):
                 purged += done
+        cuts = await self.read(lambda c: retention_run.sessions_to_cut(c, policy))
+        bases: dict[str, int] = {}
+        for cut in cuts:  # off the lock: the events up to the cut never change
+            with contextlib.suppress(NotFound):
+                bases[cut.stream] = (
+                    await self.take_snapshot(policy.namespace, cut.stream, cut.through)
+                ).version
         projections = list(self.projections)
         return await self._committer.exclusive_unit(
-            lambda unit: retention_run.run(unit, policy, projections, purged)
+            lambda unit: retention_run.run(unit, policy, projections, purged, bases)
         )
 
     @property

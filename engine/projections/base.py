@@ -273,6 +273,22 @@ class Projection:
                 )
         return {}
 
+    @property
+    def seeded_tables(self) -> Sequence[sa.Table]:
+        """The tables `seed_session` copies as they are: all but those others fill (triggers)."""
+        return self.tables
+
+    def seed_session(
+        self, context: ProjectionContext, rows: Callable[[sa.Table], list[dict[str, Any]]]
+    ) -> None:
+        """Insert one session's rows as a snapshot holds them (`rows(table)`), before a replay of
+        the events after it (engine/retention/bases.py): the rows of its `seeded_tables` as they are."""
+        context.flush()
+        for table in self.seeded_tables:
+            found = rows(table)
+            if found:
+                context.connection.execute(table.insert(), found)
+
     def __repr__(self) -> str:
         return f"Projection({self.name!r}, v{self.version})"
 

@@ -104,6 +104,16 @@ class RecordsProjection(Projection):
         super().clear(context)
         context.backend.run_ddl(context.connection, _EMPTY_TITLE_INDEX)
 
+    seeded_tables = (session_records, session_agents)
+
+    def seed_session(
+        self, context: ProjectionContext, rows: Callable[[sa.Table], list[dict[str, Any]]]
+    ) -> None:
+        """The record and its agents as they are; its statuses add to the namespace's counts."""
+        super().seed_session(context, rows)
+        for row in rows(session_status_counts):
+            context.execute(_bump(context.backend), row)
+
     def forget_session(self, context: ProjectionContext, namespace: str, session: str) -> dict[str, Any]:
         """The record and its agents go, its status leaves the count; the marker names every status
         the session's events touched, so that a replay keeps those count rows (at their count

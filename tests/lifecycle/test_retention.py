@@ -12,6 +12,7 @@ import anyio
 import pytest
 
 from session_engine.engine import Engine, ManualClock, NewEvent, SessionDeleted, ValidationFailed
+from session_engine.engine.errors import StateUnavailable
 from session_engine.engine.log.gaps import RETENTION_RUN, RETENTION_STREAM
 from session_engine.engine.retention import RetentionPolicy
 from tests.records.helpers import record
@@ -155,3 +156,51 @@ async def test_bad_policies_are_refused() -> None:
             RetentionPolicy(NS, **bad)  # type: ignore[arg-type]
     with pytest.raises(ValidationFailed):
         RetentionPolicy("")
+
+
+async def test_keep_last_keeps_the_current_state_and_time_travel_from_the_cut(
+    engine: Engine, clock: ManualClock
+) -> None:
+    await fill_session(engine, "long")
+    for n in range(20):
+        clock.advance(seconds=1)
+        await engine.values.set(NS, "long", f"k{n % 3}", {"n": n})
+    await fill_session(engine, "short")
+    last = len(await engine.read_stream(NS, "long"))
+    states = {v: await engine.state_as_of(NS, "long", version=v) for v in range(last - 9, last + 1)}
+    short_before = await visible(engine, "short")
+    values_before = await engine.values.get_all(NS, "long")
+
+    [preview] = await engine.retain([RetentionPolicy(NS, keep_last=10)], dry_run=True)
+    assert preview.truncated == {"long": last - 10}
+    [report] = await engine.retain([RetentionPolicy(NS, keep_last=10)])
+    assert report.truncated == {"long": last - 10} and report.events_removed == last - 10
+    assert [e.version for e in await engine.read_stream(NS, "long")] == list(range(last - 9, last + 1))
+    for version, state in states.items():  # from the cut on, time travel is exact
+        assert await engine.state_as_of(NS, "long", version=version) == state
+    with pytest.raises(StateUnavailable):
+        await engine.state_as_of(NS, "long", version=last - 11)
+    assert await engine.values.get_all(NS, "long") == values_before
+    assert await visible(engine, "short") == short_before
+    await clean(engine)  # a rebuild starts the shortened session from its snapshot
+
+    await engine.rebuild(live=False)
+    assert await engine.values.get_all(NS, "long") == values_before
+    assert await engine.records.get(NS, "long") is not None
+    await engine.values.set(NS, "long", "k0", "after")  # the session goes on
+    [again] = await engine.retain([RetentionPolicy(NS, keep_last=10)])
+    assert again.truncated == {"long": last - 9}
+    await clean(engine)
+
+
+async def test_keep_last_never_removes_the_delete_of_a_deleted_session(engine: Engine) -> None:
+    await fill_session(engine, "gone")
+    assert await engine.records.delete(NS, "gone")
+    for _ in range(5):
+        await engine.values.delete(NS, "gone", "k")  # removals: recorded in a deleted session
+    [report] = await engine.retain([RetentionPolicy(NS, keep_last=2)])
+    kept = [e.type for e in await engine.read_stream(NS, "gone")]
+    assert "session_record_deleted" in kept and report.truncated["gone"] >= 1
+    with pytest.raises(SessionDeleted):
+        await engine.values.set(NS, "gone", "k", 1)
+    await clean(engine)
