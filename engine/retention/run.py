@@ -100,14 +100,14 @@ def sessions_to_cut(connection: Connection, policy: RetentionPolicy) -> list[Cut
     if keep is None:
         return []
     query = (
-        sa.select(_e.stream, sa.func.max(_e.version))
+        sa.select(_e.stream, sa.func.min(_e.version), sa.func.max(_e.version))
         .where(_e.namespace == policy.namespace, _e.stream != RETENTION_STREAM)
         .group_by(_e.stream)
         .having(sa.func.count() > keep)
         .order_by(_e.stream)
     )
     found: list[Cut] = []
-    for stream, last in connection.execute(query).all():
+    for stream, first, last in connection.execute(query).all():
         through = int(last) - keep
         mark = connection.execute(
             sa.select(_e.version, _e.type)
@@ -117,7 +117,7 @@ def sessions_to_cut(connection: Connection, policy: RetentionPolicy) -> list[Cut
         ).first()
         if mark is not None and mark[1] in lifecycle.DELETES:
             through = min(through, int(mark[0]) - 1)  # the delete stays: the session stays deleted
-        if through > 0:
+        if through >= int(first):
             found.append(Cut(stream, through))
     return found
 
