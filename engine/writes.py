@@ -198,22 +198,17 @@ class Committer:
 
     async def exclusive(self, work: Callable[[Connection], T]) -> T:
         """Run `work` in a transaction on the writer connection, between batches (rebuild, import)."""
-        bridge = self._bridge
-        if bridge is None:
-            raise EngineClosed("the engine is not open")
-        waiter = bridge.waiter()
-        with self._lock:
-            if self._closing:
-                raise EngineClosed("the engine is closing")
-            self._jobs.append(_Job(work, waiter))
-            self._wake.notify()
-        result: T = await waiter
+        result: T = await self._job(work, in_unit=False)
         return result
 
     async def exclusive_unit(self, work: Callable[[UnitOfWork], T]) -> T:
         """Run `work` with a unit of work of its own, between batches: besides recording events
         through it (chained, projected and published like a batch's), it may change stored rows
         itself in the same transaction (retention removes events and read-model rows)."""
+        result: T = await self._job(work, in_unit=True)
+        return result
+
+    async def _job(self, work: Callable[[Any], Any], *, in_unit: bool) -> Any:
         bridge = self._bridge
         if bridge is None:
             raise EngineClosed("the engine is not open")
@@ -221,10 +216,9 @@ class Committer:
         with self._lock:
             if self._closing:
                 raise EngineClosed("the engine is closing")
-            self._jobs.append(_Job(work, waiter, in_unit=True))
+            self._jobs.append(_Job(work, waiter, in_unit))
             self._wake.notify()
-        result: T = await waiter
-        return result
+        return await waiter
 
     async def close(self) -> None:
         """Stop taking commands; returns once every queued one has finished and the thread is gone."""
