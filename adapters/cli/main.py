@@ -287,7 +287,11 @@ def verify(database: str | None, names: tuple[str, ...], expect: str | None, as_
             click.echo(f"anchor: the hash at {where} is the one expected")
         else:
             failed = True
-            shown = "none (the log ends or its chain breaks before it)" if found is None else found.hex()
+            shown = (
+                "none (the log ends, its chain breaks before it, or retention removed it)"
+                if found is None
+                else found.hex()
+            )
             click.echo(f"anchor mismatch at {where}: expected {expected.hex()}, found {shown}", err=True)
     for difference in differences:
         console.print(difference.describe(), markup=False)

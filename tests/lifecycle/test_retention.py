@@ -9,10 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 import anyio
+import orjson
 import pytest
 
 from session_engine.engine import Engine, ManualClock, NewEvent, SessionDeleted, ValidationFailed
 from session_engine.engine.errors import StateUnavailable
+from session_engine.engine.log.chain import check_rows, stored_rows
 from session_engine.engine.log.gaps import RETENTION_RUN, RETENTION_STREAM
 from session_engine.engine.retention import RetentionPolicy
 from tests.records.helpers import record
@@ -204,3 +206,28 @@ async def test_keep_last_never_removes_the_delete_of_a_deleted_session(engine: E
     with pytest.raises(SessionDeleted):
         await engine.values.set(NS, "gone", "k", 1)
     await clean(engine)
+
+
+async def test_the_chain_accepts_only_the_gaps_a_run_recorded(engine: Engine, clock: ManualClock) -> None:
+    for sid in ("a", "b", "c"):
+        await fill_session(engine, sid)
+    clock.advance(days=10)
+    await engine.values.set(NS, "d", "k", 1)
+    before = await engine.read(lambda c: [tuple(r) for r in stored_rows(c, engine.backend)])
+    [report] = await engine.retain([RetentionPolicy(NS, max_idle_days=5)])
+    rows = await engine.read(lambda c: [tuple(r) for r in stored_rows(c, engine.backend)])
+    assert check_rows(rows).ok
+    first, last = report.ranges[0]
+    removed_hash = {int(r[0]): bytes(r[9]) for r in before}[last]
+    assert check_rows(rows, at=last).at_hash == removed_hash  # an anchor at a range's end still checks
+
+    kept = [r for r in rows if r[2] != RETENTION_STREAM]
+    marker = next(r for r in rows if r[2] == RETENTION_STREAM)
+    missing_more = [r for r in rows if r[0] != kept[-1][0]]  # one more event gone, unrecorded
+    assert check_rows(missing_more).broken_at == kept[-1][0]
+    forged = orjson.loads(marker[6])
+    forged["removed"][0][2] = "00" * 32
+    tampered = [(*r[:6], orjson.dumps(forged).decode(), *r[7:]) if r is marker else r for r in rows]
+    assert not check_rows(tampered).ok
+    unrecorded = [r for r in rows if r is not marker]  # the gaps with nothing vouching for them
+    assert check_rows(unrecorded).broken_at == first
