@@ -26,10 +26,11 @@ from session_engine.engine.clock import Clock, SystemClock, as_utc
 from session_engine.engine.commands import AppendEvents, Command, CommandHandlers, Outcome
 from session_engine.engine.errors import NotFound, ValidationFailed
 from session_engine.engine.events import DomainEvent, EventRegistry
-from session_engine.engine.inspect import history, travel
+from session_engine.engine.inspect import history, snapshot_check, travel
 from session_engine.engine.inspect.diff import StateDiff
 from session_engine.engine.inspect.diff import diff as inspect_diff
 from session_engine.engine.inspect.history import HistoryEntry, SessionsPage
+from session_engine.engine.inspect.snapshot_check import SnapshotProblem
 from session_engine.engine.inspect.state import SessionState
 from session_engine.engine.inspect.travel import Point
 from session_engine.engine.log import reads, transfer
@@ -285,7 +286,14 @@ class Engine:
         check_integer("limit", limit)
         return await self.read(
             lambda c: reads.read_stream(
-                c, self.registry, namespace, stream, from_version=from_version, limit=limit, **cutoff
+                c,
+                self.backend,
+                self.registry,
+                namespace,
+                stream,
+                from_version=from_version,
+                limit=limit,
+                **cutoff,
             )
         )
 
@@ -376,7 +384,13 @@ class Engine:
         projections = list(self.projections)
         fold = await self.read(
             lambda c: travel.plan(
-                c, self.registry, projections, namespace, stream, [skip, to_version or travel.LAST]
+                c,
+                self.backend,
+                self.registry,
+                projections,
+                namespace,
+                stream,
+                [skip, to_version or travel.LAST],
             )
         )
         steps = travel.each_state(fold, namespace, stream, projections, skip=skip)
@@ -431,7 +445,14 @@ class Engine:
 
         def fold(connection: Connection) -> travel.Travelled:
             plan = travel.plan(
-                connection, self.registry, projections, namespace, stream, points, to_position=to_position
+                connection,
+                self.backend,
+                self.registry,
+                projections,
+                namespace,
+                stream,
+                points,
+                to_position=to_position,
             )
             return travel.states_at(plan, namespace, stream, projections, points, now, remember=remember)
 
@@ -456,7 +477,9 @@ class Engine:
         projections = list(self.projections)
 
         def fold(connection: Connection) -> travel.Travelled:
-            plan = travel.plan(connection, self.registry, projections, namespace, stream, [point])
+            plan = travel.plan(
+                connection, self.backend, self.registry, projections, namespace, stream, [point]
+            )
             travelled = travel.states_at(plan, namespace, stream, projections, [point], now, remember=True)
             [state] = travelled.states
             if state.version == 0 or (version is not None and state.version != version):
@@ -596,6 +619,18 @@ class Engine:
                 replay(live, target, self.backend, self.registry, projections, upto=upto, progress=progress)
             with scratch.connect() as target:
                 return diff_projections(live, target, self.backend, projections)
+
+    async def verify_snapshots(self) -> list[SnapshotProblem]:
+        """Fold every snapshotted session again and return each snapshot that disagrees with it, is
+        damaged, or was taken after another event than the log's (specs/audit.md, "Snapshots")."""
+        projections = list(self.projections)
+
+        def run(connection: Connection) -> list[SnapshotProblem]:
+            return snapshot_check.check_all(
+                self.backend.one_snapshot(connection), self.backend, self.registry, projections
+            )
+
+        return await anyio.to_thread.run_sync(self._read_sync, run)
 
     async def backup(self, target: str | Path) -> None:
         """Copy the database into the new file `target` while writers go on (SQLite's online backup).

@@ -11,6 +11,7 @@ or diffing two points never refolds from the start. A fold that crosses a multip
 
 from __future__ import annotations
 
+import logging
 import zlib
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from session_engine.engine.backends import Backend, Prepared
 from session_engine.engine.errors import StateUnavailable
 from session_engine.engine.events import EventRegistry
 from session_engine.engine.inspect.state import SessionState, read_state
@@ -31,6 +33,8 @@ from session_engine.engine.projections import snapshots
 from session_engine.engine.projections.asof import SessionAsOf
 from session_engine.engine.projections.base import Projection
 from session_engine.engine.projections.snapshots import Snapshot, Taken
+
+log = logging.getLogger("session_engine")
 
 Point = int | datetime
 """A version (0: before the first event) or an instant (the events recorded by then)."""
@@ -71,14 +75,17 @@ class Fold:
         return self.events[: max(version - self.start, 0)]
 
 
-def horizon(connection: Connection, namespace: str, stream: str) -> int:
+_first_version = Prepared(
+    sa.select(sa.func.min(log_events.c.version)).where(
+        log_events.c.namespace == sa.bindparam("ns"), log_events.c.stream == sa.bindparam("stream")
+    )
+)
+
+
+def horizon(connection: Connection, backend: Backend, namespace: str, stream: str) -> int:
     """The last version whose event was deleted from the front of the session (retention); 0 when
     the session's history is whole. With no events left, the newest pinned snapshot says it."""
-    first = connection.execute(
-        sa.select(sa.func.min(log_events.c.version)).where(
-            log_events.c.namespace == namespace, log_events.c.stream == stream
-        )
-    ).scalar()
+    [(first,)] = backend.rows(connection, _first_version, {"ns": namespace, "stream": stream})
     if first is not None:
         return int(first) - 1
     pinned = snapshots.pinned_versions(connection, namespace, stream)
@@ -87,6 +94,7 @@ def horizon(connection: Connection, namespace: str, stream: str) -> int:
 
 def plan(
     connection: Connection,
+    backend: Backend,
     registry: EventRegistry,
     projections: list[Projection],
     namespace: str,
@@ -104,23 +112,32 @@ def plan(
     instants = [p for p in points if isinstance(p, datetime)]
     low_version = min(versions) if versions else None
     low_instant = min(instants) if instants else None
-    cut = horizon(connection, namespace, stream)
-    snapshot = snapshots.find(
-        connection,
-        namespace,
-        stream,
-        fp.code,
-        to_version=low_version if low_version != LAST else None,
-        to_position=to_position,
-        until=low_instant,
-        at_least=cut,
-    )
+    if not connection.in_transaction():
+        connection.begin()  # one read snapshot for the snapshot and the events after it
+    cut = horizon(connection, backend, namespace, stream)
+    below = low_version if low_version != LAST else None
+    while True:
+        snapshot = snapshots.find(
+            connection,
+            backend,
+            namespace,
+            stream,
+            fp.code,
+            to_version=below,
+            to_position=to_position,
+            until=low_instant,
+            at_least=cut,
+        )
+        if snapshot is None or snapshot.digest == snapshot.expected_digest():
+            break
+        log.warning("snapshot %s/%s at %d is damaged; not used", namespace, stream, snapshot.version)
+        below = snapshot.version - 1  # a damaged one is never served (verify reports it)
     if snapshot is None and cut > 0:
         snapshot = snapshots.pinned_base(connection, namespace, stream, fp.shape, cut)
-        if snapshot is None:
+        if snapshot is None or snapshot.digest != snapshot.expected_digest():
             raise StateUnavailable(
                 f"session {namespace}/{stream}: its events up to version {cut} were deleted and no "
-                "snapshot of today's projections holds its state there"
+                "sound snapshot of today's projections holds its state there"
             )
         if (
             (low_version is not None and low_version < cut)
@@ -135,6 +152,7 @@ def plan(
     high_version = max(versions) if versions and not instants else None
     found = reads.read_stream(
         connection,
+        backend,
         registry,
         namespace,
         stream,

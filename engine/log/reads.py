@@ -74,6 +74,7 @@ def stream_version(connection: Connection, namespace: str, stream: str) -> int:
 
 def read_stream(
     connection: Connection,
+    backend: Backend,
     registry: EventRegistry,
     namespace: str,
     stream: str,
@@ -86,22 +87,23 @@ def read_stream(
     limit: int | None = None,
     descending: bool = False,
 ) -> list[RecordedEvent]:
-    """One stream's events in version order, optionally cut off at a version, position or instant."""
-    query = sa.select(*_COLUMNS).where(
-        events.c.namespace == namespace, events.c.stream == stream, events.c.version >= from_version
+    """One stream's events in version order, optionally cut off at a version, position or instant.
+
+    Read on the driver (`Backend.read_stream_rows`): SQLAlchemy's row processing cost most of a
+    session's read."""
+    rows = backend.read_stream_rows(
+        connection,
+        namespace,
+        stream,
+        from_version=from_version,
+        to_version=to_version,
+        to_position=to_position,
+        until=until,
+        types=None if types is None else list(types),
+        limit=limit,
+        descending=descending,
     )
-    if to_version is not None:
-        query = query.where(events.c.version <= to_version)
-    if to_position is not None:
-        query = query.where(events.c.position <= to_position)
-    if until is not None:
-        query = query.where(events.c.recorded_at <= until)
-    if types is not None:
-        query = query.where(events.c.type.in_(list(types)))
-    query = query.order_by(events.c.version.desc() if descending else events.c.version)
-    if limit is not None:
-        query = query.limit(limit)
-    return [to_recorded(row, registry) for row in connection.execute(query)]
+    return LogRows(rows, registry).events()
 
 
 def read_all(
@@ -208,7 +210,7 @@ _by_idempotency_key = sa.select(events.c.version, events.c.meta).where(
 
 
 def find_idempotent(
-    connection: Connection, registry: EventRegistry, namespace: str, stream: str, key: str
+    connection: Connection, backend: Backend, registry: EventRegistry, namespace: str, stream: str, key: str
 ) -> list[RecordedEvent] | None:
     """The events of the earlier append that carried this idempotency key, if any."""
     row = connection.execute(
@@ -219,7 +221,7 @@ def find_idempotent(
     version, meta = row
     size = int(meta.get("append_size", 1))
     return read_stream(
-        connection, registry, namespace, stream, from_version=version, to_version=version + size - 1
+        connection, backend, registry, namespace, stream, from_version=version, to_version=version + size - 1
     )
 
 

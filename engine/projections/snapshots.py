@@ -17,24 +17,27 @@ import sys
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from session_engine.engine.backends import Backend, Prepared
 from session_engine.engine.log.schema import events, snapshots
 from session_engine.engine.projections.asof import Base, schema_sql
 from session_engine.engine.projections.base import Projection
 
-GRID = 256
+GRID = 128
 """A fold that crosses a multiple of this version leaves a snapshot there: any later point is then
 at most this many events past one."""
-MAX_PER_SESSION = 512
+MAX_PER_SESSION = 1024
 """Cached (unpinned) snapshots a session keeps; past it (or past `MAX_BYTES`) every second one goes."""
 MAX_BYTES = 64 * 1024 * 1024
 """Stored bytes a session's cached snapshots may take."""
+_LAST_VERSION = 2**31 - 1
+_LAST_POSITION = 2**63 - 1
 MAX_IMAGE_BYTES = 32 * 1024 * 1024
 """A session whose read models are larger than this is not snapshotted (the fold is the cost then)."""
 
@@ -210,8 +213,26 @@ def _snapshot(row: Sequence[Any]) -> Snapshot:
     )
 
 
+_FAR = datetime(9999, 12, 31, tzinfo=UTC)
+_find = Prepared(
+    sa.select(*_COLUMNS)
+    .where(
+        _c.namespace == sa.bindparam("ns"),
+        _c.stream == sa.bindparam("stream"),
+        _c.fingerprint == sa.bindparam("fp"),
+        _c.version >= sa.bindparam("at_least"),
+        _c.version <= sa.bindparam("to_version"),
+        _c.position <= sa.bindparam("to_position"),
+        _c.recorded_at <= sa.bindparam("until", type_=_c.recorded_at.type),
+    )
+    .order_by(_c.version.desc())
+    .limit(1)
+)
+
+
 def find(
     connection: Connection,
+    backend: Backend,
     namespace: str,
     stream: str,
     fingerprint: str,
@@ -221,18 +242,22 @@ def find(
     until: datetime | None = None,
     at_least: int = 0,
 ) -> Snapshot | None:
-    """The newest snapshot written by these projections within the cut-off (and at `at_least` or later)."""
-    query = sa.select(*_COLUMNS).where(
-        _c.namespace == namespace, _c.stream == stream, _c.fingerprint == fingerprint, _c.version >= at_least
+    """The newest snapshot written by these projections within the cut-off (and at `at_least` or
+    later). On the driver: it is most of a repeated `state_as_of`."""
+    rows = backend.rows(
+        connection,
+        _find,
+        {
+            "ns": namespace,
+            "stream": stream,
+            "fp": fingerprint,
+            "at_least": at_least,
+            "to_version": _LAST_VERSION if to_version is None else to_version,
+            "to_position": _LAST_POSITION if to_position is None else to_position,
+            "until": _FAR if until is None else until,
+        },
     )
-    if to_version is not None:
-        query = query.where(_c.version <= to_version)
-    if to_position is not None:
-        query = query.where(_c.position <= to_position)
-    if until is not None:
-        query = query.where(_c.recorded_at <= until)
-    row = connection.execute(query.order_by(_c.version.desc()).limit(1)).first()
-    return None if row is None else _snapshot(row)
+    return _snapshot(rows[0]) if rows else None
 
 
 def stored(connection: Connection, namespace: str, stream: str) -> list[Snapshot]:
