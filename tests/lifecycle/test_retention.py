@@ -33,10 +33,12 @@ async def fill_session(engine: Engine, sid: str, namespace: str = NS) -> None:
 
 
 async def clean(engine: Engine) -> None:
-    """The chain verifies across every removed range; the read models equal a rebuild."""
+    """The chain verifies across every removed range; the read models equal a rebuild; every
+    snapshot (the retention bases too) agrees with a fold."""
     chain = await engine.verify_chain()
     assert chain.ok, chain
     assert await engine.verify() == []
+    assert await engine.verify_snapshots() == []
 
 
 async def visible(engine: Engine, sid: str, namespace: str = NS) -> dict[str, Any]:
