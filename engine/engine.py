@@ -68,7 +68,10 @@ from session_engine.engine.projections.registry import ProjectionSet, read_check
 from session_engine.engine.projections.snapshots import SnapshotInfo, Taken
 from session_engine.engine.projections.verify import Difference, diff_projections
 from session_engine.engine.records.service import RecordsService
+from session_engine.engine.retention import RetentionPolicy, RetentionReport
+from session_engine.engine.retention import run as retention_run
 from session_engine.engine.upgrade import upgrade
+from session_engine.engine.values.queries import count_expired
 from session_engine.engine.values.service import ValuesService
 from session_engine.engine.writes import BatchObserver, CommandCapture, Committer
 
@@ -90,7 +93,10 @@ class Engine:
         read_pool_size: int = 8,
         max_batch: int = 1000,
         encrypted_namespaces: Iterable[str] = (),
+        retention: Sequence[RetentionPolicy] = (),
     ) -> None:
+        self.retention = tuple(retention)
+        """The policies `retain()` applies when given none (`[tenants.retention]` in the server config)."""
         self.backend = Backend.for_url(url, durability)
         self.encrypted_namespaces = frozenset(encrypted_namespaces)
         """Namespaces whose payloads are sealed with a key per session, so sessions can be erased."""
@@ -786,6 +792,38 @@ class Engine:
             return count
 
         return await self._committer.exclusive(run)
+
+    async def retain(
+        self, policies: Iterable[RetentionPolicy] | None = None, *, dry_run: bool = False
+    ) -> list[RetentionReport]:
+        """Apply retention policies (default: the engine's own, `Engine.open(retention=...)`), one
+        namespace at a time, each run one recorded act (specs/lifecycle.md, "Retention"). With
+        `dry_run`, report what would go and change nothing."""
+        chosen = list(self.retention if policies is None else policies)
+        return [await self._retain_one(policy, dry_run) for policy in chosen]
+
+    async def _retain_one(self, policy: RetentionPolicy, dry_run: bool) -> RetentionReport:
+        if dry_run:
+            now = as_utc(self.clock.now())
+            report = await self.read(lambda c: retention_run.preview(c, policy, now))
+            if policy.purge_expired:
+                report.values_purged = await self.read(lambda c: count_expired(c, policy.namespace, now))
+            return report
+        purged = 0
+        if policy.purge_expired:
+            while done := await self.values.purge_expired(policy.namespace, metadata=retention_run.ACTOR):
+                purged += done
+        cuts = await self.read(lambda c: retention_run.sessions_to_cut(c, policy))
+        bases: dict[str, int] = {}
+        for cut in cuts:  # off the lock: the events up to the cut never change
+            with contextlib.suppress(NotFound):
+                bases[cut.stream] = (
+                    await self.take_snapshot(policy.namespace, cut.stream, cut.through)
+                ).version
+        projections = list(self.projections)
+        return await self._committer.exclusive_unit(
+            lambda unit: retention_run.run(unit, policy, projections, purged, bases)
+        )
 
     @property
     def stats(self) -> dict[str, int]:

@@ -23,6 +23,7 @@ from session_engine.adapters.cli.conformance import conformance
 from session_engine.adapters.cli.docs import docs
 from session_engine.adapters.cli.inspect import COMMANDS as INSPECT_VERBS
 from session_engine.adapters.cli.inspect import instant_option, whole_option
+from session_engine.adapters.cli.retain import retain
 from session_engine.adapters.cli.running import (
     Cli,
     console,
@@ -289,7 +290,11 @@ def verify(database: str | None, names: tuple[str, ...], expect: str | None, as_
             click.echo(f"anchor: the hash at {where} is the one expected")
         else:
             failed = True
-            shown = "none (the log ends or its chain breaks before it)" if found is None else found.hex()
+            shown = (
+                "none (the log ends, its chain breaks before it, or retention removed it)"
+                if found is None
+                else found.hex()
+            )
             click.echo(f"anchor mismatch at {where}: expected {expected.hex()}, found {shown}", err=True)
     for difference in differences:
         console.print(difference.describe(), markup=False)
@@ -553,6 +558,7 @@ def run(database: str | None) -> None:
 
 
 main.add_command(serve)
+main.add_command(retain)
 main.add_command(docs)
 for _verb in INSPECT_VERBS:  # state, diff, sessions (adapters/cli/inspect.py)
     main.add_command(database_option(_verb))

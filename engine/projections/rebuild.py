@@ -46,6 +46,11 @@ def replay(
     context = ProjectionContext(target, backend)
     applied = 0
     position = after
+    if after == 0:
+        # Sessions retention shortened start from their snapshot (imported here: asof needs rebuild).
+        from session_engine.engine.retention.bases import seed
+
+        seed(source, target, backend, projections)
     while position < upto:
         chunk = reads.read_page(
             source,

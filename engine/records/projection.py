@@ -12,7 +12,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from session_engine.engine.backends import Backend
+from session_engine.engine.lifecycle import SESSION_EXPIRED
 from session_engine.engine.log.records import RecordedEvent
+from session_engine.engine.log.schema import events
 from session_engine.engine.projections.base import Bulk, Projection, ProjectionContext, Rounds, dialect_ddl
 from session_engine.engine.records import events as ev
 from session_engine.engine.records.tables import (
@@ -95,7 +97,7 @@ class RecordsProjection(Projection):
         rounds = Rounds()
         runs: list[list[RecordedEvent]] = []
         for event in events:
-            if event.type not in _TYPES:
+            if event.type not in _APPLIED:
                 continue
             number = rounds.place(((event.namespace, event.stream),))
             if number == len(runs):
@@ -107,6 +109,39 @@ class RecordsProjection(Projection):
     def clear(self, context: ProjectionContext) -> None:
         super().clear(context)
         context.backend.run_ddl(context.connection, _EMPTY_TITLE_INDEX)
+
+    seeded_tables = (session_records, session_agents)
+
+    def seed_session(
+        self, context: ProjectionContext, rows: Callable[[sa.Table], list[dict[str, Any]]]
+    ) -> None:
+        """The record and its agents as they are; its statuses add to the namespace's counts."""
+        super().seed_session(context, rows)
+        for row in rows(session_status_counts):
+            context.execute(_bump(context.backend), row)
+
+    def forget_session(self, context: ProjectionContext, namespace: str, session: str) -> dict[str, Any]:
+        """The record and its agents go, its status leaves the count; the marker names every status
+        the session's events touched, so that a replay keeps those count rows (at their count
+        without it) as the live table does (`_apply_run`: a status row, once touched, stays)."""
+        context.flush()
+        touched: set[str] = set()
+        for data in context.connection.execute(
+            sa.select(events.c.data).where(
+                events.c.namespace == namespace, events.c.stream == session, events.c.type.in_(_TYPES)
+            )
+        ).scalars():
+            record = data.get("record") or {}
+            touched.update(
+                s for s in (data.get("status"), data.get("previous_status"), record.get("status")) if s
+            )
+        row = context.read(
+            sa.select(_r.status).where(_r.namespace == namespace, _r.session_id == session)
+        ).first()
+        super().forget_session(context, namespace, session)
+        if row is not None:
+            context.execute(_bump(context.backend), {"namespace": namespace, "status": row[0], "count": -1})
+        return {"record_statuses": sorted(touched)} if touched else {}
 
 
 _EMPTY_TITLE_INDEX = dialect_ddl(sqlite=[f"INSERT INTO {TITLE_FTS}({TITLE_FTS}) VALUES ('delete-all')"])
@@ -125,6 +160,7 @@ records = RecordsProjection(
 _TYPES = frozenset(
     {ev.SessionRecordSet.event_type, ev.SessionRecordUpdated.event_type, ev.SessionRecordDeleted.event_type}
 )
+_APPLIED = _TYPES | {SESSION_EXPIRED}
 
 
 def _apply_run(context: ProjectionContext, run: list[RecordedEvent]) -> None:
@@ -140,6 +176,10 @@ def _apply_run(context: ProjectionContext, run: list[RecordedEvent]) -> None:
 
     for event in run:
         ids = {"ns": event.namespace, "sid": event.stream}
+        if event.type == SESSION_EXPIRED:  # the statuses its removed events had touched (retention)
+            for status in event.data.get("record_statuses", ()):
+                bump(event.namespace, status, 0)
+            continue
         if event.type == ev.SessionRecordDeleted.event_type:
             deletes.append(ids)
             clears.append(ids)
@@ -200,7 +240,7 @@ def _agent_rows(event: RecordedEvent, record: dict[str, Any]) -> list[dict[str, 
     ]
 
 
-@records.on(ev.SessionRecordSet, ev.SessionRecordUpdated, ev.SessionRecordDeleted)
+@records.on(ev.SessionRecordSet, ev.SessionRecordUpdated, ev.SessionRecordDeleted, SESSION_EXPIRED)
 def _one(context: ProjectionContext, event: RecordedEvent) -> None:
     """Declares the event types (the batch `apply` above does the work)."""
     _apply_run(context, [event])
