@@ -50,7 +50,7 @@ class ObjectsMachine(EngineMachine):
             expected = compute()
         except Refused as refused:
             head = self.call(self.engine.head)
-            with pytest.raises(Exception) as raised:  # noqa: PT011 - named below
+            with pytest.raises(Exception) as raised:
                 self.call(function, *args, **kwargs)
             assert refused.name in {kind.__name__ for kind in type(raised.value).__mro__}, raised.value
             assert self.call(self.engine.head) == head
