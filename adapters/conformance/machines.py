@@ -703,7 +703,7 @@ class BlobHubMachine(WireMachine):
             raise Disagreement(
                 "the item's created_at", "an ISO 8601 instant", item.get("created_at")
             ) from None
-        model.post(alias, objects_model.Item(item.get("id"), created, content, parent, metadata, None))
+        model.post(alias, objects_model.Item(str(item.get("id")), created, content, parent, metadata, None))
 
     def item_document(self, item: objects_model.Item, alias: str) -> dict[str, Any]:
         document = {"id": item.id, "alias": alias, "content": item.content}

@@ -157,7 +157,7 @@ def traversal_step(kind: str) -> st.SearchStrategy[list[Any]]:
     return st.one_of(common).map(list)
 
 
-TERMINALS = (
+TERMINALS: st.SearchStrategy[Any] = (
     st.none() | st.sampled_from([["count"], ["properties"]]) | st.tuples(st.just("values"), KEYS).map(list)
 )
 TERMINALS |= st.lists(KEYS, max_size=2).map(lambda keys: ["project", keys])
