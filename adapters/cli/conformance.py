@@ -39,6 +39,12 @@ PROTOCOL_NAMES = ("websocket", "distri", "bus", "blobhub")
 @click.option("--distri-max-entries", type=click.IntRange(1), default=10_000, show_default=True)
 @click.option("--list-page-max", type=click.IntRange(1), default=1000, show_default=True)
 @click.option("--revision", default="default", show_default=True, help="The BlobHub revision to write in.")
+@click.option(
+    "--second-revision",
+    default="conformance-b",
+    show_default=True,
+    help="A second BlobHub revision, kept apart from the first (the same name: one revision only).",
+)
 @click.option("--event-wait", type=click.FloatRange(min=0, min_open=True), default=5.0, show_default=True)
 def conformance(
     protocol: str,

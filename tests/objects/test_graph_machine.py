@@ -17,36 +17,15 @@ from session_engine.adapters.conformance.models.graph import Model, Refused
 from session_engine.adapters.conformance.strategies import (
     EDGE_LABELS,
     IDS,
-    KEYS,
     PROPS,
-    SCALARS,
     VERTEX_LABELS,
     operation,
+    queries,
 )
 from session_engine.engine import ManualClock
 from tests.harness import EngineHarness, EngineMachine
 
 NS, S, G = "rev", "sess", "g"
-
-
-def step(kind: str) -> st.SearchStrategy[list[Any]]:
-    common = [
-        st.tuples(st.just("hasLabel"), VERTEX_LABELS if kind == "vertex" else EDGE_LABELS),
-        st.tuples(st.just("has"), KEYS, st.sampled_from(["eq", "neq", "lt", "lte", "gt", "gte"]), SCALARS),
-        st.tuples(st.just("limit"), st.integers(1, 4) | st.just(0)),
-    ]
-    if kind == "vertex":
-        moves = st.sampled_from(["out", "in", "both", "outE", "inE", "bothE"])
-        common.append(st.tuples(moves) | st.tuples(moves, EDGE_LABELS))
-    else:
-        common.append(st.tuples(st.sampled_from(["inV", "outV"])))
-    return st.one_of(common).map(list)
-
-
-TERMINALS = (
-    st.none() | st.sampled_from([["count"], ["properties"]]) | st.tuples(st.just("values"), KEYS).map(list)
-)
-TERMINALS |= st.lists(KEYS, max_size=2).map(lambda keys: ["project", keys])
 
 
 class GraphMachine(EngineMachine):
@@ -223,24 +202,8 @@ class GraphMachine(EngineMachine):
                 break
         assert seen == want_edges
 
-    @rule(data=st.data())
-    def traverse(self, data: st.DataObject) -> None:
-        start = data.draw(
-            st.sampled_from([["V"], ["E"]]) | st.tuples(st.sampled_from(["V", "E"]), IDS).map(list)
-        )
-        kind = "vertex" if start[0] == "V" else "edge"
-        steps: list[list[Any]] = []
-        for _ in range(data.draw(st.integers(0, 3))):
-            chosen = data.draw(step(kind))
-            steps.append(chosen)
-            if chosen[0] in ("out", "in", "both", "inV", "outV"):
-                kind = "vertex"
-            elif chosen[0] in ("outE", "inE", "bothE"):
-                kind = "edge"
-        terminal = data.draw(TERMINALS)
-        if terminal is not None:
-            steps.append(terminal)
-        query = {"start": start, "steps": steps}
+    @rule(query=queries())
+    def traverse(self, query: dict[str, Any]) -> None:
         expected = self.model.query(query)
         assert self.call(self.engine.objects.query_graph, NS, S, G, query) == expected, query
 

@@ -85,17 +85,30 @@ def test_a_reversed_session_listing_is_found(start: Start) -> None:
     caught(runner.run("distri", target, examples=100, seed_value=1, steps=FAULT_STEPS), "listing")
 
 
+def blobhub(target: Target) -> runner.Outcome:
+    return runner.run("blobhub", target, options=OPTIONS, examples=100, seed_value=1, steps=FAULT_STEPS)
+
+
 def test_a_graph_batch_that_is_not_atomic_is_found(start: Start) -> None:
     target, server = start()
     server.split_graph_batches()
-    caught(
-        runner.run("blobhub", target, options=OPTIONS, examples=100, seed_value=1, steps=FAULT_STEPS), "batch"
-    )
+    caught(blobhub(target), "the elements of")
+
+
+def test_thread_items_in_reverse_order_are_found(start: Start) -> None:
+    target, _ = start(faults.reversed_thread_items)
+    caught(blobhub(target), "the items of")
+
+
+def test_an_envelope_read_that_skips_the_revision_is_found(start: Start) -> None:
+    target, server = start()
+    server.skip_envelope_revision_check()
+    caught(blobhub(target), "the session's objects")
 
 
 def test_a_missing_account_change_event_is_found(start: Start) -> None:
     target, _ = start(faults.no_account_event)
-    options = Options(event_wait=0.2)
+    options = Options(event_wait=0.02)  # the fault drops every event: a longer wait only costs time
     caught(
         runner.run("bus", target, options=options, examples=100, seed_value=1, steps=FAULT_STEPS),
         "clientAccount.changed",
