@@ -15,6 +15,9 @@ the engine) is the same whatever the number of appends: run twice and divide the
 `--writers 1` measures a lone writer's path instead: a batch, a commit and two thread hand-offs
 per append.
 
+`--backend postgres` counts the client's side on a fresh PostgreSQL database (the server's work is
+another process: callgrind does not see it).
+
 `--values` does the same with value sets (`engine.values.set`, eight keys per session, no TTL):
 the write path with a decision that reads the read model.
 
@@ -27,7 +30,7 @@ import argparse
 
 import anyio
 
-from bench.common import payload, sqlite_database
+from bench.common import database, payload
 from session_engine.engine import Engine, NewEvent
 
 WRITERS = 64
@@ -60,9 +63,10 @@ def main() -> None:
     parser.add_argument(
         "--writers", type=int, default=WRITERS, help="concurrent writers (1: a lone writer's path)"
     )
+    parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
     args = parser.parse_args()
     total = args.appends - args.appends % args.writers
-    with sqlite_database() as url:
+    with database(args.backend) as url:
         stats = anyio.run(appends, url, total, args.values, args.writers)
     print(
         f"{total} appends by {args.writers} writers in {stats['batches']} batches. Instructions per append:"
