@@ -23,7 +23,7 @@ from session_engine.engine.errors import SessionDeleted, ValidationFailed, Wrong
 from session_engine.engine.events import DomainEvent, EventRegistry
 from session_engine.engine.ids import check_id
 from session_engine.engine.log import reads
-from session_engine.engine.log.chain import Canonical, link, micros
+from session_engine.engine.log.chain import event_hash, micros
 from session_engine.engine.log.records import NO_METADATA, ExpectedVersion, NewEvent, RecordedEvent
 from session_engine.engine.projections.base import ProjectionContext
 from session_engine.engine.projections.registry import CheckpointAdvance, ProjectionSet
@@ -88,7 +88,7 @@ class UnitOfWork:
         self.now = now
         self.head = head
         self.head_hash = head_hash
-        """The hash of the event at `head` once `finish` has chained the batch (engine/log/chain.py)."""
+        """The hash of the event at `head`: the next event's previous hash (engine/log/chain.py)."""
         self._now_micros = micros(now)
         self._registry = registry
         self._projections = projections
@@ -97,9 +97,6 @@ class UnitOfWork:
         self._staged_deleted: dict[tuple[str, str], bool] = {}
         self._staged_keys: dict[tuple[str, str, str], list[RecordedEvent]] = {}
         self._rows: list[tuple[Any, ...]] = []
-        """The staged events' rows, their hash not yet computed (`finish` chains the batch at once)."""
-        self._canonical: list[Canonical] = []
-        """Per staged row, the bytes its hash covers: those the row stores."""
         # Rows go to the driver in their stored form: SQLAlchemy's per-row bind processing costs
         # more than the insert itself.
         self._stored_now = backend.stored_instant(now)
@@ -184,13 +181,13 @@ class UnitOfWork:
         deleted = self._is_deleted(stream_key, current)
         if deleted:
             events = self._alive(command, stream_key, events)
-        rows, canonical, recorded = self._encode(command, events, current)
+        rows, recorded, last_hash = self._encode(command, events, current)
         try:
             self._stage(command, stream_key, rows, recorded)
-            self._canonical.extend(canonical)
             after = lifecycle.deleted_after(deleted, [event.type for event in recorded])
             if after is not deleted:
                 self._staged_deleted[stream_key] = after
+            self.head_hash = last_hash
         except BaseException as error:
             # Something is half-written: only rolling back the whole transaction undoes it.
             raise HalfWritten(error) from error
@@ -222,18 +219,17 @@ class UnitOfWork:
 
     def _encode(
         self, command: Command, events: Sequence[NewEvent | DomainEvent], version: int
-    ) -> tuple[list[tuple[Any, ...]], list[Canonical], list[RecordedEvent]]:
-        """The events' rows (without their hash), the bytes each hash covers, and their records,
-        positioned after this batch's head, the stream's after `version`. Stages nothing yet, so
-        an event that cannot be encoded refuses the command with nothing to undo."""
+    ) -> tuple[list[tuple[Any, ...]], list[RecordedEvent], bytes]:
+        """The events' rows and records, positioned after this batch's head, the stream's after
+        `version`, and the last one's hash. Stages nothing yet, so an event that cannot be encoded
+        refuses the command with nothing to undo."""
         namespace, stream, key = command.namespace, command.stream, command.idempotency_key
         base_metadata = None if command.metadata is NO_METADATA else command.metadata.to_json()
         now, stored_now, no_key = self.now, self._stored_now, self._no_key
         row_key = no_key if key is None else key  # only the first row carries the key
-        position, at = self.head, self._now_micros
+        position, previous, at = self.head, self.head_hash, self._now_micros
         namespace_bytes, stream_bytes = namespace.encode(), stream.encode()
         rows: list[tuple[Any, ...]] = []
-        canonical: list[Canonical] = []
         recorded: list[RecordedEvent] = []
         dumps = orjson.dumps
         for event in events:
@@ -255,18 +251,17 @@ class UnitOfWork:
             position += 1
             version += 1
             event_type, schema_version = new.type, new.schema_version
-            canonical.append(
-                (
-                    position,
-                    namespace_bytes,
-                    stream_bytes,
-                    version,
-                    event_type.encode(),
-                    schema_version,
-                    data_bytes,
-                    meta_bytes,
-                    at,
-                )
+            previous = event_hash(
+                previous,
+                position,
+                namespace_bytes,
+                stream_bytes,
+                version,
+                event_type.encode(),
+                schema_version,
+                data_bytes,
+                meta_bytes,
+                at,
             )
             rows.append(
                 (
@@ -280,6 +275,9 @@ class UnitOfWork:
                     meta_json,
                     row_key,
                     stored_now,
+                    # sqlite3 binds bytes through its adaptation protocol, which raises and formats
+                    # an AttributeError per value; a bytearray it binds directly (psycopg alike).
+                    bytearray(previous),
                 )
             )
             row_key = no_key
@@ -288,7 +286,7 @@ class UnitOfWork:
                     position, namespace, stream, version, event_type, schema_version, new.data, meta, now
                 )
             )
-        return rows, canonical, recorded
+        return rows, recorded, previous
 
     def _stage(
         self,
@@ -319,27 +317,16 @@ class UnitOfWork:
             self._projections.apply_per_batch(self.projection, self.recorded)
         if not self.projection.holds_driver_sql:
             self.projection.flush()  # a Core statement may want its results: not in a pipeline
-        rows = self._chained()
-        copied = bool(rows) and backend.copy_events(self.connection, rows)
+        copied = bool(self._rows) and backend.copy_events(self.connection, self._rows)
         with backend.pipeline(self.connection):  # on PostgreSQL: one round trip for all of these
             self.projection.flush()
-            if rows:
+            if self._rows:
                 if not copied:
-                    backend.insert_events(self.connection, rows)
+                    backend.insert_events(self.connection, self._rows)
                 advance(self.connection, self.head)
                 backend.notify(self.connection, self.head)
             if commit:
                 backend.commit_in_pipeline(self.connection)
-
-    def _chained(self) -> list[tuple[Any, ...]]:
-        """The staged rows with their hashes: the batch's events chained in one loop (`chain.link`)."""
-        if not self._rows:
-            return self._rows
-        hashes = link(self.head_hash, self._canonical)
-        self.head_hash = hashes[-1]
-        # sqlite3 binds bytes through its adaptation protocol, which raises and formats an
-        # AttributeError per value; a bytearray it binds directly (psycopg alike).
-        return [(*row, bytearray(digest)) for row, digest in zip(self._rows, hashes, strict=True)]
 
     def committed(self) -> None:
         self._versions.update(self._staged_versions)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -39,39 +39,6 @@ def micros(instant: datetime) -> int:
     return (instant - _EPOCH) // _MICROSECOND
 
 
-Canonical = tuple[int, bytes, bytes, int, bytes, int, bytes, bytes, int]
-"""An event's hashed fields: position, namespace, stream, version, type, schema version, data,
-metadata (bytes: UTF-8, the JSON as stored) and recorded_at (`micros`)."""
-
-
-def link(previous: bytes, events: Sequence[Canonical]) -> list[bytes]:
-    """The hashes of consecutive events after the one whose hash is `previous`, in one loop: the
-    writer hashes a batch's events so, from the bytes it stores (no second serialisation).
-
-    Each is SHA-256 over the canonical encoding: the fixed header (`_HEADER`: the previous hash, the
-    integers and every variable field's length), then the variable fields' bytes in order:
-    namespace, stream, type, data, metadata. The lengths come first, so no two different events
-    share one byte string."""
-    pack, join, sha256 = _HEADER.pack, b"".join, _sha256
-    hashes = []
-    for position, namespace, stream, version, type_, schema_version, data, metadata, at in events:
-        header = pack(
-            previous,
-            position,
-            len(namespace),
-            len(stream),
-            version,
-            len(type_),
-            schema_version,
-            len(data),
-            len(metadata),
-            at,
-        )
-        previous = sha256(join((header, namespace, stream, type_, data, metadata))).digest()
-        hashes.append(previous)
-    return hashes
-
-
 def event_hash(
     previous: bytes,
     position: int,
@@ -84,9 +51,26 @@ def event_hash(
     metadata: bytes,
     recorded_at: int,
 ) -> bytes:
-    """One event's hash (`link`); `recorded_at`: `micros` of the instant."""
-    canonical = (position, namespace, stream, version, type_, schema_version, data, metadata, recorded_at)
-    return link(previous, (canonical,))[0]
+    """SHA-256 over the canonical encoding: the fixed header (`_HEADER`: the previous hash, the
+    integers and every variable field's length), then the variable fields' bytes in order:
+    namespace, stream, type (UTF-8), data, metadata (their stored JSON text, UTF-8).
+    `recorded_at`: `micros` of the instant.
+
+    The lengths come first, so no two different events share one byte string; one `pack` and one
+    join keep the writer's cost per event small."""
+    header = _HEADER.pack(
+        previous,
+        position,
+        len(namespace),
+        len(stream),
+        version,
+        len(type_),
+        schema_version,
+        len(data),
+        len(metadata),
+        recorded_at,
+    )
+    return _sha256(b"".join((header, namespace, stream, type_, data, metadata))).digest()
 
 
 def hash_stored_row(previous: bytes, row: tuple[Any, ...]) -> bytes:
