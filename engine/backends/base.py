@@ -326,6 +326,12 @@ class Backend(ABC):
         position N will never later find a committed N-1.
         """
 
+    def begin_writes(self, connection: Connection) -> None:
+        """Begin a write batch's transaction on the driver: SQLAlchemy's `begin` and `commit`
+        bookkeeping cost a lone writer's batch more than the statements (`driver.commit` ends it).
+        A Core statement run through SQLAlchemy inside it joins it (SQLAlchemy's autobegin)."""
+        connection.begin()
+
     @abstractmethod
     def lock_and_read_head(self, connection: Connection) -> int:
         """Take the log lock (see `lock_log`) and read the head position."""

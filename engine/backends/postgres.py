@@ -145,6 +145,9 @@ class PostgresBackend(Backend):
     def lock_log(self, connection: Connection) -> None:
         driver.execute(connection, self.compile(_LOCK_LOG).sql)
 
+    def begin_writes(self, connection: Connection) -> None:
+        """Nothing to send: psycopg begins the transaction with its first statement (the lock's)."""
+
     def lock_and_read_head(self, connection: Connection) -> int:
         """One round trip: BEGIN, the lock and the head query go out in one pipeline; the head
         query still runs after the lock is granted, on a fresh snapshot, so it sees every earlier

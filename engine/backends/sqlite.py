@@ -117,8 +117,10 @@ class SqliteBackend(Backend):
 
         @event.listens_for(engine, "begin")
         def _begin(connection: Connection) -> None:
-            # The writer takes the write lock up front, so its reads and writes see one state.
-            driver.execute(connection, begin)
+            # The writer takes the write lock up front, so its reads and writes see one state. In a
+            # write batch (`begin_writes`) the driver's transaction is open already: SQLAlchemy joins it.
+            if not connection.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
+                driver.execute(connection, begin)
 
     def create_memory_engine(self) -> sa.Engine:
         """A private in-memory database on one connection (a session's state as of a cut-off)."""
@@ -197,6 +199,9 @@ class SqliteBackend(Backend):
     # -- the log ------------------------------------------------------------------------------
     def lock_log(self, connection: Connection) -> None:
         """The writer's BEGIN IMMEDIATE has taken SQLite's write lock already."""
+
+    def begin_writes(self, connection: Connection) -> None:
+        driver.execute(connection, "BEGIN IMMEDIATE")
 
     def lock_and_read_head(self, connection: Connection) -> int:
         head = self.compile(_HEAD)
