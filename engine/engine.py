@@ -8,6 +8,7 @@ async with Engine.open("sqlite:///app.db") as engine:
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -20,7 +21,7 @@ from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import DBAPIError
 
 from session_engine.engine.backends import Backend, Durability
-from session_engine.engine.backends.base import Listener
+from session_engine.engine.backends.base import Listener, Scratch, Shadows
 from session_engine.engine.clock import Clock, SystemClock, as_utc
 from session_engine.engine.commands import AppendEvents, Command, CommandHandlers, Outcome
 from session_engine.engine.errors import ValidationFailed
@@ -448,10 +449,12 @@ class Engine:
         catch the copy up with what they wrote, then replay the last tail and swap the copy in under
         the log lock, in one short transaction (specs/audit.md, "Live rebuild"). `locked_tail`: the
         longest tail left for the swap to replay under the lock."""
-        projections = self.projections.named(names)
-        backend, registry = self.backend, self.registry
+        backend, registry, every = self.backend, self.registry, list(self.projections)
+        chosen = self.projections.named(names)
+        projections = await self.read(lambda c: live_rebuild.with_trigger_targets(c, backend, every, chosen))
         stack = contextlib.ExitStack()
         scratch = await anyio.to_thread.run_sync(stack.enter_context, scratch_copy(backend, projections))
+        shadows = scratch.shadows([table.name for projection in projections for table in projection.tables])
         try:
 
             def fill_from(after: int) -> tuple[int, int]:
@@ -461,26 +464,61 @@ class Engine:
                         source, scratch, backend, registry, projections, after=after, progress=progress
                     )
 
-            covered, applied = await anyio.to_thread.run_sync(fill_from, 0, limiter=self._readers)
-            first = covered
-            for _ in range(live_rebuild.CATCH_UP_ROUNDS):
-                if await self.head() - covered <= locked_tail:
-                    break
-                covered, more = await anyio.to_thread.run_sync(fill_from, covered, limiter=self._readers)
-                applied += more
+            async def catch_up(covered: int, applied: int) -> tuple[int, int]:
+                """Lock-free rounds while the log is more than `locked_tail` ahead of the copy
+                (each round's changes moved into the shadows, where there are any)."""
+                for _ in range(live_rebuild.CATCH_UP_ROUNDS):
+                    if await self.head() - covered <= locked_tail:
+                        break
+                    covered, more = await anyio.to_thread.run_sync(fill_from, covered, limiter=self._readers)
+                    applied += more
+                    while shadows is not None and await self._committer.exclusive(shadows.apply):
+                        pass
+                return covered, applied
 
-            def swap(connection: Connection) -> tuple[int, int]:
-                return live_rebuild.swap(
-                    connection, scratch, backend, registry, projections, after=covered, progress=progress
-                )
-
+            first, applied = await anyio.to_thread.run_sync(fill_from, 0, limiter=self._readers)
+            covered, applied = await catch_up(first, applied)
             try:
-                upto, tail = await self._committer.exclusive(swap)
+                if shadows is None:
+                    swap = functools.partial(live_rebuild.swap, scratch=scratch)
+                else:
+                    await self._move_into_shadows(scratch, shadows)
+                    covered, applied = await catch_up(covered, applied)
+                    swap = functools.partial(live_rebuild.rename, scratch=scratch, shadows=shadows)
+                upto, tail = await self._committer.exclusive(
+                    lambda c: swap(
+                        c,
+                        backend=backend,
+                        registry=registry,
+                        projections=projections,
+                        after=covered,
+                        progress=progress,
+                    )
+                )
+            except BaseException:
+                if shadows is not None:
+                    await self._committer.exclusive(shadows.abandon)
+                raise
             finally:
                 await self._committer.exclusive(scratch.release)
+            while shadows is not None and await self._committer.exclusive(shadows.discard):
+                pass
         finally:
             await anyio.to_thread.run_sync(stack.close)
         return LiveRebuild(upto=upto, applied=applied + tail, caught_up=upto - first, locked=upto - covered)
+
+    async def _move_into_shadows(self, scratch: Scratch, shadows: Shadows) -> None:
+        """Create shadows beside the live tables, note the copy's changes from now on, and move its
+        rows into them, one short writer transaction per batch (writers wait at most a batch)."""
+
+        def track() -> None:
+            with scratch.connect() as connection:
+                shadows.track(connection)
+
+        await self._committer.exclusive(shadows.prepare)
+        await anyio.to_thread.run_sync(track)
+        while await self._committer.exclusive(shadows.copy):
+            pass
 
     async def verify(
         self, names: Iterable[str] | None = None, *, progress: Callable[[int], None] | None = None

@@ -105,6 +105,32 @@ class Listener(Protocol):
     def stop(self) -> None: ...
 
 
+class Shadows(Protocol):
+    """A live rebuild's copy moved beside the live tables a batch per transaction, then swapped in
+    by renaming (`Scratch.shadows`). Each method but `track` is one transaction of the writer's."""
+
+    def prepare(self, connection: Connection) -> None:
+        """Create the empty shadows beside the live tables."""
+
+    def track(self, scratch: Connection) -> None:
+        """From now on, note the copy's changes (on the scratch's own connection)."""
+
+    def copy(self, connection: Connection) -> bool:
+        """Move a batch of the copy's rows; False once every row is moved."""
+
+    def apply(self, connection: Connection) -> bool:
+        """Move a batch of the rows the copy changed since; False once none is left."""
+
+    def swap(self, connection: Connection) -> None:
+        """Rename the shadows into the live tables' place (under the log lock)."""
+
+    def discard(self, connection: Connection) -> bool:
+        """Drop one replaced table; False once none is left."""
+
+    def abandon(self, connection: Connection) -> None:
+        """Drop the shadows of a rebuild that stopped before its swap."""
+
+
 class Scratch:
     """An empty place for a copy of projection tables (verification): a temporary SQLite file, or
     a PostgreSQL schema."""
@@ -129,6 +155,11 @@ class Scratch:
 
     def release(self, connection: Connection) -> None:
         """Undo `reach` on `connection`, in a transaction after the one that read the copy."""
+
+    def shadows(self, tables: Sequence[str]) -> Shadows | None:
+        """Where the live database can take the copy of `tables` a batch at a time and swap it in
+        by renaming: how (None: the swap copies the rows, `copy_into`)."""
+        return None
 
     def copy_into(
         self, connection: Connection, tables: Sequence[sa.Table], clear: Callable[[], None]
@@ -474,6 +505,11 @@ class Backend(ABC):
     @abstractmethod
     def run_ddl(self, connection: Connection, ddl: DialectDDL) -> None:
         """Run this database's part of a projection's extra DDL."""
+
+    def trigger_targets(self, connection: Connection, tables: Sequence[str]) -> set[str]:
+        """The ordinary tables that triggers on `tables` write into (a rename swap must rebuild
+        them too; full-text indexes outside the tables are the backend's own business)."""
+        return set()
 
     @abstractmethod
     def scratch(self) -> AbstractContextManager[Scratch]:

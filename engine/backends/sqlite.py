@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import re
 import sqlite3
 import tempfile
 import uuid
@@ -33,6 +32,7 @@ from session_engine.engine.backends.base import (
     register,
 )
 from session_engine.engine.backends.prepared import Conversion, Prepared
+from session_engine.engine.backends.sqlite_shadows import SqliteShadows, writes_into
 from session_engine.engine.clock import as_utc
 from session_engine.engine.log.schema import UtcDateTime, events
 
@@ -230,6 +230,21 @@ class SqliteBackend(Backend):
         for statement in ddl.sqlite:
             connection.exec_driver_sql(statement)
 
+    def trigger_targets(self, connection: Connection, tables: Sequence[str]) -> set[str]:
+        rows = connection.exec_driver_sql(
+            "SELECT tbl_name, sql FROM main.sqlite_master WHERE type = 'trigger'"
+        ).fetchall()
+        ordinary = {
+            row[0]
+            for row in connection.exec_driver_sql(
+                "SELECT name FROM main.sqlite_master WHERE type = 'table' AND sql NOT LIKE 'CREATE VIRTUAL%'"
+            )
+        }
+        wanted = set(tables)
+        return {
+            name for table, sql in rows if table in wanted for name in ordinary if writes_into(sql, {name})
+        }
+
     @contextlib.contextmanager
     def scratch(self) -> Iterator[Scratch]:
         directory = tempfile.mkdtemp(prefix="session-engine-verify-")
@@ -269,7 +284,7 @@ class _FileScratch(Scratch):
         rows = connection.exec_driver_sql(
             "SELECT name, tbl_name, sql FROM main.sqlite_master WHERE type = 'trigger'"
         ).fetchall()
-        suspended = [(name, sql) for name, table, sql in rows if table in names and _writes_into(sql, names)]
+        suspended = [(name, sql) for name, table, sql in rows if table in names and writes_into(sql, names)]
         for name, _ in suspended:
             connection.exec_driver_sql(f'DROP TRIGGER main."{name}"')
         super().copy_into(connection, tables, clear)
@@ -281,10 +296,5 @@ class _FileScratch(Scratch):
         if self.alias in attached:
             connection.exec_driver_sql(f"DETACH DATABASE {self.alias}")
 
-
-def _writes_into(sql: str, tables: set[str]) -> bool:
-    """True when a trigger's body inserts into, updates or deletes from one of `tables`."""
-    targets = re.findall(
-        r"(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM)\s+[\"`]?(\w+)", sql, re.IGNORECASE
-    )
-    return any(target in tables for target in targets)
+    def shadows(self, tables: Sequence[str]) -> SqliteShadows:
+        return SqliteShadows(self, list(tables))

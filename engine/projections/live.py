@@ -3,8 +3,10 @@ swapped in under the log lock (specs/audit.md, "Live rebuild").
 
 The long part - replaying the whole log - reads a snapshot and writes only the copy, so it holds
 no lock a writer needs. Then the copy catches up with what was written meanwhile, a page at a time,
-still without the lock. Only the last tail (at most about one page of events) and the swap (the
-copy's rows into the live tables, one statement per table) run under the log lock, in the writer's
+still without the lock. Where the backend can swap tables by renaming (`Scratch.shadows`: SQLite),
+the copy's rows are then moved beside the live tables a batch per transaction, and only the last
+tail and the renames run under the log lock. Elsewhere the last tail and the swap (the copy's rows
+into the live tables, one statement per table) run under it. Either way in the writer's
 transaction: readers see the old read models until it commits, and the new ones after.
 """
 
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Connection
 
 from session_engine.engine.backends import Backend, Scratch
+from session_engine.engine.backends.base import Shadows
 from session_engine.engine.events import EventRegistry
 from session_engine.engine.log import reads
 from session_engine.engine.projections.base import Projection, ProjectionContext
@@ -75,13 +78,7 @@ def swap(
     """Under the log lock (the caller's writer transaction): replay the last tail into the copy,
     then replace the live tables' rows with the copy's and move the checkpoints. Returns (the
     position covered, events applied in the tail)."""
-    upto = backend.lock_and_read_head(connection)
-    applied = 0
-    if upto > after:
-        with scratch.connect() as target:
-            applied = replay(
-                connection, target, backend, registry, projections, after=after, upto=upto, progress=progress
-            )
+    upto, applied = _tail(connection, scratch, backend, registry, projections, after=after, progress=progress)
 
     def clear() -> None:
         context = ProjectionContext(connection, backend)
@@ -92,4 +89,66 @@ def swap(
     scratch.copy_into(connection, [table for projection in projections for table in projection.tables], clear)
     for projection in projections:
         write_checkpoint(connection, projection, upto)
+    return upto, applied
+
+
+def rename(
+    connection: Connection,
+    scratch: Scratch,
+    shadows: Shadows,
+    backend: Backend,
+    registry: EventRegistry,
+    projections: list[Projection],
+    *,
+    after: int,
+    progress: Progress | None = None,
+) -> tuple[int, int]:
+    """Under the log lock (the caller's writer transaction): replay the last tail into the copy,
+    bring its changes over to the shadows, rename the shadows into the live tables' place and move
+    the checkpoints. Returns (the position covered, events applied in the tail)."""
+    upto, applied = _tail(connection, scratch, backend, registry, projections, after=after, progress=progress)
+    while shadows.apply(connection):
+        pass
+    shadows.swap(connection)
+    for projection in projections:
+        write_checkpoint(connection, projection, upto)
+    return upto, applied
+
+
+def with_trigger_targets(
+    connection: Connection, backend: Backend, every: list[Projection], chosen: list[Projection]
+) -> list[Projection]:
+    """`chosen` and the projections whose tables the triggers on theirs write (records' triggers
+    keep the term index of objects): a rename swap replaces tables, not rows, so what those
+    triggers would have made of the new rows is rebuilt with them. In registration order."""
+    wanted = {projection.name for projection in chosen}
+    while True:
+        tables = [
+            table.name for projection in every if projection.name in wanted for table in projection.tables
+        ]
+        targets = backend.trigger_targets(connection, tables)
+        more = {p.name for p in every if p.name not in wanted and any(t.name in targets for t in p.tables)}
+        if not more:
+            return [projection for projection in every if projection.name in wanted]
+        wanted |= more
+
+
+def _tail(
+    connection: Connection,
+    scratch: Scratch,
+    backend: Backend,
+    registry: EventRegistry,
+    projections: list[Projection],
+    *,
+    after: int,
+    progress: Progress | None,
+) -> tuple[int, int]:
+    """Take the log lock, replay what the copy lacks into it. Returns (the head, events applied)."""
+    upto = backend.lock_and_read_head(connection)
+    applied = 0
+    if upto > after:
+        with scratch.connect() as target:
+            applied = replay(
+                connection, target, backend, registry, projections, after=after, upto=upto, progress=progress
+            )
     return upto, applied
