@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
@@ -452,6 +452,11 @@ class Engine:
         backend, registry, every = self.backend, self.registry, list(self.projections)
         chosen = self.projections.named(names)
         projections = await self.read(lambda c: live_rebuild.with_trigger_targets(c, backend, every, chosen))
+        holds = live_rebuild.Holds()
+
+        async def exclusive(work: Callable[[Connection], T]) -> T:
+            return await self._committer.exclusive(holds.timed(work))
+
         stack = contextlib.ExitStack()
         scratch = await anyio.to_thread.run_sync(stack.enter_context, scratch_copy(backend, projections))
         shadows = scratch.shadows([table.name for projection in projections for table in projection.tables])
@@ -472,7 +477,7 @@ class Engine:
                         break
                     covered, more = await anyio.to_thread.run_sync(fill_from, covered, limiter=self._readers)
                     applied += more
-                    while shadows is not None and await self._committer.exclusive(shadows.apply):
+                    while shadows is not None and await exclusive(shadows.apply):
                         pass
                 return covered, applied
 
@@ -482,10 +487,10 @@ class Engine:
                 if shadows is None:
                     swap = functools.partial(live_rebuild.swap, scratch=scratch)
                 else:
-                    await self._move_into_shadows(scratch, shadows)
+                    await self._move_into_shadows(scratch, shadows, exclusive)
                     covered, applied = await catch_up(covered, applied)
                     swap = functools.partial(live_rebuild.rename, scratch=scratch, shadows=shadows)
-                upto, tail = await self._committer.exclusive(
+                upto, tail = await exclusive(
                     lambda c: swap(
                         c,
                         backend=backend,
@@ -497,17 +502,31 @@ class Engine:
                 )
             except BaseException:
                 if shadows is not None:
-                    await self._committer.exclusive(shadows.abandon)
+                    with anyio.CancelScope(shield=True):
+                        await exclusive(shadows.abandon)
                 raise
             finally:
-                await self._committer.exclusive(scratch.release)
-            while shadows is not None and await self._committer.exclusive(shadows.discard):
-                pass
+                with anyio.CancelScope(shield=True):
+                    await exclusive(scratch.release)
+            with anyio.CancelScope(shield=True):  # swapped: the replaced tables go, cancelled or not
+                while shadows is not None and await exclusive(shadows.discard):
+                    pass
         finally:
             await anyio.to_thread.run_sync(stack.close)
-        return LiveRebuild(upto=upto, applied=applied + tail, caught_up=upto - first, locked=upto - covered)
+        return LiveRebuild(
+            upto=upto,
+            applied=applied + tail,
+            caught_up=upto - first,
+            locked=upto - covered,
+            longest_hold=holds.longest,
+        )
 
-    async def _move_into_shadows(self, scratch: Scratch, shadows: Shadows) -> None:
+    async def _move_into_shadows(
+        self,
+        scratch: Scratch,
+        shadows: Shadows,
+        exclusive: Callable[[Callable[[Connection], Any]], Awaitable[Any]],
+    ) -> None:
         """Create shadows beside the live tables, note the copy's changes from now on, and move its
         rows into them, one short writer transaction per batch (writers wait at most a batch)."""
 
@@ -515,9 +534,9 @@ class Engine:
             with scratch.connect() as connection:
                 shadows.track(connection)
 
-        await self._committer.exclusive(shadows.prepare)
+        await exclusive(shadows.prepare)
         await anyio.to_thread.run_sync(track)
-        while await self._committer.exclusive(shadows.copy):
+        while await exclusive(shadows.copy):
             pass
 
     async def verify(

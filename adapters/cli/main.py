@@ -231,7 +231,7 @@ def replay(database: str | None, names: tuple[str, ...], as_json: bool) -> None:
         f"rebuilt from {covered:,} events (the whole log) into a scratch copy, up to position {done.upto:,},"
         f" and swapped in: {', '.join(chosen)}; {done.applied:,} of those events were for these projections;"
         f" {done.caught_up:,} written during the rebuild were caught up, {done.locked:,} of them while"
-        " holding the log lock"
+        f" holding the log lock; writers waited at most {done.longest_hold * 1000:,.0f} ms for it"
     )
 
 

@@ -128,7 +128,7 @@ class Shadows(Protocol):
         """Drop one replaced table; False once none is left."""
 
     def abandon(self, connection: Connection) -> None:
-        """Drop the shadows of a rebuild that stopped before its swap."""
+        """Drop what a rebuild that stopped left: shadows, or replaced tables if it swapped."""
 
 
 class Scratch:

@@ -28,7 +28,7 @@ SHADOW = "__rebuilt"
 """Suffix of a shadow: a table, index, trigger or full-text index being filled for the swap."""
 REPLACED = "__replaced"
 """Suffix of a live table after the swap, until it is dropped."""
-COPY_ROWS = 5_000
+COPY_ROWS = 1_000
 """Rows per batch moved into the live file: one short write transaction each."""
 _STRING = re.compile(r"'(?:[^']|'')*'")
 
@@ -57,6 +57,9 @@ class SqliteShadows:
     tables: list[_Table] = field(default_factory=list)
     fulltext: dict[str, str] = field(default_factory=dict)
     """Full-text (virtual) tables kept by the live tables' triggers: name -> live DDL."""
+    tables_sql: dict[str, str] = field(default_factory=dict)
+    """The live tables' and full-text indexes' own tables' SQL, restored after the renames (which
+    write the names quoted)."""
     triggers: dict[str, str] = field(default_factory=dict)
     """Triggers on the live tables: name -> SQL, re-created as they are after the swap."""
 
@@ -97,6 +100,12 @@ class SqliteShadows:
             for name, sql in virtual.items()
             if any(writes_into(trigger, {name}) for trigger in self.triggers.values())
         }
+        self.tables_sql = {
+            name: sql
+            for kind, name, _, sql in schema
+            if kind == "table"
+            and (name in wanted or any(name == f or name.startswith(f + "_") for f in self.fulltext))
+        }
         for name in self.names:
             table_sql = next(sql for kind, n, _, sql in schema if kind == "table" and n == name)
             info = connection.exec_driver_sql(f"PRAGMA main.table_info({_quote(name)})").fetchall()
@@ -132,9 +141,9 @@ class SqliteShadows:
                 table.copied or (),
             ).fetchall()
         if rows:
+            shadow = f"main.{_quote(table.name + SHADOW)}"
             connection.exec_driver_sql(
-                f"INSERT INTO main.{_quote(table.name + SHADOW)} ({columns}) VALUES ({_marks(table.columns)})",
-                [tuple(row) for row in rows],
+                f"INSERT INTO {shadow} ({columns}) VALUES ({_marks(table.columns)})", [tuple(r) for r in rows]
             )
             last = rows[-1]
             table.copied = tuple(last[table.columns.index(column)] for column in table.key)
@@ -190,7 +199,7 @@ class SqliteShadows:
                 )
         finally:
             connection.exec_driver_sql("PRAGMA legacy_alter_table = OFF")
-        self._rename_indexes(connection)
+        self._restore_names(connection)
         for sql in self.triggers.values():
             connection.exec_driver_sql(sql)
 
@@ -199,23 +208,21 @@ class SqliteShadows:
         return self._drop_one(connection, REPLACED)
 
     def abandon(self, connection: Connection) -> None:
-        """Drop every shadow: the rebuild stopped before its swap."""
-        while self._drop_one(connection, SHADOW):
-            pass
+        """Drop what a rebuild that stopped leaves: the shadows (before its swap) or the replaced
+        tables (after it; its caller may not know whether the swap ran)."""
+        self._forget_leftovers(connection)
 
     # -- helpers ---------------------------------------------------------------------------------
     def _index_triggers(self) -> dict[str, str]:
         """The live triggers that keep a full-text index (cloned onto the shadows)."""
         return {n: sql for n, sql in self.triggers.items() if writes_into(sql, set(self.fulltext))}
 
-    def _rename_indexes(self, connection: Connection) -> None:
-        """Give the swapped-in tables' indexes the live names, in the schema table itself (SQLite
-        has no ALTER INDEX; the steps are SQLite's own for schema edits: lang_altertable.html#otheralter),
-        and carry the planner's statistics over."""
+    def _restore_names(self, connection: Connection) -> None:
+        """Give the swapped-in tables' indexes the live names and every renamed table its live SQL,
+        in the schema table itself (SQLite has no ALTER INDEX; the steps are SQLite's own for schema
+        edits: lang_altertable.html#otheralter). The planner's statistics name tables and indexes,
+        so they now describe the new ones (renames leave them be)."""
         version = connection.exec_driver_sql("PRAGMA main.schema_version").scalar_one()
-        stats = connection.exec_driver_sql(
-            "SELECT 1 FROM main.sqlite_master WHERE name = 'sqlite_stat1'"
-        ).first()
         connection.exec_driver_sql("PRAGMA writable_schema = ON")
         try:
             for table in self.tables:
@@ -228,20 +235,14 @@ class SqliteShadows:
                         (index + SHADOW, index, sql),
                     ):
                         connection.exec_driver_sql(
-                            "UPDATE main.sqlite_master SET name = ?, sql = ? WHERE type = 'index' AND name = ?",
+                            "UPDATE main.sqlite_master SET name = ?, sql = ?"
+                            " WHERE type = 'index' AND name = ?",
                             (new_name, new_sql, name),
                         )
-                if stats is not None:
-                    connection.exec_driver_sql("DELETE FROM main.sqlite_stat1 WHERE tbl = ?", (table.name,))
-                    connection.exec_driver_sql(
-                        "UPDATE main.sqlite_stat1 SET tbl = ?, idx = replace(idx, ?, ?) WHERE tbl = ?",
-                        (
-                            table.name,
-                            f"sqlite_autoindex_{table.name}{REPLACED}_",
-                            f"sqlite_autoindex_{table.name}_",
-                            table.name + REPLACED,
-                        ),
-                    )
+            for name, sql in self.tables_sql.items():
+                connection.exec_driver_sql(
+                    "UPDATE main.sqlite_master SET sql = ? WHERE type = 'table' AND name = ?", (sql, name)
+                )
             connection.exec_driver_sql(f"PRAGMA main.schema_version = {int(version) + 1}")
         finally:
             connection.exec_driver_sql("PRAGMA writable_schema = OFF")

@@ -12,7 +12,10 @@ transaction: readers see the old read models until it commits, and the new ones 
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy.engine import Connection
 
@@ -24,6 +27,7 @@ from session_engine.engine.projections.base import Projection, ProjectionContext
 from session_engine.engine.projections.rebuild import Progress, replay
 from session_engine.engine.projections.registry import write_checkpoint
 
+T = TypeVar("T")
 CATCH_UP_ROUNDS = 8
 """Lock-free catch-up rounds at most: writers faster than the replay would otherwise keep it
 chasing the head forever; after these the rest of the tail is replayed under the lock."""
@@ -41,6 +45,26 @@ class LiveRebuild:
     applied: int
     caught_up: int
     locked: int
+    longest_hold: float = 0.0
+    """The longest the rebuild held the writer in one transaction, in seconds (writers waited at
+    most this long for it)."""
+
+
+@dataclass
+class Holds:
+    """Times each transaction a rebuild runs on the writer connection."""
+
+    longest: float = 0.0
+
+    def timed(self, work: Callable[[Connection], T]) -> Callable[[Connection], T]:
+        def run(connection: Connection) -> T:
+            started = time.perf_counter()
+            try:
+                return work(connection)
+            finally:
+                self.longest = max(self.longest, time.perf_counter() - started)
+
+        return run
 
 
 def fill(
