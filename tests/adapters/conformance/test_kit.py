@@ -27,11 +27,11 @@ FEW_STEPS = 6
 """A shrunk counterexample has at most this many rule calls."""
 
 
-def agrees(outcome: runner.Outcome) -> None:
+def agrees(outcome: runner.RunOutcome) -> None:
     assert outcome.agreed, runner.report(outcome)
 
 
-def caught(outcome: runner.Outcome, check: str) -> None:
+def caught(outcome: runner.RunOutcome, check: str) -> None:
     """The kit disagreed, on the seeded fault's check, with a short shrunk counterexample."""
     report = runner.report(outcome)
     assert outcome.disagreement is not None, f"the fault went unnoticed: {report}"
