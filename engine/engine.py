@@ -447,9 +447,10 @@ class Engine:
     ) -> LiveRebuild:
         """Rebuild projections into a scratch copy from a snapshot of the log while writers go on,
         catch the copy up with what they wrote, then replay the last tail and swap the copy in under
-        the log lock, in one short transaction (specs/audit.md, "Live rebuild"). `locked_tail`: the
-        longest tail left for the swap to replay under the lock."""
-        backend, registry, every = self.backend, self.registry, list(self.projections)
+        the log lock, in one short transaction (specs/audit.md, "Live rebuild"). Where the backend
+        swaps by renaming (SQLite), the copy is first moved beside the live tables, a batch per
+        transaction. `locked_tail`: the longest tail left for the swap to replay under the lock."""
+        backend, every = self.backend, list(self.projections)
         chosen = self.projections.named(names)
         projections = await self.read(lambda c: live_rebuild.with_trigger_targets(c, backend, every, chosen))
         holds = live_rebuild.Holds()
@@ -461,13 +462,11 @@ class Engine:
         scratch = await anyio.to_thread.run_sync(stack.enter_context, scratch_copy(backend, projections))
         shadows = scratch.shadows([table.name for projection in projections for table in projection.tables])
         try:
+            copy = live_rebuild.Copy(scratch, backend, self.registry, projections, progress)
 
             def fill_from(after: int) -> tuple[int, int]:
                 with self._reader.connect() as source:
-                    source = backend.one_snapshot(source)
-                    return live_rebuild.fill(
-                        source, scratch, backend, registry, projections, after=after, progress=progress
-                    )
+                    return copy.fill(backend.one_snapshot(source), after=after)
 
             async def catch_up(covered: int, applied: int) -> tuple[int, int]:
                 """Lock-free rounds while the log is more than `locked_tail` ahead of the copy
@@ -485,21 +484,13 @@ class Engine:
             covered, applied = await catch_up(first, applied)
             try:
                 if shadows is None:
-                    swap = functools.partial(live_rebuild.swap, scratch=scratch)
+                    upto, tail = await exclusive(functools.partial(copy.swap, after=covered))
                 else:
                     await self._move_into_shadows(scratch, shadows, exclusive)
                     covered, applied = await catch_up(covered, applied)
-                    swap = functools.partial(live_rebuild.rename, scratch=scratch, shadows=shadows)
-                upto, tail = await exclusive(
-                    lambda c: swap(
-                        c,
-                        backend=backend,
-                        registry=registry,
-                        projections=projections,
-                        after=covered,
-                        progress=progress,
+                    upto, tail = await exclusive(
+                        functools.partial(copy.rename, shadows=shadows, after=covered)
                     )
-                )
             except BaseException:
                 if shadows is not None:
                     with anyio.CancelScope(shield=True):

@@ -185,7 +185,7 @@ async def test_a_rename_swap_leaves_the_live_schema_as_migrated(
         )
         await RecordSubjects(engine).set(NS, {"sessionId": "after", "session": record("after", 99)})
         hits = await engine.objects.search_messages(NS, "lighthouse")
-        assert [hit["session_id"] for hit in hits] == ["after"]
+        assert [hit.session_id for hit in hits] == ["after"]
         assert await engine.verify() == []
 
 

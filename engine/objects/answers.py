@@ -1,4 +1,4 @@
-"""What the envelopes', threads' and graphs' calls answer: domain types, not wire documents.
+"""What the envelopes', threads', graphs' and search's calls answer: domain types, not wire documents.
 
 Every answer names its owner as the engine does, by `scope` (`engine.objects.scopes`) and
 session id; instants stay `datetime`. Adapters turn these into their protocol's documents
@@ -116,3 +116,15 @@ class GraphResults:
 
     results: list[Any]
     truncated: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MessageHit:
+    """A message (or text thread item) a search matched: where it is and what it says."""
+
+    session_id: str
+    source_alias: str
+    ordinal: int
+    role: str | None
+    text: str
+    position: int

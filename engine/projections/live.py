@@ -67,76 +67,72 @@ class Holds:
         return run
 
 
-def fill(
-    source: Connection,
-    scratch: Scratch,
-    backend: Backend,
-    registry: EventRegistry,
-    projections: list[Projection],
-    *,
-    after: int,
-    progress: Progress | None = None,
-) -> tuple[int, int]:
-    """Replay the log after `after` up to its head as `source` sees it into the copy, committed.
-    Returns (the position covered, events applied)."""
-    upto = reads.head(source)
-    if upto <= after:
-        return after, 0
-    with scratch.connect() as target:
-        applied = replay(
-            source, target, backend, registry, projections, after=after, upto=upto, progress=progress
-        )
-    return upto, applied
+@dataclass(frozen=True)
+class Copy:
+    """A live rebuild's scratch copy of `projections`, and what replays into it needs."""
 
+    scratch: Scratch
+    backend: Backend
+    registry: EventRegistry
+    projections: list[Projection]
+    progress: Progress | None = None
 
-def swap(
-    connection: Connection,
-    scratch: Scratch,
-    backend: Backend,
-    registry: EventRegistry,
-    projections: list[Projection],
-    *,
-    after: int,
-    progress: Progress | None = None,
-) -> tuple[int, int]:
-    """Under the log lock (the caller's writer transaction): replay the last tail into the copy,
-    then replace the live tables' rows with the copy's and move the checkpoints. Returns (the
-    position covered, events applied in the tail)."""
-    upto, applied = _tail(connection, scratch, backend, registry, projections, after=after, progress=progress)
+    def fill(self, source: Connection, *, after: int) -> tuple[int, int]:
+        """Replay the log after `after` up to its head as `source` sees it into the copy, committed.
+        Returns (the position covered, events applied)."""
+        return self._replay(source, after, reads.head(source))
 
-    def clear() -> None:
-        context = ProjectionContext(connection, backend)
-        for projection in reversed(projections):  # in the order `rebuild_in_place` empties them
-            projection.clear(context)
-        context.flush()
+    def swap(self, connection: Connection, *, after: int) -> tuple[int, int]:
+        """Under the log lock (the caller's writer transaction): replay the last tail into the copy,
+        then replace the live tables' rows with the copy's and move the checkpoints. Returns (the
+        position covered, events applied in the tail)."""
+        upto, applied = self._tail(connection, after)
 
-    scratch.copy_into(connection, [table for projection in projections for table in projection.tables], clear)
-    for projection in projections:
-        write_checkpoint(connection, projection, upto)
-    return upto, applied
+        def clear() -> None:
+            context = ProjectionContext(connection, self.backend)
+            for projection in reversed(self.projections):  # in the order `rebuild_in_place` empties them
+                projection.clear(context)
+            context.flush()
 
+        tables = [table for projection in self.projections for table in projection.tables]
+        self.scratch.copy_into(connection, tables, clear)
+        self._move_checkpoints(connection, upto)
+        return upto, applied
 
-def rename(
-    connection: Connection,
-    scratch: Scratch,
-    shadows: Shadows,
-    backend: Backend,
-    registry: EventRegistry,
-    projections: list[Projection],
-    *,
-    after: int,
-    progress: Progress | None = None,
-) -> tuple[int, int]:
-    """Under the log lock (the caller's writer transaction): replay the last tail into the copy,
-    bring its changes over to the shadows, rename the shadows into the live tables' place and move
-    the checkpoints. Returns (the position covered, events applied in the tail)."""
-    upto, applied = _tail(connection, scratch, backend, registry, projections, after=after, progress=progress)
-    while shadows.apply(connection):
-        pass
-    shadows.swap(connection)
-    for projection in projections:
-        write_checkpoint(connection, projection, upto)
-    return upto, applied
+    def rename(self, connection: Connection, shadows: Shadows, *, after: int) -> tuple[int, int]:
+        """Under the log lock (the caller's writer transaction): replay the last tail into the copy,
+        bring its changes over to the shadows, rename the shadows into the live tables' place and
+        move the checkpoints. Returns (the position covered, events applied in the tail)."""
+        upto, applied = self._tail(connection, after)
+        while shadows.apply(connection):
+            pass
+        shadows.swap(connection)
+        self._move_checkpoints(connection, upto)
+        return upto, applied
+
+    def _tail(self, connection: Connection, after: int) -> tuple[int, int]:
+        """Take the log lock, replay what the copy lacks into it. Returns (the head, events applied)."""
+        return self._replay(connection, after, self.backend.lock_and_read_head(connection))
+
+    def _replay(self, source: Connection, after: int, upto: int) -> tuple[int, int]:
+        if upto <= after:
+            return after, 0
+        with self.scratch.connect() as target:
+            applied = replay(
+                source,
+                target,
+                self.backend,
+                self.registry,
+                self.projections,
+                after=after,
+                upto=upto,
+                progress=self.progress,
+            )
+        return upto, applied
+
+    def _move_checkpoints(self, connection: Connection, upto: int) -> None:
+        for projection in self.projections:
+            write_checkpoint(connection, projection, upto)
 
 
 def with_trigger_targets(
@@ -155,24 +151,3 @@ def with_trigger_targets(
         if not more:
             return [projection for projection in every if projection.name in wanted]
         wanted |= more
-
-
-def _tail(
-    connection: Connection,
-    scratch: Scratch,
-    backend: Backend,
-    registry: EventRegistry,
-    projections: list[Projection],
-    *,
-    after: int,
-    progress: Progress | None,
-) -> tuple[int, int]:
-    """Take the log lock, replay what the copy lacks into it. Returns (the head, events applied)."""
-    upto = backend.lock_and_read_head(connection)
-    applied = 0
-    if upto > after:
-        with scratch.connect() as target:
-            applied = replay(
-                connection, target, backend, registry, projections, after=after, upto=upto, progress=progress
-            )
-    return upto, applied
