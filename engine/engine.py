@@ -509,6 +509,7 @@ class Engine:
             applied=applied + tail,
             caught_up=upto - first,
             locked=upto - covered,
+            projections=[projection.name for projection in projections],
             longest_hold=holds.longest,
         )
 

@@ -171,8 +171,14 @@ async def test_a_rename_swap_leaves_the_live_schema_as_migrated(
         found = await engine.objects.search_messages(NS, "harbour")
         assert found
 
-        await engine.rebuild_live(names)
+        done = await engine.rebuild_live(names)
 
+        rebuilt = {
+            None: ["values", "records", "objects"],
+            "records": ["records", "objects"],
+            "values": ["values"],
+        }
+        assert done.projections == rebuilt[names[0] if names else None]
         after = sqlite_schema(database_url)
         assert set(after[0]) - set(before[0]) == set()
         assert set(before[0]) - set(after[0]) == set()

@@ -205,10 +205,12 @@ def history_row(event: RecordedEvent) -> tuple[str, ...]:
 def replay(database: str | None, names: tuple[str, ...], as_json: bool) -> None:
     """Rebuild projections from the log while writers go on (a server may be running): into a
     scratch copy, caught up with what was written meanwhile, then swapped in under the log lock,
-    which writers wait for only while the last tail is replayed and the copy's rows are moved in."""
+    which writers wait for only while the last tail is replayed and the copy's rows are moved in
+    (SQLite: moved beside the live tables a batch at a time first, and swapped by renaming). A
+    projection whose tables the chosen ones' triggers write is rebuilt with them (and named)."""
 
-    async def job(engine: Engine) -> tuple[list[str], int, Any]:
-        chosen = [p.name for p in engine.projections.named(names or None)]  # unknown names: refused
+    async def job(engine: Engine) -> tuple[int, Any]:
+        engine.projections.named(names or None)  # unknown names: refused before the bar shows
         head = await engine.head()
         covered = 0
 
@@ -220,9 +222,10 @@ def replay(database: str | None, names: tuple[str, ...], as_json: bool) -> None:
                 advance(n)
 
             done = await engine.rebuild_live(names or None, progress=seen)
-        return chosen, covered, done
+        return covered, done
 
-    chosen, covered, done = run_read_only(database, job)
+    covered, done = run_read_only(database, job)
+    chosen = done.projections
     if as_json:
         report = {"projections": chosen, "events": covered, **dataclasses.asdict(done)}
         click.echo(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())

@@ -45,6 +45,8 @@ class LiveRebuild:
     applied: int
     caught_up: int
     locked: int
+    projections: list[str]
+    """The projections rebuilt: those asked for, and those whose tables their triggers write."""
     longest_hold: float = 0.0
     """The longest the rebuild held the writer in one transaction, in seconds (writers waited at
     most this long for it)."""
