@@ -106,6 +106,7 @@ class SqliteShadows:
             if kind == "table"
             and (name in wanted or any(name == f or name.startswith(f + "_") for f in self.fulltext))
         }
+        self.tables = []
         for name in self.names:
             table_sql = next(sql for kind, n, _, sql in schema if kind == "table" and n == name)
             info = connection.exec_driver_sql(f"PRAGMA main.table_info({_quote(name)})").fetchall()
@@ -122,7 +123,7 @@ class SqliteShadows:
                 connection.exec_driver_sql(_rename_on(renamed, table.name, table.name + SHADOW))
         for name, sql in self.fulltext.items():
             connection.exec_driver_sql(_rename_head(sql, name, name + SHADOW))
-        for name, sql in self._index_triggers().items():
+        for name, sql in self._fulltext_triggers().items():
             shadow = _rename_head(sql, name, name + SHADOW)
             on = next(t for t in self.names if _on(sql) == t)
             shadow = _rename_on(shadow, on, on + SHADOW)
@@ -183,7 +184,7 @@ class SqliteShadows:
 
     def swap(self, connection: Connection) -> None:
         """Put the shadows in the live tables' place by renaming: O(schema), not O(rows)."""
-        for name in [*self.triggers, *(n + SHADOW for n in self._index_triggers())]:
+        for name in [*self.triggers, *(n + SHADOW for n in self._fulltext_triggers())]:
             connection.exec_driver_sql(f"DROP TRIGGER main.{_quote(name)}")
         # Legacy renames leave other tables' triggers naming the live tables by name: they then
         # name the shadows once these carry the live names.
@@ -213,7 +214,7 @@ class SqliteShadows:
         self._forget_leftovers(connection)
 
     # -- helpers ---------------------------------------------------------------------------------
-    def _index_triggers(self) -> dict[str, str]:
+    def _fulltext_triggers(self) -> dict[str, str]:
         """The live triggers that keep a full-text index (cloned onto the shadows)."""
         return {n: sql for n, sql in self.triggers.items() if writes_into(sql, set(self.fulltext))}
 
