@@ -450,9 +450,8 @@ class Engine:
         the log lock, in one short transaction (specs/audit.md, "Live rebuild"). Where the backend
         swaps by renaming (SQLite), the copy is first moved beside the live tables, a batch per
         transaction. `locked_tail`: the longest tail left for the swap to replay under the lock."""
-        backend, every = self.backend, list(self.projections)
-        chosen = self.projections.named(names)
-        projections = await self.read(lambda c: live_rebuild.with_trigger_targets(c, backend, every, chosen))
+        backend = self.backend
+        projections = self.projections.named(names)  # with those they depend on
         holds = live_rebuild.Holds()
 
         async def exclusive(work: Callable[[Connection], T]) -> T:
@@ -484,6 +483,7 @@ class Engine:
             covered, applied = await catch_up(first, applied)
             try:
                 if shadows is None:
+                    await anyio.to_thread.run_sync(scratch.analyze)
                     upto, tail = await exclusive(functools.partial(copy.swap, after=covered))
                 else:
                     await self._move_into_shadows(scratch, shadows, exclusive)
@@ -496,9 +496,6 @@ class Engine:
                     with anyio.CancelScope(shield=True):
                         await exclusive(shadows.abandon)
                 raise
-            finally:
-                with anyio.CancelScope(shield=True):
-                    await exclusive(scratch.release)
             with anyio.CancelScope(shield=True):  # swapped: the replaced tables go, cancelled or not
                 while shadows is not None and await exclusive(shadows.discard):
                     pass

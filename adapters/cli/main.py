@@ -204,10 +204,10 @@ def history_row(event: RecordedEvent) -> tuple[str, ...]:
 @click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON.")
 def replay(database: str | None, names: tuple[str, ...], as_json: bool) -> None:
     """Rebuild projections from the log while writers go on (a server may be running): into a
-    scratch copy, caught up with what was written meanwhile, then swapped in under the log lock,
-    which writers wait for only while the last tail is replayed and the copy's rows are moved in
-    (SQLite: moved beside the live tables a batch at a time first, and swapped by renaming). A
-    projection whose tables the chosen ones' triggers write is rebuilt with them (and named)."""
+    scratch copy, caught up with what was written meanwhile, then swapped in by renaming tables
+    under the log lock, which writers wait for only while the last tail is replayed (SQLite moves
+    the copy beside the live tables first, a batch at a time). A projection whose tables the
+    chosen ones' triggers write is rebuilt with them (and named)."""
 
     async def job(engine: Engine) -> tuple[int, Any]:
         engine.projections.named(names or None)  # unknown names: refused before the bar shows

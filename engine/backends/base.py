@@ -148,37 +148,19 @@ class Scratch:
         with self.engine.begin() as connection:
             yield connection
 
-    def reach(self, connection: Connection) -> str:
-        """The copy as a schema name that statements on the live `connection` can qualify its tables
-        with (a live rebuild's swap reads the copy from the live database's transaction)."""
-        raise NotImplementedError(f"{type(self).__name__} cannot be reached from the live database")
-
-    def release(self, connection: Connection) -> None:
-        """Undo `reach` on `connection`, in a transaction after the one that read the copy."""
-
     def shadows(self, tables: Sequence[str]) -> Shadows | None:
-        """Where the live database can take the copy of `tables` a batch at a time and swap it in
-        by renaming: how (None: the swap copies the rows, `copy_into`)."""
+        """Where the copy of `tables` lives apart from the live database's file (SQLite): how it is
+        moved beside the live tables a batch at a time and swapped in by renaming. None: the copy's
+        tables can be renamed into place as they are (`swap_into`)."""
         return None
 
-    def copy_into(
-        self, connection: Connection, tables: Sequence[sa.Table], clear: Callable[[], None]
-    ) -> None:
-        """Empty the live `tables` (`clear`) and fill them with the copy's rows, inside the caller's
-        transaction. Each is emptied again just before it is filled: triggers on an earlier table
-        (full-text and term indexes) may have written rows into it, and the copy already holds what
-        those triggers made of the same rows.
-        """
-        clear()
-        source = self.reach(connection)
-        quote = connection.dialect.identifier_preparer.quote
-        for table in tables:
-            columns = ", ".join(quote(column.name) for column in table.columns)
-            connection.execute(table.delete())
-            connection.exec_driver_sql(
-                f"INSERT INTO {quote(table.name)} ({columns})"
-                f" SELECT {columns} FROM {quote(source)}.{quote(table.name)}"
-            )
+    def analyze(self) -> None:
+        """Give the copy's tables planner statistics before they go live (they keep them)."""
+
+    def swap_into(self, connection: Connection, tables: Sequence[str]) -> None:
+        """Put the copy's `tables` in the live ones' place by renaming, inside the caller's
+        transaction (under the log lock); the live tables are dropped."""
+        raise NotImplementedError(f"{type(self).__name__} swaps through `shadows`")
 
 
 class Backend(ABC):
@@ -505,11 +487,6 @@ class Backend(ABC):
     @abstractmethod
     def run_ddl(self, connection: Connection, ddl: DialectDDL) -> None:
         """Run this database's part of a projection's extra DDL."""
-
-    def trigger_targets(self, connection: Connection, tables: Sequence[str]) -> set[str]:
-        """The ordinary tables that triggers on `tables` write into (a rename swap must rebuild
-        them too; full-text indexes outside the tables are the backend's own business)."""
-        return set()
 
     @abstractmethod
     def scratch(self) -> AbstractContextManager[Scratch]:

@@ -3,11 +3,10 @@ swapped in under the log lock (specs/audit.md, "Live rebuild").
 
 The long part - replaying the whole log - reads a snapshot and writes only the copy, so it holds
 no lock a writer needs. Then the copy catches up with what was written meanwhile, a page at a time,
-still without the lock. Where the backend can swap tables by renaming (`Scratch.shadows`: SQLite),
-the copy's rows are then moved beside the live tables a batch per transaction, and only the last
-tail and the renames run under the log lock. Elsewhere the last tail and the swap (the copy's rows
-into the live tables, one statement per table) run under it. Either way in the writer's
-transaction: readers see the old read models until it commits, and the new ones after.
+still without the lock. Where the copy is in another file (`Scratch.shadows`: SQLite), its rows
+are then moved beside the live tables a batch per transaction. Only the last tail and the swap -
+renaming tables, not copying rows - run under the log lock, in the writer's transaction: readers
+see the old read models until it commits, and the new ones after.
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ from session_engine.engine.backends import Backend, Scratch
 from session_engine.engine.backends.base import Shadows
 from session_engine.engine.events import EventRegistry
 from session_engine.engine.log import reads
-from session_engine.engine.projections.base import Projection, ProjectionContext
+from session_engine.engine.projections.base import Projection
 from session_engine.engine.projections.rebuild import Progress, replay
 from session_engine.engine.projections.registry import write_checkpoint
 
@@ -46,7 +45,7 @@ class LiveRebuild:
     caught_up: int
     locked: int
     projections: list[str]
-    """The projections rebuilt: those asked for, and those whose tables their triggers write."""
+    """The projections rebuilt: those asked for, and those they depend on (`depends_on`)."""
     longest_hold: float = 0.0
     """The longest the rebuild held the writer in one transaction, in seconds (writers waited at
     most this long for it)."""
@@ -86,18 +85,10 @@ class Copy:
 
     def swap(self, connection: Connection, *, after: int) -> tuple[int, int]:
         """Under the log lock (the caller's writer transaction): replay the last tail into the copy,
-        then replace the live tables' rows with the copy's and move the checkpoints. Returns (the
+        rename its tables into the live ones' place and move the checkpoints. Returns (the
         position covered, events applied in the tail)."""
         upto, applied = self._tail(connection, after)
-
-        def clear() -> None:
-            context = ProjectionContext(connection, self.backend)
-            for projection in reversed(self.projections):  # in the order `rebuild_in_place` empties them
-                projection.clear(context)
-            context.flush()
-
-        tables = [table for projection in self.projections for table in projection.tables]
-        self.scratch.copy_into(connection, tables, clear)
+        self.scratch.swap_into(connection, [table.name for p in self.projections for table in p.tables])
         self._move_checkpoints(connection, upto)
         return upto, applied
 
@@ -135,21 +126,3 @@ class Copy:
     def _move_checkpoints(self, connection: Connection, upto: int) -> None:
         for projection in self.projections:
             write_checkpoint(connection, projection, upto)
-
-
-def with_trigger_targets(
-    connection: Connection, backend: Backend, every: list[Projection], chosen: list[Projection]
-) -> list[Projection]:
-    """`chosen` and the projections whose tables the triggers on theirs write (records' triggers
-    keep the term index of objects): a rename swap replaces tables, not rows, so what those
-    triggers would have made of the new rows is rebuilt with them. In registration order."""
-    wanted = {projection.name for projection in chosen}
-    while True:
-        tables = [
-            table.name for projection in every if projection.name in wanted for table in projection.tables
-        ]
-        targets = backend.trigger_targets(connection, tables)
-        more = {p.name for p in every if p.name not in wanted and any(t.name in targets for t in p.tables)}
-        if not more:
-            return [projection for projection in every if projection.name in wanted]
-        wanted |= more
