@@ -245,7 +245,7 @@ class Projection:
 
     def apply_page(self, context: ProjectionContext, page: LogRows) -> None:
         """Replay a page of the log (`headers_only` projections): the same writes as `apply` on its events."""
-        self.apply(context, page.events())
+        self.apply(context, page.events(erased=False))
 
     def clear(self, context: ProjectionContext) -> None:
         """Empty the projection's tables (children first, in reverse dependency order)."""

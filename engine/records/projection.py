@@ -30,10 +30,16 @@ _delete_record = session_records.delete().where(
     _r.namespace == sa.bindparam("ns"), _r.session_id == sa.bindparam("sid")
 )
 _bumps: dict[str, sa.Insert] = {}
+_c = session_status_counts.c
+_drop_zero = session_status_counts.delete().where(
+    _c.namespace == sa.bindparam("namespace"), _c.status == sa.bindparam("status"), _c.count == 0
+)
+"""A count at 0 is no row: a rebuild after an erasure (which skips the erased session's events)
+then finds the same rows as the live table (specs/lifecycle.md)."""
 
 
 def _bump(backend: Backend) -> sa.Insert:
-    """Add `delta` to a status count, creating the row at first use (rows at 0 stay)."""
+    """Add `delta` to a status count, creating the row at first use (`_drop_zero` removes it at 0)."""
     statement = _bumps.get(backend.name)
     if statement is None:
         insert = backend.insert(session_status_counts)
@@ -114,6 +120,7 @@ records = RecordsProjection(
     extra_ddl=[create_title_index, create_term_filters],
     extra_tables=TITLE_FTS_TABLES,
     depends_on=["objects"],  # its triggers keep the term index's record filters (term_filters.py)
+    version=2,  # 2: no status count kept at 0 (`_drop_zero`); the rebuild drops those kept before
 )
 _TYPES = frozenset(
     {ev.SessionRecordSet.event_type, ev.SessionRecordUpdated.event_type, ev.SessionRecordDeleted.event_type}
@@ -155,6 +162,8 @@ def _apply_run(context: ProjectionContext, run: list[RecordedEvent]) -> None:
     _INSERT_AGENTS.write(context, [_agent_columns(row) for row in agents])
     for (namespace, status), delta in sorted(deltas.items()):
         context.execute(_bump(context.backend), {"namespace": namespace, "status": status, "count": delta})
+        if delta < 0:
+            context.execute(_drop_zero, {"namespace": namespace, "status": status})
 
 
 _RECORD_COLUMNS = [c.name for c in session_records.columns]
