@@ -81,7 +81,7 @@ def conformance(
         try:
             outcome = runner.run(name, target, options=options, examples=examples, seed_value=seed)
         except Exception as error:  # noqa: BLE001 - the CLI reports, it does not print a traceback
-            outcome = runner.Outcome(name, examples, error=f"{type(error).__name__}: {error}")
+            outcome = runner.RunOutcome(name, examples, error=f"{type(error).__name__}: {error}")
         click.echo(runner.report(outcome))
         outcomes.append(outcome)
     if junit is not None:

@@ -38,7 +38,7 @@ from session_engine.adapters.conformance.wire import (
 )
 
 
-class Clock(Protocol):
+class SteppedClock(Protocol):
     def now(self) -> datetime: ...
     def advance(self, seconds: float = 0.0) -> datetime: ...
 
@@ -46,7 +46,7 @@ class Clock(Protocol):
 class WireMachine(RuleBasedStateMachine):
     target: ClassVar[Target]
     options: ClassVar[Options] = Options()
-    clock: ClassVar[Clock | None] = None
+    clock: ClassVar[SteppedClock | None] = None
     last_log: ClassVar[Transcript | None] = None
     """The transcript of the example that ran last: after a failure, the shrunk one."""
 
@@ -61,7 +61,7 @@ class WireMachine(RuleBasedStateMachine):
 
     @classmethod
     def bind(
-        cls, target: Target, options: Options | None = None, clock: Clock | None = None
+        cls, target: Target, options: Options | None = None, clock: SteppedClock | None = None
     ) -> type[WireMachine]:
         attributes = {"target": target, "options": options or Options(), "clock": clock, "last_log": None}
         return type(cls.__name__, (cls,), attributes)

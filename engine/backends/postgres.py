@@ -314,21 +314,28 @@ class _SchemaScratch(Scratch):
     def for_ddl(self, connection: Connection) -> Connection:
         return connection.execution_options(schema_translate_map={None: self.schema})
 
-    def reach(self, connection: Connection) -> str:
-        return self.schema
+    def analyze(self) -> None:
+        with self.connect() as connection:
+            for (table,) in connection.exec_driver_sql(
+                "SELECT tablename FROM pg_tables WHERE schemaname = %s", (self.schema,)
+            ).fetchall():
+                connection.exec_driver_sql(f'ANALYZE "{self.schema}"."{table}"')
 
-    def copy_into(
-        self, connection: Connection, tables: Sequence[sa.Table], clear: Callable[[], None]
-    ) -> None:
-        """The copy as `Scratch.copy_into` makes it, with the tables' own triggers disabled meanwhile
-        (in the same transaction): on PostgreSQL they all keep the term index, a copied table, and
-        the copy holds what they wrote."""
-        quote = connection.dialect.identifier_preparer.quote
+    def swap_into(self, connection: Connection, tables: Sequence[str]) -> None:
+        """Drop the live tables (their indexes and triggers go with them), move the copy's tables
+        into the live schema (indexes and statistics move with them; their names are the
+        migrated ones, both coming from the same metadata), drop the copy's own triggers (they
+        call the scratch schema's functions) and re-create the live ones from their definitions."""
+        live = connection.exec_driver_sql("SELECT current_schema()").scalar_one()
+        triggers = _triggers(connection, live, tables)
         for table in tables:
-            connection.exec_driver_sql(f"ALTER TABLE {quote(table.name)} DISABLE TRIGGER USER")
-        super().copy_into(connection, tables, clear)
+            connection.exec_driver_sql(f'DROP TABLE "{live}"."{table}"')
+        for table, name, _ in _triggers(connection, self.schema, tables):
+            connection.exec_driver_sql(f'DROP TRIGGER "{name}" ON "{self.schema}"."{table}"')
         for table in tables:
-            connection.exec_driver_sql(f"ALTER TABLE {quote(table.name)} ENABLE TRIGGER USER")
+            connection.exec_driver_sql(f'ALTER TABLE "{self.schema}"."{table}" SET SCHEMA "{live}"')
+        for _, _, definition in triggers:
+            connection.exec_driver_sql(definition)
 
     @contextlib.contextmanager
     def connect(self) -> Iterator[Connection]:
@@ -336,6 +343,18 @@ class _SchemaScratch(Scratch):
             # search_path, not schema_translate_map: driver SQL in projections must land here too.
             connection.exec_driver_sql(f'SET LOCAL search_path TO "{self.schema}"')
             yield connection
+
+
+def _triggers(connection: Connection, schema: str, tables: Sequence[str]) -> list[tuple[str, str, str]]:
+    """(table, trigger, its CREATE TRIGGER) of the user triggers on `tables` in `schema`."""
+    rows = connection.exec_driver_sql(
+        "SELECT c.relname, t.tgname, pg_get_triggerdef(t.oid) FROM pg_trigger t"
+        " JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE NOT t.tgisinternal AND n.nspname = %s ORDER BY c.relname, t.tgname",
+        (schema,),
+    ).fetchall()
+    wanted = set(tables)
+    return [(table, name, definition) for table, name, definition in rows if table in wanted]
 
 
 def _array_type(column: sa.Column[Any]) -> str:

@@ -5,12 +5,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import re
 import sqlite3
 import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,6 +33,7 @@ from session_engine.engine.backends.base import (
     register,
 )
 from session_engine.engine.backends.prepared import Conversion, Prepared
+from session_engine.engine.backends.sqlite_shadows import SqliteShadows
 from session_engine.engine.clock import as_utc
 from session_engine.engine.errors import CommandFailed
 from session_engine.engine.log.schema import UtcDateTime, events
@@ -283,44 +282,11 @@ class SqliteBackend(Backend):
 
 
 class _FileScratch(Scratch):
-    """A scratch copy in a file of its own, attached to the live connection to be read there."""
+    """A scratch copy in a file of its own (its live rebuild moves it beside the live tables)."""
 
     def __init__(self, engine: sa.Engine, path: str) -> None:
         super().__init__(engine)
         self.path = path
-        self.alias = f"scratch_{uuid.uuid4().hex[:12]}"
 
-    def reach(self, connection: Connection) -> str:
-        # ATTACH works inside a transaction; DETACH only after it (`release`).
-        connection.exec_driver_sql(f"ATTACH DATABASE ? AS {self.alias}", (self.path,))
-        return self.alias
-
-    def copy_into(
-        self, connection: Connection, tables: Sequence[sa.Table], clear: Callable[[], None]
-    ) -> None:
-        """The copy as `Scratch.copy_into` makes it, with the triggers that write into the copied
-        tables (the term index's) dropped meanwhile and re-created after, in the same transaction:
-        the copy holds what they wrote. Full-text indexes outside the tables keep their triggers."""
-        names = {table.name for table in tables}
-        rows = connection.exec_driver_sql(
-            "SELECT name, tbl_name, sql FROM main.sqlite_master WHERE type = 'trigger'"
-        ).fetchall()
-        suspended = [(name, sql) for name, table, sql in rows if table in names and _writes_into(sql, names)]
-        for name, _ in suspended:
-            connection.exec_driver_sql(f'DROP TRIGGER main."{name}"')
-        super().copy_into(connection, tables, clear)
-        for _, sql in suspended:
-            connection.exec_driver_sql(sql)
-
-    def release(self, connection: Connection) -> None:
-        attached = {row[1] for row in connection.exec_driver_sql("PRAGMA database_list")}
-        if self.alias in attached:
-            connection.exec_driver_sql(f"DETACH DATABASE {self.alias}")
-
-
-def _writes_into(sql: str, tables: set[str]) -> bool:
-    """True when a trigger's body inserts into, updates or deletes from one of `tables`."""
-    targets = re.findall(
-        r"(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM)\s+[\"`]?(\w+)", sql, re.IGNORECASE
-    )
-    return any(target in tables for target in targets)
+    def shadows(self, tables: Sequence[str]) -> SqliteShadows:
+        return SqliteShadows(self, list(tables))

@@ -13,6 +13,11 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from session_engine.adapters.blobhub.documents import (
+    element_page_document,
+    neighborhood_document,
+    query_document,
+)
 from session_engine.adapters.conformance.models.graph import Model, Refused
 from session_engine.adapters.conformance.strategies import (
     EDGE_LABELS,
@@ -142,7 +147,7 @@ class GraphMachine(EngineMachine):
         seen: list[Any] = []
         cursor = None
         for _ in range(200):
-            page = self.call(
+            answer = self.call(
                 self.engine.objects.list_graph_elements,
                 NS,
                 S,
@@ -151,9 +156,9 @@ class GraphMachine(EngineMachine):
                 ascending=ascending,
                 cursor=cursor,
                 updated_since=since,
-                ids_only=ids_only,
                 limit=limit,
             )
+            page = element_page_document(answer, ids_only=ids_only)
             seen += page["element_ids" if ids_only else "elements"]
             cursor = page["cursor"]
             if cursor is None:
@@ -186,15 +191,26 @@ class GraphMachine(EngineMachine):
         sources = data.draw(st.lists(known | IDS, min_size=1, max_size=3))
         want_edges, want_vertices = self.model.neighbors(sources, direction, label, neighbor_label)
         options = {"direction": direction, "label": label, "neighbor_label": neighbor_label}
-        whole = self.call(self.engine.objects.graph_neighbors, NS, S, G, sources, limit=1000, **options)
+        whole = neighborhood_document(
+            self.call(self.engine.objects.graph_neighbors, NS, S, G, sources, limit=1000, **options)
+        )
         assert [e["element_id"] for e in whole["edges"]] == want_edges
         assert [v["element_id"] for v in whole["vertices"]] == want_vertices
         assert whole["cursor"] is None
         seen: list[str] = []
         cursor = None
         for _ in range(100):
-            page = self.call(
-                self.engine.objects.graph_neighbors, NS, S, G, sources, limit=limit, cursor=cursor, **options
+            page = neighborhood_document(
+                self.call(
+                    self.engine.objects.graph_neighbors,
+                    NS,
+                    S,
+                    G,
+                    sources,
+                    limit=limit,
+                    cursor=cursor,
+                    **options,
+                )
             )
             seen += [e["element_id"] for e in page["edges"]]
             cursor = page["cursor"]
@@ -205,12 +221,12 @@ class GraphMachine(EngineMachine):
     @rule(query=queries())
     def traverse(self, query: dict[str, Any]) -> None:
         expected = self.model.query(query)
-        assert self.call(self.engine.objects.query_graph, NS, S, G, query) == expected, query
+        assert query_document(self.call(self.engine.objects.query_graph, NS, S, G, query)) == expected, query
 
     @invariant()
     def elements_match(self) -> None:
         got = self.call(self.engine.objects.list_graph_elements, NS, S, G, ascending=True, limit=1000)
-        assert got["elements"] == [Model.public(e) for e in self.model.ordered()]
+        assert element_page_document(got)["elements"] == [Model.public(e) for e in self.model.ordered()]
         self.steps += 1
         if self.steps % 25 == 0:
             assert self.call(self.engine.verify) == []

@@ -33,11 +33,11 @@ a hunt's time (docs/benchmarks.md), so CI shrinks one hunt (the cheapest,
 is found, on its check, with the steps and the replayable script of the example that found it."""
 
 
-def agrees(outcome: runner.Outcome) -> None:
+def agrees(outcome: runner.RunOutcome) -> None:
     assert outcome.agreed, runner.report(outcome)
 
 
-def caught(outcome: runner.Outcome, check: str, *, shrunk: bool = SHRINK) -> None:
+def caught(outcome: runner.RunOutcome, check: str, *, shrunk: bool = SHRINK) -> None:
     """The kit disagreed, on the seeded fault's check, with a counterexample it can replay: a short
     one where it was shrunk."""
     report = runner.report(outcome)
@@ -100,7 +100,7 @@ def test_a_reversed_session_listing_is_found(start: Start) -> None:
     )
 
 
-def blobhub(target: Target, shrink: bool = SHRINK) -> runner.Outcome:
+def blobhub(target: Target, shrink: bool = SHRINK) -> runner.RunOutcome:
     return runner.run(
         "blobhub", target, options=OPTIONS, examples=100, seed_value=1, steps=FAULT_STEPS, shrink=shrink
     )
