@@ -340,6 +340,11 @@ class Backend(ABC):
     def analyze(self, connection: Connection) -> None:  # noqa: B027 - most databases need nothing
         """Refresh the planner's statistics on the log before reading all of it (where it has any)."""
 
+    def suspend_triggers(self, connection: Connection, names: Sequence[str]) -> list[str]:
+        """Drop these row triggers for the rest of the transaction; returns the statements that put
+        them back as they were. A database whose triggers run once per statement keeps them (none)."""
+        return []
+
     def notify(self, connection: Connection, position: int) -> None:  # noqa: B027 - most need nothing
         """Tell other processes that the log grew (delivered on commit, dropped on rollback)."""
 

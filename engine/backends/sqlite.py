@@ -230,6 +230,11 @@ class SqliteBackend(Backend):
         for statement in ddl.sqlite:
             connection.exec_driver_sql(statement)
 
+    def suspend_triggers(self, connection: Connection, names: Sequence[str]) -> list[str]:
+        """SQLite's triggers run once per row: a replay from the start fills what they keep in bulk
+        at its end instead (`Projection.derived`). Their SQL is read back, so they return verbatim."""
+        return _drop_triggers(connection, lambda name, table, sql: name in names)
+
     @contextlib.contextmanager
     def scratch(self) -> Iterator[Scratch]:
         directory = tempfile.mkdtemp(prefix="session-engine-verify-")
@@ -266,20 +271,28 @@ class _FileScratch(Scratch):
         tables (the term index's) dropped meanwhile and re-created after, in the same transaction:
         the copy holds what they wrote. Full-text indexes outside the tables keep their triggers."""
         names = {table.name for table in tables}
-        rows = connection.exec_driver_sql(
-            "SELECT name, tbl_name, sql FROM main.sqlite_master WHERE type = 'trigger'"
-        ).fetchall()
-        suspended = [(name, sql) for name, table, sql in rows if table in names and _writes_into(sql, names)]
-        for name, _ in suspended:
-            connection.exec_driver_sql(f'DROP TRIGGER main."{name}"')
+        suspended = _drop_triggers(
+            connection, lambda name, table, sql: table in names and _writes_into(sql, names)
+        )
         super().copy_into(connection, tables, clear)
-        for _, sql in suspended:
+        for sql in suspended:
             connection.exec_driver_sql(sql)
 
     def release(self, connection: Connection) -> None:
         attached = {row[1] for row in connection.exec_driver_sql("PRAGMA database_list")}
         if self.alias in attached:
             connection.exec_driver_sql(f"DETACH DATABASE {self.alias}")
+
+
+def _drop_triggers(connection: Connection, which: Callable[[str, str, str], bool]) -> list[str]:
+    """Drop the main database's triggers that `which(name, table, sql)` picks; returns their SQL."""
+    rows = connection.exec_driver_sql(
+        "SELECT name, tbl_name, sql FROM main.sqlite_master WHERE type = 'trigger'"
+    ).fetchall()
+    found = [(name, sql) for name, table, sql in rows if which(name, table, sql)]
+    for name, _ in found:
+        connection.exec_driver_sql(f'DROP TRIGGER main."{name}"')
+    return [sql for _, sql in found]
 
 
 def _writes_into(sql: str, tables: set[str]) -> bool:

@@ -23,8 +23,9 @@ from session_engine.engine.objects.search.tables import (
     create_search_index,
     message_terms,
     messages,
+    search_index,
 )
-from session_engine.engine.objects.search.terms import create_term_index, ensure_sqlite_function
+from session_engine.engine.objects.search.terms import create_term_index, ensure_sqlite_function, term_index
 from session_engine.engine.objects.threads import projection as threads
 from session_engine.engine.objects.threads.tables import thread_items
 from session_engine.engine.projections.base import BatchedProjection, ProjectionContext
@@ -77,6 +78,10 @@ class ObjectsProjection(BatchedProjection):
                 handler(batch, event)
         batch.drain()
 
+    def fill_derived(self, context: ProjectionContext, suspended: Sequence[str]) -> None:
+        ensure_sqlite_function(context.connection)  # the term index's fill calls it (SQLite)
+        super().fill_derived(context, suspended)
+
     def clear(self, context: ProjectionContext) -> None:
         ensure_sqlite_function(context.connection)
         super().clear(context)
@@ -93,4 +98,5 @@ projection = ObjectsProjection(
     extra_ddl=[create_search_index, create_term_index],
     extra_tables=FTS_TABLES,
     depends_on=["records"],
+    derived=[search_index, term_index],
 )

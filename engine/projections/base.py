@@ -8,6 +8,7 @@ that is what makes rebuilding a million events fast without making handlers hard
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, overload
 
 import sqlalchemy as sa
@@ -30,6 +31,20 @@ def dialect_ddl(
     PostgreSQL's are made for the schema the tables go to (None: the default one), since a
     trigger's body names its tables itself."""
     return DialectDDL(tuple(sqlite), postgresql)
+
+
+@dataclass(frozen=True)
+class DerivedIndex:
+    """What the database keeps from a projection's rows by row triggers (full-text and term
+    indexes), and how to make it from the final rows in one go.
+
+    A replay from the start drops the `triggers` (`Backend.suspend_triggers`), then runs `fill` and
+    puts them back at its end: row by row, they were most of a rebuild's writing time
+    (docs/benchmarks.md). `fill` empties the index first, so it is right whatever it held.
+    """
+
+    triggers: tuple[str, ...]
+    fill: DialectDDL
 
 
 class ProjectionContext:
@@ -210,6 +225,7 @@ class Projection:
         extra_ddl: Sequence[DialectDDL] = (),
         extra_tables: Sequence[str] = (),
         depends_on: Sequence[str] = (),
+        derived: Sequence[DerivedIndex] = (),
     ) -> None:
         self.name = name
         self.tables = tuple(tables)
@@ -220,6 +236,8 @@ class Projection:
         self.depends_on = tuple(depends_on)
         """Projections whose tables this one's triggers read or write: a scratch copy without them
         could not be built, so they are rebuilt and verified together (`ProjectionSet.named`)."""
+        self.derived = tuple(derived)
+        """Indexes kept by row triggers, filled in bulk at the end of a replay from the start."""
         self._handlers: dict[str, EventHandler] = {}
 
     def on(self, *event_types: str | type[DomainEvent]) -> Callable[[EventHandler], EventHandler]:
@@ -246,6 +264,22 @@ class Projection:
     def apply_page(self, context: ProjectionContext, page: LogRows) -> None:
         """Replay a page of the log (`headers_only` projections): the same writes as `apply` on its events."""
         self.apply(context, page.events())
+
+    def suspend_derived(self, context: ProjectionContext) -> list[str]:
+        """Before a replay from the start: drop the `derived` indexes' row triggers. Returns the
+        statements that put them back (`fill_derived`)."""
+        names = [name for index in self.derived for name in index.triggers]
+        return context.backend.suspend_triggers(context.connection, names) if names else []
+
+    def fill_derived(self, context: ProjectionContext, suspended: Sequence[str]) -> None:
+        """After it: fill the `derived` indexes from the final rows, and put their triggers back."""
+        context.flush()
+        if not suspended:
+            return
+        for index in self.derived:
+            context.backend.run_ddl(context.connection, index.fill)
+        for statement in suspended:
+            context.connection.exec_driver_sql(statement)
 
     def clear(self, context: ProjectionContext) -> None:
         """Empty the projection's tables (children first, in reverse dependency order)."""

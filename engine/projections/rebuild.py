@@ -44,6 +44,8 @@ def replay(
     handled = wanted.union(*(p.event_types for p in by_pages))
     own = {p.name: p.event_types for p in full if not p.all_events and len(full) > 1}
     context = ProjectionContext(target, backend)
+    # From the start, the tables fill from empty: indexes kept by row triggers are filled at the end.
+    suspended = [p.suspend_derived(context) for p in projections] if after == 0 else []
     applied = 0
     position = after
     while position < upto:
@@ -72,6 +74,8 @@ def replay(
         if progress is not None:
             progress(last - position)
         position = last
+    for projection, statements in zip(projections, suspended, strict=False):
+        projection.fill_derived(context, statements)
     if progress is not None and position < upto:
         progress(upto - position)
     return applied

@@ -22,6 +22,7 @@ from session_engine.engine.records.tables import (
     session_agents,
     session_records,
     session_status_counts,
+    title_index,
 )
 from session_engine.engine.records.term_filters import create_term_filters
 
@@ -114,6 +115,7 @@ records = RecordsProjection(
     extra_ddl=[create_title_index, create_term_filters],
     extra_tables=TITLE_FTS_TABLES,
     depends_on=["objects"],  # its triggers keep the term index's record filters (term_filters.py)
+    derived=[title_index],
 )
 _TYPES = frozenset(
     {ev.SessionRecordSet.event_type, ev.SessionRecordUpdated.event_type, ev.SessionRecordDeleted.event_type}

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from session_engine.engine.objects.search.tables import FTS_CONFIG, FTS_TOKENIZE, message_terms
-from session_engine.engine.projections.base import dialect_ddl
+from session_engine.engine.projections.base import DerivedIndex, dialect_ddl
 
 SQL_FUNCTION = "session_engine_terms"
 MAX_CACHED = 100_000
@@ -207,6 +207,22 @@ def postgres_terms_ddl(schema: str | None = None) -> tuple[str, ...]:
         f" FOR EACH STATEMENT EXECUTE FUNCTION {removed}()",
     )
 
+
+term_index = DerivedIndex(
+    triggers=(f"{_T}_ai", f"{_T}_ad"),
+    fill=dialect_ddl(
+        sqlite=[
+            f"DELETE FROM {_T}",
+            f"INSERT INTO {_T}(namespace, session_id, term, messages, record_status, record_imported)"
+            f" SELECT m.namespace, m.session_id, t.value, count(*), r.status, r.is_imported"
+            f" FROM messages AS m CROSS JOIN json_each({SQL_FUNCTION}(m.text)) AS t LEFT JOIN {RECORDS} AS r"
+            " ON r.namespace = m.namespace AND r.session_id = m.session_id"
+            " GROUP BY m.namespace, m.session_id, t.value",
+        ]
+    ),
+)
+"""The term index as its triggers leave it, from the final messages and records in one statement
+(each message's terms are distinct, so a term's count is its sessions' messages holding it)."""
 
 create_term_index = dialect_ddl(SQLITE_TERMS_DDL, postgres_terms_ddl)
 """`extra_ddl` for scratch copies: the triggers (the table itself is in the metadata)."""
