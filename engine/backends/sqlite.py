@@ -230,10 +230,12 @@ class SqliteBackend(Backend):
         for statement in ddl.sqlite:
             connection.exec_driver_sql(statement)
 
-    def suspend_triggers(self, connection: Connection, names: Sequence[str]) -> list[str]:
-        """SQLite's triggers run once per row: a replay from the start fills what they keep in bulk
-        at its end instead (`Projection.derived`). Their SQL is read back, so they return verbatim."""
-        return _drop_triggers(connection, lambda name, table, sql: name in names)
+    def suspend_derived(
+        self, connection: Connection, triggers: Sequence[str], indexes: Sequence[str]
+    ) -> list[str]:
+        """Triggers only: SQLite's run once per row, while its indexes are read by the replay itself.
+        Their SQL is read back, so they return verbatim."""
+        return _drop_triggers(connection, lambda name, table, sql: name in triggers)
 
     @contextlib.contextmanager
     def scratch(self) -> Iterator[Scratch]:

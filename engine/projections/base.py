@@ -38,13 +38,16 @@ class DerivedIndex:
     """What the database keeps from a projection's rows by row triggers (full-text and term
     indexes), and how to make it from the final rows in one go.
 
-    A replay from the start drops the `triggers` (`Backend.suspend_triggers`), then runs `fill` and
+    A replay from the start stops the `triggers` (`Backend.suspend_derived`), then runs `fill` and
     puts them back at its end: row by row, they were most of a rebuild's writing time
-    (docs/benchmarks.md). `fill` empties the index first, so it is right whatever it held.
+    (docs/benchmarks.md). `fill` empties the index first, so it is right whatever it held. Into a
+    copy nobody reads (a scratch copy) it also drops `indexes` that the replay never reads, and
+    builds them again at the end.
     """
 
     triggers: tuple[str, ...]
     fill: DialectDDL
+    indexes: tuple[str, ...] = ()
 
 
 class ProjectionContext:
@@ -265,11 +268,15 @@ class Projection:
         """Replay a page of the log (`headers_only` projections): the same writes as `apply` on its events."""
         self.apply(context, page.events())
 
-    def suspend_derived(self, context: ProjectionContext) -> list[str]:
-        """Before a replay from the start: drop the `derived` indexes' row triggers. Returns the
-        statements that put them back (`fill_derived`)."""
-        names = [name for index in self.derived for name in index.triggers]
-        return context.backend.suspend_triggers(context.connection, names) if names else []
+    def suspend_derived(self, context: ProjectionContext, *, private: bool) -> list[str]:
+        """Before a replay from the start: stop the `derived` indexes' triggers, and drop their
+        `indexes` when the target is `private` (nobody reads it meanwhile). Returns the statements
+        that put them back (`fill_derived`)."""
+        if not self.derived:
+            return []
+        triggers = [name for index in self.derived for name in index.triggers]
+        indexes = [name for index in self.derived for name in index.indexes] if private else []
+        return context.backend.suspend_derived(context.connection, triggers, indexes)
 
     def fill_derived(self, context: ProjectionContext, suspended: Sequence[str]) -> None:
         """After it: fill the `derived` indexes from the final rows, and put their triggers back."""

@@ -60,7 +60,8 @@ def replay(
     own = {p.name: p.event_types for p in full if not p.all_events and len(full) > 1}
     context = ProjectionContext(target, backend)
     # From the start, the tables fill from empty: indexes kept by row triggers are filled at the end.
-    suspended = [p.suspend_derived(context) for p in projections] if after == 0 else []
+    private = target is not source  # a scratch copy: nobody else reads it before it is done
+    suspended = [p.suspend_derived(context, private=private) for p in projections] if after == 0 else []
     applied = 0
     position = after
     while position < upto:

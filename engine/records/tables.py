@@ -102,6 +102,7 @@ title_index = DerivedIndex(
             " SELECT rowid, title_folded FROM session_records WHERE title_folded IS NOT NULL",
         ]
     ),
+    indexes=("ix_session_records_titles_trgm",),  # PostgreSQL's trigram index, built once at the end
 )
 """The title index as its triggers leave it, made from the final records in one statement."""
 
