@@ -27,6 +27,7 @@ from session_engine.adapters.console import console_routes
 from session_engine.adapters.http_transport import timed_protocol
 from session_engine.adapters.logs import redact_credentials
 from session_engine.adapters.metrics import Metrics
+from session_engine.adapters.requests import RecordHttpRequests, Requests
 from session_engine.adapters.rest.app import create_rest_app
 from session_engine.adapters.rest.hot import HotDistriRoutes
 from session_engine.adapters.retention import purge_expired_forever
@@ -40,16 +41,32 @@ log = logging.getLogger("session_engine.server")
 READY_TIMEOUT = 2.0
 
 
-def create_app(engine_url: str | None, config: ServerConfig, **engine_options: Any) -> Starlette:
+def create_app(
+    engine_url: str | None, config: ServerConfig, *, tracer: Any = None, **engine_options: Any
+) -> Starlette:
+    """The server's app. `tracer`: an OpenTelemetry tracer to trace with (`[server] tracing` takes
+    the global one); None and tracing off: no span is made and `opentelemetry` is not imported."""
     websocket = WebsocketAdapter(config)
     metrics = Metrics(lambda: app.state.engine)
+    tracing = None
+    if tracer is not None or config.server.tracing:
+        from session_engine.adapters.tracing import Tracing
+
+        tracing = Tracing(tracer)
+    requests = Requests(metrics, tracing)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        options = {"durability": config.server.durability, **engine_options}
+        options = {
+            "durability": config.server.durability,
+            "encrypted_namespaces": config.encrypted_namespaces,
+            **engine_options,
+        }
         async with Engine.open(engine_url, **options) as engine, anyio.create_task_group() as tasks:
             app.state.engine = websocket.engine = engine
             engine.observe_batches(metrics.observe)
+            if tracing is not None:
+                tracing.install(engine)
             tasks.start_soon(websocket.reap_forever)
             if config.server.purge_expired_seconds > 0:
                 tasks.start_soon(purge_expired_forever, engine, config.server.purge_expired_seconds)
@@ -116,10 +133,13 @@ def create_app(engine_url: str | None, config: ServerConfig, **engine_options: A
     app.add_middleware(HotDistriRoutes, config=config, engine=lambda: app.state.engine)
     # REST (FastAPI) serves every request no route above takes.
     app.router.default = create_rest_app(config, engine=lambda: app.state.engine)
+    # Outermost: an HTTP request's record (log line, answer count, span) spans all of its handling.
+    app.add_middleware(RecordHttpRequests, requests=requests)
     app.state.engine = None
     app.state.config = config
     app.state.websocket = websocket
     app.state.metrics = metrics
+    app.state.requests = requests
     return app
 
 
@@ -143,5 +163,6 @@ def uvicorn_config(
         log_config=None,
         lifespan="on",
         server_header=False,
+        access_log=False,  # each request's line is ours (adapters.requests), with tenant and outcome
         **options,
     )

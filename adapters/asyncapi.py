@@ -160,7 +160,10 @@ def _jsonrpc(schemas: _Schemas) -> dict[str, Any]:
 def _console(schemas: _Schemas) -> dict[str, Any]:
     return {
         "hello": _message(
-            "hello", "The first frame: which session to follow, after which position.", schemas.of(Hello)
+            "hello",
+            "The first frame: which session to follow (null: every session of the namespace), after which"
+            " position.",
+            schemas.of(Hello),
         ),
         "following": _message(
             "following",
@@ -175,6 +178,11 @@ def _console(schemas: _Schemas) -> dict[str, Any]:
                 "required": ["event"],
                 "properties": {"event": {"type": "object"}, "summary": {"type": "string"}},
             },
+        ),
+        "session": _message(
+            "session",
+            "Following the namespace: the session an event changed, as GET /api/sessions lists it.",
+            {"type": "object", "required": ["session"], "properties": {"session": {"type": "object"}}},
         ),
     }
 
@@ -191,7 +199,11 @@ CHANNELS = {
         "JSON-RPC 2.0 over websocket (also HTTP POST /rpc): BlobHub commands (specs/rpc.md).",
         _jsonrpc,
     ),
-    "console": ("/console/live", "The audit console's follow of one session (specs/console.md).", _console),
+    "console": (
+        "/console/live",
+        "The audit console's follow of a session or its namespace (specs/console.md).",
+        _console,
+    ),
 }
 SERVER_SENDS = {"response", "session_event", "subscription_event", "following", "event"}
 """Messages only the server sends (every other one the server receives; the bus's go both ways)."""

@@ -39,6 +39,9 @@ class Tenant(Strict):
     anonymous: bool = False
     bus_secret: str | None = Field(default=None, min_length=16)
     """This tenant's own RPC bus secret (a bus peer signing with it is served in this namespace)."""
+    encrypt: bool = False
+    """Seal this namespace's payloads with a key per session, so `erase` can destroy a session's
+    data (specs/lifecycle.md "Verifiable erasure"). Every process writing the namespace needs it."""
 
     @field_validator("api_keys")
     @classmethod
@@ -88,6 +91,8 @@ class Server(Strict):
     graceful_shutdown_seconds: float = Field(default=10.0, gt=0)
     purge_expired_seconds: float = Field(default=300.0, ge=0)
     """How often expired values' rows are purged from the read model (0: never)."""
+    tracing: bool = False
+    """OpenTelemetry spans through the global tracer provider (the `otel` extra; specs/operations.md)."""
 
 
 class ServerConfig(Strict):
@@ -114,6 +119,10 @@ class ServerConfig(Strict):
         if len(set(bus_secrets)) != len(bus_secrets):
             raise ValueError("a bus secret may belong to one tenant only")
         return self
+
+    @property
+    def encrypted_namespaces(self) -> frozenset[str]:
+        return frozenset(tenant.namespace for tenant in self.tenants if tenant.encrypt)
 
     def tenant_for_key(self, key: str) -> Tenant | None:
         for tenant in self.tenants:

@@ -69,6 +69,7 @@ class JsonFormatter(logging.Formatter):
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
+            "pid": record.process,  # which of several server processes (`serve --workers N`)
             "message": record.getMessage(),
         }
         for key, value in record.__dict__.items():

@@ -15,6 +15,9 @@ the engine) is the same whatever the number of appends: run twice and divide the
 `--writers 1` measures a lone writer's path instead: a batch, a commit and two thread hand-offs
 per append.
 
+`--encrypted` appends into a namespace that seals its payloads (engine/log/sealing.py): run it
+and a plain run of the same size to count what encryption adds per append.
+
 `--values` does the same with value sets (`engine.values.set`, eight keys per session, no TTL):
 the write path with a decision that reads the read model.
 
@@ -33,9 +36,17 @@ from session_engine.engine import Engine, NewEvent
 WRITERS = 64
 
 
-async def appends(url: str, total: int, values: bool = False, writers: int = WRITERS) -> dict[str, int]:
-    data = payload()
-    async with Engine.open(url, durability="off") as engine:
+async def appends(
+    url: str,
+    total: int,
+    values: bool = False,
+    writers: int = WRITERS,
+    encrypted: bool = False,
+    size: int = 200,
+) -> dict[str, int]:
+    data = payload(size)
+    sealed = ["bench"] if encrypted else []
+    async with Engine.open(url, durability="off", encrypted_namespaces=sealed) as engine:
 
         async def writer(i: int) -> None:
             stream = f"session-{i}"
@@ -60,10 +71,12 @@ def main() -> None:
     parser.add_argument(
         "--writers", type=int, default=WRITERS, help="concurrent writers (1: a lone writer's path)"
     )
+    parser.add_argument("--encrypted", action="store_true", help="into a namespace that seals payloads")
+    parser.add_argument("--size", type=int, default=200, help="bytes of JSON per event")
     args = parser.parse_args()
     total = args.appends - args.appends % args.writers
     with sqlite_database() as url:
-        stats = anyio.run(appends, url, total, args.values, args.writers)
+        stats = anyio.run(appends, url, total, args.values, args.writers, args.encrypted, args.size)
     print(
         f"{total} appends by {args.writers} writers in {stats['batches']} batches. Instructions per append:"
         f" (Ir of this run - Ir of a run with fewer appends) / ({total} - those appends)"

@@ -1,10 +1,13 @@
-"""What crypto-shredding would add to an append (`specs/lifecycle.md`, erasure): AES-GCM of the
-event's data text plus its base64 wrapping, per event, against the wall time of an append.
+"""What sealing payloads costs an append, on the real write path (`specs/lifecycle.md`, erasure).
 
-The append: 64 writers, one event per append, `durability="off"`, a fresh SQLite file (as
-`bench/append_instructions.py`). The encryption: `cryptography`'s AESGCM with a 256-bit key, a
-fresh 12-byte nonce, the event's identity as associated data - the work the writer would add per
-event. Best of `--rounds` for both (the machine is shared: the best is the least disturbed).
+The same appends into a namespace that seals its payloads (`Engine.open(encrypted_namespaces=...)`:
+AES-GCM per event, a key per session read or made once) and into a plain one, rounds alternating,
+each on a fresh SQLite file: 64 writers, one event per append, `durability="off"` (as
+`bench/append_instructions.py`; no fsync, so the CPU's work is what differs). Each round gives the
+process's CPU time per append (every thread's: the writer's included) and the wall time; best of
+`--rounds` for each (the machine is shared: CPU time moves far less with load than wall time, and
+the best is the least disturbed). For a figure load does not move at all, count instructions:
+`bench/append_instructions.py --encrypted` under callgrind.
 
     python -m bench.encryption_cost --appends 6400 --size 200
 """
@@ -12,8 +15,6 @@ event. Best of `--rounds` for both (the machine is shared: the best is the least
 from __future__ import annotations
 
 import argparse
-import base64
-import os
 import time
 
 import anyio
@@ -22,33 +23,37 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from bench.common import payload, sqlite_database
 from session_engine.engine import Engine, NewEvent
+from session_engine.engine.log.sealing import associated, new_key, seal
 
 WRITERS = 64
 
 
-async def append_seconds(url: str, total: int, data: dict[str, str]) -> float:
-    async with Engine.open(url, durability="off") as engine:
+async def append_seconds(url: str, total: int, data: dict[str, str], encrypted: bool) -> tuple[float, float]:
+    """(CPU seconds, wall seconds) per append."""
+    async with Engine.open(
+        url, durability="off", encrypted_namespaces=["bench"] if encrypted else []
+    ) as engine:
 
         async def writer(i: int) -> None:
             for _ in range(total // WRITERS):
                 await engine.append("bench", f"session-{i}", [NewEvent("noted", data)])
 
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         async with anyio.create_task_group() as tasks:
             for i in range(WRITERS):
                 tasks.start_soon(writer, i)
-        return (time.perf_counter() - started) / total
+        return (time.process_time() - cpu) / total, (time.perf_counter() - started) / total
 
 
-def encrypt_seconds(total: int, data: dict[str, str]) -> float:
-    cipher = AESGCM(AESGCM.generate_key(bit_length=256))
-    text = orjson.dumps(data)  # the append encodes it already: only what encryption adds is timed
-    started = time.perf_counter()
+def seal_seconds(total: int, data: dict[str, str]) -> float:
+    """CPU seconds per event of what the writer adds to seal one (`sealing.seal` with its
+    associated data; the key is cached per stream), alone in a loop."""
+    cipher = AESGCM(new_key())
+    text = orjson.dumps(data)  # the append encodes it already
+    cpu = time.process_time()
     for n in range(total):
-        nonce = os.urandom(12)
-        sealed = cipher.encrypt(nonce, text, b"bench\x00session-1\x00%d\x00noted" % n)
-        orjson.dumps({"$enc": base64.b64encode(nonce + sealed).decode()})
-    return (time.perf_counter() - started) / total
+        seal(cipher, text, associated("bench", "session-1", n, "noted"))
+    return (time.process_time() - cpu) / total
 
 
 def main() -> None:
@@ -57,17 +62,25 @@ def main() -> None:
     )
     parser.add_argument("--appends", type=int, default=6400)
     parser.add_argument("--size", type=int, default=200, help="bytes of JSON per event")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     data = payload(args.size)
-    appends, encrypts = [], []
+    found: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
+    seals: list[float] = []
     for _ in range(args.rounds):
-        with sqlite_database() as url:
-            appends.append(anyio.run(append_seconds, url, args.appends, data))
-        encrypts.append(encrypt_seconds(args.appends, data))
-    append, encrypt = min(appends), min(encrypts)
-    print(f"append {append * 1e6:.1f} us/event, AES-GCM + base64 {encrypt * 1e6:.2f} us/event")
-    print(f"encryption adds {encrypt / append:.1%} of an append ({args.size}-byte events)")
+        for encrypted in (False, True):
+            with sqlite_database() as url:
+                found[encrypted].append(anyio.run(append_seconds, url, args.appends, data, encrypted))
+        seals.append(seal_seconds(args.appends, data))
+    for what, index in (("CPU", 0), ("wall", 1)):
+        plain = min(run[index] for run in found[False])
+        sealed = min(run[index] for run in found[True])
+        print(
+            f"{what}: plain append {plain * 1e6:.1f} us/event, sealed {sealed * 1e6:.1f} us/event;"
+            f" sealing adds {sealed / plain - 1:.1%} ({args.size}-byte events)"
+        )
+    plain_cpu, alone = min(run[0] for run in found[False]), min(seals)
+    print(f"sealing alone: {alone * 1e6:.2f} us/event, {alone / plain_cpu:.1%} of a plain append's CPU")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
@@ -19,12 +20,15 @@ import anyio
 from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import DBAPIError
 
+from session_engine.engine import erasure
 from session_engine.engine.backends import Backend, Durability
 from session_engine.engine.backends.base import Listener
 from session_engine.engine.clock import Clock, SystemClock, as_utc
 from session_engine.engine.commands import AppendEvents, Command, CommandHandlers, Outcome
-from session_engine.engine.errors import ValidationFailed
+from session_engine.engine.erasure import Erasure, ErasureNotEnabled
+from session_engine.engine.errors import NotFound, ValidationFailed
 from session_engine.engine.events import DomainEvent, EventRegistry
+from session_engine.engine.ids import check_id
 from session_engine.engine.inspect import history, travel
 from session_engine.engine.inspect.diff import StateDiff
 from session_engine.engine.inspect.diff import diff as inspect_diff
@@ -42,6 +46,7 @@ from session_engine.engine.log.records import (
     NewEvent,
     RecordedEvent,
 )
+from session_engine.engine.log.sealing import SESSION_ERASED
 from session_engine.engine.log.subscriptions import EventFilter, SubscriptionHub
 from session_engine.engine.modules import Domain, domains
 from session_engine.engine.objects.service import ObjectsService
@@ -60,7 +65,7 @@ from session_engine.engine.projections.verify import Difference, diff_projection
 from session_engine.engine.records.service import RecordsService
 from session_engine.engine.upgrade import upgrade
 from session_engine.engine.values.service import ValuesService
-from session_engine.engine.writes import BatchObserver, Committer
+from session_engine.engine.writes import BatchObserver, CommandCapture, Committer
 
 log = logging.getLogger("session_engine")
 T = TypeVar("T")
@@ -79,8 +84,12 @@ class Engine:
         extra_domains: Sequence[Domain] = (),
         read_pool_size: int = 8,
         max_batch: int = 1000,
+        encrypted_namespaces: Iterable[str] = (),
     ) -> None:
         self.backend = Backend.for_url(url, durability)
+        self.encrypted_namespaces = frozenset(encrypted_namespaces)
+        """Namespaces whose payloads are sealed with a key per session, so sessions can be erased."""
+        self.backend.secure_delete = bool(self.encrypted_namespaces)
         self.clock: Clock = clock or SystemClock()
         self.domains = [*domains(), *extra_domains]
         self.registry = EventRegistry()
@@ -97,7 +106,9 @@ class Engine:
         self._writer = self.backend.create_engine(writer=True)
         self._reader = self.backend.create_engine(writer=False, pool_size=read_pool_size)
         self._readers = anyio.CapacityLimiter(read_pool_size)
-        self.hub = SubscriptionHub(self._read_page, poll_interval=self.backend.poll_interval)
+        self.hub = SubscriptionHub(
+            self._read_page, poll_interval=self.backend.poll_interval, sealed=self.encrypted_namespaces
+        )
         self._committer = Committer(
             self.backend,
             self._writer,
@@ -107,6 +118,7 @@ class Engine:
             self.clock,
             self.hub.published,
             max_batch=max_batch,
+            sealed=self.encrypted_namespaces,
         )
         self._listener: Listener | None = None
         self._lookup_connection: Connection | None = None
@@ -191,6 +203,20 @@ class Engine:
         """Call `observer` on the event loop after each write batch with its `BatchReport` (metrics)."""
         self._committer.observers.append(observer)
 
+    def capture_commands(self, capture: CommandCapture) -> None:
+        """Call `capture` on the event loop as each command is submitted; what it returns comes back
+        in that command's place in `BatchReport.contexts` (tracing: the submitter's span)."""
+        self._committer.capture = capture
+
+    async def projection_lag(self) -> dict[str, int]:
+        """Per projection with a checkpoint: how many positions the log's head is ahead of it."""
+
+        def lag(connection: Connection) -> dict[str, int]:
+            head = reads.head(connection)
+            return {name: head - position for name, (position, _) in read_checkpoints(connection).items()}
+
+        return await self.read(lag)
+
     async def execute(self, command: Command) -> Outcome[Any]:
         """Run a command through the group-committed write path; returns after its commit."""
         outcome: Outcome[Any] = await self._committer.submit(command)
@@ -228,6 +254,54 @@ class Engine:
             answer_append=True,
         )
         return appended
+
+    async def erase(
+        self,
+        namespace: str,
+        session: str,
+        *,
+        reason: str | None = None,
+        metadata: Metadata | Mapping[str, Any] | None = None,
+    ) -> Erasure:
+        """Erase a session of an encrypting namespace: its record deleted, a `session_erased` event
+        recorded (the session stays deleted unless a write recreates it), its keys destroyed, its
+        read-model rows deleted, and no copy left in the database files when this returns
+        (SQLite; PostgreSQL needs a VACUUM, specs/lifecycle.md). Its events keep their type,
+        version, time and metadata; their data reads as `{"erased": true}`. Running it again
+        finishes an erasure a crash interrupted.
+
+        Raises `ErasureNotEnabled` for a namespace that does not encrypt, `NotFound` for a session
+        with no events. `Erasure.unsealed_events` counts events stored before the namespace
+        encrypted: their payloads stay readable (not a complete erasure)."""
+        _comparable(namespace, session)
+        if namespace not in self.encrypted_namespaces:
+            raise ErasureNotEnabled(namespace)
+        if reason is not None and not isinstance(reason, str):
+            raise ValidationFailed("reason must be a string")
+        metadata = Metadata.of(metadata)
+        if await self.read(lambda c: reads.stream_version(c, namespace, session)) == 0:
+            raise NotFound(f"session {namespace}/{session} has no events")
+        await self.records.delete(namespace, session, metadata=metadata)
+        appended = await self.append(
+            namespace,
+            session,
+            [NewEvent(SESSION_ERASED, {} if reason is None else {"reason": reason})],
+            metadata=metadata,
+        )
+        now = as_utc(self.clock.now())
+
+        def destroy(connection: Connection) -> tuple[int, int]:
+            tables = [table for projection in self.projections for table in projection.tables]
+            done = erasure.destroy(connection, tables, namespace, session, now)
+            self._committer.forget_state()  # its cached cipher for the session is gone
+            return done
+
+        keys, rows = await self._committer.exclusive(destroy)
+        await self._committer.exclusive(
+            lambda c: self.backend.scrub(c, erasure.TEXT_INDEXES), transaction=False
+        )
+        plain = await self.read(lambda c: erasure.unsealed(c, namespace, session))
+        return Erasure(namespace, session, appended.last_version, keys, rows, plain)
 
     # -- reads --------------------------------------------------------------------------------
     async def read(self, function: Callable[[Connection], T]) -> T:
@@ -395,16 +469,29 @@ class Engine:
         return inspect_diff(before, after)
 
     async def sessions(
-        self, namespace: str | None = None, *, after: int | None = None, limit: int = 100
+        self,
+        namespace: str | None = None,
+        *,
+        after: int | None = None,
+        limit: int = 100,
+        prefix: str | None = None,
     ) -> SessionsPage:
         """Sessions (streams) newest activity first, a page at a time: `after` is the previous
-        page's `next_after`. `namespace` None: every namespace."""
-        _comparable(namespace)
+        page's `next_after`. `namespace` None: every namespace. `prefix`: only sessions whose id
+        starts with it (case and every character as given)."""
+        _comparable(namespace, prefix)
         check_bigint("after", after)
         check_integer("limit", limit)
         if limit < 1:
             raise ValidationFailed("limit must be at least 1")
-        return await self.read(lambda c: history.sessions(c, namespace, after, limit))
+        if prefix:
+            check_id("prefix", prefix)
+
+        def page(connection: Connection) -> SessionsPage:
+            starting = prefix and partial(self.backend.starts_with, prefix=prefix, connection=connection)
+            return history.sessions(connection, namespace, after, limit, starting or None)
+
+        return await self.read(page)
 
     async def _states_at(
         self, namespace: str, stream: str, events: list[RecordedEvent], points: list[Point]

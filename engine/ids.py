@@ -1,7 +1,8 @@
 """The one rule for identifiers: namespaces, session (stream) ids, keys of indexed rows, aliases.
 
 An identifier is stored in an indexed text column on both backends and compared there, so it must
-be a string of 1 to `MAX_ID` characters without NUL (PostgreSQL text cannot hold U+0000). A domain
+be a string of 1 to `MAX_ID` characters without NUL (PostgreSQL text cannot hold U+0000) and
+without lone surrogates (no database stores text that is not UTF-8). A domain
 may add a rule of its own on top (objects also refuse control characters), but this one is
 checked here and nowhere else; adapters do not check it again: they map the domain's error.
 """
@@ -20,4 +21,9 @@ def check_id(what: str, value: object, error: type[EngineError] = ValidationFail
         raise error(f"{what} must be a string of 1 to {MAX_ID} characters")
     if "\x00" in value:
         raise error(f"{what} must not contain the NUL character")
+    if not value.isascii():
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            raise error(f"{what} must be valid Unicode text (no lone surrogates)") from None
     return value

@@ -13,13 +13,14 @@ from sqlalchemy.engine import Connection
 
 from session_engine.engine.log.records import NewEvent
 from session_engine.engine.log.schema import events
+from session_engine.engine.log.sealing import SESSION_ERASED
 
 SESSION_RECREATED = "session_recreated"
 """The core event a command with `recreate=True` records first when its session was deleted."""
 
-DELETES = frozenset({"session_record_deleted"})
+DELETES = frozenset({"session_record_deleted", SESSION_ERASED})
 """Event types that delete the session: the records domain's `delete` (the session's record is
-what every protocol names the session by)."""
+what every protocol names the session by), and erasure (`engine/erasure.py`)."""
 
 RECREATES = frozenset({SESSION_RECREATED, "session_record_set"})
 """Event types that bring a deleted session back: the explicit recreate, and a records `set`

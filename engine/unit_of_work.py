@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, overload
 
 import orjson
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import Executable
 
@@ -25,6 +26,7 @@ from session_engine.engine.ids import check_id
 from session_engine.engine.log import reads
 from session_engine.engine.log.chain import event_hash, micros
 from session_engine.engine.log.records import NO_METADATA, ExpectedVersion, NewEvent, RecordedEvent
+from session_engine.engine.log.sealing import SESSION_ERASED, associated, refuse_reserved, seal, writer_cipher
 from session_engine.engine.projections.base import ProjectionContext
 from session_engine.engine.projections.registry import CheckpointAdvance, ProjectionSet
 
@@ -49,6 +51,8 @@ class StreamVersions:
         self._deleted: dict[tuple[str, str], bool] = {}
         """Whether each stream's session is deleted (`engine/lifecycle.py`), cached like versions."""
         self.deleted = self._deleted.get
+        self.ciphers: dict[tuple[str, str], AESGCM] = {}
+        """The cipher sealing each stream of an encrypting namespace (engine/log/sealing.py)."""
 
     def update(self, changes: dict[tuple[str, str], int]) -> None:
         versions = self._versions
@@ -62,9 +66,15 @@ class StreamVersions:
             self._deleted.clear()
         self._deleted.update(changes)
 
+    def update_ciphers(self, changes: dict[tuple[str, str], AESGCM]) -> None:
+        if len(self.ciphers) + len(changes) > self._size:
+            self.ciphers.clear()
+        self.ciphers.update(changes)
+
     def clear(self) -> None:
         self._versions.clear()
         self._deleted.clear()
+        self.ciphers.clear()
 
 
 class UnitOfWork:
@@ -80,8 +90,12 @@ class UnitOfWork:
         head: int,
         head_hash: bytes,
         now: datetime,
+        sealed: frozenset[str] = frozenset(),
     ) -> None:
         self.connection = connection
+        self._sealed = sealed
+        """The namespaces whose payloads are sealed with their session's key (engine/log/sealing.py)."""
+        self._staged_ciphers: dict[tuple[str, str], AESGCM] = {}
         self.backend = backend
         self._backend_name = backend.name
         self.projection = ProjectionContext(connection, backend)
@@ -232,6 +246,7 @@ class UnitOfWork:
         rows: list[tuple[Any, ...]] = []
         recorded: list[RecordedEvent] = []
         dumps = orjson.dumps
+        sealing, cipher = namespace in self._sealed, None
         for event in events:
             new = event if isinstance(event, NewEvent) else _as_new_event(event)
             # Most events carry no metadata at all: their stored `{}` needs no merge and no encoding.
@@ -247,10 +262,16 @@ class UnitOfWork:
                 meta_bytes = dumps(meta) if meta else b"{}"
             except orjson.JSONEncodeError as error:  # e.g. a lone surrogate: not representable as UTF-8
                 raise ValidationFailed(f"event data is not valid JSON text: {error}") from None
-            data, meta_json = data_bytes.decode(), meta_bytes.decode()
             position += 1
             version += 1
             event_type, schema_version = new.type, new.schema_version
+            if sealing and event_type != SESSION_ERASED:
+                if cipher is None:
+                    cipher = self._cipher((namespace, stream), version - 1)
+                data_bytes = seal(cipher, data_bytes, associated(namespace, stream, version, event_type))
+            elif refuse_reserved(data_bytes):
+                raise ValidationFailed('event data whose only key is "$enc" is reserved for sealed payloads')
+            data, meta_json = data_bytes.decode(), meta_bytes.decode()
             previous = event_hash(
                 previous,
                 position,
@@ -287,6 +308,13 @@ class UnitOfWork:
                 )
             )
         return rows, recorded, previous
+
+    def _cipher(self, key: tuple[str, str], version: int) -> AESGCM:
+        cipher = self._staged_ciphers.get(key) or self._versions.ciphers.get(key)
+        if cipher is None:
+            cipher = writer_cipher(self.connection, *key, version, self.now)
+            self._staged_ciphers[key] = cipher
+        return cipher
 
     def _stage(
         self,
@@ -332,6 +360,8 @@ class UnitOfWork:
         self._versions.update(self._staged_versions)
         if self._staged_deleted:
             self._versions.update_deleted(self._staged_deleted)
+        if self._staged_ciphers:
+            self._versions.update_ciphers(self._staged_ciphers)
 
 
 class DeferredFailed(Exception):

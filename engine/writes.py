@@ -51,6 +51,8 @@ class _Pending:
     """Answer with the `AppendResult` alone (`Engine.append`), not an `Outcome` around it."""
     outcome: Outcome[Any] | AppendResult | None = None
     error: BaseException | None = None
+    context: object = None
+    """What `Committer.capture` returned when it was submitted (a trace context), else None."""
 
     def reset(self) -> None:
         self.outcome = None
@@ -66,9 +68,27 @@ class BatchReport:
     events: int
     seconds: float
     """From the batch's start on the writer thread to its commit (or failure)."""
+    started_ns: int = 0
+    """The batch's start on the writer thread, wall clock (`time.time_ns`): where a trace puts it."""
+    positions: list[tuple[int, int] | None] | None = None
+    """Per command, the first and last position it appended (None: nothing appended); only when
+    `Committer.capture` is set, as `contexts`."""
+    contexts: list[object] | None = None
+    """Per command, what `Committer.capture` returned at its submission (only when one is set)."""
 
 
 BatchObserver = Callable[[BatchReport], None]
+CommandCapture = Callable[[Command], object]
+"""Called on the event loop with each command as it is submitted (tracing: the submitter's span)."""
+
+
+def _positions(pending: _Pending) -> tuple[int, int] | None:
+    outcome = pending.outcome
+    if isinstance(outcome, AppendResult):
+        return outcome.first_position, outcome.last_position
+    if outcome is None or not outcome.events:
+        return None
+    return outcome.events[0].position, outcome.events[-1].position
 
 
 def _outcome(pending: _Pending) -> str:
@@ -84,6 +104,7 @@ class _Job:
 
     work: Callable[[Connection], Any]
     waiter: Waiter
+    transaction: bool = True
 
 
 class _Crashed(Exception):
@@ -106,8 +127,11 @@ class Committer:
         on_commit: Callable[[list[RecordedEvent]], None],
         *,
         max_batch: int = 1000,
+        sealed: frozenset[str] = frozenset(),
     ) -> None:
         self._backend = backend
+        self.sealed = sealed
+        """Namespaces whose payloads are sealed per session (engine/log/sealing.py)."""
         self._writer = writer
         self._registry = registry
         self._projections = projections
@@ -140,6 +164,8 @@ class Committer:
         """The head this process is committing or has committed: NOTIFYs up to it are its own."""
         self.observers: list[BatchObserver] = []
         """Called on the event loop after each batch (metrics); nothing is measured without one."""
+        self.capture: CommandCapture | None = None
+        """Called at each submission when set (tracing); its value is in the batch's report."""
 
     # -- on the event loop -------------------------------------------------------------------
     def start(self) -> None:
@@ -167,7 +193,10 @@ class Committer:
         waiter = bridge.waiter()
         self.submitted += 1
         gathering = self._gathering
-        gathering.append(_Pending(command, waiter, answer_append))
+        pending = _Pending(command, waiter, answer_append)
+        if self.capture is not None:
+            pending.context = self.capture(command)
+        gathering.append(pending)
         if len(gathering) == 1:
             bridge.after_ready(self._hand_over)
         return waiter
@@ -193,8 +222,9 @@ class Committer:
         for pending in batch:
             self._bridge.settle(pending.waiter, None, closed)  # type: ignore[union-attr]
 
-    async def exclusive(self, work: Callable[[Connection], T]) -> T:
-        """Run `work` in a transaction on the writer connection, between batches (rebuild, import)."""
+    async def exclusive(self, work: Callable[[Connection], T], *, transaction: bool = True) -> T:
+        """Run `work` in a transaction on the writer connection, between batches (rebuild, import);
+        outside one when not `transaction` (a checkpoint after an erasure)."""
         bridge = self._bridge
         if bridge is None:
             raise EngineClosed("the engine is not open")
@@ -202,7 +232,7 @@ class Committer:
         with self._lock:
             if self._closing:
                 raise EngineClosed("the engine is closing")
-            self._jobs.append(_Job(work, waiter))
+            self._jobs.append(_Job(work, waiter, transaction))
             self._wake.notify()
         result: T = await waiter
         return result
@@ -218,7 +248,9 @@ class Committer:
         await self._stopped
         await anyio.to_thread.run_sync(self._thread.join)
 
-    def _finished(self, batch: list[_Pending], recorded: list[RecordedEvent], seconds: float = 0.0) -> None:
+    def _finished(
+        self, batch: list[_Pending], recorded: list[RecordedEvent], seconds: float = 0.0, started_ns: int = 0
+    ) -> None:
         """A batch has committed (or failed): publish its events, then answer its callers."""
         self.batches += 1
         self.commands += len(batch)
@@ -229,12 +261,22 @@ class Committer:
                 [(type(pending.command).__name__, _outcome(pending)) for pending in batch],
                 len(recorded),
                 seconds,
+                started_ns,
+                *self._traced(batch),
             )
             for observer in self.observers:
                 observer(report)
         self._bridge.settle_all(  # type: ignore[union-attr]
             [(pending.waiter, pending.outcome, pending.error) for pending in batch]
         )
+
+    def _traced(
+        self, batch: list[_Pending]
+    ) -> tuple[list[tuple[int, int] | None] | None, list[object] | None]:
+        """Each command's positions and captured context, for a report (tracing only)."""
+        if self.capture is None:
+            return None, None
+        return [_positions(pending) for pending in batch], [pending.context for pending in batch]
 
     # -- on the writer thread ----------------------------------------------------------------
     def _serve(self) -> None:
@@ -256,10 +298,10 @@ class Committer:
                     continue
                 for start in range(0, len(batch), self._max_batch):
                     part = batch[start : start + self._max_batch]
-                    started = time.perf_counter()
+                    started_ns, started = time.time_ns(), time.perf_counter()
                     recorded = self._commit_safely(part)
                     seconds = time.perf_counter() - started
-                    bridge.call_soon(functools.partial(self._finished, part, recorded, seconds))
+                    bridge.call_soon(functools.partial(self._finished, part, recorded, seconds, started_ns))
         finally:
             with self._lock:
                 self._closing = True
@@ -291,7 +333,7 @@ class Committer:
     def _run_job(self, bridge: Bridge, job: _Job) -> None:
         result, error = None, None
         try:
-            result = self._exclusive(job.work)
+            result = self._exclusive(job.work, job.transaction)
         except BaseException as caught:  # noqa: BLE001 - handed to the caller, raised there
             error = caught
         bridge.call_soon(functools.partial(bridge.settle, job.waiter, result, error))
@@ -349,6 +391,7 @@ class Committer:
                 head,
                 self._known_head_hash,
                 now,
+                self.sealed,
             )
             for pending in batch:
                 self._run_one(unit, pending)
@@ -389,9 +432,11 @@ class Committer:
             except Exception:  # closing a broken connection can fail; it is gone either way
                 log.debug("closing the writer connection failed", exc_info=True)
 
-    def _exclusive(self, work: Callable[[Connection], T]) -> T:
+    def _exclusive(self, work: Callable[[Connection], T], transaction: bool = True) -> T:
         connection = self._connection()
         try:
+            if not transaction:
+                return work(connection)
             with connection.begin():
                 return work(connection)
         except sa.exc.DBAPIError:

@@ -13,9 +13,12 @@ import anyio
 import httpx
 import orjson
 import pytest
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from session_engine.engine import Engine
+from tests.adapters.server import close_frame
+from tests.adapters.test_observability import CONFIG, SECRET_KEY
 from tests.adapters.test_operations import served
 from tests.databases import PostgresDatabases
 
@@ -81,6 +84,9 @@ async def test_opens_racing_a_writer_in_another_process_replay_nothing_twice(
 
 
 UPLOADS = 60
+WORKER_UPLOADS = 30
+KEY = SECRET_KEY
+KEYED = {"X-Api-Key": KEY}
 
 
 @pytest.mark.postgres
@@ -147,3 +153,85 @@ def test_two_servers_on_one_postgresql_database(
             assert await engine.verify() == []
 
     anyio.run(check)
+
+
+def upload(base: str, session: str, n: int) -> None:
+    """One upload on a connection of its own (so connections spread over a server's workers)."""
+    message = {"role": "user", "content": [{"type": "text", "text": f"{session}-{n}"}]}
+    params = {"session_id": session, "alias": f"a{n}", "value": {"type": "message", "message": message}}
+    call = {"jsonrpc": "2.0", "id": n, "method": "upload_session_object", "params": params}
+    answer = httpx.post(base + "/rpc", json=call, headers=KEYED, timeout=30).json()
+    assert answer.get("result") == {}, answer
+
+
+def listed(base: str, session: str) -> int:
+    call = {"jsonrpc": "2.0", "id": 1, "method": "list_session_objects", "params": {"session_id": session}}
+    return len(httpx.post(base + "/rpc", json=call, headers=KEYED, timeout=30).json()["result"]["objects"])
+
+
+@pytest.mark.postgres
+def test_serve_with_two_workers_on_one_postgresql_database(
+    postgres_databases: PostgresDatabases, tmp_path: Path
+) -> None:
+    """`serve --workers 2`: two processes accept on the one port; writers through it land once
+    each, in gap-free positions, and the supervisor stops both gracefully."""
+    url = postgres_databases.fresh()
+    with served(tmp_path, CONFIG, database=url, arguments=["--workers", "2"]) as server:
+
+        def write(writer: int) -> None:
+            for n in range(WORKER_UPLOADS):
+                upload(server.base, f"w{writer}", n)
+
+        threads = [threading.Thread(target=write, args=(writer,)) for writer in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert [listed(server.base, f"w{writer}") for writer in range(4)] == [WORKER_UPLOADS] * 4
+        lines = server.stop()
+    entries = [orjson.loads(line) for line in lines if line.startswith("{")]
+    workers = {entry["worker_pid"] for entry in entries if entry["message"] == "worker started"}
+    answering = {entry["pid"] for entry in entries if entry["message"] == "request"}
+    assert len(workers) == 2 and answering == workers  # both workers answered requests
+    stopped = [entry["pid"] for entry in entries if entry["message"] == "server stopped"]
+    assert sorted(stopped) == sorted([*workers, server.process.pid])  # each worker, then the supervisor
+
+    async def check() -> None:
+        async with Engine.open(url, migrate=False) as engine:
+            log = await engine.read_all(after=0, limit=100_000)
+            assert [e.position for e in log] == list(range(1, len(log) + 1))
+            assert await engine.verify() == []
+
+    anyio.run(check)
+
+
+@pytest.mark.postgres
+def test_a_resume_id_is_refused_clearly_by_another_process(
+    postgres_databases: PostgresDatabases, tmp_path: Path
+) -> None:
+    """Parked sessions live in the process that issued the `Resume-Id`: another process closes
+    4401 saying so, and the issuing one still resumes the session (once)."""
+    url = postgres_databases.fresh()
+    with served(tmp_path, CONFIG, database=url) as first, served(tmp_path, CONFIG, database=url) as second:
+        with connect(first.base.replace("http", "ws") + "/ws", open_timeout=10) as ws:
+            resume_id = ws.response.headers["Resume-Id"]
+            init = {"type": 0, "id": 1, "client_id": "desktop-main", "websocket_api_key": KEY}
+            ws.send(orjson.dumps(init).decode())
+            assert orjson.loads(ws.recv(timeout=10))["status"] == 1
+            ws.send(orjson.dumps({"type": 12, "id": 2, "key": "k", "value": "kept", "ttl": 0}).decode())
+            assert orjson.loads(ws.recv(timeout=10))["status"] == 1
+        elsewhere = {"Resume-Id": resume_id}
+        with connect(second.base.replace("http", "ws") + "/ws", additional_headers=elsewhere) as refused:
+            assert close_frame(refused, 10) == (4401, "resume ID was not issued by this server process")
+        deadline = time.monotonic() + 10
+        while True:  # the disconnect is recorded just after the client left
+            with connect(first.base.replace("http", "ws") + "/ws", additional_headers=elsewhere) as resumed:
+                try:
+                    resumed.send(orjson.dumps({"type": 13, "id": 3, "key": "k"}).decode())
+                    answer = orjson.loads(resumed.recv(timeout=10))
+                    break
+                except ConnectionClosed:
+                    assert time.monotonic() < deadline, "the issuing process never resumed the session"
+        assert answer["status"] == 1 and answer["value"] == "kept"
+        with connect(first.base.replace("http", "ws") + "/ws", additional_headers=elsewhere) as refused:
+            assert close_frame(refused, 10) == (4401, "resume ID was not found or it is expired")  # used

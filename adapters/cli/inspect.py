@@ -215,14 +215,22 @@ def _print_diff(found: StateDiff) -> None:
 @click.option("--namespace", "-n", default=None, help="Only this namespace (default: every namespace).")
 @click.option("--after", default=None, help="Continue after this position (the previous page's `more`).")
 @click.option("--limit", default="50", show_default=True, help="Sessions per page (at most 10000).")
+@click.option("--prefix", default=None, help="Only sessions whose id starts with this.")
 @json_option
 def sessions(
-    database: str | None, namespace: str | None, after: str | None, limit: str, as_json: bool
+    database: str | None,
+    namespace: str | None,
+    after: str | None,
+    limit: str,
+    prefix: str | None,
+    as_json: bool,
 ) -> None:
     """List sessions, newest activity first, a page at a time."""
     start = None if after is None else whole_option("--after", after, 1, 2**63 - 1)
     size = whole_option("--limit", limit, 1, 10_000)
-    page = run_read_only(database, lambda engine: engine.sessions(namespace, after=start, limit=size))
+    page = run_read_only(
+        database, lambda engine: engine.sessions(namespace, after=start, limit=size, prefix=prefix)
+    )
     if as_json:
         _json(page)
         return

@@ -84,16 +84,16 @@ class Cli(click.Group):
 
 
 def run_with_engine(
-    database: str | None, job: Callable[[Engine], Awaitable[T]], *, migrate: bool = True
+    database: str | None, job: Callable[[Engine], Awaitable[T]], *, migrate: bool = True, **options: Any
 ) -> T:
     async def main() -> T:
-        async with Engine.open(database, migrate=migrate) as engine:
+        async with Engine.open(database, migrate=migrate, **options) as engine:
             return await job(engine)
 
     return anyio.run(main)
 
 
-def run_read_only(database: str | None, job: Callable[[Engine], Awaitable[T]]) -> T:
+def run_read_only(database: str | None, job: Callable[[Engine], Awaitable[T]], **options: Any) -> T:
     """`run_with_engine` for a command that only reads: refuses a database that does not exist,
     where opening it would create an empty one and report on that."""
     backend = Backend.for_url(database)
@@ -103,7 +103,7 @@ def run_read_only(database: str | None, job: Callable[[Engine], Awaitable[T]]) -
             " --database / SESSION_ENGINE_DATABASE and the working directory; to start a new log"
             " there, run `session-engine migrate`, on PostgreSQL after creating the database)"
         )
-    return run_with_engine(database, job)
+    return run_with_engine(database, job, **options)
 
 
 @contextlib.contextmanager

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import logging
+import socket
 import sys
 from collections.abc import Iterator
 
@@ -48,6 +50,7 @@ def served_urls(host: str, port: int) -> dict[str, str]:
         "openapi": f"http://{where}/openapi.json",
         "healthz": f"http://{where}/healthz",
         "readyz": f"http://{where}/readyz",
+        "metrics": f"http://{where}/metrics",
     }
 
 
@@ -81,7 +84,22 @@ class QuietServer(uvicorn.Server):
     default=None,
     help="TOML configuration file (reference: `session-engine docs server-config`).",
 )
-def serve(host: str | None, port: int | None, database: str | None, config_file: str | None) -> None:
+@click.option(
+    "--workers",
+    envvar="SESSION_ENGINE_WORKERS",
+    type=click.IntRange(1, 64),
+    default=1,
+    help="Server processes on the one port (more than 1 needs --config; `session-engine docs operations`).",
+)
+@click.option("--socket-fd", type=int, default=None, hidden=True)  # a worker's inherited socket
+def serve(
+    host: str | None,
+    port: int | None,
+    database: str | None,
+    config_file: str | None,
+    workers: int,
+    socket_fd: int | None,
+) -> None:
     """Serve the websocket, REST and RPC adapters on one port."""
     from session_engine.adapters.app import create_app, uvicorn_config
 
@@ -90,15 +108,47 @@ def serve(host: str | None, port: int | None, database: str | None, config_file:
     except ConfigError as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(2)
+    if config.server.tracing and importlib.util.find_spec("opentelemetry") is None:
+        click.echo(
+            "error: [server] tracing needs the otel extra: pip install 'session-engine[otel]'", err=True
+        )
+        sys.exit(2)
+    if workers > 1 and config.development:
+        click.echo("error: --workers needs --config: a development key is random in each process", err=True)
+        sys.exit(2)
     configure_logging(config.server.log_level)
+    if workers > 1:
+        supervise(host, port, workers, config_file, database)
+        return
     if config.development:
         key, bus_secret = config.tenants[0].api_keys[0], config.bus.secret
         click.echo(
             f"development mode: anonymous tenant 'default', websocket API key {key}, bus secret {bus_secret}",
             err=True,
         )
-        log.info("development configuration", extra={"websocket_api_key": key, "bus_secret": bus_secret})
+        log.info("development configuration")  # the key and secret: printed above, never logged
     app = create_app(database, config)
-    log.info("serving", extra={"urls": served_urls(host, port)})
-    QuietServer(uvicorn_config(app, config, host=host, port=port)).run()
+    server = QuietServer(uvicorn_config(app, config, host=host, port=port))
+    if socket_fd is not None:
+        log.info("worker serving")  # the supervisor named the URLs
+        server.run(sockets=[socket.socket(fileno=socket_fd)])
+    else:
+        log.info("serving", extra={"urls": served_urls(host, port)})
+        server.run()
     log.info("server stopped")
+
+
+def supervise(host: str, port: int, workers: int, config_file: str | None, database: str | None) -> None:
+    """`--workers N`: bind, start N workers on the socket, stop them on SIGINT/SIGTERM."""
+    from session_engine.adapters.cli.workers import Supervisor, listening_socket
+
+    try:
+        sock = listening_socket(host, port)
+    except OSError as error:
+        click.echo(f"error: cannot listen on {host}:{port}: {error.strerror}", err=True)
+        sys.exit(2)
+    arguments = ["--config", str(config_file)] + (["--database", database] if database else [])
+    log.info("serving", extra={"urls": served_urls(host, port), "workers": workers})
+    code = Supervisor(sock, workers, arguments).run()
+    log.info("server stopped")
+    sys.exit(code)

@@ -361,6 +361,38 @@ def test_code_point_order_is_pythons_string_order(subject: Backend, writer: sa.E
     assert ordered == sorted(names)
 
 
+def test_starts_with_is_pythons_str_startswith(subject: Backend, writer: sa.Engine) -> None:
+    """Case as given, LIKE's wildcards and escape taken literally, characters beyond the BMP and at
+    the top of Unicode: a prefix test that finds what `str.startswith` finds, nothing else."""
+    top = chr(0x10FFFF)
+    names = [
+        "ab",
+        "Ab",
+        "aB",
+        "a",
+        "a%",
+        "a_c",
+        "a/b",
+        "abc",
+        "é",
+        "éa",
+        "\U0001f600x",
+        "a" + top,
+        top,
+        "b",
+        "\ud7ffq",
+        "\ue000",
+    ]
+    append(subject, writer, [row(subject, n + 1, stream=name, version=1) for n, name in enumerate(names)])
+    prefixes = ["a", "A", "ab", "a%", "a_", "a/", "é", "\U0001f600", top, "a" + top, "", "z", "\ud7ff"]
+    with writer.connect() as connection:
+        for prefix in prefixes:
+            found = connection.execute(
+                sa.select(events.c.stream).where(subject.starts_with(events.c.stream, prefix, connection))
+            ).scalars()
+            assert sorted(found) == sorted(n for n in names if n.startswith(prefix)), prefix
+
+
 def test_a_refused_write_in_a_pipeline_fails_as_a_dbapi_error(subject: Backend, writer: sa.Engine) -> None:
     append(subject, writer, [row(subject, 1)])
     with writer.connect() as connection:

@@ -1,4 +1,5 @@
-"""`/console/live`: the events of one session as they are written, for the console's open session.
+"""`/console/live`: the events of one session as they are written, for the console's open session,
+or the namespace's sessions as they change, for its sessions list.
 
 The existing subscriptions do not fit: websocket packet 100 follows the connection's own session
 only, and JSON-RPC `subscription/add` pushes BlobHub object events only. This one follows
@@ -9,14 +10,18 @@ Protocol (text frames of JSON): the client's first frame, within `HELLO_SECONDS`
 page holds; the key travels in the frame, never in the URL). The server answers `{"following": true}`
 and then `{"event": <event as the REST history routes write it>, "summary": <its history line>}`
 per event, in log order, with no
-gap and no repeat. A bad first frame closes 4400, an unknown key 4401, each with a reason. Nothing
-the client sends after the first frame is read. Server shutdown closes 1000.
+gap and no repeat. With `"session_id": null` the whole namespace is followed and each event is sent
+as the session it changed, `{"session": <a session as GET /api/sessions lists it>}`: the sessions
+list moves it to the top without asking again. A bad first frame closes 4400, an unknown key 4401,
+each with a reason. Nothing the client sends after the first frame is read. Server shutdown closes
+1000.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import anyio
 import orjson
@@ -25,11 +30,11 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from session_engine.adapters.config import ServerConfig
 from session_engine.adapters.credentials import CredentialRefused, tenant_for
-from session_engine.adapters.rest.history import event_json
+from session_engine.adapters.rest.history import event_json, session_json
 from session_engine.adapters.websocket.transport import hooks_of
 from session_engine.engine import Engine, RecordedEvent
 from session_engine.engine.errors import ValidationFailed
-from session_engine.engine.inspect.history import summarize
+from session_engine.engine.inspect.history import SessionActivity, summarize
 
 HELLO_SECONDS = 10.0
 BAD_REQUEST = 4400
@@ -39,7 +44,7 @@ UNAUTHORIZED = 4401
 class Hello(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     api_key: str = Field(max_length=200)
-    session_id: str = Field(min_length=1, max_length=200)
+    session_id: str | None = Field(min_length=1, max_length=200)
     after: int = Field(ge=0)
 
 
@@ -72,12 +77,16 @@ class LiveFollow:
             return
         text = message.get("text")
         if text is None:  # a binary frame
-            await websocket.close(code=BAD_REQUEST, reason="first frame: {api_key, session_id, after}")
+            await websocket.close(
+                code=BAD_REQUEST, reason="first frame: {api_key, session_id (or null), after}"
+            )
             return
         try:
             hello = Hello.model_validate(orjson.loads(text))
         except (orjson.JSONDecodeError, ValidationError):
-            await websocket.close(code=BAD_REQUEST, reason="first frame: {api_key, session_id, after}")
+            await websocket.close(
+                code=BAD_REQUEST, reason="first frame: {api_key, session_id (or null), after}"
+            )
             return
         try:
             tenant = tenant_for(self.config, None, hello.api_key)
@@ -95,7 +104,8 @@ class LiveFollow:
         async with anyio.create_task_group() as tasks:
             if hooks is not None:  # server shutdown: stop following, close 1000
                 hooks.on_shutdown = tasks.cancel_scope.cancel
-            tasks.start_soon(self._push, websocket, events)
+            frame = _event_frame if hello.session_id is not None else _session_frame
+            tasks.start_soon(self._push, websocket, events, frame)
             with contextlib.suppress(WebSocketDisconnect):
                 while (await websocket.receive())["type"] != "websocket.disconnect":
                     pass  # nothing after the hello is read: only the close matters
@@ -103,10 +113,31 @@ class LiveFollow:
         if hooks is not None:
             hooks.on_shutdown = None
 
-    async def _push(self, websocket: WebSocket, events: AsyncIterator[RecordedEvent]) -> None:
+    async def _push(
+        self,
+        websocket: WebSocket,
+        events: AsyncIterator[RecordedEvent],
+        frame: Callable[[RecordedEvent], dict[str, Any]],
+    ) -> None:
         async for recorded in events:
-            frame = {"event": event_json(recorded), "summary": summarize(recorded)}
             try:
-                await websocket.send_text(orjson.dumps(frame).decode())
+                await websocket.send_text(orjson.dumps(frame(recorded)).decode())
             except (WebSocketDisconnect, OSError, RuntimeError):
                 return  # the client left while an event was on its way: the receive loop ends too
+
+
+def _event_frame(recorded: RecordedEvent) -> dict[str, Any]:
+    return {"event": event_json(recorded), "summary": summarize(recorded)}
+
+
+def _session_frame(recorded: RecordedEvent) -> dict[str, Any]:
+    """The session an event changed, as it now stands (its last event is this one)."""
+    activity = SessionActivity(
+        namespace=recorded.namespace,
+        session=recorded.stream,
+        version=recorded.version,
+        last_position=recorded.position,
+        last_type=recorded.type,
+        last_recorded_at=recorded.recorded_at,
+    )
+    return {"session": session_json(activity)}

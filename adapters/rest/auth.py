@@ -15,6 +15,7 @@ from starlette.types import Scope
 
 from session_engine.adapters.config import ServerConfig, Tenant
 from session_engine.adapters.credentials import API_KEY_HEADER, CredentialRefused, tenant_for
+from session_engine.adapters.requests import note
 from session_engine.adapters.rest.errors import ApiError
 from session_engine.engine import Engine, Metadata
 
@@ -72,6 +73,7 @@ def caller_in(scope: Scope, config: ServerConfig, engine: Engine | None) -> Call
         elif name == API_KEY_HEADER_BYTES and api_key is None:
             api_key = value.decode("latin-1")
     tenant = resolve_tenant(config, authorization, api_key)
+    note(tenant=tenant.name)
     if engine is None:
         raise ApiError(503, "unavailable", "the engine is not open")
     return Caller(tenant, engine, request_id)

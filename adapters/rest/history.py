@@ -24,6 +24,7 @@ from session_engine.adapters.rest.auth import Caller, caller
 from session_engine.adapters.rest.errors import ApiError, ResourceError, responses
 from session_engine.adapters.rest.params import refuse_nul
 from session_engine.engine import Engine, RecordedEvent, SessionState, StateDiff, as_utc
+from session_engine.engine.inspect.history import SessionActivity
 from session_engine.engine.log.chain import ChainCheck
 
 router = APIRouter(prefix="/api", tags=["history"], responses=responses(ResourceError, 400, 401, 404, 500))
@@ -339,20 +340,21 @@ async def sessions(
     who: CallerDep,
     after: Annotated[int | None, Query(ge=1, description="`next_after` of the previous page.")] = None,
     limit: PageLimit = 100,
+    prefix: Annotated[
+        str | None,
+        Query(max_length=200, description="Only sessions whose id starts with this (case as given)."),
+    ] = None,
 ) -> Response:
-    page = await who.engine.sessions(who.namespace, after=after, limit=_cap(request, limit))
-    return _json(
-        {
-            "sessions": [
-                {
-                    "session_id": s.session,
-                    "version": s.version,
-                    "last_position": s.last_position,
-                    "last_type": s.last_type,
-                    "last_recorded_at": s.last_recorded_at.isoformat(),
-                }
-                for s in page.sessions
-            ],
-            "next_after": page.next_after,
-        }
-    )
+    page = await who.engine.sessions(who.namespace, after=after, limit=_cap(request, limit), prefix=prefix)
+    return _json({"sessions": [session_json(s) for s in page.sessions], "next_after": page.next_after})
+
+
+def session_json(activity: SessionActivity) -> dict[str, Any]:
+    """A session of the list as the tenant sees it (its namespace implied): `SessionActivityOut`."""
+    return {
+        "session_id": activity.session,
+        "version": activity.version,
+        "last_position": activity.last_position,
+        "last_type": activity.last_type,
+        "last_recorded_at": activity.last_recorded_at.isoformat(),
+    }

@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from session_engine.adapters.requests import note
 from session_engine.engine import documents
 
 PARSE_ERROR = -32700
@@ -46,6 +47,7 @@ class RpcError(Exception):
 
 
 def error_message(request_id: Id, error: RpcError) -> dict[str, Any]:
+    note(outcome=error.code)
     return {"jsonrpc": "2.0", "id": request_id, "error": error.to_json()}
 
 

@@ -26,6 +26,7 @@ from session_engine.adapters.blobhub.errors import CommandError
 from session_engine.adapters.config import ServerConfig, Tenant
 from session_engine.adapters.credentials import API_KEY_HEADER, API_KEY_PARAMETER, CredentialRefused
 from session_engine.adapters.http_body import announced_too_large
+from session_engine.adapters.requests import note, requests_of
 from session_engine.adapters.rpc.jsonrpc import INVALID_PARAMS, METHOD_NOT_FOUND, RpcError, answer
 from session_engine.adapters.rpc.subscriptions import Subscriptions
 from session_engine.adapters.websocket.transport import hooks_of
@@ -36,6 +37,7 @@ SUBSCRIPTION_METHODS = frozenset({"subscription/add", "subscription/remove"})
 MAX_USER_ID = 128
 BAD_REQUEST = 400
 ADAPTER = "jsonrpc"
+SURFACE = "jsonrpc"
 
 
 def tenant_for(config: ServerConfig, headers: Mapping[str, str], query: Mapping[str, str]) -> Tenant:
@@ -58,6 +60,7 @@ class Methods:
         self.subscriptions = subscriptions
 
     async def __call__(self, method: str, params: dict[str, Any]) -> Any:
+        note(tenant=self.tenant.name, session=params.get("session_id"), operation=method)
         if method in SUBSCRIPTION_METHODS:
             if self.subscriptions is None:
                 raise RpcError(METHOD_NOT_FOUND, f"{method} needs the websocket transport")
@@ -181,6 +184,7 @@ class JsonRpcWebsocket:
             return
         await websocket.accept()
         limit = self.config.limits.max_frame_bytes
+        requests = requests_of(websocket.scope)
         # Server shutdown: stop reading, finish the request in flight, then close with 1000
         # (uvicorn alone would close with 1012 at once).
         reading = _Reading()
@@ -211,7 +215,10 @@ class JsonRpcWebsocket:
                     if len(text) > limit // 4 and len(text.encode()) > limit:
                         await websocket.close(code=1009, reason="frame too large")
                         break
-                    with anyio.CancelScope(shield=True):
+                    with (
+                        anyio.CancelScope(shield=True),
+                        requests.request(SURFACE, "frame", tenant=tenant.name),
+                    ):
                         reply = await answer(text, methods)
                         if reply is not None:
                             await send(reply)

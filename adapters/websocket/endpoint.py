@@ -18,6 +18,7 @@ import orjson
 from anyio.abc import TaskGroup
 
 from session_engine.adapters.config import ServerConfig
+from session_engine.adapters.requests import note, requests_of
 from session_engine.adapters.websocket.protocol import (
     CLOSE_REASONS,
     SERVER_EVENT_ID,
@@ -26,12 +27,16 @@ from session_engine.adapters.websocket.protocol import (
     ProtocolClose,
     parse_envelope,
 )
-from session_engine.adapters.websocket.resumption import ResumptionTable, SessionState, new_resume_id
+from session_engine.adapters.websocket.resumption import ResumptionTable, SessionState
 from session_engine.adapters.websocket.session import ADAPTER, PACKETS, event_json, new_session
 from session_engine.adapters.websocket.transport import hooks_of
 from session_engine.engine import Engine, Metadata, RecordedEvent, SessionDeleted, ValidationFailed
 
 log = logging.getLogger("session_engine.websocket")
+SURFACE = "websocket"
+ELSEWHERE = "resume ID was not issued by this server process"
+"""4401's reason for an id this process did not issue (another process's, or made up): parked
+sessions live in the process that issued their id."""
 Scope = dict[str, Any]
 Receive = Any
 Send = Any
@@ -106,7 +111,7 @@ class Connection:
     async def run(self) -> None:
         if (await self._receive())["type"] != "websocket.connect":
             return
-        resume_id = new_resume_id()
+        resume_id = self.adapter.table.new_id()
         state = await self._session_for(self._header(b"resume-id"))
         if state is None:
             return
@@ -134,7 +139,11 @@ class Connection:
         if state is not None:
             await state.detached.wait()
         if state is None or state.tenant is None or state.ended:
-            await self._refuse(Close.RESUME_NOT_FOUND)
+            reason = CLOSE_REASONS[Close.RESUME_NOT_FOUND]
+            if state is None and self.adapter.table.issued_elsewhere(resume_id):
+                reason = ELSEWHERE
+                log.info("resume id of another server process refused")
+            await self._refuse(Close.RESUME_NOT_FOUND, reason)
             return None
         state.detached = anyio.Event()
         try:
@@ -156,9 +165,10 @@ class Connection:
         log.info("websocket resumed", extra={"session_id": state.session_id})
         return state
 
-    async def _refuse(self, code: Close) -> None:
+    async def _refuse(self, code: Close, reason: str | None = None) -> None:
         await self._send({"type": "websocket.accept"})
-        await self._send({"type": "websocket.close", "code": int(code), "reason": CLOSE_REASONS[code]})
+        reason = CLOSE_REASONS[code] if reason is None else reason
+        await self._send({"type": "websocket.close", "code": int(code), "reason": reason})
 
     async def _serve(self) -> None:
         async with anyio.create_task_group() as tasks:
@@ -222,23 +232,32 @@ class Connection:
 
     # -- packets ------------------------------------------------------------------------------------
     async def _read_loop(self) -> None:
+        requests = requests_of(self.scope)
         while self.close_code is None:
             message = await self._receive()
             with anyio.CancelScope(shield=True):
                 if message["type"] != "websocket.receive":
                     self.disconnected = True
                     return
-                try:
-                    await self._on_message(message)
-                except ProtocolClose as close:
-                    if close.answer is not None:
-                        await self.send_text(close.answer)
-                    self.request_close(close.code)
-                except ValidationFailed:  # the engine's own bounds (key size, NUL, TTL range)
-                    self.request_close(Close.INVALID_BODY)
-                except Exception:
-                    log.exception("websocket packet failed", extra={"session_id": self.state.session_id})
-                    self.request_close(Close.INTERNAL_ERROR)
+                state = self.state
+                tenant = None if state.tenant is None else state.tenant.name
+                with requests.request(SURFACE, "packet", tenant=tenant, session=state.session_id):
+                    try:
+                        await self._on_message(message)
+                    except ProtocolClose as close:
+                        if close.answer is not None:
+                            await self.send_text(close.answer)
+                        self._refused(close.code)
+                    except ValidationFailed:  # the engine's own bounds (key size, NUL, TTL range)
+                        self._refused(Close.INVALID_BODY)
+                    except Exception:
+                        log.exception("websocket packet failed", extra={"session_id": state.session_id})
+                        self._refused(Close.INTERNAL_ERROR)
+
+    def _refused(self, code: Close) -> None:
+        """The packet is answered by closing with `code` (after any status its answer carried)."""
+        note(outcome=int(code))
+        self.request_close(code)
 
     async def _on_message(self, message: dict[str, Any]) -> None:
         if not self.state.rate.hit():
@@ -250,6 +269,7 @@ class Connection:
         if len(text) > limit // 4 and len(text.encode()) > limit:
             raise ProtocolClose(Close.MESSAGE_TOO_BIG)
         kind, packet_id, packet = parse_envelope(text)
+        note(operation=_packet_name(kind))
         answer_packet = PACKETS.get(kind)
         if answer_packet is None:
             raise ProtocolClose(Close.UNKNOWN_TYPE)
@@ -306,3 +326,11 @@ class Connection:
             "event": event_json(event),
         }
         await self.send_text(orjson.dumps(packet).decode())
+
+
+def _packet_name(kind: int) -> str:
+    """A packet type's name for the request log (`set_value`), its number when it is unknown."""
+    try:
+        return PacketType(kind).name.lower()
+    except ValueError:
+        return str(kind)

@@ -34,6 +34,7 @@ from session_engine.adapters.blobhub.documents import (
     UploadSessionObject,
 )
 from session_engine.adapters.blobhub.errors import CommandError
+from session_engine.adapters.requests import note
 from session_engine.adapters.websocket.protocol import (
     OBJECT_TYPES,
     Close,
@@ -168,5 +169,6 @@ def refusal(packet_id: int, error: CommandError) -> str:
     if error.status >= 500:
         raise error
     status = STATUSES.get(error.error, Status.OBJECT_COMMAND_REFUSED)
+    note(outcome=int(status))
     document = {"id": packet_id, "status": int(status), "error": error.error, "message": error.message}
     return orjson.dumps(document).decode()

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from session_engine.adapters.requests import note
 from session_engine.engine import documents
 from session_engine.engine.errors import EngineError
 from session_engine.engine.objects.limits import MAX_ID
@@ -219,4 +220,6 @@ def parse_body(model: type[B], packet: dict[str, Any]) -> B:
 
 
 def response(packet_id: int, status: Status, **fields: Any) -> str:
+    if status is not Status.OK:
+        note(outcome=int(status))
     return orjson.dumps({"id": packet_id, "status": int(status), **fields}).decode()

@@ -1,7 +1,10 @@
 """The table of detached sessions waiting, for a while, for their client to come back.
 
 Connection-local bookkeeping (what the log also knows as `disconnect`/`resume`), held by the
-process that served the connection. A resume id is a bearer secret: 32 random bytes, one use.
+process that served the connection. A resume id is a bearer secret, one use: 43 url-safe
+characters, the issuing table's 8-character tag then 26 random bytes, so that a resume id brought
+to another process is told apart from an unknown one (specs/operations.md says why the parked
+session is not shared).
 """
 
 from __future__ import annotations
@@ -16,9 +19,11 @@ import anyio
 from session_engine.adapters.config import Tenant
 from session_engine.adapters.websocket.rate_limit import SlidingWindow
 
+ISSUER_LENGTH = 8
 
-def new_resume_id() -> str:
-    return secrets.token_urlsafe(32)
+
+def new_issuer() -> str:
+    return secrets.token_urlsafe(6)  # 8 characters
 
 
 @dataclass(eq=False)
@@ -50,6 +55,17 @@ class ResumptionTable:
         self.window = window
         self._clock = clock
         self._detached: dict[str, Detached] = {}
+        self.issuer = new_issuer()
+        """This table's (this process's) tag, the first characters of every id it issues."""
+
+    def new_id(self) -> str:
+        """A fresh resume id (43 characters), tagged as this table's."""
+        return self.issuer + secrets.token_urlsafe(26)
+
+    def issued_elsewhere(self, resume_id: str) -> bool:
+        """An id of another table's form and tag: another server process's, one from before a
+        restart, or made up (which cannot be told apart)."""
+        return len(resume_id) == ISSUER_LENGTH + 35 and not resume_id.startswith(self.issuer)
 
     def __len__(self) -> int:
         return len(self._detached)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from session_engine.adapters.blobhub.commands import revision_stream, run_command
 from session_engine.adapters.blobhub.errors import CommandError
 from session_engine.adapters.config import WEBSOCKET_KEY_LENGTH, ServerConfig, Tenant
+from session_engine.adapters.requests import note
 from session_engine.adapters.websocket.objects import answer, command_body, refusal
 from session_engine.adapters.websocket.protocol import (
     OBJECT_TYPES,
@@ -125,6 +126,7 @@ async def initialize(connection: Connection, packet_id: int, packet: Packet) -> 
         return response(packet_id, status)
     assert tenant is not None
     state.tenant, state.client_id, state.failed_initializations = tenant, body.client_id, 0
+    note(tenant=tenant.name)
     log.info("websocket initialized", extra={"session_id": state.session_id})
     return response(packet_id, Status.OK, app_name=tenant.app_name, app_version=tenant.app_version)
 

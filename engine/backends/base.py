@@ -89,6 +89,21 @@ def normalise_url(url: str | URL | None) -> URL:
     return parsed
 
 
+def prefix_range(column: sa.ColumnElement[str], prefix: str) -> sa.ColumnElement[bool]:
+    """`column` starts with `prefix` as a range of code point order: exact where the column is
+    ordered by code point, and answered from its index."""
+    if not prefix:
+        return sa.true()
+    at_least = column >= prefix
+    kept = prefix.rstrip(chr(0x10FFFF))  # nothing is above U+10FFFF: the last character left grows
+    if not kept:
+        return at_least
+    following = ord(kept[-1]) + 1
+    if 0xD800 <= following <= 0xDFFF:  # surrogates are no characters: UTF-8 cannot hold them
+        following = 0xE000
+    return sa.and_(at_least, column < kept[:-1] + chr(following))
+
+
 @dataclass(frozen=True)
 class DialectDDL:
     """Statements a projection's tables need beyond their metadata (full-text indexes, triggers),
@@ -290,6 +305,17 @@ class Backend(ABC):
         """True when `error` says the database was locked: the read may be retried, waiting."""
         return False
 
+    # -- erasure --------------------------------------------------------------------------------
+    secure_delete = False
+    """Whether the writer overwrites what it deletes (set before `create_engine`: the engine turns
+    it on when a namespace seals its payloads, so no freed page keeps an erased session's rows)."""
+
+    def scrub(self, connection: Connection, text_indexes: Sequence[str] = ()) -> None:  # noqa: B027
+        """After an erasure commits, on the writer connection outside a transaction: leave no copy
+        of the deleted rows in the database's files (`text_indexes`: full-text indexes to merge).
+        PostgreSQL's dead tuples need a VACUUM of the tables involved, an operator's step
+        (specs/lifecycle.md)."""
+
     # -- the log ------------------------------------------------------------------------------
     @abstractmethod
     def lock_log(self, connection: Connection) -> None:
@@ -489,6 +515,14 @@ class Backend(ABC):
     def code_point_order(self, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
         """`column` for an ORDER BY in Python's string order (code points)."""
         return column
+
+    def starts_with(
+        self, column: sa.ColumnElement[str], prefix: str, connection: Connection | None = None
+    ) -> sa.ColumnElement[bool]:
+        """`column` (one of the log's id columns) starts with `prefix`, exactly (case and every
+        character as given), in a form the database can answer from an index on `column` where it
+        is able to. `connection`: where a backend may look up how the column is ordered."""
+        return column.startswith(prefix, autoescape=True)
 
     def one_snapshot(self, connection: Connection) -> Connection:
         """`connection`, reading one snapshot of the database for the whole of its transaction."""

@@ -31,6 +31,7 @@ from session_engine.engine.backends.base import (
     DialectDDL,
     Scratch,
     json_text,
+    prefix_range,
     register,
 )
 from session_engine.engine.backends.prepared import Prepared
@@ -62,10 +63,22 @@ class _EncodedJson(sa.types.TypeDecorator[str]):
         return None
 
 
+CODE_POINT_COLLATIONS = frozenset({"C", "POSIX", "C.UTF-8", "C.utf8", "ucs_basic"})
+"""Collations that order text by code point (glibc's C.UTF-8 does since 2.35; PostgreSQL 17's
+builtin one too)."""
+_IDS_COLLATION = """
+SELECT COALESCE(
+    (SELECT collation_name FROM information_schema.columns
+     WHERE table_schema = current_schema() AND table_name = 'events' AND column_name = 'stream'),
+    (SELECT datcollate FROM pg_database WHERE datname = current_database()))
+"""
+
+
 @register
 class PostgresBackend(Backend):
     name = "postgresql"
     poll_interval = 2.0  # a safety net under NOTIFY, which a dropped listener connection misses
+    _code_point_ids: bool | None = None  # whether the log's ids are ordered by code point: asked once
     mark = "%s"
     _document_text = "{}::text"  # json keeps the text it was given; psycopg would parse it
 
@@ -279,6 +292,23 @@ class PostgresBackend(Backend):
     def code_point_order(self, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
         """Strings in the "C" collation: the database's default may not order by code point."""
         return column.collate("C") if isinstance(column.type, sa.String) else column
+
+    def starts_with(
+        self, column: sa.ColumnElement[str], prefix: str, connection: Connection | None = None
+    ) -> sa.ColumnElement[bool]:
+        """LIKE, exact in any collation but answered from a btree index only in "C"; where the ids
+        are ordered by code point (their collation is one of `CODE_POINT_COLLATIONS`), a range of
+        that order beside it, which the index answers."""
+        exact = super().starts_with(column, prefix)
+        if prefix and connection is not None and self._ids_in_code_point_order(connection):
+            return sa.and_(prefix_range(column, prefix), exact)
+        return exact
+
+    def _ids_in_code_point_order(self, connection: Connection) -> bool:
+        if self._code_point_ids is None:
+            collation = connection.exec_driver_sql(_IDS_COLLATION).scalar()
+            self._code_point_ids = collation in CODE_POINT_COLLATIONS
+        return self._code_point_ids
 
     def one_snapshot(self, connection: Connection) -> Connection:
         return connection.execution_options(isolation_level="REPEATABLE READ")

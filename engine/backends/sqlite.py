@@ -8,6 +8,7 @@ import os
 import re
 import sqlite3
 import tempfile
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
@@ -30,10 +31,12 @@ from session_engine.engine.backends.base import (
     Durability,
     Scratch,
     json_text,
+    prefix_range,
     register,
 )
 from session_engine.engine.backends.prepared import Conversion, Prepared
 from session_engine.engine.clock import as_utc
+from session_engine.engine.errors import CommandFailed
 from session_engine.engine.log.schema import UtcDateTime, events
 
 if TYPE_CHECKING:
@@ -91,6 +94,7 @@ class SqliteBackend(Backend):
     def _configure(self, engine: sa.Engine, *, writer: bool) -> None:
         synchronous = {"full": "FULL", "normal": "NORMAL", "off": "OFF"}[self.durability]
         checkpoint_pages = int(self.wal_checkpoint_pages)
+        secure_delete = self.secure_delete
 
         @event.listens_for(engine, "connect")
         def _connect(dbapi_connection: Any, _record: Any) -> None:
@@ -101,6 +105,8 @@ class SqliteBackend(Backend):
             cursor.execute(f"PRAGMA synchronous={synchronous}")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.execute("PRAGMA foreign_keys=ON")
+            if writer and secure_delete:  # freed pages zeroed: an erasure leaves no copy
+                cursor.execute("PRAGMA secure_delete=ON")
             if writer:  # only the writer commits, so only its setting matters
                 cursor.execute(f"PRAGMA wal_autocheckpoint={checkpoint_pages}")
                 # A WAL that a long reader let grow past twice that is cut back after its checkpoint.
@@ -170,6 +176,24 @@ class SqliteBackend(Backend):
         code = getattr(error.orig, "sqlite_errorcode", None)
         return isinstance(code, int) and code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)
 
+    # -- erasure ------------------------------------------------------------------------------
+    def scrub(self, connection: Connection, text_indexes: Sequence[str] = ()) -> None:
+        """Merge the full-text indexes (a contentless FTS5 index keeps deleted tokens in older
+        segments until a merge), then copy the WAL into the database and truncate it: with `secure_delete`,
+        neither file keeps the erased rows. Readers holding an old snapshot delay the checkpoint:
+        it is retried for up to a minute, then refused as a `CommandFailed` (run erase again)."""
+        with driver.driver(connection) as dbapi:
+            for index in text_indexes:
+                dbapi.execute(f"INSERT INTO {index}({index}) VALUES ('optimize')")
+            for _ in range(600):
+                busy, _, _ = dbapi.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                if not busy:
+                    return
+                time.sleep(0.1)
+        raise CommandFailed(
+            "the erasure committed, but readers kept the WAL from being truncated; run erase again"
+        )
+
     # -- the log ------------------------------------------------------------------------------
     def lock_log(self, connection: Connection) -> None:
         """The writer's BEGIN IMMEDIATE has taken SQLite's write lock already."""
@@ -236,6 +260,13 @@ class SqliteBackend(Backend):
         """Triggers only: SQLite's run once per row, while its indexes are read by the replay itself.
         Their SQL is read back, so they return verbatim."""
         return _drop_triggers(connection, lambda name, table, sql: name in triggers)
+
+    def starts_with(
+        self, column: sa.ColumnElement[str], prefix: str, connection: Connection | None = None
+    ) -> sa.ColumnElement[bool]:
+        """A range of the column's binary order (UTF-8 bytes: code point order), which its index
+        answers; SQLite's LIKE ignores ASCII case and is never answered from a binary index."""
+        return prefix_range(column, prefix)
 
     @contextlib.contextmanager
     def scratch(self) -> Iterator[Scratch]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -72,6 +73,9 @@ class SessionsPage(_Frozen):
     next_after: int | None = Field(description="`after` of the next page; null at the end.")
 
 
+StartsWith = Callable[[sa.ColumnElement[str]], sa.ColumnElement[bool]]
+"""A test that a column starts with a given prefix (a backend's `starts_with`, prefix bound)."""
+
 _e = events.alias("e")
 _later = events.alias("later")
 # A session's last event is the one with no next version: a probe of the log's unique
@@ -87,20 +91,83 @@ _is_last = ~sa.exists().where(
 _columns = (_e.c.namespace, _e.c.stream, _e.c.version, _e.c.position, _e.c.type, _e.c.recorded_at)
 
 
-def sessions_query(namespace: str | None, after: int | None, limit: int) -> sa.Select[Any]:
+SEARCH_WALK = 1_000
+"""Events a prefix search first walks newest-first before it asks the index of session ids."""
+
+
+def sessions_query(
+    namespace: str | None,
+    after: int | None,
+    limit: int,
+    starting: StartsWith | None = None,
+    *,
+    walk_from: int | None = None,
+) -> sa.Select[Any]:
     """The page's query: the log's (namespace, position) index walked backwards (the primary key
-    without a namespace), one unique-index probe per event seen."""
-    query = sa.select(*_columns).where(_is_last)
+    without a namespace), one unique-index probe per event seen.
+
+    With a prefix (`starting`: the backend's own test for it) the matching sessions' events come
+    from the unique (namespace, stream, version) index, sorted: the cost of what is found. With
+    `walk_from` too, only the events from that position on are walked (the prefix tested on each,
+    kept off the index by `|| ''`): the cost of the walk, however many sessions match. (Kept off
+    an index: a term the planner cannot match against it, `|| ''` or `+ 0`.)"""
+    by_ids = starting is not None and walk_from is None
+    query = sa.select(*_columns)
+    if namespace is not None:
+        query = query.where(_e.c.namespace == namespace)
+    if starting is not None:  # before the probe: SQLite tests the terms in the order given
+        query = query.where(starting(_e.c.stream if by_ids else _e.c.stream.concat("")))
+    query = query.where(_is_last)
+    if walk_from is not None:
+        query = query.where(_e.c.position >= walk_from)
+    if after is not None:
+        query = query.where((_e.c.position + 0 if by_ids else _e.c.position) < after)
+    return query.order_by(_e.c.position.desc()).limit(limit)
+
+
+def _walk_floor(connection: Connection, namespace: str | None, after: int | None, walk: int) -> int | None:
+    """The position `walk` events back from `after` (None: fewer are left)."""
+    query = sa.select(_e.c.position)
     if namespace is not None:
         query = query.where(_e.c.namespace == namespace)
     if after is not None:
         query = query.where(_e.c.position < after)
-    return query.order_by(_e.c.position.desc()).limit(limit)
+    query = query.order_by(_e.c.position.desc()).offset(walk - 1).limit(1)
+    return connection.execute(query).scalar()
 
 
-def sessions(connection: Connection, namespace: str | None, after: int | None, limit: int) -> SessionsPage:
-    """One page of sessions, newest activity first; `after` is the previous page's `next_after`."""
-    rows = connection.execute(sessions_query(namespace, after, limit)).all()
+def _search(
+    connection: Connection,
+    namespace: str | None,
+    after: int | None,
+    limit: int,
+    starting: StartsWith,
+    walk: int,
+) -> list[Any]:
+    """A prefix search in two steps: a common prefix is found among the newest events at once;
+    a rare one is asked of the index of session ids below them."""
+    floor = _walk_floor(connection, namespace, after, walk)
+    walked = sessions_query(namespace, after, limit, starting, walk_from=floor or 0)
+    rows = list(connection.execute(walked).all())
+    if len(rows) < limit and floor is not None:
+        rows += connection.execute(sessions_query(namespace, floor, limit - len(rows), starting)).all()
+    return rows
+
+
+def sessions(
+    connection: Connection,
+    namespace: str | None,
+    after: int | None,
+    limit: int,
+    starting: StartsWith | None = None,
+    walk: int = SEARCH_WALK,
+) -> SessionsPage:
+    """One page of sessions, newest activity first; `after` is the previous page's `next_after`;
+    `starting`: only sessions whose id passes this prefix test."""
+    if starting is None:
+        rows = connection.execute(sessions_query(namespace, after, limit)).all()
+    else:
+        rows = _search(connection, namespace, after, limit, starting, walk)
     found = [
         SessionActivity(
             namespace=ns,

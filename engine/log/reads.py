@@ -15,6 +15,7 @@ from session_engine.engine.events import EventRegistry
 from session_engine.engine.log.chain import GENESIS
 from session_engine.engine.log.records import RecordedEvent
 from session_engine.engine.log.schema import events
+from session_engine.engine.log.sealing import ERASED, SEALED, StreamKeys, is_sealed
 
 _COLUMNS = (
     events.c.position,
@@ -29,8 +30,15 @@ _COLUMNS = (
 )
 
 
-def to_recorded(row: Sequence[Any], registry: EventRegistry) -> RecordedEvent:
+def to_recorded(row: Sequence[Any], registry: EventRegistry, keys: StreamKeys | None = None) -> RecordedEvent:
+    """A stored row as an event: opened (`keys`, when its payload is sealed) and upcast."""
     position, namespace, stream, version, type_, schema_version, data, meta, recorded_at = row
+    if keys is not None and is_sealed(data):
+        data = keys.open(namespace, stream, version, type_, data)
+        if data is ERASED:
+            return RecordedEvent(
+                position, namespace, stream, version, type_, schema_version, data, meta, recorded_at
+            )
     if registry.versions.get(type_, 1) > schema_version:
         schema_version, data = registry.upcast(type_, schema_version, data)
     return RecordedEvent(position, namespace, stream, version, type_, schema_version, data, meta, recorded_at)
@@ -101,7 +109,11 @@ def read_stream(
     query = query.order_by(events.c.version.desc() if descending else events.c.version)
     if limit is not None:
         query = query.limit(limit)
-    return [to_recorded(row, registry) for row in connection.execute(query)]
+    rows = connection.execute(query).all()
+    keys = None
+    if any(is_sealed(row[6]) for row in rows):
+        keys = StreamKeys.load(connection, [(namespace, stream)])
+    return [to_recorded(row, registry, keys) for row in rows]
 
 
 def read_all(
@@ -127,7 +139,7 @@ def read_all(
     rows = backend.read_log(
         connection, after=after, limit=limit, upto=upto, namespace=namespace, stream=stream, types=wanted
     )
-    return LogRows(rows, registry).events()
+    return LogRows(rows, registry, connection).events()
 
 
 class LogRows:
@@ -137,12 +149,25 @@ class LogRows:
     catalog needs only the headers: payloads are decoded for the events that someone will look at.
     """
 
-    __slots__ = ("_instants", "registry", "rows")
+    __slots__ = ("_connection", "_instants", "_keys", "registry", "rows")
 
-    def __init__(self, rows: Sequence[LogRow], registry: EventRegistry) -> None:
+    def __init__(
+        self, rows: Sequence[LogRow], registry: EventRegistry, connection: Connection | None = None
+    ) -> None:
         self.rows = rows
         self.registry = registry
         self._instants: dict[Any, datetime] = {}
+        self._connection = connection
+        """Where the keys of sealed payloads are read, the first time the page holds one."""
+        self._keys: StreamKeys | None = None
+
+    def keys(self) -> StreamKeys:
+        """The keys of the page's streams, read once (a page without sealed payloads reads none)."""
+        if self._keys is None:
+            if self._connection is None:
+                raise RuntimeError("a page of sealed events was read without its connection")
+            self._keys = StreamKeys.load(self._connection, {(row[1], row[2]) for row in self.rows})
+        return self._keys
 
     def instant(self, stored: Any) -> datetime:
         """The aware instant of a row's `recorded_at` (events of one commit share theirs)."""
@@ -154,8 +179,9 @@ class LogRows:
             self._instants[stored] = instant
         return instant
 
-    def events(self, types: Collection[str] | None = None) -> list[RecordedEvent]:
-        """The page's events of these types (all when None), upcast, in position order."""
+    def events(self, types: Collection[str] | None = None, *, erased: bool = True) -> list[RecordedEvent]:
+        """The page's events of these types (all when None), opened and upcast, in position order;
+        without those of erased sessions when not `erased` (projections have nothing to apply)."""
         versions = self.registry.versions
         upcast = self.registry.upcast
         loads = orjson.loads
@@ -169,7 +195,11 @@ class LogRows:
                 data = loads(data)
             if isinstance(meta, str | bytes):
                 meta = loads(meta)
-            if versions.get(type_, 1) > schema_version:
+            if type(data) is dict and SEALED in data and len(data) == 1:  # `is_sealed`, inline
+                data = self.keys().open(namespace_, stream_, version, type_, data)
+                if data is ERASED and not erased:
+                    continue
+            if versions.get(type_, 1) > schema_version and data is not ERASED:
                 schema_version, data = upcast(type_, schema_version, data)
             append(
                 RecordedEvent(
@@ -197,7 +227,7 @@ def read_page(
     rows = backend.read_log_page(
         connection, after=after, upto=upto, limit=limit, types=types, payloads=payloads
     )
-    return LogRows(rows, registry)
+    return LogRows(rows, registry, connection)
 
 
 _by_idempotency_key = sa.select(events.c.version, events.c.meta).where(

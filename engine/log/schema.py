@@ -127,3 +127,18 @@ checkpoints = Table(
     Column("position", Position, nullable=False),
     Column("version", Integer, nullable=False),
 )
+
+session_keys = Table(
+    "session_keys",
+    metadata,
+    Column("namespace", String(200), primary_key=True),
+    Column("stream", String(200), primary_key=True),
+    # The first version this key seals: a session recreated after its erasure gets a new key.
+    Column("since_version", Integer, primary_key=True),
+    # NULL once erased: the key is destroyed, the ciphertext it sealed can never be read again.
+    Column("key", LargeBinary, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("erased_at", UtcDateTime, nullable=True),
+)
+"""Per-session AES-GCM keys of the namespaces that encrypt their payloads (engine/log/sealing.py,
+specs/lifecycle.md "Verifiable erasure")."""

@@ -38,9 +38,17 @@ class SubscriptionHub:
     """Knows the log's head and keeps the recent contiguous run of committed events."""
 
     def __init__(
-        self, read_page: ReadPage, *, buffer_size: int = 10_000, poll_interval: float | None = None
+        self,
+        read_page: ReadPage,
+        *,
+        buffer_size: int = 10_000,
+        poll_interval: float | None = None,
+        sealed: frozenset[str] = frozenset(),
     ) -> None:
         self._read_page = read_page
+        self._sealed = sealed
+        """Namespaces whose events are never buffered: an erasure (by any process) must find no
+        payload of theirs kept in memory, so followers read them from the log."""
         self._recent: deque[RecordedEvent] = deque(maxlen=buffer_size)
         self._changed: anyio.Event | None = None
         """Set when the head moves; made only when a follower waits (an anyio Event is costly to
@@ -49,14 +57,25 @@ class SubscriptionHub:
         self.head = 0
         self.followers = 0
         """Subscriptions following the log now (metrics)."""
+        self._reached: dict[int, list[int]] = {}
+        """Per following subscription, the position it has been handed up to (one-item list: the
+        follower updates it in place)."""
+
+    def lags(self) -> list[int]:
+        """Per subscription following the log, how far the head is ahead of what it was handed."""
+        head = self.head
+        return [max(0, head - reached[0]) for reached in self._reached.values()]
 
     def published(self, events: list[RecordedEvent]) -> None:
         """This process committed `events` (called on the event loop, in commit order)."""
         if not events:
             return
-        if self._recent and self._recent[-1].position != events[0].position - 1:
-            self._recent.clear()  # another process wrote in between: the buffer would have a gap
-        self._recent.extend(events)
+        if self._sealed and any(event.namespace in self._sealed for event in events):
+            self._recent.clear()  # the run starts again after them
+        else:
+            if self._recent and self._recent[-1].position != events[0].position - 1:
+                self._recent.clear()  # another process wrote in between: the buffer would have a gap
+            self._recent.extend(events)
         self.observe_head(events[-1].position)
 
     def observe_head(self, position: int) -> None:
@@ -82,13 +101,18 @@ class SubscriptionHub:
         position = after
         wanted = event_filter or EventFilter()
         self.followers += 1
+        reached = [position]
+        self._reached[id(reached)] = reached
         try:
-            async for event in self._follow(position, wanted, page):
+            async for event in self._follow(position, wanted, page, reached):
                 yield event
         finally:
             self.followers -= 1
+            del self._reached[id(reached)]
 
-    async def _follow(self, position: int, wanted: EventFilter, page: int) -> AsyncIterator[RecordedEvent]:
+    async def _follow(
+        self, position: int, wanted: EventFilter, page: int, reached: list[int]
+    ) -> AsyncIterator[RecordedEvent]:
         while True:
             changed = self._changed
             if changed is None:  # taken before the head is read: a move after that sets it
@@ -102,12 +126,13 @@ class SubscriptionHub:
                     await anyio.lowlevel.checkpoint_if_cancelled()
                 if batch:
                     for event in batch:
-                        position = event.position
+                        position = reached[0] = event.position
                         if wanted(event):
                             yield event
                     continue
                 if position > self.head:
                     self.head = position
+                reached[0] = position
             if self._poll_interval is None:
                 await changed.wait()
             else:

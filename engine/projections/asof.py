@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection, make_url
 
 from session_engine.engine.backends import SqliteBackend
 from session_engine.engine.log.records import RecordedEvent
+from session_engine.engine.log.sealing import ERASED
 from session_engine.engine.projections.base import Projection, ProjectionContext
 from session_engine.engine.projections.rebuild import create_tables
 
@@ -81,10 +82,12 @@ class SessionAsOf:
         """Apply the session's next events: step through its history without refolding from the start."""
         if not events:
             return
+        # An erased session's events hold nothing to apply (engine/log/sealing.py).
+        live = [event for event in events if event.data is not ERASED]
         with self._engine.begin() as connection:
             context = ProjectionContext(connection, self._backend)
             for projection in self.projections:
-                projection.apply(context, events)
+                projection.apply(context, live)
             context.flush()
         self.version = events[-1].version
         self.position = events[-1].position

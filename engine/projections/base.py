@@ -300,7 +300,7 @@ class Projection:
 
     def apply_page(self, context: ProjectionContext, page: LogRows) -> None:
         """Replay a page of the log (`headers_only` projections): the same writes as `apply` on its events."""
-        self.apply(context, page.events())
+        self.apply(context, page.events(erased=False))
 
     def suspend_derived(self, context: ProjectionContext, *, private: bool) -> list[str]:
         """Before a replay from the start: stop the `derived` indexes' triggers, and drop their

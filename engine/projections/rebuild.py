@@ -81,7 +81,7 @@ def replay(
             for projection in by_pages:
                 projection.apply_page(context, chunk)
             if full:
-                batch = chunk.events(wanted if by_pages and not everything else None)
+                batch = chunk.events(wanted if by_pages and not everything else None, erased=False)
                 for projection in full:
                     types = own.get(projection.name)
                     projection.apply(

@@ -36,10 +36,16 @@ from session_engine.engine.records.tables import (
 from session_engine.engine.records.term_filters import create_term_filters
 
 _bumps: dict[str, sa.Insert] = {}
+_c = session_status_counts.c
+_drop_zero = session_status_counts.delete().where(
+    _c.namespace == sa.bindparam("namespace"), _c.status == sa.bindparam("status"), _c.count == 0
+)
+"""A count at 0 is no row: a rebuild after an erasure (which skips the erased session's events)
+then finds the same rows as the live table (specs/lifecycle.md)."""
 
 
 def _bump(backend: Backend) -> sa.Insert:
-    """Add `delta` to a status count, creating the row at first use (rows at 0 stay)."""
+    """Add `delta` to a status count, creating the row at first use (`_drop_zero` removes it at 0)."""
     statement = _bumps.get(backend.name)
     if statement is None:
         insert = backend.insert(session_status_counts)
@@ -121,7 +127,6 @@ class RecordsBatch(WriteBatch):
         self.deltas: dict[tuple[str, str], int] = {}
 
     def bump(self, namespace: str, status: str, delta: int) -> None:
-        # Net zero still writes: a count row exists for every status ever touched, batch or not.
         self.deltas[(namespace, status)] = self.deltas.get((namespace, status), 0) + delta
 
     def drain(self) -> None:
@@ -135,7 +140,11 @@ class RecordsBatch(WriteBatch):
         _INSERT_AGENTS.write(context, [_agent_columns(row) for rows in self.agents.values() for row in rows])
         bump = _bump(context.backend)
         for (namespace, status), delta in sorted(self.deltas.items()):
+            if delta == 0:  # no change to a count; and a count at 0 is no row
+                continue
             context.execute(bump, {"namespace": namespace, "status": status, "count": delta})
+            if delta < 0:
+                context.execute(_drop_zero, {"namespace": namespace, "status": status})
 
 
 def _stored(batch: RecordsBatch, event: RecordedEvent) -> None:
@@ -174,6 +183,7 @@ records = RecordsProjection(
     extra_ddl=[create_title_index, create_term_filters],
     extra_tables=TITLE_FTS_TABLES,
     depends_on=["objects"],  # its triggers keep the term index's record filters (term_filters.py)
+    version=2,  # 2: no status count kept at 0 (`_drop_zero`); the rebuild drops those kept before
     derived=[title_index],
 )
 

@@ -66,6 +66,28 @@ def test_another_tenants_session_delivers_nothing(base: str) -> None:
         assert event["data"]["key"] == "own" and event["metadata"]["actor"] == "globex"
 
 
+def test_following_the_namespace_sends_each_changed_session(base: str) -> None:
+    """The sessions list's follow: every session of the tenant's namespace as it changes, in log
+    order, in the shape GET /api/sessions lists it; another tenant's writes never arrive."""
+    with live(base) as ws:
+        head = httpx.get(f"{base}/api/sessions", params={"limit": 1}, headers=bearer(ACME_KEY)).json()
+        after = head["sessions"][0]["last_position"] if head["sessions"] else 0
+        ws.send(json.dumps({"api_key": ACME_KEY, "session_id": None, "after": after}))
+        assert frame(ws) == {"following": True}
+        write(base, GLOBEX_KEY, "listed-b", "theirs")
+        write(base, ACME_KEY, "listed-a", "one")
+        write(base, ACME_KEY, "listed-b", "two")
+        write(base, ACME_KEY, "listed-a", "three")
+        got = [frame(ws)["session"] for _ in range(3)]
+        assert [(s["session_id"], s["version"], s["last_type"]) for s in got] == [
+            ("listed-a", 1, "value_set"),
+            ("listed-b", 1, "value_set"),
+            ("listed-a", 2, "value_set"),
+        ]
+        listed = httpx.get(f"{base}/api/sessions", params={"limit": 2}, headers=bearer(ACME_KEY)).json()
+        assert listed["sessions"] == [got[2], got[1]]
+
+
 @pytest.mark.parametrize(
     ("hello", "code", "reason"),
     [

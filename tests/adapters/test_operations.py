@@ -18,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import httpx
@@ -48,12 +48,14 @@ def free_port() -> int:
 class Served:
     """`session-engine serve` in a subprocess; `stop()` stops it gracefully and returns its log lines."""
 
-    def __init__(self, tmp_path: Path, config: str = "", database: str | None = None) -> None:
+    def __init__(
+        self, tmp_path: Path, config: str = "", database: str | None = None, arguments: Sequence[str] = ()
+    ) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log_path = tmp_path / f"server-{self.port}.log"
         command = [sys.executable, "-m", "session_engine.adapters.cli.main", "serve"]
-        command += ["--port", str(self.port)]
+        command += ["--port", str(self.port), *arguments]
         if config:
             path = tmp_path / "server.toml"
             path.write_text(config)
@@ -82,8 +84,10 @@ class Served:
 
 
 @contextlib.contextmanager
-def served(tmp_path: Path, config: str = "", database: str | None = None) -> Iterator[Served]:
-    server = Served(tmp_path, config, database)
+def served(
+    tmp_path: Path, config: str = "", database: str | None = None, arguments: Sequence[str] = ()
+) -> Iterator[Served]:
+    server = Served(tmp_path, config, database, arguments)
     try:
         yield server
     finally:

@@ -124,8 +124,28 @@ def test_sessions_are_listed_newest_first_page_by_page(server: Server, offline_p
     expect(page.locator("#sessions-more")).to_be_hidden()
     listed = [sessions.nth(n).get_attribute("data-session") for n in range(BULK + 2)]
     assert listed == [server.ws_session, DEMO, *(f"bulk-{n:02}" for n in reversed(range(BULK)))]
-    page.fill("#session-search", "bulk-1")
-    expect(page.locator("#sessions li:visible")).to_have_count(10)
+    offline(offline_page)
+
+
+def test_sessions_are_searched_by_the_server(server: Server, offline_page: OfflinePage) -> None:
+    """The search asks the server: sessions beyond the loaded page are found, and a search that
+    finds nothing says so."""
+    page = offline_page.page
+    sign_in(page, server, ACME_KEY)
+    sessions = page.locator("#sessions li")
+    expect(sessions).to_have_count(50)
+    page.fill("#session-search", "bulk-0")  # the oldest ten: not on the first page
+    expect(sessions).to_have_count(10)
+    assert [sessions.nth(n).get_attribute("data-session") for n in range(10)] == [
+        f"bulk-{n:02}" for n in reversed(range(10))
+    ]
+    expect(page.locator("#sessions-more")).to_be_hidden()
+    page.fill("#session-search", "nobody-")
+    expect(sessions).to_have_count(0)
+    expect(page.locator("#sessions-note")).to_have_text('No session id starts with "nobody-".')
+    page.fill("#session-search", SECRET)  # another tenant's session: not in this namespace
+    expect(page.locator("#sessions-note")).to_contain_text("No session id starts with")
+    shot(page, "sessions-search")
     offline(offline_page)
 
 
@@ -257,4 +277,23 @@ def test_another_tenants_session_is_not_shown(server: Server, offline_page: Offl
     page.reload()
     expect(page.locator("#timeline-note")).to_have_text("No events for this session in your namespace.")
     expect(page.locator("#timeline li")).to_have_count(0)
+    offline(offline_page)
+
+
+def test_the_sessions_list_follows_new_activity(server: Server, offline_page: OfflinePage) -> None:
+    """Last in the module: it changes which sessions are newest."""
+    page = offline_page.page
+    sign_in(page, server, ACME_KEY)
+    expect(page.locator("#sessions-live")).to_have_text("live")
+    with httpx.Client(base_url=server.base, headers=bearer(ACME_KEY)) as acme:
+        assert acme.post("/v1/sessions/bulk-03/values", json={"key": "n", "value": "again"}).is_success
+        assert acme.post("/v1/sessions/brand-new/values", json={"key": "n", "value": 1}).is_success
+    with httpx.Client(base_url=server.base, headers=bearer(GLOBEX_KEY)) as globex:
+        assert globex.post("/v1/sessions/globex-live/values", json={"key": "n", "value": 1}).is_success
+    first = page.locator("#sessions li").first
+    expect(first).to_have_attribute("data-session", "brand-new")
+    expect(page.locator("#sessions li").nth(1)).to_have_attribute("data-session", "bulk-03")
+    expect(page.locator("#sessions li").nth(1)).to_contain_text("v2 · value_set")
+    expect(page.locator('#sessions li[data-session="bulk-03"]')).to_have_count(1)
+    expect(page.locator('#sessions li[data-session="globex-live"]')).to_have_count(0)
     offline(offline_page)

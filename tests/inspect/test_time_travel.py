@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import random
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -141,6 +144,27 @@ async def test_sessions_newest_activity_first_in_pages(engine: Engine) -> None:
         await engine.sessions("a\x00b")
 
 
+async def test_sessions_found_by_id_prefix_newest_first_in_pages(engine: Engine) -> None:
+    ids = ["chat-1", "chat-2", "Chat-3", "chat_x", "chat%y", "chatter", "job-1", "é-1", "chat-10"]
+    for i, sid in enumerate(ids):
+        await engine.values.set(NS, sid, "k", i)
+    await engine.values.set("other", "chat-9", "k", 1)  # another namespace: never listed
+    await engine.values.set(NS, "chat-1", "k", 9)  # chat-1 becomes the newest
+    for prefix in ("chat-", "chat", "Chat", "chat_", "chat%", "é", "nothing", "chat-1"):
+        want = [sid for sid in ["chat-1", *reversed(ids)] if sid.startswith(prefix)]
+        want = list(dict.fromkeys(want))
+        page = await engine.sessions(NS, prefix=prefix, limit=2)
+        seen = [s.session for s in page.sessions]
+        while page.next_after is not None:
+            page = await engine.sessions(NS, prefix=prefix, after=page.next_after, limit=2)
+            seen += [s.session for s in page.sessions]
+        assert seen == want, prefix
+    assert (await engine.sessions(NS, prefix="")).sessions == (await engine.sessions(NS)).sessions
+    for bad in ("a\x00", "\ud800", "x" * 201):
+        with pytest.raises(ValidationFailed):
+            await engine.sessions(NS, prefix=bad)
+
+
 async def test_bad_points_are_refused(engine: Engine) -> None:
     for call in (
         lambda: engine.diff(NS, S, -1, 1),
@@ -166,3 +190,53 @@ async def test_the_sessions_list_walks_indexes_without_sorting(engine: Engine, b
     found = await engine.read(plan)
     assert "ix_events_namespace_position (namespace=? AND position<?)" in found, found
     assert "TEMP B-TREE" not in found and "SCAN" not in found.replace("SCALAR", ""), found
+
+
+async def test_a_prefix_search_pages_alike_however_far_it_walks(engine: Engine) -> None:
+    """The search walks the newest events first and asks the index of ids below them: wherever
+    that split falls (the walk's length), the pages are the same as a filter of the whole list."""
+    rng = random.Random(7)
+    ids = [f"{rng.choice(['a', 'ab', 'b', 'A'])}-{n}" for n in range(12)]
+    for n in range(40):
+        await engine.values.set(NS, rng.choice(ids), "k", n)
+    everything = await engine.sessions(NS, limit=100)
+    for prefix in ("a", "ab", "A", "b-1", "c"):
+        want = [s.session for s in everything.sessions if s.session.startswith(prefix)]
+        starting = partial(engine.backend.starts_with, prefix=prefix)
+        for walk, limit in ((1, 1), (2, 3), (5, 2), (13, 4), (100, 3)):
+
+            def page(
+                after: int | None, walk: int = walk, limit: int = limit, starting: Any = starting
+            ) -> Awaitable[history.SessionsPage]:
+                return engine.read(lambda c: history.sessions(c, NS, after, limit, starting, walk))
+
+            found = await page(None)
+            seen = [s.session for s in found.sessions]
+            while found.next_after is not None:
+                found = await page(found.next_after)
+                seen += [s.session for s in found.sessions]
+            assert seen == want, (prefix, walk, limit)
+
+
+async def test_a_prefix_search_plans_a_walk_then_an_index_range(engine: Engine, backend: str) -> None:
+    """SQLite walks the newest events by position, then answers the rest of the prefix from the
+    (namespace, stream, version) index: a rare prefix costs the sessions it finds, a common one
+    the walk, whatever the namespace holds."""
+    if backend != "sqlite":
+        pytest.skip("PostgreSQL plans by statistics")
+    starting = partial(engine.backend.starts_with, prefix="chat-")
+    walk = history.sessions_query(NS, None, 100, starting, walk_from=10)
+    rest = history.sessions_query(NS, 10, 100, starting)
+
+    def plan(query: Any) -> Callable[[Connection], str]:
+        def run(connection: Connection) -> str:
+            sql = str(query.compile(connection, compile_kwargs={"literal_binds": True}))
+            return " | ".join(str(row[3]) for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
+
+        return run
+
+    walked = await engine.read(plan(walk))
+    assert "ix_events_namespace_position (namespace=? AND position>?)" in walked, walked
+    assert "TEMP B-TREE" not in walked, walked
+    ranged = await engine.read(plan(rest))
+    assert "(namespace=? AND stream>? AND stream<?)" in ranged, ranged

@@ -10,7 +10,7 @@ const open = {
   stream: null, events: [], rows: [], byVersion: new Map(), selected: -1, token: 0,
   types: null, knownTypes: new Set(), stopFollow: null, complete: false,
 };
-let sessionsAfter = null, loadedSessions = [];
+let sessionsAfter = null, loadedSessions = [], sessionsPrefix = "", stopSessionsFollow = null, searchTimer = null;
 
 // -- sign-in --------------------------------------------------------------------------------
 function showSignin(message = "") {
@@ -27,41 +27,86 @@ function showApp() {
 // the linked session at once, beside the sessions list (a refusal of either signs out).
 async function signIn(key, kept = false) {
   data.auth.key = key;
-  const listing = data.listSessions(null, SESSIONS_PAGE);
+  sessionsPrefix = $("session-search").value.trim();
+  const listing = data.listSessions(null, SESSIONS_PAGE, sessionsPrefix);
   if (kept) { showApp(); routeFromHash(); }
   try {
-    renderSessions(await listing, true);
+    const page = await listing;
+    renderSessions(page, true);
     if (!kept) { showApp(); routeFromHash(); }
+    followSessions(page);
   } catch (error) {
-    data.auth.key = null; closeSession();
-    showSignin(error.status === 401 ? `That API key was refused: ${error.message}.` : `The server could not be read: ${error.message}`);
+    signOut(error.status === 401 ? `That API key was refused: ${error.message}.` : `The server could not be read: ${error.message}`);
   }
 }
 
+function signOut(message = "") {
+  data.auth.key = null; closeSession();
+  if (stopSessionsFollow) { stopSessionsFollow(); stopSessionsFollow = null; }
+  showSignin(message);
+}
+
 function refused(error) {
-  if (error && error.status === 401) { data.auth.key = null; closeSession(); showSignin(`Your API key was refused: ${error.message}.`); return true; }
+  if (error && error.status === 401) { signOut(`Your API key was refused: ${error.message}.`); return true; }
   return false;
 }
 
 // -- sessions -------------------------------------------------------------------------------
+function sessionItem(s) {
+  const li = view.el("li", { "data-session": s.session_id, class: s.session_id === open.stream ? "open" : null },
+    view.el("div", { class: "id", text: s.session_id.replace("\u001f", " / ") }),
+    view.el("div", { class: "meta", text: `v${s.version} · ${s.last_type} · ${view.time(s.last_recorded_at)}` }));
+  li.addEventListener("click", () => openSession(s.session_id));
+  return li;
+}
+
 function renderSessions(page, reset) {
   if (reset) { loadedSessions = []; $("sessions").replaceChildren(); }
   loadedSessions.push(...page.sessions);
   sessionsAfter = page.next_after;
-  const filter = $("session-search").value.trim();
-  for (const s of page.sessions) {
-    const li = view.el("li", { "data-session": s.session_id, class: s.session_id === open.stream ? "open" : null, hidden: Boolean(filter) && !s.session_id.includes(filter) },
-      view.el("div", { class: "id", text: s.session_id.replace("\u001f", " / ") }),
-      view.el("div", { class: "meta", text: `v${s.version} · ${s.last_type} · ${view.time(s.last_recorded_at)}` }));
-    li.addEventListener("click", () => openSession(s.session_id));
-    $("sessions").append(li);
-  }
+  for (const s of page.sessions) $("sessions").append(sessionItem(s));
   $("sessions-more").hidden = sessionsAfter === null;
-  $("sessions-note").textContent = loadedSessions.length ? "" : "No sessions in this namespace yet.";
+  $("sessions-note").textContent = loadedSessions.length ? ""
+    : sessionsPrefix ? `No session id starts with "${sessionsPrefix}".` : "No sessions in this namespace yet.";
 }
 
 async function moreSessions() {
-  try { renderSessions(await data.listSessions(sessionsAfter, SESSIONS_PAGE), false); } catch (error) { refused(error); }
+  const prefix = sessionsPrefix;
+  try {
+    const page = await data.listSessions(sessionsAfter, SESSIONS_PAGE, prefix);
+    if (prefix === sessionsPrefix) renderSessions(page, false);
+  } catch (error) { refused(error); }
+}
+
+// The search box asks the server (ids starting with what is typed), a moment after typing stops.
+async function searchSessions() {
+  const prefix = $("session-search").value.trim();
+  if (prefix === sessionsPrefix) return;
+  sessionsPrefix = prefix;
+  try {
+    const page = await data.listSessions(null, SESSIONS_PAGE, prefix);
+    if (prefix === sessionsPrefix) renderSessions(page, true);
+  } catch (error) { refused(error); }
+}
+
+// The list follows the namespace from its newest event: a session that changes moves to the top.
+function followSessions(page) {
+  if (stopSessionsFollow) stopSessionsFollow();
+  const after = page.sessions.length && !sessionsPrefix ? page.sessions[0].last_position : 0;
+  const start = (from) => data.followSessions(from, (s) => {
+    if (sessionsPrefix && !s.session_id.startsWith(sessionsPrefix)) return;
+    loadedSessions = [s, ...loadedSessions.filter((o) => o.session_id !== s.session_id)];
+    for (const li of $("sessions").querySelectorAll("li")) if (li.dataset.session === s.session_id) li.remove();
+    const li = sessionItem(s);
+    li.classList.add("fresh");
+    $("sessions").prepend(li);
+    $("sessions-note").textContent = "";
+  }, (status) => { $("sessions-live").textContent = status === "following" ? "live" : status; });
+  if (after || !sessionsPrefix) { stopSessionsFollow = start(after); return; }
+  // Signed in with a search typed (a reload): follow from the namespace's newest event.
+  data.listSessions(null, 1).then((newest) => {
+    if (data.auth.key) stopSessionsFollow = start(newest.sessions.length ? newest.sessions[0].last_position : 0);
+  }).catch(refused);
 }
 
 // -- timeline -------------------------------------------------------------------------------
@@ -235,12 +280,9 @@ async function exportSession() {
 
 document.addEventListener("DOMContentLoaded", () => {
   $("signin-form").addEventListener("submit", (e) => { e.preventDefault(); signIn($("api-key").value.trim()); });
-  $("signout").addEventListener("click", () => { data.auth.key = null; closeSession(); history.replaceState(null, "", "#"); showSignin(); });
+  $("signout").addEventListener("click", () => { history.replaceState(null, "", "#"); signOut(); });
   $("sessions-more").addEventListener("click", moreSessions);
-  $("session-search").addEventListener("input", () => {
-    const filter = $("session-search").value.trim();
-    for (const li of $("sessions").children) li.hidden = Boolean(filter) && !li.dataset.session.includes(filter);
-  });
+  $("session-search").addEventListener("input", () => { clearTimeout(searchTimer); searchTimer = setTimeout(searchSessions, 200); });
   $("session-open").addEventListener("submit", (e) => { e.preventDefault(); const id = $("session-search").value.trim(); if (id) openSession(id); });
   $("timeline").addEventListener("click", (e) => {
     const row = e.target.closest("li[data-version]");

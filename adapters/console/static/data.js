@@ -36,9 +36,10 @@ function streamParams(stream) {
 }
 const sessionPath = (id) => `/api/sessions/${encodeURIComponent(id)}`;
 
-/** One page of the namespace's sessions, newest activity first: {sessions, next_after}. */
-export function listSessions(after = null, limit = 50) {
-  return get("/api/sessions", { after, limit });
+/** One page of the namespace's sessions, newest activity first (only those whose id starts with
+ * `prefix`, when given: the server searches): {sessions, next_after}. */
+export function listSessions(after = null, limit = 50, prefix = "") {
+  return get("/api/sessions", { after, limit, prefix });
 }
 
 /** One page of a session's history from a version (events with the engine's one-line summary,
@@ -89,14 +90,26 @@ export async function exportJsonl(stream) {
  * `onStatus(text)` on changes. Reconnects after a drop from the last position seen. Returns stop().
  */
 export function follow(stream, after, onEvent, onStatus) {
+  return live(stream, after, (frame) => frame.event && { position: frame.event.position, item: { ...frame.event, summary: frame.summary } }, onEvent, onStatus);
+}
+
+/** Follow the namespace's sessions as they change after a log position: `onSession(session)` per
+ * event, the session as the sessions list shows it. Returns stop(). */
+export function followSessions(after, onSession, onStatus) {
+  return live(null, after, (frame) => frame.session && { position: frame.session.last_position, item: frame.session }, onSession, onStatus);
+}
+
+// One `/console/live` socket: `read(frame)` picks {position, item} out of a data frame.
+function live(stream, after, read, onItem, onStatus) {
   let socket = null, stopped = false, last = after, retry = null;
   const open = () => {
     socket = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/console/live`);
     socket.onopen = () => socket.send(JSON.stringify({ api_key: auth.key, session_id: stream, after: last }));
     socket.onmessage = (message) => {
       const frame = JSON.parse(message.data);
-      if (frame.following) onStatus("following");
-      else if (frame.event && frame.event.position > last) { last = frame.event.position; onEvent({ ...frame.event, summary: frame.summary }); }
+      if (frame.following) { onStatus("following"); return; }
+      const got = read(frame);
+      if (got && got.position > last) { last = got.position; onItem(got.item); }
     };
     socket.onclose = (closed) => {
       if (stopped) return;

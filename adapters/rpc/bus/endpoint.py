@@ -13,6 +13,7 @@ import contextlib
 import logging
 import math
 import re
+from contextlib import AbstractContextManager
 from functools import cache
 from typing import Any
 
@@ -20,6 +21,7 @@ import anyio
 from anyio.abc import TaskGroup
 
 from session_engine.adapters.config import ServerConfig, Tenant
+from session_engine.adapters.requests import RequestRecord, requests_of
 from session_engine.adapters.rpc.bus import protocol as wire
 from session_engine.adapters.rpc.bus.auth import authenticate, new_nonce
 from session_engine.adapters.rpc.bus.events import bus_events
@@ -44,6 +46,7 @@ from session_engine.adapters.websocket.transport import hooks_of
 from session_engine.engine import Engine
 
 log = logging.getLogger("session_engine.bus")
+SURFACE = "bus"
 MAX_IN_FLIGHT = 64
 Scope = dict[str, Any]
 Receive = Any
@@ -93,6 +96,7 @@ class BusConnection:
         self.patterns: set[str] = set()
         self.peer_ready = False
         self.pumping = False
+        self.requests = requests_of(scope)
 
     # -- life cycle -------------------------------------------------------------------------------
     async def run(self) -> None:
@@ -226,14 +230,15 @@ class BusConnection:
     async def _start_request(self, request: Request) -> None:
         budget = self._budget(request)
         if budget is not None and budget <= 0:
-            await self.send_text(
-                wire.error_response(
-                    request.correlationId,
-                    "deadline passed before the request was served",
-                    ErrorCode.DEADLINE_EXCEEDED,
-                    subject=request.full_subject,
+            with self._recorded(request):
+                await self.send_text(
+                    wire.error_response(
+                        request.correlationId,
+                        "deadline passed before the request was served",
+                        ErrorCode.DEADLINE_EXCEEDED,
+                        subject=request.full_subject,
+                    )
                 )
-            )
             return
         await self.slots.acquire()
         assert self.tasks is not None
@@ -249,7 +254,22 @@ class BusConnection:
             budgets.append((request.deadline - wire.now_ms()) / 1000)
         return min(budgets) if budgets else None
 
+    def _recorded(self, request: Request) -> AbstractContextManager[RequestRecord]:
+        """The request's record (`adapters.requests`): its session is the payload's `sessionId`."""
+        payload = request.payload
+        session = payload.get("sessionId") if isinstance(payload, dict) else None
+        return self.requests.request(
+            SURFACE,
+            request.full_subject,
+            tenant=self.tenant.name,
+            session=session if isinstance(session, str) else None,
+        )
+
     async def _serve_request(self, request: Request, budget: float) -> None:
+        with self._recorded(request):
+            await self._answer_request(request, budget)
+
+    async def _answer_request(self, request: Request, budget: float) -> None:
         answers: list[str] = []
         finished = anyio.Event()
         assert self.tasks is not None

@@ -15,6 +15,7 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from session_engine.adapters.requests import note
 from session_engine.engine import documents
 
 RECORDS_NAMESPACE = "storage:session"
@@ -266,6 +267,7 @@ def error_response(
     subject: str | None = None,
     data: dict[str, Any] | None = None,
 ) -> str:
+    note(outcome=code)
     error: dict[str, Any] = {"message": message, "code": str(code)}
     if subject is not None:
         error["subject"] = subject

@@ -1,0 +1,138 @@
+"""Sealed payloads: the data of a namespace configured to encrypt, under a key per session.
+
+Erasing a session destroys its key (crypto-shredding, specs/lifecycle.md "Verifiable erasure"): the
+stored rows, and the hash chain over them, stay exactly as they were, and what they held can never
+be read again. The writer seals as it encodes a row (`UnitOfWork._encode`), so the chain hashes the
+ciphertext; every read of the log opens sealed rows here, and an event whose key is gone reads
+as `ERASED` (its type, version, time and metadata kept).
+
+Stored form: `{"$enc": "<base64 of 12-byte nonce + ciphertext + tag>"}`; the associated data is the
+event's namespace, stream, version and type, so a ciphertext moved to another event does not open.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy.engine import Connection
+
+from session_engine.engine.errors import CommandFailed
+from session_engine.engine.log.schema import session_keys
+
+SEALED = "$enc"
+"""The one key of a sealed payload. Reserved: a payload of exactly this shape is refused as input."""
+SEALED_PREFIX = b'{"$enc":'
+ERASED_FIELD = "erased"
+ERASED: dict[str, Any] = {ERASED_FIELD: True}
+"""The data of an event whose session was erased (shared: compare with `is`; never mutate it)."""
+SESSION_ERASED = "session_erased"
+"""The event erasure records (never sealed: its reason is the audit trail's, not the session's)."""
+
+_NONCE = 12
+_b64encode = base64.b64encode
+_urandom = os.urandom
+
+
+def associated(namespace: str, stream: str, version: int, type_: str) -> bytes:
+    """What a sealed payload is bound to: its event's place in the log and its type."""
+    return f"{namespace}\x00{stream}\x00{version}\x00{type_}".encode()
+
+
+def seal(cipher: AESGCM, data: bytes, bound_to: bytes) -> bytes:
+    """The stored JSON text of a sealed payload."""
+    nonce = _urandom(_NONCE)
+    return b'{"$enc":"' + _b64encode(nonce + cipher.encrypt(nonce, data, bound_to)) + b'"}'
+
+
+def is_sealed(data: Any) -> bool:
+    return type(data) is dict and SEALED in data and len(data) == 1
+
+
+def refuse_reserved(data: bytes) -> bool:
+    """Whether plain data would read back as sealed (its only key is `$enc`): refused as input."""
+    return data.startswith(SEALED_PREFIX) and data.count(b'"') == 4
+
+
+def new_key() -> bytes:
+    return AESGCM.generate_key(bit_length=256)
+
+
+_latest_key = (
+    sa.select(session_keys.c.since_version, session_keys.c.key)
+    .where(
+        session_keys.c.namespace == sa.bindparam("namespace"),
+        session_keys.c.stream == sa.bindparam("stream"),
+    )
+    .order_by(session_keys.c.since_version.desc())
+    .limit(1)
+)
+
+
+def writer_cipher(connection: Connection, namespace: str, stream: str, version: int, now: Any) -> AESGCM:
+    """The cipher that seals the stream's next events (after `version`): its live key, or a new
+    key (stored in the caller's transaction) when it has none or its last one was erased."""
+    row = connection.execute(_latest_key, {"namespace": namespace, "stream": stream}).first()
+    if row is not None and row.key is not None:
+        return AESGCM(bytes(row.key))
+    key = new_key()
+    connection.execute(
+        session_keys.insert().values(
+            namespace=namespace, stream=stream, since_version=version + 1, key=key, created_at=now
+        )
+    )
+    return AESGCM(key)
+
+
+class StreamKeys:
+    """The keys of some streams, loaded once for a read: opens their sealed payloads."""
+
+    __slots__ = ("_ciphers", "_keys")
+
+    def __init__(self, rows: Iterable[tuple[str, str, int, bytes | None]]) -> None:
+        self._keys: dict[tuple[str, str], list[tuple[int, bytes | None]]] = {}
+        for namespace, stream, since, key in rows:
+            self._keys.setdefault((namespace, stream), []).append((since, key))
+        for found in self._keys.values():
+            found.sort(reverse=True)
+        self._ciphers: dict[bytes, AESGCM] = {}
+
+    @classmethod
+    def load(cls, connection: Connection, streams: Iterable[tuple[str, str]]) -> StreamKeys:
+        """The keys of these (namespace, stream) pairs: probes of the table's primary key."""
+        wanted = sorted(set(streams))
+        rows: list[tuple[str, str, int, bytes | None]] = []
+        c = session_keys.c
+        for start in range(0, len(wanted), 500):
+            query = sa.select(c.namespace, c.stream, c.since_version, c.key).where(
+                sa.tuple_(c.namespace, c.stream).in_(wanted[start : start + 500])
+            )
+            for namespace, stream, since, key in connection.execute(query):
+                rows.append((namespace, stream, since, None if key is None else bytes(key)))
+        return cls(rows)
+
+    def open(self, namespace: str, stream: str, version: int, type_: str, data: dict[str, Any]) -> Any:
+        """The payload a sealed `data` holds, or `ERASED` when its key was destroyed."""
+        key = next((k for since, k in self._keys.get((namespace, stream), ()) if since <= version), None)
+        if key is None:
+            return ERASED
+        cipher = self._ciphers.get(key)
+        if cipher is None:
+            cipher = self._ciphers[key] = AESGCM(key)
+        sealed = base64.b64decode(data[SEALED])
+        try:
+            text = cipher.decrypt(
+                sealed[:_NONCE], sealed[_NONCE:], associated(namespace, stream, version, type_)
+            )
+        except InvalidTag:
+            raise CommandFailed(
+                f"event {namespace}/{stream} version {version} does not open with its session's key"
+                " (the stored event or the key was changed)"
+            ) from None
+        return orjson.loads(text)
