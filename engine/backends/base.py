@@ -385,6 +385,13 @@ class Backend(ABC):
     def analyze(self, connection: Connection) -> None:  # noqa: B027 - most databases need nothing
         """Refresh the planner's statistics on the log before reading all of it (where it has any)."""
 
+    def suspend_derived(
+        self, connection: Connection, triggers: Sequence[str], indexes: Sequence[str]
+    ) -> list[str]:
+        """Stop these triggers and drop these indexes (of the tables the connection reaches first) for
+        the rest of the transaction; returns the statements that put them back as they were."""
+        return []
+
     def notify(self, connection: Connection, position: int) -> None:  # noqa: B027 - most need nothing
         """Tell other processes that the log grew (delivered on commit, dropped on rollback)."""
 

@@ -8,7 +8,7 @@ import os
 import sqlite3
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -258,6 +258,13 @@ class SqliteBackend(Backend):
         for statement in ddl.sqlite:
             connection.exec_driver_sql(statement)
 
+    def suspend_derived(
+        self, connection: Connection, triggers: Sequence[str], indexes: Sequence[str]
+    ) -> list[str]:
+        """Triggers only: SQLite's run once per row, while its indexes are read by the replay itself.
+        Their SQL is read back, so they return verbatim."""
+        return _drop_triggers(connection, lambda name, table, sql: name in triggers)
+
     def starts_with(
         self, column: sa.ColumnElement[str], prefix: str, connection: Connection | None = None
     ) -> sa.ColumnElement[bool]:
@@ -290,3 +297,14 @@ class _FileScratch(Scratch):
 
     def shadows(self, tables: Sequence[str]) -> SqliteShadows:
         return SqliteShadows(self, list(tables))
+
+
+def _drop_triggers(connection: Connection, which: Callable[[str, str, str], bool]) -> list[str]:
+    """Drop the main database's triggers that `which(name, table, sql)` picks; returns their SQL."""
+    rows = connection.exec_driver_sql(
+        "SELECT name, tbl_name, sql FROM main.sqlite_master WHERE type = 'trigger'"
+    ).fetchall()
+    found = [(name, sql) for name, table, sql in rows if which(name, table, sql)]
+    for name, _ in found:
+        connection.exec_driver_sql(f'DROP TRIGGER main."{name}"')
+    return [sql for _, sql in found]
