@@ -15,6 +15,9 @@ the engine) is the same whatever the number of appends: run twice and divide the
 `--writers 1` measures a lone writer's path instead: a batch, a commit and two thread hand-offs
 per append.
 
+`--backend postgres` counts the client's side on a fresh PostgreSQL database (the server's work is
+another process: callgrind does not see it).
+
 `--encrypted` appends into a namespace that seals its payloads (engine/log/sealing.py): run it
 and a plain run of the same size to count what encryption adds per append.
 
@@ -30,7 +33,7 @@ import argparse
 
 import anyio
 
-from bench.common import payload, sqlite_database
+from bench.common import database, payload
 from session_engine.engine import Engine, NewEvent
 
 WRITERS = 64
@@ -73,9 +76,10 @@ def main() -> None:
     )
     parser.add_argument("--encrypted", action="store_true", help="into a namespace that seals payloads")
     parser.add_argument("--size", type=int, default=200, help="bytes of JSON per event")
+    parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
     args = parser.parse_args()
     total = args.appends - args.appends % args.writers
-    with sqlite_database() as url:
+    with database(args.backend) as url:
         stats = anyio.run(appends, url, total, args.values, args.writers, args.encrypted, args.size)
     print(
         f"{total} appends by {args.writers} writers in {stats['batches']} batches. Instructions per append:"

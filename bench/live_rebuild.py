@@ -4,7 +4,9 @@ copy built while writers go on, swapped in under the lock; specs/audit.md, "Live
 The log is `bench.replay_rate`'s realistic mix of every domain's events (`--events`, default
 1,000,000). One writer sets a value, waits for the answer, and sets the next, for the whole of each
 rebuild; the table gives the rebuild's duration, the writes made meanwhile and their worst and
-99th-percentile latency, and for the live rebuild how many events were caught up under the lock.
+99th-percentile latency, and for the live rebuild how many events were caught up under the lock and
+the longest it held the writer in one transaction (`LiveRebuild.longest_hold`: what a write can
+wait for it, whatever else the machine is doing).
 
     python -m bench.live_rebuild [--events 1000000] [--backends sqlite,postgres] [--modes in-place,live]
 """
@@ -35,13 +37,15 @@ async def measure(url: str, live: bool) -> tuple[object, ...]:
                 n += 1
 
         locked: object = "-"
+        held: object = "-"
         async with anyio.create_task_group() as group:
             group.start_soon(write)
             await anyio.sleep(0.2)
             before = len(latencies)
             with Stopwatch() as watch:
                 if live:
-                    locked = f"{(await engine.rebuild_live()).locked:,}"
+                    done = await engine.rebuild_live()
+                    locked, held = f"{done.locked:,}", f"{done.longest_hold * 1000:.0f} ms"
                 else:
                     await engine.rebuild(live=False)
             done.set()
@@ -53,6 +57,7 @@ async def measure(url: str, live: bool) -> tuple[object, ...]:
             f"{max(during) * 1000:.0f} ms",
             f"{percentile(during, 99) * 1000:.1f} ms",
             locked,
+            held,
         )
 
 
@@ -78,6 +83,7 @@ def main() -> None:
                 "worst write",
                 "p99 write",
                 "caught up under the lock",
+                "longest writer hold",
             ],
             rows,
         )

@@ -12,6 +12,11 @@ so every median comes from the same stretches of a noisy machine's time. Needs t
 (`pip install -e '.[bench]'`); a peer that is not installed is left out with a note.
 
     python -m bench.peers [--seconds 3] [--rounds 3] [--backends sqlite,postgres] [--only NAME,...]
+        [--before PATH]
+
+`--before PATH` (another checkout of the project, e.g. `git worktree add /tmp/before main`) runs
+its engine cells too, in the same rounds, as "NAME (before)": a change measured against the code
+before it, in the same stretches of the machine's time as the peers.
 """
 
 from __future__ import annotations
@@ -270,13 +275,20 @@ BASELINE = {
 }
 
 
-def run_cell(name: str, backend: str, seconds: float) -> float | str:
-    """One cell in a child process on a fresh database: its figure, or why it could not run."""
+BEFORE = " (before)"
+
+
+def run_cell(name: str, backend: str, seconds: float, before: Path | None = None) -> float | str:
+    """One cell in a child process on a fresh database: its figure, or why it could not run. A
+    "(before)" cell runs from the checkout `before`, its code imported from there."""
+    root, env = ROOT, dict(os.environ)
+    if name.endswith(BEFORE) and before is not None:
+        name, root, env["PYTHONPATH"] = name.removesuffix(BEFORE), before, str(before)
     with database(backend) as url, tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "result.json"
         command = [sys.executable, "-m", "bench.peers", "--cell", name, "--url", url]
         command += ["--seconds", str(seconds), "--out", str(out)]
-        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=os.environ)
+        done = subprocess.run(command, cwd=root, capture_output=True, text=True, env=env)
         if done.returncode != 0:
             last = (done.stderr.strip().splitlines() or ["failed"])[-1]
             return f"n/a ({last[:60]})"
@@ -304,6 +316,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--only", default="", help="comma-separated cell names (default: all)")
+    parser.add_argument("--before", type=Path, help="another checkout whose engine cells run too")
     parser.add_argument("--cell", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
@@ -314,15 +327,21 @@ def main() -> None:
     wanted = [n for n in args.only.split(",") if n] or list(CELLS)
     backends = args.backends.split(",")
     cells = [(name, b) for name in wanted for b in backends if b in CELLS[name][2]]
+    if args.before is not None:
+        cells = [
+            cell
+            for name, b in cells
+            for cell in ([(name, b), (name + BEFORE, b)] if name == BASELINE[CELLS[name][0]] else [(name, b)])
+        ]
     runs: dict[tuple[str, str], list[float | str]] = {cell: [] for cell in cells}
     started = load()
     for _ in range(args.rounds):
         for name, backend in cells:
-            runs[name, backend].append(run_cell(name, backend, args.seconds))
+            runs[name, backend].append(run_cell(name, backend, args.seconds, args.before))
     ended = load()
     rows = []
     for name, backend in cells:
-        scenario = CELLS[name][0]
+        scenario = CELLS[name.removesuffix(BEFORE)][0]
         numbers = [v for v in runs[name, backend] if isinstance(v, float)]
         if not numbers:
             rows.append((scenario, backend, name, str(runs[name, backend][0]), "", "-"))

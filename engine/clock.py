@@ -43,6 +43,9 @@ class ManualClock:
 
 def as_utc(instant: datetime) -> datetime:
     """Naive datetimes are taken as UTC (SQLite returns them naive)."""
-    if instant.tzinfo is None:
+    zone = instant.tzinfo
+    if zone is UTC:  # the engine's own instants: `astimezone` would make a copy of each
+        return instant
+    if zone is None:
         return instant.replace(tzinfo=UTC)
     return instant.astimezone(UTC)

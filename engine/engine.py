@@ -8,8 +8,9 @@ async with Engine.open("sqlite:///app.db") as engine:
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -24,7 +25,7 @@ from sqlalchemy.exc import DBAPIError
 
 from session_engine.engine import erasure
 from session_engine.engine.backends import Backend, Durability
-from session_engine.engine.backends.base import Listener
+from session_engine.engine.backends.base import Listener, Scratch, Shadows
 from session_engine.engine.clock import Clock, SystemClock, as_utc
 from session_engine.engine.commands import AppendEvents, Command, CommandHandlers, Outcome
 from session_engine.engine.erasure import Erasure, ErasureNotEnabled
@@ -672,41 +673,86 @@ class Engine:
     ) -> LiveRebuild:
         """Rebuild projections into a scratch copy from a snapshot of the log while writers go on,
         catch the copy up with what they wrote, then replay the last tail and swap the copy in under
-        the log lock, in one short transaction (specs/audit.md, "Live rebuild"). `locked_tail`: the
-        longest tail left for the swap to replay under the lock."""
-        projections = self.projections.named(names)
-        backend, registry = self.backend, self.registry
+        the log lock, in one short transaction (specs/audit.md, "Live rebuild"). Where the backend
+        swaps by renaming (SQLite), the copy is first moved beside the live tables, a batch per
+        transaction. `locked_tail`: the longest tail left for the swap to replay under the lock."""
+        backend = self.backend
+        projections = self.projections.named(names)  # with those they depend on
+        holds = live_rebuild.Holds()
+
+        async def exclusive(work: Callable[[Connection], T]) -> T:
+            return await self._committer.exclusive(holds.timed(work))
+
         stack = contextlib.ExitStack()
         scratch = await anyio.to_thread.run_sync(stack.enter_context, scratch_copy(backend, projections))
+        shadows = scratch.shadows([table.name for projection in projections for table in projection.tables])
         try:
+            copy = live_rebuild.Copy(scratch, backend, self.registry, projections, progress)
 
             def fill_from(after: int) -> tuple[int, int]:
                 with self._reader.connect() as source:
-                    source = backend.one_snapshot(source)
-                    return live_rebuild.fill(
-                        source, scratch, backend, registry, projections, after=after, progress=progress
-                    )
+                    return copy.fill(backend.one_snapshot(source), after=after)
 
-            covered, applied = await anyio.to_thread.run_sync(fill_from, 0, limiter=self._readers)
-            first = covered
-            for _ in range(live_rebuild.CATCH_UP_ROUNDS):
-                if await self.head() - covered <= locked_tail:
-                    break
-                covered, more = await anyio.to_thread.run_sync(fill_from, covered, limiter=self._readers)
-                applied += more
+            async def catch_up(covered: int, applied: int) -> tuple[int, int]:
+                """Lock-free rounds while the log is more than `locked_tail` ahead of the copy
+                (each round's changes moved into the shadows, where there are any)."""
+                for _ in range(live_rebuild.CATCH_UP_ROUNDS):
+                    if await self.head() - covered <= locked_tail:
+                        break
+                    covered, more = await anyio.to_thread.run_sync(fill_from, covered, limiter=self._readers)
+                    applied += more
+                    while shadows is not None and await exclusive(shadows.apply):
+                        pass
+                return covered, applied
 
-            def swap(connection: Connection) -> tuple[int, int]:
-                return live_rebuild.swap(
-                    connection, scratch, backend, registry, projections, after=covered, progress=progress
-                )
-
+            first, applied = await anyio.to_thread.run_sync(fill_from, 0, limiter=self._readers)
+            covered, applied = await catch_up(first, applied)
             try:
-                upto, tail = await self._committer.exclusive(swap)
-            finally:
-                await self._committer.exclusive(scratch.release)
+                if shadows is None:
+                    await anyio.to_thread.run_sync(scratch.analyze)
+                    upto, tail = await exclusive(functools.partial(copy.swap, after=covered))
+                else:
+                    await self._move_into_shadows(scratch, shadows, exclusive)
+                    covered, applied = await catch_up(covered, applied)
+                    upto, tail = await exclusive(
+                        functools.partial(copy.rename, shadows=shadows, after=covered)
+                    )
+            except BaseException:
+                if shadows is not None:
+                    with anyio.CancelScope(shield=True):
+                        await exclusive(shadows.abandon)
+                raise
+            with anyio.CancelScope(shield=True):  # swapped: the replaced tables go, cancelled or not
+                while shadows is not None and await exclusive(shadows.discard):
+                    pass
         finally:
             await anyio.to_thread.run_sync(stack.close)
-        return LiveRebuild(upto=upto, applied=applied + tail, caught_up=upto - first, locked=upto - covered)
+        return LiveRebuild(
+            upto=upto,
+            applied=applied + tail,
+            caught_up=upto - first,
+            locked=upto - covered,
+            projections=[projection.name for projection in projections],
+            longest_hold=holds.longest,
+        )
+
+    async def _move_into_shadows(
+        self,
+        scratch: Scratch,
+        shadows: Shadows,
+        exclusive: Callable[[Callable[[Connection], Any]], Awaitable[Any]],
+    ) -> None:
+        """Create shadows beside the live tables, note the copy's changes from now on, and move its
+        rows into them, one short writer transaction per batch (writers wait at most a batch)."""
+
+        def track() -> None:
+            with scratch.connect() as connection:
+                shadows.track(connection)
+
+        await exclusive(shadows.prepare)
+        await anyio.to_thread.run_sync(track)
+        while await exclusive(shadows.copy):
+            pass
 
     async def verify(
         self, names: Iterable[str] | None = None, *, progress: Callable[[int], None] | None = None

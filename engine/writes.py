@@ -27,7 +27,7 @@ import anyio
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from session_engine.engine.backends import Backend
+from session_engine.engine.backends import Backend, driver
 from session_engine.engine.bridge import Bridge, Waiter, current_bridge
 from session_engine.engine.clock import Clock, as_utc
 from session_engine.engine.commands import AppendEvents, Command, CommandHandlers, Outcome
@@ -147,6 +147,9 @@ class Committer:
         self._wake = threading.Condition(self._lock)
         self._gathering: list[_Pending] = []
         """Commands queued on the loop since the last hand-over to the thread (loop only)."""
+        self._lone = False
+        """The last batch answered one command (loop only): its caller's next command is handed
+        over at once, not after the loop's ready tasks (`submit`)."""
         self._queue: list[_Pending] = []
         self._jobs: list[_Job] = []
         self._closing = False
@@ -202,7 +205,13 @@ class Committer:
             pending.context = self.capture(command)
         gathering.append(pending)
         if len(gathering) == 1:
-            bridge.after_ready(self._hand_over)
+            if self._lone:
+                # A lone writer's wave is this one command: waiting for the ready tasks would cost
+                # it a loop iteration on its critical path. Later commands of this iteration gather.
+                self._lone = False
+                self._hand_over()
+            else:
+                bridge.after_ready(self._hand_over)
         return waiter
 
     def _hand_over(self) -> None:
@@ -270,6 +279,7 @@ class Committer:
         """A batch has committed (or failed): publish its events, then answer its callers."""
         self.batches += 1
         self.commands += len(batch)
+        self._lone = len(batch) == 1
         if recorded:
             self._on_commit(recorded)
         if self.observers:
@@ -400,8 +410,8 @@ class Committer:
         """Run `work` in a unit of work of its own transaction, under the log lock, and commit it."""
         connection = self._connection()
         try:
-            # `begin` first: on SQLite it is BEGIN IMMEDIATE, so the head is read under the write lock.
-            connection.begin()
+            # Begin first: on SQLite it is BEGIN IMMEDIATE, so the head is read under the write lock.
+            self._backend.begin_writes(connection)
             head = self._backend.lock_and_read_head(connection)
             if head != self._known_head:
                 # Another process appended (or this is the first batch): cached versions may be
@@ -430,7 +440,7 @@ class Committer:
             # Before `finish`: on PostgreSQL it may commit, and the NOTIFY up to this head is ours.
             self.committing = unit.head
             unit.finish(self._advance, commit=True)
-            connection.commit()
+            driver.commit(connection)
         except BaseException:
             self.committing = self._known_head or 0  # nothing was committed: nothing to skip
             self._roll_back()
@@ -452,7 +462,7 @@ class Committer:
         if self._held is None:
             return
         try:
-            self._held.rollback()
+            driver.rollback(self._held)
         except Exception:  # noqa: BLE001 - a broken connection: the next batch opens a new one
             self.release_connection()
 

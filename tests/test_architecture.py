@@ -182,3 +182,27 @@ def test_the_architecture_document_maps_every_wire_name() -> None:
     ]
     missing += [f"packet {int(kind)}" for kind in OBJECT_PACKETS if int(kind) < 110 or int(kind) > 135]
     assert missing == [], f"docs/architecture.md does not map: {missing}"
+
+
+def _public_classes(folder: Path) -> dict[str, list[str]]:
+    """Module-level public classes under `folder`: name -> the files defining one of that name."""
+    found: dict[str, list[str]] = {}
+    for path in sorted(folder.rglob("*.py")):
+        for node in _module(path).body:
+            if isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
+                found.setdefault(node.name, []).append(str(path.relative_to(ROOT)))
+    return found
+
+
+def test_names_mean_one_thing() -> None:
+    """A class name in the engine names one class, and no adapter class takes a name the engine
+    exports: a reader who meets `SessionState` knows which one it is without looking at imports.
+    (Adapters may reuse a name among themselves where each names its own protocol's thing.)"""
+    from session_engine import engine
+
+    twice = {name: files for name, files in _public_classes(ENGINE).items() if len(files) > 1}
+    assert twice == {}
+    shadowing = {
+        name: files for name, files in _public_classes(ADAPTERS).items() if name in set(engine.__all__)
+    }
+    assert shadowing == {}

@@ -26,6 +26,7 @@ from session_engine.engine.documents import (
     loads,
     problem,
 )
+from session_engine.engine.objects.answers import GraphResults
 from session_engine.engine.objects.errors import InvalidSessionObject
 from session_engine.engine.objects.graphs.errors import InvalidGraphOperation, InvalidGraphQuery
 from session_engine.engine.records.errors import InvalidRecordRequest
@@ -146,7 +147,8 @@ async def test_objects_follow_the_rule(engine: Engine) -> None:
     ):
         query = {"start": ["V"], "steps": [["has", "p", op, value], ["limit", 2**64 - 1]]}
         answer = await engine.objects.query_graph(NS, "s", "g", query)
-        assert [element["element_id"] for element in answer["results"]] == found, (op, value)
+        assert isinstance(answer, GraphResults)
+        assert [element.element_id for element in answer.results] == found, (op, value)
 
 
 @pytest_anyio

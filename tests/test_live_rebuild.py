@@ -8,6 +8,8 @@ under the log lock. Every write made during it is answered, none is lost from th
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import threading
 import time
 from typing import Any
@@ -15,9 +17,12 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 
 from session_engine.adapters.rpc.bus.subjects import RecordSubjects
 from session_engine.engine import Engine, NewEvent
+from session_engine.engine.backends import normalise_url
 from tests.adapters.server import running_server
 from tests.adapters.websocket.conftest import make_config
 from tests.records.helpers import record
@@ -131,3 +136,113 @@ async def test_writes_during_a_rebuild_are_caught_up(database_url: str, locked_t
         values = await engine.values.get_all(NS, "during-0")
         assert values == {f"k{n}": n for n in range(0, written, 3)}
         assert (await engine.verify_chain()).ok
+
+
+def sqlite_schema(url: str) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], str]:
+    """The live file's schema (every table, index, trigger and full-text index, by name and SQL),
+    its planner statistics and its integrity check."""
+    path = make_url(url).database
+    assert path is not None
+    with contextlib.closing(sqlite3.connect(path)) as connection:
+        schema = connection.execute(
+            "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name"
+        ).fetchall()
+        analyzed = connection.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").fetchone()
+        stats = sorted(connection.execute("SELECT tbl, idx, stat FROM sqlite_stat1")) if analyzed else []
+        (integrity,) = connection.execute("PRAGMA integrity_check").fetchone()
+    return schema, stats, integrity
+
+
+def live_schema(url: str, backend: str) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], str]:
+    """`sqlite_schema`, or PostgreSQL's tables, indexes and triggers in the live schema by name and
+    definition (no statistics, no integrity check: "")."""
+    if backend == "sqlite":
+        return sqlite_schema(url)
+    engine = sa.create_engine(normalise_url(url))
+    try:
+        with engine.connect() as connection:
+            schema = [
+                *connection.exec_driver_sql(
+                    "SELECT 'table', tablename, tablename, '' FROM pg_tables WHERE schemaname = 'public'"
+                ),
+                *connection.exec_driver_sql(
+                    "SELECT 'index', indexname, tablename, indexdef FROM pg_indexes"
+                    " WHERE schemaname = 'public'"
+                ),
+                *connection.exec_driver_sql(
+                    "SELECT 'trigger', t.tgname, c.relname, pg_get_triggerdef(t.oid) FROM pg_trigger t"
+                    " JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
+                    " WHERE NOT t.tgisinternal AND n.nspname = 'public'"
+                ),
+            ]
+    finally:
+        engine.dispose()
+    return sorted(tuple(row) for row in schema), [], ""
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("names", [None, ["records"], ["values"]])
+async def test_a_rename_swap_leaves_the_live_schema_as_migrated(
+    database_url: str, backend: str, names: list[str] | None
+) -> None:
+    """The rebuilt tables are swapped in by renaming: afterwards every table, index, trigger and
+    full-text index is the migrated one under its own name (nothing of the rebuild left), SQLite's
+    planner keeps its statistics and the file is sound, searches answer as before and the
+    triggers keep working for new writes. Records' triggers keep objects' term index, so
+    rebuilding records rebuilds objects with them (and says so)."""
+    async with Engine.open(database_url, migrate=False) as engine:
+        await seed(engine, 2_000)
+        if backend == "sqlite":
+            with contextlib.closing(sqlite3.connect(str(make_url(database_url).database))) as connection:
+                connection.execute("ANALYZE")
+        before = live_schema(database_url, backend)
+        found = await engine.objects.search_messages(NS, "harbour")
+        assert found
+
+        done = await engine.rebuild_live(names)
+
+        rebuilt = {
+            None: ["values", "records", "objects"],
+            "records": ["records", "objects"],
+            "values": ["values"],
+        }
+        assert done.projections == rebuilt[names[0] if names else None]
+        after = live_schema(database_url, backend)
+        assert set(after[0]) - set(before[0]) == set()
+        assert set(before[0]) - set(after[0]) == set()
+        assert set(after[1]) ^ set(before[1]) == set()
+        assert after == before
+        assert before[2] in ("ok", "")
+        assert await engine.objects.search_messages(NS, "harbour") == found
+        await engine.objects.upload(
+            NS, "after", "m", {"type": "messages", "messages": [msg("user", "harbour lighthouse")]}
+        )
+        await RecordSubjects(engine).set(NS, {"sessionId": "after", "session": record("after", 99)})
+        hits = await engine.objects.search_messages(NS, "lighthouse")
+        assert [hit.session_id for hit in hits] == ["after"]
+        assert await engine.verify() == []
+
+
+@pytest.mark.anyio
+async def test_a_rebuild_cut_short_leaves_nothing_behind(database_url: str, backend: str) -> None:
+    """A rebuild cancelled while it fills the shadows drops them; what a killed one left (shadow
+    and replaced tables, their triggers) the next rebuild drops before it starts."""
+    if backend != "sqlite":
+        pytest.skip("shadows are SQLite's: PostgreSQL's copy is a scratch schema, dropped whatever happens")
+    async with Engine.open(database_url, migrate=False) as engine:
+        await seed(engine, 100)
+        before = sqlite_schema(database_url)
+        for delay in (0, 0.05, 0.1, 0.2, 0.4):  # cut short at different steps
+            with anyio.move_on_after(delay):
+                await engine.rebuild_live()
+            assert sqlite_schema(database_url) == before
+        path = str(make_url(database_url).database)
+        with contextlib.closing(sqlite3.connect(path)) as connection:
+            connection.executescript(
+                'CREATE TABLE "value_entries__rebuilt" (x);'
+                'CREATE TABLE "messages__replaced" (id INTEGER PRIMARY KEY, text);'
+                'CREATE TRIGGER "t__rebuilt" AFTER INSERT ON "messages__replaced" BEGIN SELECT 1; END;'
+            )
+        await engine.rebuild_live()
+        assert sqlite_schema(database_url) == before
+        assert await engine.verify() == []

@@ -31,10 +31,15 @@ from session_engine.adapters.blobhub.documents import (
     QuerySessionGraph,
     UploadSessionObject,
     answer,
+    element_document,
+    element_page_document,
+    elements_document,
     item_document,
     item_list_document,
+    neighborhood_document,
     object_document,
     object_list_document,
+    query_document,
     summary_document,
 )
 from session_engine.adapters.blobhub.errors import CommandError, refusal
@@ -103,17 +108,17 @@ async def _mutate(o: ObjectsService, ns: str, b: ApplySessionGraphMutations, m: 
 
 
 async def _element(o: ObjectsService, ns: str, b: GetSessionGraphElement, m: Metadata) -> dict[str, Any]:
-    return await o.get_graph_element(ns, b.session_id, b.alias, b.element_id)
+    return element_document(await o.get_graph_element(ns, b.session_id, b.alias, b.element_id))
 
 
 async def _elements(o: ObjectsService, ns: str, b: GetSessionGraphElements, m: Metadata) -> dict[str, Any]:
-    return await o.get_graph_elements(ns, b.session_id, b.alias, b.element_ids)
+    return elements_document(await o.get_graph_elements(ns, b.session_id, b.alias, b.element_ids))
 
 
 async def _list_elements(
     o: ObjectsService, ns: str, b: ListSessionGraphElements, m: Metadata
 ) -> dict[str, Any]:
-    return await o.list_graph_elements(
+    page = await o.list_graph_elements(
         ns,
         b.session_id,
         b.alias,
@@ -121,13 +126,13 @@ async def _list_elements(
         ascending=b.ascending,
         cursor=b.cursor,
         updated_since=b.updated_since,
-        ids_only=b.ids_only,
         limit=b.limit,
     )
+    return element_page_document(page, ids_only=b.ids_only)
 
 
 async def _neighbors(o: ObjectsService, ns: str, b: ListSessionGraphNeighbors, m: Metadata) -> dict[str, Any]:
-    return await o.graph_neighbors(
+    found = await o.graph_neighbors(
         ns,
         b.session_id,
         b.alias,
@@ -138,10 +143,11 @@ async def _neighbors(o: ObjectsService, ns: str, b: ListSessionGraphNeighbors, m
         cursor=b.cursor,
         limit=b.limit,
     )
+    return neighborhood_document(found)
 
 
 async def _query(o: ObjectsService, ns: str, b: QuerySessionGraph, m: Metadata) -> dict[str, Any]:
-    return await o.query_graph(ns, b.session_id, b.alias, b.query)
+    return query_document(await o.query_graph(ns, b.session_id, b.alias, b.query))
 
 
 COMMANDS: dict[str, Handler] = {

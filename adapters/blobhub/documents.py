@@ -10,12 +10,17 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from session_engine.engine.objects.answers import (
     AppendSummary,
+    ElementPage,
+    GraphCount,
+    GraphResults,
     ItemPage,
+    Neighborhood,
     ObjectPage,
     ObjectSummary,
     StoredObject,
     ThreadItem,
 )
+from session_engine.engine.objects.graphs.operations import Element
 from session_engine.engine.objects.state import iso
 
 
@@ -223,3 +228,50 @@ def item_document(item: ThreadItem) -> dict[str, Any]:
 def item_list_document(page: ItemPage) -> dict[str, Any]:
     """`{items, cursor}`."""
     return {"items": [item_document(item) for item in page.items], "cursor": page.cursor}
+
+
+def element_document(element: Element) -> dict[str, Any]:
+    """A graph element: a vertex's `labels`, or an edge's `label`, `from_id` and `to_id`."""
+    document: dict[str, Any] = {"element_id": element.element_id, "type": element.type}
+    if element.type == "vertex":
+        document["labels"] = list(element.labels or [])
+    else:
+        document.update(label=element.label, from_id=element.from_id, to_id=element.to_id)
+    document.update(
+        props=element.props,
+        rev=element.rev,
+        created_at=iso(element.created_at),
+        updated_at=iso(element.updated_at),
+        user_id=element.user_id,
+    )
+    return document
+
+
+def elements_document(elements: list[Element]) -> dict[str, Any]:
+    """`{elements}`: the elements asked for by id."""
+    return {"elements": [element_document(element) for element in elements]}
+
+
+def element_page_document(page: ElementPage, *, ids_only: bool = False) -> dict[str, Any]:
+    """`{cursor, elements}`, or `{cursor, element_ids: [{element_id, type, rev}]}` with `ids_only`."""
+    if ids_only:
+        ids = [{"element_id": e.element_id, "type": e.type, "rev": e.rev} for e in page.elements]
+        return {"cursor": page.cursor, "element_ids": ids}
+    return {"cursor": page.cursor, "elements": [element_document(e) for e in page.elements]}
+
+
+def neighborhood_document(found: Neighborhood) -> dict[str, Any]:
+    """`{edges, vertices, cursor}`."""
+    return {
+        "edges": [element_document(edge) for edge in found.edges],
+        "vertices": [element_document(vertex) for vertex in found.vertices],
+        "cursor": found.cursor,
+    }
+
+
+def query_document(answer: GraphCount | GraphResults) -> dict[str, Any]:
+    """`{count}`, or `{results, truncated}` (elements as documents, other results as they are)."""
+    if isinstance(answer, GraphCount):
+        return {"count": answer.count}
+    results = [element_document(r) if isinstance(r, Element) else r for r in answer.results]
+    return {"results": results, "truncated": answer.truncated}

@@ -39,6 +39,12 @@ PROTOCOL_NAMES = ("websocket", "distri", "bus", "blobhub")
 @click.option("--distri-max-entries", type=click.IntRange(1), default=10_000, show_default=True)
 @click.option("--list-page-max", type=click.IntRange(1), default=1000, show_default=True)
 @click.option("--revision", default="default", show_default=True, help="The BlobHub revision to write in.")
+@click.option(
+    "--second-revision",
+    default="conformance-b",
+    show_default=True,
+    help="A second BlobHub revision, kept apart from the first (the same name: one revision only).",
+)
 @click.option("--event-wait", type=click.FloatRange(min=0, min_open=True), default=5.0, show_default=True)
 def conformance(
     protocol: str,
@@ -75,7 +81,7 @@ def conformance(
         try:
             outcome = runner.run(name, target, options=options, examples=examples, seed_value=seed)
         except Exception as error:  # noqa: BLE001 - the CLI reports, it does not print a traceback
-            outcome = runner.Outcome(name, examples, error=f"{type(error).__name__}: {error}")
+            outcome = runner.RunOutcome(name, examples, error=f"{type(error).__name__}: {error}")
         click.echo(runner.report(outcome))
         outcomes.append(outcome)
     if junit is not None:

@@ -206,11 +206,13 @@ def history_row(event: RecordedEvent) -> tuple[str, ...]:
 @click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON.")
 def replay(database: str | None, names: tuple[str, ...], as_json: bool) -> None:
     """Rebuild projections from the log while writers go on (a server may be running): into a
-    scratch copy, caught up with what was written meanwhile, then swapped in under the log lock,
-    which writers wait for only while the last tail is replayed and the copy's rows are moved in."""
+    scratch copy, caught up with what was written meanwhile, then swapped in by renaming tables
+    under the log lock, which writers wait for only while the last tail is replayed (SQLite moves
+    the copy beside the live tables first, a batch at a time). A projection whose tables the
+    chosen ones' triggers write is rebuilt with them (and named)."""
 
-    async def job(engine: Engine) -> tuple[list[str], int, Any]:
-        chosen = [p.name for p in engine.projections.named(names or None)]  # unknown names: refused
+    async def job(engine: Engine) -> tuple[int, Any]:
+        engine.projections.named(names or None)  # unknown names: refused before the bar shows
         head = await engine.head()
         covered = 0
 
@@ -222,9 +224,10 @@ def replay(database: str | None, names: tuple[str, ...], as_json: bool) -> None:
                 advance(n)
 
             done = await engine.rebuild_live(names or None, progress=seen)
-        return chosen, covered, done
+        return covered, done
 
-    chosen, covered, done = run_read_only(database, job)
+    covered, done = run_read_only(database, job)
+    chosen = done.projections
     if as_json:
         report = {"projections": chosen, "events": covered, **dataclasses.asdict(done)}
         click.echo(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
@@ -233,7 +236,7 @@ def replay(database: str | None, names: tuple[str, ...], as_json: bool) -> None:
         f"rebuilt from {covered:,} events (the whole log) into a scratch copy, up to position {done.upto:,},"
         f" and swapped in: {', '.join(chosen)}; {done.applied:,} of those events were for these projections;"
         f" {done.caught_up:,} written during the rebuild were caught up, {done.locked:,} of them while"
-        " holding the log lock"
+        f" holding the log lock; writers waited at most {done.longest_hold * 1000:,.0f} ms for it"
     )
 
 

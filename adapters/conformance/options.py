@@ -35,7 +35,10 @@ class Options:
     list_page_max: int = 1000
     """The largest `limit` the Distri session listing accepts."""
     revision: str = "default"
-    """The BlobHub revision the kit's graph lives in (a revision of the API key's tenant)."""
+    """The BlobHub revision the kit writes its objects in (a revision of the API key's tenant)."""
+    second_revision: str = "conformance-b"
+    """A second revision of the same tenant, written beside the first: what one holds, the other
+    must not show (the same as `revision`: one revision only)."""
     event_wait: float = 5.0
     """Seconds a bus event may take to reach a subscribed peer once the peer's own request has been
     answered (the wait is only spent when an event is missing)."""

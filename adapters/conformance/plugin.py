@@ -24,6 +24,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--conformance-bus-secret", default=None, help="the bus secret")
     group.addoption("--conformance-examples", type=int, default=50, help="examples per protocol")
     group.addoption("--conformance-revision", default="default", help="the BlobHub revision to write in")
+    group.addoption(
+        "--conformance-second-revision", default="conformance-b", help="a second BlobHub revision"
+    )
     group.addoption("--conformance-seed", type=int, default=None, help="reproduce a run")
 
 
@@ -48,7 +51,10 @@ class ConformanceItem(pytest.Item):
         outcome = runner.run(
             self.protocol,
             target,
-            options=Options(revision=option("conformance_revision")),
+            options=Options(
+                revision=option("conformance_revision"),
+                second_revision=option("conformance_second_revision"),
+            ),
             examples=option("conformance_examples"),
             seed_value=option("conformance_seed"),
         )

@@ -15,7 +15,7 @@ from hypothesis.errors import Flaky
 from hypothesis.reporting import with_reporter
 from hypothesis.stateful import get_state_machine_test
 
-from session_engine.adapters.conformance.machines import MACHINES, Clock
+from session_engine.adapters.conformance.machines import MACHINES, SteppedClock
 from session_engine.adapters.conformance.options import Options
 from session_engine.adapters.conformance.wire import Disagreement, Target, Unreachable
 
@@ -25,7 +25,7 @@ STEPS = 20
 
 
 @dataclass
-class Outcome:
+class RunOutcome:
     protocol: str
     examples: int
     disagreement: Disagreement | None = None
@@ -52,9 +52,13 @@ def run(
     options: Options | None = None,
     examples: int = 50,
     seed_value: int | None = None,
-    clock: Clock | None = None,
+    clock: SteppedClock | None = None,
     steps: int = STEPS,
-) -> Outcome:
+    shrink: bool = True,
+) -> RunOutcome:
+    """Drive `target` with generated command sequences against the protocol's model. `shrink`
+    False: the first disagreement is answered as found, not cut down to its fewest steps (shrinking
+    is most of the cost of a run that finds one)."""
     machine = MACHINES[protocol].bind(target, options, clock)
     config = settings(
         max_examples=examples,
@@ -65,12 +69,12 @@ def run(
         report_multiple_bugs=False,
         suppress_health_check=list(HealthCheck),
         verbosity=Verbosity.normal,
-        phases=[Phase.explicit, Phase.generate, Phase.shrink],
+        phases=[Phase.explicit, Phase.generate, *([Phase.shrink] if shrink else [])],
     )
     test: Any = get_state_machine_test(machine, settings=config)
     if seed_value is not None:
         test = seed(seed_value)(test)
-    outcome = Outcome(protocol, examples)
+    outcome = RunOutcome(protocol, examples)
     reported: list[str] = []
     try:
         with with_reporter(lambda text: reported.append(str(text))):  # the shrunk steps, not printed
@@ -93,7 +97,7 @@ def run(
     return outcome
 
 
-def report(outcome: Outcome) -> str:
+def report(outcome: RunOutcome) -> str:
     """What the CLI prints for one protocol."""
     if outcome.error is not None:
         return f"{outcome.protocol}: not tested: {outcome.error}"

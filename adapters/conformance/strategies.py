@@ -140,3 +140,74 @@ def operation(
         }
     )
     return st.one_of(add_vertex, add_edge, add_edge, set_props, remove_props, delete)
+
+
+def traversal_step(kind: str) -> st.SearchStrategy[list[Any]]:
+    """One step that applies to `kind` ("vertex" or "edge") elements."""
+    common = [
+        st.tuples(st.just("hasLabel"), VERTEX_LABELS if kind == "vertex" else EDGE_LABELS),
+        st.tuples(st.just("has"), KEYS, st.sampled_from(["eq", "neq", "lt", "lte", "gt", "gte"]), SCALARS),
+        st.tuples(st.just("limit"), st.integers(1, 4) | st.just(0)),
+    ]
+    if kind == "vertex":
+        moves = st.sampled_from(["out", "in", "both", "outE", "inE", "bothE"])
+        common.append(st.tuples(moves) | st.tuples(moves, EDGE_LABELS))
+    else:
+        common.append(st.tuples(st.sampled_from(["inV", "outV"])))
+    return st.one_of(common).map(list)
+
+
+TERMINALS: st.SearchStrategy[Any] = (
+    st.none() | st.sampled_from([["count"], ["properties"]]) | st.tuples(st.just("values"), KEYS).map(list)
+)
+TERMINALS |= st.lists(KEYS, max_size=2).map(lambda keys: ["project", keys])
+
+
+@st.composite
+def queries(draw: st.DrawFn) -> dict[str, Any]:
+    """A traversal of 0..3 steps that each fit what the previous one yields, and maybe a terminal."""
+    start = draw(st.sampled_from([["V"], ["E"]]) | st.tuples(st.sampled_from(["V", "E"]), IDS).map(list))
+    kind = "vertex" if start[0] == "V" else "edge"
+    steps: list[list[Any]] = []
+    for _ in range(draw(st.integers(0, 3))):
+        chosen = draw(traversal_step(kind))
+        steps.append(chosen)
+        if chosen[0] in ("out", "in", "both", "inV", "outV"):
+            kind = "vertex"
+        elif chosen[0] in ("outE", "inE", "bothE"):
+            kind = "edge"
+    terminal = draw(TERMINALS)
+    return {"start": start, "steps": steps if terminal is None else [*steps, terminal]}
+
+
+# -- BlobHub envelopes and threads -----------------------------------------------------------------
+
+ALIASES = st.sampled_from(["g", "t", "m"])
+"""Aliases (the wire machine starts with a graph `g` and a thread `t`; any type may replace them)."""
+OBJECT_TYPES = st.sampled_from(["thread", "graph", "messages", "message"])
+TEXT = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=6)
+BLOCKS = st.one_of(
+    st.builds(lambda text: {"type": "text", "text": text}, TEXT),
+    st.builds(lambda value: {"type": "json", "json": value}, st.integers(-5, 5) | TEXT),
+    st.just({"type": "image", "id": "img-1"}),
+)
+MESSAGES = st.builds(
+    lambda role, content: {"role": role, "content": content},
+    st.sampled_from(["user", "assistant", "system"]),
+    st.lists(BLOCKS, min_size=1, max_size=2),
+)
+ITEM_CONTENT = st.lists(BLOCKS, max_size=3)
+"""A thread item's content (empty content is refused)."""
+PARENTS = st.none() | st.just("p-1")
+ITEM_METADATA = st.none() | st.fixed_dictionaries({"type": st.sampled_from(["text", "status"])})
+
+
+def object_values(kind: str) -> st.SearchStrategy[dict[str, Any]]:
+    """An upload's value of type `kind`."""
+    if kind == "message":
+        return st.builds(lambda message: {"type": "message", "message": message}, MESSAGES)
+    if kind == "messages":
+        return st.builds(
+            lambda listed: {"type": "messages", "messages": listed}, st.lists(MESSAGES, max_size=2)
+        )
+    return st.builds(lambda name: {"type": kind, kind: {"attributes": {"name": name}}}, TEXT)

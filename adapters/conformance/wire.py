@@ -8,6 +8,7 @@ or is not the protocol's JSON, is a `Disagreement` (exit 1).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import itertools
@@ -232,6 +233,12 @@ class HttpClient:
         except orjson.JSONDecodeError:
             raise Disagreement(f"{method} {path}: a JSON answer", "JSON", response.text) from None
         return response.status_code, document
+
+    def tidy(self, method: str, path: str) -> None:
+        """A request outside the comparison (cleaning up after an example): not in the transcript,
+        its answer and any failure ignored."""
+        with contextlib.suppress(httpx.HTTPError):
+            self.client.request(method, path)
 
     def close(self) -> None:
         self.client.close()

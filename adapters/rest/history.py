@@ -9,6 +9,7 @@ stream, which holds the tenant's own revision, named like its namespace). Pages 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -133,8 +134,21 @@ def _cap(request: Request, limit: int) -> int:
     return min(limit, config.limits.history_page_limit)
 
 
-@router.get("/sessions/{session_id:seg}/events", response_model=StreamPage, summary="A session's events")
-async def session_events(
+@dataclass(frozen=True)
+class StreamPageQuery:
+    """A page of one session's stream, as both its event routes take it: checked and capped."""
+
+    stream: str
+    from_version: int
+    size: int
+    types: list[str] | None
+
+    def next_version(self, versions: list[int]) -> int | None:
+        """`from_version` of the next page (None: this one was not full, so it was the last)."""
+        return versions[-1] + 1 if len(versions) == self.size else None
+
+
+def stream_page_query(
     session_id: str,
     request: Request,
     who: CallerDep,
@@ -142,17 +156,25 @@ async def session_events(
     limit: PageLimit = 100,
     types: Types = None,
     revision_id: Revision = None,
-) -> Response:
+) -> StreamPageQuery:
     refuse_nul("session_id", session_id)  # bound into SQL: PostgreSQL text cannot hold NUL
     refuse_nul("type", types)
-    size = _cap(request, limit)
-    stream = _stream(who, session_id, revision_id)
+    return StreamPageQuery(_stream(who, session_id, revision_id), from_version, _cap(request, limit), types)
+
+
+StreamPageDep = Annotated[StreamPageQuery, Depends(stream_page_query)]
+
+
+@router.get("/sessions/{session_id:seg}/events", response_model=StreamPage, summary="A session's events")
+async def session_events(who: CallerDep, page: StreamPageDep) -> Response:
     events = await who.engine.read_stream(
-        who.namespace, stream, from_version=from_version, limit=size, types=types
+        who.namespace, page.stream, from_version=page.from_version, limit=page.size, types=page.types
     )
-    more = len(events) == size
     return _json(
-        {"events": [event_json(e) for e in events], "next_version": events[-1].version + 1 if more else None}
+        {
+            "events": [event_json(e) for e in events],
+            "next_version": page.next_version([e.version for e in events]),
+        }
     )
 
 
@@ -161,27 +183,14 @@ async def session_events(
     response_model=HistoryPage,
     summary="A session's events as one-line summaries (what the audit console's timeline shows)",
 )
-async def session_history(
-    session_id: str,
-    request: Request,
-    who: CallerDep,
-    from_version: Annotated[int, Query(ge=1)] = 1,
-    limit: PageLimit = 100,
-    types: Types = None,
-    revision_id: Revision = None,
-) -> Response:
-    refuse_nul("session_id", session_id)
-    refuse_nul("type", types)
-    size = _cap(request, limit)
-    stream = _stream(who, session_id, revision_id)
+async def session_history(who: CallerDep, page: StreamPageDep) -> Response:
     entries = await who.engine.history(
-        who.namespace, stream, from_version=from_version, limit=size, types=types
+        who.namespace, page.stream, from_version=page.from_version, limit=page.size, types=page.types
     )
-    more = len(entries) == size
     return _json(
         {
             "entries": [entry.model_dump(mode="json") for entry in entries],
-            "next_version": entries[-1].version + 1 if more else None,
+            "next_version": page.next_version([e.version for e in entries]),
         }
     )
 

@@ -27,7 +27,7 @@ from session_engine.adapters.websocket.protocol import (
     ProtocolClose,
     parse_envelope,
 )
-from session_engine.adapters.websocket.resumption import ResumptionTable, SessionState
+from session_engine.adapters.websocket.resumption import ResumptionTable, SocketSession
 from session_engine.adapters.websocket.session import ADAPTER, PACKETS, event_json, new_session
 from session_engine.adapters.websocket.transport import hooks_of
 from session_engine.engine import Engine, Metadata, RecordedEvent, SessionDeleted, ValidationFailed
@@ -58,7 +58,7 @@ class WebsocketAdapter:
             return
         await Connection(self, self.engine, scope, receive, send).run()
 
-    async def end(self, state: SessionState, reason: str) -> None:
+    async def end(self, state: SocketSession, reason: str) -> None:
         """End an initialized session's engine side: its values are gone. Never raises."""
         state.ended = True
         if state.tenant is None or self.engine is None:
@@ -105,7 +105,7 @@ class Connection:
         self.tasks: TaskGroup | None = None
         self.subscriptions: dict[int, anyio.CancelScope] = {}
         self._subscription_ids = itertools.count(1)
-        self.state: SessionState
+        self.state: SocketSession
 
     # -- life cycle -------------------------------------------------------------------------------
     async def run(self) -> None:
@@ -131,7 +131,7 @@ class Connection:
             with anyio.CancelScope(shield=True):
                 await self._finish(resume_id)
 
-    async def _session_for(self, resume_id: str | None) -> SessionState | None:
+    async def _session_for(self, resume_id: str | None) -> SocketSession | None:
         """A fresh session, the parked one `resume_id` names, or None after closing 4401/4400."""
         if resume_id is None:
             return new_session(self.config)

@@ -27,7 +27,7 @@ def new_issuer() -> str:
 
 
 @dataclass(eq=False)
-class SessionState:
+class SocketSession:
     """What a connection's session is, whichever connection currently carries it."""
 
     session_id: str
@@ -46,7 +46,7 @@ class SessionState:
 
 @dataclass(frozen=True)
 class Detached:
-    state: SessionState
+    state: SocketSession
     expires_at: float
 
 
@@ -70,10 +70,10 @@ class ResumptionTable:
     def __len__(self) -> int:
         return len(self._detached)
 
-    def park(self, resume_id: str, state: SessionState) -> None:
+    def park(self, resume_id: str, state: SocketSession) -> None:
         self._detached[resume_id] = Detached(state, self._clock() + self.window)
 
-    def claim(self, resume_id: str) -> SessionState | None:
+    def claim(self, resume_id: str) -> SocketSession | None:
         """The parked session, removed from the table; None when unknown or expired."""
         entry = self._detached.pop(resume_id, None)
         if entry is None:
@@ -83,13 +83,13 @@ class ResumptionTable:
             return None
         return entry.state
 
-    def expired(self) -> list[SessionState]:
+    def expired(self) -> list[SocketSession]:
         """Remove and return every session whose window has passed."""
         now = self._clock()
         gone = [key for key, entry in self._detached.items() if entry.expires_at <= now]
         return [self._detached.pop(key).state for key in gone]
 
-    def drain(self) -> list[SessionState]:
+    def drain(self) -> list[SocketSession]:
         states = [entry.state for entry in self._detached.values()]
         self._detached.clear()
         return states

@@ -37,7 +37,7 @@ from session_engine.adapters.websocket.protocol import (
     response,
 )
 from session_engine.adapters.websocket.rate_limit import SlidingWindow
-from session_engine.adapters.websocket.resumption import SessionState
+from session_engine.adapters.websocket.resumption import SocketSession
 from session_engine.engine import Metadata, RecordedEvent
 from session_engine.engine.errors import SessionDeleted
 from session_engine.engine.values.errors import StoreOutOfEntries, StoreOutOfMemory, StoreValueNotFound
@@ -53,10 +53,10 @@ Packet = dict[str, Any]
 PacketFunction = Callable[["Connection", int, Packet], Awaitable[str | None]]
 
 
-def new_session(config: ServerConfig) -> SessionState:
+def new_session(config: ServerConfig) -> SocketSession:
     limits = config.limits
     rate = SlidingWindow(limits.rate_limit_actions, limits.rate_limit_window_seconds)
-    return SessionState(session_id=f"ws-{uuid.uuid4().hex}", rate=rate)
+    return SocketSession(session_id=f"ws-{uuid.uuid4().hex}", rate=rate)
 
 
 EVENT_FIELDS = ("position", "version", "type", "data", "recorded_at")

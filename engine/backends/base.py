@@ -120,6 +120,32 @@ class Listener(Protocol):
     def stop(self) -> None: ...
 
 
+class Shadows(Protocol):
+    """A live rebuild's copy moved beside the live tables a batch per transaction, then swapped in
+    by renaming (`Scratch.shadows`). Each method but `track` is one transaction of the writer's."""
+
+    def prepare(self, connection: Connection) -> None:
+        """Create the empty shadows beside the live tables."""
+
+    def track(self, scratch: Connection) -> None:
+        """From now on, note the copy's changes (on the scratch's own connection)."""
+
+    def copy(self, connection: Connection) -> bool:
+        """Move a batch of the copy's rows; False once every row is moved."""
+
+    def apply(self, connection: Connection) -> bool:
+        """Move a batch of the rows the copy changed since; False once none is left."""
+
+    def swap(self, connection: Connection) -> None:
+        """Rename the shadows into the live tables' place (under the log lock)."""
+
+    def discard(self, connection: Connection) -> bool:
+        """Drop one replaced table; False once none is left."""
+
+    def abandon(self, connection: Connection) -> None:
+        """Drop what a rebuild that stopped left: shadows, or replaced tables if it swapped."""
+
+
 class Scratch:
     """An empty place for a copy of projection tables (verification): a temporary SQLite file, or
     a PostgreSQL schema."""
@@ -137,32 +163,19 @@ class Scratch:
         with self.engine.begin() as connection:
             yield connection
 
-    def reach(self, connection: Connection) -> str:
-        """The copy as a schema name that statements on the live `connection` can qualify its tables
-        with (a live rebuild's swap reads the copy from the live database's transaction)."""
-        raise NotImplementedError(f"{type(self).__name__} cannot be reached from the live database")
+    def shadows(self, tables: Sequence[str]) -> Shadows | None:
+        """Where the copy of `tables` lives apart from the live database's file (SQLite): how it is
+        moved beside the live tables a batch at a time and swapped in by renaming. None: the copy's
+        tables can be renamed into place as they are (`swap_into`)."""
+        return None
 
-    def release(self, connection: Connection) -> None:
-        """Undo `reach` on `connection`, in a transaction after the one that read the copy."""
+    def analyze(self) -> None:
+        """Give the copy's tables planner statistics before they go live (they keep them)."""
 
-    def copy_into(
-        self, connection: Connection, tables: Sequence[sa.Table], clear: Callable[[], None]
-    ) -> None:
-        """Empty the live `tables` (`clear`) and fill them with the copy's rows, inside the caller's
-        transaction. Each is emptied again just before it is filled: triggers on an earlier table
-        (full-text and term indexes) may have written rows into it, and the copy already holds what
-        those triggers made of the same rows.
-        """
-        clear()
-        source = self.reach(connection)
-        quote = connection.dialect.identifier_preparer.quote
-        for table in tables:
-            columns = ", ".join(quote(column.name) for column in table.columns)
-            connection.execute(table.delete())
-            connection.exec_driver_sql(
-                f"INSERT INTO {quote(table.name)} ({columns})"
-                f" SELECT {columns} FROM {quote(source)}.{quote(table.name)}"
-            )
+    def swap_into(self, connection: Connection, tables: Sequence[str]) -> None:
+        """Put the copy's `tables` in the live ones' place by renaming, inside the caller's
+        transaction (under the log lock); the live tables are dropped."""
+        raise NotImplementedError(f"{type(self).__name__} swaps through `shadows`")
 
 
 class Backend(ABC):
@@ -326,6 +339,12 @@ class Backend(ABC):
         position N will never later find a committed N-1.
         """
 
+    def begin_writes(self, connection: Connection) -> None:
+        """Begin a write batch's transaction on the driver: SQLAlchemy's `begin` and `commit`
+        bookkeeping cost a lone writer's batch more than the statements (`driver.commit` ends it).
+        A Core statement run through SQLAlchemy inside it joins it (SQLAlchemy's autobegin)."""
+        connection.begin()
+
     @abstractmethod
     def lock_and_read_head(self, connection: Connection) -> int:
         """Take the log lock (see `lock_log`) and read the head position."""
@@ -365,6 +384,13 @@ class Backend(ABC):
 
     def analyze(self, connection: Connection) -> None:  # noqa: B027 - most databases need nothing
         """Refresh the planner's statistics on the log before reading all of it (where it has any)."""
+
+    def suspend_derived(
+        self, connection: Connection, triggers: Sequence[str], indexes: Sequence[str]
+    ) -> list[str]:
+        """Stop these triggers and drop these indexes (of the tables the connection reaches first) for
+        the rest of the transaction; returns the statements that put them back as they were."""
+        return []
 
     def notify(self, connection: Connection, position: int) -> None:  # noqa: B027 - most need nothing
         """Tell other processes that the log grew (delivered on commit, dropped on rollback)."""

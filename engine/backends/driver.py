@@ -46,5 +46,28 @@ def fetch_all(connection: Connection, sql: str, params: Sequence[Any] = ()) -> l
         raise wrapped(connection, error) from error
 
 
+def commit(connection: Connection) -> None:
+    """Commit the transaction: SQLAlchemy's if it began one (a Core statement ran through it),
+    else the driver's own, which the write path began on the driver (`Backend.begin_writes`)."""
+    if connection.in_transaction():
+        connection.commit()
+        return
+    dbapi: Any = connection.connection.dbapi_connection
+    try:
+        dbapi.commit()
+    except connection.dialect.loaded_dbapi.Error as error:
+        raise wrapped(connection, error) from error
+
+
+def rollback(connection: Connection) -> None:
+    """Roll back SQLAlchemy's transaction and the driver's (either may be open, see `commit`)."""
+    connection.rollback()
+    dbapi: Any = connection.connection.dbapi_connection
+    try:
+        dbapi.rollback()
+    except connection.dialect.loaded_dbapi.Error as error:
+        raise wrapped(connection, error) from error
+
+
 def wrapped(connection: Connection, error: Exception) -> sa.exc.StatementError:
     return sa.exc.DBAPIError.instance(None, None, error, connection.dialect.loaded_dbapi.Error)

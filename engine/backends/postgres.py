@@ -145,6 +145,9 @@ class PostgresBackend(Backend):
     def lock_log(self, connection: Connection) -> None:
         driver.execute(connection, self.compile(_LOCK_LOG).sql)
 
+    def begin_writes(self, connection: Connection) -> None:
+        """Nothing to send: psycopg begins the transaction with its first statement (the lock's)."""
+
     def lock_and_read_head(self, connection: Connection) -> int:
         """One round trip: BEGIN, the lock and the head query go out in one pipeline; the head
         query still runs after the lock is granted, on a fresh snapshot, so it sees every earlier
@@ -252,6 +255,30 @@ class PostgresBackend(Backend):
         for statement in ddl.postgresql(schema):
             connection.exec_driver_sql(statement)
 
+    def suspend_derived(
+        self, connection: Connection, triggers: Sequence[str], indexes: Sequence[str]
+    ) -> list[str]:
+        """Triggers disabled (their functions run per statement, but tokenize every row they see),
+        indexes dropped (a GIN index built once from its rows is many times cheaper than kept row by
+        row); both of the first schema on the search_path (a scratch copy's, or the default one)."""
+        restore: list[str] = []
+        for table, trigger in connection.exec_driver_sql(
+            "SELECT c.relname, t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
+            " WHERE c.relnamespace = current_schema()::regnamespace AND t.tgname = ANY(%(names)s)"
+            " AND t.tgenabled <> 'D' AND NOT t.tgisinternal",
+            {"names": list(triggers)},
+        ):
+            connection.exec_driver_sql(f'ALTER TABLE "{table}" DISABLE TRIGGER "{trigger}"')
+            restore.append(f'ALTER TABLE "{table}" ENABLE TRIGGER "{trigger}"')
+        for index, definition in connection.exec_driver_sql(
+            "SELECT indexname, indexdef FROM pg_indexes"
+            " WHERE schemaname = current_schema() AND indexname = ANY(%(names)s)",
+            {"names": list(indexes)},
+        ):
+            connection.exec_driver_sql(f'DROP INDEX "{index}"')
+            restore.append(definition)  # schema-qualified: it lands where it was
+        return restore
+
     @contextlib.contextmanager
     def scratch(self) -> Iterator[Scratch]:
         schema = f"scratch_{uuid.uuid4().hex[:12]}"
@@ -311,21 +338,28 @@ class _SchemaScratch(Scratch):
     def for_ddl(self, connection: Connection) -> Connection:
         return connection.execution_options(schema_translate_map={None: self.schema})
 
-    def reach(self, connection: Connection) -> str:
-        return self.schema
+    def analyze(self) -> None:
+        with self.connect() as connection:
+            for (table,) in connection.exec_driver_sql(
+                "SELECT tablename FROM pg_tables WHERE schemaname = %s", (self.schema,)
+            ).fetchall():
+                connection.exec_driver_sql(f'ANALYZE "{self.schema}"."{table}"')
 
-    def copy_into(
-        self, connection: Connection, tables: Sequence[sa.Table], clear: Callable[[], None]
-    ) -> None:
-        """The copy as `Scratch.copy_into` makes it, with the tables' own triggers disabled meanwhile
-        (in the same transaction): on PostgreSQL they all keep the term index, a copied table, and
-        the copy holds what they wrote."""
-        quote = connection.dialect.identifier_preparer.quote
+    def swap_into(self, connection: Connection, tables: Sequence[str]) -> None:
+        """Drop the live tables (their indexes and triggers go with them), move the copy's tables
+        into the live schema (indexes and statistics move with them; their names are the
+        migrated ones, both coming from the same metadata), drop the copy's own triggers (they
+        call the scratch schema's functions) and re-create the live ones from their definitions."""
+        live = connection.exec_driver_sql("SELECT current_schema()").scalar_one()
+        triggers = _triggers(connection, live, tables)
         for table in tables:
-            connection.exec_driver_sql(f"ALTER TABLE {quote(table.name)} DISABLE TRIGGER USER")
-        super().copy_into(connection, tables, clear)
+            connection.exec_driver_sql(f'DROP TABLE "{live}"."{table}"')
+        for table, name, _ in _triggers(connection, self.schema, tables):
+            connection.exec_driver_sql(f'DROP TRIGGER "{name}" ON "{self.schema}"."{table}"')
         for table in tables:
-            connection.exec_driver_sql(f"ALTER TABLE {quote(table.name)} ENABLE TRIGGER USER")
+            connection.exec_driver_sql(f'ALTER TABLE "{self.schema}"."{table}" SET SCHEMA "{live}"')
+        for _, _, definition in triggers:
+            connection.exec_driver_sql(definition)
 
     @contextlib.contextmanager
     def connect(self) -> Iterator[Connection]:
@@ -333,6 +367,18 @@ class _SchemaScratch(Scratch):
             # search_path, not schema_translate_map: driver SQL in projections must land here too.
             connection.exec_driver_sql(f'SET LOCAL search_path TO "{self.schema}"')
             yield connection
+
+
+def _triggers(connection: Connection, schema: str, tables: Sequence[str]) -> list[tuple[str, str, str]]:
+    """(table, trigger, its CREATE TRIGGER) of the user triggers on `tables` in `schema`."""
+    rows = connection.exec_driver_sql(
+        "SELECT c.relname, t.tgname, pg_get_triggerdef(t.oid) FROM pg_trigger t"
+        " JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE NOT t.tgisinternal AND n.nspname = %s ORDER BY c.relname, t.tgname",
+        (schema,),
+    ).fetchall()
+    wanted = set(tables)
+    return [(table, name, definition) for table, name, definition in rows if table in wanted]
 
 
 def _array_type(column: sa.Column[Any]) -> str:

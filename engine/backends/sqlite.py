@@ -5,11 +5,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import re
 import sqlite3
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -35,6 +33,7 @@ from session_engine.engine.backends.base import (
     register,
 )
 from session_engine.engine.backends.prepared import Conversion, Prepared
+from session_engine.engine.backends.sqlite_shadows import SqliteShadows
 from session_engine.engine.clock import as_utc
 from session_engine.engine.errors import CommandFailed
 from session_engine.engine.log.schema import UtcDateTime, events
@@ -117,8 +116,10 @@ class SqliteBackend(Backend):
 
         @event.listens_for(engine, "begin")
         def _begin(connection: Connection) -> None:
-            # The writer takes the write lock up front, so its reads and writes see one state.
-            driver.execute(connection, begin)
+            # The writer takes the write lock up front, so its reads and writes see one state. In a
+            # write batch (`begin_writes`) the driver's transaction is open already: SQLAlchemy joins it.
+            if not connection.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
+                driver.execute(connection, begin)
 
     def create_memory_engine(self) -> sa.Engine:
         """A private in-memory database on one connection (a session's state as of a cut-off)."""
@@ -198,6 +199,9 @@ class SqliteBackend(Backend):
     def lock_log(self, connection: Connection) -> None:
         """The writer's BEGIN IMMEDIATE has taken SQLite's write lock already."""
 
+    def begin_writes(self, connection: Connection) -> None:
+        driver.execute(connection, "BEGIN IMMEDIATE")
+
     def lock_and_read_head(self, connection: Connection) -> int:
         head = self.compile(_HEAD)
         return int(driver.fetch_all(connection, head.sql)[0][0] or 0)
@@ -254,6 +258,13 @@ class SqliteBackend(Backend):
         for statement in ddl.sqlite:
             connection.exec_driver_sql(statement)
 
+    def suspend_derived(
+        self, connection: Connection, triggers: Sequence[str], indexes: Sequence[str]
+    ) -> list[str]:
+        """Triggers only: SQLite's run once per row, while its indexes are read by the replay itself.
+        Their SQL is read back, so they return verbatim."""
+        return _drop_triggers(connection, lambda name, table, sql: name in triggers)
+
     def starts_with(
         self, column: sa.ColumnElement[str], prefix: str, connection: Connection | None = None
     ) -> sa.ColumnElement[bool]:
@@ -278,44 +289,22 @@ class SqliteBackend(Backend):
 
 
 class _FileScratch(Scratch):
-    """A scratch copy in a file of its own, attached to the live connection to be read there."""
+    """A scratch copy in a file of its own (its live rebuild moves it beside the live tables)."""
 
     def __init__(self, engine: sa.Engine, path: str) -> None:
         super().__init__(engine)
         self.path = path
-        self.alias = f"scratch_{uuid.uuid4().hex[:12]}"
 
-    def reach(self, connection: Connection) -> str:
-        # ATTACH works inside a transaction; DETACH only after it (`release`).
-        connection.exec_driver_sql(f"ATTACH DATABASE ? AS {self.alias}", (self.path,))
-        return self.alias
-
-    def copy_into(
-        self, connection: Connection, tables: Sequence[sa.Table], clear: Callable[[], None]
-    ) -> None:
-        """The copy as `Scratch.copy_into` makes it, with the triggers that write into the copied
-        tables (the term index's) dropped meanwhile and re-created after, in the same transaction:
-        the copy holds what they wrote. Full-text indexes outside the tables keep their triggers."""
-        names = {table.name for table in tables}
-        rows = connection.exec_driver_sql(
-            "SELECT name, tbl_name, sql FROM main.sqlite_master WHERE type = 'trigger'"
-        ).fetchall()
-        suspended = [(name, sql) for name, table, sql in rows if table in names and _writes_into(sql, names)]
-        for name, _ in suspended:
-            connection.exec_driver_sql(f'DROP TRIGGER main."{name}"')
-        super().copy_into(connection, tables, clear)
-        for _, sql in suspended:
-            connection.exec_driver_sql(sql)
-
-    def release(self, connection: Connection) -> None:
-        attached = {row[1] for row in connection.exec_driver_sql("PRAGMA database_list")}
-        if self.alias in attached:
-            connection.exec_driver_sql(f"DETACH DATABASE {self.alias}")
+    def shadows(self, tables: Sequence[str]) -> SqliteShadows:
+        return SqliteShadows(self, list(tables))
 
 
-def _writes_into(sql: str, tables: set[str]) -> bool:
-    """True when a trigger's body inserts into, updates or deletes from one of `tables`."""
-    targets = re.findall(
-        r"(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM)\s+[\"`]?(\w+)", sql, re.IGNORECASE
-    )
-    return any(target in tables for target in targets)
+def _drop_triggers(connection: Connection, which: Callable[[str, str, str], bool]) -> list[str]:
+    """Drop the main database's triggers that `which(name, table, sql)` picks; returns their SQL."""
+    rows = connection.exec_driver_sql(
+        "SELECT name, tbl_name, sql FROM main.sqlite_master WHERE type = 'trigger'"
+    ).fetchall()
+    found = [(name, sql) for name, table, sql in rows if which(name, table, sql)]
+    for name, _ in found:
+        connection.exec_driver_sql(f'DROP TRIGGER main."{name}"')
+    return [sql for _, sql in found]

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 from session_engine.engine.objects.answers import ThreadItem
 from session_engine.engine.objects.envelopes import queries as envelope_reads
 from session_engine.engine.objects.graphs import queries as graph_reads
+from session_engine.engine.objects.graphs.operations import Element
 from session_engine.engine.objects.state import iso
 from session_engine.engine.objects.threads import queries as thread_reads
 from session_engine.engine.projections.asof import SessionAsOf
@@ -132,6 +133,18 @@ def _item(item: ThreadItem) -> dict[str, Any]:
     return found
 
 
+def _element(element: Element) -> dict[str, Any]:
+    """A graph element in the state: a vertex's labels or an edge's label and ends, then the rest,
+    instants in ISO 8601 (to the microsecond)."""
+    ends = ("labels",) if element.type == "vertex" else ("label", "from_id", "to_id")
+    found = {name: getattr(element, name) for name in ("element_id", "type", *ends, "props", "rev")}
+    if element.type == "vertex":
+        found["labels"] = list(element.labels or [])
+    found.update(created_at=iso(element.created_at), updated_at=iso(element.updated_at))
+    found["user_id"] = element.user_id
+    return found
+
+
 def _object(connection: Connection, namespace: str, stream: str, alias: str, kind: str) -> ObjectState:
     stored = envelope_reads.download(connection, namespace, stream, alias)
     value = dict(stored.value)
@@ -154,8 +167,8 @@ def _object(connection: Connection, namespace: str, stream: str, alias: str, kin
             page = graph_reads.list_elements(
                 connection, namespace, stream, alias, ascending=True, limit=1000, cursor=cursor
             )
-            for element in page["elements"]:
-                (vertices if element["type"] == "vertex" else edges)[element["element_id"]] = element
-            if (cursor := page["cursor"]) is None:
+            for element in page.elements:
+                (vertices if element.type == "vertex" else edges)[element.element_id] = _element(element)
+            if (cursor := page.cursor) is None:
                 break
     return ObjectState(envelope=envelope, messages=messages, items=items, vertices=vertices, edges=edges)

@@ -65,11 +65,6 @@ def head_event(connection: Connection) -> tuple[int, datetime | None, bytes]:
     return int(row[0]), row[1], GENESIS if row[2] is None else bytes(row[2])
 
 
-def head_with_time(connection: Connection) -> tuple[int, datetime | None]:
-    position, at, _ = head_event(connection)
-    return position, at
-
-
 _stream_version = sa.select(sa.func.max(events.c.version)).where(
     events.c.namespace == sa.bindparam("namespace"), events.c.stream == sa.bindparam("stream")
 )

@@ -1,4 +1,4 @@
-"""What the envelopes' and threads' calls answer: domain types, not wire documents.
+"""What the envelopes', threads', graphs' and search's calls answer: domain types, not wire documents.
 
 Every answer names its owner as the engine does, by `scope` (`engine.objects.scopes`) and
 session id; instants stay `datetime`. Adapters turn these into their protocol's documents
@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from session_engine.engine.objects.graphs.operations import Element
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,3 +83,48 @@ class ItemPage:
 
     items: list[ThreadItem] = field(default_factory=list)
     cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ElementPage:
+    """A page of a graph's elements (by creation or update order); `cursor` is None on the last."""
+
+    elements: list[Element]
+    cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Neighborhood:
+    """A page of the edges touching some vertices (creation order), and the vertices they reach."""
+
+    edges: list[Element]
+    vertices: list[Element]
+    cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GraphCount:
+    """A counting query's answer."""
+
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class GraphResults:
+    """A query's results, as its terminal step asks: elements, or values, properties or
+    projections of their props (client data); `truncated` when there were more than a page."""
+
+    results: list[Any]
+    truncated: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MessageHit:
+    """A message (or text thread item) a search matched: where it is and what it says."""
+
+    session_id: str
+    source_alias: str
+    ordinal: int
+    role: str | None
+    text: str
+    position: int

@@ -12,9 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.sql import Executable
 
-from session_engine.engine.backends import Query, Rows
 from session_engine.engine.log.records import RecordedEvent
 from session_engine.engine.objects import batch_statements as sql
 from session_engine.engine.objects.envelopes.tables import object_messages
@@ -50,8 +48,7 @@ class ObjectsBatch(WriteBatch):
     """
 
     def __init__(self, target: ProjectionContext) -> None:
-        super().__init__(target.connection, target.backend)
-        self._target = target
+        super().__init__(target)
         self.created: set[int] = set()
         """Objects created in this batch: nothing of theirs is stored yet."""
         self.children: dict[str, dict[int, list[dict[str, Any]]]] = {name: {} for name in sql.CHILD_TABLES}
@@ -72,16 +69,6 @@ class ObjectsBatch(WriteBatch):
         self.dirty: dict[int, dict[str, None]] = {}
         self.graph_wiped: dict[int, None] = {}
         self.incident_known: set[tuple[int, str]] = set()
-
-    # -- nothing reaches the connection before `drain` ----------------------------------
-    def execute(self, statement: Executable, params: dict[str, Any] | None = None) -> None:
-        raise NotImplementedError("objects handlers write through the batch's methods")
-
-    def execute_sql(self, sql: str, row: tuple[Any, ...]) -> None:
-        raise NotImplementedError("objects handlers write through the batch's methods")
-
-    def read(self, statement: Query, params: dict[str, Any] | None = None) -> Rows:
-        raise NotImplementedError("objects handlers read graphs through the batch's view")
 
     # -- children -----------------------------------------------------------------------
     def insert_child(self, table: str, row: dict[str, Any]) -> None:
@@ -161,7 +148,7 @@ class ObjectsBatch(WriteBatch):
                         wanted[element_id] = None
                 if operation.get("op") == "delete_vertex":
                     vertices.setdefault(object_id, {})[operation["element_id"]] = None
-        read = self._target.read
+        read = self.target.read
         for object_id, element in _stored(read, ids, "element_id"):
             self._known(object_id, {element.element_id: element})
         for object_id, wanted in ids.items():
@@ -189,7 +176,7 @@ class ObjectsBatch(WriteBatch):
             found = (
                 {}
                 if object_id in self.graph_wiped
-                else graph_store.load(self._target.read, object_id, missing)
+                else graph_store.load(self.target.read, object_id, missing)
             )
             known = self._known(object_id, found)
             for element_id in missing:
@@ -200,7 +187,7 @@ class ObjectsBatch(WriteBatch):
         """Every edge from or to a vertex, as the batch has left them."""
         if (object_id, vertex) not in self.incident_known:
             if object_id not in self.graph_wiped:
-                self._known(object_id, graph_store.incident(self._target.read, object_id, vertex))
+                self._known(object_id, graph_store.incident(self.target.read, object_id, vertex))
             self.incident_known.add((object_id, vertex))
         return {
             element_id: element
@@ -214,7 +201,7 @@ class ObjectsBatch(WriteBatch):
 
     # -- to the database --------------------------------------------------------------------
     def drain(self) -> None:
-        target = self._target
+        target = self.target
         stored_instant, stored_json = self.backend.stored_instant, self.backend.stored_json
         instants: dict[datetime, Any] = {}
 

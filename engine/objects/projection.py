@@ -7,12 +7,11 @@ one object's (a delete or a replace takes every child with it) and share the bat
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
-from session_engine.engine.events import DomainEvent
 from session_engine.engine.log.records import RecordedEvent
 from session_engine.engine.objects.batch import ObjectsBatch
 from session_engine.engine.objects.envelopes import projection as envelopes
@@ -25,18 +24,17 @@ from session_engine.engine.objects.search.tables import (
     create_search_index,
     message_terms,
     messages,
+    search_index,
 )
-from session_engine.engine.objects.search.terms import create_term_index, ensure_sqlite_function
+from session_engine.engine.objects.search.terms import create_term_index, ensure_sqlite_function, term_index
 from session_engine.engine.objects.threads import projection as threads
 from session_engine.engine.objects.threads.tables import thread_items
 from session_engine.engine.projections.base import BatchedProjection, ProjectionContext
 
 _o = session_objects.c
 
-RowsHandler = Callable[[ObjectsBatch, RecordedEvent], None]
 
-
-class ObjectsProjection(BatchedProjection):
+class ObjectsProjection(BatchedProjection[ObjectsBatch]):
     """Applies a batch through `ObjectsBatch`, which folds its writes before any reaches the database.
 
     Stream-local: its rows are a session's (envelopes, items, graph elements, messages and their
@@ -47,39 +45,15 @@ class ObjectsProjection(BatchedProjection):
 
     stream_local = True
 
-    def __init__(
-        self,
-        name: str,
-        tables: Sequence[Any],
-        *,
-        rows: Sequence[Mapping[type[DomainEvent], RowsHandler]],
-        **options: Any,
-    ) -> None:
-        super().__init__(name, tables, **options)
-        self.rows: dict[str, tuple[RowsHandler, ...]] = {}
-        """Event type -> the subdomains' handlers, in the order of `rows`."""
-        for table in rows:
-            for event_type, handler in table.items():
-                self.rows[event_type.event_type] = (*self.rows.get(event_type.event_type, ()), handler)
-
-    @property
-    def event_types(self) -> frozenset[str]:
-        return frozenset(self.rows)
-
     def new_batch(self, context: ProjectionContext, events: list[RecordedEvent]) -> ObjectsBatch:
         ensure_sqlite_function(context.connection)  # the term index's triggers call it (SQLite)
         batch = ObjectsBatch(context)
         batch.prefetch_graphs(events)
         return batch
 
-    def apply(self, context: ProjectionContext, events: Iterable[RecordedEvent]) -> None:
-        events = list(events)
-        batch = self.new_batch(context, events)
-        rows = self.rows
-        for event in events:
-            for handler in rows.get(event.type, ()):
-                handler(batch, event)
-        batch.drain()
+    def fill_derived(self, context: ProjectionContext, suspended: Sequence[str]) -> None:
+        ensure_sqlite_function(context.connection)  # the term index's fill calls it (SQLite)
+        super().fill_derived(context, suspended)
 
     def clear(self, context: ProjectionContext) -> None:
         ensure_sqlite_function(context.connection)
@@ -123,4 +97,5 @@ projection = ObjectsProjection(
     extra_ddl=[create_search_index, create_term_index],
     extra_tables=FTS_TABLES,
     depends_on=["records"],
+    derived=[search_index, term_index],
 )

@@ -7,8 +7,9 @@ that is what makes rebuilding a million events fast without making handlers hard
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Sequence
-from typing import Any, overload
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar, overload
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -30,6 +31,23 @@ def dialect_ddl(
     PostgreSQL's are made for the schema the tables go to (None: the default one), since a
     trigger's body names its tables itself."""
     return DialectDDL(tuple(sqlite), postgresql)
+
+
+@dataclass(frozen=True)
+class DerivedIndex:
+    """What the database keeps from a projection's rows by row triggers (full-text and term
+    indexes), and how to make it from the final rows in one go.
+
+    A replay from the start stops the `triggers` (`Backend.suspend_derived`), then runs `fill` and
+    puts them back at its end: row by row, they were most of a rebuild's writing time
+    (docs/benchmarks.md). `fill` empties the index first, so it is right whatever it held. Into a
+    copy nobody reads (a scratch copy) it also drops `indexes` that the replay never reads, and
+    builds them again at the end.
+    """
+
+    triggers: tuple[str, ...]
+    fill: DialectDDL
+    indexes: tuple[str, ...] = ()
 
 
 class ProjectionContext:
@@ -131,12 +149,46 @@ class Rounds:
         writes[number].setdefault(id(statement), (statement, []))[1].append(params)
         return number
 
+    def groups(self) -> Iterator[tuple[Executable, list[dict[str, Any]]]]:
+        """The added writes, round by round, each round's grouped by statement."""
+        for writes in self._writes:
+            yield from writes.values()
+
     def send(self, context: ProjectionContext) -> None:
         """Queue every added write on `context`, round by round, statement by statement."""
-        for writes in self._writes:
-            for statement, batch in writes.values():
-                for params in batch:
-                    context.execute(statement, params)
+        for statement, batch in self.groups():
+            for params in batch:
+                context.execute(statement, params)
+
+
+class KeyedRows:
+    """A table's writes folded per primary key: each key's final row, and the keys whose stored row
+    goes first. Written deletes first, then rows (`Bulk`), they leave what the writes one by one
+    would: a key deleted then written again is deleted, then written.
+    """
+
+    __slots__ = ("deleted", "rows")
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[Any, ...], dict[str, Any]] = {}
+        """Key -> its row as the batch leaves it."""
+        self.deleted: dict[tuple[Any, ...], None] = {}
+        """Keys whose stored row is deleted before the rows are written."""
+
+    def put(self, key: tuple[Any, ...], row: dict[str, Any], keep: Sequence[str] = ()) -> None:
+        """Write `row` at `key`; the `keep` columns stay those of the key's pending row, if any."""
+        pending = self.rows.get(key)
+        if pending is not None:
+            row.update((column, pending[column]) for column in keep)
+        self.rows[key] = row
+
+    def delete(self, key: tuple[Any, ...]) -> None:
+        self.rows.pop(key, None)
+        self.deleted[key] = None
+
+    def discard(self, key: tuple[Any, ...]) -> None:
+        """Forget the key's pending row (a wider delete takes its stored one)."""
+        self.rows.pop(key, None)
 
 
 class Bulk:
@@ -210,6 +262,7 @@ class Projection:
         extra_ddl: Sequence[DialectDDL] = (),
         extra_tables: Sequence[str] = (),
         depends_on: Sequence[str] = (),
+        derived: Sequence[DerivedIndex] = (),
     ) -> None:
         self.name = name
         self.tables = tuple(tables)
@@ -220,6 +273,8 @@ class Projection:
         self.depends_on = tuple(depends_on)
         """Projections whose tables this one's triggers read or write: a scratch copy without them
         could not be built, so they are rebuilt and verified together (`ProjectionSet.named`)."""
+        self.derived = tuple(derived)
+        """Indexes kept by row triggers, filled in bulk at the end of a replay from the start."""
         self._handlers: dict[str, EventHandler] = {}
 
     def on(self, *event_types: str | type[DomainEvent]) -> Callable[[EventHandler], EventHandler]:
@@ -251,6 +306,26 @@ class Projection:
     def apply_page(self, context: ProjectionContext, page: LogRows) -> None:
         """Replay a page of the log (`headers_only` projections): the same writes as `apply` on its events."""
         self.apply(context, page.events(erased=False))
+
+    def suspend_derived(self, context: ProjectionContext, *, private: bool) -> list[str]:
+        """Before a replay from the start: stop the `derived` indexes' triggers, and drop their
+        `indexes` when the target is `private` (nobody reads it meanwhile). Returns the statements
+        that put them back (`fill_derived`)."""
+        if not self.derived:
+            return []
+        triggers = [name for index in self.derived for name in index.triggers]
+        indexes = [name for index in self.derived for name in index.indexes] if private else []
+        return context.backend.suspend_derived(context.connection, triggers, indexes)
+
+    def fill_derived(self, context: ProjectionContext, suspended: Sequence[str]) -> None:
+        """After it: fill the `derived` indexes from the final rows, and put their triggers back."""
+        context.flush()
+        if not suspended:
+            return
+        for index in self.derived:
+            context.backend.run_ddl(context.connection, index.fill)
+        for statement in suspended:
+            context.connection.exec_driver_sql(statement)
 
     def clear(self, context: ProjectionContext) -> None:
         """Empty the projection's tables (children first, in reverse dependency order)."""
@@ -293,29 +368,58 @@ class Projection:
         return f"Projection({self.name!r}, v{self.version})"
 
 
-class WriteBatch(ProjectionContext):
-    """A context that folds a projection's writes in memory; `drain` sends them to the connection."""
+class WriteBatch:
+    """One `apply`'s writes of a batched projection, folded in memory; `drain` sends them, table by
+    table, to the context it was made for. Handlers write through its methods and never read."""
+
+    def __init__(self, target: ProjectionContext) -> None:
+        self.target = target
+        self.backend = target.backend
 
     def drain(self) -> None:
         raise NotImplementedError
 
 
-class BatchedProjection(Projection):
-    """A projection whose handlers write into a `WriteBatch`, drained once per `apply`.
+BatchT = TypeVar("BatchT", bound=WriteBatch)
+RowsHandler = Callable[[BatchT, RecordedEvent], None]
+"""What a batched projection runs for one event: the rows it makes, written into the batch."""
+
+
+class BatchedProjection(Projection, Generic[BatchT]):
+    """A projection whose handlers write into its own `WriteBatch`, drained once per `apply`.
 
     Live, `apply` gets one command's events; in a replay, a page of the log: the batch can fold
-    many events' writes to one row into one, and send each table's rows in one statement.
+    many events' writes to one row into one, and send each table's rows in one statement. `rows`:
+    tables of handlers (event type -> the rows it makes), run in the order of the tables.
     """
 
-    def new_batch(self, context: ProjectionContext, events: list[RecordedEvent]) -> WriteBatch:
+    def __init__(
+        self,
+        name: str,
+        tables: Sequence[sa.Table],
+        *,
+        rows: Sequence[Mapping[type[DomainEvent], RowsHandler[BatchT]]],
+        **options: Any,
+    ) -> None:
+        super().__init__(name, tables, **options)
+        self.rows: dict[str, tuple[RowsHandler[BatchT], ...]] = {}
+        """Event type -> its handlers, in the order of `rows`."""
+        for table in rows:
+            for event_type, handler in table.items():
+                self.rows[event_type.event_type] = (*self.rows.get(event_type.event_type, ()), handler)
+
+    @property
+    def event_types(self) -> frozenset[str]:
+        return frozenset(self.rows)
+
+    def new_batch(self, context: ProjectionContext, events: list[RecordedEvent]) -> BatchT:
         raise NotImplementedError
 
     def apply(self, context: ProjectionContext, events: Iterable[RecordedEvent]) -> None:
         events = list(events)
         batch = self.new_batch(context, events)
-        handlers = self._handlers
+        rows = self.rows
         for event in events:
-            handler = handlers.get(event.type)
-            if handler is not None:
+            for handler in rows.get(event.type, ()):
                 handler(batch, event)
         batch.drain()

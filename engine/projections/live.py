@@ -3,24 +3,30 @@ swapped in under the log lock (specs/audit.md, "Live rebuild").
 
 The long part - replaying the whole log - reads a snapshot and writes only the copy, so it holds
 no lock a writer needs. Then the copy catches up with what was written meanwhile, a page at a time,
-still without the lock. Only the last tail (at most about one page of events) and the swap (the
-copy's rows into the live tables, one statement per table) run under the log lock, in the writer's
-transaction: readers see the old read models until it commits, and the new ones after.
+still without the lock. Where the copy is in another file (`Scratch.shadows`: SQLite), its rows
+are then moved beside the live tables a batch per transaction. Only the last tail and the swap -
+renaming tables, not copying rows - run under the log lock, in the writer's transaction: readers
+see the old read models until it commits, and the new ones after.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy.engine import Connection
 
 from session_engine.engine.backends import Backend, Scratch
+from session_engine.engine.backends.base import Shadows
 from session_engine.engine.events import EventRegistry
 from session_engine.engine.log import reads
-from session_engine.engine.projections.base import Projection, ProjectionContext
+from session_engine.engine.projections.base import Projection
 from session_engine.engine.projections.rebuild import Progress, replay
 from session_engine.engine.projections.registry import write_checkpoint
 
+T = TypeVar("T")
 CATCH_UP_ROUNDS = 8
 """Lock-free catch-up rounds at most: writers faster than the replay would otherwise keep it
 chasing the head forever; after these the rest of the tail is replayed under the lock."""
@@ -38,58 +44,85 @@ class LiveRebuild:
     applied: int
     caught_up: int
     locked: int
+    projections: list[str]
+    """The projections rebuilt: those asked for, and those they depend on (`depends_on`)."""
+    longest_hold: float = 0.0
+    """The longest the rebuild held the writer in one transaction, in seconds (writers waited at
+    most this long for it)."""
 
 
-def fill(
-    source: Connection,
-    scratch: Scratch,
-    backend: Backend,
-    registry: EventRegistry,
-    projections: list[Projection],
-    *,
-    after: int,
-    progress: Progress | None = None,
-) -> tuple[int, int]:
-    """Replay the log after `after` up to its head as `source` sees it into the copy, committed.
-    Returns (the position covered, events applied)."""
-    upto = reads.head(source)
-    if upto <= after:
-        return after, 0
-    with scratch.connect() as target:
-        applied = replay(
-            source, target, backend, registry, projections, after=after, upto=upto, progress=progress
-        )
-    return upto, applied
+@dataclass
+class Holds:
+    """Times each transaction a rebuild runs on the writer connection."""
+
+    longest: float = 0.0
+
+    def timed(self, work: Callable[[Connection], T]) -> Callable[[Connection], T]:
+        def run(connection: Connection) -> T:
+            started = time.perf_counter()
+            try:
+                return work(connection)
+            finally:
+                self.longest = max(self.longest, time.perf_counter() - started)
+
+        return run
 
 
-def swap(
-    connection: Connection,
-    scratch: Scratch,
-    backend: Backend,
-    registry: EventRegistry,
-    projections: list[Projection],
-    *,
-    after: int,
-    progress: Progress | None = None,
-) -> tuple[int, int]:
-    """Under the log lock (the caller's writer transaction): replay the last tail into the copy,
-    then replace the live tables' rows with the copy's and move the checkpoints. Returns (the
-    position covered, events applied in the tail)."""
-    upto = backend.lock_and_read_head(connection)
-    applied = 0
-    if upto > after:
-        with scratch.connect() as target:
+@dataclass(frozen=True)
+class Copy:
+    """A live rebuild's scratch copy of `projections`, and what replays into it needs."""
+
+    scratch: Scratch
+    backend: Backend
+    registry: EventRegistry
+    projections: list[Projection]
+    progress: Progress | None = None
+
+    def fill(self, source: Connection, *, after: int) -> tuple[int, int]:
+        """Replay the log after `after` up to its head as `source` sees it into the copy, committed.
+        Returns (the position covered, events applied)."""
+        return self._replay(source, after, reads.head(source))
+
+    def swap(self, connection: Connection, *, after: int) -> tuple[int, int]:
+        """Under the log lock (the caller's writer transaction): replay the last tail into the copy,
+        rename its tables into the live ones' place and move the checkpoints. Returns (the
+        position covered, events applied in the tail)."""
+        upto, applied = self._tail(connection, after)
+        self.scratch.swap_into(connection, [table.name for p in self.projections for table in p.tables])
+        self._move_checkpoints(connection, upto)
+        return upto, applied
+
+    def rename(self, connection: Connection, shadows: Shadows, *, after: int) -> tuple[int, int]:
+        """Under the log lock (the caller's writer transaction): replay the last tail into the copy,
+        bring its changes over to the shadows, rename the shadows into the live tables' place and
+        move the checkpoints. Returns (the position covered, events applied in the tail)."""
+        upto, applied = self._tail(connection, after)
+        while shadows.apply(connection):
+            pass
+        shadows.swap(connection)
+        self._move_checkpoints(connection, upto)
+        return upto, applied
+
+    def _tail(self, connection: Connection, after: int) -> tuple[int, int]:
+        """Take the log lock, replay what the copy lacks into it. Returns (the head, events applied)."""
+        return self._replay(connection, after, self.backend.lock_and_read_head(connection))
+
+    def _replay(self, source: Connection, after: int, upto: int) -> tuple[int, int]:
+        if upto <= after:
+            return after, 0
+        with self.scratch.connect() as target:
             applied = replay(
-                connection, target, backend, registry, projections, after=after, upto=upto, progress=progress
+                source,
+                target,
+                self.backend,
+                self.registry,
+                self.projections,
+                after=after,
+                upto=upto,
+                progress=self.progress,
             )
+        return upto, applied
 
-    def clear() -> None:
-        context = ProjectionContext(connection, backend)
-        for projection in reversed(projections):  # in the order `rebuild_in_place` empties them
-            projection.clear(context)
-        context.flush()
-
-    scratch.copy_into(connection, [table for projection in projections for table in projection.tables], clear)
-    for projection in projections:
-        write_checkpoint(connection, projection, upto)
-    return upto, applied
+    def _move_checkpoints(self, connection: Connection, upto: int) -> None:
+        for projection in self.projections:
+            write_checkpoint(connection, projection, upto)

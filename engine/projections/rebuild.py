@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 from collections.abc import Callable, Iterator
 
 import sqlalchemy as sa
@@ -17,6 +18,20 @@ from session_engine.engine.projections.registry import ProjectionSet, read_check
 Progress = Callable[[int], None]
 REPLAY_PAGE = 20_000
 """Events per page of a replay: a page costs a query, and one catalog upsert per stream in it."""
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off while a page is applied: a page makes some hundred
+    thousand containers that live until its end and hold no cycles, and the collector's passes over
+    them cost a fifth of a replay (docs/benchmarks.md). Its thresholds apply again after the page."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def replay(
@@ -44,6 +59,9 @@ def replay(
     handled = wanted.union(*(p.event_types for p in by_pages))
     own = {p.name: p.event_types for p in full if not p.all_events and len(full) > 1}
     context = ProjectionContext(target, backend)
+    # From the start, the tables fill from empty: indexes kept by row triggers are filled at the end.
+    private = target is not source  # a scratch copy: nobody else reads it before it is done
+    suspended = [p.suspend_derived(context, private=private) for p in projections] if after == 0 else []
     applied = 0
     position = after
     if after == 0:
@@ -52,31 +70,36 @@ def replay(
 
         seed(source, target, backend, projections)
     while position < upto:
-        chunk = reads.read_page(
-            source,
-            backend,
-            registry,
-            after=position,
-            upto=upto,
-            limit=page,
-            types=None if by_pages or everything else wanted,
-            payloads=handled if by_pages and not everything else None,
-        )
-        if not chunk.rows:
-            break
-        for projection in by_pages:
-            projection.apply_page(context, chunk)
-        if full:
-            batch = chunk.events(wanted if by_pages and not everything else None, erased=False)
-            for projection in full:
-                types = own.get(projection.name)
-                projection.apply(context, batch if types is None else [e for e in batch if e.type in types])
-        context.flush()
+        with collector_paused():
+            chunk = reads.read_page(
+                source,
+                backend,
+                registry,
+                after=position,
+                upto=upto,
+                limit=page,
+                types=None if by_pages or everything else wanted,
+                payloads=handled if by_pages and not everything else None,
+            )
+            if not chunk.rows:
+                break
+            for projection in by_pages:
+                projection.apply_page(context, chunk)
+            if full:
+                batch = chunk.events(wanted if by_pages and not everything else None, erased=False)
+                for projection in full:
+                    types = own.get(projection.name)
+                    projection.apply(
+                        context, batch if types is None else [e for e in batch if e.type in types]
+                    )
+            context.flush()
         applied += len(chunk.rows)
         last = chunk.rows[-1][0]
         if progress is not None:
             progress(last - position)
         position = last
+    for projection, statements in zip(projections, suspended, strict=False):
+        projection.fill_derived(context, statements)
     if progress is not None and position < upto:
         progress(upto - position)
     return applied

@@ -59,7 +59,7 @@ def check_size(record: Record) -> None:
         raise InvalidRecordRequest(f"a session record is limited to {MAX_RECORD_BYTES} bytes")
 
 
-class SessionIds:
+class RecordIds:
     """Mixed into every records command: its namespace and session id are identifiers."""
 
     namespace: str
@@ -71,7 +71,7 @@ class SessionIds:
 
 
 @dataclass(frozen=True, kw_only=True)
-class SetRecord(SessionIds, Command):
+class SetRecord(RecordIds, Command):
     """Store a whole record in its session's stream (`stream` = the record's sessionId);
     `if_absent`: only when the session has no record."""
 
@@ -88,12 +88,12 @@ class SetRecord(SessionIds, Command):
 
 
 @dataclass(frozen=True, kw_only=True)
-class UpdateRecord(SessionIds, Command):
+class UpdateRecord(RecordIds, Command):
     """Change the fields of `changes` (by the record's field names; None clears)."""
 
     changes: Record
 
 
 @dataclass(frozen=True, kw_only=True)
-class DeleteRecord(SessionIds, Command):
+class DeleteRecord(RecordIds, Command):
     """Hide the session's record from every read (its events stay)."""

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from session_engine.engine.log.schema import Json, metadata
-from session_engine.engine.projections.base import dialect_ddl
+from session_engine.engine.projections.base import DerivedIndex, dialect_ddl
 
 SessionKey = sa.String(200).with_variant(postgresql.VARCHAR(200, collation="C"), "postgresql")
 """Session ids sort by code point on both backends (the list tie-breaker), whatever the database's locale."""
@@ -92,6 +92,19 @@ SQLITE_TITLE_FTS_DDL = (
 in step by triggers. It answers "the title contains q" (q of 3+ characters) as a phrase of trigrams:
 candidates only - the query rechecks `LIKE` on the row. (PostgreSQL: the pg_trgm GIN index above.)"""
 
+
+title_index = DerivedIndex(
+    triggers=(f"{TITLE_FTS}_ai", f"{TITLE_FTS}_ad", f"{TITLE_FTS}_au"),
+    fill=dialect_ddl(
+        sqlite=[
+            f"INSERT INTO {TITLE_FTS}({TITLE_FTS}) VALUES ('delete-all')",
+            f"INSERT INTO {TITLE_FTS}(rowid, title)"
+            " SELECT rowid, title_folded FROM session_records WHERE title_folded IS NOT NULL",
+        ]
+    ),
+    indexes=("ix_session_records_titles_trgm",),  # PostgreSQL's trigram index, built once at the end
+)
+"""The title index as its triggers leave it, made from the final records in one statement."""
 
 create_title_index = dialect_ddl(sqlite=SQLITE_TITLE_FTS_DDL)
 """`extra_ddl` for scratch copies (SQLite); PostgreSQL's trigram index is part of the metadata."""

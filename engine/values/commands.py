@@ -18,7 +18,7 @@ MAX_REASON = 1000
 """Characters of the reason a connection-bound session ended for."""
 
 
-class SessionIds:
+class ValueIds:
     """Mixed into every values command: its namespace and session id are identifiers."""
 
     namespace: str
@@ -30,7 +30,7 @@ class SessionIds:
 
 
 @dataclass(frozen=True, kw_only=True)
-class SetValue(SessionIds, Command):
+class SetValue(ValueIds, Command):
     """Write a value under the session's policy (`policies`: the service's, when it was built)."""
 
     key: str
@@ -49,7 +49,7 @@ class SetValue(SessionIds, Command):
 
 
 @dataclass(frozen=True, kw_only=True)
-class DeleteValue(SessionIds, Command):
+class DeleteValue(ValueIds, Command):
     key: str
 
     def __post_init__(self) -> None:
@@ -58,22 +58,22 @@ class DeleteValue(SessionIds, Command):
 
 
 @dataclass(frozen=True, kw_only=True)
-class ClearValues(SessionIds, Command):
+class ClearValues(ValueIds, Command):
     """Remove every value of the session, expired leftovers included."""
 
 
 @dataclass(frozen=True, kw_only=True)
-class ClearParts(SessionIds, Command):
+class ClearParts(ValueIds, Command):
     """Remove every user part of the session, in one event."""
 
 
 @dataclass(frozen=True, kw_only=True)
-class PurgeExpired(SessionIds, Command):
+class PurgeExpired(ValueIds, Command):
     """Remove the rows of the session's expired values (invisible already)."""
 
 
 @dataclass(frozen=True, kw_only=True)
-class OpenConnectionSession(SessionIds, Command):
+class OpenConnectionSession(ValueIds, Command):
     client_id: str
 
     def __post_init__(self) -> None:
@@ -82,17 +82,17 @@ class OpenConnectionSession(SessionIds, Command):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Disconnect(SessionIds, Command):
+class Disconnect(ValueIds, Command):
     """The connection dropped; the values stay for a resume."""
 
 
 @dataclass(frozen=True, kw_only=True)
-class Resume(SessionIds, Command):
+class Resume(ValueIds, Command):
     pass
 
 
 @dataclass(frozen=True, kw_only=True)
-class EndConnectionSession(SessionIds, Command):
+class EndConnectionSession(ValueIds, Command):
     reason: str
 
     def __post_init__(self) -> None:

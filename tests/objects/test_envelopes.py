@@ -136,7 +136,7 @@ async def test_delete_cascades_and_replace_keeps_same_type_children(engine: Engi
     await objects.upload(NS, S, "g", {"type": "message", "message": message("user", "now a message")})
     assert (await objects.message_stats(NS, [S, "other"])) == {S: (1, "now a message"), "other": (0, None)}
     await objects.upload(NS, S, "g", {"type": "graph", "graph": {}})
-    assert (await objects.list_graph_elements(NS, S, "g"))["elements"] == []
+    assert (await objects.list_graph_elements(NS, S, "g")).elements == []
     assert (await objects.message_stats(NS, [S]))[S] == (0, None)
     assert await engine.verify() == []
 

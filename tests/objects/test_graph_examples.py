@@ -1,9 +1,19 @@
-"""Graph examples: atomic batches, named errors, result shapes of neighbors and traversals."""
+"""Graph examples: atomic batches, named errors, result shapes of neighbors and traversals (the
+engine's answers as BlobHub documents them, `adapters/blobhub/documents.py`)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from session_engine.adapters.blobhub.documents import (
+    element_document,
+    element_page_document,
+    elements_document,
+    neighborhood_document,
+    query_document,
+)
 from session_engine.engine import Engine
 from session_engine.engine.objects.errors import InvalidCursor
 from session_engine.engine.objects.graphs.errors import (
@@ -101,7 +111,7 @@ async def test_batches_are_atomic_and_errors_are_named(engine: Engine) -> None:
     with pytest.raises(InvalidGraphEnvelope):
         await objects.apply_graph_mutations(NS, S, "nope", [{"op": "add_vertex", "labels": ["p"]}])
     assert await engine.head() == head
-    assert (await objects.get_graph_element(NS, S, G, "ann"))["rev"] == 1
+    assert (await objects.get_graph_element(NS, S, G, "ann")).rev == 1
 
 
 async def test_delete_vertex_removes_its_edges(engine: Engine) -> None:
@@ -122,7 +132,8 @@ async def test_delete_vertex_removes_its_edges(engine: Engine) -> None:
             {"element_id": "e3", "type": "edge", "change": "deleted", "rev": None},
         ]
     }
-    listing = await engine.objects.list_graph_elements(NS, S, G, ids_only=True, ascending=True)
+    page = await engine.objects.list_graph_elements(NS, S, G, ascending=True)
+    listing = element_page_document(page, ids_only=True)
     assert listing == {
         "cursor": None,
         "element_ids": [
@@ -137,24 +148,31 @@ async def test_delete_vertex_removes_its_edges(engine: Engine) -> None:
 async def test_reads_and_traversals(engine: Engine) -> None:
     await social(engine)
     objects = engine.objects
-    ann = await objects.get_graph_element(NS, S, G, "ann")
+    ann = element_document(await objects.get_graph_element(NS, S, G, "ann"))
     assert (
         ann["labels"] == ["person"] and ann["props"] == {"age": 31, "name": "Ann"} and ann["user_id"] == "u1"
     )
-    many = await objects.get_graph_elements(NS, S, G, ["e1", "missing", "ann"])
+    many = elements_document(await objects.get_graph_elements(NS, S, G, ["e1", "missing", "ann"]))
     assert [e["element_id"] for e in many["elements"]] == ["e1", "ann"]
-    near = await objects.graph_neighbors(NS, S, G, ["bob"], direction="both")
+    near = neighborhood_document(await objects.graph_neighbors(NS, S, G, ["bob"], direction="both"))
     assert [e["element_id"] for e in near["edges"]] == ["e1", "e2"]
     assert [v["element_id"] for v in near["vertices"]] == ["ann", "acme"]
-    near = await objects.graph_neighbors(NS, S, G, ["ann", "bob"], direction="out", label="works_at", limit=1)
+    near = neighborhood_document(
+        await objects.graph_neighbors(NS, S, G, ["ann", "bob"], direction="out", label="works_at", limit=1)
+    )
     assert [e["element_id"] for e in near["edges"]] == ["e2"] and near["cursor"] is not None
-    rest = await objects.graph_neighbors(
-        NS, S, G, ["ann", "bob"], direction="out", label="works_at", cursor=near["cursor"]
+    rest = neighborhood_document(
+        await objects.graph_neighbors(
+            NS, S, G, ["ann", "bob"], direction="out", label="works_at", cursor=near["cursor"]
+        )
     )
     assert [e["element_id"] for e in rest["edges"]] == ["e3"] and rest["cursor"] is None
     with pytest.raises(InvalidCursor):
         await objects.graph_neighbors(NS, S, G, ["ann"], cursor="garbage!")
-    query = objects.query_graph
+
+    async def query(*arguments: Any) -> dict[str, Any]:
+        return query_document(await objects.query_graph(*arguments))
+
     coworkers = {
         "start": ["V", "ann"],
         "steps": [["out", "works_at"], ["in", "works_at"], ["values", "name"]],

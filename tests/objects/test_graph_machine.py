@@ -13,40 +13,24 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from session_engine.adapters.blobhub.documents import (
+    element_page_document,
+    neighborhood_document,
+    query_document,
+)
 from session_engine.adapters.conformance.models.graph import Model, Refused
 from session_engine.adapters.conformance.strategies import (
     EDGE_LABELS,
     IDS,
-    KEYS,
     PROPS,
-    SCALARS,
     VERTEX_LABELS,
     operation,
+    queries,
 )
 from session_engine.engine import ManualClock
 from tests.harness import EngineHarness, EngineMachine
 
 NS, S, G = "rev", "sess", "g"
-
-
-def step(kind: str) -> st.SearchStrategy[list[Any]]:
-    common = [
-        st.tuples(st.just("hasLabel"), VERTEX_LABELS if kind == "vertex" else EDGE_LABELS),
-        st.tuples(st.just("has"), KEYS, st.sampled_from(["eq", "neq", "lt", "lte", "gt", "gte"]), SCALARS),
-        st.tuples(st.just("limit"), st.integers(1, 4) | st.just(0)),
-    ]
-    if kind == "vertex":
-        moves = st.sampled_from(["out", "in", "both", "outE", "inE", "bothE"])
-        common.append(st.tuples(moves) | st.tuples(moves, EDGE_LABELS))
-    else:
-        common.append(st.tuples(st.sampled_from(["inV", "outV"])))
-    return st.one_of(common).map(list)
-
-
-TERMINALS = (
-    st.none() | st.sampled_from([["count"], ["properties"]]) | st.tuples(st.just("values"), KEYS).map(list)
-)
-TERMINALS |= st.lists(KEYS, max_size=2).map(lambda keys: ["project", keys])
 
 
 class GraphMachine(EngineMachine):
@@ -163,7 +147,7 @@ class GraphMachine(EngineMachine):
         seen: list[Any] = []
         cursor = None
         for _ in range(200):
-            page = self.call(
+            answer = self.call(
                 self.engine.objects.list_graph_elements,
                 NS,
                 S,
@@ -172,9 +156,9 @@ class GraphMachine(EngineMachine):
                 ascending=ascending,
                 cursor=cursor,
                 updated_since=since,
-                ids_only=ids_only,
                 limit=limit,
             )
+            page = element_page_document(answer, ids_only=ids_only)
             seen += page["element_ids" if ids_only else "elements"]
             cursor = page["cursor"]
             if cursor is None:
@@ -207,15 +191,26 @@ class GraphMachine(EngineMachine):
         sources = data.draw(st.lists(known | IDS, min_size=1, max_size=3))
         want_edges, want_vertices = self.model.neighbors(sources, direction, label, neighbor_label)
         options = {"direction": direction, "label": label, "neighbor_label": neighbor_label}
-        whole = self.call(self.engine.objects.graph_neighbors, NS, S, G, sources, limit=1000, **options)
+        whole = neighborhood_document(
+            self.call(self.engine.objects.graph_neighbors, NS, S, G, sources, limit=1000, **options)
+        )
         assert [e["element_id"] for e in whole["edges"]] == want_edges
         assert [v["element_id"] for v in whole["vertices"]] == want_vertices
         assert whole["cursor"] is None
         seen: list[str] = []
         cursor = None
         for _ in range(100):
-            page = self.call(
-                self.engine.objects.graph_neighbors, NS, S, G, sources, limit=limit, cursor=cursor, **options
+            page = neighborhood_document(
+                self.call(
+                    self.engine.objects.graph_neighbors,
+                    NS,
+                    S,
+                    G,
+                    sources,
+                    limit=limit,
+                    cursor=cursor,
+                    **options,
+                )
             )
             seen += [e["element_id"] for e in page["edges"]]
             cursor = page["cursor"]
@@ -223,31 +218,15 @@ class GraphMachine(EngineMachine):
                 break
         assert seen == want_edges
 
-    @rule(data=st.data())
-    def traverse(self, data: st.DataObject) -> None:
-        start = data.draw(
-            st.sampled_from([["V"], ["E"]]) | st.tuples(st.sampled_from(["V", "E"]), IDS).map(list)
-        )
-        kind = "vertex" if start[0] == "V" else "edge"
-        steps: list[list[Any]] = []
-        for _ in range(data.draw(st.integers(0, 3))):
-            chosen = data.draw(step(kind))
-            steps.append(chosen)
-            if chosen[0] in ("out", "in", "both", "inV", "outV"):
-                kind = "vertex"
-            elif chosen[0] in ("outE", "inE", "bothE"):
-                kind = "edge"
-        terminal = data.draw(TERMINALS)
-        if terminal is not None:
-            steps.append(terminal)
-        query = {"start": start, "steps": steps}
+    @rule(query=queries())
+    def traverse(self, query: dict[str, Any]) -> None:
         expected = self.model.query(query)
-        assert self.call(self.engine.objects.query_graph, NS, S, G, query) == expected, query
+        assert query_document(self.call(self.engine.objects.query_graph, NS, S, G, query)) == expected, query
 
     @invariant()
     def elements_match(self) -> None:
         got = self.call(self.engine.objects.list_graph_elements, NS, S, G, ascending=True, limit=1000)
-        assert got["elements"] == [Model.public(e) for e in self.model.ordered()]
+        assert element_page_document(got)["elements"] == [Model.public(e) for e in self.model.ordered()]
         self.steps += 1
         if self.steps % 25 == 0:
             assert self.call(self.engine.verify) == []

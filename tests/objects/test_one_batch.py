@@ -51,6 +51,6 @@ async def test_reads_see_the_writes_decided_before_them(engine: Engine) -> None:
     items = await objects.list_thread_items(NS, S, "t", ascending=True)
     assert [item.content[0]["text"] for item in items.items] == ["one", "two", "three"]
     element = await objects.get_graph_element(NS, S, "g", "v")
-    assert element["props"] == {"n": 1} and element["rev"] == 2
+    assert element.props == {"n": 1} and element.rev == 2
     assert [o.alias for o in (await objects.list_objects(NS, S)).objects] == ["g", "t"]
     assert await engine.verify() == []

@@ -67,7 +67,7 @@ async def test_scopes_of_one_session_are_disjoint(engine: Engine) -> None:
     assert await one.get_thread_item(NS, S, "notes", item.id) == item
     await one.upload(NS, S, "g", GRAPH)
     await one.apply_graph_mutations(NS, S, "g", [{"op": "add_vertex", "element_id": "v", "labels": ["x"]}])
-    assert (await one.get_graph_element(NS, S, "g", "v"))["labels"] == ["x"]
+    assert (await one.get_graph_element(NS, S, "g", "v")).labels == ["x"]
     with pytest.raises(InvalidGraphEnvelope):
         await two.get_graph_element(NS, S, "g", "v")
     for service, text in ((own, "own"), (one, "one"), (two, "two")):

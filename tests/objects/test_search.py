@@ -63,7 +63,7 @@ async def test_stats_and_matching(engine: Engine) -> None:
     assert await sessions(engine, '"let it rise"') == ["s1"]
     assert await sessions(engine, '"rise let"') == []
     hits = await engine.objects.search_messages(NS, "dough")
-    assert [(h["session_id"], h["source_alias"], h["ordinal"], h["role"]) for h in hits] == [
+    assert [(h.session_id, h.source_alias, h.ordinal, h.role) for h in hits] == [
         ("s1", "conv", 2, "assistant")
     ]
     await engine.objects.delete(NS, "s1", "conv")

@@ -77,6 +77,40 @@ async def test_search_filters_limits_and_previews(engine: Engine) -> None:
     assert titled["preview"] == {"messageCount": 0, "firstUserMessage": None}
 
 
+@pytest.mark.parametrize("live", [True, False], ids=["live", "in-place"])
+async def test_a_rebuild_answers_every_search_as_before_and_keeps_indexing(
+    engine: Engine, live: bool
+) -> None:
+    """A replay from the start fills the full-text, title and term indexes in bulk at its end (their
+    row triggers dropped meanwhile): the same answers after it, and later writes indexed again."""
+    await seed(engine)
+    await say(engine, "bake", ("user", "a sourdough starter"), alias="second")  # a replaced object's terms
+    await say(engine, "bake", ("user", "Bread, bread and marathons"), alias="second")
+    queries = [
+        "bread",
+        "kne*",
+        '"let it rise"',
+        "sourdough",
+        "SOURD",
+        "marathon",
+        "kitchen",
+        "gone",
+        "starter",
+    ]
+    before = {query: await found(engine, query) for query in queries}
+    assert before["marathon"] == ["bake", "run"] and before["starter"] == []
+    await engine.rebuild(live=live)
+    assert {query: await found(engine, query) for query in queries} == before
+    assert await engine.verify() == []
+    await put(engine, "fresh", 70, title="Harbour log")
+    await say(engine, "fresh", ("user", "tidal harbours"))
+    await RecordSubjects(engine).delete(NS, {"sessionId": "titled"})
+    assert await found(engine, "harbour") == ["fresh"]
+    assert await found(engine, "HARBOUR LO") == ["fresh"]
+    assert await found(engine, "sourdough") == []
+    assert await engine.verify() == []
+
+
 async def test_empty_and_malformed_queries(engine: Engine) -> None:
     await seed(engine)
     for empty in ("", "   ", "\t\n"):

@@ -124,22 +124,6 @@ class Element:
     created_seq: int
     updated_seq: int
 
-    def to_api(self) -> dict[str, Any]:
-        """The BlobHub element document."""
-        document: dict[str, Any] = {"element_id": self.element_id, "type": self.type}
-        if self.type == "vertex":
-            document["labels"] = list(self.labels or [])
-        else:
-            document.update(label=self.label, from_id=self.from_id, to_id=self.to_id)
-        document.update(
-            props=self.props,
-            rev=self.rev,
-            created_at=self.created_at.isoformat(timespec="microseconds"),
-            updated_at=self.updated_at.isoformat(timespec="microseconds"),
-            user_id=self.user_id,
-        )
-        return document
-
 
 @dataclass
 class Workspace:

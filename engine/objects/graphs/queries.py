@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from session_engine.engine.clock import as_utc
 from session_engine.engine.objects import cursors
+from session_engine.engine.objects.answers import ElementPage, Neighborhood
 from session_engine.engine.objects.graphs import store as graph_store
 from session_engine.engine.objects.graphs.errors import (
     ElementNotFound,
     InvalidGraphEnvelope,
     InvalidGraphQuery,
 )
+from session_engine.engine.objects.graphs.operations import Element
 from session_engine.engine.objects.graphs.tables import graph_elements as ge
 from session_engine.engine.objects.graphs.tables import vertex_labels as vl
 from session_engine.engine.objects.limits import (
@@ -39,23 +41,23 @@ def graph_id(connection: Connection, namespace: str, session_id: str, alias: str
 
 def get_element(
     connection: Connection, namespace: str, session_id: str, alias: str, element_id: str
-) -> dict[str, Any]:
+) -> Element:
     object_id = graph_id(connection, namespace, session_id, alias)
     found = graph_store.load(connection.execute, object_id, [element_id])
     if element_id not in found:
         raise ElementNotFound(element_id)
-    return found[element_id].to_api()
+    return found[element_id]
 
 
 def get_elements(
     connection: Connection, namespace: str, session_id: str, alias: str, element_ids: list[str]
-) -> dict[str, Any]:
-    """`{elements}` in the order asked; missing ids are left out."""
+) -> list[Element]:
+    """The elements in the order asked; missing ids are left out."""
     if len(element_ids) > MAX_GET_MANY:
         raise InvalidGraphQuery(f"at most {MAX_GET_MANY} element ids per request")
     object_id = graph_id(connection, namespace, session_id, alias)
     found = graph_store.load(connection.execute, object_id, element_ids)
-    return {"elements": [found[i].to_api() for i in dict.fromkeys(element_ids) if i in found]}
+    return [found[i] for i in dict.fromkeys(element_ids) if i in found]
 
 
 def list_elements(
@@ -68,9 +70,8 @@ def list_elements(
     ascending: bool = False,
     cursor: str | None = None,
     updated_since: datetime | None = None,
-    ids_only: bool = False,
     limit: int | None = None,
-) -> dict[str, Any]:
+) -> ElementPage:
     """By creation order, or by update order (strictly after `updated_since`) when that is given."""
     object_id = graph_id(connection, namespace, session_id, alias)
     size = page_size(limit, DEFAULT_GRAPH_PAGE)
@@ -88,16 +89,12 @@ def list_elements(
     more = len(rows) > size
     elements = [graph_store.to_element(row) for row in rows[:size]]
     last = elements[-1] if elements else None
-    page: dict[str, Any] = {
-        "cursor": cursors.encode(kind, ascending, last.created_seq if kind == "g" else last.updated_seq)
+    cursor = (
+        cursors.encode(kind, ascending, last.created_seq if kind == "g" else last.updated_seq)
         if more and last
         else None
-    }
-    if ids_only:
-        page["element_ids"] = [{"element_id": e.element_id, "type": e.type, "rev": e.rev} for e in elements]
-    else:
-        page["elements"] = [e.to_api() for e in elements]
-    return page
+    )
+    return ElementPage(elements, cursor)
 
 
 def neighbors(
@@ -112,7 +109,7 @@ def neighbors(
     neighbor_label: str | None = None,
     cursor: str | None = None,
     limit: int | None = None,
-) -> dict[str, Any]:
+) -> Neighborhood:
     """Edges touching `from_ids` (insertion order) and the vertices they reach (deduplicated).
 
     A page holds up to `limit` edges; `cursor` continues after the last edge returned.
@@ -140,7 +137,7 @@ def neighbors(
             )
             query = query.where(ge.c[other].in_(labelled))
         branches.append(query.order_by(graph_store.SORTED_BY_CREATION).limit(size + 1))
-    edges: dict[str, Any] = {}
+    edges: dict[str, Element] = {}
     for branch in branches:
         for row in connection.execute(branch):
             edges.setdefault(row.element_id, graph_store.to_element(row))
@@ -156,12 +153,10 @@ def neighbors(
             reached.append(edge.from_id)
     found = graph_store.load(connection.execute, object_id, reached)
     vertices = [
-        found[v].to_api()
+        found[v]
         for v in dict.fromkeys(reached)
         if v in found and (neighbor_label is None or neighbor_label in (found[v].labels or ()))
     ]
-    return {
-        "edges": [e.to_api() for e in ordered],
-        "vertices": vertices,
-        "cursor": cursors.encode("n", True, ordered[-1].created_seq) if more else None,
-    }
+    return Neighborhood(
+        ordered, vertices, cursors.encode("n", True, ordered[-1].created_seq) if more else None
+    )

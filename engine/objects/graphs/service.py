@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from session_engine.engine.log.records import Metadata
+from session_engine.engine.objects.answers import ElementPage, GraphCount, GraphResults, Neighborhood
 from session_engine.engine.objects.calls import Instant, ObjectCalls, findable, instant
 from session_engine.engine.objects.errors import UnreadableCursor
 from session_engine.engine.objects.graphs import queries, traversal
@@ -15,7 +16,7 @@ from session_engine.engine.objects.graphs.errors import (
     UnreadableElementId,
     UnreadableGraphIds,
 )
-from session_engine.engine.objects.graphs.operations import parse_operations
+from session_engine.engine.objects.graphs.operations import Element, parse_operations
 from session_engine.engine.objects.models import check_document, has_nul
 
 
@@ -45,7 +46,7 @@ class GraphsService(ObjectCalls):
 
     async def get_graph_element(
         self, namespace: str, session_id: str, alias: str, element_id: str
-    ) -> dict[str, Any]:
+    ) -> Element:
         stream = self._address(namespace, session_id, alias)
         findable(element_id, lambda _: UnreadableElementId(element_id), "element_id")
         return await self._engine.lookup(
@@ -54,7 +55,8 @@ class GraphsService(ObjectCalls):
 
     async def get_graph_elements(
         self, namespace: str, session_id: str, alias: str, element_ids: list[str]
-    ) -> dict[str, Any]:
+    ) -> list[Element]:
+        """The elements in the order asked; missing ids are left out."""
         stream = self._address(namespace, session_id, alias)
         if has_nul(element_ids):
             raise UnreadableGraphIds("element ids must not contain NUL (U+0000) characters")
@@ -72,9 +74,8 @@ class GraphsService(ObjectCalls):
         ascending: bool = False,
         cursor: str | None = None,
         updated_since: Instant = None,
-        ids_only: bool = False,
         limit: int | None = None,
-    ) -> dict[str, Any]:
+    ) -> ElementPage:
         stream = self._address(namespace, session_id, alias)
         findable(cursor, UnreadableCursor, "cursor")
         since = instant(updated_since, "updated_since")
@@ -88,7 +89,6 @@ class GraphsService(ObjectCalls):
                 ascending=ascending,
                 cursor=cursor,
                 updated_since=since,
-                ids_only=ids_only,
                 limit=limit,
             )
         )
@@ -105,7 +105,7 @@ class GraphsService(ObjectCalls):
         neighbor_label: str | None = None,
         cursor: str | None = None,
         limit: int | None = None,
-    ) -> dict[str, Any]:
+    ) -> Neighborhood:
         stream = self._address(namespace, session_id, alias)
         findable(cursor, UnreadableCursor, "cursor")
         if has_nul([from_ids, label, neighbor_label]):
@@ -125,7 +125,9 @@ class GraphsService(ObjectCalls):
             )
         )
 
-    async def query_graph(self, namespace: str, session_id: str, alias: str, query: Any) -> dict[str, Any]:
+    async def query_graph(
+        self, namespace: str, session_id: str, alias: str, query: Any
+    ) -> GraphCount | GraphResults:
         stream = self._address(namespace, session_id, alias)
         check_document(query, InvalidGraphQuery, "query")
         return await self._engine.read(lambda c: traversal.run_query(c, namespace, stream, alias, query))

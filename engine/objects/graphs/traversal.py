@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement, Select
 
 from session_engine.engine.log.bounds import MAX_BIGINT
+from session_engine.engine.objects.answers import GraphCount, GraphResults
 from session_engine.engine.objects.graphs import store as graph_store
 from session_engine.engine.objects.graphs.errors import InvalidGraphQuery
 from session_engine.engine.objects.graphs.queries import graph_id
@@ -231,8 +232,8 @@ def has_predicate(dialect: str, key: str, op: str, value: Scalar) -> ColumnEleme
 
 def run_query(
     connection: Connection, namespace: str, session_id: str, alias: str, raw: Any
-) -> dict[str, Any]:
-    """`{count}` for a count query, otherwise `{results, truncated}` (at most MAX_PAGE results)."""
+) -> GraphCount | GraphResults:
+    """The count for a count query, otherwise the results (at most MAX_PAGE of them)."""
     query = parse_query(raw)
     object_id = graph_id(connection, namespace, session_id, alias)
     stage = compile_stage(query, object_id, connection.dialect.name)
@@ -240,7 +241,7 @@ def run_query(
     if terminal[0] == "count":
         counted = sa.select(sa.func.count()).where(ge.c.object_id == object_id, _in(ge.c.element_id, stage))
         total = connection.execute(counted).scalar()
-        return {"count": int(total or 0)}
+        return GraphCount(int(total or 0))
     final = (
         sa.select(*graph_store.COLUMNS)
         .where(ge.c.object_id == object_id, _in(ge.c.element_id, stage))
@@ -257,5 +258,5 @@ def run_query(
     elif terminal[0] == "project":
         results = [{key: e.props.get(key) for key in terminal[1]} for e in elements]
     else:
-        results = [e.to_api() for e in elements]
-    return {"results": results, "truncated": truncated}
+        results = list(elements)
+    return GraphResults(results, truncated)

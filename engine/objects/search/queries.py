@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import Select
 
+from session_engine.engine.objects.answers import MessageHit
 from session_engine.engine.objects.limits import MAX_SEARCH_QUERY
 from session_engine.engine.objects.search.errors import InvalidSearchQuery
 from session_engine.engine.objects.search.tables import (
@@ -201,8 +202,8 @@ def message_stats(
 
 def search_messages(
     connection: Connection, namespace: str, query: str, *, session_id: str | None = None, limit: int = 50
-) -> list[dict[str, Any]]:
-    """Matching message rows (newest first): a convenience over `matching_sessions`' index."""
+) -> list[MessageHit]:
+    """Matching messages (newest first): a convenience over `matching_sessions`' index."""
     groups = parse_search(query)
     m = messages.c
     columns = (m.session_id, m.source_alias, m.ordinal, m.role, m.text, m.position)
@@ -218,4 +219,4 @@ def search_messages(
     if session_id is not None:
         select = select.where(m.session_id == session_id)
     rows = connection.execute(select.order_by(m.id.desc()).limit(max(1, min(limit, 1000))))
-    return [dict(row._mapping) for row in rows]
+    return [MessageHit(*row) for row in rows]

@@ -3,10 +3,9 @@ matching messages (mixed into `ObjectsService`; the records domain searches thro
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy.engine import Connection
 
+from session_engine.engine.objects.answers import MessageHit
 from session_engine.engine.objects.calls import ObjectCalls
 from session_engine.engine.objects.search import queries
 
@@ -31,7 +30,7 @@ class SearchService(ObjectCalls):
 
     async def search_messages(
         self, namespace: str, query: str, *, session_id: str | None = None, limit: int = 50
-    ) -> list[dict[str, Any]]:
+    ) -> list[MessageHit]:
         return await self._engine.read(
             lambda c: queries.search_messages(c, namespace, query, session_id=session_id, limit=limit)
         )

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from session_engine.engine.log.schema import Position, metadata
 from session_engine.engine.objects.limits import Seq
-from session_engine.engine.projections.base import dialect_ddl
+from session_engine.engine.projections.base import DerivedIndex, dialect_ddl
 
 FTS_CONFIG = "english"
 FTS_TOKENIZE = "porter unicode61"
@@ -72,6 +72,13 @@ SQLITE_FTS_DDL = (
 )
 """SQLite: an external-content FTS5 index kept in step with `messages` by triggers."""
 
+
+search_index = DerivedIndex(
+    triggers=(f"{FTS_TABLE}_ai", f"{FTS_TABLE}_ad"),
+    fill=dialect_ddl(sqlite=[f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')"]),
+    indexes=("ix_messages_fts",),  # PostgreSQL's GIN index, built once at the end
+)
+"""The full-text index of the final messages, in one pass (FTS5's `rebuild` reads its content table)."""
 
 create_search_index = dialect_ddl(sqlite=SQLITE_FTS_DDL)
 """`extra_ddl` for scratch copies (SQLite); PostgreSQL's GIN index is part of the metadata."""

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from session_engine.engine.objects.search.tables import FTS_CONFIG, FTS_TOKENIZE, message_terms
-from session_engine.engine.projections.base import dialect_ddl
+from session_engine.engine.projections.base import DerivedIndex, dialect_ddl
 
 SQL_FUNCTION = "session_engine_terms"
 MAX_CACHED = 100_000
@@ -172,6 +172,20 @@ def fresh_plan(statement: str, *, using: str = "", unless_empty: str = "") -> st
 _LEXEMES = f"unnest(tsvector_to_array(to_tsvector('{FTS_CONFIG}'::regconfig, {{row}}.text))) AS t(term)"
 
 
+def _postgres_term_rows(source: str) -> str:
+    """The term rows of the messages in `source` (a table or a transition table), with their
+    session's record filters. The record's session id is "C"-collated: compared as such, the lookup
+    is its primary key."""
+    return (
+        f"SELECT n.namespace, n.session_id, t.term, count(*), r.status, r.is_imported FROM {source} n"
+        f' LEFT JOIN {RECORDS} r ON r.namespace = n.namespace AND r.session_id = n.session_id COLLATE "C"'
+        f" CROSS JOIN LATERAL {_LEXEMES.format(row='n')} GROUP BY 1, 2, 3, 5, 6"
+    )
+
+
+_TERM_COLUMNS = "namespace, session_id, term, messages, record_status, record_imported"
+
+
 def postgres_terms_ddl(schema: str | None = None) -> tuple[str, ...]:
     """PostgreSQL: statement triggers over the transition tables - a bulk insert is one upsert.
 
@@ -181,13 +195,9 @@ def postgres_terms_ddl(schema: str | None = None) -> tuple[str, ...]:
     prefix = "" if schema is None else f'"{schema}".'
     added, removed = f"{prefix}{_T}_added", f"{prefix}{_T}_removed"
     return (
-        # The record's session id is "C"-collated: compared as such, the lookup is its primary key.
         f"CREATE OR REPLACE FUNCTION {added}() RETURNS trigger LANGUAGE plpgsql "
         + fresh_plan(
-            f"INSERT INTO {_T} AS m (namespace, session_id, term, messages, record_status, record_imported)"
-            f" SELECT n.namespace, n.session_id, t.term, count(*), r.status, r.is_imported FROM {_T}_new n"
-            f' LEFT JOIN {RECORDS} r ON r.namespace = n.namespace AND r.session_id = n.session_id COLLATE "C"'
-            f" CROSS JOIN LATERAL {_LEXEMES.format(row='n')} GROUP BY 1, 2, 3, 5, 6"
+            f"INSERT INTO {_T} AS m ({_TERM_COLUMNS}) {_postgres_term_rows(f'{_T}_new')}"
             " ON CONFLICT (namespace, term, session_id)"
             " DO UPDATE SET messages = m.messages + excluded.messages"
         ),
@@ -207,6 +217,26 @@ def postgres_terms_ddl(schema: str | None = None) -> tuple[str, ...]:
         f" FOR EACH STATEMENT EXECUTE FUNCTION {removed}()",
     )
 
+
+term_index = DerivedIndex(
+    triggers=(f"{_T}_ai", f"{_T}_ad"),
+    fill=dialect_ddl(
+        sqlite=[
+            f"DELETE FROM {_T}",
+            f"INSERT INTO {_T}({_TERM_COLUMNS})"
+            f" SELECT m.namespace, m.session_id, t.value, count(*), r.status, r.is_imported"
+            f" FROM messages AS m CROSS JOIN json_each({SQL_FUNCTION}(m.text)) AS t LEFT JOIN {RECORDS} AS r"
+            " ON r.namespace = m.namespace AND r.session_id = m.session_id"
+            " GROUP BY m.namespace, m.session_id, t.value",
+        ],
+        postgresql=lambda schema: [
+            f"DELETE FROM {_T}",
+            f"INSERT INTO {_T} ({_TERM_COLUMNS}) {_postgres_term_rows('messages')}",
+        ],
+    ),
+)
+"""The term index as its triggers leave it, from the final messages and records in one statement
+(each message's terms are distinct, so a term's count is its sessions' messages holding it)."""
 
 create_term_index = dialect_ddl(SQLITE_TERMS_DDL, postgres_terms_ddl)
 """`extra_ddl` for scratch copies: the triggers (the table itself is in the metadata)."""

@@ -92,6 +92,17 @@ def dropped_user_part(app: App) -> App:
     return rewrite_json(app, lambda method, path: method == "GET" and path.endswith("/user-parts"), drop)
 
 
+def reversed_thread_items(app: App) -> App:
+    """A thread's items answered in the reverse of their posting order (a page at a time)."""
+
+    def reverse(document: Any) -> Any:
+        if isinstance(document, dict) and isinstance(document.get("items"), list):
+            return {**document, "items": document["items"][::-1]}
+        return document
+
+    return rewrite_json(app, lambda method, path: method == "POST" and path.endswith("/data"), reverse)
+
+
 def no_account_event(app: App) -> App:
     """`session.clientAccount.changed` events are never delivered."""
     return drop_frames(app, lambda text: '"type":"event"' in text and "clientAccount.changed" in text)
@@ -134,5 +145,25 @@ class FaultyServer(ServerThread):
 
         objects.scoped = split
 
+    def skip_envelope_revision_check(self) -> None:
+        """Envelope reads (download, list) ignore the revision asked: every revision reads the
+        tenant's own objects, so one revision's objects show in another's."""
+        objects = self.app.state.engine.objects
+        scoped = objects.scoped
 
-__all__ = ["FaultyServer", "dropped_user_part", "no_account_event", "reversed_listing", "timedelta"]
+        def unchecked(revision_id: Any) -> Any:
+            service = scoped(revision_id)
+            service.download, service.list_objects = objects.download, objects.list_objects
+            return service
+
+        objects.scoped = unchecked
+
+
+__all__ = [
+    "FaultyServer",
+    "dropped_user_part",
+    "no_account_event",
+    "reversed_listing",
+    "reversed_thread_items",
+    "timedelta",
+]

@@ -1,0 +1,342 @@
+"""SQLite: a live rebuild's copy brought into the live file beside the live tables, a batch of rows
+per transaction, and swapped in by renaming tables (specs/audit.md, "Live rebuild").
+
+SQLite renames tables only within one database file, so the copy built in the scratch file is
+moved into "shadow" tables in the live file first: each shadow is the live table's own DDL (as
+migrated) under another name, with its indexes, and the full-text indexes that the live tables'
+triggers keep (FTS5, outside the tables) get shadows too, filled by the same triggers cloned onto
+the shadows. Every batch is a short transaction of its own, so writers wait at most one batch.
+
+What the scratch copy changes after the first batch (its catch-up rounds, the last tail) is noted
+by change-log triggers in the scratch file, keyed by primary key, and re-copied key by key. The
+swap is then renames only: live tables (and their full-text indexes) out, shadows in, the live
+triggers re-created by their own SQL and the shadows' indexes given the live names. The replaced
+tables are dropped afterwards, one per transaction.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from session_engine.engine.backends.base import Scratch
+
+SHADOW = "__rebuilt"
+"""Suffix of a shadow: a table, index, trigger or full-text index being filled for the swap."""
+REPLACED = "__replaced"
+"""Suffix of a live table after the swap, until it is dropped."""
+COPY_ROWS = 1_000
+"""Rows per batch moved into the live file: one short write transaction each."""
+_STRING = re.compile(r"'(?:[^']|'')*'")
+
+
+@dataclass
+class _Table:
+    """A table being moved: its columns, primary key, the live DDL of it and of its indexes, and
+    how far the copy and the change log have been brought over."""
+
+    name: str
+    columns: list[str]
+    key: list[str]
+    sql: str
+    indexes: dict[str, str]
+    copied: tuple[Any, ...] | None = None
+    done: bool = False
+    changes_applied: int = 0
+
+
+@dataclass
+class SqliteShadows:
+    """The shadows of the tables `names` in the live file, filled from the scratch copy."""
+
+    scratch: Scratch
+    names: list[str]
+    tables: list[_Table] = field(default_factory=list)
+    fulltext: dict[str, str] = field(default_factory=dict)
+    """Full-text (virtual) tables kept by the live tables' triggers: name -> live DDL."""
+    tables_sql: dict[str, str] = field(default_factory=dict)
+    """The live tables' and full-text indexes' own tables' SQL, restored after the renames (which
+    write the names quoted)."""
+    triggers: dict[str, str] = field(default_factory=dict)
+    """Triggers on the live tables: name -> SQL, re-created as they are after the swap."""
+
+    # -- in the scratch file -------------------------------------------------------------------
+    def track(self, scratch: Connection) -> None:
+        """Note every change to the copy's tables from now on (the scratch file's connection)."""
+        for table in self.tables:
+            log, key = _quote(_log(table.name)), ", ".join(map(_quote, table.key))
+            scratch.exec_driver_sql(f"CREATE TABLE {log} AS SELECT {key} FROM {_quote(table.name)} WHERE 0")
+            for when, rows in (("INSERT", ("new",)), ("DELETE", ("old",)), ("UPDATE", ("old", "new"))):
+                body = " ".join(
+                    f"INSERT INTO {log} VALUES ({', '.join(f'{row}.{_quote(c)}' for c in table.key)});"
+                    for row in rows
+                )
+                trigger = _quote(f"{_log(table.name)}_{when.lower()}")
+                scratch.exec_driver_sql(
+                    f"CREATE TRIGGER {trigger} AFTER {when} ON {_quote(table.name)} BEGIN {body} END"
+                )
+
+    # -- in the live file, each a transaction of the writer's ------------------------------------
+    def prepare(self, connection: Connection) -> None:
+        """Read the live schema, drop what an interrupted rebuild left, create the shadows."""
+        self._forget_leftovers(connection)
+        schema = connection.exec_driver_sql(
+            "SELECT type, name, tbl_name, sql FROM main.sqlite_master WHERE sql IS NOT NULL"
+        ).fetchall()
+        wanted = set(self.names)
+        self.triggers = {
+            name: sql for kind, name, table, sql in schema if kind == "trigger" and table in wanted
+        }
+        virtual = {
+            name: sql
+            for kind, name, _, sql in schema
+            if kind == "table" and sql.upper().startswith("CREATE VIRTUAL TABLE")
+        }
+        self.fulltext = {
+            name: sql
+            for name, sql in virtual.items()
+            if any(writes_into(trigger, {name}) for trigger in self.triggers.values())
+        }
+        self.tables_sql = {
+            name: sql
+            for kind, name, _, sql in schema
+            if kind == "table"
+            and (name in wanted or any(name == f or name.startswith(f + "_") for f in self.fulltext))
+        }
+        self.tables = []
+        for name in self.names:
+            table_sql = next(sql for kind, n, _, sql in schema if kind == "table" and n == name)
+            info = connection.exec_driver_sql(f"PRAGMA main.table_info({_quote(name)})").fetchall()
+            columns = [row[1] for row in info]
+            key = [row[1] for row in sorted((row for row in info if row[5]), key=lambda row: row[5])]
+            if not key:
+                raise ValueError(f"{name} has no primary key: its rows cannot be moved a batch at a time")
+            indexes = {n: sql for kind, n, t, sql in schema if kind == "index" and t == name}
+            self.tables.append(_Table(name, columns, key, table_sql, indexes))
+        for table in self.tables:
+            connection.exec_driver_sql(_rename_head(table.sql, table.name, table.name + SHADOW))
+            for index, sql in table.indexes.items():
+                renamed = _rename_head(sql, index, index + SHADOW)
+                connection.exec_driver_sql(_rename_on(renamed, table.name, table.name + SHADOW))
+        for name, sql in self.fulltext.items():
+            connection.exec_driver_sql(_rename_head(sql, name, name + SHADOW))
+        for name, sql in self._fulltext_triggers().items():
+            shadow = _rename_head(sql, name, name + SHADOW)
+            on = next(t for t in self.names if _on(sql) == t)
+            shadow = _rename_on(shadow, on, on + SHADOW)
+            connection.exec_driver_sql(_rename_words(shadow, {n: n + SHADOW for n in self.fulltext}))
+
+    def copy(self, connection: Connection) -> bool:
+        """Move the next batch of the copy's rows into the shadows. False once all are moved."""
+        table = next((t for t in self.tables if not t.done), None)
+        if table is None:
+            return False
+        key, columns = _names(table.key), _names(table.columns)
+        after = "" if table.copied is None else f" WHERE ({key}) > ({_marks(table.key)})"
+        with self.scratch.connect() as scratch:
+            rows = scratch.exec_driver_sql(
+                f"SELECT {columns} FROM {_quote(table.name)}{after} ORDER BY {key} LIMIT {COPY_ROWS}",
+                table.copied or (),
+            ).fetchall()
+        if rows:
+            shadow = f"main.{_quote(table.name + SHADOW)}"
+            connection.exec_driver_sql(
+                f"INSERT INTO {shadow} ({columns}) VALUES ({_marks(table.columns)})", [tuple(r) for r in rows]
+            )
+            last = rows[-1]
+            table.copied = tuple(last[table.columns.index(column)] for column in table.key)
+        table.done = len(rows) < COPY_ROWS
+        return True
+
+    def apply(self, connection: Connection) -> bool:
+        """Re-copy a batch of the rows the copy changed since they were moved. False once none is left."""
+        for table in self.tables:
+            log = _quote(_log(table.name))
+            key = _names(table.key)
+            with self.scratch.connect() as scratch:
+                changes = scratch.exec_driver_sql(
+                    f"SELECT rowid, {key} FROM {log} WHERE rowid > ? ORDER BY rowid LIMIT {COPY_ROWS}",
+                    (table.changes_applied,),
+                ).fetchall()
+                if not changes:
+                    continue
+                keys = list(dict.fromkeys(tuple(change[1:]) for change in changes))
+                match = " AND ".join(f"{_quote(column)} = ?" for column in table.key)
+                rows = [
+                    tuple(row)
+                    for found in keys
+                    for row in scratch.exec_driver_sql(
+                        f"SELECT {_names(table.columns)} FROM {_quote(table.name)} WHERE {match}", found
+                    )
+                ]
+            shadow = f"main.{_quote(table.name + SHADOW)}"
+            connection.exec_driver_sql(f"DELETE FROM {shadow} WHERE {match}", keys)
+            if rows:
+                connection.exec_driver_sql(
+                    f"INSERT INTO {shadow} ({_names(table.columns)}) VALUES ({_marks(table.columns)})", rows
+                )
+            table.changes_applied = changes[-1][0]
+            return True
+        return False
+
+    def swap(self, connection: Connection) -> None:
+        """Put the shadows in the live tables' place by renaming: O(schema), not O(rows)."""
+        for name in [*self.triggers, *(n + SHADOW for n in self._fulltext_triggers())]:
+            connection.exec_driver_sql(f"DROP TRIGGER main.{_quote(name)}")
+        # Legacy renames leave other tables' triggers naming the live tables by name: they then
+        # name the shadows once these carry the live names.
+        connection.exec_driver_sql("PRAGMA legacy_alter_table = ON")
+        try:
+            for name in [*self.names, *self.fulltext]:
+                connection.exec_driver_sql(
+                    f"ALTER TABLE main.{_quote(name)} RENAME TO {_quote(name + REPLACED)}"
+                )
+            for name in [*self.names, *self.fulltext]:
+                connection.exec_driver_sql(
+                    f"ALTER TABLE main.{_quote(name + SHADOW)} RENAME TO {_quote(name)}"
+                )
+        finally:
+            connection.exec_driver_sql("PRAGMA legacy_alter_table = OFF")
+        self._restore_names(connection)
+        for sql in self.triggers.values():
+            connection.exec_driver_sql(sql)
+
+    def discard(self, connection: Connection) -> bool:
+        """Drop one replaced table (or full-text index). False once none is left."""
+        return self._drop_one(connection, REPLACED)
+
+    def abandon(self, connection: Connection) -> None:
+        """Drop what a rebuild that stopped leaves: the shadows (before its swap) or the replaced
+        tables (after it; its caller may not know whether the swap ran)."""
+        self._forget_leftovers(connection)
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def _fulltext_triggers(self) -> dict[str, str]:
+        """The live triggers that keep a full-text index (cloned onto the shadows)."""
+        return {n: sql for n, sql in self.triggers.items() if writes_into(sql, set(self.fulltext))}
+
+    def _restore_names(self, connection: Connection) -> None:
+        """Give the swapped-in tables' indexes the live names and every renamed table its live SQL,
+        in the schema table itself (SQLite has no ALTER INDEX; the steps are SQLite's own for schema
+        edits: lang_altertable.html#otheralter). The planner's statistics name tables and indexes,
+        so they now describe the new ones (renames leave them be)."""
+        version = connection.exec_driver_sql("PRAGMA main.schema_version").scalar_one()
+        connection.exec_driver_sql("PRAGMA writable_schema = ON")
+        try:
+            for table in self.tables:
+                for index, sql in table.indexes.items():
+                    retired = _rename_on(
+                        _rename_head(sql, index, index + REPLACED), table.name, table.name + REPLACED
+                    )
+                    for name, new_name, new_sql in (
+                        (index, index + REPLACED, retired),
+                        (index + SHADOW, index, sql),
+                    ):
+                        connection.exec_driver_sql(
+                            "UPDATE main.sqlite_master SET name = ?, sql = ?"
+                            " WHERE type = 'index' AND name = ?",
+                            (new_name, new_sql, name),
+                        )
+            for name, sql in self.tables_sql.items():
+                connection.exec_driver_sql(
+                    "UPDATE main.sqlite_master SET sql = ? WHERE type = 'table' AND name = ?", (sql, name)
+                )
+            connection.exec_driver_sql(f"PRAGMA main.schema_version = {int(version) + 1}")
+        finally:
+            connection.exec_driver_sql("PRAGMA writable_schema = OFF")
+
+    def _drop_one(self, connection: Connection, suffix: str) -> bool:
+        for name in [*self.fulltext, *self.names]:  # a full-text index before the table it indexes
+            exists = connection.exec_driver_sql(
+                "SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND name = ?", (name + suffix,)
+            ).first()
+            if exists is not None:
+                connection.exec_driver_sql(f"DROP TABLE main.{_quote(name + suffix)}")
+                return True
+        return False
+
+    def _forget_leftovers(self, connection: Connection) -> None:
+        """Tables, full-text indexes and triggers an interrupted rebuild left behind."""
+        rows = connection.exec_driver_sql(
+            "SELECT type, name FROM main.sqlite_master WHERE type IN ('table', 'trigger')"
+            " AND (name LIKE ? ESCAPE '\\' OR name LIKE ? ESCAPE '\\')",
+            (_like(SHADOW), _like(REPLACED)),
+        ).fetchall()
+        for kind, name in sorted(rows, key=lambda row: row[0] != "trigger"):
+            exists = connection.exec_driver_sql(
+                "SELECT 1 FROM main.sqlite_master WHERE name = ?", (name,)
+            ).first()  # a full-text index's own tables go with it
+            if exists is not None:
+                connection.exec_driver_sql(f"DROP {kind.upper()} main.{_quote(name)}")
+
+
+def _log(table: str) -> str:
+    return f"changes_of_{table}"
+
+
+def _names(columns: list[str]) -> str:
+    return ", ".join(map(_quote, columns))
+
+
+def _marks(columns: list[str]) -> str:
+    return ", ".join("?" * len(columns))
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _like(suffix: str) -> str:
+    return "%" + suffix.replace("_", "\\_")
+
+
+def _on(sql: str) -> str | None:
+    """The table a trigger is on."""
+    found = re.search(r"\bON\s+[\"`]?(\w+)", _STRING.sub("''", sql), re.IGNORECASE)
+    return found.group(1) if found else None
+
+
+def _rename_head(sql: str, old: str, new: str) -> str:
+    """`CREATE [UNIQUE|VIRTUAL] TABLE|INDEX|TRIGGER old ...` as `... new ...`."""
+    head = r"^(CREATE\s+(?:UNIQUE\s+|VIRTUAL\s+)?(?:TABLE|INDEX|TRIGGER)\s+(?:IF\s+NOT\s+EXISTS\s+)?)"
+    pattern = head + rf"[\"`]?{re.escape(old)}[\"`]?"
+    renamed, count = re.subn(pattern, lambda m: m.group(1) + _quote(new), sql, count=1, flags=re.IGNORECASE)
+    if count != 1:
+        raise ValueError(f"cannot rename {old} in {sql[:80]!r}")
+    return renamed
+
+
+def _rename_on(sql: str, old: str, new: str) -> str:
+    """An index's or trigger's `ON old` as `ON new` (the first one, outside string literals)."""
+    pattern = rf"(\bON\s+)[\"`]?{re.escape(old)}[\"`]?(?=[\s(])"
+    return _outside_strings(
+        sql,
+        lambda part: re.sub(pattern, lambda m: m.group(1) + _quote(new), part, count=1, flags=re.IGNORECASE),
+    )
+
+
+def _rename_words(sql: str, names: dict[str, str]) -> str:
+    """Every identifier in `names` renamed, outside string literals."""
+    pattern = re.compile(r"\b(" + "|".join(map(re.escape, names)) + r")\b")
+    return _outside_strings(sql, lambda part: pattern.sub(lambda m: names[m.group(1)], part))
+
+
+def _outside_strings(sql: str, change: Any) -> str:
+    parts, at = [], 0
+    for literal in _STRING.finditer(sql):
+        parts.append(change(sql[at : literal.start()]))
+        parts.append(literal.group(0))
+        at = literal.end()
+    parts.append(change(sql[at:]))
+    return "".join(parts)
+
+
+def writes_into(sql: str, tables: set[str]) -> bool:
+    """True when a trigger's body inserts into, updates or deletes from one of `tables`."""
+    targets = re.findall(
+        r"(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM)\s+[\"`]?(\w+)", sql, re.IGNORECASE
+    )
+    return any(target in tables for target in targets)
