@@ -30,7 +30,7 @@ from session_engine.adapters.metrics import Metrics
 from session_engine.adapters.requests import RecordHttpRequests, Requests
 from session_engine.adapters.rest.app import create_rest_app
 from session_engine.adapters.rest.hot import HotDistriRoutes
-from session_engine.adapters.retention import purge_expired_forever
+from session_engine.adapters.retention import purge_expired_forever, retain_forever
 from session_engine.adapters.rpc.bus.endpoint import BusAdapter
 from session_engine.adapters.rpc.jsonrpc_endpoint import JsonRpcHttp, JsonRpcWebsocket
 from session_engine.adapters.websocket.endpoint import WebsocketAdapter
@@ -70,6 +70,9 @@ def create_app(
             tasks.start_soon(websocket.reap_forever)
             if config.server.purge_expired_seconds > 0:
                 tasks.start_soon(purge_expired_forever, engine, config.server.purge_expired_seconds)
+            policies = config.retention_policies()
+            if policies and config.server.retain_seconds > 0:
+                tasks.start_soon(retain_forever, engine, policies, config.server.retain_seconds)
             log.info("engine open", extra={"database": engine.url.render_as_string(hide_password=True)})
             # What start-up loaded (modules, schemas, the app) lives as long as the server: out of
             # the collector's way, a full collection walks only what requests made (full

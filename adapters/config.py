@@ -16,6 +16,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from session_engine.engine.retention import RetentionPolicy
+
 WEBSOCKET_KEY_LENGTH = 21
 KEY_ALPHABET = string.ascii_letters + string.digits
 
@@ -26,6 +28,20 @@ class ConfigError(ValueError):
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Retention(Strict):
+    """A tenant's retention policy (`[tenants.retention]`; engine `RetentionPolicy`, specs/lifecycle.md).
+    Every rule is off unless set; the server applies it every `[server] retain_seconds`."""
+
+    max_idle_days: float | None = Field(default=None, gt=0)
+    """Sessions whose last event is older than this go: events and read-model rows."""
+    max_closed_days: float | None = Field(default=None, gt=0)
+    """Deleted sessions whose last event is older than this go."""
+    keep_last: int | None = Field(default=None, ge=1)
+    """At most this many events kept per session (the state before them kept as a snapshot)."""
+    purge_expired: bool = False
+    """Expired values' rows leave the read model."""
 
 
 class Tenant(Strict):
@@ -42,6 +58,7 @@ class Tenant(Strict):
     encrypt: bool = False
     """Seal this namespace's payloads with a key per session, so `erase` can destroy a session's
     data (specs/lifecycle.md "Verifiable erasure"). Every process writing the namespace needs it."""
+    retention: Retention | None = None
 
     @field_validator("api_keys")
     @classmethod
@@ -93,6 +110,8 @@ class Server(Strict):
     """How often expired values' rows are purged from the read model (0: never)."""
     tracing: bool = False
     """OpenTelemetry spans through the global tracer provider (the `otel` extra; specs/operations.md)."""
+    retain_seconds: float = Field(default=3600.0, ge=0)
+    """How often the tenants' retention policies are applied (0: never; `session-engine retain`)."""
 
 
 class ServerConfig(Strict):
@@ -113,6 +132,9 @@ class ServerConfig(Strict):
             raise ValueError("an API key may belong to one tenant only")
         if sum(tenant.anonymous for tenant in self.tenants) > 1:
             raise ValueError("at most one tenant may be anonymous")
+        retained = [t.namespace for t in self.tenants if t.retention is not None]
+        if len(set(retained)) != len(retained):
+            raise ValueError("a namespace may have one retention policy only (two tenants share one)")
         if self.bus.tenant is not None and self.bus.tenant not in names:
             raise ValueError(f"[bus].tenant {self.bus.tenant!r} is not a tenant name")
         bus_secrets = [self.bus.secret, *(t.bus_secret for t in self.tenants if t.bus_secret is not None)]
@@ -141,6 +163,14 @@ class ServerConfig(Strict):
     @property
     def anonymous_tenant(self) -> Tenant | None:
         return next((tenant for tenant in self.tenants if tenant.anonymous), None)
+
+    def retention_policies(self) -> list[RetentionPolicy]:
+        """The tenants' retention policies, as the engine takes them (one per namespace)."""
+        return [
+            RetentionPolicy(tenant.namespace, **tenant.retention.model_dump())
+            for tenant in self.tenants
+            if tenant.retention is not None
+        ]
 
     def with_limits(self, **changes: Any) -> ServerConfig:
         return self.model_copy(update={"limits": self.limits.model_copy(update=changes)})

@@ -11,6 +11,7 @@ import contextlib
 import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import datetime
 from functools import partial
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import IO, Any, TypeVar
 
 import anyio
+import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import DBAPIError
 
@@ -30,10 +32,11 @@ from session_engine.engine.erasure import Erasure, ErasureNotEnabled
 from session_engine.engine.errors import NotFound, ValidationFailed
 from session_engine.engine.events import DomainEvent, EventRegistry
 from session_engine.engine.ids import check_id
-from session_engine.engine.inspect import history, travel
+from session_engine.engine.inspect import history, snapshot_check, travel
 from session_engine.engine.inspect.diff import StateDiff
 from session_engine.engine.inspect.diff import diff as inspect_diff
 from session_engine.engine.inspect.history import HistoryEntry, SessionsPage
+from session_engine.engine.inspect.snapshot_check import SnapshotProblem
 from session_engine.engine.inspect.state import SessionState
 from session_engine.engine.inspect.travel import Point
 from session_engine.engine.log import reads, transfer
@@ -52,6 +55,7 @@ from session_engine.engine.log.subscriptions import EventFilter, SubscriptionHub
 from session_engine.engine.modules import Domain, domains
 from session_engine.engine.objects.service import ObjectsService
 from session_engine.engine.projections import live as live_rebuild
+from session_engine.engine.projections import snapshots
 from session_engine.engine.projections.base import Projection
 from session_engine.engine.projections.live import LiveRebuild
 from session_engine.engine.projections.rebuild import (
@@ -62,9 +66,13 @@ from session_engine.engine.projections.rebuild import (
     scratch_copy,
 )
 from session_engine.engine.projections.registry import ProjectionSet, read_checkpoints
+from session_engine.engine.projections.snapshots import SnapshotInfo, Taken
 from session_engine.engine.projections.verify import Difference, diff_projections
 from session_engine.engine.records.service import RecordsService
+from session_engine.engine.retention import RetentionPolicy, RetentionReport
+from session_engine.engine.retention import run as retention_run
 from session_engine.engine.upgrade import upgrade
+from session_engine.engine.values.queries import count_expired
 from session_engine.engine.values.service import ValuesService
 from session_engine.engine.writes import BatchObserver, CommandCapture, Committer
 
@@ -86,7 +94,10 @@ class Engine:
         read_pool_size: int = 8,
         max_batch: int = 1000,
         encrypted_namespaces: Iterable[str] = (),
+        retention: Sequence[RetentionPolicy] = (),
     ) -> None:
+        self.retention = tuple(retention)
+        """The policies `retain()` applies when given none (`[tenants.retention]` in the server config)."""
         self.backend = Backend.for_url(url, durability)
         self.encrypted_namespaces = frozenset(encrypted_namespaces)
         """Namespaces whose payloads are sealed with a key per session, so sessions can be erased."""
@@ -122,6 +133,8 @@ class Engine:
             sealed=self.encrypted_namespaces,
         )
         self._listener: Listener | None = None
+        self._snapshot_writer: sa.Engine | None = None
+        self._snapshot_saves: ThreadPoolExecutor | None = None
         self._lookup_connection: Connection | None = None
         self.values = ValuesService(self)
         self.objects = ObjectsService(self)
@@ -193,6 +206,10 @@ class Engine:
             self._lookup_connection.close()
         self._writer.dispose()
         self._reader.dispose()
+        if self._snapshot_saves is not None:
+            self._snapshot_saves.shutdown(wait=True)  # the snapshots reads left are stored
+        if self._snapshot_writer is not None:
+            self._snapshot_writer.dispose()
 
     # -- writes -------------------------------------------------------------------------------
     @property
@@ -298,6 +315,7 @@ class Engine:
             return done
 
         keys, rows = await self._committer.exclusive(destroy)
+        await self.drop_snapshots(namespace, session)  # they hold plaintext state
         await self._committer.exclusive(
             lambda c: self.backend.scrub(c, erasure.TEXT_INDEXES), transaction=False
         )
@@ -348,7 +366,14 @@ class Engine:
         check_integer("limit", limit)
         return await self.read(
             lambda c: reads.read_stream(
-                c, self.registry, namespace, stream, from_version=from_version, limit=limit, **cutoff
+                c,
+                self.backend,
+                self.registry,
+                namespace,
+                stream,
+                from_version=from_version,
+                limit=limit,
+                **cutoff,
             )
         )
 
@@ -420,25 +445,35 @@ class Engine:
             raise ValidationFailed("give exactly one of version, position or at")
         check_integer("version", version)
         check_bigint("position", position)
+        _comparable(namespace, stream)
         until = _instant("at", at)
-        events = await self.read_stream(
-            namespace, stream, to_version=version, to_position=position, until=until
-        )
-        point: Point = until if until is not None else len(events)
-        [state] = await self._states_at(namespace, stream, events, [point])
+        point: Point = until if until is not None else (version if version is not None else travel.LAST)
+        [state] = await self._states_at(namespace, stream, [point], to_position=position, remember=True)
         return state
 
     async def states(
         self, namespace: str, stream: str, *, from_version: int = 1, to_version: int | None = None
     ) -> AsyncIterator[SessionState]:
         """The session's state after each of its events in turn, folded once (not from the start
-        at each step). The events before `from_version` are applied without a state read."""
+        at each step), from the newest snapshot before `from_version`. The events before
+        `from_version` are applied without a state read."""
         check_integer("from_version", from_version)
         check_integer("to_version", to_version)
-        events = await self.read_stream(namespace, stream, to_version=to_version)
-        steps = travel.each_state(
-            namespace, stream, events, list(self.projections), skip=max(from_version - 1, 0)
+        _comparable(namespace, stream)
+        skip = max(from_version - 1, 0)
+        projections = list(self.projections)
+        fold = await self.read(
+            lambda c: travel.plan(
+                c,
+                self.backend,
+                self.registry,
+                projections,
+                namespace,
+                stream,
+                [skip, to_version or travel.LAST],
+            )
         )
+        steps = travel.each_state(fold, namespace, stream, projections, skip=skip)
         try:
             while (
                 state := await anyio.to_thread.run_sync(next, steps, None, limiter=self._readers)
@@ -457,16 +492,9 @@ class Engine:
 
     async def diff(self, namespace: str, stream: str, a: Point, b: Point) -> StateDiff:
         """What changed in the session from point `a` to point `b` (a version, or an instant)."""
+        _comparable(namespace, stream)
         points = [_point("a", a), _point("b", b)]
-        last = [p for p in points if not isinstance(p, datetime)]
-        instants = [p for p in points if isinstance(p, datetime)]
-        events = await self.read_stream(
-            namespace,
-            stream,
-            to_version=max(last) if last and not instants else None,
-            until=max(instants) if instants and not last else None,
-        )
-        before, after = await self._states_at(namespace, stream, events, points)
+        before, after = await self._states_at(namespace, stream, points)
         return inspect_diff(before, after)
 
     async def sessions(
@@ -495,14 +523,125 @@ class Engine:
         return await self.read(page)
 
     async def _states_at(
-        self, namespace: str, stream: str, events: list[RecordedEvent], points: list[Point]
+        self,
+        namespace: str,
+        stream: str,
+        points: list[Point],
+        *,
+        to_position: int | None = None,
+        remember: bool = False,
     ) -> list[SessionState]:
+        """The session's states at the points, folded once from the newest usable snapshot; the
+        snapshots the fold left (`travel.states_at`) are stored after the answer is made."""
         now = as_utc(self.clock.now())
         projections = list(self.projections)
-        return await anyio.to_thread.run_sync(
-            lambda: travel.states_at(namespace, stream, events, projections, points, now),
-            limiter=self._readers,
-        )
+
+        def fold(connection: Connection) -> travel.Travelled:
+            plan = travel.plan(
+                connection,
+                self.backend,
+                self.registry,
+                projections,
+                namespace,
+                stream,
+                points,
+                to_position=to_position,
+            )
+            return travel.states_at(plan, namespace, stream, projections, points, now, remember=remember)
+
+        travelled = await self.read(fold)
+        if travelled.taken:
+            await self._keep_snapshots(namespace, stream, travelled.taken, pinned=False)
+        return travelled.states
+
+    # -- snapshots (specs/audit.md, "Snapshots") ----------------------------------------------
+    async def take_snapshot(
+        self, namespace: str, stream: str, version: int | None = None, *, pinned: bool = True
+    ) -> SnapshotInfo:
+        """Store the session's state after `version` (default: its current version) as a snapshot.
+
+        Pinned (the default), it is a retention base: the state at `version` and after it, and the
+        current state, stay exact once the log's events up to `version` are deleted; it is kept
+        until `drop_snapshots`. Raises `NotFound` for a session with no event at `version`."""
+        _comparable(namespace, stream)
+        check_integer("version", version)
+        point = version if version is not None else travel.LAST
+        now = as_utc(self.clock.now())
+        projections = list(self.projections)
+
+        def fold(connection: Connection) -> travel.Travelled:
+            plan = travel.plan(
+                connection, self.backend, self.registry, projections, namespace, stream, [point]
+            )
+            travelled = travel.states_at(plan, namespace, stream, projections, [point], now, remember=True)
+            [state] = travelled.states
+            if state.version == 0 or (version is not None and state.version != version):
+                raise NotFound(f"session {namespace}/{stream} has no event at version {version or 1}")
+            kept = [t for t in travelled.taken if t.version == state.version]
+            if not kept and plan.snapshot is not None:  # it came from a snapshot at that very version
+                at = plan.snapshot
+                kept = [
+                    Taken(at.version, at.position, at.recorded_at, at.base.tables, travel.encode_state(state))
+                ]
+            return travel.Travelled([state], kept)
+
+        travelled = await self.read(fold)
+        [taken] = travelled.taken
+        await self._keep_snapshots(namespace, stream, travelled.taken, pinned=pinned)
+        return SnapshotInfo(namespace, stream, taken.version, taken.position, taken.recorded_at, pinned)
+
+    async def drop_snapshots(self, namespace: str, stream: str) -> int:
+        """Delete every snapshot of a session, pinned ones included (erasure). Returns how many."""
+        _comparable(namespace, stream)
+
+        def drop(connection: Connection) -> int:
+            with connection.begin():
+                return snapshots.drop(connection, namespace, stream)
+
+        return await self._snapshot_job(drop)
+
+    async def flush_snapshots(self) -> None:
+        """Wait until the snapshots that reads have left so far are stored (they are stored in the
+        background, after the read has answered)."""
+        await self._snapshot_job(lambda connection: None)
+
+    async def _keep_snapshots(
+        self, namespace: str, stream: str, taken: list[Taken], *, pinned: bool
+    ) -> list[int]:
+        """Store snapshots: a pinned one before answering; those a read left in the background, so
+        the read does not wait for them (a cache: one not stored is only a later miss)."""
+        now = as_utc(self.clock.now())
+        projections = list(self.projections)
+
+        def save(connection: Connection) -> list[int]:
+            with connection.begin():
+                return snapshots.save(
+                    connection, namespace, stream, projections, taken, pinned=pinned, now=now
+                )
+
+        if pinned:
+            return await self._snapshot_job(save)
+        self._snapshot_queue().submit(self._write_snapshots, save).add_done_callback(_warn_if_failed)
+        return []
+
+    def _snapshot_queue(self) -> ThreadPoolExecutor:
+        """One thread stores, drops and waits for snapshots in the order asked: a drop (erasure)
+        runs after every store queued before it."""
+        if self._snapshot_saves is None:
+            self._snapshot_saves = ThreadPoolExecutor(max_workers=1, thread_name_prefix="snapshots")
+        return self._snapshot_saves
+
+    async def _snapshot_job(self, function: Callable[[Connection], T]) -> T:
+        done = self._snapshot_queue().submit(self._write_snapshots, function)
+        return await anyio.to_thread.run_sync(done.result)
+
+    def _write_snapshots(self, function: Callable[[Connection], T]) -> T:
+        """Snapshots are written on a connection of their own, never the committer's: off the
+        append path (on SQLite they take the write lock for one short transaction)."""
+        if self._snapshot_writer is None:
+            self._snapshot_writer = self.backend.create_engine(writer=True)
+        with self._snapshot_writer.connect() as connection:
+            return function(connection)
 
     async def rebuild(
         self,
@@ -634,6 +773,19 @@ class Engine:
             with scratch.connect() as target:
                 return diff_projections(live, target, self.backend, projections)
 
+    async def verify_snapshots(self) -> list[SnapshotProblem]:
+        """Fold every snapshotted session again and return each snapshot that disagrees with it, is
+        damaged, or was taken after another event than the log's (specs/audit.md, "Snapshots")."""
+        await self.flush_snapshots()
+        projections = list(self.projections)
+
+        def run(connection: Connection) -> list[SnapshotProblem]:
+            return snapshot_check.check_all(
+                self.backend.one_snapshot(connection), self.backend, self.registry, projections
+            )
+
+        return await anyio.to_thread.run_sync(self._read_sync, run)
+
     async def backup(self, target: str | Path) -> None:
         """Copy the database into the new file `target` while writers go on (SQLite's online backup).
         Raises `BackupUnsupported`, naming the database's own tools, where there is no file backup."""
@@ -687,9 +839,47 @@ class Engine:
 
         return await self._committer.exclusive(run)
 
+    async def retain(
+        self, policies: Iterable[RetentionPolicy] | None = None, *, dry_run: bool = False
+    ) -> list[RetentionReport]:
+        """Apply retention policies (default: the engine's own, `Engine.open(retention=...)`), one
+        namespace at a time, each run one recorded act (specs/lifecycle.md, "Retention"). With
+        `dry_run`, report what would go and change nothing."""
+        chosen = list(self.retention if policies is None else policies)
+        return [await self._retain_one(policy, dry_run) for policy in chosen]
+
+    async def _retain_one(self, policy: RetentionPolicy, dry_run: bool) -> RetentionReport:
+        if dry_run:
+            now = as_utc(self.clock.now())
+            report = await self.read(lambda c: retention_run.preview(c, policy, now))
+            if policy.purge_expired:
+                report.values_purged = await self.read(lambda c: count_expired(c, policy.namespace, now))
+            return report
+        purged = 0
+        if policy.purge_expired:
+            while done := await self.values.purge_expired(policy.namespace, metadata=retention_run.ACTOR):
+                purged += done
+        cuts = await self.read(lambda c: retention_run.sessions_to_cut(c, policy))
+        bases: dict[str, int] = {}
+        for cut in cuts:  # off the lock: the events up to the cut never change
+            with contextlib.suppress(NotFound):
+                bases[cut.stream] = (
+                    await self.take_snapshot(policy.namespace, cut.stream, cut.through)
+                ).version
+        projections = list(self.projections)
+        return await self._committer.exclusive_unit(
+            lambda unit: retention_run.run(unit, policy, projections, purged, bases)
+        )
+
     @property
     def stats(self) -> dict[str, int]:
         return {"batches": self._committer.batches, "commands": self._committer.commands}
+
+
+def _warn_if_failed(stored: Future[Any]) -> None:
+    error = stored.exception()
+    if error is not None:  # a cache: the answer stood without it
+        log.warning("a snapshot was not stored: %s", error)
 
 
 def _instant(name: str, at: datetime | None) -> datetime | None:

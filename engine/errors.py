@@ -68,3 +68,10 @@ class SessionDeleted(NotFound):
         super().__init__(
             f"session {namespace}/{stream} was deleted; writing to it again needs an explicit recreate"
         )
+
+
+class StateUnavailable(NotFound):
+    """A session's state at a point cannot be computed: the events before it were deleted
+    (retention) and no usable snapshot holds the state there. Nothing is guessed."""
+
+    code = "state_unavailable"

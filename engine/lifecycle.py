@@ -18,9 +18,14 @@ from session_engine.engine.log.sealing import SESSION_ERASED
 SESSION_RECREATED = "session_recreated"
 """The core event a command with `recreate=True` records first when its session was deleted."""
 
-DELETES = frozenset({"session_record_deleted", SESSION_ERASED})
+SESSION_EXPIRED = "session_expired"
+"""The event retention leaves in a session's stream when it removes the session's events and rows
+(engine/retention): the only event left there; the session stays deleted."""
+
+DELETES = frozenset({"session_record_deleted", SESSION_ERASED, SESSION_EXPIRED})
 """Event types that delete the session: the records domain's `delete` (the session's record is
-what every protocol names the session by), and erasure (`engine/erasure.py`)."""
+what every protocol names the session by), erasure (`engine/erasure.py`), and retention's removal
+of the whole session."""
 
 RECREATES = frozenset({SESSION_RECREATED, "session_record_set"})
 """Event types that bring a deleted session back: the explicit recreate, and a records `set`

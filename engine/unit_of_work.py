@@ -180,7 +180,7 @@ class UnitOfWork:
         staged = self._staged_keys.get(key)
         if staged is not None:
             return staged
-        return reads.find_idempotent(self.connection, self._registry, *key)
+        return reads.find_idempotent(self.connection, self.backend, self._registry, *key)
 
     def record(
         self, command: Command, events: Sequence[NewEvent | DomainEvent], expected: ExpectedVersion

@@ -102,9 +102,13 @@ def _outcome(pending: _Pending) -> str:
 class _Job:
     """Work that needs the writer connection alone (rebuild, import), between two batches."""
 
-    work: Callable[[Connection], Any]
+    work: Callable[[Any], Any]
+    """Given the transaction's `Connection`, or with `in_unit` its `UnitOfWork`."""
     waiter: Waiter
     transaction: bool = True
+    """`work` runs in a transaction (not: outside one, e.g. a checkpoint after an erasure)."""
+    in_unit: bool = False
+    """`work` takes a `UnitOfWork` and may record events (`Committer.exclusive_unit`)."""
 
 
 class _Crashed(Exception):
@@ -234,6 +238,19 @@ class Committer:
     async def exclusive(self, work: Callable[[Connection], T], *, transaction: bool = True) -> T:
         """Run `work` in a transaction on the writer connection, between batches (rebuild, import);
         outside one when not `transaction` (a checkpoint after an erasure)."""
+        result: T = await self._job(work, transaction=transaction)
+        return result
+
+    async def exclusive_unit(self, work: Callable[[UnitOfWork], T]) -> T:
+        """Run `work` with a unit of work of its own, between batches: besides recording events
+        through it (chained, projected and published like a batch's), it may change stored rows
+        itself in the same transaction (retention removes events and read-model rows)."""
+        result: T = await self._job(work, in_unit=True)
+        return result
+
+    async def _job(
+        self, work: Callable[[Any], Any], *, in_unit: bool = False, transaction: bool = True
+    ) -> Any:
         bridge = self._bridge
         if bridge is None:
             raise EngineClosed("the engine is not open")
@@ -241,10 +258,9 @@ class Committer:
         with self._lock:
             if self._closing:
                 raise EngineClosed("the engine is closing")
-            self._jobs.append(_Job(work, waiter, transaction))
+            self._jobs.append(_Job(work, waiter, transaction=transaction, in_unit=in_unit))
             self._wake.notify()
-        result: T = await waiter
-        return result
+        return await waiter
 
     async def close(self) -> None:
         """Stop taking commands; returns once every queued one has finished and the thread is gone."""
@@ -343,9 +359,17 @@ class Committer:
     def _run_job(self, bridge: Bridge, job: _Job) -> None:
         result, error = None, None
         try:
-            result = self._exclusive(job.work, job.transaction)
+            if job.in_unit:
+                unit, result = self._in_unit(job.work)
+                if unit.recorded:
+                    bridge.call_soon(functools.partial(self._on_commit, unit.recorded))
+            else:
+                result = self._exclusive(job.work, job.transaction)
         except BaseException as caught:  # noqa: BLE001 - handed to the caller, raised there
             error = caught
+            if job.in_unit and isinstance(caught, sa.exc.DBAPIError):
+                self.forget_state()
+                self.release_connection()
         bridge.call_soon(functools.partial(bridge.settle, job.waiter, result, error))
 
     def _commit(self, batch: list[_Pending]) -> list[RecordedEvent]:
@@ -375,6 +399,15 @@ class Committer:
         return []
 
     def _attempt(self, batch: list[_Pending]) -> list[RecordedEvent]:
+        def run(unit: UnitOfWork) -> None:
+            for pending in batch:
+                self._run_one(unit, pending)
+
+        unit, _ = self._in_unit(run)
+        return unit.recorded
+
+    def _in_unit(self, work: Callable[[UnitOfWork], T]) -> tuple[UnitOfWork, T]:
+        """Run `work` in a unit of work of its own transaction, under the log lock, and commit it."""
         connection = self._connection()
         try:
             # Begin first: on SQLite it is BEGIN IMMEDIATE, so the head is read under the write lock.
@@ -403,8 +436,7 @@ class Committer:
                 now,
                 self.sealed,
             )
-            for pending in batch:
-                self._run_one(unit, pending)
+            result = work(unit)
             # Before `finish`: on PostgreSQL it may commit, and the NOTIFY up to this head is ours.
             self.committing = unit.head
             unit.finish(self._advance, commit=True)
@@ -417,7 +449,7 @@ class Committer:
         self._known_head = unit.head
         self._known_head_hash = unit.head_hash
         self._last_recorded_at = now
-        return unit.recorded
+        return unit, result
 
     def _connection(self) -> Connection:
         """The writer connection, held from batch to batch: a pool checkout and the reset on its

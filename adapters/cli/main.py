@@ -10,7 +10,7 @@ import contextlib
 import dataclasses
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -23,6 +23,7 @@ from session_engine.adapters.cli.conformance import conformance
 from session_engine.adapters.cli.docs import docs
 from session_engine.adapters.cli.inspect import COMMANDS as INSPECT_VERBS
 from session_engine.adapters.cli.inspect import instant_option, whole_option
+from session_engine.adapters.cli.retain import retain
 from session_engine.adapters.cli.running import (
     Cli,
     console,
@@ -262,19 +263,21 @@ def verify(database: str | None, names: tuple[str, ...], expect: str | None, as_
         except ValueError as error:
             raise click.BadParameter(str(error), param_hint="--expect-head") from None
 
-    async def job(engine: Engine) -> tuple[Any, list[Any]]:
+    async def job(engine: Engine) -> tuple[Any, list[Any], list[Any]]:
         head = await engine.head()
         at = anchor[0] if anchor is not None else None
         with progress_bar(head, "checking the chain") as advance:
             chain = await engine.verify_chain(at=at, progress=advance)
         with progress_bar(head, "verifying projections") as advance:
             differences = await engine.verify(names or None, progress=advance)
-        return chain, differences
+        return chain, differences, await engine.verify_snapshots()
 
-    chain, differences = run_read_only(database, job)
+    chain, differences, damaged = run_read_only(database, job)
     if as_json:
-        sys.exit(print_verify_json(chain, differences, anchor))
-    failed = False
+        sys.exit(print_verify_json(chain, differences, anchor, damaged))
+    failed = bool(damaged)
+    for problem in damaged:
+        click.echo(problem.describe(), err=True)
     if chain.ok:
         click.echo(
             f"chain: intact from position 1 to {chain.head}; head {chain.head}:{chain.head_hash.hex()}"
@@ -290,7 +293,11 @@ def verify(database: str | None, names: tuple[str, ...], expect: str | None, as_
             click.echo(f"anchor: the hash at {where} is the one expected")
         else:
             failed = True
-            shown = "none (the log ends or its chain breaks before it)" if found is None else found.hex()
+            shown = (
+                "none (the log ends, its chain breaks before it, or retention removed it)"
+                if found is None
+                else found.hex()
+            )
             click.echo(f"anchor mismatch at {where}: expected {expected.hex()}, found {shown}", err=True)
     for difference in differences:
         console.print(difference.describe(), markup=False)
@@ -303,7 +310,9 @@ def verify(database: str | None, names: tuple[str, ...], expect: str | None, as_
         sys.exit(1)
 
 
-def print_verify_json(chain: Any, differences: list[Any], anchor: tuple[int | None, bytes] | None) -> int:
+def print_verify_json(
+    chain: Any, differences: list[Any], anchor: tuple[int | None, bytes] | None, damaged: Sequence[Any] = ()
+) -> int:
     """`verify --json`: the chain, the anchor and the differences as one object; the exit status."""
     report: dict[str, Any] = {
         "chain": {
@@ -317,7 +326,11 @@ def print_verify_json(chain: Any, differences: list[Any], anchor: tuple[int | No
             {"table": d.table, "key": list(d.key), "live": d.live, "rebuilt": d.rebuilt} for d in differences
         ],
     }
-    failed = not chain.ok or bool(differences)
+    report["snapshots"] = [
+        {"namespace": p.namespace, "session": p.session, "version": p.version, "reason": p.reason}
+        for p in damaged
+    ]
+    failed = not chain.ok or bool(differences) or bool(damaged)
     if anchor is not None:
         position, expected = anchor
         found = chain.head_hash if position is None else chain.at_hash
@@ -548,6 +561,7 @@ def run(database: str | None) -> None:
 
 
 main.add_command(serve)
+main.add_command(retain)
 main.add_command(docs)
 for _verb in INSPECT_VERBS:  # state, diff, sessions (adapters/cli/inspect.py)
     main.add_command(database_option(_verb))

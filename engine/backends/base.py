@@ -474,6 +474,50 @@ class Backend(ABC):
             cursor.close()
         return rows
 
+    def read_stream_rows(
+        self,
+        connection: Connection,
+        namespace: str,
+        stream: str,
+        *,
+        from_version: int,
+        to_version: int | None,
+        to_position: int | None,
+        until: datetime | None,
+        types: Collection[str] | None,
+        limit: int | None,
+        descending: bool,
+    ) -> list[LogRow]:
+        """One stream's rows in version order (or reversed), cut off as asked: driver tuples read
+        on the unique (namespace, stream, version) index, as `read_log_page` reads the log's."""
+        p = self.mark
+        sql = (
+            "SELECT position, namespace, stream, version, type, schema_version, data, metadata, recorded_at"
+            f" FROM events WHERE namespace = {p} AND stream = {p} AND version >= {p}"
+        )
+        params: list[Any] = [namespace, stream, from_version]
+        for column, bound in (("version", to_version), ("position", to_position)):
+            if bound is not None:
+                sql += f" AND {column} <= {p}"
+                params.append(bound)
+        if until is not None:
+            sql += f" AND recorded_at <= {p}"
+            params.append(self.stored_instant(until))
+        if types is not None:
+            sql += f" AND {self._type_among(types, params)}" if types else " AND 1 = 0"
+        sql += " ORDER BY version DESC" if descending else " ORDER BY version"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        if not connection.in_transaction():
+            connection.begin()  # what SQLAlchemy's autobegin does before its own first statement
+        cursor = self._page_cursor(connection.connection.driver_connection)
+        try:
+            cursor.execute(sql, tuple(params))
+            rows: list[LogRow] = cursor.fetchall()
+        finally:
+            cursor.close()
+        return rows
+
     _document_text: ClassVar[str] = "{}"
     """A JSON column as the exact text stored (a format of the column's name)."""
 

@@ -1,72 +1,251 @@
-"""Folding one session's events into its states at several points, in one pass.
+"""Folding one session's events into its states at several points, in one pass, from a snapshot.
 
-A point is a version (an int) or an instant (a datetime). The events are applied once, in order, to
-one in-memory copy of the session's read models (`SessionAsOf.advance`), and the state is read at
-each point on the way: stepping through a session or diffing two points never refolds from the
-start.
+A point is a version (an int) or an instant (a datetime). The fold starts from the newest snapshot
+at or before the earliest point (`engine.projections.snapshots`), else from nothing; the events
+after it are applied once, in order, to one in-memory copy of the session's read models
+(`SessionAsOf.advance`), and the state is read at each point on the way: stepping through a session
+or diffing two points never refolds from the start. A fold that crosses a multiple of
+`snapshots.GRID` leaves a snapshot there, and a state asked for alone is kept with its snapshot
+(`Travelled.taken`: the caller stores them, off the read).
 """
 
 from __future__ import annotations
 
+import logging
+import zlib
 from collections.abc import Generator, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from session_engine.engine.backends import Backend, Prepared
+from session_engine.engine.errors import StateUnavailable
+from session_engine.engine.events import EventRegistry
 from session_engine.engine.inspect.state import SessionState, read_state
+from session_engine.engine.log import reads
 from session_engine.engine.log.records import RecordedEvent
+from session_engine.engine.log.schema import events as log_events
+from session_engine.engine.projections import snapshots
 from session_engine.engine.projections.asof import SessionAsOf
 from session_engine.engine.projections.base import Projection
+from session_engine.engine.projections.snapshots import Snapshot, Taken
+
+log = logging.getLogger("session_engine")
 
 Point = int | datetime
 """A version (0: before the first event) or an instant (the events recorded by then)."""
+LAST = 2**31 - 1
+"""A version point past any session's end: as far as the other cut-offs (a position) go."""
 
 
-def upto(events: Sequence[RecordedEvent], point: Point) -> int:
-    """How many of a session's events (in version order) a point takes."""
+def reached(start: int, events: Sequence[RecordedEvent], point: Point) -> int:
+    """The version a point takes a session to, from version `start` and the events after it."""
     if isinstance(point, datetime):
-        count = 0
+        version = start
         for event in events:  # recorded times never decrease along the log
             if event.recorded_at > point:
                 break
-            count += 1
-        return count
-    return min(point, len(events))
+            version = event.version
+        return version
+    end = events[-1].version if events else start
+    return max(start, min(point, end))
+
+
+@dataclass
+class Fold:
+    """Where a fold starts (a snapshot, or nothing) and the session's events after it."""
+
+    snapshot: Snapshot | None
+    events: list[RecordedEvent]
+
+    @property
+    def start(self) -> int:
+        return self.snapshot.version if self.snapshot is not None else 0
+
+    def open(self, namespace: str, stream: str, projections: list[Projection]) -> SessionAsOf:
+        base = self.snapshot.base if self.snapshot is not None else None
+        return SessionAsOf(namespace, stream, [], projections, base=base)
+
+    def upto(self, version: int) -> list[RecordedEvent]:
+        """The events after `start` up to `version`."""
+        return self.events[: max(version - self.start, 0)]
+
+
+_first_version = Prepared(
+    sa.select(sa.func.min(log_events.c.version)).where(
+        log_events.c.namespace == sa.bindparam("ns"), log_events.c.stream == sa.bindparam("stream")
+    )
+)
+
+
+def horizon(connection: Connection, backend: Backend, namespace: str, stream: str) -> int:
+    """The last version whose event was deleted from the front of the session (retention); 0 when
+    the session's history is whole. With no events left, the newest pinned snapshot says it."""
+    [(first,)] = backend.rows(connection, _first_version, {"ns": namespace, "stream": stream})
+    if first is not None:
+        return int(first) - 1
+    pinned = snapshots.pinned_versions(connection, namespace, stream)
+    return pinned[-1] if pinned else 0
+
+
+def plan(
+    connection: Connection,
+    backend: Backend,
+    registry: EventRegistry,
+    projections: list[Projection],
+    namespace: str,
+    stream: str,
+    points: Sequence[Point],
+    *,
+    to_position: int | None = None,
+) -> Fold:
+    """The snapshot to start from for these points and the events to fold after it.
+
+    Raises `StateUnavailable` for a point before the session's retention horizon, or when the
+    snapshot there was written by projections of another shape."""
+    fp = snapshots.fingerprint(projections)
+    versions = [p for p in points if not isinstance(p, datetime)]
+    instants = [p for p in points if isinstance(p, datetime)]
+    low_version = min(versions) if versions else None
+    low_instant = min(instants) if instants else None
+    if not connection.in_transaction():
+        connection.begin()  # one read snapshot for the snapshot and the events after it
+    cut = horizon(connection, backend, namespace, stream)
+    below = low_version if low_version != LAST else None
+    while True:
+        snapshot = snapshots.find(
+            connection,
+            backend,
+            namespace,
+            stream,
+            fp.code,
+            to_version=below,
+            to_position=to_position,
+            until=low_instant,
+            at_least=cut,
+        )
+        if snapshot is None or snapshot.digest == snapshot.expected_digest():
+            break
+        log.warning("snapshot %s/%s at %d is damaged; not used", namespace, stream, snapshot.version)
+        below = snapshot.version - 1  # a damaged one is never served (verify reports it)
+    if snapshot is None and cut > 0:
+        snapshot = snapshots.pinned_base(connection, namespace, stream, fp.shape, cut)
+        if snapshot is None or snapshot.digest != snapshot.expected_digest():
+            raise StateUnavailable(
+                f"session {namespace}/{stream}: its events up to version {cut} were deleted and no "
+                "sound snapshot of today's projections holds its state there"
+            )
+        if (
+            (low_version is not None and low_version < cut)
+            or (low_instant is not None and low_instant < snapshot.recorded_at)
+            or (to_position is not None and to_position < snapshot.position)
+        ):
+            raise StateUnavailable(
+                f"session {namespace}/{stream}: its events up to version {cut} were deleted; "
+                f"its state is known from version {cut} on"
+            )
+    start = snapshot.version if snapshot is not None else 0
+    high_version = max(versions) if versions and not instants else None
+    found = reads.read_stream(
+        connection,
+        backend,
+        registry,
+        namespace,
+        stream,
+        from_version=start + 1,
+        to_version=high_version if high_version != LAST else None,
+        to_position=to_position,
+        until=max(instants) if instants and not versions else None,
+    )
+    return Fold(snapshot, found)
+
+
+@dataclass
+class Travelled:
+    states: list[SessionState]
+    taken: list[Taken] = field(default_factory=list)
 
 
 def states_at(
+    fold: Fold,
     namespace: str,
     stream: str,
-    events: Sequence[RecordedEvent],
     projections: list[Projection],
     points: Sequence[Point],
     now: datetime,
-) -> list[SessionState]:
+    *,
+    remember: bool = False,
+) -> Travelled:
     """The session's state at each point, in the order given. Expiry is judged at the point's
-    instant, else at the last event applied, else at `now`."""
-    wanted = sorted(range(len(points)), key=lambda i: upto(events, points[i]))
-    found: dict[int, SessionState] = {}
-    with SessionAsOf(namespace, stream, [], projections) as state:
-        applied = 0
-        for index in wanted:
+    instant, else at the last event applied, else at `now`. `remember`: keep the state read (one
+    point) with a snapshot of it, unless it came from one."""
+    start, found = fold.start, fold.events
+    targets = [reached(start, found, point) for point in points]
+    snapshot = fold.snapshot
+    if len(points) == 1 and snapshot is not None and snapshot.state is not None and targets[0] == start:
+        point = points[0]
+        as_of = point if isinstance(point, datetime) else snapshot.recorded_at
+        return Travelled([decode_state(snapshot.state, as_of)])
+    travelled = Travelled([])
+    answers: dict[int, SessionState] = {}
+    with fold.open(namespace, stream, projections) as state:
+        for index in sorted(range(len(points)), key=lambda i: targets[i]):
+            _advance(state, fold, targets[index], travelled.taken)
             point = points[index]
-            count = upto(events, point)
-            state.advance(events[applied:count])
-            applied = max(applied, count)
             as_of = point if isinstance(point, datetime) else state.at or now
-            found[index] = read_state(state, as_of)
-    return [found[i] for i in range(len(points))]
+            answers[index] = read_state(state, as_of)
+        if remember and len(points) == 1 and state.version > start:
+            kept = [t for t in travelled.taken if t.version != state.version]
+            image = state.dump()
+            kept.append(Taken(state.version, state.position, _at(state), image, encode_state(answers[0])))
+            travelled.taken = kept
+    travelled.states = [answers[i] for i in range(len(points))]
+    return travelled
+
+
+def _at(state: SessionAsOf) -> datetime:
+    assert state.at is not None  # a state past version 0 has applied an event
+    return state.at
+
+
+def _advance(state: SessionAsOf, fold: Fold, version: int, taken: list[Taken]) -> None:
+    """Apply events up to `version`, leaving a snapshot at each multiple of the grid on the way."""
+    grid = snapshots.GRID
+    while state.version < version:
+        stop = min((state.version // grid + 1) * grid, version)
+        state.advance(fold.events[state.version - fold.start : stop - fold.start])
+        if stop % grid == 0:
+            taken.append(Taken(stop, state.position, _at(state), state.dump()))
 
 
 def each_state(
-    namespace: str,
-    stream: str,
-    events: Sequence[RecordedEvent],
-    projections: list[Projection],
-    *,
-    skip: int = 0,
+    fold: Fold, namespace: str, stream: str, projections: list[Projection], *, skip: int = 0
 ) -> Generator[SessionState]:
-    """The state after each event in turn, one event applied per step (the first `skip` events
-    applied at once, unread). Each state's expiry is judged at its last event's time."""
-    with SessionAsOf(namespace, stream, events[:skip], projections) as state:
-        for event in events[skip:]:
+    """The state after each event in turn from version `skip` on (the events before it applied at
+    once, unread). Each state's expiry is judged at its last event's time."""
+    with fold.open(namespace, stream, projections) as state:
+        state.advance(fold.upto(skip))
+        for event in fold.events[max(skip - fold.start, 0) :]:
             state.advance([event])
             yield read_state(state, event.recorded_at)
+
+
+# -- a state kept with its snapshot ----------------------------------------------------------------
+def encode_state(state: SessionState) -> bytes:
+    """The state without its `as_of` (expiry is judged again when it is read)."""
+    return orjson.dumps(state.model_dump(mode="json", exclude={"as_of"}))
+
+
+def decode_state(stored: bytes, as_of: datetime) -> SessionState:
+    """A kept state as of `as_of`: each value's `expired` judged again at that instant."""
+    found: dict[str, Any] = orjson.loads(zlib.decompress(stored))
+    found["as_of"] = as_of
+    for part in ("values", "user_parts"):
+        for value in found[part].values():
+            expires = value["expires_at"]
+            value["expired"] = expires is not None and datetime.fromisoformat(expires) <= as_of
+    return SessionState.model_validate(found)

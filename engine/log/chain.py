@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from session_engine.engine.backends import Backend
+from session_engine.engine.log.gaps import RETENTION_RUN, RETENTION_STREAM, Gap, Gaps
 from session_engine.engine.log.schema import instant_from_stored
 
 GENESIS = bytes(32)
@@ -127,26 +128,53 @@ def check_rows(
 ) -> ChainCheck:
     """Recompute every row's hash and compare it with the stored one (`check_chain`, on rows).
 
-    Positions must run 1, 2, 3... (a missing event breaks the chain at the gap)."""
+    Positions must run 1, 2, 3..., except where retention removed events: a gap is accepted once a
+    later `retention_run` event on the chain lists every position of it and the hash of its last
+    event makes the row after the gap check out (engine/log/gaps.py). A gap no marker covers breaks
+    the chain there, as a missing event always did."""
     expected_position, head, head_hash = 1, 0, GENESIS
     at_hash = GENESIS if at == 0 else None
+    gaps = Gaps()
     done = 0
+
+    def broken(position: int, reason: str) -> ChainCheck:
+        earlier = gaps.open[0] if gaps.open and gaps.open[0].first < position else None
+        if earlier is not None:  # the earliest problem is a gap nothing has vouched for yet
+            return ChainCheck(earlier.head, earlier.head_hash, earlier.first, _MISSING, at_hash)
+        return ChainCheck(head, head_hash, position, reason, at_hash)
+
     for row in rows:
         position = int(row[0])
-        if position != expected_position:
-            return ChainCheck(head, head_hash, expected_position, "the event there is missing", at_hash)
         stored = row[9]
+        if position != expected_position:
+            if position < expected_position:
+                return broken(expected_position, "the event there is out of order")
+            gaps.open.append(Gap(expected_position, position - 1, row, head, head_hash))
         if stored is None:
-            return ChainCheck(head, head_hash, position, "the event there has no hash", at_hash)
-        try:
-            computed = hash_stored_row(head_hash, row)
-        except (TypeError, ValueError, AttributeError, OverflowError, struct.error) as error:
-            reason = f"the stored event cannot be read as an event ({error})"
-            return ChainCheck(head, head_hash, position, reason, at_hash)
-        if bytes(stored) != computed:
-            reason = "the stored event does not match its hash (it, or its hash, was changed)"
-            return ChainCheck(head, head_hash, position, reason, at_hash)
+            return broken(position, "the event there has no hash")
+        if position != expected_position:
+            computed = bytes(stored)  # provisional: checked when a marker vouches for the gap
+        else:
+            try:
+                computed = hash_stored_row(head_hash, row)
+            except (TypeError, ValueError, AttributeError, OverflowError, struct.error) as error:
+                return broken(position, f"the stored event cannot be read as an event ({error})")
+            if bytes(stored) != computed:
+                return broken(position, _CHANGED)
         head, head_hash, expected_position = position, computed, position + 1
+        if row[4] == RETENTION_RUN and row[2] == RETENTION_STREAM:
+            gaps.vouch(position, row[6])
+            for gap in list(gaps.open):
+                before = gaps.hash_before(gap)
+                if before is None:
+                    continue
+                try:
+                    matches = hash_stored_row(before, gap.row) == bytes(gap.row[9])
+                except (TypeError, ValueError, AttributeError, OverflowError, struct.error):
+                    matches = False
+                gaps.open.remove(gap)
+                if not matches:
+                    return broken(int(gap.row[0]), _CHANGED)
         if position == at:
             at_hash = computed
         done += 1
@@ -154,7 +182,15 @@ def check_rows(
             progress(PROGRESS_STEP)
     if progress is not None and done % PROGRESS_STEP:
         progress(done % PROGRESS_STEP)
+    if gaps.open:
+        return broken(head + 1, _MISSING)
+    if at_hash is None and at is not None and at < head:
+        at_hash = gaps.vouched_hash(at)  # removed by retention: the hash its marker recorded
     return ChainCheck(head, head_hash, at_hash=at_hash)
+
+
+_MISSING = "the event there is missing (no retention run records its removal)"
+_CHANGED = "the stored event does not match its hash (it, or its hash, was changed)"
 
 
 def check_chain(

@@ -77,6 +77,7 @@ def stream_version(connection: Connection, namespace: str, stream: str) -> int:
 
 def read_stream(
     connection: Connection,
+    backend: Backend,
     registry: EventRegistry,
     namespace: str,
     stream: str,
@@ -89,26 +90,23 @@ def read_stream(
     limit: int | None = None,
     descending: bool = False,
 ) -> list[RecordedEvent]:
-    """One stream's events in version order, optionally cut off at a version, position or instant."""
-    query = sa.select(*_COLUMNS).where(
-        events.c.namespace == namespace, events.c.stream == stream, events.c.version >= from_version
+    """One stream's events in version order, optionally cut off at a version, position or instant.
+
+    Read on the driver (`Backend.read_stream_rows`): SQLAlchemy's row processing cost most of a
+    session's read."""
+    rows = backend.read_stream_rows(
+        connection,
+        namespace,
+        stream,
+        from_version=from_version,
+        to_version=to_version,
+        to_position=to_position,
+        until=until,
+        types=None if types is None else list(types),
+        limit=limit,
+        descending=descending,
     )
-    if to_version is not None:
-        query = query.where(events.c.version <= to_version)
-    if to_position is not None:
-        query = query.where(events.c.position <= to_position)
-    if until is not None:
-        query = query.where(events.c.recorded_at <= until)
-    if types is not None:
-        query = query.where(events.c.type.in_(list(types)))
-    query = query.order_by(events.c.version.desc() if descending else events.c.version)
-    if limit is not None:
-        query = query.limit(limit)
-    rows = connection.execute(query).all()
-    keys = None
-    if any(is_sealed(row[6]) for row in rows):
-        keys = StreamKeys.load(connection, [(namespace, stream)])
-    return [to_recorded(row, registry, keys) for row in rows]
+    return LogRows(rows, registry, connection).events()
 
 
 def read_all(
@@ -233,7 +231,7 @@ _by_idempotency_key = sa.select(events.c.version, events.c.meta).where(
 
 
 def find_idempotent(
-    connection: Connection, registry: EventRegistry, namespace: str, stream: str, key: str
+    connection: Connection, backend: Backend, registry: EventRegistry, namespace: str, stream: str, key: str
 ) -> list[RecordedEvent] | None:
     """The events of the earlier append that carried this idempotency key, if any."""
     row = connection.execute(
@@ -244,7 +242,7 @@ def find_idempotent(
     version, meta = row
     size = int(meta.get("append_size", 1))
     return read_stream(
-        connection, registry, namespace, stream, from_version=version, to_version=version + size - 1
+        connection, backend, registry, namespace, stream, from_version=version, to_version=version + size - 1
     )
 
 

@@ -128,6 +128,27 @@ checkpoints = Table(
     Column("version", Integer, nullable=False),
 )
 
+snapshots = Table(
+    "snapshots",
+    metadata,
+    # Derived data (specs/audit.md, "Snapshots"): one session's read models as of a version, so
+    # time travel folds only the events after it. Keyed by the projections' fingerprint: rows
+    # another code or schema wrote are never served (a retention base may be, by its `shape`).
+    Column("namespace", String(200), primary_key=True),
+    Column("stream", String(200), primary_key=True),
+    Column("fingerprint", String(64), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("shape", String(64), nullable=False),
+    Column("position", BigInteger, nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    Column("event_hash", LargeBinary, nullable=False),
+    Column("pinned", Integer, nullable=False),
+    Column("tables", LargeBinary, nullable=False),
+    Column("state", LargeBinary, nullable=True),
+    Column("digest", LargeBinary, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
 session_keys = Table(
     "session_keys",
     metadata,

@@ -7,7 +7,10 @@ one object's (a delete or a replace takes every child with it) and share the bat
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
 
 from session_engine.engine.log.records import RecordedEvent
 from session_engine.engine.objects.batch import ObjectsBatch
@@ -27,6 +30,8 @@ from session_engine.engine.objects.search.terms import create_term_index, ensure
 from session_engine.engine.objects.threads import projection as threads
 from session_engine.engine.objects.threads.tables import thread_items
 from session_engine.engine.projections.base import BatchedProjection, ProjectionContext
+
+_o = session_objects.c
 
 
 class ObjectsProjection(BatchedProjection[ObjectsBatch]):
@@ -53,6 +58,32 @@ class ObjectsProjection(BatchedProjection[ObjectsBatch]):
     def clear(self, context: ProjectionContext) -> None:
         ensure_sqlite_function(context.connection)
         super().clear(context)
+
+    def seed_session(
+        self, context: ProjectionContext, rows: Callable[[sa.Table], list[dict[str, Any]]]
+    ) -> None:
+        """The term index's rows are left out: the messages' triggers fill it as they go in."""
+        ensure_sqlite_function(context.connection)
+        super().seed_session(context, rows)
+
+    @property
+    def seeded_tables(self) -> Sequence[Any]:
+        return [table for table in self.tables if table is not message_terms]
+
+    def forget_session(self, context: ProjectionContext, namespace: str, session: str) -> dict[str, Any]:
+        """Every object of the session goes with its children, as an object delete takes them."""
+        context.flush()
+        found = context.connection.execute(
+            sa.select(_o.alias, _o.object_id, _o.type).where(
+                _o.namespace == namespace, _o.session_id == session
+            )
+        ).all()
+        batch = self.new_batch(context, [])
+        for alias, object_id, object_type in found:
+            batch.delete_children(object_id, object_type)
+            batch.delete_object((namespace, session, alias), object_id)
+        batch.drain()
+        return super().forget_session(context, namespace, session)
 
 
 # `message_terms` last: cleared first, so deleting the messages has no terms left to decrement.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -36,6 +37,13 @@ class _Template:
         with self._engine.begin() as connection:
             create_tables(connection, _BACKEND, projections, [t for p in projections for t in p.tables])
 
+    def schema(self) -> list[str]:
+        with self._lock, self._engine.connect() as connection:
+            found = connection.exec_driver_sql(
+                "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name"
+            )
+            return [str(sql) for (sql,) in found]
+
     def copy_to(self, target: Any) -> None:
         with self._lock, self._engine.connect() as connection:
             connection.connection.dbapi_connection.backup(target)  # type: ignore[union-attr]
@@ -56,8 +64,26 @@ def _empty_tables(projections: list[Projection]) -> _Template:
         return found
 
 
+@dataclass(frozen=True)
+class Base:
+    """Where a fold starts instead of from nothing: the read models' image after `version`."""
+
+    version: int
+    position: int
+    recorded_at: datetime
+    tables: bytes
+
+
+def schema_sql(projections: list[Projection]) -> list[str]:
+    """The DDL of the read models a state is folded into (a snapshot's fingerprint covers it)."""
+    return _empty_tables(projections).schema()
+
+
 class SessionAsOf:
-    """Read models holding one session's state at a cut-off. Close it (or use `with`) when done."""
+    """Read models holding one session's state at a cut-off. Close it (or use `with`) when done.
+
+    `events` are applied to empty read models, or to those of `base` (a snapshot): then they are
+    the events after its version."""
 
     def __init__(
         self,
@@ -65,18 +91,31 @@ class SessionAsOf:
         stream: str,
         events: Sequence[RecordedEvent],
         projections: list[Projection],
+        *,
+        base: Base | None = None,
     ) -> None:
         self.namespace = namespace
         self.stream = stream
-        self.version = events[-1].version if events else 0
-        self.position = events[-1].position if events else 0
-        self.at: datetime | None = events[-1].recorded_at if events else None
+        self.version = base.version if base else 0
+        self.position = base.position if base else 0
+        self.at: datetime | None = base.recorded_at if base else None
         self.projections = projections
         self._backend = _BACKEND
         self._engine = self._backend.create_memory_engine()
         with self._engine.connect() as connection:
-            _empty_tables(projections).copy_to(connection.connection.dbapi_connection)
+            dbapi: Any = connection.connection.dbapi_connection
+            if base is None:
+                _empty_tables(projections).copy_to(dbapi)
+            else:
+                dbapi.deserialize(base.tables)
         self.advance(events)
+
+    def dump(self) -> bytes:
+        """The read models as one SQLite database image: what a snapshot stores (`Base.tables`)."""
+        with self._engine.connect() as connection:
+            dbapi: Any = connection.connection.dbapi_connection
+            image: bytes = dbapi.serialize()
+            return image
 
     def advance(self, events: Sequence[RecordedEvent]) -> None:
         """Apply the session's next events: step through its history without refolding from the start."""

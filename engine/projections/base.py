@@ -290,6 +290,11 @@ class Projection:
     def event_types(self) -> frozenset[str]:
         return frozenset(self._handlers)
 
+    @property
+    def handlers(self) -> tuple[EventHandler, ...]:
+        """Its handlers (a snapshot's fingerprint covers their code)."""
+        return tuple(self._handlers.values())
+
     def apply(self, context: ProjectionContext, events: Iterable[RecordedEvent]) -> None:
         """Apply events in order. Override for a faster batch form; the result must be the same."""
         handlers = self._handlers
@@ -327,6 +332,37 @@ class Projection:
         context.flush()
         for table in reversed(self.tables):
             context.connection.execute(table.delete())
+
+    def forget_session(self, context: ProjectionContext, namespace: str, session: str) -> dict[str, Any]:
+        """Delete every row of this read model that one session's events made (retention removes
+        those events). Returns what the session's closing marker (`session_expired`) must carry so
+        that a replay of the log as it is left makes the same rows; most projections: nothing.
+
+        By default: its tables' rows keyed by the namespace and the session id (or stream)."""
+        context.flush()
+        for table in reversed(self.tables):
+            key = table.c.get("session_id") if "session_id" in table.c else table.c.get("stream")
+            if key is not None and "namespace" in table.c:
+                context.connection.execute(
+                    table.delete().where(table.c.namespace == namespace, key == session)
+                )
+        return {}
+
+    @property
+    def seeded_tables(self) -> Sequence[sa.Table]:
+        """The tables `seed_session` copies as they are: all but those others fill (triggers)."""
+        return self.tables
+
+    def seed_session(
+        self, context: ProjectionContext, rows: Callable[[sa.Table], list[dict[str, Any]]]
+    ) -> None:
+        """Insert one session's rows as a snapshot holds them (`rows(table)`), before a replay of
+        the events after it (engine/retention/bases.py): the rows of its `seeded_tables` as they are."""
+        context.flush()
+        for table in self.seeded_tables:
+            found = rows(table)
+            if found:
+                context.connection.execute(table.insert(), found)
 
     def __repr__(self) -> str:
         return f"Projection({self.name!r}, v{self.version})"

@@ -64,6 +64,11 @@ def replay(
     suspended = [p.suspend_derived(context, private=private) for p in projections] if after == 0 else []
     applied = 0
     position = after
+    if after == 0:
+        # Sessions retention shortened start from their snapshot (imported here: asof needs rebuild).
+        from session_engine.engine.retention.bases import seed
+
+        seed(source, target, backend, projections)
     while position < upto:
         with collector_paused():
             chunk = reads.read_page(

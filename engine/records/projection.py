@@ -36,7 +36,7 @@ from session_engine.engine.records.tables import (
 from session_engine.engine.records.term_filters import create_term_filters
 
 _bumps: dict[str, sa.Insert] = {}
-_c = session_status_counts.c
+_c, _r = session_status_counts.c, session_records.c
 _drop_zero = session_status_counts.delete().where(
     _c.namespace == sa.bindparam("namespace"), _c.status == sa.bindparam("status"), _c.count == 0
 )
@@ -102,6 +102,30 @@ class RecordsProjection(BatchedProjection["RecordsBatch"]):
     def clear(self, context: ProjectionContext) -> None:
         super().clear(context)
         context.backend.run_ddl(context.connection, _EMPTY_TITLE_INDEX)
+
+    seeded_tables = (session_records, session_agents)
+
+    def seed_session(
+        self, context: ProjectionContext, rows: Callable[[sa.Table], list[dict[str, Any]]]
+    ) -> None:
+        """The record and its agents as they are; its statuses add to the namespace's counts."""
+        super().seed_session(context, rows)
+        for row in rows(session_status_counts):
+            context.execute(_bump(context.backend), row)
+
+    def forget_session(self, context: ProjectionContext, namespace: str, session: str) -> dict[str, Any]:
+        """The record and its agents go, its status leaves the count (a count at 0 is no row, as
+        a replay without the session's events leaves it)."""
+        context.flush()
+        row = context.read(
+            sa.select(_r.status).where(_r.namespace == namespace, _r.session_id == session)
+        ).first()
+        super().forget_session(context, namespace, session)
+        if row is not None:
+            params = {"namespace": namespace, "status": row[0]}
+            context.execute(_bump(context.backend), {**params, "count": -1})
+            context.execute(_drop_zero, params)
+        return {}
 
 
 _EMPTY_TITLE_INDEX = dialect_ddl(sqlite=[f"INSERT INTO {TITLE_FTS}({TITLE_FTS}) VALUES ('delete-all')"])

@@ -165,6 +165,14 @@ def session_info(connection: Connection, namespace: str, session_id: str) -> Val
     )
 
 
+def count_expired(connection: Connection, namespace: str, now: datetime) -> int:
+    """How many expired values' rows a namespace holds (what a purge would remove): a scan."""
+    query = sa.select(sa.func.count()).where(
+        _e.namespace == namespace, _e.expires_at.is_not(None), _e.expires_at <= _NOW
+    )
+    return int(connection.execute(query, {"now": now}).scalar() or 0)
+
+
 def sessions_with_expired(
     connection: Connection, namespace: str | None, now: datetime, limit: int
 ) -> list[tuple[str, str]]:
