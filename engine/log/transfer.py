@@ -2,9 +2,10 @@
 
 Each line carries its event's chain hash (hex). A sealed event whose session was erased keeps its
 stored (sealed) data, which its hash covers, and says so: `"erased": true` beside it (a reader
-sees what happened without a key; import ignores the mark, which the stored row implies). Import recomputes the chain from the lines and
-refuses the file at the first line whose hash does not follow (specs/audit.md), before it commits
-anything: a tampered or truncated-in-the-middle export changes nothing."""
+sees what happened without a key; import ignores the mark, which the stored row implies). Import
+recomputes the chain from the lines and refuses the file at the first line whose hash does not
+follow (specs/audit.md), before it commits anything: a tampered or truncated-in-the-middle export
+changes nothing."""
 
 from __future__ import annotations
 
