@@ -117,9 +117,16 @@ class StreamKeys:
                 rows.append((namespace, stream, since, None if key is None else bytes(key)))
         return cls(rows)
 
+    def _key(self, namespace: str, stream: str, version: int) -> bytes | None:
+        return next((k for since, k in self._keys.get((namespace, stream), ()) if since <= version), None)
+
+    def erased(self, namespace: str, stream: str, version: int) -> bool:
+        """Whether the key that sealed this event is gone (the event can never be read again)."""
+        return self._key(namespace, stream, version) is None
+
     def open(self, namespace: str, stream: str, version: int, type_: str, data: dict[str, Any]) -> Any:
         """The payload a sealed `data` holds, or `ERASED` when its key was destroyed."""
-        key = next((k for since, k in self._keys.get((namespace, stream), ()) if since <= version), None)
+        key = self._key(namespace, stream, version)
         if key is None:
             return ERASED
         cipher = self._ciphers.get(key)

@@ -1,8 +1,11 @@
 """Export and import of the log as JSON Lines, exactly as stored (no upcasting, positions kept).
 
-Each line carries its event's chain hash (hex). Import recomputes the chain from the lines and
-refuses the file at the first line whose hash does not follow (specs/audit.md), before it commits
-anything: a tampered or truncated-in-the-middle export changes nothing."""
+Each line carries its event's chain hash (hex). A sealed event whose session was erased keeps its
+stored (sealed) data, which its hash covers, and says so: `"erased": true` beside it (a reader
+sees what happened without a key; import ignores the mark, which the stored row implies). Import
+recomputes the chain from the lines and refuses the file at the first line whose hash does not
+follow (specs/audit.md), before it commits anything: a tampered or truncated-in-the-middle export
+changes nothing."""
 
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from session_engine.engine.errors import ValidationFailed
 from session_engine.engine.log.chain import GENESIS, event_hash, micros
 from session_engine.engine.log.records import RecordedEvent
 from session_engine.engine.log.schema import events
+from session_engine.engine.log.sealing import ERASED_FIELD, StreamKeys, is_sealed
 
 FIELDS = EVENT_COLUMNS
 """An export line holds exactly the columns an event row stores, in their order."""
@@ -71,6 +75,8 @@ def export_lines(
         ).all()
         if not rows:
             return
+        sealed = [(row[1], row[2]) for row in rows if is_sealed(row[6])]
+        keys = StreamKeys.load(connection, sealed) if sealed else None
         for position_, namespace, stream, version, type_, schema_version, data, meta, key, at, hash_ in rows:
             event = RecordedEvent(
                 position_, namespace, stream, version, type_, schema_version, data, meta, at
@@ -79,6 +85,8 @@ def export_lines(
             record["idempotency_key"] = key
             record["recorded_at"] = record.pop("recorded_at")  # in the order `FIELDS` has them
             record["hash"] = None if hash_ is None else bytes(hash_).hex()
+            if keys is not None and is_sealed(data) and keys.erased(namespace, stream, version):
+                record[ERASED_FIELD] = True
             yield orjson.dumps(record) + b"\n"
         position = rows[-1][0]
 
@@ -98,6 +106,8 @@ def parse_line(
         record = orjson.loads(line)
     except orjson.JSONDecodeError as error:
         raise ValidationFailed(f"{where}: not JSON ({error})") from None
+    if isinstance(record, dict) and record.get(ERASED_FIELD) is True:
+        del record[ERASED_FIELD]  # what the export saw of the keys: the stored row says it again
     if not isinstance(record, dict) or (set(record) != set(FIELDS) and set(record) != _LEGACY_FIELDS):
         raise ValidationFailed(f"{where}: expected the fields {', '.join(FIELDS)}")
     if record["position"] != expected_position:

@@ -93,6 +93,8 @@ async def test_an_erased_session_reads_as_erased_everywhere(engine: Engine) -> N
     lines = [orjson.loads(line) for line in out.getvalue().splitlines()]
     assert [line["type"] for line in lines] == [e.type for e in events]  # kept, payloads sealed
     assert MARKER.encode() not in out.getvalue()
+    # Each sealed event says it was erased beside its stored data (which its hash covers).
+    assert [line.get("erased", False) for line in lines] == [e.type != "session_erased" for e in events]
     caught_up = []
     async for event in engine.subscribe(after=0, stream="s"):
         caught_up.append(event)
@@ -211,3 +213,23 @@ async def test_payloads_stored_before_the_namespace_encrypted_are_reported(
         assert [e.data for e in await engine.read_stream(NS, "s")][:2] == [{"text": MARKER}, ERASED]
         await engine.append(NS, "t", [NewEvent("noted", {"text": "sealed"})])
         assert (await engine.erase(NS, "t")).unsealed_events == 0
+
+
+async def test_an_export_marks_erased_events_and_imports_as_it_is(engine: Engine, tmp_path: Path) -> None:
+    """The export keeps an erased event's stored (sealed) data and hash, with `"erased": true`
+    beside it; another database imports it whole (the mark is the stored row's to say again) and
+    reads those events as erased: keys never travel."""
+    await fill(engine, "s")
+    await fill(engine, "kept")
+    await engine.erase(NS, "s")
+    out = io.BytesIO()
+    await engine.export(out)
+    lines = [orjson.loads(line) for line in out.getvalue().splitlines()]
+    marked = {(line["stream"], line["version"]) for line in lines if line.get("erased")}
+    erased_events = [e for e in await engine.read_stream(NS, "s") if e.type != "session_erased"]
+    assert marked == {("s", e.version) for e in erased_events}
+    assert all(line["data"] != ERASED for line in lines)  # the stored data, which the hash covers
+    async with Engine.open(f"sqlite:///{tmp_path / 'copy.db'}", encrypted_namespaces=[NS]) as copy:
+        assert await copy.import_(out.getvalue().splitlines()) == len(lines)
+        assert (await copy.verify_chain()).ok
+        assert all(e.data == ERASED for e in await copy.read_stream(NS, "kept"))  # no keys came along
