@@ -463,16 +463,7 @@ class Backend(ABC):
         if types is not None:
             sql += f" AND {self._type_among(types, params)}"
         sql += f" ORDER BY position LIMIT {int(limit)}"
-        if not connection.in_transaction():
-            connection.begin()  # what SQLAlchemy's autobegin does before its own first statement
-        # Driver tuples, not Row objects: SQLAlchemy's result processing would cost more than the read.
-        cursor = self._page_cursor(connection.connection.driver_connection)
-        try:
-            cursor.execute(sql, tuple(params))
-            rows: list[LogRow] = cursor.fetchall()
-        finally:
-            cursor.close()
-        return rows
+        return self._driver_rows(connection, sql, params)
 
     def read_stream_rows(
         self,
@@ -508,6 +499,11 @@ class Backend(ABC):
         sql += " ORDER BY version DESC" if descending else " ORDER BY version"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
+        return self._driver_rows(connection, sql, params)
+
+    def _driver_rows(self, connection: Connection, sql: str, params: list[Any]) -> list[LogRow]:
+        """The rows of a log read as driver tuples, not Row objects: SQLAlchemy's result processing
+        would cost more than the read."""
         if not connection.in_transaction():
             connection.begin()  # what SQLAlchemy's autobegin does before its own first statement
         cursor = self._page_cursor(connection.connection.driver_connection)
