@@ -66,6 +66,7 @@ def test_follow_prints_new_events_as_they_come(database_url: str) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_interruptible,
     )
     try:
         assert follower.stdout is not None
@@ -85,6 +86,13 @@ def test_follow_prints_new_events_as_they_come(database_url: str) -> None:
         _, err = follower.communicate(timeout=60)
     assert follower.returncode == 0, err
     assert "Traceback" not in err
+
+
+def _interruptible() -> None:
+    """Ctrl-C's default for the child, as at a terminal: a suite started in the background by a
+    shell without job control inherits SIGINT ignored, and Python then never raises
+    KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def read_line(process: subprocess.Popen[str], timeout: float = 60) -> str:
