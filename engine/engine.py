@@ -8,40 +8,35 @@ async with Engine.open("sqlite:///app.db") as engine:
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
-from functools import partial
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
 import anyio
-import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import DBAPIError
 
-from session_engine.engine import erasure
 from session_engine.engine.backends import Backend, Durability
-from session_engine.engine.backends.base import Listener, Scratch, Shadows
-from session_engine.engine.clock import Clock, SystemClock, as_utc
+from session_engine.engine.backends.base import Listener
+from session_engine.engine.clock import Clock, SystemClock
 from session_engine.engine.commands import AppendEvents, Command, CommandHandlers, Outcome
-from session_engine.engine.erasure import Erasure, ErasureNotEnabled
-from session_engine.engine.errors import NotFound, ValidationFailed
+from session_engine.engine.erasure import Erasure
+from session_engine.engine.errors import ValidationFailed
 from session_engine.engine.events import DomainEvent, EventRegistry
-from session_engine.engine.ids import check_id
-from session_engine.engine.inspect import history, snapshot_check, travel
+from session_engine.engine.facade import forgetting, maintenance, snapshotting, time_travel
+from session_engine.engine.facade.arguments import comparable
+from session_engine.engine.facade.snapshotting import SnapshotWriter
 from session_engine.engine.inspect.diff import StateDiff
-from session_engine.engine.inspect.diff import diff as inspect_diff
 from session_engine.engine.inspect.history import HistoryEntry, SessionsPage
 from session_engine.engine.inspect.snapshot_check import SnapshotProblem
 from session_engine.engine.inspect.state import SessionState
 from session_engine.engine.inspect.travel import Point
 from session_engine.engine.log import reads, transfer
 from session_engine.engine.log.bounds import check_bigint, check_integer
-from session_engine.engine.log.chain import ChainCheck, check_chain
+from session_engine.engine.log.chain import ChainCheck
 from session_engine.engine.log.records import (
     ANY,
     AppendResult,
@@ -50,29 +45,18 @@ from session_engine.engine.log.records import (
     NewEvent,
     RecordedEvent,
 )
-from session_engine.engine.log.sealing import SESSION_ERASED
 from session_engine.engine.log.subscriptions import EventFilter, SubscriptionHub
 from session_engine.engine.modules import Domain, domains
 from session_engine.engine.objects.service import ObjectsService
 from session_engine.engine.projections import live as live_rebuild
-from session_engine.engine.projections import snapshots
-from session_engine.engine.projections.base import Projection
 from session_engine.engine.projections.live import LiveRebuild
-from session_engine.engine.projections.rebuild import (
-    catch_up,
-    create_tables,
-    rebuild_in_place,
-    replay,
-    scratch_copy,
-)
+from session_engine.engine.projections.rebuild import catch_up, create_tables
 from session_engine.engine.projections.registry import ProjectionSet, read_checkpoints
-from session_engine.engine.projections.snapshots import SnapshotInfo, Taken
-from session_engine.engine.projections.verify import Difference, diff_projections
+from session_engine.engine.projections.snapshots import SnapshotInfo
+from session_engine.engine.projections.verify import Difference
 from session_engine.engine.records.service import RecordsService
 from session_engine.engine.retention import RetentionPolicy, RetentionReport
-from session_engine.engine.retention import run as retention_run
 from session_engine.engine.upgrade import upgrade
-from session_engine.engine.values.queries import count_expired
 from session_engine.engine.values.service import ValuesService
 from session_engine.engine.writes import BatchObserver, CommandCapture, Committer
 
@@ -133,8 +117,7 @@ class Engine:
             sealed=self.encrypted_namespaces,
         )
         self._listener: Listener | None = None
-        self._snapshot_writer: sa.Engine | None = None
-        self._snapshot_saves: ThreadPoolExecutor | None = None
+        self._snapshots = SnapshotWriter(self.backend)
         self._lookup_connection: Connection | None = None
         self.values = ValuesService(self)
         self.objects = ObjectsService(self)
@@ -206,10 +189,7 @@ class Engine:
             self._lookup_connection.close()
         self._writer.dispose()
         self._reader.dispose()
-        if self._snapshot_saves is not None:
-            self._snapshot_saves.shutdown(wait=True)  # the snapshots reads left are stored
-        if self._snapshot_writer is not None:
-            self._snapshot_writer.dispose()
+        self._snapshots.close()  # the snapshots reads left are stored first
 
     # -- writes -------------------------------------------------------------------------------
     @property
@@ -291,36 +271,7 @@ class Engine:
         Raises `ErasureNotEnabled` for a namespace that does not encrypt, `NotFound` for a session
         with no events. `Erasure.unsealed_events` counts events stored before the namespace
         encrypted: their payloads stay readable (not a complete erasure)."""
-        _comparable(namespace, session)
-        if namespace not in self.encrypted_namespaces:
-            raise ErasureNotEnabled(namespace)
-        if reason is not None and not isinstance(reason, str):
-            raise ValidationFailed("reason must be a string")
-        metadata = Metadata.of(metadata)
-        if await self.read(lambda c: reads.stream_version(c, namespace, session)) == 0:
-            raise NotFound(f"session {namespace}/{session} has no events")
-        await self.records.delete(namespace, session, metadata=metadata)
-        appended = await self.append(
-            namespace,
-            session,
-            [NewEvent(SESSION_ERASED, {} if reason is None else {"reason": reason})],
-            metadata=metadata,
-        )
-        now = as_utc(self.clock.now())
-
-        def destroy(connection: Connection) -> tuple[int, int]:
-            tables = [table for projection in self.projections for table in projection.tables]
-            done = erasure.destroy(connection, tables, namespace, session, now)
-            self._committer.forget_state()  # its cached cipher for the session is gone
-            return done
-
-        keys, rows = await self._committer.exclusive(destroy)
-        await self.drop_snapshots(namespace, session)  # they hold plaintext state
-        await self._committer.exclusive(
-            lambda c: self.backend.scrub(c, erasure.TEXT_INDEXES), transaction=False
-        )
-        plain = await self.read(lambda c: erasure.unsealed(c, namespace, session))
-        return Erasure(namespace, session, appended.last_version, keys, rows, plain)
+        return await forgetting.erase(self, namespace, session, reason=reason, metadata=metadata)
 
     # -- reads --------------------------------------------------------------------------------
     async def read(self, function: Callable[[Connection], T]) -> T:
@@ -359,7 +310,7 @@ class Engine:
     async def read_stream(
         self, namespace: str, stream: str, *, from_version: int = 1, limit: int | None = None, **cutoff: Any
     ) -> list[RecordedEvent]:
-        _comparable(namespace, stream, *(cutoff.get("types") or ()))
+        comparable(namespace, stream, *(cutoff.get("types") or ()))
         check_integer("from_version", from_version)
         check_integer("to_version", cutoff.get("to_version"))
         check_bigint("to_position", cutoff.get("to_position"))
@@ -379,7 +330,7 @@ class Engine:
 
     async def read_all(self, *, after: int = 0, limit: int = 1000, **filters: Any) -> list[RecordedEvent]:
         """One page of the whole log, strictly after position `after`."""
-        _comparable(filters.get("namespace"), filters.get("stream"), *(filters.get("types") or ()))
+        comparable(filters.get("namespace"), filters.get("stream"), *(filters.get("types") or ()))
         check_bigint("after", after)
         check_bigint("upto", filters.get("upto"))
         check_bigint("limit", limit)
@@ -423,12 +374,12 @@ class Engine:
         The arguments are checked here, when it is called (not at the first event): ids and types
         without NUL, `after` a position (`ValidationFailed`)."""
         wanted = frozenset(types) if types is not None else None
-        _comparable(namespace, stream, *(wanted or ()))
+        comparable(namespace, stream, *(wanted or ()))
         check_bigint("after", after)
         event_filter = EventFilter(namespace, stream, wanted)
         return self.hub.follow(after, event_filter)
 
-    # -- history, replay, verification ----------------------------------------------------------
+    # -- history, replay, verification (engine/facade/time_travel.py, maintenance.py) --------------
     async def state_as_of(
         self,
         namespace: str,
@@ -441,61 +392,30 @@ class Engine:
         """The session as its domains see it as of a version, a position or an instant (one of them).
 
         Values expire as of `at`, else as of the last event applied, else now."""
-        if sum(x is not None for x in (version, position, at)) != 1:
-            raise ValidationFailed("give exactly one of version, position or at")
-        check_integer("version", version)
-        check_bigint("position", position)
-        _comparable(namespace, stream)
-        until = _instant("at", at)
-        point: Point = until if until is not None else (version if version is not None else travel.LAST)
-        [state] = await self._states_at(namespace, stream, [point], to_position=position, remember=True)
-        return state
+        return await time_travel.state_as_of(
+            self, namespace, stream, version=version, position=position, at=at
+        )
 
-    async def states(
+    def states(
         self, namespace: str, stream: str, *, from_version: int = 1, to_version: int | None = None
     ) -> AsyncIterator[SessionState]:
         """The session's state after each of its events in turn, folded once (not from the start
         at each step), from the newest snapshot before `from_version`. The events before
         `from_version` are applied without a state read."""
-        check_integer("from_version", from_version)
-        check_integer("to_version", to_version)
-        _comparable(namespace, stream)
-        skip = max(from_version - 1, 0)
-        projections = list(self.projections)
-        fold = await self.read(
-            lambda c: travel.plan(
-                c,
-                self.backend,
-                self.registry,
-                projections,
-                namespace,
-                stream,
-                [skip, to_version or travel.LAST],
-            )
-        )
-        steps = travel.each_state(fold, namespace, stream, projections, skip=skip)
-        try:
-            while (
-                state := await anyio.to_thread.run_sync(next, steps, None, limiter=self._readers)
-            ) is not None:
-                yield state
-        finally:
-            steps.close()
+        return time_travel.states(self, namespace, stream, from_version=from_version, to_version=to_version)
 
     async def history(
         self, namespace: str, stream: str, *, from_version: int = 1, limit: int | None = None, **cutoff: Any
     ) -> list[HistoryEntry]:
         """The session's events, each with its version, position, type, time, metadata and a one-line
         summary. `cutoff` as for `read_stream` (`to_version`, `until`, `types`)."""
-        found = await self.read_stream(namespace, stream, from_version=from_version, limit=limit, **cutoff)
-        return [history.entry(event) for event in found]
+        return await time_travel.history(
+            self, namespace, stream, from_version=from_version, limit=limit, **cutoff
+        )
 
     async def diff(self, namespace: str, stream: str, a: Point, b: Point) -> StateDiff:
         """What changed in the session from point `a` to point `b` (a version, or an instant)."""
-        _comparable(namespace, stream)
-        points = [_point("a", a), _point("b", b)]
-        before, after = await self._states_at(namespace, stream, points)
-        return inspect_diff(before, after)
+        return await time_travel.diff(self, namespace, stream, a, b)
 
     async def sessions(
         self,
@@ -508,53 +428,9 @@ class Engine:
         """Sessions (streams) newest activity first, a page at a time: `after` is the previous
         page's `next_after`. `namespace` None: every namespace. `prefix`: only sessions whose id
         starts with it (case and every character as given)."""
-        _comparable(namespace, prefix)
-        check_bigint("after", after)
-        check_integer("limit", limit)
-        if limit < 1:
-            raise ValidationFailed("limit must be at least 1")
-        if prefix:
-            check_id("prefix", prefix)
+        return await time_travel.sessions(self, namespace, after=after, limit=limit, prefix=prefix)
 
-        def page(connection: Connection) -> SessionsPage:
-            starting = prefix and partial(self.backend.starts_with, prefix=prefix, connection=connection)
-            return history.sessions(connection, namespace, after, limit, starting or None)
-
-        return await self.read(page)
-
-    async def _states_at(
-        self,
-        namespace: str,
-        stream: str,
-        points: list[Point],
-        *,
-        to_position: int | None = None,
-        remember: bool = False,
-    ) -> list[SessionState]:
-        """The session's states at the points, folded once from the newest usable snapshot; the
-        snapshots the fold left (`travel.states_at`) are stored after the answer is made."""
-        now = as_utc(self.clock.now())
-        projections = list(self.projections)
-
-        def fold(connection: Connection) -> travel.Travelled:
-            plan = travel.plan(
-                connection,
-                self.backend,
-                self.registry,
-                projections,
-                namespace,
-                stream,
-                points,
-                to_position=to_position,
-            )
-            return travel.states_at(plan, namespace, stream, projections, points, now, remember=remember)
-
-        travelled = await self.read(fold)
-        if travelled.taken:
-            await self._keep_snapshots(namespace, stream, travelled.taken, pinned=False)
-        return travelled.states
-
-    # -- snapshots (specs/audit.md, "Snapshots") ----------------------------------------------
+    # -- snapshots (specs/audit.md, "Snapshots"; engine/facade/snapshotting.py) -----------------
     async def take_snapshot(
         self, namespace: str, stream: str, version: int | None = None, *, pinned: bool = True
     ) -> SnapshotInfo:
@@ -563,86 +439,18 @@ class Engine:
         Pinned (the default), it is a retention base: the state at `version` and after it, and the
         current state, stay exact once the log's events up to `version` are deleted; it is kept
         until `drop_snapshots`. Raises `NotFound` for a session with no event at `version`."""
-        _comparable(namespace, stream)
-        check_integer("version", version)
-        point = version if version is not None else travel.LAST
-        now = as_utc(self.clock.now())
-        projections = list(self.projections)
-
-        def fold(connection: Connection) -> travel.Travelled:
-            plan = travel.plan(
-                connection, self.backend, self.registry, projections, namespace, stream, [point]
-            )
-            travelled = travel.states_at(plan, namespace, stream, projections, [point], now, remember=True)
-            [state] = travelled.states
-            if state.version == 0 or (version is not None and state.version != version):
-                raise NotFound(f"session {namespace}/{stream} has no event at version {version or 1}")
-            kept = [t for t in travelled.taken if t.version == state.version]
-            if not kept and plan.snapshot is not None:  # it came from a snapshot at that very version
-                at = plan.snapshot
-                kept = [
-                    Taken(at.version, at.position, at.recorded_at, at.base.tables, travel.encode_state(state))
-                ]
-            return travel.Travelled([state], kept)
-
-        travelled = await self.read(fold)
-        [taken] = travelled.taken
-        await self._keep_snapshots(namespace, stream, travelled.taken, pinned=pinned)
-        return SnapshotInfo(namespace, stream, taken.version, taken.position, taken.recorded_at, pinned)
+        return await snapshotting.take(self, namespace, stream, version, pinned=pinned)
 
     async def drop_snapshots(self, namespace: str, stream: str) -> int:
         """Delete every snapshot of a session, pinned ones included (erasure). Returns how many."""
-        _comparable(namespace, stream)
-
-        def drop(connection: Connection) -> int:
-            with connection.begin():
-                return snapshots.drop(connection, namespace, stream)
-
-        return await self._snapshot_job(drop)
+        return await snapshotting.drop(self, namespace, stream)
 
     async def flush_snapshots(self) -> None:
         """Wait until the snapshots that reads have left so far are stored (they are stored in the
         background, after the read has answered)."""
-        await self._snapshot_job(lambda connection: None)
+        await self._snapshots.flush()
 
-    async def _keep_snapshots(
-        self, namespace: str, stream: str, taken: list[Taken], *, pinned: bool
-    ) -> list[int]:
-        """Store snapshots: a pinned one before answering; those a read left in the background, so
-        the read does not wait for them (a cache: one not stored is only a later miss)."""
-        now = as_utc(self.clock.now())
-        projections = list(self.projections)
-
-        def save(connection: Connection) -> list[int]:
-            with connection.begin():
-                return snapshots.save(
-                    connection, namespace, stream, projections, taken, pinned=pinned, now=now
-                )
-
-        if pinned:
-            return await self._snapshot_job(save)
-        self._snapshot_queue().submit(self._write_snapshots, save).add_done_callback(_warn_if_failed)
-        return []
-
-    def _snapshot_queue(self) -> ThreadPoolExecutor:
-        """One thread stores, drops and waits for snapshots in the order asked: a drop (erasure)
-        runs after every store queued before it."""
-        if self._snapshot_saves is None:
-            self._snapshot_saves = ThreadPoolExecutor(max_workers=1, thread_name_prefix="snapshots")
-        return self._snapshot_saves
-
-    async def _snapshot_job(self, function: Callable[[Connection], T]) -> T:
-        done = self._snapshot_queue().submit(self._write_snapshots, function)
-        return await anyio.to_thread.run_sync(done.result)
-
-    def _write_snapshots(self, function: Callable[[Connection], T]) -> T:
-        """Snapshots are written on a connection of their own, never the committer's: off the
-        append path (on SQLite they take the write lock for one short transaction)."""
-        if self._snapshot_writer is None:
-            self._snapshot_writer = self.backend.create_engine(writer=True)
-        with self._snapshot_writer.connect() as connection:
-            return function(connection)
-
+    # -- maintenance (engine/facade/maintenance.py) ---------------------------------------------
     async def rebuild(
         self,
         names: Iterable[str] | None = None,
@@ -655,14 +463,7 @@ class Engine:
         `live` (the default): into a scratch copy while writers go on, then swapped in under the log
         lock (`rebuild_live`). Otherwise emptied and replayed in place in one transaction, which
         holds the log lock throughout: cheaper on a database nobody writes to."""
-        if live:
-            return (await self.rebuild_live(names, progress=progress)).applied
-        projections = self.projections.named(names)
-
-        def run(connection: Connection) -> int:
-            return rebuild_in_place(connection, self.backend, self.registry, projections, progress=progress)
-
-        return await self._committer.exclusive(run)
+        return await maintenance.rebuild(self, names, progress=progress, live=live)
 
     async def rebuild_live(
         self,
@@ -676,123 +477,23 @@ class Engine:
         the log lock, in one short transaction (specs/audit.md, "Live rebuild"). Where the backend
         swaps by renaming (SQLite), the copy is first moved beside the live tables, a batch per
         transaction. `locked_tail`: the longest tail left for the swap to replay under the lock."""
-        backend = self.backend
-        projections = self.projections.named(names)  # with those they depend on
-        holds = live_rebuild.Holds()
-
-        async def exclusive(work: Callable[[Connection], T]) -> T:
-            return await self._committer.exclusive(holds.timed(work))
-
-        stack = contextlib.ExitStack()
-        scratch = await anyio.to_thread.run_sync(stack.enter_context, scratch_copy(backend, projections))
-        shadows = scratch.shadows([table.name for projection in projections for table in projection.tables])
-        try:
-            copy = live_rebuild.Copy(scratch, backend, self.registry, projections, progress)
-
-            def fill_from(after: int) -> tuple[int, int]:
-                with self._reader.connect() as source:
-                    return copy.fill(backend.one_snapshot(source), after=after)
-
-            async def catch_up(covered: int, applied: int) -> tuple[int, int]:
-                """Lock-free rounds while the log is more than `locked_tail` ahead of the copy
-                (each round's changes moved into the shadows, where there are any)."""
-                for _ in range(live_rebuild.CATCH_UP_ROUNDS):
-                    if await self.head() - covered <= locked_tail:
-                        break
-                    covered, more = await anyio.to_thread.run_sync(fill_from, covered, limiter=self._readers)
-                    applied += more
-                    while shadows is not None and await exclusive(shadows.apply):
-                        pass
-                return covered, applied
-
-            first, applied = await anyio.to_thread.run_sync(fill_from, 0, limiter=self._readers)
-            covered, applied = await catch_up(first, applied)
-            try:
-                if shadows is None:
-                    await anyio.to_thread.run_sync(scratch.analyze)
-                    upto, tail = await exclusive(functools.partial(copy.swap, after=covered))
-                else:
-                    await self._move_into_shadows(scratch, shadows, exclusive)
-                    covered, applied = await catch_up(covered, applied)
-                    upto, tail = await exclusive(
-                        functools.partial(copy.rename, shadows=shadows, after=covered)
-                    )
-            except BaseException:
-                if shadows is not None:
-                    with anyio.CancelScope(shield=True):
-                        await exclusive(shadows.abandon)
-                raise
-            with anyio.CancelScope(shield=True):  # swapped: the replaced tables go, cancelled or not
-                while shadows is not None and await exclusive(shadows.discard):
-                    pass
-        finally:
-            await anyio.to_thread.run_sync(stack.close)
-        return LiveRebuild(
-            upto=upto,
-            applied=applied + tail,
-            caught_up=upto - first,
-            locked=upto - covered,
-            projections=[projection.name for projection in projections],
-            longest_hold=holds.longest,
-        )
-
-    async def _move_into_shadows(
-        self,
-        scratch: Scratch,
-        shadows: Shadows,
-        exclusive: Callable[[Callable[[Connection], Any]], Awaitable[Any]],
-    ) -> None:
-        """Create shadows beside the live tables, note the copy's changes from now on, and move its
-        rows into them, one short writer transaction per batch (writers wait at most a batch)."""
-
-        def track() -> None:
-            with scratch.connect() as connection:
-                shadows.track(connection)
-
-        await exclusive(shadows.prepare)
-        await anyio.to_thread.run_sync(track)
-        while await exclusive(shadows.copy):
-            pass
+        return await maintenance.rebuild_live(self, names, progress=progress, locked_tail=locked_tail)
 
     async def verify(
         self, names: Iterable[str] | None = None, *, progress: Callable[[int], None] | None = None
     ) -> list[Difference]:
         """Rebuild into a scratch copy and return every difference from the live read models."""
-        projections = self.projections.named(names)
-        return await anyio.to_thread.run_sync(self._verify_sync, projections, progress)
-
-    def _verify_sync(
-        self, projections: list[Projection], progress: Callable[[int], None] | None
-    ) -> list[Difference]:
-        with scratch_copy(self.backend, projections) as scratch, self._reader.connect() as live:
-            # One snapshot for the whole comparison: writers go on, verification sees one state.
-            live = self.backend.one_snapshot(live)
-            upto = reads.head(live)
-            with scratch.connect() as target:
-                replay(live, target, self.backend, self.registry, projections, upto=upto, progress=progress)
-            with scratch.connect() as target:
-                return diff_projections(live, target, self.backend, projections)
+        return await maintenance.verify(self, names, progress=progress)
 
     async def verify_snapshots(self) -> list[SnapshotProblem]:
         """Fold every snapshotted session again and return each snapshot that disagrees with it, is
         damaged, or was taken after another event than the log's (specs/audit.md, "Snapshots")."""
-        await self.flush_snapshots()
-        projections = list(self.projections)
-
-        def run(connection: Connection) -> list[SnapshotProblem]:
-            return snapshot_check.check_all(
-                self.backend.one_snapshot(connection), self.backend, self.registry, projections
-            )
-
-        return await anyio.to_thread.run_sync(self._read_sync, run)
+        return await maintenance.verify_snapshots(self)
 
     async def backup(self, target: str | Path) -> None:
         """Copy the database into the new file `target` while writers go on (SQLite's online backup).
         Raises `BackupUnsupported`, naming the database's own tools, where there is no file backup."""
-        path = Path(target)
-        if path.exists():
-            raise ValidationFailed(f"{path} exists: a backup never overwrites a file")
-        await anyio.to_thread.run_sync(self.backend.backup, self._reader, path)
+        await maintenance.backup(self, target)
 
     async def verify_chain(
         self, *, at: int | None = None, progress: Callable[[int], None] | None = None
@@ -800,11 +501,7 @@ class Engine:
         """Recompute the log's hash chain from the stored events (specs/audit.md): the head it
         reached, its hash, and the first position that breaks it, if any. `at`: also give the hash
         at that position (to compare with one an auditor recorded)."""
-
-        def run(connection: Connection) -> ChainCheck:
-            return check_chain(connection, self.backend, at=at, progress=progress)
-
-        return await anyio.to_thread.run_sync(self._read_sync, run)
+        return await maintenance.verify_chain(self, at=at, progress=progress)
 
     async def export(
         self,
@@ -816,89 +513,24 @@ class Engine:
         """Write the log (or the part `scope` names: a namespace, a session, a time range) as JSON
         Lines, as stored, with each event's chain hash. Returns the number of events; `progress`
         hears of them as they are written."""
-        _comparable(scope.namespace, scope.stream)
-        since, until = _instant("since", scope.since), _instant("until", scope.until)
-        scope = transfer.ExportScope(scope.namespace, scope.stream, since, until)
-        return await anyio.to_thread.run_sync(
-            self._read_sync, lambda c: transfer.write_export(c, out, progress, scope)
-        )
+        return await maintenance.export(self, out, progress=progress, scope=scope)
 
     async def import_(self, lines: Iterable[bytes], *, progress: Callable[[int], None] | None = None) -> int:
         """Load an export into an empty log, rebuild every projection from it. Returns events imported.
 
         Refuses (`ValidationFailed`, naming the line) a file whose hash chain is broken; nothing is
         then imported."""
+        return await maintenance.import_(self, lines, progress=progress)
 
-        def run(connection: Connection) -> int:
-            self.backend.lock_log(connection)
-            count = transfer.import_lines(connection, lines, progress)
-            rebuild_in_place(connection, self.backend, self.registry, list(self.projections))
-            self.hub.head = max(self.hub.head, count)
-            self._committer.forget_state()
-            return count
-
-        return await self._committer.exclusive(run)
-
+    # -- retention (specs/lifecycle.md, "Retention"; engine/facade/forgetting.py) ---------------
     async def retain(
         self, policies: Iterable[RetentionPolicy] | None = None, *, dry_run: bool = False
     ) -> list[RetentionReport]:
         """Apply retention policies (default: the engine's own, `Engine.open(retention=...)`), one
         namespace at a time, each run one recorded act (specs/lifecycle.md, "Retention"). With
         `dry_run`, report what would go and change nothing."""
-        chosen = list(self.retention if policies is None else policies)
-        return [await self._retain_one(policy, dry_run) for policy in chosen]
-
-    async def _retain_one(self, policy: RetentionPolicy, dry_run: bool) -> RetentionReport:
-        if dry_run:
-            now = as_utc(self.clock.now())
-            report = await self.read(lambda c: retention_run.preview(c, policy, now))
-            if policy.purge_expired:
-                report.values_purged = await self.read(lambda c: count_expired(c, policy.namespace, now))
-            return report
-        purged = 0
-        if policy.purge_expired:
-            while done := await self.values.purge_expired(policy.namespace, metadata=retention_run.ACTOR):
-                purged += done
-        cuts = await self.read(lambda c: retention_run.sessions_to_cut(c, policy))
-        bases: dict[str, int] = {}
-        for cut in cuts:  # off the lock: the events up to the cut never change
-            with contextlib.suppress(NotFound):
-                bases[cut.stream] = (
-                    await self.take_snapshot(policy.namespace, cut.stream, cut.through)
-                ).version
-        projections = list(self.projections)
-        return await self._committer.exclusive_unit(
-            lambda unit: retention_run.run(unit, policy, projections, purged, bases)
-        )
+        return await forgetting.retain(self, policies, dry_run=dry_run)
 
     @property
     def stats(self) -> dict[str, int]:
         return {"batches": self._committer.batches, "commands": self._committer.commands}
-
-
-def _warn_if_failed(stored: Future[Any]) -> None:
-    error = stored.exception()
-    if error is not None:  # a cache: the answer stood without it
-        log.warning("a snapshot was not stored: %s", error)
-
-
-def _instant(name: str, at: datetime | None) -> datetime | None:
-    try:
-        return as_utc(at) if at is not None else None
-    except OverflowError:  # e.g. year 1 at +05:00: before the first instant UTC can hold
-        raise ValidationFailed("the instant is outside the range of UTC instants") from None
-
-
-def _point(name: str, point: Point) -> Point:
-    """A diff's point: a version (checked) or an instant (in UTC)."""
-    if isinstance(point, datetime):
-        return _instant(name, point)  # type: ignore[return-value]
-    check_integer(name, point)
-    return point
-
-
-def _comparable(*values: str | None) -> None:
-    """Strings a read compares with stored ones: PostgreSQL text cannot hold NUL, so a query with
-    one would fail in the driver (and find nothing on SQLite). Refused alike on both."""
-    if any(value is not None and "\x00" in value for value in values):
-        raise ValidationFailed("ids and event types must not contain NUL (U+0000) characters")
