@@ -5,6 +5,8 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Test processes (pytest-xdist): each has its own SQLite files and PostgreSQL database.
+TEST_WORKERS ?= 2
 
 .PHONY: setup browser run test lint bench clean
 
@@ -30,7 +32,7 @@ lint: setup
 	$(BIN)/mypy
 
 test: lint browser
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal
 
 bench: setup
 	$(BIN)/python -m bench.run_all
