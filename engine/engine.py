@@ -54,6 +54,7 @@ from session_engine.engine.log.sealing import SESSION_ERASED
 from session_engine.engine.log.subscriptions import EventFilter, SubscriptionHub
 from session_engine.engine.modules import Domain, domains
 from session_engine.engine.objects.service import ObjectsService
+from session_engine.engine.parking import ParkedSessions
 from session_engine.engine.projections import live as live_rebuild
 from session_engine.engine.projections import snapshots
 from session_engine.engine.projections.base import Projection
@@ -139,6 +140,8 @@ class Engine:
         self.values = ValuesService(self)
         self.objects = ObjectsService(self)
         self.records = RecordsService(self)
+        self.parking = ParkedSessions(self._committer.exclusive, self.read, self.clock)
+        """Connection-bound sessions waiting for their client, shared by every process (`engine.parking`)."""
 
     @property
     def url(self) -> URL:
