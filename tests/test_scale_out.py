@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -25,7 +27,7 @@ from session_engine.engine.backends import normalise_url
 from session_engine.engine.parking import parked_sessions, secret_hash
 from tests.adapters.server import close_frame
 from tests.adapters.test_observability import CONFIG, SECRET_KEY
-from tests.adapters.test_operations import Served, served
+from tests.adapters.test_operations import Served, scraped, served
 from tests.databases import PostgresDatabases
 
 pytestmark = pytest.mark.anyio
@@ -220,6 +222,7 @@ rate_limit_actions = 6
 """
 )
 NOT_FOUND = (4401, "resume ID was not found or it is expired")
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -401,3 +404,69 @@ def test_a_graceful_stop_ends_the_sessions_its_process_parked(shared_url: str, t
         with ws(second, theirs) as resumed:
             assert call(resumed, {"type": 13, "id": 3, "key": "k"})["value"] == "kept"
         second.stop()
+
+
+def log_entries(server: Served) -> list[dict[str, Any]]:
+    lines = server.log_path.read_text().splitlines()
+    return [orjson.loads(line) for line in lines if line.startswith("{")]
+
+
+def scrapes_of_both_workers(server: Served, workers: set[int]) -> list[Samples]:
+    """Scrape on fresh connections until each worker has answered at least once (the kernel hands
+    each connection to one of them); every scrape's samples."""
+    found: list[Samples] = []
+    for _ in range(200):
+        found.append(scraped(server.base))
+        answered = {e["pid"] for e in log_entries(server) if e.get("operation") == "GET /metrics"}
+        if answered >= workers:
+            return found
+    raise AssertionError("one worker answered every scrape")
+
+
+@pytest.mark.postgres
+def test_a_scrape_of_serve_with_two_workers_sums_both(
+    postgres_databases: PostgresDatabases, tmp_path: Path
+) -> None:
+    """`/metrics` under `serve --workers 2`: whichever worker answers, the counts of the requests
+    both answered add up; a worker that dies and is started again takes none of them away."""
+    url = postgres_databases.fresh()
+    with served(tmp_path, CONFIG, database=url, arguments=["--workers", "2"]) as server:
+        uploads = 0
+
+        def upload_until_both_answered() -> set[int]:
+            nonlocal uploads
+            while True:
+                assert uploads < 200, "one worker answered every upload"
+                upload(server.base, "metered", uploads)
+                uploads += 1
+                answering = {
+                    e["pid"] for e in log_entries(server) if e.get("operation") == "upload_session_object"
+                }
+                if len(answering) == 2 and uploads >= 10:
+                    return answering
+
+        workers = upload_until_both_answered()
+        ok = (("code", "ok"), ("surface", "jsonrpc"))
+        uploaded = (("command", "UploadObject"), ("outcome", "ok"))
+        for samples in scrapes_of_both_workers(server, workers):
+            assert samples[("session_engine_answers_total", ok)] == uploads
+            assert samples[("session_engine_commands_total", uploaded)] == uploads
+            assert samples[("session_engine_request_seconds_count", (("surface", "jsonrpc"),))] == uploads
+            assert samples[("session_engine_subscription_lag_events_gcount", ())] == 0
+        victim = min(workers)
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while True:  # the supervisor starts another worker in its place
+            started = {e["worker_pid"] for e in log_entries(server) if e["message"] == "worker started"}
+            if len(started) == 3:
+                break
+            assert time.monotonic() < deadline, "no worker was started in the dead one's place"
+            time.sleep(0.05)
+        workers = (workers - {victim}) | (started - workers)
+        for n in range(4):
+            upload(server.base, "metered", uploads + n)
+        uploads += 4
+        for samples in scrapes_of_both_workers(server, workers):
+            assert samples[("session_engine_answers_total", ok)] == uploads
+            assert samples[("session_engine_commands_total", uploaded)] == uploads
+        server.stop()
