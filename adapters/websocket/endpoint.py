@@ -31,7 +31,7 @@ from session_engine.adapters.websocket.resumption import Resumption, SocketSessi
 from session_engine.adapters.websocket.session import ADAPTER, PACKETS, event_json, new_session
 from session_engine.adapters.websocket.transport import hooks_of
 from session_engine.engine import Engine, Metadata, RecordedEvent, SessionDeleted, ValidationFailed
-from session_engine.engine.parking import ParkedSession
+from session_engine.engine.parking import REAP_BATCH, ParkedSession
 
 log = logging.getLogger("session_engine.websocket")
 SURFACE = "websocket"
@@ -85,19 +85,21 @@ class WebsocketAdapter:
         interval = min(REAP_SECONDS, max(0.05, window / 4)) if window > 0 else REAP_SECONDS
         while True:
             await anyio.sleep(interval)
-            if self.engine is None:
-                continue
-            try:
-                expired = await self.engine.parking.reap()
-            except Exception:  # the database is away: the next round tries again
-                log.warning("could not reap parked sessions", exc_info=True)
-                continue
-            for parked in expired:
-                log.info("resumption window expired", extra={"session_id": parked.session_id})
-                await self.end_parked(parked, "resumption window expired")
+            while self.engine is not None:
+                try:
+                    expired = await self.engine.parking.reap(REAP_BATCH)
+                except Exception:  # the database is away: the next round tries again
+                    log.warning("could not reap parked sessions", exc_info=True)
+                    break
+                for parked in expired:
+                    log.info("resumption window expired", extra={"session_id": parked.session_id})
+                    await self.end_parked(parked, "resumption window expired")
+                if len(expired) < REAP_BATCH:  # a full batch: more may be waiting
+                    break
 
     async def stop(self) -> None:
         """Server shutdown: end the sessions this process parked (another process's stay resumable)."""
+        await self.resumption.parked()  # the sessions clients left just now are this process's too
         if self.engine is None:
             return
         try:

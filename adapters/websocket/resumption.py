@@ -78,6 +78,11 @@ class Resumption:
             del self._parking[resume_id]
             parked.set()
 
+    async def parked(self) -> None:
+        """Wait until every session this process is parking now is parked (or failed to be)."""
+        for parking in list(self._parking.values()):
+            await parking.wait()
+
     async def claim(self, engine: Engine, resume_id: str) -> ParkedSession | None:
         """The parked session `resume_id` names, taken for this connection (once, across processes);
         None when it is unknown, used or expired."""
