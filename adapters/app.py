@@ -68,6 +68,8 @@ def create_app(
             if tracing is not None:
                 tracing.install(engine)
             tasks.start_soon(websocket.reap_forever)
+            if metrics.multiprocess:  # a worker of `serve --workers N`: its figures for every scrape
+                tasks.start_soon(metrics.sample_forever)
             if config.server.purge_expired_seconds > 0:
                 tasks.start_soon(purge_expired_forever, engine, config.server.purge_expired_seconds)
             policies = config.retention_policies()

@@ -48,6 +48,7 @@ from session_engine.engine.log.records import (
 from session_engine.engine.log.subscriptions import EventFilter, SubscriptionHub
 from session_engine.engine.modules import Domain, domains
 from session_engine.engine.objects.service import ObjectsService
+from session_engine.engine.parking import ParkedSessions
 from session_engine.engine.projections import live as live_rebuild
 from session_engine.engine.projections.live import LiveRebuild
 from session_engine.engine.projections.rebuild import catch_up, create_tables
@@ -122,6 +123,8 @@ class Engine:
         self.values = ValuesService(self)
         self.objects = ObjectsService(self)
         self.records = RecordsService(self)
+        self.parking = ParkedSessions(self._committer.exclusive, self.read, self.clock)
+        """Connection-bound sessions waiting for their client, shared by every process (`engine.parking`)."""
 
     @property
     def url(self) -> URL:

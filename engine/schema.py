@@ -9,6 +9,7 @@ from session_engine.engine.log.schema import metadata
 
 def all_metadata() -> MetaData:
     """The metadata with every domain's tables registered (importing the domains registers them)."""
+    from session_engine.engine import parking  # noqa: F401 - declares `parked_sessions` (not a domain's)
     from session_engine.engine.modules import domains
 
     domains()

@@ -2,24 +2,32 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import subprocess
 import sys
 import textwrap
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 import httpx
 import orjson
 import pytest
+import sqlalchemy as sa
 from websockets.exceptions import ConnectionClosed
-from websockets.sync.client import connect
+from websockets.sync.client import ClientConnection, connect
 
 from session_engine.engine import Engine
+from session_engine.engine.backends import normalise_url
+from session_engine.engine.parking import parked_sessions, secret_hash
 from tests.adapters.server import close_frame
 from tests.adapters.test_observability import CONFIG, SECRET_KEY
-from tests.adapters.test_operations import served
+from tests.adapters.test_operations import Served, scraped, served
 from tests.databases import PostgresDatabases
 
 pytestmark = pytest.mark.anyio
@@ -205,33 +213,260 @@ def test_serve_with_two_workers_on_one_postgresql_database(
     anyio.run(check)
 
 
+RESUMABLE = (
+    CONFIG
+    + """
+[limits]
+resume_window_seconds = {window}
+rate_limit_actions = 6
+"""
+)
+NOT_FOUND = (4401, "resume ID was not found or it is expired")
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """One database for two server processes: a PostgreSQL database, or one SQLite file."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'shared.db'}"
+    databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
+    return databases.fresh()
+
+
+@contextlib.contextmanager
+def two_servers(tmp_path: Path, config: str, url: str) -> Iterator[tuple[Served, Served]]:
+    with served(tmp_path, config, database=url) as first, served(tmp_path, config, database=url) as second:
+        yield first, second
+
+
+def race(resume_id: str, *servers: Served) -> list[object]:
+    """Bring `resume_id` to every server at once; what each got: its answer to a get, or its close."""
+    barrier = threading.Barrier(len(servers))
+    outcomes: list[object] = [None] * len(servers)
+
+    def claim(index: int) -> None:
+        barrier.wait(timeout=10)
+        with ws(servers[index], resume_id) as client:
+            try:
+                outcomes[index] = call(client, {"type": 13, "id": 3, "key": "k"})
+            except ConnectionClosed as closed:
+                assert closed.rcvd is not None
+                outcomes[index] = (closed.rcvd.code, closed.rcvd.reason)
+
+    threads = [threading.Thread(target=claim, args=(index,)) for index in range(len(servers))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes
+
+
+def ws(server: Served, resume_id: str | None = None) -> ClientConnection:
+    headers = None if resume_id is None else {"Resume-Id": resume_id}
+    return connect(server.base.replace("http", "ws") + "/ws", additional_headers=headers, open_timeout=10)
+
+
+def call(client: ClientConnection, packet: dict[str, Any]) -> dict[str, Any]:
+    client.send(orjson.dumps(packet).decode())
+    answer: dict[str, Any] = orjson.loads(client.recv(timeout=10))
+    return answer
+
+
+def session_with_a_value(server: Served) -> str:
+    """A session initialized on `server` holding k = "kept", left by its client: its resume id."""
+    with ws(server) as client:
+        resume_id = client.response.headers["Resume-Id"]
+        init = {"type": 0, "id": 1, "client_id": "desktop-main", "websocket_api_key": KEY}
+        assert call(client, init)["status"] == 1
+        assert call(client, {"type": 12, "id": 2, "key": "k", "value": "kept", "ttl": 0})["status"] == 1
+    return str(resume_id)
+
+
+def parked(url: str, resume_id: str) -> bool:
+    """Whether the session `resume_id` names is parked in the database now (read by the test)."""
+    database = sa.create_engine(normalise_url(url))
+    try:
+        with database.connect() as connection:
+            query = sa.select(parked_sessions.c.session_id).where(
+                parked_sessions.c.secret_hash == secret_hash(resume_id)
+            )
+            return connection.execute(query).first() is not None
+    finally:
+        database.dispose()
+
+
+def wait_until_parked(url: str, resume_id: str) -> None:
+    """The process the client left parks its session just after the close (once `disconnect` is
+    committed): a reconnection to another process before that finds nothing (specs/operations.md)."""
+    deadline = time.monotonic() + 30
+    while not parked(url, resume_id):
+        assert time.monotonic() < deadline, "the session was never parked"
+        time.sleep(0.02)
+
+
+def ended_reasons(url: str) -> list[str]:
+    """The reasons of every `connection_session_ended` event in the log."""
+
+    async def read() -> list[str]:
+        async with Engine.open(url, migrate=False) as engine:
+            events = await engine.read_all(after=0, limit=100_000)
+        return [e.data["reason"] for e in events if e.type == "connection_session_ended"]
+
+    return anyio.run(read)
+
+
+def test_a_session_resumes_on_another_process(shared_url: str, tmp_path: Path) -> None:
+    """A session left on one process is taken back through another, with its values and its rate
+    window; its id is used up on both, and the new id brings it back to the first."""
+    config = RESUMABLE.format(window=60)
+    with (
+        served(tmp_path, config, database=shared_url) as first,
+        served(tmp_path, config, database=shared_url) as second,
+    ):
+        resume_id = session_with_a_value(first)  # 2 actions of 6
+        wait_until_parked(shared_url, resume_id)
+        with ws(second, resume_id) as resumed:
+            again = resumed.response.headers["Resume-Id"]
+            assert call(resumed, {"type": 13, "id": 3, "key": "k"}) == {"id": 3, "status": 1, "value": "kept"}
+            assert call(resumed, {"type": 12, "id": 4, "key": "j", "value": "new", "ttl": 0})["status"] == 1
+        for server in (first, second):
+            with ws(server, resume_id) as used:
+                assert close_frame(used, 10) == NOT_FOUND
+        wait_until_parked(shared_url, again)
+        with ws(first, again) as back:  # 4 actions so far: the 7th is over the limit, wherever it runs
+            assert call(back, {"type": 13, "id": 5, "key": "j"})["value"] == "new"
+            assert call(back, {"type": 13, "id": 6, "key": "k"})["value"] == "kept"
+            back.send(orjson.dumps({"type": 13, "id": 7, "key": "k"}).decode())
+            assert close_frame(back, 10) == (4201, "rate limit hit")
+        first.stop()
+        second.stop()
+    assert ended_reasons(shared_url) == ["closed 4201"]
+
+
+def test_racing_claims_of_one_resume_id_on_two_processes_one_wins(shared_url: str, tmp_path: Path) -> None:
+    """Two clients bring one resume id to two processes at once: one gets the session, the other
+    is closed 4401; the same again, many times."""
+    config = RESUMABLE.format(window=60)
+    with (
+        served(tmp_path, config, database=shared_url) as first,
+        served(tmp_path, config, database=shared_url) as second,
+    ):
+        for _ in range(8):
+            resume_id = session_with_a_value(first)
+            wait_until_parked(shared_url, resume_id)
+            outcomes = race(resume_id, first, second)
+            won = {"id": 3, "status": 1, "value": "kept"}
+            assert sorted(outcomes, key=repr) == sorted([won, NOT_FOUND], key=repr), outcomes
+        first.stop()
+        second.stop()
+
+
+def test_expiry_and_a_crashed_process_sessions_across_processes(shared_url: str, tmp_path: Path) -> None:
+    """A process killed with sessions parked: another resumes them within their window, and ends
+    the ones nobody claimed once it passes (the dead process cannot)."""
+    config = RESUMABLE.format(window=3)
+    with (
+        served(tmp_path, config, database=shared_url) as first,
+        served(tmp_path, config, database=shared_url) as second,
+    ):
+        kept, abandoned = session_with_a_value(first), session_with_a_value(first)
+        wait_until_parked(shared_url, kept)
+        wait_until_parked(shared_url, abandoned)
+        first.kill()
+        with ws(second, kept) as resumed:
+            assert call(resumed, {"type": 13, "id": 3, "key": "k"})["value"] == "kept"
+        deadline = time.monotonic() + 30
+        while parked(shared_url, abandoned) or parked(shared_url, kept):  # expired, then reaped
+            assert time.monotonic() < deadline, "no process reaped the expired sessions"
+            time.sleep(0.05)
+        with ws(second, abandoned) as late:
+            assert close_frame(late, 10) == NOT_FOUND
+        second.stop()
+    assert sorted(ended_reasons(shared_url)) == ["resumption window expired"] * 2
+
+
+def test_a_graceful_stop_ends_the_sessions_its_process_parked(shared_url: str, tmp_path: Path) -> None:
+    """An id from before its process restarted is refused on every process; the sessions another
+    process parked stay resumable."""
+    config = RESUMABLE.format(window=60)
+    with (
+        served(tmp_path, config, database=shared_url) as first,
+        served(tmp_path, config, database=shared_url) as second,
+    ):
+        mine, theirs = session_with_a_value(first), session_with_a_value(second)
+        wait_until_parked(shared_url, mine)
+        wait_until_parked(shared_url, theirs)
+        first.stop()
+        with ws(second, mine) as gone:
+            assert close_frame(gone, 10) == NOT_FOUND
+        assert ended_reasons(shared_url) == ["server shutdown"]
+        with ws(second, theirs) as resumed:
+            assert call(resumed, {"type": 13, "id": 3, "key": "k"})["value"] == "kept"
+        second.stop()
+
+
+def log_entries(server: Served) -> list[dict[str, Any]]:
+    lines = server.log_path.read_text().splitlines()
+    return [orjson.loads(line) for line in lines if line.startswith("{")]
+
+
+def scrapes_of_both_workers(server: Served, workers: set[int]) -> list[Samples]:
+    """Scrape on fresh connections until each worker has answered at least once (the kernel hands
+    each connection to one of them); every scrape's samples."""
+    found: list[Samples] = []
+    for _ in range(200):
+        found.append(scraped(server.base))
+        answered = {e["pid"] for e in log_entries(server) if e.get("operation") == "GET /metrics"}
+        if answered >= workers:
+            return found
+    raise AssertionError("one worker answered every scrape")
+
+
 @pytest.mark.postgres
-def test_a_resume_id_is_refused_clearly_by_another_process(
+def test_a_scrape_of_serve_with_two_workers_sums_both(
     postgres_databases: PostgresDatabases, tmp_path: Path
 ) -> None:
-    """Parked sessions live in the process that issued the `Resume-Id`: another process closes
-    4401 saying so, and the issuing one still resumes the session (once)."""
+    """`/metrics` under `serve --workers 2`: whichever worker answers, the counts of the requests
+    both answered add up; a worker that dies and is started again takes none of them away."""
     url = postgres_databases.fresh()
-    with served(tmp_path, CONFIG, database=url) as first, served(tmp_path, CONFIG, database=url) as second:
-        with connect(first.base.replace("http", "ws") + "/ws", open_timeout=10) as ws:
-            resume_id = ws.response.headers["Resume-Id"]
-            init = {"type": 0, "id": 1, "client_id": "desktop-main", "websocket_api_key": KEY}
-            ws.send(orjson.dumps(init).decode())
-            assert orjson.loads(ws.recv(timeout=10))["status"] == 1
-            ws.send(orjson.dumps({"type": 12, "id": 2, "key": "k", "value": "kept", "ttl": 0}).decode())
-            assert orjson.loads(ws.recv(timeout=10))["status"] == 1
-        elsewhere = {"Resume-Id": resume_id}
-        with connect(second.base.replace("http", "ws") + "/ws", additional_headers=elsewhere) as refused:
-            assert close_frame(refused, 10) == (4401, "resume ID was not issued by this server process")
-        deadline = time.monotonic() + 10
-        while True:  # the disconnect is recorded just after the client left
-            with connect(first.base.replace("http", "ws") + "/ws", additional_headers=elsewhere) as resumed:
-                try:
-                    resumed.send(orjson.dumps({"type": 13, "id": 3, "key": "k"}).decode())
-                    answer = orjson.loads(resumed.recv(timeout=10))
-                    break
-                except ConnectionClosed:
-                    assert time.monotonic() < deadline, "the issuing process never resumed the session"
-        assert answer["status"] == 1 and answer["value"] == "kept"
-        with connect(first.base.replace("http", "ws") + "/ws", additional_headers=elsewhere) as refused:
-            assert close_frame(refused, 10) == (4401, "resume ID was not found or it is expired")  # used
+    with served(tmp_path, CONFIG, database=url, arguments=["--workers", "2"]) as server:
+        uploads = 0
+
+        def upload_until_both_answered() -> set[int]:
+            nonlocal uploads
+            while True:
+                assert uploads < 200, "one worker answered every upload"
+                upload(server.base, "metered", uploads)
+                uploads += 1
+                answering = {
+                    e["pid"] for e in log_entries(server) if e.get("operation") == "upload_session_object"
+                }
+                if len(answering) == 2 and uploads >= 10:
+                    return answering
+
+        workers = upload_until_both_answered()
+        ok = (("code", "ok"), ("surface", "jsonrpc"))
+        uploaded = (("command", "UploadObject"), ("outcome", "ok"))
+        for samples in scrapes_of_both_workers(server, workers):
+            assert samples[("session_engine_answers_total", ok)] == uploads
+            assert samples[("session_engine_commands_total", uploaded)] == uploads
+            assert samples[("session_engine_request_seconds_count", (("surface", "jsonrpc"),))] == uploads
+            assert samples[("session_engine_subscription_lag_events_gcount", ())] == 0
+        victim = min(workers)
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while True:  # the supervisor starts another worker in its place
+            started = {e["worker_pid"] for e in log_entries(server) if e["message"] == "worker started"}
+            if len(started) == 3:
+                break
+            assert time.monotonic() < deadline, "no worker was started in the dead one's place"
+            time.sleep(0.05)
+        workers = (workers - {victim}) | (started - workers)
+        for n in range(4):
+            upload(server.base, "metered", uploads + n)
+        uploads += 4
+        for samples in scrapes_of_both_workers(server, workers):
+            assert samples[("session_engine_answers_total", ok)] == uploads
+            assert samples[("session_engine_commands_total", uploaded)] == uploads
+        server.stop()

@@ -5,18 +5,29 @@ and accept from it in turn; each opens its own engine on the one database, as N 
 a load balancer would (specs/operations.md, "Several processes on one database"). Each worker
 is in a session of its own: a terminal's Ctrl-C reaches the supervisor alone, which asks every
 worker once to stop gracefully (SIGINT) and waits for them. A worker that dies is started again.
+
+Metrics: the supervisor gives its workers a fresh `PROMETHEUS_MULTIPROC_DIR`, where each keeps its
+values, so a scrape of `/metrics` sums every worker whichever answers it (adapters/metrics.py); a
+worker's exit is marked there (its live gauges leave the sums; its counters stay in them).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from types import FrameType
+
+from prometheus_client.multiprocess import mark_process_dead
+
+from session_engine.adapters.metrics import MULTIPROCESS_DIRECTORY
 
 log = logging.getLogger("session_engine.server")
 RESTART_DELAY = 1.0
@@ -49,11 +60,19 @@ class Supervisor:
         ]
         self.processes: list[subprocess.Popen[bytes]] = []
         self.stopping = False
+        self.metrics = ""
+        """The workers' metrics directory (made by `run`, removed when every worker has stopped)."""
 
     def _start(self) -> subprocess.Popen[bytes]:
-        process = subprocess.Popen(self.command, pass_fds=(self.sock.fileno(),), start_new_session=True)
+        env = {**os.environ, MULTIPROCESS_DIRECTORY: self.metrics}
+        process = subprocess.Popen(
+            self.command, pass_fds=(self.sock.fileno(),), start_new_session=True, env=env
+        )
         log.info("worker started", extra={"worker_pid": process.pid})
         return process
+
+    def _exited(self, process: subprocess.Popen[bytes]) -> None:
+        mark_process_dead(process.pid, self.metrics)  # type: ignore[no-untyped-call]
 
     def _stop(self, signum: int, frame: FrameType | None) -> None:
         if self.stopping:
@@ -67,17 +86,22 @@ class Supervisor:
         """Serve until SIGINT or SIGTERM; 0 when every worker stopped cleanly."""
         signal.signal(signal.SIGINT, self._stop)
         signal.signal(signal.SIGTERM, self._stop)
-        self.processes = [self._start() for _ in range(self.workers)]
-        while not self.stopping:
-            time.sleep(POLL_SECONDS)
-            for index, process in enumerate(self.processes):
-                code = process.poll()
-                if code is not None and not self.stopping:
-                    log.error(
-                        "worker exited; starting another", extra={"worker_pid": process.pid, "code": code}
-                    )
-                    time.sleep(RESTART_DELAY)
-                    self.processes[index] = self._start()
-        codes = [process.wait() for process in self.processes]
+        self.metrics = tempfile.mkdtemp(prefix="session-engine-metrics-")
+        try:
+            self.processes = [self._start() for _ in range(self.workers)]
+            while not self.stopping:
+                time.sleep(POLL_SECONDS)
+                for index, process in enumerate(self.processes):
+                    code = process.poll()
+                    if code is not None and not self.stopping:
+                        log.error(
+                            "worker exited; starting another", extra={"worker_pid": process.pid, "code": code}
+                        )
+                        self._exited(process)
+                        time.sleep(RESTART_DELAY)
+                        self.processes[index] = self._start()
+            codes = [process.wait() for process in self.processes]
+        finally:
+            shutil.rmtree(self.metrics, ignore_errors=True)
         self.sock.close()
         return 0 if all(code == 0 for code in codes) else 1

@@ -27,27 +27,27 @@ from session_engine.adapters.websocket.protocol import (
     ProtocolClose,
     parse_envelope,
 )
-from session_engine.adapters.websocket.resumption import ResumptionTable, SocketSession
+from session_engine.adapters.websocket.resumption import Resumption, SocketSession
 from session_engine.adapters.websocket.session import ADAPTER, PACKETS, event_json, new_session
 from session_engine.adapters.websocket.transport import hooks_of
 from session_engine.engine import Engine, Metadata, RecordedEvent, SessionDeleted, ValidationFailed
+from session_engine.engine.parking import REAP_BATCH, ParkedSession
 
 log = logging.getLogger("session_engine.websocket")
 SURFACE = "websocket"
-ELSEWHERE = "resume ID was not issued by this server process"
-"""4401's reason for an id this process did not issue (another process's, or made up): parked
-sessions live in the process that issued their id."""
+REAP_SECONDS = 1.0
+"""How often a process looks for parked sessions whose window has passed (sooner for short windows)."""
 Scope = dict[str, Any]
 Receive = Any
 Send = Any
 
 
 class WebsocketAdapter:
-    """One server's websocket side: its resumption table and its live connections."""
+    """One server's websocket side: its resumption and its live connections."""
 
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
-        self.table = ResumptionTable(config.limits.resume_window_seconds)
+        self.resumption = Resumption(config)
         self.live: set[Connection] = set()
         self.engine: Engine | None = None
 
@@ -60,34 +60,55 @@ class WebsocketAdapter:
 
     async def end(self, state: SocketSession, reason: str) -> None:
         """End an initialized session's engine side: its values are gone. Never raises."""
-        state.ended = True
-        if state.tenant is None or self.engine is None:
+        if state.tenant is not None:
+            await self._end(state.tenant.namespace, state.session_id, state.client_id, reason)
+
+    async def end_parked(self, parked: ParkedSession, reason: str) -> None:
+        """End a parked session taken out of the table (expired, or its process stopping)."""
+        await self._end(parked.namespace, parked.session_id, parked.client_id, reason)
+
+    async def _end(self, namespace: str, session_id: str, client_id: str | None, reason: str) -> None:
+        if self.engine is None:
             return
         with anyio.CancelScope(shield=True):
             try:
                 await self.engine.values.end_connection_session(
-                    state.tenant.namespace,
-                    state.session_id,
-                    reason=reason,
-                    metadata=Metadata(actor=state.client_id, adapter=ADAPTER),
+                    namespace, session_id, reason=reason, metadata=Metadata(actor=client_id, adapter=ADAPTER)
                 )
             except Exception:
-                log.exception("could not end session %s", state.session_id)
+                log.exception("could not end session %s", session_id)
 
     async def reap_forever(self) -> None:
-        """End parked sessions whose resumption window has passed."""
-        interval = min(1.0, max(0.05, self.table.window / 4))
+        """End parked sessions whose resumption window has passed, whichever process parked them
+        (each is taken by one process: `engine.parking.reap`)."""
+        window = self.resumption.window
+        interval = min(REAP_SECONDS, max(0.05, window / 4)) if window > 0 else REAP_SECONDS
         while True:
             await anyio.sleep(interval)
-            for state in self.table.expired():
-                await state.detached.wait()
-                log.info("resumption window expired", extra={"session_id": state.session_id})
-                await self.end(state, "resumption window expired")
+            while self.engine is not None:
+                try:
+                    expired = await self.engine.parking.reap(REAP_BATCH)
+                except Exception:  # the database is away: the next round tries again
+                    log.warning("could not reap parked sessions", exc_info=True)
+                    break
+                for parked in expired:
+                    log.info("resumption window expired", extra={"session_id": parked.session_id})
+                    await self.end_parked(parked, "resumption window expired")
+                if len(expired) < REAP_BATCH:  # a full batch: more may be waiting
+                    break
 
     async def stop(self) -> None:
-        """Server shutdown: parked sessions cannot be resumed from another process; end them."""
-        for state in self.table.drain():
-            await self.end(state, "server shutdown")
+        """Server shutdown: end the sessions this process parked (another process's stay resumable)."""
+        await self.resumption.parked()  # the sessions clients left just now are this process's too
+        if self.engine is None:
+            return
+        try:
+            parked = await self.engine.parking.take_parked_by(self.resumption.process)
+        except Exception:
+            log.exception("could not take back this process's parked sessions")
+            return
+        for session in parked:
+            await self.end_parked(session, "server shutdown")
 
 
 class Connection:
@@ -111,7 +132,7 @@ class Connection:
     async def run(self) -> None:
         if (await self._receive())["type"] != "websocket.connect":
             return
-        resume_id = self.adapter.table.new_id()
+        resume_id = self.adapter.resumption.new_id()
         state = await self._session_for(self._header(b"resume-id"))
         if state is None:
             return
@@ -135,20 +156,25 @@ class Connection:
         """A fresh session, the parked one `resume_id` names, or None after closing 4401/4400."""
         if resume_id is None:
             return new_session(self.config)
-        state = self.adapter.table.claim(resume_id)
-        if state is not None:
-            await state.detached.wait()
-        if state is None or state.tenant is None or state.ended:
-            reason = CLOSE_REASONS[Close.RESUME_NOT_FOUND]
-            if state is None and self.adapter.table.issued_elsewhere(resume_id):
-                reason = ELSEWHERE
-                log.info("resume id of another server process refused")
-            await self._refuse(Close.RESUME_NOT_FOUND, reason)
+        resumption = self.adapter.resumption
+        try:
+            parked = await resumption.claim(self.engine, resume_id)
+        except Exception:
+            log.exception("could not claim a parked session")
+            await self._refuse(Close.RESUME_FAILED)
             return None
-        state.detached = anyio.Event()
+        if parked is None:
+            await self._refuse(Close.RESUME_NOT_FOUND)
+            return None
+        state = resumption.session_of(parked)
+        if state is None:  # its tenant is not in this process's configuration
+            log.warning("resume of another tenant's session", extra={"session_id": parked.session_id})
+            await self._refuse(Close.RESUME_FAILED)
+            await self.adapter.end_parked(parked, "resume failed")
+            return None
         try:
             await self.engine.values.resume(
-                state.tenant.namespace,
+                parked.namespace,
                 state.session_id,
                 metadata=Metadata(actor=state.client_id, adapter=ADAPTER),
             )
@@ -181,22 +207,13 @@ class Connection:
     async def _finish(self, resume_id: str) -> None:
         state, code = self.state, self.close_code
         if code is None:  # the client went away: keep the session for a while
-            if state.initialized and self.adapter.table.window > 0:
-                self.adapter.table.park(resume_id, state)  # first: the client may be back at once
+            if state.initialized and self.adapter.resumption.window > 0:
                 try:
-                    assert state.tenant is not None
-                    await self.engine.values.disconnect(
-                        state.tenant.namespace,
-                        state.session_id,
-                        metadata=Metadata(actor=state.client_id, adapter=ADAPTER),
-                    )
+                    metadata = Metadata(actor=state.client_id, adapter=ADAPTER)
+                    await self.adapter.resumption.park(self.engine, resume_id, state, metadata)
                 except Exception:
-                    log.exception("could not detach session %s", state.session_id)
-                    self.adapter.table.claim(resume_id)
-                    state.ended = True
+                    log.exception("could not park session %s", state.session_id)
                     await self.adapter.end(state, "disconnect failed")
-                finally:
-                    state.detached.set()
             else:
                 await self.adapter.end(state, "client disconnected")
             return

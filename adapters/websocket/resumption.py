@@ -1,29 +1,25 @@
-"""The table of detached sessions waiting, for a while, for their client to come back.
+"""Resumption: the websocket's side of the engine's parked sessions (`engine.parking`).
 
-Connection-local bookkeeping (what the log also knows as `disconnect`/`resume`), held by the
-process that served the connection. A resume id is a bearer secret, one use: 43 url-safe
-characters, the issuing table's 8-character tag then 26 random bytes, so that a resume id brought
-to another process is told apart from an unknown one (specs/operations.md says why the parked
-session is not shared).
+A client that goes away without a server close leaves its session parked for
+`resume_window_seconds` under the connection's resume id, a bearer secret (43 url-safe
+characters, 32 random bytes) sent in the `Resume-Id` header. The parked session is in the database,
+so a reconnection to any server process on it takes the session back; the engine records the
+`disconnect` before the session is parked, so the claimer never waits for another process.
+Here: what a connection's session is, and the in-process wait of a reconnection that arrives
+while this process is still parking its session.
 """
 
 from __future__ import annotations
 
 import secrets
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import anyio
 
-from session_engine.adapters.config import Tenant
+from session_engine.adapters.config import ServerConfig, Tenant
 from session_engine.adapters.websocket.rate_limit import SlidingWindow
-
-ISSUER_LENGTH = 8
-
-
-def new_issuer() -> str:
-    return secrets.token_urlsafe(6)  # 8 characters
+from session_engine.engine import Engine, Metadata
+from session_engine.engine.parking import ParkedSession
 
 
 @dataclass(eq=False)
@@ -35,61 +31,73 @@ class SocketSession:
     tenant: Tenant | None = None
     client_id: str | None = None
     failed_initializations: int = 0
-    detached: anyio.Event = field(default_factory=anyio.Event)
-    """Set once the engine has recorded the disconnect (a quick reconnect waits for it)."""
-    ended: bool = False
 
     @property
     def initialized(self) -> bool:
         return self.tenant is not None
 
 
-@dataclass(frozen=True)
-class Detached:
-    state: SocketSession
-    expires_at: float
+def new_process_tag() -> str:
+    """Names this process in the rows it parks (a graceful stop ends those)."""
+    return secrets.token_urlsafe(12)
 
 
-class ResumptionTable:
-    def __init__(self, window: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.window = window
-        self._clock = clock
-        self._detached: dict[str, Detached] = {}
-        self.issuer = new_issuer()
-        """This table's (this process's) tag, the first characters of every id it issues."""
+class Resumption:
+    """One server process's resumption: it parks the sessions its clients leave and takes back
+    those a client asks for, its own or another process's."""
 
-    def new_id(self) -> str:
-        """A fresh resume id (43 characters), tagged as this table's."""
-        return self.issuer + secrets.token_urlsafe(26)
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.window = config.limits.resume_window_seconds
+        self.process = new_process_tag()
+        self._parking: dict[str, anyio.Event] = {}
 
-    def issued_elsewhere(self, resume_id: str) -> bool:
-        """An id of another table's form and tag: another server process's, one from before a
-        restart, or made up (which cannot be told apart)."""
-        return len(resume_id) == ISSUER_LENGTH + 35 and not resume_id.startswith(self.issuer)
+    @staticmethod
+    def new_id() -> str:
+        """A fresh resume id: 43 url-safe characters."""
+        return secrets.token_urlsafe(32)
 
-    def __len__(self) -> int:
-        return len(self._detached)
+    async def park(self, engine: Engine, resume_id: str, state: SocketSession, metadata: Metadata) -> None:
+        """Record the session's `disconnect`, then park it under `resume_id`. Raises when either
+        fails (the caller ends the session). A reconnection to this process meanwhile waits."""
+        assert state.tenant is not None
+        self._parking[resume_id] = parked = anyio.Event()
+        try:
+            await engine.values.disconnect(state.tenant.namespace, state.session_id, metadata=metadata)
+            await engine.parking.park(
+                resume_id,
+                namespace=state.tenant.namespace,
+                session_id=state.session_id,
+                client_id=state.client_id,
+                tenant=state.tenant.name,
+                recent_actions=state.rate.recent(),
+                parked_by=self.process,
+                seconds=self.window,
+            )
+        finally:
+            del self._parking[resume_id]
+            parked.set()
 
-    def park(self, resume_id: str, state: SocketSession) -> None:
-        self._detached[resume_id] = Detached(state, self._clock() + self.window)
+    async def parked(self) -> None:
+        """Wait until every session this process is parking now is parked (or failed to be)."""
+        for parking in list(self._parking.values()):
+            await parking.wait()
 
-    def claim(self, resume_id: str) -> SocketSession | None:
-        """The parked session, removed from the table; None when unknown or expired."""
-        entry = self._detached.pop(resume_id, None)
-        if entry is None:
+    async def claim(self, engine: Engine, resume_id: str) -> ParkedSession | None:
+        """The parked session `resume_id` names, taken for this connection (once, across processes);
+        None when it is unknown, used or expired."""
+        parking = self._parking.get(resume_id)
+        if parking is not None:  # the client left this process a moment ago: its session is on its way
+            await parking.wait()
+        return await engine.parking.claim(resume_id)
+
+    def session_of(self, parked: ParkedSession) -> SocketSession | None:
+        """The claimed session as a connection carries it; None when its tenant is not served here."""
+        tenant = next((t for t in self.config.tenants if t.name == parked.tenant), None)
+        if tenant is None or tenant.namespace != parked.namespace:
             return None
-        if entry.expires_at <= self._clock():
-            self._detached[resume_id] = entry  # the reaper ends it
-            return None
-        return entry.state
-
-    def expired(self) -> list[SocketSession]:
-        """Remove and return every session whose window has passed."""
-        now = self._clock()
-        gone = [key for key, entry in self._detached.items() if entry.expires_at <= now]
-        return [self._detached.pop(key).state for key in gone]
-
-    def drain(self) -> list[SocketSession]:
-        states = [entry.state for entry in self._detached.values()]
-        self._detached.clear()
-        return states
+        limits = self.config.limits
+        rate = SlidingWindow.resumed(
+            limits.rate_limit_actions, limits.rate_limit_window_seconds, parked.recent_actions
+        )
+        return SocketSession(parked.session_id, rate, tenant=tenant, client_id=parked.client_id)
