@@ -87,6 +87,9 @@ class Limits(Strict):
     initialize_deadline_seconds: float = Field(default=15.0, gt=0)
     max_failed_initialize: int = Field(default=3, ge=1)
     resume_window_seconds: float = Field(default=60.0, ge=0)
+    resume_grace_seconds: float = Field(default=2.0, ge=0, le=30)
+    """How long a `Resume-Id` not (yet) parked is looked for before 4401: a client that reconnects
+    at once through another process arrives before the process it left has parked its session."""
     max_subscriptions: int = Field(default=4, ge=0, le=64)
     history_page_limit: int = Field(default=100, ge=1, le=1000)
     idle_timeout_seconds: float = Field(default=5.0, gt=0)

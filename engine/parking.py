@@ -173,6 +173,13 @@ class ParkedSessions:
         result: ParkedSession | None = await self._write(claim)
         return result
 
+    async def is_parked(self, secret: str) -> bool:
+        """Whether `secret` names a parked session now (a read: no claim, no write)."""
+        query = sa.select(parked_sessions.c.session_id).where(
+            parked_sessions.c.secret_hash == secret_hash(secret), parked_sessions.c.expires_at > self._now()
+        )
+        return bool(await self._read(lambda connection: connection.execute(query).first() is not None))
+
     async def reap(self, limit: int = REAP_BATCH) -> list[ParkedSession]:
         """Take up to `limit` sessions whose window has passed out of the table, for the caller to
         end. Never a row another reaper or a claimer took: each row goes to one caller."""

@@ -344,6 +344,25 @@ def test_a_session_resumes_on_another_process(shared_url: str, tmp_path: Path) -
     assert ended_reasons(shared_url) == ["closed 4201"]
 
 
+def test_a_client_that_reconnects_at_once_through_another_process_resumes(
+    shared_url: str, tmp_path: Path
+) -> None:
+    """The client closes and at once brings its id to the other process, before the first has
+    parked the session: the other process looks for it (resume_grace_seconds) and resumes it."""
+    config = RESUMABLE.format(window=60)
+    with two_servers(tmp_path, config, shared_url) as (first, second):
+        for round_ in range(5):
+            resume_id = session_with_a_value(first)
+            with ws(second, resume_id) as resumed:
+                assert call(resumed, {"type": 13, "id": 3, "key": "k"}) == {
+                    "id": 3,
+                    "status": 1,
+                    "value": "kept",
+                }, round_
+        first.stop()
+        second.stop()
+
+
 def test_racing_claims_of_one_resume_id_on_two_processes_one_wins(shared_url: str, tmp_path: Path) -> None:
     """Two clients bring one resume id to two processes at once: one gets the session, the other
     is closed 4401; the same again, many times."""

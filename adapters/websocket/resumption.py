@@ -49,6 +49,7 @@ class Resumption:
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
         self.window = config.limits.resume_window_seconds
+        self.grace = config.limits.resume_grace_seconds
         self.process = new_process_tag()
         self._parking: dict[str, anyio.Event] = {}
 
@@ -85,11 +86,24 @@ class Resumption:
 
     async def claim(self, engine: Engine, resume_id: str) -> ParkedSession | None:
         """The parked session `resume_id` names, taken for this connection (once, across processes);
-        None when it is unknown, used or expired."""
+        None when it is unknown, used or expired.
+
+        An id not parked yet is looked for during `resume_grace_seconds`: the process the client
+        left parks its session only once it has seen the drop and committed the `disconnect`, and
+        a client that reconnects at once through another process gets there first. The looking
+        is by reads; only a row that is there is claimed."""
         parking = self._parking.get(resume_id)
         if parking is not None:  # the client left this process a moment ago: its session is on its way
             await parking.wait()
-        return await engine.parking.claim(resume_id)
+        claimed = await engine.parking.claim(resume_id)
+        deadline = anyio.current_time() + self.grace
+        pause = 0.01
+        while claimed is None and anyio.current_time() < deadline:
+            await anyio.sleep(min(pause, max(0.0, deadline - anyio.current_time())))
+            pause = min(pause * 2, 0.2)
+            if await engine.parking.is_parked(resume_id):
+                claimed = await engine.parking.claim(resume_id)
+        return claimed
 
     def session_of(self, parked: ParkedSession) -> SocketSession | None:
         """The claimed session as a connection carries it; None when its tenant is not served here."""
