@@ -44,8 +44,8 @@ async def measure(url: str, live: bool) -> tuple[object, ...]:
             before = len(latencies)
             with Stopwatch() as watch:
                 if live:
-                    done = await engine.rebuild_live()
-                    locked, held = f"{done.locked:,}", f"{done.longest_hold * 1000:.0f} ms"
+                    result = await engine.rebuild_live()
+                    locked, held = f"{result.locked:,}", f"{result.longest_hold * 1000:.0f} ms"
                 else:
                     await engine.rebuild(live=False)
             done.set()
