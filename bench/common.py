@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import socket
@@ -15,6 +16,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import anyio
 import sqlalchemy as sa
 from rich.console import Console
 from rich.table import Table
@@ -56,6 +58,40 @@ def postgres_database() -> Iterator[str]:
 def database(backend: str) -> Iterator[str]:
     with sqlite_database() if backend == "sqlite" else postgres_database() as url:
         yield url
+
+
+def command_line(doc: str | None) -> argparse.ArgumentParser:
+    """A benchmark's command line: its docstring as help, and `--backends` (comma separated), the
+    databases `run_backends` and `rows_of_backends` go through."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backends", default="sqlite,postgres")
+    return parser
+
+
+def run_backends(
+    backends: str,
+    run: Callable[..., Awaitable[Sequence[Sequence[object]]]],
+    *args: Any,
+    title: Callable[[str], str],
+    columns: Sequence[str] = ("measure", "result"),
+) -> None:
+    """For each backend of `backends` (comma separated): a fresh database, `run(url, *args)` on it,
+    and its rows shown as a table of their own, titled `title(backend)`."""
+    for backend in backends.split(","):
+        with database(backend) as url:
+            rows = anyio.run(run, url, *args)
+        show(title(backend), columns, rows)
+
+
+def rows_of_backends(
+    backends: str, measure: Callable[..., Awaitable[list[list[object]]]], *args: Any
+) -> list[list[object]]:
+    """`measure(backend, *args)` for each backend of `backends` (comma separated), which makes its
+    own databases; their rows in one list, for one table that sets the backends side by side."""
+    rows: list[list[object]] = []
+    for backend in backends.split(","):
+        rows += anyio.run(measure, backend, *args)
+    return rows
 
 
 class Stopwatch:

@@ -10,14 +10,11 @@ and a two-hop traversal from a random vertex, counted and as a first page of 100
 
 from __future__ import annotations
 
-import argparse
 import random
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import anyio
-
-from bench.common import Stopwatch, database, latency_rows, show
+from bench.common import Stopwatch, command_line, latency_rows, run_backends
 from session_engine.engine import Engine
 
 NS, S, G = "bench", "graph-session", "g"
@@ -122,22 +119,19 @@ async def run(url: str, vertices: int, edges: int, samples: int) -> list[tuple[s
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = command_line(__doc__)
     parser.add_argument("--vertices", type=int, default=100_000)
     parser.add_argument("--edges", type=int, default=300_000)
     parser.add_argument("--samples", type=int, default=300)
-    parser.add_argument("--backends", default="sqlite,postgres")
     args = parser.parse_args()
-    for backend in args.backends.split(","):
-        with database(backend) as url:
-            rows = anyio.run(run, url, args.vertices, args.edges, args.samples)
-        show(
-            f"graph {args.vertices:,} vertices / {args.edges:,} edges on {backend}",
-            ["measure", "result"],
-            rows,
-        )
+    run_backends(
+        args.backends,
+        run,
+        args.vertices,
+        args.edges,
+        args.samples,
+        title=lambda backend: f"graph {args.vertices:,} vertices / {args.edges:,} edges on {backend}",
+    )
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ page after a random instant, one item by id. Many items share a timestamp.
 
 from __future__ import annotations
 
-import argparse
 import random
 import uuid
 from collections.abc import Awaitable, Callable
@@ -20,7 +19,7 @@ from typing import Any
 
 import anyio
 
-from bench.common import Stopwatch, database, latency_rows, show
+from bench.common import Stopwatch, command_line, latency_rows, run_backends
 from session_engine.engine import Engine, ManualClock
 from session_engine.engine.objects import cursors
 from session_engine.engine.objects.state import find_object
@@ -111,18 +110,19 @@ async def run(url: str, items: int, samples: int, posts: int) -> list[tuple[str,
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = command_line(__doc__)
     parser.add_argument("--items", type=int, default=1_000_000)
     parser.add_argument("--posts", type=int, default=6_400, help="items posted through the service first")
     parser.add_argument("--samples", type=int, default=300)
-    parser.add_argument("--backends", default="sqlite,postgres")
     args = parser.parse_args()
-    for backend in args.backends.split(","):
-        with database(backend) as url:
-            rows = anyio.run(run, url, args.items, args.samples, args.posts)
-        show(f"thread of {args.items + args.posts:,} items on {backend}", ["measure", "result"], rows)
+    run_backends(
+        args.backends,
+        run,
+        args.items,
+        args.samples,
+        args.posts,
+        title=lambda backend: f"thread of {args.items + args.posts:,} items on {backend}",
+    )
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ Every 10th session is a parent of the nine after it; one session in 1,000 mentio
 
 from __future__ import annotations
 
-import argparse
 import random
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
@@ -22,7 +21,7 @@ import anyio
 import orjson
 import sqlalchemy as sa
 
-from bench.common import Stopwatch, database, latency_rows, show
+from bench.common import Stopwatch, command_line, latency_rows, run_backends
 from session_engine.adapters.rpc.bus.subjects import RecordSubjects
 from session_engine.engine import Engine
 
@@ -207,17 +206,17 @@ async def run(url: str, sessions: int, samples: int) -> list[tuple[str, str]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = command_line(__doc__)
     parser.add_argument("--sessions", type=int, default=100_000)
     parser.add_argument("--samples", type=int, default=200)
-    parser.add_argument("--backends", default="sqlite,postgres")
     args = parser.parse_args()
-    for backend in args.backends.split(","):
-        with database(backend) as url:
-            rows = anyio.run(run, url, args.sessions, args.samples)
-        show(f"session records: {args.sessions:,} sessions on {backend}", ["measure", "result"], rows)
+    run_backends(
+        args.backends,
+        run,
+        args.sessions,
+        args.samples,
+        title=lambda backend: f"session records: {args.sessions:,} sessions on {backend}",
+    )
 
 
 if __name__ == "__main__":

@@ -11,11 +11,9 @@ in milliseconds; the unsearched first page is the baseline.
 
 from __future__ import annotations
 
-import argparse
-
 import anyio
 
-from bench.common import database, show
+from bench.common import command_line, database, rows_of_backends, show
 from bench.time_travel import median_ms
 from session_engine.engine import Engine
 
@@ -58,14 +56,11 @@ async def measure(backend: str, sessions: int, samples: int) -> list[list[object
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = command_line(__doc__)
     parser.add_argument("--sessions", type=int, default=100_000)
     parser.add_argument("--samples", type=int, default=20)
-    parser.add_argument("--backends", default="sqlite,postgres")
     args = parser.parse_args()
-    rows: list[list[object]] = []
-    for backend in args.backends.split(","):
-        rows += anyio.run(measure, backend, args.sessions, args.samples)
+    rows = rows_of_backends(args.backends, measure, args.sessions, args.samples)
     show(f"a page of {PAGE} sessions among {args.sessions:,} (ms, median)", ["backend", "call", "ms"], rows)
 
 

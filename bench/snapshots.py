@@ -17,7 +17,6 @@ place, about 100 thread items and 100 messages, a record set now and then). Prin
 
 from __future__ import annotations
 
-import argparse
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -26,7 +25,7 @@ from typing import Any
 import anyio
 import sqlalchemy as sa
 
-from bench.common import database, median, percentile, show
+from bench.common import command_line, database, median, percentile, rows_of_backends, show
 from session_engine.engine import Engine, ManualClock
 from session_engine.engine.log.schema import snapshots as snapshot_table
 from session_engine.engine.projections import snapshots
@@ -150,14 +149,11 @@ async def measure(backend: str, events: int, samples: int) -> list[list[object]]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = command_line(__doc__)
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--samples", type=int, default=40)
-    parser.add_argument("--backends", default="sqlite,postgres")
     args = parser.parse_args()
-    rows: list[list[object]] = []
-    for backend in args.backends.split(","):
-        rows += anyio.run(measure, backend, args.events, args.samples)
+    rows = rows_of_backends(args.backends, measure, args.events, args.samples)
     show(
         f"time travel on a session of {args.events:,} events, grid {snapshots.GRID} (ms)",
         ["backend", "call", "ms (median)", "spread / notes"],

@@ -10,15 +10,12 @@ calls, in milliseconds.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import anyio
-
-from bench.common import database, show
+from bench.common import command_line, database, rows_of_backends, show
 from session_engine.engine import Engine, ManualClock
 
 NS, S = "bench", "session-1"
@@ -82,14 +79,11 @@ async def measure(backend: str, events: int, samples: int) -> list[list[object]]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = command_line(__doc__)
     parser.add_argument("--events", type=int, default=1000)
     parser.add_argument("--samples", type=int, default=20)
-    parser.add_argument("--backends", default="sqlite,postgres")
     args = parser.parse_args()
-    rows: list[list[object]] = []
-    for backend in args.backends.split(","):
-        rows += anyio.run(measure, backend, args.events, args.samples)
+    rows = rows_of_backends(args.backends, measure, args.events, args.samples)
     show(f"time travel on a session of {args.events} events (ms, median)", ["backend", "call", "ms"], rows)
 
 

@@ -132,12 +132,4 @@ def _event_frame(recorded: RecordedEvent) -> dict[str, Any]:
 
 def _session_frame(recorded: RecordedEvent) -> dict[str, Any]:
     """The session an event changed, as it now stands (its last event is this one)."""
-    activity = SessionActivity(
-        namespace=recorded.namespace,
-        session=recorded.stream,
-        version=recorded.version,
-        last_position=recorded.position,
-        last_type=recorded.type,
-        last_recorded_at=recorded.recorded_at,
-    )
-    return {"session": session_json(activity)}
+    return {"session": session_json(SessionActivity.of(recorded))}

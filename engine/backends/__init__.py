@@ -4,14 +4,13 @@ from session_engine.engine.backends.base import (
     DEFAULT_URL,
     EVENT_COLUMNS,
     Backend,
-    DialectDDL,
     Durability,
-    LogRow,
-    Scratch,
     normalise_url,
 )
+from session_engine.engine.backends.log_reads import LogRow
 from session_engine.engine.backends.postgres import PostgresBackend
 from session_engine.engine.backends.prepared import Prepared, Query, Rows
+from session_engine.engine.backends.scratch import DialectDDL, Scratch
 from session_engine.engine.backends.sqlite import WAL_CHECKPOINT_PAGES, SqliteBackend
 
 __all__ = [

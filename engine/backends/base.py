@@ -5,7 +5,9 @@ statement whose text or way of running differs between SQLite and PostgreSQL liv
 `SqliteBackend` or `PostgresBackend`: engine creation and connection settings, the log lock and the
 head read, the events insert (PostgreSQL's binary COPY included), pipelines, NOTIFY and its
 listener, bulk writes, upserts, extra DDL, scratch copies, the log's page reads and the migration
-lock. Everything else in the engine asks its backend and never branches on the database's name
+lock. The log's reads are built once for both in `log_reads.py` (`LogReads`, which `Backend` mixes
+in); the shapes of extra DDL, scratch copies and shadows are in `scratch.py`. Everything else in
+the engine asks its backend and never branches on the database's name
 (`tests/test_backend_boundary.py` holds that line). `Backend.for_url` picks the class.
 
 The write path runs on one connection of a single-connection "writer" pool; reads use a separate
@@ -17,9 +19,8 @@ from __future__ import annotations
 import contextlib
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, overload
@@ -30,6 +31,7 @@ from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.sql import Executable
 
 from session_engine.engine.backends import driver
+from session_engine.engine.backends.log_reads import LogReads
 from session_engine.engine.backends.prepared import (
     Conversion,
     DriverStatement,
@@ -38,6 +40,7 @@ from session_engine.engine.backends.prepared import (
     Rows,
     compile_statement,
 )
+from session_engine.engine.backends.scratch import DialectDDL, Scratch
 from session_engine.engine.errors import BackupUnsupported
 
 if TYPE_CHECKING:
@@ -63,10 +66,6 @@ EVENT_COLUMNS = (
     "hash",
 )
 """The events table's columns in the order the write path's rows hold them."""
-
-LogRow = tuple[int, str, str, int, str, int, Any, Any, Any]
-"""A log row as the driver returns it: position, namespace, stream, version, type, schema_version,
-data, metadata, recorded_at (JSON as text and the instant as stored text on SQLite)."""
 
 
 def json_text(value: Any) -> str:
@@ -104,81 +103,13 @@ def prefix_range(column: sa.ColumnElement[str], prefix: str) -> sa.ColumnElement
     return sa.and_(at_least, column < kept[:-1] + chr(following))
 
 
-@dataclass(frozen=True)
-class DialectDDL:
-    """Statements a projection's tables need beyond their metadata (full-text indexes, triggers),
-    in each database's own SQL. PostgreSQL's are made for the schema they go to (None: the default
-    one), since a trigger's body names its tables itself."""
-
-    sqlite: Sequence[str] = ()
-    postgresql: Callable[[str | None], Sequence[str]] | None = None
-
-
 class Listener(Protocol):
     def start(self) -> None: ...
 
     def stop(self) -> None: ...
 
 
-class Shadows(Protocol):
-    """A live rebuild's copy moved beside the live tables a batch per transaction, then swapped in
-    by renaming (`Scratch.shadows`). Each method but `track` is one transaction of the writer's."""
-
-    def prepare(self, connection: Connection) -> None:
-        """Create the empty shadows beside the live tables."""
-
-    def track(self, scratch: Connection) -> None:
-        """From now on, note the copy's changes (on the scratch's own connection)."""
-
-    def copy(self, connection: Connection) -> bool:
-        """Move a batch of the copy's rows; False once every row is moved."""
-
-    def apply(self, connection: Connection) -> bool:
-        """Move a batch of the rows the copy changed since; False once none is left."""
-
-    def swap(self, connection: Connection) -> None:
-        """Rename the shadows into the live tables' place (under the log lock)."""
-
-    def discard(self, connection: Connection) -> bool:
-        """Drop one replaced table; False once none is left."""
-
-    def abandon(self, connection: Connection) -> None:
-        """Drop what a rebuild that stopped left: shadows, or replaced tables if it swapped."""
-
-
-class Scratch:
-    """An empty place for a copy of projection tables (verification): a temporary SQLite file, or
-    a PostgreSQL schema."""
-
-    def __init__(self, engine: sa.Engine) -> None:
-        self.engine = engine
-
-    def for_ddl(self, connection: Connection) -> Connection:
-        """The connection that creates the copy's tables (in the scratch schema, if any)."""
-        return connection
-
-    @contextlib.contextmanager
-    def connect(self) -> Iterator[Connection]:
-        """A transaction whose statements, driver SQL included, reach the copy."""
-        with self.engine.begin() as connection:
-            yield connection
-
-    def shadows(self, tables: Sequence[str]) -> Shadows | None:
-        """Where the copy of `tables` lives apart from the live database's file (SQLite): how it is
-        moved beside the live tables a batch at a time and swapped in by renaming. None: the copy's
-        tables can be renamed into place as they are (`swap_into`)."""
-        return None
-
-    def analyze(self) -> None:
-        """Give the copy's tables planner statistics before they go live (they keep them)."""
-
-    def swap_into(self, connection: Connection, tables: Sequence[str]) -> None:
-        """Put the copy's `tables` in the live ones' place by renaming, inside the caller's
-        transaction (under the log lock); the live tables are dropped."""
-        raise NotImplementedError(f"{type(self).__name__} swaps through `shadows`")
-
-
-class Backend(ABC):
+class Backend(LogReads, ABC):
     """What the engine needs of a database, and the SQL it takes to get it there."""
 
     name: ClassVar[str]
@@ -323,7 +254,7 @@ class Backend(ABC):
     """Whether the writer overwrites what it deletes (set before `create_engine`: the engine turns
     it on when a namespace seals its payloads, so no freed page keeps an erased session's rows)."""
 
-    def scrub(self, connection: Connection, text_indexes: Sequence[str] = ()) -> None:  # noqa: B027
+    def scrub(self, connection: Connection, text_indexes: Sequence[str] = ()) -> None:
         """After an erasure commits, on the writer connection outside a transaction: leave no copy
         of the deleted rows in the database's files (`text_indexes`: full-text indexes to merge).
         PostgreSQL's dead tuples need a VACUUM of the tables involved, an operator's step
@@ -382,7 +313,7 @@ class Backend(ABC):
     def _insert_events(self) -> Prepared:
         """The events insert, taking rows in `EVENT_COLUMNS` order."""
 
-    def analyze(self, connection: Connection) -> None:  # noqa: B027 - most databases need nothing
+    def analyze(self, connection: Connection) -> None:  # most databases need nothing
         """Refresh the planner's statistics on the log before reading all of it (where it has any)."""
 
     def suspend_derived(
@@ -392,156 +323,12 @@ class Backend(ABC):
         the rest of the transaction; returns the statements that put them back as they were."""
         return []
 
-    def notify(self, connection: Connection, position: int) -> None:  # noqa: B027 - most need nothing
+    def notify(self, connection: Connection, position: int) -> None:  # most need nothing
         """Tell other processes that the log grew (delivered on commit, dropped on rollback)."""
 
     def listener(self, on_head: Callable[[int], None]) -> Listener | None:
         """A listener reporting other processes' new heads, where the database can tell them."""
         return None
-
-    def read_log(
-        self,
-        connection: Connection,
-        *,
-        after: int,
-        limit: int,
-        upto: int | None = None,
-        namespace: str | None = None,
-        stream: str | None = None,
-        types: Sequence[str] | None = None,
-    ) -> Sequence[LogRow]:
-        """A page of the log's rows in position order, strictly after `after` (`types`: not empty)."""
-        p = self.mark
-        sql = (
-            "SELECT position, namespace, stream, version, type, schema_version, data, metadata, recorded_at"
-            f" FROM events WHERE position > {p}"
-        )
-        params: list[Any] = [after]
-        if upto is not None:
-            sql += f" AND position <= {p}"
-            params.append(upto)
-        if namespace is not None:
-            sql += f" AND namespace = {p}"
-            params.append(namespace)
-        if stream is not None:
-            sql += f" AND stream = {p}"
-            params.append(stream)
-        if types is not None:
-            sql += f" AND type IN ({', '.join([p] * len(types))})"
-            params.extend(types)
-        sql += f" ORDER BY position LIMIT {int(limit)}"
-        return connection.exec_driver_sql(sql, tuple(params)).fetchall()  # type: ignore[return-value]
-
-    def read_log_page(
-        self,
-        connection: Connection,
-        *,
-        after: int,
-        upto: int,
-        limit: int,
-        types: Collection[str] | None,
-        payloads: Collection[str] | None,
-    ) -> list[LogRow]:
-        """Up to `limit` rows in (after, upto] (of `types` only, unless None: not empty), with the
-        data and metadata of `payloads` types only (all when None; the others read as NULL)."""
-        params: list[Any] = []
-        if payloads is None:
-            columns = "data, metadata"
-        elif not payloads:
-            columns = "NULL, NULL"
-        else:
-            columns = (
-                f"CASE WHEN {self._type_among(payloads, params)} THEN data END,"
-                f" CASE WHEN {self._type_among(payloads, params)} THEN metadata END"
-            )
-        p = self.mark
-        sql = (
-            f"SELECT position, namespace, stream, version, type, schema_version, {columns}, recorded_at"
-            f" FROM events WHERE position > {p} AND position <= {p}"
-        )
-        params.extend([after, upto])
-        if types is not None:
-            sql += f" AND {self._type_among(types, params)}"
-        sql += f" ORDER BY position LIMIT {int(limit)}"
-        return self._driver_rows(connection, sql, params)
-
-    def read_stream_rows(
-        self,
-        connection: Connection,
-        namespace: str,
-        stream: str,
-        *,
-        from_version: int,
-        to_version: int | None,
-        to_position: int | None,
-        until: datetime | None,
-        types: Collection[str] | None,
-        limit: int | None,
-        descending: bool,
-    ) -> list[LogRow]:
-        """One stream's rows in version order (or reversed), cut off as asked: driver tuples read
-        on the unique (namespace, stream, version) index, as `read_log_page` reads the log's."""
-        p = self.mark
-        sql = (
-            "SELECT position, namespace, stream, version, type, schema_version, data, metadata, recorded_at"
-            f" FROM events WHERE namespace = {p} AND stream = {p} AND version >= {p}"
-        )
-        params: list[Any] = [namespace, stream, from_version]
-        for column, bound in (("version", to_version), ("position", to_position)):
-            if bound is not None:
-                sql += f" AND {column} <= {p}"
-                params.append(bound)
-        if until is not None:
-            sql += f" AND recorded_at <= {p}"
-            params.append(self.stored_instant(until))
-        if types is not None:
-            sql += f" AND {self._type_among(types, params)}" if types else " AND 1 = 0"
-        sql += " ORDER BY version DESC" if descending else " ORDER BY version"
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
-        return self._driver_rows(connection, sql, params)
-
-    def _driver_rows(self, connection: Connection, sql: str, params: list[Any]) -> list[LogRow]:
-        """The rows of a log read as driver tuples, not Row objects: SQLAlchemy's result processing
-        would cost more than the read."""
-        if not connection.in_transaction():
-            connection.begin()  # what SQLAlchemy's autobegin does before its own first statement
-        cursor = self._page_cursor(connection.connection.driver_connection)
-        try:
-            cursor.execute(sql, tuple(params))
-            rows: list[LogRow] = cursor.fetchall()
-        finally:
-            cursor.close()
-        return rows
-
-    _document_text: ClassVar[str] = "{}"
-    """A JSON column as the exact text stored (a format of the column's name)."""
-
-    def read_chain(
-        self, connection: Connection, *, after: int, limit: int, upto: int | None = None
-    ) -> Sequence[tuple[Any, ...]]:
-        """A page of rows as the hash chain covers them, in position order after `after`: position,
-        namespace, stream, version, type, schema_version, the data and metadata as their stored
-        JSON text, recorded_at as stored, and the stored hash."""
-        p, text = self.mark, self._document_text
-        sql = (
-            "SELECT position, namespace, stream, version, type, schema_version,"
-            f" {text.format('data')}, {text.format('metadata')}, recorded_at, hash"
-            f" FROM events WHERE position > {p}"
-        )
-        params: list[Any] = [after]
-        if upto is not None:
-            sql += f" AND position <= {p}"
-            params.append(upto)
-        sql += f" ORDER BY position LIMIT {int(limit)}"
-        return connection.exec_driver_sql(sql, tuple(params)).fetchall()  # type: ignore[return-value]
-
-    def _type_among(self, values: Collection[str], params: list[Any]) -> str:
-        params.extend(values)
-        return f"type IN ({', '.join([self.mark] * len(values))})"
-
-    def _page_cursor(self, driver_connection: Any) -> Any:
-        return driver_connection.cursor()
 
     # -- stored forms -------------------------------------------------------------------------
     @staticmethod

@@ -28,13 +28,12 @@ from session_engine.engine.backends.base import (
     MIGRATE_LOCK_KEY,
     NOTIFY_CHANNEL,
     Backend,
-    DialectDDL,
-    Scratch,
     json_text,
     prefix_range,
     register,
 )
 from session_engine.engine.backends.prepared import Prepared
+from session_engine.engine.backends.scratch import DialectDDL, Scratch
 from session_engine.engine.errors import BackupUnsupported
 from session_engine.engine.log.schema import events
 

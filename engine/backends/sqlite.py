@@ -25,14 +25,13 @@ from session_engine.engine.backends import driver
 from session_engine.engine.backends.base import (
     EVENT_COLUMNS,
     Backend,
-    DialectDDL,
     Durability,
-    Scratch,
     json_text,
     prefix_range,
     register,
 )
 from session_engine.engine.backends.prepared import Conversion, Prepared
+from session_engine.engine.backends.scratch import DialectDDL, Scratch
 from session_engine.engine.backends.sqlite_shadows import SqliteShadows
 from session_engine.engine.clock import as_utc
 from session_engine.engine.errors import CommandFailed

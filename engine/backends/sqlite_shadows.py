@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from session_engine.engine.backends.base import Scratch
+from session_engine.engine.backends.scratch import Scratch
 
 SHADOW = "__rebuilt"
 """Suffix of a shadow: a table, index, trigger or full-text index being filled for the swap."""

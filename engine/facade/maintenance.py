@@ -17,7 +17,7 @@ from typing import IO, TYPE_CHECKING, Any, TypeVar
 import anyio
 from sqlalchemy.engine import Connection
 
-from session_engine.engine.backends.base import Scratch, Shadows
+from session_engine.engine.backends.scratch import Scratch, Shadows
 from session_engine.engine.errors import ValidationFailed
 from session_engine.engine.facade.arguments import comparable, instant
 from session_engine.engine.inspect import snapshot_check

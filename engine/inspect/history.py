@@ -67,6 +67,19 @@ class SessionActivity(_Frozen):
     last_type: str
     last_recorded_at: datetime
 
+    @classmethod
+    def of(cls, last: RecordedEvent) -> SessionActivity:
+        """The session as its last event `last` leaves it: the live list's row for a new event,
+        the same as the sessions list would give for it."""
+        return cls(
+            namespace=last.namespace,
+            session=last.stream,
+            version=last.version,
+            last_position=last.position,
+            last_type=last.type,
+            last_recorded_at=last.recorded_at,
+        )
+
 
 class SessionsPage(_Frozen):
     sessions: list[SessionActivity] = Field(description="Newest activity first.")

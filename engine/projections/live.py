@@ -19,7 +19,7 @@ from typing import TypeVar
 from sqlalchemy.engine import Connection
 
 from session_engine.engine.backends import Backend, Scratch
-from session_engine.engine.backends.base import Shadows
+from session_engine.engine.backends.scratch import Shadows
 from session_engine.engine.events import EventRegistry
 from session_engine.engine.log import reads
 from session_engine.engine.projections.base import Projection

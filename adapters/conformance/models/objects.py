@@ -3,7 +3,7 @@ messages, a thread's items and a graph's elements (`graph.Model`), with the docu
 (specs/objects.md).
 
 A refused call raises `graph.Refused` naming the engine's error class (the wire's error name follows
-from it, `machines.REFUSALS`); the model is then unchanged. Ids and instants the server chooses (a
+from it, `machines.blobhub.REFUSALS`); the model is then unchanged. Ids and instants the server chooses (a
 thread item's id and `created_at`) are the caller's to pass in: the engine's machine passes its
 clock's, the wire machine the server's answer, so the model checks what follows from them (order,
 the time filters) without guessing them.

@@ -1,6 +1,6 @@
 """Random request sequences over the bus against the records model, through a real server.
 
-The machine is the conformance kit's (`adapters/conformance/machines.py`, `BusMachine`): the same
+The machine is the conformance kit's (`adapters/conformance/machines/bus.py`, `BusMachine`): the same
 strategies and model as `tests/records/test_records_machine.py`, but every request travels as a bus
 frame, and every answer is compared on the wire. Refused requests must come back as
 VALIDATION_ERROR and change nothing; `session.clientAccount.changed` events must reach a subscribed

@@ -1,6 +1,6 @@
 """Random packet sequences against a real server, every answer compared with the kit's model.
 
-The machine is the conformance kit's (`adapters/conformance/machines.py`, `CacheMachine`): the
+The machine is the conformance kit's (`adapters/conformance/machines/cache.py`, `CacheMachine`): the
 reference's value cache, 64 entries, 16384 bytes of values, 701 before 702, an overwrite that does
 not fit leaves the old value. TTLs are long or default, so nothing expires during a run (the kit's
 tests move a server clock: tests/adapters/conformance). Bad frames close the connection with the

@@ -1,13 +1,16 @@
-"""`session-engine retain`: apply retention policies now (specs/lifecycle.md, "Retention")."""
+"""The lifecycle verbs (specs/lifecycle.md): `erase` a session of an encrypting namespace, and
+`retain`, which applies retention policies now ("Retention")."""
 
 from __future__ import annotations
 
+import dataclasses
+import sys
 from pathlib import Path
 
 import click
 import orjson
 
-from session_engine.adapters.cli.running import database_option, fail, run_with_engine
+from session_engine.adapters.cli.running import database_option, errors, fail, run_read_only, run_with_engine
 from session_engine.adapters.config import ConfigError, load_config
 from session_engine.engine import Engine, EngineError
 from session_engine.engine.retention import RetentionPolicy, RetentionReport
@@ -78,3 +81,56 @@ def retain(
             f" and {len(report.truncated)} truncated sessions, {report.values_purged} expired values"
             + (f" (recorded at position {report.recorded_at})" if report.recorded_at is not None else "")
         )
+
+
+@click.command()
+@database_option
+@click.argument("session_id")
+@click.option("--namespace", "-n", default="default", show_default=True, help="The session's namespace.")
+@click.option("--reason", default=None, help="Why, recorded with the erasure (no personal data).")
+@click.option(
+    "--config",
+    "config_file",
+    envvar="SESSION_ENGINE_CONFIG",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False),
+    help="The server's TOML configuration: its tenants with `encrypt = true` can be erased.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def erase(
+    database: str | None,
+    session_id: str,
+    namespace: str,
+    reason: str | None,
+    config_file: str | None,
+    as_json: bool,
+) -> None:
+    """Erase a session of an encrypting namespace: its key destroyed, its values, record and
+    objects deleted, its events kept with their payloads unreadable (shown as erased), the chain
+    intact. The session stays deleted until a write recreates it (specs/lifecycle.md)."""
+    try:
+        encrypted = load_config(config_file).encrypted_namespaces if config_file else frozenset()
+    except ConfigError as error:
+        fail(str(error))
+    done = run_read_only(
+        database,
+        lambda engine: engine.erase(namespace, session_id, reason=reason),
+        encrypted_namespaces=encrypted,
+    )
+    if as_json:
+        click.echo(orjson.dumps(dataclasses.asdict(done)).decode())
+    else:
+        click.echo(
+            f"erased {done.namespace}/{done.session}: {done.keys_destroyed} key(s) destroyed,"
+            f" {done.rows_removed} read-model rows deleted; its events read as erased up to version"
+            f" {done.version}"
+        )
+    if done.unsealed_events:  # not a complete erasure: said, and exit 1 (as `verify` with differences)
+        errors.print(
+            f"[red]{done.unsealed_events} event(s) of {done.namespace}/{done.session} were stored"
+            " unencrypted (before the namespace encrypted) and stay readable[/red]"
+        )
+        sys.exit(1)
+
+
+COMMANDS = (erase, retain)

@@ -1,0 +1,174 @@
+"""The log's reads in driver SQL: a page of the log, a page with chosen payloads, one stream's
+rows, and the rows the hash chain covers (`LogReads`, mixed into `Backend`).
+
+The SQL is built here once for both databases, with the backend's parameter marker (`mark`);
+a backend changes a piece of it by overriding `_document_text`, `_type_among` or `_page_cursor`
+(PostgreSQL does). The rows come back as driver tuples: SQLAlchemy's result processing would cost
+more than the read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Sequence
+from datetime import datetime
+from typing import Any, ClassVar
+
+from sqlalchemy.engine import Connection
+
+LogRow = tuple[int, str, str, int, str, int, Any, Any, Any]
+"""A log row as the driver returns it: position, namespace, stream, version, type, schema_version,
+data, metadata, recorded_at (JSON as text and the instant as stored text on SQLite)."""
+
+
+class LogReads:
+    """The log's page and stream reads of a `Backend`."""
+
+    mark: ClassVar[str]
+    """The driver's positional parameter marker."""
+
+    stored_instant: Callable[[datetime], Any]
+    """`Backend.stored_instant`: a stream read's `until` in its stored form."""
+
+    def read_log(
+        self,
+        connection: Connection,
+        *,
+        after: int,
+        limit: int,
+        upto: int | None = None,
+        namespace: str | None = None,
+        stream: str | None = None,
+        types: Sequence[str] | None = None,
+    ) -> Sequence[LogRow]:
+        """A page of the log's rows in position order, strictly after `after` (`types`: not empty)."""
+        p = self.mark
+        sql = (
+            "SELECT position, namespace, stream, version, type, schema_version, data, metadata, recorded_at"
+            f" FROM events WHERE position > {p}"
+        )
+        params: list[Any] = [after]
+        if upto is not None:
+            sql += f" AND position <= {p}"
+            params.append(upto)
+        if namespace is not None:
+            sql += f" AND namespace = {p}"
+            params.append(namespace)
+        if stream is not None:
+            sql += f" AND stream = {p}"
+            params.append(stream)
+        if types is not None:
+            sql += f" AND type IN ({', '.join([p] * len(types))})"
+            params.extend(types)
+        sql += f" ORDER BY position LIMIT {int(limit)}"
+        return connection.exec_driver_sql(sql, tuple(params)).fetchall()  # type: ignore[return-value]
+
+    def read_log_page(
+        self,
+        connection: Connection,
+        *,
+        after: int,
+        upto: int,
+        limit: int,
+        types: Collection[str] | None,
+        payloads: Collection[str] | None,
+    ) -> list[LogRow]:
+        """Up to `limit` rows in (after, upto] (of `types` only, unless None: not empty), with the
+        data and metadata of `payloads` types only (all when None; the others read as NULL)."""
+        params: list[Any] = []
+        if payloads is None:
+            columns = "data, metadata"
+        elif not payloads:
+            columns = "NULL, NULL"
+        else:
+            columns = (
+                f"CASE WHEN {self._type_among(payloads, params)} THEN data END,"
+                f" CASE WHEN {self._type_among(payloads, params)} THEN metadata END"
+            )
+        p = self.mark
+        sql = (
+            f"SELECT position, namespace, stream, version, type, schema_version, {columns}, recorded_at"
+            f" FROM events WHERE position > {p} AND position <= {p}"
+        )
+        params.extend([after, upto])
+        if types is not None:
+            sql += f" AND {self._type_among(types, params)}"
+        sql += f" ORDER BY position LIMIT {int(limit)}"
+        return self._driver_rows(connection, sql, params)
+
+    def read_stream_rows(
+        self,
+        connection: Connection,
+        namespace: str,
+        stream: str,
+        *,
+        from_version: int,
+        to_version: int | None,
+        to_position: int | None,
+        until: datetime | None,
+        types: Collection[str] | None,
+        limit: int | None,
+        descending: bool,
+    ) -> list[LogRow]:
+        """One stream's rows in version order (or reversed), cut off as asked: driver tuples read
+        on the unique (namespace, stream, version) index, as `read_log_page` reads the log's."""
+        p = self.mark
+        sql = (
+            "SELECT position, namespace, stream, version, type, schema_version, data, metadata, recorded_at"
+            f" FROM events WHERE namespace = {p} AND stream = {p} AND version >= {p}"
+        )
+        params: list[Any] = [namespace, stream, from_version]
+        for column, bound in (("version", to_version), ("position", to_position)):
+            if bound is not None:
+                sql += f" AND {column} <= {p}"
+                params.append(bound)
+        if until is not None:
+            sql += f" AND recorded_at <= {p}"
+            params.append(self.stored_instant(until))
+        if types is not None:
+            sql += f" AND {self._type_among(types, params)}" if types else " AND 1 = 0"
+        sql += " ORDER BY version DESC" if descending else " ORDER BY version"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return self._driver_rows(connection, sql, params)
+
+    def _driver_rows(self, connection: Connection, sql: str, params: list[Any]) -> list[LogRow]:
+        """The rows of a log read as driver tuples, not Row objects: SQLAlchemy's result processing
+        would cost more than the read."""
+        if not connection.in_transaction():
+            connection.begin()  # what SQLAlchemy's autobegin does before its own first statement
+        cursor = self._page_cursor(connection.connection.driver_connection)
+        try:
+            cursor.execute(sql, tuple(params))
+            rows: list[LogRow] = cursor.fetchall()
+        finally:
+            cursor.close()
+        return rows
+
+    _document_text: ClassVar[str] = "{}"
+    """A JSON column as the exact text stored (a format of the column's name)."""
+
+    def read_chain(
+        self, connection: Connection, *, after: int, limit: int, upto: int | None = None
+    ) -> Sequence[tuple[Any, ...]]:
+        """A page of rows as the hash chain covers them, in position order after `after`: position,
+        namespace, stream, version, type, schema_version, the data and metadata as their stored
+        JSON text, recorded_at as stored, and the stored hash."""
+        p, text = self.mark, self._document_text
+        sql = (
+            "SELECT position, namespace, stream, version, type, schema_version,"
+            f" {text.format('data')}, {text.format('metadata')}, recorded_at, hash"
+            f" FROM events WHERE position > {p}"
+        )
+        params: list[Any] = [after]
+        if upto is not None:
+            sql += f" AND position <= {p}"
+            params.append(upto)
+        sql += f" ORDER BY position LIMIT {int(limit)}"
+        return connection.exec_driver_sql(sql, tuple(params)).fetchall()  # type: ignore[return-value]
+
+    def _type_among(self, values: Collection[str], params: list[Any]) -> str:
+        params.extend(values)
+        return f"type IN ({', '.join([self.mark] * len(values))})"
+
+    def _page_cursor(self, driver_connection: Any) -> Any:
+        return driver_connection.cursor()
