@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 from session_engine.engine.backends import Backend
 from session_engine.engine.events import EventRegistry
 from session_engine.engine.inspect.state import read_state
-from session_engine.engine.inspect.travel import Fold, decode_state, horizon
+from session_engine.engine.inspect.travel import Fold, decode_state, horizon, restarts_at
 from session_engine.engine.log import reads
 from session_engine.engine.log.schema import events
 from session_engine.engine.projections import snapshots
@@ -86,7 +86,8 @@ def check_session(
     cut = horizon(connection, backend, namespace, stream)
     base = next((s for s in sound if s.version == cut and s.pinned and s.shape == fp.shape), None)
     served = [s for s in sound if s.fingerprint == fp.code and s.version > cut]
-    if not served or (cut > 0 and base is None):
+    restarts = base is None and restarts_at(connection, backend, namespace, stream, cut)
+    if not served or (cut > 0 and base is None and not restarts):
         return problems  # nothing time travel would serve from here
     fold = Fold(
         base if cut > 0 else None,
@@ -99,6 +100,7 @@ def check_session(
             from_version=cut + 1,
             to_version=served[-1].version,
         ),
+        cut if restarts else 0,
     )
     with fold.open(namespace, stream, projections) as state:
         for snapshot in served:

@@ -1,0 +1,70 @@
+"""What retention left open (issue #22, session 10): a dropped and recreated session shortened by
+`keep_last`, exports of a retained log imported elsewhere, idempotency keys of removed events, and
+the `$`-system streams no client may write. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from session_engine.engine import Engine, ManualClock, NewEvent
+from session_engine.engine.errors import StateUnavailable
+from session_engine.engine.retention import RetentionPolicy
+from tests.lifecycle.test_retention import NS, clean, fill_session
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_keep_last_shortens_a_session_recreated_after_retention_dropped_it(
+    engine: Engine, clock: ManualClock
+) -> None:
+    await fill_session(engine, "s")
+    clock.advance(days=10)
+    [dropped] = await engine.retain([RetentionPolicy(NS, max_idle_days=5)])
+    assert dropped.dropped == ["s"]
+    await engine.values.set(NS, "s", "k", {"n": -1}, recreate=True)
+    for n in range(8):
+        await engine.values.set(NS, "s", f"k{n % 3}", {"n": n})
+    stream = await engine.read_stream(NS, "s")
+    marker, last = stream[0].version, stream[-1].version
+    assert stream[0].type == "session_expired"
+    empty = await engine.state_as_of(NS, "s", version=marker)  # retention forgot every row there
+    assert empty.values == {} and empty.record is None and empty.objects == {}
+    assert empty.version == marker
+    with pytest.raises(StateUnavailable):  # before the marker: gone with its events
+        await engine.state_as_of(NS, "s", version=marker - 1)
+    with pytest.raises(StateUnavailable):
+        await engine.state_as_of(NS, "s", at=stream[0].recorded_at - timedelta(seconds=1))
+    states = {v: await engine.state_as_of(NS, "s", version=v) for v in range(last - 3, last + 1)}
+    values = await engine.values.get_all(NS, "s")
+
+    [report] = await engine.retain([RetentionPolicy(NS, keep_last=4)])
+    assert report.truncated == {"s": last - 4}
+    assert [e.version for e in await engine.read_stream(NS, "s")] == list(range(last - 3, last + 1))
+    for version, state in states.items():
+        assert await engine.state_as_of(NS, "s", version=version) == state
+    assert await engine.values.get_all(NS, "s") == values
+    await clean(engine)
+    await engine.rebuild(live=False)
+    assert await engine.values.get_all(NS, "s") == values
+    await clean(engine)
+
+
+async def test_keep_last_on_a_recreated_session_removes_the_old_incarnation_first(
+    engine: Engine, clock: ManualClock
+) -> None:
+    """A session deleted by its record and recreated: the old incarnation's events are the oldest,
+    so `keep_last` takes them first; the state of the new one is unchanged."""
+    await fill_session(engine, "s")
+    assert await engine.records.delete(NS, "s")
+    await engine.append(NS, "s", [NewEvent("noted", {"n": 0})], recreate=True)
+    for n in range(1, 4):
+        await engine.append(NS, "s", [NewEvent("noted", {"n": n})])
+    values = await engine.values.get_all(NS, "s")
+    [report] = await engine.retain([RetentionPolicy(NS, keep_last=3)])
+    kept = [e.data for e in await engine.read_stream(NS, "s")]
+    assert kept == [{"n": 1}, {"n": 2}, {"n": 3}] and report.events_removed > 0
+    assert await engine.values.get_all(NS, "s") == values
+    await clean(engine)
+
