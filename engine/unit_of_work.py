@@ -22,7 +22,7 @@ from session_engine.engine.backends import Backend, Prepared, Query, Rows
 from session_engine.engine.commands import Command
 from session_engine.engine.errors import SessionDeleted, ValidationFailed, WrongExpectedVersion
 from session_engine.engine.events import DomainEvent, EventRegistry
-from session_engine.engine.ids import check_id
+from session_engine.engine.ids import check_id, check_writable, is_system_stream
 from session_engine.engine.log import reads
 from session_engine.engine.log.chain import event_hash, micros
 from session_engine.engine.log.records import NO_METADATA, ExpectedVersion, NewEvent, RecordedEvent
@@ -183,9 +183,18 @@ class UnitOfWork:
         return reads.find_idempotent(self.connection, self.backend, self._registry, *key)
 
     def record(
-        self, command: Command, events: Sequence[NewEvent | DomainEvent], expected: ExpectedVersion
+        self,
+        command: Command,
+        events: Sequence[NewEvent | DomainEvent],
+        expected: ExpectedVersion,
+        *,
+        system: bool = False,
     ) -> list[RecordedEvent]:
-        """Check the expected version, stage the decided events, and apply them to the projections."""
+        """Check the expected version, stage the decided events, and apply them to the projections.
+        `system`: the engine's own record (retention's), the one writer of `$` streams; every
+        client command is refused there (`ids.check_writable`), whether or not it decided events."""
+        if not system:
+            check_writable(command.namespace, command.stream)
         stream_key = (command.namespace, command.stream)
         current = self._version(stream_key)
         if expected is not None and expected != current:
@@ -246,7 +255,9 @@ class UnitOfWork:
         rows: list[tuple[Any, ...]] = []
         recorded: list[RecordedEvent] = []
         dumps = orjson.dumps
-        sealing, cipher = namespace in self._sealed, None
+        # The engine's own streams hold what it did, not a person's data; `$retention`'s runs are
+        # read by `verify` without keys, so they are never sealed.
+        sealing, cipher = namespace in self._sealed and not is_system_stream(stream), None
         for event in events:
             new = event if isinstance(event, NewEvent) else _as_new_event(event)
             # Most events carry no metadata at all: their stored `{}` needs no merge and no encoding.

@@ -226,7 +226,7 @@ def run(
             "removed": encode_ranges(ranges),
         },
     )
-    [recorded] = unit.record(_command(namespace, RETENTION_STREAM), [record], ANY)
+    [recorded] = unit.record(_command(namespace, RETENTION_STREAM), [record], ANY, system=True)
     report.recorded_at = recorded.position
     return report
 

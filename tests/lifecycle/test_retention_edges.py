@@ -4,14 +4,17 @@ the `$`-system streams no client may write. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
 
-from session_engine.engine import Engine, ManualClock, NewEvent
+from session_engine.engine import Engine, ManualClock, NewEvent, ReservedStream, ValidationFailed
 from session_engine.engine.errors import StateUnavailable
+from session_engine.engine.log.gaps import RETENTION_RUN, RETENTION_STREAM
 from session_engine.engine.retention import RetentionPolicy
-from tests.lifecycle.test_retention import NS, clean, fill_session
+from tests.lifecycle.test_retention import MESSAGE, NS, clean, fill_session
+from tests.records.helpers import record
 
 pytestmark = pytest.mark.anyio
 
@@ -68,3 +71,42 @@ async def test_keep_last_on_a_recreated_session_removes_the_old_incarnation_firs
     assert await engine.values.get_all(NS, "s") == values
     await clean(engine)
 
+
+async def test_no_client_writes_or_deletes_a_system_stream(engine: Engine, clock: ManualClock) -> None:
+    """`$retention` and every `$` stream: refused on every write path with `ReservedStream` (a
+    `ValidationFailed`), nothing recorded; reads answer; retention itself still records there."""
+    await fill_session(engine, "old")
+    clock.advance(days=10)
+    [report] = await engine.retain([RetentionPolicy(NS, max_idle_days=5)])
+    head = await engine.head()
+    before = await engine.read_stream(NS, RETENTION_STREAM)
+    for stream in (RETENTION_STREAM, "$anything"):
+        attempts = [
+            engine.append(NS, stream, [NewEvent(RETENTION_RUN, {"removed": []})]),
+            engine.append(NS, stream, [NewEvent("noted", {})], recreate=True, idempotency_key="k"),
+            engine.values.set(NS, stream, "k", 1),
+            engine.values.clear(NS, stream),
+            engine.records.set(NS, stream, record(stream)),
+            engine.records.delete(NS, stream),
+            engine.objects.upload(NS, stream, "doc", {"type": "message", "message": MESSAGE}),
+        ]
+        for attempt in attempts:
+            with pytest.raises(ReservedStream) as refused:
+                await attempt
+            assert refused.value.code == "reserved_stream" and isinstance(refused.value, ValidationFailed)
+    assert await engine.head() == head
+    assert await engine.read_stream(NS, RETENTION_STREAM) == before
+    assert before[-1].position == report.recorded_at
+    await clean(engine)
+
+
+async def test_erase_refuses_a_system_stream(fresh_url: Callable[[], str], clock: ManualClock) -> None:
+    async with Engine.open(fresh_url(), migrate=False, clock=clock, encrypted_namespaces=[NS]) as engine:
+        await fill_session(engine, "old")
+        clock.advance(days=10)
+        await engine.retain([RetentionPolicy(NS, max_idle_days=5)])
+        head = await engine.head()
+        with pytest.raises(ReservedStream):
+            await engine.erase(NS, RETENTION_STREAM)
+        assert await engine.head() == head
+        await clean(engine)  # the `$retention` record is never sealed: it vouches in the clear
