@@ -309,8 +309,7 @@ class Engine:
         now = as_utc(self.clock.now())
 
         def destroy(connection: Connection) -> tuple[int, int]:
-            tables = [table for projection in self.projections for table in projection.tables]
-            done = erasure.destroy(connection, tables, namespace, session, now)
+            done = erasure.destroy(connection, self.backend, list(self.projections), namespace, session, now)
             self._committer.forget_state()  # its cached cipher for the session is gone
             return done
 

@@ -172,7 +172,7 @@ def run(
         unit.stream_version(namespace, session.stream)  # known before its rows go: versions go on
         carried: dict[str, Any] = {}
         for projection in projections:
-            carried.update(projection.forget_session(unit.projection, namespace, session.stream))
+            carried.update(projection.forget_session(unit.projection, namespace, session.stream).carried)
         unit.projection.flush()
         removed.extend(_removed_rows(connection, namespace, session.stream))
         connection.execute(events.delete().where(_e.namespace == namespace, _e.stream == session.stream))

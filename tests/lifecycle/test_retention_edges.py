@@ -8,10 +8,15 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from session_engine.engine import Engine, ManualClock, NewEvent, ReservedStream, ValidationFailed
+from session_engine.engine.catalog import catalog_domain, streams
 from session_engine.engine.errors import StateUnavailable
 from session_engine.engine.log.gaps import RETENTION_RUN, RETENTION_STREAM
+from session_engine.engine.log.records import RecordedEvent
+from session_engine.engine.modules import Domain
+from session_engine.engine.projections.base import Projection, ProjectionContext
 from session_engine.engine.retention import RetentionPolicy
 from tests.lifecycle.test_retention import MESSAGE, NS, clean, fill_session
 from tests.records.helpers import record
@@ -110,3 +115,52 @@ async def test_erase_refuses_a_system_stream(fresh_url: Callable[[], str], clock
             await engine.erase(NS, RETENTION_STREAM)
         assert await engine.head() == head
         await clean(engine)  # the `$retention` record is never sealed: it vouches in the clear
+
+
+notes_metadata = sa.MetaData()
+notes = sa.Table(
+    "test_notes",
+    notes_metadata,
+    sa.Column("namespace", sa.String(200), primary_key=True),
+    sa.Column("stream", sa.String(200), primary_key=True),
+    sa.Column("text", sa.Text, nullable=False),
+)
+"""A read model keyed by (namespace, stream), not session_id, holding a payload's text."""
+notes_projection = Projection("test_notes", [notes])
+
+
+@notes_projection.on("noted")
+def _note(context: ProjectionContext, event: RecordedEvent) -> None:
+    context.connection.execute(
+        notes.delete().where(notes.c.namespace == event.namespace, notes.c.stream == event.stream)
+    )
+    context.connection.execute(
+        notes.insert().values(namespace=event.namespace, stream=event.stream, text=str(event.data))
+    )
+
+
+async def test_erasure_forgets_what_each_projection_says_a_session_left(
+    fresh_url: Callable[[], str], clock: ManualClock
+) -> None:
+    """Erasure follows the rule retention follows, `Projection.forget_session`: a read model keyed
+    by (namespace, stream) loses the erased session's plaintext; a projection built from headers
+    alone (the streams catalog) keeps its row, which a rebuild makes again; verify is clean."""
+    domains = [catalog_domain, Domain("test_notes", projections=[notes_projection])]
+    async with Engine.open(
+        fresh_url(), migrate=False, clock=clock, encrypted_namespaces=[NS], extra_domains=domains
+    ) as engine:
+        for sid in ("s", "kept"):
+            await fill_session(engine, sid)
+
+        async def stored(table: sa.Table) -> list[str]:
+            found = await engine.read(lambda c: c.execute(sa.select(table.c.stream)).scalars().all())
+            return sorted(str(stream) for stream in found)
+
+        assert await stored(notes) == ["kept", "s"]
+        erased = await engine.erase(NS, "s")
+        assert erased.rows_removed > 0
+        assert await stored(notes) == ["kept"]  # its plaintext gone from a read model keyed by stream
+        assert await stored(streams) == ["kept", "s"]  # headers only: kept, as a rebuild makes it
+        assert (await engine.verify_chain()).ok
+        assert await engine.verify() == []
+
