@@ -23,9 +23,15 @@ from session_engine.engine.commands import Command
 from session_engine.engine.errors import SessionDeleted, ValidationFailed, WrongExpectedVersion
 from session_engine.engine.events import DomainEvent, EventRegistry
 from session_engine.engine.ids import check_id, check_writable, is_system_stream
-from session_engine.engine.log import reads
+from session_engine.engine.log import reads, removed_keys
 from session_engine.engine.log.chain import event_hash, micros
-from session_engine.engine.log.records import NO_METADATA, ExpectedVersion, NewEvent, RecordedEvent
+from session_engine.engine.log.records import (
+    NO_METADATA,
+    AppendResult,
+    ExpectedVersion,
+    NewEvent,
+    RecordedEvent,
+)
 from session_engine.engine.log.sealing import SESSION_ERASED, associated, refuse_reserved, seal, writer_cipher
 from session_engine.engine.projections.base import ProjectionContext
 from session_engine.engine.projections.registry import CheckpointAdvance, ProjectionSet
@@ -172,15 +178,29 @@ class UnitOfWork:
         except BaseException as error:
             raise DeferredFailed(error) from error
 
-    def earlier_append(self, command: Command) -> list[RecordedEvent] | None:
+    def earlier_append(self, command: Command) -> tuple[list[RecordedEvent], AppendResult] | None:
+        """The earlier append with the command's idempotency key: its events (none left when
+        retention removed them) and where it landed; None when no append had the key."""
         if command.idempotency_key is None:
             return None
         check_identifier("idempotency key", command.idempotency_key)
         key = (command.namespace, command.stream, command.idempotency_key)
-        staged = self._staged_keys.get(key)
-        if staged is not None:
-            return staged
-        return reads.find_idempotent(self.connection, self.backend, self._registry, *key)
+        found = self._staged_keys.get(key) or reads.find_idempotent(
+            self.connection, self.backend, self._registry, *key
+        )
+        if found:
+            first, last = found[0], found[-1]
+            return found, AppendResult(
+                first.namespace,
+                first.stream,
+                first.version,
+                last.version,
+                first.position,
+                last.position,
+                True,
+            )
+        removed = removed_keys.find(self.connection, *key)
+        return None if removed is None else ([], removed)
 
     def record(
         self,

@@ -164,3 +164,35 @@ async def test_erasure_forgets_what_each_projection_says_a_session_left(
         assert (await engine.verify_chain()).ok
         assert await engine.verify() == []
 
+
+async def test_a_retried_write_whose_events_retention_removed_is_not_applied_twice(
+    engine: Engine, clock: ManualClock
+) -> None:
+    first = await engine.append(
+        NS, "cut", [NewEvent("noted", {"n": 0}), NewEvent("noted", {"n": 1})], idempotency_key="k"
+    )
+    for n in range(2, 6):
+        await engine.append(NS, "cut", [NewEvent("noted", {"n": n})])
+    await fill_session(engine, "gone")
+    await engine.append(NS, "gone", [NewEvent("noted", {})], idempotency_key="g")
+    gone = (await engine.read_stream(NS, "gone"))[-1]
+    clock.advance(days=10)
+    await engine.append(NS, "cut", [NewEvent("noted", {"n": 6})])
+    [report] = await engine.retain([RetentionPolicy(NS, max_idle_days=5, keep_last=3)])
+    assert report.dropped == ["gone"] and report.truncated["cut"] >= first.last_version
+    head = await engine.head()
+
+    again = await engine.append(NS, "cut", [NewEvent("noted", {"n": 0})], idempotency_key="k")
+    assert again.repeated and (again.first_version, again.last_version) == (
+        first.first_version,
+        first.last_version,
+    )
+    assert (again.first_position, again.last_position) == (first.first_position, first.last_position)
+    retried = await engine.append(NS, "gone", [NewEvent("noted", {})], idempotency_key="g")
+    assert retried.repeated and retried.first_version == gone.version
+    assert await engine.head() == head  # nothing applied twice
+    [run] = await engine.read_stream(NS, RETENTION_STREAM)
+    assert sorted(entry[:2] for entry in run.data["keys"]) == [["cut", "k"], ["gone", "g"]]
+    fresh = await engine.append(NS, "cut", [NewEvent("noted", {})], idempotency_key="new")
+    assert not fresh.repeated
+    await clean(engine)
