@@ -8,7 +8,8 @@ judged by its last event as committed before the run. What it records:
 - in the namespace's `$retention` stream, one `retention_run` listing the counts, the sessions,
   every removed range of log positions with the chain hash of its last event, which is what lets
   `verify` walk the chain across the gaps (engine/log/gaps.py), and the idempotency keys of the
-  removed appends, also kept in `removed_keys` (engine/log/removed_keys.py).
+  removed appends, also kept in `removed_keys` (engine/log/removed_keys.py), and the digest of each
+  shortened session's retention base, so the base travels in an export vouched for by the chain.
 """
 
 from __future__ import annotations
@@ -171,6 +172,7 @@ def run(
     report = RetentionReport(namespace, values_purged=values_purged)
     removed: list[tuple[int, bytes]] = []
     keys: list[removed_keys.RemovedKey] = []
+    based: list[list[Any]] = []
     for session in sessions_to_drop(connection, policy, unit.now):
         unit.stream_version(namespace, session.stream)  # known before its rows go: versions go on
         carried: dict[str, Any] = {}
@@ -215,6 +217,17 @@ def run(
             )
         )
         report.truncated[cut.stream] = through
+        based.extend(
+            [cut.stream, through, bytes(digest).hex()]
+            for digest in connection.execute(
+                sa.select(snapshot_rows.c.digest).where(
+                    snapshot_rows.c.namespace == namespace,
+                    snapshot_rows.c.stream == cut.stream,
+                    snapshot_rows.c.version == through,
+                    snapshot_rows.c.pinned != 0,
+                )
+            ).scalars()
+        )
     if not removed and not values_purged:
         return report
     removed_keys.remember(connection, namespace, keys)  # a retried write still answers its outcome
@@ -231,6 +244,7 @@ def run(
             "values_purged": values_purged,
             "removed": encode_ranges(ranges),
             "keys": [key.as_json() for key in keys],
+            "bases": based,
         },
     )
     [recorded] = unit.record(_command(namespace, RETENTION_STREAM), [record], ANY, system=True)

@@ -4,9 +4,13 @@ the `$`-system streams no client may write. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import base64
+import io
+import zlib
 from collections.abc import Callable
 from datetime import timedelta
 
+import orjson
 import pytest
 import sqlalchemy as sa
 
@@ -15,9 +19,12 @@ from session_engine.engine.catalog import catalog_domain, streams
 from session_engine.engine.errors import StateUnavailable
 from session_engine.engine.log.gaps import RETENTION_RUN, RETENTION_STREAM
 from session_engine.engine.log.records import RecordedEvent
+from session_engine.engine.log.schema import snapshots as snapshot_rows
 from session_engine.engine.modules import Domain
 from session_engine.engine.projections.base import Projection, ProjectionContext
+from session_engine.engine.projections.snapshots import digest_of
 from session_engine.engine.retention import RetentionPolicy
+from session_engine.engine.retention.bases import retention_bases
 from tests.lifecycle.test_retention import MESSAGE, NS, clean, fill_session
 from tests.records.helpers import record
 
@@ -196,3 +203,119 @@ async def test_a_retried_write_whose_events_retention_removed_is_not_applied_twi
     fresh = await engine.append(NS, "cut", [NewEvent("noted", {})], idempotency_key="new")
     assert not fresh.repeated
     await clean(engine)
+
+
+async def retained_export(engine: Engine, clock: ManualClock) -> list[bytes]:
+    """A log with every kind of removal: a session dropped, one dropped and recreated, one cut by
+    `keep_last` (a retention base), a removed keyed append; exported whole."""
+    await fill_session(engine, "dropped")
+    await fill_session(engine, "again")
+    await engine.append(NS, "cut", [NewEvent("noted", {"n": 0})], idempotency_key="k")
+    for n in range(1, 8):
+        await engine.values.set(NS, "cut", f"k{n % 3}", {"n": n})
+    clock.advance(days=10)
+    await engine.values.set(NS, "cut", "k0", "fresh")
+    await engine.retain([RetentionPolicy(NS, max_idle_days=5)])
+    await engine.values.set(NS, "again", "k", "back", recreate=True)
+    await engine.retain([RetentionPolicy(NS, keep_last=4)])
+    await fill_session(engine, "whole")
+    out = io.BytesIO()
+    await engine.export(out)
+    return out.getvalue().splitlines()
+
+
+async def test_an_export_of_a_retained_log_imports_and_verifies_clean(
+    engine: Engine, clock: ManualClock, fresh_url: Callable[[], str]
+) -> None:
+    lines = await retained_export(engine, clock)
+    assert any(b'"retention_base"' in line for line in lines)
+    sessions = ("dropped", "again", "cut", "whole")
+    before = {sid: await engine.values.get_all(NS, sid) for sid in sessions}
+    states = {
+        sid: await engine.state_as_of(NS, sid, version=(await engine.read_stream(NS, sid))[-1].version)
+        for sid in sessions
+    }
+    head = await engine.verify_chain()
+    async with Engine.open(fresh_url(), migrate=False, clock=clock) as target:
+        assert await target.import_(lines) == sum(1 for line in lines if b'"retention_base"' not in line)
+        checked = await target.verify_chain()
+        assert checked.ok and (checked.head, checked.head_hash) == (head.head, head.head_hash)
+        assert await target.verify() == []
+        assert await target.verify_snapshots() == []
+        for sid in sessions:
+            assert await target.values.get_all(NS, sid) == before[sid]
+            last = (await target.read_stream(NS, sid))[-1].version
+            assert await target.state_as_of(NS, sid, version=last) == states[sid]
+        retried = await target.append(NS, "cut", [NewEvent("noted", {"n": 0})], idempotency_key="k")
+        assert retried.repeated  # the removed append's key travelled in its run's record
+        out = io.BytesIO()
+        await target.export(out)
+        assert out.getvalue().splitlines() == lines  # the same file again
+
+
+async def test_an_import_refuses_a_gap_no_run_vouches_for(
+    engine: Engine, clock: ManualClock, fresh_url: Callable[[], str]
+) -> None:
+    lines = await retained_export(engine, clock)
+    records = [orjson.loads(line) for line in lines]
+    events = [(i, r) for i, r in enumerate(records) if "retention_base" not in r]
+    whole = [i for i, r in events if r["stream"] == "whole"]
+    run = next(i for i, r in events if r["stream"] == RETENTION_STREAM)
+    base = next(i for i, r in enumerate(records) if "retention_base" in r)
+
+    def without(index: int) -> list[bytes]:
+        return [line for i, line in enumerate(lines) if i != index]
+
+    forged_run = orjson.loads(lines[run])
+    forged_run["data"]["removed"][0][2] = "00" * 32
+    forged_base = orjson.loads(lines[base])
+    fields = forged_base["retention_base"]
+    tables = zlib.compress(b"another state")  # a made-up state, its own digest made to match
+    fields["tables"] = base64.b64encode(tables).decode()
+    fields["digest"] = digest_of(
+        fields["namespace"],
+        fields["stream"],
+        fields["fingerprint"],
+        fields["version"],
+        fields["position"],
+        bytes.fromhex(fields["event_hash"]),
+        tables,
+        None if fields["state"] is None else base64.b64decode(fields["state"]),
+    ).hex()
+    cases = [
+        (without(whole[1]), "missing"),  # a removed event no run vouches for (a forged gap)
+        (without(run), "missing"),  # the record that vouches for the gaps left out
+        ([*lines[:run], orjson.dumps(forged_run), *lines[run + 1 :]], "no retention run records"),
+        (without(base), "no retention base"),
+        ([*lines[:base], orjson.dumps(forged_base), *lines[base + 1 :]], "digest its retention run recorded"),
+    ]
+    async with Engine.open(fresh_url(), migrate=False, clock=clock) as target:
+        for bad, reason in cases:
+            with pytest.raises(ValidationFailed, match=reason):
+                await target.import_(bad)
+            assert await target.head() == 0 and (await target.status())["events"] == 0
+        assert await target.import_(lines) > 0
+
+
+async def test_verify_snapshots_reports_a_retention_base_its_run_did_not_record(
+    engine: Engine, clock: ManualClock
+) -> None:
+    await retained_export(engine, clock)
+    assert await engine.verify_snapshots() == []
+    [base] = await engine.read(lambda c: [s for s in retention_bases(c) if s.stream == "cut"])
+    tables = zlib.compress(b"another state")
+    digest = digest_of(
+        NS, "cut", base.fingerprint, base.version, base.position, base.event_hash, tables, base.state
+    )
+
+    def forge(connection: sa.Connection) -> None:
+        with connection.begin():
+            connection.execute(
+                snapshot_rows.update()
+                .where(snapshot_rows.c.stream == "cut", snapshot_rows.c.version == base.version)
+                .values(tables=tables, digest=digest)
+            )
+
+    await engine.read(forge)
+    [problem] = await engine.verify_snapshots()
+    assert problem.session == "cut" and "did not record" in problem.reason
