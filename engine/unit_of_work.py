@@ -199,7 +199,7 @@ class UnitOfWork:
                 last.position,
                 True,
             )
-        removed = removed_keys.find(self.connection, *key)
+        removed = removed_keys.find(self.connection, self.backend, *key)
         return None if removed is None else ([], removed)
 
     def record(

@@ -17,6 +17,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from session_engine.engine.backends import Backend, Prepared
 from session_engine.engine.log.gaps import RETENTION_RUN, RETENTION_STREAM
 from session_engine.engine.log.records import AppendResult
 from session_engine.engine.log.schema import events, removed_keys
@@ -84,20 +85,26 @@ def remember(connection: Connection, namespace: str, keys: list[RemovedKey]) -> 
         )
 
 
-_find = sa.select(_k.first_version, _k.last_version, _k.first_position, _k.last_position).where(
-    _k.namespace == sa.bindparam("namespace"),
-    _k.stream == sa.bindparam("stream"),
-    _k.idempotency_key == sa.bindparam("key"),
+_find = Prepared(
+    sa.select(_k.first_version, _k.last_version, _k.first_position, _k.last_position).where(
+        _k.namespace == sa.bindparam("namespace"),
+        _k.stream == sa.bindparam("stream"),
+        _k.idempotency_key == sa.bindparam("key"),
+    )
 )
+"""On the driver: every first use of a key reads here once (SQLAlchemy's execution cost more than
+the indexed read itself: docs/benchmarks.md, session 10)."""
 
 
-def find(connection: Connection, namespace: str, stream: str, key: str) -> AppendResult | None:
+def find(
+    connection: Connection, backend: Backend, namespace: str, stream: str, key: str
+) -> AppendResult | None:
     """Where the removed append with this key landed, as a repeat answers it; None if no removed
     append had it."""
-    row = connection.execute(_find, {"namespace": namespace, "stream": stream, "key": key}).first()
-    if row is None:
+    rows = backend.rows(connection, _find, {"namespace": namespace, "stream": stream, "key": key})
+    if not rows:
         return None
-    first_version, last_version, first_position, last_position = row
+    first_version, last_version, first_position, last_position = rows[0]
     return AppendResult(
         namespace, stream, first_version, last_version, first_position, last_position, repeated=True
     )
