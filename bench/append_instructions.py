@@ -21,6 +21,9 @@ another process: callgrind does not see it).
 `--encrypted` appends into a namespace that seals its payloads (engine/log/sealing.py): run it
 and a plain run of the same size to count what encryption adds per append.
 
+`--keyed` gives every append an idempotency key of its own (each one a first use: the writer looks
+the key up among the stream's events, then among the keys of removed events, before appending).
+
 `--values` does the same with value sets (`engine.values.set`, eight keys per session, no TTL):
 the write path with a decision that reads the read model.
 
@@ -46,6 +49,7 @@ async def appends(
     writers: int = WRITERS,
     encrypted: bool = False,
     size: int = 200,
+    keyed: bool = False,
 ) -> dict[str, int]:
     data = payload(size)
     sealed = ["bench"] if encrypted else []
@@ -56,6 +60,8 @@ async def appends(
             for n in range(total // writers):
                 if values:
                     await engine.values.set("bench", stream, f"key-{n % 8}", data)
+                elif keyed:
+                    await engine.append("bench", stream, [NewEvent("noted", data)], idempotency_key=f"k-{n}")
                 else:
                     await engine.append("bench", stream, [NewEvent("noted", data)])
 
@@ -76,11 +82,14 @@ def main() -> None:
     )
     parser.add_argument("--encrypted", action="store_true", help="into a namespace that seals payloads")
     parser.add_argument("--size", type=int, default=200, help="bytes of JSON per event")
+    parser.add_argument("--keyed", action="store_true", help="an idempotency key on every append")
     parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
     args = parser.parse_args()
     total = args.appends - args.appends % args.writers
     with database(args.backend) as url:
-        stats = anyio.run(appends, url, total, args.values, args.writers, args.encrypted, args.size)
+        stats = anyio.run(
+            appends, url, total, args.values, args.writers, args.encrypted, args.size, args.keyed
+        )
     print(
         f"{total} appends by {args.writers} writers in {stats['batches']} batches. Instructions per append:"
         f" (Ir of this run - Ir of a run with fewer appends) / ({total} - those appends)"

@@ -15,31 +15,12 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from session_engine.engine.backends import Backend
 from session_engine.engine.errors import ValidationFailed
 from session_engine.engine.log.schema import events, session_keys
 from session_engine.engine.log.sealing import SEALED_PREFIX, SESSION_ERASED
-from session_engine.engine.objects.envelopes.tables import session_objects
-from session_engine.engine.objects.search.tables import messages
-from session_engine.engine.objects.search.terms import ensure_sqlite_function
+from session_engine.engine.projections.base import Projection, ProjectionContext
 from session_engine.engine.records.tables import TITLE_FTS
-
-
-def session_tables(tables: Iterable[sa.Table]) -> tuple[list[sa.Table], list[sa.Table]]:
-    """The read models an erasure empties of a session, in the order it deletes: those keyed by the
-    object id of one of the session's objects (`session_objects`), then those keyed by
-    (namespace, session_id). Every projection's tables are sorted so, a new one included (a
-    snapshots table keyed by namespace and session_id joins by itself)."""
-    by_object, by_session = [], []
-    for table in tables:
-        names = set(table.c.keys())
-        if {"namespace", "session_id"} <= names:
-            by_session.append(table)
-        elif "object_id" in names:
-            by_object.append(table)
-    # `messages` before `message_terms`: its delete trigger counts the terms down.
-    by_session.sort(key=lambda table: table is not messages)
-    return by_object, by_session
-
 
 TEXT_INDEXES = (TITLE_FTS,)
 """Full-text indexes that keep deleted tokens until merged (SQLite's FTS5; `Backend.scrub`)."""
@@ -93,11 +74,18 @@ def unsealed(connection: Connection, namespace: str, session: str) -> int:
 
 
 def destroy(
-    connection: Connection, tables: Iterable[sa.Table], namespace: str, session: str, now: datetime
+    connection: Connection,
+    backend: Backend,
+    projections: Iterable[Projection],
+    namespace: str,
+    session: str,
+    now: datetime,
 ) -> tuple[int, int]:
-    """Destroy the session's keys and delete its rows from `tables` (every projection's: those of
-    `session_tables`); (keys destroyed, rows removed)."""
-    by_object, by_session = session_tables(tables)
+    """Destroy the session's keys and delete its read-model rows; (keys destroyed, rows removed).
+    The rows are what each projection's `forget_session` says the session left, the rule
+    retention follows too: one place per projection decides it, a new table included. A projection
+    built from headers alone (`headers_only`: the streams catalog) keeps its rows: the events stay
+    with their headers clear, and a rebuild makes those rows again from them."""
     keys = connection.execute(
         sa.update(session_keys)
         .where(
@@ -107,15 +95,11 @@ def destroy(
         )
         .values(key=None, erased_at=now)
     ).rowcount
-    objects = sa.select(session_objects.c.object_id).where(
-        session_objects.c.namespace == namespace, session_objects.c.session_id == session
+    context = ProjectionContext(connection, backend)
+    rows = sum(
+        projection.forget_session(context, namespace, session).rows
+        for projection in projections
+        if not projection.headers_only
     )
-    ensure_sqlite_function(connection)  # the search index's triggers on `messages` call it
-    rows = 0
-    for table in by_object:
-        rows += connection.execute(sa.delete(table).where(table.c.object_id.in_(objects))).rowcount
-    for table in by_session:
-        rows += connection.execute(
-            sa.delete(table).where(table.c.namespace == namespace, table.c.session_id == session)
-        ).rowcount
+    context.flush()
     return keys, rows

@@ -30,6 +30,21 @@ class ValidationFailed(EngineError):
     code = "validation_failed"
 
 
+class ReservedStream(ValidationFailed):
+    """A client command named one of the engine's own streams (an id starting with `$`, such as
+    `$retention`): they are read by anyone and written only by the engine (engine/ids.py)."""
+
+    code = "reserved_stream"
+
+    def __init__(self, namespace: str, stream: str) -> None:
+        self.namespace = namespace
+        self.stream = stream
+        super().__init__(
+            f"stream {namespace}/{stream} is reserved for the engine (ids starting with '$'): it can be"
+            " read, not written or deleted"
+        )
+
+
 class NotFound(EngineError):
     code = "not_found"
 

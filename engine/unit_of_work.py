@@ -22,10 +22,16 @@ from session_engine.engine.backends import Backend, Prepared, Query, Rows
 from session_engine.engine.commands import Command
 from session_engine.engine.errors import SessionDeleted, ValidationFailed, WrongExpectedVersion
 from session_engine.engine.events import DomainEvent, EventRegistry
-from session_engine.engine.ids import check_id
-from session_engine.engine.log import reads
+from session_engine.engine.ids import check_id, check_writable, is_system_stream
+from session_engine.engine.log import reads, removed_keys
 from session_engine.engine.log.chain import event_hash, micros
-from session_engine.engine.log.records import NO_METADATA, ExpectedVersion, NewEvent, RecordedEvent
+from session_engine.engine.log.records import (
+    NO_METADATA,
+    AppendResult,
+    ExpectedVersion,
+    NewEvent,
+    RecordedEvent,
+)
 from session_engine.engine.log.sealing import SESSION_ERASED, associated, refuse_reserved, seal, writer_cipher
 from session_engine.engine.projections.base import ProjectionContext
 from session_engine.engine.projections.registry import CheckpointAdvance, ProjectionSet
@@ -172,20 +178,43 @@ class UnitOfWork:
         except BaseException as error:
             raise DeferredFailed(error) from error
 
-    def earlier_append(self, command: Command) -> list[RecordedEvent] | None:
+    def earlier_append(self, command: Command) -> tuple[list[RecordedEvent], AppendResult] | None:
+        """The earlier append with the command's idempotency key: its events (none left when
+        retention removed them) and where it landed; None when no append had the key."""
         if command.idempotency_key is None:
             return None
         check_identifier("idempotency key", command.idempotency_key)
         key = (command.namespace, command.stream, command.idempotency_key)
-        staged = self._staged_keys.get(key)
-        if staged is not None:
-            return staged
-        return reads.find_idempotent(self.connection, self.backend, self._registry, *key)
+        found = self._staged_keys.get(key) or reads.find_idempotent(
+            self.connection, self.backend, self._registry, *key
+        )
+        if found:
+            first, last = found[0], found[-1]
+            return found, AppendResult(
+                first.namespace,
+                first.stream,
+                first.version,
+                last.version,
+                first.position,
+                last.position,
+                True,
+            )
+        removed = removed_keys.find(self.connection, self.backend, *key)
+        return None if removed is None else ([], removed)
 
     def record(
-        self, command: Command, events: Sequence[NewEvent | DomainEvent], expected: ExpectedVersion
+        self,
+        command: Command,
+        events: Sequence[NewEvent | DomainEvent],
+        expected: ExpectedVersion,
+        *,
+        system: bool = False,
     ) -> list[RecordedEvent]:
-        """Check the expected version, stage the decided events, and apply them to the projections."""
+        """Check the expected version, stage the decided events, and apply them to the projections.
+        `system`: the engine's own record (retention's), the one writer of `$` streams; every
+        client command is refused there (`ids.check_writable`), whether or not it decided events."""
+        if not system:
+            check_writable(command.namespace, command.stream)
         stream_key = (command.namespace, command.stream)
         current = self._version(stream_key)
         if expected is not None and expected != current:
@@ -246,7 +275,9 @@ class UnitOfWork:
         rows: list[tuple[Any, ...]] = []
         recorded: list[RecordedEvent] = []
         dumps = orjson.dumps
-        sealing, cipher = namespace in self._sealed, None
+        # The engine's own streams hold what it did, not a person's data; `$retention`'s runs are
+        # read by `verify` without keys, so they are never sealed.
+        sealing, cipher = namespace in self._sealed and not is_system_stream(stream), None
         for event in events:
             new = event if isinstance(event, NewEvent) else _as_new_event(event)
             # Most events carry no metadata at all: their stored `{}` needs no merge and no encoding.

@@ -491,9 +491,9 @@ class Committer:
         try:
             earlier = None if command.idempotency_key is None else unit.earlier_append(command)
             if earlier is not None:
-                repeated = _append_result(earlier, repeated=True)
+                found, repeated = earlier
                 pending.outcome = (
-                    repeated if pending.answer_append else Outcome(None, earlier, repeated, repeated=True)
+                    repeated if pending.answer_append else Outcome(None, found, repeated, repeated=True)
                 )
                 return
             if type(command) is AppendEvents:  # the raw log API: the events are the decision

@@ -57,8 +57,7 @@ async def erase(
     committer = engine._committer
 
     def destroy(connection: Connection) -> tuple[int, int]:
-        tables = [table for projection in engine.projections for table in projection.tables]
-        done = erasure.destroy(connection, tables, namespace, session, now)
+        done = erasure.destroy(connection, engine.backend, list(engine.projections), namespace, session, now)
         committer.forget_state()  # its cached cipher for the session is gone
         return done
 

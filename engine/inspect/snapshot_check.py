@@ -4,8 +4,9 @@ A snapshot is derived data, so it is checked by deriving it again: the session's
 once (from nothing, or from its retention base when the log's front was deleted) and, at each
 snapshot's version, the fold's read models and typed state are compared with the snapshot's. Every
 row's digest is checked too, and the chain hash of the event it was taken after, while that event
-is in the log. A retention base whose events are gone is only as good as its digest: nothing is
-left to fold it from.
+is in the log. A retention base whose events are gone cannot be folded again: its digest is
+checked against the one the `retention_run` that cut the session recorded (on the chain), where
+the run recorded one.
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ from sqlalchemy.engine import Connection
 from session_engine.engine.backends import Backend
 from session_engine.engine.events import EventRegistry
 from session_engine.engine.inspect.state import read_state
-from session_engine.engine.inspect.travel import Fold, decode_state, horizon
+from session_engine.engine.inspect.travel import Fold, decode_state, horizon, restarts_at
 from session_engine.engine.log import reads
 from session_engine.engine.log.schema import events
 from session_engine.engine.projections import snapshots
 from session_engine.engine.projections.asof import SessionAsOf
 from session_engine.engine.projections.base import Projection
 from session_engine.engine.projections.snapshots import Snapshot
+from session_engine.engine.retention.bases import recorded_digests
 
 
 @dataclass(frozen=True)
@@ -45,8 +47,9 @@ def check_all(
 ) -> list[SnapshotProblem]:
     """Every problem with every session's snapshots."""
     found: list[SnapshotProblem] = []
+    recorded = recorded_digests(connection)
     for namespace, stream in snapshots.sessions(connection):
-        found += check_session(connection, backend, registry, projections, namespace, stream)
+        found += check_session(connection, backend, registry, projections, namespace, stream, recorded)
     return found
 
 
@@ -57,8 +60,13 @@ def check_session(
     projections: list[Projection],
     namespace: str,
     stream: str,
+    recorded: dict[tuple[str, str, int], set[str]] | None = None,
 ) -> list[SnapshotProblem]:
+    """`recorded`: the base digests the retention runs recorded (`recorded_digests`; read here
+    when not given)."""
     fp = snapshots.fingerprint(projections)
+    if recorded is None:
+        recorded = recorded_digests(connection)
     stored = snapshots.stored(connection, namespace, stream)
     problems: list[SnapshotProblem] = []
 
@@ -81,12 +89,20 @@ def check_session(
             problem(snapshot, "damaged: its digest does not match its content")
         elif event_hash is not None and bytes(event_hash) != snapshot.event_hash:
             problem(snapshot, "taken after another event than the log's at its version (hash differs)")
+        elif (
+            event_hash is None
+            and snapshot.pinned
+            and (namespace, stream, snapshot.version) in recorded
+            and snapshot.digest.hex() not in recorded[(namespace, stream, snapshot.version)]
+        ):
+            problem(snapshot, "a retention base its retention run did not record (changed or made up)")
         else:
             sound.append(snapshot)
     cut = horizon(connection, backend, namespace, stream)
     base = next((s for s in sound if s.version == cut and s.pinned and s.shape == fp.shape), None)
     served = [s for s in sound if s.fingerprint == fp.code and s.version > cut]
-    if not served or (cut > 0 and base is None):
+    restarts = base is None and restarts_at(connection, backend, namespace, stream, cut)
+    if not served or (cut > 0 and base is None and not restarts):
         return problems  # nothing time travel would serve from here
     fold = Fold(
         base if cut > 0 else None,
@@ -99,6 +115,7 @@ def check_session(
             from_version=cut + 1,
             to_version=served[-1].version,
         ),
+        cut if restarts else 0,
     )
     with fold.open(namespace, stream, projections) as state:
         for snapshot in served:

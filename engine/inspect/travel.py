@@ -26,6 +26,7 @@ from session_engine.engine.backends import Backend, Prepared
 from session_engine.engine.errors import StateUnavailable
 from session_engine.engine.events import EventRegistry
 from session_engine.engine.inspect.state import SessionState, read_state
+from session_engine.engine.lifecycle import SESSION_EXPIRED
 from session_engine.engine.log import reads
 from session_engine.engine.log.records import RecordedEvent
 from session_engine.engine.log.schema import events as log_events
@@ -61,14 +62,18 @@ class Fold:
 
     snapshot: Snapshot | None
     events: list[RecordedEvent]
+    origin: int = 0
+    """With no snapshot, the version the empty read models stand for: 0, or the version before a
+    `session_expired` marker that opens the session's kept history (`restarts_at`)."""
 
     @property
     def start(self) -> int:
-        return self.snapshot.version if self.snapshot is not None else 0
+        return self.snapshot.version if self.snapshot is not None else self.origin
 
     def open(self, namespace: str, stream: str, projections: list[Projection]) -> SessionAsOf:
-        base = self.snapshot.base if self.snapshot is not None else None
-        return SessionAsOf(namespace, stream, [], projections, base=base)
+        if self.snapshot is not None:
+            return SessionAsOf(namespace, stream, [], projections, base=self.snapshot.base)
+        return SessionAsOf(namespace, stream, [], projections, after=self.origin)
 
     def upto(self, version: int) -> list[RecordedEvent]:
         """The events after `start` up to `version`."""
@@ -90,6 +95,27 @@ def horizon(connection: Connection, backend: Backend, namespace: str, stream: st
         return int(first) - 1
     pinned = snapshots.pinned_versions(connection, namespace, stream)
     return pinned[-1] if pinned else 0
+
+
+_type_at = Prepared(
+    sa.select(log_events.c.type).where(
+        log_events.c.namespace == sa.bindparam("ns"),
+        log_events.c.stream == sa.bindparam("stream"),
+        log_events.c.version == sa.bindparam("version"),
+    )
+)
+
+
+def restarts_at(connection: Connection, backend: Backend, namespace: str, stream: str, cut: int) -> bool:
+    """Whether the session's kept history, after the `cut` (`horizon`), opens with retention's
+    `session_expired` marker. Retention forgot every row of the session when it recorded it, so
+    the marker applied to empty read models is the session's state there: a fold needs no snapshot
+    (a dropped session recreated later stays foldable, and `keep_last` can shorten it). The state
+    before the marker is gone with its events."""
+    if cut <= 0:
+        return False
+    found = backend.rows(connection, _type_at, {"ns": namespace, "stream": stream, "version": cut + 1})
+    return bool(found) and found[0][0] == SESSION_EXPIRED
 
 
 def plan(
@@ -132,7 +158,12 @@ def plan(
             break
         log.warning("snapshot %s/%s at %d is damaged; not used", namespace, stream, snapshot.version)
         below = snapshot.version - 1  # a damaged one is never served (verify reports it)
-    if snapshot is None and cut > 0:
+    origin = 0
+    if snapshot is None and restarts_at(connection, backend, namespace, stream, cut):
+        origin = cut
+        if low_version is not None and low_version <= cut:
+            raise _before_marker(namespace, stream, cut)
+    elif snapshot is None and cut > 0:
         snapshot = snapshots.pinned_base(connection, namespace, stream, fp.shape, cut)
         if snapshot is None or snapshot.digest != snapshot.expected_digest():
             raise StateUnavailable(
@@ -148,7 +179,7 @@ def plan(
                 f"session {namespace}/{stream}: its events up to version {cut} were deleted; "
                 f"its state is known from version {cut} on"
             )
-    start = snapshot.version if snapshot is not None else 0
+    start = snapshot.version if snapshot is not None else origin
     high_version = max(versions) if versions and not instants else None
     found = reads.read_stream(
         connection,
@@ -161,7 +192,20 @@ def plan(
         to_position=to_position,
         until=max(instants) if instants and not versions else None,
     )
-    return Fold(snapshot, found)
+    if origin and (not found or found[0].version != origin + 1 or _before(found[0], low_instant)):
+        raise _before_marker(namespace, stream, origin)  # an instant or position before the marker
+    return Fold(snapshot, found, origin)
+
+
+def _before(marker: RecordedEvent, instant: datetime | None) -> bool:
+    return instant is not None and instant < marker.recorded_at
+
+
+def _before_marker(namespace: str, stream: str, cut: int) -> StateUnavailable:
+    return StateUnavailable(
+        f"session {namespace}/{stream}: its events up to version {cut} were deleted (retention"
+        f" dropped it); its state is known from version {cut + 1} on"
+    )
 
 
 @dataclass

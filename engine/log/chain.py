@@ -140,7 +140,7 @@ def check_rows(
     def broken(position: int, reason: str) -> ChainCheck:
         earlier = gaps.open[0] if gaps.open and gaps.open[0].first < position else None
         if earlier is not None:  # the earliest problem is a gap nothing has vouched for yet
-            return ChainCheck(earlier.head, earlier.head_hash, earlier.first, _MISSING, at_hash)
+            return ChainCheck(earlier.head, earlier.head_hash, earlier.first, MISSING, at_hash)
         return ChainCheck(head, head_hash, position, reason, at_hash)
 
     for row in rows:
@@ -183,13 +183,14 @@ def check_rows(
     if progress is not None and done % PROGRESS_STEP:
         progress(done % PROGRESS_STEP)
     if gaps.open:
-        return broken(head + 1, _MISSING)
+        return broken(head + 1, MISSING)
     if at_hash is None and at is not None and at < head:
         at_hash = gaps.vouched_hash(at)  # removed by retention: the hash its marker recorded
     return ChainCheck(head, head_hash, at_hash=at_hash)
 
 
-_MISSING = "the event there is missing (no retention run records its removal)"
+MISSING = "the event there is missing (no retention run records its removal)"
+"""Why a gap no retention run vouches for breaks the chain (import names it so too)."""
 _CHANGED = "the stored event does not match its hash (it, or its hash, was changed)"
 
 

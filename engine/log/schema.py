@@ -163,3 +163,18 @@ session_keys = Table(
 )
 """Per-session AES-GCM keys of the namespaces that encrypt their payloads (engine/log/sealing.py,
 specs/lifecycle.md "Verifiable erasure")."""
+
+removed_keys = Table(
+    "removed_keys",
+    metadata,
+    Column("namespace", String(200), primary_key=True),
+    Column("stream", String(200), primary_key=True),
+    Column("idempotency_key", String(200), primary_key=True),
+    Column("first_version", Integer, nullable=False),
+    Column("last_version", Integer, nullable=False),
+    Column("first_position", BigInteger, nullable=False),
+    Column("last_position", BigInteger, nullable=False),
+)
+"""The idempotency keys of appends whose events retention removed, with where the append landed:
+a retried write still answers the first outcome (engine/log/removed_keys.py). Each row is also in
+the `retention_run` that removed it, so an import restores the table from the log."""

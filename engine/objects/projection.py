@@ -29,7 +29,7 @@ from session_engine.engine.objects.search.tables import (
 from session_engine.engine.objects.search.terms import create_term_index, ensure_sqlite_function, term_index
 from session_engine.engine.objects.threads import projection as threads
 from session_engine.engine.objects.threads.tables import thread_items
-from session_engine.engine.projections.base import BatchedProjection, ProjectionContext
+from session_engine.engine.projections.base import BatchedProjection, Forgotten, ProjectionContext
 
 _o = session_objects.c
 
@@ -70,20 +70,33 @@ class ObjectsProjection(BatchedProjection[ObjectsBatch]):
     def seeded_tables(self) -> Sequence[Any]:
         return [table for table in self.tables if table is not message_terms]
 
-    def forget_session(self, context: ProjectionContext, namespace: str, session: str) -> dict[str, Any]:
-        """Every object of the session goes with its children, as an object delete takes them."""
+    def forget_session(self, context: ProjectionContext, namespace: str, session: str) -> Forgotten:
+        """Every object of the session goes with its children, as an object delete takes them.
+        The rows counted: the objects, their children (counted before the batch deletes them), and
+        what is left keyed by the session (its messages and terms)."""
         context.flush()
         found = context.connection.execute(
             sa.select(_o.alias, _o.object_id, _o.type).where(
                 _o.namespace == namespace, _o.session_id == session
             )
         ).all()
+        children = 0
+        ids = [object_id for _, object_id, _ in found]
+        for table in self.tables:
+            if ids and "object_id" in table.c and table is not session_objects:
+                children += int(
+                    context.connection.execute(
+                        sa.select(sa.func.count()).where(table.c.object_id.in_(ids))
+                    ).scalar()
+                    or 0
+                )
         batch = self.new_batch(context, [])
         for alias, object_id, object_type in found:
             batch.delete_children(object_id, object_type)
             batch.delete_object((namespace, session, alias), object_id)
         batch.drain()
-        return super().forget_session(context, namespace, session)
+        rest = super().forget_session(context, namespace, session)
+        return Forgotten(len(found) + children + rest.rows, rest.carried)
 
 
 # `message_terms` last: cleared first, so deleting the messages has no terms left to decrement.

@@ -83,7 +83,8 @@ class SessionAsOf:
     """Read models holding one session's state at a cut-off. Close it (or use `with`) when done.
 
     `events` are applied to empty read models, or to those of `base` (a snapshot): then they are
-    the events after its version."""
+    the events after its version. Empty read models stand for version `after` (0, or the version
+    before a session's `session_expired` marker: engine/inspect/travel.py `restarts_at`)."""
 
     def __init__(
         self,
@@ -93,10 +94,11 @@ class SessionAsOf:
         projections: list[Projection],
         *,
         base: Base | None = None,
+        after: int = 0,
     ) -> None:
         self.namespace = namespace
         self.stream = stream
-        self.version = base.version if base else 0
+        self.version = base.version if base else after
         self.position = base.position if base else 0
         self.at: datetime | None = base.recorded_at if base else None
         self.projections = projections

@@ -8,7 +8,7 @@ that is what makes rebuilding a million events fast without making handlers hard
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar, overload
 
 import sqlalchemy as sa
@@ -48,6 +48,15 @@ class DerivedIndex:
     triggers: tuple[str, ...]
     fill: DialectDDL
     indexes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Forgotten:
+    """What `Projection.forget_session` did: the rows it deleted, and what the session's
+    `session_expired` marker must carry for a replay (retention)."""
+
+    rows: int
+    carried: dict[str, Any] = field(default_factory=dict)
 
 
 class ProjectionContext:
@@ -333,20 +342,23 @@ class Projection:
         for table in reversed(self.tables):
             context.connection.execute(table.delete())
 
-    def forget_session(self, context: ProjectionContext, namespace: str, session: str) -> dict[str, Any]:
-        """Delete every row of this read model that one session's events made (retention removes
-        those events). Returns what the session's closing marker (`session_expired`) must carry so
-        that a replay of the log as it is left makes the same rows; most projections: nothing.
+    def forget_session(self, context: ProjectionContext, namespace: str, session: str) -> Forgotten:
+        """Delete every row of this read model that one session's events made: the one rule for
+        what a session leaves in the read models, used by retention (which removes those events)
+        and erasure (which destroys their key). Returns how many rows went and what the session's
+        closing marker (`session_expired`) must carry so that a replay of the log as it is left
+        makes the same rows (most projections: nothing).
 
         By default: its tables' rows keyed by the namespace and the session id (or stream)."""
         context.flush()
+        rows = 0
         for table in reversed(self.tables):
             key = table.c.get("session_id") if "session_id" in table.c else table.c.get("stream")
             if key is not None and "namespace" in table.c:
-                context.connection.execute(
+                rows += context.connection.execute(
                     table.delete().where(table.c.namespace == namespace, key == session)
-                )
-        return {}
+                ).rowcount
+        return Forgotten(rows)
 
     @property
     def seeded_tables(self) -> Sequence[sa.Table]:

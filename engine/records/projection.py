@@ -17,6 +17,7 @@ from session_engine.engine.log.records import RecordedEvent
 from session_engine.engine.projections.base import (
     BatchedProjection,
     Bulk,
+    Forgotten,
     KeyedRows,
     ProjectionContext,
     RowsHandler,
@@ -113,19 +114,19 @@ class RecordsProjection(BatchedProjection["RecordsBatch"]):
         for row in rows(session_status_counts):
             context.execute(_bump(context.backend), row)
 
-    def forget_session(self, context: ProjectionContext, namespace: str, session: str) -> dict[str, Any]:
+    def forget_session(self, context: ProjectionContext, namespace: str, session: str) -> Forgotten:
         """The record and its agents go, its status leaves the count (a count at 0 is no row, as
         a replay without the session's events leaves it)."""
         context.flush()
         row = context.read(
             sa.select(_r.status).where(_r.namespace == namespace, _r.session_id == session)
         ).first()
-        super().forget_session(context, namespace, session)
+        forgotten = super().forget_session(context, namespace, session)
         if row is not None:
             params = {"namespace": namespace, "status": row[0]}
             context.execute(_bump(context.backend), {**params, "count": -1})
             context.execute(_drop_zero, params)
-        return {}
+        return forgotten
 
 
 _EMPTY_TITLE_INDEX = dialect_ddl(sqlite=[f"INSERT INTO {TITLE_FTS}({TITLE_FTS}) VALUES ('delete-all')"])

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from session_engine.engine.backends import Backend
+from session_engine.engine.log.gaps import RETENTION_RUN, RETENTION_STREAM
 from session_engine.engine.log.schema import events, snapshots
 from session_engine.engine.projections.asof import SessionAsOf
 from session_engine.engine.projections.base import Projection, ProjectionContext
@@ -35,6 +36,20 @@ def retention_bases(connection: Connection) -> list[Snapshot]:
             continue
         bases = [s for s in stored(connection, namespace, stream) if s.pinned and s.version == cut]
         found.append(bases[-1])
+    return found
+
+
+def recorded_digests(connection: Connection) -> dict[tuple[str, str, int], set[str]]:
+    """The digests of the retention bases the log's `retention_run` events recorded (`bases`), by
+    namespace, session and version: the chain vouches for them, so a base whose digest is not
+    among its run's was changed or made up. Runs recorded before runs listed bases vouch for none."""
+    runs = sa.select(_e.namespace, _e.data).where(_e.stream == RETENTION_STREAM, _e.type == RETENTION_RUN)
+    found: dict[tuple[str, str, int], set[str]] = {}
+    for namespace, data in connection.execute(runs).all():
+        for entry in (data if isinstance(data, dict) else {}).get("bases") or []:
+            if isinstance(entry, list) and len(entry) == 3:
+                stream, version, digest = entry
+                found.setdefault((namespace, str(stream), int(version)), set()).add(str(digest))
     return found
 
 

@@ -5,9 +5,11 @@ batches: writers wait for it, never interleave with it, and a session written to
 judged by its last event as committed before the run. What it records:
 - in each dropped session's stream, `session_expired` (a deleting event: the session stays
   deleted, and a late write needs `recreate`), the only event left there;
-- in the namespace's `$retention` stream, one `retention_run` listing the counts, the sessions and
+- in the namespace's `$retention` stream, one `retention_run` listing the counts, the sessions,
   every removed range of log positions with the chain hash of its last event, which is what lets
-  `verify` walk the chain across the gaps (engine/log/gaps.py).
+  `verify` walk the chain across the gaps (engine/log/gaps.py), and the idempotency keys of the
+  removed appends, also kept in `removed_keys` (engine/log/removed_keys.py), and the digest of each
+  shortened session's retention base, so the base travels in an export vouched for by the chain.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from sqlalchemy.engine import Connection
 
 from session_engine.engine import lifecycle
 from session_engine.engine.commands import AppendEvents
+from session_engine.engine.log import removed_keys
 from session_engine.engine.log.gaps import RETENTION_RUN, RETENTION_STREAM, encode_ranges, ranges_of
 from session_engine.engine.log.records import ANY, Metadata, NewEvent
 from session_engine.engine.log.schema import events
@@ -168,13 +171,16 @@ def run(
     namespace, connection = policy.namespace, unit.connection
     report = RetentionReport(namespace, values_purged=values_purged)
     removed: list[tuple[int, bytes]] = []
+    keys: list[removed_keys.RemovedKey] = []
+    based: list[list[Any]] = []
     for session in sessions_to_drop(connection, policy, unit.now):
         unit.stream_version(namespace, session.stream)  # known before its rows go: versions go on
         carried: dict[str, Any] = {}
         for projection in projections:
-            carried.update(projection.forget_session(unit.projection, namespace, session.stream))
+            carried.update(projection.forget_session(unit.projection, namespace, session.stream).carried)
         unit.projection.flush()
         removed.extend(_removed_rows(connection, namespace, session.stream))
+        keys.extend(removed_keys.keyed_appends(connection, namespace, session.stream))
         connection.execute(events.delete().where(_e.namespace == namespace, _e.stream == session.stream))
         snapshots.drop(connection, namespace, session.stream)  # they hold its state: it goes too
         marker = NewEvent(
@@ -198,6 +204,7 @@ def run(
         if not cut_rows:
             continue
         removed.extend(cut_rows)
+        keys.extend(removed_keys.keyed_appends(connection, namespace, cut.stream, through))
         connection.execute(
             events.delete().where(_e.namespace == namespace, _e.stream == cut.stream, _e.version <= through)
         )
@@ -210,8 +217,20 @@ def run(
             )
         )
         report.truncated[cut.stream] = through
+        based.extend(
+            [cut.stream, through, bytes(digest).hex()]
+            for digest in connection.execute(
+                sa.select(snapshot_rows.c.digest).where(
+                    snapshot_rows.c.namespace == namespace,
+                    snapshot_rows.c.stream == cut.stream,
+                    snapshot_rows.c.version == through,
+                    snapshot_rows.c.pinned != 0,
+                )
+            ).scalars()
+        )
     if not removed and not values_purged:
         return report
+    removed_keys.remember(connection, namespace, keys)  # a retried write still answers its outcome
     ranges = ranges_of(removed)
     report.events_removed = len(removed)
     report.ranges = [(first, last) for first, last, _ in ranges]
@@ -224,9 +243,11 @@ def run(
             "events_removed": report.events_removed,
             "values_purged": values_purged,
             "removed": encode_ranges(ranges),
+            "keys": [key.as_json() for key in keys],
+            "bases": based,
         },
     )
-    [recorded] = unit.record(_command(namespace, RETENTION_STREAM), [record], ANY)
+    [recorded] = unit.record(_command(namespace, RETENTION_STREAM), [record], ANY, system=True)
     report.recorded_at = recorded.position
     return report
 

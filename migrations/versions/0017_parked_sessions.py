@@ -4,7 +4,7 @@ Not a read model (nothing in the log rebuilds it): which resume secret (its SHA-
 back which disconnected session, until when. specs/operations.md "Several processes on one database".
 
 Revision ID: 0017_parked_sessions
-Revises: 0013_snapshots
+Revises: 0016_removed_keys
 Create Date: 2026-12-05
 """
 
@@ -18,8 +18,7 @@ from alembic import op
 from session_engine.engine.log.schema import Json, UtcDateTime
 
 revision: str = "0017_parked_sessions"
-# Other helpers' migrations may land first: the lead re-chains this one after them.
-down_revision: str | Sequence[str] | None = "0013_snapshots"
+down_revision: str | Sequence[str] | None = "0016_removed_keys"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,12 +1,15 @@
 """Retention runs mixed with writes, record deletes and recreates, against a model of what each
-session holds: which sessions a run drops and how far it cuts each, what stays readable, that a
-dropped session stays deleted, and that the chain and the read models verify after every run
-(specs/lifecycle.md, "Retention"). On SQLite and PostgreSQL."""
+session holds: which sessions a run drops and how far it cuts each (a dropped session recreated
+too), what stays readable, that a dropped session stays deleted, that a retried keyed write is
+never applied twice (its events removed or not), that no write reaches `$retention`, that the
+chain and the read models verify after every run, and that an export of the retained log imports
+elsewhere and verifies clean there (specs/lifecycle.md, "Retention"). On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,8 +17,9 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import invariant, rule, run_state_machine_as_test
 
-from session_engine.engine import Engine, ManualClock, SessionDeleted
+from session_engine.engine import Engine, ManualClock, NewEvent, ReservedStream, SessionDeleted
 from session_engine.engine.log import reads
+from session_engine.engine.log.gaps import RETENTION_STREAM
 from session_engine.engine.retention import RetentionPolicy
 from tests.harness import EngineHarness, EngineMachine
 from tests.records.helpers import record
@@ -38,9 +42,8 @@ class Session:
     last_at: datetime | None = None
     last_mark: tuple[int, str] | None = None
     """The version and type of its last deleting or recreating event."""
-    starts_dropped: bool = False
-    """Its kept history starts with retention's `session_expired`: no snapshot holds the state there
-    (a limit of this slice: such a session is not shortened)."""
+    keys: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """Idempotency key -> the versions its append landed at (kept after retention removes them)."""
 
     def recorded(self, now: datetime, *types: str) -> None:
         for event_type in types:
@@ -118,7 +121,6 @@ class RetentionMachine(EngineMachine):
             model = self.sessions[sid]
             model.recorded(now, "session_expired")
             model.first, model.deleted, model.record, model.value = model.version, True, False, None
-            model.starts_dropped = True
         cuts = {}
         for sid, model in self.sessions.items():
             through = self.cut(model, keep) if sid not in dropped else None
@@ -128,6 +130,10 @@ class RetentionMachine(EngineMachine):
         assert report.truncated == cuts
         assert self.call(self.engine.verify_chain).ok
         assert self.call(self.engine.verify) == []
+        for sid, model in self.sessions.items():  # time travel reaches the last event of each
+            if model.version:
+                state = self.call(self.engine.state_as_of, NS, sid, version=model.version)
+                assert state.version == model.version
 
     @staticmethod
     def drops(model: Session, now: datetime, idle: int | None, closed: int | None) -> bool:
@@ -143,12 +149,58 @@ class RetentionMachine(EngineMachine):
 
     @staticmethod
     def cut(model: Session, keep: int | None) -> int | None:
-        if keep is None or model.version - model.first + 1 <= keep or model.starts_dropped:
+        if keep is None or model.version - model.first + 1 <= keep:
             return None
         through = model.version - keep
         if model.last_mark is not None and model.last_mark[1] in DELETES:
             through = min(through, model.last_mark[0] - 1)
         return through if through >= model.first else None
+
+    @rule(sid=SIDS, key=st.sampled_from(["a", "b"]), size=st.integers(1, 2), recreate=st.booleans())
+    def keyed_append(self, sid: str, key: str, size: int, recreate: bool) -> None:
+        model, now = self.session(sid), self.clock.now()
+        notes = [NewEvent("noted", {"n": n}) for n in range(size)]
+        try:
+            done = self.call(self.engine.append, NS, sid, notes, idempotency_key=key, recreate=recreate)
+        except SessionDeleted:
+            assert model.deleted and not recreate and key not in model.keys
+            return
+        if key in model.keys:  # a retry: the first outcome, nothing recorded
+            assert done.repeated and (done.first_version, done.last_version) == model.keys[key]
+            return
+        assert not done.repeated and (not model.deleted or recreate)
+        model.recorded(now, *(["session_recreated"] if model.deleted else []), *["noted"] * size)
+        model.keys[key] = (done.first_version, done.last_version)
+        assert done.last_version == model.version
+        model.deleted = False
+
+    @rule()
+    def no_client_writes_the_retention_stream(self) -> None:
+        head = self.call(self.engine.head)
+        try:
+            self.call(self.engine.append, NS, RETENTION_STREAM, [NewEvent("retention_run", {"removed": []})])
+        except ReservedStream:
+            pass
+        else:
+            raise AssertionError("a client wrote to $retention")
+        assert self.call(self.engine.head) == head
+
+    @rule()
+    def an_export_imports_clean_elsewhere(self) -> None:
+        out = io.BytesIO()
+        self.call(self.engine.export, out)
+        target = self.make(durability="off", clock=self.clock)
+        try:
+            imported = target.start()
+            self.call(imported.import_, out.getvalue().splitlines())
+            assert self.call(imported.verify_chain).ok
+            assert self.call(imported.verify) == []
+            for sid, model in self.sessions.items():
+                assert self.call(value_of, imported, sid) == model.value
+                versions = [e.version for e in self.call(imported.read_stream, NS, sid)]
+                assert versions == list(range(model.first, model.version + 1))
+        finally:
+            target.stop()
 
     @rule()
     def restart(self) -> None:
