@@ -546,6 +546,7 @@ class Engine:
                 stream,
                 points,
                 to_position=to_position,
+                live=True,
             )
             return travel.states_at(plan, namespace, stream, projections, points, now, remember=remember)
 

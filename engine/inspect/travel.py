@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection
 from session_engine.engine.backends import Backend, Prepared
 from session_engine.engine.errors import StateUnavailable
 from session_engine.engine.events import EventRegistry
+from session_engine.engine.inspect import head
 from session_engine.engine.inspect.state import SessionState, read_state
 from session_engine.engine.log import reads
 from session_engine.engine.log.records import RecordedEvent
@@ -61,6 +62,8 @@ class Fold:
 
     snapshot: Snapshot | None
     events: list[RecordedEvent]
+    live: SessionState | None = None
+    """The answer itself, read off the live read models at the session's head (`engine.inspect.head`)."""
 
     @property
     def start(self) -> int:
@@ -102,16 +105,25 @@ def plan(
     points: Sequence[Point],
     *,
     to_position: int | None = None,
+    live: bool = False,
 ) -> Fold:
     """The snapshot to start from for these points and the events to fold after it.
 
-    Raises `StateUnavailable` for a point before the session's retention horizon, or when the
-    snapshot there was written by projections of another shape."""
+    `live`: one point at the session's head is answered off the live read models when they hold
+    it exactly (`Fold.live`, nothing to fold). Raises `StateUnavailable` for a point before the
+    session's retention horizon, or when the snapshot there was written by projections of another
+    shape."""
     fp = snapshots.fingerprint(projections)
     versions = [p for p in points if not isinstance(p, datetime)]
     instants = [p for p in points if isinstance(p, datetime)]
     low_version = min(versions) if versions else None
     low_instant = min(instants) if instants else None
+    if live and len(points) == 1 and not connection.in_transaction():
+        connection = backend.one_snapshot(connection)  # the head and the rows read at it agree
+        connection.begin()
+        at_head = head.live_session(connection, backend, projections, namespace, stream)
+        if at_head is not None and head.reaches(at_head, points[0], to_position):
+            return Fold(None, [], head.state_at_head(at_head, points[0]))
     if not connection.in_transaction():
         connection.begin()  # one read snapshot for the snapshot and the events after it
     cut = horizon(connection, backend, namespace, stream)
@@ -183,6 +195,8 @@ def states_at(
     """The session's state at each point, in the order given. Expiry is judged at the point's
     instant, else at the last event applied, else at `now`. `remember`: keep the state read (one
     point) with a snapshot of it, unless it came from one."""
+    if fold.live is not None:
+        return Travelled([fold.live])
     start, found = fold.start, fold.events
     targets = [reached(start, found, point) for point in points]
     snapshot = fold.snapshot

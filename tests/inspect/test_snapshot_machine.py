@@ -9,6 +9,7 @@ import contextlib
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
+from unittest import mock
 
 import pytest
 import sqlalchemy as sa
@@ -17,7 +18,7 @@ from hypothesis.stateful import precondition, rule, run_state_machine_as_test
 
 from session_engine.engine import EngineError, ManualClock
 from session_engine.engine.errors import StateUnavailable
-from session_engine.engine.inspect import diff
+from session_engine.engine.inspect import diff, head
 from session_engine.engine.inspect.state import SessionState, read_state
 from session_engine.engine.log.records import RecordedEvent
 from session_engine.engine.log.schema import events
@@ -65,6 +66,33 @@ class SnapshotMachine(TimeTravelMachine):
             at = event.recorded_at
             upto = max(e.version for e in self.log if e.recorded_at <= at)
             assert self.call(self.engine.state_as_of, NS, S, at=at) == self.full_fold(upto, at)
+
+    @precondition(lambda self: self.version > 0)
+    @rule(data=st.data())
+    def head_from_the_live_read_models_is_the_full_fold(self, data: st.DataObject) -> None:
+        """The head (no point, a version past it, the head's position or instant) is answered off
+        the live read models while the session's history is whole, and equals the full fold."""
+        projections = list(self.engine.projections)
+
+        def at_head(connection: sa.Connection) -> head.LiveSession | None:
+            with connection.begin():
+                return head.live_session(connection, self.engine.backend, projections, NS, S)
+
+        live = self.call(self.engine.read, at_head)
+        assert (live is not None) == (self.horizon == 0)  # the fast path applies where it should
+        last = self.log[-1]
+        answered = mock.patch.object(head, "state_at_head", wraps=head.state_at_head)
+        point = data.draw(st.sampled_from(["version", "past", "position", "at"]), label="head given as")
+        asked = {
+            "version": {"version": self.version},
+            "past": {"version": self.version + 5},
+            "position": {"position": last.position + 5},
+            "at": {"at": last.recorded_at},
+        }[point]
+        with answered as spy:
+            found = self.call(self.engine.state_as_of, NS, S, **asked)
+        assert spy.called == (live is not None)  # and is taken
+        assert found == self.full_fold(self.version, last.recorded_at)
 
     @precondition(lambda self: self.version > 0)
     @rule(data=st.data())
