@@ -35,6 +35,7 @@ from session_engine.engine.ids import check_id
 from session_engine.engine.inspect import history, snapshot_check, travel
 from session_engine.engine.inspect.diff import StateDiff
 from session_engine.engine.inspect.diff import diff as inspect_diff
+from session_engine.engine.inspect.grid import GridKeeper
 from session_engine.engine.inspect.history import HistoryEntry, SessionsPage
 from session_engine.engine.inspect.snapshot_check import SnapshotProblem
 from session_engine.engine.inspect.state import SessionState
@@ -135,6 +136,16 @@ class Engine:
         self._listener: Listener | None = None
         self._snapshot_writer: sa.Engine | None = None
         self._snapshot_saves: ThreadPoolExecutor | None = None
+        self._grid = GridKeeper(
+            self._reader,
+            self.backend,
+            self.registry,
+            lambda: list(self.projections),
+            lambda work: (
+                self._snapshot_queue().submit(self._write_snapshots, work).add_done_callback(_warn_if_failed)
+            ),
+            lambda: as_utc(self.clock.now()),
+        )
         self._lookup_connection: Connection | None = None
         self.values = ValuesService(self)
         self.objects = ObjectsService(self)
@@ -156,6 +167,7 @@ class Engine:
             await anyio.to_thread.run_sync(engine._prepare, migrate)
             engine._committer.start()
             engine._start_listener()
+            await anyio.to_thread.run_sync(engine._grid.start)
             try:
                 yield engine
             finally:
@@ -202,6 +214,7 @@ class Engine:
             self._listener = None
 
     def _dispose(self) -> None:
+        self._grid.stop()  # before the snapshot queue it stores through
         if self._lookup_connection is not None:
             self._lookup_connection.close()
         self._writer.dispose()
@@ -603,7 +616,8 @@ class Engine:
 
     async def flush_snapshots(self) -> None:
         """Wait until the snapshots that reads have left so far are stored (they are stored in the
-        background, after the read has answered)."""
+        background, after the read has answered), and the grid snapshots due now (`GridKeeper`)."""
+        await anyio.to_thread.run_sync(self._grid.catch_up, limiter=self._readers)
         await self._snapshot_job(lambda connection: None)
 
     async def _keep_snapshots(

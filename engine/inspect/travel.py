@@ -236,6 +236,17 @@ def _advance(state: SessionAsOf, fold: Fold, version: int, taken: list[Taken]) -
             taken.append(Taken(stop, state.position, _at(state), state.dump()))
 
 
+def grid_images(
+    fold: Fold, namespace: str, stream: str, projections: list[Projection], version: int
+) -> list[Taken]:
+    """The snapshots a fold up to `version` leaves at each multiple of the grid on the way, with no
+    state read (the background keeper's work, `engine.inspect.grid`)."""
+    taken: list[Taken] = []
+    with fold.open(namespace, stream, projections) as state:
+        _advance(state, fold, reached(fold.start, fold.events, version), taken)
+    return taken
+
+
 def each_state(
     fold: Fold, namespace: str, stream: str, projections: list[Projection], *, skip: int = 0
 ) -> Generator[SessionState]:

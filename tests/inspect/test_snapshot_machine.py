@@ -93,6 +93,8 @@ class SnapshotMachine(TimeTravelMachine):
             found = self.call(self.engine.state_as_of, NS, S, **asked)
         assert spy.called == (live is not None)  # and is taken
         assert found == self.full_fold(self.version, last.recorded_at)
+        again = self.call(self.engine.state_as_of, NS, S, **asked)  # kept from the first read
+        assert again == found and again is not found
 
     @precondition(lambda self: self.version > 0)
     @rule(data=st.data())
@@ -119,6 +121,14 @@ class SnapshotMachine(TimeTravelMachine):
         if cut > 0:
             with pytest.raises(StateUnavailable):
                 self.call(self.engine.state_as_of, NS, S, version=cut - 1)
+
+    @rule()
+    def the_keeper_lays_every_grid_point(self) -> None:
+        """Without any read: each multiple of the grid the session crossed has its snapshot."""
+        self.call(self.engine.flush_snapshots)
+        stored = {s.version for s in self.call(self.engine.read, lambda c: snapshots.stored(c, NS, S))}
+        grid = snapshots.GRID
+        assert {v for v in range(grid, self.version + 1, grid) if v > self.horizon} <= stored
 
     @rule()
     def verify_finds_nothing(self) -> None:
