@@ -15,6 +15,8 @@ from the live read models"):
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,6 +39,7 @@ _session_head = Prepared(
         _e.version,
         _e.position,
         _e.recorded_at,
+        _e.hash,
         sa.select(sa.func.max(events.c.position)).scalar_subquery(),
         sa.exists().where(_here, _e.version == 1),
         sa.exists().where(
@@ -62,6 +65,8 @@ class LiveSession:
     version: int
     position: int
     at: datetime
+    hash: bytes
+    """The chain hash of the session's last event: it stands for every event of the log up to it."""
 
     def read(self, function: Callable[[Connection], T]) -> T:
         return function(self.connection)
@@ -75,7 +80,7 @@ def live_session(
     found = backend.rows(connection, _session_head, {"ns": namespace, "stream": stream})
     if not found:
         return None
-    version, position, at, log_head, whole, erased = found[0]
+    version, position, at, chained, log_head, whole, erased = found[0]
     if not whole or erased:
         return None
     level = {
@@ -84,7 +89,7 @@ def live_session(
     }
     if any(level.get(p.name) != (int(log_head), p.version) for p in projections):
         return None
-    return LiveSession(connection, namespace, stream, int(version), int(position), at)
+    return LiveSession(connection, namespace, stream, int(version), int(position), at, bytes(chained or b""))
 
 
 def reaches(session: LiveSession, point: int | datetime, to_position: int | None) -> bool:
@@ -96,7 +101,36 @@ def reaches(session: LiveSession, point: int | datetime, to_position: int | None
     return point >= session.version
 
 
+KEPT = 64
+"""Head states kept in memory, most recently read first out last."""
+KEPT_BYTES = 1024 * 1024
+"""A head state larger than this (as JSON) is read again each time rather than kept."""
+_kept: OrderedDict[tuple[str, str, int, int, bytes, datetime], bytes] = OrderedDict()
+_kept_lock = threading.Lock()
+
+
 def state_at_head(session: LiveSession, point: int | datetime) -> SessionState:
     """The state at the head; expiry judged at the point's instant, else at the last event's time,
-    as the fold judges it."""
-    return read_state(session, point if isinstance(point, datetime) else session.at)
+    as the fold judges it.
+
+    A head read again (no event since, the same instant) is decoded from the JSON kept the first
+    time instead of read through the domains' reads again: the key holds the head event's chain
+    hash, which covers every event of the log up to it, so a kept state is the state of exactly
+    those events; `live_session` has checked, in this read, that the session is still not erased
+    and the read models still level with the log. A decoded copy is handed out, never the kept one."""
+    as_of = point if isinstance(point, datetime) else session.at
+    key = (session.namespace, session.stream, session.version, session.position, session.hash, as_of)
+    with _kept_lock:
+        kept = _kept.get(key)
+        if kept is not None:
+            _kept.move_to_end(key)
+    if kept is not None:
+        return SessionState.model_validate_json(kept)
+    state = read_state(session, as_of)
+    encoded = state.model_dump_json().encode()
+    if len(encoded) <= KEPT_BYTES and session.hash:
+        with _kept_lock:
+            _kept[key] = encoded
+            while len(_kept) > KEPT:
+                _kept.popitem(last=False)
+    return state
