@@ -60,6 +60,7 @@ def create_app(
         options = {
             "durability": config.server.durability,
             "encrypted_namespaces": config.encrypted_namespaces,
+            "snapshot_grid": config.server.snapshot_grid,
             **engine_options,
         }
         async with Engine.open(engine_url, **options) as engine, anyio.create_task_group() as tasks:

@@ -113,6 +113,9 @@ class Server(Strict):
     """How often expired values' rows are purged from the read model (0: never)."""
     tracing: bool = False
     """OpenTelemetry spans through the global tracer provider (the `otel` extra; specs/operations.md)."""
+    snapshot_grid: bool = False
+    """Lay a snapshot as each session crosses every 128 versions, so a first time-travel read never
+    folds far; it costs the writers CPU (`Engine.open(snapshot_grid=)`, specs/audit.md)."""
     retain_seconds: float = Field(default=3600.0, ge=0)
     """How often the tenants' retention policies are applied (0: never; `session-engine retain`)."""
 

@@ -21,7 +21,7 @@ from sqlalchemy.exc import DBAPIError
 
 from session_engine.engine.backends import Backend, Durability
 from session_engine.engine.backends.base import Listener
-from session_engine.engine.clock import Clock, SystemClock
+from session_engine.engine.clock import Clock, SystemClock, as_utc
 from session_engine.engine.commands import AppendEvents, Command, CommandHandlers, Outcome
 from session_engine.engine.erasure import Erasure
 from session_engine.engine.errors import ValidationFailed
@@ -30,6 +30,7 @@ from session_engine.engine.facade import forgetting, maintenance, snapshotting, 
 from session_engine.engine.facade.arguments import comparable
 from session_engine.engine.facade.snapshotting import SnapshotWriter
 from session_engine.engine.inspect.diff import StateDiff
+from session_engine.engine.inspect.grid import GridKeeper
 from session_engine.engine.inspect.history import HistoryEntry, SessionsPage
 from session_engine.engine.inspect.snapshot_check import SnapshotProblem
 from session_engine.engine.inspect.state import SessionState
@@ -80,6 +81,7 @@ class Engine:
         max_batch: int = 1000,
         encrypted_namespaces: Iterable[str] = (),
         retention: Sequence[RetentionPolicy] = (),
+        snapshot_grid: bool = False,
     ) -> None:
         self.retention = tuple(retention)
         """The policies `retain()` applies when given none (`[tenants.retention]` in the server config)."""
@@ -119,6 +121,20 @@ class Engine:
         )
         self._listener: Listener | None = None
         self._snapshots = SnapshotWriter(self.backend)
+        self._grid = (
+            GridKeeper(
+                self._reader,
+                self.backend,
+                self.registry,
+                lambda: list(self.projections),
+                self._snapshots.later,
+                lambda: as_utc(self.clock.now()),
+            )
+            if snapshot_grid
+            else None
+        )
+        """`snapshot_grid`: a thread lays a snapshot at every multiple of the grid a session crosses,
+        so a first read never folds far; it costs CPU per append (specs/audit.md, "Snapshots")."""
         self._lookup_connection: Connection | None = None
         self.values = ValuesService(self)
         self.objects = ObjectsService(self)
@@ -142,6 +158,8 @@ class Engine:
             await anyio.to_thread.run_sync(engine._prepare, migrate)
             engine._committer.start()
             engine._start_listener()
+            if engine._grid is not None:
+                await anyio.to_thread.run_sync(engine._grid.start)
             try:
                 yield engine
             finally:
@@ -188,6 +206,8 @@ class Engine:
             self._listener = None
 
     def _dispose(self) -> None:
+        if self._grid is not None:
+            self._grid.stop()  # before the snapshot queue it stores through
         if self._lookup_connection is not None:
             self._lookup_connection.close()
         self._writer.dispose()
@@ -450,7 +470,9 @@ class Engine:
 
     async def flush_snapshots(self) -> None:
         """Wait until the snapshots that reads have left so far are stored (they are stored in the
-        background, after the read has answered)."""
+        background, after the read has answered), and the grid snapshots due now (`snapshot_grid`)."""
+        if self._grid is not None:
+            await anyio.to_thread.run_sync(self._grid.catch_up, limiter=self._readers)
         await self._snapshots.flush()
 
     # -- maintenance (engine/facade/maintenance.py) ---------------------------------------------

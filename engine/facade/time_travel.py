@@ -144,6 +144,7 @@ async def states_at(
             stream,
             points,
             to_position=to_position,
+            live=True,
         )
         return travel.states_at(plan, namespace, stream, projections, points, now, remember=remember)
 

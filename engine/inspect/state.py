@@ -1,9 +1,10 @@
 """A session as its domains see it at a point of its history: the typed answer of `state_as_of`.
 
 Built from what each domain's own read functions return on the session's read models as of the
-cut-off (`SessionAsOf`): no second copy of any domain's rules. Every part is a mapping keyed by
-what identifies an element of it (value key, part name, record field, object alias, item id,
-element id), so two states compare part by part (`engine.inspect.diff`).
+cut-off (`SessionAsOf`), or on the live ones at the session's head (`engine.inspect.head`): no
+second copy of any domain's rules. Every part is a mapping keyed by what identifies an element of
+it (value key, part name, record field, object alias, item id, element id), so two states compare
+part by part (`engine.inspect.diff`).
 
 The domains' read functions are imported here and nowhere else in this package: when a domain
 moves its reads, this is the one place to follow it.
@@ -11,8 +12,9 @@ moves its reads, this is the one place to follow it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import Connection
@@ -23,7 +25,6 @@ from session_engine.engine.objects.graphs import queries as graph_reads
 from session_engine.engine.objects.graphs.operations import Element
 from session_engine.engine.objects.state import iso
 from session_engine.engine.objects.threads import queries as thread_reads
-from session_engine.engine.projections.asof import SessionAsOf
 from session_engine.engine.records import queries as record_queries
 from session_engine.engine.values import queries as value_queries
 from session_engine.engine.values.parts import PART_PREFIX
@@ -73,8 +74,28 @@ class SessionState(_Frozen):
     objects: dict[str, ObjectState] = Field(description="The session's objects by alias.")
 
 
-def read_state(state: SessionAsOf, as_of: datetime) -> SessionState:
-    """Read a session's state off its as-of read models; expiry is judged at `as_of`."""
+T = TypeVar("T")
+
+
+class StateSource(Protocol):
+    """Read models holding one session at a point: the as-of ones of a fold (`SessionAsOf`), or the
+    live ones at the session's head (`engine.inspect.head.LiveSession`)."""
+
+    @property
+    def namespace(self) -> str: ...
+    @property
+    def stream(self) -> str: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def position(self) -> int: ...
+    @property
+    def at(self) -> datetime | None: ...
+    def read(self, function: Callable[[Connection], T]) -> T: ...
+
+
+def read_state(state: StateSource, as_of: datetime) -> SessionState:
+    """Read a session's state off read models holding it; expiry is judged at `as_of`."""
     ns, stream = state.namespace, state.stream
     values, parts = state.read(lambda c: _values(c, ns, stream, as_of))
     record = state.read(lambda c: record_queries.get_record(c, ns, stream))

@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection
 from session_engine.engine.backends import Backend, Prepared
 from session_engine.engine.errors import StateUnavailable
 from session_engine.engine.events import EventRegistry
+from session_engine.engine.inspect import head
 from session_engine.engine.inspect.state import SessionState, read_state
 from session_engine.engine.lifecycle import SESSION_EXPIRED
 from session_engine.engine.log import reads
@@ -65,6 +66,8 @@ class Fold:
     origin: int = 0
     """With no snapshot, the version the empty read models stand for: 0, or the version before a
     `session_expired` marker that opens the session's kept history (`restarts_at`)."""
+    live: SessionState | None = None
+    """The answer itself, read off the live read models at the session's head (`engine.inspect.head`)."""
 
     @property
     def start(self) -> int:
@@ -128,16 +131,25 @@ def plan(
     points: Sequence[Point],
     *,
     to_position: int | None = None,
+    live: bool = False,
 ) -> Fold:
     """The snapshot to start from for these points and the events to fold after it.
 
-    Raises `StateUnavailable` for a point before the session's retention horizon, or when the
-    snapshot there was written by projections of another shape."""
+    `live`: one point at the session's head is answered off the live read models when they hold
+    it exactly (`Fold.live`, nothing to fold). Raises `StateUnavailable` for a point before the
+    session's retention horizon, or when the snapshot there was written by projections of another
+    shape."""
     fp = snapshots.fingerprint(projections)
     versions = [p for p in points if not isinstance(p, datetime)]
     instants = [p for p in points if isinstance(p, datetime)]
     low_version = min(versions) if versions else None
     low_instant = min(instants) if instants else None
+    if live and len(points) == 1 and not connection.in_transaction():
+        connection = backend.one_snapshot(connection)  # the head and the rows read at it agree
+        connection.begin()
+        at_head = head.live_session(connection, backend, projections, namespace, stream)
+        if at_head is not None and head.reaches(at_head, points[0], to_position):
+            return Fold(None, [], live=head.state_at_head(at_head, points[0]))
     if not connection.in_transaction():
         connection.begin()  # one read snapshot for the snapshot and the events after it
     cut = horizon(connection, backend, namespace, stream)
@@ -227,6 +239,8 @@ def states_at(
     """The session's state at each point, in the order given. Expiry is judged at the point's
     instant, else at the last event applied, else at `now`. `remember`: keep the state read (one
     point) with a snapshot of it, unless it came from one."""
+    if fold.live is not None:
+        return Travelled([fold.live])
     start, found = fold.start, fold.events
     targets = [reached(start, found, point) for point in points]
     snapshot = fold.snapshot
@@ -264,6 +278,17 @@ def _advance(state: SessionAsOf, fold: Fold, version: int, taken: list[Taken]) -
         state.advance(fold.events[state.version - fold.start : stop - fold.start])
         if stop % grid == 0:
             taken.append(Taken(stop, state.position, _at(state), state.dump()))
+
+
+def grid_images(
+    fold: Fold, namespace: str, stream: str, projections: list[Projection], version: int
+) -> list[Taken]:
+    """The snapshots a fold up to `version` leaves at each multiple of the grid on the way, with no
+    state read (the background keeper's work, `engine.inspect.grid`)."""
+    taken: list[Taken] = []
+    with fold.open(namespace, stream, projections) as state:
+        _advance(state, fold, reached(fold.start, fold.events, version), taken)
+    return taken
 
 
 def each_state(

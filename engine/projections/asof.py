@@ -7,16 +7,20 @@ functions work on the result.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.pool import NullPool
 
 from session_engine.engine.backends import SqliteBackend
+from session_engine.engine.backends.base import json_text
 from session_engine.engine.log.records import RecordedEvent
 from session_engine.engine.log.sealing import ERASED
 from session_engine.engine.projections.base import Projection, ProjectionContext
@@ -24,6 +28,24 @@ from session_engine.engine.projections.rebuild import create_tables
 
 T = TypeVar("T")
 _BACKEND = SqliteBackend(make_url("sqlite+pysqlite://"))
+
+
+def _private_database() -> sqlite3.Connection:
+    return sqlite3.connect(":memory:", check_same_thread=False)
+
+
+_DATABASES = sa.create_engine(
+    "sqlite+pysqlite://",
+    creator=_private_database,
+    poolclass=NullPool,
+    json_serializer=json_text,
+    json_deserializer=orjson.loads,
+)
+"""One SQLAlchemy engine for every as-of state, each state on a private in-memory database of its
+own (a new one per connection, gone when it closes): the statements are compiled once per process,
+not once per state (an engine of its own per state compiled every statement again, about a third
+of reading a state). The databases are not reused: SQLite's cached statements of a connection whose
+content `deserialize` replaced crashed the process."""
 
 
 class _Template:
@@ -103,21 +125,23 @@ class SessionAsOf:
         self.at: datetime | None = base.recorded_at if base else None
         self.projections = projections
         self._backend = _BACKEND
-        self._engine = self._backend.create_memory_engine()
-        with self._engine.connect() as connection:
-            dbapi: Any = connection.connection.dbapi_connection
+        self._connection = _DATABASES.connect()
+        try:
+            dbapi: Any = self._connection.connection.dbapi_connection
             if base is None:
                 _empty_tables(projections).copy_to(dbapi)
             else:
                 dbapi.deserialize(base.tables)
-        self.advance(events)
+            self.advance(events)
+        except BaseException:
+            self._connection.close()
+            raise
 
     def dump(self) -> bytes:
         """The read models as one SQLite database image: what a snapshot stores (`Base.tables`)."""
-        with self._engine.connect() as connection:
-            dbapi: Any = connection.connection.dbapi_connection
-            image: bytes = dbapi.serialize()
-            return image
+        dbapi: Any = self._connection.connection.dbapi_connection
+        image: bytes = dbapi.serialize()
+        return image
 
     def advance(self, events: Sequence[RecordedEvent]) -> None:
         """Apply the session's next events: step through its history without refolding from the start."""
@@ -125,8 +149,8 @@ class SessionAsOf:
             return
         # An erased session's events hold nothing to apply (engine/log/sealing.py).
         live = [event for event in events if event.data is not ERASED]
-        with self._engine.begin() as connection:
-            context = ProjectionContext(connection, self._backend)
+        with self._connection.begin():
+            context = ProjectionContext(self._connection, self._backend)
             for projection in self.projections:
                 projection.apply(context, live)
             context.flush()
@@ -136,8 +160,11 @@ class SessionAsOf:
 
     def read(self, function: Callable[[Connection], T]) -> T:
         """Run a read function (the same ones the live engine uses) on this state."""
-        with self._engine.connect() as connection:
-            return function(connection)
+        try:
+            return function(self._connection)
+        finally:
+            if self._connection.in_transaction():  # a read's implicit one: `advance` begins its own
+                self._connection.rollback()
 
     def rows(self, table: sa.Table) -> list[dict[str, Any]]:
         key = list(table.primary_key.columns)
@@ -149,7 +176,7 @@ class SessionAsOf:
         return {t.name: self.rows(t) for p in self.projections for t in p.tables}
 
     def close(self) -> None:
-        self._engine.dispose()
+        self._connection.close()  # and its database with it
 
     def __enter__(self) -> SessionAsOf:
         return self

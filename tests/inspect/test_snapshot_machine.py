@@ -9,6 +9,7 @@ import contextlib
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
+from unittest import mock
 
 import pytest
 import sqlalchemy as sa
@@ -17,7 +18,7 @@ from hypothesis.stateful import precondition, rule, run_state_machine_as_test
 
 from session_engine.engine import EngineError, ManualClock
 from session_engine.engine.errors import StateUnavailable
-from session_engine.engine.inspect import diff
+from session_engine.engine.inspect import diff, head
 from session_engine.engine.inspect.state import SessionState, read_state
 from session_engine.engine.log.records import RecordedEvent
 from session_engine.engine.log.schema import events
@@ -68,6 +69,35 @@ class SnapshotMachine(TimeTravelMachine):
 
     @precondition(lambda self: self.version > 0)
     @rule(data=st.data())
+    def head_from_the_live_read_models_is_the_full_fold(self, data: st.DataObject) -> None:
+        """The head (no point, a version past it, the head's position or instant) is answered off
+        the live read models while the session's history is whole, and equals the full fold."""
+        projections = list(self.engine.projections)
+
+        def at_head(connection: sa.Connection) -> head.LiveSession | None:
+            with connection.begin():
+                return head.live_session(connection, self.engine.backend, projections, NS, S)
+
+        live = self.call(self.engine.read, at_head)
+        assert (live is not None) == (self.horizon == 0)  # the fast path applies where it should
+        last = self.log[-1]
+        answered = mock.patch.object(head, "state_at_head", wraps=head.state_at_head)
+        point = data.draw(st.sampled_from(["version", "past", "position", "at"]), label="head given as")
+        asked = {
+            "version": {"version": self.version},
+            "past": {"version": self.version + 5},
+            "position": {"position": last.position + 5},
+            "at": {"at": last.recorded_at},
+        }[point]
+        with answered as spy:
+            found = self.call(self.engine.state_as_of, NS, S, **asked)
+        assert spy.called == (live is not None)  # and is taken
+        assert found == self.full_fold(self.version, last.recorded_at)
+        again = self.call(self.engine.state_as_of, NS, S, **asked)  # kept from the first read
+        assert again == found and again is not found
+
+    @precondition(lambda self: self.version > 0)
+    @rule(data=st.data())
     def pin(self, data: st.DataObject) -> None:
         version = data.draw(st.integers(max(self.horizon, 1), self.version), label="pinned")
         taken = self.call(self.engine.take_snapshot, NS, S, version)
@@ -91,6 +121,14 @@ class SnapshotMachine(TimeTravelMachine):
         if cut > 0:
             with pytest.raises(StateUnavailable):
                 self.call(self.engine.state_as_of, NS, S, version=cut - 1)
+
+    @rule()
+    def the_keeper_lays_every_grid_point(self) -> None:
+        """Without any read: each multiple of the grid the session crossed has its snapshot."""
+        self.call(self.engine.flush_snapshots)
+        stored = {s.version for s in self.call(self.engine.read, lambda c: snapshots.stored(c, NS, S))}
+        grid = snapshots.GRID
+        assert {v for v in range(grid, self.version + 1, grid) if v > self.horizon} <= stored
 
     @rule()
     def verify_finds_nothing(self) -> None:
@@ -137,7 +175,8 @@ def test_state_via_snapshots_is_the_full_fold(
     harness: Callable[..., EngineHarness], small_grid: None
 ) -> None:
     class Machine(SnapshotMachine):
-        make = staticmethod(harness)
+        # The grid keeper on (`snapshot_grid`): the machine checks the grid points it lays too.
+        make = staticmethod(lambda **options: harness(snapshot_grid=True, **options))
         clock = ManualClock()
 
     run_state_machine_as_test(Machine, settings=machine_settings())

@@ -13,8 +13,9 @@ import sqlalchemy as sa
 
 from session_engine.engine import Engine, ManualClock
 from session_engine.engine.errors import NotFound, StateUnavailable
+from session_engine.engine.inspect import head
 from session_engine.engine.inspect.state import read_state
-from session_engine.engine.log.schema import events, snapshots
+from session_engine.engine.log.schema import checkpoints, events, snapshots
 from session_engine.engine.projections import snapshots as snapshot_rows
 from session_engine.engine.projections.asof import SessionAsOf
 from tests.inspect.test_time_travel import _history
@@ -203,3 +204,49 @@ async def test_erasing_a_session_drops_its_snapshots(database_url: str, clock: M
         await engine.erase(NS, S)
         assert await _stored(engine) == []
         assert await engine.verify_snapshots() == []
+
+
+async def _answered_live(engine: Engine) -> bool:
+    """Whether the session's head is read off the live read models (`engine.inspect.head`)."""
+    projections = list(engine.projections)
+
+    def at_head(connection: sa.Connection) -> bool:
+        with connection.begin():
+            return head.live_session(connection, engine.backend, projections, NS, S) is not None
+
+    return await engine.read(at_head)
+
+
+async def test_an_erased_session_is_folded_not_read_off_the_live_rows(
+    database_url: str, clock: ManualClock
+) -> None:
+    async with Engine.open(database_url, migrate=False, clock=clock, encrypted_namespaces=[NS]) as engine:
+        await _history(engine, clock)
+        assert await _answered_live(engine)
+        erased = await engine.erase(NS, S)
+        assert not await _answered_live(engine)  # its rows are gone; the fold decides what is left
+        assert await engine.state_as_of(NS, S, version=erased.version) == await _full_fold(
+            engine, erased.version
+        )
+        await engine.values.set(NS, S, "after", 1, recreate=True)  # recreated: still folded
+        assert not await _answered_live(engine)
+        last = (await engine.read_stream(NS, S))[-1].version
+        assert await engine.state_as_of(NS, S, version=last) == await _full_fold(engine, last)
+
+
+async def test_a_projection_behind_the_log_sends_the_head_to_the_fold(
+    engine: Engine, clock: ManualClock
+) -> None:
+    await _history(engine, clock)
+    assert await _answered_live(engine)
+    expected = await _full_fold(engine, 12)
+    await engine._committer.exclusive(
+        lambda c: c.execute(checkpoints.update().where(checkpoints.c.name == "values").values(position=1))
+    )
+    assert not await _answered_live(engine)
+    assert await engine.state_as_of(NS, S, version=12) == expected
+    await engine._committer.exclusive(
+        lambda c: c.execute(checkpoints.update().where(checkpoints.c.name == "values").values(version=99))
+    )
+    assert not await _answered_live(engine)
+    assert await engine.state_as_of(NS, S, version=12) == expected

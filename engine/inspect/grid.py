@@ -1,0 +1,195 @@
+"""Grid snapshots laid in the background as sessions grow, so a first read never folds far.
+
+A fold that crosses a multiple of `snapshots.GRID` already leaves a snapshot there
+(`travel.states_at`), but only for sessions someone travelled in: the first read of a long session
+folded it from its first event. The keeper follows the log instead. Every `INTERVAL` seconds, on a
+thread of its own, it finds the events committed since its last look whose version is a multiple
+of the grid (a range of the log's primary key: by any process), folds each such session from its
+newest snapshot below that version (at most a grid's events once the session has one) and stores
+the images through the engine's snapshot queue - the one thread that stores and drops snapshots in
+order (an erasure's drop comes after any store queued before it; a store after it finds the session
+erased and stores nothing). The append path is not touched: no statement, no callback; the cost is
+this thread's folds, one grid's events per grid crossed. Bounded per session like every cached
+snapshot (`snapshots.MAX_PER_SESSION`, `MAX_BYTES`). specs/audit.md, "Snapshots".
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from session_engine.engine.backends import Backend, Prepared
+from session_engine.engine.errors import EngineError
+from session_engine.engine.events import EventRegistry
+from session_engine.engine.inspect import travel
+from session_engine.engine.log.schema import events, session_keys
+from session_engine.engine.projections import snapshots
+from session_engine.engine.projections.base import Projection
+from session_engine.engine.projections.snapshots import Taken
+
+log = logging.getLogger("session_engine")
+
+INTERVAL = 1.0
+"""Seconds between two looks at the log (a look at an idle log is one `max(position)`)."""
+BATCH = 256
+"""Grid points read from the log at a time."""
+
+_e = events.c
+_head = Prepared(sa.select(sa.func.max(_e.position)))
+_due = Prepared(
+    sa.select(_e.position, _e.namespace, _e.stream, _e.version)
+    .where(
+        _e.position > sa.bindparam("after"),
+        _e.position <= sa.bindparam("upto"),
+        _e.version % sa.bindparam("grid") == 0,
+    )
+    .order_by(_e.position)
+    .limit(sa.bindparam("limit"))
+)
+_erased = Prepared(
+    sa.select(sa.func.count()).where(
+        session_keys.c.namespace == sa.bindparam("ns"),
+        session_keys.c.stream == sa.bindparam("stream"),
+        session_keys.c.erased_at.is_not(None),
+    )
+)
+
+
+@dataclass(frozen=True)
+class GridPoint:
+    """A session reached a multiple of the grid at this version."""
+
+    namespace: str
+    stream: str
+    version: int
+
+
+def due(
+    connection: Connection, backend: Backend, after: int, upto: int, limit: int = BATCH
+) -> tuple[list[GridPoint], int]:
+    """The grid points of the events in (`after`, `upto`], at most `limit`, and the position read
+    up to (where the next look starts)."""
+    rows = backend.rows(
+        connection, _due, {"after": after, "upto": upto, "grid": snapshots.GRID, "limit": limit}
+    )
+    points = [GridPoint(ns, stream, int(version)) for _, ns, stream, version in rows]
+    return points, (int(rows[-1][0]) if len(rows) == limit else upto)
+
+
+def images(
+    connection: Connection,
+    backend: Backend,
+    registry: EventRegistry,
+    projections: list[Projection],
+    point: GridPoint,
+) -> list[Taken]:
+    """The snapshots to store for a grid point: the fold from the newest usable snapshot below it,
+    leaving one at each multiple of the grid on the way (none when one is there already)."""
+    ns, stream = point.namespace, point.stream
+    try:
+        fold = travel.plan(connection, backend, registry, projections, ns, stream, [point.version])
+    except EngineError:  # its events before the point were deleted (retention): nothing to lay
+        return []
+    if fold.start >= point.version:
+        return []
+    return travel.grid_images(fold, ns, stream, projections, point.version)
+
+
+def store(
+    connection: Connection,
+    backend: Backend,
+    projections: list[Projection],
+    point: GridPoint,
+    taken: list[Taken],
+    now: datetime,
+) -> list[int]:
+    """Store a grid point's snapshots (on the snapshot queue's connection), unless the session was
+    erased meanwhile: its plaintext must not come back after the erasure dropped its snapshots."""
+    with connection.begin():
+        [(erased,)] = backend.rows(connection, _erased, {"ns": point.namespace, "stream": point.stream})
+        if erased:
+            return []
+        return snapshots.save(connection, point.namespace, point.stream, projections, taken, now=now)
+
+
+class GridKeeper:
+    """The thread that lays grid snapshots (`start`, `stop`); `catch_up` lays every one due now."""
+
+    def __init__(
+        self,
+        reader: sa.Engine,
+        backend: Backend,
+        registry: EventRegistry,
+        projections: Callable[[], list[Projection]],
+        queue: Callable[[Callable[[Connection], Any]], None],
+        now: Callable[[], datetime],
+        *,
+        interval: float = INTERVAL,
+    ) -> None:
+        self._reader = reader
+        self._backend = backend
+        self._registry = registry
+        self._projections = projections
+        self._queue = queue
+        self._now = now
+        self._interval = interval
+        self._after: int | None = None
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start following the log from its head now (sessions grown before are laid by reads)."""
+        self._after = self._log_head()
+        self._thread = threading.Thread(target=self._run, name="grid-snapshots", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stopping.wait(self._interval):
+            try:
+                self.catch_up()
+            except Exception:  # a cache: a look that failed (a busy database) is tried again next time
+                log.warning("grid snapshots: a look at the log failed", exc_info=True)
+
+    def _log_head(self) -> int:
+        with self._reader.connect() as connection:
+            [(position,)] = self._backend.rows(connection, _head)
+            return int(position or 0)
+
+    def catch_up(self) -> int:
+        """Lay every grid snapshot due up to the log's head now: fold them and queue their stores
+        (`flush_snapshots` then waits for the queue); how many grid points were queued."""
+        with self._lock:
+            if self._after is None:
+                return 0
+            laid = 0
+            upto = self._log_head()
+            while self._after < upto and not self._stopping.is_set():
+                with self._reader.connect() as connection:
+                    points, self._after = due(connection, self._backend, self._after, upto)
+                for point in points:
+                    laid += self._lay(point)
+            return laid
+
+    def _lay(self, point: GridPoint) -> int:
+        projections = self._projections()
+        with self._reader.connect() as connection:
+            taken = images(connection, self._backend, self._registry, projections, point)
+        if not taken:
+            return 0
+        now = self._now()
+        self._queue(lambda c: store(c, self._backend, projections, point, taken, now))
+        return 1
