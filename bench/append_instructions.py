@@ -27,6 +27,11 @@ the key up among the stream's events, then among the keys of removed events, bef
 `--values` does the same with value sets (`engine.values.set`, eight keys per session, no TTL):
 the write path with a decision that reads the read model.
 
+`--objects` does the same with objects commands, each writer in its own session taking turns: a
+thread item post, a graph mutation (a new vertex with an edge to the previous one, then a props
+change of it) and an append of two messages to a `messages` object. Each writer uploads its three
+objects first (start-up: it cancels out of the difference).
+
 Only the public API is used, so the same file measures older versions of the code.
 """
 
@@ -50,6 +55,7 @@ async def appends(
     encrypted: bool = False,
     size: int = 200,
     keyed: bool = False,
+    objects: bool = False,
 ) -> dict[str, int]:
     data = payload(size)
     sealed = ["bench"] if encrypted else []
@@ -57,8 +63,12 @@ async def appends(
 
         async def writer(i: int) -> None:
             stream = f"session-{i}"
+            if objects:
+                await _objects_setup(engine, stream)
             for n in range(total // writers):
-                if values:
+                if objects:
+                    await _objects_command(engine, stream, n)
+                elif values:
                     await engine.values.set("bench", stream, f"key-{n % 8}", data)
                 elif keyed:
                     await engine.append("bench", stream, [NewEvent("noted", data)], idempotency_key=f"k-{n}")
@@ -71,12 +81,38 @@ async def appends(
         return engine.stats
 
 
+async def _objects_setup(engine: Engine, stream: str) -> None:
+    await engine.objects.upload("bench", stream, "thread", {"type": "thread", "thread": {"attributes": {}}})
+    await engine.objects.upload("bench", stream, "graph", {"type": "graph", "graph": {"attributes": {}}})
+    await engine.objects.upload("bench", stream, "chat", {"type": "messages", "messages": []})
+
+
+async def _objects_command(engine: Engine, stream: str, n: int) -> None:
+    """The n-th objects command of a writer: a post, a graph mutation or an append, in turn."""
+    turn, step = n % 3, n // 3
+    text = [{"type": "text", "text": f"message {n}: the quick brown fox jumps over the lazy dog"}]
+    if turn == 0:
+        await engine.objects.post_thread_item("bench", stream, "thread", text, user_id="u")
+    elif turn == 1:
+        vertex: dict[str, object] = {"op": "add_vertex", "element_id": f"v{step}", "labels": ["node"]}
+        operations = [vertex, {"op": "set_vertex_props", "element_id": f"v{step}", "props": {"n": n}}]
+        if step:
+            operations.append(
+                {"op": "add_edge", "label": "next", "from_id": f"v{step - 1}", "to_id": f"v{step}"}
+            )
+        await engine.objects.apply_graph_mutations("bench", stream, "graph", operations)
+    else:
+        messages = [{"role": "user", "content": text}, {"role": "assistant", "content": text}]
+        await engine.objects.append_messages("bench", stream, "chat", messages)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--appends", type=int, default=12_800, help=f"a multiple of {WRITERS}")
     parser.add_argument("--values", action="store_true", help="value sets instead of raw appends")
+    parser.add_argument("--objects", action="store_true", help="objects commands instead of raw appends")
     parser.add_argument(
         "--writers", type=int, default=WRITERS, help="concurrent writers (1: a lone writer's path)"
     )
@@ -88,7 +124,15 @@ def main() -> None:
     total = args.appends - args.appends % args.writers
     with database(args.backend) as url:
         stats = anyio.run(
-            appends, url, total, args.values, args.writers, args.encrypted, args.size, args.keyed
+            appends,
+            url,
+            total,
+            args.values,
+            args.writers,
+            args.encrypted,
+            args.size,
+            args.keyed,
+            args.objects,
         )
     print(
         f"{total} appends by {args.writers} writers in {stats['batches']} batches. Instructions per append:"

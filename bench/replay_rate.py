@@ -27,7 +27,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -264,7 +264,7 @@ def graph_mutation(state: Session, n: int, version: int, at: datetime) -> dict[s
         "object_id": state.objects["memory"][0],
         "user_id": "u1",
         "operations": dump_operations(operations),
-        "changes": changes,
+        "changes": [asdict(change) for change in changes],
     }
 
 

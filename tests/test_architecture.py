@@ -102,6 +102,27 @@ def test_every_domain_has_the_same_rooms(domain: str) -> None:
     assert "noqa: F401" not in init, f"engine/{domain}/__init__.py imports for a side effect"
 
 
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_every_projection_is_a_table_of_event_to_rows(domain: str) -> None:
+    """projection.py ends in `HANDLERS = {Event: handler}`, each handler a function of the module
+    typed as the framework's "event -> rows" (`RowsHandler[B]`, B the projection's own batch), so no
+    handler casts what it writes into (specs/engine-core.md, "Write folding is the framework's")."""
+    path = ENGINE / domain / "projection.py"
+    projection = _module(path)
+    table = _handler_table(projection)
+    functions = {node.name for node in projection.body if isinstance(node, ast.FunctionDef)}
+    assert table and set(table.values()) <= functions, f"engine/{domain}/projection.py: {table}"
+    annotations = [
+        ast.unparse(node.annotation)
+        for node in projection.body
+        if isinstance(node, ast.AnnAssign)
+        and isinstance(node.target, ast.Name)
+        and node.target.id == "HANDLERS"
+    ]
+    assert annotations and annotations[0].startswith("dict[type[DomainEvent], RowsHandler["), annotations
+    assert "cast(" not in path.read_text(), f"engine/{domain}/projection.py casts"
+
+
 WEB = ("starlette", "fastapi", "uvicorn", "websockets", "httpx", "click", "rich")
 
 

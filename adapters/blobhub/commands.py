@@ -36,6 +36,7 @@ from session_engine.adapters.blobhub.documents import (
     elements_document,
     item_document,
     item_list_document,
+    mutation_document,
     neighborhood_document,
     object_document,
     object_list_document,
@@ -104,7 +105,9 @@ async def _get_item(o: ObjectsService, ns: str, b: GetSessionThreadItem, m: Meta
 
 
 async def _mutate(o: ObjectsService, ns: str, b: ApplySessionGraphMutations, m: Metadata) -> dict[str, Any]:
-    return await o.apply_graph_mutations(ns, b.session_id, b.alias, b.operations, metadata=m)
+    return mutation_document(
+        await o.apply_graph_mutations(ns, b.session_id, b.alias, b.operations, metadata=m)
+    )
 
 
 async def _element(o: ObjectsService, ns: str, b: GetSessionGraphElement, m: Metadata) -> dict[str, Any]:

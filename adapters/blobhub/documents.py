@@ -4,6 +4,7 @@ engine checks by name (values, messages, content, operations, queries) stay `Any
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, Any, Literal, cast, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -12,6 +13,7 @@ from session_engine.engine.objects.answers import (
     AppendSummary,
     ElementPage,
     GraphCount,
+    GraphMutation,
     GraphResults,
     ItemPage,
     Neighborhood,
@@ -245,6 +247,11 @@ def element_document(element: Element) -> dict[str, Any]:
         user_id=element.user_id,
     )
     return document
+
+
+def mutation_document(mutation: GraphMutation) -> dict[str, Any]:
+    """`{elements: [{element_id, type, change, rev}]}`: what a mutation batch changed."""
+    return {"elements": [asdict(change) for change in mutation.elements]}
 
 
 def elements_document(elements: list[Element]) -> dict[str, Any]:

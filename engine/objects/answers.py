@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from session_engine.engine.objects.graphs.operations import Element
+    from session_engine.engine.objects.graphs.operations import Element, ElementChange
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +100,14 @@ class Neighborhood:
     edges: list[Element]
     vertices: list[Element]
     cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GraphMutation:
+    """A mutation batch applied: one change per element it affected, in order of first touch
+    (elements created and deleted in the batch left out)."""
+
+    elements: list[ElementChange]
 
 
 @dataclass(frozen=True, slots=True)

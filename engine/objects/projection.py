@@ -48,7 +48,7 @@ class ObjectsProjection(BatchedProjection[ObjectsBatch]):
     def new_batch(self, context: ProjectionContext, events: list[RecordedEvent]) -> ObjectsBatch:
         ensure_sqlite_function(context.connection)  # the term index's triggers call it (SQLite)
         batch = ObjectsBatch(context)
-        batch.prefetch_graphs(events)
+        batch.graphs.prefetch(events)
         return batch
 
     def fill_derived(self, context: ProjectionContext, suspended: Sequence[str]) -> None:
@@ -92,8 +92,7 @@ class ObjectsProjection(BatchedProjection[ObjectsBatch]):
                 )
         batch = self.new_batch(context, [])
         for alias, object_id, object_type in found:
-            batch.delete_children(object_id, object_type)
-            batch.delete_object((namespace, session, alias), object_id)
+            batch.delete_object((namespace, session, alias), object_id, object_type)
         batch.drain()
         rest = super().forget_session(context, namespace, session)
         return Forgotten(len(found) + children + rest.rows, rest.carried)

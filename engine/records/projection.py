@@ -134,21 +134,15 @@ _EMPTY_TITLE_INDEX = dialect_ddl(sqlite=[f"INSERT INTO {TITLE_FTS}({TITLE_FTS}) 
 trigger could not match (should rowids ever have moved), so a rebuild starts clean."""
 
 
-SessionKey = tuple[str, str]
-
-
 class RecordsBatch(WriteBatch):
-    """A batch's records writes folded per session: its record's final row (`KeyedRows`: deleted
-    first when a delete came before it), its final agents (after deleting the stored ones, when an
-    event replaced or deleted them), and the status counts' summed deltas."""
+    """A batch's records writes folded per session (`KeyedRows`): its record's final row (deleted
+    first when a delete came before it), its final agents (grouped by session: after deleting the
+    stored ones, when an event replaced or deleted them), and the status counts' summed deltas."""
 
     def __init__(self, target: ProjectionContext) -> None:
         super().__init__(target)
-        self.records = KeyedRows()
-        self.agents: dict[SessionKey, list[dict[str, Any]]] = {}
-        """Each pending record's agent rows."""
-        self.cleared: dict[SessionKey, None] = {}
-        """Sessions whose stored agents are deleted first."""
+        self.records: KeyedRows[dict[str, Any]] = KeyedRows()
+        self.agents: KeyedRows[dict[str, Any]] = KeyedRows()
         self.deltas: dict[tuple[str, str], int] = {}
 
     def bump(self, namespace: str, status: str, delta: int) -> None:
@@ -157,12 +151,12 @@ class RecordsBatch(WriteBatch):
     def drain(self) -> None:
         context = self.target
         _DELETE_RECORDS.write(context, list(self.records.deleted))
-        _CLEAR_AGENTS.write(context, list(self.cleared))
+        _CLEAR_AGENTS.write(context, list(self.agents.cleared))
         stored_json = context.backend.stored_json
         _STORE_RECORDS.write(
             context, [_record_columns(row, stored_json) for row in self.records.rows.values()]
         )
-        _INSERT_AGENTS.write(context, [_agent_columns(row) for rows in self.agents.values() for row in rows])
+        _INSERT_AGENTS.write(context, [_agent_columns(row) for row in self.agents.rows.values()])
         bump = _bump(context.backend)
         for (namespace, status), delta in sorted(self.deltas.items()):
             if delta == 0:  # no change to a count; and a count at 0 is no row
@@ -176,10 +170,10 @@ def _stored(batch: RecordsBatch, event: RecordedEvent) -> None:
     """A record set or updated: its row and agents replace the session's, its status counted."""
     session = (event.namespace, event.stream)
     record, previous = event.data["record"], event.data.get("previous_status")
-    if previous is not None:
-        batch.cleared[session] = None
     batch.records.put(session, record_row(event.namespace, record))
-    batch.agents[session] = _agent_rows(event, record)
+    batch.agents.clear(session, stored=previous is not None)
+    for agent in _agent_rows(event, record):
+        batch.agents.put((*session, agent["ordinal"]), agent, group=session)
     if previous != record["status"]:
         if previous is not None:
             batch.bump(event.namespace, previous, -1)
@@ -189,8 +183,7 @@ def _stored(batch: RecordsBatch, event: RecordedEvent) -> None:
 def _deleted(batch: RecordsBatch, event: RecordedEvent) -> None:
     session = (event.namespace, event.stream)
     batch.records.delete(session)
-    batch.agents.pop(session, None)
-    batch.cleared[session] = None
+    batch.agents.clear(session)
     batch.bump(event.namespace, event.data["status"], -1)
 
 

@@ -85,28 +85,22 @@ class _Batch(WriteBatch):
         self._reset()
 
     def _reset(self) -> None:
-        self.entries = KeyedRows()
-        self.session_keys: dict[SessionKey, dict[str, None]] = {}
-        self.cleared: dict[SessionKey, None] = {}
+        self.entries: KeyedRows[dict[str, Any]] = KeyedRows()
+        """Entries by key, grouped by session (a clear takes the session's)."""
         self.sessions = Rounds()
-        self.touches: dict[SessionKey, dict[str, Any]] = {}
-        """The queued touch of each session that nothing else has written since."""
 
     # -- what handlers write ----------------------------------------------------------------
     def set_entry(self, key: EntryKey, row: dict[str, Any], replaced: bool) -> None:
         """An overwrite keeps the creation position of the key's pending set (and whether it created
         the key); a set that creates the key takes its own."""
         row["creates"] = not replaced
-        self.entries.put(key, row, _KEPT_BY_OVERWRITE if replaced else ())
-        self.session_keys.setdefault(key[:2], {})[key[2]] = None  # type: ignore[index]
+        self.entries.put(key, row, group=key[:2], merge=_keep_creation if replaced else None)
 
     def delete_entry(self, key: EntryKey) -> None:
         self.entries.delete(key)
 
     def clear_entries(self, session: SessionKey) -> None:
-        for name in self.session_keys.pop(session, {}):
-            self.entries.discard((*session, name))
-        self.cleared[session] = None
+        self.entries.clear(session)
 
     def clear_parts(self, session: SessionKey) -> None:
         self.drain()
@@ -118,15 +112,7 @@ class _Batch(WriteBatch):
             if "namespace" in params
             else (params["ns"], params["sid"])
         )
-        if statement is _TOUCH:
-            earlier = self.touches.get(session)
-            if earlier is not None:
-                earlier.update({column: params[column] for column in _TOUCHED})
-                return
-            self.touches[session] = params
-        else:
-            self.touches.pop(session, None)
-        self.sessions.add(statement, params, (session,))
+        self.sessions.add(statement, params, (session,), _TOUCHED if statement is _TOUCH else ())
 
     # -- to the database ----------------------------------------------------------------------
     def drain(self) -> None:
@@ -141,7 +127,7 @@ class _Batch(WriteBatch):
                 value = instants[instant] = stored_instant(as_utc(instant))
             return value
 
-        _DELETE_SESSION_ENTRIES.write(target, list(self.cleared))
+        _DELETE_SESSION_ENTRIES.write(target, list(self.entries.cleared))
         _DELETE_ENTRIES.write(target, list(self.entries.deleted))
         for creates, upsert in ((True, _SET_ENTRY), (False, _REPLACE_ENTRY)):
             upsert.write(
@@ -183,7 +169,10 @@ class _Batch(WriteBatch):
         self._reset()
 
 
-_KEPT_BY_OVERWRITE = ("created_position", "creates")
+def _keep_creation(pending: dict[str, Any], row: dict[str, Any]) -> None:
+    row["created_position"], row["creates"] = pending["created_position"], pending["creates"]
+
+
 _TOUCHED = ["updated_at", "updated_position"]
 _TOUCH = value_sessions.insert()  # stands for the touch upsert in a batch's rounds
 _TOUCH_SESSIONS = Bulk(

@@ -15,6 +15,7 @@ from hypothesis.stateful import (
 
 from session_engine.adapters.blobhub.documents import (
     element_page_document,
+    mutation_document,
     neighborhood_document,
     query_document,
 )
@@ -63,7 +64,7 @@ class GraphMachine(EngineMachine):
             assert self.call(self.engine.head) == head
             return
         assert expected is None, f"engine accepted, model raised {expected!r}"
-        assert result == {"elements": changes}
+        assert mutation_document(result) == {"elements": changes}
 
     @rule(data=st.data(), size=st.integers(1, 4), user=st.sampled_from([None, "u1", "u2"]))
     def apply_batch(self, data: st.DataObject, size: int, user: str | None) -> None:
@@ -126,7 +127,7 @@ class GraphMachine(EngineMachine):
         result = self.call(
             self.engine.objects.apply_graph_mutations, NS, S, G, [{"op": "add_vertex", "labels": labels}]
         )
-        new_id = result["elements"][0]["element_id"]
+        new_id = result.elements[0].element_id
         self.model.apply(
             [{"op": "add_vertex", "element_id": new_id, "labels": labels}], self.clock.now(), None
         )

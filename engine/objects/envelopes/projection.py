@@ -6,20 +6,20 @@ A replaced or deleted object takes its children with it, whichever subdomain wro
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from session_engine.engine.events import DomainEvent
 from session_engine.engine.log.records import RecordedEvent
 from session_engine.engine.objects.batch import ObjectsBatch
 from session_engine.engine.objects.envelopes.events import MessagesAppended, ObjectDeleted, ObjectUploaded
+from session_engine.engine.projections.base import RowsHandler
 
 
 def _add_messages(batch: ObjectsBatch, object_id: int, first: int, items: list[dict[str, Any]]) -> None:
     for index, message in enumerate(items):
-        batch.insert_child(
-            "object_messages", {"object_id": object_id, "ordinal": first + index, "message": message}
-        )
+        ordinal = first + index
+        row = {"object_id": object_id, "ordinal": ordinal, "message": message}
+        batch.add_child(batch.object_messages, (object_id, ordinal), row)
 
 
 def uploaded(batch: ObjectsBatch, event: RecordedEvent) -> None:
@@ -31,8 +31,7 @@ def uploaded(batch: ObjectsBatch, event: RecordedEvent) -> None:
         batch.touch_object(key, previous["object_id"], stored, event.recorded_at, event.position)
         return
     if previous is not None:
-        batch.delete_children(previous["object_id"], previous["type"])
-        batch.delete_object(key, previous["object_id"])
+        batch.delete_object(key, previous["object_id"], previous["type"])
     object_id = event.position
     row = {
         "namespace": event.namespace,
@@ -45,7 +44,7 @@ def uploaded(batch: ObjectsBatch, event: RecordedEvent) -> None:
         "updated_at": event.recorded_at,
         "position": event.position,
     }
-    batch.insert_object(key, row)
+    batch.create_object(key, row)
     if value["type"] == "messages":
         _add_messages(batch, object_id, 0, value["messages"])
 
@@ -60,11 +59,10 @@ def appended(batch: ObjectsBatch, event: RecordedEvent) -> None:
 
 def deleted(batch: ObjectsBatch, event: RecordedEvent) -> None:
     data = event.data
-    batch.delete_children(data["object_id"], data["type"])
-    batch.delete_object((event.namespace, event.stream, data["alias"]), data["object_id"])
+    batch.delete_object((event.namespace, event.stream, data["alias"]), data["object_id"], data["type"])
 
 
-HANDLERS: dict[type[DomainEvent], Callable[[ObjectsBatch, RecordedEvent], None]] = {
+HANDLERS: dict[type[DomainEvent], RowsHandler[ObjectsBatch]] = {
     ObjectUploaded: uploaded,
     MessagesAppended: appended,
     ObjectDeleted: deleted,

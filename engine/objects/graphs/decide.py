@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from session_engine.engine.commands import Command, Decision
+from session_engine.engine.objects.answers import GraphMutation
 from session_engine.engine.objects.graphs import store
 from session_engine.engine.objects.graphs.commands import ApplyGraphMutations
 from session_engine.engine.objects.graphs.errors import InvalidGraphEnvelope
@@ -16,7 +17,7 @@ from session_engine.engine.objects.state import lookup
 from session_engine.engine.unit_of_work import UnitOfWork
 
 
-def mutate(command: ApplyGraphMutations, state: UnitOfWork) -> Decision[dict[str, Any]]:
+def mutate(command: ApplyGraphMutations, state: UnitOfWork) -> Decision[GraphMutation]:
     graph = lookup(state, command.namespace, command.stream, command.alias)
     if graph is None or graph.type != "graph":
         raise InvalidGraphEnvelope(f"{command.alias!r} is not a graph in this session")
@@ -33,7 +34,7 @@ def mutate(command: ApplyGraphMutations, state: UnitOfWork) -> Decision[dict[str
         operations=dump_operations(command.operations),
         changes=changes,
     )
-    return Decision(events=[event], result={"elements": changes})
+    return Decision(events=[event], result=GraphMutation(changes))
 
 
 HANDLERS: dict[type[Command], Callable[[Any, UnitOfWork], Decision[Any]]] = {ApplyGraphMutations: mutate}

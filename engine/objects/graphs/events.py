@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from session_engine.engine.events import DomainEvent, EventRegistry
+from session_engine.engine.objects.graphs.operations import ElementChange
 
 
 class GraphMutated(DomainEvent):
@@ -15,7 +16,7 @@ class GraphMutated(DomainEvent):
     object_id: int
     user_id: str | None = None
     operations: list[dict[str, Any]]
-    changes: list[dict[str, Any]]
+    changes: list[ElementChange]
 
 
 EVENTS = EventRegistry([GraphMutated])

@@ -26,6 +26,7 @@ from session_engine.engine.objects.models import check_document, json_size
 
 Id = Annotated[str, Field(min_length=1, max_length=limits.MAX_ID, pattern=r"^[^\x00-\x1f]*$")]
 Props = dict[str, Any]
+ElementType = Literal["vertex", "edge"]
 
 
 class _Op(BaseModel):
@@ -111,7 +112,7 @@ class Element:
     """One vertex or edge, as stored in `graph_elements`."""
 
     element_id: str
-    type: str
+    type: ElementType
     labels: list[str] | None
     label: str | None
     from_id: str | None
@@ -125,6 +126,18 @@ class Element:
     updated_seq: int
 
 
+@dataclass(frozen=True, slots=True)
+class ElementChange:
+    """What a mutation batch did to one element: the decision answers these (`GraphMutation`), its
+    event records them (`GraphMutated.changes`), and the projection's replay of the event makes them
+    again (the same `Workspace`). `rev` is None for a deleted element."""
+
+    element_id: str
+    type: ElementType
+    change: Literal["created", "updated", "deleted"]
+    rev: int | None
+
+
 @dataclass
 class Workspace:
     """A batch's view of one graph: loaded elements, changed in memory, in operation order."""
@@ -134,7 +147,7 @@ class Workspace:
     elements: dict[str, Element | None] = field(default_factory=dict)
     touched: list[str] = field(default_factory=list)
     created: set[str] = field(default_factory=set)
-    before: dict[str, str] = field(default_factory=dict)
+    before: dict[str, ElementType] = field(default_factory=dict)
     """Id -> type of every element that existed before the batch and was looked at."""
 
     def _fetch(self, ids: Iterable[str]) -> None:
@@ -161,7 +174,7 @@ class Workspace:
 
     def apply(
         self, operations: list[Operation], *, at: datetime, user_id: str | None, seq_base: int
-    ) -> list[dict[str, Any]]:
+    ) -> list[ElementChange]:
         """Apply the batch in order; raise a named error on the first bad operation."""
         refs: list[str] = []
         for operation in operations:
@@ -228,26 +241,17 @@ class Workspace:
                 f"element {element_id!r}: props are limited to {limits.MAX_PROPS_BYTES} bytes"
             )
 
-    def _changes(self, before: dict[str, str]) -> list[dict[str, Any]]:
+    def _changes(self, before: dict[str, ElementType]) -> list[ElementChange]:
         """One entry per affected element, in order of first touch; created-and-deleted ones left out."""
-        changes: list[dict[str, Any]] = []
+        changes: list[ElementChange] = []
         for element_id in self.touched:
             element = self.elements[element_id]
             if element is None:
                 if element_id in before:
-                    changes.append(
-                        {
-                            "element_id": element_id,
-                            "type": before[element_id],
-                            "change": "deleted",
-                            "rev": None,
-                        }
-                    )
+                    changes.append(ElementChange(element_id, before[element_id], "deleted", None))
                 continue
-            change = "created" if element_id in self.created else "updated"
-            changes.append(
-                {"element_id": element_id, "type": element.type, "change": change, "rev": element.rev}
-            )
+            change: Literal["created", "updated"] = "created" if element_id in self.created else "updated"
+            changes.append(ElementChange(element_id, element.type, change, element.rev))
         return changes
 
 

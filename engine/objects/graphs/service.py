@@ -6,7 +6,13 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from session_engine.engine.log.records import Metadata
-from session_engine.engine.objects.answers import ElementPage, GraphCount, GraphResults, Neighborhood
+from session_engine.engine.objects.answers import (
+    ElementPage,
+    GraphCount,
+    GraphMutation,
+    GraphResults,
+    Neighborhood,
+)
 from session_engine.engine.objects.calls import Instant, ObjectCalls, findable, instant
 from session_engine.engine.objects.errors import UnreadableCursor
 from session_engine.engine.objects.graphs import queries, traversal
@@ -30,8 +36,8 @@ class GraphsService(ObjectCalls):
         *,
         user_id: str | None = None,
         metadata: Metadata | None = None,
-    ) -> dict[str, Any]:
-        """All or nothing; returns `{elements: [{element_id, type, change, rev}]}`."""
+    ) -> GraphMutation:
+        """All or nothing; answers each affected element's change."""
         stream = self._address(namespace, session_id, alias)
         metadata = metadata or Metadata()
         command = ApplyGraphMutations(
@@ -42,7 +48,7 @@ class GraphsService(ObjectCalls):
             user_id=user_id if user_id is not None else metadata.actor,
             metadata=metadata,
         )
-        return await self._run(command, dict)
+        return await self._run(command, GraphMutation)
 
     async def get_graph_element(
         self, namespace: str, session_id: str, alias: str, element_id: str

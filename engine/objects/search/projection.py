@@ -4,7 +4,6 @@ and `terms`). It has no events of its own: it reads the envelopes' and the threa
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from session_engine.engine.events import DomainEvent
@@ -14,6 +13,7 @@ from session_engine.engine.objects.envelopes.events import MessagesAppended, Obj
 from session_engine.engine.objects.limits import ROW_STRIDE
 from session_engine.engine.objects.models import text_of
 from session_engine.engine.objects.threads.events import ThreadItemPosted
+from session_engine.engine.projections.base import RowsHandler
 
 ROLES = ("system", "user", "assistant")
 
@@ -33,7 +33,7 @@ def _message_rows(
             "text": text_of(message.get("content", [])),
             "position": event.position,
         }
-        batch.insert_child("messages", row)
+        batch.add_child(batch.messages, (row["id"],), row)
 
 
 def uploaded(batch: ObjectsBatch, event: RecordedEvent) -> None:
@@ -66,10 +66,10 @@ def posted(batch: ObjectsBatch, event: RecordedEvent) -> None:
         "text": text_of(data["content"]),
         "position": event.position,
     }
-    batch.insert_child("messages", row)
+    batch.add_child(batch.messages, (row["id"],), row)
 
 
-HANDLERS: dict[type[DomainEvent], Callable[[ObjectsBatch, RecordedEvent], None]] = {
+HANDLERS: dict[type[DomainEvent], RowsHandler[ObjectsBatch]] = {
     ObjectUploaded: uploaded,
     MessagesAppended: appended,
     ThreadItemPosted: posted,

@@ -3,12 +3,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from session_engine.engine.events import DomainEvent
 from session_engine.engine.log.records import RecordedEvent
 from session_engine.engine.objects.batch import ObjectsBatch
 from session_engine.engine.objects.threads.events import ThreadItemPosted
+from session_engine.engine.projections.base import RowsHandler
 
 
 def posted(batch: ObjectsBatch, event: RecordedEvent) -> None:
@@ -23,8 +22,8 @@ def posted(batch: ObjectsBatch, event: RecordedEvent) -> None:
         "parent_id": data.get("parent_id"),
         "item_metadata": data.get("metadata"),
     }
-    batch.insert_child("thread_items", item)
+    batch.add_child(batch.items, (data["object_id"], event.position), item)
 
 
-HANDLERS: dict[type[DomainEvent], Callable[[ObjectsBatch, RecordedEvent], None]] = {ThreadItemPosted: posted}
+HANDLERS: dict[type[DomainEvent], RowsHandler[ObjectsBatch]] = {ThreadItemPosted: posted}
 """Which rows each event of the subdomain makes."""

@@ -15,6 +15,8 @@ from typing import Any
 import orjson
 
 from session_engine.adapters.config import Server
+from session_engine.engine.objects.answers import GraphMutation
+from session_engine.engine.objects.graphs.operations import ElementChange
 from session_engine.engine.values.policy import CONNECTION, Policies
 from tests.adapters.rpc.conftest import make_config
 from tests.adapters.server import ServerThread
@@ -133,12 +135,12 @@ class FaultyServer(ServerThread):
             service = scoped(revision_id)
             whole = type(service).apply_graph_mutations.__get__(service)  # idempotent if cached
 
-            async def one_at_a_time(*args: Any, **kwargs: Any) -> dict[str, Any]:
+            async def one_at_a_time(*args: Any, **kwargs: Any) -> GraphMutation:
                 namespace, session_id, alias, operations = args
-                changed: list[dict[str, Any]] = []
+                changed: list[ElementChange] = []
                 for operation in operations:
-                    changed += (await whole(namespace, session_id, alias, [operation], **kwargs))["elements"]
-                return {"elements": changed}
+                    changed += (await whole(namespace, session_id, alias, [operation], **kwargs)).elements
+                return GraphMutation(changed)
 
             service.apply_graph_mutations = one_at_a_time
             return service
