@@ -94,20 +94,22 @@ def read_stream(
     """One stream's events in version order, optionally cut off at a version, position or instant.
 
     Read on the driver (`Backend.read_stream_rows`): SQLAlchemy's row processing cost most of a
-    session's read."""
-    rows = backend.read_stream_rows(
-        connection,
-        namespace,
-        stream,
-        from_version=from_version,
-        to_version=to_version,
-        to_position=to_position,
-        until=until,
-        types=None if types is None else list(types),
-        limit=limit,
-        descending=descending,
-    )
-    return LogRows(rows, registry, connection).events()
+    session's read. The collector is paused from the fetch on: the rows' tuples alone triggered
+    its passes (docs/benchmarks.md, session 10)."""
+    with collector_paused():
+        rows = backend.read_stream_rows(
+            connection,
+            namespace,
+            stream,
+            from_version=from_version,
+            to_version=to_version,
+            to_position=to_position,
+            until=until,
+            types=None if types is None else list(types),
+            limit=limit,
+            descending=descending,
+        )
+        return LogRows(rows, registry, connection).events()
 
 
 def read_all(
@@ -130,10 +132,11 @@ def read_all(
     wanted = None if types is None else list(types)
     if wanted is not None and not wanted:
         return []
-    rows = backend.read_log(
-        connection, after=after, limit=limit, upto=upto, namespace=namespace, stream=stream, types=wanted
-    )
-    return LogRows(rows, registry, connection).events()
+    with collector_paused():  # from the fetch on, as `read_stream`
+        rows = backend.read_log(
+            connection, after=after, limit=limit, upto=upto, namespace=namespace, stream=stream, types=wanted
+        )
+        return LogRows(rows, registry, connection).events()
 
 
 class LogRows:
