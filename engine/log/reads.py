@@ -11,7 +11,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from session_engine.engine.backends import Backend, LogRow
-from session_engine.engine.collector import collector_paused
 from session_engine.engine.events import EventRegistry
 from session_engine.engine.log.chain import GENESIS
 from session_engine.engine.log.records import RecordedEvent, build_recorded
@@ -94,22 +93,20 @@ def read_stream(
     """One stream's events in version order, optionally cut off at a version, position or instant.
 
     Read on the driver (`Backend.read_stream_rows`): SQLAlchemy's row processing cost most of a
-    session's read. The collector is paused from the fetch on: the rows' tuples alone triggered
-    its passes (docs/benchmarks.md, session 10)."""
-    with collector_paused():
-        rows = backend.read_stream_rows(
-            connection,
-            namespace,
-            stream,
-            from_version=from_version,
-            to_version=to_version,
-            to_position=to_position,
-            until=until,
-            types=None if types is None else list(types),
-            limit=limit,
-            descending=descending,
-        )
-        return LogRows(rows, registry, connection).events()
+    session's read."""
+    rows = backend.read_stream_rows(
+        connection,
+        namespace,
+        stream,
+        from_version=from_version,
+        to_version=to_version,
+        to_position=to_position,
+        until=until,
+        types=None if types is None else list(types),
+        limit=limit,
+        descending=descending,
+    )
+    return LogRows(rows, registry, connection).events()
 
 
 def read_all(
@@ -132,11 +129,10 @@ def read_all(
     wanted = None if types is None else list(types)
     if wanted is not None and not wanted:
         return []
-    with collector_paused():  # from the fetch on, as `read_stream`
-        rows = backend.read_log(
-            connection, after=after, limit=limit, upto=upto, namespace=namespace, stream=stream, types=wanted
-        )
-        return LogRows(rows, registry, connection).events()
+    rows = backend.read_log(
+        connection, after=after, limit=limit, upto=upto, namespace=namespace, stream=stream, types=wanted
+    )
+    return LogRows(rows, registry, connection).events()
 
 
 class LogRows:
@@ -180,9 +176,8 @@ class LogRows:
         """The page's events of these types (all when None), opened and upcast, in position order;
         without those of erased sessions when not `erased` (projections have nothing to apply).
 
-        The loop runs once per event of every read and replay: `instant` and `is_sealed` are inlined,
-        events are built by `build_recorded`, and the cyclic collector is paused (the events and
-        their payloads hold no cycles, and its passes over them cost more than their decoding)."""
+        The loop runs once per event of every read and replay: `instant` and `is_sealed` are inlined
+        and events are built by `build_recorded`."""
         versions = self.registry.versions
         upcast = self.registry.upcast
         loads = orjson.loads
@@ -190,26 +185,23 @@ class LogRows:
         build = build_recorded
         recorded: list[RecordedEvent] = []
         append = recorded.append
-        with collector_paused():
-            for position, namespace_, stream_, version, type_, schema_version, data, meta, at in self.rows:
-                if types is not None and type_ not in types:
+        for position, namespace_, stream_, version, type_, schema_version, data, meta, at in self.rows:
+            if types is not None and type_ not in types:
+                continue
+            if type(data) is str or type(data) is bytes:
+                data = loads(data)
+            if type(meta) is str or type(meta) is bytes:
+                meta = {} if meta == "{}" else loads(meta)
+            if type(data) is dict and SEALED in data and len(data) == 1:  # `is_sealed`, inline
+                data = self.keys().open(namespace_, stream_, version, type_, data)
+                if data is ERASED and not erased:
                     continue
-                if type(data) is str or type(data) is bytes:
-                    data = loads(data)
-                if type(meta) is str or type(meta) is bytes:
-                    meta = {} if meta == "{}" else loads(meta)
-                if type(data) is dict and SEALED in data and len(data) == 1:  # `is_sealed`, inline
-                    data = self.keys().open(namespace_, stream_, version, type_, data)
-                    if data is ERASED and not erased:
-                        continue
-                if versions.get(type_, 1) > schema_version and data is not ERASED:
-                    schema_version, data = upcast(type_, schema_version, data)
-                instant = instants.get(at)
-                if instant is None:
-                    instant = self.instant(at)
-                append(
-                    build(position, namespace_, stream_, version, type_, schema_version, data, meta, instant)
-                )
+            if versions.get(type_, 1) > schema_version and data is not ERASED:
+                schema_version, data = upcast(type_, schema_version, data)
+            instant = instants.get(at)
+            if instant is None:
+                instant = self.instant(at)
+            append(build(position, namespace_, stream_, version, type_, schema_version, data, meta, instant))
         return recorded
 
 

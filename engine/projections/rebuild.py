@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 from collections.abc import Callable, Iterator
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from session_engine.engine.backends import Backend, Scratch
-from session_engine.engine.collector import collector_paused
 from session_engine.engine.events import EventRegistry
 from session_engine.engine.log import reads
 from session_engine.engine.projections.base import Projection, ProjectionContext
@@ -18,6 +18,20 @@ from session_engine.engine.projections.registry import ProjectionSet, read_check
 Progress = Callable[[int], None]
 REPLAY_PAGE = 20_000
 """Events per page of a replay: a page costs a query, and one catalog upsert per stream in it."""
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off while a page is applied: a page makes some hundred
+    thousand containers that live until its end and hold no cycles, and the collector's passes over
+    them cost a fifth of a replay (docs/benchmarks.md). Its thresholds apply again after the page."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def replay(
