@@ -4,8 +4,14 @@ Scenarios, each on SQLite (WAL, synchronous=FULL) and PostgreSQL (synchronous_co
 - 1 writer, durable appends: the engine's `append` vs pyeventsourcing (an aggregate's event, then
   `Application.save`) vs the raw driver, one row per transaction (sqlite3 / psycopg);
 - 8 writers on PostgreSQL: the engine vs raw psycopg (8 threads, a connection each, one row per commit);
-- 1 writer `values.set` vs OpenAI Agents' `SQLAlchemySession.add_items` (one item per call);
-- reading a 1,000-event session: `read_stream` vs `SQLAlchemySession.get_items` (milliseconds).
+- 1 writer `values.set` vs OpenAI Agents' `SQLAlchemySession.add_items` (one item per call) and
+  Google ADK's `DatabaseSessionService.append_event` (an event whose `state_delta` sets the key);
+- reading a 1,000-event session: `read_stream` vs `SQLAlchemySession.get_items` and ADK's
+  `get_session` (milliseconds).
+
+The peers' tables live in the same database file as the engine's: on SQLite the file is in WAL mode
+(set by the engine's migration, kept by the file) and every connection keeps SQLite's default
+synchronous=FULL, so every cell commits as durably as the engine.
 
 Every cell runs in its own process on a new, empty database; the cells take turns round by round,
 so every median comes from the same stretches of a noisy machine's time. Needs the `bench` extra
@@ -254,6 +260,96 @@ async def agents_get_items(url: str, seconds: float) -> float:
         await session.engine.dispose()
 
 
+# -- Google ADK DatabaseSessionService ------------------------------------------------------------
+ADK_APP, ADK_USER, ADK_SESSION = "bench", "user-1", "session-1"
+
+
+def _adk_service(url: str, *, fast_fill: bool = False) -> Any:
+    """ADK's service beside the cell's database (its tables are named as the engine's: `events`,
+    `sessions`): on SQLite a file of its own next to it, in WAL mode with synchronous=FULL; on
+    PostgreSQL a schema of its own in it. Through ADK's async drivers (aiosqlite / asyncpg).
+
+    `fast_fill`: commits without waiting for the disk, for filling a session that is then read by
+    a durable service (a read does not depend on how its rows were committed)."""
+    from google.adk.sessions import DatabaseSessionService
+    from sqlalchemy import event
+
+    parsed = normalise_url(url)
+    options: dict[str, Any] = {}
+    if url.startswith("sqlite"):
+        path = Path(_sqlite_path(url)).with_name("adk.db")
+        address = parsed.set(drivername="sqlite+aiosqlite", database=str(path))
+    else:
+        with psycopg.connect(_pg_conninfo(url), autocommit=True) as connection:
+            connection.execute("CREATE SCHEMA IF NOT EXISTS adk")
+        address = parsed.set(drivername="postgresql+asyncpg")
+        settings = {"search_path": "adk", "synchronous_commit": "off" if fast_fill else "on"}
+        options["connect_args"] = {"server_settings": settings}
+    service = DatabaseSessionService(db_url=address.render_as_string(hide_password=False), **options)
+    if url.startswith("sqlite"):
+        synchronous = "OFF" if fast_fill else "FULL"
+
+        @event.listens_for(service.db_engine.sync_engine, "connect")
+        def _durability(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA synchronous={synchronous}")
+            cursor.close()
+
+    return service
+
+
+def _adk_event(n: int, state_delta: dict[str, Any] | None = None) -> Any:
+    from google.adk.events import Event, EventActions
+    from google.genai import types
+
+    return Event(
+        invocation_id=f"invocation-{n}",
+        author="user",
+        content=types.Content(role="user", parts=[types.Part(text=payload()["text"])]),
+        actions=EventActions(state_delta=state_delta or {}),
+    )
+
+
+async def adk_append_event(url: str, seconds: float) -> float:
+    """ADK's peer of `values.set`: an event that sets a session state key, committed durably."""
+    service = _adk_service(url)
+    try:
+        session = await service.create_session(app_name=ADK_APP, user_id=ADK_USER, session_id=ADK_SESSION)
+        data = payload()
+
+        async def step(n: int) -> None:
+            await service.append_event(session, _adk_event(n, {f"key-{n % 8}": data}))
+            # The service keeps every appended event on the in-memory session too; a long run would
+            # measure that list growing, not the store.
+            session.events.clear()
+
+        return await _afor(seconds, step)
+    finally:
+        await service.close()
+
+
+async def adk_get_session(url: str, seconds: float) -> float:
+    filler = _adk_service(url, fast_fill=True)
+    try:
+        session = await filler.create_session(app_name=ADK_APP, user_id=ADK_USER, session_id=ADK_SESSION)
+        for n in range(READ_EVENTS):
+            await filler.append_event(session, _adk_event(n))
+    finally:
+        await filler.close()
+    service = _adk_service(url)
+
+    async def events() -> list[Any]:
+        found = await service.get_session(app_name=ADK_APP, user_id=ADK_USER, session_id=ADK_SESSION)
+        assert found is not None
+        return list(found.events)
+
+    try:
+        return await _read_ms(events)
+    finally:
+        await service.close()
+
+
 # -- the cells -------------------------------------------------------------------------------------
 CELLS: dict[str, tuple[str, Callable[[str, float], Any], tuple[str, ...]]] = {
     # name: (scenario, function, backends)
@@ -264,8 +360,10 @@ CELLS: dict[str, tuple[str, Callable[[str, float], Any], tuple[str, ...]]] = {
     "raw psycopg 8 writers": ("8 writers, durable appends/s", raw_append_8, ("postgres",)),
     "engine values.set": ("1 writer, value sets/s", engine_values_set, ("sqlite", "postgres")),
     "agents add_items": ("1 writer, value sets/s", agents_add_items, ("sqlite", "postgres")),
+    "adk append_event": ("1 writer, value sets/s", adk_append_event, ("sqlite", "postgres")),
     "engine read_stream": ("read a 1,000-event session, ms", engine_read, ("sqlite", "postgres")),
     "agents get_items": ("read a 1,000-event session, ms", agents_get_items, ("sqlite", "postgres")),
+    "adk get_session": ("read a 1,000-event session, ms", adk_get_session, ("sqlite", "postgres")),
 }
 BASELINE = {
     "1 writer, durable appends/s": "engine append",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -144,7 +145,12 @@ class Committer:
         self._on_commit = on_commit
         self._max_batch = max_batch
         self._lock = threading.Lock()
-        self._wake = threading.Condition(self._lock)
+        """Guards `_queue`, `_jobs` and `_closing`, which the loop and the writer thread share."""
+        self._doorbell: queue.SimpleQueue[None] = queue.SimpleQueue()
+        """Rung (a token put) after each change under `_lock` that the writer thread must see; it
+        sleeps on it when it finds nothing to do. A C queue rather than a `threading.Condition`,
+        whose `notify` and `wait` are Python code (a waiter lock made per wait) on every lone
+        append's path; a token left from a ring the thread did not need costs it one more look."""
         self._gathering: list[_Pending] = []
         """Commands queued on the loop since the last hand-over to the thread (loop only)."""
         self._lone = False
@@ -228,7 +234,7 @@ class Committer:
         with self._lock:  # `_closing` under the lock: the thread sets it there when it stops
             if not self._closing:
                 self._queue.extend(batch)
-                self._wake.notify()
+                self._doorbell.put(None)
                 return
         closed = EngineClosed("the engine is closing; no new writes are accepted")
         self.commands += len(batch)
@@ -259,7 +265,7 @@ class Committer:
             if self._closing:
                 raise EngineClosed("the engine is closing")
             self._jobs.append(_Job(work, waiter, transaction=transaction, in_unit=in_unit))
-            self._wake.notify()
+            self._doorbell.put(None)
         return await waiter
 
     async def close(self) -> None:
@@ -269,7 +275,7 @@ class Committer:
         self._hand_over()  # what callers queued before the close is theirs to have run
         with self._lock:
             self._closing = True
-            self._wake.notify()
+            self._doorbell.put(None)
         await self._stopped
         await anyio.to_thread.run_sync(self._thread.join)
 
@@ -311,14 +317,17 @@ class Committer:
         try:
             while True:
                 with self._lock:
-                    while not self._queue and not self._jobs and not self._closing:
-                        self._wake.wait()
                     if self._jobs:
                         job, batch = self._jobs.pop(0), []
                     elif self._queue:
                         job, batch, self._queue = None, self._queue, []
-                    else:
+                    elif self._closing:
                         break  # closing, and nothing is left to do
+                    else:
+                        job, batch = None, None
+                if batch is None:
+                    self._doorbell.get()  # nothing to do: sleep until the loop rings
+                    continue
                 if job is not None:
                     self._run_job(bridge, job)
                     continue

@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from session_engine.engine.commands import AppendEvents, Outcome
-from session_engine.engine.log.records import AppendResult, NewEvent, RecordedEvent
-from session_engine.engine.quick_init import quick_init
+from session_engine.engine.log.records import AppendResult, NewEvent, RecordedEvent, build_recorded
+from session_engine.engine.quick_init import quick_builder, quick_init
 
 
 def _shape() -> type[Any]:
@@ -86,3 +86,32 @@ def test_the_write_path_types_keep_their_dataclass_signatures() -> None:
     command = AppendEvents(namespace="ns", stream="s", events=[])
     assert command.expected_version is None and command.idempotency_key is None
     assert command.metadata == AppendEvents(namespace="ns", stream="t", events=[]).metadata
+
+
+@given(
+    position=st.integers(),
+    names=st.tuples(st.text(), st.text(), st.text()),
+    version=st.integers(),
+    data=st.dictionaries(st.text(), st.integers()),
+)
+def test_the_read_paths_builder_makes_the_recorded_event_its_constructor_makes(
+    position: int, names: tuple[str, str, str], version: int, data: dict[str, int]
+) -> None:
+    namespace, stream, type_ = names
+    fields = (position, namespace, stream, version, type_, 1, data, {"actor": "a"}, None)
+    built, made = build_recorded(*fields), RecordedEvent(*fields)  # type: ignore[arg-type]
+    assert type(built) is RecordedEvent
+    assert built == made and repr(built) == repr(made)
+    assert dataclasses.astuple(built) == dataclasses.astuple(made)
+    assert dataclasses.replace(built, version=version + 1).version == version + 1
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        built.data = {}  # type: ignore[misc]
+
+
+def test_quick_builder_takes_only_frozen_dataclasses_whose_slots_are_their_fields() -> None:
+    plain, _ = _twin(slots=False)
+    with pytest.raises(TypeError):
+        quick_builder(plain)  # no slots: nothing to build through
+    slotted, _ = _twin(slots=True)
+    built = quick_builder(slotted)(1, "b", [2], 3)
+    assert type(built) is slotted and built == slotted(1, "b", [2], d=3)

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 from session_engine.engine.backends import Backend, LogRow
 from session_engine.engine.events import EventRegistry
 from session_engine.engine.log.chain import GENESIS
-from session_engine.engine.log.records import RecordedEvent
+from session_engine.engine.log.records import RecordedEvent, build_recorded
 from session_engine.engine.log.schema import events
 from session_engine.engine.log.sealing import ERASED, SEALED, StreamKeys, is_sealed
 
@@ -174,31 +174,34 @@ class LogRows:
 
     def events(self, types: Collection[str] | None = None, *, erased: bool = True) -> list[RecordedEvent]:
         """The page's events of these types (all when None), opened and upcast, in position order;
-        without those of erased sessions when not `erased` (projections have nothing to apply)."""
+        without those of erased sessions when not `erased` (projections have nothing to apply).
+
+        The loop runs once per event of every read and replay: `instant` and `is_sealed` are inlined
+        and events are built by `build_recorded`."""
         versions = self.registry.versions
         upcast = self.registry.upcast
         loads = orjson.loads
-        instant = self.instant
+        instants = self._instants
+        build = build_recorded
         recorded: list[RecordedEvent] = []
         append = recorded.append
         for position, namespace_, stream_, version, type_, schema_version, data, meta, at in self.rows:
             if types is not None and type_ not in types:
                 continue
-            if isinstance(data, str | bytes):
+            if type(data) is str or type(data) is bytes:
                 data = loads(data)
-            if isinstance(meta, str | bytes):
-                meta = loads(meta)
+            if type(meta) is str or type(meta) is bytes:
+                meta = {} if meta == "{}" else loads(meta)
             if type(data) is dict and SEALED in data and len(data) == 1:  # `is_sealed`, inline
                 data = self.keys().open(namespace_, stream_, version, type_, data)
                 if data is ERASED and not erased:
                     continue
             if versions.get(type_, 1) > schema_version and data is not ERASED:
                 schema_version, data = upcast(type_, schema_version, data)
-            append(
-                RecordedEvent(
-                    position, namespace_, stream_, version, type_, schema_version, data, meta, instant(at)
-                )
-            )
+            instant = instants.get(at)
+            if instant is None:
+                instant = self.instant(at)
+            append(build(position, namespace_, stream_, version, type_, schema_version, data, meta, instant))
         return recorded
 
 

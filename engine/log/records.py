@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from session_engine.engine.errors import ValidationFailed
-from session_engine.engine.quick_init import quick_init
+from session_engine.engine.quick_init import quick_builder, quick_init
 
 ANY: None = None
 """Expected version: append whatever the stream's current version is."""
@@ -141,3 +141,7 @@ _METADATA_KEYS = ("actor", "adapter", "correlation_id", "causation_id")
 
 NO_METADATA = Metadata()
 """The metadata of a write that names no actor, adapter or ids (shared: it is immutable)."""
+
+
+build_recorded = quick_builder(RecordedEvent)
+"""`RecordedEvent(...)` with every field positional, for the reads that build one per row."""
