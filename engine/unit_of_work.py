@@ -26,7 +26,15 @@ from session_engine.engine.ids import check_id
 from session_engine.engine.log import reads
 from session_engine.engine.log.chain import event_hash, micros
 from session_engine.engine.log.records import NO_METADATA, ExpectedVersion, NewEvent, RecordedEvent
-from session_engine.engine.log.sealing import SESSION_ERASED, associated, refuse_reserved, seal, writer_cipher
+from session_engine.engine.log.sealing import (
+    CLEAR_STREAMS,
+    SESSION_ERASED,
+    STORED_AS_BYTES_TEXT,
+    associated,
+    refuse_reserved,
+    seal,
+    writer_cipher,
+)
 from session_engine.engine.projections.base import ProjectionContext
 from session_engine.engine.projections.registry import CheckpointAdvance, ProjectionSet
 
@@ -246,7 +254,7 @@ class UnitOfWork:
         rows: list[tuple[Any, ...]] = []
         recorded: list[RecordedEvent] = []
         dumps = orjson.dumps
-        sealing, cipher = namespace in self._sealed, None
+        sealing, cipher = namespace in self._sealed and stream not in CLEAR_STREAMS, None
         for event in events:
             new = event if isinstance(event, NewEvent) else _as_new_event(event)
             # Most events carry no metadata at all: their stored `{}` needs no merge and no encoding.
@@ -268,10 +276,14 @@ class UnitOfWork:
             if sealing and event_type != SESSION_ERASED:
                 if cipher is None:
                     cipher = self._cipher((namespace, stream), version - 1)
-                data_bytes = seal(cipher, data_bytes, associated(namespace, stream, version, event_type))
+                # Stored and hashed as bytes (engine/log/sealing.py): no base64 on the append path.
+                sealed = seal(cipher, data_bytes, associated(namespace, stream, version, event_type))
+                data, data_bytes = STORED_AS_BYTES_TEXT, bytes(sealed)
             elif refuse_reserved(data_bytes):
                 raise ValidationFailed('event data whose only key is "$enc" is reserved for sealed payloads')
-            data, meta_json = data_bytes.decode(), meta_bytes.decode()
+            else:
+                sealed, data = None, data_bytes.decode()
+            meta_json = meta_bytes.decode()
             previous = event_hash(
                 previous,
                 position,
@@ -299,6 +311,7 @@ class UnitOfWork:
                     # sqlite3 binds bytes through its adaptation protocol, which raises and formats
                     # an AttributeError per value; a bytearray it binds directly (psycopg alike).
                     bytearray(previous),
+                    sealed,
                 )
             )
             row_key = no_key

@@ -1,6 +1,7 @@
 """Export and import of the log as JSON Lines, exactly as stored (no upcasting, positions kept).
 
-Each line carries its event's chain hash (hex). A sealed event whose session was erased keeps its
+Each line carries its event's chain hash (hex), and a payload stored as sealed bytes carries them
+as base64 (`sealed`: JSON has no bytes). A sealed event whose session was erased keeps its
 stored (sealed) data, which its hash covers, and says so: `"erased": true` beside it (a reader
 sees what happened without a key; import ignores the mark, which the stored row implies). Import
 recomputes the chain from the lines and refuses the file at the first line whose hash does not
@@ -9,6 +10,7 @@ changes nothing."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,10 +26,13 @@ from session_engine.engine.errors import ValidationFailed
 from session_engine.engine.log.chain import GENESIS, event_hash, micros
 from session_engine.engine.log.records import RecordedEvent
 from session_engine.engine.log.schema import events
-from session_engine.engine.log.sealing import ERASED_FIELD, StreamKeys, is_sealed
+from session_engine.engine.log.sealing import ERASED_FIELD, StreamKeys, hashed_data, is_sealed
 
-FIELDS = EVENT_COLUMNS
-"""An export line holds exactly the columns an event row stores, in their order."""
+SEALED_FIELD = "sealed"
+FIELDS = tuple(name for name in EVENT_COLUMNS if name != SEALED_FIELD)
+"""An export line holds exactly the columns an event row stores, in their order; `sealed` (the
+last) only on the lines of events whose payload is stored as sealed bytes, so an export of a log
+without them reads as it always did."""
 PAGE = 5000
 PROGRESS_STEP = 1000
 """Progress is reported every this many events (and once for the rest at the end)."""
@@ -75,9 +80,23 @@ def export_lines(
         ).all()
         if not rows:
             return
-        sealed = [(row[1], row[2]) for row in rows if is_sealed(row[6])]
-        keys = StreamKeys.load(connection, sealed) if sealed else None
-        for position_, namespace, stream, version, type_, schema_version, data, meta, key, at, hash_ in rows:
+        opened = [(row[1], row[2]) for row in rows if is_sealed(row[6])]
+        keys = StreamKeys.load(connection, opened) if opened else None
+        for row in rows:
+            (
+                position_,
+                namespace,
+                stream,
+                version,
+                type_,
+                schema_version,
+                data,
+                meta,
+                key,
+                at,
+                hash_,
+                sealed,
+            ) = row
             event = RecordedEvent(
                 position_, namespace, stream, version, type_, schema_version, data, meta, at
             )
@@ -85,6 +104,8 @@ def export_lines(
             record["idempotency_key"] = key
             record["recorded_at"] = record.pop("recorded_at")  # in the order `FIELDS` has them
             record["hash"] = None if hash_ is None else bytes(hash_).hex()
+            if sealed is not None:
+                record[SEALED_FIELD] = base64.b64encode(sealed).decode()
             if keys is not None and is_sealed(data) and keys.erased(namespace, stream, version):
                 record[ERASED_FIELD] = True
             yield orjson.dumps(record) + b"\n"
@@ -93,6 +114,7 @@ def export_lines(
 
 _LEGACY_FIELDS = frozenset(FIELDS) - {"hash"}
 """An export written before the chain existed: its events get their hashes as they are imported."""
+_LINE_FIELDS = (frozenset(FIELDS), frozenset((*FIELDS, SEALED_FIELD)), _LEGACY_FIELDS)
 
 
 def parse_line(
@@ -108,13 +130,16 @@ def parse_line(
         raise ValidationFailed(f"{where}: not JSON ({error})") from None
     if isinstance(record, dict) and record.get(ERASED_FIELD) is True:
         del record[ERASED_FIELD]  # what the export saw of the keys: the stored row says it again
-    if not isinstance(record, dict) or (set(record) != set(FIELDS) and set(record) != _LEGACY_FIELDS):
-        raise ValidationFailed(f"{where}: expected the fields {', '.join(FIELDS)}")
+    if not isinstance(record, dict) or set(record) not in _LINE_FIELDS:
+        raise ValidationFailed(f"{where}: expected the fields {', '.join(FIELDS)} (and maybe {SEALED_FIELD})")
     if record["position"] != expected_position:
         raise ValidationFailed(f"{where}: position {record['position']} breaks the gap-free sequence")
     try:
         record["recorded_at"] = as_utc(datetime.fromisoformat(record["recorded_at"]))
-        data, meta = orjson.dumps(record["data"]), orjson.dumps(record["metadata"])
+        sealed = record.get(SEALED_FIELD)
+        record[SEALED_FIELD] = sealed = None if sealed is None else base64.b64decode(sealed, validate=True)
+        data = hashed_data(orjson.dumps(record["data"]), sealed)
+        meta = orjson.dumps(record["metadata"])
         computed = event_hash(
             previous,
             record["position"],
