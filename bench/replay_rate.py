@@ -281,7 +281,20 @@ def mixed_rows(count: int, backend: Backend) -> Iterator[tuple[Any, ...]]:
             del sessions[stream]
         body = data if isinstance(data, str) else orjson.dumps(data).decode()
         # No chain hash: a replay does not read it, and this log is written below the engine.
-        yield (n, "bench", stream, version, type_, 1, body, "{}", None, backend.stored_instant(at), None)
+        yield (
+            n,
+            "bench",
+            stream,
+            version,
+            type_,
+            1,
+            body,
+            "{}",
+            None,
+            backend.stored_instant(at),
+            None,
+            None,
+        )
 
 
 def fill(url: str, count: int, values: float = 0.0, mix: bool = False) -> dict[str, int]:
@@ -312,7 +325,7 @@ def fill(url: str, count: int, values: float = 0.0, mix: bool = False) -> dict[s
                     stream, version = session_of(n)
                     valued = every and n % every == 0
                     type_, body = ("value_set", value_set(version)) if valued else ("noted", data)
-                    rows.append((n, "bench", stream, version, type_, 1, body, "{}", None, now, None))
+                    rows.append((n, "bench", stream, version, type_, 1, body, "{}", None, now, None, None))
                     types[type_] = types.get(type_, 0) + 1
                 backend.insert_events(connection, rows)
         return types

@@ -32,7 +32,14 @@ from session_engine.engine.log.records import (
     NewEvent,
     RecordedEvent,
 )
-from session_engine.engine.log.sealing import SESSION_ERASED, associated, refuse_reserved, seal, writer_cipher
+from session_engine.engine.log.sealing import (
+    SESSION_ERASED,
+    STORED_AS_BYTES_TEXT,
+    associated,
+    refuse_reserved,
+    seal,
+    writer_cipher,
+)
 from session_engine.engine.projections.base import ProjectionContext
 from session_engine.engine.projections.registry import CheckpointAdvance, ProjectionSet
 
@@ -299,10 +306,14 @@ class UnitOfWork:
             if sealing and event_type != SESSION_ERASED:
                 if cipher is None:
                     cipher = self._cipher((namespace, stream), version - 1)
-                data_bytes = seal(cipher, data_bytes, associated(namespace, stream, version, event_type))
+                # Stored and hashed as bytes (engine/log/sealing.py): no base64 on the append path.
+                sealed = seal(cipher, data_bytes, associated(namespace, stream, version, event_type))
+                data, data_bytes = STORED_AS_BYTES_TEXT, bytes(sealed)
             elif refuse_reserved(data_bytes):
                 raise ValidationFailed('event data whose only key is "$enc" is reserved for sealed payloads')
-            data, meta_json = data_bytes.decode(), meta_bytes.decode()
+            else:
+                sealed, data = None, data_bytes.decode()
+            meta_json = meta_bytes.decode()
             previous = event_hash(
                 previous,
                 position,
@@ -330,6 +341,7 @@ class UnitOfWork:
                     # sqlite3 binds bytes through its adaptation protocol, which raises and formats
                     # an AttributeError per value; a bytearray it binds directly (psycopg alike).
                     bytearray(previous),
+                    sealed,
                 )
             )
             row_key = no_key

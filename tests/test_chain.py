@@ -20,7 +20,14 @@ from hypothesis import strategies as st
 
 from session_engine.engine import Engine, Metadata, NewEvent, ValidationFailed
 from session_engine.engine.backends import Backend, normalise_url
-from session_engine.engine.log.chain import GENESIS, ChainCheck, check_chain, check_rows, stored_rows
+from session_engine.engine.log.chain import (
+    GENESIS,
+    ChainCheck,
+    check_chain,
+    check_rows,
+    hash_stored_row,
+    stored_rows,
+)
 from session_engine.engine.log.schema import events, instant_from_stored
 from session_engine.engine.upgrade import alembic_config
 from tests.test_cli import cli
@@ -192,11 +199,12 @@ def _mutate(field: int, value: Any, data: st.DataObject) -> Any:
 
 @pytest.fixture(scope="module")
 def stored(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Any, ...]]:
-    """A real log's rows as the chain reads them (SQLite: instants come as stored text)."""
+    """A real log's rows as the chain reads them (SQLite: instants come as stored text); namespace
+    "other" seals its payloads, stored as bytes (engine/log/sealing.py)."""
     url = f"sqlite:///{tmp_path_factory.mktemp('chain') / 'log.db'}"
 
     async def write() -> None:
-        async with Engine.open(url) as engine:
+        async with Engine.open(url, encrypted_namespaces=["other"]) as engine:
             await fill(engine, sessions=2, rounds=2)
 
     anyio.run(write)
@@ -212,13 +220,43 @@ def test_any_single_change_of_any_event_is_found_at_its_position(
     stored: list[tuple[Any, ...]], data: st.DataObject
 ) -> None:
     index = data.draw(st.integers(0, len(stored) - 1), label="event")
-    field = data.draw(st.integers(0, 9), label="field")  # position ... recorded_at, hash
     row = list(stored[index])
+    last = 9 if row[10] is None else 10  # position ... recorded_at, hash, and any sealed bytes
+    field = data.draw(st.integers(0, last), label="field")
     row[field] = _mutate(field, row[field], data)
     rows = [*stored[:index], tuple(row), *stored[index + 1 :]]
     checked = check_rows(rows)
     assert checked.broken_at == index + 1
     assert checked.head == index
+
+
+def test_a_payload_moved_between_its_stored_forms_breaks_the_chain_there(
+    stored: list[tuple[Any, ...]],
+) -> None:
+    """The chain covers a sealed payload's bytes where a plain one's JSON text is: neither form can
+    pass for the other, whatever is put in the other column."""
+    index = next(n for n, row in enumerate(stored) if row[10] is not None)
+    sealed = bytes(stored[index][10])
+    moved = [
+        (stored[index][6], None),  # the sealed bytes dropped
+        ('{"n":1}', sealed),  # other data beside the sealed bytes
+        (stored[index][6], b"\x02" + sealed[1:]),  # a format nobody wrote
+    ]
+    for data, bytes_ in moved:
+        row = (*stored[index][:6], data, *stored[index][7:10], bytes_)
+        checked = check_rows([*stored[:index], row, *stored[index + 1 :]])
+        assert checked.broken_at == index + 1 and checked.head == index, (data[:20], bytes_ and bytes_[:4])
+    # Sealed bytes that happen to be UTF-8 text, moved into the data column: the very bytes the hash
+    # covered, so only the form tells them apart.
+    text = b"\x01" + "nonce, ciphertext é".encode()
+    first = (1, *stored[index][1:6], stored[index][6], stored[index][7], stored[index][8], None, text)
+    first = (*first[:9], hash_stored_row(GENESIS, first), text)
+    assert check_rows([first]).ok
+    swapped = (*first[:6], text.decode(), *first[7:10], None)
+    assert check_rows([swapped]).broken_at == 1
+    plain = next(n for n, row in enumerate(stored) if row[10] is None)
+    as_sealed = (*stored[plain][:10], stored[plain][6].encode())  # a plain payload's text as sealed bytes
+    assert check_rows([*stored[:plain], as_sealed, *stored[plain + 1 :]]).broken_at == plain + 1
 
 
 def test_a_stored_field_that_cannot_be_read_breaks_the_chain_there(stored: list[tuple[Any, ...]]) -> None:

@@ -85,6 +85,7 @@ def row(
         more.get("key", backend.no_idempotency_key),
         backend.stored_instant(more.get("at", NOW)),
         more.get("hash", bytes(32)),  # below the engine: no chain is kept here
+        more.get("sealed"),
     )
 
 
@@ -159,6 +160,45 @@ def test_events_read_back_as_inserted_whichever_way_they_went_in(
         (r[0], r[2], r[3], {"n": r[0], "t": "é\x00"}, {}, NOW) for r in rows
     ]
     assert keys == ["k-1"] + [None] * (count - 1)
+
+
+@pytest.mark.parametrize("count", [1, 8])
+def test_sealed_bytes_read_back_as_inserted_on_every_log_read(
+    subject: Backend, writer: sa.Engine, count: int
+) -> None:
+    """The `sealed` column (engine/log/sealing.py) takes any bytes (NUL and high bytes included)
+    through `insert_events` and `copy_events`, and every driver read of the log gives them back as
+    bytes: pages (with payloads asked for or not), stream reads and the chain's rows."""
+    blobs = {n: b"\x01" + bytes(range(256)) * n for n in range(1, count + 1) if n % 2}
+    rows = [
+        row(subject, n, data={"$enc": None} if n in blobs else {"n": n}, sealed=blobs.get(n))
+        for n in range(1, count + 1)
+    ]
+    append(subject, writer, rows)
+    with writer.connect() as connection:
+        logged = subject.read_log(connection, after=0, limit=100)
+        everything = subject.read_log_page(
+            connection, after=0, upto=count, limit=100, types=None, payloads=None
+        )
+        headers = subject.read_log_page(connection, after=0, upto=count, limit=100, types=None, payloads=[])
+        streamed = subject.read_stream_rows(
+            connection,
+            "ns",
+            "s",
+            from_version=1,
+            to_version=None,
+            to_position=None,
+            until=None,
+            types=None,
+            limit=None,
+            descending=False,
+        )
+        chained = subject.read_chain(connection, after=0, limit=100)
+    expected = [blobs.get(n) for n in range(1, count + 1)]
+    for found in (logged, everything, streamed):
+        assert [None if r[9] is None else bytes(r[9]) for r in found] == expected
+    assert [None if r[10] is None else bytes(r[10]) for r in chained] == expected
+    assert [r[9] for r in headers] == [None] * count
 
 
 def test_log_pages_filter_and_fetch_only_the_payloads_asked_for(subject: Backend, writer: sa.Engine) -> None:

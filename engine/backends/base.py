@@ -64,6 +64,7 @@ EVENT_COLUMNS = (
     "idempotency_key",
     "recorded_at",
     "hash",
+    "sealed",
 )
 """The events table's columns in the order the write path's rows hold them."""
 

@@ -15,9 +15,11 @@ from typing import Any, ClassVar
 
 from sqlalchemy.engine import Connection
 
-LogRow = tuple[int, str, str, int, str, int, Any, Any, Any]
+LogRow = tuple[int, str, str, int, str, int, Any, Any, Any, bytes | None]
 """A log row as the driver returns it: position, namespace, stream, version, type, schema_version,
-data, metadata, recorded_at (JSON as text and the instant as stored text on SQLite)."""
+data, metadata, recorded_at (JSON as text and the instant as stored text on SQLite), and the
+payload's sealed bytes (engine/log/sealing.py; None unless sealed so)."""
+_LOG_ROW = "position, namespace, stream, version, type, schema_version, data, metadata, recorded_at, sealed"
 
 
 class LogReads:
@@ -42,10 +44,7 @@ class LogReads:
     ) -> Sequence[LogRow]:
         """A page of the log's rows in position order, strictly after `after` (`types`: not empty)."""
         p = self.mark
-        sql = (
-            "SELECT position, namespace, stream, version, type, schema_version, data, metadata, recorded_at"
-            f" FROM events WHERE position > {p}"
-        )
+        sql = f"SELECT {_LOG_ROW} FROM events WHERE position > {p}"
         params: list[Any] = [after]
         if upto is not None:
             sql += f" AND position <= {p}"
@@ -76,18 +75,18 @@ class LogReads:
         data and metadata of `payloads` types only (all when None; the others read as NULL)."""
         params: list[Any] = []
         if payloads is None:
-            columns = "data, metadata"
+            data, metadata, sealed = "data", "metadata", "sealed"
         elif not payloads:
-            columns = "NULL, NULL"
+            data = metadata = sealed = "NULL"
         else:
-            columns = (
-                f"CASE WHEN {self._type_among(payloads, params)} THEN data END,"
-                f" CASE WHEN {self._type_among(payloads, params)} THEN metadata END"
+            data, metadata, sealed = (
+                f"CASE WHEN {self._type_among(payloads, params)} THEN {column} END"
+                for column in ("data", "metadata", "sealed")
             )
         p = self.mark
         sql = (
-            f"SELECT position, namespace, stream, version, type, schema_version, {columns}, recorded_at"
-            f" FROM events WHERE position > {p} AND position <= {p}"
+            f"SELECT position, namespace, stream, version, type, schema_version, {data}, {metadata},"
+            f" recorded_at, {sealed} FROM events WHERE position > {p} AND position <= {p}"
         )
         params.extend([after, upto])
         if types is not None:
@@ -112,10 +111,7 @@ class LogReads:
         """One stream's rows in version order (or reversed), cut off as asked: driver tuples read
         on the unique (namespace, stream, version) index, as `read_log_page` reads the log's."""
         p = self.mark
-        sql = (
-            "SELECT position, namespace, stream, version, type, schema_version, data, metadata, recorded_at"
-            f" FROM events WHERE namespace = {p} AND stream = {p} AND version >= {p}"
-        )
+        sql = f"SELECT {_LOG_ROW} FROM events WHERE namespace = {p} AND stream = {p} AND version >= {p}"
         params: list[Any] = [namespace, stream, from_version]
         for column, bound in (("version", to_version), ("position", to_position)):
             if bound is not None:
@@ -152,11 +148,12 @@ class LogReads:
     ) -> Sequence[tuple[Any, ...]]:
         """A page of rows as the hash chain covers them, in position order after `after`: position,
         namespace, stream, version, type, schema_version, the data and metadata as their stored
-        JSON text, recorded_at as stored, and the stored hash."""
+        JSON text, recorded_at as stored, the stored hash, and the payload's sealed bytes (None
+        unless sealed so: engine/log/sealing.py)."""
         p, text = self.mark, self._document_text
         sql = (
             "SELECT position, namespace, stream, version, type, schema_version,"
-            f" {text.format('data')}, {text.format('metadata')}, recorded_at, hash"
+            f" {text.format('data')}, {text.format('metadata')}, recorded_at, hash, sealed"
             f" FROM events WHERE position > {p}"
         )
         params: list[Any] = [after]

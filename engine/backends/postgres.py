@@ -46,7 +46,7 @@ _COPY_EVENTS = f"COPY events ({', '.join(EVENT_COLUMNS)}) FROM STDIN (FORMAT BIN
 # Binary COPY carries no types: the server reads each field with its column's input function.
 # json's binary form is its text, so the already-encoded documents go as text (oids: int8 20,
 # varchar 1043, int4 23, text 25, timestamptz 1184, bytea 17).
-_COPY_TYPES = [20, 1043, 1043, 23, 1043, 23, 25, 25, 1043, 1184, 17]
+_COPY_TYPES = [20, 1043, 1043, 23, 1043, 23, 25, 25, 1043, 1184, 17, 17]
 
 _LOCK_LOG = Prepared(sa.select(sa.func.pg_advisory_xact_lock(sa.literal_column(str(LOG_LOCK_KEY)))))
 _HEAD = Prepared(sa.select(sa.func.max(events.c.position)))

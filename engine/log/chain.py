@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 from session_engine.engine.backends import Backend
 from session_engine.engine.log.gaps import RETENTION_RUN, RETENTION_STREAM, Gap, Gaps
 from session_engine.engine.log.schema import instant_from_stored
+from session_engine.engine.log.sealing import hashed_data
 
 GENESIS = bytes(32)
 """The previous hash of the first event."""
@@ -54,7 +55,8 @@ def event_hash(
 ) -> bytes:
     """SHA-256 over the canonical encoding: the fixed header (`_HEADER`: the previous hash, the
     integers and every variable field's length), then the variable fields' bytes in order:
-    namespace, stream, type (UTF-8), data, metadata (their stored JSON text, UTF-8).
+    namespace, stream, type (UTF-8), data, metadata (their stored JSON text, UTF-8; a payload
+    stored as sealed bytes is hashed as those bytes: `sealing.hashed_data`).
     `recorded_at`: `micros` of the instant.
 
     The lengths come first, so no two different events share one byte string; one `pack` and one
@@ -75,7 +77,8 @@ def event_hash(
 
 
 def hash_stored_row(previous: bytes, row: tuple[Any, ...]) -> bytes:
-    """The hash of a row as `Backend.read_chain` returns it (its own `hash` column aside)."""
+    """The hash of a row as `Backend.read_chain` returns it (its own `hash` column aside; a row
+    without the `sealed` column that follows it is one stored before 0015)."""
     position, namespace, stream, version, type_, schema_version, data, meta, recorded_at = row[:9]
     return event_hash(
         previous,
@@ -85,7 +88,7 @@ def hash_stored_row(previous: bytes, row: tuple[Any, ...]) -> bytes:
         version,
         type_.encode(),
         schema_version,
-        data.encode(),
+        hashed_data(data.encode(), row[10] if len(row) > 10 else None),
         meta.encode(),
         micros(instant_from_stored(recorded_at)),
     )

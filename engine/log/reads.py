@@ -15,33 +15,7 @@ from session_engine.engine.events import EventRegistry
 from session_engine.engine.log.chain import GENESIS
 from session_engine.engine.log.records import RecordedEvent, build_recorded
 from session_engine.engine.log.schema import events
-from session_engine.engine.log.sealing import ERASED, SEALED, StreamKeys, is_sealed
-
-_COLUMNS = (
-    events.c.position,
-    events.c.namespace,
-    events.c.stream,
-    events.c.version,
-    events.c.type,
-    events.c.schema_version,
-    events.c.data,
-    events.c.meta,
-    events.c.recorded_at,
-)
-
-
-def to_recorded(row: Sequence[Any], registry: EventRegistry, keys: StreamKeys | None = None) -> RecordedEvent:
-    """A stored row as an event: opened (`keys`, when its payload is sealed) and upcast."""
-    position, namespace, stream, version, type_, schema_version, data, meta, recorded_at = row
-    if keys is not None and is_sealed(data):
-        data = keys.open(namespace, stream, version, type_, data)
-        if data is ERASED:
-            return RecordedEvent(
-                position, namespace, stream, version, type_, schema_version, data, meta, recorded_at
-            )
-    if registry.versions.get(type_, 1) > schema_version:
-        schema_version, data = registry.upcast(type_, schema_version, data)
-    return RecordedEvent(position, namespace, stream, version, type_, schema_version, data, meta, recorded_at)
+from session_engine.engine.log.sealing import ERASED, SEALED, StreamKeys
 
 
 def head(connection: Connection) -> int:
@@ -185,17 +159,33 @@ class LogRows:
         build = build_recorded
         recorded: list[RecordedEvent] = []
         append = recorded.append
-        for position, namespace_, stream_, version, type_, schema_version, data, meta, at in self.rows:
+        for (
+            position,
+            namespace_,
+            stream_,
+            version,
+            type_,
+            schema_version,
+            data,
+            meta,
+            at,
+            sealed,
+        ) in self.rows:
             if types is not None and type_ not in types:
                 continue
-            if type(data) is str or type(data) is bytes:
-                data = loads(data)
-            if type(meta) is str or type(meta) is bytes:
-                meta = {} if meta == "{}" else loads(meta)
-            if type(data) is dict and SEALED in data and len(data) == 1:  # `is_sealed`, inline
-                data = self.keys().open(namespace_, stream_, version, type_, data)
+            if sealed is not None:  # its `data` says only that (sealing.STORED_AS_BYTES)
+                data = self.keys().open(namespace_, stream_, version, type_, data, sealed)
                 if data is ERASED and not erased:
                     continue
+            else:
+                if type(data) is str or type(data) is bytes:
+                    data = loads(data)
+                if type(data) is dict and SEALED in data and len(data) == 1:  # sealed before 0015
+                    data = self.keys().open(namespace_, stream_, version, type_, data)
+                    if data is ERASED and not erased:
+                        continue
+            if type(meta) is str or type(meta) is bytes:
+                meta = {} if meta == "{}" else loads(meta)
             if versions.get(type_, 1) > schema_version and data is not ERASED:
                 schema_version, data = upcast(type_, schema_version, data)
             instant = instants.get(at)

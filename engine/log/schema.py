@@ -106,6 +106,10 @@ events = Table(
     # SHA-256 chained to the previous event's (engine/log/chain.py, specs/audit.md). Nullable only
     # because a column added to a filled SQLite table must be; every row has one after 0011.
     Column("hash", LargeBinary, nullable=True),
+    # The payload sealed with its session's key, as bytes (engine/log/sealing.py), with `data` then
+    # the fixed `sealing.STORED_AS_BYTES`; NULL for a plain payload and for one sealed before 0015
+    # (held in `data` as base64 text).
+    Column("sealed", LargeBinary, nullable=True),
     UniqueConstraint("namespace", "stream", "version"),
     Index(
         "ix_events_idempotency",

@@ -6,8 +6,13 @@ be read again. The writer seals as it encodes a row (`UnitOfWork._encode`), so t
 ciphertext; every read of the log opens sealed rows here, and an event whose key is gone reads
 as `ERASED` (its type, version, time and metadata kept).
 
-Stored form: `{"$enc": "<base64 of 12-byte nonce + ciphertext + tag>"}`; the associated data is the
-event's namespace, stream, version and type, so a ciphertext moved to another event does not open.
+Stored forms (the associated data is the event's namespace, stream, version and type in both, so a
+ciphertext moved to another event does not open):
+- since migration 0015, bytes in the events' `sealed` column: `FORMAT`, the 12-byte nonce, the
+  AES-GCM ciphertext and tag; the `data` column holds `STORED_AS_BYTES`. Base64 text cost an append
+  more than the encryption itself (docs/benchmarks.md, "Session 10": sealed payloads as bytes).
+- before it, JSON text in `data`: `{"$enc": "<base64 of nonce + ciphertext + tag>"}`. Rows written
+  so stay so (their chain hashes cover that text; history is never rewritten) and read as before.
 """
 
 from __future__ import annotations
@@ -29,6 +34,12 @@ from session_engine.engine.log.schema import session_keys
 SEALED = "$enc"
 """The one key of a sealed payload. Reserved: a payload of exactly this shape is refused as input."""
 SEALED_PREFIX = b'{"$enc":'
+STORED_AS_BYTES = b'{"$enc":null}'
+"""The `data` column of an event whose sealed payload is in the `sealed` column (as bytes)."""
+STORED_AS_BYTES_TEXT = STORED_AS_BYTES.decode()
+FORMAT = b"\x01"
+"""The first byte of sealed bytes: their layout (nonce, then ciphertext and tag). No JSON text
+starts with it, so the chain's bytes of a sealed payload never equal those of a JSON document."""
 ERASED_FIELD = "erased"
 ERASED: dict[str, Any] = {ERASED_FIELD: True}
 """The data of an event whose session was erased (shared: compare with `is`; never mutate it)."""
@@ -36,7 +47,7 @@ SESSION_ERASED = "session_erased"
 """The event erasure records (never sealed: its reason is the audit trail's, not the session's)."""
 
 _NONCE = 12
-_b64encode = base64.b64encode
+_CIPHERTEXT = len(FORMAT) + _NONCE
 _urandom = os.urandom
 
 
@@ -45,10 +56,13 @@ def associated(namespace: str, stream: str, version: int, type_: str) -> bytes:
     return f"{namespace}\x00{stream}\x00{version}\x00{type_}".encode()
 
 
-def seal(cipher: AESGCM, data: bytes, bound_to: bytes) -> bytes:
-    """The stored JSON text of a sealed payload."""
+def seal(cipher: AESGCM, data: bytes, bound_to: bytes) -> bytearray:
+    """The stored bytes of a sealed payload (`FORMAT`, a fresh nonce, ciphertext and tag). A
+    bytearray: the drivers bind it directly, where bytes go through sqlite3's adaptation protocol."""
     nonce = _urandom(_NONCE)
-    return b'{"$enc":"' + _b64encode(nonce + cipher.encrypt(nonce, data, bound_to)) + b'"}'
+    sealed = bytearray(FORMAT + nonce)
+    sealed += cipher.encrypt(nonce, data, bound_to)
+    return sealed
 
 
 def is_sealed(data: Any) -> bool:
@@ -56,8 +70,26 @@ def is_sealed(data: Any) -> bool:
 
 
 def refuse_reserved(data: bytes) -> bool:
-    """Whether plain data would read back as sealed (its only key is `$enc`): refused as input."""
-    return data.startswith(SEALED_PREFIX) and data.count(b'"') == 4
+    """Whether plain data would read back as sealed (its only key is `$enc`, whatever its value):
+    refused as input. Parsed again only when it starts so, which plain data all but never does."""
+    if not data.startswith(SEALED_PREFIX):
+        return False
+    return is_sealed(orjson.loads(data))
+
+
+def hashed_data(text: bytes, sealed: bytes | None) -> bytes:
+    """The bytes the hash chain covers for an event's data (engine/log/chain.py): its stored JSON
+    text, or for a payload stored as bytes (`sealed`), those bytes. ValueError for a row that is
+    neither (sealed bytes beside other data, or of another format; data text that is not JSON in
+    the way only sealed bytes can be): no row can move its payload from one form to the other and
+    keep its hash."""
+    if sealed is None:
+        if text[:1] == FORMAT:
+            raise ValueError("the data holds sealed bytes as text")
+        return text
+    if text != STORED_AS_BYTES or sealed[:1] != FORMAT:
+        raise ValueError("sealed bytes beside data, or of an unknown format")
+    return bytes(sealed)
 
 
 def new_key() -> bytes:
@@ -124,20 +156,33 @@ class StreamKeys:
         """Whether the key that sealed this event is gone (the event can never be read again)."""
         return self._key(namespace, stream, version) is None
 
-    def open(self, namespace: str, stream: str, version: int, type_: str, data: dict[str, Any]) -> Any:
-        """The payload a sealed `data` holds, or `ERASED` when its key was destroyed."""
+    def open(
+        self,
+        namespace: str,
+        stream: str,
+        version: int,
+        type_: str,
+        data: dict[str, Any],
+        sealed: bytes | None = None,
+    ) -> Any:
+        """The payload a sealed event holds (`sealed`: its bytes; None: a row stored before 0015,
+        whose `data` holds them as base64), or `ERASED` when its key was destroyed."""
         key = self._key(namespace, stream, version)
         if key is None:
             return ERASED
         cipher = self._ciphers.get(key)
         if cipher is None:
             cipher = self._ciphers[key] = AESGCM(key)
-        sealed = base64.b64decode(data[SEALED])
         try:
-            text = cipher.decrypt(
-                sealed[:_NONCE], sealed[_NONCE:], associated(namespace, stream, version, type_)
-            )
-        except InvalidTag:
+            if sealed is None:
+                raw = base64.b64decode(data[SEALED], validate=True)
+                nonce, ciphertext = raw[:_NONCE], raw[_NONCE:]
+            elif sealed[:1] == FORMAT:
+                nonce, ciphertext = sealed[1:_CIPHERTEXT], sealed[_CIPHERTEXT:]
+            else:
+                raise ValueError(sealed[:1])
+            text = cipher.decrypt(nonce, ciphertext, associated(namespace, stream, version, type_))
+        except (InvalidTag, TypeError, ValueError):
             raise CommandFailed(
                 f"event {namespace}/{stream} version {version} does not open with its session's key"
                 " (the stored event or the key was changed)"

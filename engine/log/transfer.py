@@ -1,6 +1,7 @@
 """Export and import of the log as JSON Lines, exactly as stored (no upcasting, positions kept).
 
-Each line carries its event's chain hash (hex). A sealed event whose session was erased keeps its
+Each line carries its event's chain hash (hex), and a payload stored as sealed bytes carries them
+as base64 (`sealed`: JSON has no bytes). A sealed event whose session was erased keeps its
 stored (sealed) data, which its hash covers, and says so: `"erased": true` beside it (a reader
 sees what happened without a key; import ignores the mark, which the stored row implies). Import
 recomputes the chain from the lines and refuses the file at the first line whose hash does not
@@ -28,12 +29,15 @@ from session_engine.engine.log import removed_keys
 from session_engine.engine.log.chain import GENESIS, MISSING, check_rows, event_hash, micros
 from session_engine.engine.log.records import RecordedEvent
 from session_engine.engine.log.schema import events, snapshots
-from session_engine.engine.log.sealing import ERASED_FIELD, StreamKeys, is_sealed
+from session_engine.engine.log.sealing import ERASED_FIELD, StreamKeys, hashed_data, is_sealed
 from session_engine.engine.projections.snapshots import Snapshot, digest_of
 from session_engine.engine.retention.bases import recorded_digests, retention_bases
 
-FIELDS = EVENT_COLUMNS
-"""An export line holds exactly the columns an event row stores, in their order."""
+SEALED_FIELD = "sealed"
+FIELDS = tuple(name for name in EVENT_COLUMNS if name != SEALED_FIELD)
+"""An export line holds exactly the columns an event row stores, in their order; `sealed` (the
+last) only on the lines of events whose payload is stored as sealed bytes, so an export of a log
+without them reads as it always did."""
 PAGE = 5000
 PROGRESS_STEP = 1000
 """Progress is reported every this many events (and once for the rest at the end)."""
@@ -81,9 +85,23 @@ def export_lines(
         ).all()
         if not rows:
             return
-        sealed = [(row[1], row[2]) for row in rows if is_sealed(row[6])]
-        keys = StreamKeys.load(connection, sealed) if sealed else None
-        for position_, namespace, stream, version, type_, schema_version, data, meta, key, at, hash_ in rows:
+        opened = [(row[1], row[2]) for row in rows if is_sealed(row[6])]
+        keys = StreamKeys.load(connection, opened) if opened else None
+        for row in rows:
+            (
+                position_,
+                namespace,
+                stream,
+                version,
+                type_,
+                schema_version,
+                data,
+                meta,
+                key,
+                at,
+                hash_,
+                sealed,
+            ) = row
             event = RecordedEvent(
                 position_, namespace, stream, version, type_, schema_version, data, meta, at
             )
@@ -91,6 +109,8 @@ def export_lines(
             record["idempotency_key"] = key
             record["recorded_at"] = record.pop("recorded_at")  # in the order `FIELDS` has them
             record["hash"] = None if hash_ is None else bytes(hash_).hex()
+            if sealed is not None:
+                record[SEALED_FIELD] = base64.b64encode(sealed).decode()
             if keys is not None and is_sealed(data) and keys.erased(namespace, stream, version):
                 record[ERASED_FIELD] = True
             yield orjson.dumps(record) + b"\n"
@@ -108,6 +128,7 @@ def base_lines(connection: Connection, scope: ExportScope = WHOLE_LOG) -> Iterat
 
 _LEGACY_FIELDS = frozenset(FIELDS) - {"hash"}
 """An export written before the chain existed: its events get their hashes as they are imported."""
+_LINE_FIELDS = (frozenset(FIELDS), frozenset((*FIELDS, SEALED_FIELD)), _LEGACY_FIELDS)
 BASE_FIELD = "retention_base"
 """A line after the events holding one retention base: the pinned snapshot a `keep_last` cut
 session starts from (engine/retention/bases.py), which its removed events no longer give."""
@@ -127,8 +148,8 @@ def parse_line(
         raise ValidationFailed(f"{where}: not JSON ({error})") from None
     if isinstance(record, dict) and record.get(ERASED_FIELD) is True:
         del record[ERASED_FIELD]  # what the export saw of the keys: the stored row says it again
-    if not isinstance(record, dict) or (set(record) != set(FIELDS) and set(record) != _LEGACY_FIELDS):
-        raise ValidationFailed(f"{where}: expected the fields {', '.join(FIELDS)}")
+    if not isinstance(record, dict) or set(record) not in _LINE_FIELDS:
+        raise ValidationFailed(f"{where}: expected the fields {', '.join(FIELDS)} (and maybe {SEALED_FIELD})")
     has_hash = "hash" in record
     if hashed is not None and hashed != has_hash:
         raise ValidationFailed(f"{where}: some lines carry a hash and others do not")
@@ -143,6 +164,8 @@ def parse_line(
         )
     try:
         record["recorded_at"] = as_utc(datetime.fromisoformat(record["recorded_at"]))
+        sealed = record.get(SEALED_FIELD)
+        record[SEALED_FIELD] = sealed = None if sealed is None else base64.b64decode(sealed, validate=True)
         data, meta = orjson.dumps(record["data"]), orjson.dumps(record["metadata"])
         if has_hash:
             digest = bytes.fromhex(record["hash"])
@@ -155,7 +178,7 @@ def parse_line(
                 record["version"],
                 record["type"].encode(),
                 record["schema_version"],
-                data,
+                hashed_data(data, sealed),
                 meta,
                 micros(record["recorded_at"]),
             )
@@ -185,6 +208,7 @@ def _chain_row(record: dict[str, Any]) -> tuple[Any, ...]:
         record.pop("meta_text"),
         record["recorded_at"],
         record["hash"],
+        record[SEALED_FIELD],
     )
 
 

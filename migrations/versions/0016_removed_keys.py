@@ -4,8 +4,7 @@ Each row is also listed in the `retention_run` event that removed the append (sp
 "Idempotency keys of removed events"); import restores the table from those events.
 
 Revision ID: 0016_removed_keys
-Revises: 0013_snapshots (the log branch's head here; 0015 (i22-seal) may land first: then this
-follows it, the lead sets it)
+Revises: 0015_sealed_bytes
 Create Date: 2026-12-05
 """
 
@@ -17,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0016_removed_keys"
-down_revision: str | Sequence[str] | None = "0013_snapshots"
+down_revision: str | Sequence[str] | None = "0015_sealed_bytes"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

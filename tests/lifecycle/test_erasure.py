@@ -152,9 +152,16 @@ async def test_erasure_is_refused_where_payloads_are_not_encrypted(engine: Engin
 
 
 async def test_a_plain_payload_shaped_like_a_sealed_one_is_refused(engine: Engine) -> None:
-    with pytest.raises(ValidationFailed):
-        await engine.append(PLAIN, "s", [NewEvent("noted", {"$enc": "AAAA"})])
+    # Whatever its one value: `{"$enc": null}` is what an event sealed as bytes holds in `data`.
+    for value in ("AAAA", None, 5, {"a": "b"}, ["x"]):
+        with pytest.raises(ValidationFailed):
+            await engine.append(PLAIN, "s", [NewEvent("noted", {"$enc": value})])
     await engine.append(PLAIN, "s", [NewEvent("noted", {"$enc": "AAAA", "other": 1})])  # not that shape
+    await engine.append(PLAIN, "s", [NewEvent("noted", {"$encx": None})])
+    assert [e.data for e in await engine.read_stream(PLAIN, "s")] == [
+        {"$enc": "AAAA", "other": 1},
+        {"$encx": None},
+    ]
 
 
 async def test_no_plaintext_is_left_in_the_sqlite_files(engine: Engine, database_url: str) -> None:
