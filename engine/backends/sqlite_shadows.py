@@ -303,12 +303,13 @@ def _delete_a_batch(connection: Connection, table: str, *, without_rowid: bool) 
     """Delete up to `DROP_ROWS` rows of `table`, the first in its key's order. False if it was empty."""
     if without_rowid:
         info = connection.exec_driver_sql(f"PRAGMA main.table_info({_quote(table)})").fetchall()
-        key = f"({_names([row[1] for row in sorted(info, key=lambda row: row[5]) if row[5]])})"
+        columns = _names([row[1] for row in sorted(info, key=lambda row: row[5]) if row[5]])
+        key = f"({columns})"
     else:
-        key = "rowid"
+        columns = key = "rowid"
     deleted = connection.exec_driver_sql(
         f"DELETE FROM main.{_quote(table)} WHERE {key} IN"
-        f" (SELECT {key.strip('()')} FROM main.{_quote(table)} LIMIT {DROP_ROWS})"
+        f" (SELECT {columns} FROM main.{_quote(table)} LIMIT {DROP_ROWS})"
     )
     return bool(deleted.rowcount)
 
