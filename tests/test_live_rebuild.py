@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 
 from session_engine.adapters.rpc.bus.subjects import RecordSubjects
 from session_engine.engine import Engine, NewEvent
-from session_engine.engine.backends import normalise_url
+from session_engine.engine.backends import normalise_url, sqlite_shadows
 from tests.adapters.server import running_server
 from tests.adapters.websocket.conftest import make_config
 from tests.records.helpers import record
@@ -246,3 +246,58 @@ async def test_a_rebuild_cut_short_leaves_nothing_behind(database_url: str, back
         await engine.rebuild_live()
         assert sqlite_schema(database_url) == before
         assert await engine.verify() == []
+
+
+def _leftover(row: tuple[Any, ...]) -> bool:
+    """A schema row of a replaced table (or its index, or a full-text index's own table)."""
+    return "__replaced" in row[1] or "__replaced" in row[2]
+
+
+@pytest.mark.anyio
+async def test_a_drop_cut_short_between_batches_leaves_the_live_tables_whole(
+    database_url: str, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the swap the replaced tables are emptied a batch of rows per job, then dropped. A
+    rebuild stopped between two of those batches (an exception there; a process dying there leaves
+    the same) has swapped already: the live tables are the rebuilt ones, whole - searches, verify,
+    new writes - while the half-emptied replaced tables stay; the next rebuild, after a restart,
+    removes them and leaves the schema as migrated."""
+    if backend != "sqlite":
+        pytest.skip("PostgreSQL drops the replaced tables in its swap: there is no drop to cut short")
+    monkeypatch.setattr(sqlite_shadows, "DROP_ROWS", 7)
+    async with Engine.open(database_url, migrate=False) as engine:
+        await seed(engine, 100)
+        before = sqlite_schema(database_url)
+        found = await engine.objects.search_messages(NS, "harbour")
+        assert found
+        done = 0
+        discard = sqlite_shadows.SqliteShadows.discard
+
+        def dies_after_three_batches(self: sqlite_shadows.SqliteShadows, connection: Any) -> bool:
+            nonlocal done
+            if done == 3:
+                raise RuntimeError("the process stops here")
+            more = discard(self, connection)
+            done += more
+            return more
+
+        monkeypatch.setattr(sqlite_shadows.SqliteShadows, "discard", dies_after_three_batches)
+        with pytest.raises(RuntimeError, match="the process stops here"):
+            await engine.rebuild_live()
+        monkeypatch.setattr(sqlite_shadows.SqliteShadows, "discard", discard)
+
+    cut = sqlite_schema(database_url)
+    assert any(_leftover(row) for row in cut[0])
+    assert [row for row in cut[0] if not _leftover(row)] == before[0]
+    assert cut[2] == "ok"
+    async with Engine.open(database_url, migrate=False) as engine:
+        assert await engine.verify() == []
+        assert await engine.objects.search_messages(NS, "harbour") == found
+        await engine.objects.upload(
+            NS, "after", "m", {"type": "messages", "messages": [msg("user", "harbour lighthouse")]}
+        )
+        assert [hit.session_id for hit in await engine.objects.search_messages(NS, "lighthouse")] == ["after"]
+        await engine.rebuild_live()
+        assert sqlite_schema(database_url) == before
+        assert await engine.verify() == []
+        assert [hit.session_id for hit in await engine.objects.search_messages(NS, "lighthouse")] == ["after"]

@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy.sql import Executable
 
-from session_engine.engine.projections.base import KeyedRows, Rounds
+from session_engine.engine.projections.folding import KeyedRows, Rounds
 from session_engine.engine.values.tables import value_entries, value_sessions
 
 GROUPS = ["g1", "g2", "g3"]

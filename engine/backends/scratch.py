@@ -46,10 +46,8 @@ class Shadows(Protocol):
         """Rename the shadows into the live tables' place (under the log lock)."""
 
     def discard(self, connection: Connection) -> bool:
-        """Drop one replaced table; False once none is left."""
-
-    def abandon(self, connection: Connection) -> None:
-        """Drop what a rebuild that stopped left: shadows, or replaced tables if it swapped."""
+        """Remove a batch of what a rebuild leaves (shadows before the swap, the replaced tables
+        after it, an interrupted rebuild's either); False once nothing is left."""
 
 
 class Scratch:

@@ -11,7 +11,10 @@ What the scratch copy changes after the first batch (its catch-up rounds, the la
 by change-log triggers in the scratch file, keyed by primary key, and re-copied key by key. The
 swap is then renames only: live tables (and their full-text indexes) out, shadows in, the live
 triggers re-created by their own SQL and the shadows' indexes given the live names. The replaced
-tables are dropped afterwards, one per transaction.
+tables are then emptied a batch of rows per transaction and dropped once empty: SQLite's DROP TABLE
+visits every page of the table and its indexes, so one DROP of a large table would hold the writer
+for as long as the read model is big. What an interrupted rebuild left (shadows, or replaced
+tables) is found by its name's suffix and goes the same way before the next rebuild starts.
 """
 
 from __future__ import annotations
@@ -30,6 +33,12 @@ REPLACED = "__replaced"
 """Suffix of a live table after the swap, until it is dropped."""
 COPY_ROWS = 1_000
 """Rows per batch moved into the live file: one short write transaction each."""
+DROP_ROWS = 1_000
+"""Rows per batch deleted from a leftover table before it is dropped: one short write transaction
+each, like the copy's batches."""
+_KEPT = "_config"
+"""The full-text index's own table that stays until its DROP: FTS5 reads it to open the index
+(a few rows), and an index without it cannot be dropped."""
 _STRING = re.compile(r"'(?:[^']|'')*'")
 
 
@@ -81,8 +90,7 @@ class SqliteShadows:
 
     # -- in the live file, each a transaction of the writer's ------------------------------------
     def prepare(self, connection: Connection) -> None:
-        """Read the live schema, drop what an interrupted rebuild left, create the shadows."""
-        self._forget_leftovers(connection)
+        """Read the live schema and create the shadows (`discard` has removed any leftovers)."""
         schema = connection.exec_driver_sql(
             "SELECT type, name, tbl_name, sql FROM main.sqlite_master WHERE sql IS NOT NULL"
         ).fetchall()
@@ -205,13 +213,8 @@ class SqliteShadows:
             connection.exec_driver_sql(sql)
 
     def discard(self, connection: Connection) -> bool:
-        """Drop one replaced table (or full-text index). False once none is left."""
-        return self._drop_one(connection, REPLACED)
-
-    def abandon(self, connection: Connection) -> None:
-        """Drop what a rebuild that stopped leaves: the shadows (before its swap) or the replaced
-        tables (after it; its caller may not know whether the swap ran)."""
-        self._forget_leftovers(connection)
+        """Remove a batch of what a rebuild leaves (`drop_a_batch`). False once nothing is left."""
+        return drop_a_batch(connection)
 
     # -- helpers ---------------------------------------------------------------------------------
     def _fulltext_triggers(self) -> dict[str, str]:
@@ -248,29 +251,67 @@ class SqliteShadows:
         finally:
             connection.exec_driver_sql("PRAGMA writable_schema = OFF")
 
-    def _drop_one(self, connection: Connection, suffix: str) -> bool:
-        for name in [*self.fulltext, *self.names]:  # a full-text index before the table it indexes
-            exists = connection.exec_driver_sql(
-                "SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND name = ?", (name + suffix,)
-            ).first()
-            if exists is not None:
-                connection.exec_driver_sql(f"DROP TABLE main.{_quote(name + suffix)}")
-                return True
-        return False
 
-    def _forget_leftovers(self, connection: Connection) -> None:
-        """Tables, full-text indexes and triggers an interrupted rebuild left behind."""
-        rows = connection.exec_driver_sql(
-            "SELECT type, name FROM main.sqlite_master WHERE type IN ('table', 'trigger')"
-            " AND (name LIKE ? ESCAPE '\\' OR name LIKE ? ESCAPE '\\')",
-            (_like(SHADOW), _like(REPLACED)),
-        ).fetchall()
-        for kind, name in sorted(rows, key=lambda row: row[0] != "trigger"):
-            exists = connection.exec_driver_sql(
-                "SELECT 1 FROM main.sqlite_master WHERE name = ?", (name,)
-            ).first()  # a full-text index's own tables go with it
-            if exists is not None:
-                connection.exec_driver_sql(f"DROP {kind.upper()} main.{_quote(name)}")
+def drop_a_batch(connection: Connection) -> bool:
+    """One short step of removing what a rebuild leaves beside the live tables: every table or
+    trigger whose name ends in `__rebuilt` or `__replaced` (the shadows before a swap, the replaced
+    tables after one, whatever stopped it), and the full-text indexes' own tables with them.
+
+    A step drops the leftovers' triggers (so deleting rows fires none), or deletes up to
+    `DROP_ROWS` rows from one leftover (a full-text index: from its own tables, but `_config`), or
+    drops a leftover that is empty, which is then cheap. False once nothing is left. Live tables
+    are never touched: their names carry neither suffix, nor do the live full-text indexes' own
+    tables (`<index>_data`, ...); a leftover index's own tables are `<leftover>_data`, ... ."""
+    patterns = (_like(SHADOW), _like(REPLACED))
+    triggers = connection.exec_driver_sql(
+        "SELECT name FROM main.sqlite_master WHERE type = 'trigger'"
+        " AND (name LIKE ? ESCAPE '\\' OR name LIKE ? ESCAPE '\\'"
+        " OR tbl_name LIKE ? ESCAPE '\\' OR tbl_name LIKE ? ESCAPE '\\')",
+        (*patterns, *patterns),
+    ).fetchall()
+    for (name,) in triggers:
+        connection.exec_driver_sql(f"DROP TRIGGER main.{_quote(name)}")
+    if triggers:
+        return True
+    leftovers = connection.exec_driver_sql(
+        "SELECT name, sql FROM main.sqlite_master WHERE type = 'table'"
+        " AND (name LIKE ? ESCAPE '\\' OR name LIKE ? ESCAPE '\\') ORDER BY name",
+        patterns,
+    ).fetchall()
+    if not leftovers:
+        return False
+    name, sql = leftovers[0]
+    kinds = {
+        row[1]: (row[2], bool(row[4]))  # name -> (type, without rowid)
+        for row in connection.exec_driver_sql("PRAGMA main.table_list").fetchall()
+    }
+    holders = [name]
+    if sql.upper().startswith("CREATE VIRTUAL TABLE"):
+        holders = sorted(
+            table
+            for table, (kind, _) in kinds.items()
+            if kind == "shadow" and table.startswith(name + "_") and table != name + _KEPT
+        )
+    for table in holders:
+        if _delete_a_batch(connection, table, without_rowid=kinds[table][1]):
+            return True
+    connection.exec_driver_sql(f"DROP TABLE main.{_quote(name)}")
+    return True
+
+
+def _delete_a_batch(connection: Connection, table: str, *, without_rowid: bool) -> bool:
+    """Delete up to `DROP_ROWS` rows of `table`, the first in its key's order. False if it was empty."""
+    if without_rowid:
+        info = connection.exec_driver_sql(f"PRAGMA main.table_info({_quote(table)})").fetchall()
+        columns = _names([row[1] for row in sorted(info, key=lambda row: row[5]) if row[5]])
+        key = f"({columns})"
+    else:
+        columns = key = "rowid"
+    deleted = connection.exec_driver_sql(
+        f"DELETE FROM main.{_quote(table)} WHERE {key} IN"
+        f" (SELECT {columns} FROM main.{_quote(table)} LIMIT {DROP_ROWS})"
+    )
+    return bool(deleted.rowcount)
 
 
 def _log(table: str) -> str:

@@ -60,10 +60,17 @@ async def rebuild_live(
     """`Engine.rebuild_live`: fill a scratch copy lock-free, catch it up, swap it in under the lock."""
     backend = engine.backend
     projections = engine.projections.named(names)  # with those they depend on
-    holds = live_rebuild.Holds()
+    holds, drops = live_rebuild.Holds(), live_rebuild.Holds()
 
     async def exclusive(work: Callable[[Connection], T]) -> T:
         return await engine._committer.exclusive(holds.timed(work))
+
+    async def discard(shadows: Shadows) -> None:
+        """Remove what a rebuild leaves, a batch per job: writers wait at most a batch, however
+        big the leftovers are. Shielded: once begun, a cancelled caller does not stop it halfway."""
+        with anyio.CancelScope(shield=True):
+            while await exclusive(drops.timed(shadows.discard)):
+                pass
 
     stack = contextlib.ExitStack()
     scratch = await anyio.to_thread.run_sync(stack.enter_context, scratch_copy(backend, projections))
@@ -94,17 +101,16 @@ async def rebuild_live(
                 await anyio.to_thread.run_sync(scratch.analyze)
                 upto, tail = await exclusive(functools.partial(copy.swap, after=covered))
             else:
+                await discard(shadows)  # what an interrupted rebuild left
                 await _move_into_shadows(scratch, shadows, exclusive)
                 covered, applied = await catch_up(covered, applied)
                 upto, tail = await exclusive(functools.partial(copy.rename, shadows=shadows, after=covered))
         except BaseException:
             if shadows is not None:
-                with anyio.CancelScope(shield=True):
-                    await exclusive(shadows.abandon)
+                await discard(shadows)
             raise
-        with anyio.CancelScope(shield=True):  # swapped: the replaced tables go, cancelled or not
-            while shadows is not None and await exclusive(shadows.discard):
-                pass
+        if shadows is not None:  # swapped: the replaced tables go, cancelled or not
+            await discard(shadows)
     finally:
         await anyio.to_thread.run_sync(stack.close)
     return LiveRebuild(
@@ -114,6 +120,7 @@ async def rebuild_live(
         locked=upto - covered,
         projections=[projection.name for projection in projections],
         longest_hold=holds.longest,
+        longest_drop=drops.longest,
     )
 
 

@@ -20,7 +20,8 @@ from session_engine.engine.objects.graphs.tables import graph_elements, vertex_l
 from session_engine.engine.objects.graphs.view import GraphView
 from session_engine.engine.objects.search.tables import messages
 from session_engine.engine.objects.threads.tables import thread_items
-from session_engine.engine.projections.base import Bulk, KeyedRows, ProjectionContext, Rounds, WriteBatch
+from session_engine.engine.projections.base import Bulk, ProjectionContext, WriteBatch
+from session_engine.engine.projections.folding import KeyedRows, Rounds
 
 ObjectKey = tuple[str, str, str]
 """(namespace, session_id, alias): a `session_objects` row."""

@@ -49,6 +49,9 @@ class LiveRebuild:
     longest_hold: float = 0.0
     """The longest the rebuild held the writer in one transaction, in seconds (writers waited at
     most this long for it)."""
+    longest_drop: float = 0.0
+    """Of those, the longest that removed leftovers (SQLite: the replaced tables, a batch of rows
+    at a time), in seconds; 0 where there are none (PostgreSQL drops its replaced tables in the swap)."""
 
 
 @dataclass

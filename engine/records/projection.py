@@ -18,12 +18,12 @@ from session_engine.engine.projections.base import (
     BatchedProjection,
     Bulk,
     Forgotten,
-    KeyedRows,
     ProjectionContext,
     RowsHandler,
     WriteBatch,
     dialect_ddl,
 )
+from session_engine.engine.projections.folding import KeyedRows
 from session_engine.engine.records import events as ev
 from session_engine.engine.records.tables import (
     TITLE_FTS,

@@ -16,12 +16,11 @@ from session_engine.engine.log.schema import Position, UtcDateTime
 from session_engine.engine.projections.base import (
     BatchedProjection,
     Bulk,
-    KeyedRows,
     ProjectionContext,
-    Rounds,
     RowsHandler,
     WriteBatch,
 )
+from session_engine.engine.projections.folding import KeyedRows, Rounds
 from session_engine.engine.values import events as ev
 from session_engine.engine.values.parts import PART_PREFIX
 from session_engine.engine.values.tables import value_entries, value_sessions

@@ -18,7 +18,7 @@ from session_engine.engine.objects.graphs import store
 from session_engine.engine.objects.graphs.events import GraphMutated
 from session_engine.engine.objects.graphs.operations import Element
 from session_engine.engine.objects.graphs.tables import graph_elements
-from session_engine.engine.projections.base import KeyedRows
+from session_engine.engine.projections.folding import KeyedRows
 
 ElementKey = tuple[int, str]
 """(object_id, element_id): a `graph_elements` row."""
