@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import secrets
 import socket
 import statistics
 import subprocess
@@ -17,10 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import orjson
 import sqlalchemy as sa
 from rich.console import Console
 from rich.table import Table
+from websockets.sync.client import ClientConnection, connect
 
+from session_engine.adapters.rpc.bus.auth import sign
 from session_engine.engine import migrate
 from session_engine.engine.backends import normalise_url
 
@@ -238,3 +242,53 @@ async def round_trips_per_second(clients: Sequence[Any], seconds: float, frames:
     done, elapsed = await round_trips_on(clients, seconds, frames)
     await asyncio.gather(*(ws.close() for ws in clients))
     return done / elapsed
+
+
+SECRET = "bench-bus-secret-0123456789"
+"""The RPC bus secret of the benchmarks that open bus peers (`[bus].secret`)."""
+
+
+def peer(port: int, *, reading: bool) -> ClientConnection:
+    """A signed-in `/bus` peer (`[bus].secret` = `SECRET`). One that is not `reading` has a 4 KiB
+    socket receive buffer and queues one message: what the server sends it soon stays unsent."""
+    sock = socket.socket()
+    if not reading:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    ws = connect(
+        f"ws://127.0.0.1:{port}/bus",
+        sock=sock,
+        max_size=None,
+        ping_interval=None,
+        max_queue=16 if reading else 1,
+    )
+    challenge = orjson.loads(ws.recv())
+    ws.send(orjson.dumps({"type": "auth-response", "signature": sign(SECRET, challenge["nonce"])}).decode())
+    for _ in range(3):  # the auth result, the server's subjects, its sync-complete
+        ws.recv()
+    ws.send(orjson.dumps({"type": "subscribe-sync-complete"}).decode())
+    return ws
+
+
+def bus_request(n: int, subject: str, payload: object) -> str:
+    """A bus `request` frame to the session records (`storage:session`)."""
+    message = {
+        "type": "request",
+        "namespace": "storage:session",
+        "subject": subject,
+        "correlationId": f"c{n}",
+        "messageId": f"m{n}",
+        "payload": payload,
+    }
+    return orjson.dumps(message).decode()
+
+
+def store_records(port: int, count: int = 30) -> None:
+    """`count` session records with 2 KB titles, through a reading bus peer: a `list` of 30 of
+    them answers about 60 KB."""
+    with peer(port, reading=True) as writer:
+        for n in range(count):
+            record = {"sessionId": f"s{n}", "createdAt": 1, "lastActivityAt": 1000, "agents": []}
+            record |= {"status": "active", "title": secrets.token_urlsafe(1500)}
+            writer.send(bus_request(n, "set", {"sessionId": f"s{n}", "session": record}))
+            writer.recv()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import secrets
 import socket
 import subprocess
 import sys
@@ -21,12 +20,8 @@ import time
 from pathlib import Path
 
 import httpx
-import orjson
-from websockets.sync.client import ClientConnection, connect
 
-from session_engine.adapters.rpc.bus.auth import sign
-
-SECRET = "bench-bus-secret-0123456789"
+from bench.common import SECRET, bus_request, peer, store_records
 
 
 def rss_mib(pid: int) -> int:
@@ -34,38 +29,6 @@ def rss_mib(pid: int) -> int:
         if line.startswith("VmRSS"):
             return int(line.split()[1]) // 1024
     raise RuntimeError("no VmRSS")
-
-
-def peer(port: int, *, reading: bool) -> ClientConnection:
-    sock = socket.socket()
-    if not reading:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.connect(("127.0.0.1", port))
-    ws = connect(
-        f"ws://127.0.0.1:{port}/bus",
-        sock=sock,
-        max_size=None,
-        ping_interval=None,
-        max_queue=16 if reading else 1,
-    )
-    challenge = orjson.loads(ws.recv())
-    ws.send(orjson.dumps({"type": "auth-response", "signature": sign(SECRET, challenge["nonce"])}).decode())
-    for _ in range(3):  # the auth result, the server's subjects, its sync-complete
-        ws.recv()
-    ws.send(orjson.dumps({"type": "subscribe-sync-complete"}).decode())
-    return ws
-
-
-def request(n: int, subject: str, payload: object) -> str:
-    message = {
-        "type": "request",
-        "namespace": "storage:session",
-        "subject": subject,
-        "correlationId": f"c{n}",
-        "messageId": f"m{n}",
-        "payload": payload,
-    }
-    return orjson.dumps(message).decode()
 
 
 def main() -> None:
@@ -93,17 +56,12 @@ def main() -> None:
                         break
                 except httpx.TransportError:
                     time.sleep(0.1)
-            with peer(port, reading=True) as writer:
-                for n in range(30):
-                    record = {"sessionId": f"s{n}", "createdAt": 1, "lastActivityAt": 1000, "agents": []}
-                    record |= {"status": "active", "title": secrets.token_urlsafe(1500)}
-                    writer.send(request(n, "set", {"sessionId": f"s{n}", "session": record}))
-                    writer.recv()
+            store_records(port)
             before = rss_mib(server.pid)
             peers = [peer(port, reading=False) for _ in range(args.peers)]
             for ws in peers:
                 for n in range(args.requests):
-                    ws.send(request(n, "list", {"limit": 30}))
+                    ws.send(bus_request(n, "list", {"limit": 30}))
             time.sleep(10)
             during = rss_mib(server.pid)
             started = time.monotonic()
