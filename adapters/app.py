@@ -165,6 +165,8 @@ def uvicorn_config(
         ws=websocket_protocol(limits, metrics),
         # A hard backstop: uvicorn refuses bigger frames (1009) before the app sees them.
         ws_max_size=limits.max_frame_bytes * 4 + 1024,
+        ws_ping_interval=limits.ping_interval_seconds,
+        ws_ping_timeout=limits.ping_timeout_seconds,
         timeout_graceful_shutdown=math.ceil(config.server.graceful_shutdown_seconds),
         log_config=None,
         lifespan="on",

@@ -100,6 +100,10 @@ class Limits(Strict):
     """A request's body must be complete this long after its headers: a total, not per read."""
     send_stall_seconds: float = Field(default=30.0, gt=0)
     """A websocket whose write buffer stays full this long (the peer does not read): closed 1008."""
+    ping_interval_seconds: float = Field(default=20.0, gt=0)
+    """Websockets: the server pings a connection this long after the last ping was answered."""
+    ping_timeout_seconds: float = Field(default=20.0, gt=0)
+    """Websockets: a ping unanswered this long (the peer does not read, or is gone): closed 1008."""
 
 
 class Server(Strict):

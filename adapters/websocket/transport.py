@@ -36,6 +36,7 @@ EXTENSION = "session_engine"
 INVALID_FRAME_PAYLOAD = 1007
 POLICY_VIOLATION = 1008
 NOT_READING = "the peer does not read"
+PING_UNANSWERED = "keepalive ping timeout"
 log = logging.getLogger("session_engine.websocket")
 
 
@@ -112,16 +113,29 @@ class HookedWebSocketProtocol(WebSocketsSansIOProtocol):
         if self.disconnected or self.transport.is_closing():
             return
         log.info("the peer does not read: closing the connection", extra={"code": POLICY_VIOLATION})
+        self._give_up(NOT_READING)
+
+    def keepalive_timeout(self) -> None:
+        """A ping left unanswered for `ping_timeout_seconds` is the peer's doing (it reads nothing,
+        or it is gone): close 1008, as for a stalled send. uvicorn's own close says 1011, which
+        the protocols keep for the server's errors."""
+        self.pong_timer = None
+        self.pending_ping_payload = None
+        if self.disconnected or self.close_sent or self.transport.is_closing():
+            return
+        log.info("a ping went unanswered: closing the connection", extra={"code": POLICY_VIOLATION})
+        self._give_up(PING_UNANSWERED)
+
+    def _give_up(self, reason: str) -> None:
+        """Close 1008 on a peer that does not read: the app hears of it at once; the peer still
+        gets the close frame if it reads before the close timeout, after which the socket is
+        dropped (a close would wait for the unread buffer to drain, for ever)."""
         if not self.close_sent:
-            self.conn.send_close(POLICY_VIOLATION, NOT_READING)
+            self.conn.send_close(POLICY_VIOLATION, reason)
             self.transport.write(b"".join(self.conn.data_to_send()))
             self.close_sent = True
-        self.queue.put_nowait(
-            {"type": "websocket.disconnect", "code": POLICY_VIOLATION, "reason": NOT_READING}
-        )
-        # Waiting sends fail now, as after a disconnect; the peer still gets the close frame if it
-        # reads before the close timeout, after which the socket is dropped (a close would wait
-        # for the unread buffer to drain, for ever).
+        self.queue.put_nowait({"type": "websocket.disconnect", "code": POLICY_VIOLATION, "reason": reason})
+        # Waiting sends fail now, as after a disconnect.
         self.disconnected = True
         self.writable.set()
         if self.close_timer is not None:

@@ -502,3 +502,47 @@ def scraped(base: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
         for family in text_string_to_metric_families(text)
         for sample in family.samples
     }
+
+
+def _frames(data: bytes) -> list[tuple[int, bytes]]:
+    """The server's frames in `data` (unmasked, as a server sends them): (opcode, payload)."""
+    frames, at = [], 0
+    while at + 2 <= len(data):
+        opcode, length = data[at] & 0x0F, data[at + 1] & 0x7F
+        at += 2
+        if length == 126:
+            length, at = int.from_bytes(data[at : at + 2], "big"), at + 2
+        elif length == 127:
+            length, at = int.from_bytes(data[at : at + 8], "big"), at + 8
+        frames.append((opcode, data[at : at + length]))
+        at += length
+    return frames
+
+
+def test_a_peer_that_answers_no_ping_is_closed_1008(tmp_path: Path) -> None:
+    """A websocket peer that reads nothing and so answers no ping, with too little unsent for the
+    send stall to notice: closed 1008 `keepalive ping timeout` (uvicorn's own close said 1011, the
+    code for the server's errors), the socket dropped after it."""
+    config = make_config(ping_interval_seconds=0.3, ping_timeout_seconds=0.3)
+    with running_server(f"sqlite:///{tmp_path / 'pings.db'}", config) as base:
+        host, port = base.split("//")[1].split(":")
+        with socket.create_connection((host, int(port)), timeout=TIMEOUT) as peer:
+            peer.sendall(
+                b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            )
+            handshake = b""
+            while b"\r\n\r\n" not in handshake:
+                handshake += peer.recv(4096)
+            assert handshake.startswith(b"HTTP/1.1 101"), handshake
+            time.sleep(2.0)  # pings go unanswered: nothing here reads or answers them
+            received = handshake.split(b"\r\n\r\n", 1)[1]
+            while not any(opcode == 0x8 for opcode, _ in _frames(received)):
+                chunk = peer.recv(65536)
+                assert chunk, f"dropped without a close frame: {_frames(received)}"
+                received += chunk
+        frames = _frames(received)
+        assert any(opcode == 0x9 for opcode, _ in frames), frames  # it was pinged
+        close = next(payload for opcode, payload in frames if opcode == 0x8)
+        assert (int.from_bytes(close[:2], "big"), close[2:]) == (1008, b"keepalive ping timeout")
+        assert httpx.get(base + "/readyz").status_code == 200
