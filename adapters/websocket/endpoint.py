@@ -311,7 +311,7 @@ class Connection:
         self,
         number: int,
         scope: anyio.CancelScope,
-        past: list[RecordedEvent],
+        past: AsyncIterator[RecordedEvent],
         live: AsyncIterator[RecordedEvent],
     ) -> None:
         """Send a subscription's events, the stored ones then the live ones, until it is cancelled."""
@@ -322,12 +322,12 @@ class Connection:
         self,
         number: int,
         scope: anyio.CancelScope,
-        past: list[RecordedEvent],
+        past: AsyncIterator[RecordedEvent],
         live: AsyncIterator[RecordedEvent],
     ) -> None:
         with scope:
             try:
-                for event in past:
+                async for event in past:
                     await self._push_event(number, event)
                 async for event in live:
                     await self._push_event(number, event)

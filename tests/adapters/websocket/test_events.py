@@ -85,3 +85,17 @@ def test_read_history(ws_url: str) -> None:
         assert [e["type"] for e in events] == ["connection_session_opened"] + ["value_set"] * 3
         page = client.call(102, 11, from_version=2, limit=2)
         assert page["status"] == 1 and [e["version"] for e in page["events"]] == [2, 3]
+
+
+def test_catching_up_on_more_than_a_page_sends_every_event_in_order(ws_url: str) -> None:
+    """The stored events are read a page ([limits].history_page_limit, 100 here) at a time: a
+    subscription from version 1 of a 251-event session gets each exactly once, then live ones."""
+    with initialized(ws_url) as client:
+        for n in range(250):
+            assert client.call(12, n + 2, key=f"k{n % 7}", value=str(n), ttl=0)["status"] == 1
+        answer = client.call(100, 300, from_version=1)
+        assert answer["status"] == 1
+        versions = [client.push()["event"]["version"] for _ in range(251)]
+        assert versions == list(range(1, 252))
+        assert client.call(12, 301, key="after", value="v", ttl=0)["status"] == 1
+        assert client.push()["event"]["version"] == 252
