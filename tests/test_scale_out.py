@@ -305,6 +305,14 @@ def wait_until_parked(url: str, resume_id: str) -> None:
         time.sleep(0.02)
 
 
+def parked_on(url: str, *servers: Served) -> list[str]:
+    """A session with a value left on each of `servers` in turn, once each is parked: their ids."""
+    resume_ids = [session_with_a_value(server) for server in servers]
+    for resume_id in resume_ids:
+        wait_until_parked(url, resume_id)
+    return resume_ids
+
+
 def ended_reasons(url: str) -> list[str]:
     """The reasons of every `connection_session_ended` event in the log."""
 
@@ -324,8 +332,7 @@ def test_a_session_resumes_on_another_process(shared_url: str, tmp_path: Path) -
         served(tmp_path, config, database=shared_url) as first,
         served(tmp_path, config, database=shared_url) as second,
     ):
-        resume_id = session_with_a_value(first)  # 2 actions of 6
-        wait_until_parked(shared_url, resume_id)
+        [resume_id] = parked_on(shared_url, first)  # 2 actions of 6
         with ws(second, resume_id) as resumed:
             again = resumed.response.headers["Resume-Id"]
             assert call(resumed, {"type": 13, "id": 3, "key": "k"}) == {"id": 3, "status": 1, "value": "kept"}
@@ -372,8 +379,7 @@ def test_racing_claims_of_one_resume_id_on_two_processes_one_wins(shared_url: st
         served(tmp_path, config, database=shared_url) as second,
     ):
         for _ in range(8):
-            resume_id = session_with_a_value(first)
-            wait_until_parked(shared_url, resume_id)
+            [resume_id] = parked_on(shared_url, first)
             outcomes = race(resume_id, first, second)
             won = {"id": 3, "status": 1, "value": "kept"}
             assert sorted(outcomes, key=repr) == sorted([won, NOT_FOUND], key=repr), outcomes
@@ -389,9 +395,7 @@ def test_expiry_and_a_crashed_process_sessions_across_processes(shared_url: str,
         served(tmp_path, config, database=shared_url) as first,
         served(tmp_path, config, database=shared_url) as second,
     ):
-        kept, abandoned = session_with_a_value(first), session_with_a_value(first)
-        wait_until_parked(shared_url, kept)
-        wait_until_parked(shared_url, abandoned)
+        kept, abandoned = parked_on(shared_url, first, first)
         first.kill()
         with ws(second, kept) as resumed:
             assert call(resumed, {"type": 13, "id": 3, "key": "k"})["value"] == "kept"
@@ -413,9 +417,7 @@ def test_a_graceful_stop_ends_the_sessions_its_process_parked(shared_url: str, t
         served(tmp_path, config, database=shared_url) as first,
         served(tmp_path, config, database=shared_url) as second,
     ):
-        mine, theirs = session_with_a_value(first), session_with_a_value(second)
-        wait_until_parked(shared_url, mine)
-        wait_until_parked(shared_url, theirs)
+        mine, theirs = parked_on(shared_url, first, second)
         first.stop()
         with ws(second, mine) as gone:
             assert close_frame(gone, 10) == NOT_FOUND
