@@ -346,11 +346,20 @@ class BatchedProjection(Projection, Generic[BatchT]):
     def new_batch(self, context: ProjectionContext, events: list[RecordedEvent]) -> BatchT:
         raise NotImplementedError
 
-    def apply(self, context: ProjectionContext, events: Iterable[RecordedEvent]) -> None:
-        events = list(events)
-        batch = self.new_batch(context, events)
+    def extend_batch(self, batch: BatchT, events: list[RecordedEvent]) -> None:
+        """Ready a batch that `new_batch` made for earlier events to fold `events` too, as if they
+        had come with those (a replay folds many pages into one batch: `ReplayFolds`). By default
+        nothing: only a batch that reads before it folds (objects' graphs) has anything to do."""
+
+    def fold(self, batch: BatchT, events: Iterable[RecordedEvent]) -> None:
+        """Run the handlers of `events`, in order, into `batch` (which `drain` then writes)."""
         rows = self.rows
         for event in events:
             for handler in rows.get(event.type, ()):
                 handler(batch, event)
+
+    def apply(self, context: ProjectionContext, events: Iterable[RecordedEvent]) -> None:
+        events = list(events)
+        batch = self.new_batch(context, events)
+        self.fold(batch, events)
         batch.drain()
