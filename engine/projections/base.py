@@ -62,9 +62,12 @@ class Forgotten:
 class ProjectionContext:
     """A connection wrapper that batches writes and flushes them before any read."""
 
-    def __init__(self, connection: Connection, backend: Backend) -> None:
+    def __init__(self, connection: Connection, backend: Backend, *, copies: bool = False) -> None:
         self.connection = connection
         self.backend = backend
+        self.copies = copies
+        """True where the writes never run in a pipeline (a replay's): plain inserts of many rows
+        may then go as a COPY where the backend has one (`Backend.write_bulk`)."""
         self._statement: Executable | str | None = None
         self._keys: Any = None
         self._params: list[dict[str, Any]] = []

@@ -61,7 +61,7 @@ def replay(
     wanted = frozenset().union(*(p.event_types for p in full))
     handled = wanted.union(*(p.event_types for p in by_pages))
     own = {p.name: p.event_types for p in full if not p.all_events and len(full) > 1}
-    context = ProjectionContext(target, backend)
+    context = ProjectionContext(target, backend, copies=True)
     # From the start, the tables fill from empty: indexes kept by row triggers are filled at the end.
     private = target is not source  # a scratch copy: nobody else reads it before it is done
     suspended = [p.suspend_derived(context, private=private) for p in projections] if after == 0 else []
@@ -75,41 +75,44 @@ def replay(
         from session_engine.engine.retention.bases import seed
 
         seed(source, target, backend, projections)
-    while position < upto:
-        with collector_paused():
-            chunk = reads.read_page(
-                source,
-                backend,
-                registry,
-                after=position,
-                upto=upto,
-                limit=page,
-                types=None if by_pages or everything else wanted,
-                payloads=handled if by_pages and not everything else None,
-            )
-            if not chunk.rows:
-                break
-            for projection in by_pages:
-                projection.apply_page(context, chunk)
-            if full:
-                batch = chunk.events(wanted if by_pages and not everything else None, erased=False)
-                for projection in full:
-                    types = own.get(projection.name)
-                    mine = batch if types is None else [e for e in batch if e.type in types]
-                    if folds is not None and isinstance(projection, BatchedProjection):
-                        folds.apply(projection, mine)
-                    else:
-                        projection.apply(context, mine)
-                if folds is not None:
-                    folds.page_done(len(chunk.rows))
-            context.flush()
-        applied += len(chunk.rows)
-        last = chunk.rows[-1][0]
-        if progress is not None:
-            progress(last - position)
-        position = last
-    if folds is not None:
-        folds.drain()
+    with contextlib.ExitStack() as paused:
+        if folds is not None:  # the folded batches live across pages: see `ReplayFolds.drain`
+            paused.enter_context(collector_paused())
+        while position < upto:
+            with collector_paused():
+                chunk = reads.read_page(
+                    source,
+                    backend,
+                    registry,
+                    after=position,
+                    upto=upto,
+                    limit=page,
+                    types=None if by_pages or everything else wanted,
+                    payloads=handled if by_pages and not everything else None,
+                )
+                if not chunk.rows:
+                    break
+                for projection in by_pages:
+                    projection.apply_page(context, chunk)
+                if full:
+                    batch = chunk.events(wanted if by_pages and not everything else None, erased=False)
+                    for projection in full:
+                        types = own.get(projection.name)
+                        mine = batch if types is None else [e for e in batch if e.type in types]
+                        if folds is not None and isinstance(projection, BatchedProjection):
+                            folds.apply(projection, mine)
+                        else:
+                            projection.apply(context, mine)
+                    if folds is not None:
+                        folds.page_done(len(chunk.rows))
+                context.flush()
+            applied += len(chunk.rows)
+            last = chunk.rows[-1][0]
+            if progress is not None:
+                progress(last - position)
+            position = last
+        if folds is not None:
+            folds.drain()
     for projection, statements in zip(projections, suspended, strict=False):
         projection.fill_derived(context, statements)
     if progress is not None and position < upto:
