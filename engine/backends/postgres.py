@@ -124,6 +124,12 @@ class PostgresBackend(Backend):
         dbapi: Any = connection.connection.dbapi_connection
         try:
             with dbapi.cursor() as cursor:
+                if sql.startswith("COPY "):  # `write_bulk`'s: each item is a Bulk's rows
+                    with cursor.copy(sql) as copy:
+                        for each in rows:
+                            for row in each:
+                                copy.write_row(row)
+                    return
                 cursor.executemany(sql, rows)
         except connection.dialect.loaded_dbapi.Error as error:
             raise driver.wrapped(connection, error) from error
@@ -242,6 +248,15 @@ class PostgresBackend(Backend):
         return sql
 
     def write_bulk(self, context: ProjectionContext, bulk: Bulk, rows: Sequence[tuple[Any, ...]]) -> None:
+        if context.copies and not (bulk.delete or bulk.key) and len(rows) >= COPY_MIN_ROWS:
+            # A replay's inserts as a text COPY: psycopg formats its rows in C, where it dumps
+            # arrays in Python (half the client's time of a replay's writes, docs/benchmarks.md).
+            copy = _COPIES.get(bulk)
+            if copy is None:
+                quoted = ", ".join(f'"{column}"' for column in bulk.columns)
+                copy = _COPIES[bulk] = f"COPY {bulk.table.name} ({quoted}) FROM STDIN"
+            context.execute_sql(copy, tuple(rows))
+            return
         arrays = [list(column) for column in zip(*rows, strict=True)]
         for index in _float_columns(bulk):
             arrays[index] = [None if v is None else float(v) for v in arrays[index]]  # one type per array
@@ -385,6 +400,10 @@ def _array_type(column: sa.Column[Any]) -> str:
     cast to VARCHAR(n) would truncate silently where the insert itself refuses a longer value)."""
     compiled = column.type.compile(dialect=postgresql.dialect())  # type: ignore[no-untyped-call]
     return re.sub(r"\(\d+\)", "", compiled.split(" COLLATE ")[0])
+
+
+_COPIES: dict[Bulk, str] = {}
+"""Each plain insert's COPY statement, made once (a replay's queue merges a run of one statement)."""
 
 
 def _float_columns(bulk: Bulk) -> tuple[int, ...]:

@@ -51,6 +51,9 @@ class ObjectsProjection(BatchedProjection[ObjectsBatch]):
         batch.graphs.prefetch(events)
         return batch
 
+    def extend_batch(self, batch: ObjectsBatch, events: list[RecordedEvent]) -> None:
+        batch.graphs.prefetch(events)
+
     def fill_derived(self, context: ProjectionContext, suspended: Sequence[str]) -> None:
         ensure_sqlite_function(context.connection)  # the term index's fill calls it (SQLite)
         super().fill_derived(context, suspended)

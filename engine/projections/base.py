@@ -62,9 +62,12 @@ class Forgotten:
 class ProjectionContext:
     """A connection wrapper that batches writes and flushes them before any read."""
 
-    def __init__(self, connection: Connection, backend: Backend) -> None:
+    def __init__(self, connection: Connection, backend: Backend, *, copies: bool = False) -> None:
         self.connection = connection
         self.backend = backend
+        self.copies = copies
+        """True where the writes never run in a pipeline (a replay's): plain inserts of many rows
+        may then go as a COPY where the backend has one (`Backend.write_bulk`)."""
         self._statement: Executable | str | None = None
         self._keys: Any = None
         self._params: list[dict[str, Any]] = []
@@ -346,11 +349,20 @@ class BatchedProjection(Projection, Generic[BatchT]):
     def new_batch(self, context: ProjectionContext, events: list[RecordedEvent]) -> BatchT:
         raise NotImplementedError
 
-    def apply(self, context: ProjectionContext, events: Iterable[RecordedEvent]) -> None:
-        events = list(events)
-        batch = self.new_batch(context, events)
+    def extend_batch(self, batch: BatchT, events: list[RecordedEvent]) -> None:
+        """Ready a batch that `new_batch` made for earlier events to fold `events` too, as if they
+        had come with those (a replay folds many pages into one batch: `ReplayFolds`). By default
+        nothing: only a batch that reads before it folds (objects' graphs) has anything to do."""
+
+    def fold(self, batch: BatchT, events: Iterable[RecordedEvent]) -> None:
+        """Run the handlers of `events`, in order, into `batch` (which `drain` then writes)."""
         rows = self.rows
         for event in events:
             for handler in rows.get(event.type, ()):
                 handler(batch, event)
+
+    def apply(self, context: ProjectionContext, events: Iterable[RecordedEvent]) -> None:
+        events = list(events)
+        batch = self.new_batch(context, events)
+        self.fold(batch, events)
         batch.drain()

@@ -12,8 +12,9 @@ from sqlalchemy.engine import Connection
 from session_engine.engine.backends import Backend, Scratch
 from session_engine.engine.events import EventRegistry
 from session_engine.engine.log import reads
-from session_engine.engine.projections.base import Projection, ProjectionContext
+from session_engine.engine.projections.base import BatchedProjection, Projection, ProjectionContext
 from session_engine.engine.projections.registry import ProjectionSet, read_checkpoints, write_checkpoint
+from session_engine.engine.projections.replay_folds import FOLD_EVENTS, ReplayFolds
 
 Progress = Callable[[int], None]
 REPLAY_PAGE = 20_000
@@ -45,12 +46,14 @@ def replay(
     upto: int,
     progress: Progress | None = None,
     page: int = REPLAY_PAGE,
+    fold: int = FOLD_EVENTS,
 ) -> int:
     """Apply the log's events in (after, upto] to `projections` on `target`. Returns events applied.
 
     Each page is read once for all projections. Payloads are decoded only for the event types some
     projection handles (`headers_only` projections see the rest as raw rows), and each projection
-    gets only its own events, so runs of them batch into one executemany per statement.
+    gets only its own events, so runs of them batch into one executemany per statement. Batched
+    projections fold `fold` events into one batch before writing it (`ReplayFolds`).
     """
     by_pages = [p for p in projections if p.all_events and p.headers_only]
     full = [p for p in projections if p not in by_pages]
@@ -58,10 +61,13 @@ def replay(
     wanted = frozenset().union(*(p.event_types for p in full))
     handled = wanted.union(*(p.event_types for p in by_pages))
     own = {p.name: p.event_types for p in full if not p.all_events and len(full) > 1}
-    context = ProjectionContext(target, backend)
+    context = ProjectionContext(target, backend, copies=True)
     # From the start, the tables fill from empty: indexes kept by row triggers are filled at the end.
     private = target is not source  # a scratch copy: nobody else reads it before it is done
     suspended = [p.suspend_derived(context, private=private) for p in projections] if after == 0 else []
+    # Batches folded across pages, when every projection applied to events is batched: one that is
+    # not could read another's tables, which then must hold each page's writes before the next.
+    folds = ReplayFolds(context, limit=fold) if all(isinstance(p, BatchedProjection) for p in full) else None
     applied = 0
     position = after
     if after == 0:
@@ -69,35 +75,44 @@ def replay(
         from session_engine.engine.retention.bases import seed
 
         seed(source, target, backend, projections)
-    while position < upto:
-        with collector_paused():
-            chunk = reads.read_page(
-                source,
-                backend,
-                registry,
-                after=position,
-                upto=upto,
-                limit=page,
-                types=None if by_pages or everything else wanted,
-                payloads=handled if by_pages and not everything else None,
-            )
-            if not chunk.rows:
-                break
-            for projection in by_pages:
-                projection.apply_page(context, chunk)
-            if full:
-                batch = chunk.events(wanted if by_pages and not everything else None, erased=False)
-                for projection in full:
-                    types = own.get(projection.name)
-                    projection.apply(
-                        context, batch if types is None else [e for e in batch if e.type in types]
-                    )
-            context.flush()
-        applied += len(chunk.rows)
-        last = chunk.rows[-1][0]
-        if progress is not None:
-            progress(last - position)
-        position = last
+    with contextlib.ExitStack() as paused:
+        if folds is not None:  # the folded batches live across pages: see `ReplayFolds.drain`
+            paused.enter_context(collector_paused())
+        while position < upto:
+            with collector_paused():
+                chunk = reads.read_page(
+                    source,
+                    backend,
+                    registry,
+                    after=position,
+                    upto=upto,
+                    limit=page,
+                    types=None if by_pages or everything else wanted,
+                    payloads=handled if by_pages and not everything else None,
+                )
+                if not chunk.rows:
+                    break
+                for projection in by_pages:
+                    projection.apply_page(context, chunk)
+                if full:
+                    batch = chunk.events(wanted if by_pages and not everything else None, erased=False)
+                    for projection in full:
+                        types = own.get(projection.name)
+                        mine = batch if types is None else [e for e in batch if e.type in types]
+                        if folds is not None and isinstance(projection, BatchedProjection):
+                            folds.apply(projection, mine)
+                        else:
+                            projection.apply(context, mine)
+                    if folds is not None:
+                        folds.page_done(len(chunk.rows))
+                context.flush()
+            applied += len(chunk.rows)
+            last = chunk.rows[-1][0]
+            if progress is not None:
+                progress(last - position)
+            position = last
+        if folds is not None:
+            folds.drain()
     for projection, statements in zip(projections, suspended, strict=False):
         projection.fill_derived(context, statements)
     if progress is not None and position < upto:

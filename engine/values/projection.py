@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from typing import Any
 
@@ -210,17 +211,34 @@ def _touch(batch: _Batch, event: RecordedEvent) -> None:
 
 
 def _value_set(batch: _Batch, event: RecordedEvent) -> None:
-    payload = ev.ValueSet.model_validate(event.data)
+    key, value, size, expires_at, replaced = _set_fields(event.data)
     # An overwrite keeps the key's creation position; a new (or expired) key takes this one.
     row = {
-        "value": payload.value,
-        "size": payload.size,
-        "expires_at": payload.expires_at,
+        "value": value,
+        "size": size,
+        "expires_at": expires_at,
         "created_position": event.position,
         "updated_at": event.recorded_at,
     }
-    batch.set_entry((event.namespace, event.stream, payload.key), row, payload.replaced)
+    batch.set_entry((event.namespace, event.stream, key), row, replaced)
     _touch(batch, event)
+
+
+def _set_fields(data: dict[str, Any]) -> tuple[str, Any, int, datetime | None, bool]:
+    """A `value_set`'s fields as `ValueSet` validates them. The engine records them in exactly
+    these types, which are read here as they are: a replay runs this for four events in ten, and
+    the model's validation was a fifth of their time. Anything else goes through the model."""
+    key, size, expires_at, replaced = data["key"], data["size"], data.get("expires_at"), data.get("replaced")
+    if type(key) is str and type(size) is int and type(replaced) is bool and "value" in data:
+        if expires_at is None:
+            return key, data["value"], size, None, replaced
+        if type(expires_at) is str:
+            with contextlib.suppress(ValueError):
+                instant = datetime.fromisoformat(expires_at)
+                if instant.tzinfo is not None:
+                    return key, data["value"], size, instant, replaced
+    payload = ev.ValueSet.model_validate(data)
+    return payload.key, payload.value, payload.size, payload.expires_at, payload.replaced
 
 
 def _value_deleted(batch: _Batch, event: RecordedEvent) -> None:

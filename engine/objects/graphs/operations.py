@@ -149,6 +149,8 @@ class Workspace:
     created: set[str] = field(default_factory=set)
     before: dict[str, ElementType] = field(default_factory=dict)
     """Id -> type of every element that existed before the batch and was looked at."""
+    recorded: bool = False
+    """True when the batch is a recorded one (`replay`): its props were checked when it was decided."""
 
     def _fetch(self, ids: Iterable[str]) -> None:
         missing = [i for i in dict.fromkeys(ids) if i not in self.elements]
@@ -176,6 +178,18 @@ class Workspace:
         self, operations: list[Operation], *, at: datetime, user_id: str | None, seq_base: int
     ) -> list[ElementChange]:
         """Apply the batch in order; raise a named error on the first bad operation."""
+        self._run(operations, at, user_id, seq_base)
+        return self._changes(self.before)
+
+    def replay(
+        self, operations: list[Operation], *, at: datetime, user_id: str | None, seq_base: int
+    ) -> None:
+        """Apply a recorded batch as `apply` did when it was decided (the projection's replay of an
+        event), without checking props' sizes again or listing the changes, which the event holds."""
+        self.recorded = True
+        self._run(operations, at, user_id, seq_base)
+
+    def _run(self, operations: list[Operation], at: datetime, user_id: str | None, seq_base: int) -> None:
         refs: list[str] = []
         for operation in operations:
             if isinstance(operation, AddEdge):
@@ -185,7 +199,6 @@ class Workspace:
         self._fetch(refs)
         for index, operation in enumerate(operations):
             self._apply_one(operation, at, user_id, seq_base + index)
-        return self._changes(self.before)
 
     def _apply_one(self, op: Operation, at: datetime, user_id: str | None, seq: int) -> None:
         element_id = op.element_id
@@ -193,7 +206,8 @@ class Workspace:
         if isinstance(op, AddVertex | AddEdge):
             if self.elements.get(element_id) is not None:
                 raise ElementExists(element_id)
-            self._check_props(element_id, op.props)
+            if not self.recorded:
+                self._check_props(element_id, op.props)
             if isinstance(op, AddEdge):
                 self._get(op.from_id, "vertex")
                 self._get(op.to_id, "vertex")
@@ -222,7 +236,8 @@ class Workspace:
             props = {**element.props, **op.props}
         else:
             props = {k: v for k, v in element.props.items() if k not in set(op.keys)}
-        self._check_props(element_id, props)
+        if not self.recorded:
+            self._check_props(element_id, props)
         changed = replace(
             element, props=props, rev=element.rev + 1, updated_at=at, user_id=user_id, updated_seq=seq
         )

@@ -20,7 +20,7 @@ def mutated(batch: ObjectsBatch, event: RecordedEvent) -> None:
         load=lambda ids: graphs.load(object_id, ids),
         incident=lambda vertex: graphs.incident(object_id, vertex),
     )
-    workspace.apply(
+    workspace.replay(
         parse_stored_operations(data["operations"]),
         at=event.recorded_at,
         user_id=data.get("user_id"),

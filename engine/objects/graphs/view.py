@@ -40,20 +40,29 @@ class GraphView:
         """(graph, vertex) whose stored edges are all known."""
 
     def prefetch(self, events: list[RecordedEvent]) -> None:
-        """Load, in a few queries, the stored elements the batch's graph mutations refer to."""
+        """Load, in a few queries, the stored elements the batch's graph mutations refer to.
+
+        Again for more events of the same batch (a replay's next page), it reads only what the batch
+        does not know yet, and nothing of the graphs the batch deleted (their stored rows are gone)."""
         ids: dict[int, dict[str, None]] = {}
         vertices: dict[int, dict[str, None]] = {}
+        forgotten, incident_known = self.forgotten, self.incident_known
         for event in events:
             if event.type != GraphMutated.event_type:
                 continue
             object_id = event.data["object_id"]
+            if object_id in forgotten:
+                continue
+            known = self.known.get(object_id, {})
             wanted = ids.setdefault(object_id, {})
             for operation in event.data["operations"]:
                 for name in ("element_id", "from_id", "to_id"):
-                    if (element_id := operation.get(name)) is not None:
+                    if (element_id := operation.get(name)) is not None and element_id not in known:
                         wanted[element_id] = None
                 if operation.get("op") == "delete_vertex":
-                    vertices.setdefault(object_id, {})[operation["element_id"]] = None
+                    vertex = operation["element_id"]
+                    if (object_id, vertex) not in incident_known:
+                        vertices.setdefault(object_id, {})[vertex] = None
         for object_id, element in _stored(self.read, ids, "element_id"):
             self._learn(object_id, {element.element_id: element})
         for object_id, wanted in ids.items():
