@@ -332,41 +332,45 @@ def save(
             connection.execute(snapshots.delete().where(*here))
         tables = zlib.compress(one.image, 1)
         state = None if one.state is None else zlib.compress(one.state, 1)
-        connection.execute(
-            snapshots.insert().values(
-                namespace=namespace,
-                stream=stream,
-                fingerprint=fp.code,
-                version=one.version,
-                shape=fp.shape,
-                position=one.position,
-                recorded_at=one.recorded_at,
-                event_hash=bytes(event_hash),
-                pinned=1 if pinned else 0,
-                tables=tables,
-                state=state,
-                digest=digest_of(
-                    namespace, stream, fp.code, one.version, one.position, bytes(event_hash), tables, state
-                ),
-                created_at=now,
-            )
+        digest = digest_of(
+            namespace, stream, fp.code, one.version, one.position, bytes(event_hash), tables, state
         )
+        row = {
+            "namespace": namespace,
+            "stream": stream,
+            "fingerprint": fp.code,
+            "version": one.version,
+            "shape": fp.shape,
+            "position": one.position,
+            "recorded_at": one.recorded_at,
+            "event_hash": bytes(event_hash),
+            "pinned": 1 if pinned else 0,
+            "tables": tables,
+            "state": state,
+            "digest": digest,
+            "created_at": now,
+        }
+        connection.execute(_insert, row)  # bound, not `.values()`: its cache key walked the blobs
         done.append(one.version)
     connection.execute(snapshots.delete().where(*key, _c.fingerprint != fp.code, _c.pinned == 0))
     _keep_to_budget(connection, namespace, stream)
     return done
 
 
+_insert = snapshots.insert()
+_size = sa.func.length(_c.tables) + sa.func.coalesce(sa.func.length(_c.state), 0)
+_cached = (_c.namespace == sa.bindparam("ns"), _c.stream == sa.bindparam("stream"), _c.pinned == 0)
+_budget = sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(_size), 0)).where(*_cached)
+_each_cached = sa.select(_c.fingerprint, _c.version).where(*_cached).order_by(_c.version)
+
+
 def _keep_to_budget(connection: Connection, namespace: str, stream: str) -> None:
-    size = sa.func.length(_c.tables) + sa.func.coalesce(sa.func.length(_c.state), 0)
-    cached = connection.execute(
-        sa.select(_c.fingerprint, _c.version, size)
-        .where(_c.namespace == namespace, _c.stream == stream, _c.pinned == 0)
-        .order_by(_c.version)
-    ).all()
-    if len(cached) <= MAX_PER_SESSION and sum(int(row[2]) for row in cached) <= MAX_BYTES:
+    key = {"ns": namespace, "stream": stream}
+    count, size = connection.execute(_budget, key).one()
+    if int(count) <= MAX_PER_SESSION and int(size) <= MAX_BYTES:
         return
-    for fp, version, _ in cached[1::2]:  # thin out evenly: the spacing doubles
+    cached = connection.execute(_each_cached, key).all()
+    for fp, version in cached[1::2]:  # thin out evenly: the spacing doubles
         connection.execute(
             snapshots.delete().where(
                 _c.namespace == namespace, _c.stream == stream, _c.fingerprint == fp, _c.version == version
