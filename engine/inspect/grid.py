@@ -215,6 +215,10 @@ class GridKeeper:
             self._drop_carried()
 
     def _run(self) -> None:
+        try:  # the projections' fingerprint and empty read models, made once: not on a first read
+            snapshots.fingerprint(self._projections())
+        except Exception:
+            log.warning("grid snapshots: the projections' fingerprint failed", exc_info=True)
         while not self._stopping.wait(self._interval):
             try:
                 self.catch_up()
