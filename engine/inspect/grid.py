@@ -5,12 +5,13 @@ A fold that crosses a multiple of `snapshots.GRID` already leaves a snapshot the
 folded it from its first event. The keeper follows the log instead. Every `INTERVAL` seconds, on a
 thread of its own, it finds the events committed since its last look whose version is a multiple
 of the grid (a range of the log's primary key: by any process), folds each such session from its
-newest snapshot below that version (at most a grid's events once the session has one) and stores
-the images through the engine's snapshot queue - the one thread that stores and drops snapshots in
-order (an erasure's drop comes after any store queued before it; a store after it finds the session
-erased and stores nothing). The append path is not touched: no statement, no callback; the cost is
-this thread's folds, one grid's events per grid crossed. Bounded per session like every cached
-snapshot (`snapshots.MAX_PER_SESSION`, `MAX_BYTES`). specs/audit.md, "Snapshots".
+state at the grid point it laid before, kept in memory (`CARRIED`), else from its newest snapshot
+below that version (at most a grid's events once the session has one), and stores the images
+through the engine's snapshot queue - the one thread that stores and drops snapshots in order (an
+erasure's drop comes after any store queued before it; a store after it finds the session erased
+and stores nothing). The append path is not touched: no statement, no callback; the cost is this
+thread's folds, one grid's events per grid crossed. Bounded per session like every cached snapshot
+(`snapshots.MAX_PER_SESSION`, `MAX_BYTES`). specs/audit.md, "Snapshots".
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ snapshot thread (SQLite) stays short for the appends waiting on it."""
 CARRIED = 16
 """Sessions whose fold is carried from one grid point to the next, in memory (each an in-memory
 database of its read models): the sessions laid most recently."""
+CARRIED_BYTES = 4 * 1024 * 1024
+"""A session whose read models are larger than this is not carried: its next point loads its
+snapshot instead (memory stays within `CARRIED` times this)."""
 
 _e = events.c
 _head = Prepared(sa.select(sa.func.max(_e.position)))
@@ -111,10 +115,13 @@ def images(
     from empty read models): otherwise the fold starts over from the newest usable snapshot."""
     ns, stream = point.namespace, point.stream
     if carried is not None:
-        if carried.version < point.version:
+        try:
             fold = _since(connection, backend, registry, carried, point)
             if fold is not None:
                 return travel.grid_images(carried, fold, point.version), carried
+        except BaseException:
+            carried.close()
+            raise
         carried.close()
     try:
         fold = travel.plan(connection, backend, registry, projections, ns, stream, [point.version])
@@ -135,6 +142,8 @@ def _since(
 ) -> travel.Fold | None:
     """The events after a carried state up to the point, when the fold may go on from it."""
     ns, stream = point.namespace, point.stream
+    if carried.version >= point.version:
+        return None
     with connection.begin():  # one read snapshot for the events and the erasure mark
         found = reads.read_stream(
             connection,
@@ -264,8 +273,10 @@ class GridKeeper:
                 )
             if carried is not None and carried[0] != code:
                 carried[1].close()  # folded by other projections: of no use now
-            if state is not None:
+            if state is not None and state.size() <= CARRIED_BYTES:
                 self._carry(key, code, state)
+            elif state is not None:
+                state.close()
             if taken:
                 laid.append((point, taken))
         if laid:

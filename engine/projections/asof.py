@@ -149,6 +149,13 @@ class SessionAsOf:
         image: bytes = dbapi.serialize()
         return image
 
+    def size(self) -> int:
+        """The read models' bytes in memory (what `dump` would return)."""
+        dbapi: Any = self._connection.connection.dbapi_connection
+        [(pages,)] = dbapi.execute("PRAGMA page_count").fetchall()
+        [(page,)] = dbapi.execute("PRAGMA page_size").fetchall()
+        return int(pages) * int(page)
+
     def advance(self, events: Sequence[RecordedEvent]) -> None:
         """Apply the session's next events: step through its history without refolding from the start."""
         if not events:
