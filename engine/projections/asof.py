@@ -27,6 +27,10 @@ from session_engine.engine.projections.base import Projection, ProjectionContext
 from session_engine.engine.projections.rebuild import create_tables
 
 T = TypeVar("T")
+PAGE_SIZE = 1024
+"""The as-of databases' page size. Most of a session's read models are empty or small tables, each
+at least a page: a quarter of SQLite's default makes an image to serialize, compress and load a
+third the size (empty pages compressed to next to nothing anyway: the bytes stored barely change)."""
 _BACKEND = SqliteBackend(make_url("sqlite+pysqlite://"))
 
 
@@ -56,6 +60,8 @@ class _Template:
     def __init__(self, projections: list[Projection]) -> None:
         self._engine = _BACKEND.create_memory_engine()
         self._lock = threading.Lock()
+        with self._engine.connect() as connection:  # before any table: a copy takes the template's page size
+            connection.exec_driver_sql(f"PRAGMA page_size = {PAGE_SIZE}")
         with self._engine.begin() as connection:
             create_tables(connection, _BACKEND, projections, [t for p in projections for t in p.tables])
 
@@ -142,6 +148,13 @@ class SessionAsOf:
         dbapi: Any = self._connection.connection.dbapi_connection
         image: bytes = dbapi.serialize()
         return image
+
+    def size(self) -> int:
+        """The read models' bytes in memory (what `dump` would return)."""
+        dbapi: Any = self._connection.connection.dbapi_connection
+        [(pages,)] = dbapi.execute("PRAGMA page_count").fetchall()
+        [(page,)] = dbapi.execute("PRAGMA page_size").fetchall()
+        return int(pages) * int(page)
 
     def advance(self, events: Sequence[RecordedEvent]) -> None:
         """Apply the session's next events: step through its history without refolding from the start."""

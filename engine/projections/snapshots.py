@@ -310,63 +310,74 @@ def save(
     if not taken:
         return []
     fp = fingerprint(projections)
+    key = {"ns": namespace, "stream": stream}
     versions = [t.version for t in taken]
-    hashes = dict(
-        connection.execute(
-            sa.select(events.c.version, events.c.hash).where(
-                events.c.namespace == namespace, events.c.stream == stream, events.c.version.in_(versions)
-            )
-        ).all()
-    )
-    key = (_c.namespace == namespace, _c.stream == stream)
+    hashes = dict(connection.execute(_hashes, {**key, "versions": versions}).all())
     done: list[int] = []
     for one in taken:
         event_hash = hashes.get(one.version)
         if event_hash is None or len(one.image) > MAX_IMAGE_BYTES:
             continue
-        here = (*key, _c.fingerprint == fp.code, _c.version == one.version)
-        existing = connection.execute(sa.select(_c.pinned).where(*here)).first()
+        here = {**key, "fp": fp.code, "version": one.version}
+        existing = connection.execute(_existing, here).first()
         if existing is not None:
             if existing[0] or not pinned:
                 continue  # the same fold of the same events: nothing new to store
-            connection.execute(snapshots.delete().where(*here))
+            connection.execute(_delete_one, here)
         tables = zlib.compress(one.image, 1)
         state = None if one.state is None else zlib.compress(one.state, 1)
-        connection.execute(
-            snapshots.insert().values(
-                namespace=namespace,
-                stream=stream,
-                fingerprint=fp.code,
-                version=one.version,
-                shape=fp.shape,
-                position=one.position,
-                recorded_at=one.recorded_at,
-                event_hash=bytes(event_hash),
-                pinned=1 if pinned else 0,
-                tables=tables,
-                state=state,
-                digest=digest_of(
-                    namespace, stream, fp.code, one.version, one.position, bytes(event_hash), tables, state
-                ),
-                created_at=now,
-            )
+        digest = digest_of(
+            namespace, stream, fp.code, one.version, one.position, bytes(event_hash), tables, state
         )
+        row = {
+            "namespace": namespace,
+            "stream": stream,
+            "fingerprint": fp.code,
+            "version": one.version,
+            "shape": fp.shape,
+            "position": one.position,
+            "recorded_at": one.recorded_at,
+            "event_hash": bytes(event_hash),
+            "pinned": 1 if pinned else 0,
+            "tables": tables,
+            "state": state,
+            "digest": digest,
+            "created_at": now,
+        }
+        connection.execute(_insert, row)  # bound, not `.values()`: its cache key walked the blobs
         done.append(one.version)
-    connection.execute(snapshots.delete().where(*key, _c.fingerprint != fp.code, _c.pinned == 0))
+    connection.execute(_delete_of_other_code, {**key, "fp": fp.code})
     _keep_to_budget(connection, namespace, stream)
     return done
 
 
+# Built once with bound parameters: building them per call cost SQLAlchemy a cache key each time.
+_session = (_c.namespace == sa.bindparam("ns"), _c.stream == sa.bindparam("stream"))
+_at = (*_session, _c.fingerprint == sa.bindparam("fp"), _c.version == sa.bindparam("version"))
+_hashes = sa.select(events.c.version, events.c.hash).where(
+    events.c.namespace == sa.bindparam("ns"),
+    events.c.stream == sa.bindparam("stream"),
+    events.c.version.in_(sa.bindparam("versions", expanding=True)),
+)
+_existing = sa.select(_c.pinned).where(*_at)
+_delete_one = snapshots.delete().where(*_at)
+_delete_of_other_code = snapshots.delete().where(
+    *_session, _c.fingerprint != sa.bindparam("fp"), _c.pinned == 0
+)
+_insert = snapshots.insert()
+_size = sa.func.length(_c.tables) + sa.func.coalesce(sa.func.length(_c.state), 0)
+_cached = (_c.namespace == sa.bindparam("ns"), _c.stream == sa.bindparam("stream"), _c.pinned == 0)
+_budget = sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(_size), 0)).where(*_cached)
+_each_cached = sa.select(_c.fingerprint, _c.version).where(*_cached).order_by(_c.version)
+
+
 def _keep_to_budget(connection: Connection, namespace: str, stream: str) -> None:
-    size = sa.func.length(_c.tables) + sa.func.coalesce(sa.func.length(_c.state), 0)
-    cached = connection.execute(
-        sa.select(_c.fingerprint, _c.version, size)
-        .where(_c.namespace == namespace, _c.stream == stream, _c.pinned == 0)
-        .order_by(_c.version)
-    ).all()
-    if len(cached) <= MAX_PER_SESSION and sum(int(row[2]) for row in cached) <= MAX_BYTES:
+    key = {"ns": namespace, "stream": stream}
+    count, size = connection.execute(_budget, key).one()
+    if int(count) <= MAX_PER_SESSION and int(size) <= MAX_BYTES:
         return
-    for fp, version, _ in cached[1::2]:  # thin out evenly: the spacing doubles
+    cached = connection.execute(_each_cached, key).all()
+    for fp, version in cached[1::2]:  # thin out evenly: the spacing doubles
         connection.execute(
             snapshots.delete().where(
                 _c.namespace == namespace, _c.stream == stream, _c.fingerprint == fp, _c.version == version

@@ -75,3 +75,41 @@ async def test_a_session_erased_gets_no_grid_snapshot_back(
         erased = await engine.erase(NS, S)  # its `session_erased` event is at version 4: a grid point
         assert erased.version == GRID
         assert await _stored(engine) == []
+
+
+async def test_the_keeper_carries_a_fold_from_one_look_to_the_next(
+    database_url: str, clock: ManualClock, small_grid: None
+) -> None:
+    """Each look folds only the events since the grid point it laid before (`grid.CARRIED`), and
+    what it lays equals the fold from the first event."""
+    async with Engine.open(database_url, migrate=False, clock=clock, snapshot_grid=True) as engine:
+        for i in range(1, 15):
+            await engine.values.set(NS, S, f"k{i % 3}", i, ttl_seconds=60 if i % 2 else None)
+            if i % 5 == 0:
+                await engine.objects.upload(NS, S, f"o{i}", {"type": "thread", "thread": {}})
+                await _stored(engine)  # a look between the grid points
+        assert await _stored(engine) == [(4, False), (8, False), (12, False), (16, False)]
+        assert await engine.verify_snapshots() == []
+        found = await engine.read_stream(NS, S)
+        projections = list(engine.projections)
+        for version in range(1, len(found) + 1):
+            with SessionAsOf(NS, S, found[:version], projections) as state:
+                expected = read_state(state, found[version - 1].recorded_at)
+            assert await engine.state_as_of(NS, S, version=version) == expected
+
+
+async def test_a_session_erased_between_looks_gets_no_grid_snapshot_back(
+    database_url: str, clock: ManualClock, small_grid: None
+) -> None:
+    """The fold the keeper carries for a session holds its plaintext: once the session is erased it
+    is not carried on, and nothing it folded is stored."""
+    options = {"encrypted_namespaces": [NS], "snapshot_grid": True}
+    async with Engine.open(database_url, migrate=False, clock=clock, **options) as engine:
+        for i in range(5):
+            await engine.values.set(NS, S, "k", i)
+        assert await _stored(engine) == [(4, False)]  # and the fold at 4 carried
+        await engine.erase(NS, S)  # version 6; its snapshots dropped
+        for i in range(3):
+            await engine.values.set(NS, S, "k", i, recreate=True)  # past the grid point at 8
+        assert await _stored(engine) == []
+        assert await engine.verify_snapshots() == []
