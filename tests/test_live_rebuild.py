@@ -384,3 +384,36 @@ async def test_other_connections_read_the_swapped_tables_and_never_half_of_them(
         assert await engine.verify() == []
         if backend == "sqlite":
             assert sqlite_schema(database_url)[2] == "ok"
+
+
+@pytest.mark.anyio
+async def test_a_view_on_a_read_model_reads_the_rebuilt_table_or_the_swap_is_refused(
+    database_url: str, backend: str
+) -> None:
+    """An application's view on a read model: SQLite names tables by name, so the view reads the
+    rebuilt table after the swap. PostgreSQL binds a view to the table itself, which the swap
+    moves out of the live schema to drop it: the rebuild is refused with the view named, and
+    nothing changes (no scratch or replaced schema left)."""
+    async with Engine.open(database_url, migrate=False) as engine:
+        await seed(engine, 100)
+        db = sa.create_engine(normalise_url(database_url))
+        try:
+            with db.begin() as connection:
+                connection.exec_driver_sql("CREATE VIEW value_count AS SELECT count(*) n FROM value_entries")
+                count = connection.exec_driver_sql("SELECT n FROM value_count").scalar_one()
+            before = live_schema(database_url, backend)
+            if backend == "sqlite":
+                await engine.rebuild_live(["values"])
+            else:
+                with pytest.raises(ValueError, match="view value_count"):
+                    await engine.rebuild_live(["values"])
+                assert live_schema(database_url, backend) == before
+            with db.begin() as connection:
+                assert connection.exec_driver_sql("SELECT n FROM value_count").scalar_one() == count
+                if backend != "sqlite":
+                    schemas = connection.exec_driver_sql("SELECT nspname FROM pg_namespace").scalars()
+                    assert not [name for name in schemas if name.startswith("scratch_")]
+        finally:
+            db.dispose()
+        await engine.values.set(NS, "after", "k", 1)
+        assert await engine.verify() == []
