@@ -263,7 +263,7 @@ async def test_a_drop_cut_short_between_batches_leaves_the_live_tables_whole(
     new writes - while the half-emptied replaced tables stay; the next rebuild, after a restart,
     removes them and leaves the schema as migrated."""
     if backend != "sqlite":
-        pytest.skip("PostgreSQL drops the replaced tables in its swap: there is no drop to cut short")
+        pytest.skip("PostgreSQL drops the replaced tables with the scratch schema: no batches to cut short")
     monkeypatch.setattr(sqlite_shadows, "DROP_ROWS", 7)
     async with Engine.open(database_url, migrate=False) as engine:
         await seed(engine, 100)
