@@ -75,7 +75,10 @@ def replaced_schemas(connection: Connection) -> list[str]:
 
 
 _DEPENDENTS = """
-SELECT pg_describe_object(d.classid, d.objid, d.objsubid) FROM pg_depend d
+SELECT CASE WHEN d.classid = 'pg_rewrite'::regclass  -- a view: named as the view, not its rule
+    THEN (SELECT pg_describe_object('pg_class'::regclass, ev_class, 0) FROM pg_rewrite WHERE oid = d.objid)
+    ELSE pg_describe_object(d.classid, d.objid, d.objsubid) END
+FROM pg_depend d
 WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = ANY(%(tables)s::regclass[])
 AND d.deptype = 'n' AND COALESCE(CASE d.classid
     WHEN 'pg_constraint'::regclass THEN (SELECT conrelid FROM pg_constraint WHERE oid = d.objid)
@@ -92,7 +95,12 @@ def _refuse_dependents(connection: Connection, schema: str, tables: Sequence[str
     names = [f'"{schema}"."{table}"' for table in tables]
     found = connection.exec_driver_sql(_DEPENDENTS, {"tables": names}).scalars().all()
     if found:
-        raise ValueError(f"cannot swap the rebuilt tables in: {', '.join(sorted(set(found)))} depend on them")
+        named = sorted(set(found))
+        verb = "depends" if len(named) == 1 else "depend"
+        raise ValueError(
+            f"cannot swap the rebuilt tables in: {', '.join(named)} {verb} on them and would leave"
+            " the live schema with them (drop, rebuild, then create again)"
+        )
 
 
 def _triggers(connection: Connection, schema: str, tables: Sequence[str]) -> list[tuple[str, str, str]]:

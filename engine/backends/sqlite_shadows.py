@@ -22,9 +22,11 @@ rebuild starts.
 from __future__ import annotations
 
 import re
+import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import exc
 from sqlalchemy.engine import Connection
 
 from session_engine.engine.backends.scratch import Scratch
@@ -252,6 +254,7 @@ class SqliteShadows:
             connection.exec_driver_sql(f"PRAGMA main.schema_version = {int(version) + 1}")
         finally:
             connection.exec_driver_sql("PRAGMA writable_schema = RESET")
+        _check_reloaded(connection, next(iter(pairs.values()))[1])
         _swap_sequences(connection, pairs)
 
     def discard(self, connection: Connection) -> bool:
@@ -274,6 +277,19 @@ class SqliteShadows:
                     part = name[len(index) :]
                     pairs[index + SHADOW + part] = (name, index + REPLACED + part)
         return pairs
+
+
+def _check_reloaded(connection: Connection, replaced: str) -> None:
+    """This connection must now read the schema as edited: a SQLite whose `writable_schema` knows
+    no RESET would go on writing to the old pages under the live names. Refused, the swap's
+    transaction rolls back and nothing changes."""
+    try:
+        connection.exec_driver_sql(f"SELECT 1 FROM main.{_quote(replaced)} LIMIT 0")
+    except exc.OperationalError as error:
+        raise RuntimeError(
+            f"SQLite {sqlite3.sqlite_version} did not re-read its schema after the live rebuild's"
+            " swap (PRAGMA writable_schema = RESET): nothing was swapped; use a newer SQLite"
+        ) from error
 
 
 def _swap_sequences(connection: Connection, pairs: dict[str, tuple[str, str]]) -> None:
