@@ -314,13 +314,14 @@ class Committer:
     def _serve(self) -> None:
         bridge = self._bridge
         assert bridge is not None and self._stopped is not None
+        job: _Job | None = None
         try:
             while True:
-                with self._lock:
-                    if self._jobs:
-                        job, batch = self._jobs.pop(0), []
-                    elif self._queue:
+                with self._lock:  # jobs and batches take turns: each waits for one of the other at most
+                    if self._queue and (job is not None or not self._jobs):
                         job, batch, self._queue = None, self._queue, []
+                    elif self._jobs:
+                        job, batch = self._jobs.pop(0), []
                     elif self._closing:
                         break  # closing, and nothing is left to do
                     else:

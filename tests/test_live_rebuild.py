@@ -263,7 +263,7 @@ async def test_a_drop_cut_short_between_batches_leaves_the_live_tables_whole(
     new writes - while the half-emptied replaced tables stay; the next rebuild, after a restart,
     removes them and leaves the schema as migrated."""
     if backend != "sqlite":
-        pytest.skip("PostgreSQL drops the replaced tables in its swap: there is no drop to cut short")
+        pytest.skip("PostgreSQL drops the replaced tables with the scratch schema: no batches to cut short")
     monkeypatch.setattr(sqlite_shadows, "DROP_ROWS", 7)
     async with Engine.open(database_url, migrate=False) as engine:
         await seed(engine, 100)
@@ -301,3 +301,124 @@ async def test_a_drop_cut_short_between_batches_leaves_the_live_tables_whole(
         assert sqlite_schema(database_url) == before
         assert await engine.verify() == []
         assert [hit.session_id for hit in await engine.objects.search_messages(NS, "lighthouse")] == ["after"]
+
+
+@pytest.mark.anyio
+async def test_other_connections_read_the_swapped_tables_and_never_half_of_them(
+    database_url: str, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read models damaged behind the engine's back (a value's row deleted; on SQLite a message's
+    full-text entry too) are repaired by a live rebuild. A connection of another client that read
+    the damaged tables before (its schema, statements and full-text index cached) reads the
+    repaired ones from the swap's commit on, without reconnecting (on SQLite, before the replaced
+    tables are emptied and dropped: read through a stale schema, they would be half gone); on
+    SQLite, one whose read transaction spans the whole rebuild keeps seeing the state it began
+    with - every table and the full-text index alike, never half of the swap - until it ends it,
+    then the repaired state."""
+    queries = ["SELECT count(*) FROM value_entries"]
+    damage = ["DELETE FROM value_entries WHERE rowid = (SELECT min(rowid) FROM value_entries)"]
+    if backend == "sqlite":
+        queries.append("SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'harbour'")
+        damage.append(
+            "INSERT INTO messages_fts(messages_fts, rowid, text)"
+            " SELECT 'delete', id, text FROM messages WHERE id = (SELECT min(id) FROM messages)"
+        )
+    else:
+        damage[0] = "DELETE FROM value_entries WHERE ctid = (SELECT min(ctid) FROM value_entries)"
+    async with Engine.open(database_url, migrate=False) as engine:
+        await seed(engine, 100)
+        with contextlib.ExitStack() as stack:
+            if backend == "sqlite":
+                path = str(make_url(database_url).database)
+                options = {"isolation_level": None, "check_same_thread": False}
+                reader, spanning = (
+                    stack.enter_context(contextlib.closing(sqlite3.connect(path, **options)))  # type: ignore[arg-type]
+                    for _ in range(2)
+                )
+            else:
+                reader = stack.enter_context(sa.create_engine(normalise_url(database_url)).connect())
+
+            def run(connection: Any, statements: list[str]) -> list[Any]:
+                if backend == "sqlite":
+                    return [connection.execute(sql).fetchone() for sql in statements]
+                results = [connection.exec_driver_sql(sql) for sql in statements]
+                connection.commit()
+                return [result.first() if result.returns_rows else None for result in results]
+
+            def counts(connection: Any) -> list[int]:
+                return [row[0] for row in run(connection, queries)]
+
+            whole = counts(reader)
+            assert all(count > 1 for count in whole)
+            run(reader, damage)
+            damaged = [count - 1 for count in whole]
+            assert counts(reader) == damaged
+            if backend == "sqlite":
+                spanning.execute("BEGIN")
+                assert counts(spanning) == damaged
+
+            swapped: list[list[int]] = []
+            discard, swap = sqlite_shadows.SqliteShadows.discard, sqlite_shadows.SqliteShadows.swap
+
+            def read_once_swapped(self: sqlite_shadows.SqliteShadows, connection: Any) -> bool:
+                if self.swapped and len(swapped) == 1:  # committed, no replaced row gone yet
+                    swapped.append(counts(reader))
+                return discard(self, connection)
+
+            def swap_and_say(self: sqlite_shadows.SqliteShadows, connection: Any) -> None:
+                swapped.append(counts(reader))  # the schema as it is once the shadows are full
+                swap(self, connection)
+                self.swapped = True  # type: ignore[attr-defined]
+
+            monkeypatch.setattr(sqlite_shadows.SqliteShadows, "swapped", False, raising=False)
+            monkeypatch.setattr(sqlite_shadows.SqliteShadows, "discard", read_once_swapped)
+            monkeypatch.setattr(sqlite_shadows.SqliteShadows, "swap", swap_and_say)
+            await engine.rebuild_live(["values", "objects"])
+
+            assert counts(reader) == whole
+            if backend == "sqlite":
+                assert swapped == [damaged, whole]
+                assert counts(spanning) == damaged
+                spanning.execute("COMMIT")
+                assert counts(spanning) == whole
+            else:  # the replaced tables went with the scratch schema
+                schemas = reader.exec_driver_sql("SELECT nspname FROM pg_namespace").scalars().all()
+                assert not [name for name in schemas if name.startswith("scratch_")]
+        assert await engine.verify() == []
+        if backend == "sqlite":
+            assert sqlite_schema(database_url)[2] == "ok"
+
+
+@pytest.mark.anyio
+async def test_a_view_on_a_read_model_reads_the_rebuilt_table_or_the_swap_is_refused(
+    database_url: str, backend: str
+) -> None:
+    """An application's view on a read model: SQLite names tables by name, so the view reads the
+    rebuilt table after the swap. PostgreSQL binds a view to the table itself, which the swap
+    moves out of the live schema to drop it: the rebuild is refused with the view named, and
+    nothing changes (no scratch or replaced schema left)."""
+    async with Engine.open(database_url, migrate=False) as engine:
+        await seed(engine, 100)
+        db = sa.create_engine(normalise_url(database_url))
+        try:
+            with db.begin() as connection:
+                connection.exec_driver_sql("CREATE VIEW value_count AS SELECT count(*) n FROM value_entries")
+                count = connection.exec_driver_sql("SELECT n FROM value_count").scalar_one()
+            before = live_schema(database_url, backend)
+            if backend == "sqlite":
+                await engine.rebuild_live(["values"])
+            else:
+                with pytest.raises(ValueError, match="view value_count depends on them"):
+                    await engine.rebuild_live(["values"])
+                assert live_schema(database_url, backend) == before
+            with db.begin() as connection:
+                assert connection.exec_driver_sql("SELECT n FROM value_count").scalar_one() == count
+                if backend != "sqlite":
+                    schemas = connection.exec_driver_sql("SELECT nspname FROM pg_namespace").scalars()
+                    assert not [name for name in schemas if name.startswith("scratch_")]
+        finally:
+            with db.begin() as connection:  # the test databases are reused
+                connection.exec_driver_sql("DROP VIEW IF EXISTS value_count")
+            db.dispose()
+        await engine.values.set(NS, "after", "k", 1)
+        assert await engine.verify() == []

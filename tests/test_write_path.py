@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import anyio
@@ -367,3 +368,35 @@ async def test_a_deferred_projection_failure_fails_only_its_command(database_url
         assert isinstance(await one_bad_among_good(engine, "fragile", good=10), CommandFailed)
         assert await engine.head() == 10
         assert await engine.read_stream("ns", "bad") == []
+
+
+async def test_a_write_waits_for_one_exclusive_job_at_most(test_engine: Engine) -> None:
+    """Exclusive jobs (a live rebuild's batches, one after another) and write batches take turns on
+    the writer thread: a write queued while a job runs is committed before the next job, which
+    sees it, however many jobs are queued behind."""
+    from session_engine.engine.log import reads
+
+    committer = test_engine._committer
+    running, release = threading.Event(), threading.Event()
+    heads: list[int] = []
+
+    def first(connection: sa.Connection) -> None:
+        running.set()
+        release.wait(60)
+
+    async def append() -> None:
+        await test_engine.append("ns", "during", [NewEvent("noted", {})])
+
+    async def head() -> None:
+        heads.append(await committer.exclusive(reads.head))
+
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(committer.exclusive, first)
+        await anyio.to_thread.run_sync(running.wait)
+        tasks.start_soon(append)
+        for _ in range(3):
+            tasks.start_soon(head)
+        while not committer._queue or len(committer._jobs) < 3:  # all queued behind the first job
+            await anyio.sleep(0)
+        release.set()
+    assert heads == [1, 1, 1]

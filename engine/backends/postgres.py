@@ -32,6 +32,7 @@ from session_engine.engine.backends.base import (
     prefix_range,
     register,
 )
+from session_engine.engine.backends.postgres_scratch import SchemaScratch, replaced_schemas
 from session_engine.engine.backends.prepared import Prepared
 from session_engine.engine.backends.scratch import DialectDDL, Scratch
 from session_engine.engine.errors import BackupUnsupported
@@ -300,10 +301,13 @@ class PostgresBackend(Backend):
         try:
             with engine.begin() as connection:
                 connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-            yield _SchemaScratch(engine, schema)
+            yield SchemaScratch(engine, schema)
         finally:
+            # The copy's schema, and the live tables a swap moved out (`swap_into`): dropped here,
+            # off the writer, so that writers never wait for a DROP of a large table.
             with engine.begin() as connection:
-                connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+                for leftover in (schema, *replaced_schemas(connection)):
+                    connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{leftover}" CASCADE')
             engine.dispose()
 
     def code_point_order(self, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
@@ -342,57 +346,6 @@ class PostgresBackend(Backend):
             connection.rollback()
             connection.exec_driver_sql(f"SELECT pg_advisory_unlock({MIGRATE_LOCK_KEY})")
             connection.commit()
-
-
-class _SchemaScratch(Scratch):
-    def __init__(self, engine: sa.Engine, schema: str) -> None:
-        super().__init__(engine)
-        self.schema = schema
-
-    def for_ddl(self, connection: Connection) -> Connection:
-        return connection.execution_options(schema_translate_map={None: self.schema})
-
-    def analyze(self) -> None:
-        with self.connect() as connection:
-            for (table,) in connection.exec_driver_sql(
-                "SELECT tablename FROM pg_tables WHERE schemaname = %s", (self.schema,)
-            ).fetchall():
-                connection.exec_driver_sql(f'ANALYZE "{self.schema}"."{table}"')
-
-    def swap_into(self, connection: Connection, tables: Sequence[str]) -> None:
-        """Drop the live tables (their indexes and triggers go with them), move the copy's tables
-        into the live schema (indexes and statistics move with them; their names are the
-        migrated ones, both coming from the same metadata), drop the copy's own triggers (they
-        call the scratch schema's functions) and re-create the live ones from their definitions."""
-        live = connection.exec_driver_sql("SELECT current_schema()").scalar_one()
-        triggers = _triggers(connection, live, tables)
-        for table in tables:
-            connection.exec_driver_sql(f'DROP TABLE "{live}"."{table}"')
-        for table, name, _ in _triggers(connection, self.schema, tables):
-            connection.exec_driver_sql(f'DROP TRIGGER "{name}" ON "{self.schema}"."{table}"')
-        for table in tables:
-            connection.exec_driver_sql(f'ALTER TABLE "{self.schema}"."{table}" SET SCHEMA "{live}"')
-        for _, _, definition in triggers:
-            connection.exec_driver_sql(definition)
-
-    @contextlib.contextmanager
-    def connect(self) -> Iterator[Connection]:
-        with self.engine.begin() as connection:
-            # search_path, not schema_translate_map: driver SQL in projections must land here too.
-            connection.exec_driver_sql(f'SET LOCAL search_path TO "{self.schema}"')
-            yield connection
-
-
-def _triggers(connection: Connection, schema: str, tables: Sequence[str]) -> list[tuple[str, str, str]]:
-    """(table, trigger, its CREATE TRIGGER) of the user triggers on `tables` in `schema`."""
-    rows = connection.exec_driver_sql(
-        "SELECT c.relname, t.tgname, pg_get_triggerdef(t.oid) FROM pg_trigger t"
-        " JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
-        " WHERE NOT t.tgisinternal AND n.nspname = %s ORDER BY c.relname, t.tgname",
-        (schema,),
-    ).fetchall()
-    wanted = set(tables)
-    return [(table, name, definition) for table, name, definition in rows if table in wanted]
 
 
 def _array_type(column: sa.Column[Any]) -> str:

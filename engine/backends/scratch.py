@@ -28,7 +28,7 @@ class DialectDDL:
 
 class Shadows(Protocol):
     """A live rebuild's copy moved beside the live tables a batch per transaction, then swapped in
-    by renaming (`Scratch.shadows`). Each method but `track` is one transaction of the writer's."""
+    (`Scratch.shadows`). Each method but `track` is one transaction of the writer's."""
 
     def prepare(self, connection: Connection) -> None:
         """Create the empty shadows beside the live tables."""
@@ -43,7 +43,8 @@ class Shadows(Protocol):
         """Move a batch of the rows the copy changed since; False once none is left."""
 
     def swap(self, connection: Connection) -> None:
-        """Rename the shadows into the live tables' place (under the log lock)."""
+        """Put the shadows in the live tables' place, in one step whatever their size (under the
+        log lock); the live tables' rows are left under other names for `discard`."""
 
     def discard(self, connection: Connection) -> bool:
         """Remove a batch of what a rebuild leaves (shadows before the swap, the replaced tables

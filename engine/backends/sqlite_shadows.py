@@ -9,20 +9,24 @@ the shadows. Every batch is a short transaction of its own, so writers wait at m
 
 What the scratch copy changes after the first batch (its catch-up rounds, the last tail) is noted
 by change-log triggers in the scratch file, keyed by primary key, and re-copied key by key. The
-swap is then renames only: live tables (and their full-text indexes) out, shadows in, the live
-triggers re-created by their own SQL and the shadows' indexes given the live names. The replaced
-tables are then emptied a batch of rows per transaction and dropped once empty: SQLite's DROP TABLE
-visits every page of the table and its indexes, so one DROP of a large table would hold the writer
-for as long as the read model is big. What an interrupted rebuild left (shadows, or replaced
-tables) is found by its name's suffix and goes the same way before the next rebuild starts.
+swap is then one edit of the schema table: the live tables (and their full-text indexes) take the
+shadows' pages, and the shadows, holding the old pages, the `__replaced` names; no row moves and
+the schema is parsed once, so the swap costs about what a batch does, however big the read models.
+The replaced tables are then emptied a batch of rows per transaction and dropped once empty:
+SQLite's DROP TABLE visits every page of the table and its indexes, so one DROP of a large table
+would hold the writer for as long as the read model is big. What an interrupted rebuild left
+(shadows, or replaced tables) is found by its name's suffix and goes the same way before the next
+rebuild starts.
 """
 
 from __future__ import annotations
 
 import re
+import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import exc
 from sqlalchemy.engine import Connection
 
 from session_engine.engine.backends.scratch import Scratch
@@ -39,6 +43,8 @@ each, like the copy's batches."""
 _KEPT = "_config"
 """The full-text index's own table that stays until its DROP: FTS5 reads it to open the index
 (a few rows), and an index without it cannot be dropped."""
+_AUTOINDEX = "sqlite_autoindex_"
+"""The name of an index SQLite makes for a table's constraint: this, the table's name, `_<n>`."""
 _STRING = re.compile(r"'(?:[^']|'')*'")
 
 
@@ -67,10 +73,10 @@ class SqliteShadows:
     fulltext: dict[str, str] = field(default_factory=dict)
     """Full-text (virtual) tables kept by the live tables' triggers: name -> live DDL."""
     tables_sql: dict[str, str] = field(default_factory=dict)
-    """The live tables' and full-text indexes' own tables' SQL, restored after the renames (which
-    write the names quoted)."""
+    """The live tables', full-text indexes' and those indexes' own tables' SQL, by name."""
     triggers: dict[str, str] = field(default_factory=dict)
-    """Triggers on the live tables: name -> SQL, re-created as they are after the swap."""
+    """Triggers on the live tables: name -> SQL (those that keep a full-text index are cloned onto the
+    shadows; all stay on the live names through the swap)."""
 
     # -- in the scratch file -------------------------------------------------------------------
     def track(self, scratch: Connection) -> None:
@@ -191,26 +197,65 @@ class SqliteShadows:
         return False
 
     def swap(self, connection: Connection) -> None:
-        """Put the shadows in the live tables' place by renaming: O(schema), not O(rows)."""
-        for name in [*self.triggers, *(n + SHADOW for n in self._fulltext_triggers())]:
-            connection.exec_driver_sql(f"DROP TRIGGER main.{_quote(name)}")
-        # Legacy renames leave other tables' triggers naming the live tables by name: they then
-        # name the shadows once these carry the live names.
-        connection.exec_driver_sql("PRAGMA legacy_alter_table = ON")
+        """Put the shadows' rows in the live tables' place in one edit of the schema table: each
+        live table, index and full-text index's own table takes its shadow's pages (`rootpage`),
+        and the shadow, holding the live one's old pages, becomes `<name>__replaced`. No row moves,
+        and the schema is parsed again once, however many tables are swapped.
+
+        `ALTER TABLE ... RENAME` rewrites and re-parses the whole schema for every table it renames
+        (a full-text index renames its own tables too), which was most of the swap's hold
+        (docs/benchmarks.md, session 11). The live rows keep their names, SQL and place: SQLite
+        loads the schema in rowid order and a trigger must come after its table, so a live table
+        cannot take a later row's place. The live triggers are untouched and fire on the new
+        pages; the shadows' clones of the full-text triggers go. The edit follows SQLite's own
+        procedure for schema changes (lang_altertable.html#otheralter: `writable_schema`,
+        `schema_version` + 1); `writable_schema = RESET` makes this connection re-read the schema,
+        and other connections re-read it on their next statement, seeing the new
+        `schema_version`. The planner's statistics name tables and indexes: they now describe the
+        new ones."""
+        pairs = self._pairs()
+        rows = connection.exec_driver_sql(
+            "SELECT rowid, type, name, tbl_name, rootpage, sql FROM main.sqlite_master"
+        ).fetchall()
+        live = {(kind, name): (rowid, table, root, sql) for rowid, kind, name, table, root, sql in rows}
+        edits: list[tuple[str, str, int, str | None, int]] = []
+        dropped: list[tuple[int]] = []
+        for rowid, kind, name, table, root, sql in rows:
+            if table not in pairs:
+                continue
+            if kind == "trigger":  # a clone that kept the shadow's full-text index
+                dropped.append((rowid,))
+                continue
+            live_table, retired_table = pairs[table]
+            if kind == "table":
+                live_name, retired = live_table, retired_table
+            elif sql is None:  # an index SQLite made for a constraint: named after its table
+                live_name = _AUTOINDEX + live_table + name[len(_AUTOINDEX + table) :]
+                retired = _AUTOINDEX + retired_table + name[len(_AUTOINDEX + table) :]
+            else:
+                live_name = name.removesuffix(SHADOW)
+                retired = live_name + REPLACED
+            live_row, live_of, live_root, live_sql = live[(kind, live_name)]
+            if sql is not None:
+                sql = _rename_head(sql, name, retired)
+                if kind == "index":
+                    sql = _rename_on(sql, table, retired_table)
+            edits.append((live_name, live_of, root, live_sql, live_row))
+            edits.append((retired, retired_table, live_root, sql, rowid))
+        version = connection.exec_driver_sql("PRAGMA main.schema_version").scalar_one()
+        connection.exec_driver_sql("PRAGMA writable_schema = ON")
         try:
-            for name in [*self.names, *self.fulltext]:
-                connection.exec_driver_sql(
-                    f"ALTER TABLE main.{_quote(name)} RENAME TO {_quote(name + REPLACED)}"
-                )
-            for name in [*self.names, *self.fulltext]:
-                connection.exec_driver_sql(
-                    f"ALTER TABLE main.{_quote(name + SHADOW)} RENAME TO {_quote(name)}"
-                )
+            if dropped:
+                connection.exec_driver_sql("DELETE FROM main.sqlite_master WHERE rowid = ?", dropped)
+            connection.exec_driver_sql(
+                "UPDATE main.sqlite_master SET name = ?, tbl_name = ?, rootpage = ?, sql = ? WHERE rowid = ?",
+                edits,
+            )
+            connection.exec_driver_sql(f"PRAGMA main.schema_version = {int(version) + 1}")
         finally:
-            connection.exec_driver_sql("PRAGMA legacy_alter_table = OFF")
-        self._restore_names(connection)
-        for sql in self.triggers.values():
-            connection.exec_driver_sql(sql)
+            connection.exec_driver_sql("PRAGMA writable_schema = RESET")
+        _check_reloaded(connection, next(iter(pairs.values()))[1])
+        _swap_sequences(connection, pairs)
 
     def discard(self, connection: Connection) -> bool:
         """Remove a batch of what a rebuild leaves (`drop_a_batch`). False once nothing is left."""
@@ -221,35 +266,41 @@ class SqliteShadows:
         """The live triggers that keep a full-text index (cloned onto the shadows)."""
         return {n: sql for n, sql in self.triggers.items() if writes_into(sql, set(self.fulltext))}
 
-    def _restore_names(self, connection: Connection) -> None:
-        """Give the swapped-in tables' indexes the live names and every renamed table its live SQL,
-        in the schema table itself (SQLite has no ALTER INDEX; the steps are SQLite's own for schema
-        edits: lang_altertable.html#otheralter). The planner's statistics name tables and indexes,
-        so they now describe the new ones (renames leave them be)."""
-        version = connection.exec_driver_sql("PRAGMA main.schema_version").scalar_one()
-        connection.exec_driver_sql("PRAGMA writable_schema = ON")
-        try:
-            for table in self.tables:
-                for index, sql in table.indexes.items():
-                    retired = _rename_on(
-                        _rename_head(sql, index, index + REPLACED), table.name, table.name + REPLACED
-                    )
-                    for name, new_name, new_sql in (
-                        (index, index + REPLACED, retired),
-                        (index + SHADOW, index, sql),
-                    ):
-                        connection.exec_driver_sql(
-                            "UPDATE main.sqlite_master SET name = ?, sql = ?"
-                            " WHERE type = 'index' AND name = ?",
-                            (new_name, new_sql, name),
-                        )
-            for name, sql in self.tables_sql.items():
-                connection.exec_driver_sql(
-                    "UPDATE main.sqlite_master SET sql = ? WHERE type = 'table' AND name = ?", (sql, name)
-                )
-            connection.exec_driver_sql(f"PRAGMA main.schema_version = {int(version) + 1}")
-        finally:
-            connection.exec_driver_sql("PRAGMA writable_schema = OFF")
+    def _pairs(self) -> dict[str, tuple[str, str]]:
+        """Each shadow table's live table, and the name the live one's pages take in the swap: the
+        rebuilt tables, their full-text indexes and those indexes' own tables (`<index>_data`,
+        ...: FTS5 finds them by its own name, so they follow it)."""
+        pairs = {name + SHADOW: (name, name + REPLACED) for name in [*self.names, *self.fulltext]}
+        for index in self.fulltext:
+            for name in self.tables_sql:
+                if name.startswith(index + "_"):
+                    part = name[len(index) :]
+                    pairs[index + SHADOW + part] = (name, index + REPLACED + part)
+        return pairs
+
+
+def _check_reloaded(connection: Connection, replaced: str) -> None:
+    """This connection must now read the schema as edited: a SQLite whose `writable_schema` knows
+    no RESET would go on writing to the old pages under the live names. Refused, the swap's
+    transaction rolls back and nothing changes."""
+    try:
+        connection.exec_driver_sql(f"SELECT 1 FROM main.{_quote(replaced)} LIMIT 0")
+    except exc.OperationalError as error:
+        raise RuntimeError(
+            f"SQLite {sqlite3.sqlite_version} did not re-read its schema after the live rebuild's"
+            " swap (PRAGMA writable_schema = RESET): nothing was swapped; use a newer SQLite"
+        ) from error
+
+
+def _swap_sequences(connection: Connection, pairs: dict[str, tuple[str, str]]) -> None:
+    """`AUTOINCREMENT`'s counters follow the pages: the live name takes its shadow's counter."""
+    if connection.exec_driver_sql(
+        "SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND name = 'sqlite_sequence'"
+    ).first():
+        connection.exec_driver_sql(
+            "UPDATE main.sqlite_sequence SET name = CASE name WHEN ? THEN ? ELSE ? END WHERE name IN (?, ?)",
+            [(live, retired, live, live, shadow) for shadow, (live, retired) in pairs.items()],
+        )
 
 
 def drop_a_batch(connection: Connection) -> bool:
@@ -343,7 +394,7 @@ def _on(sql: str) -> str | None:
 def _rename_head(sql: str, old: str, new: str) -> str:
     """`CREATE [UNIQUE|VIRTUAL] TABLE|INDEX|TRIGGER old ...` as `... new ...`."""
     head = r"^(CREATE\s+(?:UNIQUE\s+|VIRTUAL\s+)?(?:TABLE|INDEX|TRIGGER)\s+(?:IF\s+NOT\s+EXISTS\s+)?)"
-    pattern = head + rf"[\"`]?{re.escape(old)}[\"`]?"
+    pattern = head + rf"[\"`']?{re.escape(old)}[\"`']?"
     renamed, count = re.subn(pattern, lambda m: m.group(1) + _quote(new), sql, count=1, flags=re.IGNORECASE)
     if count != 1:
         raise ValueError(f"cannot rename {old} in {sql[:80]!r}")

@@ -5,8 +5,9 @@ The long part - replaying the whole log - reads a snapshot and writes only the c
 no lock a writer needs. Then the copy catches up with what was written meanwhile, a page at a time,
 still without the lock. Where the copy is in another file (`Scratch.shadows`: SQLite), its rows
 are then moved beside the live tables a batch per transaction. Only the last tail and the swap -
-renaming tables, not copying rows - run under the log lock, in the writer's transaction: readers
-see the old read models until it commits, and the new ones after.
+the tables' pages exchanged in the schema (SQLite) or the tables moved between schemas
+(PostgreSQL), no rows copied - run under the log lock, in the writer's transaction: readers see
+the old read models until it commits, and the new ones after.
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ class Copy:
 
     def rename(self, connection: Connection, shadows: Shadows, *, after: int) -> tuple[int, int]:
         """Under the log lock (the caller's writer transaction): replay the last tail into the copy,
-        bring its changes over to the shadows, rename the shadows into the live tables' place and
+        bring its changes over to the shadows, swap the shadows into the live tables' place and
         move the checkpoints. Returns (the position covered, events applied in the tail)."""
         upto, applied = self._tail(connection, after)
         while shadows.apply(connection):
