@@ -347,6 +347,7 @@ class Engine:
                 stream,
                 from_version=from_version,
                 limit=limit,
+                alone=True,
                 **cutoff,
             )
         )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import re
+import select
 import threading
 import uuid
 from collections.abc import Callable, Collection, Iterator, Sequence
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 import sqlalchemy as sa
+from psycopg.pq import TransactionStatus
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
@@ -80,6 +82,11 @@ class PostgresBackend(Backend):
     _code_point_ids: bool | None = None  # whether the log's ids are ordered by code point: asked once
     mark = "%s"
     _document_text = "{}::text"  # json keeps the text it was given; psycopg would parse it
+    # The documents as text (psycopg's text loader; SQLAlchemy's json loader costs more than the
+    # decode) and the instant as a plain timestamp (its loader skips the time zone's conversion).
+    _stream_row = (
+        "position, version, type, schema_version, data::text, metadata::text, recorded_at AT TIME ZONE 'UTC'"
+    )
 
     # -- engines ------------------------------------------------------------------------------
     def database_exists(self) -> bool:
@@ -99,9 +106,18 @@ class PostgresBackend(Backend):
         return f"the PostgreSQL database {self.url.render_as_string(hide_password=True)}"
 
     def _engine_options(self, *, writer: bool) -> dict[str, Any]:
-        return {"pool_pre_ping": not writer}
+        return {}
 
     def _configure(self, engine: sa.Engine, *, writer: bool) -> None:
+        if not writer:
+            # In place of SQLAlchemy's `pool_pre_ping`, a round trip per checkout (a read's first):
+            # a server that closed the connection (restarted, or the backend was terminated) has
+            # said so on its socket, which a look without waiting finds.
+            @event.listens_for(engine, "checkout")
+            def _checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+                if hung_up(dbapi_connection):
+                    raise sa.exc.DisconnectionError("the server closed the connection")
+
         if self.durability == "full" or not writer:
             return
 
@@ -213,6 +229,17 @@ class PostgresBackend(Backend):
 
     def _page_cursor(self, driver_connection: Any) -> Any:
         return driver_connection.cursor(binary=True)  # spares parsing numbers and instants
+
+    def _statement_rows(self, driver_connection: Any, sql: str, params: list[Any]) -> list[Any]:
+        """In autocommit when the connection is idle: psycopg would send a BEGIN first, a round
+        trip of its own, and the pool a ROLLBACK when the connection goes back."""
+        if driver_connection.info.transaction_status != TransactionStatus.IDLE:
+            return super()._statement_rows(driver_connection, sql, params)
+        driver_connection.autocommit = True
+        try:
+            return super()._statement_rows(driver_connection, sql, params)
+        finally:
+            driver_connection.autocommit = False
 
     # -- stored forms -------------------------------------------------------------------------
     @staticmethod
@@ -394,6 +421,15 @@ def _float_columns(bulk: Bulk) -> tuple[int, ...]:
             i for i, c in enumerate(bulk.columns) if isinstance(bulk.table.c[c].type, sa.Float)
         )
     return found
+
+
+def hung_up(connection: Any) -> bool:
+    """Whether an idle psycopg connection is gone: closed or broken on our side, or anything to read
+    on its socket (an idle reader is sent nothing but the server's goodbye: its error, then the end)."""
+    if connection.closed or connection.broken:
+        return True
+    readable, _, _ = select.select([connection.pgconn.socket], [], [], 0)
+    return bool(readable)
 
 
 class PostgresListener:
