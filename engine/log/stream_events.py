@@ -63,24 +63,29 @@ def stream_events(
 ) -> list[RecordedEvent]:
     """The events of one stream's rows, opened and upcast, in the rows' order.
 
-    Per row: one JSON decode (two when the metadata is not empty), a dictionary probe for the
-    instant (the events of one commit share theirs) and one event built by `build_recorded`."""
+    Per row: one JSON decode (two when the metadata is not empty) and one event built by
+    `build_recorded`; the type's schema version and the instant are looked up only when they
+    differ from the row before's (the events of one commit share their instant)."""
     versions = registry.versions
     upcast = registry.upcast
     loads = orjson.loads
     build = build_recorded
-    instants: dict[Any, datetime] = {}
     recorded: list[RecordedEvent] = []
     append = recorded.append
+    last_type: str | None = None
+    latest = 1
+    last_at: Any = None
+    instant = datetime.min  # replaced at the first row (`recorded_at` is never NULL)
     for position, version, type_, schema_version, data, meta, at in rows:
         data = loads(data)
         if type(data) is dict and SEALED in data and len(data) == 1:
             data = opener.open(version, type_, data)
         meta = {} if meta == "{}" else loads(meta)
-        if versions.get(type_, 1) > schema_version and data is not ERASED:
+        if type_ != last_type:
+            last_type, latest = type_, versions.get(type_, 1)
+        if latest > schema_version and data is not ERASED:
             schema_version, data = upcast(type_, schema_version, data)
-        instant = instants.get(at)
-        if instant is None:
-            instant = instants[at] = instant_from_stored(at)
+        if at != last_at:
+            last_at, instant = at, instant_from_stored(at)
         append(build(position, namespace, stream, version, type_, schema_version, data, meta, instant))
     return recorded
