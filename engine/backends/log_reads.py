@@ -27,8 +27,9 @@ StreamRow = tuple[int, int, str, int, Any, Any, Any]
 Every column a driver hands back costs per row (in sqlite3 a GIL release and SQLite's mutex per
 column call), so a stream's read leaves out what it knows (namespace and stream) and what is
 nearly always NULL (`sealed`: a sealed row's `data` says `sealing.STORED_AS_BYTES`, and its bytes
-are read by `sealed_payloads` when one is met). The documents come as JSON text (the payload maybe
-as its UTF-8 bytes) and the instant as stored (`schema.instant_from_stored` makes it aware)."""
+are read by `sealed_payloads` when one is met). The documents come as JSON text, or decoded when the
+driver decodes them (SQLite's `JSON_CONVERTER`), and the instant as stored
+(`schema.instant_from_stored` makes it aware)."""
 
 
 class LogReads:
@@ -103,11 +104,9 @@ class LogReads:
         sql += f" ORDER BY position LIMIT {int(limit)}"
         return self._driver_rows(connection, sql, params)
 
-    _stream_row: ClassVar[str] = (
-        "position, version, type, schema_version, CAST(data AS BLOB), metadata, recorded_at"
-    )
+    _stream_row: ClassVar[str] = "position, version, type, schema_version, data, metadata, recorded_at"
     """The columns of a `StreamRow`, each in the form its driver hands over fastest (SQLite's
-    payload as bytes, which the JSON decoder reads as they are: no text object made first)."""
+    documents decoded by sqlite3 itself, PostgreSQL's as text)."""
 
     def read_stream_rows(
         self,

@@ -53,6 +53,16 @@ disk and a longer pause for the one batch that checkpoints.
 """
 
 _HEAD = Prepared(sa.select(sa.func.max(events.c.position)))
+
+JSON_CONVERTER = "SESSION_ENGINE_JSON"
+"""The name under which sqlite3 decodes a column labelled `"name [SESSION_ENGINE_JSON]"` with
+orjson while it builds the row (the engine's connections parse column names, `PARSE_COLNAMES`).
+
+A column without a converter costs sqlite3 a release and retake of the GIL per value (around
+`sqlite3_column_type`); one with a converter is handed over as bytes to it, with the GIL held:
+the log's documents arrive decoded, for less than their text alone cost before.
+"""
+sqlite3.register_converter(JSON_CONVERTER, orjson.loads)
 _last_stored: tuple[datetime | None, str] = (None, "")
 
 
@@ -65,6 +75,10 @@ class SqliteBackend(Backend):
     # (`_insert_events`); a key is always a non-empty string, never 0.
     no_idempotency_key = 0
     mark = "?"
+    _stream_row = (
+        f'position, version, type, schema_version, data AS "data [{JSON_CONVERTER}]",'
+        f' metadata AS "metadata [{JSON_CONVERTER}]", recorded_at'
+    )
 
     def __init__(
         self, url: URL, durability: Durability = "full", *, wal_checkpoint_pages: int = WAL_CHECKPOINT_PAGES
@@ -87,7 +101,8 @@ class SqliteBackend(Backend):
     def _engine_options(self, *, writer: bool) -> dict[str, Any]:
         if self.url.database in (None, "", ":memory:"):
             raise ValueError("the engine needs an SQLite file; ':memory:' cannot be shared by its pools")
-        return {"connect_args": {"check_same_thread": False, "timeout": 30}, "poolclass": sa.QueuePool}
+        connect_args = {"check_same_thread": False, "timeout": 30, "detect_types": sqlite3.PARSE_COLNAMES}
+        return {"connect_args": connect_args, "poolclass": sa.QueuePool}
 
     def _configure(self, engine: sa.Engine, *, writer: bool) -> None:
         synchronous = {"full": "FULL", "normal": "NORMAL", "off": "OFF"}[self.durability]

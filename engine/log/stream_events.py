@@ -63,7 +63,8 @@ def stream_events(
 ) -> list[RecordedEvent]:
     """The events of one stream's rows, opened and upcast, in the rows' order.
 
-    Per row: one JSON decode (two when the metadata is not empty) and one event built by
+    Per row: one JSON decode (two when the metadata is not empty) unless the driver decoded the
+    documents as it read them (SQLite's `JSON_CONVERTER`), and one event built by
     `build_recorded`; the type's schema version and the instant are looked up only when they
     differ from the row before's (the events of one commit share their instant)."""
     versions = registry.versions
@@ -77,10 +78,11 @@ def stream_events(
     last_at: Any = None
     instant = datetime.min  # replaced at the first row (`recorded_at` is never NULL)
     for position, version, type_, schema_version, data, meta, at in rows:
-        data = loads(data)
+        if type(meta) is not dict:  # JSON text: the driver decoded neither (metadata is an object)
+            data = loads(data)
+            meta = {} if meta == "{}" else loads(meta)
         if type(data) is dict and SEALED in data and len(data) == 1:
             data = opener.open(version, type_, data)
-        meta = {} if meta == "{}" else loads(meta)
         if type_ != last_type:
             last_type, latest = type_, versions.get(type_, 1)
         if latest > schema_version and data is not ERASED:
