@@ -28,8 +28,8 @@ Every column a driver hands back costs per row (in sqlite3 a GIL release and SQL
 column call), so a stream's read leaves out what it knows (namespace and stream) and what is
 nearly always NULL (`sealed`: a sealed row's `data` says `sealing.STORED_AS_BYTES`, and its bytes
 are read by `sealed_payloads` when one is met). The documents come as JSON text, or decoded when the
-driver decodes them (SQLite's `JSON_CONVERTER`), and the instant as stored
-(`schema.instant_from_stored` makes it aware)."""
+driver decodes them (SQLite's converters), and the instant as stored (`schema.instant_from_stored`
+makes it aware) or already aware."""
 
 
 class LogReads:

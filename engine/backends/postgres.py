@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import re
-import select
 import threading
 import uuid
 from collections.abc import Callable, Collection, Iterator, Sequence
@@ -34,6 +33,7 @@ from session_engine.engine.backends.base import (
     prefix_range,
     register,
 )
+from session_engine.engine.backends.postgres_checkout import replace_hung_up_connections
 from session_engine.engine.backends.prepared import Prepared
 from session_engine.engine.backends.scratch import DialectDDL, Scratch
 from session_engine.engine.errors import BackupUnsupported
@@ -110,14 +110,7 @@ class PostgresBackend(Backend):
 
     def _configure(self, engine: sa.Engine, *, writer: bool) -> None:
         if not writer:
-            # In place of SQLAlchemy's `pool_pre_ping`, a round trip per checkout (a read's first):
-            # a server that closed the connection (restarted, or the backend was terminated) has
-            # said so on its socket, which a look without waiting finds.
-            @event.listens_for(engine, "checkout")
-            def _checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
-                if hung_up(dbapi_connection):
-                    raise sa.exc.DisconnectionError("the server closed the connection")
-
+            replace_hung_up_connections(engine)
         if self.durability == "full" or not writer:
             return
 
@@ -421,15 +414,6 @@ def _float_columns(bulk: Bulk) -> tuple[int, ...]:
             i for i, c in enumerate(bulk.columns) if isinstance(bulk.table.c[c].type, sa.Float)
         )
     return found
-
-
-def hung_up(connection: Any) -> bool:
-    """Whether an idle psycopg connection is gone: closed or broken on our side, or anything to read
-    on its socket (an idle reader is sent nothing but the server's goodbye: its error, then the end)."""
-    if connection.closed or connection.broken:
-        return True
-    readable, _, _ = select.select([connection.pgconn.socket], [], [], 0)
-    return bool(readable)
 
 
 class PostgresListener:

@@ -32,6 +32,7 @@ from session_engine.engine.backends.base import (
 )
 from session_engine.engine.backends.prepared import Conversion, Prepared
 from session_engine.engine.backends.scratch import DialectDDL, Scratch
+from session_engine.engine.backends.sqlite_converters import INSTANT, JSON, NAME, labelled
 from session_engine.engine.backends.sqlite_shadows import SqliteShadows
 from session_engine.engine.clock import as_utc
 from session_engine.engine.errors import CommandFailed
@@ -54,15 +55,6 @@ disk and a longer pause for the one batch that checkpoints.
 
 _HEAD = Prepared(sa.select(sa.func.max(events.c.position)))
 
-JSON_CONVERTER = "SESSION_ENGINE_JSON"
-"""The name under which sqlite3 decodes a column labelled `"name [SESSION_ENGINE_JSON]"` with
-orjson while it builds the row (the engine's connections parse column names, `PARSE_COLNAMES`).
-
-A column without a converter costs sqlite3 a release and retake of the GIL per value (around
-`sqlite3_column_type`); one with a converter is handed over as bytes to it, with the GIL held:
-the log's documents arrive decoded, for less than their text alone cost before.
-"""
-sqlite3.register_converter(JSON_CONVERTER, orjson.loads)
 _last_stored: tuple[datetime | None, str] = (None, "")
 
 
@@ -75,9 +67,10 @@ class SqliteBackend(Backend):
     # (`_insert_events`); a key is always a non-empty string, never 0.
     no_idempotency_key = 0
     mark = "?"
+    # The documents, the type and the instant made by sqlite3's converters (`sqlite_converters`).
     _stream_row = (
-        f'position, version, type, schema_version, data AS "data [{JSON_CONVERTER}]",'
-        f' metadata AS "metadata [{JSON_CONVERTER}]", recorded_at'
+        f"position, version, {labelled('type', NAME)}, schema_version, {labelled('data', JSON)},"
+        f" {labelled('metadata', JSON)}, {labelled('recorded_at', INSTANT)}"
     )
 
     def __init__(

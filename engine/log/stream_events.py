@@ -64,7 +64,7 @@ def stream_events(
     """The events of one stream's rows, opened and upcast, in the rows' order.
 
     Per row: one JSON decode (two when the metadata is not empty) unless the driver decoded the
-    documents as it read them (SQLite's `JSON_CONVERTER`), and one event built by
+    documents as it read them (SQLite's converters), and one event built by
     `build_recorded`; the type's schema version and the instant are looked up only when they
     differ from the row before's (the events of one commit share their instant)."""
     versions = registry.versions
@@ -85,9 +85,10 @@ def stream_events(
             data = opener.open(version, type_, data)
         if type_ != last_type:
             last_type, latest = type_, versions.get(type_, 1)
+        type_ = last_type  # one string for the run of events of a type: fewer objects to keep and free
         if latest > schema_version and data is not ERASED:
             schema_version, data = upcast(type_, schema_version, data)
-        if at != last_at:
+        if at is not last_at and at != last_at:
             last_at, instant = at, instant_from_stored(at)
         append(build(position, namespace, stream, version, type_, schema_version, data, meta, instant))
     return recorded
