@@ -3,7 +3,8 @@ process and one database, alternating read by read: CPU and wall milliseconds, a
 
 One process and the same moments for both: on a loaded machine the ratio of CPU times holds where
 separate processes' wall clocks do not (a read that runs its 3 ms in one burst waits behind every
-other runnable process once preempted; one that sleeps between short bursts is woken first).
+other runnable process once preempted; one that sleeps between short bursts is woken first). The
+time the process's threads waited for a CPU during each read is shown beside (Linux schedstat).
 Needs the `bench` extra (Agents). Only the public API is used, so the same file measures older
 versions of the code (`PYTHONPATH=<checkout>`, run from that checkout).
 
@@ -13,6 +14,7 @@ versions of the code (`PYTHONPATH=<checkout>`, run from that checkout).
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from collections.abc import Awaitable, Callable
@@ -25,6 +27,18 @@ from bench.peers import _agents_session, _item
 from session_engine.engine import Engine, NewEvent
 
 EVENTS = 1000
+
+
+def run_queue_ms() -> float:
+    """Milliseconds the process's threads have waited, runnable, for a CPU (Linux schedstat)."""
+    waited = 0
+    for thread in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{thread}/schedstat") as stats:
+                waited += int(stats.read().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    return waited / 1e6
 
 
 async def duel(url: str, reads: int) -> None:
@@ -40,14 +54,16 @@ async def duel(url: str, reads: int) -> None:
             }
             cpu: dict[str, list[float]] = {name: [] for name in calls}
             wall: dict[str, list[float]] = {name: [] for name in calls}
+            queued: dict[str, list[float]] = {name: [] for name in calls}
             for call in calls.values():
                 assert len(await call()) == EVENTS
             for _ in range(reads):
                 for name, call in calls.items():
-                    started, clock = time.process_time(), time.perf_counter()
+                    waited, started, clock = run_queue_ms(), time.process_time(), time.perf_counter()
                     await call()
                     wall[name].append((time.perf_counter() - clock) * 1000)
                     cpu[name].append((time.process_time() - started) * 1000)
+                    queued[name].append(run_queue_ms() - waited)
     finally:
         await session.engine.dispose()
     median = statistics.median
@@ -55,6 +71,7 @@ async def duel(url: str, reads: int) -> None:
         print(
             f"{name:20} CPU ms median {median(cpu[name]):.3f} min {min(cpu[name]):.3f}"
             f" | wall ms median {median(wall[name]):.3f} min {min(wall[name]):.3f}"
+            f" | waiting for a CPU, ms median {median(queued[name]):.3f}"
         )
     engine_cpu, agents_cpu = cpu["engine read_stream"], cpu["agents get_items"]
     engine_wall, agents_wall = wall["engine read_stream"], wall["agents get_items"]
