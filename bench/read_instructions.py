@@ -21,21 +21,32 @@ threads; the load inflates it less than the wall clock), for comparing against a
 
 `--adk`: Google ADK's `DatabaseSessionService.get_session` of a 1,000-event session, as `bench.peers`.
 
+`--toggle`: under `valgrind --tool=callgrind --instr-atstart=no`, instrumentation is switched on
+(`callgrind_control`) only around the reads, so the total is the reads' alone (Ir / reads): start-up
+costs ~4 G instructions against ~20 M a read, and two runs' start-ups differ by more than 20 reads:
+
+    valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=/tmp/reads \
+        python -m bench.read_instructions --reads 20 --toggle [--backend postgres]
+
+`--backend postgres`: a fresh PostgreSQL database (the client's instructions only).
+
 Only the public API is used, so the same file measures older versions of the code.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
+import subprocess
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
 
-from bench.common import payload, sqlite_database
+from bench.common import database, payload
 from bench.time_travel import NS, S, fill
 from session_engine.engine import Engine, ManualClock, NewEvent
 
@@ -44,7 +55,21 @@ CPU_MS: list[float] = []
 """With `--cpu`: the CPU milliseconds of each read."""
 
 
+TOGGLE: list[bool] = []
+"""With `--toggle`: callgrind's instrumentation is on only while reads run."""
+
+
+def instrument(on: bool) -> None:
+    """Switch callgrind's instrumentation of this process (it takes effect within a moment)."""
+    subprocess.run(["callgrind_control", "-i", "on" if on else "off", str(os.getpid())], capture_output=True)
+    time.sleep(1.0)
+
+
 async def _timed(read: Callable[[], Awaitable[Any]], cpu: bool) -> Any:
+    if TOGGLE and not TOGGLE[0]:
+        TOGGLE[0] = True
+        await read()  # warm: the first read after the fill compiles and caches its statements
+        instrument(True)
     started = time.process_time()
     result = await read()
     if cpu:
@@ -109,8 +134,12 @@ def main() -> None:
     parser.add_argument("--adk", action="store_true")
     parser.add_argument("--cpu", action="store_true", help="print the median CPU ms of a read")
     parser.add_argument("--state", type=int, default=None, metavar="V")
+    parser.add_argument("--toggle", action="store_true", help="callgrind instrumentation only around reads")
+    parser.add_argument("--backend", default="sqlite", choices=["sqlite", "postgres"])
     args = parser.parse_args()
-    with sqlite_database() as url:
+    if args.toggle:
+        TOGGLE.append(False)
+    with database(args.backend) as url:
         if args.agents:
             anyio.run(agents_get_items, url, args.reads, args.cpu)
         elif args.adk:
@@ -119,6 +148,8 @@ def main() -> None:
             anyio.run(state_as_of, url, args.reads, args.state)
         else:
             anyio.run(read_stream, url, args.reads, args.cpu)
+    if TOGGLE:
+        instrument(False)
     if CPU_MS:
         print(f"CPU ms per read, median of {len(CPU_MS)}: {statistics.median(CPU_MS):.3f}")
 

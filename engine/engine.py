@@ -338,17 +338,10 @@ class Engine:
         check_integer("to_version", cutoff.get("to_version"))
         check_bigint("to_position", cutoff.get("to_position"))
         check_integer("limit", limit)
+        # `alone`: the read is this connection's only statement (no transaction of its own).
+        options: dict[str, Any] = {"from_version": from_version, "limit": limit, "alone": True, **cutoff}
         return await self.read(
-            lambda c: reads.read_stream(
-                c,
-                self.backend,
-                self.registry,
-                namespace,
-                stream,
-                from_version=from_version,
-                limit=limit,
-                **cutoff,
-            )
+            lambda c: reads.read_stream(c, self.backend, self.registry, namespace, stream, **options)
         )
 
     async def read_all(self, *, after: int = 0, limit: int = 1000, **filters: Any) -> list[RecordedEvent]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import timedelta
 
 import anyio
@@ -183,6 +184,63 @@ async def test_read_stream_cutoffs(engine: Engine, clock: ManualClock) -> None:
     third = (await engine.read_stream("ns", "s"))[2]
     until = await engine.read_stream("ns", "s", until=third.recorded_at + timedelta(seconds=1))
     assert [e.version for e in until] == [1, 2, 3]
+
+
+async def test_read_stream_agrees_with_the_log_under_every_cutoff(engine: Engine, clock: ManualClock) -> None:
+    """A stream's read (its own row shape and decode) gives the events the log's pages give, for
+    random cut-offs, orders, limits and types; metadata, schema versions and instants included."""
+    for n in range(12):
+        kind = "noted" if n % 3 else "other"
+        meta = {} if n % 2 else {"n": n, "why": "é\x00"}
+        await engine.append(
+            "ns", "s", [NewEvent(kind, {"n": n, "k": i}, metadata=meta) for i in range(n % 3 + 1)]
+        )
+        await engine.append("ns", "other", [ev(n=n)])
+        clock.advance(1 + n % 2)
+    log = await engine.read_all(namespace="ns", stream="s")
+    assert len(log) == 24
+    chosen = random.Random(21)
+    for _ in range(60):
+        low, high = sorted(chosen.sample(range(0, 27), 2))
+        cut = chosen.choice(log)
+        cutoff = {
+            "to_version": chosen.choice([None, high]),
+            "to_position": chosen.choice([None, cut.position]),
+            "until": chosen.choice([None, cut.recorded_at]),
+            "types": chosen.choice([None, [], ["noted"], ["other", "x"]]),
+            "descending": chosen.random() < 0.5,
+        }
+        limit = chosen.choice([None, 0, 1, 5])
+        expected = [
+            e
+            for e in log
+            if e.version >= low
+            and (cutoff["to_version"] is None or e.version <= high)
+            and (cutoff["to_position"] is None or e.position <= cut.position)
+            and (cutoff["until"] is None or e.recorded_at <= cut.recorded_at)
+            and (cutoff["types"] is None or e.type in cutoff["types"])
+        ]
+        if cutoff["descending"]:
+            expected.reverse()
+        if limit is not None:
+            expected = expected[:limit]
+        found = await engine.read_stream("ns", "s", from_version=low, limit=limit, **cutoff)
+        assert found == expected, (low, limit, cutoff)
+
+
+@pytest.mark.parametrize("backend", [pytest.param("postgres", marks=pytest.mark.postgres)])
+async def test_reads_carry_on_after_the_server_drops_a_reader_connection(database_url: str) -> None:
+    """A pooled read connection whose server process was terminated is replaced at checkout, not
+    handed to the read (which would fail): the pool looks at its socket instead of a ping."""
+    async with Engine.open(database_url, migrate=False) as engine:
+        await engine.append("ns", "s", [ev(n=1), ev(n=2)])
+        pid = await engine.read(lambda c: c.exec_driver_sql("SELECT pg_backend_pid()").scalar())
+        admin = sa.create_engine(engine.url, poolclass=sa.NullPool)
+        with admin.connect() as connection:
+            assert connection.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)}, 5000)").scalar()
+        admin.dispose()
+        assert [e.data["n"] for e in await engine.read_stream("ns", "s")] == [1, 2]
+        assert await engine.read(lambda c: c.exec_driver_sql("SELECT pg_backend_pid()").scalar()) != pid
 
 
 async def test_empty_append_is_refused(engine: Engine) -> None:

@@ -7,7 +7,7 @@ from session_engine.engine.backends.base import (
     Durability,
     normalise_url,
 )
-from session_engine.engine.backends.log_reads import LogRow
+from session_engine.engine.backends.log_reads import LogRow, StreamRow
 from session_engine.engine.backends.postgres import PostgresBackend
 from session_engine.engine.backends.prepared import Prepared, Query, Rows
 from session_engine.engine.backends.scratch import DialectDDL, Scratch
@@ -27,5 +27,6 @@ __all__ = [
     "Rows",
     "Scratch",
     "SqliteBackend",
+    "StreamRow",
     "normalise_url",
 ]

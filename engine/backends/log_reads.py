@@ -21,6 +21,16 @@ data, metadata, recorded_at (JSON as text and the instant as stored text on SQLi
 payload's sealed bytes (engine/log/sealing.py; None unless sealed so)."""
 _LOG_ROW = "position, namespace, stream, version, type, schema_version, data, metadata, recorded_at, sealed"
 
+StreamRow = tuple[int, int, str, int, Any, Any, Any]
+"""A row of one stream's read: position, version, type, schema_version, data, metadata, recorded_at.
+
+Every column a driver hands back costs per row (in sqlite3 a GIL release and SQLite's mutex per
+column call), so a stream's read leaves out what it knows (namespace and stream) and what is
+nearly always NULL (`sealed`: a sealed row's `data` says `sealing.STORED_AS_BYTES`, and its bytes
+are read by `sealed_payloads` when one is met). The documents come as JSON text, or decoded when the
+driver decodes them (SQLite's converters), and the instant as stored (`schema.instant_from_stored`
+makes it aware) or already aware."""
+
 
 class LogReads:
     """The log's page and stream reads of a `Backend`."""
@@ -94,6 +104,10 @@ class LogReads:
         sql += f" ORDER BY position LIMIT {int(limit)}"
         return self._driver_rows(connection, sql, params)
 
+    _stream_row: ClassVar[str] = "position, version, type, schema_version, data, metadata, recorded_at"
+    """The columns of a `StreamRow`, each in the form its driver hands over fastest (SQLite's
+    documents decoded by sqlite3 itself, PostgreSQL's as text)."""
+
     def read_stream_rows(
         self,
         connection: Connection,
@@ -107,11 +121,17 @@ class LogReads:
         types: Collection[str] | None,
         limit: int | None,
         descending: bool,
-    ) -> list[LogRow]:
+        alone: bool = False,
+    ) -> list[StreamRow]:
         """One stream's rows in version order (or reversed), cut off as asked: driver tuples read
-        on the unique (namespace, stream, version) index, as `read_log_page` reads the log's."""
+        on the unique (namespace, stream, version) index, as `read_log_page` reads the log's.
+
+        `alone`: the caller runs no other statement that must see the same state, so on a
+        connection with no transaction open the read runs as a statement of its own (on PostgreSQL
+        that spares the round trips of a BEGIN and of the ROLLBACK when the connection goes back)."""
         p = self.mark
-        sql = f"SELECT {_LOG_ROW} FROM events WHERE namespace = {p} AND stream = {p} AND version >= {p}"
+        sql = f"SELECT {self._stream_row} FROM events"
+        sql += f" WHERE namespace = {p} AND stream = {p} AND version >= {p}"
         params: list[Any] = [namespace, stream, from_version]
         for column, bound in (("version", to_version), ("position", to_position)):
             if bound is not None:
@@ -125,9 +145,24 @@ class LogReads:
         sql += " ORDER BY version DESC" if descending else " ORDER BY version"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
+        if alone and not connection.in_transaction():
+            return self._statement_rows(connection.connection.driver_connection, sql, params)
         return self._driver_rows(connection, sql, params)
 
-    def _driver_rows(self, connection: Connection, sql: str, params: list[Any]) -> list[LogRow]:
+    def sealed_payloads(
+        self, connection: Connection, namespace: str, stream: str, first: int, last: int
+    ) -> dict[int, bytes]:
+        """The sealed bytes of a stream's events from version `first` to `last`, by version (the
+        rows a `StreamRow` read found sealed: few streams have any)."""
+        p = self.mark
+        sql = (
+            f"SELECT version, sealed FROM events WHERE namespace = {p} AND stream = {p}"
+            f" AND version >= {p} AND version <= {p} AND sealed IS NOT NULL"
+        )
+        rows = self._driver_rows(connection, sql, [namespace, stream, first, last])
+        return {version: bytes(sealed) for version, sealed in rows}
+
+    def _driver_rows(self, connection: Connection, sql: str, params: list[Any]) -> list[Any]:
         """The rows of a log read as driver tuples, not Row objects: SQLAlchemy's result processing
         would cost more than the read."""
         if not connection.in_transaction():
@@ -135,7 +170,18 @@ class LogReads:
         cursor = self._page_cursor(connection.connection.driver_connection)
         try:
             cursor.execute(sql, tuple(params))
-            rows: list[LogRow] = cursor.fetchall()
+            rows: list[Any] = cursor.fetchall()
+        finally:
+            cursor.close()
+        return rows
+
+    def _statement_rows(self, driver_connection: Any, sql: str, params: list[Any]) -> list[Any]:
+        """The rows of one statement run outside any transaction of SQLAlchemy's (SQLite's driver
+        connection, out of pysqlite's transaction control, runs it in a read transaction of its own)."""
+        cursor = self._page_cursor(driver_connection)
+        try:
+            cursor.execute(sql, tuple(params))
+            rows: list[Any] = cursor.fetchall()
         finally:
             cursor.close()
         return rows

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 import sqlalchemy as sa
+from psycopg.pq import TransactionStatus
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
@@ -32,6 +33,7 @@ from session_engine.engine.backends.base import (
     prefix_range,
     register,
 )
+from session_engine.engine.backends.postgres_checkout import replace_hung_up_connections
 from session_engine.engine.backends.postgres_scratch import SchemaScratch, replaced_schemas
 from session_engine.engine.backends.prepared import Prepared
 from session_engine.engine.backends.scratch import DialectDDL, Scratch
@@ -81,6 +83,11 @@ class PostgresBackend(Backend):
     _code_point_ids: bool | None = None  # whether the log's ids are ordered by code point: asked once
     mark = "%s"
     _document_text = "{}::text"  # json keeps the text it was given; psycopg would parse it
+    # The documents as text (psycopg's text loader; SQLAlchemy's json loader costs more than the
+    # decode) and the instant as a plain timestamp (its loader skips the time zone's conversion).
+    _stream_row = (
+        "position, version, type, schema_version, data::text, metadata::text, recorded_at AT TIME ZONE 'UTC'"
+    )
 
     # -- engines ------------------------------------------------------------------------------
     def database_exists(self) -> bool:
@@ -100,9 +107,11 @@ class PostgresBackend(Backend):
         return f"the PostgreSQL database {self.url.render_as_string(hide_password=True)}"
 
     def _engine_options(self, *, writer: bool) -> dict[str, Any]:
-        return {"pool_pre_ping": not writer}
+        return {}
 
     def _configure(self, engine: sa.Engine, *, writer: bool) -> None:
+        if not writer:
+            replace_hung_up_connections(engine)
         if self.durability == "full" or not writer:
             return
 
@@ -220,6 +229,17 @@ class PostgresBackend(Backend):
 
     def _page_cursor(self, driver_connection: Any) -> Any:
         return driver_connection.cursor(binary=True)  # spares parsing numbers and instants
+
+    def _statement_rows(self, driver_connection: Any, sql: str, params: list[Any]) -> list[Any]:
+        """In autocommit when the connection is idle: psycopg would send a BEGIN first, a round
+        trip of its own, and the pool a ROLLBACK when the connection goes back."""
+        if driver_connection.info.transaction_status != TransactionStatus.IDLE:
+            return super()._statement_rows(driver_connection, sql, params)
+        driver_connection.autocommit = True
+        try:
+            return super()._statement_rows(driver_connection, sql, params)
+        finally:
+            driver_connection.autocommit = False
 
     # -- stored forms -------------------------------------------------------------------------
     @staticmethod

@@ -32,6 +32,7 @@ from session_engine.engine.backends.base import (
 )
 from session_engine.engine.backends.prepared import Conversion, Prepared
 from session_engine.engine.backends.scratch import DialectDDL, Scratch
+from session_engine.engine.backends.sqlite_converters import INSTANT, JSON, NAME, labelled
 from session_engine.engine.backends.sqlite_shadows import SqliteShadows
 from session_engine.engine.clock import as_utc
 from session_engine.engine.errors import CommandFailed
@@ -53,6 +54,7 @@ disk and a longer pause for the one batch that checkpoints.
 """
 
 _HEAD = Prepared(sa.select(sa.func.max(events.c.position)))
+
 _last_stored: tuple[datetime | None, str] = (None, "")
 
 
@@ -65,6 +67,11 @@ class SqliteBackend(Backend):
     # (`_insert_events`); a key is always a non-empty string, never 0.
     no_idempotency_key = 0
     mark = "?"
+    # The documents, the type and the instant made by sqlite3's converters (`sqlite_converters`).
+    _stream_row = (
+        f"position, version, {labelled('type', NAME)}, schema_version, {labelled('data', JSON)},"
+        f" {labelled('metadata', JSON)}, {labelled('recorded_at', INSTANT)}"
+    )
 
     def __init__(
         self, url: URL, durability: Durability = "full", *, wal_checkpoint_pages: int = WAL_CHECKPOINT_PAGES
@@ -87,7 +94,8 @@ class SqliteBackend(Backend):
     def _engine_options(self, *, writer: bool) -> dict[str, Any]:
         if self.url.database in (None, "", ":memory:"):
             raise ValueError("the engine needs an SQLite file; ':memory:' cannot be shared by its pools")
-        return {"connect_args": {"check_same_thread": False, "timeout": 30}, "poolclass": sa.QueuePool}
+        connect_args = {"check_same_thread": False, "timeout": 30, "detect_types": sqlite3.PARSE_COLNAMES}
+        return {"connect_args": connect_args, "poolclass": sa.QueuePool}
 
     def _configure(self, engine: sa.Engine, *, writer: bool) -> None:
         synchronous = {"full": "FULL", "normal": "NORMAL", "off": "OFF"}[self.durability]

@@ -16,6 +16,7 @@ from session_engine.engine.log.chain import GENESIS
 from session_engine.engine.log.records import RecordedEvent, build_recorded
 from session_engine.engine.log.schema import events
 from session_engine.engine.log.sealing import ERASED, SEALED, StreamKeys
+from session_engine.engine.log.stream_events import SealedOpener, stream_events
 
 
 def head(connection: Connection) -> int:
@@ -63,11 +64,13 @@ def read_stream(
     types: Iterable[str] | None = None,
     limit: int | None = None,
     descending: bool = False,
+    alone: bool = False,
 ) -> list[RecordedEvent]:
     """One stream's events in version order, optionally cut off at a version, position or instant.
+    `alone`: no other statement of the caller's must see the same state (`Backend.read_stream_rows`).
 
     Read on the driver (`Backend.read_stream_rows`): SQLAlchemy's row processing cost most of a
-    session's read."""
+    session's read; the rows are made into events by `stream_events`."""
     rows = backend.read_stream_rows(
         connection,
         namespace,
@@ -79,8 +82,10 @@ def read_stream(
         types=None if types is None else list(types),
         limit=limit,
         descending=descending,
+        alone=alone,
     )
-    return LogRows(rows, registry, connection).events()
+    opener = SealedOpener(connection, backend, namespace, stream, rows)
+    return stream_events(rows, registry, namespace, stream, opener)
 
 
 def read_all(
