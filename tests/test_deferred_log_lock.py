@@ -46,6 +46,19 @@ async def test_an_append_after_another_process_lands_after_its_events(database_u
         assert checked.ok and checked.head == 7, checked.reason
 
 
+async def test_a_refusal_from_a_stale_version_is_decided_again(database_url: str) -> None:
+    """`first` would refuse from its cached version (3) an expected version that is right (4): the
+    refusal is a decision like any other, checked under the lock before it is answered."""
+    async with (
+        Engine.open(database_url, migrate=False) as first,
+        Engine.open(database_url, migrate=False) as second,
+    ):
+        await warm(first, "a")
+        await second.append("ns", "a", [NewEvent("noted", {"i": 3})])
+        result = await first.append("ns", "a", [NewEvent("noted", {"i": 4})], expected_version=4)
+        assert (result.first_version, result.first_position) == (5, 5)
+
+
 async def test_a_decision_that_reads_sees_the_other_process_write(database_url: str) -> None:
     """A value set reads the session's entry first: the lock goes with that read, and the read
     sees what the other engine set; the read models stay what a replay makes."""
