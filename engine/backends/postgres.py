@@ -40,7 +40,7 @@ from session_engine.engine.log.schema import events
 if TYPE_CHECKING:
     from session_engine.engine.projections.base import Bulk, ProjectionContext
 
-COPY_MIN_ROWS = 8
+COPY_MIN_ROWS = 16
 """Batches of this many events or more are inserted with one binary COPY (see `copy_events`)."""
 _COPY_EVENTS = f"COPY events ({', '.join(EVENT_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
 # Binary COPY carries no types: the server reads each field with its column's input function.
@@ -192,8 +192,8 @@ class PostgresBackend(Backend):
             raise
 
     def commit_in_pipeline(self, connection: Connection) -> None:
-        # A lone writer's batch is three round trips (lock and head, writes, COMMIT): the COMMIT
-        # rides with the writes. psycopg's own `commit` then sees an idle connection and sends nothing.
+        # The COMMIT rides with the writes, not in a round trip of its own. psycopg's own `commit`
+        # then sees an idle connection and sends nothing.
         driver.execute(connection, "COMMIT")
 
     def copies(self, rows: int) -> bool:
