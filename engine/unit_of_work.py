@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql import Executable
 
 from session_engine.engine import lifecycle
-from session_engine.engine.backends import Backend, Prepared, Query, Rows
+from session_engine.engine.backends import Backend, HeadMoved, Prepared, Query, Rows
 from session_engine.engine.commands import Command
 from session_engine.engine.errors import SessionDeleted, ValidationFailed, WrongExpectedVersion
 from session_engine.engine.events import DomainEvent, EventRegistry
@@ -40,6 +40,7 @@ from session_engine.engine.log.sealing import (
     seal,
     writer_cipher,
 )
+from session_engine.engine.pending_lock import LockingContext, PendingLock
 from session_engine.engine.projections.base import ProjectionContext
 from session_engine.engine.projections.registry import CheckpointAdvance, ProjectionSet
 
@@ -104,14 +105,16 @@ class UnitOfWork:
         head_hash: bytes,
         now: datetime,
         sealed: frozenset[str] = frozenset(),
+        pending: PendingLock | None = None,
     ) -> None:
-        self.connection = connection
+        self._connection = connection
+        self._pending = pending  # the log lock, when the batch began without it (engine/pending_lock.py)
         self._sealed = sealed
         """The namespaces whose payloads are sealed with their session's key (engine/log/sealing.py)."""
         self._staged_ciphers: dict[tuple[str, str], AESGCM] = {}
         self.backend = backend
         self._backend_name = backend.name
-        self.projection = ProjectionContext(connection, backend)
+        self.projection = LockingContext(self, backend) if pending else ProjectionContext(connection, backend)
         self.now = now
         self.head = head
         self.head_hash = head_hash
@@ -133,6 +136,15 @@ class UnitOfWork:
         self._deferred_streams: set[tuple[str, str]] = set()
         self._deciding: tuple[str, str] | None = None
 
+    @property
+    def connection(self) -> Connection:
+        """The batch's connection, under the log lock (taken now if it is still pending)."""
+        pending = self._pending
+        if pending is not None:
+            self._pending = None
+            pending.take()
+        return self._connection
+
     # -- what handlers read -------------------------------------------------------------
     @overload
     def read(self, statement: Prepared, params: dict[str, Any] | None = None) -> list[Any]: ...
@@ -151,7 +163,10 @@ class UnitOfWork:
         self.projection.flush()  # handlers read their own batch's writes
         if type(statement) is Prepared:  # `Backend.rows`, inline: the hottest decisions read here
             compiled = statement.compiled.get(self._backend_name) or self.backend.compile(statement)
-            return compiled.fetch(self.connection, params or _NO_PARAMS)
+            pending, self._pending = self._pending, None
+            if pending is not None:  # the lock goes with the batch's first read, in its round trip
+                return pending.take_reading(compiled, params or _NO_PARAMS)
+            return compiled.fetch(self._connection, params or _NO_PARAMS)
         return self.backend.rows(self.connection, statement, params)
 
     def stream_version(self, namespace: str, stream: str) -> int:
@@ -182,6 +197,8 @@ class UnitOfWork:
         self._deferred_streams.clear()
         try:
             self._projections.apply_deferred(self.projection, events)
+        except HeadMoved:
+            raise
         except BaseException as error:
             raise DeferredFailed(error) from error
 
@@ -238,6 +255,8 @@ class UnitOfWork:
             if after is not deleted:
                 self._staged_deleted[stream_key] = after
             self.head_hash = last_hash
+        except HeadMoved:
+            raise  # nothing was written: the batch runs again
         except BaseException as error:
             # Something is half-written: only rolling back the whole transaction undoes it.
             raise HalfWritten(error) from error
@@ -388,8 +407,11 @@ class UnitOfWork:
             self._projections.apply_per_batch(self.projection, self.recorded)
         if not self.projection.holds_driver_sql:
             self.projection.flush()  # a Core statement may want its results: not in a pipeline
-        copied = bool(self._rows) and backend.copy_events(self.connection, self._rows)
-        with backend.pipeline(self.connection):  # on PostgreSQL: one round trip for all of these
+        rows = self._rows
+        copied = bool(rows) and backend.copies(len(rows)) and backend.copy_events(self.connection, rows)
+        # On PostgreSQL: one round trip for all of these, a pending log lock first (its statements
+        # go in ahead of the first write that takes it: `connection`).
+        with backend.pipeline(self._connection):
             self.projection.flush()
             if self._rows:
                 if not copied:

@@ -28,7 +28,7 @@ import anyio
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from session_engine.engine.backends import Backend, driver
+from session_engine.engine.backends import Backend, HeadMoved, driver
 from session_engine.engine.bridge import Bridge, Waiter, current_bridge
 from session_engine.engine.clock import Clock, as_utc
 from session_engine.engine.commands import AppendEvents, Command, CommandHandlers, Outcome
@@ -37,6 +37,7 @@ from session_engine.engine.events import EventRegistry
 from session_engine.engine.log import reads
 from session_engine.engine.log.chain import GENESIS
 from session_engine.engine.log.records import AppendResult, Metadata, RecordedEvent
+from session_engine.engine.pending_lock import PendingLock
 from session_engine.engine.projections.registry import CheckpointAdvance, ProjectionSet
 from session_engine.engine.unit_of_work import DeferredFailed, HalfWritten, StreamVersions, UnitOfWork
 
@@ -165,6 +166,9 @@ class Committer:
         self._versions = StreamVersions()
         self._known_head: int | None = None
         self._known_head_hash = GENESIS
+        self._optimistic = False
+        """The next batch may begin before it takes the log lock: the last one found the head where
+        this process had left it (engine/pending_lock.py)."""
         """The hash of the event at `_known_head` (the chain's head, engine/log/chain.py)."""
         self._last_recorded_at: datetime | None = None
         self._held: Connection | None = None
@@ -413,17 +417,29 @@ class Committer:
             for pending in batch:
                 self._run_one(unit, pending)
 
-        unit, _ = self._in_unit(run)
+        try:
+            unit, _ = self._in_unit(run, optimistic=True)
+        except HeadMoved:  # another process appended since this one's last batch: nothing was written
+            self._optimistic = False
+            for pending in batch:
+                pending.reset()
+            unit, _ = self._in_unit(run)
         return unit.recorded
 
-    def _in_unit(self, work: Callable[[UnitOfWork], T]) -> tuple[UnitOfWork, T]:
-        """Run `work` in a unit of work of its own transaction, under the log lock, and commit it."""
-        connection = self._connection()
+    def _in_unit(self, work: Callable[[UnitOfWork], T], *, optimistic: bool = False) -> tuple[UnitOfWork, T]:
+        """Run `work` in a unit of work of its own transaction, under the log lock, and commit it.
+        `optimistic`: the lock may wait for the batch's first statement (engine/pending_lock.py)."""
+        connection, backend, known = self._connection(), self._backend, self._known_head
+        pending = None
         try:
-            # Begin first: on SQLite it is BEGIN IMMEDIATE, so the head is read under the write lock.
-            self._backend.begin_writes(connection)
-            head = self._backend.lock_and_read_head(connection)
-            if head != self._known_head:
+            if optimistic and self._optimistic and known is not None:
+                head, pending = known, PendingLock(backend, connection, known)
+            else:
+                # Begin first: on SQLite it is BEGIN IMMEDIATE, so the head is read under the write lock.
+                backend.begin_writes(connection)
+                head = backend.lock_and_read_head(connection)
+                self._optimistic = backend.defers_log_lock and head == known
+            if head != known:
                 # Another process appended (or this is the first batch): cached versions may be
                 # stale, and its last event's time bounds ours from below.
                 self._versions.clear()
@@ -445,6 +461,7 @@ class Committer:
                 self._known_head_hash,
                 now,
                 self.sealed,
+                pending,
             )
             result = work(unit)
             # Before `finish`: on PostgreSQL it may commit, and the NOTIFY up to this head is ours.

@@ -5,6 +5,7 @@ from session_engine.engine.backends.base import (
     EVENT_COLUMNS,
     Backend,
     Durability,
+    HeadMoved,
     normalise_url,
 )
 from session_engine.engine.backends.log_reads import LogRow, StreamRow
@@ -20,6 +21,7 @@ __all__ = [
     "Backend",
     "DialectDDL",
     "Durability",
+    "HeadMoved",
     "LogRow",
     "PostgresBackend",
     "Prepared",

@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
@@ -51,6 +51,14 @@ DEFAULT_URL = "sqlite:///session-engine.db"
 NOTIFY_CHANNEL = "session_engine_events"
 LOG_LOCK_KEY = 0x5E55_E7E1  # arbitrary: the advisory lock that serialises appends across processes
 MIGRATE_LOCK_KEY = 0x5E55_0001  # arbitrary: the advisory lock that serialises migrators
+
+
+class HeadMoved(BaseException):
+    """A batch begun without the log lock found, under it, that another process had appended since
+    this one's last batch (`Backend.expect_head`): nothing of it was written. The committer rolls it
+    back and runs it again the usual way. A BaseException, like a cancellation: it must pass through
+    the handlers' and projections' `except Exception` untouched, not count as their crash."""
+
 
 EVENT_COLUMNS = (
     "position",
@@ -281,6 +289,26 @@ class Backend(LogReads, ABC):
     def lock_and_read_head(self, connection: Connection) -> int:
         """Take the log lock (see `lock_log`) and read the head position."""
 
+    defers_log_lock: ClassVar[bool] = False
+    """A batch may begin before it takes the log lock, when this process appended the last event:
+    the lock goes with its first statement (`expect_head`), in the same round trip (PostgreSQL;
+    SQLite's lock costs no round trip)."""
+
+    def expect_head(self, connection: Connection, head: int) -> None:
+        """Begin the batch's transaction, take the log lock, and raise `HeadMoved` unless the head
+        is still `head`. Inside `pipeline`, the statements after it run only if the head is as
+        expected, and `HeadMoved` may come at the block's end."""
+        self.begin_writes(connection)
+        if self.lock_and_read_head(connection) != head:
+            raise HeadMoved(f"the log head is no longer {head}")
+
+    def read_expecting_head(
+        self, connection: Connection, head: int, statement: DriverStatement, params: Mapping[str, Any]
+    ) -> list[Any]:
+        """`expect_head`, then the batch's first read (in one round trip where the driver pipelines)."""
+        self.expect_head(connection, head)
+        return statement.fetch(connection, params)
+
     def pipeline(self, connection: Connection) -> AbstractContextManager[None]:
         """Send the writes inside as one batch where the driver can; errors surface at the end of
         the block, raised as SQLAlchemy's `DBAPIError`s. Only for statements whose results nobody
@@ -293,6 +321,10 @@ class Backend(LogReads, ABC):
         nothing left to commit. Where the driver has no pipeline this does nothing: the caller's
         `commit` commits."""
         return None
+
+    def copies(self, rows: int) -> bool:
+        """Whether `copy_events` would insert this many rows (it needs the log lock taken first)."""
+        return False
 
     def copy_events(self, connection: Connection, rows: list[tuple[Any, ...]]) -> bool:
         """Insert a batch's event rows in bulk if this database has a faster way than `insert_events`

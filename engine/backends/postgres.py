@@ -6,9 +6,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import re
-import threading
 import uuid
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
@@ -17,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import sqlalchemy as sa
 from psycopg.pq import TransactionStatus
-from sqlalchemy import event
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
-from sqlalchemy.engine import URL, Connection
+from sqlalchemy.engine import Connection
 
 from session_engine.engine.backends import driver
+from session_engine.engine.backends import postgres_transactions as transactions
 from session_engine.engine.backends.base import (
     EVENT_COLUMNS,
     LOG_LOCK_KEY,
@@ -34,8 +33,9 @@ from session_engine.engine.backends.base import (
     register,
 )
 from session_engine.engine.backends.postgres_checkout import replace_hung_up_connections
+from session_engine.engine.backends.postgres_listener import PostgresListener
 from session_engine.engine.backends.postgres_scratch import SchemaScratch, replaced_schemas
-from session_engine.engine.backends.prepared import Prepared
+from session_engine.engine.backends.prepared import DriverStatement, Prepared
 from session_engine.engine.backends.scratch import DialectDDL, Scratch
 from session_engine.engine.errors import BackupUnsupported
 from session_engine.engine.log.schema import events
@@ -43,7 +43,7 @@ from session_engine.engine.log.schema import events
 if TYPE_CHECKING:
     from session_engine.engine.projections.base import Bulk, ProjectionContext
 
-COPY_MIN_ROWS = 8
+COPY_MIN_ROWS = 16
 """Batches of this many events or more are inserted with one binary COPY (see `copy_events`)."""
 _COPY_EVENTS = f"COPY events ({', '.join(EVENT_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
 # Binary COPY carries no types: the server reads each field with its column's input function.
@@ -53,6 +53,7 @@ _COPY_TYPES = [20, 1043, 1043, 23, 1043, 23, 25, 25, 1043, 1184, 17, 17]
 
 _LOCK_LOG = Prepared(sa.select(sa.func.pg_advisory_xact_lock(sa.literal_column(str(LOG_LOCK_KEY)))))
 _HEAD = Prepared(sa.select(sa.func.max(events.c.position)))
+_NOTIFY = f"SELECT pg_notify('{NOTIFY_CHANNEL}', %s)"  # one text for every head: prepared once
 
 
 class _EncodedJson(sa.types.TypeDecorator[str]):
@@ -79,6 +80,7 @@ SELECT COALESCE(
 @register
 class PostgresBackend(Backend):
     name = "postgresql"
+    defers_log_lock = True
     poll_interval = 2.0  # a safety net under NOTIFY, which a dropped listener connection misses
     _code_point_ids: bool | None = None  # whether the log's ids are ordered by code point: asked once
     mark = "%s"
@@ -110,17 +112,10 @@ class PostgresBackend(Backend):
         return {}
 
     def _configure(self, engine: sa.Engine, *, writer: bool) -> None:
-        if not writer:
+        if writer:
+            transactions.configure_writer(engine, self.durability)
+        else:
             replace_hung_up_connections(engine)
-        if self.durability == "full" or not writer:
-            return
-
-        @event.listens_for(engine, "connect")
-        def _connect(dbapi_connection: Any, _record: Any) -> None:
-            previous = dbapi_connection.autocommit
-            dbapi_connection.autocommit = True
-            dbapi_connection.execute("SET synchronous_commit = off")
-            dbapi_connection.autocommit = previous
 
     # -- statements ---------------------------------------------------------------------------
     @classmethod
@@ -161,7 +156,8 @@ class PostgresBackend(Backend):
         driver.execute(connection, self.compile(_LOCK_LOG).sql)
 
     def begin_writes(self, connection: Connection) -> None:
-        """Nothing to send: psycopg begins the transaction with its first statement (the lock's)."""
+        """Nothing to send: the BEGIN goes in the lock's pipeline (`lock_and_read_head`,
+        `expect_head`)."""
 
     def lock_and_read_head(self, connection: Connection) -> int:
         """One round trip: BEGIN, the lock and the head query go out in one pipeline; the head
@@ -169,9 +165,34 @@ class PostgresBackend(Backend):
         commit."""
         lock, head = self.compile(_LOCK_LOG).sql, self.compile(_HEAD).sql
         with self.pipeline(connection), driver.driver(connection) as dbapi:
+            transactions.begin(dbapi)
             dbapi.execute(lock)
             cursor = dbapi.execute(head)
         return int(cursor.fetchone()[0] or 0)
+
+    def expect_head(self, connection: Connection, head: int) -> None:
+        """BEGIN, the lock, and a statement that fails unless the head is still `head`: queued in
+        the caller's pipeline, ahead of the batch's writes and COMMIT, which the server then skips
+        when the head moved (else in a pipeline of their own). The check runs after the lock is
+        granted, on a fresh snapshot, so it sees every earlier commit."""
+        dbapi: Any = connection.connection.dbapi_connection
+        if not transactions.in_pipeline(dbapi):
+            with self.pipeline(connection):
+                self.expect_head(connection, head)
+            return
+        with driver.driver(connection):
+            transactions.begin(dbapi)
+            dbapi.execute(self.compile(_LOCK_LOG).sql)
+            dbapi.execute(transactions.EXPECT_HEAD, (head,))
+
+    def read_expecting_head(
+        self, connection: Connection, head: int, statement: DriverStatement, params: Mapping[str, Any]
+    ) -> list[Any]:
+        """`expect_head` and the batch's first read in one round trip."""
+        with self.pipeline(connection):
+            self.expect_head(connection, head)
+            cursor = statement.send(connection, params)
+        return statement.collect(cursor)
 
     def pipeline(self, connection: Connection) -> AbstractContextManager[None]:
         """A psycopg pipeline: the statements inside go out together, one round trip."""
@@ -179,13 +200,20 @@ class PostgresBackend(Backend):
 
     @contextlib.contextmanager
     def _pipeline(self, connection: Connection) -> Iterator[None]:
-        with driver.driver(connection) as dbapi, dbapi.pipeline():
-            yield
+        try:
+            with driver.driver(connection) as dbapi, dbapi.pipeline():
+                yield
+        except sa.exc.DBAPIError as error:
+            transactions.raise_if_head_moved(error)
+            raise
 
     def commit_in_pipeline(self, connection: Connection) -> None:
-        # A lone writer's batch is three round trips (lock and head, writes, COMMIT): the COMMIT
-        # rides with the writes. psycopg's own `commit` then sees an idle connection and sends nothing.
+        # The COMMIT rides with the writes, not in a round trip of its own. psycopg's own `commit`
+        # then sees an idle connection and sends nothing.
         driver.execute(connection, "COMMIT")
+
+    def copies(self, rows: int) -> bool:
+        return rows >= COPY_MIN_ROWS
 
     def copy_events(self, connection: Connection, rows: list[tuple[Any, ...]]) -> bool:
         """One binary COPY for a batch of `COPY_MIN_ROWS` rows or more.
@@ -218,7 +246,7 @@ class PostgresBackend(Backend):
         connection.exec_driver_sql("ANALYZE events")
 
     def notify(self, connection: Connection, position: int) -> None:
-        driver.execute(connection, f"SELECT pg_notify('{NOTIFY_CHANNEL}', '{int(position)}')")
+        driver.execute(connection, _NOTIFY, (str(int(position)),))
 
     def listener(self, on_head: Callable[[int], None]) -> PostgresListener:
         return PostgresListener(self.url, on_head)
@@ -233,8 +261,11 @@ class PostgresBackend(Backend):
     def _statement_rows(self, driver_connection: Any, sql: str, params: list[Any]) -> list[Any]:
         """In autocommit when the connection is idle: psycopg would send a BEGIN first, a round
         trip of its own, and the pool a ROLLBACK when the connection goes back."""
-        if driver_connection.info.transaction_status != TransactionStatus.IDLE:
-            return super()._statement_rows(driver_connection, sql, params)
+        if (
+            driver_connection.autocommit
+            or driver_connection.info.transaction_status != TransactionStatus.IDLE
+        ):
+            return super()._statement_rows(driver_connection, sql, params)  # (writers: autocommit)
         driver_connection.autocommit = True
         try:
             return super()._statement_rows(driver_connection, sql, params)
@@ -386,34 +417,3 @@ def _float_columns(bulk: Bulk) -> tuple[int, ...]:
             i for i, c in enumerate(bulk.columns) if isinstance(bulk.table.c[c].type, sa.Float)
         )
     return found
-
-
-class PostgresListener:
-    """Follows NOTIFY on a thread of its own and reports each new head position."""
-
-    def __init__(self, url: URL, on_head: Callable[[int], None]) -> None:
-        self._url = url
-        self._on_head = on_head
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="session-engine-listen", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        import psycopg
-
-        conninfo = self._url.set(drivername="postgresql").render_as_string(hide_password=False)
-        while not self._stop.is_set():
-            try:
-                with psycopg.connect(conninfo, autocommit=True) as connection:
-                    connection.execute(f"LISTEN {NOTIFY_CHANNEL}")
-                    while not self._stop.is_set():
-                        for notice in connection.notifies(timeout=0.1, stop_after=64):
-                            self._on_head(int(notice.payload))
-            except Exception:  # noqa: BLE001 - the server went away: reconnect, subscribers poll meanwhile
-                self._stop.wait(1.0)

@@ -126,6 +126,27 @@ class DriverStatement:
         rows: list[Any] = raw
         return rows
 
+    def send(self, connection: Connection, params: Mapping[str, Any]) -> Any:
+        """`fetch` in two steps: the query sent (queued, inside a pipeline), its cursor returned
+        for `collect` once the pipeline has synced."""
+        named = self._named
+        args = named(params) if named is not None else self.parameters(params)
+        dbapi: Any = connection.connection.dbapi_connection
+        try:
+            return dbapi.execute(self.sql, args)
+        except connection.dialect.loaded_dbapi.Error as error:
+            raise driver.wrapped(connection, error) from error
+
+    def collect(self, cursor: Any) -> list[Any]:
+        """The rows of a query `send` sent, converted as `fetch` converts them."""
+        raw: list[Any] = cursor.fetchall()
+        convert = self._convert
+        if convert is _UNSETTLED:
+            convert = self._settle(cursor.description)
+        if convert is not None and any(self._probe < 0 or row[self._probe] is not None for row in raw):
+            convert(raw)
+        return raw
+
     def _settle(self, description: Sequence[Any]) -> Callable[[list[Any]], None] | None:
         """The conversions of the columns, as the types give them for what the driver reports."""
         dialect = self._dialect

@@ -60,7 +60,11 @@ class Forgotten:
 
 
 class ProjectionContext:
-    """A connection wrapper that batches writes and flushes them before any read."""
+    """A connection wrapper that batches writes and flushes them before any read.
+
+    Writes of one statement in a row are gathered for one executemany; a different statement
+    starts a new group, and every group waits, in order, for `flush`: the write path's final
+    pipeline sends them all in its one round trip (PostgreSQL)."""
 
     def __init__(self, connection: Connection, backend: Backend, *, copies: bool = False) -> None:
         self.connection = connection
@@ -71,13 +75,15 @@ class ProjectionContext:
         self._statement: Executable | str | None = None
         self._keys: Any = None
         self._params: list[dict[str, Any]] = []
+        self._waiting: list[tuple[Executable | str, list[Any]]] = []
+        """Earlier groups of writes (statement, its parameters), in the order they came."""
 
     def execute(self, statement: Executable, params: dict[str, Any] | None = None) -> None:
         """Queue a write. Runs in order with every other write of this context."""
         params = params or {}
         keys = params.keys()
         if statement is not self._statement or keys != self._keys:
-            self.flush()
+            self._close_group()
             self._statement, self._keys = statement, keys
         self._params.append(params)
 
@@ -87,24 +93,32 @@ class ProjectionContext:
         The caller formats values as the column types would (`Backend.stored_instant`, `stored_json`).
         """
         if sql is not self._statement:
-            self.flush()
+            self._close_group()
             self._statement, self._keys = sql, None
         self._params.append(row)  # type: ignore[arg-type]
+
+    def _close_group(self) -> None:
+        if self._statement is not None:
+            self._waiting.append((self._statement, self._params))
+            self._statement, self._keys, self._params = None, None, []
 
     @property
     def holds_driver_sql(self) -> bool:
         """True when the writes waiting to be flushed are driver SQL (or there are none)."""
-        return self._statement is None or isinstance(self._statement, str)
+        return (self._statement is None or isinstance(self._statement, str)) and all(
+            isinstance(statement, str) for statement, _ in self._waiting
+        )
 
     def flush(self) -> None:
-        if self._statement is None:
+        self._close_group()
+        if not self._waiting:
             return
-        statement, params = self._statement, self._params
-        self._statement, self._keys, self._params = None, None, []
-        if isinstance(statement, str):
-            self.backend.execute_many(self.connection, statement, params)  # type: ignore[arg-type]
-        else:
-            self.connection.execute(statement, params if len(params) > 1 else params[0])
+        waiting, self._waiting = self._waiting, []
+        for statement, params in waiting:
+            if isinstance(statement, str):
+                self.backend.execute_many(self.connection, statement, params)
+            else:
+                self.connection.execute(statement, params if len(params) > 1 else params[0])
 
     @overload
     def read(self, statement: Prepared, params: dict[str, Any] | None = None) -> list[Any]: ...

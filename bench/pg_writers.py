@@ -1,0 +1,162 @@
+"""PostgreSQL's write path without the disk: where round trips, not the WAL flush, set the pace.
+
+The engine's writers at `durability="off"` (synchronous_commit off: a commit waits for no fsync),
+beside raw psycopg at the same setting (one INSERT per commit, autocommit): a lone writer's appends
+and value sets against one raw connection, and 8 concurrent writers against 8 raw threads with a
+connection each. Each cell runs in its own process on a fresh database, the cells take turns round
+by round, and each reports operations per second and the CPU its process spent per operation
+(every thread of it: the event loop, the writer thread, psycopg). CPU time does not count the time
+spent waiting for a core or for the server, so it is the steadier figure on a loaded machine; the
+rate shows what the round trips cost.
+
+    python -m bench.pg_writers [--seconds 3] [--rounds 5] [--before PATH] [--only NAME,...]
+
+`--before PATH` (another checkout, e.g. `git worktree add /tmp/before main`) runs the engine cells
+from that checkout too, in the same rounds, as "NAME (before)".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import anyio
+import psycopg
+
+if __package__ in (None, ""):  # a cell: run as a file from the checkout it measures (`run_cell`)
+    sys.path.insert(0, os.getcwd())
+
+from bench.common import ROOT, database, median, payload, show
+
+CELLS = {
+    # name: the raw cell it is compared with
+    "engine append": "raw psycopg 1 row/commit",
+    "engine values.set": "raw psycopg 1 row/commit",
+    "raw psycopg 1 row/commit": "raw psycopg 1 row/commit",
+    "engine 8 writers": "raw psycopg 8 writers",
+    "raw psycopg 8 writers": "raw psycopg 8 writers",
+}
+BEFORE = " (before)"
+WRITERS = 8
+
+
+async def _engine(url: str, seconds: float, kind: str) -> tuple[int, float, float]:
+    from session_engine.engine import Engine, NewEvent
+
+    data = payload()
+    writers = WRITERS if kind == "engine 8 writers" else 1
+    async with Engine.open(url, durability="off") as engine:
+        for _ in range(20):  # warm: the first batches read the head the usual way
+            await engine.append("bench", "warm", [NewEvent("noted", data)])
+        counts = [0] * writers
+        cpu, start = time.process_time(), time.perf_counter()
+        end = start + seconds
+
+        async def writer(i: int) -> None:
+            while time.perf_counter() < end:
+                if kind == "engine values.set":
+                    await engine.values.set("bench", "session-1", f"key-{counts[i] % 8}", data)
+                else:
+                    await engine.append("bench", f"session-{i}", [NewEvent("noted", data)])
+                counts[i] += 1
+
+        async with anyio.create_task_group() as tasks:
+            for i in range(writers):
+                tasks.start_soon(writer, i)
+        return sum(counts), time.perf_counter() - start, time.process_time() - cpu
+
+
+def _raw(url: str, seconds: float, writers: int) -> tuple[int, float, float]:
+    conninfo = url.replace("postgresql+psycopg://", "postgresql://")
+    data = json.dumps(payload())
+    with psycopg.connect(conninfo, autocommit=True) as connection:
+        connection.execute("CREATE TABLE raw_events (id bigserial PRIMARY KEY, stream TEXT, data TEXT)")
+    counts = [0] * writers
+    cpu, start = time.process_time(), time.perf_counter()
+    end = start + seconds
+
+    def writer(i: int) -> None:
+        with psycopg.connect(conninfo, autocommit=True) as connection:
+            connection.execute("SET synchronous_commit = off")
+            while time.perf_counter() < end:
+                connection.execute("INSERT INTO raw_events (stream, data) VALUES (%s, %s)", (f"s{i}", data))
+                counts[i] += 1
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sum(counts), time.perf_counter() - start, time.process_time() - cpu
+
+
+def child(name: str, url: str, seconds: float, out: str) -> None:
+    if name.startswith("raw"):
+        count, wall, cpu = _raw(url, seconds, WRITERS if "8" in name else 1)
+    else:
+        count, wall, cpu = anyio.run(_engine, url, seconds, name)
+    Path(out).write_text(json.dumps([count / wall, cpu / count * 1e6]))
+
+
+def run_cell(name: str, seconds: float, before: Path | None) -> tuple[float, float]:
+    root = ROOT
+    if name.endswith(BEFORE) and before is not None:
+        name, root = name.removesuffix(BEFORE), before
+    with database("postgres") as url, tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "result.json"
+        command = [sys.executable, str(Path(__file__).resolve()), "--cell", name, "--url", url]
+        command += ["--seconds", str(seconds), "--out", str(out)]
+        subprocess.run(command, cwd=root, check=True)
+        rate, cpu = json.loads(out.read_text())
+        return float(rate), float(cpu)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--before", type=Path)
+    parser.add_argument("--only", default="", help="comma-separated cell names (default: all)")
+    parser.add_argument("--cell", help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.cell:
+        child(args.cell, args.url, args.seconds, args.out)
+        return
+    wanted = [name for name in args.only.split(",") if name] or list(CELLS)
+    cells = [
+        c for name in wanted for c in ([name, name + BEFORE] if args.before and "engine" in name else [name])
+    ]
+    runs: dict[str, list[tuple[float, float]]] = {cell: [] for cell in cells}
+    started = " ".join(f"{v:.1f}" for v in os.getloadavg())
+    for _ in range(args.rounds):
+        for cell in cells:
+            runs[cell].append(run_cell(cell, args.seconds, args.before))
+    ended = " ".join(f"{v:.1f}" for v in os.getloadavg())
+    rows = []
+    for cell in cells:
+        rate, cpu = median([r for r, _ in runs[cell]]), median([c for _, c in runs[cell]])
+        base = runs.get(CELLS[cell.removesuffix(BEFORE)])
+        raw = median([r for r, _ in base]) if base else float("nan")
+        every = " ".join(f"{r:,.0f}" for r, _ in runs[cell])
+        rows.append((cell, f"{rate:,.0f}", every, f"{rate / raw:.2f}x", f"{cpu:,.0f}"))
+    show(
+        f"PostgreSQL writers, synchronous_commit off ({args.rounds} rounds of {args.seconds:g} s;"
+        f" load {started} -> {ended})",
+        ["cell", "median ops/s", "every run", "/ raw", "CPU µs per op (median)"],
+        rows,
+    )
+
+
+if __name__ == "__main__":
+    main()
