@@ -35,22 +35,24 @@ console = Console(width=None if sys.stdout.isatty() else 160)
 
 
 @contextlib.contextmanager
-def sqlite_database() -> Iterator[str]:
+def sqlite_database(migrated: bool = True) -> Iterator[str]:
     with tempfile.TemporaryDirectory(prefix="session-engine-bench-") as directory:
         url = f"sqlite:///{Path(directory) / 'bench.db'}"
-        migrate(url)
+        if migrated:
+            migrate(url)
         yield url
 
 
 @contextlib.contextmanager
-def postgres_database() -> Iterator[str]:
+def postgres_database(migrated: bool = True) -> Iterator[str]:
     admin = sa.create_engine(normalise_url(POSTGRES_ADMIN), isolation_level="AUTOCOMMIT")
     name = f"bench_{uuid.uuid4().hex[:10]}"
     with admin.connect() as connection:
         connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
     url = normalise_url(POSTGRES_ADMIN).set(database=name).render_as_string(hide_password=False)
     try:
-        migrate(url)
+        if migrated:
+            migrate(url)
         yield url
     finally:
         with admin.connect() as connection:
@@ -59,8 +61,10 @@ def postgres_database() -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def database(backend: str) -> Iterator[str]:
-    with sqlite_database() if backend == "sqlite" else postgres_database() as url:
+def database(backend: str, migrated: bool = True) -> Iterator[str]:
+    """A new, empty database; `migrated`: to this checkout's schema (else the first open migrates
+    it: another checkout's engine, whose migrations may differ)."""
+    with sqlite_database(migrated) if backend == "sqlite" else postgres_database(migrated) as url:
         yield url
 
 

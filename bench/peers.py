@@ -379,10 +379,11 @@ BEFORE = " (before)"
 def run_cell(name: str, backend: str, seconds: float, before: Path | None = None) -> float | str:
     """One cell in a child process on a fresh database: its figure, or why it could not run. A
     "(before)" cell runs from the checkout `before`, its code imported from there."""
-    root, env = ROOT, dict(os.environ)
+    root, env, migrated = ROOT, dict(os.environ), True
     if name.endswith(BEFORE) and before is not None:
         name, root, env["PYTHONPATH"] = name.removesuffix(BEFORE), before, str(before)
-    with database(backend) as url, tempfile.TemporaryDirectory() as tmp:
+        migrated = False  # its engine migrates on open, to its own schema
+    with database(backend, migrated) as url, tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "result.json"
         command = [sys.executable, "-m", "bench.peers", "--cell", name, "--url", url]
         command += ["--seconds", str(seconds), "--out", str(out)]

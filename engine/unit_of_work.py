@@ -416,7 +416,7 @@ class UnitOfWork:
             if self._rows:
                 if not copied:
                     backend.insert_events(self.connection, self._rows)
-                advance(self.connection, self.head)
+                advance(self.connection, self._rows[0][0] - 1)  # the head before the batch
                 backend.notify(self.connection, self.head)
             if commit:
                 backend.commit_in_pipeline(self.connection)

@@ -28,6 +28,7 @@ from session_engine.engine.projections import live as live_rebuild
 from session_engine.engine.projections.base import Projection
 from session_engine.engine.projections.live import LiveRebuild
 from session_engine.engine.projections.rebuild import rebuild_in_place, replay, scratch_copy
+from session_engine.engine.projections.registry import pin_level_checkpoints
 from session_engine.engine.projections.verify import Difference, diff_projections
 
 if TYPE_CHECKING:
@@ -217,6 +218,8 @@ async def import_(engine: Engine, lines: Iterable[bytes], *, progress: Callable[
 
     def run(connection: Connection) -> int:
         engine.backend.lock_log(connection)
+        # What follows the head has not seen the imported events: another engine's domain catches up.
+        pin_level_checkpoints(connection, reads.head(connection))
         count = transfer.import_lines(connection, lines, progress)
         rebuild_in_place(connection, engine.backend, engine.registry, list(engine.projections))
         engine.hub.head = max(engine.hub.head, count)

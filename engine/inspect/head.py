@@ -29,6 +29,7 @@ from session_engine.engine.backends import Backend, Prepared
 from session_engine.engine.inspect.state import SessionState, read_state
 from session_engine.engine.log.schema import checkpoints, events, session_keys
 from session_engine.engine.projections.base import Projection
+from session_engine.engine.projections.registry import LEVEL_WITH_HEAD
 
 T = TypeVar("T")
 
@@ -84,7 +85,7 @@ def live_session(
     if not whole or erased:
         return None
     level = {
-        name: (int(at_position), int(at_version))
+        name: (int(log_head if at_position == LEVEL_WITH_HEAD else at_position), int(at_version))
         for name, at_position, at_version in backend.rows(connection, _checkpoints)
     }
     if any(level.get(p.name) != (int(log_head), p.version) for p in projections):
