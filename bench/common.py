@@ -44,11 +44,13 @@ def sqlite_database(migrated: bool = True) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def postgres_database(migrated: bool = True) -> Iterator[str]:
+def postgres_database(migrated: bool = True, template: str | None = None) -> Iterator[str]:
+    """A new PostgreSQL database, dropped afterwards; a copy of `template` when given."""
     admin = sa.create_engine(normalise_url(POSTGRES_ADMIN), isolation_level="AUTOCOMMIT")
     name = f"bench_{uuid.uuid4().hex[:10]}"
+    copy = f' TEMPLATE "{template}"' if template else ""
     with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"{copy}')
     url = normalise_url(POSTGRES_ADMIN).set(database=name).render_as_string(hide_password=False)
     try:
         if migrated:

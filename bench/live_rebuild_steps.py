@@ -22,18 +22,16 @@ import functools
 import shutil
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import anyio
-import sqlalchemy as sa
 
-from bench.common import POSTGRES_ADMIN, database, percentile, show
+from bench.common import database, percentile, postgres_database, show
 from bench.replay_rate import fill
 from session_engine.engine import Engine
-from session_engine.engine.backends import normalise_url, sqlite_shadows
+from session_engine.engine.backends import sqlite_shadows
 from session_engine.engine.projections import live
 from session_engine.engine.writes import Committer
 
@@ -154,16 +152,8 @@ def copied(backend: str, source: str) -> Iterator[str]:
                     shutil.copy(source + suffix, str(target) + suffix)
             yield f"sqlite:///{target}"
         return
-    admin = sa.create_engine(normalise_url(POSTGRES_ADMIN), isolation_level="AUTOCOMMIT")
-    name = f"bench_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
-    try:
-        yield normalise_url(POSTGRES_ADMIN).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    with postgres_database(migrated=False, template=source) as url:
+        yield url
 
 
 def main() -> None:
