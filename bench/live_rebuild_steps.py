@@ -32,8 +32,8 @@ from bench.common import database, percentile, postgres_database, show
 from bench.replay_rate import fill
 from session_engine.engine import Engine
 from session_engine.engine.backends import sqlite_shadows
+from session_engine.engine.batches import Batches
 from session_engine.engine.projections import live
-from session_engine.engine.writes import Committer
 
 Span = tuple[float, float, str]
 
@@ -75,18 +75,18 @@ class Steps:
             wrap(sqlite_shadows.SqliteShadows, name, name)
         wrap(live.Copy, "rename", "swap (tail, changes, swap, checkpoints)")
         wrap(live.Copy, "swap", "swap (tail, changes, swap, checkpoints)")
-        inner_job = Committer._exclusive
-        saved.append((Committer, "_exclusive", inner_job))
+        inner_job = Batches.exclusive
+        saved.append((Batches, "exclusive", inner_job))
 
-        def job(committer: Committer, work: Callable[..., Any], transaction: bool = True) -> Any:
+        def job(batches: Batches, work: Callable[..., Any], transaction: bool = True) -> Any:
             self.current = "other job"
             started, cpu = time.perf_counter(), time.thread_time()
             try:
-                return inner_job(committer, work, transaction)
+                return inner_job(batches, work, transaction)
             finally:
                 self.note(self.current, started, time.thread_time() - cpu)
 
-        Committer._exclusive = job  # type: ignore[method-assign]
+        Batches.exclusive = job  # type: ignore[method-assign]
         try:
             yield
         finally:
