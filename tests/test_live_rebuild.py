@@ -395,8 +395,8 @@ async def test_a_view_on_a_read_model_reads_the_rebuilt_table_or_the_swap_is_ref
 ) -> None:
     """An application's view on a read model: SQLite names tables by name, so the view reads the
     rebuilt table after the swap. PostgreSQL binds a view to the table itself, which the swap
-    moves out of the live schema to drop it: the rebuild is refused with the view named, and
-    nothing changes (no scratch or replaced schema left)."""
+    moves out of the live schema to drop it: the rebuild is refused with the view named, before
+    it replays anything, and nothing changes (no scratch or replaced schema left)."""
     async with Engine.open(database_url, migrate=False) as engine:
         await seed(engine, 100)
         db = sa.create_engine(normalise_url(database_url))
@@ -408,8 +408,10 @@ async def test_a_view_on_a_read_model_reads_the_rebuilt_table_or_the_swap_is_ref
             if backend == "sqlite":
                 await engine.rebuild_live(["values"])
             else:
+                replayed: list[int] = []
                 with pytest.raises(ValueError, match="view value_count depends on them"):
-                    await engine.rebuild_live(["values"])
+                    await engine.rebuild_live(["values"], progress=replayed.append)
+                assert replayed == []  # refused up front, not after the whole replay
                 assert live_schema(database_url, backend) == before
             with db.begin() as connection:
                 assert connection.exec_driver_sql("SELECT n FROM value_count").scalar_one() == count

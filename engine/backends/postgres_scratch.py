@@ -29,6 +29,12 @@ class SchemaScratch(Scratch):
             ).fetchall():
                 connection.exec_driver_sql(f'ANALYZE "{self.schema}"."{table}"')
 
+    def refuse_unswappable(self, connection: Connection, tables: Sequence[str]) -> None:
+        """A view or foreign key on a live table (`_refuse_dependents`), checked again in the swap:
+        one may be created while the replay runs."""
+        live = connection.exec_driver_sql("SELECT current_schema()").scalar_one()
+        _refuse_dependents(connection, live, tables)
+
     def swap_into(self, connection: Connection, tables: Sequence[str]) -> None:
         """Move the live tables out into a schema of their own (`<scratch>__replaced`, dropped
         with the scratch schema once the swap has committed, off the writer: a DROP TABLE in the
@@ -37,8 +43,8 @@ class SchemaScratch(Scratch):
         are the migrated ones, both coming from the same metadata), drop the copy's own triggers
         (they call the scratch schema's functions) and re-create the live ones from their
         definitions. Catalog changes only, whatever the tables' size."""
+        self.refuse_unswappable(connection, tables)
         live = connection.exec_driver_sql("SELECT current_schema()").scalar_one()
-        _refuse_dependents(connection, live, tables)
         triggers = _triggers(connection, live, tables)
         replaced = self.schema + REPLACED
         connection.exec_driver_sql(f'CREATE SCHEMA "{replaced}"')

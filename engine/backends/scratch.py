@@ -77,6 +77,11 @@ class Scratch:
     def analyze(self) -> None:
         """Give the copy's tables planner statistics before they go live (they keep them)."""
 
+    def refuse_unswappable(self, connection: Connection, tables: Sequence[str]) -> None:
+        """Raise `ValueError` if something of the live database would stop the copy of `tables`
+        from being swapped in; before a live rebuild replays the log, so that a refusal comes
+        before the work, not after it. Nothing stops a swap unless a backend says so."""
+
     def swap_into(self, connection: Connection, tables: Sequence[str]) -> None:
         """Put the copy's `tables` in the live ones' place by renaming, inside the caller's
         transaction (under the log lock); the live tables are dropped."""

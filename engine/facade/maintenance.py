@@ -63,20 +63,31 @@ async def rebuild_live(
     projections = engine.projections.named(names)  # with those they depend on
     holds, drops = live_rebuild.Holds(), live_rebuild.Holds()
 
-    async def exclusive(work: Callable[[Connection], T]) -> T:
-        return await engine._committer.exclusive(holds.timed(work))
+    async def exclusive(work: Callable[[Connection], T], *also: live_rebuild.Holds) -> T:
+        """`work` in its own transaction on the writer, timed with its COMMIT by `holds` (and `also`)."""
+
+        def committed(connection: Connection) -> T:
+            with connection.begin():
+                return work(connection)
+
+        job: Callable[[Connection], T] = committed
+        for timer in (holds, *also):
+            job = timer.timed(job)
+        return await engine._committer.exclusive(job, transaction=False)
 
     async def discard(shadows: Shadows) -> None:
         """Remove what a rebuild leaves, a batch per job: writers wait at most a batch, however
         big the leftovers are. Shielded: once begun, a cancelled caller does not stop it halfway."""
         with anyio.CancelScope(shield=True):
-            while await exclusive(drops.timed(shadows.discard)):
+            while await exclusive(shadows.discard, drops):
                 pass
 
     stack = contextlib.ExitStack()
     scratch = await anyio.to_thread.run_sync(stack.enter_context, scratch_copy(backend, projections))
-    shadows = scratch.shadows([table.name for projection in projections for table in projection.tables])
+    tables = [table.name for projection in projections for table in projection.tables]
+    shadows = scratch.shadows(tables)
     try:
+        await anyio.to_thread.run_sync(_refuse_unswappable, engine, scratch, tables, limiter=engine._readers)
         copy = live_rebuild.Copy(scratch, backend, engine.registry, projections, progress)
 
         def fill_from(after: int) -> tuple[int, int]:
@@ -123,6 +134,11 @@ async def rebuild_live(
         longest_hold=holds.longest,
         longest_drop=drops.longest,
     )
+
+
+def _refuse_unswappable(engine: Engine, scratch: Scratch, tables: list[str]) -> None:
+    with engine._reader.connect() as connection:
+        scratch.refuse_unswappable(connection, tables)
 
 
 async def _move_into_shadows(

@@ -48,8 +48,8 @@ class LiveRebuild:
     projections: list[str]
     """The projections rebuilt: those asked for, and those they depend on (`depends_on`)."""
     longest_hold: float = 0.0
-    """The longest the rebuild held the writer in one transaction, in seconds (writers waited at
-    most this long for it)."""
+    """The longest the rebuild held the writer in one transaction, its COMMIT included, in seconds
+    (writers waited at most this long for it)."""
     longest_drop: float = 0.0
     """Of those, the longest that removed leftovers (SQLite: the replaced tables, a batch of rows
     at a time), in seconds; 0 where there are none (PostgreSQL drops its replaced tables in the swap)."""
