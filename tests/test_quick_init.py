@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from session_engine.engine.commands import AppendEvents, Outcome
-from session_engine.engine.log.records import AppendResult, NewEvent, RecordedEvent, build_recorded
+from session_engine.engine.log.records import AppendResult, Metadata, NewEvent, RecordedEvent, build_recorded
 from session_engine.engine.quick_init import quick_builder, quick_init
 
 
@@ -115,6 +115,8 @@ def test_the_write_path_types_keep_their_dataclass_signatures() -> None:
     assert list(inspect.signature(RecordedEvent).parameters) == [
         f.name for f in dataclasses.fields(RecordedEvent)
     ]
+    assert list(inspect.signature(Metadata).parameters) == [f.name for f in dataclasses.fields(Metadata)]
+    assert Metadata("a", correlation_id="c") == Metadata(actor="a", adapter=None, correlation_id="c")
     assert AppendResult("ns", "s", 1, 2, 5, 6).repeated is False
     assert Outcome(None, [], None).repeated is False
     assert NewEvent("noted", {}).metadata == {} and NewEvent("noted", {}).schema_version == 1
