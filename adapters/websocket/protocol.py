@@ -222,6 +222,4 @@ def parse_body(model: type[B], packet: dict[str, Any]) -> B:
 def response(packet_id: int, status: Status, **fields: Any) -> str:
     if status is not Status.OK:
         note(outcome=int(status))
-    if not fields:  # most answers (a set's): orjson's own text for this object, without building it
-        return f'{{"id":{packet_id},"status":{status.value}}}'
     return orjson.dumps({"id": packet_id, "status": int(status), **fields}).decode()
