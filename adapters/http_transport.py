@@ -45,6 +45,10 @@ class TimedHttpProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._deadline: TimerHandle | None = None
+        self._due: float | None = None
+        """When the request in progress times out (loop time); its timer is set only if the
+        request is still unfinished once the bytes that arrived are parsed (`data_received`): a
+        request that comes in one piece, as most do, never sets one."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -67,6 +71,11 @@ class TimedHttpProtocol(HttpToolsProtocol):
             self.metrics.closed(HTTP)  # the websocket protocol counts it from here on
         super().handle_websocket_upgrade()
 
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self._due is not None and self._deadline is None:  # a request is still unfinished
+            self._deadline = self.loop.call_at(self._due, self._timed_out)
+
     # -- parser callbacks ---------------------------------------------------------------------
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -84,16 +93,18 @@ class TimedHttpProtocol(HttpToolsProtocol):
 
     # -- the deadline -------------------------------------------------------------------------
     def _arm(self, seconds: float) -> None:
+        """The request times out `seconds` from now (its timer is set by `data_received`)."""
         self._disarm()
-        self._deadline = self.loop.call_later(seconds, self._timed_out)
+        self._due = self.loop.time() + seconds
 
     def _disarm(self) -> None:
+        self._due = None
         if self._deadline is not None:
             self._deadline.cancel()
             self._deadline = None
 
     def _timed_out(self) -> None:
-        self._deadline = None
+        self._deadline = self._due = None
         if self.transport.is_closing():
             return
         cycle = self.cycle

@@ -141,6 +141,7 @@ class Metrics:
         )
         self._answered: dict[tuple[str, str], Counter] = {}
         self._timed: dict[str, Histogram] = {}
+        self._commanded: dict[tuple[str, str], Counter] = {}
         self.connections = Gauge(
             "session_engine_open_connections",
             "Open connections by surface: http (before any upgrade), websocket (/ws), jsonrpc (/rpc), bus.",
@@ -176,9 +177,14 @@ class Metrics:
         return 0 if open_engine is None else figure(open_engine)
 
     def observe(self, report: BatchReport) -> None:
-        """An `Engine.observe_batches` observer (on the event loop, once per batch)."""
-        for command, outcome in report.commands:
-            self.commands.labels(command, outcome).inc()
+        """An `Engine.observe_batches` observer (on the event loop, once per batch, before the
+        batch's callers are answered: each labelled child is looked up once, as in `answered`)."""
+        commanded = self._commanded
+        for labels in report.commands:
+            counter = commanded.get(labels)
+            if counter is None:
+                counter = commanded[labels] = self.commands.labels(*labels)
+            counter.inc()
         self.events.inc(report.events)
         self.batch_size.observe(len(report.commands))
         self.commit_seconds.observe(report.seconds)

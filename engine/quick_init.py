@@ -9,6 +9,7 @@ append builds a new event, a command, a recorded event, an append result and an 
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -28,14 +29,16 @@ def quick_init(cls: type[T]) -> type[T]:
     """Give a frozen dataclass an `__init__` that stores its fields without `object.__setattr__`.
 
     The class stays as it was declared: frozen (assignment raises), the same signature (positional
-    and keyword-only fields, defaults and default factories), `repr`, `eq` and `hash`. A class with
-    a `__post_init__` or `InitVar`s is refused here rather than mishandled.
+    and keyword-only fields, defaults and default factories), `repr`, `eq` and `hash`. Fields
+    outside `__init__` get their default, then `__post_init__` runs, as in the dataclass's own (a
+    command checks its inputs there). A class with `InitVar`s is refused here rather than mishandled.
     """
     params = getattr(cls, "__dataclass_params__", None)
     if params is None or not params.frozen:
         raise TypeError(f"{cls.__name__} is not a frozen dataclass")
-    if hasattr(cls, "__post_init__"):
-        raise TypeError(f"{cls.__name__} has a __post_init__")
+    taken = [f.name for f in dataclasses.fields(cls) if f.init]  # type: ignore[arg-type]
+    if set(inspect.signature(cls.__init__).parameters) != {"self", *taken}:
+        raise TypeError(f"{cls.__name__} has InitVars")
     slotted = "__slots__" in cls.__dict__
     namespace: dict[str, Any] = {"_FACTORY": _FACTORY}
     positional: list[str] = []
@@ -43,18 +46,22 @@ def quick_init(cls: type[T]) -> type[T]:
     body: list[str] = []
     stores: list[str] = []
     for field in dataclasses.fields(cls):  # type: ignore[arg-type]
-        if not field.init:
-            raise TypeError(f"{cls.__name__}.{field.name}: fields outside __init__ are not supported")
         name = field.name
         parameter = name
-        if field.default is not dataclasses.MISSING:
+        if not field.init:
+            if field.default is dataclasses.MISSING:
+                raise TypeError(f"{cls.__name__}.{name}: a field outside __init__ needs a plain default")
+            namespace[f"_default_{name}"] = field.default
+            body.append(f"    {name} = _default_{name}")
+        elif field.default is not dataclasses.MISSING:
             namespace[f"_default_{name}"] = field.default
             parameter = f"{name}=_default_{name}"
         elif field.default_factory is not dataclasses.MISSING:
             namespace[f"_factory_{name}"] = field.default_factory
             parameter = f"{name}=_FACTORY"
             body.append(f"    if {name} is _FACTORY:\n        {name} = _factory_{name}()")
-        (keyword_only if field.kw_only else positional).append(parameter)
+        if field.init:
+            (keyword_only if field.kw_only else positional).append(parameter)
         if slotted:
             namespace[f"_set_{name}"] = getattr(cls, name).__set__
             stores.append(f"    _set_{name}(self, {name})")
@@ -63,7 +70,8 @@ def quick_init(cls: type[T]) -> type[T]:
     if not slotted:
         body.append("    fields = self.__dict__")
     parameters = ", ".join(["self", *positional, *(["*", *keyword_only] if keyword_only else [])])
-    source = f"def __init__({parameters}):\n" + "\n".join([*body, *stores, "    pass"]) + "\n"
+    finish = "    self.__post_init__()" if hasattr(cls, "__post_init__") else "    pass"
+    source = f"def __init__({parameters}):\n" + "\n".join([*body, *stores, finish]) + "\n"
     exec(source, namespace)  # the dataclasses module builds its own __init__ the same way
     init = namespace["__init__"]
     init.__qualname__ = f"{cls.__qualname__}.__init__"

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from session_engine.engine.commands import AppendEvents, Outcome
-from session_engine.engine.log.records import AppendResult, NewEvent, RecordedEvent, build_recorded
+from session_engine.engine.log.records import AppendResult, Metadata, NewEvent, RecordedEvent, build_recorded
 from session_engine.engine.quick_init import quick_builder, quick_init
 
 
@@ -65,21 +65,58 @@ def test_quick_init_refuses_what_it_does_not_handle() -> None:
         a: int
 
     @dataclass(frozen=True)
-    class WithPostInit:
+    class WithInitVar:
         a: int
+        b: dataclasses.InitVar[int]
 
-        def __post_init__(self) -> None:
-            pass
+    @dataclass(frozen=True)
+    class OutsideInitWithoutDefault:
+        a: int
+        b: int = field(init=False)
 
-    for cls in (Mutable, WithPostInit):
+    for cls in (Mutable, WithInitVar, OutsideInitWithoutDefault):
         with pytest.raises(TypeError):
             quick_init(cls)
+
+
+def _checked() -> type[Any]:
+    """A command-like declaration: a field outside `__init__`, checks in `__post_init__`."""
+
+    class Checked:
+        a: int
+        b: str = "b"
+        size: int = field(init=False, default=0)
+
+        def __post_init__(self) -> None:
+            if self.a < 0:
+                raise ValueError("a must not be negative")
+            object.__setattr__(self, "size", len(self.b) + self.a)
+
+    return Checked
+
+
+@pytest.mark.parametrize("slots", [True, False])
+@given(a=st.integers(), b=st.text())
+def test_the_quick_constructor_runs_post_init_as_the_dataclass_does(slots: bool, a: int, b: str) -> None:
+    plain = dataclass(frozen=True, kw_only=True, slots=slots)(_checked())
+    quick = quick_init(dataclass(frozen=True, kw_only=True, slots=slots)(_checked()))
+    assert str(inspect.signature(quick)) == str(inspect.signature(plain))
+    if a < 0:
+        for cls in (plain, quick):
+            with pytest.raises(ValueError, match="negative"):
+                cls(a=a, b=b)
+        return
+    made, expected = quick(a=a, b=b), plain(a=a, b=b)
+    assert dataclasses.astuple(made) == dataclasses.astuple(expected)
+    assert made.size == len(b) + a
 
 
 def test_the_write_path_types_keep_their_dataclass_signatures() -> None:
     assert list(inspect.signature(RecordedEvent).parameters) == [
         f.name for f in dataclasses.fields(RecordedEvent)
     ]
+    assert list(inspect.signature(Metadata).parameters) == [f.name for f in dataclasses.fields(Metadata)]
+    assert Metadata("a", correlation_id="c") == Metadata(actor="a", adapter=None, correlation_id="c")
     assert AppendResult("ns", "s", 1, 2, 5, 6).repeated is False
     assert Outcome(None, [], None).repeated is False
     assert NewEvent("noted", {}).metadata == {} and NewEvent("noted", {}).schema_version == 1

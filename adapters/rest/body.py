@@ -55,12 +55,10 @@ class BodyAndPath:
         if scope["method"] not in _BODY_METHODS:
             await self.app(scope, receive, send)
             return
-        try:
-            body, scope = await self._read(scope, receive)
-        except _Refused as refused:
-            response = error_response(scope["path"], refused.status, refused.code, refused.message)
-            await response(scope, receive, send)
+        read = await self.read(scope, receive, send)
+        if read is None:
             return
+        body, scope = read
         sent = False
 
         async def replay() -> Message:
@@ -71,6 +69,16 @@ class BodyAndPath:
             return await receive()
 
         await self.app(scope, replay, send)
+
+    async def read(self, scope: Scope, receive: Receive, send: Send) -> tuple[bytes, Scope] | None:
+        """The whole (inflated) body and the scope the route sees (`scope["path"]` is already the
+        routing path), or None once a refusal is answered (`adapters.rest.hot` calls it directly)."""
+        try:
+            return await self._read(scope, receive)
+        except _Refused as refused:
+            response = error_response(scope["path"], refused.status, refused.code, refused.message)
+            await response(scope, receive, send)
+            return None
 
     def _too_large(self) -> _Refused:
         return _Refused(413, "payload_too_large", f"the request body exceeds {self.limit} bytes")

@@ -79,7 +79,7 @@ class HotDistriRoutes:
         self.app = app
         self.config = config
         self.engine = engine
-        self._set_with_body = BodyAndPath(self._set_value, max_body_bytes=config.limits.max_body_bytes)
+        self._body = BodyAndPath(self.app, max_body_bytes=config.limits.max_body_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and not scope.get("root_path"):
@@ -98,7 +98,8 @@ class HotDistriRoutes:
                     else:
                         params = _match(_SET_PATTERNS, path)
                         if params is not None:
-                            await self._set_with_body({**scope, "path_params": params}, receive, send)
+                            scope = {**scope, "path": path, "path_params": params}
+                            await self._set_value(scope, receive, send)
                             return
         await self.app(scope, receive, send)
 
@@ -112,13 +113,14 @@ class HotDistriRoutes:
         )
 
     async def _set_value(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """After `BodyAndPath`: `receive` replays the whole (inflated) body."""
+        """The body read as `BodyAndPath` reads it for the route (size limit, gzip; refusals
+        answered there), then the caller, then the body parsed, as the route does."""
+        read = await self._body.read(scope, receive, send)
+        if read is None:
+            return
+        body, scope = read
         session_id = scope["path_params"]["session_id"]
-
-        async def set_value(who: Caller) -> None:  # the caller first, then the body, as the route
-            await distri.set_session_value(who, session_id, await _read_body(receive))
-
-        await self._answer(set_value, scope, receive, send)
+        await self._answer(lambda who: distri.set_session_value(who, session_id, body), scope, receive, send)
 
     async def _answer(self, route: Route, scope: Scope, receive: Receive, send: Send) -> None:
         """Run the route body for the request's caller and send its answer as the route does: a
@@ -143,15 +145,3 @@ class HotDistriRoutes:
             start = {"type": "http.response.start", "status": 200, "headers": headers}
         await send(start)
         await send({"type": "http.response.body", "body": document})
-
-
-async def _read_body(receive: Receive) -> bytes:
-    """The whole request body (`Request.body()` without building a `Request` and its stream)."""
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ApiError(400, "client_disconnected", "the client went away")
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            return b"".join(chunks)

@@ -1,8 +1,9 @@
 """The `/ws` ASGI endpoint: accept or resume, read packets, push events, close with the right code.
 
 Closing is always done by the connection's own task, after its task group has stopped, so nothing
-is ever sent after the close frame. Packet handling is shielded: a deadline, rate-limit or shutdown
-close waits for the packet in flight to finish (in-flight writes complete).
+is ever sent after the close frame. A packet in flight is never cancelled: a deadline, rate-limit or
+shutdown close that comes while one is handled waits for it to finish (in-flight writes complete),
+and only a wait for the next packet is cancelled at once (`request_close`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import orjson
 from anyio.abc import TaskGroup
 
 from session_engine.adapters.config import ServerConfig
-from session_engine.adapters.requests import note, requests_of
+from session_engine.adapters.requests import Requests, note, requests_of
 from session_engine.adapters.websocket.protocol import (
     CLOSE_REASONS,
     SERVER_EVENT_ID,
@@ -124,6 +125,8 @@ class Connection:
         self.close_code: Close | None = None
         self.disconnected = False
         self.tasks: TaskGroup | None = None
+        self.handling = False
+        """A packet is being handled: a close requested now waits for its answer (`request_close`)."""
         self.subscriptions: dict[int, anyio.CancelScope] = {}
         self._subscription_ids = itertools.count(1)
         self.state: SocketSession
@@ -226,10 +229,15 @@ class Connection:
         await self.adapter.end(state, "server shutdown" if code == Close.NORMAL else f"closed {int(code)}")
 
     def request_close(self, code: Close) -> None:
-        """Close with `code` as soon as the packet in flight is done (first request wins)."""
+        """Close with `code` as soon as the packet in flight is done (first request wins).
+
+        The connection's task group is cancelled at once when no packet is in flight (the read
+        loop waits for the next one, its subscriptions push); else the read loop sees the code
+        after the packet's answer and stops, cancelling the task group then. Not shielding each
+        packet in a cancel scope of its own: that scope cost more than the rest of the read loop."""
         if self.close_code is None:
             self.close_code = code
-        if self.tasks is not None:
+        if self.tasks is not None and not self.handling:
             self.tasks.cancel_scope.cancel()
 
     def _on_ping(self) -> None:
@@ -252,24 +260,31 @@ class Connection:
         requests = requests_of(self.scope)
         while self.close_code is None:
             message = await self._receive()
-            with anyio.CancelScope(shield=True):
-                if message["type"] != "websocket.receive":
-                    self.disconnected = True
-                    return
-                state = self.state
-                tenant = None if state.tenant is None else state.tenant.name
-                with requests.request(SURFACE, "packet", tenant=tenant, session=state.session_id):
-                    try:
-                        await self._on_message(message)
-                    except ProtocolClose as close:
-                        if close.answer is not None:
-                            await self.send_text(close.answer)
-                        self._refused(close.code)
-                    except ValidationFailed:  # the engine's own bounds (key size, NUL, TTL range)
-                        self._refused(Close.INVALID_BODY)
-                    except Exception:
-                        log.exception("websocket packet failed", extra={"session_id": state.session_id})
-                        self._refused(Close.INTERNAL_ERROR)
+            if message["type"] != "websocket.receive":
+                self.disconnected = True
+                return
+            self.handling = True
+            try:
+                await self._handle(requests, message)
+            finally:
+                self.handling = False
+
+    async def _handle(self, requests: Requests, message: dict[str, Any]) -> None:
+        """Answer one packet, or refuse it by closing (never cancelled: `request_close`)."""
+        state = self.state
+        tenant = None if state.tenant is None else state.tenant.name
+        with requests.request(SURFACE, "packet", tenant=tenant, session=state.session_id):
+            try:
+                await self._on_message(message)
+            except ProtocolClose as close:
+                if close.answer is not None:
+                    await self.send_text(close.answer)
+                self._refused(close.code)
+            except ValidationFailed:  # the engine's own bounds (key size, NUL, TTL range)
+                self._refused(Close.INVALID_BODY)
+            except Exception:
+                log.exception("websocket packet failed", extra={"session_id": state.session_id})
+                self._refused(Close.INTERNAL_ERROR)
 
     def _refused(self, code: Close) -> None:
         """The packet is answered by closing with `code` (after any status its answer carried)."""
@@ -345,9 +360,10 @@ class Connection:
         await self.send_text(orjson.dumps(packet).decode())
 
 
+_PACKET_NAMES = {int(kind): kind.name.lower() for kind in PacketType}
+
+
 def _packet_name(kind: int) -> str:
     """A packet type's name for the request log (`set_value`), its number when it is unknown."""
-    try:
-        return PacketType(kind).name.lower()
-    except ValueError:
-        return str(kind)
+    name = _PACKET_NAMES.get(kind)
+    return str(kind) if name is None else name

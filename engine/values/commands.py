@@ -1,5 +1,6 @@
 """The values domain's commands. Each checks its inputs when it is built, in the caller's task, so
-bad input is refused before it joins the write queue and nothing is written.
+bad input is refused before it joins the write queue and nothing is written. Each is built once
+per call of the values service (`quick_init`: without `object.__setattr__` per field).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 from session_engine.engine.commands import Command
 from session_engine.engine.errors import ValidationFailed
 from session_engine.engine.ids import check_id
+from session_engine.engine.quick_init import quick_init
 from session_engine.engine.values import validation
 from session_engine.engine.values.policy import Policies
 
@@ -29,6 +31,7 @@ class ValueIds:
         check_id("session id", self.stream)
 
 
+@quick_init
 @dataclass(frozen=True, kw_only=True)
 class SetValue(ValueIds, Command):
     """Write a value under the session's policy (`policies`: the service's, when it was built)."""
@@ -48,6 +51,7 @@ class SetValue(ValueIds, Command):
         object.__setattr__(self, "size", validation.measure(self.value))
 
 
+@quick_init
 @dataclass(frozen=True, kw_only=True)
 class DeleteValue(ValueIds, Command):
     key: str
@@ -57,21 +61,25 @@ class DeleteValue(ValueIds, Command):
         validation.check_key(self.key)
 
 
+@quick_init
 @dataclass(frozen=True, kw_only=True)
 class ClearValues(ValueIds, Command):
     """Remove every value of the session, expired leftovers included."""
 
 
+@quick_init
 @dataclass(frozen=True, kw_only=True)
 class ClearParts(ValueIds, Command):
     """Remove every user part of the session, in one event."""
 
 
+@quick_init
 @dataclass(frozen=True, kw_only=True)
 class PurgeExpired(ValueIds, Command):
     """Remove the rows of the session's expired values (invisible already)."""
 
 
+@quick_init
 @dataclass(frozen=True, kw_only=True)
 class OpenConnectionSession(ValueIds, Command):
     client_id: str
@@ -81,16 +89,19 @@ class OpenConnectionSession(ValueIds, Command):
         check_id("client id", self.client_id)
 
 
+@quick_init
 @dataclass(frozen=True, kw_only=True)
 class Disconnect(ValueIds, Command):
     """The connection dropped; the values stay for a resume."""
 
 
+@quick_init
 @dataclass(frozen=True, kw_only=True)
 class Resume(ValueIds, Command):
     pass
 
 
+@quick_init
 @dataclass(frozen=True, kw_only=True)
 class EndConnectionSession(ValueIds, Command):
     reason: str

@@ -18,6 +18,8 @@ from session_engine.engine.clock import as_utc
 from session_engine.engine.errors import ValidationFailed
 from session_engine.engine.values.policy import MAX_KEY_BYTES, MAX_TTL, Policy
 
+MAX_TTL_SECONDS = MAX_TTL.total_seconds()
+
 
 def check_key(key: object) -> None:
     if not isinstance(key, str):
@@ -55,10 +57,11 @@ def check_expiry_inputs(ttl_seconds: object, expires_at: object) -> None:
     if ttl_seconds is not None and expires_at is not None:
         raise ValidationFailed("give a TTL or an expiry instant, not both")
     if ttl_seconds is not None:
-        if isinstance(ttl_seconds, bool) or not isinstance(ttl_seconds, int | float):
+        # A tuple, not `int | float`: a union is built anew at each call.
+        if isinstance(ttl_seconds, bool) or not isinstance(ttl_seconds, (int, float)):
             raise ValidationFailed("ttl_seconds must be a number")
-        if not math.isfinite(ttl_seconds) or ttl_seconds > MAX_TTL.total_seconds():
-            raise ValidationFailed(f"ttl_seconds must be finite and at most {int(MAX_TTL.total_seconds())}")
+        if not math.isfinite(ttl_seconds) or ttl_seconds > MAX_TTL_SECONDS:
+            raise ValidationFailed(f"ttl_seconds must be finite and at most {int(MAX_TTL_SECONDS)}")
     if expires_at is not None and not isinstance(expires_at, datetime):
         raise ValidationFailed("expires_at must be a datetime")
 
