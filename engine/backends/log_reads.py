@@ -131,8 +131,7 @@ class LogReads:
         connection with no transaction open the read runs as a statement of its own (on PostgreSQL
         that spares the round trips of a BEGIN and of the ROLLBACK when the connection goes back)."""
         p = self.mark
-        sql = f"SELECT {self._stream_row} FROM events"
-        sql += f" WHERE namespace = {p} AND stream = {p} AND version >= {p}"
+        sql = f"FROM events WHERE namespace = {p} AND stream = {p} AND version >= {p}"
         params: list[Any] = [namespace, stream, from_version]
         for column, bound in (("version", to_version), ("position", to_position)):
             if bound is not None:
@@ -143,10 +142,32 @@ class LogReads:
             params.append(self.stored_instant(until))
         if types is not None:
             sql += f" AND {self._type_among(types, params)}" if types else " AND 1 = 0"
-        sql += " ORDER BY version DESC" if descending else " ORDER BY version"
+        if descending or limit is not None:
+            return self._stream_rows(connection, sql, params, descending=descending, limit=limit, alone=alone)
+        return self._whole_stream_rows(connection, sql, params, alone=alone)
+
+    def _stream_rows(
+        self,
+        connection: Connection,
+        where: str,
+        params: list[Any],
+        *,
+        descending: bool = False,
+        limit: int | None = None,
+        alone: bool,
+    ) -> list[StreamRow]:
+        """The rows of a stream's read (`where`: its FROM and WHERE), one driver row per event."""
+        sql = f"SELECT {self._stream_row} {where} ORDER BY version{' DESC' if descending else ''}"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         return self._driver_rows(connection, sql, params, alone=alone)
+
+    def _whole_stream_rows(
+        self, connection: Connection, where: str, params: list[Any], *, alone: bool
+    ) -> list[StreamRow]:
+        """Every row of a stream's read, in version order: how most reads of a session read it
+        (SQLite reads them as columns, `SqliteBackend._whole_stream_rows`)."""
+        return self._stream_rows(connection, where, params, alone=alone)
 
     def sealed_payloads(
         self, connection: Connection, namespace: str, stream: str, first: int, last: int
