@@ -123,7 +123,7 @@ class LogReads:
         limit: int | None,
         descending: bool,
         alone: bool = False,
-    ) -> list[StreamRow]:
+    ) -> Sequence[StreamRow]:
         """One stream's rows in version order (or reversed), cut off as asked: driver tuples read
         on the unique (namespace, stream, version) index, as `read_log_page` reads the log's.
 
@@ -164,7 +164,7 @@ class LogReads:
 
     def _whole_stream_rows(
         self, connection: Connection, where: str, params: list[Any], *, alone: bool
-    ) -> list[StreamRow]:
+    ) -> Sequence[StreamRow]:
         """Every row of a stream's read, in version order: how most reads of a session read it
         (SQLite reads them as columns, `SqliteBackend._whole_stream_rows`)."""
         return self._stream_rows(connection, where, params, alone=alone)

@@ -82,7 +82,7 @@ class SqliteBackend(Backend):
 
     def _whole_stream_rows(
         self, connection: Connection, where: str, params: list[Any], *, alone: bool
-    ) -> list[Any]:
+    ) -> Sequence[Any]:
         """A stream's rows read as one row of columns (`sqlite_converters.STREAM_COLUMNS`): sqlite3
         hands over each value of a row with calls, a GIL hand-over and an object of its own, which
         cost more than the values; a column of a read is one value, decoded by one `orjson.loads`.

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import operator
 import sqlite3
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from itertools import islice
 from typing import Any
@@ -79,7 +80,26 @@ instants (as stored) joined by `SEPARATOR`. An aggregate's order is SQLite's cho
 version order when they are not."""
 
 
-def stream_rows(columns: tuple[Any, ...]) -> list[Any] | None:
+class StreamRows(Sequence[Any]):
+    """A read's `StreamRow`s over its columns: iterated, each row is made as it is reached (a
+    `zip`, which reuses its tuple when the loop let go of the last one), not kept."""
+
+    __slots__ = ("_columns",)
+
+    def __init__(self, columns: tuple[list[Any], ...]) -> None:
+        self._columns = columns
+
+    def __len__(self) -> int:
+        return len(self._columns[0])
+
+    def __getitem__(self, index: int) -> Any:  # type: ignore[override]
+        return tuple(column[index] for column in self._columns)
+
+    def __iter__(self) -> Iterator[Any]:
+        return zip(*self._columns, strict=True)
+
+
+def stream_rows(columns: tuple[Any, ...]) -> Sequence[Any] | None:
     """The `StreamRow`s of a read as `STREAM_COLUMNS`, in version order; None when a type holds
     the separator."""
     positions, versions, types, schema_versions, data, metadata, instants = columns
@@ -88,7 +108,7 @@ def stream_rows(columns: tuple[Any, ...]) -> list[Any] | None:
     types, instants = types.split(SEPARATOR), instants.split(SEPARATOR)
     if len(types) != len(positions):
         return None
-    rows = list(zip(positions, versions, types, schema_versions, data, metadata, instants, strict=True))
-    if not all(map(operator.lt, versions, islice(versions, 1, None))):
-        rows.sort(key=operator.itemgetter(1))
-    return rows
+    rows = StreamRows((positions, versions, types, schema_versions, data, metadata, instants))
+    if all(map(operator.lt, versions, islice(versions, 1, None))):
+        return rows
+    return sorted(rows, key=operator.itemgetter(1))
