@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import sqlite3
+from collections.abc import Callable
 from datetime import timedelta
 
 import anyio
@@ -19,7 +21,10 @@ from session_engine.engine import (
     ValidationFailed,
     WrongExpectedVersion,
 )
+from session_engine.engine.backends.sqlite_converters import stream_rows
 from session_engine.engine.catalog import catalog_domain, streams
+from session_engine.engine.log import reads
+from session_engine.engine.log.records import RecordedEvent
 
 pytestmark = pytest.mark.anyio
 
@@ -226,6 +231,46 @@ async def test_read_stream_agrees_with_the_log_under_every_cutoff(engine: Engine
             expected = expected[:limit]
         found = await engine.read_stream("ns", "s", from_version=low, limit=limit, **cutoff)
         assert found == expected, (low, limit, cutoff)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_a_whole_stream_read_as_columns_falls_back_to_rows_when_they_cannot_hold_it(
+    engine: Engine, clock: ManualClock
+) -> None:
+    """SQLite reads a whole stream as one row of columns (`sqlite_converters.STREAM_COLUMNS`); a
+    column longer than SQLite's longest string, or a type holding the columns' separator, is read
+    row by row instead: the same events either way."""
+    for n in range(6):
+        await engine.append("ns", "s", [ev("odd\x1ftype" if n == 4 else "noted", n=n, text="x" * 300)])
+        clock.advance(1)
+    log = await engine.read_all(namespace="ns", stream="s")
+    assert await engine.read_stream("ns", "s") == log  # the separator in a type
+
+    def with_strings_at_most(length: int) -> Callable[[sa.Connection], list[RecordedEvent]]:
+        def read(connection: sa.Connection) -> list[RecordedEvent]:
+            driver = connection.connection.driver_connection
+            before = driver.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, length)
+            try:
+                return reads.read_stream(connection, engine.backend, engine.registry, "ns", "t", alone=True)
+            finally:
+                driver.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, before)
+
+        return read
+
+    await engine.append("ns", "t", [ev(n=n, text="y" * 300) for n in range(6)])
+    whole = await engine.read_all(namespace="ns", stream="t")
+    assert await engine.read(with_strings_at_most(1000)) == whole  # a column too long: rows
+    assert await engine.read(with_strings_at_most(10**6)) == whole
+
+
+def test_a_stream_read_as_columns_is_put_in_version_order() -> None:
+    """An aggregate's order is SQLite's to choose: the rows come out in version order whatever it was."""
+    rows = [(9 + v, v, f"t{v}", 1, {"v": v}, {}, f"2026-01-0{v} 00:00:00") for v in (3, 1, 2)]
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    columns[2] = "\x1f".join(columns[2])  # type: ignore[call-overload]
+    columns[6] = "\x1f".join(columns[6])  # type: ignore[call-overload]
+    assert list(stream_rows(tuple(columns)) or ()) == sorted(rows, key=lambda row: row[1])
+    assert stream_rows((None,) * 7) == []
 
 
 @pytest.mark.parametrize("backend", [pytest.param("postgres", marks=pytest.mark.postgres)])

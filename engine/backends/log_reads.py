@@ -2,14 +2,15 @@
 rows, and the rows the hash chain covers (`LogReads`, mixed into `Backend`).
 
 The SQL is built here once for both databases, with the backend's parameter marker (`mark`);
-a backend changes a piece of it by overriding `_document_text`, `_type_among` or `_page_cursor`
+a backend changes a piece of it by overriding `_document_text`, `_type_among` or `_cursor`
 (PostgreSQL does). The rows come back as driver tuples: SQLAlchemy's result processing would cost
 more than the read.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -122,7 +123,7 @@ class LogReads:
         limit: int | None,
         descending: bool,
         alone: bool = False,
-    ) -> list[StreamRow]:
+    ) -> Sequence[StreamRow]:
         """One stream's rows in version order (or reversed), cut off as asked: driver tuples read
         on the unique (namespace, stream, version) index, as `read_log_page` reads the log's.
 
@@ -130,8 +131,7 @@ class LogReads:
         connection with no transaction open the read runs as a statement of its own (on PostgreSQL
         that spares the round trips of a BEGIN and of the ROLLBACK when the connection goes back)."""
         p = self.mark
-        sql = f"SELECT {self._stream_row} FROM events"
-        sql += f" WHERE namespace = {p} AND stream = {p} AND version >= {p}"
+        sql = f"FROM events WHERE namespace = {p} AND stream = {p} AND version >= {p}"
         params: list[Any] = [namespace, stream, from_version]
         for column, bound in (("version", to_version), ("position", to_position)):
             if bound is not None:
@@ -142,12 +142,32 @@ class LogReads:
             params.append(self.stored_instant(until))
         if types is not None:
             sql += f" AND {self._type_among(types, params)}" if types else " AND 1 = 0"
-        sql += " ORDER BY version DESC" if descending else " ORDER BY version"
+        if descending or limit is not None:
+            return self._stream_rows(connection, sql, params, descending=descending, limit=limit, alone=alone)
+        return self._whole_stream_rows(connection, sql, params, alone=alone)
+
+    def _stream_rows(
+        self,
+        connection: Connection,
+        where: str,
+        params: list[Any],
+        *,
+        descending: bool = False,
+        limit: int | None = None,
+        alone: bool,
+    ) -> list[StreamRow]:
+        """The rows of a stream's read (`where`: its FROM and WHERE), one driver row per event."""
+        sql = f"SELECT {self._stream_row} {where} ORDER BY version{' DESC' if descending else ''}"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
-        if alone and not connection.in_transaction():
-            return self._statement_rows(connection.connection.driver_connection, sql, params)
-        return self._driver_rows(connection, sql, params)
+        return self._driver_rows(connection, sql, params, alone=alone)
+
+    def _whole_stream_rows(
+        self, connection: Connection, where: str, params: list[Any], *, alone: bool
+    ) -> Sequence[StreamRow]:
+        """Every row of a stream's read, in version order: how most reads of a session read it
+        (SQLite reads them as columns, `SqliteBackend._whole_stream_rows`)."""
+        return self._stream_rows(connection, where, params, alone=alone)
 
     def sealed_payloads(
         self, connection: Connection, namespace: str, stream: str, first: int, last: int
@@ -162,29 +182,32 @@ class LogReads:
         rows = self._driver_rows(connection, sql, [namespace, stream, first, last])
         return {version: bytes(sealed) for version, sealed in rows}
 
-    def _driver_rows(self, connection: Connection, sql: str, params: list[Any]) -> list[Any]:
+    def _driver_rows(
+        self, connection: Connection, sql: str, params: list[Any], *, alone: bool = False
+    ) -> list[Any]:
         """The rows of a log read as driver tuples, not Row objects: SQLAlchemy's result processing
-        would cost more than the read."""
-        if not connection.in_transaction():
-            connection.begin()  # what SQLAlchemy's autobegin does before its own first statement
-        cursor = self._page_cursor(connection.connection.driver_connection)
-        try:
+        would cost more than the read.
+
+        In the connection's transaction, begun here if none is open (what SQLAlchemy's autobegin
+        does before its own first statement); `alone` with none open: as a statement of its own,
+        outside any transaction of SQLAlchemy's (`_cursor`)."""
+        alone = alone and not connection.in_transaction()
+        if not alone and not connection.in_transaction():
+            connection.begin()
+        with self._cursor(connection.connection.driver_connection, alone=alone) as cursor:
             cursor.execute(sql, tuple(params))
             rows: list[Any] = cursor.fetchall()
-        finally:
-            cursor.close()
         return rows
 
-    def _statement_rows(self, driver_connection: Any, sql: str, params: list[Any]) -> list[Any]:
-        """The rows of one statement run outside any transaction of SQLAlchemy's (SQLite's driver
-        connection, out of pysqlite's transaction control, runs it in a read transaction of its own)."""
-        cursor = self._page_cursor(driver_connection)
+    @contextmanager
+    def _cursor(self, driver_connection: Any, *, alone: bool) -> Iterator[Any]:
+        """A cursor of the driver's connection for one read (`alone`: a statement of its own; on
+        SQLite, out of pysqlite's transaction control, it runs in a read transaction of its own)."""
+        cursor = driver_connection.cursor()
         try:
-            cursor.execute(sql, tuple(params))
-            rows: list[Any] = cursor.fetchall()
+            yield cursor
         finally:
             cursor.close()
-        return rows
 
     _document_text: ClassVar[str] = "{}"
     """A JSON column as the exact text stored (a format of the column's name)."""
@@ -212,6 +235,3 @@ class LogReads:
     def _type_among(self, values: Collection[str], params: list[Any]) -> str:
         params.extend(values)
         return f"type IN ({', '.join([self.mark] * len(values))})"
-
-    def _page_cursor(self, driver_connection: Any) -> Any:
-        return driver_connection.cursor()

@@ -255,22 +255,24 @@ class PostgresBackend(Backend):
         params.append(list(values))  # one array parameter: PostgreSQL plans IN lists as many ORs
         return "type = ANY(%s)"
 
-    def _page_cursor(self, driver_connection: Any) -> Any:
-        return driver_connection.cursor(binary=True)  # spares parsing numbers and instants
-
-    def _statement_rows(self, driver_connection: Any, sql: str, params: list[Any]) -> list[Any]:
-        """In autocommit when the connection is idle: psycopg would send a BEGIN first, a round
-        trip of its own, and the pool a ROLLBACK when the connection goes back."""
-        if (
-            driver_connection.autocommit
-            or driver_connection.info.transaction_status != TransactionStatus.IDLE
-        ):
-            return super()._statement_rows(driver_connection, sql, params)  # (writers: autocommit)
-        driver_connection.autocommit = True
+    @contextlib.contextmanager
+    def _cursor(self, driver_connection: Any, *, alone: bool) -> Iterator[Any]:
+        """A binary cursor (it spares parsing numbers and instants); `alone`, on an idle connection,
+        in autocommit: psycopg would send a BEGIN first, a round trip of its own, and the pool a
+        ROLLBACK when the connection goes back (writers' connections are in autocommit already)."""
+        switch = (
+            alone
+            and not driver_connection.autocommit
+            and driver_connection.info.transaction_status == TransactionStatus.IDLE
+        )
+        if switch:
+            driver_connection.autocommit = True
         try:
-            return super()._statement_rows(driver_connection, sql, params)
+            with driver_connection.cursor(binary=True) as cursor:
+                yield cursor
         finally:
-            driver_connection.autocommit = False
+            if switch:
+                driver_connection.autocommit = False
 
     # -- stored forms -------------------------------------------------------------------------
     @staticmethod

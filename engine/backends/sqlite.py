@@ -32,7 +32,14 @@ from session_engine.engine.backends.base import (
 )
 from session_engine.engine.backends.prepared import Conversion, Prepared
 from session_engine.engine.backends.scratch import DialectDDL, Scratch
-from session_engine.engine.backends.sqlite_converters import INSTANT, JSON, NAME, labelled
+from session_engine.engine.backends.sqlite_converters import (
+    INSTANT,
+    JSON,
+    NAME,
+    STREAM_COLUMNS,
+    labelled,
+    stream_rows,
+)
 from session_engine.engine.backends.sqlite_shadows import SqliteShadows
 from session_engine.engine.clock import as_utc
 from session_engine.engine.errors import CommandFailed
@@ -72,6 +79,23 @@ class SqliteBackend(Backend):
         f"position, version, {labelled('type', NAME)}, schema_version, {labelled('data', JSON)},"
         f" {labelled('metadata', JSON)}, {labelled('recorded_at', INSTANT)}"
     )
+
+    def _whole_stream_rows(
+        self, connection: Connection, where: str, params: list[Any], *, alone: bool
+    ) -> Sequence[Any]:
+        """A stream's rows read as one row of columns (`sqlite_converters.STREAM_COLUMNS`): sqlite3
+        hands over each value of a row with calls, a GIL hand-over and an object of its own, which
+        cost more than the values; a column of a read is one value, decoded by one `orjson.loads`.
+        Row by row when a column would be longer than SQLite's longest string, or a type holds
+        the columns' separator."""
+        try:
+            [found] = self._driver_rows(connection, f"{STREAM_COLUMNS} {where}", params, alone=alone)
+        except sqlite3.DataError:  # SQLITE_TOOBIG
+            found = None
+        rows = None if found is None else stream_rows(found)
+        if rows is None:
+            return self._stream_rows(connection, where, params, alone=alone)
+        return rows
 
     def __init__(
         self, url: URL, durability: Durability = "full", *, wal_checkpoint_pages: int = WAL_CHECKPOINT_PAGES

@@ -15,6 +15,7 @@ from the live read models"):
 
 from __future__ import annotations
 
+import pickle
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -105,7 +106,7 @@ def reaches(session: LiveSession, point: int | datetime, to_position: int | None
 KEPT = 64
 """Head states kept in memory, most recently read first out last."""
 KEPT_BYTES = 1024 * 1024
-"""A head state larger than this (as JSON) is read again each time rather than kept."""
+"""A head state larger than this (pickled) is read again each time rather than kept."""
 _kept: OrderedDict[tuple[str, str, int, int, bytes, datetime], bytes] = OrderedDict()
 _kept_lock = threading.Lock()
 
@@ -114,11 +115,14 @@ def state_at_head(session: LiveSession, point: int | datetime) -> SessionState:
     """The state at the head; expiry judged at the point's instant, else at the last event's time,
     as the fold judges it.
 
-    A head read again (no event since, the same instant) is decoded from the JSON kept the first
+    A head read again (no event since, the same instant) is unpickled from the copy kept the first
     time instead of read through the domains' reads again: the key holds the head event's chain
     hash, which covers every event of the log up to it, so a kept state is the state of exactly
     those events; `live_session` has checked, in this read, that the session is still not erased
-    and the read models still level with the log. A decoded copy is handed out, never the kept one."""
+    and the read models still level with the log. A fresh copy is handed out, never the kept one:
+    the state is frozen but its mappings and values are not. Pickled, not JSON: unpickling makes the
+    same objects without validating them again (they were validated when the state was built), and
+    the copy is the state as first read, down to its fields set. The pickle never leaves the process."""
     as_of = point if isinstance(point, datetime) else session.at
     key = (session.namespace, session.stream, session.version, session.position, session.hash, as_of)
     with _kept_lock:
@@ -126,12 +130,13 @@ def state_at_head(session: LiveSession, point: int | datetime) -> SessionState:
         if kept is not None:
             _kept.move_to_end(key)
     if kept is not None:
-        return SessionState.model_validate_json(kept)
+        state: SessionState = pickle.loads(kept)
+        return state
     state = read_state(session, as_of)
-    encoded = state.model_dump_json().encode()
-    if len(encoded) <= KEPT_BYTES and session.hash:
+    copied = pickle.dumps(state, pickle.HIGHEST_PROTOCOL)
+    if len(copied) <= KEPT_BYTES and session.hash:
         with _kept_lock:
-            _kept[key] = encoded
+            _kept[key] = copied
             while len(_kept) > KEPT:
                 _kept.popitem(last=False)
     return state

@@ -250,3 +250,23 @@ async def test_a_projection_behind_the_log_sends_the_head_to_the_fold(
     )
     assert not await _answered_live(engine)
     assert await engine.state_as_of(NS, S, version=12) == expected
+
+
+async def test_a_head_read_again_is_a_fresh_copy_of_the_state_first_read(
+    engine: Engine, clock: ManualClock
+) -> None:
+    await _history(engine, clock)
+    assert await _answered_live(engine)
+    last = (await engine.read_stream(NS, S))[-1].version
+    first = await engine.state_as_of(NS, S, version=last)
+    expected = first.model_dump()
+    again = await engine.state_as_of(NS, S, version=last)  # from the kept copy (`head.state_at_head`)
+    assert again == first and again is not first
+    assert again.model_fields_set == first.model_fields_set
+    assert again.as_of == first.as_of and again.as_of.tzinfo == first.as_of.tzinfo
+    again.values.clear()  # frozen, but its mappings are not: a caller's change reaches no later read
+    for part in again.objects.values():
+        part.items.clear()
+        part.messages.clear()
+    assert (await engine.state_as_of(NS, S, version=last)).model_dump() == expected
+    assert first.model_dump() == expected and expected["values"] and expected["objects"]
