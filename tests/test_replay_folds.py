@@ -9,6 +9,7 @@ from typing import Any
 
 import anyio
 import pytest
+import sqlalchemy as sa
 
 from session_engine.adapters.rpc.bus.subjects import RecordSubjects
 from session_engine.engine import Engine
@@ -97,3 +98,27 @@ async def test_a_folded_replay_leaves_the_rows_of_the_writes_one_by_one(
 
     assert await anyio.to_thread.run_sync(rebuilt_differences) == []
     assert await engine.verify() == []
+
+
+async def test_a_replay_reads_no_stored_element_of_a_graph_its_batch_created(engine: Engine) -> None:
+    """Every graph of the log is uploaded in the one folded batch: nothing of theirs is stored, so the
+    graph mutations replay without a query of the graph elements (the rows are still the write path's:
+    the test above, whose small folds store graphs that later batches read)."""
+    await write_a_log(engine)
+    projections = list(engine.projections)
+    backend = engine.backend
+    statements: list[str] = []
+
+    def note(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    def replayed() -> None:
+        with scratch_copy(backend, projections) as scratch, engine._reader.connect() as live:
+            upto = reads.head(live)
+            with scratch.connect() as target:
+                sa.event.listen(target, "before_cursor_execute", note)
+                replay(live, target, backend, engine.registry, projections, upto=upto)
+
+    await anyio.to_thread.run_sync(replayed)
+    assert statements
+    assert [s for s in statements if s.lstrip().upper().startswith("SELECT") and "graph_elements" in s] == []
