@@ -122,3 +122,23 @@ async def test_a_replay_reads_no_stored_element_of_a_graph_its_batch_created(eng
     await anyio.to_thread.run_sync(replayed)
     assert statements
     assert [s for s in statements if s.lstrip().upper().startswith("SELECT") and "graph_elements" in s] == []
+
+
+async def test_a_replay_page_holds_the_documents_as_text_and_decodes_them_once(engine: Engine) -> None:
+    """A replay's page leaves the payloads as the stored JSON text (PostgreSQL's `jsonb` too: its
+    driver's loader would decode each in the fetch, a copy and a parse the page's own decode makes
+    again), and `LogRows.events` decodes them into the same payloads as a stream read."""
+    await write_a_log(engine)
+
+    def read() -> None:
+        with engine._reader.connect() as connection:
+            upto = reads.head(connection)
+            backend, registry = engine.backend, engine.registry
+            page = reads.read_page(connection, backend, registry, after=0, upto=upto, limit=upto)
+            assert {type(row[6]) for row in page.rows} == {str}
+            assert {type(row[7]) for row in page.rows} == {str}
+            stream = reads.read_stream(connection, backend, registry, NS, "a")
+            decoded = {(e.stream, e.version): (e.data, e.metadata) for e in page.events()}
+            assert [decoded[("a", e.version)] for e in stream] == [(e.data, e.metadata) for e in stream]
+
+    await anyio.to_thread.run_sync(read)
