@@ -9,6 +9,7 @@ from typing import Any
 
 import anyio
 import pytest
+import sqlalchemy as sa
 
 from session_engine.adapters.rpc.bus.subjects import RecordSubjects
 from session_engine.engine import Engine
@@ -97,3 +98,47 @@ async def test_a_folded_replay_leaves_the_rows_of_the_writes_one_by_one(
 
     assert await anyio.to_thread.run_sync(rebuilt_differences) == []
     assert await engine.verify() == []
+
+
+async def test_a_replay_reads_no_stored_element_of_a_graph_its_batch_created(engine: Engine) -> None:
+    """Every graph of the log is uploaded in the one folded batch: nothing of theirs is stored, so the
+    graph mutations replay without a query of the graph elements (the rows are still the write path's:
+    the test above, whose small folds store graphs that later batches read)."""
+    await write_a_log(engine)
+    projections = list(engine.projections)
+    backend = engine.backend
+    statements: list[str] = []
+
+    def note(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    def replayed() -> None:
+        with scratch_copy(backend, projections) as scratch, engine._reader.connect() as live:
+            upto = reads.head(live)
+            with scratch.connect() as target:
+                sa.event.listen(target, "before_cursor_execute", note)
+                replay(live, target, backend, engine.registry, projections, upto=upto)
+
+    await anyio.to_thread.run_sync(replayed)
+    assert statements
+    assert [s for s in statements if s.lstrip().upper().startswith("SELECT") and "graph_elements" in s] == []
+
+
+async def test_a_replay_page_holds_the_documents_as_text_and_decodes_them_once(engine: Engine) -> None:
+    """A replay's page leaves the payloads as the stored JSON text (PostgreSQL's `jsonb` too: its
+    driver's loader would decode each in the fetch, a copy and a parse the page's own decode makes
+    again), and `LogRows.events` decodes them into the same payloads as a stream read."""
+    await write_a_log(engine)
+
+    def read() -> None:
+        with engine._reader.connect() as connection:
+            upto = reads.head(connection)
+            backend, registry = engine.backend, engine.registry
+            page = reads.read_page(connection, backend, registry, after=0, upto=upto, limit=upto)
+            assert {type(row[6]) for row in page.rows} == {str}
+            assert {type(row[7]) for row in page.rows} == {str}
+            stream = reads.read_stream(connection, backend, registry, NS, "a")
+            decoded = {(e.stream, e.version): (e.data, e.metadata) for e in page.events()}
+            assert [decoded[("a", e.version)] for e in stream] == [(e.data, e.metadata) for e in stream]
+
+    await anyio.to_thread.run_sync(read)

@@ -85,14 +85,15 @@ class LogReads:
         """Up to `limit` rows in (after, upto] (of `types` only, unless None: not empty), with the
         data and metadata of `payloads` types only (all when None; the others read as NULL)."""
         params: list[Any] = []
+        text = self._document_text
         if payloads is None:
-            data, metadata, sealed = "data", "metadata", "sealed"
+            data, metadata, sealed = text.format("data"), text.format("metadata"), "sealed"
         elif not payloads:
             data = metadata = sealed = "NULL"
         else:
             data, metadata, sealed = (
                 f"CASE WHEN {self._type_among(payloads, params)} THEN {column} END"
-                for column in ("data", "metadata", "sealed")
+                for column in (text.format("data"), text.format("metadata"), "sealed")
             )
         p = self.mark
         sql = (

@@ -56,7 +56,7 @@ class ObjectsBatch(WriteBatch):
         self.messages: KeyedRows[Row] = KeyedRows()
         self.items: KeyedRows[Row] = KeyedRows()
         self.elements: KeyedRows[Element] = KeyedRows()
-        self.graphs = GraphView(target.read, self.elements)
+        self.graphs = GraphView(target.read, self.elements, self.created)
 
     def add_child(self, rows: KeyedRows[Row], key: tuple[Any, ...], row: Row) -> None:
         """A child row of the object `row["object_id"]` (its messages, items or message rows)."""

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from session_engine.engine.log.records import RecordedEvent
 from session_engine.engine.objects.batch import ObjectsBatch
 from session_engine.engine.objects.envelopes import projection as envelopes
+from session_engine.engine.objects.envelopes.events import ObjectUploaded
 from session_engine.engine.objects.envelopes.tables import object_messages, session_objects
 from session_engine.engine.objects.graphs import projection as graphs
 from session_engine.engine.objects.graphs.tables import graph_elements, vertex_labels
@@ -48,11 +49,11 @@ class ObjectsProjection(BatchedProjection[ObjectsBatch]):
     def new_batch(self, context: ProjectionContext, events: list[RecordedEvent]) -> ObjectsBatch:
         ensure_sqlite_function(context.connection)  # the term index's triggers call it (SQLite)
         batch = ObjectsBatch(context)
-        batch.graphs.prefetch(events)
+        batch.graphs.prefetch(events, _created(events))
         return batch
 
     def extend_batch(self, batch: ObjectsBatch, events: list[RecordedEvent]) -> None:
-        batch.graphs.prefetch(events)
+        batch.graphs.prefetch(events, _created(events))
 
     def fill_derived(self, context: ProjectionContext, suspended: Sequence[str]) -> None:
         ensure_sqlite_function(context.connection)  # the term index's fill calls it (SQLite)
@@ -114,3 +115,13 @@ projection = ObjectsProjection(
     depends_on=["records"],
     derived=[search_index, term_index],
 )
+
+
+def _created(events: list[RecordedEvent]) -> set[int]:
+    """The objects these events create: the batch will hold all their rows, none is stored."""
+    uploaded = ObjectUploaded.event_type
+    return {
+        object_id
+        for event in events
+        if event.type == uploaded and (object_id := envelopes.created_by(event)) is not None
+    }

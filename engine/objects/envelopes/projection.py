@@ -22,17 +22,26 @@ def _add_messages(batch: ObjectsBatch, object_id: int, first: int, items: list[d
         batch.add_child(batch.object_messages, (object_id, ordinal), row)
 
 
+def created_by(event: RecordedEvent) -> int | None:
+    """The object an upload creates: its id is the upload's position (None: it keeps the object)."""
+    data = event.data
+    if data.get("previous") is not None and data.get("keep_children"):
+        return None
+    return event.position
+
+
 def uploaded(batch: ObjectsBatch, event: RecordedEvent) -> None:
     data = event.data
     alias, value, previous = data["alias"], data["value"], data.get("previous")
     key = (event.namespace, event.stream, alias)
     stored = {k: v for k, v in value.items() if k != "messages"}
-    if previous is not None and data.get("keep_children"):
+    object_id = created_by(event)
+    if object_id is None:  # a re-upload that keeps the object: `previous` names it
+        assert previous is not None
         batch.touch_object(key, previous["object_id"], stored, event.recorded_at, event.position)
         return
     if previous is not None:
         batch.delete_object(key, previous["object_id"], previous["type"])
-    object_id = event.position
     row = {
         "namespace": event.namespace,
         "session_id": event.stream,

@@ -4,12 +4,14 @@ A graph mutation is replayed on the graph's elements (the same `Workspace` as th
 the projection's handler reads: the elements the batch has written, and the stored ones it has
 not touched. `GraphView` answers both from memory after one prefetch per batch, and writes the
 touched elements into the batch's element rows (`KeyedRows`: a stored element that a mutation
-touched is deleted, then written in its final state, once).
+touched is deleted, then written in its final state, once). A graph the batch created has nothing
+stored (its id is its upload's position), so nothing of it is read: in a replay, whose batches fold
+many pages, that is most graphs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 
 import sqlalchemy as sa
 
@@ -28,9 +30,11 @@ class GraphView:
     """Each graph's elements as the batch knows them (None: there is none with that id), read from
     `read` where the batch knows nothing yet, and written to `rows`."""
 
-    def __init__(self, read: store.Run, rows: KeyedRows[Element]) -> None:
+    def __init__(self, read: store.Run, rows: KeyedRows[Element], created: set[int]) -> None:
         self.read = read
         self.rows = rows
+        self.created = created
+        """Graphs created in the batch (the batch's own set, filled as it applies uploads)."""
         self.known: dict[int, dict[str, Element | None]] = {}
         self.stored: dict[int, set[str]] = {}
         """Each graph's elements that were stored before the batch (among the known ones)."""
@@ -39,19 +43,20 @@ class GraphView:
         self.incident_known: set[tuple[int, str]] = set()
         """(graph, vertex) whose stored edges are all known."""
 
-    def prefetch(self, events: list[RecordedEvent]) -> None:
+    def prefetch(self, events: list[RecordedEvent], created: Collection[int] = ()) -> None:
         """Load, in a few queries, the stored elements the batch's graph mutations refer to.
 
         Again for more events of the same batch (a replay's next page), it reads only what the batch
-        does not know yet, and nothing of the graphs the batch deleted (their stored rows are gone)."""
+        does not know yet, and nothing of the graphs the batch deleted (their stored rows are gone)
+        or created (before these events, or by them: `created`)."""
         ids: dict[int, dict[str, None]] = {}
         vertices: dict[int, dict[str, None]] = {}
-        forgotten, incident_known = self.forgotten, self.incident_known
+        incident_known = self.incident_known
         for event in events:
             if event.type != GraphMutated.event_type:
                 continue
             object_id = event.data["object_id"]
-            if object_id in forgotten:
+            if object_id in created or self._nothing_stored(object_id):
                 continue
             known = self.known.get(object_id, {})
             wanted = ids.setdefault(object_id, {})
@@ -88,7 +93,7 @@ class GraphView:
         known = self.known.setdefault(object_id, {})
         missing = [i for i in ids if i not in known]
         if missing:
-            found = {} if object_id in self.forgotten else store.load(self.read, object_id, missing)
+            found = {} if self._nothing_stored(object_id) else store.load(self.read, object_id, missing)
             known = self._learn(object_id, found)
             for element_id in missing:
                 known.setdefault(element_id, None)
@@ -97,14 +102,18 @@ class GraphView:
     def incident(self, object_id: int, vertex: str) -> dict[str, Element]:
         """Every edge from or to a vertex, as the batch has left them."""
         if (object_id, vertex) not in self.incident_known:
-            if object_id not in self.forgotten:
+            if not self._nothing_stored(object_id):
                 self._learn(object_id, store.incident(self.read, object_id, vertex))
             self.incident_known.add((object_id, vertex))
         return {
             element_id: element
-            for element_id, element in self.known[object_id].items()
+            for element_id, element in self.known.get(object_id, {}).items()
             if element is not None and element.type == "edge" and vertex in (element.from_id, element.to_id)
         }
+
+    def _nothing_stored(self, object_id: int) -> bool:
+        """The graph has no stored elements the batch has not read: deleted or created in the batch."""
+        return object_id in self.forgotten or object_id in self.created
 
     def write(self, object_id: int, elements: dict[str, Element | None]) -> None:
         """Elements a mutation touched, in their new state (None: deleted)."""
