@@ -152,7 +152,9 @@ async def test_concurrent_writers_still_share_batches(inline_engine: Engine) -> 
         assert [e.version for e in await inline_engine.read_stream("ns", f"w{i}")] == list(range(1, 11))
 
 
-async def test_an_engine_closes_right_after_an_inline_write(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_an_engine_closes_right_after_an_inline_write(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(writes, "INLINE_LIMIT", float("inf"))
     loop_thread = threading.get_ident()
     options = {"migrate": False, "extra_domains": [DOMAIN], "inline_lone_writes": True}
