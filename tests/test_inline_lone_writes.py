@@ -147,7 +147,9 @@ async def test_concurrent_writers_still_share_batches(inline_engine: Engine) -> 
         for i in range(64):
             tasks.start_soon(write, i)
     assert inline_engine.stats["commands"] == 2 + 640
-    assert inline_engine.stats["batches"] <= 2 + 11, inline_engine.stats
+    # Each round of the wave in one batch, or two when the first writer (handed over alone, as a
+    # lone writer's next command is) stays a batch ahead of the others.
+    assert inline_engine.stats["batches"] <= 2 + 2 * 10 + 1, inline_engine.stats
     for i in range(64):
         assert [e.version for e in await inline_engine.read_stream("ns", f"w{i}")] == list(range(1, 11))
 
