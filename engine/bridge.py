@@ -51,6 +51,15 @@ class Bridge(Protocol):
         loop). Where the loop offers no such hook, it runs right away."""
         ...
 
+    def after_turn(self, waiter: Waiter) -> Waiter:
+        """`waiter`, awaited only after one turn of the loop (the others ready to run go first)."""
+        ...
+
+    def quiet(self) -> bool:
+        """No other task or callback is ready to run on the loop now (call on the loop). False
+        where the loop cannot tell."""
+        ...
+
 
 def current_bridge() -> Bridge:
     """The bridge for the running event loop."""
@@ -97,6 +106,40 @@ class AsyncioBridge:
         # Behind every callback already queued: the tasks a batch's answers just woke among them.
         self._loop.call_soon(callback)
 
+    def after_turn(self, waiter: Waiter) -> Waiter:
+        return _AfterTurn(waiter)
+
+    def quiet(self) -> bool:
+        # asyncio's ready queue (uvloop has none: never quiet, so never inline).
+        ready = getattr(self._loop, "_ready", None)
+        return ready is not None and not ready
+
+
+class _AfterTurn:
+    """A waiter awaited after one turn of an asyncio loop, as `asyncio.sleep(0)` takes one."""
+
+    __slots__ = ("_waiter",)
+
+    def __init__(self, waiter: Waiter) -> None:
+        self._waiter = waiter
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        yield  # a bare yield: the task is stepped again in the loop's next turn
+        return (yield from self._waiter.__await__())
+
+
+class _TurnThen:
+    """The same on any anyio backend: one checkpoint, then the waiter."""
+
+    __slots__ = ("_waiter",)
+
+    def __init__(self, waiter: Waiter) -> None:
+        self._waiter = waiter
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        yield from anyio.lowlevel.checkpoint().__await__()
+        return (yield from self._waiter.__await__())
+
 
 class _EventWaiter:
     def __init__(self) -> None:
@@ -138,3 +181,9 @@ class AnyioBridge:
 
     def after_ready(self, callback: Callable[[], None]) -> None:
         callback()
+
+    def after_turn(self, waiter: Waiter) -> Waiter:
+        return _TurnThen(waiter)
+
+    def quiet(self) -> bool:
+        return False

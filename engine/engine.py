@@ -79,6 +79,7 @@ class Engine:
         extra_domains: Sequence[Domain] = (),
         read_pool_size: int = 8,
         max_batch: int = 1000,
+        inline_lone_writes: bool = False,
         encrypted_namespaces: Iterable[str] = (),
         retention: Sequence[RetentionPolicy] = (),
         snapshot_grid: bool = False,
@@ -117,6 +118,7 @@ class Engine:
             self.clock,
             self.hub.published,
             max_batch=max_batch,
+            inline_lone=inline_lone_writes,
             sealed=self.encrypted_namespaces,
         )
         self._listener: Listener | None = None

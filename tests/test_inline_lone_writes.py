@@ -1,0 +1,171 @@
+"""A lone writer's command run on the event loop's thread (`Engine(inline_lone_writes=True)`):
+only when nothing else could use the loop or the writer connection, answered after one loop turn,
+and every other guarantee of the write path kept (group commit, order, cancellation, close)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+import anyio
+import pytest
+
+from session_engine.engine import Command, Decision, Engine, NewEvent, writes
+from session_engine.engine.commands import CommandHandlers
+from session_engine.engine.modules import Domain
+from session_engine.engine.unit_of_work import UnitOfWork
+
+pytestmark = pytest.mark.anyio
+
+
+@dataclass(frozen=True, kw_only=True)
+class WhereAmI(Command):
+    """Appends one event; its result is the thread the decision ran on (after `pause` seconds)."""
+
+    pause: float = 0.0
+
+
+handlers = CommandHandlers()
+
+
+@handlers.register(WhereAmI)
+def _where_am_i(command: WhereAmI, state: UnitOfWork) -> Decision[int]:
+    if command.pause:
+        time.sleep(command.pause)  # a slow batch, as a long fsync or a lock wait makes one
+    return Decision(events=[NewEvent("noted", {})], result=threading.get_ident())
+
+
+DOMAIN = Domain("inline-lone-tests", handlers=handlers)
+
+
+@pytest.fixture
+async def inline_engine(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Engine:  # type: ignore[misc]
+    monkeypatch.setattr(writes, "INLINE_LIMIT", float("inf"))  # no batch is too slow here
+    options = {"migrate": False, "extra_domains": [DOMAIN], "inline_lone_writes": True}
+    async with Engine.open(database_url, **options) as engine:
+        yield engine
+
+
+async def _thread_of(engine: Engine, stream: str = "s", pause: float = 0.0) -> int:
+    outcome = await engine.execute(WhereAmI(namespace="ns", stream=stream, pause=pause))
+    thread: int = outcome.result
+    return thread
+
+
+async def test_a_lone_writer_runs_on_the_loop_thread(inline_engine: Engine) -> None:
+    """The first command goes to the writer thread; once a batch answered it alone, the same
+    writer's next commands run on the loop's own thread, in order, durable as before."""
+    loop_thread = threading.get_ident()
+    threads = [await _thread_of(inline_engine) for _ in range(5)]
+    assert threads[0] != loop_thread
+    assert threads[1:] == [loop_thread] * 4
+    assert [e.version for e in await inline_engine.read_stream("ns", "s")] == [1, 2, 3, 4, 5]
+    assert inline_engine.stats["batches"] == 5
+    assert await inline_engine.verify() == []
+
+
+async def test_without_the_option_every_command_goes_to_the_writer_thread(database_url: str) -> None:
+    loop_thread = threading.get_ident()
+    async with Engine.open(database_url, migrate=False, extra_domains=[DOMAIN]) as engine:
+        assert loop_thread not in [await _thread_of(engine) for _ in range(5)]
+
+
+async def test_a_command_with_other_tasks_ready_goes_to_the_writer_thread(inline_engine: Engine) -> None:
+    """Another task ready to run keeps the loop free for it: the command is handed over as usual."""
+    loop_thread = threading.get_ident()
+    await _thread_of(inline_engine)
+    assert await _thread_of(inline_engine) == loop_thread  # lone, inline
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(anyio.sleep, 0)  # ready to run as the command is submitted
+        assert await _thread_of(inline_engine) != loop_thread
+
+
+async def test_a_slow_batch_sends_the_next_lone_command_to_the_writer_thread(
+    inline_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a batch that ran longer than `INLINE_LIMIT`, the next command waits on the writer
+    thread, not on the loop; a quick batch there brings the writer back inline."""
+    monkeypatch.setattr(writes, "INLINE_LIMIT", 0.1)
+    loop_thread = threading.get_ident()
+    await _thread_of(inline_engine)
+    assert await _thread_of(inline_engine, pause=0.15) == loop_thread  # inline, and slow
+    assert await _thread_of(inline_engine) != loop_thread
+    later = [await _thread_of(inline_engine) for _ in range(5)]
+    assert loop_thread in later
+
+
+async def test_a_lone_writer_lets_other_tasks_run_between_its_writes(inline_engine: Engine) -> None:
+    """Answered inline, a caller still goes on only after a turn of the loop: a writer that
+    never stops writing does not starve a task waiting for a timer."""
+    loop_thread = threading.get_ident()
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await anyio.sleep(0.001)
+            ticks += 1
+
+    await _thread_of(inline_engine)  # the first batch: on the writer thread, and lone
+    threads = []
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(ticker)
+        await anyio.sleep(0)  # the ticker waits for its timer
+        while ticks < 3 and len(threads) < 5000:
+            threads.append(await _thread_of(inline_engine))
+        tasks.cancel_scope.cancel()
+    assert ticks >= 3
+    assert loop_thread in threads
+
+
+async def test_a_cancelled_inline_caller_keeps_its_commit(inline_engine: Engine) -> None:
+    """Cancelled as it waits for its turn, an inline caller's command has committed (as a queued
+    command of a cancelled caller may); the writer goes on."""
+    loop_thread = threading.get_ident()
+    await _thread_of(inline_engine)
+    assert await _thread_of(inline_engine) == loop_thread
+    with anyio.CancelScope() as scope:
+        scope.cancel()
+        await inline_engine.append("ns", "s", [NewEvent("noted", {})])
+    assert scope.cancelled_caught
+    appended = await inline_engine.append("ns", "s", [NewEvent("noted", {})])
+    assert appended.first_version == 4
+    assert await inline_engine.verify() == []
+
+
+async def test_concurrent_writers_still_share_batches(inline_engine: Engine) -> None:
+    """Inline runs are for a lone writer: a wave of writers is committed as one batch each time."""
+    await _thread_of(inline_engine)
+    await _thread_of(inline_engine)  # the last batch was lone: the next command could go inline
+
+    async def write(i: int) -> None:
+        for _ in range(10):
+            await inline_engine.append("ns", f"w{i}", [NewEvent("noted", {"i": i})])
+
+    async with anyio.create_task_group() as tasks:
+        for i in range(64):
+            tasks.start_soon(write, i)
+    assert inline_engine.stats["commands"] == 2 + 640
+    # Each round of the wave in one batch, or two when the first writer (handed over alone, as a
+    # lone writer's next command is) stays a batch ahead of the others.
+    assert inline_engine.stats["batches"] <= 2 + 2 * 10 + 1, inline_engine.stats
+    for i in range(64):
+        assert [e.version for e in await inline_engine.read_stream("ns", f"w{i}")] == list(range(1, 11))
+
+
+async def test_an_engine_closes_right_after_an_inline_write(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(writes, "INLINE_LIMIT", float("inf"))
+    loop_thread = threading.get_ident()
+    options = {"migrate": False, "extra_domains": [DOMAIN], "inline_lone_writes": True}
+    async with Engine.open(database_url, **options) as engine:
+        await _thread_of(engine)
+        assert await _thread_of(engine) == loop_thread
+    async with Engine.open(database_url, **options) as engine:
+        assert await engine.head() == 2
+        await engine.rebuild()  # a job on the writer connection the loop's thread used
+        assert await _thread_of(engine) != loop_thread  # a new engine's first command
+        assert await _thread_of(engine) == loop_thread
+        assert await engine.verify() == []
