@@ -21,6 +21,7 @@ from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 from sqlalchemy.engine import Connection
 
 from session_engine.engine.backends import driver
+from session_engine.engine.backends import postgres_pipeline as pipelines
 from session_engine.engine.backends import postgres_transactions as transactions
 from session_engine.engine.backends.base import (
     EVENT_COLUMNS,
@@ -125,8 +126,19 @@ class PostgresBackend(Backend):
             paramstyle="format", json_serializer=json_text, json_deserializer=orjson.loads
         )
 
+    def execute(self, connection: Connection, sql: str, params: Sequence[Any] = ()) -> None:
+        queue = pipelines.active(connection.connection.dbapi_connection)
+        if queue is None:
+            driver.execute(connection, sql, params)
+        else:
+            queue.execute(sql, params)
+
     def execute_many(self, connection: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         dbapi: Any = connection.connection.dbapi_connection
+        queue = pipelines.active(dbapi)
+        if queue is not None and not sql.startswith("COPY "):
+            queue.execute_many(sql, rows)
+            return
         try:
             with dbapi.cursor() as cursor:
                 if sql.startswith("COPY "):  # `write_bulk`'s: each item is a Bulk's rows
@@ -164,45 +176,43 @@ class PostgresBackend(Backend):
         query still runs after the lock is granted, on a fresh snapshot, so it sees every earlier
         commit."""
         lock, head = self.compile(_LOCK_LOG).sql, self.compile(_HEAD).sql
-        with self.pipeline(connection), driver.driver(connection) as dbapi:
-            transactions.begin(dbapi)
-            dbapi.execute(lock)
-            cursor = dbapi.execute(head)
-        return int(cursor.fetchone()[0] or 0)
+        with self._pipeline(connection) as queue:
+            if transactions.needs_begin(connection.connection.dbapi_connection):
+                queue.execute("BEGIN")
+            queue.execute(lock)
+            result = queue.execute(head, rows=True)
+        assert result is not None
+        return int(result.rows[0][0] or 0)
 
     def expect_head(self, connection: Connection, head: int) -> None:
         """BEGIN, the lock, and a statement that fails unless the head is still `head`: queued in
         the caller's pipeline, ahead of the batch's writes and COMMIT, which the server then skips
         when the head moved (else in a pipeline of their own). The check runs after the lock is
         granted, on a fresh snapshot, so it sees every earlier commit."""
-        dbapi: Any = connection.connection.dbapi_connection
-        if not transactions.in_pipeline(dbapi):
-            with self.pipeline(connection):
-                self.expect_head(connection, head)
-            return
-        with driver.driver(connection):
-            transactions.begin(dbapi)
-            dbapi.execute(self.compile(_LOCK_LOG).sql)
-            dbapi.execute(transactions.EXPECT_HEAD, (head,))
+        with self._pipeline(connection) as queue:
+            if transactions.needs_begin(connection.connection.dbapi_connection):
+                queue.execute("BEGIN")
+            queue.execute(self.compile(_LOCK_LOG).sql)
+            queue.execute(transactions.EXPECT_HEAD, (head,))
 
     def read_expecting_head(
         self, connection: Connection, head: int, statement: DriverStatement, params: Mapping[str, Any]
     ) -> list[Any]:
         """`expect_head` and the batch's first read in one round trip."""
-        with self.pipeline(connection):
+        with self._pipeline(connection) as queue:
             self.expect_head(connection, head)
-            cursor = statement.send(connection, params)
-        return statement.collect(cursor)
+            result = queue.execute(statement.sql, statement.parameters(params), rows=True)
+        return statement.collect(result)
 
-    def pipeline(self, connection: Connection) -> AbstractContextManager[None]:
-        """A psycopg pipeline: the statements inside go out together, one round trip."""
+    def pipeline(self, connection: Connection) -> AbstractContextManager[Any]:
+        """The statements inside go out together, one round trip (engine/backends/postgres_pipeline.py)."""
         return self._pipeline(connection)
 
     @contextlib.contextmanager
-    def _pipeline(self, connection: Connection) -> Iterator[None]:
+    def _pipeline(self, connection: Connection) -> Iterator[pipelines.Pipeline]:
         try:
-            with driver.driver(connection) as dbapi, dbapi.pipeline():
-                yield
+            with driver.driver(connection) as dbapi, pipelines.pipeline(dbapi) as queue:
+                yield queue
         except sa.exc.DBAPIError as error:
             transactions.raise_if_head_moved(error)
             raise
@@ -210,7 +220,7 @@ class PostgresBackend(Backend):
     def commit_in_pipeline(self, connection: Connection) -> None:
         # The COMMIT rides with the writes, not in a round trip of its own. psycopg's own `commit`
         # then sees an idle connection and sends nothing.
-        driver.execute(connection, "COMMIT")
+        self.execute(connection, "COMMIT")
 
     def copies(self, rows: int) -> bool:
         return rows >= COPY_MIN_ROWS
@@ -246,7 +256,7 @@ class PostgresBackend(Backend):
         connection.exec_driver_sql("ANALYZE events")
 
     def notify(self, connection: Connection, position: int) -> None:
-        driver.execute(connection, _NOTIFY, (str(int(position)),))
+        self.execute(connection, _NOTIFY, (str(int(position)),))
 
     def listener(self, on_head: Callable[[int], None]) -> PostgresListener:
         return PostgresListener(self.url, on_head)
