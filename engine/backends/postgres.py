@@ -302,11 +302,24 @@ class PostgresBackend(Backend):
         if bulk.delete:
             match = " AND ".join(f'{name}."{c}" = d."{c}"' for c in columns)
             return f"DELETE FROM {name} USING unnest({arrays}) AS d({', '.join(quoted)}) WHERE {match}"
-        sql = f"INSERT INTO {name} ({', '.join(quoted)}) SELECT * FROM unnest({arrays})"
-        if bulk.update is not None:
-            sql += f" ON CONFLICT ({', '.join(f'{chr(34)}{c}{chr(34)}' for c in bulk.key)}) DO "
-            sets = ", ".join(f'"{c}" = excluded."{c}"' for c in bulk.update)
-            sql += f"UPDATE SET {sets}" if sets else "NOTHING"
+        return f"INSERT INTO {name} ({', '.join(quoted)}) SELECT * FROM unnest({arrays}){_on_conflict(bulk)}"
+
+    def _row_sql(self, bulk: Bulk) -> str:
+        """`bulk_sql` for one row: its values as parameters of their own. psycopg dumps an array in
+        Python, a value in C: a lone `values.set`'s two upserts spent more in their sixteen
+        one-element arrays than in the rest of their statements (docs/benchmarks.md, session 12)."""
+        sql = _ROWS.get(bulk)
+        if sql is None:
+            name, columns = bulk.table.name, bulk.columns
+            marks = [f"%s::{_array_type(bulk.table.c[c])}" for c in columns]
+            if bulk.delete:
+                sql = f"DELETE FROM {name} WHERE " + " AND ".join(
+                    f'"{c}" = {mark}' for c, mark in zip(columns, marks, strict=True)
+                )
+            else:
+                quoted = ", ".join(f'"{c}"' for c in columns)
+                sql = f"INSERT INTO {name} ({quoted}) VALUES ({', '.join(marks)}){_on_conflict(bulk)}"
+            _ROWS[bulk] = sql
         return sql
 
     def write_bulk(self, context: ProjectionContext, bulk: Bulk, rows: Sequence[tuple[Any, ...]]) -> None:
@@ -318,6 +331,9 @@ class PostgresBackend(Backend):
                 quoted = ", ".join(f'"{column}"' for column in bulk.columns)
                 copy = _COPIES[bulk] = f"COPY {bulk.table.name} ({quoted}) FROM STDIN"
             context.execute_sql(copy, tuple(rows))
+            return
+        if len(rows) == 1:
+            context.execute_sql(self._row_sql(bulk), rows[0])
             return
         arrays = [list(column) for column in zip(*rows, strict=True)]
         for index in _float_columns(bulk):
@@ -416,6 +432,16 @@ def _array_type(column: sa.Column[Any]) -> str:
     return re.sub(r"\(\d+\)", "", compiled.split(" COLLATE ")[0])
 
 
+def _on_conflict(bulk: Bulk) -> str:
+    if bulk.update is None:
+        return ""
+    sets = ", ".join(f'"{c}" = excluded."{c}"' for c in bulk.update)
+    keys = ", ".join(f'"{c}"' for c in bulk.key)
+    return f" ON CONFLICT ({keys}) DO " + (f"UPDATE SET {sets}" if sets else "NOTHING")
+
+
+_ROWS: dict[Bulk, str] = {}
+"""Each bulk write's one-row statement, made once (`PostgresBackend._row_sql`)."""
 _COPIES: dict[Bulk, str] = {}
 """Each plain insert's COPY statement, made once (a replay's queue merges a run of one statement)."""
 
