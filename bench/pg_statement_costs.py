@@ -6,9 +6,10 @@ part left out per cell, on a fresh migrated database: each cell reports commits 
 client's CPU per commit (this process) and the server's (the CPU its backend process spent, read
 from /proc: the server must run on this machine). `--psycopg-pipeline` sends them through
 psycopg's own pipeline instead of one libpq write with prepared statements
-(engine/backends/postgres_pipeline.py).
+(engine/backends/postgres_pipeline.py); `--unprepared` sends them in one write, each parsed and
+planned by the server every time.
 
-    python -m bench.pg_statement_costs [--commits 3000] [--psycopg-pipeline] [PARTS ...]
+    python -m bench.pg_statement_costs [--commits 3000] [--psycopg-pipeline | --unprepared] [PARTS ...]
 
 PARTS are comma-separated subsets of begin,lock,expect,ckpt,notify (default: a ladder of them).
 """
@@ -89,8 +90,8 @@ def statements(parts: str, head: int, data: str, now: datetime.datetime) -> list
 class OneWrite:
     """The statements queued in libpq's buffer, each prepared once, sent with one Sync."""
 
-    def __init__(self, connection: psycopg.Connection[Any]) -> None:
-        self.connection, self.pgconn = connection, connection.pgconn
+    def __init__(self, connection: psycopg.Connection[Any], prepared: bool = True) -> None:
+        self.connection, self.pgconn, self.prepared = connection, connection.pgconn, prepared
         self.query = PostgresQuery(Transformer(connection))
         self.names: dict[tuple[str, tuple[int, ...]], bytes] = {}
 
@@ -99,6 +100,11 @@ class OneWrite:
         pgconn.enter_pipeline_mode()
         for sql, params in batch:
             query.convert(sql, params or None)
+            if not self.prepared:
+                pgconn.send_query_params(
+                    query.query, query.params, param_types=query.types, param_formats=query.formats
+                )
+                continue
             name = self.names.get((sql, query.types))
             if name is None:
                 name = self.names[sql, query.types] = f"s{len(self.names)}".encode()
@@ -115,12 +121,14 @@ class OneWrite:
         pgconn.exit_pipeline_mode()
 
 
-def cell(url: str, parts: str, commits: int, psycopg_pipeline: bool) -> tuple[float, float, float]:
+def cell(
+    url: str, parts: str, commits: int, psycopg_pipeline: bool, prepared: bool
+) -> tuple[float, float, float]:
     conninfo = url.replace("postgresql+psycopg://", "postgresql://")
     data = orjson.dumps(payload()).decode()
     with psycopg.connect(conninfo, autocommit=True) as connection:
         connection.execute("SET synchronous_commit = off")
-        now, head, sender = datetime.datetime.now(datetime.UTC), 0, OneWrite(connection)
+        now, head, sender = datetime.datetime.now(datetime.UTC), 0, OneWrite(connection, prepared)
 
         def one() -> None:
             nonlocal head
@@ -149,12 +157,13 @@ def main() -> None:
     )
     parser.add_argument("--commits", type=int, default=3000)
     parser.add_argument("--psycopg-pipeline", action="store_true")
+    parser.add_argument("--unprepared", action="store_true")
     parser.add_argument("parts", nargs="*")
     args = parser.parse_args()
     print(f"load {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
     for parts in args.parts or LADDER:
         with database("postgres") as url:
-            rate, client, server = cell(url, parts, args.commits, args.psycopg_pipeline)
+            rate, client, server = cell(url, parts, args.commits, args.psycopg_pipeline, not args.unprepared)
         label = "insert" + "".join(f" +{p}" for p in parts.split(",") if p)
         print(f"{label:48} {rate:8.0f}/s  client {client:5.0f} µs  server {server:5.0f} µs per commit")
     print(f"load {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
