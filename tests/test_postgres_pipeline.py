@@ -119,3 +119,21 @@ _POSITIONS = Prepared(
     .where(events.c.position > sa.bindparam("after"))
     .order_by(events.c.position)
 )
+
+
+def test_a_connection_where_psycopg_prepares_keeps_writing_after_a_rollback(
+    subject: Backend, writer: sa.Engine
+) -> None:
+    """psycopg's rollback deallocates every prepared statement once it has prepared its own: on
+    such a connection the pipeline prepares none of its own."""
+    with writer.connect() as connection:
+        dbapi: Any = connection.connection.dbapi_connection
+        dbapi.prepare_threshold = 1  # psycopg prepares from a statement's second execution
+        a_lone_append(subject, connection, 0, [row(subject, 1)])
+        for _ in range(3):
+            assert subject.rows(connection, _POSITIONS, {"after": 0}) == [(1, "s")]
+        with pytest.raises(sa.exc.DBAPIError):
+            a_lone_append(subject, connection, 1, [row(subject, 1)])  # position 1 is taken
+        driver.rollback(connection)  # psycopg: DEALLOCATE ALL
+        a_lone_append(subject, connection, 1, [row(subject, 2)])
+        assert [p for p, _ in subject.rows(connection, _POSITIONS, {"after": 0})] == [1, 2]

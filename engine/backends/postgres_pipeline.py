@@ -58,10 +58,13 @@ class _Statements:
     """What a connection's pipelines share: the statements prepared on it, (SQL, parameter types)
     -> name, and the adapters' state (made once: a few µs per pipeline)."""
 
-    __slots__ = ("prepared", "query", "transformer")
+    __slots__ = ("limit", "prepared", "query", "transformer")
 
     def __init__(self, connection: Any) -> None:
         self.prepared: dict[tuple[str, tuple[int, ...]], bytes] = {}
+        # Where psycopg prepares too, its rollback would deallocate ours: none are prepared there
+        # (writer connections leave it to the pipeline, `configure_writer`).
+        self.limit = MAX_PREPARED if connection.prepare_threshold is None else 0
         self.transformer = Transformer(connection)
         self.query = PostgresQuery(self.transformer)
 
@@ -69,7 +72,16 @@ class _Statements:
 class Pipeline:
     """Statements of one round trip on a psycopg connection (see the module's docstring)."""
 
-    __slots__ = ("_added", "_connection", "_pgconn", "_prepared", "_query", "_results", "_transformer")
+    __slots__ = (
+        "_added",
+        "_connection",
+        "_limit",
+        "_pgconn",
+        "_prepared",
+        "_query",
+        "_results",
+        "_transformer",
+    )
 
     def __init__(self, connection: Any) -> None:
         self._connection = connection
@@ -78,7 +90,7 @@ class Pipeline:
         if shared is None:
             shared = _Statements(connection)
             setattr(connection, _STATE, shared)
-        self._prepared = shared.prepared
+        self._prepared, self._limit = shared.prepared, shared.limit
         self._transformer = shared.transformer
         self._query = shared.query
         self._added: list[tuple[str, tuple[int, ...]]] = []
@@ -110,7 +122,7 @@ class Pipeline:
     def _send(self, sql: str, query: PostgresQuery) -> None:
         pgconn, key = self._pgconn, (sql, query.types)
         name = self._prepared.get(key)
-        if name is None and len(self._prepared) < MAX_PREPARED:
+        if name is None and len(self._prepared) < self._limit:
             name = f"_se_{next(_NAMES)}".encode()
             pgconn.send_prepare(name, query.query, param_types=query.types)
             self._prepared[key] = name
