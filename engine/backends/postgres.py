@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import re
 import uuid
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -21,6 +20,7 @@ from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 from sqlalchemy.engine import Connection
 
 from session_engine.engine.backends import driver
+from session_engine.engine.backends import postgres_bulk as bulks
 from session_engine.engine.backends import postgres_pipeline as pipelines
 from session_engine.engine.backends import postgres_transactions as transactions
 from session_engine.engine.backends.base import (
@@ -293,52 +293,17 @@ class PostgresBackend(Backend):
 
     # -- projections --------------------------------------------------------------------------
     def bulk_sql(self, bulk: Bulk) -> str:
-        """One statement over arrays (`unnest`), so a batch is one round trip and one execution,
-        not one per row; `%b`: the arrays in the binary format, which spares escaping every string
-        into an array literal."""
-        name, columns = bulk.table.name, bulk.columns
-        arrays = ", ".join(f"%b::{_array_type(bulk.table.c[c])}[]" for c in columns)
-        quoted = [f'"{c}"' for c in columns]
-        if bulk.delete:
-            match = " AND ".join(f'{name}."{c}" = d."{c}"' for c in columns)
-            return f"DELETE FROM {name} USING unnest({arrays}) AS d({', '.join(quoted)}) WHERE {match}"
-        return f"INSERT INTO {name} ({', '.join(quoted)}) SELECT * FROM unnest({arrays}){_on_conflict(bulk)}"
-
-    def _row_sql(self, bulk: Bulk) -> str:
-        """`bulk_sql` for one row: its values as parameters of their own. psycopg dumps an array in
-        Python, a value in C: a lone `values.set`'s two upserts spent more in their sixteen
-        one-element arrays than in the rest of their statements (docs/benchmarks.md, session 12)."""
-        sql = _ROWS.get(bulk)
-        if sql is None:
-            name, columns = bulk.table.name, bulk.columns
-            marks = [f"%s::{_array_type(bulk.table.c[c])}" for c in columns]
-            if bulk.delete:
-                sql = f"DELETE FROM {name} WHERE " + " AND ".join(
-                    f'"{c}" = {mark}' for c, mark in zip(columns, marks, strict=True)
-                )
-            else:
-                quoted = ", ".join(f'"{c}"' for c in columns)
-                sql = f"INSERT INTO {name} ({quoted}) VALUES ({', '.join(marks)}){_on_conflict(bulk)}"
-            _ROWS[bulk] = sql
-        return sql
+        return bulks.arrays_sql(bulk)
 
     def write_bulk(self, context: ProjectionContext, bulk: Bulk, rows: Sequence[tuple[Any, ...]]) -> None:
         if context.copies and not (bulk.delete or bulk.key) and len(rows) >= COPY_MIN_ROWS:
             # A replay's inserts as a text COPY: psycopg formats its rows in C, where it dumps
             # arrays in Python (half the client's time of a replay's writes, docs/benchmarks.md).
-            copy = _COPIES.get(bulk)
-            if copy is None:
-                quoted = ", ".join(f'"{column}"' for column in bulk.columns)
-                copy = _COPIES[bulk] = f"COPY {bulk.table.name} ({quoted}) FROM STDIN"
-            context.execute_sql(copy, tuple(rows))
-            return
-        if len(rows) == 1:
-            context.execute_sql(self._row_sql(bulk), rows[0])
-            return
-        arrays = [list(column) for column in zip(*rows, strict=True)]
-        for index in _float_columns(bulk):
-            arrays[index] = [None if v is None else float(v) for v in arrays[index]]  # one type per array
-        context.execute_sql(bulk.sql(self), tuple(arrays))
+            context.execute_sql(bulks.copy_sql(bulk), tuple(rows))
+        elif len(rows) == 1:
+            context.execute_sql(bulks.row_sql(bulk), rows[0])
+        else:
+            context.execute_sql(bulk.sql(self), bulks.column_arrays(bulk, rows))
 
     def run_ddl(self, connection: Connection, ddl: DialectDDL) -> None:
         if ddl.postgresql is None:
@@ -423,33 +388,3 @@ class PostgresBackend(Backend):
             connection.rollback()
             connection.exec_driver_sql(f"SELECT pg_advisory_unlock({MIGRATE_LOCK_KEY})")
             connection.commit()
-
-
-def _array_type(column: sa.Column[Any]) -> str:
-    """The PostgreSQL type of a column, as an array cast names it: no collation, and no length (a
-    cast to VARCHAR(n) would truncate silently where the insert itself refuses a longer value)."""
-    compiled = column.type.compile(dialect=postgresql.dialect())  # type: ignore[no-untyped-call]
-    return re.sub(r"\(\d+\)", "", compiled.split(" COLLATE ")[0])
-
-
-def _on_conflict(bulk: Bulk) -> str:
-    if bulk.update is None:
-        return ""
-    sets = ", ".join(f'"{c}" = excluded."{c}"' for c in bulk.update)
-    keys = ", ".join(f'"{c}"' for c in bulk.key)
-    return f" ON CONFLICT ({keys}) DO " + (f"UPDATE SET {sets}" if sets else "NOTHING")
-
-
-_ROWS: dict[Bulk, str] = {}
-"""Each bulk write's one-row statement, made once (`PostgresBackend._row_sql`)."""
-_COPIES: dict[Bulk, str] = {}
-"""Each plain insert's COPY statement, made once (a replay's queue merges a run of one statement)."""
-
-
-def _float_columns(bulk: Bulk) -> tuple[int, ...]:
-    found = bulk.float_columns
-    if found is None:
-        found = bulk.float_columns = tuple(
-            i for i, c in enumerate(bulk.columns) if isinstance(bulk.table.c[c].type, sa.Float)
-        )
-    return found
