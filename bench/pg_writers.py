@@ -7,7 +7,9 @@ connection each. Each cell runs in its own process on a fresh database, the cell
 by round, and each reports operations per second and the CPU its process spent per operation
 (every thread of it: the event loop, the writer thread, psycopg). CPU time does not count the time
 spent waiting for a core or for the server, so it is the steadier figure on a loaded machine; the
-rate shows what the round trips cost.
+rate shows what the round trips cost. The server's CPU per operation is that of every backend
+process of the cell's database (the writer's, the engine's NOTIFY listener's), read from /proc:
+the server must run on this machine.
 
     python -m bench.pg_writers [--seconds 3] [--rounds 5] [--before PATH] [--only NAME,...]
 
@@ -18,6 +20,7 @@ from that checkout too, in the same rounds, as "NAME (before)".
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -47,7 +50,22 @@ BEFORE = " (before)"
 WRITERS = 8
 
 
-async def _engine(url: str, seconds: float, kind: str) -> tuple[int, float, float]:
+def server_cpu(url: str) -> float:
+    """Seconds of CPU the backends of the url's database have spent (utime + stime, /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as connection:
+        pids = connection.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()
+    total = 0
+    for (pid,) in pids:
+        with contextlib.suppress(OSError), open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+async def _engine(url: str, seconds: float, kind: str) -> tuple[int, float, float, float]:
     from session_engine.engine import Engine, NewEvent
 
     data = payload()
@@ -56,6 +74,7 @@ async def _engine(url: str, seconds: float, kind: str) -> tuple[int, float, floa
         for _ in range(20):  # warm: the first batches read the head the usual way
             await engine.append("bench", "warm", [NewEvent("noted", data)])
         counts = [0] * writers
+        server = server_cpu(url)
         cpu, start = time.process_time(), time.perf_counter()
         end = start + seconds
 
@@ -70,10 +89,11 @@ async def _engine(url: str, seconds: float, kind: str) -> tuple[int, float, floa
         async with anyio.create_task_group() as tasks:
             for i in range(writers):
                 tasks.start_soon(writer, i)
-        return sum(counts), time.perf_counter() - start, time.process_time() - cpu
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+        return sum(counts), wall, cpu, server_cpu(url) - server
 
 
-def _raw(url: str, seconds: float, writers: int) -> tuple[int, float, float]:
+def _raw(url: str, seconds: float, writers: int) -> tuple[int, float, float, float]:
     conninfo = url.replace("postgresql+psycopg://", "postgresql://")
     data = json.dumps(payload())
     with psycopg.connect(conninfo, autocommit=True) as connection:
@@ -81,31 +101,40 @@ def _raw(url: str, seconds: float, writers: int) -> tuple[int, float, float]:
     counts = [0] * writers
     cpu, start = time.process_time(), time.perf_counter()
     end = start + seconds
+    server = [0.0] * writers
 
     def writer(i: int) -> None:
         with psycopg.connect(conninfo, autocommit=True) as connection:
             connection.execute("SET synchronous_commit = off")
+            server[i] = _backend_cpu(connection.info.backend_pid)
             while time.perf_counter() < end:
                 connection.execute("INSERT INTO raw_events (stream, data) VALUES (%s, %s)", (f"s{i}", data))
                 counts[i] += 1
+            server[i] = _backend_cpu(connection.info.backend_pid) - server[i]
 
     threads = [threading.Thread(target=writer, args=(i,)) for i in range(writers)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    return sum(counts), time.perf_counter() - start, time.process_time() - cpu
+    return sum(counts), time.perf_counter() - start, time.process_time() - cpu, sum(server)
+
+
+def _backend_cpu(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def child(name: str, url: str, seconds: float, out: str) -> None:
     if name.startswith("raw"):
-        count, wall, cpu = _raw(url, seconds, WRITERS if "8" in name else 1)
+        count, wall, cpu, server = _raw(url, seconds, WRITERS if "8" in name else 1)
     else:
-        count, wall, cpu = anyio.run(_engine, url, seconds, name)
-    Path(out).write_text(json.dumps([count / wall, cpu / count * 1e6]))
+        count, wall, cpu, server = anyio.run(_engine, url, seconds, name)
+    Path(out).write_text(json.dumps([count / wall, cpu / count * 1e6, server / count * 1e6]))
 
 
-def run_cell(name: str, seconds: float, before: Path | None) -> tuple[float, float]:
+def run_cell(name: str, seconds: float, before: Path | None) -> tuple[float, float, float]:
     root = ROOT
     if name.endswith(BEFORE) and before is not None:
         name, root = name.removesuffix(BEFORE), before
@@ -114,8 +143,8 @@ def run_cell(name: str, seconds: float, before: Path | None) -> tuple[float, flo
         command = [sys.executable, str(Path(__file__).resolve()), "--cell", name, "--url", url]
         command += ["--seconds", str(seconds), "--out", str(out)]
         subprocess.run(command, cwd=root, check=True)
-        rate, cpu = json.loads(out.read_text())
-        return float(rate), float(cpu)
+        rate, cpu, server = json.loads(out.read_text())
+        return float(rate), float(cpu), float(server)
 
 
 def main() -> None:
@@ -137,7 +166,7 @@ def main() -> None:
     cells = [
         c for name in wanted for c in ([name, name + BEFORE] if args.before and "engine" in name else [name])
     ]
-    runs: dict[str, list[tuple[float, float]]] = {cell: [] for cell in cells}
+    runs: dict[str, list[tuple[float, float, float]]] = {cell: [] for cell in cells}
     started = " ".join(f"{v:.1f}" for v in os.getloadavg())
     for _ in range(args.rounds):
         for cell in cells:
@@ -145,15 +174,16 @@ def main() -> None:
     ended = " ".join(f"{v:.1f}" for v in os.getloadavg())
     rows = []
     for cell in cells:
-        rate, cpu = median([r for r, _ in runs[cell]]), median([c for _, c in runs[cell]])
+        rate, cpu = median([r for r, _, _ in runs[cell]]), median([c for _, c, _ in runs[cell]])
+        server = median([s for _, _, s in runs[cell]])
         base = runs.get(CELLS[cell.removesuffix(BEFORE)])
-        raw = median([r for r, _ in base]) if base else float("nan")
-        every = " ".join(f"{r:,.0f}" for r, _ in runs[cell])
-        rows.append((cell, f"{rate:,.0f}", every, f"{rate / raw:.2f}x", f"{cpu:,.0f}"))
+        raw = median([r for r, _, _ in base]) if base else float("nan")
+        every = " ".join(f"{r:,.0f}" for r, _, _ in runs[cell])
+        rows.append((cell, f"{rate:,.0f}", every, f"{rate / raw:.2f}x", f"{cpu:,.0f}", f"{server:,.0f}"))
     show(
         f"PostgreSQL writers, synchronous_commit off ({args.rounds} rounds of {args.seconds:g} s;"
         f" load {started} -> {ended})",
-        ["cell", "median ops/s", "every run", "/ raw", "CPU µs per op (median)"],
+        ["cell", "median ops/s", "every run", "/ raw", "CPU µs per op (median)", "server CPU µs per op"],
         rows,
     )
 

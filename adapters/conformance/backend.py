@@ -333,6 +333,15 @@ def test_bulk_writes_insert_upsert_and_delete_in_stored_form(subject: Backend, w
     with writer.connect() as connection:  # the same through the driver, NULLs included
         assert subject.rows(connection, Prepared(sa.select(probe).order_by(probe.c.id))) == read
     assert isinstance(_probe_rows(writer)[0][2], float)
+    with writer.begin() as connection:  # one row each: PostgreSQL binds its values, not arrays
+        context = ProjectionContext(connection, subject)
+        insert.write(context, [(4, "four", 4, stored[0]({"b": "é"}), stored[1](NOW))])
+        upsert.write(context, [(1, "ONE", 7, stored[0]({"ignored": True}), None)])
+        keep.write(context, [(4, "not kept", 9, stored[0](None), None)])
+        delete.write(context, [(2,)])
+        context.flush()
+    assert _probe_rows(writer) == [(1, "ONE", 7.0, {"a": [1]}, NOW), (4, "four", 4.0, {"b": "é"}, NOW)]
+    assert isinstance(_probe_rows(writer)[1][2], float)
 
 
 def test_an_upsert_updates_the_row_it_conflicts_with(subject: Backend, writer: sa.Engine) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import re
 import uuid
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -21,6 +20,8 @@ from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 from sqlalchemy.engine import Connection
 
 from session_engine.engine.backends import driver
+from session_engine.engine.backends import postgres_bulk as bulks
+from session_engine.engine.backends import postgres_pipeline as pipelines
 from session_engine.engine.backends import postgres_transactions as transactions
 from session_engine.engine.backends.base import (
     EVENT_COLUMNS,
@@ -125,8 +126,19 @@ class PostgresBackend(Backend):
             paramstyle="format", json_serializer=json_text, json_deserializer=orjson.loads
         )
 
+    def execute(self, connection: Connection, sql: str, params: Sequence[Any] = ()) -> None:
+        queue = pipelines.active(connection.connection.dbapi_connection)
+        if queue is None:
+            driver.execute(connection, sql, params)
+        else:
+            queue.execute(sql, params)
+
     def execute_many(self, connection: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         dbapi: Any = connection.connection.dbapi_connection
+        queue = pipelines.active(dbapi)
+        if queue is not None and not sql.startswith("COPY "):
+            queue.execute_many(sql, rows)
+            return
         try:
             with dbapi.cursor() as cursor:
                 if sql.startswith("COPY "):  # `write_bulk`'s: each item is a Bulk's rows
@@ -164,45 +176,43 @@ class PostgresBackend(Backend):
         query still runs after the lock is granted, on a fresh snapshot, so it sees every earlier
         commit."""
         lock, head = self.compile(_LOCK_LOG).sql, self.compile(_HEAD).sql
-        with self.pipeline(connection), driver.driver(connection) as dbapi:
-            transactions.begin(dbapi)
-            dbapi.execute(lock)
-            cursor = dbapi.execute(head)
-        return int(cursor.fetchone()[0] or 0)
+        with self._pipeline(connection) as queue:
+            if transactions.needs_begin(connection.connection.dbapi_connection):
+                queue.execute("BEGIN")
+            queue.execute(lock)
+            result = queue.execute(head, rows=True)
+        assert result is not None
+        return int(result.rows[0][0] or 0)
 
     def expect_head(self, connection: Connection, head: int) -> None:
         """BEGIN, the lock, and a statement that fails unless the head is still `head`: queued in
         the caller's pipeline, ahead of the batch's writes and COMMIT, which the server then skips
         when the head moved (else in a pipeline of their own). The check runs after the lock is
         granted, on a fresh snapshot, so it sees every earlier commit."""
-        dbapi: Any = connection.connection.dbapi_connection
-        if not transactions.in_pipeline(dbapi):
-            with self.pipeline(connection):
-                self.expect_head(connection, head)
-            return
-        with driver.driver(connection):
-            transactions.begin(dbapi)
-            dbapi.execute(self.compile(_LOCK_LOG).sql)
-            dbapi.execute(transactions.EXPECT_HEAD, (head,))
+        with self._pipeline(connection) as queue:
+            if transactions.needs_begin(connection.connection.dbapi_connection):
+                queue.execute("BEGIN")
+            queue.execute(self.compile(_LOCK_LOG).sql)
+            queue.execute(transactions.EXPECT_HEAD, (head,))
 
     def read_expecting_head(
         self, connection: Connection, head: int, statement: DriverStatement, params: Mapping[str, Any]
     ) -> list[Any]:
         """`expect_head` and the batch's first read in one round trip."""
-        with self.pipeline(connection):
+        with self._pipeline(connection) as queue:
             self.expect_head(connection, head)
-            cursor = statement.send(connection, params)
-        return statement.collect(cursor)
+            result = queue.execute(statement.sql, statement.parameters(params), rows=True)
+        return statement.collect(result)
 
-    def pipeline(self, connection: Connection) -> AbstractContextManager[None]:
-        """A psycopg pipeline: the statements inside go out together, one round trip."""
+    def pipeline(self, connection: Connection) -> AbstractContextManager[Any]:
+        """The statements inside go out together, one round trip (engine/backends/postgres_pipeline.py)."""
         return self._pipeline(connection)
 
     @contextlib.contextmanager
-    def _pipeline(self, connection: Connection) -> Iterator[None]:
+    def _pipeline(self, connection: Connection) -> Iterator[pipelines.Pipeline]:
         try:
-            with driver.driver(connection) as dbapi, dbapi.pipeline():
-                yield
+            with driver.driver(connection) as dbapi, pipelines.pipeline(dbapi) as queue:
+                yield queue
         except sa.exc.DBAPIError as error:
             transactions.raise_if_head_moved(error)
             raise
@@ -210,7 +220,7 @@ class PostgresBackend(Backend):
     def commit_in_pipeline(self, connection: Connection) -> None:
         # The COMMIT rides with the writes, not in a round trip of its own. psycopg's own `commit`
         # then sees an idle connection and sends nothing.
-        driver.execute(connection, "COMMIT")
+        self.execute(connection, "COMMIT")
 
     def copies(self, rows: int) -> bool:
         return rows >= COPY_MIN_ROWS
@@ -246,7 +256,7 @@ class PostgresBackend(Backend):
         connection.exec_driver_sql("ANALYZE events")
 
     def notify(self, connection: Connection, position: int) -> None:
-        driver.execute(connection, _NOTIFY, (str(int(position)),))
+        self.execute(connection, _NOTIFY, (str(int(position)),))
 
     def listener(self, on_head: Callable[[int], None]) -> PostgresListener:
         return PostgresListener(self.url, on_head)
@@ -285,36 +295,17 @@ class PostgresBackend(Backend):
 
     # -- projections --------------------------------------------------------------------------
     def bulk_sql(self, bulk: Bulk) -> str:
-        """One statement over arrays (`unnest`), so a batch is one round trip and one execution,
-        not one per row; `%b`: the arrays in the binary format, which spares escaping every string
-        into an array literal."""
-        name, columns = bulk.table.name, bulk.columns
-        arrays = ", ".join(f"%b::{_array_type(bulk.table.c[c])}[]" for c in columns)
-        quoted = [f'"{c}"' for c in columns]
-        if bulk.delete:
-            match = " AND ".join(f'{name}."{c}" = d."{c}"' for c in columns)
-            return f"DELETE FROM {name} USING unnest({arrays}) AS d({', '.join(quoted)}) WHERE {match}"
-        sql = f"INSERT INTO {name} ({', '.join(quoted)}) SELECT * FROM unnest({arrays})"
-        if bulk.update is not None:
-            sql += f" ON CONFLICT ({', '.join(f'{chr(34)}{c}{chr(34)}' for c in bulk.key)}) DO "
-            sets = ", ".join(f'"{c}" = excluded."{c}"' for c in bulk.update)
-            sql += f"UPDATE SET {sets}" if sets else "NOTHING"
-        return sql
+        return bulks.arrays_sql(bulk)
 
     def write_bulk(self, context: ProjectionContext, bulk: Bulk, rows: Sequence[tuple[Any, ...]]) -> None:
         if context.copies and not (bulk.delete or bulk.key) and len(rows) >= COPY_MIN_ROWS:
             # A replay's inserts as a text COPY: psycopg formats its rows in C, where it dumps
             # arrays in Python (half the client's time of a replay's writes, docs/benchmarks.md).
-            copy = _COPIES.get(bulk)
-            if copy is None:
-                quoted = ", ".join(f'"{column}"' for column in bulk.columns)
-                copy = _COPIES[bulk] = f"COPY {bulk.table.name} ({quoted}) FROM STDIN"
-            context.execute_sql(copy, tuple(rows))
-            return
-        arrays = [list(column) for column in zip(*rows, strict=True)]
-        for index in _float_columns(bulk):
-            arrays[index] = [None if v is None else float(v) for v in arrays[index]]  # one type per array
-        context.execute_sql(bulk.sql(self), tuple(arrays))
+            context.execute_sql(bulks.copy_sql(bulk), tuple(rows))
+        elif len(rows) == 1:
+            context.execute_sql(bulks.row_sql(bulk), rows[0])
+        else:
+            context.execute_sql(bulk.sql(self), bulks.column_arrays(bulk, rows))
 
     def run_ddl(self, connection: Connection, ddl: DialectDDL) -> None:
         if ddl.postgresql is None:
@@ -399,23 +390,3 @@ class PostgresBackend(Backend):
             connection.rollback()
             connection.exec_driver_sql(f"SELECT pg_advisory_unlock({MIGRATE_LOCK_KEY})")
             connection.commit()
-
-
-def _array_type(column: sa.Column[Any]) -> str:
-    """The PostgreSQL type of a column, as an array cast names it: no collation, and no length (a
-    cast to VARCHAR(n) would truncate silently where the insert itself refuses a longer value)."""
-    compiled = column.type.compile(dialect=postgresql.dialect())  # type: ignore[no-untyped-call]
-    return re.sub(r"\(\d+\)", "", compiled.split(" COLLATE ")[0])
-
-
-_COPIES: dict[Bulk, str] = {}
-"""Each plain insert's COPY statement, made once (a replay's queue merges a run of one statement)."""
-
-
-def _float_columns(bulk: Bulk) -> tuple[int, ...]:
-    found = bulk.float_columns
-    if found is None:
-        found = bulk.float_columns = tuple(
-            i for i, c in enumerate(bulk.columns) if isinstance(bulk.table.c[c].type, sa.Float)
-        )
-    return found

@@ -17,7 +17,6 @@ from sqlalchemy.engine import Connection
 from session_engine.engine.backends.base import HeadMoved
 
 _IDLE = 0  # psycopg.pq.TransactionStatus.IDLE: outside a transaction
-_PIPELINE_OFF = 0  # psycopg.pq.PipelineStatus.OFF
 
 _HEAD_MOVED = "session-engine: the log head moved to"
 # Plain SQL has no RAISE: a cast of a message to int is the error, made only when the head moved
@@ -30,11 +29,15 @@ EXPECT_HEAD = (
 
 
 def configure_writer(engine: sa.Engine, durability: str) -> None:
-    """Writer connections in autocommit mode, every SQLAlchemy transaction beginning with BEGIN."""
+    """Writer connections in autocommit mode, every SQLAlchemy transaction beginning with BEGIN,
+    and no statement prepared by psycopg."""
 
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.autocommit = True
+        # The write path prepares its statements itself (engine/backends/postgres_pipeline.py);
+        # psycopg's own preparing would DEALLOCATE ALL on every rollback, its statements and ours.
+        dbapi_connection.prepare_threshold = None
         if durability != "full":
             dbapi_connection.execute("SET synchronous_commit = off")
 
@@ -45,12 +48,14 @@ def configure_writer(engine: sa.Engine, durability: str) -> None:
 
 def begin(dbapi: Any) -> None:
     """BEGIN, where the connection is outside a transaction and psycopg would not begin one."""
-    if dbapi.autocommit and dbapi.pgconn.transaction_status == _IDLE:
+    if needs_begin(dbapi):
         dbapi.execute("BEGIN")
 
 
-def in_pipeline(dbapi: Any) -> bool:
-    return bool(dbapi.pgconn.pipeline_status != _PIPELINE_OFF)
+def needs_begin(dbapi: Any) -> bool:
+    """Whether a transaction must begin with a BEGIN of its own (the connection is idle, and in
+    autocommit mode, where psycopg sends none)."""
+    return bool(dbapi.autocommit and dbapi.pgconn.transaction_status == _IDLE)
 
 
 def raise_if_head_moved(error: sa.exc.DBAPIError) -> None:

@@ -1,0 +1,210 @@
+"""The write path's pipeline on PostgreSQL: a batch's statements queued in libpq's output buffer,
+sent in one write with one Sync, their results read back once.
+
+psycopg's own pipeline flushes the socket and polls it after every statement it queues: a lone
+append's seven statements cost the client seven `sendto`s and a dozen `poll`s, and the server a
+wake-up per packet (docs/benchmarks.md, "Session 12: PostgreSQL's write path"). Here the
+statements wait in libpq's buffer (it flushes by itself only past 64 KiB) until the block ends.
+Each distinct statement is prepared on the connection at its first use, so the server parses and
+plans it once per connection, not per batch.
+
+Only the write path uses this, on the writer connection: the statements go through `execute` and
+`execute_many` here, never through psycopg's cursors while the block is open.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from typing import Any
+
+from psycopg import errors, generators, pq
+from psycopg._queries import PostgresQuery
+from psycopg.adapt import Transformer
+
+_ACTIVE = "_session_engine_pipeline"
+"""The attribute of a psycopg connection holding its open `Pipeline`."""
+_STATE = "_session_engine_statements"
+"""The attribute holding the connection's `_Statements`."""
+MAX_PREPARED = 256
+"""Statements prepared per connection at most; any further ones are parsed every time."""
+
+_NAMES = itertools.count()
+"""Prepared statements' numbers: a name is never reused, as a failed pipeline's Parse may have
+prepared it on the server all the same."""
+_TUPLES_OK, _COMMAND_OK = pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK
+_SYNC = pq.ExecStatus.PIPELINE_SYNC
+
+
+class Result:
+    """A statement's rows, there once its pipeline has ended; `fetchall` and `description` as a
+    cursor gives them (`DriverStatement.collect` reads them so)."""
+
+    __slots__ = ("description", "rows")
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[Any, ...]] = []
+        self.description: list[tuple[str, int]] = []
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return self.rows
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        return self.rows[0] if self.rows else None
+
+
+class _Statements:
+    """What a connection's pipelines share: the statements prepared on it, (SQL, parameter types)
+    -> name, and the adapters' state (made once: a few µs per pipeline)."""
+
+    __slots__ = ("limit", "prepared", "query", "transformer")
+
+    def __init__(self, connection: Any) -> None:
+        self.prepared: dict[tuple[str, tuple[int, ...]], bytes] = {}
+        # Where psycopg prepares too, its rollback would deallocate ours: none are prepared there
+        # (writer connections leave it to the pipeline, `configure_writer`).
+        self.limit = MAX_PREPARED if connection.prepare_threshold is None else 0
+        self.transformer = Transformer(connection)
+        self.query = PostgresQuery(self.transformer)
+
+
+class Pipeline:
+    """Statements of one round trip on a psycopg connection (see the module's docstring)."""
+
+    __slots__ = (
+        "_added",
+        "_connection",
+        "_limit",
+        "_pgconn",
+        "_prepared",
+        "_query",
+        "_results",
+        "_transformer",
+    )
+
+    def __init__(self, connection: Any) -> None:
+        self._connection = connection
+        self._pgconn: Any = connection.pgconn
+        shared: _Statements | None = getattr(connection, _STATE, None)
+        if shared is None:
+            shared = _Statements(connection)
+            setattr(connection, _STATE, shared)
+        self._prepared, self._limit = shared.prepared, shared.limit
+        self._transformer = shared.transformer
+        self._query = shared.query
+        self._added: list[tuple[str, tuple[int, ...]]] = []
+        """Statements prepared in this pipeline: forgotten if it fails (their Parse may have too)."""
+        self._results: list[Result | None] = []
+        """Per statement sent, in order: where its rows go (None: nobody reads them)."""
+
+    def execute(self, sql: str, params: Sequence[Any] | None = (), *, rows: bool = False) -> Result | None:
+        """Queue a statement; with `rows`, its `Result`, filled when the pipeline ends."""
+        query = self._query
+        query.convert(sql, params or None)
+        self._send(sql, query)
+        result = Result() if rows else None
+        self._results.append(result)
+        return result
+
+    def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        query = self._query
+        first = True
+        for row in rows:
+            if first:
+                query.convert(sql, row)
+                first = False
+            else:
+                query.dump(row)
+            self._send(sql, query)
+            self._results.append(None)
+
+    def _send(self, sql: str, query: PostgresQuery) -> None:
+        pgconn, key = self._pgconn, (sql, query.types)
+        name = self._prepared.get(key)
+        if name is None and len(self._prepared) < self._limit:
+            name = f"_se_{next(_NAMES)}".encode()
+            pgconn.send_prepare(name, query.query, param_types=query.types)
+            self._prepared[key] = name
+            self._added.append(key)
+            self._results.append(None)  # the Parse's own result
+        if name is None:
+            pgconn.send_query_params(
+                query.query, query.params, param_types=query.types, param_formats=query.formats
+            )
+        else:
+            pgconn.send_query_prepared(name, query.params, param_formats=query.formats)
+
+    def finish(self) -> None:
+        """Send everything queued with a Sync, read every result, and raise the first error (the
+        server skipped every statement after it, up to the Sync)."""
+        connection, pgconn = self._connection, self._pgconn
+        pgconn.pipeline_sync()
+        connection.wait(generators.send(pgconn))
+        results, error = iter(self._results), None
+        while True:
+            fetched = connection.wait(generators.fetch_many(pgconn))
+            for result in fetched:
+                status = result.status
+                if status == _SYNC:
+                    break
+                into = next(results, None)
+                if status == _TUPLES_OK:
+                    if into is not None:
+                        self._read(result, into)
+                elif status != _COMMAND_OK and error is None and status != pq.ExecStatus.PIPELINE_ABORTED:
+                    error = errors.error_from_result(result, encoding=connection.info.encoding)
+            else:
+                continue
+            break
+        pgconn.exit_pipeline_mode()
+        if error is not None:
+            self._forget_added()
+            raise error
+
+    def abandon(self) -> None:
+        """After a failure of the block itself: sync and drain whatever went, so the connection is
+        usable again (the caller rolls back)."""
+        self._forget_added()
+        with suppress(errors.Error):
+            self.finish()
+
+    def _read(self, result: Any, into: Result) -> None:
+        transformer = self._transformer
+        transformer.set_pgresult(result)
+        into.rows = transformer.load_rows(0, result.ntuples, tuple)
+        into.description = [(result.fname(i), result.ftype(i)) for i in range(result.nfields)]
+
+    def _forget_added(self) -> None:
+        for key in self._added:
+            self._prepared.pop(key, None)
+        self._added.clear()
+
+
+def active(connection: Any) -> Pipeline | None:
+    """The connection's open pipeline, if any."""
+    found: Pipeline | None = getattr(connection, _ACTIVE, None)
+    return found
+
+
+@contextmanager
+def pipeline(connection: Any) -> Iterator[Pipeline]:
+    """A pipeline on the psycopg connection, ended (sent, synced, read) when the block ends; an
+    open one is reused by a nested block."""
+    open_one = active(connection)
+    if open_one is not None:
+        yield open_one
+        return
+    with connection.lock:
+        connection.pgconn.enter_pipeline_mode()
+        opened = Pipeline(connection)
+        setattr(connection, _ACTIVE, opened)
+        try:
+            try:
+                yield opened
+            except BaseException:
+                opened.abandon()
+                raise
+            opened.finish()
+        finally:
+            setattr(connection, _ACTIVE, None)
