@@ -228,6 +228,7 @@ class Batches:
 
     def release_connection(self) -> None:
         held, self._held = self._held, None
+        self._seen_version = None  # a count of this connection's: another one's is not comparable
         if held is not None:
             try:
                 held.close()

@@ -110,6 +110,27 @@ async def test_a_foreign_rollback_and_a_crash_mid_transaction_change_nothing(dat
         assert await engine.verify() == []
 
 
+@pytest.mark.anyio
+async def test_a_new_writer_connection_trusts_nothing_of_the_last_ones(database_url: str) -> None:
+    """Each connection counts from its own start (a fresh one says 2 whatever was committed
+    before it): after the writer connection is replaced (as after a failed rollback), the count
+    seen on the old one proves nothing."""
+    async with (
+        Engine.open(database_url, migrate=False) as first,
+        Engine.open(database_url, migrate=False) as second,
+    ):
+        for _ in range(2):
+            await first.append("ns", "a", [NewEvent("noted", {})])
+        batches = first._committer._batches  # its thread is idle between commands
+        assert batches._held is not None
+        batches._held.invalidate()  # a broken connection, which the pool does not hand out again
+        batches.release_connection()
+        await second.append("ns", "b", [NewEvent("noted", {})])
+        result = await first.append("ns", "a", [NewEvent("noted", {})], expected_version=2)
+        assert (result.first_position, result.first_version) == (4, 3)
+        assert await first.verify() == []
+
+
 @settings(
     max_examples=10,
     deadline=None,
