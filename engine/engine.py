@@ -21,6 +21,7 @@ from sqlalchemy.exc import DBAPIError
 
 from session_engine.engine.backends import Backend, Durability
 from session_engine.engine.backends.base import Listener
+from session_engine.engine.batches import Batches
 from session_engine.engine.clock import Clock, SystemClock, as_utc
 from session_engine.engine.commands import AppendEvents, Command, CommandHandlers, Outcome
 from session_engine.engine.erasure import Erasure
@@ -109,17 +110,17 @@ class Engine:
         self.hub = SubscriptionHub(
             self._read_page, poll_interval=self.backend.poll_interval, sealed=self.encrypted_namespaces
         )
-        self._committer = Committer(
+        batches = Batches(
             self.backend,
             self._writer,
             self.registry,
             self.projections,
             self.handlers,
             self.clock,
-            self.hub.published,
-            max_batch=max_batch,
-            inline_lone=inline_lone_writes,
-            sealed=self.encrypted_namespaces,
+            self.encrypted_namespaces,
+        )
+        self._committer = Committer(
+            batches, self.hub.published, max_batch=max_batch, inline_lone=inline_lone_writes
         )
         self._listener: Listener | None = None
         self._snapshots = SnapshotWriter(self.backend)

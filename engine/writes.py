@@ -27,15 +27,11 @@ import anyio
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from session_engine.engine.backends import Backend
 from session_engine.engine.batches import Batches, Pending
 from session_engine.engine.bridge import Bridge, Waiter, current_bridge
-from session_engine.engine.clock import Clock
-from session_engine.engine.commands import Command, CommandHandlers
+from session_engine.engine.commands import Command
 from session_engine.engine.errors import EngineClosed, ValidationFailed
-from session_engine.engine.events import EventRegistry
 from session_engine.engine.log.records import AppendResult, Metadata, RecordedEvent
-from session_engine.engine.projections.registry import ProjectionSet
 from session_engine.engine.unit_of_work import UnitOfWork
 
 T = TypeVar("T")
@@ -102,19 +98,13 @@ class Committer:
 
     def __init__(
         self,
-        backend: Backend,
-        writer: sa.Engine,
-        registry: EventRegistry,
-        projections: ProjectionSet,
-        handlers: CommandHandlers,
-        clock: Clock,
+        batches: Batches,
         on_commit: Callable[[list[RecordedEvent]], None],
         *,
         max_batch: int = 1000,
-        sealed: frozenset[str] = frozenset(),
         inline_lone: bool = False,
     ) -> None:
-        self._batches = Batches(backend, writer, registry, projections, handlers, clock, sealed)
+        self._batches = batches
         self._on_commit = on_commit
         self._max_batch = max_batch
         self._lock = threading.Lock()
