@@ -82,11 +82,6 @@ class Batches:
         self._known_head: int | None = None
         self._known_head_hash = GENESIS
         """The hash of the event at `_known_head` (the chain's head, engine/log/chain.py)."""
-        self._seen_version: int | None = None
-        """The database's `data_version` in this writer's last committed batch of commands: the
-        same in the next, nobody else committed in between, so the head and its hash are still
-        `_known_head`'s and the checkpoints are level as that batch left them (no head read and no
-        checkpoint UPDATE). None: unknown, or the writer connection ran other work since."""
         self._optimistic = False
         """The next batch may begin before it takes the log lock: the last one found the head where
         this process had left it (engine/pending_lock.py)."""
@@ -141,35 +136,26 @@ class Batches:
                 self._run_one(unit, pending)
 
         try:
-            unit, _ = self.in_unit(run, optimistic=True, commands=True)
+            unit, _ = self.in_unit(run, optimistic=True)
         except HeadMoved:  # another process appended since this one's last batch: nothing was written
             self._optimistic = False
             for pending in batch:
                 pending.reset()
-            unit, _ = self.in_unit(run, commands=True)
+            unit, _ = self.in_unit(run)
         return unit.recorded
 
-    def in_unit(
-        self, work: Callable[[UnitOfWork], T], *, optimistic: bool = False, commands: bool = False
-    ) -> tuple[UnitOfWork, T]:
+    def in_unit(self, work: Callable[[UnitOfWork], T], *, optimistic: bool = False) -> tuple[UnitOfWork, T]:
         """Run `work` in a unit of work of its own transaction, under the log lock, and commit it.
-        `optimistic`: the lock may wait for the batch's first statement (engine/pending_lock.py).
-        `commands`: `work` runs commands, which leave the checkpoints level (see `_seen_version`);
-        other work (a job) may not."""
+        `optimistic`: the lock may wait for the batch's first statement (engine/pending_lock.py)."""
         connection, backend, known = self._connection(), self._backend, self._known_head
-        pending, version = None, None
-        advance: Callable[[Connection, int], None] = self._advance
+        pending = None
         try:
             if optimistic and self._optimistic and known is not None:
                 head, pending = known, PendingLock(backend, connection, known)
             else:
                 # Begin first: on SQLite it is BEGIN IMMEDIATE, so the head is read under the write lock.
                 backend.begin_writes(connection)
-                version = backend.data_version(connection)
-                if version is not None and version == self._seen_version and known is not None:
-                    head, advance = known, _level  # nobody else committed since this writer's last batch
-                else:
-                    head = backend.lock_and_read_head(connection)
+                head = backend.lock_and_read_head(connection)
                 self._optimistic = backend.defers_log_lock and head == known
             if head != known:
                 # Another process appended (or this is the first batch): cached versions may be
@@ -198,13 +184,12 @@ class Batches:
             result = work(unit)
             # Before `finish`: on PostgreSQL it may commit, and the NOTIFY up to this head is ours.
             self.committing = unit.head
-            unit.finish(advance, commit=True)
+            unit.finish(self._advance, commit=True)
             driver.commit(connection)
         except BaseException:
             self.committing = self._known_head or 0  # nothing was committed: nothing to skip
             self._roll_back()
             raise
-        self._seen_version = version if commands else None
         unit.committed()
         self._known_head = unit.head
         self._known_head_hash = unit.head_hash
@@ -228,7 +213,6 @@ class Batches:
 
     def release_connection(self) -> None:
         held, self._held = self._held, None
-        self._seen_version = None  # a count of this connection's: another one's is not comparable
         if held is not None:
             try:
                 held.close()
@@ -236,8 +220,6 @@ class Batches:
                 log.debug("closing the writer connection failed", exc_info=True)
 
     def exclusive(self, work: Callable[[Connection], T], transaction: bool = True) -> T:
-        # A rebuild or an import here may leave checkpoints that the next batch must set level.
-        self._seen_version = None
         connection = self._connection()
         try:
             if not transaction:
@@ -287,11 +269,6 @@ class Batches:
         """Drop cached stream versions (after the log changed behind the committer's back)."""
         self._versions.clear()
         self._known_head = None
-        self._seen_version = None
-
-
-def _level(connection: Connection, before: int) -> None:
-    """The checkpoints are level with the head already: nothing to advance."""
 
 
 def _crashed(pending: Pending, cause: BaseException) -> CommandFailed:
