@@ -13,7 +13,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +76,40 @@ def command_line(doc: str | None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backends", default="sqlite,postgres")
     return parser
+
+
+def rounds_command_line(
+    doc: str | None, *, rounds: int = 3, backends: bool = True, only: bool = True
+) -> argparse.ArgumentParser:
+    """The command line of a benchmark whose cells take turns round by round, each in a child
+    process: `--seconds` per cell, `--rounds`, `--before` (another checkout whose engine cells run
+    in the same rounds), `--backends` and `--only` some cells where the benchmark has them, and
+    the hidden options a child is started with."""
+    parser = (
+        command_line(doc)
+        if backends
+        else argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    )
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--rounds", type=int, default=rounds)
+    parser.add_argument("--before", type=Path, help="another checkout whose engine cells run too")
+    if only:
+        parser.add_argument("--only", default="", help="comma-separated cell names (default: all)")
+    parser.add_argument("--cell", help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    return parser
+
+
+def chosen_cells(only: str, cells: Iterable[str]) -> list[str]:
+    """The cells `--only` names (comma separated; all when empty), in the order given; a name
+    that is no cell ends the run with the list of names, before any cell runs."""
+    names = list(cells)
+    wanted = [name for name in only.split(",") if name] or names
+    unknown = [name for name in wanted if name not in names]
+    if unknown:
+        sys.exit(f"no such cell: {', '.join(unknown)} (cells: {', '.join(names)})")
+    return wanted
 
 
 def run_backends(

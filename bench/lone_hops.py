@@ -13,7 +13,6 @@ cells too, in the same rounds.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -23,7 +22,7 @@ from pathlib import Path
 
 import anyio
 
-from bench.common import ROOT, Stopwatch, database, median, payload, show
+from bench.common import ROOT, Stopwatch, database, median, payload, rounds_command_line, show
 from session_engine.engine import Engine, NewEvent
 
 CELLS = [("thread", 1), ("inline", 1), ("thread", 64), ("inline", 64)]
@@ -64,15 +63,7 @@ def run_cell(root: Path, backend: str, mode: str, writers: int, seconds: float) 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--seconds", type=float, default=3.0)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--backends", default="sqlite,postgres")
-    parser.add_argument("--before", type=Path, help="another checkout whose default cells run too")
-    parser.add_argument("--cell", help=argparse.SUPPRESS)
-    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser = rounds_command_line(__doc__, only=False)
     args = parser.parse_args()
     if args.cell:
         mode, writers = args.cell.split(",")

@@ -27,7 +27,6 @@ before it, in the same stretches of the machine's time as the peers.
 
 from __future__ import annotations
 
-import argparse
 import inspect
 import json
 import os
@@ -45,7 +44,7 @@ import anyio
 import orjson
 import psycopg
 
-from bench.common import ROOT, Stopwatch, database, median, payload, show
+from bench.common import ROOT, Stopwatch, chosen_cells, database, median, payload, rounds_command_line, show
 from session_engine.engine import Engine, NewEvent
 from session_engine.engine.backends import normalise_url
 
@@ -416,22 +415,12 @@ def load() -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--seconds", type=float, default=3.0)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--backends", default="sqlite,postgres")
-    parser.add_argument("--only", default="", help="comma-separated cell names (default: all)")
-    parser.add_argument("--before", type=Path, help="another checkout whose engine cells run too")
-    parser.add_argument("--cell", help=argparse.SUPPRESS)
-    parser.add_argument("--url", help=argparse.SUPPRESS)
-    parser.add_argument("--out", help=argparse.SUPPRESS)
+    parser = rounds_command_line(__doc__)
     args = parser.parse_args()
     if args.cell:
         child(args.cell, args.url, args.seconds, args.out)
         return
-    wanted = [n for n in args.only.split(",") if n] or list(CELLS)
+    wanted = chosen_cells(args.only, CELLS)
     backends = args.backends.split(",")
     cells = [(name, b) for name in wanted for b in backends if b in CELLS[name][2]]
     if args.before is not None:

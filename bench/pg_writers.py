@@ -19,7 +19,6 @@ from that checkout too, in the same rounds, as "NAME (before)".
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
@@ -36,7 +35,7 @@ import psycopg
 if __package__ in (None, ""):  # a cell: run as a file from the checkout it measures (`run_cell`)
     sys.path.insert(0, os.getcwd())
 
-from bench.common import ROOT, database, median, payload, show
+from bench.common import ROOT, chosen_cells, database, median, payload, rounds_command_line, show
 
 CELLS = {
     # name: the raw cell it is compared with
@@ -148,21 +147,12 @@ def run_cell(name: str, seconds: float, before: Path | None) -> tuple[float, flo
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--seconds", type=float, default=3.0)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--before", type=Path)
-    parser.add_argument("--only", default="", help="comma-separated cell names (default: all)")
-    parser.add_argument("--cell", help=argparse.SUPPRESS)
-    parser.add_argument("--url", help=argparse.SUPPRESS)
-    parser.add_argument("--out", help=argparse.SUPPRESS)
+    parser = rounds_command_line(__doc__, rounds=5, backends=False)
     args = parser.parse_args()
     if args.cell:
         child(args.cell, args.url, args.seconds, args.out)
         return
-    wanted = [name for name in args.only.split(",") if name] or list(CELLS)
+    wanted = chosen_cells(args.only, CELLS)
     cells = [
         c for name in wanted for c in ([name, name + BEFORE] if args.before and "engine" in name else [name])
     ]

@@ -22,6 +22,11 @@ FULL: list[list[str]] = [
     ["websocket_roundtrips"],
     ["rest_throughput"],
     ["rpc_roundtrips"],
+    ["peers"],
+    ["time_travel"],
+    ["lone_hops"],
+    ["pg_writers"],
+    ["replay_floor"],
 ]
 QUICK: list[list[str]] = [
     ["append_throughput", "--seconds", "2", "--batch", "20000", "--repeat", "1"],
@@ -33,6 +38,11 @@ QUICK: list[list[str]] = [
     ["websocket_roundtrips", "--seconds", "1", "--connections", "1,10"],
     ["rest_throughput", "--seconds", "1"],
     ["rpc_roundtrips", "--seconds", "1", "--connections", "1,10", "--subscribers", "10", "--events", "50"],
+    ["peers", "--seconds", "1", "--rounds", "1"],
+    ["time_travel", "--samples", "5"],
+    ["lone_hops", "--seconds", "1", "--rounds", "1"],
+    ["pg_writers", "--seconds", "1", "--rounds", "1"],
+    ["replay_floor", "--events", "50000", "--runs", "1"],
 ]
 
 
