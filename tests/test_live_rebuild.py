@@ -248,6 +248,40 @@ async def test_a_rebuild_cut_short_leaves_nothing_behind(database_url: str, back
         assert await engine.verify() == []
 
 
+@pytest.mark.anyio
+async def test_a_copy_batch_that_fails_leaves_the_writer_as_it_was(
+    database_url: str, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch of the copy into the shadows runs with the scratch file attached to the writer
+    connection. One that fails there (here a trigger stops it halfway) detaches it all the same:
+    the shadows go, writes go on, and the next rebuild, which attaches its own scratch under the
+    same name, runs and verifies."""
+    if backend != "sqlite":
+        pytest.skip("shadows are SQLite's: PostgreSQL's copy is a scratch schema")
+    prepare = sqlite_shadows.SqliteShadows.prepare
+
+    def prepare_a_stop(self: sqlite_shadows.SqliteShadows, connection: Any) -> None:
+        prepare(self, connection)
+        connection.exec_driver_sql(  # named as a shadow's, so the rebuild's clean-up drops it
+            'CREATE TRIGGER "stop__rebuilt" BEFORE INSERT ON "value_entries__rebuilt"'
+            ' WHEN (SELECT count(*) FROM "value_entries__rebuilt") >= 7'
+            " BEGIN SELECT RAISE(ABORT, 'the copy stops here'); END"
+        )
+
+    async with Engine.open(database_url, migrate=False) as engine:
+        await seed(engine, 100)
+        before = sqlite_schema(database_url)
+        monkeypatch.setattr(sqlite_shadows.SqliteShadows, "prepare", prepare_a_stop)
+        with pytest.raises(sa.exc.DBAPIError, match="the copy stops here"):
+            await engine.rebuild_live()
+        monkeypatch.setattr(sqlite_shadows.SqliteShadows, "prepare", prepare)
+        assert sqlite_schema(database_url) == before
+        await engine.values.set(NS, "after", "k", 1)
+        await engine.rebuild_live()
+        assert (await engine.values.get(NS, "after", "k")).value == 1
+        assert await engine.verify() == []
+
+
 def _leftover(row: tuple[Any, ...]) -> bool:
     """A schema row of a replaced table (or its index, or a full-text index's own table)."""
     return "__replaced" in row[1] or "__replaced" in row[2]

@@ -28,7 +28,8 @@ class DialectDDL:
 
 class Shadows(Protocol):
     """A live rebuild's copy moved beside the live tables a batch per transaction, then swapped in
-    (`Scratch.shadows`). Each method but `track` is one transaction of the writer's."""
+    (`Scratch.shadows`). Each method but `track` is one transaction of the writer's (`copy` begins
+    its own)."""
 
     def prepare(self, connection: Connection) -> None:
         """Create the empty shadows beside the live tables."""
@@ -37,7 +38,8 @@ class Shadows(Protocol):
         """From now on, note the copy's changes (on the scratch's own connection)."""
 
     def copy(self, connection: Connection) -> bool:
-        """Move a batch of the copy's rows; False once every row is moved."""
+        """Move a batch of the copy's rows in a transaction of its own (called outside one); False
+        once every row is moved."""
 
     def apply(self, connection: Connection) -> bool:
         """Move a batch of the rows the copy changed since; False once none is left."""

@@ -327,7 +327,7 @@ class _FileScratch(Scratch):
         self.path = path
 
     def shadows(self, tables: Sequence[str]) -> SqliteShadows:
-        return SqliteShadows(self, list(tables))
+        return SqliteShadows(self, list(tables), self.path)
 
 
 def _drop_triggers(connection: Connection, which: Callable[[str, str, str], bool]) -> list[str]:

@@ -21,14 +21,17 @@ rebuild starts.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import exc
 from sqlalchemy.engine import Connection
 
+from session_engine.engine.backends import driver
 from session_engine.engine.backends.scratch import Scratch
 
 SHADOW = "__rebuilt"
@@ -40,6 +43,8 @@ COPY_ROWS = 1_000
 DROP_ROWS = 1_000
 """Rows per batch deleted from a leftover table before it is dropped: one short write transaction
 each, like the copy's batches."""
+ATTACHED = "rebuild_scratch"
+"""The scratch file's schema name on the writer connection while a batch of it is copied."""
 _KEPT = "_config"
 """The full-text index's own table that stays until its DROP: FTS5 reads it to open the index
 (a few rows), and an index without it cannot be dropped."""
@@ -69,6 +74,8 @@ class SqliteShadows:
 
     scratch: Scratch
     names: list[str]
+    path: str
+    """The scratch file (attached to the writer connection while a batch is copied)."""
     tables: list[_Table] = field(default_factory=list)
     fulltext: dict[str, str] = field(default_factory=dict)
     """Full-text (virtual) tables kept by the live tables' triggers: name -> live DDL."""
@@ -144,25 +151,33 @@ class SqliteShadows:
             connection.exec_driver_sql(_rename_words(shadow, {n: n + SHADOW for n in self.fulltext}))
 
     def copy(self, connection: Connection) -> bool:
-        """Move the next batch of the copy's rows into the shadows. False once all are moved."""
+        """Move the next batch of the copy's rows into the shadows, in a transaction of its own
+        (called outside one). False once all are moved.
+
+        The rows go from the scratch file to the shadow in one `INSERT ... SELECT`, the scratch
+        attached to the writer connection for that transaction only: no row passes through Python,
+        which cost more than SQLite's own work of the copy (docs/benchmarks.md, session 13). It is
+        detached once the batch commits: attached, every `BEGIN IMMEDIATE` of the writer would
+        lock it, and the replay's catch-up writes it meanwhile."""
         table = next((t for t in self.tables if not t.done), None)
         if table is None:
             return False
         key, columns = _names(table.key), _names(table.columns)
+        source = f"{ATTACHED}.{_quote(table.name)}"
         after = "" if table.copied is None else f" WHERE ({key}) > ({_marks(table.key)})"
-        with self.scratch.connect() as scratch:
-            rows = scratch.exec_driver_sql(
-                f"SELECT {columns} FROM {_quote(table.name)}{after} ORDER BY {key} LIMIT {COPY_ROWS}",
+        with _attached(connection, self.path), connection.begin():
+            moved = connection.exec_driver_sql(
+                f"INSERT INTO main.{_quote(table.name + SHADOW)} ({columns})"
+                f" SELECT {columns} FROM {source}{after} ORDER BY {key} LIMIT {COPY_ROWS}",
                 table.copied or (),
-            ).fetchall()
-        if rows:
-            shadow = f"main.{_quote(table.name + SHADOW)}"
-            connection.exec_driver_sql(
-                f"INSERT INTO {shadow} ({columns}) VALUES ({_marks(table.columns)})", [tuple(r) for r in rows]
-            )
-            last = rows[-1]
-            table.copied = tuple(last[table.columns.index(column)] for column in table.key)
-        table.done = len(rows) < COPY_ROWS
+            ).rowcount
+            if moved:  # the last key moved, in the scratch's own order (its collations)
+                last = connection.exec_driver_sql(
+                    f"SELECT {key} FROM {source}{after} ORDER BY {key} LIMIT 1 OFFSET {moved - 1}",
+                    table.copied or (),
+                ).one()
+                table.copied = tuple(last)
+        table.done = moved < COPY_ROWS
         return True
 
     def apply(self, connection: Connection) -> bool:
@@ -277,6 +292,16 @@ class SqliteShadows:
                     part = name[len(index) :]
                     pairs[index + SHADOW + part] = (name, index + REPLACED + part)
         return pairs
+
+
+@contextlib.contextmanager
+def _attached(connection: Connection, path: str) -> Iterator[None]:
+    """The scratch file attached to `connection` (outside a transaction), detached after."""
+    driver.execute(connection, f"ATTACH DATABASE ? AS {ATTACHED}", (path,))
+    try:
+        yield
+    finally:
+        driver.execute(connection, f"DETACH DATABASE {ATTACHED}")
 
 
 def _check_reloaded(connection: Connection, replaced: str) -> None:

@@ -63,14 +63,17 @@ async def rebuild_live(
     projections = engine.projections.named(names)  # with those they depend on
     holds, drops = live_rebuild.Holds(), live_rebuild.Holds()
 
-    async def exclusive(work: Callable[[Connection], T], *also: live_rebuild.Holds) -> T:
-        """`work` in its own transaction on the writer, timed with its COMMIT by `holds` (and `also`)."""
+    async def exclusive(
+        work: Callable[[Connection], T], *also: live_rebuild.Holds, transaction: bool = True
+    ) -> T:
+        """`work` in its own transaction on the writer (or, not `transaction`, in the one it makes
+        itself), timed with its COMMIT by `holds` (and `also`)."""
 
         def committed(connection: Connection) -> T:
             with connection.begin():
                 return work(connection)
 
-        job: Callable[[Connection], T] = committed
+        job: Callable[[Connection], T] = committed if transaction else work
         for timer in (holds, *also):
             job = timer.timed(job)
         return await engine._committer.exclusive(job, transaction=False)
@@ -144,7 +147,7 @@ def _refuse_unswappable(engine: Engine, scratch: Scratch, tables: list[str]) -> 
 async def _move_into_shadows(
     scratch: Scratch,
     shadows: Shadows,
-    exclusive: Callable[[Callable[[Connection], Any]], Awaitable[Any]],
+    exclusive: Callable[..., Awaitable[Any]],
 ) -> None:
     """Create shadows beside the live tables, note the copy's changes from now on, and move its
     rows into them, one short writer transaction per batch (writers wait at most a batch)."""
@@ -155,7 +158,7 @@ async def _move_into_shadows(
 
     await exclusive(shadows.prepare)
     await anyio.to_thread.run_sync(track)
-    while await exclusive(shadows.copy):
+    while await exclusive(shadows.copy, transaction=False):
         pass
 
 
