@@ -293,8 +293,8 @@ class Backend(LogReads, ABC):
         """After `begin_writes`: a number that changes whenever another connection has committed to
         the database since this one's last transaction, and not when this one commits. Where it
         has not changed since the writer's last batch, the head, its hash and the checkpoints are
-        as that batch left them (`engine/batches.py`). None: the backend cannot tell (every batch
-        reads the head)."""
+        as that batch left them (level only if it left them so: `engine/batches.py`). None: the
+        backend cannot tell (every batch reads the head)."""
         return None
 
     defers_log_lock: ClassVar[bool] = False
