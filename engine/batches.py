@@ -82,6 +82,16 @@ class Batches:
         self._known_head: int | None = None
         self._known_head_hash = GENESIS
         """The hash of the event at `_known_head` (the chain's head, engine/log/chain.py)."""
+        self._seen_version: int | None = None
+        """The database's `data_version` in this writer's last committed batch of commands: the
+        same in the next, nobody else committed in between, so the head and its hash are still
+        `_known_head`'s (no head read). None: unknown, or the writer connection ran other work since."""
+        self._level = False
+        """The checkpoints were level with the head when that batch committed: it ran the checkpoint
+        UPDATE (it wrote events), or it wrote none and they were level before it. While nobody
+        else commits, the next batch runs no UPDATE. A batch that writes nothing runs no UPDATE,
+        so after an open's catch-up, a rebuild or another process's batch (any of which may leave
+        checkpoints at a concrete position) it proves the head, not the checkpoints."""
         self._optimistic = False
         """The next batch may begin before it takes the log lock: the last one found the head where
         this process had left it (engine/pending_lock.py)."""
@@ -136,26 +146,34 @@ class Batches:
                 self._run_one(unit, pending)
 
         try:
-            unit, _ = self.in_unit(run, optimistic=True)
+            unit, _ = self.in_unit(run, optimistic=True, commands=True)
         except HeadMoved:  # another process appended since this one's last batch: nothing was written
             self._optimistic = False
             for pending in batch:
                 pending.reset()
-            unit, _ = self.in_unit(run)
+            unit, _ = self.in_unit(run, commands=True)
         return unit.recorded
 
-    def in_unit(self, work: Callable[[UnitOfWork], T], *, optimistic: bool = False) -> tuple[UnitOfWork, T]:
+    def in_unit(
+        self, work: Callable[[UnitOfWork], T], *, optimistic: bool = False, commands: bool = False
+    ) -> tuple[UnitOfWork, T]:
         """Run `work` in a unit of work of its own transaction, under the log lock, and commit it.
-        `optimistic`: the lock may wait for the batch's first statement (engine/pending_lock.py)."""
+        `optimistic`: the lock may wait for the batch's first statement (engine/pending_lock.py).
+        `commands`: `work` runs commands, which touch the checkpoints only through the UPDATE (see
+        `_level`); other work (a job) may do more, so the next batch trusts nothing."""
         connection, backend, known = self._connection(), self._backend, self._known_head
-        pending = None
+        pending, version, level = None, None, False
         try:
             if optimistic and self._optimistic and known is not None:
                 head, pending = known, PendingLock(backend, connection, known)
             else:
                 # Begin first: on SQLite it is BEGIN IMMEDIATE, so the head is read under the write lock.
                 backend.begin_writes(connection)
-                head = backend.lock_and_read_head(connection)
+                version = backend.data_version(connection)
+                if version is not None and version == self._seen_version and known is not None:
+                    head, level = known, self._level  # nobody else committed since this writer's last batch
+                else:
+                    head = backend.lock_and_read_head(connection)
                 self._optimistic = backend.defers_log_lock and head == known
             if head != known:
                 # Another process appended (or this is the first batch): cached versions may be
@@ -184,12 +202,14 @@ class Batches:
             result = work(unit)
             # Before `finish`: on PostgreSQL it may commit, and the NOTIFY up to this head is ours.
             self.committing = unit.head
-            unit.finish(self._advance, commit=True)
+            unit.finish(_already_level if level else self._advance, commit=True)
             driver.commit(connection)
         except BaseException:
             self.committing = self._known_head or 0  # nothing was committed: nothing to skip
             self._roll_back()
             raise
+        self._seen_version = version if commands else None
+        self._level = level or bool(unit.recorded)  # events were written with the UPDATE (`finish`)
         unit.committed()
         self._known_head = unit.head
         self._known_head_hash = unit.head_hash
@@ -213,6 +233,7 @@ class Batches:
 
     def release_connection(self) -> None:
         held, self._held = self._held, None
+        self._seen_version = None  # a count of this connection's: another one's is not comparable
         if held is not None:
             try:
                 held.close()
@@ -220,6 +241,8 @@ class Batches:
                 log.debug("closing the writer connection failed", exc_info=True)
 
     def exclusive(self, work: Callable[[Connection], T], transaction: bool = True) -> T:
+        # A rebuild or an import here may leave checkpoints that the next batch must set level.
+        self._seen_version = None
         connection = self._connection()
         try:
             if not transaction:
@@ -269,6 +292,11 @@ class Batches:
         """Drop cached stream versions (after the log changed behind the committer's back)."""
         self._versions.clear()
         self._known_head = None
+        self._seen_version = None
+
+
+def _already_level(connection: Connection, before: int) -> None:
+    """The checkpoints are level with the head already: nothing to advance."""
 
 
 def _crashed(pending: Pending, cause: BaseException) -> CommandFailed:

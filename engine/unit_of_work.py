@@ -8,7 +8,7 @@ events and applies the projections, and writes everything in `finish`, just befo
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, overload
 
@@ -42,7 +42,7 @@ from session_engine.engine.log.sealing import (
 )
 from session_engine.engine.pending_lock import LockingContext, PendingLock
 from session_engine.engine.projections.base import ProjectionContext
-from session_engine.engine.projections.registry import CheckpointAdvance, ProjectionSet
+from session_engine.engine.projections.registry import ProjectionSet
 
 check_identifier = check_id
 """The engine's identifier rule (`engine.ids`), for the write path's ids and keys."""
@@ -396,7 +396,7 @@ class UnitOfWork:
             self._deferred_streams.add(stream_key)
         self.recorded.extend(recorded)
 
-    def finish(self, advance: CheckpointAdvance, *, commit: bool = False) -> None:
+    def finish(self, advance: Callable[[Connection, int], None], *, commit: bool = False) -> None:
         """Write the staged events, the projections' pending writes and their checkpoints; with
         `commit`, commit them in the same round trip where the backend can (`commit_in_pipeline`):
         the caller still calls `commit`, which then finds nothing left where it was done here."""

@@ -289,6 +289,14 @@ class Backend(LogReads, ABC):
     def lock_and_read_head(self, connection: Connection) -> int:
         """Take the log lock (see `lock_log`) and read the head position."""
 
+    def data_version(self, connection: Connection) -> int | None:
+        """After `begin_writes`: a number that changes whenever another connection has committed to
+        the database since this one's last transaction, and not when this one commits. Where it
+        has not changed since the writer's last batch, the head, its hash and the checkpoints are
+        as that batch left them (level only if it left them so: `engine/batches.py`). None: the
+        backend cannot tell (every batch reads the head)."""
+        return None
+
     defers_log_lock: ClassVar[bool] = False
     """A batch may begin before it takes the log lock, when this process appended the last event:
     the lock goes with its first statement (`expect_head`), in the same round trip (PostgreSQL;

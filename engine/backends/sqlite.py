@@ -237,6 +237,12 @@ class SqliteBackend(Backend):
         head = self.compile(_HEAD)
         return int(driver.fetch_all(connection, head.sql)[0][0] or 0)
 
+    def data_version(self, connection: Connection) -> int | None:
+        """SQLite's `PRAGMA data_version`: inside the transaction that `BEGIN IMMEDIATE` began, it
+        counts the commits of other connections (other processes, this process's other engines)
+        up to the snapshot the write lock sees."""
+        return int(driver.fetch_all(connection, "PRAGMA data_version")[0][0])
+
     def _insert_events(self) -> Prepared:
         values: dict[Any, Any] = {
             events.c[name]: sa.bindparam(name) for name in EVENT_COLUMNS if name != "metadata"
