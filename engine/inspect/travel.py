@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection
 from session_engine.engine.backends import Backend, Prepared
 from session_engine.engine.errors import StateUnavailable
 from session_engine.engine.events import EventRegistry
-from session_engine.engine.inspect import head
+from session_engine.engine.inspect import head, kept
 from session_engine.engine.inspect.state import SessionState, ValueState, read_state
 from session_engine.engine.lifecycle import SESSION_EXPIRED
 from session_engine.engine.log import reads
@@ -246,7 +246,7 @@ def states_at(
     if len(points) == 1 and snapshot is not None and snapshot.state is not None and targets[0] == start:
         point = points[0]
         as_of = point if isinstance(point, datetime) else snapshot.recorded_at
-        return Travelled([decode_state(snapshot.state, as_of)])
+        return Travelled([kept_state(snapshot, snapshot.state, as_of)])
     travelled = Travelled([])
     answers: dict[int, SessionState] = {}
     with fold.open(namespace, stream, projections) as state:
@@ -305,6 +305,13 @@ def each_state(
 def encode_state(state: SessionState) -> bytes:
     """The state without its `as_of` (expiry is judged again when it is read)."""
     return state.model_dump_json(exclude={"as_of"}).encode()
+
+
+def kept_state(snapshot: Snapshot, stored: bytes, as_of: datetime) -> SessionState:
+    """A snapshot's kept state (`stored`) as of `as_of`, decoded once per process
+    (`engine.inspect.kept`): the key is the snapshot's digest, which covers its session, version,
+    event hash and content, and `plan` served this row only after checking that digest."""
+    return kept.state(("snapshot", snapshot.digest, as_of), lambda: decode_state(stored, as_of))
 
 
 def decode_state(stored: bytes, as_of: datetime) -> SessionState:

@@ -270,3 +270,21 @@ async def test_a_head_read_again_is_a_fresh_copy_of_the_state_first_read(
         part.messages.clear()
     assert (await engine.state_as_of(NS, S, version=last)).model_dump() == expected
     assert first.model_dump() == expected and expected["values"] and expected["objects"]
+
+
+async def test_a_state_read_again_from_its_snapshot_is_a_fresh_copy(
+    engine: Engine, clock: ManualClock
+) -> None:
+    await _history(engine, clock)
+    await engine.state_as_of(NS, S, version=8)  # folded; kept with its snapshot at 8
+    await engine.flush_snapshots()
+    expected = (await _full_fold(engine, 8)).model_dump()
+    for _ in range(3):  # the first from the stored snapshot, the next from the copy kept in memory
+        again = await engine.state_as_of(NS, S, version=8)
+        assert again.model_dump() == expected and expected["values"] and expected["objects"]
+        again.values.clear()  # frozen, but its mappings are not: a caller's change reaches no later read
+        again.user_parts.clear()
+        for part in again.objects.values():
+            part.items.clear()
+            part.messages.clear()
+            part.envelope.value.clear()
