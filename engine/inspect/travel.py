@@ -143,6 +143,7 @@ def plan(
     instants = [p for p in points if isinstance(p, datetime)]
     low_version = min(versions) if versions else None
     low_instant = min(instants) if instants else None
+    at_head: head.LiveSession | None = None
     if live and len(points) == 1 and not connection.in_transaction():
         connection = backend.one_snapshot(connection)  # the head and the rows read at it agree
         connection.begin()
@@ -151,7 +152,8 @@ def plan(
             return Fold(None, [], live=head.state_at_head(at_head, points[0]))
     if not connection.in_transaction():
         connection.begin()  # one read snapshot for the snapshot and the events after it
-    cut = horizon(connection, backend, namespace, stream)
+    # A live session's first event is in the log (`head.live_session` checked it in this snapshot).
+    cut = 0 if at_head is not None else horizon(connection, backend, namespace, stream)
     below = low_version if low_version != LAST else None
     while True:
         snapshot = snapshots.find(
@@ -192,6 +194,8 @@ def plan(
             )
     start = snapshot.version if snapshot is not None else origin
     high_version = max(versions) if versions and not instants else None
+    if high_version is not None and high_version <= start:
+        return Fold(snapshot, [], origin)  # every point is the snapshot's own version: no event to fold
     found = reads.read_stream(
         connection,
         backend,
