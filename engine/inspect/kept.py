@@ -31,14 +31,21 @@ _size = [0]
 _lock = threading.Lock()
 
 
-def state(key: Hashable, make: Callable[[], SessionState]) -> SessionState:
-    """A copy of the state kept under `key`; else the one `make` builds, kept for the next read."""
+def copy(key: Hashable) -> SessionState | None:
+    """A copy of the state kept under `key`, if one is."""
     with _lock:
         kept = _kept.get(key)
         if kept is not None:
             _kept.move_to_end(key)
-    if kept is not None:
-        found: SessionState = pickle.loads(kept)
+    if kept is None:
+        return None
+    found: SessionState = pickle.loads(kept)
+    return found
+
+
+def state(key: Hashable, make: Callable[[], SessionState]) -> SessionState:
+    """A copy of the state kept under `key`; else the one `make` builds, kept for the next read."""
+    if (found := copy(key)) is not None:
         return found
     made = make()
     copied = pickle.dumps(made, pickle.HIGHEST_PROTOCOL)

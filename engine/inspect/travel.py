@@ -66,7 +66,8 @@ class Fold:
     """With no snapshot, the version the empty read models stand for: 0, or the version before a
     `session_expired` marker that opens the session's kept history (`restarts_at`)."""
     live: SessionState | None = None
-    """The answer itself, read off the live read models at the session's head (`engine.inspect.head`)."""
+    """The answer itself: read off the live read models at the session's head (`engine.inspect.head`),
+    or a snapshot's kept state at its own version, copied from memory (`kept_state`)."""
 
     @property
     def start(self) -> int:
@@ -167,7 +168,13 @@ def plan(
             until=low_instant,
             at_least=cut,
         )
-        if snapshot is None or snapshot.digest == snapshot.expected_digest():
+        if snapshot is None:
+            break
+        if len(points) == 1 and points[0] == snapshot.version and snapshot.state is not None:
+            answer = kept.copy(_kept_key(snapshot, snapshot.recorded_at))
+            if answer is not None:  # its content was checked against this digest when it was kept
+                return Fold(snapshot, [], live=answer)
+        if snapshot.digest == snapshot.expected_digest():
             break
         log.warning("snapshot %s/%s at %d is damaged; not used", namespace, stream, snapshot.version)
         below = snapshot.version - 1  # a damaged one is never served (verify reports it)
@@ -312,10 +319,15 @@ def encode_state(state: SessionState) -> bytes:
 
 
 def kept_state(snapshot: Snapshot, stored: bytes, as_of: datetime) -> SessionState:
-    """A snapshot's kept state (`stored`) as of `as_of`, decoded once per process
-    (`engine.inspect.kept`): the key is the snapshot's digest, which covers its session, version,
-    event hash and content, and `plan` served this row only after checking that digest."""
-    return kept.state(("snapshot", snapshot.digest, as_of), lambda: decode_state(stored, as_of))
+    """A snapshot's kept state (`stored`) as of `as_of`, decoded once per process and then copied
+    from memory (`engine.inspect.kept`). The key is the snapshot's digest, which covers its session,
+    version, event hash and content: `plan` checks a row's digest before its content is decoded, and
+    a row whose digest names a state in memory is answered from it without reading its content."""
+    return kept.state(_kept_key(snapshot, as_of), lambda: decode_state(stored, as_of))
+
+
+def _kept_key(snapshot: Snapshot, as_of: datetime) -> tuple[str, bytes, datetime]:
+    return ("snapshot", snapshot.digest, as_of)
 
 
 def decode_state(stored: bytes, as_of: datetime) -> SessionState:
