@@ -135,8 +135,9 @@ def plan(
 ) -> Fold:
     """The snapshot to start from for these points and the events to fold after it.
 
-    `live`: one point at the session's head is answered off the live read models when they hold
-    it exactly (`Fold.live`, nothing to fold). Raises `StateUnavailable` for a point before the
+    `live`: only the state at the point is wanted. One point at the session's head is answered off
+    the live read models when they hold it exactly, one at a snapshot whose state is kept in memory
+    from it (`Fold.live`, nothing to fold). Raises `StateUnavailable` for a point before the
     session's retention horizon, or when the snapshot there was written by projections of another
     shape."""
     fp = snapshots.fingerprint(projections)
@@ -170,9 +171,11 @@ def plan(
         )
         if snapshot is None:
             break
-        if len(points) == 1 and points[0] == snapshot.version and snapshot.state is not None:
+        if live and len(points) == 1 and points[0] == snapshot.version and snapshot.state is not None:
+            # Only the answer is wanted (not the row's tables, which a snapshot taken or laid from
+            # this fold would store): its content was checked against this digest when it was kept.
             answer = kept.copy(_kept_key(snapshot, snapshot.recorded_at))
-            if answer is not None:  # its content was checked against this digest when it was kept
+            if answer is not None:
                 return Fold(snapshot, [], live=answer)
         if snapshot.digest == snapshot.expected_digest():
             break
