@@ -4,13 +4,18 @@ stepping through every version, and the sessions list, on SQLite and PostgreSQL.
     python -m bench.time_travel [--events 1000] [--samples 20] [--backends sqlite,postgres]
 
 The session mixes the domains: values (some with TTLs), user parts, a thread with items, a graph
-with vertices, a messages object growing, a record. Each figure is the median of `--samples`
-calls, in milliseconds: wall time, and CPU time (`time.process_time`, every thread of the
-process: steadier than wall time on a shared machine) as median / p90 / worst.
+with vertices, a messages object growing, a record. The first reads fold (the first at N/2 from
+nothing, N/10 from nothing, N off the live read models); the reads again answer from what the first
+left (a snapshot's kept state, the head's copy in memory); "a version not read before" is a new
+version each call, after the diffs laid a snapshot every 128 versions: a fold of at most 127 events.
+Each figure is the median of `--samples` calls, in milliseconds: wall time, and CPU time
+(`time.process_time`, every thread of the process: steadier than wall time on a shared machine) as
+median / p90 / worst.
 """
 
 from __future__ import annotations
 
+import random
 import statistics
 import time
 from collections.abc import Awaitable, Callable
@@ -62,7 +67,12 @@ async def measure(backend: str, events: int, samples: int) -> list[list[object]]
             await fill(engine, clock, events)
             if backend == "postgres":  # what autovacuum does to a table in use: plans need statistics
                 await engine.read(lambda c: c.exec_driver_sql("ANALYZE events"))
-            middle, last = events // 2, events
+            early, middle, last = events // 10, events // 2, events
+            fresh = iter(
+                random.Random(21).sample(
+                    [v for v in range(2, last - 1) if v % 128 and v not in (early, middle)], samples
+                )
+            )
 
             async def step() -> None:
                 async for _ in engine.states(NS, S):
@@ -73,6 +83,7 @@ async def measure(backend: str, events: int, samples: int) -> list[list[object]]
             for name, call in (
                 ("first state_as_of(version=N/2)", lambda: engine.state_as_of(NS, S, version=middle)),
                 ("first state_as_of(version=N)", lambda: engine.state_as_of(NS, S, version=last)),
+                ("first state_as_of(version=N/10)", lambda: engine.state_as_of(NS, S, version=early)),
             ):
                 wall, cpu = await median_ms(1, call)
                 rows.append([backend, name, f"{wall:.1f}", cpu])
@@ -80,8 +91,13 @@ async def measure(backend: str, events: int, samples: int) -> list[list[object]]
             for name, call in (
                 ("state_as_of(version=N/2)", lambda: engine.state_as_of(NS, S, version=middle)),
                 ("state_as_of(version=N)", lambda: engine.state_as_of(NS, S, version=last)),
+                ("state_as_of(version=N/10)", lambda: engine.state_as_of(NS, S, version=early)),
                 ("diff(N/2, N)", lambda: engine.diff(NS, S, middle, last)),
                 ("diff(N-1, N)", lambda: engine.diff(NS, S, last - 1, last)),
+                (
+                    "state_as_of(a version not read before)",
+                    lambda: engine.state_as_of(NS, S, version=next(fresh)),
+                ),
                 ("history (N summaries)", lambda: engine.history(NS, S)),
                 ("sessions page of 100", lambda: engine.sessions(NS, limit=100)),
             ):

@@ -15,9 +15,6 @@ from the live read models"):
 
 from __future__ import annotations
 
-import pickle
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from session_engine.engine.backends import Backend, Prepared
+from session_engine.engine.inspect import kept
 from session_engine.engine.inspect.state import SessionState, read_state
 from session_engine.engine.log.schema import checkpoints, events, session_keys
 from session_engine.engine.projections.base import Projection
@@ -103,40 +101,17 @@ def reaches(session: LiveSession, point: int | datetime, to_position: int | None
     return point >= session.version
 
 
-KEPT = 64
-"""Head states kept in memory, most recently read first out last."""
-KEPT_BYTES = 1024 * 1024
-"""A head state larger than this (pickled) is read again each time rather than kept."""
-_kept: OrderedDict[tuple[str, str, int, int, bytes, datetime], bytes] = OrderedDict()
-_kept_lock = threading.Lock()
-
-
 def state_at_head(session: LiveSession, point: int | datetime) -> SessionState:
     """The state at the head; expiry judged at the point's instant, else at the last event's time,
     as the fold judges it.
 
-    A head read again (no event since, the same instant) is unpickled from the copy kept the first
-    time instead of read through the domains' reads again: the key holds the head event's chain
-    hash, which covers every event of the log up to it, so a kept state is the state of exactly
-    those events; `live_session` has checked, in this read, that the session is still not erased
-    and the read models still level with the log. A fresh copy is handed out, never the kept one:
-    the state is frozen but its mappings and values are not. Pickled, not JSON: unpickling makes the
-    same objects without validating them again (they were validated when the state was built), and
-    the copy is the state as first read, down to its fields set. The pickle never leaves the process."""
+    A head read again (no event since, the same instant) is a copy of the state kept the first time
+    (`engine.inspect.kept`) instead of read through the domains' reads again: the key holds the
+    head event's chain hash, which covers every event of the log up to it, so a kept state is the
+    state of exactly those events; `live_session` has checked, in this read, that the session is
+    still not erased and the read models still level with the log."""
     as_of = point if isinstance(point, datetime) else session.at
-    key = (session.namespace, session.stream, session.version, session.position, session.hash, as_of)
-    with _kept_lock:
-        kept = _kept.get(key)
-        if kept is not None:
-            _kept.move_to_end(key)
-    if kept is not None:
-        state: SessionState = pickle.loads(kept)
-        return state
-    state = read_state(session, as_of)
-    copied = pickle.dumps(state, pickle.HIGHEST_PROTOCOL)
-    if len(copied) <= KEPT_BYTES and session.hash:
-        with _kept_lock:
-            _kept[key] = copied
-            while len(_kept) > KEPT:
-                _kept.popitem(last=False)
-    return state
+    if not session.hash:
+        return read_state(session, as_of)
+    key = ("head", session.namespace, session.stream, session.version, session.position, session.hash, as_of)
+    return kept.state(key, lambda: read_state(session, as_of))

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection
 from session_engine.engine.backends import Backend, Prepared
 from session_engine.engine.errors import StateUnavailable
 from session_engine.engine.events import EventRegistry
-from session_engine.engine.inspect import head
+from session_engine.engine.inspect import head, kept
 from session_engine.engine.inspect.state import SessionState, ValueState, read_state
 from session_engine.engine.lifecycle import SESSION_EXPIRED
 from session_engine.engine.log import reads
@@ -66,7 +66,8 @@ class Fold:
     """With no snapshot, the version the empty read models stand for: 0, or the version before a
     `session_expired` marker that opens the session's kept history (`restarts_at`)."""
     live: SessionState | None = None
-    """The answer itself, read off the live read models at the session's head (`engine.inspect.head`)."""
+    """The answer itself: read off the live read models at the session's head (`engine.inspect.head`),
+    or a snapshot's kept state at its own version, copied from memory (`kept_state`)."""
 
     @property
     def start(self) -> int:
@@ -134,8 +135,9 @@ def plan(
 ) -> Fold:
     """The snapshot to start from for these points and the events to fold after it.
 
-    `live`: one point at the session's head is answered off the live read models when they hold
-    it exactly (`Fold.live`, nothing to fold). Raises `StateUnavailable` for a point before the
+    `live`: only the state at the point is wanted. One point at the session's head is answered off
+    the live read models when they hold it exactly, one at a snapshot whose state is kept in memory
+    from it (`Fold.live`, nothing to fold). Raises `StateUnavailable` for a point before the
     session's retention horizon, or when the snapshot there was written by projections of another
     shape."""
     fp = snapshots.fingerprint(projections)
@@ -143,6 +145,7 @@ def plan(
     instants = [p for p in points if isinstance(p, datetime)]
     low_version = min(versions) if versions else None
     low_instant = min(instants) if instants else None
+    at_head: head.LiveSession | None = None
     if live and len(points) == 1 and not connection.in_transaction():
         connection = backend.one_snapshot(connection)  # the head and the rows read at it agree
         connection.begin()
@@ -151,7 +154,8 @@ def plan(
             return Fold(None, [], live=head.state_at_head(at_head, points[0]))
     if not connection.in_transaction():
         connection.begin()  # one read snapshot for the snapshot and the events after it
-    cut = horizon(connection, backend, namespace, stream)
+    # A live session's first event is in the log (`head.live_session` checked it in this snapshot).
+    cut = 0 if at_head is not None else horizon(connection, backend, namespace, stream)
     below = low_version if low_version != LAST else None
     while True:
         snapshot = snapshots.find(
@@ -165,7 +169,15 @@ def plan(
             until=low_instant,
             at_least=cut,
         )
-        if snapshot is None or snapshot.digest == snapshot.expected_digest():
+        if snapshot is None:
+            break
+        if live and len(points) == 1 and points[0] == snapshot.version and snapshot.state is not None:
+            # Only the answer is wanted (not the row's tables, which a snapshot taken or laid from
+            # this fold would store): its content was checked against this digest when it was kept.
+            answer = kept.copy(_kept_key(snapshot, snapshot.recorded_at))
+            if answer is not None:
+                return Fold(snapshot, [], live=answer)
+        if snapshot.digest == snapshot.expected_digest():
             break
         log.warning("snapshot %s/%s at %d is damaged; not used", namespace, stream, snapshot.version)
         below = snapshot.version - 1  # a damaged one is never served (verify reports it)
@@ -192,6 +204,8 @@ def plan(
             )
     start = snapshot.version if snapshot is not None else origin
     high_version = max(versions) if versions and not instants else None
+    if high_version is not None and high_version <= start:
+        return Fold(snapshot, [], origin)  # every point is the snapshot's own version: no event to fold
     found = reads.read_stream(
         connection,
         backend,
@@ -246,7 +260,7 @@ def states_at(
     if len(points) == 1 and snapshot is not None and snapshot.state is not None and targets[0] == start:
         point = points[0]
         as_of = point if isinstance(point, datetime) else snapshot.recorded_at
-        return Travelled([decode_state(snapshot.state, as_of)])
+        return Travelled([kept_state(snapshot, snapshot.state, as_of)])
     travelled = Travelled([])
     answers: dict[int, SessionState] = {}
     with fold.open(namespace, stream, projections) as state:
@@ -305,6 +319,18 @@ def each_state(
 def encode_state(state: SessionState) -> bytes:
     """The state without its `as_of` (expiry is judged again when it is read)."""
     return state.model_dump_json(exclude={"as_of"}).encode()
+
+
+def kept_state(snapshot: Snapshot, stored: bytes, as_of: datetime) -> SessionState:
+    """A snapshot's kept state (`stored`) as of `as_of`, decoded once per process and then copied
+    from memory (`engine.inspect.kept`). The key is the snapshot's digest, which covers its session,
+    version, event hash and content: `plan` checks a row's digest before its content is decoded, and
+    a row whose digest names a state in memory is answered from it without reading its content."""
+    return kept.state(_kept_key(snapshot, as_of), lambda: decode_state(stored, as_of))
+
+
+def _kept_key(snapshot: Snapshot, as_of: datetime) -> tuple[str, bytes, datetime]:
+    return ("snapshot", snapshot.digest, as_of)
 
 
 def decode_state(stored: bytes, as_of: datetime) -> SessionState:

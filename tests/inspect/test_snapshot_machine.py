@@ -32,6 +32,21 @@ from tests.values.machine import machine_settings
 S = "session-1"
 
 
+def _spoil(state: SessionState) -> None:
+    """What a caller may do to its answer: the state is frozen, its mappings and lists are not."""
+    state.values.clear()
+    state.user_parts.clear()
+    if state.record is not None:
+        state.record.clear()
+    for part in state.objects.values():
+        part.envelope.value.clear()
+        part.messages.clear()
+        part.items.clear()
+        part.vertices.clear()
+        part.edges.clear()
+    state.objects.clear()
+
+
 class SnapshotMachine(TimeTravelMachine):
     """Every domain's commands (the time-travel machine's), with snapshots every 3 versions."""
 
@@ -58,14 +73,19 @@ class SnapshotMachine(TimeTravelMachine):
     @rule(data=st.data())
     def state_via_snapshots_is_the_full_fold(self, data: st.DataObject) -> None:
         version = data.draw(st.integers(self.horizon, self.version), label="version")
-        assert self.call(self.engine.state_as_of, NS, S, version=version) == self.full_fold(version)
+        found = self.call(self.engine.state_as_of, NS, S, version=version)
+        assert found == self.full_fold(version)
+        _spoil(found)  # a caller's change to its answer reaches no later answer (states kept in memory)
         event = self.log[max(version, 1) - 1]
         if version > self.horizon:  # by instant and by position: the same state
             by_position = self.call(self.engine.state_as_of, NS, S, position=event.position)
             assert by_position == self.full_fold(version)
             at = event.recorded_at
             upto = max(e.version for e in self.log if e.recorded_at <= at)
-            assert self.call(self.engine.state_as_of, NS, S, at=at) == self.full_fold(upto, at)
+            by_instant = self.call(self.engine.state_as_of, NS, S, at=at)
+            assert by_instant == self.full_fold(upto, at)
+            _spoil(by_position)
+            _spoil(by_instant)
 
     @precondition(lambda self: self.version > 0)
     @rule(data=st.data())
@@ -95,6 +115,8 @@ class SnapshotMachine(TimeTravelMachine):
         assert found == self.full_fold(self.version, last.recorded_at)
         again = self.call(self.engine.state_as_of, NS, S, **asked)  # kept from the first read
         assert again == found and again is not found
+        _spoil(found)
+        _spoil(again)
 
     @precondition(lambda self: self.version > 0)
     @rule(data=st.data())

@@ -270,3 +270,43 @@ async def test_a_head_read_again_is_a_fresh_copy_of_the_state_first_read(
         part.messages.clear()
     assert (await engine.state_as_of(NS, S, version=last)).model_dump() == expected
     assert first.model_dump() == expected and expected["values"] and expected["objects"]
+
+
+async def test_a_state_read_again_from_its_snapshot_is_a_fresh_copy(
+    engine: Engine, clock: ManualClock
+) -> None:
+    await _history(engine, clock)
+    await engine.state_as_of(NS, S, version=8)  # folded; kept with its snapshot at 8
+    await engine.flush_snapshots()
+    expected = (await _full_fold(engine, 8)).model_dump()
+    for _ in range(3):  # the first from the stored snapshot, the next from the copy kept in memory
+        again = await engine.state_as_of(NS, S, version=8)
+        assert again.model_dump() == expected and expected["values"] and expected["objects"]
+        again.values.clear()  # frozen, but its mappings are not: a caller's change reaches no later read
+        again.user_parts.clear()
+        for part in again.objects.values():
+            part.items.clear()
+            part.messages.clear()
+            part.envelope.value.clear()
+
+
+async def test_a_snapshot_taken_where_a_damaged_one_is_kept_in_memory_is_folded_again(
+    engine: Engine, clock: ManualClock
+) -> None:
+    await _history(engine, clock)
+    await engine.state_as_of(NS, S, version=8)  # folded; kept with its snapshot at 8
+    await engine.flush_snapshots()
+    truth = await engine.state_as_of(NS, S, version=8)  # its state now also kept in memory
+
+    def damage(connection: sa.Connection) -> None:  # a byte of its tables flipped, digest and state kept
+        key = (snapshots.c.namespace == NS, snapshots.c.stream == S, snapshots.c.version == 8)
+        [tables] = connection.execute(sa.select(snapshots.c.tables).where(*key)).one()
+        connection.execute(
+            snapshots.update().where(*key).values(tables=tables[:-1] + bytes([tables[-1] ^ 1]))
+        )
+
+    await engine._committer.exclusive(damage)
+    assert await engine.state_as_of(NS, S, version=8) == truth
+    await engine.take_snapshot(NS, S, 8)  # pinned: stores the fold's tables, never the damaged ones
+    await engine.flush_snapshots()
+    assert await engine.verify_snapshots() == []
