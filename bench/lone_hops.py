@@ -1,5 +1,5 @@
 """A lone writer's thread hops (issue #21): appends/s and CPU per append, on the writer thread
-(the default) and inline on the event loop's thread (`Engine(inline_lone_writes=True)`), with 1
+(`Engine(inline_lone_writes=False)`) and inline on the event loop's thread (SQLite's default), with 1
 and 64 writers, on SQLite and PostgreSQL.
 
 CPU time (`time.process_time`, both threads) is the figure to compare on a loaded machine: wall
@@ -32,7 +32,7 @@ CELLS = [("thread", 1), ("inline", 1), ("thread", 64), ("inline", 64)]
 async def appends(url: str, mode: str, writers: int, seconds: float) -> tuple[float, float]:
     """Appends/s with `writers` concurrent sessions, and the process's CPU µs per append."""
     data = payload()
-    options = {"inline_lone_writes": True} if mode == "inline" else {}
+    options = {"inline_lone_writes": mode == "inline"}
     async with Engine.open(url, **options) as engine:
         counts = [0] * writers
         stop = time.perf_counter() + seconds

@@ -199,9 +199,12 @@ class Committer:
         with self._lock:  # the thread takes work only from the loop: idle now, it stays so
             if self._running or self._queue or self._jobs or self._closing:
                 return False
-        batch, self._gathering = self._gathering, []
+        batch = self._gathering
         started_ns, started = time.time_ns(), time.perf_counter()
-        recorded = self._batches.commit_safely(batch)
+        recorded = self._batches.commit_now(batch)
+        if recorded is None:  # another process holds the log lock: the writer thread waits for it
+            return False
+        self._gathering = []
         self._finished(batch, recorded, time.perf_counter() - started, started_ns)
         return True
 
