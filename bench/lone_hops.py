@@ -1,6 +1,6 @@
 """A lone writer's thread hops (issue #21): appends/s and CPU per append, on the writer thread
-(`Engine(inline_lone_writes=False)`) and inline on the event loop's thread (SQLite's default), with 1
-and 64 writers, on SQLite and PostgreSQL.
+(`Engine(inline_lone_writes=False)`) and inline on the event loop's thread (SQLite's default), with 1,
+8 and 64 writers, on SQLite and PostgreSQL.
 
 CPU time (`time.process_time`, both threads) is the figure to compare on a loaded machine: wall
 clock there mostly measures how long the scheduler keeps a woken thread waiting. Every cell runs
@@ -26,7 +26,7 @@ import anyio
 from bench.common import ROOT, Stopwatch, database, median, payload, show
 from session_engine.engine import Engine, NewEvent
 
-CELLS = [("thread", 1), ("inline", 1), ("thread", 64), ("inline", 64)]
+CELLS = [(mode, writers) for writers in (1, 8, 64) for mode in ("thread", "inline")]
 
 
 async def appends(url: str, mode: str, writers: int, seconds: float) -> tuple[float, float]:
