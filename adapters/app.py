@@ -172,7 +172,5 @@ def uvicorn_config(
         lifespan="on",
         server_header=False,
         access_log=False,  # each request's line is ours (adapters.requests), with tenant and outcome
-        # asyncio's loop, not uvloop: the engine runs a lone writer's command on the loop's thread
-        # only when it can see that no other task is ready to run, which uvloop does not tell.
-        **{"loop": "asyncio", **options},
+        **options,
     )

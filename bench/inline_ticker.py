@@ -1,6 +1,6 @@
 """What a lone writer inline on the event loop costs the loop's other tasks (issue #21): a ticker
 task that asks for a 1 ms sleep measures how late it wakes (p50, p99, max) while one writer appends
-in a loop, on the writer thread (`Engine(inline_lone_writes=False)`) and inline (SQLite's default),
+in a loop, on the writer thread (the default) and inline (`Engine(inline_lone_writes=True)`),
 beside the writer's appends/s and the process's CPU per append.
 
 Lateness is wall clock, so on a loaded machine it measures the scheduler as well: compare cells of

@@ -1,6 +1,6 @@
 """A lone writer's thread hops (issue #21): appends/s and CPU per append, on the writer thread
-(`Engine(inline_lone_writes=False)`) and inline on the event loop's thread (SQLite's default), with 1,
-8 and 64 writers, on SQLite and PostgreSQL.
+(the default) and inline on the event loop's thread (`Engine(inline_lone_writes=True)`), with 1, 8
+and 64 writers, on SQLite and PostgreSQL.
 
 CPU time (`time.process_time`, both threads) is the figure to compare on a loaded machine: wall
 clock there mostly measures how long the scheduler keeps a woken thread waiting. Every cell runs

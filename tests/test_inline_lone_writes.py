@@ -1,7 +1,7 @@
-"""A lone writer's command run on the event loop's thread (SQLite's default; off with
-`Engine(inline_lone_writes=False)`): only when nothing else could use the loop or the writer
-connection and the log lock is free at once, answered after one loop turn, and every other
-guarantee of the write path kept (group commit, order, cancellation, close)."""
+"""A lone writer's command run on the event loop's thread (`Engine(inline_lone_writes=True)`, SQLite
+only): only when nothing else could use the loop or the writer connection and the log lock is free
+at once, answered after one loop turn, and every other guarantee of the write path kept (group
+commit, order, cancellation, close)."""
 
 from __future__ import annotations
 
@@ -53,8 +53,9 @@ def backend(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 async def inline_engine(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Engine:  # type: ignore[misc]
     monkeypatch.setattr(writes, "INLINE_LIMIT", float("inf"))  # no batch is too slow here
-    async with Engine.open(database_url, migrate=False, extra_domains=[DOMAIN]) as engine:
-        yield engine  # inline by default
+    options = {"migrate": False, "extra_domains": [DOMAIN], "inline_lone_writes": True}
+    async with Engine.open(database_url, **options) as engine:
+        yield engine
 
 
 async def _thread_of(engine: Engine, stream: str = "s", pause: float = 0.0) -> int:
@@ -78,8 +79,7 @@ async def test_a_lone_writer_runs_on_the_loop_thread(inline_engine: Engine) -> N
 @pytest.mark.parametrize("backend", ["sqlite", *POSTGRES])
 async def test_without_the_option_every_command_goes_to_the_writer_thread(database_url: str) -> None:
     loop_thread = threading.get_ident()
-    options = {"migrate": False, "extra_domains": [DOMAIN], "inline_lone_writes": False}
-    async with Engine.open(database_url, **options) as engine:
+    async with Engine.open(database_url, migrate=False, extra_domains=[DOMAIN]) as engine:
         assert loop_thread not in [await _thread_of(engine) for _ in range(5)]
 
 
@@ -183,7 +183,7 @@ async def test_an_engine_closes_right_after_an_inline_write(
 ) -> None:
     monkeypatch.setattr(writes, "INLINE_LIMIT", float("inf"))
     loop_thread = threading.get_ident()
-    options = {"migrate": False, "extra_domains": [DOMAIN]}
+    options = {"migrate": False, "extra_domains": [DOMAIN], "inline_lone_writes": True}
     async with Engine.open(database_url, **options) as engine:
         await _thread_of(engine)
         assert await _thread_of(engine) == loop_thread
