@@ -57,7 +57,8 @@ class BatchReport:
 
 INLINE_LIMIT = 0.002
 """Seconds: a lone command runs inline (`Committer(inline_lone=True)`) only while the last batch
-ran for less; a slow one (a long fsync, a lock another process holds) sends the next to the thread."""
+ran for less; a slow one (a long fsync, a checkpoint) sends the next to the thread. Another
+process's lock is never waited for inline (`Batches.commit_now`)."""
 
 BatchObserver = Callable[[BatchReport], None]
 CommandCapture = Callable[[Command], object]
