@@ -1,5 +1,5 @@
 """A lone writer's thread hops (issue #21): appends/s and CPU per append, on the writer thread
-(the default) and inline on the event loop's thread (`Engine(inline_lone_writes=True)`), with 1
+(the default) and inline on the event loop's thread (`Engine(inline_lone_writes=True)`), with 1, 8
 and 64 writers, on SQLite and PostgreSQL.
 
 CPU time (`time.process_time`, both threads) is the figure to compare on a loaded machine: wall
@@ -25,13 +25,13 @@ import anyio
 from bench.common import ROOT, Stopwatch, database, median, payload, rounds_command_line, show
 from session_engine.engine import Engine, NewEvent
 
-CELLS = [("thread", 1), ("inline", 1), ("thread", 64), ("inline", 64)]
+CELLS = [(mode, writers) for writers in (1, 8, 64) for mode in ("thread", "inline")]
 
 
 async def appends(url: str, mode: str, writers: int, seconds: float) -> tuple[float, float]:
     """Appends/s with `writers` concurrent sessions, and the process's CPU µs per append."""
     data = payload()
-    options = {"inline_lone_writes": True} if mode == "inline" else {}
+    options = {"inline_lone_writes": mode == "inline"}
     async with Engine.open(url, **options) as engine:
         counts = [0] * writers
         stop = time.perf_counter() + seconds

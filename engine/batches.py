@@ -97,6 +97,8 @@ class Batches:
         this process had left it (engine/pending_lock.py)."""
         self._last_recorded_at: datetime | None = None
         self._held: Connection | None = None
+        self._begun = False
+        """`commit_now` has begun the next batch's transaction, with the log lock."""
         self._advance = CheckpointAdvance(projections, backend)
         self.committing = 0
         """The head this process is committing or has committed: NOTIFYs up to it are its own."""
@@ -113,6 +115,23 @@ class Batches:
                 pending.outcome = None
                 pending.error = CommandFailed("the write failed inside the engine; nothing was written")
             return []
+
+    def commit_now(self, batch: list[Pending]) -> list[RecordedEvent] | None:
+        """`commit_safely` on the event loop's thread, which must not wait for another process:
+        None, with nothing begun or changed, when the log lock cannot be taken at once (another
+        process holds it; a backend that cannot tell) or the writer connection is not open (a
+        connect may wait). A lone command's batch begins once: it holds the lock to its end."""
+        connection = self._held
+        if connection is None:
+            return None
+        try:
+            if not self._backend.begin_writes_now(connection):
+                return None
+        except sa.exc.DBAPIError:  # the writer thread, running the batch, reports what is wrong
+            self.release_connection()
+            return None
+        self._begun = True
+        return self.commit_safely(batch)
 
     def _commit(self, batch: list[Pending]) -> list[RecordedEvent]:
         remaining = batch
@@ -163,12 +182,14 @@ class Batches:
         `_level`); other work (a job) may do more, so the next batch trusts nothing."""
         connection, backend, known = self._connection(), self._backend, self._known_head
         pending, version, level = None, None, False
+        begun, self._begun = self._begun, False
         try:
-            if optimistic and self._optimistic and known is not None:
+            if optimistic and self._optimistic and known is not None and not begun:
                 head, pending = known, PendingLock(backend, connection, known)
             else:
                 # Begin first: on SQLite it is BEGIN IMMEDIATE, so the head is read under the write lock.
-                backend.begin_writes(connection)
+                if not begun:
+                    backend.begin_writes(connection)
                 version = backend.data_version(connection)
                 if version is not None and version == self._seen_version and known is not None:
                     head, level = known, self._level  # nobody else committed since this writer's last batch

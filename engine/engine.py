@@ -119,6 +119,8 @@ class Engine:
             self.clock,
             self.encrypted_namespaces,
         )
+        # Inline only where the log lock can be taken without waiting (`Backend.begin_writes_now`:
+        # SQLite); off by default (specs/engine-core.md says what would turn it on).
         self._committer = Committer(
             batches, self.hub.published, max_batch=max_batch, inline_lone=inline_lone_writes
         )

@@ -57,7 +57,8 @@ class BatchReport:
 
 INLINE_LIMIT = 0.002
 """Seconds: a lone command runs inline (`Committer(inline_lone=True)`) only while the last batch
-ran for less; a slow one (a long fsync, a lock another process holds) sends the next to the thread."""
+ran for less; a slow one (a long fsync, a checkpoint) sends the next to the thread. Another
+process's lock is never waited for inline (`Batches.commit_now`)."""
 
 BatchObserver = Callable[[BatchReport], None]
 CommandCapture = Callable[[Command], object]
@@ -199,9 +200,12 @@ class Committer:
         with self._lock:  # the thread takes work only from the loop: idle now, it stays so
             if self._running or self._queue or self._jobs or self._closing:
                 return False
-        batch, self._gathering = self._gathering, []
+        batch = self._gathering
         started_ns, started = time.time_ns(), time.perf_counter()
-        recorded = self._batches.commit_safely(batch)
+        recorded = self._batches.commit_now(batch)
+        if recorded is None:  # another process holds the log lock: the writer thread waits for it
+            return False
+        self._gathering = []
         self._finished(batch, recorded, time.perf_counter() - started, started_ns)
         return True
 

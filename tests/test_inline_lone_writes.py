@@ -1,9 +1,11 @@
-"""A lone writer's command run on the event loop's thread (`Engine(inline_lone_writes=True)`):
-only when nothing else could use the loop or the writer connection, answered after one loop turn,
-and every other guarantee of the write path kept (group commit, order, cancellation, close)."""
+"""A lone writer's command run on the event loop's thread (`Engine(inline_lone_writes=True)`, SQLite
+only): only when nothing else could use the loop or the writer connection and the log lock is free
+at once, answered after one loop turn, and every other guarantee of the write path kept (group
+commit, order, cancellation, close)."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass
@@ -39,6 +41,15 @@ def _where_am_i(command: WhereAmI, state: UnitOfWork) -> Decision[int]:
 DOMAIN = Domain("inline-lone-tests", handlers=handlers)
 
 
+POSTGRES = [pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=["sqlite"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """SQLite: the backend that runs a lone writer inline (PostgreSQL's tests name it)."""
+    return str(request.param)
+
+
 @pytest.fixture
 async def inline_engine(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Engine:  # type: ignore[misc]
     monkeypatch.setattr(writes, "INLINE_LIMIT", float("inf"))  # no batch is too slow here
@@ -65,9 +76,22 @@ async def test_a_lone_writer_runs_on_the_loop_thread(inline_engine: Engine) -> N
     assert await inline_engine.verify() == []
 
 
+@pytest.mark.parametrize("backend", ["sqlite", *POSTGRES])
 async def test_without_the_option_every_command_goes_to_the_writer_thread(database_url: str) -> None:
     loop_thread = threading.get_ident()
     async with Engine.open(database_url, migrate=False, extra_domains=[DOMAIN]) as engine:
+        assert loop_thread not in [await _thread_of(engine) for _ in range(5)]
+
+
+@pytest.mark.parametrize("backend", POSTGRES)
+async def test_postgres_runs_every_command_on_the_writer_thread(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL the loop would wait for a round trip and the server's commit: never inline."""
+    monkeypatch.setattr(writes, "INLINE_LIMIT", float("inf"))
+    loop_thread = threading.get_ident()
+    options = {"migrate": False, "extra_domains": [DOMAIN], "inline_lone_writes": True}
+    async with Engine.open(database_url, **options) as engine:
         assert loop_thread not in [await _thread_of(engine) for _ in range(5)]
 
 
@@ -169,3 +193,49 @@ async def test_an_engine_closes_right_after_an_inline_write(
         assert await _thread_of(engine) != loop_thread  # a new engine's first command
         assert await _thread_of(engine) == loop_thread
         assert await engine.verify() == []
+
+
+async def test_an_inline_write_never_waits_for_another_connections_lock(
+    inline_engine: Engine, database_url: str
+) -> None:
+    """While another connection holds SQLite's write lock, a lone writer's command does not wait
+    for it on the loop's thread: other tasks keep running, the command waits on the writer thread,
+    and it lands once the lock is released; the refused attempt left nothing behind (the writer
+    goes on inline, versions in order, the chain whole)."""
+    loop_thread = threading.get_ident()
+    await _thread_of(inline_engine)
+    assert await _thread_of(inline_engine) == loop_thread  # lone: the next one would run inline
+    other = sqlite3.connect(inline_engine.backend.path, isolation_level=None, check_same_thread=False)
+    ticks = 0
+    written: list[int] = []
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await anyio.sleep(0.001)
+            ticks += 1
+
+    async def write() -> None:
+        written.append(await _thread_of(inline_engine))
+
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(ticker)
+            await anyio.sleep(0)  # the ticker waits for its timer: the loop is quiet
+            tasks.start_soon(write)
+            while ticks < 5:
+                await anyio.sleep(0.001)
+            assert written == []  # still waiting for the lock, on the writer thread
+            other.execute("ROLLBACK")
+            while not written:
+                await anyio.sleep(0.001)
+            tasks.cancel_scope.cancel()
+    finally:
+        other.close()
+    assert written[0] != loop_thread
+    await anyio.sleep(0.01)  # the task group's cancellations are done: the loop is quiet
+    assert await _thread_of(inline_engine) == loop_thread  # the thread's batch was lone and quick
+    assert [e.version for e in await inline_engine.read_stream("ns", "s")] == [1, 2, 3, 4]
+    assert inline_engine.stats["commands"] == inline_engine.stats["batches"] == 4
+    assert await inline_engine.verify() == []

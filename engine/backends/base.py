@@ -285,6 +285,13 @@ class Backend(LogReads, ABC):
         A Core statement run through SQLAlchemy inside it joins it (SQLAlchemy's autobegin)."""
         connection.begin()
 
+    def begin_writes_now(self, connection: Connection) -> bool:
+        """`begin_writes` with the log lock taken, unless that means waiting (another process holds
+        it): then False, with nothing begun. For a batch on the event loop's thread
+        (`Committer._run_inline`), which must never wait for another process. Here always False:
+        the write path cannot take the lock without a wait it does not bound."""
+        return False
+
     @abstractmethod
     def lock_and_read_head(self, connection: Connection) -> int:
         """Take the log lock (see `lock_log`) and read the head position."""

@@ -49,6 +49,9 @@ if TYPE_CHECKING:
     from session_engine.engine.projections.base import Bulk, ProjectionContext
 
 WAL_CHECKPOINT_PAGES = 10_000
+BUSY_TIMEOUT_MS = 30_000
+"""How long a connection waits for a lock another holds (every one but a batch run on the event
+loop's thread, `begin_writes_now`, and the point reads there, `inline_reader`)."""
 _SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
 """SQLite's primary result codes for a lock held elsewhere (extended codes keep them in the low byte)."""
 """The writer checkpoints SQLite's WAL once it holds this many pages (40 MiB at 4 KiB pages).
@@ -133,7 +136,7 @@ class SqliteBackend(Backend):
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute(f"PRAGMA synchronous={synchronous}")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             cursor.execute("PRAGMA foreign_keys=ON")
             if writer and secure_delete:  # freed pages zeroed: an erasure leaves no copy
                 cursor.execute("PRAGMA secure_delete=ON")
@@ -232,6 +235,25 @@ class SqliteBackend(Backend):
 
     def begin_writes(self, connection: Connection) -> None:
         driver.execute(connection, "BEGIN IMMEDIATE")
+
+    def begin_writes_now(self, connection: Connection) -> bool:
+        """BEGIN IMMEDIATE with no busy timeout for it: another connection's write lock (or a WAL
+        recovery) answers SQLITE_BUSY at once, and nothing is begun. Once it holds the write lock a
+        WAL writer waits for nobody: its reads, writes and COMMIT (whose automatic checkpoint is a
+        passive one) never meet another connection's lock."""
+        dbapi: Any = connection.connection.dbapi_connection
+        try:
+            dbapi.execute("PRAGMA busy_timeout=0")
+            try:
+                dbapi.execute("BEGIN IMMEDIATE")
+            finally:
+                dbapi.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        except sqlite3.Error as error:
+            failure = driver.wrapped(connection, error)
+            if isinstance(failure, sa.exc.DBAPIError) and self.busy(failure):
+                return False
+            raise failure from error
+        return True
 
     def lock_and_read_head(self, connection: Connection) -> int:
         head = self.compile(_HEAD)
