@@ -178,7 +178,7 @@ class PostgresBackend(Backend):
         lock, head = self.compile(_LOCK_LOG).sql, self.compile(_HEAD).sql
         with self._pipeline(connection) as queue:
             if transactions.needs_begin(connection.connection.dbapi_connection):
-                queue.execute("BEGIN")
+                queue.execute(pipelines.BEGIN)
             queue.execute(lock)
             result = queue.execute(head, rows=True)
         assert result is not None
@@ -191,7 +191,7 @@ class PostgresBackend(Backend):
         granted, on a fresh snapshot, so it sees every earlier commit."""
         with self._pipeline(connection) as queue:
             if transactions.needs_begin(connection.connection.dbapi_connection):
-                queue.execute("BEGIN")
+                queue.execute(pipelines.BEGIN)
             queue.execute(self.compile(_LOCK_LOG).sql)
             queue.execute(transactions.EXPECT_HEAD, (head,))
 
@@ -220,7 +220,7 @@ class PostgresBackend(Backend):
     def commit_in_pipeline(self, connection: Connection) -> None:
         # The COMMIT rides with the writes, not in a round trip of its own. psycopg's own `commit`
         # then sees an idle connection and sends nothing.
-        self.execute(connection, "COMMIT")
+        self.execute(connection, pipelines.COMMIT)
 
     def copies(self, rows: int) -> bool:
         return rows >= COPY_MIN_ROWS
