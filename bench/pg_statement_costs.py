@@ -2,7 +2,10 @@
 
 The write path's statements for one event (BEGIN, the log lock, the head check, the events
 INSERT, the checkpoint UPDATE, NOTIFY, COMMIT) sent by raw psycopg at synchronous_commit off, a
-part left out per cell, on a fresh migrated database: each cell reports commits per second, the
+part left out per cell, on a fresh migrated database (`notifyif`: the writer's NOTIFY since session
+13, sent only where another process's listener is registered, here none; without `begin` the
+statements run in the protocol's implicit transaction, committed at the Sync, as a lone append's
+do since session 13): each cell reports commits per second, the
 client's CPU per commit (this process) and the server's (the CPU its backend process spent, read
 from /proc: the server must run on this machine). `--psycopg-pipeline` sends them through
 psycopg's own pipeline instead of one libpq write with prepared statements
@@ -11,7 +14,7 @@ planned by the server every time.
 
     python -m bench.pg_statement_costs [--commits 3000] [--psycopg-pipeline | --unprepared] [PARTS ...]
 
-PARTS are comma-separated subsets of begin,lock,expect,ckpt,notify (default: a ladder of them).
+PARTS are comma-separated subsets of begin,lock,expect,ckpt,notify,notifyif (default: a ladder of them).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from psycopg.adapt import Transformer
 
 from bench.common import database, payload
 from session_engine.engine.backends.base import EVENT_COLUMNS, LOG_LOCK_KEY, NOTIFY_CHANNEL
+from session_engine.engine.backends.postgres_listener import NOTIFY_OTHERS
 from session_engine.engine.backends.postgres_transactions import EXPECT_HEAD
 
 LOCK = f"SELECT pg_advisory_xact_lock({LOG_LOCK_KEY})"
@@ -49,6 +53,7 @@ LADDER = [
     "begin,ckpt",
     "begin,notify",
     "begin,lock,expect,ckpt,notify",
+    "lock,expect,ckpt,notifyif",
 ]
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -82,6 +87,7 @@ def statements(parts: str, head: int, data: str, now: datetime.datetime) -> list
         ("", INSERT, row),
         ("ckpt", CHECKPOINT, (*names, head, *names)),
         ("notify", NOTIFY, (str(head + 1),)),
+        ("notifyif", NOTIFY_OTHERS, (str(head + 1), "own")),
         ("begin", "COMMIT", ()),
     ]
     return [(sql, params) for part, sql, params in wanted if not part or part in parts.split(",")]

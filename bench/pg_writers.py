@@ -134,10 +134,11 @@ def child(name: str, url: str, seconds: float, out: str) -> None:
 
 
 def run_cell(name: str, seconds: float, before: Path | None) -> tuple[float, float, float]:
-    root = ROOT
+    root, migrated = ROOT, True
     if name.endswith(BEFORE) and before is not None:
         name, root = name.removesuffix(BEFORE), before
-    with database("postgres") as url, tempfile.TemporaryDirectory() as tmp:
+        migrated = False  # its engine migrates on open, to its own schema
+    with database("postgres", migrated) as url, tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "result.json"
         command = [sys.executable, str(Path(__file__).resolve()), "--cell", name, "--url", url]
         command += ["--seconds", str(seconds), "--out", str(out)]

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import socket
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from hypothesis import given
 from hypothesis import strategies as st
+from psycopg import pq
 
 from session_engine.adapters.conformance.backend import row
 from session_engine.engine.backends import Backend, Prepared, driver
@@ -137,3 +139,54 @@ def test_a_connection_where_psycopg_prepares_keeps_writing_after_a_rollback(
         driver.rollback(connection)  # psycopg: DEALLOCATE ALL
         a_lone_append(subject, connection, 1, [row(subject, 2)])
         assert [p for p, _ in subject.rows(connection, _POSITIONS, {"after": 0})] == [1, 2]
+
+
+def statements_run(connection: sa.Connection, work: Callable[[], None], path: Path) -> int:
+    """How many statements the client asked the server to run during `work` (Execute messages, in
+    libpq's trace of the connection)."""
+    dbapi: Any = connection.connection.dbapi_connection
+    pgconn = dbapi.pgconn
+    with path.open("w") as trace:
+        pgconn.trace(trace.fileno())
+        pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
+        try:
+            work()
+        finally:
+            pgconn.untrace()
+    return sum(line.split("\t")[:3] == ["F", "9", "Execute"] for line in path.read_text().splitlines())
+
+
+def test_a_batch_of_one_round_trip_runs_no_begin_or_commit(
+    subject: Backend, writer: sa.Engine, tmp_path: Path
+) -> None:
+    """The statements of one pipeline are one transaction (the protocol's implicit one): a batch
+    that sends its whole transaction at once runs its lock, check and writes, and nothing else."""
+    with writer.connect() as connection:
+        a_lone_append(subject, connection, 0, [row(subject, 1)])
+        sent = statements_run(
+            connection, lambda: a_lone_append(subject, connection, 1, [row(subject, 2)]), tmp_path / "trace"
+        )
+        assert sent == 4  # the lock, the head check, the insert, NOTIFY
+        other = subject.create_engine(writer=False)
+        try:
+            with other.connect() as reading:  # committed: another connection sees it
+                assert [p for p, _ in subject.rows(reading, _POSITIONS, {"after": 0})] == [1, 2]
+        finally:
+            other.dispose()
+
+
+def test_a_batch_refused_at_its_last_statement_writes_nothing(subject: Backend, writer: sa.Engine) -> None:
+    """Rolled back at the Sync, like a transaction of its own: the rows before the refused one are
+    not written either, and the connection writes the next batch."""
+    with writer.connect() as connection:
+        a_lone_append(subject, connection, 0, [row(subject, 1)])
+        refused = [
+            row(subject, 2),
+            row(subject, 3, stream="t", version=1),
+            row(subject, 1, stream="u", version=1),
+        ]
+        with pytest.raises(sa.exc.DBAPIError):
+            a_lone_append(subject, connection, 1, refused)
+        driver.rollback(connection)
+        a_lone_append(subject, connection, 1, [row(subject, 2, stream="v", version=1)])
+        assert subject.rows(connection, _POSITIONS, {"after": 0}) == [(1, "s"), (2, "v")]

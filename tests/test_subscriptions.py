@@ -8,9 +8,13 @@ import textwrap
 from typing import Any
 
 import anyio
+import psycopg
 import pytest
 
 from session_engine.engine import Engine, NewEvent
+from session_engine.engine.backends import normalise_url
+from session_engine.engine.backends.base import NOTIFY_CHANNEL
+from session_engine.engine.backends.postgres import PostgresBackend
 from session_engine.engine.log.subscriptions import take
 
 pytestmark = pytest.mark.anyio
@@ -123,3 +127,47 @@ async def test_follows_appends_of_another_process(request: pytest.FixtureRequest
                 await anyio.run_process([sys.executable, "-c", CHILD, url, "50"], stderr=subprocess.STDOUT)
         assert [p for p, _ in seen] == list(range(1, 52))
         assert [s for _, s in seen[1:]] == ["child"] * 50
+
+
+@pytest.mark.postgres
+async def test_engines_on_one_database_hear_each_other_but_a_lone_one_notifies_nobody(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process's commits reach another process's subscribers through NOTIFY (no poll here to
+    find them instead); while no other process listens, nothing is notified at all (a connection
+    LISTENing outside any engine hears nothing): a lone writer does not pay for notifying itself."""
+    url = request.getfixturevalue("postgres_databases").fresh()
+    monkeypatch.setattr(PostgresBackend, "poll_interval", None)
+    conninfo = normalise_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    heard: list[str] = []
+    seen: list[int] = []
+    async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as outside:
+        await outside.execute(f"LISTEN {NOTIFY_CHANNEL}")
+
+        async def hear() -> None:
+            async for notice in outside.notifies():
+                heard.append(notice.payload)
+
+        async with Engine.open(url, migrate=False) as writer, anyio.create_task_group() as listening:
+            listening.start_soon(hear)
+            for i in range(3):
+                await writer.append("ns", "s", [NewEvent("noted", {"i": i})])
+            await anyio.sleep(0.5)  # time enough to hear them, were they sent
+            assert heard == []
+            async with Engine.open(url, migrate=False) as follower:
+
+                async def follow() -> None:
+                    async for event in follower.subscribe(after=3):
+                        seen.append(event.position)
+                        return
+
+                with anyio.fail_after(20):
+                    async with anyio.create_task_group() as tasks:
+                        tasks.start_soon(follow)
+                        await anyio.sleep(0.3)  # the subscriber waits for the head to move
+                        await writer.append("ns", "s", [NewEvent("noted", {"i": 3})])
+                    while not heard:
+                        await anyio.sleep(0.05)
+            listening.cancel_scope.cancel()
+    assert seen == [4]
+    assert heard == ["4"]

@@ -460,30 +460,68 @@ def test_a_refused_write_in_a_pipeline_fails_as_a_dbapi_error(subject: Backend, 
         connection.rollback()
 
 
-def test_notifications_reach_the_listener_on_commit_only(subject: Backend, writer: sa.Engine) -> None:
-    heard: list[int] = []
-    listener = subject.listener(heard.append)
-    if listener is None:
+def test_notifications_reach_other_processes_listeners_on_commit_only(
+    subject: Backend, writer: sa.Engine, database_url: str
+) -> None:
+    """A committed head reaches the listener of another process (another backend object on the
+    database); a rolled-back one reaches nobody; and none is sent while the only listener is the
+    committing process's own (it publishes its own commits itself)."""
+    own: list[int] = []
+    own_listener = subject.listener(own.append)
+    if own_listener is None:
         # No notifications: subscribers learn of this process's commits from the committer.
         assert subject.poll_interval is None
         return
     assert subject.poll_interval is not None  # a poll is the safety net under a dropped listener
-    listener.start()
-    try:
-        time.sleep(0.5)  # the listener connects and LISTENs
+    heard: list[int] = []
+    listener = Backend.for_url(database_url, durability="off").listener(heard.append)
+    assert listener is not None
+
+    def notify(position: int, commit: bool = True) -> None:
         with writer.connect() as connection:
             connection.begin()
-            subject.notify(connection, 5)
-            connection.rollback()
-            connection.begin()
-            subject.notify(connection, 7)
-            connection.commit()
+            subject.notify(connection, position)
+            if commit:
+                connection.commit()
+            else:
+                connection.rollback()
+
+    own_listener.start()
+    try:
+        time.sleep(0.5)  # the listener connects, LISTENs and registers
+        notify(3)
+        time.sleep(0.5)  # time enough to hear it, were it sent
+        assert own == []
+        listener.start()
+        time.sleep(0.5)
+        notify(5, commit=False)
+        notify(7)
         deadline = time.monotonic() + 10
         while not heard and time.monotonic() < deadline:
             time.sleep(0.05)
     finally:
         listener.stop()
+        own_listener.stop()
     assert heard == [7]
+
+
+def test_a_listener_reports_the_head_it_finds_when_it_connects(subject: Backend, writer: sa.Engine) -> None:
+    """What was committed before a listener (re)connected is reported at once, not at the next
+    poll: a writer skips NOTIFY while nobody else is registered, and a dropped connection misses
+    notifications."""
+    append(subject, writer, [row(subject, n) for n in (1, 2, 3)])
+    heard: list[int] = []
+    listener = subject.listener(heard.append)
+    if listener is None:
+        return  # no notifications (see above)
+    listener.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not heard and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        listener.stop()
+    assert heard == [3]
 
 
 def test_the_migration_lock_is_released_on_exit(

@@ -27,14 +27,13 @@ from session_engine.engine.backends.base import (
     EVENT_COLUMNS,
     LOG_LOCK_KEY,
     MIGRATE_LOCK_KEY,
-    NOTIFY_CHANNEL,
     Backend,
     json_text,
     prefix_range,
     register,
 )
 from session_engine.engine.backends.postgres_checkout import replace_hung_up_connections
-from session_engine.engine.backends.postgres_listener import PostgresListener
+from session_engine.engine.backends.postgres_listener import NOTIFY_OTHERS, PostgresListener
 from session_engine.engine.backends.postgres_scratch import SchemaScratch, replaced_schemas
 from session_engine.engine.backends.prepared import DriverStatement, Prepared
 from session_engine.engine.backends.scratch import DialectDDL, Scratch
@@ -54,7 +53,6 @@ _COPY_TYPES = [20, 1043, 1043, 23, 1043, 23, 25, 25, 1043, 1184, 17, 17]
 
 _LOCK_LOG = Prepared(sa.select(sa.func.pg_advisory_xact_lock(sa.literal_column(str(LOG_LOCK_KEY)))))
 _HEAD = Prepared(sa.select(sa.func.max(events.c.position)))
-_NOTIFY = f"SELECT pg_notify('{NOTIFY_CHANNEL}', %s)"  # one text for every head: prepared once
 
 
 class _EncodedJson(sa.types.TypeDecorator[str]):
@@ -84,6 +82,7 @@ class PostgresBackend(Backend):
     defers_log_lock = True
     poll_interval = 2.0  # a safety net under NOTIFY, which a dropped listener connection misses
     _code_point_ids: bool | None = None  # whether the log's ids are ordered by code point: asked once
+    _listening = ""  # the token of this backend's listener (none yet: every listener is another's)
     mark = "%s"
     _document_text = "{}::text"  # json keeps the text it was given; psycopg would parse it
     # The documents as text (psycopg's text loader; SQLAlchemy's json loader costs more than the
@@ -178,7 +177,7 @@ class PostgresBackend(Backend):
         lock, head = self.compile(_LOCK_LOG).sql, self.compile(_HEAD).sql
         with self._pipeline(connection) as queue:
             if transactions.needs_begin(connection.connection.dbapi_connection):
-                queue.execute("BEGIN")
+                queue.execute(pipelines.BEGIN)
             queue.execute(lock)
             result = queue.execute(head, rows=True)
         assert result is not None
@@ -191,7 +190,7 @@ class PostgresBackend(Backend):
         granted, on a fresh snapshot, so it sees every earlier commit."""
         with self._pipeline(connection) as queue:
             if transactions.needs_begin(connection.connection.dbapi_connection):
-                queue.execute("BEGIN")
+                queue.execute(pipelines.BEGIN)
             queue.execute(self.compile(_LOCK_LOG).sql)
             queue.execute(transactions.EXPECT_HEAD, (head,))
 
@@ -220,7 +219,7 @@ class PostgresBackend(Backend):
     def commit_in_pipeline(self, connection: Connection) -> None:
         # The COMMIT rides with the writes, not in a round trip of its own. psycopg's own `commit`
         # then sees an idle connection and sends nothing.
-        self.execute(connection, "COMMIT")
+        self.execute(connection, pipelines.COMMIT)
 
     def copies(self, rows: int) -> bool:
         return rows >= COPY_MIN_ROWS
@@ -256,10 +255,13 @@ class PostgresBackend(Backend):
         connection.exec_driver_sql("ANALYZE events")
 
     def notify(self, connection: Connection, position: int) -> None:
-        self.execute(connection, _NOTIFY, (str(int(position)),))
+        """Only where another process listens (engine/backends/postgres_listener.py)."""
+        self.execute(connection, NOTIFY_OTHERS, (str(int(position)), self._listening))
 
     def listener(self, on_head: Callable[[int], None]) -> PostgresListener:
-        return PostgresListener(self.url, on_head)
+        listener = PostgresListener(self.url, on_head)
+        self._listening = listener.token  # this process's: its own commits are not notified to it
+        return listener
 
     def _type_among(self, values: Collection[str], params: list[Any]) -> str:
         params.append(list(values))  # one array parameter: PostgreSQL plans IN lists as many ORs

@@ -8,6 +8,12 @@ statements wait in libpq's buffer (it flushes by itself only past 64 KiB) until 
 Each distinct statement is prepared on the connection at its first use, so the server parses and
 plans it once per connection, not per batch.
 
+The statements between two Syncs are one transaction already (the protocol's implicit one,
+committed at the Sync, rolled back at it after an error): a pipeline that would begin with BEGIN
+and end with COMMIT (a lone append's whole transaction) sends neither, two statements fewer for
+the server to run and the client to read back. Statements are therefore held in the pipeline and
+sent when it ends, once it is known whether it commits.
+
 Only the write path uses this, on the writer connection: the statements go through `execute` and
 `execute_many` here, never through psycopg's cursors while the block is open.
 """
@@ -33,6 +39,8 @@ MAX_PREPARED = 256
 _NAMES = itertools.count()
 """Prepared statements' numbers: a name is never reused, as a failed pipeline's Parse may have
 prepared it on the server all the same."""
+BEGIN, COMMIT = "BEGIN", "COMMIT"
+"""The write path's transaction statements (`PostgresBackend.expect_head`, `commit_in_pipeline`)."""
 _TUPLES_OK, _COMMAND_OK = pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK
 _SYNC = pq.ExecStatus.PIPELINE_SYNC
 
@@ -52,6 +60,10 @@ class Result:
 
     def fetchone(self) -> tuple[Any, ...] | None:
         return self.rows[0] if self.rows else None
+
+
+_Queued = tuple[str, bytes, Any, tuple[int, ...], Any, Result | None]
+"""A queued statement: its SQL, as sent, its parameters, their types and formats, its `Result`."""
 
 
 class _Statements:
@@ -79,7 +91,7 @@ class Pipeline:
         "_pgconn",
         "_prepared",
         "_query",
-        "_results",
+        "_queued",
         "_transformer",
     )
 
@@ -95,20 +107,19 @@ class Pipeline:
         self._query = shared.query
         self._added: list[tuple[str, tuple[int, ...]]] = []
         """Statements prepared in this pipeline: forgotten if it fails (their Parse may have too)."""
-        self._results: list[Result | None] = []
-        """Per statement sent, in order: where its rows go (None: nobody reads them)."""
+        self._queued: list[_Queued] = []
+        """The statements to send, in order, each with where its rows go (None: nobody reads them)."""
 
     def execute(self, sql: str, params: Sequence[Any] | None = (), *, rows: bool = False) -> Result | None:
         """Queue a statement; with `rows`, its `Result`, filled when the pipeline ends."""
         query = self._query
         query.convert(sql, params or None)
-        self._send(sql, query)
         result = Result() if rows else None
-        self._results.append(result)
+        self._queued.append((sql, query.query, query.params, query.types, query.formats, result))
         return result
 
     def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        query = self._query
+        query, queued = self._query, self._queued
         first = True
         for row in rows:
             if first:
@@ -116,32 +127,58 @@ class Pipeline:
                 first = False
             else:
                 query.dump(row)
-            self._send(sql, query)
-            self._results.append(None)
+            queued.append((sql, query.query, query.params, query.types, query.formats, None))
 
-    def _send(self, sql: str, query: PostgresQuery) -> None:
-        pgconn, key = self._pgconn, (sql, query.types)
-        name = self._prepared.get(key)
-        if name is None and len(self._prepared) < self._limit:
-            name = f"_se_{next(_NAMES)}".encode()
-            pgconn.send_prepare(name, query.query, param_types=query.types)
-            self._prepared[key] = name
-            self._added.append(key)
-            self._results.append(None)  # the Parse's own result
-        if name is None:
-            pgconn.send_query_params(
-                query.query, query.params, param_types=query.types, param_formats=query.formats
-            )
-        else:
-            pgconn.send_query_prepared(name, query.params, param_formats=query.formats)
+    def _send(self, queued: list[_Queued]) -> list[Result | None]:
+        """Send statements, each prepared at its first use on the connection; per result to come,
+        in order, where its rows go."""
+        pgconn, prepared = self._pgconn, self._prepared
+        results: list[Result | None] = []
+        for sql, text, params, types, formats, into in queued:
+            key = (sql, types)
+            name = prepared.get(key)
+            if name is None and len(prepared) < self._limit:
+                name = f"_se_{next(_NAMES)}".encode()
+                pgconn.send_prepare(name, text, param_types=types)
+                prepared[key] = name
+                self._added.append(key)
+                results.append(None)  # the Parse's own result
+            if name is None:
+                pgconn.send_query_params(text, params, param_types=types, param_formats=formats)
+            else:
+                pgconn.send_query_prepared(name, params, param_formats=formats)
+            results.append(into)
+        return results
 
     def finish(self) -> None:
         """Send everything queued with a Sync, read every result, and raise the first error (the
         server skipped every statement after it, up to the Sync)."""
+        queued = self._queued
+        if len(queued) > 1 and queued[0][0] == BEGIN and queued[-1][0] == COMMIT:
+            queued = queued[1:-1]  # the Sync commits them (the module's docstring)
+            if not queued:
+                return
+        pgconn = self._pgconn
+        pgconn.enter_pipeline_mode()
+        try:
+            pending = self._send(queued)
+            pgconn.pipeline_sync()
+        except BaseException:  # the connection failed: leave pipeline mode if it still can
+            self._forget_added()
+            with suppress(errors.Error):
+                pgconn.pipeline_sync()
+                self._read_back([])
+            raise
+        error = self._read_back(pending)
+        if error is not None:
+            self._forget_added()
+            raise error
+
+    def _read_back(self, pending: list[Result | None]) -> errors.Error | None:
+        """Read every result up to the Sync into `pending`'s places; the first error, if any."""
         connection, pgconn = self._connection, self._pgconn
-        pgconn.pipeline_sync()
         connection.wait(generators.send(pgconn))
-        results, error = iter(self._results), None
+        results, error = iter(pending), None
         while True:
             fetched = connection.wait(generators.fetch_many(pgconn))
             for result in fetched:
@@ -158,16 +195,7 @@ class Pipeline:
                 continue
             break
         pgconn.exit_pipeline_mode()
-        if error is not None:
-            self._forget_added()
-            raise error
-
-    def abandon(self) -> None:
-        """After a failure of the block itself: sync and drain whatever went, so the connection is
-        usable again (the caller rolls back)."""
-        self._forget_added()
-        with suppress(errors.Error):
-            self.finish()
+        return error
 
     def _read(self, result: Any, into: Result) -> None:
         transformer = self._transformer
@@ -196,15 +224,10 @@ def pipeline(connection: Any) -> Iterator[Pipeline]:
         yield open_one
         return
     with connection.lock:
-        connection.pgconn.enter_pipeline_mode()
         opened = Pipeline(connection)
         setattr(connection, _ACTIVE, opened)
         try:
-            try:
-                yield opened
-            except BaseException:
-                opened.abandon()
-                raise
+            yield opened  # a failure in the block: nothing was sent (the statements wait in `opened`)
             opened.finish()
         finally:
             setattr(connection, _ACTIVE, None)

@@ -182,3 +182,13 @@ removed_keys = Table(
 """The idempotency keys of appends whose events retention removed, with where the append landed:
 a retried write still answers the first outcome (engine/log/removed_keys.py). Each row is also in
 the `retention_run` that removed it, so an import restores the table from the log."""
+
+log_listeners = Table(
+    "log_listeners",
+    metadata,
+    Column("token", String(64), primary_key=True),
+    Column("pid", Integer, nullable=False),
+)
+"""The processes following the log's NOTIFY on PostgreSQL, each by its listener's token and the
+backend pid of its connection (engine/backends/postgres_listener.py): a writer notifies only while
+another process's listener is registered here. Unused on SQLite, which has no NOTIFY."""
