@@ -104,6 +104,7 @@ class _Batch(WriteBatch):
 
     def clear_parts(self, session: SessionKey) -> None:
         self.drain()
+        self._reset()  # the writes after this one fold afresh
         self.target.execute(_delete_parts, {"ns": session[0], "sid": session[1]})
 
     def write_session(self, statement: Executable, params: dict[str, Any]) -> None:
@@ -170,7 +171,7 @@ class _Batch(WriteBatch):
                 continue
             for params in batch:
                 target.execute(statement, params)
-        self._reset()
+        # Not reset: a batch is drained once, at its end (`clear_parts` resets after its own drain).
 
 
 def _keep_creation(pending: dict[str, Any], row: dict[str, Any]) -> None:
