@@ -9,12 +9,13 @@ nothing to undo.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from session_engine.engine.events import DomainEvent
 from session_engine.engine.log.records import (
     ANY,
+    NO_METADATA,
     AppendResult,
     ExpectedVersion,
     Metadata,
@@ -37,7 +38,8 @@ class Command:
     namespace: str
     stream: str
     idempotency_key: str | None = None
-    metadata: Metadata = field(default_factory=Metadata)
+    metadata: Metadata = NO_METADATA
+    """The shared empty one by default: the write path then merges and encodes nothing for it."""
     recreate: bool = False
     """Write even when the session was deleted, bringing it back (`specs/lifecycle.md`)."""
 
@@ -51,6 +53,7 @@ class AppendEvents(Command):
     expected_version: ExpectedVersion = ANY
 
 
+@quick_init
 @dataclass(frozen=True)
 class Decision(Generic[R]):
     """What a handler decided: events to append (maybe none) and the caller's result.

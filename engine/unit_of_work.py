@@ -31,6 +31,7 @@ from session_engine.engine.log.records import (
     ExpectedVersion,
     NewEvent,
     RecordedEvent,
+    build_recorded,
 )
 from session_engine.engine.log.sealing import (
     SESSION_ERASED,
@@ -49,6 +50,8 @@ check_identifier = check_id
 
 
 _NO_PARAMS: dict[str, Any] = {}
+_EMPTY_JSON = b"{}"
+"""The stored metadata of most events: nothing to encode."""
 
 
 class StreamVersions:
@@ -316,7 +319,7 @@ class UnitOfWork:
                 meta["append_size"] = len(events)
             try:
                 data_bytes = dumps(new.data)
-                meta_bytes = dumps(meta) if meta else b"{}"
+                meta_bytes = dumps(meta) if meta else _EMPTY_JSON
             except orjson.JSONEncodeError as error:  # e.g. a lone surrogate: not representable as UTF-8
                 raise ValidationFailed(f"event data is not valid JSON text: {error}") from None
             position += 1
@@ -332,7 +335,7 @@ class UnitOfWork:
                 raise ValidationFailed('event data whose only key is "$enc" is reserved for sealed payloads')
             else:
                 sealed, data = None, data_bytes.decode()
-            meta_json = meta_bytes.decode()
+            meta_json = meta_bytes.decode() if meta else "{}"
             previous = event_hash(
                 previous,
                 position,
@@ -365,7 +368,7 @@ class UnitOfWork:
             )
             row_key = no_key
             recorded.append(
-                RecordedEvent(
+                build_recorded(
                     position, namespace, stream, version, event_type, schema_version, new.data, meta, now
                 )
             )
@@ -400,26 +403,28 @@ class UnitOfWork:
         """Write the staged events, the projections' pending writes and their checkpoints; with
         `commit`, commit them in the same round trip where the backend can (`commit_in_pipeline`):
         the caller still calls `commit`, which then finds nothing left where it was done here."""
-        backend = self.backend
+        backend, projection, rows = self.backend, self.projection, self._rows
         if self._deferred:
             self._apply_deferred()
         if self.recorded:
-            self._projections.apply_per_batch(self.projection, self.recorded)
-        if not self.projection.holds_driver_sql:
-            self.projection.flush()  # a Core statement may want its results: not in a pipeline
-        rows = self._rows
+            self._projections.apply_per_batch(projection, self.recorded)
+        if not projection.holds_driver_sql:
+            projection.flush()  # a Core statement may want its results: not in a pipeline
         copied = bool(rows) and backend.copies(len(rows)) and backend.copy_events(self.connection, rows)
         # On PostgreSQL: one round trip for all of these, a pending log lock first (its statements
         # go in ahead of the first write that takes it: `connection`).
         with backend.pipeline(self._connection):
-            self.projection.flush()
-            if self._rows:
+            projection.flush()
+            if not rows and not commit:
+                return
+            connection = self.connection
+            if rows:
                 if not copied:
-                    backend.insert_events(self.connection, self._rows)
-                advance(self.connection, self._rows[0][0] - 1)  # the head before the batch
-                backend.notify(self.connection, self.head)
+                    backend.insert_events(connection, rows)
+                advance(connection, rows[0][0] - 1)  # the head before the batch
+                backend.notify(connection, self.head)
             if commit:
-                backend.commit_in_pipeline(self.connection)
+                backend.commit_in_pipeline(connection)
 
     def committed(self) -> None:
         self._versions.update(self._staged_versions)

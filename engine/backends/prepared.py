@@ -51,7 +51,18 @@ class DriverStatement:
     type the driver reports for the column (PostgreSQL's numerics), as in SQLAlchemy.
     """
 
-    __slots__ = ("_column_types", "_convert", "_dialect", "_named", "_probe", "names", "sql", "takes")
+    __slots__ = (
+        "_callers",
+        "_column_types",
+        "_convert",
+        "_dialect",
+        "_fixed",
+        "_named",
+        "_probe",
+        "names",
+        "sql",
+        "takes",
+    )
 
     def __init__(
         self,
@@ -81,6 +92,11 @@ class DriverStatement:
             else:
                 named = lambda params: ()  # noqa: E731
         self._named = named
+        # Otherwise the fixed values are placed once: a call fills in only the caller's.
+        self._fixed = [fixed for _, fixed, _ in takes]
+        self._callers = tuple(
+            (index, name, convert) for index, (name, _, convert) in enumerate(takes) if name is not None
+        )
         self._convert: Callable[[list[Any]], None] | None = _UNSETTLED if column_types else None
         self._probe = -1
         """The one converted column's index (-1: several), to skip rows holding NULL there."""
@@ -90,14 +106,9 @@ class DriverStatement:
         named = self._named
         if named is not None:
             return named(params)  # type: ignore[no-any-return]
-        values = []
-        for name, fixed, convert in self.takes:
-            if name is None:
-                values.append(fixed)
-            elif convert is None:
-                values.append(params[name])
-            else:
-                values.append(convert(params[name]))
+        values = self._fixed.copy()
+        for index, name, convert in self._callers:
+            values[index] = params[name] if convert is None else convert(params[name])
         return tuple(values)
 
     def fetch(self, connection: Connection, params: Mapping[str, Any]) -> list[Any]:

@@ -283,7 +283,18 @@ class SqliteBackend(Backend):
         last_in, last_out = _last_stored
         if instant is last_in:
             return last_out
-        text = as_utc(instant).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+        utc = as_utc(instant)
+        # What `isoformat(sep=" ", timespec="microseconds")` of the naive instant writes, without
+        # the copy `replace(tzinfo=None)` makes and the keyword parsing of both calls.
+        text = "%04d-%02d-%02d %02d:%02d:%02d.%06d" % (  # noqa: UP031 - %-formatting is the fastest here
+            utc.year,
+            utc.month,
+            utc.day,
+            utc.hour,
+            utc.minute,
+            utc.second,
+            utc.microsecond,
+        )
         _last_stored = (instant, text)
         return text
 

@@ -31,7 +31,9 @@ _HEADER = struct.Struct(">32sqIIqIqIIq")
 """The fixed part of an event's encoding: the previous hash, then position, the lengths of
 namespace and stream, version, the length of type, schema version, the lengths of data and
 metadata, and recorded_at; integers big-endian (8 bytes signed, lengths 4 bytes unsigned)."""
-_sha256 = hashlib.sha256
+_new_sha256 = hashlib.sha256().copy
+"""A fresh SHA-256 as a copy of an empty one: `hashlib.sha256()` looks the digest up in OpenSSL's
+provider tables on every call, a copy does not."""
 PROGRESS_STEP = 1000
 """Progress is reported every this many events (and once for the rest at the end)."""
 
@@ -73,7 +75,9 @@ def event_hash(
         len(metadata),
         recorded_at,
     )
-    return _sha256(b"".join((header, namespace, stream, type_, data, metadata))).digest()
+    digest = _new_sha256()
+    digest.update(b"".join((header, namespace, stream, type_, data, metadata)))
+    return digest.digest()
 
 
 def hash_stored_row(previous: bytes, row: tuple[Any, ...]) -> bytes:

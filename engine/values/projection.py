@@ -104,6 +104,7 @@ class _Batch(WriteBatch):
 
     def clear_parts(self, session: SessionKey) -> None:
         self.drain()
+        self._reset()  # the writes after this one fold afresh
         self.target.execute(_delete_parts, {"ns": session[0], "sid": session[1]})
 
     def write_session(self, statement: Executable, params: dict[str, Any]) -> None:
@@ -127,24 +128,28 @@ class _Batch(WriteBatch):
                 value = instants[instant] = stored_instant(as_utc(instant))
             return value
 
-        _DELETE_SESSION_ENTRIES.write(target, list(self.entries.cleared))
-        _DELETE_ENTRIES.write(target, list(self.entries.deleted))
-        for creates, upsert in ((True, _SET_ENTRY), (False, _REPLACE_ENTRY)):
-            upsert.write(
-                target,
-                [
-                    (
-                        *key,
-                        orjson.dumps(row["value"]).decode(),
-                        row["size"],
-                        at(row["expires_at"]),
-                        row["created_position"],
-                        at(row["updated_at"]),
-                    )
-                    for key, row in self.entries.rows.items()
-                    if row["creates"] is creates
-                ],
+        entries = self.entries
+        if entries.cleared:
+            _DELETE_SESSION_ENTRIES.write(target, list(entries.cleared))
+        if entries.deleted:
+            _DELETE_ENTRIES.write(target, list(entries.deleted))
+        # One pass: the rows that create their key, then those that overwrite one (each kind its
+        # own upsert, in the order of their keys' first writes).
+        creating: list[tuple[Any, ...]] = []
+        replacing: list[tuple[Any, ...]] = []
+        for key, row in entries.rows.items():
+            (creating if row["creates"] else replacing).append(
+                (
+                    *key,
+                    orjson.dumps(row["value"]).decode(),
+                    row["size"],
+                    at(row["expires_at"]),
+                    row["created_position"],
+                    at(row["updated_at"]),
+                )
             )
+        _SET_ENTRY.write(target, creating)
+        _REPLACE_ENTRY.write(target, replacing)
         for statement, batch in self.sessions.groups():
             if statement is _TOUCH:
                 _TOUCH_SESSIONS.write(
@@ -166,7 +171,7 @@ class _Batch(WriteBatch):
                 continue
             for params in batch:
                 target.execute(statement, params)
-        self._reset()
+        # Not reset: a batch is drained once, at its end (`clear_parts` resets after its own drain).
 
 
 def _keep_creation(pending: dict[str, Any], row: dict[str, Any]) -> None:

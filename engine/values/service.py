@@ -17,7 +17,7 @@ from session_engine.engine.clock import as_utc
 from session_engine.engine.commands import Command
 from session_engine.engine.errors import ValidationFailed
 from session_engine.engine.ids import check_id
-from session_engine.engine.log.records import Metadata
+from session_engine.engine.log.records import NO_METADATA, Metadata
 from session_engine.engine.values import commands, parts, queries
 from session_engine.engine.values.policy import Policies
 from session_engine.engine.values.queries import SessionSummary, StoredValue, ValueSession
@@ -76,7 +76,7 @@ class ValuesService:
                 ttl_seconds=ttl_seconds,
                 expires_at=expires_at,
                 policies=self.policies,
-                metadata=metadata or Metadata(),
+                metadata=metadata or NO_METADATA,
                 recreate=recreate,
             )
         )
@@ -96,13 +96,13 @@ class ValuesService:
     ) -> bool:
         """True when a live value was deleted; False (and no event) when it was missing or expired."""
         command = commands.DeleteValue(
-            namespace=namespace, stream=session_id, key=key, metadata=metadata or Metadata()
+            namespace=namespace, stream=session_id, key=key, metadata=metadata or NO_METADATA
         )
         return bool(await self._run(command))
 
     async def clear(self, namespace: str, session_id: str, *, metadata: Metadata | None = None) -> None:
         await self._run(
-            commands.ClearValues(namespace=namespace, stream=session_id, metadata=metadata or Metadata())
+            commands.ClearValues(namespace=namespace, stream=session_id, metadata=metadata or NO_METADATA)
         )
 
     async def list_sessions(
@@ -137,7 +137,7 @@ class ValuesService:
 
         async def purge(ns: str, sid: str) -> None:
             nonlocal purged
-            command = commands.PurgeExpired(namespace=ns, stream=sid, metadata=metadata or Metadata())
+            command = commands.PurgeExpired(namespace=ns, stream=sid, metadata=metadata or NO_METADATA)
             count = int(await self._run(command))
             purged += count  # after the await: `purged += await ...` would read `purged` before it
 
@@ -157,19 +157,19 @@ class ValuesService:
     ) -> None:
         await self._run(
             commands.OpenConnectionSession(
-                namespace=namespace, stream=session_id, client_id=client_id, metadata=metadata or Metadata()
+                namespace=namespace, stream=session_id, client_id=client_id, metadata=metadata or NO_METADATA
             )
         )
 
     async def disconnect(self, namespace: str, session_id: str, *, metadata: Metadata | None = None) -> None:
         """The connection dropped; values stay until `end_connection_session` (resumable)."""
         await self._run(
-            commands.Disconnect(namespace=namespace, stream=session_id, metadata=metadata or Metadata())
+            commands.Disconnect(namespace=namespace, stream=session_id, metadata=metadata or NO_METADATA)
         )
 
     async def resume(self, namespace: str, session_id: str, *, metadata: Metadata | None = None) -> None:
         await self._run(
-            commands.Resume(namespace=namespace, stream=session_id, metadata=metadata or Metadata())
+            commands.Resume(namespace=namespace, stream=session_id, metadata=metadata or NO_METADATA)
         )
 
     async def end_connection_session(
@@ -178,7 +178,7 @@ class ValuesService:
         """The session is over: its values are gone, by an event. Ending twice is a no-op."""
         await self._run(
             commands.EndConnectionSession(
-                namespace=namespace, stream=session_id, reason=reason, metadata=metadata or Metadata()
+                namespace=namespace, stream=session_id, reason=reason, metadata=metadata or NO_METADATA
             )
         )
 
@@ -212,7 +212,9 @@ class ValuesService:
 
     async def clear_parts(self, namespace: str, session_id: str, *, metadata: Metadata | None = None) -> int:
         """Remove every user part in one event. Returns how many live parts there were."""
-        command = commands.ClearParts(namespace=namespace, stream=session_id, metadata=metadata or Metadata())
+        command = commands.ClearParts(
+            namespace=namespace, stream=session_id, metadata=metadata or NO_METADATA
+        )
         return int(await self._run(command))
 
     async def get_parts(self, namespace: str, session_id: str) -> list[dict[str, Any]]:
