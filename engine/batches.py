@@ -29,7 +29,8 @@ from session_engine.engine.log.chain import GENESIS
 from session_engine.engine.log.records import AppendResult, RecordedEvent
 from session_engine.engine.pending_lock import PendingLock
 from session_engine.engine.projections.registry import CheckpointAdvance, ProjectionSet
-from session_engine.engine.unit_of_work import DeferredFailed, HalfWritten, StreamVersions, UnitOfWork
+from session_engine.engine.stream_versions import StreamVersions
+from session_engine.engine.unit_of_work import DeferredFailed, HalfWritten, UnitOfWork
 
 log = logging.getLogger("session_engine.writes")
 T = TypeVar("T")
