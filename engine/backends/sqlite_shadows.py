@@ -22,7 +22,6 @@ rebuild starts.
 from __future__ import annotations
 
 import contextlib
-import re
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -33,6 +32,17 @@ from sqlalchemy.engine import Connection
 
 from session_engine.engine.backends import driver
 from session_engine.engine.backends.scratch import Scratch
+from session_engine.engine.backends.sqlite_ddl import (
+    column_list,
+    like,
+    on_table,
+    placeholders,
+    quote,
+    rename_head,
+    rename_on,
+    rename_words,
+    writes_into,
+)
 
 SHADOW = "__rebuilt"
 """Suffix of a shadow: a table, index, trigger or full-text index being filled for the swap."""
@@ -50,7 +60,6 @@ _KEPT = "_config"
 (a few rows), and an index without it cannot be dropped."""
 _AUTOINDEX = "sqlite_autoindex_"
 """The name of an index SQLite makes for a table's constraint: this, the table's name, `_<n>`."""
-_STRING = re.compile(r"'(?:[^']|'')*'")
 
 
 @dataclass
@@ -89,16 +98,16 @@ class SqliteShadows:
     def track(self, scratch: Connection) -> None:
         """Note every change to the copy's tables from now on (the scratch file's connection)."""
         for table in self.tables:
-            log, key = _quote(_log(table.name)), ", ".join(map(_quote, table.key))
-            scratch.exec_driver_sql(f"CREATE TABLE {log} AS SELECT {key} FROM {_quote(table.name)} WHERE 0")
+            log, key = quote(_log(table.name)), ", ".join(map(quote, table.key))
+            scratch.exec_driver_sql(f"CREATE TABLE {log} AS SELECT {key} FROM {quote(table.name)} WHERE 0")
             for when, rows in (("INSERT", ("new",)), ("DELETE", ("old",)), ("UPDATE", ("old", "new"))):
                 body = " ".join(
-                    f"INSERT INTO {log} VALUES ({', '.join(f'{row}.{_quote(c)}' for c in table.key)});"
+                    f"INSERT INTO {log} VALUES ({', '.join(f'{row}.{quote(c)}' for c in table.key)});"
                     for row in rows
                 )
-                trigger = _quote(f"{_log(table.name)}_{when.lower()}")
+                trigger = quote(f"{_log(table.name)}_{when.lower()}")
                 scratch.exec_driver_sql(
-                    f"CREATE TRIGGER {trigger} AFTER {when} ON {_quote(table.name)} BEGIN {body} END"
+                    f"CREATE TRIGGER {trigger} AFTER {when} ON {quote(table.name)} BEGIN {body} END"
                 )
 
     # -- in the live file, each a transaction of the writer's ------------------------------------
@@ -130,7 +139,7 @@ class SqliteShadows:
         self.tables = []
         for name in self.names:
             table_sql = next(sql for kind, n, _, sql in schema if kind == "table" and n == name)
-            info = connection.exec_driver_sql(f"PRAGMA main.table_info({_quote(name)})").fetchall()
+            info = connection.exec_driver_sql(f"PRAGMA main.table_info({quote(name)})").fetchall()
             columns = [row[1] for row in info]
             key = [row[1] for row in sorted((row for row in info if row[5]), key=lambda row: row[5])]
             if not key:
@@ -138,17 +147,17 @@ class SqliteShadows:
             indexes = {n: sql for kind, n, t, sql in schema if kind == "index" and t == name}
             self.tables.append(_Table(name, columns, key, table_sql, indexes))
         for table in self.tables:
-            connection.exec_driver_sql(_rename_head(table.sql, table.name, table.name + SHADOW))
+            connection.exec_driver_sql(rename_head(table.sql, table.name, table.name + SHADOW))
             for index, sql in table.indexes.items():
-                renamed = _rename_head(sql, index, index + SHADOW)
-                connection.exec_driver_sql(_rename_on(renamed, table.name, table.name + SHADOW))
+                renamed = rename_head(sql, index, index + SHADOW)
+                connection.exec_driver_sql(rename_on(renamed, table.name, table.name + SHADOW))
         for name, sql in self.fulltext.items():
-            connection.exec_driver_sql(_rename_head(sql, name, name + SHADOW))
+            connection.exec_driver_sql(rename_head(sql, name, name + SHADOW))
         for name, sql in self._fulltext_triggers().items():
-            shadow = _rename_head(sql, name, name + SHADOW)
-            on = next(t for t in self.names if _on(sql) == t)
-            shadow = _rename_on(shadow, on, on + SHADOW)
-            connection.exec_driver_sql(_rename_words(shadow, {n: n + SHADOW for n in self.fulltext}))
+            shadow = rename_head(sql, name, name + SHADOW)
+            on = next(t for t in self.names if on_table(sql) == t)
+            shadow = rename_on(shadow, on, on + SHADOW)
+            connection.exec_driver_sql(rename_words(shadow, {n: n + SHADOW for n in self.fulltext}))
 
     def copy(self, connection: Connection) -> bool:
         """Move the next batch of the copy's rows into the shadows, in a transaction of its own
@@ -162,12 +171,12 @@ class SqliteShadows:
         table = next((t for t in self.tables if not t.done), None)
         if table is None:
             return False
-        key, columns = _names(table.key), _names(table.columns)
-        source = f"{ATTACHED}.{_quote(table.name)}"
-        after = "" if table.copied is None else f" WHERE ({key}) > ({_marks(table.key)})"
+        key, columns = column_list(table.key), column_list(table.columns)
+        source = f"{ATTACHED}.{quote(table.name)}"
+        after = "" if table.copied is None else f" WHERE ({key}) > ({placeholders(table.key)})"
         with _attached(connection, self.path), connection.begin():
             moved = connection.exec_driver_sql(
-                f"INSERT INTO main.{_quote(table.name + SHADOW)} ({columns})"
+                f"INSERT INTO main.{quote(table.name + SHADOW)} ({columns})"
                 f" SELECT {columns} FROM {source}{after} ORDER BY {key} LIMIT {COPY_ROWS}",
                 table.copied or (),
             ).rowcount
@@ -183,8 +192,8 @@ class SqliteShadows:
     def apply(self, connection: Connection) -> bool:
         """Re-copy a batch of the rows the copy changed since they were moved. False once none is left."""
         for table in self.tables:
-            log = _quote(_log(table.name))
-            key = _names(table.key)
+            log = quote(_log(table.name))
+            key = column_list(table.key)
             with self.scratch.connect() as scratch:
                 changes = scratch.exec_driver_sql(
                     f"SELECT rowid, {key} FROM {log} WHERE rowid > ? ORDER BY rowid LIMIT {COPY_ROWS}",
@@ -193,20 +202,19 @@ class SqliteShadows:
                 if not changes:
                     continue
                 keys = list(dict.fromkeys(tuple(change[1:]) for change in changes))
-                match = " AND ".join(f"{_quote(column)} = ?" for column in table.key)
+                match = " AND ".join(f"{quote(column)} = ?" for column in table.key)
                 rows = [
                     tuple(row)
                     for found in keys
                     for row in scratch.exec_driver_sql(
-                        f"SELECT {_names(table.columns)} FROM {_quote(table.name)} WHERE {match}", found
+                        f"SELECT {column_list(table.columns)} FROM {quote(table.name)} WHERE {match}", found
                     )
                 ]
-            shadow = f"main.{_quote(table.name + SHADOW)}"
+            shadow = f"main.{quote(table.name + SHADOW)}"
             connection.exec_driver_sql(f"DELETE FROM {shadow} WHERE {match}", keys)
             if rows:
-                connection.exec_driver_sql(
-                    f"INSERT INTO {shadow} ({_names(table.columns)}) VALUES ({_marks(table.columns)})", rows
-                )
+                columns, values = column_list(table.columns), placeholders(table.columns)
+                connection.exec_driver_sql(f"INSERT INTO {shadow} ({columns}) VALUES ({values})", rows)
             table.changes_applied = changes[-1][0]
             return True
         return False
@@ -252,9 +260,9 @@ class SqliteShadows:
                 retired = live_name + REPLACED
             live_row, live_of, live_root, live_sql = live[(kind, live_name)]
             if sql is not None:
-                sql = _rename_head(sql, name, retired)
+                sql = rename_head(sql, name, retired)
                 if kind == "index":
-                    sql = _rename_on(sql, table, retired_table)
+                    sql = rename_on(sql, table, retired_table)
             edits.append((live_name, live_of, root, live_sql, live_row))
             edits.append((retired, retired_table, live_root, sql, rowid))
         version = connection.exec_driver_sql("PRAGMA main.schema_version").scalar_one()
@@ -309,7 +317,7 @@ def _check_reloaded(connection: Connection, replaced: str) -> None:
     no RESET would go on writing to the old pages under the live names. Refused, the swap's
     transaction rolls back and nothing changes."""
     try:
-        connection.exec_driver_sql(f"SELECT 1 FROM main.{_quote(replaced)} LIMIT 0")
+        connection.exec_driver_sql(f"SELECT 1 FROM main.{quote(replaced)} LIMIT 0")
     except exc.OperationalError as error:
         raise RuntimeError(
             f"SQLite {sqlite3.sqlite_version} did not re-read its schema after the live rebuild's"
@@ -338,7 +346,7 @@ def drop_a_batch(connection: Connection) -> bool:
     drops a leftover that is empty, which is then cheap. False once nothing is left. Live tables
     are never touched: their names carry neither suffix, nor do the live full-text indexes' own
     tables (`<index>_data`, ...); a leftover index's own tables are `<leftover>_data`, ... ."""
-    patterns = (_like(SHADOW), _like(REPLACED))
+    patterns = (like(SHADOW), like(REPLACED))
     triggers = connection.exec_driver_sql(
         "SELECT name FROM main.sqlite_master WHERE type = 'trigger'"
         " AND (name LIKE ? ESCAPE '\\' OR name LIKE ? ESCAPE '\\'"
@@ -346,7 +354,7 @@ def drop_a_batch(connection: Connection) -> bool:
         (*patterns, *patterns),
     ).fetchall()
     for (name,) in triggers:
-        connection.exec_driver_sql(f"DROP TRIGGER main.{_quote(name)}")
+        connection.exec_driver_sql(f"DROP TRIGGER main.{quote(name)}")
     if triggers:
         return True
     leftovers = connection.exec_driver_sql(
@@ -371,89 +379,24 @@ def drop_a_batch(connection: Connection) -> bool:
     for table in holders:
         if _delete_a_batch(connection, table, without_rowid=kinds[table][1]):
             return True
-    connection.exec_driver_sql(f"DROP TABLE main.{_quote(name)}")
+    connection.exec_driver_sql(f"DROP TABLE main.{quote(name)}")
     return True
 
 
 def _delete_a_batch(connection: Connection, table: str, *, without_rowid: bool) -> bool:
     """Delete up to `DROP_ROWS` rows of `table`, the first in its key's order. False if it was empty."""
     if without_rowid:
-        info = connection.exec_driver_sql(f"PRAGMA main.table_info({_quote(table)})").fetchall()
-        columns = _names([row[1] for row in sorted(info, key=lambda row: row[5]) if row[5]])
+        info = connection.exec_driver_sql(f"PRAGMA main.table_info({quote(table)})").fetchall()
+        columns = column_list([row[1] for row in sorted(info, key=lambda row: row[5]) if row[5]])
         key = f"({columns})"
     else:
         columns = key = "rowid"
     deleted = connection.exec_driver_sql(
-        f"DELETE FROM main.{_quote(table)} WHERE {key} IN"
-        f" (SELECT {columns} FROM main.{_quote(table)} LIMIT {DROP_ROWS})"
+        f"DELETE FROM main.{quote(table)} WHERE {key} IN"
+        f" (SELECT {columns} FROM main.{quote(table)} LIMIT {DROP_ROWS})"
     )
     return bool(deleted.rowcount)
 
 
 def _log(table: str) -> str:
     return f"changes_of_{table}"
-
-
-def _names(columns: list[str]) -> str:
-    return ", ".join(map(_quote, columns))
-
-
-def _marks(columns: list[str]) -> str:
-    return ", ".join("?" * len(columns))
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _like(suffix: str) -> str:
-    return "%" + suffix.replace("_", "\\_")
-
-
-def _on(sql: str) -> str | None:
-    """The table a trigger is on."""
-    found = re.search(r"\bON\s+[\"`]?(\w+)", _STRING.sub("''", sql), re.IGNORECASE)
-    return found.group(1) if found else None
-
-
-def _rename_head(sql: str, old: str, new: str) -> str:
-    """`CREATE [UNIQUE|VIRTUAL] TABLE|INDEX|TRIGGER old ...` as `... new ...`."""
-    head = r"^(CREATE\s+(?:UNIQUE\s+|VIRTUAL\s+)?(?:TABLE|INDEX|TRIGGER)\s+(?:IF\s+NOT\s+EXISTS\s+)?)"
-    pattern = head + rf"[\"`']?{re.escape(old)}[\"`']?"
-    renamed, count = re.subn(pattern, lambda m: m.group(1) + _quote(new), sql, count=1, flags=re.IGNORECASE)
-    if count != 1:
-        raise ValueError(f"cannot rename {old} in {sql[:80]!r}")
-    return renamed
-
-
-def _rename_on(sql: str, old: str, new: str) -> str:
-    """An index's or trigger's `ON old` as `ON new` (the first one, outside string literals)."""
-    pattern = rf"(\bON\s+)[\"`]?{re.escape(old)}[\"`]?(?=[\s(])"
-    return _outside_strings(
-        sql,
-        lambda part: re.sub(pattern, lambda m: m.group(1) + _quote(new), part, count=1, flags=re.IGNORECASE),
-    )
-
-
-def _rename_words(sql: str, names: dict[str, str]) -> str:
-    """Every identifier in `names` renamed, outside string literals."""
-    pattern = re.compile(r"\b(" + "|".join(map(re.escape, names)) + r")\b")
-    return _outside_strings(sql, lambda part: pattern.sub(lambda m: names[m.group(1)], part))
-
-
-def _outside_strings(sql: str, change: Any) -> str:
-    parts, at = [], 0
-    for literal in _STRING.finditer(sql):
-        parts.append(change(sql[at : literal.start()]))
-        parts.append(literal.group(0))
-        at = literal.end()
-    parts.append(change(sql[at:]))
-    return "".join(parts)
-
-
-def writes_into(sql: str, tables: set[str]) -> bool:
-    """True when a trigger's body inserts into, updates or deletes from one of `tables`."""
-    targets = re.findall(
-        r"(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM)\s+[\"`]?(\w+)", sql, re.IGNORECASE
-    )
-    return any(target in tables for target in targets)
