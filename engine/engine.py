@@ -80,7 +80,7 @@ class Engine:
         extra_domains: Sequence[Domain] = (),
         read_pool_size: int = 8,
         max_batch: int = 1000,
-        inline_lone_writes: bool = False,
+        inline_lone_writes: bool = True,
         encrypted_namespaces: Iterable[str] = (),
         retention: Sequence[RetentionPolicy] = (),
         snapshot_grid: bool = False,
@@ -120,7 +120,8 @@ class Engine:
             self.encrypted_namespaces,
         )
         # Inline only where the log lock can be taken without waiting (`Backend.begin_writes_now`:
-        # SQLite); off by default (specs/engine-core.md says what would turn it on).
+        # SQLite); on by default, `inline_lone_writes=False` keeps every command on the writer
+        # thread (specs/engine-core.md says when each wins).
         self._committer = Committer(
             batches, self.hub.published, max_batch=max_batch, inline_lone=inline_lone_writes
         )

@@ -77,10 +77,22 @@ async def test_a_lone_writer_runs_on_the_loop_thread(inline_engine: Engine) -> N
 
 
 @pytest.mark.parametrize("backend", ["sqlite", *POSTGRES])
-async def test_without_the_option_every_command_goes_to_the_writer_thread(database_url: str) -> None:
+async def test_with_the_option_off_every_command_goes_to_the_writer_thread(database_url: str) -> None:
+    loop_thread = threading.get_ident()
+    options = {"migrate": False, "extra_domains": [DOMAIN], "inline_lone_writes": False}
+    async with Engine.open(database_url, **options) as engine:
+        assert loop_thread not in [await _thread_of(engine) for _ in range(5)]
+
+
+async def test_a_lone_writer_runs_inline_by_default(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite's default: a lone writer's commands run on the loop's thread (no option given)."""
+    monkeypatch.setattr(writes, "INLINE_LIMIT", float("inf"))  # no batch is too slow here
     loop_thread = threading.get_ident()
     async with Engine.open(database_url, migrate=False, extra_domains=[DOMAIN]) as engine:
-        assert loop_thread not in [await _thread_of(engine) for _ in range(5)]
+        await _thread_of(engine)  # the first batch: its time sets whether the next may run inline
+        assert loop_thread in [await _thread_of(engine) for _ in range(5)]
 
 
 @pytest.mark.parametrize("backend", POSTGRES)
