@@ -18,6 +18,7 @@ from session_engine.engine.clock import as_utc
 from session_engine.engine.erasure import Erasure, ErasureNotEnabled
 from session_engine.engine.errors import NotFound, ValidationFailed
 from session_engine.engine.facade.arguments import comparable
+from session_engine.engine.inspect import kept
 from session_engine.engine.log import reads
 from session_engine.engine.log.records import Metadata, NewEvent
 from session_engine.engine.log.sealing import SESSION_ERASED
@@ -63,6 +64,7 @@ async def erase(
 
     keys, rows = await committer.exclusive(destroy)
     await engine.drop_snapshots(namespace, session)  # they hold plaintext state
+    kept.forget_all()  # so may the states this process keeps in memory
     await committer.exclusive(lambda c: engine.backend.scrub(c, erasure.TEXT_INDEXES), transaction=False)
     plain = await engine.read(lambda c: erasure.unsealed(c, namespace, session))
     return Erasure(namespace, session, appended.last_version, keys, rows, plain)

@@ -57,3 +57,18 @@ def state(key: Hashable, make: Callable[[], SessionState]) -> SessionState:
             while len(_kept) > KEPT or _size[0] > KEPT_BYTES:
                 _size[0] -= len(_kept.popitem(last=False)[1])
     return made
+
+
+def forget_all() -> None:
+    """Drop every kept state: after an erasure, whose session's plaintext some of them may hold
+    (a key names events, not their session, so all go; an erasure is rare, a state read again
+    is built once more)."""
+    with _lock:
+        _kept.clear()
+        _size[0] = 0
+
+
+def held() -> list[bytes]:
+    """The kept states as stored (pickled): what this process holds in memory, for checks."""
+    with _lock:
+        return list(_kept.values())

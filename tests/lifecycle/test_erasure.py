@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 
 from session_engine.engine import Engine, ManualClock, NewEvent, NotFound, SessionDeleted, ValidationFailed
 from session_engine.engine.erasure import ErasureNotEnabled
+from session_engine.engine.inspect import kept
 from session_engine.engine.log.schema import session_keys
 from session_engine.engine.log.transfer import ExportScope
 from tests.records.helpers import record
@@ -112,6 +113,19 @@ async def test_an_erased_session_reads_as_erased_everywhere(engine: Engine) -> N
     await engine.rebuild()
     assert await engine.values.get(NS, "s", "name") is None
     assert (await engine.values.get(NS, "kept", "name")).value == f"new {MARKER}"  # type: ignore[union-attr]
+
+
+async def test_no_state_kept_in_memory_holds_an_erased_session(engine: Engine) -> None:
+    """States read again come from memory (engine/inspect/kept.py): an erasure leaves none of the
+    session's plaintext there."""
+    await fill(engine, "s")
+    version = len(await engine.read_stream(NS, "s"))
+    await engine.take_snapshot(NS, "s", version)
+    for at in (version - 1, version, version - 1, version):  # each read twice: once kept
+        assert MARKER in str(await engine.state_as_of(NS, "s", version=at))
+    assert any(MARKER.encode() in state for state in kept.held())
+    await engine.erase(NS, "s")
+    assert not any(MARKER.encode() in state for state in kept.held())
 
 
 async def test_late_writes_are_refused_and_a_recreate_starts_a_new_key(engine: Engine) -> None:
