@@ -50,11 +50,19 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+OPTIONS = {"migrate": False, "extra_domains": [DOMAIN], "inline_lone_writes": True}
+
+
 @pytest.fixture
-async def inline_engine(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Engine:  # type: ignore[misc]
-    monkeypatch.setattr(writes, "INLINE_LIMIT", float("inf"))  # no batch is too slow here
-    options = {"migrate": False, "extra_domains": [DOMAIN], "inline_lone_writes": True}
-    async with Engine.open(database_url, **options) as engine:
+def unbounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No batch is too slow to run the next inline (`INLINE_LIMIT`): a loaded machine's timings
+    decide nothing here."""
+    monkeypatch.setattr(writes, "INLINE_LIMIT", float("inf"))
+
+
+@pytest.fixture
+async def inline_engine(database_url: str, unbounded: None) -> Engine:  # type: ignore[misc]
+    async with Engine.open(database_url, **OPTIONS) as engine:
         yield engine
 
 
@@ -79,16 +87,13 @@ async def test_a_lone_writer_runs_on_the_loop_thread(inline_engine: Engine) -> N
 @pytest.mark.parametrize("backend", ["sqlite", *POSTGRES])
 async def test_with_the_option_off_every_command_goes_to_the_writer_thread(database_url: str) -> None:
     loop_thread = threading.get_ident()
-    options = {"migrate": False, "extra_domains": [DOMAIN], "inline_lone_writes": False}
+    options = {**OPTIONS, "inline_lone_writes": False}
     async with Engine.open(database_url, **options) as engine:
         assert loop_thread not in [await _thread_of(engine) for _ in range(5)]
 
 
-async def test_a_lone_writer_runs_inline_by_default(
-    database_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_a_lone_writer_runs_inline_by_default(database_url: str, unbounded: None) -> None:
     """SQLite's default: a lone writer's commands run on the loop's thread (no option given)."""
-    monkeypatch.setattr(writes, "INLINE_LIMIT", float("inf"))  # no batch is too slow here
     loop_thread = threading.get_ident()
     async with Engine.open(database_url, migrate=False, extra_domains=[DOMAIN]) as engine:
         await _thread_of(engine)  # the first batch: its time sets whether the next may run inline
@@ -96,14 +101,10 @@ async def test_a_lone_writer_runs_inline_by_default(
 
 
 @pytest.mark.parametrize("backend", POSTGRES)
-async def test_postgres_runs_every_command_on_the_writer_thread(
-    database_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_postgres_runs_every_command_on_the_writer_thread(database_url: str, unbounded: None) -> None:
     """On PostgreSQL the loop would wait for a round trip and the server's commit: never inline."""
-    monkeypatch.setattr(writes, "INLINE_LIMIT", float("inf"))
     loop_thread = threading.get_ident()
-    options = {"migrate": False, "extra_domains": [DOMAIN], "inline_lone_writes": True}
-    async with Engine.open(database_url, **options) as engine:
+    async with Engine.open(database_url, **OPTIONS) as engine:
         assert loop_thread not in [await _thread_of(engine) for _ in range(5)]
 
 
@@ -190,16 +191,12 @@ async def test_concurrent_writers_still_share_batches(inline_engine: Engine) -> 
         assert [e.version for e in await inline_engine.read_stream("ns", f"w{i}")] == list(range(1, 11))
 
 
-async def test_an_engine_closes_right_after_an_inline_write(
-    database_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(writes, "INLINE_LIMIT", float("inf"))
+async def test_an_engine_closes_right_after_an_inline_write(database_url: str, unbounded: None) -> None:
     loop_thread = threading.get_ident()
-    options = {"migrate": False, "extra_domains": [DOMAIN], "inline_lone_writes": True}
-    async with Engine.open(database_url, **options) as engine:
+    async with Engine.open(database_url, **OPTIONS) as engine:
         await _thread_of(engine)
         assert await _thread_of(engine) == loop_thread
-    async with Engine.open(database_url, **options) as engine:
+    async with Engine.open(database_url, **OPTIONS) as engine:
         assert await engine.head() == 2
         await engine.rebuild()  # a job on the writer connection the loop's thread used
         assert await _thread_of(engine) != loop_thread  # a new engine's first command
