@@ -54,9 +54,20 @@ _live = sa.or_(_e.expires_at.is_(None), _e.expires_at > _NOW)
 # Every decision read is compiled once and runs on the driver (`Prepared`): a set is the hottest
 # write, and SQLAlchemy's work per execution would cost more than the reads themselves.
 _session = Prepared(sa.select(_s.kind, _s.status).where(_s.namespace == _NS, _s.session_id == _SID))
-# A value row implies its session row, so one join answers both questions of a write.
+_row_count_select = sa.select(sa.func.count()).select_from(value_entries).where(_its_entries)
+_row_count = Prepared(_row_count_select)
+# A value row implies its session row, so one join answers every question of a write, in one
+# round trip: the session's kind and status, the key's value, and, only when the write adds a key
+# (the key missing or expired), the session's rows for the entry limit (`_check_limits`).
+_adds_key = sa.or_(_e.size.is_(None), _e.expires_at <= _NOW)
 _session_and_entry = Prepared(
-    sa.select(_s.kind, _s.status, _e.size, _e.expires_at)
+    sa.select(
+        _s.kind,
+        _s.status,
+        _e.size,
+        _e.expires_at,
+        sa.case((_adds_key, _row_count_select.scalar_subquery())),
+    )
     .select_from(
         value_sessions.outerjoin(
             value_entries,
@@ -67,7 +78,6 @@ _session_and_entry = Prepared(
     )
     .where(_s.namespace == _NS, _s.session_id == _SID)
 )
-_row_count = Prepared(sa.select(sa.func.count()).select_from(value_entries).where(_its_entries))
 _live_totals = Prepared(
     sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(_e.size), 0)).where(_its_entries, _live)
 )
@@ -122,8 +132,11 @@ def _connection_session(command: Command, state: UnitOfWork) -> str:
 
 
 # -- values ---------------------------------------------------------------------------------------
-def _check_limits(command: SetValue, state: UnitOfWork, policy: Policy, replacing: int | None) -> None:
-    """Refuse a write that breaks the policy. Bytes first: both exceeded reports out of memory."""
+def _check_limits(
+    command: SetValue, state: UnitOfWork, policy: Policy, replacing: int | None, rows: int | None
+) -> None:
+    """Refuse a write that breaks the policy. Bytes first: both exceeded reports out of memory.
+    `rows`: the session's value rows, expired or not, when the decision's read knows them."""
     if policy.max_value_bytes is not None and command.size > policy.max_value_bytes:
         raise StoreOutOfMemory(f"the value is {command.size} bytes; at most {policy.max_value_bytes} allowed")
     adds_key = replacing is None
@@ -131,7 +144,9 @@ def _check_limits(command: SetValue, state: UnitOfWork, policy: Policy, replacin
         if not adds_key or policy.max_entries is None:
             return
         # Cheap first: fewer rows than the limit, expired or not, means fewer live keys too.
-        if int(state.read(_row_count, _ids(command))[0][0]) < policy.max_entries:
+        if rows is None:
+            rows = int(state.read(_row_count, _ids(command))[0][0])
+        if rows < policy.max_entries:
             return
     [(count, total)] = state.read(_live_totals, {**_ids(command), "now": state.now})
     if policy.max_total_bytes is not None:
@@ -145,8 +160,9 @@ def _check_limits(command: SetValue, state: UnitOfWork, policy: Policy, replacin
 
 
 def set_value(command: SetValue, state: UnitOfWork) -> Decision[None]:
-    rows = state.read(_session_and_entry, {"k": command.key, "ns": command.namespace, "sid": command.stream})
-    row = rows[0] if rows else None
+    params = {"k": command.key, "ns": command.namespace, "sid": command.stream, "now": state.now}
+    found = state.read(_session_and_entry, params)
+    row = found[0] if found else None
     kind: Kind = row[0] if row is not None else "durable"
     if row is not None and row[1] == "ended":
         raise SessionEnded(f"session {command.namespace}/{command.stream} has ended")
@@ -155,7 +171,9 @@ def set_value(command: SetValue, state: UnitOfWork) -> Decision[None]:
         raise ValidationFailed(f"{kind} sessions hold string values only")
     expires_at = validation.expiry(command.ttl_seconds, command.expires_at, policy, state.now)
     replacing = None if row is None else _size_if_live(row[2], row[3], state)
-    _check_limits(command, state, policy, replacing)
+    # No session row: no value rows either. Else the read counted them when the write adds a key.
+    rows = 0 if row is None else None if row[4] is None else int(row[4])
+    _check_limits(command, state, policy, replacing, rows)
     event = ev.ValueSet(
         key=command.key,
         value=command.value,

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from session_engine.engine import Engine, ManualClock, Metadata, ValidationFailed
+from session_engine.engine.unit_of_work import UnitOfWork
 from session_engine.engine.values import DURABLE, Policies
 from session_engine.engine.values.errors import StoreOutOfEntries, StoreOutOfMemory
 from session_engine.engine.values.policy import MAX_KEY_BYTES
@@ -92,6 +93,24 @@ async def test_configured_limits(engine: Engine, clock: ManualClock) -> None:
     await engine.values.set(NS, SID, "c", "1")  # "a" expired: room again
     assert await engine.values.get_all(NS, SID) == {"b": "1234", "c": "1"}
     assert await engine.verify() == []
+
+
+async def test_a_set_decides_from_one_read(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The session, the key and, when the set adds a key, the session's rows for the entry limit
+    come from one query: on PostgreSQL one round trip before the writes', new key or not."""
+    reads: list[object] = []
+    read = UnitOfWork.read
+
+    def counted(self: UnitOfWork, statement: Any, params: dict[str, Any] | None = None) -> Any:
+        reads.append(statement)
+        return read(self, statement, params)
+
+    monkeypatch.setattr(UnitOfWork, "read", counted)
+    for key in ["a", "b", "b", "c"]:  # a new session, a new key, a replaced one, a new key
+        reads.clear()
+        await engine.values.set(NS, SID, key, 1)
+        assert len(reads) == 1, key
+    assert await engine.values.get_all(NS, SID) == {"a": 1, "b": 1, "c": 1}
 
 
 @pytest.mark.parametrize(
