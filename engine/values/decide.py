@@ -59,7 +59,7 @@ _row_count = Prepared(_row_count_select)
 # A value row implies its session row, so one join answers every question of a write, in one
 # round trip: the session's kind and status, the key's value, and, only when the write adds a key
 # (the key missing or expired), the session's rows for the entry limit (`_check_limits`).
-_adds_key = sa.or_(_e.size.is_(None), _e.expires_at <= _NOW)
+_adds_key = sa.or_(_e.size.is_(None), sa.not_(_live))
 _session_and_entry = Prepared(
     sa.select(
         _s.kind,
