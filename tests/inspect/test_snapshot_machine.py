@@ -25,26 +25,12 @@ from session_engine.engine.log.schema import events
 from session_engine.engine.projections import snapshots
 from session_engine.engine.projections.asof import SessionAsOf
 from tests.harness import EngineHarness
+from tests.inspect.helpers import spoil
 from tests.inspect.test_diff_machine import TimeTravelMachine, _collect
 from tests.records.helpers import NS
 from tests.values.machine import machine_settings
 
 S = "session-1"
-
-
-def _spoil(state: SessionState) -> None:
-    """What a caller may do to its answer: the state is frozen, its mappings and lists are not."""
-    state.values.clear()
-    state.user_parts.clear()
-    if state.record is not None:
-        state.record.clear()
-    for part in state.objects.values():
-        part.envelope.value.clear()
-        part.messages.clear()
-        part.items.clear()
-        part.vertices.clear()
-        part.edges.clear()
-    state.objects.clear()
 
 
 class SnapshotMachine(TimeTravelMachine):
@@ -75,7 +61,7 @@ class SnapshotMachine(TimeTravelMachine):
         version = data.draw(st.integers(self.horizon, self.version), label="version")
         found = self.call(self.engine.state_as_of, NS, S, version=version)
         assert found == self.full_fold(version)
-        _spoil(found)  # a caller's change to its answer reaches no later answer (states kept in memory)
+        spoil(found)  # a caller's change to its answer reaches no later answer (states kept in memory)
         event = self.log[max(version, 1) - 1]
         if version > self.horizon:  # by instant and by position: the same state
             by_position = self.call(self.engine.state_as_of, NS, S, position=event.position)
@@ -84,8 +70,8 @@ class SnapshotMachine(TimeTravelMachine):
             upto = max(e.version for e in self.log if e.recorded_at <= at)
             by_instant = self.call(self.engine.state_as_of, NS, S, at=at)
             assert by_instant == self.full_fold(upto, at)
-            _spoil(by_position)
-            _spoil(by_instant)
+            spoil(by_position)
+            spoil(by_instant)
 
     @precondition(lambda self: self.version > 0)
     @rule(data=st.data())
@@ -115,8 +101,8 @@ class SnapshotMachine(TimeTravelMachine):
         assert found == self.full_fold(self.version, last.recorded_at)
         again = self.call(self.engine.state_as_of, NS, S, **asked)  # kept from the first read
         assert again == found and again is not found
-        _spoil(found)
-        _spoil(again)
+        spoil(found)
+        spoil(again)
 
     @precondition(lambda self: self.version > 0)
     @rule(data=st.data())

@@ -18,6 +18,7 @@ from session_engine.engine.inspect.state import read_state
 from session_engine.engine.log.schema import checkpoints, events, snapshots
 from session_engine.engine.projections import snapshots as snapshot_rows
 from session_engine.engine.projections.asof import SessionAsOf
+from tests.inspect.helpers import spoil
 from tests.inspect.test_time_travel import _history
 from tests.records.helpers import NS
 from tests.test_cli_inspect import cli
@@ -264,38 +265,33 @@ async def test_a_head_read_again_is_a_fresh_copy_of_the_state_first_read(
     assert again == first and again is not first
     assert again.model_fields_set == first.model_fields_set
     assert again.as_of == first.as_of and again.as_of.tzinfo == first.as_of.tzinfo
-    again.values.clear()  # frozen, but its mappings are not: a caller's change reaches no later read
-    for part in again.objects.values():
-        part.items.clear()
-        part.messages.clear()
+    spoil(again)  # a caller's change to its copy reaches no later read
     assert (await engine.state_as_of(NS, S, version=last)).model_dump() == expected
     assert first.model_dump() == expected and expected["values"] and expected["objects"]
+
+
+async def _kept_at_8(engine: Engine, clock: ManualClock) -> None:
+    """The history, and its state at version 8 folded once: kept with its snapshot at 8."""
+    await _history(engine, clock)
+    await engine.state_as_of(NS, S, version=8)
+    await engine.flush_snapshots()
 
 
 async def test_a_state_read_again_from_its_snapshot_is_a_fresh_copy(
     engine: Engine, clock: ManualClock
 ) -> None:
-    await _history(engine, clock)
-    await engine.state_as_of(NS, S, version=8)  # folded; kept with its snapshot at 8
-    await engine.flush_snapshots()
+    await _kept_at_8(engine, clock)
     expected = (await _full_fold(engine, 8)).model_dump()
     for _ in range(3):  # the first from the stored snapshot, the next from the copy kept in memory
         again = await engine.state_as_of(NS, S, version=8)
         assert again.model_dump() == expected and expected["values"] and expected["objects"]
-        again.values.clear()  # frozen, but its mappings are not: a caller's change reaches no later read
-        again.user_parts.clear()
-        for part in again.objects.values():
-            part.items.clear()
-            part.messages.clear()
-            part.envelope.value.clear()
+        spoil(again)  # a caller's change to its copy reaches no later read
 
 
 async def test_a_snapshot_taken_where_a_damaged_one_is_kept_in_memory_is_folded_again(
     engine: Engine, clock: ManualClock
 ) -> None:
-    await _history(engine, clock)
-    await engine.state_as_of(NS, S, version=8)  # folded; kept with its snapshot at 8
-    await engine.flush_snapshots()
+    await _kept_at_8(engine, clock)
     truth = await engine.state_as_of(NS, S, version=8)  # its state now also kept in memory
 
     def damage(connection: sa.Connection) -> None:  # a byte of its tables flipped, digest and state kept
