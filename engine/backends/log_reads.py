@@ -28,8 +28,9 @@ StreamRow = tuple[int, int, str, int, Any, Any, Any]
 Every column a driver hands back costs per row (in sqlite3 a GIL release and SQLite's mutex per
 column call), so a stream's read leaves out what it knows (namespace and stream) and what is
 nearly always NULL (`sealed`: a sealed row's `data` says `sealing.STORED_AS_BYTES`, and its bytes
-are read by `sealed_payloads` when one is met). The documents come as JSON text, or decoded when the
-driver decodes them (SQLite's converters), and the instant as stored (`schema.instant_from_stored`
+are read by `sealed_payloads` when one is met). The documents come as JSON text (the metadata as
+None when it is the usual `{}`: no text to make and decode), or decoded when the driver decodes
+them (SQLite's converters), and the instant as stored (`schema.instant_from_stored`
 makes it aware) or already aware."""
 
 

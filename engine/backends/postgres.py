@@ -86,9 +86,11 @@ class PostgresBackend(Backend):
     mark = "%s"
     _document_text = "{}::text"  # json keeps the text it was given; psycopg would parse it
     # The documents as text (psycopg's text loader; SQLAlchemy's json loader costs more than the
-    # decode) and the instant as a plain timestamp (its loader skips the time zone's conversion).
+    # decode), the usual empty metadata as NULL (no text to make and decode per row) and the
+    # instant as a plain timestamp (its loader skips the time zone's conversion).
     _stream_row = (
-        "position, version, type, schema_version, data::text, metadata::text, recorded_at AT TIME ZONE 'UTC'"
+        "position, version, type, schema_version, data::text, NULLIF(metadata::text, '{}'),"
+        " recorded_at AT TIME ZONE 'UTC'"
     )
 
     # -- engines ------------------------------------------------------------------------------

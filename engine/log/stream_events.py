@@ -63,8 +63,8 @@ def stream_events(
 ) -> list[RecordedEvent]:
     """The events of one stream's rows, opened and upcast, in the rows' order.
 
-    Per row: one JSON decode (two when the metadata is not empty) unless the driver decoded the
-    documents as it read them (SQLite's converters), and one event built by
+    Per row: one JSON decode (two when the metadata is not empty: empty, it comes as None) unless
+    the driver decoded the documents as it read them (SQLite's converters), and one event built by
     `build_recorded`; the type's schema version and the instant are looked up only when they
     differ from the row before's (the events of one commit share their instant)."""
     versions = registry.versions
@@ -78,9 +78,9 @@ def stream_events(
     last_at: Any = None
     instant = datetime.min  # replaced at the first row (`recorded_at` is never NULL)
     for position, version, type_, schema_version, data, meta, at in rows:
-        if type(meta) is not dict:  # JSON text: the driver decoded neither (metadata is an object)
+        if type(meta) is not dict:  # JSON text, or None for `{}`: the driver decoded neither
             data = loads(data)
-            meta = {} if meta == "{}" else loads(meta)
+            meta = {} if meta is None else loads(meta)
         if type(data) is dict and SEALED in data and len(data) == 1:
             data = opener.open(version, type_, data)
         if type_ != last_type:
