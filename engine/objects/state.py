@@ -4,7 +4,7 @@ envelope first) and the engine's instant format."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
@@ -81,4 +81,16 @@ def forget(state: UnitOfWork, namespace: str, session_id: str, alias: str) -> No
 
 def iso(instant: datetime) -> str:
     """Document timestamps: ISO 8601, UTC, microseconds (`2026-06-06T10:00:00.000000+00:00`)."""
-    return as_utc(instant).isoformat(timespec="microseconds")
+    if instant.tzinfo is not UTC:
+        return as_utc(instant).isoformat(timespec="microseconds")
+    # The engine's own instants (UTC): %-formatting their fields is a third cheaper than
+    # `isoformat`'s keyword call, and a state read formats one per item, vertex and edge.
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%06d+00:00" % (  # noqa: UP031
+        instant.year,
+        instant.month,
+        instant.day,
+        instant.hour,
+        instant.minute,
+        instant.second,
+        instant.microsecond,
+    )
