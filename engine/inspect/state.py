@@ -97,8 +97,14 @@ class StateSource(Protocol):
 def read_state(state: StateSource, as_of: datetime) -> SessionState:
     """Read a session's state off read models holding it; expiry is judged at `as_of`."""
     ns, stream = state.namespace, state.stream
-    values, parts = state.read(lambda c: _values(c, ns, stream, as_of))
-    record = state.read(lambda c: record_queries.get_record(c, ns, stream))
+    # One read for every domain: each read of an as-of state begins and rolls back a transaction.
+    (values, parts), record, objects = state.read(
+        lambda c: (
+            _values(c, ns, stream, as_of),
+            record_queries.get_record(c, ns, stream),
+            _objects(c, ns, stream),
+        )
+    )
     return SessionState(
         namespace=ns,
         session=stream,
@@ -109,7 +115,7 @@ def read_state(state: StateSource, as_of: datetime) -> SessionState:
         values=values,
         user_parts=parts,
         record=record,
-        objects=state.read(lambda c: _objects(c, ns, stream)),
+        objects=objects,
     )
 
 
