@@ -52,10 +52,12 @@ def find_object(run: Run, namespace: str, session_id: str, alias: str) -> Object
     row = run(_find, {"ns": namespace, "sid": session_id, "al": alias}).first()
     if row is None:
         return None
-    values = row._asdict()
-    values["created_at"] = as_utc(values["created_at"])
-    values["updated_at"] = as_utc(values["updated_at"])
-    return ObjectRow(**values)
+    # By position (the statement's columns are the row's fields, in order): a mapping of the row
+    # and keyword arguments cost more than the rest of the lookup's Python.
+    ns, sid, found_alias, object_id, type_, value, created_at, updated_at, position = row
+    return ObjectRow(
+        ns, sid, found_alias, object_id, type_, value, as_utc(created_at), as_utc(updated_at), position
+    )
 
 
 _decided: WeakKeyDictionary[UnitOfWork, dict[tuple[str, str, str], ObjectRow | None]] = WeakKeyDictionary()
