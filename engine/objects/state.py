@@ -49,7 +49,7 @@ _find = sa.select(
 
 
 def find_object(run: Run, namespace: str, session_id: str, alias: str) -> ObjectRow | None:
-    row = run(_find, {"ns": namespace, "sid": session_id, "al": alias}).first()
+    row: Any = run(_find, {"ns": namespace, "sid": session_id, "al": alias}).first()
     if row is None:
         return None
     # By position (the statement's columns are the row's fields, in order): a mapping of the row
