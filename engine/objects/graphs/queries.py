@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from functools import cache
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -76,16 +77,11 @@ def list_elements(
     object_id = graph_id(connection, namespace, session_id, alias)
     size = page_size(limit, DEFAULT_GRAPH_PAGE)
     kind = "g" if updated_since is None else "u"
-    key = ge.c.created_seq if updated_since is None else ge.c.updated_seq
     after = cursors.decode(cursor, kind, ascending)
-    query = sa.select(*graph_store.COLUMNS).where(ge.c.object_id == object_id)
-    if type is not None:
-        query = query.where(ge.c.type == type)
-    if updated_since is not None:
-        query = query.where(ge.c.updated_at > as_utc(updated_since))
-    if after is not None:
-        query = query.where(key > after if ascending else key < after)
-    rows = connection.execute(query.order_by(key if ascending else key.desc()).limit(size + 1)).all()
+    query = _page(type is not None, updated_since is not None, ascending, after is not None)
+    since = as_utc(updated_since) if updated_since is not None else None
+    params = {"oid": object_id, "type": type, "since": since, "after": after, "size": size + 1}
+    rows = connection.execute(query, params).all()
     more = len(rows) > size
     elements = [graph_store.to_element(row) for row in rows[:size]]
     last = elements[-1] if elements else None
@@ -95,6 +91,22 @@ def list_elements(
         else None
     )
     return ElementPage(elements, cursor)
+
+
+@cache
+def _page(typed: bool, updated: bool, ascending: bool, paged: bool) -> sa.Select[Any]:
+    """A page of a graph's elements: built once per shape, its values bound (building and keying a
+    statement on each call cost more than running it)."""
+    key = ge.c.updated_seq if updated else ge.c.created_seq
+    query = sa.select(*graph_store.COLUMNS).where(ge.c.object_id == sa.bindparam("oid"))
+    if typed:
+        query = query.where(ge.c.type == sa.bindparam("type"))
+    if updated:
+        query = query.where(ge.c.updated_at > sa.bindparam("since", type_=ge.c.updated_at.type))
+    if paged:
+        after = sa.bindparam("after", type_=key.type)
+        query = query.where(key > after if ascending else key < after)
+    return query.order_by(key if ascending else key.desc()).limit(sa.bindparam("size", type_=sa.Integer))
 
 
 def neighbors(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -38,21 +38,24 @@ SORTED_BY_CREATION = (ge.c.created_seq + 0).label(None)
 order to honour the ORDER BY ... LIMIT, instead of looking ids up by index and sorting the few rows."""
 
 
-def to_element(row: Any) -> Element:
+def to_element(row: Sequence[Any]) -> Element:
+    """The element a row of exactly `COLUMNS` holds. Unpacked by position: looking a row's
+    attributes up by name, one by one, was most of reading a graph page."""
+    element_id, type_, labels, label, from_id, to_id, props, rev, created, updated, user_id, seq, useq = row
     return Element(
-        row.element_id,
-        row.type,
-        row.labels,
-        row.label,
-        row.from_id,
-        row.to_id,
-        row.props,
-        row.rev,
-        as_utc(row.created_at),
-        as_utc(row.updated_at),
-        row.user_id,
-        row.created_seq,
-        row.updated_seq,
+        element_id,
+        type_,
+        labels,
+        label,
+        from_id,
+        to_id,
+        props,
+        rev,
+        as_utc(created),
+        as_utc(updated),
+        user_id,
+        seq,
+        useq,
     )
 
 

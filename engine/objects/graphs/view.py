@@ -154,4 +154,4 @@ def _stored(
             ]
             query = queries[0] if len(queries) == 1 else sa.union_all(*queries)
             for row in run(query):
-                yield row.object_id, store.to_element(row)
+                yield row[0], store.to_element(row[1:])

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -36,19 +38,17 @@ def _thread(connection: Connection, namespace: str, session_id: str, alias: str)
     return thread
 
 
-def _item(thread: ObjectRow, row: Any) -> ThreadItem:
+def _items(thread: ObjectRow, rows: Sequence[Any]) -> list[ThreadItem]:
+    """The items rows of `_COLUMNS` hold. Unpacked by position, the owner worked out once: looking
+    each row's attributes up by name was most of reading a page."""
     scope, session_id = owner_of(thread.namespace, thread.session_id)
-    return ThreadItem(
-        id=row.item_id,
-        scope=scope,
-        session_id=session_id,
-        alias=thread.alias,
-        created_at=as_utc(row.created_at),
-        user_id=row.user_id,
-        content=row.content,
-        parent_id=row.parent_id,
-        metadata=row.item_metadata,
-    )
+    alias = thread.alias
+    return [
+        ThreadItem(
+            item_id, scope, session_id, alias, as_utc(created_at), user_id, content, parent_id, metadata
+        )
+        for _, item_id, created_at, user_id, content, parent_id, metadata in rows
+    ]
 
 
 def get_item(connection: Connection, namespace: str, session_id: str, alias: str, item_id: str) -> ThreadItem:
@@ -58,7 +58,8 @@ def get_item(connection: Connection, namespace: str, session_id: str, alias: str
     ).first()
     if row is None:
         raise ObjectNotFound(f"no thread item {item_id!r} in {alias!r}")
-    return _item(thread, row)
+    [item] = _items(thread, [row])
+    return item
 
 
 def list_items(
@@ -77,6 +78,10 @@ def list_items(
     thread = _thread(connection, namespace, session_id, alias)
     size = page_size(limit, DEFAULT_THREAD_PAGE)
     after = cursors.decode(cursor, "t", ascending)
+    params = {"oid": thread.object_id, "after": after, "size": size + 1}
+    if created_since is None and created_before is None:
+        rows = connection.execute(_page(ascending, after is not None), params).all()
+        return _listed(thread, rows, size, ascending)
     query = sa.select(*_COLUMNS).where(ti.c.object_id == thread.object_id)
     if after is not None:
         query = query.where(ti.c.seq > after if ascending else ti.c.seq < after)
@@ -95,10 +100,26 @@ def list_items(
         last = last.order_by(ti.c.created_at.desc(), ti.c.seq.desc()).limit(1)
         query = query.where(ti.c.created_at < before, ti.c.seq <= last.scalar_subquery())
     query = query.order_by(ti.c.seq if ascending else ti.c.seq.desc()).limit(size + 1)
-    rows = connection.execute(query).all()
+    return _listed(thread, connection.execute(query).all(), size, ascending)
+
+
+@cache
+def _page(ascending: bool, paged: bool) -> sa.Select[Any]:
+    """A page of a thread with no time bound (every whole read of one): built once per shape, its
+    values bound (building and keying a statement on each call cost more than running it)."""
+    query = sa.select(*_COLUMNS).where(ti.c.object_id == sa.bindparam("oid"))
+    if paged:
+        after = sa.bindparam("after", type_=ti.c.seq.type)
+        query = query.where(ti.c.seq > after if ascending else ti.c.seq < after)
+    query = query.order_by(ti.c.seq if ascending else ti.c.seq.desc())
+    return query.limit(sa.bindparam("size", type_=sa.Integer))
+
+
+def _listed(thread: ObjectRow, rows: Sequence[Any], size: int, ascending: bool) -> ItemPage:
+    """A page of `size` items out of up to one more row: the extra one says another page follows."""
     more = len(rows) > size
     rows = rows[:size]
     return ItemPage(
-        items=[_item(thread, row) for row in rows],
+        items=_items(thread, rows),
         cursor=cursors.encode("t", ascending, rows[-1].seq) if more else None,
     )
