@@ -7,7 +7,8 @@
    finish the packet in flight and close with 1000 instead (`on_shutdown`); uvicorn then waits for
    the connection to close, up to its graceful-shutdown timeout.
 3. A text frame that is not UTF-8 is the peer's error: it is closed with 1007, as uvicorn does, but
-   logged as such (info) rather than as a server error with a traceback.
+   logged as such (info) rather than as a server error with a traceback. Reading pauses only when
+   a second message waits unread, not after every message (`send_receive_event_to_app`).
 4. A peer that does not read: each send waits while the connection's write buffer is over its high
    water mark (asyncio's default, 64 KiB), so a connection holds at most that plus the one message
    each of its senders is waiting to write. A buffer that stays over the mark for
@@ -79,13 +80,33 @@ class HookedWebSocketProtocol(WebSocketsSansIOProtocol):
             self.hooks.on_ping()
 
     def send_receive_event_to_app(self) -> None:
-        if self.curr_msg_data_type == "text" and not self.close_sent and not _is_utf8(self.frames):
-            self.frames = []
-            log.info("text frame is not UTF-8: closing the connection", extra={"code": INVALID_FRAME_PAYLOAD})
-            self.conn.send_close(INVALID_FRAME_PAYLOAD)
-            self.handle_parser_exception()  # tells the application, sends the close, drops the transport
+        """uvicorn's, but reading pauses only once a message waits besides the one just queued.
+
+        uvicorn pauses reading after every message and resumes it when the application takes
+        it: two event-loop calls (and on uvloop two io_uring submissions) per packet, though a
+        client that waits for each answer never has a second one unread. Pausing once two wait
+        bounds a client that sends without reading the same way (two messages queued, not one)."""
+        data = self.frames[0] if len(self.frames) == 1 else b"".join(self.frames)
+        self.frames = []
+        if self.close_sent:  # past `websocket.close`: dropped, as uvicorn does
             return
-        super().send_receive_event_to_app()
+        message: dict[str, Any]
+        if self.curr_msg_data_type == "text":
+            try:
+                message = {"type": "websocket.receive", "text": data.decode()}
+            except UnicodeDecodeError:
+                extra = {"code": INVALID_FRAME_PAYLOAD}
+                log.info("text frame is not UTF-8: closing the connection", extra=extra)
+                self.conn.send_close(INVALID_FRAME_PAYLOAD)
+                self.handle_parser_exception()  # tells the application, sends the close, drops the transport
+                return
+        else:
+            message = {"type": "websocket.receive", "bytes": data}
+        queue = self.queue
+        queue.put_nowait(message)  # type: ignore[arg-type]  # the two receive shapes, built above
+        if queue.qsize() > 1 and not self.read_paused:
+            self.read_paused = True
+            self.transport.pause_reading()
 
     def pause_writing(self) -> None:
         super().pause_writing()
@@ -154,14 +175,6 @@ class HookedWebSocketProtocol(WebSocketsSansIOProtocol):
             on_shutdown()
             return
         super().shutdown()
-
-
-def _is_utf8(frames: list[bytes]) -> bool:
-    try:
-        (frames[0] if len(frames) == 1 else b"".join(frames)).decode()
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 def websocket_protocol(limits: Limits, metrics: Metrics | None = None) -> type[HookedWebSocketProtocol]:
