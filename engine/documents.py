@@ -91,9 +91,13 @@ _KEYS = "object keys must be strings"
 _INTEGER = f"integers must lie within {MIN_INTEGER}..{MAX_INTEGER} (64 bits)"
 
 
+_CONTAINERS = (dict, list, tuple)
+"""A tuple, not `dict | list | tuple`: a union is built anew at each call (every value written)."""
+
+
 def problem(document: Any) -> Breach | None:
     """The first place where `document` breaks the rule, or None. Safe at any depth (no recursion)."""
-    if not isinstance(document, dict | list | tuple):
+    if not isinstance(document, _CONTAINERS):
         message = _scalar(document)
         return None if message is None else Breach((), message)
     # Each entry: a container, its level (1 for the root) and how it was reached (for the path).
@@ -116,7 +120,7 @@ def problem(document: Any) -> Breach | None:
             if kind is str:
                 if "\x00" in item:
                     return Breach((*_path(reached), key), _NUL)
-            elif kind is dict or kind is list or isinstance(item, dict | list | tuple):
+            elif kind is dict or kind is list or isinstance(item, _CONTAINERS):
                 stack.append((item, level + 1, (entry, key)))
             elif kind is not bool and item is not None:
                 message = _scalar(item)

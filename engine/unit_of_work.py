@@ -410,6 +410,6 @@ class HalfWritten(Exception):
 
 
 def _as_new_event(event: DomainEvent) -> NewEvent:
-    return NewEvent(
-        type=event.event_type, data=event.model_dump(mode="json"), schema_version=event.schema_version
-    )
+    # The model's own serializer without `model_dump`'s Python frame and keyword arguments.
+    data = event.__pydantic_serializer__.to_python(event, mode="json")
+    return NewEvent(type=event.event_type, data=data, schema_version=event.schema_version)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -44,6 +45,7 @@ _end_session = (
     )
 )
 
+_VALUE_SET = ev.ValueSet.event_type
 _ENTRY_COLUMNS = ["value", "size", "expires_at", "created_position", "updated_at"]
 
 
@@ -73,6 +75,14 @@ class ValuesProjection(BatchedProjection["_Batch"]):
 
     def new_batch(self, context: ProjectionContext, events: list[RecordedEvent]) -> _Batch:
         return _Batch(context)
+
+    def apply(self, context: ProjectionContext, events: Iterable[RecordedEvent]) -> None:
+        """A lone `value_set` (most live batches) has nothing to fold: its two rows go straight to
+        the context, made by the same functions `drain` uses, in the order it writes them."""
+        if type(events) is list and len(events) == 1 and events[0].type == _VALUE_SET:
+            _write_lone_set(context, events[0])
+            return
+        super().apply(context, events)
 
 
 EntryKey = tuple[str, str, str]
@@ -139,9 +149,9 @@ class _Batch(WriteBatch):
         replacing: list[tuple[Any, ...]] = []
         for key, row in entries.rows.items():
             (creating if row["creates"] else replacing).append(
-                (
-                    *key,
-                    orjson.dumps(row["value"]).decode(),
+                _entry_row(
+                    key,
+                    row["value"],
                     row["size"],
                     at(row["expires_at"]),
                     row["created_position"],
@@ -155,12 +165,9 @@ class _Batch(WriteBatch):
                 _TOUCH_SESSIONS.write(
                     target,
                     [
-                        (
+                        _touch_row(
                             p["namespace"],
                             p["session_id"],
-                            "durable",
-                            "active",
-                            None,
                             at(p["created_at"]),
                             at(p["updated_at"]),
                             p["updated_position"],
@@ -172,6 +179,38 @@ class _Batch(WriteBatch):
             for params in batch:
                 target.execute(statement, params)
         # Not reset: a batch is drained once, at its end (`clear_parts` resets after its own drain).
+
+
+def _entry_row(
+    key: EntryKey, value: Any, size: int, expires_at: Any, created_position: int, updated_at: Any
+) -> tuple[Any, ...]:
+    """A `value_entries` row in its stored form (instants already as the backend stores them)."""
+    return (*key, orjson.dumps(value).decode(), size, expires_at, created_position, updated_at)
+
+
+def _touch_row(
+    namespace: str, session_id: str, created_at: Any, updated_at: Any, position: int
+) -> tuple[Any, ...]:
+    """The touch upsert's `value_sessions` row: a durable session, created on its first write."""
+    return (namespace, session_id, "durable", "active", None, created_at, updated_at, position)
+
+
+def _write_lone_set(context: ProjectionContext, event: RecordedEvent) -> None:
+    """`_value_set` and `drain` for a batch of this one event: the set creates its key unless it
+    `replaced` a live value (no earlier write of the batch to keep a creation position from)."""
+    key, value, size, expires_at, replaced = _set_fields(event.data)
+    stored_instant = context.backend.stored_instant
+    at = stored_instant(as_utc(event.recorded_at))
+    row = _entry_row(
+        (event.namespace, event.stream, key),
+        value,
+        size,
+        None if expires_at is None else stored_instant(as_utc(expires_at)),
+        event.position,
+        at,
+    )
+    (_REPLACE_ENTRY if replaced else _SET_ENTRY).write(context, [row])
+    _TOUCH_SESSIONS.write(context, [_touch_row(event.namespace, event.stream, at, at, event.position)])
 
 
 def _keep_creation(pending: dict[str, Any], row: dict[str, Any]) -> None:
