@@ -103,6 +103,7 @@ def replay(
                             folds.apply(projection, mine)
                         else:
                             projection.apply(context, mine)
+                    del batch, mine  # a drain's collection then walks none of the page's events
                     if folds is not None:
                         folds.page_done(len(chunk.rows))
                 context.flush()
