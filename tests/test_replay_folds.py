@@ -5,7 +5,9 @@ replaced and deleted with their children, graph elements changed and cascaded pa
 
 from __future__ import annotations
 
-from typing import Any
+import gc
+import weakref
+from typing import Any, cast
 
 import anyio
 import pytest
@@ -13,8 +15,12 @@ import sqlalchemy as sa
 
 from session_engine.adapters.rpc.bus.subjects import RecordSubjects
 from session_engine.engine import Engine
+from session_engine.engine.backends import Backend
 from session_engine.engine.log import reads
+from session_engine.engine.log.records import RecordedEvent
+from session_engine.engine.projections.base import BatchedProjection, ProjectionContext, WriteBatch
 from session_engine.engine.projections.rebuild import replay, scratch_copy
+from session_engine.engine.projections.replay_folds import ReplayFolds
 from session_engine.engine.projections.verify import diff_projections
 from tests.records.helpers import record
 
@@ -142,3 +148,36 @@ async def test_a_replay_page_holds_the_documents_as_text_and_decodes_them_once(e
             assert [decoded[("a", e.version)] for e in stream] == [(e.data, e.metadata) for e in stream]
 
     await anyio.to_thread.run_sync(read)
+
+
+class _Batch(WriteBatch):
+    def drain(self) -> None:
+        pass
+
+
+class _Folded(BatchedProjection[_Batch]):
+    def new_batch(self, context: ProjectionContext, events: list[RecordedEvent]) -> _Batch:
+        return _Batch(context)
+
+
+def test_the_collection_after_a_drain_finds_no_batch_alive() -> None:
+    """`ReplayFolds.drain` collects the young generation once the batches are written: a batch
+    still named then (the loop's last) is walked with every row it holds, for nothing."""
+    context = ProjectionContext(cast(sa.Connection, None), cast(Backend, None))
+    folds = ReplayFolds(context)
+    projections = [_Folded(name, [], rows=[]) for name in ("first", "last")]
+    for projection in projections:
+        folds.apply(projection, [])
+    batches = [weakref.ref(batch) for batch in folds._batches.values()]
+    alive_at_collection: list[bool] = []
+
+    def started(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            alive_at_collection.append(any(batch() is not None for batch in batches))
+
+    gc.callbacks.append(started)
+    try:
+        folds.drain()
+    finally:
+        gc.callbacks.remove(started)
+    assert alive_at_collection == [False]

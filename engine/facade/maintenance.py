@@ -91,7 +91,9 @@ async def rebuild_live(
     shadows = scratch.shadows(tables)
     try:
         await anyio.to_thread.run_sync(_refuse_unswappable, engine, scratch, tables, limiter=engine._readers)
-        copy = live_rebuild.Copy(scratch, backend, engine.registry, projections, progress)
+        copy = live_rebuild.Copy(
+            scratch, backend, engine.registry, projections, progress, full_text=shadows is None
+        )
 
         def fill_from(after: int) -> tuple[int, int]:
             with engine._reader.connect() as source:

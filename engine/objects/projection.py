@@ -55,9 +55,11 @@ class ObjectsProjection(BatchedProjection[ObjectsBatch]):
     def extend_batch(self, batch: ObjectsBatch, events: list[RecordedEvent]) -> None:
         batch.graphs.prefetch(events, _created(events))
 
-    def fill_derived(self, context: ProjectionContext, suspended: Sequence[str]) -> None:
+    def fill_derived(
+        self, context: ProjectionContext, suspended: Sequence[str], *, full_text: bool = True
+    ) -> None:
         ensure_sqlite_function(context.connection)  # the term index's fill calls it (SQLite)
-        super().fill_derived(context, suspended)
+        super().fill_derived(context, suspended, full_text=full_text)
 
     def clear(self, context: ProjectionContext) -> None:
         ensure_sqlite_function(context.connection)

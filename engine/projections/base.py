@@ -48,6 +48,11 @@ class DerivedIndex:
     triggers: tuple[str, ...]
     fill: DialectDDL
     indexes: tuple[str, ...] = ()
+    full_text: bool = False
+    """Kept outside the projection's tables (a full-text index's own), for queries only: a copy
+    whose rows go live through shadows, whose cloned triggers fill the shadows' own index (SQLite's
+    live rebuild), never reads it, so a replay into that copy leaves its triggers off and never
+    fills it (`replay`'s `full_text`)."""
 
 
 @dataclass(frozen=True)
@@ -252,23 +257,34 @@ class Projection:
         """Replay a page of the log (`headers_only` projections): the same writes as `apply` on its events."""
         self.apply(context, page.events(erased=False))
 
-    def suspend_derived(self, context: ProjectionContext, *, private: bool) -> list[str]:
+    def suspend_derived(
+        self, context: ProjectionContext, *, private: bool, full_text: bool = True
+    ) -> list[str]:
         """Before a replay from the start: stop the `derived` indexes' triggers, and drop their
         `indexes` when the target is `private` (nobody reads it meanwhile). Returns the statements
-        that put them back (`fill_derived`)."""
+        that put them back (`fill_derived`). Without `full_text`, the `full_text` indexes' triggers
+        are stopped for good (their statements are not returned)."""
         if not self.derived:
             return []
-        triggers = [name for index in self.derived for name in index.triggers]
-        indexes = [name for index in self.derived for name in index.indexes] if private else []
+        kept = [index for index in self.derived if full_text or not index.full_text]
+        if len(kept) < len(self.derived):
+            dropped = [name for index in self.derived if index not in kept for name in index.triggers]
+            context.backend.suspend_derived(context.connection, dropped, [])
+        triggers = [name for index in kept for name in index.triggers]
+        indexes = [name for index in kept for name in index.indexes] if private else []
         return context.backend.suspend_derived(context.connection, triggers, indexes)
 
-    def fill_derived(self, context: ProjectionContext, suspended: Sequence[str]) -> None:
-        """After it: fill the `derived` indexes from the final rows, and put their triggers back."""
+    def fill_derived(
+        self, context: ProjectionContext, suspended: Sequence[str], *, full_text: bool = True
+    ) -> None:
+        """After it: fill the `derived` indexes from the final rows (without `full_text`, those
+        that are not), and put their triggers back."""
         context.flush()
         if not suspended:
             return
         for index in self.derived:
-            context.backend.run_ddl(context.connection, index.fill)
+            if full_text or not index.full_text:
+                context.backend.run_ddl(context.connection, index.fill)
         for statement in suspended:
             context.connection.exec_driver_sql(statement)
 

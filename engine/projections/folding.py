@@ -38,7 +38,11 @@ class Rounds:
     def place(self, keys: tuple[Hashable, ...]) -> int:
         """The round of a write to `keys` (counted from 0); the keys' last write is now in it."""
         last = self.last
-        number = 1 + max(last.get(key, -1) for key in keys)
+        number = 0
+        for key in keys:  # a loop, not max() of a generator: this runs once per folded write
+            after = last.get(key, -1) + 1
+            if after > number:
+                number = after
         for key in keys:
             last[key] = number
         if number == self.count:
@@ -67,14 +71,21 @@ class Rounds:
             if tail is not None and tail[1] is statement:
                 number, _, earlier = tail
                 last = self.last
-                if all(last[key] == number for key in keys):
-                    earlier.update((column, params[column]) for column in fold)
+                for key in keys:
+                    if last[key] != number:
+                        break
+                else:
+                    for column in fold:
+                        earlier[column] = params[column]
                     return number
         number = self.place(keys)
         writes = self._writes
         while len(writes) <= number:
             writes.append({})
-        writes[number].setdefault(id(statement), (statement, []))[1].append(params)
+        group = writes[number].get(id(statement))
+        if group is None:
+            group = writes[number][id(statement)] = (statement, [])
+        group[1].append(params)
         if fold:
             self._tails[keys] = (number, statement, params)
         return number

@@ -81,6 +81,9 @@ class Copy:
     registry: EventRegistry
     projections: list[Projection]
     progress: Progress | None = None
+    full_text: bool = True
+    """False where the copy goes live through shadows (`Scratch.shadows`), which fill their own
+    full-text indexes: the copy's are never read (`DerivedIndex.full_text`)."""
 
     def fill(self, source: Connection, *, after: int) -> tuple[int, int]:
         """Replay the log after `after` up to its head as `source` sees it into the copy, committed.
@@ -124,6 +127,7 @@ class Copy:
                 after=after,
                 upto=upto,
                 progress=self.progress,
+                full_text=self.full_text,
             )
         return upto, applied
 

@@ -47,13 +47,16 @@ def replay(
     progress: Progress | None = None,
     page: int = REPLAY_PAGE,
     fold: int = FOLD_EVENTS,
+    full_text: bool = True,
 ) -> int:
     """Apply the log's events in (after, upto] to `projections` on `target`. Returns events applied.
 
     Each page is read once for all projections. Payloads are decoded only for the event types some
     projection handles (`headers_only` projections see the rest as raw rows), and each projection
     gets only its own events, so runs of them batch into one executemany per statement. Batched
-    projections fold `fold` events into one batch before writing it (`ReplayFolds`).
+    projections fold `fold` events into one batch before writing it (`ReplayFolds`). Without
+    `full_text` (a copy that goes live through shadows), the `full_text` derived indexes are
+    neither kept nor filled (`DerivedIndex.full_text`).
     """
     by_pages = [p for p in projections if p.all_events and p.headers_only]
     full = [p for p in projections if p not in by_pages]
@@ -64,7 +67,11 @@ def replay(
     context = ProjectionContext(target, backend, copies=True)
     # From the start, the tables fill from empty: indexes kept by row triggers are filled at the end.
     private = target is not source  # a scratch copy: nobody else reads it before it is done
-    suspended = [p.suspend_derived(context, private=private) for p in projections] if after == 0 else []
+    suspended = (
+        [p.suspend_derived(context, private=private, full_text=full_text) for p in projections]
+        if after == 0
+        else []
+    )
     # Batches folded across pages, when every projection applied to events is batched: one that is
     # not could read another's tables, which then must hold each page's writes before the next.
     folds = ReplayFolds(context, limit=fold) if all(isinstance(p, BatchedProjection) for p in full) else None
@@ -103,6 +110,7 @@ def replay(
                             folds.apply(projection, mine)
                         else:
                             projection.apply(context, mine)
+                    del batch, mine  # a drain's collection then walks none of the page's events
                     if folds is not None:
                         folds.page_done(len(chunk.rows))
                 context.flush()
@@ -114,7 +122,7 @@ def replay(
         if folds is not None:
             folds.drain()
     for projection, statements in zip(projections, suspended, strict=False):
-        projection.fill_derived(context, statements)
+        projection.fill_derived(context, statements, full_text=full_text)
     if progress is not None and position < upto:
         progress(upto - position)
     return applied

@@ -49,10 +49,9 @@ class ReplayFolds:
     def drain(self) -> None:
         """Write every open batch, in the order the projections were first applied, and close them."""
         batches, self._batches, self._folded = self._batches, {}, 0
-        for batch in batches.values():
-            batch.drain()
+        while batches:  # each popped as it is written: no name holds its rows at the collection
+            batches.pop(next(iter(batches))).drain()
         self.context.flush()
-        del batches
         # A replay pauses the collector while batches are open: its young collections would walk
         # every row they hold after each page (twice the collector's time of a page-by-page replay).
         # Their rows are freed now; what cyclic garbage the meantime left is young: collected here.

@@ -103,6 +103,7 @@ title_index = DerivedIndex(
         ]
     ),
     indexes=("ix_session_records_titles_trgm",),  # PostgreSQL's trigram index, built once at the end
+    full_text=True,
 )
 """The title index as its triggers leave it, made from the final records in one statement."""
 

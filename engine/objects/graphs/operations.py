@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -107,9 +107,10 @@ def dump_operations(operations: Iterable[Operation]) -> list[dict[str, Any]]:
     return [op.model_dump(mode="json", exclude_none=True) for op in operations]
 
 
-@dataclass
+@dataclass(slots=True)
 class Element:
-    """One vertex or edge, as stored in `graph_elements`."""
+    """One vertex or edge, as stored in `graph_elements`. Slotted: a replay makes one per element
+    change (`changed`), and reads their fields as it folds and writes them."""
 
     element_id: str
     type: ElementType
@@ -124,6 +125,25 @@ class Element:
     user_id: str | None
     created_seq: int
     updated_seq: int
+
+    def changed(self, props: Props, at: datetime, user_id: str | None, seq: int) -> Element:
+        """The next revision with new props, as a change at `at` by `user_id` leaves it (built
+        directly: `dataclasses.replace` inspects the fields at every call)."""
+        return Element(
+            self.element_id,
+            self.type,
+            self.labels,
+            self.label,
+            self.from_id,
+            self.to_id,
+            props,
+            self.rev + 1,
+            self.created_at,
+            at,
+            user_id,
+            self.created_seq,
+            seq,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +181,8 @@ class Workspace:
             self.before.update((i, e.type) for i, e in found.items())
 
     def _get(self, element_id: str, kind: str | None = None) -> Element:
-        self._fetch([element_id])
+        if element_id not in self.elements:  # `_run` fetched the batch's ids: rarely missing
+            self._fetch([element_id])
         element = self.elements.get(element_id)
         if element is None:
             raise ElementNotFound(element_id)
@@ -203,7 +224,7 @@ class Workspace:
     def _apply_one(self, op: Operation, at: datetime, user_id: str | None, seq: int) -> None:
         element_id = op.element_id
         assert element_id is not None
-        if isinstance(op, AddVertex | AddEdge):
+        if isinstance(op, _ADDS):
             if self.elements.get(element_id) is not None:
                 raise ElementExists(element_id)
             if not self.recorded:
@@ -235,13 +256,11 @@ class Workspace:
         if isinstance(op, SetProps):
             props = {**element.props, **op.props}
         else:
-            props = {k: v for k, v in element.props.items() if k not in set(op.keys)}
+            removed = set(op.keys)
+            props = {k: v for k, v in element.props.items() if k not in removed}
         if not self.recorded:
             self._check_props(element_id, props)
-        changed = replace(
-            element, props=props, rev=element.rev + 1, updated_at=at, user_id=user_id, updated_seq=seq
-        )
-        self._touch(element_id, changed)
+        self._touch(element_id, element.changed(props, at, user_id, seq))
 
     def _fetch_incident(self, vertex_id: str) -> None:
         for edge_id, edge in self.incident(vertex_id).items():
@@ -268,6 +287,10 @@ class Workspace:
             change: Literal["created", "updated"] = "created" if element_id in self.created else "updated"
             changes.append(ElementChange(element_id, element.type, change, element.rev))
         return changes
+
+
+_ADDS = (AddVertex, AddEdge)
+"""The operations that add an element (a tuple: `isinstance` of a `|` union builds it per call)."""
 
 
 def _new(op: AddVertex | AddEdge, element_id: str, at: datetime, user_id: str | None, seq: int) -> Element:

@@ -77,6 +77,7 @@ search_index = DerivedIndex(
     triggers=(f"{FTS_TABLE}_ai", f"{FTS_TABLE}_ad"),
     fill=dialect_ddl(sqlite=[f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')"]),
     indexes=("ix_messages_fts",),  # PostgreSQL's GIN index, built once at the end
+    full_text=True,
 )
 """The full-text index of the final messages, in one pass (FTS5's `rebuild` reads its content table)."""
 
