@@ -34,15 +34,16 @@ class PostgresGuesses:
     """`ReadGuesses` for PostgreSQL: each statement's two wrappings are built once."""
 
     def __init__(self) -> None:
-        self._again: dict[DriverStatement, str] = {}
-        self._expect: dict[DriverStatement, str] = {}
+        # As bytes: psycopg would encode (and hash, for its cache) a str at every execution.
+        self._again: dict[DriverStatement, bytes] = {}
+        self._expect: dict[DriverStatement, bytes] = {}
 
     def read_again(self, connection: Connection, statement: DriverStatement, args: tuple[Any, ...]) -> Result:
         sql = self._again.get(statement)
         if sql is None:
             sql = self._again[statement] = (
                 f"WITH t AS MATERIALIZED ({statement.sql}) SELECT *, (SELECT {_DIGEST} FROM t AS g) FROM t"
-            )
+            ).encode()
         result = _queue(connection).execute(sql, args, rows=True)
         assert result is not None
         return result
@@ -62,7 +63,7 @@ class PostgresGuesses:
             sql = self._expect[statement] = (
                 f"WITH t AS MATERIALIZED ({statement.sql}) SELECT CASE WHEN {_DIGEST} = %s THEN 0"
                 f" ELSE ('{GUESS_CHANGED} ' || {_DIGEST})::int END FROM t AS g"
-            )
+            ).encode()
         _queue(connection).execute(sql, (*args, digest))
 
 
