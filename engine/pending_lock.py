@@ -12,13 +12,16 @@ is written, and the committer runs it again the usual way (`engine/writes.py`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.engine import Connection
 
 from session_engine.engine.backends import Backend
 from session_engine.engine.backends.prepared import DriverStatement
 from session_engine.engine.projections.base import ProjectionContext
+
+if TYPE_CHECKING:
+    from session_engine.engine.stream_versions import BatchReads
 
 
 class PendingLock:
@@ -31,13 +34,25 @@ class PendingLock:
         self._connection = connection
         self.head = head
 
-    def take(self) -> None:
+    def take(self, reads: BatchReads | None = None) -> None:
         """Before the batch's first statement that is not a read (`take_reading`): in the pipeline
-        of the batch's writes when one is open, else in a round trip of its own."""
-        self._backend.expect_head(self._connection, self.head)
+        of the batch's writes when one is open, else in a round trip of its own; with the checks
+        of the reads `reads` answered from kept rows (engine/stream_versions.py)."""
+        backend, connection = self._backend, self._connection
+        if reads is None or not reads.unchecked:
+            backend.expect_head(connection, self.head)
+            return
+        with backend.pipeline(connection):  # the checks right after the head's, in its round trip
+            backend.expect_head(connection, self.head)
+            reads.check(connection)
 
-    def take_reading(self, statement: DriverStatement, params: Mapping[str, Any]) -> list[Any]:
+    def take_reading(
+        self, statement: DriverStatement, params: Mapping[str, Any], reads: BatchReads | None = None
+    ) -> list[Any]:
         """With the batch's first read, in its round trip: that read's rows."""
+        if reads is not None and reads.unchecked:  # rare: a batch that read kept rows, wrote nothing
+            self.take(reads)
+            return statement.fetch(self._connection, params)
         return self._backend.read_expecting_head(self._connection, self.head, statement, params)
 
 

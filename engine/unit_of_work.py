@@ -43,7 +43,7 @@ from session_engine.engine.log.sealing import (
 from session_engine.engine.pending_lock import LockingContext, PendingLock
 from session_engine.engine.projections.base import ProjectionContext
 from session_engine.engine.projections.registry import ProjectionSet
-from session_engine.engine.stream_versions import StreamVersions
+from session_engine.engine.stream_versions import BatchReads, StreamVersions
 
 check_identifier = check_id
 """The engine's identifier rule (`engine.ids`), for the write path's ids and keys."""
@@ -98,6 +98,8 @@ class UnitOfWork:
         self._deferred: list[RecordedEvent] = []
         self._deferred_streams: set[tuple[str, str]] = set()
         self._deciding: tuple[str, str] | None = None
+        guesses = backend.guesses
+        self._reads = None if guesses is None else BatchReads(guesses, versions.reads, now)
 
     @property
     def connection(self) -> Connection:
@@ -105,7 +107,7 @@ class UnitOfWork:
         pending = self._pending
         if pending is not None:
             self._pending = None
-            pending.take()
+            pending.take(self._reads)  # with the checks of the reads answered from kept rows
         return self._connection
 
     # -- what handlers read -------------------------------------------------------------
@@ -126,10 +128,16 @@ class UnitOfWork:
         self.projection.flush()  # handlers read their own batch's writes
         if type(statement) is Prepared:  # `Backend.rows`, inline: the hottest decisions read here
             compiled = statement.compiled.get(self._backend_name) or self.backend.compile(statement)
-            pending, self._pending = self._pending, None
+            params = params or _NO_PARAMS
+            pending, reads = self._pending, self._reads
+            if reads is not None:  # nothing written yet: the rows kept of this read may answer it
+                kept = reads.answer(compiled, params, pending is not None)
+                if kept is not None:
+                    return kept
             if pending is not None:  # the lock goes with the batch's first read, in its round trip
-                return pending.take_reading(compiled, params or _NO_PARAMS)
-            return compiled.fetch(self._connection, params or _NO_PARAMS)
+                self._pending = None
+                return pending.take_reading(compiled, params, reads)
+            return compiled.fetch(self._connection, params)
         return self.backend.rows(self.connection, statement, params)
 
     def stream_version(self, namespace: str, stream: str) -> int:
@@ -363,7 +371,7 @@ class UnitOfWork:
         """Write the staged events, the projections' pending writes and their checkpoints; with
         `commit`, commit them in the same round trip where the backend can (`commit_in_pipeline`):
         the caller still calls `commit`, which then finds nothing left where it was done here."""
-        backend, projection, rows = self.backend, self.projection, self._rows
+        backend, projection, rows, reads = self.backend, self.projection, self._rows, self._reads
         if self._deferred:
             self._apply_deferred()
         if self.recorded:
@@ -383,11 +391,17 @@ class UnitOfWork:
                     backend.insert_events(connection, rows)
                 advance(connection, rows[0][0] - 1)  # the head before the batch
                 backend.notify(connection, self.head)
+            if reads is not None:  # under the lock, after the writes: what the next batch would read
+                reads.read_again(connection)
             if commit:
                 backend.commit_in_pipeline(connection)
+        if reads is not None:
+            reads.collect()
 
     def committed(self) -> None:
         self._versions.update(self._staged_versions)
+        if self._reads is not None and self._reads.found:
+            self._versions.keep_reads(self._reads.found)
         if self._staged_deleted:
             self._versions.update_deleted(self._staged_deleted)
         if self._staged_ciphers:

@@ -44,6 +44,7 @@ from session_engine.engine.backends.scratch import DialectDDL, Scratch
 from session_engine.engine.errors import BackupUnsupported
 
 if TYPE_CHECKING:
+    from session_engine.engine.backends.guesses import ReadGuesses
     from session_engine.engine.projections.base import Bulk, ProjectionContext
 
 Durability = Literal["full", "normal", "off"]
@@ -316,6 +317,9 @@ class Backend(LogReads, ABC):
         self.begin_writes(connection)
         if self.lock_and_read_head(connection) != head:
             raise HeadMoved(f"the log head is no longer {head}")
+
+    guesses: ClassVar[ReadGuesses | None] = None
+    """Answers decision reads from kept rows, checked under the lock (engine/stream_versions.py)."""
 
     def read_expecting_head(
         self, connection: Connection, head: int, statement: DriverStatement, params: Mapping[str, Any]

@@ -33,6 +33,7 @@ from session_engine.engine.backends.base import (
     register,
 )
 from session_engine.engine.backends.postgres_checkout import replace_hung_up_connections
+from session_engine.engine.backends.postgres_guesses import PostgresGuesses
 from session_engine.engine.backends.postgres_listener import NOTIFY_OTHERS, PostgresListener
 from session_engine.engine.backends.postgres_scratch import SchemaScratch, replaced_schemas
 from session_engine.engine.backends.prepared import DriverStatement, Prepared
@@ -80,6 +81,7 @@ SELECT COALESCE(
 class PostgresBackend(Backend):
     name = "postgresql"
     defers_log_lock = True
+    guesses = PostgresGuesses()  # a replacing set's decision read would cost a round trip of its own
     poll_interval = 2.0  # a safety net under NOTIFY, which a dropped listener connection misses
     _code_point_ids: bool | None = None  # whether the log's ids are ordered by code point: asked once
     _listening = ""  # the token of this backend's listener (none yet: every listener is another's)

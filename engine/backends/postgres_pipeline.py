@@ -62,7 +62,7 @@ class Result:
         return self.rows[0] if self.rows else None
 
 
-_Queued = tuple[str, bytes, Any, tuple[int, ...], Any, Result | None]
+_Queued = tuple[str | bytes, bytes, Any, tuple[int, ...], Any, Result | None]
 """A queued statement: its SQL, as sent, its parameters, their types and formats, its `Result`."""
 
 
@@ -73,7 +73,7 @@ class _Statements:
     __slots__ = ("limit", "prepared", "query", "transformer")
 
     def __init__(self, connection: Any) -> None:
-        self.prepared: dict[tuple[str, tuple[int, ...]], bytes] = {}
+        self.prepared: dict[tuple[str | bytes, tuple[int, ...]], bytes] = {}
         # Where psycopg prepares too, its rollback would deallocate ours: none are prepared there
         # (writer connections leave it to the pipeline, `configure_writer`).
         self.limit = MAX_PREPARED if connection.prepare_threshold is None else 0
@@ -105,13 +105,16 @@ class Pipeline:
         self._prepared, self._limit = shared.prepared, shared.limit
         self._transformer = shared.transformer
         self._query = shared.query
-        self._added: list[tuple[str, tuple[int, ...]]] = []
+        self._added: list[tuple[str | bytes, tuple[int, ...]]] = []
         """Statements prepared in this pipeline: forgotten if it fails (their Parse may have too)."""
         self._queued: list[_Queued] = []
         """The statements to send, in order, each with where its rows go (None: nobody reads them)."""
 
-    def execute(self, sql: str, params: Sequence[Any] | None = (), *, rows: bool = False) -> Result | None:
-        """Queue a statement; with `rows`, its `Result`, filled when the pipeline ends."""
+    def execute(
+        self, sql: str | bytes, params: Sequence[Any] | None = (), *, rows: bool = False
+    ) -> Result | None:
+        """Queue a statement; with `rows`, its `Result`, filled when the pipeline ends. Long SQL
+        run often goes as bytes made once: psycopg encodes and hashes a str every time."""
         query = self._query
         query.convert(sql, params or None)
         result = Result() if rows else None

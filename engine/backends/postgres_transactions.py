@@ -19,6 +19,8 @@ from session_engine.engine.backends.base import HeadMoved
 _IDLE = 0  # psycopg.pq.TransactionStatus.IDLE: outside a transaction
 
 _HEAD_MOVED = "session-engine: the log head moved to"
+GUESS_CHANGED = "session-engine: a read the batch answered from kept rows changed"
+"""The failure of a guessed read's check (engine/backends/postgres_guesses.py)."""
 # Plain SQL has no RAISE: a cast of a message to int is the error, made only when the head moved
 # (the message depends on the row read, so the planner cannot fold it into an error up front).
 EXPECT_HEAD = (
@@ -59,6 +61,8 @@ def needs_begin(dbapi: Any) -> bool:
 
 
 def raise_if_head_moved(error: sa.exc.DBAPIError) -> None:
-    """`HeadMoved` for the failure of `EXPECT_HEAD` (nothing after it in its pipeline ran)."""
-    if _HEAD_MOVED in str(error.orig):
-        raise HeadMoved(str(error.orig)) from error
+    """`HeadMoved` for the failure of `EXPECT_HEAD`, or of a guessed read's check (nothing after
+    it in its pipeline ran): either way the batch runs again, reading under the lock."""
+    message = str(error.orig)
+    if _HEAD_MOVED in message or GUESS_CHANGED in message:
+        raise HeadMoved(message) from error
