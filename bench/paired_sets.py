@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from pathlib import Path
 
 from bench.common import bench_config, free_port, wait_for_port
@@ -34,16 +34,18 @@ Call = Callable[[], Awaitable[None]]
 
 
 @contextlib.contextmanager
-def tree_server(tree: str) -> Iterator[tuple[int, int]]:
-    """`session-engine serve` from `tree`'s code on a fresh SQLite file: (port, pid)."""
+def tree_server(tree: str, env: Mapping[str, str] | None = None) -> Iterator[tuple[int, int]]:
+    """`session-engine serve` from `tree`'s code on a fresh SQLite file: (port, pid). `env` adds to
+    the server's environment (or replaces its `PYTHONPATH`, `tree` by default)."""
     with tempfile.TemporaryDirectory(prefix="paired-sets-") as directory:
         config = Path(directory) / "server.toml"
         config.write_text(bench_config("full", LIMITS))
         port = free_port()
-        env = {**os.environ, "PYTHONPATH": tree, "SESSION_ENGINE_DATABASE": f"sqlite:///{directory}/b.db"}
+        database = f"sqlite:///{directory}/b.db"
+        environment = {**os.environ, "PYTHONPATH": tree, "SESSION_ENGINE_DATABASE": database, **(env or {})}
         command = [sys.executable, "-m", "session_engine.adapters.cli.main", "serve", "--port", str(port)]
         with subprocess.Popen(
-            [*command, "--config", str(config)], cwd=tree, env=env, stderr=subprocess.DEVNULL
+            [*command, "--config", str(config)], cwd=tree, env=environment, stderr=subprocess.DEVNULL
         ) as process:
             try:
                 wait_for_port(port, timeout=STARTUP_SECONDS)

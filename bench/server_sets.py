@@ -26,17 +26,16 @@ import asyncio
 import contextlib
 import os
 import signal
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
-from bench.common import bench_config, free_port, percentile, wait_for_port
+from bench.common import percentile
+from bench.paired_sets import tree_server
 from bench.rest_throughput import exchange, set_request
 from bench.set_cpu import cpu_seconds
-from bench.websocket_roundtrips import LIMITS, SET, open_client
+from bench.websocket_roundtrips import SET, open_client
 
 SITE = """
 import os, signal
@@ -65,7 +64,6 @@ def _dump(*_):
         out.write(f"{counts[1]} of {counts[0]} lone sets inline")
 signal.signal(signal.SIGUSR1, _dump)
 """
-STARTUP_SECONDS = 600
 Call = Callable[[], Awaitable[None]]
 
 
@@ -73,27 +71,11 @@ Call = Callable[[], Awaitable[None]]
 def server(tree: str, variant: str, site: Path) -> Iterator[tuple[int, int, Path]]:
     """`session-engine serve` from `tree` in `variant`: (port, pid, where its counts go)."""
     with tempfile.TemporaryDirectory(prefix="server-sets-") as directory:
-        config = Path(directory) / "server.toml"
-        config.write_text(bench_config("full", LIMITS))
         counts = Path(directory) / "counts"
-        port = free_port()
-        env = {
-            **os.environ,
-            "PYTHONPATH": f"{tree}:{site}",
-            "SESSION_ENGINE_DATABASE": f"sqlite:///{directory}/b.db",
-            "SERVER_SETS_VARIANT": variant,
-            "SERVER_SETS_COUNTS": str(counts),
-        }
-        command = [sys.executable, "-m", "session_engine.adapters.cli.main", "serve", "--port", str(port)]
-        with subprocess.Popen(
-            [*command, "--config", str(config)], cwd=tree, env=env, stderr=subprocess.DEVNULL
-        ) as process:
-            try:
-                wait_for_port(port, timeout=STARTUP_SECONDS)
-                yield port, process.pid, counts
-            finally:
-                process.terminate()
-                process.wait(timeout=60)
+        env = {"PYTHONPATH": f"{tree}:{site}", "SERVER_SETS_VARIANT": variant}
+        env["SERVER_SETS_COUNTS"] = str(counts)
+        with tree_server(tree, env) as (port, pid):
+            yield port, pid, counts
 
 
 async def set_call(kind: str, port: int) -> Call:
