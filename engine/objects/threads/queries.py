@@ -79,12 +79,7 @@ def list_items(
     size = page_size(limit, DEFAULT_THREAD_PAGE)
     after = cursors.decode(cursor, "t", ascending)
     params = {"oid": thread.object_id, "after": after, "size": size + 1}
-    if created_since is None and created_before is None:
-        rows = connection.execute(_page(ascending, after is not None), params).all()
-        return _listed(thread, rows, size, ascending)
-    query = sa.select(*_COLUMNS).where(ti.c.object_id == thread.object_id)
-    if after is not None:
-        query = query.where(ti.c.seq > after if ascending else ti.c.seq < after)
+    query = _page(ascending, after is not None)
     scope = ti.c.object_id == thread.object_id
     # created_at never decreases along the log (the committer guarantees it), so a time bound is
     # also a seq bound: find it with one probe of the (object_id, created_at, seq) index, and page
@@ -99,14 +94,13 @@ def list_items(
         last = sa.select(ti.c.seq).where(scope, ti.c.created_at < before)
         last = last.order_by(ti.c.created_at.desc(), ti.c.seq.desc()).limit(1)
         query = query.where(ti.c.created_at < before, ti.c.seq <= last.scalar_subquery())
-    query = query.order_by(ti.c.seq if ascending else ti.c.seq.desc()).limit(size + 1)
-    return _listed(thread, connection.execute(query).all(), size, ascending)
+    return _listed(thread, connection.execute(query, params).all(), size, ascending)
 
 
 @cache
 def _page(ascending: bool, paged: bool) -> sa.Select[Any]:
-    """A page of a thread with no time bound (every whole read of one): built once per shape, its
-    values bound (building and keying a statement on each call cost more than running it)."""
+    """A page of a thread, its values bound, built once per shape (building and keying a statement
+    on each call cost more than running it); a time bound adds its conditions to it."""
     query = sa.select(*_COLUMNS).where(ti.c.object_id == sa.bindparam("oid"))
     if paged:
         after = sa.bindparam("after", type_=ti.c.seq.type)
